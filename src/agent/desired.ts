@@ -1,0 +1,62 @@
+import type { BirdInput } from '../bgp/render.js';
+import type { Snapshot } from '../datastore/snapshot.js';
+
+/** Routes the agent owns carry this protocol number (Felix uses 80 too). */
+export const AGENT_ROUTE_PROTO = 80;
+
+export type DesiredRoute =
+  | { dst: string; type: 'blackhole' }
+  | { dst: string; type: 'unicast'; dev: string };
+
+/** The kernel state one host should have: computed from the datastore alone, no I/O. */
+export interface DesiredState {
+  routes: DesiredRoute[];
+  /** Host-side veths of local workloads: each gets workloadIfaceSysctls() once it exists. */
+  workloadIfaces: string[];
+  bird: BirdInput;
+}
+
+export const HOST_SYSCTLS: Record<string, string> = {
+  'net.ipv4.ip_forward': '1',
+};
+
+/** The sysctls Calico sets on a workload's host-side veth. */
+export function workloadIfaceSysctls(iface: string): Record<string, string> {
+  return {
+    [`net.ipv4.conf.${iface}.forwarding`]: '1',
+    [`net.ipv4.conf.${iface}.rp_filter`]: '1',
+    [`net.ipv4.conf.${iface}.proxy_arp`]: '1',
+    [`net.ipv4.neigh.${iface}.proxy_delay`]: '0',
+  };
+}
+
+export function blockHost(affinity: string | null): string | undefined {
+  return affinity?.startsWith('host:') ? affinity.slice(5) : undefined;
+}
+
+export function computeDesired(s: Snapshot, host: string): DesiredState {
+  const me = s.nodes.find((n) => n.metadata.name === host);
+  const localBlocks = s.blocks.filter((b) => !b.deleted && blockHost(b.affinity) === host).map((b) => b.cidr).sort();
+  const routes: DesiredRoute[] = localBlocks.map((dst) => ({ dst, type: 'blackhole' }));
+  const local = s.workloadEndpoints.filter((w) => w.spec.node === host);
+  for (const wep of local) {
+    for (const dst of wep.spec.ipNetworks) routes.push({ dst, type: 'unicast', dev: wep.spec.interfaceName });
+  }
+  const asNumber = me?.spec.bgp.asNumber ?? s.bgpConfiguration?.spec.asNumber ?? 64512;
+  const ipOf = (n: (typeof s.nodes)[number]) => n.spec.bgp.ipv4Address.split('/')[0]!;
+  return {
+    routes,
+    workloadIfaces: local.map((w) => w.spec.interfaceName).sort(),
+    bird: {
+      host,
+      routerId: me ? ipOf(me) : '0.0.0.0',
+      asNumber,
+      meshEnabled: s.bgpConfiguration?.spec.nodeToNodeMeshEnabled ?? true,
+      peers: s.nodes
+        .filter((n) => n.metadata.name !== host)
+        .map((n) => ({ name: n.metadata.name, ip: ipOf(n), asNumber: n.spec.bgp.asNumber ?? s.bgpConfiguration?.spec.asNumber ?? 64512 })),
+      localBlocks,
+      pools: s.pools.filter((p) => !p.spec.disabled).map((p) => p.spec.cidr),
+    },
+  };
+}

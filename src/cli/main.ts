@@ -1,0 +1,118 @@
+import { Command } from 'commander';
+import { execa } from 'execa';
+import { resolveTopology } from '../topologies/index.js';
+import { quickstart } from '../scenarios/quickstart.js';
+import { addLabWorkload, deleteLabWorkload, down, downAll, heal, netnsOf, resolveLab, status, up } from '../sim/lab.js';
+import { table } from '../report/table.js';
+import { SimError, errorMessage } from '../util/errors.js';
+
+const print = (s: string) => console.log(s);
+const program = new Command('calico-sim')
+  .description('Calico\'s pure layer-3 network from real parts (etcd, BIRD, kernel routes) in network namespaces')
+  .option('--debug', 'print stack traces on errors')
+  .showHelpAfterError();
+
+program.command('up')
+  .description('build a lab from a built-in topology (two-host) or a topology YAML file')
+  .argument('<topology>', 'built-in topology name or path to a YAML file')
+  .option('--name <lab>', 'lab name (default: the topology\'s name)')
+  .action(async (topology: string, o: { name?: string }) => {
+    const plan = resolveTopology(topology);
+    const name = o.name ?? defaultLabName(plan.source, topology);
+    const r = await up(plan, { name, log: (l) => print(`  ${l}`) });
+    r.notes.forEach((n) => print(`preflight: ${n}`));
+    print(`lab "${name}" is up: ${r.state.hosts.length} hosts, ${plan.workloads.length} workloads, all blocks learned by BGP in ${r.timings.total} ms`);
+  });
+
+program.command('down')
+  .description('remove a lab: its namespaces, veths, processes and state directory')
+  .option('--name <lab>', 'lab name (may be left out when only one lab exists)')
+  .option('--all', 'remove every lab on this machine')
+  .action(async (o: { name?: string; all?: boolean }) => {
+    const t0 = performance.now();
+    const reports = o.all ? await downAll() : [await down(o.name ?? (await resolveLab(undefined)).lab)];
+    for (const r of reports) print(`lab "${r.lab}" removed: ${r.namespaces.length} namespaces, ${r.processes} processes${r.stateDir ? `, ${r.stateDir}` : ''}`);
+    if (reports.length === 0) print('no lab to remove');
+    print(`down took ${Math.round(performance.now() - t0)} ms`);
+  });
+
+program.command('status')
+  .description('daemons, workloads and BGP sessions of a lab')
+  .option('--name <lab>', 'lab name')
+  .option('--json', 'machine-readable output (a stable contract)')
+  .action(async (o: { name?: string; json?: boolean }) => {
+    const st = await status(await resolveLab(o.name));
+    if (o.json) return print(JSON.stringify(st, null, 2));
+    print(`lab ${st.lab} (backend ${st.backend}, topology ${st.topology}); etcd ${st.etcd.alive ? 'running' : 'DEAD'} at ${st.etcd.endpoints.join(',')}`);
+    print(table(['host', 'ip', 'as', 'bird', 'agent', 'last heartbeat'], st.hosts.map((h) => [
+      h.name, h.ip, h.as, alive(h.bird.alive, h.bird.pid), alive(h.agent.alive, h.agent.pid), h.agent.heartbeatAt ?? '-'])));
+    print('');
+    print(table(['workload', 'host', 'ip', 'interface'], st.workloads.map((w) => [w.name, w.host, w.ip, w.interface])));
+    print('');
+    print(table(['host', 'peer', 'peer ip', 'state', 'since', 'info'], st.bgp.map((b) => [b.host, b.peer, b.peerIp, b.state, b.since, b.info])));
+    st.errors.forEach((e) => print(`error: ${e}`));
+  });
+
+program.command('exec')
+  .description('run a command inside a host or workload namespace')
+  .argument('<target>', 'host or workload name')
+  .argument('<command...>', 'the command (put it after --)')
+  .option('--name <lab>', 'lab name')
+  .action(async (target: string, command: string[], o: { name?: string }) => {
+    const ns = await netnsOf(await resolveLab(o.name), target);
+    const r = await execa('ip', ['netns', 'exec', ns, ...command], { stdio: 'inherit', reject: false });
+    process.exitCode = r.exitCode ?? 1;
+  });
+
+const workload = program.command('workload').description('add or delete workloads in a running lab');
+workload.command('add')
+  .description('create a workload on a host: address from IPAM, veth, routes, endpoint record')
+  .argument('<name>', 'workload name')
+  .requiredOption('--host <host>', 'host to place it on')
+  .option('--name <lab>', 'lab name')
+  .action(async (name: string, o: { host: string; name?: string }) => {
+    const wep = await addLabWorkload(await resolveLab(o.name), name, o.host);
+    print(`workload ${name} on ${o.host}: ${wep.spec.ipNetworks.join(', ')} via ${wep.spec.interfaceName}`);
+  });
+workload.command('del')
+  .description('delete a workload: namespace, veth, routes, record, address')
+  .argument('<name>', 'workload name')
+  .option('--name <lab>', 'lab name')
+  .action(async (name: string, o: { name?: string }) => {
+    const wep = await deleteLabWorkload(await resolveLab(o.name), name);
+    print(`workload ${name} deleted (released ${wep.spec.ipNetworks.join(', ')})`);
+  });
+
+program.command('heal')
+  .description('restart every daemon of a lab (etcd, BIRD, agents) that is not running')
+  .option('--name <lab>', 'lab name')
+  .action(async (o: { name?: string }) => {
+    const restarted = await heal(await resolveLab(o.name));
+    print(restarted.length ? `restarted: ${restarted.join(', ')}` : 'every daemon is running');
+  });
+
+program.command('run')
+  .description('run a scenario: up, checks, report, down (scenarios: quickstart)')
+  .argument('<scenario>', 'scenario name')
+  .option('--name <lab>', 'lab name')
+  .option('--report-dir <dir>', 'write the results as JSON here')
+  .action(async (scenario: string, o: { name?: string; reportDir?: string }) => {
+    if (scenario !== 'quickstart') throw new SimError(`unknown scenario "${scenario}" (known: quickstart)`);
+    const r = await quickstart({ name: o.name, reportDir: o.reportDir, print });
+    if (!r.passed) process.exitCode = 1;
+  });
+
+function alive(ok: boolean, pid: number | undefined): string {
+  return ok ? `running (${pid})` : `DEAD${pid ? ` (was ${pid})` : ''}`;
+}
+
+function defaultLabName(source: string, arg: string): string {
+  const base = (source.split('/').pop() ?? arg).replace(/\.ya?ml$/, '');
+  return base.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 16).replace(/-+$/, '') || 'lab';
+}
+
+program.parseAsync().catch((err: unknown) => {
+  if (program.opts().debug && err instanceof Error) console.error(err.stack);
+  console.error(`calico-sim: ${errorMessage(err)}`);
+  process.exitCode = err instanceof SimError ? 2 : 1;
+});

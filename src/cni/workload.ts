@@ -1,0 +1,80 @@
+import { workloadIfaceSysctls, AGENT_ROUTE_PROTO } from '../agent/desired.js';
+import { keys } from '../datastore/keys.js';
+import type { Datastore } from '../datastore/store.js';
+import { Ipam } from '../ipam/ipam.js';
+import { API_VERSION, type CalicoNode, type WorkloadEndpoint } from '../model/resources.js';
+import { names } from '../sim/names.js';
+import { ipBatch, setSysctls } from '../util/exec.js';
+import { SimError, errorMessage } from '../util/errors.js';
+
+/** The workload's next hop: a link-local address the host-side veth answers by proxy ARP. */
+export const WORKLOAD_GATEWAY = '169.254.1.1';
+/** Calico gives every host-side veth this MAC; the proxy ARP reply carries it. */
+export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
+
+export interface WorkloadRequest {
+  lab: string;
+  name: string;
+  host: string;
+  hostNetns: string;
+}
+
+/**
+ * The CNI ADD of calico-sim: an address from IPAM, a namespace behind a veth pair, the /32 and
+ * the 169.254.1.1 default route inside, the host route and sysctls outside, then the endpoint
+ * record. Fails whole: on any error everything done so far is undone.
+ */
+export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<WorkloadEndpoint> {
+  const key = keys.workloadEndpoint(req.name);
+  if (await ds.get(key)) throw new SimError(`workload "${req.name}" already exists`);
+  if (!(await ds.get<CalicoNode>(keys.node(req.host)))) throw new SimError(`unknown host "${req.host}": no Node resource in the datastore`);
+  const ipam = new Ipam(ds);
+  const { ip } = await ipam.autoAssign({ host: req.host, handleId: `${req.lab}.${req.name}` });
+  const netns = names.workloadNs(req.lab, req.name);
+  const iface = names.caliIface(req.lab, req.name);
+  const wep: WorkloadEndpoint = {
+    apiVersion: API_VERSION,
+    kind: 'WorkloadEndpoint',
+    metadata: { name: req.name, namespace: 'default', creationTimestamp: new Date().toISOString() },
+    spec: { node: req.host, orchestrator: 'cni', workload: req.name, endpoint: 'eth0', interfaceName: iface, ipNetworks: [`${ip}/32`], netns },
+  };
+  let nsMade = false;
+  try {
+    await ipBatch(undefined, [`netns add ${netns}`]);
+    nsMade = true;
+    await ipBatch(req.hostNetns, [
+      `link add ${iface} type veth peer name eth0 netns ${netns}`,
+      `link set ${iface} address ${HOST_VETH_MAC}`,
+      `link set ${iface} up`,
+      `route replace ${ip}/32 dev ${iface} scope link proto ${AGENT_ROUTE_PROTO}`,
+    ]);
+    await Promise.all([
+      setSysctls(req.hostNetns, workloadIfaceSysctls(iface)),
+      ipBatch(netns, [
+        'link set lo up',
+        `addr add ${ip}/32 dev eth0`,
+        'link set eth0 up',
+        `route add ${WORKLOAD_GATEWAY} dev eth0 scope link`,
+        `route add default via ${WORKLOAD_GATEWAY} dev eth0`,
+      ]),
+    ]);
+    if (!(await ds.create(key, wep))) throw new SimError(`workload "${req.name}" already exists`);
+    return wep;
+  } catch (err) {
+    if (nsMade) await ipBatch(undefined, [`netns del ${netns}`]).catch(() => undefined);
+    await ipam.release(ip).catch(() => undefined);
+    throw err instanceof SimError ? err : new SimError(`cannot add workload "${req.name}": ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** The CNI DEL: namespace (and with it the veth pair and the host route), record, addresses. */
+export async function deleteWorkload(ds: Datastore, name: string): Promise<WorkloadEndpoint> {
+  const found = await ds.get<WorkloadEndpoint>(keys.workloadEndpoint(name));
+  if (!found) throw new SimError(`unknown workload "${name}"`);
+  const wep = found.value;
+  await ipBatch(undefined, [`netns del ${wep.spec.netns}`]).catch(() => undefined);
+  await ds.delete(keys.workloadEndpoint(name));
+  const ipam = new Ipam(ds);
+  for (const net of wep.spec.ipNetworks) await ipam.release(net.split('/')[0]!);
+  return wep;
+}

@@ -1,0 +1,105 @@
+import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
+import { DatastoreError } from '../util/errors.js';
+
+export interface Versioned<T> {
+  key: string;
+  value: T;
+  /** etcd mod_revision of the key: the token for compare-and-swap. */
+  modRevision: string;
+}
+
+/**
+ * A typed view of etcd v3: JSON values, compare-and-swap by mod revision, prefix watches.
+ * One instance per process; `close()` when done.
+ */
+export class Datastore {
+  readonly client: Etcd3;
+
+  constructor(readonly endpoints: string[]) {
+    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 3_000 });
+  }
+
+  async get<T>(key: string): Promise<Versioned<T> | undefined> {
+    const res = await this.client.get(key).exec();
+    const kv = res.kvs[0];
+    return kv ? decode<T>(kv) : undefined;
+  }
+
+  /** Everything under a prefix, and the store revision it was read at (to watch from). */
+  async list<T>(prefix: string): Promise<{ items: Versioned<T>[]; revision: string }> {
+    const res = await this.client.getAll().prefix(prefix).exec();
+    return { items: res.kvs.map((kv) => decode<T>(kv)), revision: res.header.revision };
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    await this.client.put(key).value(JSON.stringify(value));
+  }
+
+  /** Writes only if the key does not exist. Returns false if it did. */
+  async create(key: string, value: unknown): Promise<boolean> {
+    const res = await this.client.if(key, 'Version', '==', 0).then(this.client.put(key).value(JSON.stringify(value))).commit();
+    return res.succeeded;
+  }
+
+  /**
+   * Writes every entry in one transaction, only if none of the keys exists yet.
+   * Returns false (and writes nothing) if any of them did.
+   */
+  async createAll(entries: { key: string; value: unknown }[]): Promise<boolean> {
+    const [first, ...rest] = entries;
+    if (!first) return true;
+    const txn = this.client.if(first.key, 'Version', '==', 0);
+    for (const e of rest) txn.and(e.key, 'Version', '==', 0);
+    const res = await txn.then(...entries.map((e) => this.client.put(e.key).value(JSON.stringify(e.value)))).commit();
+    return res.succeeded;
+  }
+
+  /** Writes only if the key is still at `modRevision`. Returns false if someone else wrote first. */
+  async cas(key: string, value: unknown, modRevision: string): Promise<boolean> {
+    const res = await this.client.if(key, 'Mod', '==', modRevision).then(this.client.put(key).value(JSON.stringify(value))).commit();
+    return res.succeeded;
+  }
+
+  /** Deletes only if the key is still at `modRevision`. */
+  async casDelete(key: string, modRevision: string): Promise<boolean> {
+    const res = await this.client.if(key, 'Mod', '==', modRevision).then(this.client.delete().key(key)).commit();
+    return res.succeeded;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.delete().key(key);
+  }
+
+  /**
+   * Calls `onEvent` for each change under `prefix` from now on. The watcher reconnects by itself
+   * after etcd restarts (etcd3 resumes from the last seen revision).
+   */
+  async watch(prefix: string, onEvent: (type: 'put' | 'delete', key: string) => void): Promise<Watcher> {
+    const w = await this.client.watch().prefix(prefix).create();
+    w.on('put', (kv) => onEvent('put', kv.key.toString()));
+    w.on('delete', (kv) => onEvent('delete', kv.key.toString()));
+    return w;
+  }
+
+  /** Waits until etcd answers, for a freshly started server. */
+  async ready(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.client.get('/calico/ready-probe').exec();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new DatastoreError(`etcd at ${this.endpoints.join(',')} did not answer within ${timeoutMs} ms`, { cause: err });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+function decode<T>(kv: IKeyValue): Versioned<T> {
+  return { key: kv.key.toString(), value: JSON.parse(kv.value.toString()) as T, modRevision: kv.mod_revision };
+}

@@ -1,0 +1,71 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isAlive, spawnDaemon } from './procs.js';
+import type { HostState, LabState } from './state.js';
+import { ETCD_CLIENT_PORT } from './state.js';
+
+// Always the compiled agent, also when this module runs from source (tests): src/ and dist/
+// sit at the same depth below the package root.
+const AGENT_MAIN = fileURLToPath(new URL('../../dist/agent/main.js', import.meta.url));
+
+/** A lab daemon: how to start it and how to recognise it in /proc. */
+export interface DaemonSpec {
+  what: string;
+  netns: string;
+  argv: string[];
+  log: string;
+  cwd?: string;
+  /** Strings its command line contains: tells it apart from any other process with its pid. */
+  marks: string[];
+}
+
+export function etcdSpec(s: LabState): DaemonSpec {
+  const peer = 'http://127.0.0.1:2380';
+  const name = `csim-${s.lab}`;
+  return {
+    what: 'etcd',
+    netns: s.fabric.netns,
+    cwd: s.dir, // the unix socket "etcd:2379" is created in the working directory
+    log: s.etcd.log,
+    marks: ['etcd', s.etcd.dataDir],
+    argv: [
+      'etcd', '--name', name, '--data-dir', s.etcd.dataDir,
+      '--listen-client-urls', `${s.etcd.endpoints[0]},unix://etcd:${ETCD_CLIENT_PORT}`,
+      '--advertise-client-urls', s.etcd.endpoints[0]!,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${name}=${peer}`,
+      '--logger', 'zap', '--log-outputs', 'stderr',
+    ],
+  };
+}
+
+export function birdSpec(h: HostState): DaemonSpec {
+  return {
+    what: `bird@${h.name}`,
+    netns: h.netns,
+    log: h.bird.log,
+    marks: ['bird\0-f', h.bird.socket],
+    argv: ['bird', '-f', '-c', h.bird.config, '-s', h.bird.socket, '-P', `${h.dir}/bird.pid`],
+  };
+}
+
+export function agentSpec(s: LabState, h: HostState): DaemonSpec {
+  return {
+    what: `agent@${h.name}`,
+    netns: h.netns,
+    log: h.agent.log,
+    marks: [AGENT_MAIN, h.bird.config],
+    argv: [
+      process.execPath, AGENT_MAIN, '--host', h.name, '--etcd', s.etcd.endpoints.join(','),
+      '--bird-config', h.bird.config, '--bird-socket', h.bird.socket,
+    ],
+  };
+}
+
+export function startDaemon(spec: DaemonSpec): number {
+  mkdirSync(spec.cwd ?? spec.log.slice(0, spec.log.lastIndexOf('/')), { recursive: true });
+  return spawnDaemon({ netns: spec.netns, argv: spec.argv, logFile: spec.log, cwd: spec.cwd });
+}
+
+export function daemonAlive(spec: DaemonSpec, pid: number | undefined): boolean {
+  return isAlive(pid, spec.marks);
+}

@@ -1,0 +1,332 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { bgpSessions } from '../bgp/bird.js';
+import { writeBirdConfig } from '../bgp/confd.js';
+import { renderBirdConfig } from '../bgp/render.js';
+import { computeDesired, blockHost } from '../agent/desired.js';
+import { addWorkload, deleteWorkload } from '../cni/workload.js';
+import { keys } from '../datastore/keys.js';
+import { readSnapshot } from '../datastore/snapshot.js';
+import { Datastore } from '../datastore/store.js';
+import { API_VERSION, type AgentStatus, type BGPConfiguration, type CalicoNode, type IPPool, type WorkloadEndpoint } from '../model/resources.js';
+import type { LabPlan } from '../model/topology.js';
+import { ipJson, waitFor } from '../util/exec.js';
+import { BackendError, DatastoreError, SimError, errorMessage } from '../util/errors.js';
+import type { Backend, DestroyReport } from './backend.js';
+import { NetnsBackend } from './backends/netns.js';
+import { agentSpec, birdSpec, daemonAlive, etcdSpec, startDaemon, type DaemonSpec } from './daemons.js';
+import { checkLabName } from './names.js';
+import { neighbourPreflight, requireRoot, requireTools } from './preflight.js';
+import { initialState, readLabState, writeLabState, type HostState, type LabState } from './state.js';
+
+export const backends: Record<string, () => Backend> = { netns: () => new NetnsBackend() };
+
+export interface UpResult {
+  state: LabState;
+  /** Milliseconds per phase, and `total`. */
+  timings: Record<string, number>;
+  notes: string[];
+}
+
+type Log = (line: string) => void;
+
+/**
+ * Builds a lab from a validated plan: fabric and hosts, etcd, the datastore's initial resources,
+ * BIRD and an agent per host, the workloads; returns once every host has learned every other
+ * host's blocks by BGP. On any failure everything it made is removed again.
+ */
+export async function up(plan: LabPlan, opts: { name: string; backend?: string; log?: Log }): Promise<UpResult> {
+  const log = opts.log ?? (() => undefined);
+  const lab = checkLabName(opts.name);
+  requireRoot();
+  requireTools();
+  const backend = backendFor(opts.backend ?? 'netns');
+  if ((await backend.labs()).includes(lab)) throw new SimError(`lab "${lab}" already exists: use another --name, or calico-sim down --name ${lab}`);
+  const notes = [neighbourPreflight(plan.hosts.length, plan.workloads.length)];
+  const timings: Record<string, number> = {};
+  const t0 = performance.now();
+  let mark = t0;
+  const phase = (what: string) => {
+    const now = performance.now();
+    timings[what] = Math.round(now - mark);
+    mark = now;
+    log(`${what}: ${timings[what]} ms`);
+  };
+
+  const state = initialState(lab, plan, backend.kind, (h) => backend.hostNetns(lab, h), backend.fabricNetns(lab));
+  writeLabState(state); // from here on, `down` can find this lab even if we crash
+  let ds: Datastore | undefined;
+  try {
+    await backend.createFabric(lab, plan);
+    await backend.addHosts(lab, plan, plan.hosts);
+    phase('namespaces');
+
+    state.etcd.pid = startDaemon(etcdSpec(state));
+    writeLabState(state);
+    ds = new Datastore([state.etcd.clientUrl]);
+    await ds.ready(15_000);
+    phase('etcd');
+
+    await seedDatastore(ds, plan);
+    await registerNodes(ds, state.hosts, plan.fabric.prefixLength);
+    await startHostDaemons(ds, state, state.hosts);
+    writeLabState(state);
+    phase('daemons');
+
+    // Hosts in parallel; one host's workloads in turn, so they fill a block before claiming the
+    // next (Calico's CNI plugin takes a per-host IPAM lock for the same reason).
+    await Promise.all(plan.hosts.map(async (h) => {
+      for (const w of plan.workloads.filter((x) => x.host === h.name)) {
+        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host) });
+      }
+    }));
+    phase('workloads');
+
+    await waitForRoutes(ds, state, 30_000);
+    phase('bgp-converged');
+    timings.total = Math.round(performance.now() - t0);
+    return { state, timings, notes };
+  } catch (err) {
+    log(`up failed, removing what was made: ${errorMessage(err)}`);
+    ds?.close();
+    ds = undefined;
+    await backend.destroy(lab);
+    throw err;
+  } finally {
+    ds?.close();
+  }
+}
+
+async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
+  const bgp: BGPConfiguration = {
+    apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' },
+    spec: { asNumber: plan.asNumber, nodeToNodeMeshEnabled: plan.meshEnabled },
+  };
+  await ds.put(keys.bgpConfiguration(), bgp);
+  for (const p of plan.pools) {
+    const pool: IPPool = {
+      apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: p.name },
+      spec: { cidr: p.cidr, blockSize: p.blockSize, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' },
+    };
+    await ds.put(keys.ippool(p.name), pool);
+  }
+}
+
+/**
+ * Registers hosts as Node resources. A name already taken is refused, as Calico must refuse a
+ * second host with the same hostname (it would steal the first one's blocks and routes).
+ */
+export async function registerNodes(ds: Datastore, hosts: HostState[], prefixLength: number): Promise<void> {
+  for (const h of hosts) {
+    const node: CalicoNode = {
+      apiVersion: API_VERSION, kind: 'Node', metadata: { name: h.name, creationTimestamp: new Date().toISOString() },
+      spec: { bgp: { ipv4Address: `${h.ip}/${prefixLength}` } },
+    };
+    if (!(await ds.create(keys.node(h.name), node))) {
+      throw new DatastoreError(`node name "${h.name}" is already registered: host names must be unique (a second host with the same name would take over the first one's blocks and routes)`);
+    }
+  }
+}
+
+/** Renders each host's first BIRD config from the datastore, then starts BIRD and the agent. */
+async function startHostDaemons(ds: Datastore, state: LabState, hosts: HostState[]): Promise<void> {
+  const snap = await readSnapshot(ds);
+  await Promise.all(hosts.map(async (h) => {
+    mkdirSync(h.dir, { recursive: true });
+    await writeBirdConfig(h.bird.config, renderBirdConfig(computeDesired(snap, h.name).bird));
+    h.bird.pid = startDaemon(birdSpec(h));
+    h.agent.pid = startDaemon(agentSpec(state, h));
+  }));
+}
+
+/** Every host's kernel holds, as a `proto bird` route, every block another host owns. */
+export async function missingRoutes(ds: Datastore, state: LabState): Promise<string[]> {
+  const snap = await readSnapshot(ds);
+  const missing: string[] = [];
+  await Promise.all(state.hosts.map(async (h) => {
+    const learned = new Set((await ipJson<{ dst: string }[]>(h.netns, ['route', 'show', 'proto', 'bird'])).map((r) => r.dst));
+    for (const b of snap.blocks) {
+      const owner = blockHost(b.affinity);
+      if (owner && owner !== h.name && !learned.has(b.cidr)) missing.push(`${h.name} lacks ${b.cidr} (owned by ${owner})`);
+    }
+  }));
+  return missing.sort();
+}
+
+export async function waitForRoutes(ds: Datastore, state: LabState, timeoutMs: number): Promise<void> {
+  let last: string[] = [];
+  try {
+    await waitFor('every block to be learned by BGP on every host', async () => {
+      assertDaemonsAlive(state);
+      last = await missingRoutes(ds, state);
+      return last.length === 0;
+    }, timeoutMs, 50);
+  } catch (err) {
+    if (err instanceof BackendError && err.message.includes('has exited')) throw err;
+    throw new SimError(`${errorMessage(err)}; still missing: ${last.slice(0, 5).join('; ')}`);
+  }
+}
+
+/** Fails at once, with the end of its log, if a daemon of the lab died. */
+function assertDaemonsAlive(state: LabState): void {
+  const specs: [DaemonSpec, number | undefined][] = [
+    [etcdSpec(state), state.etcd.pid],
+    ...state.hosts.flatMap((h): [DaemonSpec, number | undefined][] => [[birdSpec(h), h.bird.pid], [agentSpec(state, h), h.agent.pid]]),
+  ];
+  for (const [spec, pid] of specs) {
+    if (!daemonAlive(spec, pid)) {
+      const tail = existsSync(spec.log) ? readFileSync(spec.log, 'utf8').trim().split('\n').slice(-3).join(' | ') : 'no log';
+      throw new BackendError(`${spec.what} has exited: ${tail}`);
+    }
+  }
+}
+
+function backendFor(kind: string): Backend {
+  const make = backends[kind];
+  if (!make) throw new SimError(`unknown backend "${kind}" (known: ${Object.keys(backends).join(', ')})`);
+  return make();
+}
+
+/** The lab to act on: the named one, or the only one there is. */
+export async function resolveLab(name: string | undefined): Promise<LabState> {
+  if (name) return readLabState(checkLabName(name));
+  const labs = await backendFor('netns').labs();
+  if (labs.length === 0) throw new SimError('no lab is running (start one: calico-sim up two-host)');
+  if (labs.length > 1) throw new SimError(`several labs are running (${labs.join(', ')}): say which with --name`);
+  return readLabState(labs[0]!);
+}
+
+export async function down(name: string): Promise<DestroyReport> {
+  requireRoot();
+  let kind = 'netns';
+  try {
+    kind = readLabState(checkLabName(name)).backend;
+  } catch {
+    // no state file (a crash before it was written): the system state is enough
+  }
+  return backendFor(kind).destroy(name);
+}
+
+export async function downAll(): Promise<DestroyReport[]> {
+  requireRoot();
+  const labs = await backendFor('netns').labs();
+  return Promise.all(labs.map((l) => down(l)));
+}
+
+/** Opens the lab's datastore for the duration of `fn`. */
+export async function withDatastore<T>(state: LabState, fn: (ds: Datastore) => Promise<T>): Promise<T> {
+  const ds = new Datastore([state.etcd.clientUrl]);
+  try {
+    await ds.ready(5_000);
+    return await fn(ds);
+  } finally {
+    ds.close();
+  }
+}
+
+export interface LabStatus {
+  lab: string;
+  backend: string;
+  topology: string;
+  etcd: { endpoints: string[]; clientUrl: string; pid?: number; alive: boolean };
+  hosts: {
+    name: string; netns: string; ip: string; as: number;
+    bird: { socket: string; pid?: number; alive: boolean };
+    agent: { pid?: number; alive: boolean; heartbeatAt?: string; lastReconcile?: AgentStatus['lastReconcile'] };
+  }[];
+  workloads: { name: string; host: string; netns: string; ip: string; interface: string }[];
+  bgp: { host: string; peer: string; peerIp: string; state: string; since: string; info: string }[];
+  errors: string[];
+}
+
+/** What runs and how BGP stands, from /proc, BIRD's sockets and etcd. Never throws for a dead part. */
+export async function status(state: LabState): Promise<LabStatus> {
+  const errors: string[] = [];
+  const etcdAlive = daemonAlive(etcdSpec(state), state.etcd.pid);
+  let weps: WorkloadEndpoint[] = [];
+  let agents: AgentStatus[] = [];
+  if (etcdAlive) {
+    try {
+      await withDatastore(state, async (ds) => {
+        weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value);
+        agents = (await ds.list<AgentStatus>(keys.agentStatuses)).items.map((i) => i.value);
+      });
+    } catch (err) {
+      errors.push(`etcd: ${errorMessage(err)}`);
+    }
+  } else {
+    errors.push('etcd is not running');
+  }
+  const bgp: LabStatus['bgp'] = [];
+  const hosts = await Promise.all(state.hosts.map(async (h) => {
+    const birdAlive = daemonAlive(birdSpec(h), h.bird.pid);
+    if (birdAlive) {
+      try {
+        for (const s of await bgpSessions(h.bird.socket)) {
+          bgp.push({ host: h.name, peer: s.name, peerIp: s.neighborAddress, state: s.bgpState || s.state, since: s.since, info: s.info });
+        }
+      } catch (err) {
+        errors.push(`bird@${h.name}: ${errorMessage(err)}`);
+      }
+    }
+    const agentAlive = daemonAlive(agentSpec(state, h), h.agent.pid);
+    const hb = agents.find((a) => a.host === h.name);
+    return {
+      name: h.name, netns: h.netns, ip: h.ip, as: h.as,
+      bird: { socket: h.bird.socket, pid: h.bird.pid, alive: birdAlive },
+      agent: { pid: h.agent.pid, alive: agentAlive, heartbeatAt: hb?.heartbeatAt, lastReconcile: hb?.lastReconcile },
+    };
+  }));
+  bgp.sort((a, b) => a.host.localeCompare(b.host) || a.peer.localeCompare(b.peer));
+  return {
+    lab: state.lab,
+    backend: state.backend,
+    topology: state.topology,
+    etcd: { endpoints: state.etcd.endpoints, clientUrl: state.etcd.clientUrl, pid: state.etcd.pid, alive: etcdAlive },
+    hosts,
+    workloads: weps.map((w) => ({
+      name: w.metadata.name, host: w.spec.node, netns: w.spec.netns, ip: w.spec.ipNetworks[0]?.split('/')[0] ?? '', interface: w.spec.interfaceName,
+    })).sort((a, b) => a.name.localeCompare(b.name)),
+    bgp,
+    errors,
+  };
+}
+
+/** The supervisor's pass: restarts every daemon of the lab that is not running. */
+export async function heal(state: LabState): Promise<string[]> {
+  requireRoot();
+  const restarted: string[] = [];
+  const restart = (spec: DaemonSpec, pid: number | undefined): number | undefined => {
+    if (daemonAlive(spec, pid)) return pid;
+    restarted.push(spec.what);
+    return startDaemon(spec);
+  };
+  state.etcd.pid = restart(etcdSpec(state), state.etcd.pid);
+  for (const h of state.hosts) {
+    h.bird.pid = restart(birdSpec(h), h.bird.pid);
+    h.agent.pid = restart(agentSpec(state, h), h.agent.pid);
+  }
+  writeLabState(state);
+  return restarted;
+}
+
+export async function addLabWorkload(state: LabState, name: string, host: string): Promise<WorkloadEndpoint> {
+  requireRoot();
+  const h = state.hosts.find((x) => x.name === host);
+  if (!h) throw new SimError(`unknown host "${host}" in lab ${state.lab} (hosts: ${state.hosts.map((x) => x.name).join(', ')})`);
+  if (state.hosts.some((x) => x.name === name)) throw new SimError(`"${name}" is a host name; workload names must differ from host names`);
+  return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns }));
+}
+
+export async function deleteLabWorkload(state: LabState, name: string): Promise<WorkloadEndpoint> {
+  requireRoot();
+  return withDatastore(state, (ds) => deleteWorkload(ds, name));
+}
+
+/** The namespace of a host or workload of the lab, by name. */
+export async function netnsOf(state: LabState, target: string): Promise<string> {
+  const h = state.hosts.find((x) => x.name === target);
+  if (h) return h.netns;
+  const wep = await withDatastore(state, (ds) => ds.get<WorkloadEndpoint>(keys.workloadEndpoint(target)));
+  if (wep) return wep.value.spec.netns;
+  throw new SimError(`no host or workload named "${target}" in lab ${state.lab}`);
+}

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { inNetns, sleep } from '../util/exec.js';
+import { BackendError } from '../util/errors.js';
+
+/**
+ * Starts a long-lived daemon that outlives the calling CLI: its own session, stdout and stderr
+ * appended to `logFile`, inside `netns` (`ip netns exec` execs, so the pid is the daemon's own).
+ */
+export function spawnDaemon(opts: { netns?: string; argv: string[]; logFile: string; cwd?: string; env?: NodeJS.ProcessEnv }): number {
+  const fd = openSync(opts.logFile, 'a');
+  try {
+    const [cmd, ...args] = inNetns(opts.netns, opts.argv);
+    const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd], cwd: opts.cwd, env: opts.env ?? process.env });
+    if (child.pid === undefined) throw new BackendError(`cannot start ${opts.argv[0]}`);
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** True if `pid` runs and its command line contains every mark (guards against pid reuse). */
+export function isAlive(pid: number | undefined, marks: string[]): boolean {
+  if (!pid) return false;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return marks.every((m) => cmdline.includes(m)) && !isGone(pid);
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of every process whose network namespace is one of the named ones (read from /proc). */
+export function pidsInNetns(netnsNames: string[]): number[] {
+  const inodes = new Set<number>();
+  for (const ns of netnsNames) {
+    try {
+      inodes.add(statSync(`/run/netns/${ns}`).ino);
+    } catch {
+      // already gone
+    }
+  }
+  if (inodes.size === 0) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const link = readlinkSync(`/proc/${entry}/ns/net`); // "net:[4026532210]"
+      if (inodes.has(Number(link.slice(5, -1)))) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile, or a kernel thread
+    }
+  }
+  return pids;
+}
+
+/** SIGTERM, then SIGKILL whatever is left after `graceMs`; waits until all are gone. */
+export async function killAll(pids: number[], graceMs = 1000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => pids.forEach((p) => { try { process.kill(p, sig); } catch { /* gone */ } });
+  const alive = () => pids.filter((p) => !isGone(p));
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (alive().length > 0 && Date.now() < deadline) await sleep(20);
+  if (alive().length > 0) {
+    signal('SIGKILL');
+    while (alive().length > 0) await sleep(20);
+  }
+}
+
+/** True if the process has exited: no /proc entry, or a zombie (state Z) not reaped yet. */
+function isGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) === 'Z';
+  } catch {
+    return true;
+  }
+}

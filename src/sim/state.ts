@@ -1,0 +1,78 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import type { LabPlan } from '../model/topology.js';
+import { SimError } from '../util/errors.js';
+import { names } from './names.js';
+
+/** Where a lab's daemons live and log. Written to <state>/<lab>/lab.json. */
+export interface HostState {
+  name: string;
+  netns: string;
+  ip: string;
+  as: number;
+  dir: string;
+  bird: { config: string; socket: string; log: string; pid?: number };
+  agent: { log: string; pid?: number };
+}
+
+export interface LabState {
+  lab: string;
+  backend: string;
+  createdAt: string;
+  topology: string;
+  plan: LabPlan;
+  dir: string;
+  fabric: { netns: string; gatewayIp: string };
+  etcd: { endpoints: string[]; clientUrl: string; dataDir: string; log: string; pid?: number };
+  hosts: HostState[];
+}
+
+export function labFile(lab: string): string {
+  return `${names.stateDir(lab)}/lab.json`;
+}
+
+export function readLabState(lab: string): LabState {
+  const file = labFile(lab);
+  if (!existsSync(file)) throw new SimError(`no lab named "${lab}" (see: calico-sim status --all)`);
+  return JSON.parse(readFileSync(file, 'utf8')) as LabState;
+}
+
+export function writeLabState(s: LabState): void {
+  mkdirSync(s.dir, { recursive: true });
+  const tmp = `${labFile(s.lab)}.new`;
+  writeFileSync(tmp, JSON.stringify(s, null, 2));
+  renameSync(tmp, labFile(s.lab));
+}
+
+export const ETCD_CLIENT_PORT = 2379;
+
+/** Paths and endpoints of a lab to be: pure, so `up` can write them before it starts anything. */
+export function initialState(lab: string, plan: LabPlan, backend: string, hostNetns: (h: string) => string, fabricNetns: string): LabState {
+  const dir = names.stateDir(lab);
+  return {
+    lab,
+    backend,
+    createdAt: new Date().toISOString(),
+    topology: plan.source,
+    plan,
+    dir,
+    fabric: { netns: fabricNetns, gatewayIp: plan.fabric.gatewayIp },
+    etcd: {
+      // Agents reach etcd over the fabric, like calico-node does; the CLI, in the root namespace
+      // where the fabric is not routed, through a unix socket of the same server.
+      endpoints: [`http://${plan.fabric.gatewayIp}:${ETCD_CLIENT_PORT}`],
+      clientUrl: `unix://${dir}/etcd:${ETCD_CLIENT_PORT}`,
+      dataDir: `${dir}/etcd-data`,
+      log: `${dir}/etcd.log`,
+    },
+    hosts: plan.hosts.map((h) => hostState(dir, h.name, h.ip, h.asNumber, hostNetns(h.name))),
+  };
+}
+
+export function hostState(labDir: string, name: string, ip: string, as: number, netns: string): HostState {
+  const dir = `${labDir}/hosts/${name}`;
+  return {
+    name, netns, ip, as, dir,
+    bird: { config: `${dir}/bird.conf`, socket: `${dir}/bird.ctl`, log: `${dir}/bird.log` },
+    agent: { log: `${dir}/agent.log` },
+  };
+}

@@ -1,0 +1,26 @@
+/** Base of every error calico-sim raises on purpose: the CLI prints `message` as one line. */
+export class SimError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A topology or resource file (or built-in name) is malformed or invalid. Nothing was created. */
+export class TopologyError extends SimError {}
+
+/** A datastore rule was broken (duplicate node name, CAS conflict that cannot be retried...). */
+export class DatastoreError extends SimError {}
+
+/** IPAM could not satisfy a request (pool exhausted, unknown address...). */
+export class IpamError extends SimError {}
+
+/** The kernel, a namespace or a daemon did not do what was asked. */
+export class BackendError extends SimError {}
+
+/** A verification failed: what was expected and what was seen. */
+export class CheckFailed extends SimError {}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,38 @@
+import { execa } from 'execa';
+import { existsSync, readdirSync } from 'node:fs';
+import { down, up, type UpResult } from '../../src/sim/lab.js';
+import { resolveTopology } from '../../src/topologies/index.js';
+import { NETNS_PREFIX } from '../../src/sim/names.js';
+
+/** Builds a lab for a test file; pair with `downLab` in afterAll. */
+export async function upLab(topology: string, name: string): Promise<UpResult> {
+  await down(name); // a previous crashed run must not get in the way
+  return up(resolveTopology(topology), { name });
+}
+
+export async function downLab(name: string): Promise<void> {
+  await down(name);
+}
+
+/** Runs the CLI as a user would; never throws. */
+export async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await execa(process.execPath, ['bin/calico-sim.js', ...args], { reject: false, timeout: 120_000 });
+  return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** Namespaces of any calico-sim lab on the machine. */
+export function labNamespaces(lab?: string): string[] {
+  if (!existsSync('/run/netns')) return [];
+  return readdirSync('/run/netns').filter((n) => n.startsWith(lab ? `${NETNS_PREFIX}${lab}_` : NETNS_PREFIX));
+}
+
+/** One ping from a namespace; true if answered. */
+export async function ping(netns: string, ip: string, timeoutS = 1): Promise<boolean> {
+  const r = await execa('ip', ['netns', 'exec', netns, 'ping', '-n', '-q', '-c', '1', '-W', String(timeoutS), ip], { reject: false });
+  return r.exitCode === 0;
+}
+
+export async function ipRoutes(netns: string, ...filter: string[]): Promise<{ dst: string; dev?: string; gateway?: string; protocol?: string; type?: string }[]> {
+  const r = await execa('ip', ['-n', netns, '-j', 'route', 'show', ...filter]);
+  return JSON.parse(String(r.stdout) || '[]');
+}

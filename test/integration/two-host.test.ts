@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { keys } from '../../src/datastore/keys.js';
+import { addLabWorkload, deleteLabWorkload, heal, missingRoutes, status, withDatastore, type UpResult } from '../../src/sim/lab.js';
+import type { AllocationBlock, WorkloadEndpoint } from '../../src/model/resources.js';
+import { pingMatrix, tcpMatrix } from '../../src/verify/reachability.js';
+import { readLabState } from '../../src/sim/state.js';
+import { waitFor } from '../../src/util/exec.js';
+import { blockOf, cidrContains } from '../../src/ipam/blocks.js';
+import { downLab, ipRoutes, ping, upLab } from '../helpers/lab.js';
+
+const LAB = 't-2host';
+
+describe('two hosts routing workload traffic by BGP', () => {
+  let lab: UpResult;
+  beforeAll(async () => {
+    lab = await upLab('test/fixtures/two-host-tiny-blocks.yaml', LAB);
+  });
+  afterAll(async () => {
+    await downLab(LAB);
+  });
+
+  it('every BIRD has its peer Established, and status --json carries the contract fields', async () => {
+    const st = await status(lab.state);
+    expect(st.bgp.map((b) => [b.host, b.peerIp, b.state])).toEqual([
+      ['host1', '198.18.0.12', 'Established'],
+      ['host2', '198.18.0.11', 'Established'],
+    ]);
+    expect(st).toMatchObject({ lab: LAB, backend: 'netns', etcd: { endpoints: ['http://198.18.0.1:2379'] } });
+    for (const h of st.hosts) {
+      expect(h).toMatchObject({ netns: `csim_${LAB}_h_${h.name}`, as: 64512, bird: { alive: true }, agent: { alive: true } });
+      expect(h.bird.socket).toMatch(/bird\.ctl$/);
+      expect(h.bird.pid).toBeGreaterThan(0);
+      expect(h.agent.pid).toBeGreaterThan(0);
+    }
+    expect(st.workloads.map((w) => [w.name, w.host])).toEqual([['w1', 'host1'], ['w2', 'host1'], ['w3', 'host2'], ['w4', 'host2']]);
+    for (const w of st.workloads) expect(w.interface).toMatch(/^cali[0-9a-f]{11}$/);
+  });
+
+  it("each host's kernel has the other host's block as a proto bird route (and BGP, not the engine, put it there)", async () => {
+    const st = await status(lab.state);
+    const ipsOn = (host: string) => st.workloads.filter((w) => w.host === host).map((w) => w.ip);
+    for (const [me, other] of [['host1', 'host2'], ['host2', 'host1']] as const) {
+      const routes = await ipRoutes(`csim_${LAB}_h_${me}`, 'proto', 'bird');
+      expect(routes.length).toBeGreaterThan(0);
+      const otherIp = lab.state.hosts.find((h) => h.name === other)!.ip;
+      for (const r of routes) expect(r.gateway).toBe(otherIp);
+      for (const ip of ipsOn(other)) expect(routes.some((r) => cidrContains(r.dst, ip)), `${me} routes ${ip}`).toBe(true);
+    }
+    expect(await missingRoutes2()).toEqual([]);
+  });
+
+  async function missingRoutes2() {
+    return withDatastore(lab.state, (ds) => missingRoutes(ds, lab.state));
+  }
+
+  it('etcd holds the Node, IPAM block, affinity and WorkloadEndpoint records at Calico keys', async () => {
+    await withDatastore(lab.state, async (ds) => {
+      expect((await ds.get(keys.node('host1')))?.value).toMatchObject({ kind: 'Node', spec: { bgp: { ipv4Address: '198.18.0.11/16' } } });
+      const wep = (await ds.get<WorkloadEndpoint>(keys.workloadEndpoint('w1')))!.value;
+      expect(wep).toMatchObject({ kind: 'WorkloadEndpoint', spec: { node: 'host1', endpoint: 'eth0' } });
+      const ip = wep.spec.ipNetworks[0]!.split('/')[0]!;
+      const blocks = (await ds.list<AllocationBlock>(keys.blocks)).items.map((i) => i.value);
+      const mine = blocks.find((b) => b.affinity === 'host:host1')!;
+      expect(mine).toBeDefined();
+      expect(await ds.get(keys.affinity('host1', mine.cidr))).toBeDefined();
+      expect(blocks.some((b) => b.attributes.some((a) => a.handle_id === `${LAB}.w1`))).toBe(true);
+      expect(ip).toMatch(/^198\.19\.0\./);
+    });
+  });
+
+  it('every workload reaches every other one by ICMP and TCP; an unassigned pool address does not answer', async () => {
+    const st = await status(lab.state);
+    const eps = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip }));
+    const icmp = await pingMatrix(eps);
+    const tcp = await tcpMatrix(eps);
+    expect(icmp.filter((r) => !r.ok)).toEqual([]);
+    expect(tcp.filter((r) => !r.ok)).toEqual([]);
+    expect(icmp).toHaveLength(12);
+    expect(tcp).toHaveLength(12);
+    // Negative controls: the same verifiers report failure for an address nobody holds, and a
+    // TCP reply from the wrong workload does not count.
+    const ghost = [{ name: 'ghost', netns: eps[0]!.netns, ip: '198.19.0.250' }];
+    expect((await pingMatrix([eps[1]!, ...ghost.map((g) => ({ ...g, netns: eps[2]!.netns }))])).find((r) => r.to === 'ghost')?.ok).toBe(false);
+    const liar = [eps[0]!, { ...eps[1]!, name: 'not-w2' }];
+    const wrong = await tcpMatrix(liar);
+    expect(wrong.every((r) => r.ok)).toBe(true); // each server answers with the name it was given...
+    expect((await tcpMatrix([eps[0]!, { ...eps[1]!, ip: eps[2]!.ip }])).every((r) => r.ok)).toBe(false); // ...and a mismatch fails
+  });
+
+  it('a workload added in a block new to its host is reachable from the other host within 5 s, by a BGP-learned route; deleting it removes route, address and record', async () => {
+    const before = await withDatastore(lab.state, async (ds) => (await ds.list<AllocationBlock>(keys.blocks)).items.map((i) => i.value));
+    const t0 = Date.now();
+    const wep = await addLabWorkload(lab.state, 'w5', 'host1');
+    const ip = wep.spec.ipNetworks[0]!.split('/')[0]!;
+    const st = await status(lab.state);
+    const w3 = st.workloads.find((w) => w.name === 'w3')!;
+    await waitFor('w5 reachable from w3', () => ping(w3.netns, ip, 1), 5_000, 50);
+    const ms = Date.now() - t0;
+    console.log(`workload add → reachable from the other host: ${ms} ms`);
+    const block = blockOf(ip, 31);
+    expect(before.map((b) => b.cidr)).not.toContain(block); // a block new to host1 (new to all)
+    const learned = await ipRoutes(`csim_${LAB}_h_host2`, 'proto', 'bird'); // learned by BGP
+    expect(learned).toContainEqual(expect.objectContaining({ dst: block, gateway: '198.18.0.11' }));
+
+    await deleteLabWorkload(lab.state, 'w5');
+    const host1Routes = await ipRoutes(`csim_${LAB}_h_host1`);
+    expect(host1Routes.some((r) => r.dst === ip)).toBe(false);
+    expect(await ping(w3.netns, ip, 1)).toBe(false);
+    await withDatastore(lab.state, async (ds) => {
+      expect(await ds.get(keys.workloadEndpoint('w5'))).toBeUndefined();
+      const blocks = (await ds.list<AllocationBlock>(keys.blocks)).items.map((i) => i.value);
+      expect(blocks.some((b) => b.attributes.some((a, i) => a.handle_id === `${LAB}.w5` && b.allocations.includes(i)))).toBe(false);
+    });
+  });
+
+  it('kill -9 of an agent: traffic keeps flowing, status shows it dead; heal brings it back and it repairs a deleted route', async () => {
+    const state = readLabState(LAB);
+    const host1 = state.hosts.find((h) => h.name === 'host1')!;
+    const st = await status(state);
+    const [w1, w3] = ['w1', 'w3'].map((n) => st.workloads.find((w) => w.name === n)!);
+    process.kill(host1.agent.pid!, 'SIGKILL');
+    await waitFor('agent reported dead', async () => !(await status(state)).hosts.find((h) => h.name === 'host1')!.agent.alive, 5_000);
+    expect(await ping(w3!.netns, w1!.ip)).toBe(true);
+
+    // Drift while the agent is away: the route to w1 disappears, and w1 drops off the network.
+    await execa('ip', ['-n', host1.netns, 'route', 'del', `${w1!.ip}/32`]);
+    expect(await ping(w3!.netns, w1!.ip)).toBe(false);
+
+    expect(await heal(state)).toEqual(['agent@host1']);
+    await waitFor('route to w1 repaired', () => ping(w3!.netns, w1!.ip), 10_000, 100);
+    const after = await status(readLabState(LAB));
+    expect(after.hosts.find((h) => h.name === 'host1')!.agent.alive).toBe(true);
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { parseTopology } from '../../src/model/topology.js';
+import { builtinTopologies, resolveTopology } from '../../src/topologies/index.js';
+import { TopologyError } from '../../src/util/errors.js';
+
+const ok = `
+hosts:
+  - name: a
+    workloads: [w1]
+  - name: b
+`;
+
+describe('topology parsing', () => {
+  it('fills the defaults from the address plan', () => {
+    const p = parseTopology(ok, 't.yaml');
+    expect(p.asNumber).toBe(64512);
+    expect(p.meshEnabled).toBe(true);
+    expect(p.fabric).toEqual({ cidr: '198.18.0.0/16', gatewayIp: '198.18.0.1', prefixLength: 16 });
+    expect(p.pools).toEqual([{ name: 'default-ipv4-ippool', cidr: '198.19.0.0/16', blockSize: 26 }]);
+    expect(p.hosts.map((h) => [h.name, h.ip])).toEqual([['a', '198.18.0.11'], ['b', '198.18.0.12']]);
+    expect(p.workloads).toEqual([{ name: 'w1', host: 'a' }]);
+  });
+
+  it('ships two-host as a built-in', () => {
+    expect(builtinTopologies()).toContain('two-host');
+    const p = resolveTopology('two-host');
+    expect(p.hosts).toHaveLength(2);
+    expect(p.workloads).toHaveLength(4);
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['malformed YAML', 'hosts: [a, b\n', /t\.yaml: .*malformed YAML/],
+    ['unknown key', 'hosts: [{name: a}]\nhostz: 1\n', /t\.yaml: \(top level\): .*hostz/],
+    ['missing hosts', 'asNumber: 64512\n', /t\.yaml: hosts: /],
+    ['empty hosts', 'hosts: []\n', /t\.yaml: hosts: a lab needs at least one host/],
+    ['bad host name', 'hosts: [{name: Host_1}]\n', /t\.yaml: hosts\[0\]\.name: must be/],
+    ['duplicate host', 'hosts: [{name: a}, {name: a}]\n', /t\.yaml: hosts\[1\]\.name: duplicate name "a"/],
+    ['workload named like a host', 'hosts: [{name: a, workloads: [b]}, {name: b}]\n', /hosts\[1\]\.name: duplicate name "b"/],
+    ['bad AS', 'asNumber: 0\nhosts: [{name: a}]\n', /t\.yaml: asNumber: /],
+    ['bad pool CIDR', 'pools: [{cidr: 198.19.0.0/33}]\nhosts: [{name: a}]\n', /t\.yaml: pools\[0\]\.cidr: /],
+    ['pool with host bits', 'pools: [{cidr: 198.19.0.1/16}]\nhosts: [{name: a}]\n', /t\.yaml: pools\[0\]\.cidr: /],
+    ['pool overlapping the fabric', 'pools: [{cidr: 198.18.128.0/24}]\nhosts: [{name: a}]\n', /t\.yaml: pools\[0\]\.cidr: pool 198\.18\.128\.0\/24 overlaps the fabric/],
+    ['overlapping pools', 'pools: [{cidr: 198.19.0.0/16}, {cidr: 198.19.4.0/24}]\nhosts: [{name: a}]\n', /pools\[1\]\.cidr: pool 198\.19\.4\.0\/24 overlaps pools\[0\]/],
+    ['block larger than pool', 'pools: [{cidr: 198.19.0.0/24, blockSize: 22}]\nhosts: [{name: a}]\n', /pools\[0\]\.blockSize: /],
+    ['too many hosts for the fabric', `fabric: 198.18.0.0/28\nhosts: [${Array.from({ length: 5 }, (_, i) => `{name: h${i}}`).join(', ')}]\n`, /t\.yaml: hosts: 5 hosts do not fit/],
+  ];
+  it.each(bad)('refuses %s with the file and field', (_what, text, re) => {
+    expect(() => parseTopology(text, 't.yaml')).toThrow(TopologyError);
+    expect(() => parseTopology(text, 't.yaml')).toThrow(re);
+  });
+
+  it('refuses an unknown topology name and a missing file', () => {
+    expect(() => resolveTopology('no-such-topology')).toThrow(/unknown topology "no-such-topology": not a built-in \(.*two-host.*\) and no such file/);
+  });
+});
