@@ -1,10 +1,9 @@
 import { Command } from 'commander';
-import { execa } from 'execa';
-import { resolveTopology } from '../topologies/index.js';
-import { quickstart } from '../scenarios/quickstart.js';
-import { addLabWorkload, deleteLabWorkload, down, downAll, heal, netnsOf, resolveLab, status, up } from '../sim/lab.js';
 import { table } from '../report/table.js';
 import { SimError, errorMessage } from '../util/errors.js';
+
+// The engine (etcd client, gRPC, execa...) loads only when a command runs: --help stays instant.
+const engine = () => import('../sim/lab.js');
 
 const print = (s: string) => console.log(s);
 const program = new Command('calico-sim')
@@ -17,6 +16,8 @@ program.command('up')
   .argument('<topology>', 'built-in topology name or path to a YAML file')
   .option('--name <lab>', 'lab name (default: the topology\'s name)')
   .action(async (topology: string, o: { name?: string }) => {
+    const { resolveTopology } = await import('../topologies/index.js');
+    const { up } = await engine();
     const plan = resolveTopology(topology);
     const name = o.name ?? defaultLabName(plan.source, topology);
     const r = await up(plan, { name, log: (l) => print(`  ${l}`) });
@@ -29,6 +30,7 @@ program.command('down')
   .option('--name <lab>', 'lab name (may be left out when only one lab exists)')
   .option('--all', 'remove every lab on this machine')
   .action(async (o: { name?: string; all?: boolean }) => {
+    const { down, downAll, resolveLab } = await engine();
     const t0 = performance.now();
     const reports = o.all ? await downAll() : [await down(o.name ?? (await resolveLab(undefined)).lab)];
     for (const r of reports) print(`lab "${r.lab}" removed: ${r.namespaces.length} namespaces, ${r.processes} processes${r.stateDir ? `, ${r.stateDir}` : ''}`);
@@ -41,6 +43,7 @@ program.command('status')
   .option('--name <lab>', 'lab name')
   .option('--json', 'machine-readable output (a stable contract)')
   .action(async (o: { name?: string; json?: boolean }) => {
+    const { status, resolveLab } = await engine();
     const st = await status(await resolveLab(o.name));
     if (o.json) return print(JSON.stringify(st, null, 2));
     print(`lab ${st.lab} (backend ${st.backend}, topology ${st.topology}); etcd ${st.etcd.alive ? 'running' : 'DEAD'} at ${st.etcd.endpoints.join(',')}`);
@@ -59,6 +62,8 @@ program.command('exec')
   .argument('<command...>', 'the command (put it after --)')
   .option('--name <lab>', 'lab name')
   .action(async (target: string, command: string[], o: { name?: string }) => {
+    const { netnsOf, resolveLab } = await engine();
+    const { execa } = await import('execa');
     const ns = await netnsOf(await resolveLab(o.name), target);
     const r = await execa('ip', ['netns', 'exec', ns, ...command], { stdio: 'inherit', reject: false });
     process.exitCode = r.exitCode ?? 1;
@@ -71,6 +76,7 @@ workload.command('add')
   .requiredOption('--host <host>', 'host to place it on')
   .option('--name <lab>', 'lab name')
   .action(async (name: string, o: { host: string; name?: string }) => {
+    const { addLabWorkload, resolveLab } = await engine();
     const wep = await addLabWorkload(await resolveLab(o.name), name, o.host);
     print(`workload ${name} on ${o.host}: ${wep.spec.ipNetworks.join(', ')} via ${wep.spec.interfaceName}`);
   });
@@ -79,6 +85,7 @@ workload.command('del')
   .argument('<name>', 'workload name')
   .option('--name <lab>', 'lab name')
   .action(async (name: string, o: { name?: string }) => {
+    const { deleteLabWorkload, resolveLab } = await engine();
     const wep = await deleteLabWorkload(await resolveLab(o.name), name);
     print(`workload ${name} deleted (released ${wep.spec.ipNetworks.join(', ')})`);
   });
@@ -87,6 +94,7 @@ program.command('heal')
   .description('restart every daemon of a lab (etcd, BIRD, agents) that is not running')
   .option('--name <lab>', 'lab name')
   .action(async (o: { name?: string }) => {
+    const { heal, resolveLab } = await engine();
     const restarted = await heal(await resolveLab(o.name));
     print(restarted.length ? `restarted: ${restarted.join(', ')}` : 'every daemon is running');
   });
@@ -98,6 +106,7 @@ program.command('run')
   .option('--report-dir <dir>', 'write the results as JSON here')
   .action(async (scenario: string, o: { name?: string; reportDir?: string }) => {
     if (scenario !== 'quickstart') throw new SimError(`unknown scenario "${scenario}" (known: quickstart)`);
+    const { quickstart } = await import('../scenarios/quickstart.js');
     const r = await quickstart({ name: o.name, reportDir: o.reportDir, print });
     if (!r.passed) process.exitCode = 1;
   });

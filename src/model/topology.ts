@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { cidrsOverlap, ipAt, blockCidrs } from '../ipam/blocks.js';
+import { cidrsOverlap, ipAt, parseCidr } from '../ipam/blocks.js';
 import { TopologyError, errorMessage } from '../util/errors.js';
 import { NAME_RE } from '../sim/names.js';
 
@@ -124,8 +124,7 @@ function plan(t: Topology, source: string): LabPlan {
 
 function checkCidr(cidr: string, field: string, fail: (f: string, why: string) => never): string {
   try {
-    blockCidrs(cidr, Number(cidr.split('/')[1]));
-    return cidr;
+    return parseCidr(cidr).cidr;
   } catch (err) {
     return fail(field, errorMessage(err));
   }

@@ -1,0 +1,106 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli, labNamespaces } from '../helpers/lab.js';
+import { STATE_ROOT } from '../../src/sim/names.js';
+
+/** What a lab must never change in the root namespace, as text. */
+async function rootSnapshot(): Promise<string> {
+  const cmds = [['ip', '-4', 'route', 'show', 'table', 'all'], ['ip', '-6', 'route', 'show', 'table', 'all'], ['ip', '-br', 'link'], ['ip', '-br', 'addr'], ['iptables-save'], ['nft', 'list', 'ruleset']];
+  const outs = await Promise.all(cmds.map(async ([c, ...a]) => {
+    const r = await execa(c!, a, { reject: false });
+    // iptables-save stamps the time in comments; that is not a rule.
+    return `$ ${[c, ...a].join(' ')}\n${String(r.stdout).split('\n').filter((l) => !l.startsWith('#')).join('\n')}`;
+  }));
+  return outs.join('\n');
+}
+
+const labProcesses = async (lab: string) => (await execa('pgrep', ['-f', `${STATE_ROOT}/${lab}/`], { reject: false })).stdout.split('\n').filter(Boolean);
+
+describe('lab lifecycle from the CLI', () => {
+  afterAll(async () => {
+    await cli('down', '--name', 't-life-a');
+    await cli('down', '--name', 't-life-b');
+  });
+
+  it('two labs live side by side; down leaves no namespace, process or state dir, and the root namespace unchanged', async () => {
+    const before = await rootSnapshot();
+    const [a, b] = await Promise.all([cli('up', 'two-host', '--name', 't-life-a'), cli('up', 'two-host', '--name', 't-life-b')]);
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(a.stdout).toMatch(/lab "t-life-a" is up: 2 hosts, 4 workloads/);
+    expect(labNamespaces('t-life-a').length).toBe(7); // fabric + 2 hosts + 4 workloads
+    expect(labNamespaces('t-life-b').length).toBe(7);
+
+    // Without --name and with two labs, the CLI asks which one.
+    const ambiguous = await cli('status');
+    expect(ambiguous.code).not.toBe(0);
+    expect(ambiguous.stderr).toMatch(/several labs are running \(.*t-life-a.*t-life-b.*\): say which with --name/);
+
+    const st = JSON.parse((await cli('status', '--name', 't-life-b', '--json')).stdout);
+    expect(st.lab).toBe('t-life-b');
+    expect(st.bgp.every((s: { state: string }) => s.state === 'Established')).toBe(true);
+    const ex = await cli('exec', '--name', 't-life-b', 'w1', '--', 'ping', '-c1', '-W1', st.workloads.find((w: { name: string }) => w.name === 'w4').ip);
+    expect(ex.code).toBe(0);
+
+    expect((await labProcesses('t-life-a')).length).toBeGreaterThanOrEqual(5); // etcd + 2 BIRD + 2 agents
+    const downA = await cli('down', '--name', 't-life-a');
+    expect(downA.stdout).toMatch(/lab "t-life-a" removed: 7 namespaces, 5 processes/);
+    expect(labNamespaces('t-life-a')).toEqual([]);
+    expect(labNamespaces('t-life-b').length).toBe(7); // the other lab is untouched
+    const downAll = await cli('down', '--all');
+    expect(downAll.code).toBe(0);
+    expect(labNamespaces()).toEqual([]);
+    for (const lab of ['t-life-a', 't-life-b']) {
+      expect(await labProcesses(lab)).toEqual([]);
+      expect(existsSync(`${STATE_ROOT}/${lab}`)).toBe(false);
+    }
+    expect(await rootSnapshot()).toBe(before);
+  });
+
+  it('down cleans up after a crash: namespaces and daemons with no state file are still found', async () => {
+    const up = await cli('up', 'two-host', '--name', 't-life-a');
+    expect(up.code).toBe(0);
+    await execa('rm', ['-rf', `${STATE_ROOT}/t-life-a`]); // the engine's memory is gone
+    const down = await cli('down', '--all');
+    expect(down.stdout).toMatch(/lab "t-life-a" removed: 7 namespaces, 5 processes/);
+    expect(labNamespaces()).toEqual([]);
+    expect(await labProcesses('t-life-a')).toEqual([]);
+  });
+
+  describe('bad input gets one clear error, a non-zero exit, and creates nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'csim-topo-'));
+    const file = (name: string, text: string) => {
+      const p = join(dir, name);
+      writeFileSync(p, text);
+      return p;
+    };
+    const cases: [string, string[], RegExp][] = [
+      ['malformed YAML', [file('broken.yaml', 'hosts: [ {name: a\n')], /broken\.yaml: .*malformed YAML/],
+      ['an unknown field', [file('typo.yaml', 'hosts: [{name: a, workload: [x]}]\n')], /typo\.yaml: hosts\[0\]: .*workload/],
+      ['an unknown topology name', ['no-such-topology'], /unknown topology "no-such-topology"/],
+      ['a duplicate host name', [file('dup.yaml', 'hosts: [{name: a}, {name: a}]\n')], /dup\.yaml: hosts\[1\]\.name: duplicate name "a"/],
+      ['a pool overlapping the fabric', [file('overlap.yaml', 'pools: [{cidr: 198.18.0.0/20}]\nhosts: [{name: a}]\n')], /overlap\.yaml: pools\[0\]\.cidr: pool 198\.18\.0\.0\/20 overlaps the fabric/],
+      ['a bad lab name', ['two-host', '--name', 'Bad_Name'], /invalid lab name "Bad_Name"/],
+    ];
+    it.each(cases)('%s', async (_what, args, re) => {
+      const r = await cli('up', ...args);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+      expect(labNamespaces()).toEqual([]);
+      expect(existsSync(STATE_ROOT) ? (await execa('ls', [STATE_ROOT])).stdout : '').toBe('');
+    });
+  });
+
+  it('every command has --help', async () => {
+    for (const args of [[], ['up'], ['down'], ['status'], ['exec'], ['workload'], ['workload', 'add'], ['workload', 'del'], ['heal'], ['run']]) {
+      const r = await cli(...args, '--help');
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: calico-sim/);
+    }
+  });
+});

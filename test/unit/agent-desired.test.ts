@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { computeDesired, workloadIfaceSysctls } from '../../src/agent/desired.js';
+import { diffRoutes, routeLines } from '../../src/agent/dataplane.js';
+import type { Snapshot } from '../../src/datastore/snapshot.js';
+import { newBlock } from '../../src/ipam/blocks.js';
+import { API_VERSION } from '../../src/model/resources.js';
+
+const node = (name: string, ip: string, asNumber?: number) => ({
+  apiVersion: API_VERSION, kind: 'Node' as const, metadata: { name }, spec: { bgp: { ipv4Address: `${ip}/16`, ...(asNumber ? { asNumber } : {}) } },
+});
+const wep = (name: string, host: string, ip: string, iface: string) => ({
+  apiVersion: API_VERSION, kind: 'WorkloadEndpoint' as const, metadata: { name, namespace: 'default' },
+  spec: { node: host, orchestrator: 'cni' as const, workload: name, endpoint: 'eth0' as const, interfaceName: iface, ipNetworks: [`${ip}/32`], netns: `ns-${name}` },
+});
+
+const snap: Snapshot = {
+  nodes: [node('h1', '198.18.0.11'), node('h2', '198.18.0.12', 65001)],
+  pools: [{ apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '198.19.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } }],
+  bgpConfiguration: { apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, nodeToNodeMeshEnabled: true } },
+  blocks: [newBlock('198.19.0.64/26', 'h1'), newBlock('198.19.0.0/26', 'h1'), newBlock('198.19.0.128/26', 'h2'), newBlock('198.19.1.0/26', null)],
+  workloadEndpoints: [wep('a', 'h1', '198.19.0.1', 'caliaaaaaaaaaaa'), wep('b', 'h2', '198.19.0.129', 'calibbbbbbbbbbb')],
+};
+
+describe('agent desired state (pure)', () => {
+  it('a blackhole per local block, a scope-link /32 per local workload, nothing of other hosts', () => {
+    const d = computeDesired(snap, 'h1');
+    expect(d.routes).toEqual([
+      { dst: '198.19.0.0/26', type: 'blackhole' },
+      { dst: '198.19.0.64/26', type: 'blackhole' },
+      { dst: '198.19.0.1/32', type: 'unicast', dev: 'caliaaaaaaaaaaa' },
+    ]);
+    expect(d.workloadIfaces).toEqual(['caliaaaaaaaaaaa']);
+  });
+
+  it('feeds BIRD with the other nodes, the local blocks and the pools', () => {
+    const { bird } = computeDesired(snap, 'h1');
+    expect(bird).toEqual({
+      host: 'h1', routerId: '198.18.0.11', asNumber: 64512, meshEnabled: true,
+      peers: [{ name: 'h2', ip: '198.18.0.12', asNumber: 65001 }],
+      localBlocks: ['198.19.0.0/26', '198.19.0.64/26'],
+      pools: ['198.19.0.0/16'],
+    });
+    expect(computeDesired({ ...snap, bgpConfiguration: { ...snap.bgpConfiguration!, spec: { asNumber: 64512, nodeToNodeMeshEnabled: false } } }, 'h1').bird.meshEnabled).toBe(false);
+  });
+
+  it('sets the sysctls Calico sets on a host-side veth', () => {
+    expect(workloadIfaceSysctls('cali1')).toEqual({
+      'net.ipv4.conf.cali1.forwarding': '1',
+      'net.ipv4.conf.cali1.rp_filter': '1',
+      'net.ipv4.conf.cali1.proxy_arp': '1',
+      'net.ipv4.neigh.cali1.proxy_delay': '0',
+    });
+  });
+});
+
+describe('route reconciliation (pure)', () => {
+  const desired = computeDesired(snap, 'h1').routes;
+
+  it('converged kernel: nothing to do', () => {
+    expect(diffRoutes(desired, desired)).toEqual({ put: [], del: [] });
+    expect(routeLines([], [])).toEqual([]);
+  });
+
+  it('repairs a missing route, moves a route to the right device, removes a stale one, in one batch', () => {
+    const actual = [
+      { dst: '198.19.0.0/26', type: 'blackhole' as const },
+      { dst: '198.19.0.1/32', type: 'unicast' as const, dev: 'caliold00000000' },
+      { dst: '198.19.0.9/32', type: 'unicast' as const, dev: 'caligone0000000' },
+    ];
+    const { put, del } = diffRoutes(desired, actual);
+    expect(put.map((r) => r.dst)).toEqual(['198.19.0.64/26', '198.19.0.1/32']);
+    expect(del.map((r) => r.dst)).toEqual(['198.19.0.9/32']);
+    expect(routeLines(put, del)).toEqual([
+      'route del 198.19.0.9/32 proto 80',
+      'route replace blackhole 198.19.0.64/26 proto 80',
+      'route replace 198.19.0.1/32 dev caliaaaaaaaaaaa scope link proto 80',
+    ]);
+  });
+
+  it('a block that became a workload route (or back) is replaced, not left as is', () => {
+    const { put } = diffRoutes([{ dst: '198.19.0.0/26', type: 'blackhole' }], [{ dst: '198.19.0.0/26', type: 'unicast', dev: 'x' }]);
+    expect(put).toEqual([{ dst: '198.19.0.0/26', type: 'blackhole' }]);
+  });
+});
