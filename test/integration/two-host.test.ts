@@ -6,6 +6,8 @@ import type { AllocationBlock, WorkloadEndpoint } from '../../src/model/resource
 import { pingMatrix, tcpMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
+import { Agent } from '../../src/agent/agent.js';
+import { Dataplane } from '../../src/agent/dataplane.js';
 import { blockOf, cidrContains } from '../../src/ipam/blocks.js';
 import { downLab, ipRoutes, ping, upLab } from '../helpers/lab.js';
 
@@ -131,5 +133,25 @@ describe('two hosts routing workload traffic by BGP', () => {
     await waitFor('route to w1 repaired', () => ping(w3!.netns, w1!.ip), 10_000, 100);
     const after = await status(readLabState(LAB));
     expect(after.hosts.find((h) => h.name === 'host1')!.agent.alive).toBe(true);
+  });
+
+  it('the agent core drives a host from outside its namespace (ip -n), as scale runs will', async () => {
+    const state = readLabState(LAB);
+    const host2 = state.hosts.find((h) => h.name === 'host2')!;
+    const st = await status(state);
+    const w4 = st.workloads.find((w) => w.name === 'w4')!;
+    process.kill(host2.agent.pid!, 'SIGKILL');
+    await execa('ip', ['-n', host2.netns, 'route', 'del', `${w4.ip}/32`]);
+    await execa('ip', ['netns', 'exec', host2.netns, 'sysctl', '-qw', `net.ipv4.conf.${w4.interface}.proxy_arp=0`]);
+    await withDatastore(state, async (ds) => {
+      const agent = new Agent({ host: 'host2', ds, dataplane: new Dataplane(host2.netns), log: () => undefined });
+      await agent.reconcileNow();
+      await agent.stop();
+    });
+    const routes = await ipRoutes(host2.netns, 'proto', '80');
+    expect(routes).toContainEqual(expect.objectContaining({ dst: w4.ip, dev: w4.interface }));
+    const proxyArp = await execa('ip', ['netns', 'exec', host2.netns, 'sysctl', '-n', `net.ipv4.conf.${w4.interface}.proxy_arp`]);
+    expect(proxyArp.stdout.trim()).toBe('1');
+    expect(await heal(state)).toEqual(['agent@host2']);
   });
 });
