@@ -1,5 +1,6 @@
 import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
+import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
 
 /** Routes the agent owns carry this protocol number (Felix uses 80 too). */
 export const AGENT_ROUTE_PROTO = 80;
@@ -42,19 +43,15 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
   for (const wep of local) {
     for (const dst of wep.spec.ipNetworks) routes.push({ dst, type: 'unicast', dev: wep.spec.interfaceName });
   }
-  const asNumber = me?.spec.bgp.asNumber ?? s.bgpConfiguration?.spec.asNumber ?? 64512;
-  const ipOf = (n: (typeof s.nodes)[number]) => n.spec.bgp.ipv4Address.split('/')[0]!;
   return {
     routes,
     workloadIfaces: local.map((w) => w.spec.interfaceName).sort(),
     bird: {
       host,
-      routerId: me ? ipOf(me) : '0.0.0.0',
-      asNumber,
-      meshEnabled: s.bgpConfiguration?.spec.nodeToNodeMeshEnabled ?? true,
-      peers: s.nodes
-        .filter((n) => n.metadata.name !== host)
-        .map((n) => ({ name: n.metadata.name, ip: ipOf(n), asNumber: n.spec.bgp.asNumber ?? s.bgpConfiguration?.spec.asNumber ?? 64512 })),
+      routerId: me ? nodeIp(me) : '0.0.0.0',
+      asNumber: me ? nodeAs(s, me) : DEFAULT_AS,
+      ...(me?.spec.bgp.routeReflectorClusterID ? { rrClusterId: me.spec.bgp.routeReflectorClusterID } : {}),
+      sessions: desiredSessions(s, host),
       localBlocks,
       pools: s.pools.filter((p) => !p.spec.disabled).map((p) => p.spec.cidr),
     },

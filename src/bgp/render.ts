@@ -6,20 +6,28 @@
  * - local IPAM blocks are static blackhole routes in BIRD and are exported to peers as aggregates;
  * - only prefixes inside an IP pool are imported from peers, and only BGP-learned ones reach the
  *   kernel (the kernel blackhole for local blocks is programmed by the agent, not by BIRD);
- * - full mesh peers are named `Mesh_<a>_<b>_<c>_<d>` and exactly one side of each pair connects:
- *   as in Calico's template, the side with the lower address is `passive on` (the higher one
- *   connects). DESIGN.md said the opposite; Calico's bird.cfg.template has `gt $onode_ip $node_ip`.
- *
- * Each section has its own small function so route reflectors and explicit BGP peers can be added
- * as further sections.
+ * - which sessions exist (mesh, route reflectors, explicit peers) is decided by src/bgp/peers.ts;
+ *   this module only prints them: `Mesh_<ip>` for the node-to-node mesh, `Node_<ip>` for peers
+ *   of this node, `Global_<ip>` for peers of every node, as Calico names them;
+ * - to peers, as Calico's calico_aggr: a local block is exported as the aggregate and nothing
+ *   inside it; any other pool prefix (a borrowed /32, or a route reflected to clients) is exported.
  */
 import { SimError } from '../util/errors.js';
 
-/** Another cluster node, peered with when the full mesh is enabled. */
-export interface BirdPeer {
+/** One BGP session of this host. */
+export interface BirdSession {
+  /** BIRD protocol name: `Mesh_…`, `Node_…` or `Global_…` + the address with `_`. */
   name: string;
+  /** Who the peer is, for the comment above the session. */
+  description: string;
   ip: string;
   asNumber: number;
+  /** Wait for the peer to connect: one side of every node-to-node pair, so sessions never collide. */
+  passive: boolean;
+  /** This host is a route reflector and the peer is one of its clients. */
+  rrClient: boolean;
+  /** The peer is another cluster node (imports only pool prefixes) rather than an outside router. */
+  clusterNode: boolean;
 }
 
 export interface BirdInput {
@@ -29,10 +37,9 @@ export interface BirdInput {
   routerId: string;
   /** Node AS (Calico's default is 64512). */
   asNumber: number;
-  /** Node-to-node full mesh. */
-  meshEnabled: boolean;
-  /** Every other node (used when meshEnabled). */
-  peers: BirdPeer[];
+  /** Set when this node is a route reflector. */
+  rrClusterId?: string;
+  sessions: BirdSession[];
   /** CIDRs of the IPAM blocks with affinity to this host. */
   localBlocks: string[];
   /** IPv4 IPPool CIDRs. */
@@ -41,8 +48,9 @@ export interface BirdInput {
 
 /** Name of the static protocol that holds this host's blocks. */
 const BLOCKS_PROTOCOL = 'calico_blocks';
-/** Name of the BGP template every peer is built from. */
-const BGP_TEMPLATE = 'bgp_template';
+/** Names of the BGP templates sessions are built from. */
+const NODE_TEMPLATE = 'calico_node';
+const ROUTER_TEMPLATE = 'calico_router';
 const MAX_AS = 4294967295;
 
 /** An IPv4 prefix as numbers, plus its canonical text. */
@@ -52,8 +60,8 @@ interface Cidr {
   text: string;
 }
 
-/** A peer after validation, with its address as a number for ordering. */
-interface Peer extends BirdPeer {
+/** A session after validation, with its address as a number for ordering. */
+interface Session extends BirdSession {
   addr: number;
 }
 
@@ -63,8 +71,8 @@ interface Checked {
   routerId: string;
   routerAddr: number;
   asNumber: number;
-  meshEnabled: boolean;
-  peers: Peer[];
+  rrClusterId?: string;
+  sessions: Session[];
   localBlocks: Cidr[];
   pools: Cidr[];
 }
@@ -75,20 +83,20 @@ export function renderBirdConfig(input: BirdInput): string {
   const sections = [
     headerSection(c),
     globalSection(c),
-    filtersSection(c.pools),
+    filtersSection(c.pools, c.localBlocks),
     deviceSection(),
     directSection(),
     kernelSection(),
     blocksSection(c.localBlocks),
     templateSection(c),
-    meshSection(c),
+    sessionsSection(c),
   ];
   return sections.map((lines) => lines.join('\n')).join('\n\n') + '\n';
 }
 
-/** BIRD protocol name of the mesh session to a peer, as Calico names it: `Mesh_198_18_0_12`. */
-export function protocolName(peerIp: string): string {
-  return `Mesh_${parseIPv4(peerIp, 'peer address').text.replaceAll('.', '_')}`;
+/** BIRD protocol name of a session, as Calico names them: `Mesh_198_18_0_12`, `Node_…`, `Global_…`. */
+export function protocolName(peerIp: string, kind: 'Mesh' | 'Node' | 'Global' = 'Mesh'): string {
+  return `${kind}_${parseIPv4(peerIp, 'peer address').text.replaceAll('.', '_')}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -109,8 +117,8 @@ function globalSection(c: Checked): string[] {
   ];
 }
 
-/** The pool membership test and the three route filters built on it. */
-function filtersSection(pools: Cidr[]): string[] {
+/** The pool membership test and the route filters built on it. */
+function filtersSection(pools: Cidr[], blocks: Cidr[]): string[] {
   const test = pools.length === 0 ? 'false' : `net ~ [ ${pools.map((p) => `${p.text}+`).join(', ')} ]`;
   return [
     pools.length === 0
@@ -121,25 +129,34 @@ function filtersSection(pools: Cidr[]): string[] {
     `  return ${test};`,
     '}',
     '',
-    '# From peers: only pool prefixes (workload blocks and addresses).',
-    'filter calico_import_from_peers',
+    '# From other cluster nodes: only pool prefixes (workload blocks and addresses).',
+    'filter calico_import_from_nodes',
     '{',
     '  if calico_in_pool() then accept;',
     '  reject;',
     '}',
     '',
-    '# To peers: only this host\'s blocks, as aggregates.',
+    '# From routers outside the cluster: what they announce (e.g. external networks), not our pools.',
+    'filter calico_import_from_routers',
+    '{',
+    ...blocks.map((b) => `  if net ~ ${b.text} then reject;`),
+    '  accept;',
+    '}',
+    '',
+    '# To peers: each local block as one aggregate, nothing inside it; other pool prefixes',
+    '# (borrowed addresses, routes a route reflector passes on) as they are.',
     'filter calico_export_to_peers',
     '{',
-    `  if source = RTS_STATIC && proto = "${BLOCKS_PROTOCOL}" && calico_in_pool() then accept;`,
+    ...blocks.flatMap((b) => [`  if net = ${b.text} then accept;`, `  if net ~ ${b.text} then reject;`]),
+    '  if calico_in_pool() then accept;',
     '  reject;',
     '}',
     '',
-    '# To the kernel: only pool prefixes learned over BGP (they appear as `proto bird`).',
+    '# To the kernel: what was learned over BGP (it appears as `proto bird`).',
     '# Local blocks are blackholed in the kernel by the agent, not by BIRD.',
     'filter calico_kernel_programming',
     '{',
-    '  if source = RTS_BGP && calico_in_pool() then accept;',
+    '  if source = RTS_BGP then accept;',
     '  reject;',
     '}',
   ];
@@ -187,12 +204,11 @@ function blocksSection(blocks: Cidr[]): string[] {
 }
 
 function templateSection(c: Checked): string[] {
-  return [
-    '# Settings shared by every BGP peer.',
-    `template bgp ${BGP_TEMPLATE} {`,
+  const template = (name: string, importFilter: string) => [
+    `template bgp ${name} {`,
     `  local as ${c.asNumber};`,
     '  ipv4 {',
-    '    import filter calico_import_from_peers;',
+    `    import filter ${importFilter};`,
     '    export filter calico_export_to_peers;',
     '    gateway recursive;',
     '    add paths on;',
@@ -203,21 +219,30 @@ function templateSection(c: Checked): string[] {
     '  graceful restart;',
     '}',
   ];
+  return [
+    '# Settings shared by every session with another cluster node.',
+    ...template(NODE_TEMPLATE, 'calico_import_from_nodes'),
+    '',
+    '# Settings shared by every session with a router outside the cluster.',
+    ...template(ROUTER_TEMPLATE, 'calico_import_from_routers'),
+  ];
 }
 
-/** Node-to-node mesh: one session per other node; the higher address waits for the lower. */
-function meshSection(c: Checked): string[] {
-  if (!c.meshEnabled) return ['# ------------- Node-to-node mesh: disabled -------------'];
-  const lines = ['# ------------- Node-to-node mesh -------------'];
-  if (c.peers.length === 0) lines.push('# No other nodes.');
-  for (const p of c.peers) {
+/** One `protocol bgp` per session: mesh, route reflector and explicit peers alike. */
+function sessionsSection(c: Checked): string[] {
+  const lines = [
+    c.rrClusterId ? `# ------------- BGP sessions (route reflector, cluster id ${c.rrClusterId}) -------------` : '# ------------- BGP sessions -------------',
+  ];
+  if (c.sessions.length === 0) lines.push('# None.');
+  for (const p of c.sessions) {
     lines.push(
       '',
-      `# Peer ${p.name}`,
-      `protocol bgp ${protocolName(p.ip)} from ${BGP_TEMPLATE} {`,
+      `# ${p.description}`,
+      `protocol bgp ${p.name} from ${p.clusterNode ? NODE_TEMPLATE : ROUTER_TEMPLATE} {`,
       `  neighbor ${p.ip} as ${p.asNumber};`,
       `  source address ${c.routerId};`,
-      ...(p.addr > c.routerAddr ? ['  passive on;    # our address is lower: the peer connects to us'] : []),
+      ...(p.passive ? ['  passive on;    # the peer connects to us'] : []),
+      ...(p.rrClient ? ['  rr client;', `  rr cluster id ${c.rrClusterId};`] : []),
       '}',
     );
   }
@@ -233,21 +258,24 @@ function checkInput(input: BirdInput): Checked {
   const router = parseIPv4(input.routerId, `router id of host ${host}`);
   const asNumber = checkAs(input.asNumber, `AS number of host ${host}`);
   const seen = new Set<number>([router.addr]);
-  const peers = input.peers.map((p): Peer => {
-    const name = checkName(p.name, 'peer name');
+  const rrClusterId = input.rrClusterId === undefined ? undefined : parseIPv4(input.rrClusterId, `route reflector cluster id of host ${host}`).text;
+  const sessions = input.sessions.map((p): Session => {
+    const name = checkName(p.name, 'session name');
+    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) throw new SimError(`invalid BGP protocol name ${JSON.stringify(name)} (host ${host})`);
     const ip = parseIPv4(p.ip, `address of peer ${name}`);
     if (ip.addr === router.addr) throw new SimError(`peer ${name} has this host's own address ${ip.text} (host ${host})`);
     if (seen.has(ip.addr)) throw new SimError(`two peers of host ${host} share the address ${ip.text}`);
+    if (p.rrClient && !rrClusterId) throw new SimError(`session ${name} of host ${host} has a route reflector client, but the host has no cluster id`);
     seen.add(ip.addr);
-    return { name, ip: ip.text, asNumber: checkAs(p.asNumber, `AS number of peer ${name}`), addr: ip.addr };
+    return { ...p, name, description: checkName(p.description, 'peer description'), ip: ip.text, asNumber: checkAs(p.asNumber, `AS number of peer ${name}`), addr: ip.addr };
   });
   return {
     host,
     routerId: router.text,
     routerAddr: router.addr,
     asNumber,
-    meshEnabled: input.meshEnabled,
-    peers: peers.sort((a, b) => a.addr - b.addr),
+    ...(rrClusterId ? { rrClusterId } : {}),
+    sessions: sessions.sort((a, b) => a.addr - b.addr),
     localBlocks: sortedUnique(input.localBlocks.map((b) => parseCidr(b, `block of host ${host}`))),
     pools: sortedUnique(input.pools.map((p) => parseCidr(p, 'IP pool'))),
   };

@@ -1,4 +1,4 @@
-import type { AllocationBlock, BGPConfiguration, CalicoNode, IPPool, WorkloadEndpoint } from '../model/resources.js';
+import type { AllocationBlock, BGPConfiguration, BGPPeer, CalicoNode, IPPool, WorkloadEndpoint } from '../model/resources.js';
 import { keys } from './keys.js';
 import type { Datastore } from './store.js';
 
@@ -7,6 +7,7 @@ export interface Snapshot {
   nodes: CalicoNode[];
   pools: IPPool[];
   bgpConfiguration?: BGPConfiguration;
+  bgpPeers?: BGPPeer[];
   blocks: AllocationBlock[];
   workloadEndpoints: WorkloadEndpoint[];
 }
@@ -18,6 +19,7 @@ export async function readSnapshot(ds: Datastore): Promise<Snapshot> {
     nodes: of<CalicoNode>(keys.nodes),
     pools: of<IPPool>(keys.ippools),
     bgpConfiguration: of<BGPConfiguration>(keys.bgpConfiguration('')).find((c) => c.metadata.name === 'default'),
+    bgpPeers: of<BGPPeer>(keys.bgpPeers),
     blocks: ipam.items.map((i) => i.value as AllocationBlock),
     workloadEndpoints: of<WorkloadEndpoint>(keys.workloadEndpoints),
   };

@@ -34,8 +34,30 @@ export interface CalicoNode {
     bgp: {
       /** Address with prefix length, as Calico writes it: 198.18.0.11/16. */
       ipv4Address: string;
+      ipv6Address?: string;
+      /** Per-node AS (AS per rack); default: BGPConfiguration's asNumber. */
       asNumber?: number;
+      /** Set on route reflectors: the RR cluster id (an IPv4-formatted id, e.g. 224.0.0.1). */
+      routeReflectorClusterID?: string;
     };
+  };
+}
+
+/**
+ * An explicit BGP peering. Scope: `node` (one node), `nodeSelector` (matching nodes), neither
+ * (every node). Peer: `peerIP` + `asNumber` (a router outside the cluster), or `peerSelector`
+ * (cluster nodes; the peering then exists from both ends, as in Calico).
+ */
+export interface BGPPeer {
+  apiVersion: typeof API_VERSION;
+  kind: 'BGPPeer';
+  metadata: Meta;
+  spec: {
+    node?: string;
+    nodeSelector?: string;
+    peerIP?: string;
+    asNumber?: number;
+    peerSelector?: string;
   };
 }
 

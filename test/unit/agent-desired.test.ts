@@ -35,12 +35,17 @@ describe('agent desired state (pure)', () => {
   it('feeds BIRD with the other nodes, the local blocks and the pools', () => {
     const { bird } = computeDesired(snap, 'h1');
     expect(bird).toEqual({
-      host: 'h1', routerId: '198.18.0.11', asNumber: 64512, meshEnabled: true,
-      peers: [{ name: 'h2', ip: '198.18.0.12', asNumber: 65001 }],
+      host: 'h1', routerId: '198.18.0.11', asNumber: 64512,
+      sessions: [{
+        name: 'Mesh_198_18_0_12', description: 'node-to-node mesh: node h2', ip: '198.18.0.12', asNumber: 65001,
+        passive: true, rrClient: false, clusterNode: true,
+      }],
       localBlocks: ['198.19.0.0/26', '198.19.0.64/26'],
       pools: ['198.19.0.0/16'],
     });
-    expect(computeDesired({ ...snap, bgpConfiguration: { ...snap.bgpConfiguration!, spec: { asNumber: 64512, nodeToNodeMeshEnabled: false } } }, 'h1').bird.meshEnabled).toBe(false);
+    expect(computeDesired(snap, 'h2').bird.sessions[0]).toMatchObject({ ip: '198.18.0.11', passive: false });
+    const noMesh = { ...snap, bgpConfiguration: { ...snap.bgpConfiguration!, spec: { asNumber: 64512, nodeToNodeMeshEnabled: false } } };
+    expect(computeDesired(noMesh, 'h1').bird.sessions).toEqual([]);
   });
 
   it('sets the sysctls Calico sets on a host-side veth', () => {

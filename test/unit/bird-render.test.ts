@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { protocolName, renderBirdConfig, type BirdInput, type BirdPeer } from '../../src/bgp/render.js';
+import { protocolName, renderBirdConfig, type BirdInput } from '../../src/bgp/render.js';
+import { computeDesired } from '../../src/agent/desired.js';
+import type { Snapshot } from '../../src/datastore/snapshot.js';
+import { newBlock } from '../../src/ipam/blocks.js';
+import { API_VERSION, type BGPPeer, type CalicoNode } from '../../src/model/resources.js';
 import { checkBirdConfig } from '../../src/bgp/bird.js';
 import { SimError } from '../../src/util/errors.js';
 
@@ -13,24 +17,41 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 // Addresses chosen so that numeric and lexical order differ ("198.18.0.10" < "198.18.0.9" as
 // text): the mesh direction must follow the numbers.
-const h1: BirdPeer = { name: 'h1', ip: '198.18.0.9', asNumber: 64512 };
-const h2: BirdPeer = { name: 'h2', ip: '198.18.0.10', asNumber: 64512 };
-const h3: BirdPeer = { name: 'h3', ip: '198.18.0.12', asNumber: 64512 };
-const nodes = [h1, h2, h3];
+const h1 = { name: 'h1', ip: '198.18.0.9' };
+const h2 = { name: 'h2', ip: '198.18.0.10' };
+const h3 = { name: 'h3', ip: '198.18.0.12' };
 
-/** Input for `self` in the 3-node mesh, with the other nodes listed in a scrambled order. */
-function meshInput(self: BirdPeer, over: Partial<BirdInput> = {}): BirdInput {
+const node = (n: { name: string; ip: string }, bgp: Partial<CalicoNode['spec']['bgp']> = {}, labels?: Record<string, string>): CalicoNode => ({
+  apiVersion: API_VERSION, kind: 'Node', metadata: { name: n.name, ...(labels ? { labels } : {}) }, spec: { bgp: { ipv4Address: `${n.ip}/16`, ...bgp } },
+});
+const peer = (name: string, spec: BGPPeer['spec']): BGPPeer => ({ apiVersion: API_VERSION, kind: 'BGPPeer', metadata: { name }, spec });
+
+function snapshot(nodes: CalicoNode[], over: Partial<Snapshot> = {}, mesh = true): Snapshot {
   return {
-    host: self.name,
-    routerId: self.ip,
-    asNumber: 64512,
-    meshEnabled: true,
-    peers: [h3, h1, h2].filter((n) => n !== self),
-    localBlocks: ['198.19.10.0/26', '198.19.9.192/26'],
-    pools: ['198.19.0.0/16'],
+    nodes: [...nodes].reverse(), // scrambled on purpose
+    pools: [{ apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '198.19.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } }],
+    bgpConfiguration: { apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, nodeToNodeMeshEnabled: mesh } },
+    bgpPeers: [],
+    blocks: [newBlock('198.19.10.0/26', 'h1'), newBlock('198.19.9.192/26', 'h1'), newBlock('198.19.0.0/26', 'h2')],
+    workloadEndpoints: [],
     ...over,
   };
 }
+
+const mesh = snapshot([node(h1), node(h2), node(h3)]);
+/** Two route reflectors (h1, h2: cluster 224.0.0.1) and a client h3, as Calico documents it. */
+const rr = snapshot([node(h1, { routeReflectorClusterID: '224.0.0.1' }, { 'route-reflector': 'true' }), node(h2, { routeReflectorClusterID: '224.0.0.1' }, { 'route-reflector': 'true' }), node(h3)], {
+  bgpPeers: [peer('peer-with-route-reflectors', { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" })],
+}, false);
+/** A gateway router peered by every node (iBGP) and a node-specific eBGP peer. */
+const explicit = snapshot([node(h1), node(h2)], {
+  bgpPeers: [
+    peer('gateway', { peerIP: '198.18.0.2', asNumber: 64512 }),
+    peer('tor-h1', { node: 'h1', peerIP: '198.18.0.3', asNumber: 65001 }),
+  ],
+}, false);
+
+const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
 
 /** Compares with the golden file, or (re)writes it when UPDATE_GOLDEN=1. */
 function expectGolden(name: string, text: string): void {
@@ -48,10 +69,12 @@ async function expectBirdAccepts(name: string, text: string): Promise<void> {
 }
 
 const goldens: Array<[string, BirdInput]> = [
-  ['bird-mesh-h1.conf', meshInput(h1)],
-  ['bird-mesh-h3.conf', meshInput(h3)],
-  ['bird-no-mesh.conf', meshInput(h1, { meshEnabled: false })],
-  ['bird-no-blocks.conf', meshInput(h2, { localBlocks: [] })],
+  ['bird-mesh-h1.conf', inputFor(mesh, 'h1')],
+  ['bird-mesh-h3.conf', inputFor(mesh, 'h3')],
+  ['bird-no-blocks.conf', inputFor(mesh, 'h3')],
+  ['bird-rr-server.conf', inputFor(rr, 'h1')],
+  ['bird-rr-client.conf', inputFor(rr, 'h3')],
+  ['bird-peers-explicit.conf', inputFor(explicit, 'h1')],
 ];
 
 describe('renderBirdConfig: golden files, each accepted by the real `bird -p`', () => {
@@ -64,83 +87,98 @@ describe('renderBirdConfig: golden files, each accepted by the real `bird -p`', 
   }
 
   it('with no IPv4 pools renders a filter that rejects everything, still valid BIRD', async () => {
-    const text = renderBirdConfig(meshInput(h1, { pools: [] }));
+    const text = renderBirdConfig({ ...inputFor(mesh, 'h1'), pools: [] });
     expect(text).toContain('  return false;');
     expect(text).not.toContain('[ ]');
     await expectBirdAccepts('no-pools.conf', text);
   });
 
-  it('with the mesh enabled and no other nodes is valid BIRD', async () => {
-    const text = renderBirdConfig(meshInput(h1, { peers: [] }));
-    expect(text).not.toContain('protocol bgp Mesh_');
+  it('with no sessions at all is valid BIRD', async () => {
+    const text = renderBirdConfig(inputFor(snapshot([node(h1)]), 'h1'));
+    expect(text).not.toContain('protocol bgp');
     await expectBirdAccepts('alone.conf', text);
   });
 });
 
 describe('renderBirdConfig: content', () => {
-  /** The `protocol bgp` block for a peer, as text. */
-  const block = (text: string, peer: BirdPeer) => {
-    const start = text.indexOf(`protocol bgp ${protocolName(peer.ip)} `);
+  /** The `protocol bgp` block for a peer address, as text. */
+  const block = (text: string, ip: string) => {
+    const start = text.search(new RegExp(`protocol bgp \\w+_${ip.replaceAll('.', '_')} `));
     expect(start).toBeGreaterThanOrEqual(0);
     return text.slice(start, text.indexOf('\n}', start));
   };
 
-  it('exactly one side of every mesh pair is passive: the numerically lower address, as in Calico', () => {
-    const texts = new Map(nodes.map((n) => [n.name, renderBirdConfig(meshInput(n))]));
-    for (const a of nodes) {
-      for (const b of nodes) {
-        if (a === b) continue;
-        const aPassive = block(texts.get(a.name)!, b).includes('passive on;');
-        const bPassive = block(texts.get(b.name)!, a).includes('passive on;');
-        expect(aPassive !== bPassive, `${a.name}<->${b.name}`).toBe(true);
-        const aLower = Number(a.ip.split('.')[3]) < Number(b.ip.split('.')[3]);
-        expect(aPassive, `${a.name} passive towards ${b.name}`).toBe(aLower);
-      }
-    }
-  });
-
   it('sorts peers and blocks numerically and is deterministic', () => {
-    const text = renderBirdConfig(meshInput(h1));
+    const text = renderBirdConfig(inputFor(mesh, 'h1'));
     expect(text.indexOf('Mesh_198_18_0_10')).toBeLessThan(text.indexOf('Mesh_198_18_0_12'));
     expect(text.indexOf('198.19.9.192/26')).toBeLessThan(text.indexOf('198.19.10.0/26'));
-    const shuffled = meshInput(h1, { peers: [h2, h3], localBlocks: ['198.19.9.192/26', '198.19.10.0/26', '198.19.10.0/26'] });
+    const input = inputFor(mesh, 'h1');
+    const shuffled = { ...input, sessions: [...input.sessions].reverse(), localBlocks: ['198.19.9.192/26', '198.19.10.0/26', '198.19.10.0/26'] };
     expect(renderBirdConfig(shuffled)).toBe(text);
   });
 
-  it('peers with each node AS and its own source address; no mesh peers when the mesh is off', () => {
-    const text = renderBirdConfig(meshInput(h1, { peers: [h2, { ...h3, asNumber: 65001 }] }));
-    expect(block(text, h3)).toContain('neighbor 198.18.0.12 as 65001;');
-    expect(block(text, h2)).toContain('source address 198.18.0.9;');
-    expect(renderBirdConfig(meshInput(h1, { meshEnabled: false }))).not.toContain('protocol bgp');
+  it('exports each local block as an aggregate only, and other pool prefixes (borrowed /32s, reflected routes) as they are', () => {
+    const text = renderBirdConfig(inputFor(mesh, 'h1'));
+    const filter = text.slice(text.indexOf('filter calico_export_to_peers'), text.indexOf('\n}', text.indexOf('filter calico_export_to_peers')));
+    expect(filter).toContain('if net = 198.19.9.192/26 then accept;');
+    expect(filter).toContain('if net ~ 198.19.9.192/26 then reject;');
+    expect(filter).toContain('if calico_in_pool() then accept;');
   });
 
-  it('names mesh protocols as Calico does', () => {
+  it('a route reflector marks its clients and its cluster id; a client has plain sessions to both reflectors', () => {
+    const server = renderBirdConfig(inputFor(rr, 'h1'));
+    expect(block(server, h3.ip)).toContain('rr client;');
+    expect(block(server, h3.ip)).toContain('rr cluster id 224.0.0.1;');
+    expect(block(server, h2.ip)).not.toContain('rr client;'); // the other reflector of the same cluster
+    const client = renderBirdConfig(inputFor(rr, 'h3'));
+    expect(client).not.toContain('rr client');
+    expect(client).toMatch(/protocol bgp Node_198_18_0_9 /);
+    expect(client).toMatch(/protocol bgp Node_198_18_0_10 /);
+    expect(client).not.toContain('Mesh_');
+  });
+
+  it('peers with routers outside the cluster: iBGP and eBGP, global and per node, with the router import filter', () => {
+    const h1Text = renderBirdConfig(inputFor(explicit, 'h1'));
+    expect(block(h1Text, '198.18.0.2')).toMatch(/protocol bgp Global_198_18_0_2 from calico_router[\s\S]*neighbor 198\.18\.0\.2 as 64512;/);
+    expect(block(h1Text, '198.18.0.3')).toMatch(/protocol bgp Node_198_18_0_3 from calico_router[\s\S]*neighbor 198\.18\.0\.3 as 65001;/);
+    expect(block(h1Text, '198.18.0.3')).toContain('source address 198.18.0.9;');
+    const h2Text = renderBirdConfig(inputFor(explicit, 'h2'));
+    expect(h2Text).toContain('Global_198_18_0_2');
+    expect(h2Text).not.toContain('198_18_0_3');
+  });
+
+  it('names protocols as Calico does', () => {
     expect(protocolName('198.18.0.12')).toBe('Mesh_198_18_0_12');
+    expect(protocolName('198.18.0.12', 'Global')).toBe('Global_198_18_0_12');
     expect(() => protocolName('198.18.0')).toThrow(SimError);
   });
 });
 
 describe('renderBirdConfig: invalid input', () => {
+  const session = inputFor(mesh, 'h1').sessions.find((x) => x.ip === h2.ip)!;
   const bad: Array<[string, Partial<BirdInput>, RegExp]> = [
     ['AS 0', { asNumber: 0 }, /AS number of host h1 must be an integer in 1\.\.4294967295, got 0/],
     ['AS too large', { asNumber: 4294967296 }, /AS number/],
     ['fractional AS', { asNumber: 64512.5 }, /AS number/],
-    ['peer AS', { peers: [{ ...h2, asNumber: -1 }] }, /AS number of peer h2/],
+    ['peer AS', { sessions: [{ ...session, asNumber: -1 }] }, /AS number of peer Mesh_198_18_0_10/],
     ['router id', { routerId: '198.18.0.256' }, /malformed IPv4 address for router id of host h1: "198.18.0.256"/],
     ['leading zero', { routerId: '198.18.0.09' }, /malformed IPv4 address/],
-    ['peer address', { peers: [{ ...h2, ip: 'h2.example' }] }, /malformed IPv4 address for address of peer h2/],
+    ['peer address', { sessions: [{ ...session, ip: 'h2.example' }] }, /malformed IPv4 address for address of peer Mesh_198_18_0_10/],
     ['block CIDR', { localBlocks: ['198.19.0.0/33'] }, /malformed IPv4 CIDR for block of host h1: "198.19.0.0\/33"/],
     ['block without length', { localBlocks: ['198.19.0.0'] }, /malformed IPv4 CIDR/],
     ['host bits', { localBlocks: ['198.19.0.5/26'] }, /host bits set \(did you mean 198\.19\.0\.0\/26\?\)/],
     ['IPv6 pool', { pools: ['2001:db8:1::/48'] }, /malformed IPv4 .* IP pool/],
-    ['own address as peer', { peers: [{ ...h2, ip: h1.ip }] }, /own address/],
-    ['duplicate peer address', { peers: [h2, { ...h3, ip: h2.ip }] }, /share the address 198\.18\.0\.10/],
+    ['own address as peer', { sessions: [{ ...session, ip: h1.ip }] }, /own address/],
+    ['duplicate peer address', { sessions: [session, { ...session, name: 'Mesh_x' }] }, /share the address 198\.18\.0\.10/],
+    ['rr client without a cluster id', { sessions: [{ ...session, rrClient: true }] }, /has no cluster id/],
+    ['bad cluster id', { rrClusterId: '224.0.0' }, /route reflector cluster id/],
     ['newline in host name', { host: 'h1\nrouter id 1.1.1.1;' }, /invalid host name/],
   ];
   for (const [what, over, message] of bad) {
     it(`rejects ${what}`, () => {
-      expect(() => renderBirdConfig(meshInput(h1, over))).toThrow(SimError);
-      expect(() => renderBirdConfig(meshInput(h1, over))).toThrow(message);
+      const input = { ...inputFor(mesh, 'h1'), ...over };
+      expect(() => renderBirdConfig(input)).toThrow(SimError);
+      expect(() => renderBirdConfig(input)).toThrow(message);
     });
   }
 });
@@ -154,7 +192,7 @@ describe('checkBirdConfig: negative controls', () => {
 
   it('rejects a rendered config with a statement damaged', async () => {
     const path = join(tmp, 'damaged.conf');
-    const text = renderBirdConfig(meshInput(h1)).replace('route 198.19.10.0/26 blackhole;', 'route 198.19.10.5/26 blackhole;');
+    const text = renderBirdConfig(inputFor(mesh, 'h1')).replace('route 198.19.10.0/26 blackhole;', 'route 198.19.10.5/26 blackhole;');
     writeFileSync(path, text);
     const line = text.split('\n').findIndex((l) => l.includes('198.19.10.5/26')) + 1;
     await expect(checkBirdConfig(path)).rejects.toThrow(`${path}:${line}:`);
