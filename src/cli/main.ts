@@ -12,13 +12,15 @@ const program = new Command('calico-sim')
   .showHelpAfterError();
 
 program.command('up')
-  .description('build a lab from a built-in topology (two-host) or a topology YAML file')
+  .description('build a lab from a built-in topology (two-host, mesh, route-reflector, gateway) or a topology YAML file')
   .argument('<topology>', 'built-in topology name or path to a YAML file')
   .option('--name <lab>', 'lab name (default: the topology\'s name)')
-  .action(async (topology: string, o: { name?: string }) => {
+  .option('--hosts <n>', 'hosts, for the generated topologies (mesh, route-reflector, gateway)', Number)
+  .option('--workloads <n>', 'workloads per host, for the generated topologies (default 1)', Number)
+  .action(async (topology: string, o: { name?: string; hosts?: number; workloads?: number }) => {
     const { resolveTopology } = await import('../topologies/index.js');
     const { up } = await engine();
-    const plan = resolveTopology(topology);
+    const plan = resolveTopology(topology, { hosts: o.hosts, workloads: o.workloads });
     const name = o.name ?? defaultLabName(plan.source, topology);
     const r = await up(plan, { name, log: (l) => print(`  ${l}`) });
     r.notes.forEach((n) => print(`preflight: ${n}`));
@@ -116,7 +118,7 @@ function alive(ok: boolean, pid: number | undefined): string {
 }
 
 function defaultLabName(source: string, arg: string): string {
-  const base = (source.split('/').pop() ?? arg).replace(/\.ya?ml$/, '');
+  const base = (source.split('/').pop() ?? arg).replace(/\.ya?ml$/, '').replace(/ \(built-in.*$/, '');
   return base.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 16).replace(/-+$/, '') || 'lab';
 }
 

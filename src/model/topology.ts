@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { cidrsOverlap, ipAt, parseCidr } from '../ipam/blocks.js';
 import { TopologyError, errorMessage } from '../util/errors.js';
 import { NAME_RE } from '../sim/names.js';
+import { parseSelector } from './selector.js';
 
 /**
  * The topology file: what a lab is made of. Unknown keys are errors (a typo must not be
@@ -18,25 +19,76 @@ const PoolSchema = z.strictObject({
   blockSize: z.number().int().min(20).max(32).default(26),
 });
 
+const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
+
 const HostSchema = z.strictObject({
   name,
   workloads: z.array(name).default([]),
+  /** Makes the host a route reflector with this cluster id (and labels it route-reflector=true). */
+  routeReflector: ipv4.optional(),
+  /** Per-host AS number (AS per rack); default: the topology's asNumber. */
+  asNumber: asNumber.optional(),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+
+/** A Calico BGPPeer, as in the resource's spec, plus its name. */
+const PeerSchema = z.strictObject({
+  name,
+  node: name.optional(),
+  nodeSelector: z.string().optional(),
+  peerIP: ipv4.optional(),
+  asNumber: asNumber.optional(),
+  peerSelector: z.string().optional(),
+});
+
+/** A plain BGP router outside the cluster (a gateway or ToR), with a LAN of outside clients. */
+const RouterSchema = z.strictObject({
+  name,
+  asNumber,
+  /** Which cluster hosts it peers with. */
+  peerWith: z.enum(['all', 'route-reflectors']).default('all'),
+  /** The LAN behind it, where its clients live. */
+  network: z.string().default('198.18.255.0/24'),
+  clients: z.array(name).default([]),
 });
 
 export const TopologySchema = z.strictObject({
   name: name.optional(),
   description: z.string().optional(),
   asNumber: asNumber.default(64512),
-  fabric: z.string().default('198.18.0.0/16'),
-  bgp: z.strictObject({ nodeToNodeMesh: z.boolean().default(true) }).default({ nodeToNodeMesh: true }),
+  // 198.18.0.0/17: DESIGN.md's fabric /16 would contain its own external range 198.18.255.0/24.
+  fabric: z.string().default('198.18.0.0/17'),
+  bgp: z.strictObject({
+    nodeToNodeMesh: z.boolean().default(true),
+    peers: z.array(PeerSchema).default([]),
+  }).default({ nodeToNodeMesh: true, peers: [] }),
   pools: z.array(PoolSchema).min(1).default([{ cidr: '198.19.0.0/16', blockSize: 26 }]),
   hosts: z.array(HostSchema).min(1, 'a lab needs at least one host'),
+  routers: z.array(RouterSchema).default([]),
 });
 
 export type Topology = z.infer<typeof TopologySchema>;
 
 export interface PoolPlan { name: string; cidr: string; blockSize: number }
-export interface HostPlan { name: string; ip: string; prefixLength: number; asNumber: number }
+export interface HostPlan {
+  name: string;
+  ip: string;
+  prefixLength: number;
+  /** Set only when the host has its own AS; else the cluster default applies. */
+  asNumber?: number;
+  routeReflectorClusterId?: string;
+  labels: Record<string, string>;
+}
+export interface PeerPlan { name: string; node?: string; nodeSelector?: string; peerIP?: string; asNumber?: number; peerSelector?: string }
+export interface RouterPlan {
+  name: string;
+  asNumber: number;
+  /** Fabric address. */
+  ip: string;
+  peerWith: 'all' | 'route-reflectors';
+  network: { cidr: string; gatewayIp: string; prefixLength: number };
+  clients: { name: string; ip: string }[];
+}
 export interface WorkloadPlan { name: string; host: string }
 
 /** A validated topology with every address decided: what the engine builds. */
@@ -48,11 +100,17 @@ export interface LabPlan {
   pools: PoolPlan[];
   hosts: HostPlan[];
   workloads: WorkloadPlan[];
+  peers: PeerPlan[];
+  routers: RouterPlan[];
 }
 
-/** Fabric addresses: .1 is the fabric gateway (and etcd), hosts start at .11. */
+/** Fabric addresses: .1 is the fabric gateway (and etcd), routers .2–.10, hosts from .11. */
 export const FABRIC_GATEWAY_ORDINAL = 1;
+export const FIRST_ROUTER_ORDINAL = 2;
+export const MAX_ROUTERS = 9;
 export const FIRST_HOST_ORDINAL = 11;
+/** Outside clients on a router's LAN start at .10. */
+export const FIRST_CLIENT_ORDINAL = 10;
 
 /** Reads and validates a topology file. `source` names it in errors. */
 export function loadTopologyFile(path: string): LabPlan {
@@ -73,6 +131,11 @@ export function parseTopology(text: string, source: string): LabPlan {
     const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}: ` : '';
     throw new TopologyError(`${source}: ${where}malformed YAML: ${errorMessage(err).split('\n')[0]}`);
   }
+  return planTopology(doc, source);
+}
+
+/** Validates a topology document (parsed YAML, or a generator's output) into a plan. */
+export function planTopology(doc: unknown, source: string): LabPlan {
   const parsed = TopologySchema.safeParse(doc ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -96,6 +159,30 @@ function plan(t: Topology, source: string): LabPlan {
     claim(h.name, `hosts[${i}].name`);
     h.workloads.forEach((w, j) => claim(w, `hosts[${i}].workloads[${j}]`));
   });
+  t.routers.forEach((r, i) => {
+    claim(r.name, `routers[${i}].name`);
+    r.clients.forEach((c, j) => claim(c, `routers[${i}].clients[${j}]`));
+  });
+  if (t.routers.length > MAX_ROUTERS) fail('routers', `at most ${MAX_ROUTERS} routers (fabric addresses .2–.10)`);
+  t.bgp.peers.forEach((p, i) => {
+    if (!!p.peerIP === !!p.peerSelector) fail(`bgp.peers[${i}]`, 'give exactly one of peerIP and peerSelector');
+    if (p.peerIP && p.asNumber === undefined) fail(`bgp.peers[${i}].asNumber`, 'required with peerIP');
+    if (p.node && p.nodeSelector) fail(`bgp.peers[${i}]`, 'give at most one of node and nodeSelector');
+    if (p.node && !t.hosts.some((h) => h.name === p.node)) fail(`bgp.peers[${i}].node`, `unknown host "${p.node}"`);
+    for (const f of ['nodeSelector', 'peerSelector'] as const) {
+      const sel = p[f];
+      if (sel !== undefined) {
+        try {
+          parseSelector(sel);
+        } catch (err) {
+          fail(`bgp.peers[${i}].${f}`, errorMessage(err));
+        }
+      }
+    }
+  });
+  if (t.routers.some((r) => r.peerWith === 'route-reflectors') && !t.hosts.some((h) => h.routeReflector)) {
+    fail('routers', 'peerWith: route-reflectors, but no host is a route reflector');
+  }
   const pools = t.pools.map((p, i): PoolPlan => {
     const cidr = checkCidr(p.cidr, `pools[${i}].cidr`, fail);
     if (cidrsOverlap(cidr, fabric)) {
@@ -117,8 +204,29 @@ function plan(t: Topology, source: string): LabPlan {
     meshEnabled: t.bgp.nodeToNodeMesh,
     fabric: { cidr: fabric, gatewayIp: ipAt(fabric, FABRIC_GATEWAY_ORDINAL), prefixLength: fabricPrefix },
     pools,
-    hosts: t.hosts.map((h, i) => ({ name: h.name, ip: ipAt(fabric, FIRST_HOST_ORDINAL + i), prefixLength: fabricPrefix, asNumber: t.asNumber })),
+    hosts: t.hosts.map((h, i): HostPlan => ({
+      name: h.name,
+      ip: ipAt(fabric, FIRST_HOST_ORDINAL + i),
+      prefixLength: fabricPrefix,
+      ...(h.asNumber ? { asNumber: h.asNumber } : {}),
+      ...(h.routeReflector ? { routeReflectorClusterId: h.routeReflector } : {}),
+      labels: { ...h.labels, ...(h.routeReflector ? { 'route-reflector': 'true' } : {}) },
+    })),
     workloads: t.hosts.flatMap((h) => h.workloads.map((w) => ({ name: w, host: h.name }))),
+    peers: t.bgp.peers,
+    routers: t.routers.map((r, i): RouterPlan => {
+      const net = checkCidr(r.network, `routers[${i}].network`, fail);
+      if (cidrsOverlap(net, fabric)) fail(`routers[${i}].network`, `${net} overlaps the fabric ${fabric}`);
+      pools.forEach((p) => { if (cidrsOverlap(net, p.cidr)) fail(`routers[${i}].network`, `${net} overlaps the pool ${p.cidr}`); });
+      return {
+        name: r.name,
+        asNumber: r.asNumber,
+        ip: ipAt(fabric, FIRST_ROUTER_ORDINAL + i),
+        peerWith: r.peerWith,
+        network: { cidr: net, gatewayIp: ipAt(net, 1), prefixLength: Number(net.split('/')[1]) },
+        clients: r.clients.map((c, j) => ({ name: c, ip: ipAt(net, FIRST_CLIENT_ORDINAL + j) })),
+      };
+    }),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { HostPlan, LabPlan } from '../model/topology.js';
+import type { HostPlan, LabPlan, RouterPlan } from '../model/topology.js';
 
 /** What `down` removed, for the report and for tests. */
 export interface DestroyReport {
@@ -19,7 +19,11 @@ export interface Backend {
   createFabric(lab: string, plan: LabPlan): Promise<void>;
   /** Hosts with eth0 on the fabric, their address and a default route to the fabric gateway. */
   addHosts(lab: string, plan: LabPlan, hosts: HostPlan[]): Promise<void>;
-  /** Namespace name of the fabric or of a host. */
+  /** Routers outside the cluster: eth0 on the fabric, a LAN bridge with their outside clients. */
+  addRouters(lab: string, plan: LabPlan, routers: RouterPlan[]): Promise<void>;
+  /** Namespace name of the fabric, a host, a router or an outside client. */
+  routerNetns(lab: string, router: string): string;
+  clientNetns(lab: string, client: string): string;
   fabricNetns(lab: string): string;
   hostNetns(lab: string, host: string): string;
   /** Removes everything of the lab that exists, found from system state alone. */

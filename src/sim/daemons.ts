@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAlive, spawnDaemon } from './procs.js';
-import type { HostState, LabState } from './state.js';
+import type { HostState, LabState, RouterState } from './state.js';
 import { ETCD_CLIENT_PORT } from './state.js';
 
 // Always the compiled agent, also when this module runs from source (tests): src/ and dist/
@@ -38,7 +38,7 @@ export function etcdSpec(s: LabState): DaemonSpec {
   };
 }
 
-export function birdSpec(h: HostState): DaemonSpec {
+export function birdSpec(h: HostState | RouterState): DaemonSpec {
   return {
     what: `bird@${h.name}`,
     netns: h.netns,

@@ -7,8 +7,9 @@ import { addWorkload, deleteWorkload } from '../cni/workload.js';
 import { keys } from '../datastore/keys.js';
 import { readSnapshot } from '../datastore/snapshot.js';
 import { Datastore } from '../datastore/store.js';
-import { API_VERSION, type AgentStatus, type BGPConfiguration, type CalicoNode, type IPPool, type WorkloadEndpoint } from '../model/resources.js';
-import type { LabPlan } from '../model/topology.js';
+import { API_VERSION, type AgentStatus, type BGPConfiguration, type BGPPeer, type CalicoNode, type IPPool, type WorkloadEndpoint } from '../model/resources.js';
+import type { HostPlan, LabPlan, RouterPlan } from '../model/topology.js';
+import { renderRouterConfig, type RouterInput } from '../bgp/router.js';
 import { ipJson, waitFor } from '../util/exec.js';
 import { BackendError, DatastoreError, SimError, errorMessage } from '../util/errors.js';
 import type { Backend, DestroyReport } from './backend.js';
@@ -16,7 +17,7 @@ import { NetnsBackend } from './backends/netns.js';
 import { agentSpec, birdSpec, daemonAlive, etcdSpec, startDaemon, type DaemonSpec } from './daemons.js';
 import { checkLabName } from './names.js';
 import { neighbourPreflight, requireRoot, requireTools } from './preflight.js';
-import { initialState, readLabState, writeLabState, type HostState, type LabState } from './state.js';
+import { initialState, readLabState, writeLabState, type HostState, type LabState, type RouterState } from './state.js';
 
 export const backends: Record<string, () => Backend> = { netns: () => new NetnsBackend() };
 
@@ -52,12 +53,18 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     log(`${what}: ${timings[what]} ms`);
   };
 
-  const state = initialState(lab, plan, backend.kind, (h) => backend.hostNetns(lab, h), backend.fabricNetns(lab));
+  const state = initialState(lab, plan, backend.kind, {
+    fabric: backend.fabricNetns(lab),
+    host: (h) => backend.hostNetns(lab, h),
+    router: (r) => backend.routerNetns(lab, r),
+    client: (c) => backend.clientNetns(lab, c),
+  });
   writeLabState(state); // from here on, `down` can find this lab even if we crash
   let ds: Datastore | undefined;
   try {
     await backend.createFabric(lab, plan);
     await backend.addHosts(lab, plan, plan.hosts);
+    await backend.addRouters(lab, plan, plan.routers);
     phase('namespaces');
 
     state.etcd.pid = startDaemon(etcdSpec(state));
@@ -67,8 +74,9 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     phase('etcd');
 
     await seedDatastore(ds, plan);
-    await registerNodes(ds, state.hosts, plan.fabric.prefixLength);
+    await registerNodes(ds, plan.hosts);
     await startHostDaemons(ds, state, state.hosts);
+    await startRouters(state);
     writeLabState(state);
     phase('daemons');
 
@@ -109,17 +117,52 @@ async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
     };
     await ds.put(keys.ippool(p.name), pool);
   }
+  const peers: BGPPeer[] = [
+    ...plan.peers.map(({ name, ...spec }): BGPPeer => ({ apiVersion: API_VERSION, kind: 'BGPPeer', metadata: { name }, spec })),
+    // Each router outside the cluster is an explicit peer of the hosts it serves.
+    ...plan.routers.map((r): BGPPeer => ({
+      apiVersion: API_VERSION, kind: 'BGPPeer', metadata: { name: `router-${r.name}` },
+      spec: { peerIP: r.ip, asNumber: r.asNumber, nodeSelector: r.peerWith === 'all' ? 'all()' : "route-reflector == 'true'" },
+    })),
+  ];
+  for (const p of peers) await ds.put(keys.bgpPeer(p.metadata.name), p);
+}
+
+/** The hosts a router peers with, by its plan. */
+function routerNeighbors(state: LabState, router: RouterPlan): RouterInput['neighbors'] {
+  const hosts = state.plan.hosts.filter((h) => router.peerWith === 'all' || h.routeReflectorClusterId);
+  return hosts.map((h) => ({ name: h.name, ip: h.ip, asNumber: h.asNumber ?? state.plan.asNumber }));
+}
+
+/** Routers outside the cluster: their BIRD config comes from the plan, not from etcd. */
+async function startRouters(state: LabState): Promise<void> {
+  await Promise.all(state.routers.map(async (r) => {
+    const plan = state.plan.routers.find((x) => x.name === r.name)!;
+    mkdirSync(r.dir, { recursive: true });
+    await writeBirdConfig(r.bird.config, renderRouterConfig({
+      name: r.name, routerId: r.ip, asNumber: r.as, network: plan.network.cidr, neighbors: routerNeighbors(state, plan),
+    }));
+    r.bird.pid = startDaemon(birdSpec(r));
+  }));
 }
 
 /**
  * Registers hosts as Node resources. A name already taken is refused, as Calico must refuse a
  * second host with the same hostname (it would steal the first one's blocks and routes).
  */
-export async function registerNodes(ds: Datastore, hosts: HostState[], prefixLength: number): Promise<void> {
+export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<void> {
   for (const h of hosts) {
     const node: CalicoNode = {
-      apiVersion: API_VERSION, kind: 'Node', metadata: { name: h.name, creationTimestamp: new Date().toISOString() },
-      spec: { bgp: { ipv4Address: `${h.ip}/${prefixLength}` } },
+      apiVersion: API_VERSION,
+      kind: 'Node',
+      metadata: { name: h.name, creationTimestamp: new Date().toISOString(), ...(Object.keys(h.labels).length ? { labels: h.labels } : {}) },
+      spec: {
+        bgp: {
+          ipv4Address: `${h.ip}/${h.prefixLength}`,
+          ...(h.asNumber ? { asNumber: h.asNumber } : {}),
+          ...(h.routeReflectorClusterId ? { routeReflectorClusterID: h.routeReflectorClusterId } : {}),
+        },
+      },
     };
     if (!(await ds.create(keys.node(h.name), node))) {
       throw new DatastoreError(`node name "${h.name}" is already registered: host names must be unique (a second host with the same name would take over the first one's blocks and routes)`);
@@ -138,11 +181,14 @@ async function startHostDaemons(ds: Datastore, state: LabState, hosts: HostState
   }));
 }
 
-/** Every host's kernel holds, as a `proto bird` route, every block another host owns. */
+/**
+ * Every host's kernel holds, as a `proto bird` route, every block another host owns; so does
+ * every router outside the cluster.
+ */
 export async function missingRoutes(ds: Datastore, state: LabState): Promise<string[]> {
   const snap = await readSnapshot(ds);
   const missing: string[] = [];
-  await Promise.all(state.hosts.map(async (h) => {
+  await Promise.all([...state.hosts, ...state.routers].map(async (h) => {
     const learned = new Set((await ipJson<{ dst: string }[]>(h.netns, ['route', 'show', 'proto', 'bird'])).map((r) => r.dst));
     for (const b of snap.blocks) {
       const owner = blockHost(b.affinity);
@@ -171,6 +217,7 @@ function assertDaemonsAlive(state: LabState): void {
   const specs: [DaemonSpec, number | undefined][] = [
     [etcdSpec(state), state.etcd.pid],
     ...state.hosts.flatMap((h): [DaemonSpec, number | undefined][] => [[birdSpec(h), h.bird.pid], [agentSpec(state, h), h.agent.pid]]),
+    ...state.routers.map((r): [DaemonSpec, number | undefined] => [birdSpec(r), r.bird.pid]),
   ];
   for (const [spec, pid] of specs) {
     if (!daemonAlive(spec, pid)) {
@@ -234,6 +281,7 @@ export interface LabStatus {
     agent: { pid?: number; alive: boolean; heartbeatAt?: string; lastReconcile?: AgentStatus['lastReconcile'] };
   }[];
   workloads: { name: string; host: string; netns: string; ip: string; interface: string }[];
+  routers: { name: string; netns: string; ip: string; as: number; bird: { socket: string; pid?: number; alive: boolean }; clients: { name: string; netns: string; ip: string }[] }[];
   bgp: { host: string; peer: string; peerIp: string; state: string; since: string; info: string }[];
   errors: string[];
 }
@@ -257,9 +305,9 @@ export async function status(state: LabState): Promise<LabStatus> {
     errors.push('etcd is not running');
   }
   const bgp: LabStatus['bgp'] = [];
-  const hosts = await Promise.all(state.hosts.map(async (h) => {
-    const birdAlive = daemonAlive(birdSpec(h), h.bird.pid);
-    if (birdAlive) {
+  const sessionsOf = async (h: HostState | RouterState): Promise<boolean> => {
+    const alive = daemonAlive(birdSpec(h), h.bird.pid);
+    if (alive) {
       try {
         for (const s of await bgpSessions(h.bird.socket)) {
           bgp.push({ host: h.name, peer: s.name, peerIp: s.neighborAddress, state: s.bgpState || s.state, since: s.since, info: s.info });
@@ -268,6 +316,13 @@ export async function status(state: LabState): Promise<LabStatus> {
         errors.push(`bird@${h.name}: ${errorMessage(err)}`);
       }
     }
+    return alive;
+  };
+  const routers = await Promise.all(state.routers.map(async (r) => ({
+    name: r.name, netns: r.netns, ip: r.ip, as: r.as, bird: { socket: r.bird.socket, pid: r.bird.pid, alive: await sessionsOf(r) }, clients: r.clients,
+  })));
+  const hosts = await Promise.all(state.hosts.map(async (h) => {
+    const birdAlive = await sessionsOf(h);
     const agentAlive = daemonAlive(agentSpec(state, h), h.agent.pid);
     const hb = agents.find((a) => a.host === h.name);
     return {
@@ -286,6 +341,7 @@ export async function status(state: LabState): Promise<LabStatus> {
     workloads: weps.map((w) => ({
       name: w.metadata.name, host: w.spec.node, netns: w.spec.netns, ip: w.spec.ipNetworks[0]?.split('/')[0] ?? '', interface: w.spec.interfaceName,
     })).sort((a, b) => a.name.localeCompare(b.name)),
+    routers,
     bgp,
     errors,
   };
@@ -305,6 +361,7 @@ export async function heal(state: LabState): Promise<string[]> {
     h.bird.pid = restart(birdSpec(h), h.bird.pid);
     h.agent.pid = restart(agentSpec(state, h), h.agent.pid);
   }
+  for (const r of state.routers) r.bird.pid = restart(birdSpec(r), r.bird.pid);
   writeLabState(state);
   return restarted;
 }
@@ -324,7 +381,7 @@ export async function deleteLabWorkload(state: LabState, name: string): Promise<
 
 /** The namespace of a host or workload of the lab, by name. */
 export async function netnsOf(state: LabState, target: string): Promise<string> {
-  const h = state.hosts.find((x) => x.name === target);
+  const h = [...state.hosts, ...state.routers, ...state.routers.flatMap((r) => r.clients)].find((x) => x.name === target);
   if (h) return h.netns;
   const wep = await withDatastore(state, (ds) => ds.get<WorkloadEndpoint>(keys.workloadEndpoint(target)));
   if (wep) return wep.value.spec.netns;

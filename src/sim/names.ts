@@ -23,6 +23,9 @@ export const names = {
   fabricNs: (lab: string) => `${NETNS_PREFIX}${lab}_fabric`,
   hostNs: (lab: string, host: string) => `${NETNS_PREFIX}${lab}_h_${host}`,
   workloadNs: (lab: string, wl: string) => `${NETNS_PREFIX}${lab}_w_${wl}`,
+  routerNs: (lab: string, router: string) => `${NETNS_PREFIX}${lab}_r_${router}`,
+  /** An outside client on a router's LAN. */
+  clientNs: (lab: string, client: string) => `${NETNS_PREFIX}${lab}_x_${client}`,
   /** The fabric-side end of a host's uplink, inside the fabric namespace (max 15 chars). */
   fabricPort: (host: string) => `fp${shortHash(host, 10)}`,
   /** Calico's host-side veth name: "cali" + 11 hex characters of a hash of the endpoint id. */

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import type { LabPlan } from '../model/topology.js';
 import { SimError } from '../util/errors.js';
-import { names } from './names.js';
+import { names, STATE_ROOT } from './names.js';
 
 /** Where a lab's daemons live and log. Written to <state>/<lab>/lab.json. */
 export interface HostState {
@@ -14,6 +14,17 @@ export interface HostState {
   agent: { log: string; pid?: number };
 }
 
+/** A router outside the cluster: its BIRD, and the outside clients on its LAN. */
+export interface RouterState {
+  name: string;
+  netns: string;
+  ip: string;
+  as: number;
+  dir: string;
+  bird: { config: string; socket: string; log: string; pid?: number };
+  clients: { name: string; netns: string; ip: string }[];
+}
+
 export interface LabState {
   lab: string;
   backend: string;
@@ -24,6 +35,7 @@ export interface LabState {
   fabric: { netns: string; gatewayIp: string };
   etcd: { endpoints: string[]; clientUrl: string; dataDir: string; log: string; pid?: number };
   hosts: HostState[];
+  routers: RouterState[];
 }
 
 export function labFile(lab: string): string {
@@ -32,7 +44,7 @@ export function labFile(lab: string): string {
 
 export function readLabState(lab: string): LabState {
   const file = labFile(lab);
-  if (!existsSync(file)) throw new SimError(`no lab named "${lab}" (see: calico-sim status --all)`);
+  if (!existsSync(file)) throw new SimError(`no lab named "${lab}" (labs have a directory in ${STATE_ROOT})`);
   return JSON.parse(readFileSync(file, 'utf8')) as LabState;
 }
 
@@ -46,7 +58,14 @@ export function writeLabState(s: LabState): void {
 export const ETCD_CLIENT_PORT = 2379;
 
 /** Paths and endpoints of a lab to be: pure, so `up` can write them before it starts anything. */
-export function initialState(lab: string, plan: LabPlan, backend: string, hostNetns: (h: string) => string, fabricNetns: string): LabState {
+export interface NetnsNames {
+  fabric: string;
+  host(name: string): string;
+  router(name: string): string;
+  client(name: string): string;
+}
+
+export function initialState(lab: string, plan: LabPlan, backend: string, ns: NetnsNames): LabState {
   const dir = names.stateDir(lab);
   return {
     lab,
@@ -55,7 +74,7 @@ export function initialState(lab: string, plan: LabPlan, backend: string, hostNe
     topology: plan.source,
     plan,
     dir,
-    fabric: { netns: fabricNetns, gatewayIp: plan.fabric.gatewayIp },
+    fabric: { netns: ns.fabric, gatewayIp: plan.fabric.gatewayIp },
     etcd: {
       // Agents reach etcd over the fabric, like calico-node does; the CLI, in the root namespace
       // where the fabric is not routed, through a unix socket of the same server.
@@ -64,7 +83,15 @@ export function initialState(lab: string, plan: LabPlan, backend: string, hostNe
       dataDir: `${dir}/etcd-data`,
       log: `${dir}/etcd.log`,
     },
-    hosts: plan.hosts.map((h) => hostState(dir, h.name, h.ip, h.asNumber, hostNetns(h.name))),
+    hosts: plan.hosts.map((h) => hostState(dir, h.name, h.ip, h.asNumber ?? plan.asNumber, ns.host(h.name))),
+    routers: plan.routers.map((r) => {
+      const rdir = `${dir}/routers/${r.name}`;
+      return {
+        name: r.name, netns: ns.router(r.name), ip: r.ip, as: r.asNumber, dir: rdir,
+        bird: { config: `${rdir}/bird.conf`, socket: `${rdir}/bird.ctl`, log: `${rdir}/bird.log` },
+        clients: r.clients.map((c) => ({ name: c.name, netns: ns.client(c.name), ip: c.ip })),
+      };
+    }),
   };
 }
 

@@ -1,17 +1,80 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadTopologyFile, type LabPlan } from '../model/topology.js';
+import { loadTopologyFile, planTopology, type LabPlan } from '../model/topology.js';
 import { TopologyError } from '../util/errors.js';
 
-/** Built-in topologies live as YAML beside this module's source. */
+/** Built-in topologies: YAML files beside this module's source, and generators sized by options. */
 const DIR = fileURLToPath(new URL('../../src/topologies/', import.meta.url));
 
-export function builtinTopologies(): string[] {
-  return readdirSync(DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+export interface GeneratorOptions {
+  /** Number of hosts. */
+  hosts?: number;
+  /** Workloads per host. */
+  workloads?: number;
 }
 
-/** A built-in name or a path to a YAML file. */
-export function resolveTopology(arg: string): LabPlan {
+type Generator = { describe: string; defaultHosts: number; minHosts: number; make: (hosts: number, workloads: number) => object };
+
+const hostList = (n: number, workloads: number, extra: (i: number) => object = () => ({})) =>
+  Array.from({ length: n }, (_, i) => ({
+    name: `host${i + 1}`,
+    workloads: Array.from({ length: workloads }, (_, j) => `host${i + 1}-w${j + 1}`),
+    ...extra(i),
+  }));
+
+const generators: Record<string, Generator> = {
+  mesh: {
+    describe: 'N hosts in a node-to-node BGP full mesh',
+    defaultHosts: 6,
+    minHosts: 1,
+    make: (n, w) => ({ name: 'mesh', hosts: hostList(n, w) }),
+  },
+  'route-reflector': {
+    describe: 'N hosts of which host1 and host2 are dedicated route reflectors (one cluster id, no workloads); no mesh',
+    defaultHosts: 10,
+    minHosts: 3,
+    make: (n, w) => ({
+      name: 'route-reflector',
+      bgp: {
+        nodeToNodeMesh: false,
+        peers: [{ name: 'peer-with-route-reflectors', nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" }],
+      },
+      hosts: hostList(n, w, (i) => (i < 2 ? { routeReflector: '224.0.0.1', workloads: [] } : {})),
+    }),
+  },
+  gateway: {
+    describe: 'N meshed hosts, a gateway router (AS 64513) peering with all of them, and an outside client behind it',
+    defaultHosts: 3,
+    minHosts: 1,
+    make: (n, w) => ({
+      name: 'gateway',
+      hosts: hostList(n, w),
+      routers: [{ name: 'gw', asNumber: 64513, peerWith: 'all', network: '198.18.255.0/24', clients: ['outside'] }],
+    }),
+  },
+};
+
+export function builtinTopologies(): string[] {
+  const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5));
+  return [...files, ...Object.keys(generators)].sort();
+}
+
+export function describeBuiltins(): string {
+  return Object.entries(generators).map(([n, g]) => `${n} (--hosts, default ${g.defaultHosts}): ${g.describe}`).join('; ');
+}
+
+/** A built-in name (with sizes for the generated ones) or a path to a YAML file. */
+export function resolveTopology(arg: string, opts: GeneratorOptions = {}): LabPlan {
+  const gen = generators[arg];
+  const sized = opts.hosts !== undefined || opts.workloads !== undefined;
+  if (gen) {
+    const hosts = opts.hosts ?? gen.defaultHosts;
+    const workloads = opts.workloads ?? 1;
+    if (!Number.isInteger(hosts) || hosts < gen.minHosts) throw new TopologyError(`${arg}: --hosts must be a whole number ≥ ${gen.minHosts}, got ${opts.hosts}`);
+    if (!Number.isInteger(workloads) || workloads < 0) throw new TopologyError(`${arg}: --workloads must be a whole number ≥ 0, got ${opts.workloads}`);
+    return planTopology(gen.make(hosts, workloads), `${arg} (built-in, ${hosts} hosts)`);
+  }
+  if (sized) throw new TopologyError(`--hosts and --workloads size the generated topologies only (${Object.keys(generators).join(', ')}), not "${arg}"`);
   if (builtinTopologies().includes(arg)) return loadTopologyFile(`${DIR}${arg}.yaml`);
   if (existsSync(arg)) return loadTopologyFile(arg);
   throw new TopologyError(`unknown topology "${arg}": not a built-in (${builtinTopologies().join(', ')}) and no such file`);

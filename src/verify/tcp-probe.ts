@@ -2,7 +2,8 @@
 /**
  * A tiny TCP prober that runs inside a workload's namespace (Node cannot enter a namespace, so
  * the verifier starts one of these per workload with `ip netns exec`).
- *   serve <port> <name>          answer every connection with "<name>\n", print "listening"
+ *   serve <port> <name>          answer every connection with "<name> <source address seen>\n"
+ *                                (the seen address proves no NAT on the way), print "listening"
  *   probe <timeoutMs> <ip:port>… connect to all targets at once, print one JSON line of results
  */
 import { connect, createServer } from 'node:net';
@@ -11,7 +12,7 @@ const [mode, ...args] = process.argv.slice(2);
 
 if (mode === 'serve') {
   const [port, name] = args;
-  const server = createServer((sock) => sock.end(`${name}\n`));
+  const server = createServer((sock) => sock.end(`${name} ${sock.remoteAddress?.replace(/^::ffff:/, '')}\n`));
   server.listen(Number(port), '0.0.0.0', () => console.log('listening'));
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 } else if (mode === 'probe') {

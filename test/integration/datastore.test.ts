@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Datastore } from '../../src/datastore/store.js';
 import { keys } from '../../src/datastore/keys.js';
 import { registerNodes } from '../../src/sim/lab.js';
-import { hostState } from '../../src/sim/state.js';
 import { DatastoreError } from '../../src/util/errors.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 
@@ -19,14 +18,14 @@ describe('datastore on a real etcd', () => {
   });
 
   it('registers hosts as Node resources at the Calico key, and refuses a duplicate name', async () => {
-    const h = (name: string, ip: string) => hostState('/tmp/x', name, ip, 64512, `ns-${name}`);
-    await registerNodes(ds, [h('node-a', '198.18.0.11'), h('node-b', '198.18.0.12')], 16);
+    const h = (name: string, ip: string) => ({ name, ip, prefixLength: 16, labels: {} });
+    await registerNodes(ds, [h('node-a', '198.18.0.11'), h('node-b', '198.18.0.12')]);
     expect((await ds.get(keys.node('node-a')))?.value).toMatchObject({
       apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'node-a' }, spec: { bgp: { ipv4Address: '198.18.0.11/16' } },
     });
-    const dup = registerNodes(ds, [h('node-a', '198.18.0.13')], 16);
+    const dup = registerNodes(ds, [h('node-a', '198.18.0.13')]);
     await expect(dup).rejects.toThrow(DatastoreError);
-    await expect(registerNodes(ds, [h('node-a', '198.18.0.13')], 16)).rejects.toThrow(/node name "node-a" is already registered: host names must be unique/);
+    await expect(registerNodes(ds, [h('node-a', '198.18.0.13')])).rejects.toThrow(/node name "node-a" is already registered: host names must be unique/);
     // The first registration is untouched.
     expect((await ds.get<{ spec: { bgp: { ipv4Address: string } } }>(keys.node('node-a')))?.value.spec.bgp.ipv4Address).toBe('198.18.0.11/16');
   });

@@ -58,7 +58,7 @@ describe('two hosts routing workload traffic by BGP', () => {
 
   it('etcd holds the Node, IPAM block, affinity and WorkloadEndpoint records at Calico keys', async () => {
     await withDatastore(lab.state, async (ds) => {
-      expect((await ds.get(keys.node('host1')))?.value).toMatchObject({ kind: 'Node', spec: { bgp: { ipv4Address: '198.18.0.11/16' } } });
+      expect((await ds.get(keys.node('host1')))?.value).toMatchObject({ kind: 'Node', spec: { bgp: { ipv4Address: '198.18.0.11/17' } } });
       const wep = (await ds.get<WorkloadEndpoint>(keys.workloadEndpoint('w1')))!.value;
       expect(wep).toMatchObject({ kind: 'WorkloadEndpoint', spec: { node: 'host1', endpoint: 'eth0' } });
       const ip = wep.spec.ipNetworks[0]!.split('/')[0]!;

@@ -15,7 +15,7 @@ describe('topology parsing', () => {
     const p = parseTopology(ok, 't.yaml');
     expect(p.asNumber).toBe(64512);
     expect(p.meshEnabled).toBe(true);
-    expect(p.fabric).toEqual({ cidr: '198.18.0.0/16', gatewayIp: '198.18.0.1', prefixLength: 16 });
+    expect(p.fabric).toEqual({ cidr: '198.18.0.0/17', gatewayIp: '198.18.0.1', prefixLength: 17 });
     expect(p.pools).toEqual([{ name: 'default-ipv4-ippool', cidr: '198.19.0.0/16', blockSize: 26 }]);
     expect(p.hosts.map((h) => [h.name, h.ip])).toEqual([['a', '198.18.0.11'], ['b', '198.18.0.12']]);
     expect(p.workloads).toEqual([{ name: 'w1', host: 'a' }]);
@@ -39,7 +39,7 @@ describe('topology parsing', () => {
     ['bad AS', 'asNumber: 0\nhosts: [{name: a}]\n', /t\.yaml: asNumber: /],
     ['bad pool CIDR', 'pools: [{cidr: 198.19.0.0/33}]\nhosts: [{name: a}]\n', /t\.yaml: pools\[0\]\.cidr: /],
     ['pool with host bits', 'pools: [{cidr: 198.19.0.1/16}]\nhosts: [{name: a}]\n', /t\.yaml: pools\[0\]\.cidr: /],
-    ['pool overlapping the fabric', 'pools: [{cidr: 198.18.128.0/24}]\nhosts: [{name: a}]\n', /t\.yaml: pools\[0\]\.cidr: pool 198\.18\.128\.0\/24 overlaps the fabric/],
+    ['pool overlapping the fabric', 'pools: [{cidr: 198.18.64.0/24}]\nhosts: [{name: a}]\n', /t\.yaml: pools\[0\]\.cidr: pool 198\.18\.64\.0\/24 overlaps the fabric/],
     ['overlapping pools', 'pools: [{cidr: 198.19.0.0/16}, {cidr: 198.19.4.0/24}]\nhosts: [{name: a}]\n', /pools\[1\]\.cidr: pool 198\.19\.4\.0\/24 overlaps pools\[0\]/],
     ['block larger than pool', 'pools: [{cidr: 198.19.0.0/24, blockSize: 22}]\nhosts: [{name: a}]\n', /pools\[0\]\.blockSize: /],
     ['too many hosts for the fabric', `fabric: 198.18.0.0/28\nhosts: [${Array.from({ length: 5 }, (_, i) => `{name: h${i}}`).join(', ')}]\n`, /t\.yaml: hosts: 5 hosts do not fit/],

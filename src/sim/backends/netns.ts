@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import type { HostPlan, LabPlan } from '../../model/topology.js';
-import { ipBatch } from '../../util/exec.js';
+import type { HostPlan, LabPlan, RouterPlan } from '../../model/topology.js';
+import { ipBatch, setSysctls } from '../../util/exec.js';
 import type { Backend, DestroyReport } from '../backend.js';
 import { labOfNetns, names, NETNS_PREFIX, STATE_ROOT } from '../names.js';
 import { killAll, pidsInNetns } from '../procs.js';
@@ -17,6 +17,51 @@ export class NetnsBackend implements Backend {
 
   hostNetns(lab: string, host: string): string {
     return names.hostNs(lab, host);
+  }
+
+  routerNetns(lab: string, router: string): string {
+    return names.routerNs(lab, router);
+  }
+
+  clientNetns(lab: string, client: string): string {
+    return names.clientNs(lab, client);
+  }
+
+  async addRouters(lab: string, plan: LabPlan, routers: RouterPlan[]): Promise<void> {
+    if (routers.length === 0) return;
+    const clients = routers.flatMap((r) => r.clients.map((c) => ({ ...c, router: r })));
+    await ipBatch(undefined, [
+      ...routers.map((r) => `netns add ${this.routerNetns(lab, r.name)}`),
+      ...clients.map((c) => `netns add ${this.clientNetns(lab, c.name)}`),
+    ]);
+    await ipBatch(this.fabricNetns(lab), routers.flatMap((r) => [
+      `link add ${names.fabricPort(r.name)} type veth peer name eth0 netns ${this.routerNetns(lab, r.name)}`,
+      `link set ${names.fabricPort(r.name)} master ${BRIDGE}`,
+      `link set ${names.fabricPort(r.name)} up`,
+    ]));
+    await Promise.all(routers.map(async (r) => {
+      const ns = this.routerNetns(lab, r.name);
+      await ipBatch(ns, [
+        'link set lo up',
+        `addr add ${r.ip}/${plan.fabric.prefixLength} dev eth0`,
+        'link set eth0 up',
+        'link add lan0 type bridge',
+        `addr add ${r.network.gatewayIp}/${r.network.prefixLength} dev lan0`,
+        'link set lan0 up',
+        ...r.clients.flatMap((c) => [
+          `link add ${names.fabricPort(c.name)} type veth peer name eth0 netns ${this.clientNetns(lab, c.name)}`,
+          `link set ${names.fabricPort(c.name)} master lan0`,
+          `link set ${names.fabricPort(c.name)} up`,
+        ]),
+      ]);
+      await setSysctls(ns, { 'net.ipv4.ip_forward': '1' });
+    }));
+    await Promise.all(clients.map((c) => ipBatch(this.clientNetns(lab, c.name), [
+      'link set lo up',
+      `addr add ${c.ip}/${c.router.network.prefixLength} dev eth0`,
+      'link set eth0 up',
+      `route add default via ${c.router.network.gatewayIp} dev eth0`,
+    ])));
   }
 
   async createFabric(lab: string, plan: LabPlan): Promise<void> {

@@ -1,0 +1,81 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { down, status, up, withDatastore, missingRoutes } from '../../src/sim/lab.js';
+import { resolveTopology } from '../../src/topologies/index.js';
+import { pingMatrix, tcpMatrix } from '../../src/verify/reachability.js';
+import { readLabState } from '../../src/sim/state.js';
+import { waitFor } from '../../src/util/exec.js';
+import { ipRoutes } from '../helpers/lab.js';
+
+const labs = ['t-mesh', 't-rr', 't-gw'];
+afterAll(async () => {
+  for (const l of labs) await down(l);
+});
+
+const endpoints = (st: Awaited<ReturnType<typeof status>>) => st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip }));
+const sessionsPerHost = (st: Awaited<ReturnType<typeof status>>) => {
+  const m = new Map<string, number>();
+  for (const b of st.bgp) if (b.state === 'Established') m.set(b.host, (m.get(b.host) ?? 0) + 1);
+  return Object.fromEntries(m);
+};
+
+describe('BGP modes on real namespaces', () => {
+  it('a 6-host full mesh: 5 sessions per host, all pairs reachable', async () => {
+    await down('t-mesh');
+    const { state } = await up(resolveTopology('mesh', { hosts: 6 }), { name: 't-mesh' });
+    const st = await status(state);
+    expect(Object.values(sessionsPerHost(st))).toEqual([5, 5, 5, 5, 5, 5]);
+    const icmp = await pingMatrix(endpoints(st));
+    expect(icmp).toHaveLength(30);
+    expect(icmp.filter((r) => !r.ok)).toEqual([]);
+    await down('t-mesh');
+  });
+
+  it('10 hosts with 2 route reflectors: clients have 2 sessions; killing one reflector loses no route and no reachability', async () => {
+    await down('t-rr');
+    const { state } = await up(resolveTopology('route-reflector', { hosts: 10 }), { name: 't-rr' });
+    const st = await status(state);
+    const perHost = sessionsPerHost(st);
+    expect(perHost.host1).toBe(9);
+    expect(perHost.host2).toBe(9);
+    for (let i = 3; i <= 10; i++) expect(perHost[`host${i}`], `host${i}`).toBe(2);
+    const eps = endpoints(st);
+    expect(eps).toHaveLength(8);
+    expect((await pingMatrix(eps)).filter((r) => !r.ok)).toEqual([]);
+
+    // Lose route reflector host1 abruptly: every client keeps every block through host2.
+    const rr1 = readLabState('t-rr').hosts.find((h) => h.name === 'host1')!;
+    process.kill(rr1.bird.pid!, 'SIGKILL');
+    await waitFor('clients to notice the dead reflector', async () => {
+      const now = await status(readLabState('t-rr'));
+      return now.bgp.filter((b) => b.peerIp === rr1.ip && b.state === 'Established').length === 0;
+    }, 15_000, 200);
+    const clients = { ...state, hosts: state.hosts.filter((h) => h.name !== 'host1') };
+    expect(await withDatastore(state, (ds) => missingRoutes(ds, clients))).toEqual([]);
+    expect((await pingMatrix(eps)).filter((r) => !r.ok)).toEqual([]);
+    await down('t-rr');
+  });
+
+  it('a gateway router learns every block by BGP; an outside client reaches workloads by their own IPs, with no NAT', async () => {
+    await down('t-gw');
+    const { state } = await up(resolveTopology('gateway', { hosts: 3 }), { name: 't-gw' });
+    const st = await status(state);
+    const gw = state.routers[0]!;
+    const learned = await ipRoutes(gw.netns, 'proto', 'bird');
+    const blocks = await withDatastore(state, async (ds) => (await ds.list<{ cidr: string }>('/calico/ipam/v2/assignment/')).items.map((i) => i.value.cidr));
+    expect(learned.map((r) => r.dst).sort()).toEqual([...blocks].sort());
+    expect(st.bgp.filter((b) => b.host === 'gw' && b.state === 'Established')).toHaveLength(3);
+
+    const outside = { name: gw.clients[0]!.name, netns: gw.clients[0]!.netns, ip: gw.clients[0]!.ip };
+    const eps = endpoints(st);
+    const icmp = await pingMatrix(eps, 1, [outside]);
+    expect(icmp).toHaveLength(3);
+    expect(icmp.filter((r) => !r.ok)).toEqual([]);
+    const tcp = await tcpMatrix(eps, 2000, [outside]);
+    expect(tcp.filter((r) => !r.ok)).toEqual([]);
+    // No NAT: every workload saw the outside client's own address as the source.
+    expect(tcp.map((r) => r.seenAs)).toEqual(eps.map(() => outside.ip));
+    // Negative control: an address in the pool that no workload holds does not answer.
+    expect((await pingMatrix([{ name: 'ghost', netns: eps[0]!.netns, ip: '198.19.3.3' }], 1, [outside]))[0]!.ok).toBe(false);
+    await down('t-gw');
+  });
+});
