@@ -1,5 +1,6 @@
 import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
+import { borrowedAddresses, compareCidrs, familyOf } from '../ipam/blocks.js';
 import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
 
 /** Routes the agent owns carry this protocol number (Felix uses 80 too). */
@@ -37,7 +38,7 @@ export function blockHost(affinity: string | null): string | undefined {
 
 export function computeDesired(s: Snapshot, host: string): DesiredState {
   const me = s.nodes.find((n) => n.metadata.name === host);
-  const localBlocks = s.blocks.filter((b) => !b.deleted && blockHost(b.affinity) === host).map((b) => b.cidr).sort();
+  const localBlocks = s.blocks.filter((b) => !b.deleted && blockHost(b.affinity) === host).map((b) => b.cidr).sort(compareCidrs);
   const routes: DesiredRoute[] = localBlocks.map((dst) => ({ dst, type: 'blackhole' }));
   const local = s.workloadEndpoints.filter((w) => w.spec.node === host);
   for (const wep of local) {
@@ -52,8 +53,10 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
       asNumber: me ? nodeAs(s, me) : DEFAULT_AS,
       ...(me?.spec.bgp.routeReflectorClusterID ? { rrClusterId: me.spec.bgp.routeReflectorClusterID } : {}),
       sessions: desiredSessions(s, host),
-      localBlocks,
-      pools: s.pools.filter((p) => !p.spec.disabled).map((p) => p.spec.cidr),
+      // BGP carries IPv4 for now; IPv6 blocks are programmed in the kernel but not yet announced.
+      localBlocks: localBlocks.filter((b) => familyOf(b) === 4),
+      borrowed: borrowedAddresses(s.blocks, host).filter((ip) => familyOf(ip) === 4).map((ip) => `${ip}/32`),
+      pools: s.pools.filter((p) => !p.spec.disabled && familyOf(p.spec.cidr) === 4).map((p) => p.spec.cidr),
     },
   };
 }

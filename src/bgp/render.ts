@@ -42,6 +42,8 @@ export interface BirdInput {
   sessions: BirdSession[];
   /** CIDRs of the IPAM blocks with affinity to this host. */
   localBlocks: string[];
+  /** /32s this host's workloads borrowed from other hosts' blocks: announced one by one. */
+  borrowed: string[];
   /** IPv4 IPPool CIDRs. */
   pools: string[];
 }
@@ -74,6 +76,7 @@ interface Checked {
   rrClusterId?: string;
   sessions: Session[];
   localBlocks: Cidr[];
+  borrowed: Cidr[];
   pools: Cidr[];
 }
 
@@ -87,7 +90,7 @@ export function renderBirdConfig(input: BirdInput): string {
     deviceSection(),
     directSection(),
     kernelSection(),
-    blocksSection(c.localBlocks),
+    blocksSection(c.localBlocks, c.borrowed),
     templateSection(c),
     sessionsSection(c),
   ];
@@ -192,13 +195,20 @@ function kernelSection(): string[] {
   ];
 }
 
-/** One blackhole route per local block: the routes exported to peers as aggregates. */
-function blocksSection(blocks: Cidr[]): string[] {
+/**
+ * One route per local block (exported as the aggregate) and per borrowed address (exported on
+ * its own, so that peers send its traffic here rather than to the block's owner). They only
+ * originate announcements: the kernel routes are the agent's (blackhole for a block, the
+ * workload's veth for an address).
+ */
+function blocksSection(blocks: Cidr[], borrowed: Cidr[]): string[] {
   return [
     blocks.length === 0 ? '# IPAM blocks of this host: none yet.' : '# IPAM blocks of this host.',
     `protocol static ${BLOCKS_PROTOCOL} {`,
     '  ipv4;',
     ...blocks.map((b) => `  route ${b.text} blackhole;`),
+    ...(borrowed.length ? ['  # Addresses borrowed from other hosts\' blocks.'] : []),
+    ...borrowed.map((b) => `  route ${b.text} blackhole;`),
     '}',
   ];
 }
@@ -277,6 +287,7 @@ function checkInput(input: BirdInput): Checked {
     ...(rrClusterId ? { rrClusterId } : {}),
     sessions: sessions.sort((a, b) => a.addr - b.addr),
     localBlocks: sortedUnique(input.localBlocks.map((b) => parseCidr(b, `block of host ${host}`))),
+    borrowed: sortedUnique(input.borrowed.map((b) => parseCidr(b, `borrowed address of host ${host}`))),
     pools: sortedUnique(input.pools.map((p) => parseCidr(p, 'IP pool'))),
   };
 }

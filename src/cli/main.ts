@@ -92,6 +92,37 @@ workload.command('del')
     print(`workload ${name} deleted (released ${wep.spec.ipNetworks.join(', ')})`);
   });
 
+const host = program.command('host').description('add or delete hosts in a running lab');
+host.command('add')
+  .description('add a host: namespace on the fabric, Node resource, BIRD and agent; every peer reloads its BGP config')
+  .argument('<name>', 'host name')
+  .option('--name <lab>', 'lab name')
+  .option('--as <n>', 'the host\'s own AS number (default: the cluster\'s)', Number)
+  .option('--route-reflector <clusterId>', 'make it a route reflector with this cluster id (e.g. 224.0.0.1)')
+  .option('--label <key=value...>', 'labels of the Node resource')
+  .action(async (name: string, o: { name?: string; as?: number; routeReflector?: string; label?: string[] }) => {
+    const { resolveLab } = await engine();
+    const { addHost } = await import('../sim/hosts.js');
+    const labels = Object.fromEntries((o.label ?? []).map((l) => {
+      const i = l.indexOf('=');
+      if (i < 1) throw new SimError(`--label ${l}: expected key=value`);
+      return [l.slice(0, i), l.slice(i + 1)];
+    }));
+    const t0 = performance.now();
+    const h = await addHost(await resolveLab(o.name), name, { asNumber: o.as, routeReflector: o.routeReflector, labels });
+    print(`host ${name} added at ${h.ip}; every host has every block again after ${Math.round(performance.now() - t0)} ms`);
+  });
+host.command('del')
+  .description('delete a host with its workloads, blocks, Node resource, daemons and namespace')
+  .argument('<name>', 'host name')
+  .option('--name <lab>', 'lab name')
+  .action(async (name: string, o: { name?: string }) => {
+    const { resolveLab } = await engine();
+    const { deleteHost } = await import('../sim/hosts.js');
+    const r = await deleteHost(await resolveLab(o.name), name);
+    print(`host ${name} deleted (workloads: ${r.workloads.join(', ') || 'none'}; blocks released: ${r.blocks.join(', ') || 'none'})`);
+  });
+
 program.command('heal')
   .description('restart every daemon of a lab (etcd, BIRD, agents) that is not running')
   .option('--name <lab>', 'lab name')

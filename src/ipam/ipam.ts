@@ -2,25 +2,34 @@
  * Calico-style IPAM over etcd: pools are split into blocks, a block is claimed by a host
  * (affinity) in one transaction, and addresses are taken from a block by compare-and-swap on the
  * block record. Any number of allocators, in any number of processes, may run at once.
+ *
+ * As in Calico: IPv4 and IPv6 pools side by side; a host whose blocks are full and that may not
+ * claim another (none left, or its `maxBlocksPerHost` reached) borrows an address from another
+ * host's block unless `strictAffinity` is set; the block keeps its owner.
  */
-import { cidrFromKey, keys } from '../datastore/keys.js';
+import { affinityFromKey, cidrFromKey, keys } from '../datastore/keys.js';
 import type { Datastore, Versioned } from '../datastore/store.js';
-import type { AllocationBlock, BlockAffinity, IPPool } from '../model/resources.js';
+import type { AllocationBlock, BlockAffinity, CalicoNode, IPPool, WorkloadEndpoint } from '../model/resources.js';
 import { IpamError } from '../util/errors.js';
 import {
   assignInBlock,
   blockOf,
+  blockPrefixRange,
+  blockUsage,
+  canonicalIp,
   cidrContains,
   cidrsOverlap,
   compareCidrs,
   eachBlock,
+  familyOf,
   hostAffinity,
   isEmpty,
-  MIN_BLOCK_PREFIX_V4,
   newBlock,
   parseCidr,
   releaseInBlock,
+  type IpFamily,
 } from './blocks.js';
+import { checkIpam, type CheckEndpoint, type IpamProblem } from './check.js';
 
 /** How many times a read–modify–write is retried after losing a race before giving up. */
 const MAX_ATTEMPTS = 100;
@@ -29,37 +38,72 @@ export interface AssignRequest {
   host: string;
   /** Who owns the address (Calico: `<network>.<container id>`), recorded in the block. */
   handleId: string;
-  /** Extra attributes recorded with the handle (Calico's `secondary`: namespace, pod...). */
+  /**
+   * Extra attributes recorded with the handle (Calico's `secondary`: namespace, pod...).
+   * `node: <host>` is always added, as Calico does.
+   */
   attrs?: Record<string, string>;
+  /** Which pools to use: IPv4 (the default) or IPv6. */
+  family?: IpFamily;
 }
 
 export interface Assignment {
   ip: string;
   /** CIDR of the block the address came from. */
   block: string;
+  /** Set when the block belongs to another host (the address was borrowed). */
+  borrowed?: true;
+}
+
+/** Calico's global IPAM settings (the v3 IPAMConfiguration spec). */
+export interface IpamConfig {
+  /** Never borrow from another host's block. */
+  strictAffinity: boolean;
+  /** Hosts claim new blocks when theirs are full (false: only existing blocks are used). */
+  autoAllocateBlocks: boolean;
+  /** The most blocks a host may own per address family; 0 = no limit. */
+  maxBlocksPerHost: number;
+}
+
+/** The settings in force when no IPAM config record exists (Calico's defaults). */
+export const DEFAULT_IPAM_CONFIG: Readonly<IpamConfig> = { strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 0 };
+
+/**
+ * The record at /calico/ipam/v2/config as libcalico-go writes it (model.IPAMConfig, with its
+ * mixed spellings). Reading also accepts the camelCase v3 names.
+ */
+interface IpamConfigRecord {
+  strict_affinity?: boolean;
+  auto_allocate_blocks?: boolean;
+  maxBlocksPerHost?: number;
+  strictAffinity?: boolean;
+  autoAllocateBlocks?: boolean;
 }
 
 /** The outcome of one pass over a host's affine blocks. */
-type AffineOutcome = Assignment | 'conflict' | 'full';
+type AffineOutcome = Assignment | 'conflict' | { full: true; owned: number };
 
 export class Ipam {
   constructor(private readonly ds: Datastore) {}
 
-  /** The enabled IP pools. */
-  async pools(): Promise<IPPool[]> {
-    return (await this.allPools()).filter((p) => !p.spec.disabled);
+  /** The enabled IP pools (of one family, if given). */
+  async pools(family?: IpFamily): Promise<IPPool[]> {
+    return (await this.allPools()).filter((p) => !p.spec.disabled && (family === undefined || familyOf(p.spec.cidr) === family));
   }
 
   /**
-   * Creates `pool` unless a pool of that name exists. Refuses an invalid CIDR or block size, and
-   * a pool overlapping another one. Returns true if it was created.
+   * Creates `pool` unless a pool of that name exists. Refuses an invalid CIDR or block size
+   * (IPv4 /20../32, IPv6 /116../128, as Calico), and a pool overlapping another one. Returns true
+   * if it was created.
    */
   async ensurePool(pool: IPPool): Promise<boolean> {
     const cidr = parseCidr(pool.spec.cidr);
     const { blockSize } = pool.spec;
-    if (!Number.isInteger(blockSize) || blockSize < Math.max(cidr.prefix, MIN_BLOCK_PREFIX_V4) || blockSize > cidr.bits) {
+    const range = blockPrefixRange(familyOf(cidr.cidr));
+    const min = Math.max(cidr.prefix, range.min);
+    if (!Number.isInteger(blockSize) || blockSize < min || blockSize > range.max) {
       throw new IpamError(
-        `IP pool ${pool.metadata.name}: block size /${blockSize} is invalid for ${cidr.cidr} (it must be from /${Math.max(cidr.prefix, MIN_BLOCK_PREFIX_V4)} to /${cidr.bits})`,
+        `IP pool ${pool.metadata.name}: block size /${blockSize} is invalid for ${cidr.cidr} (it must be from /${min} to /${range.max})`,
       );
     }
     const clash = (await this.allPools()).find((p) => p.metadata.name !== pool.metadata.name && cidrsOverlap(p.spec.cidr, cidr.cidr));
@@ -69,44 +113,85 @@ export class Ipam {
     return this.ds.create(keys.ippool(pool.metadata.name), pool);
   }
 
+  /** The IPAM settings: the record at /calico/ipam/v2/config, or Calico's defaults without one. */
+  async getIpamConfig(): Promise<IpamConfig> {
+    return decodeConfig((await this.ds.get<IpamConfigRecord>(keys.ipamConfig))?.value);
+  }
+
+  /** Changes some IPAM settings (the others keep their current value); returns the result. */
+  async setIpamConfig(changes: Partial<IpamConfig>): Promise<IpamConfig> {
+    const { maxBlocksPerHost } = changes;
+    if (maxBlocksPerHost !== undefined && (!Number.isInteger(maxBlocksPerHost) || maxBlocksPerHost < 0)) {
+      throw new IpamError(`maxBlocksPerHost must be a whole number, 0 for no limit (got ${maxBlocksPerHost})`);
+    }
+    for (;;) {
+      const current = await this.ds.get<IpamConfigRecord>(keys.ipamConfig);
+      const config = { ...decodeConfig(current?.value), ...changes };
+      const record: IpamConfigRecord = {
+        strict_affinity: config.strictAffinity,
+        auto_allocate_blocks: config.autoAllocateBlocks,
+        maxBlocksPerHost: config.maxBlocksPerHost,
+      };
+      const written = current ? await this.ds.cas(keys.ipamConfig, record, current.modRevision) : await this.ds.create(keys.ipamConfig, record);
+      if (written) return config;
+    }
+  }
+
   /**
-   * Assigns one address to `host`: from its affine blocks first (in address order), else from a
-   * block it claims for itself. Throws an IpamError when no enabled pool has a free block left.
+   * Assigns one address of `family` (default IPv4) to `host`: from its affine blocks first (in
+   * address order), else from a block it claims for itself, else (unless strict affinity) from
+   * another host's block, the least used first. Throws an IpamError when nothing is left.
    */
   async autoAssign(req: AssignRequest): Promise<Assignment> {
-    const pools = await this.pools();
-    if (pools.length === 0) throw new IpamError(`no enabled IP pool: cannot assign an address to host ${req.host}`);
+    const family = req.family ?? 4;
+    if (family !== 4 && family !== 6) throw new IpamError(`address family must be 4 or 6 (got ${String(family)})`);
+    const pools = await this.pools(family);
+    if (pools.length === 0) throw new IpamError(`no enabled IP pool for IPv${family}: cannot assign an address to host ${req.host}`);
+    const config = await this.getIpamConfig();
+    const attrs = { ...req.attrs, node: req.host };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const outcome = await this.assignFromAffineBlocks(req, pools);
+      const outcome = await this.assignFromAffineBlocks(req.host, req.handleId, attrs, pools);
       if (outcome === 'conflict') continue;
-      if (outcome !== 'full') return outcome;
+      if (!('full' in outcome)) return outcome;
+      const limited = config.maxBlocksPerHost > 0 && outcome.owned >= config.maxBlocksPerHost;
       // The claimed block is used by the next pass (or by a concurrent allocator of the host).
-      if (await this.claimBlock(req.host, pools)) continue;
-      // Borrowing from other hosts' blocks belongs here.
-      const cidrs = pools.map((p) => p.spec.cidr).join(', ');
-      throw new IpamError(`IP pool(s) ${cidrs} exhausted: no free block for host ${req.host}`);
+      if (config.autoAllocateBlocks && !limited && (await this.claimBlock(req.host, pools))) continue;
+      if (!config.strictAffinity) {
+        const borrowed = await this.borrow(req.host, req.handleId, attrs, pools);
+        if (borrowed === 'conflict') continue;
+        if (borrowed) return borrowed;
+      }
+      throw new IpamError(exhaustedMessage(req.host, pools, config, limited ? outcome.owned : undefined));
     }
     throw new IpamError(`could not assign an address to host ${req.host}: lost ${MAX_ATTEMPTS} races for its IPAM blocks`);
   }
 
-  /** Frees an allocated address. Throws an IpamError if it is not allocated. */
+  /**
+   * Frees an allocated address (borrowed or not). Throws an IpamError if it is not allocated.
+   * A block with an affinity stays even when empty (`releaseEmptyBlocks` removes the host's
+   * own); an empty block with no affinity is deleted, as Calico does.
+   */
   async release(ip: string): Promise<void> {
-    const pool = (await this.allPools()).find((p) => cidrContains(p.spec.cidr, ip));
+    const address = canonicalIp(ip);
+    const pool = (await this.allPools()).find((p) => cidrContains(p.spec.cidr, address));
     if (!pool) throw new IpamError(`${ip} is not in any IP pool`);
-    const key = keys.block(blockOf(ip, pool.spec.blockSize));
+    const key = keys.block(blockOf(address, pool.spec.blockSize));
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await this.ds.get<AllocationBlock>(key);
       if (!current) throw new IpamError(`${ip} is not allocated (its block ${cidrFromKey(key)} does not exist)`);
-      const { block } = releaseInBlock(current.value, ip);
-      if (await this.ds.cas(key, block, current.modRevision)) return;
+      const { block } = releaseInBlock(current.value, address);
+      const done = block.affinity === null && isEmpty(block)
+        ? await this.ds.casDelete(key, current.modRevision)
+        : await this.ds.cas(key, block, current.modRevision);
+      if (done) return;
     }
     throw new IpamError(`could not release ${ip}: lost ${MAX_ATTEMPTS} races for its block`);
   }
 
   /**
-   * Deletes the host's blocks that have no address in use, each with its affinity record, in one
-   * transaction guarded by the block's revision (an allocation in between wins). Returns the CIDRs
-   * of the blocks deleted, in address order.
+   * Deletes the host's blocks that have no address in use (borrowed addresses of other hosts
+   * count as in use), each with its affinity record, in one transaction guarded by the block's
+   * revision (an allocation in between wins). Returns the CIDRs of the blocks deleted, in order.
    */
   async releaseEmptyBlocks(host: string): Promise<string[]> {
     const released: string[] = [];
@@ -123,16 +208,36 @@ export class Ipam {
     return released;
   }
 
-  /** CIDRs of the blocks with affinity to `host`, in address order. */
-  async hostBlocks(host: string): Promise<string[]> {
-    const { items } = await this.ds.list<BlockAffinity>(keys.affinities(host));
+  /** CIDRs of the blocks with affinity to `host` (of one family, if given): IPv4 first, in address order. */
+  async hostBlocks(host: string, family?: IpFamily): Promise<string[]> {
+    const { items } = await this.ds.list<BlockAffinity>(keys.affinities(host, family));
     return items.map((a) => cidrFromKey(a.key)).sort(compareCidrs);
   }
 
-  /** Every allocation block, in address order. */
-  async allBlocks(): Promise<AllocationBlock[]> {
-    const { items } = await this.ds.list<AllocationBlock>(keys.blocks);
+  /** Every allocation block (of one family, if given): IPv4 first, in address order. */
+  async allBlocks(family?: IpFamily): Promise<AllocationBlock[]> {
+    const { items } = await this.ds.list<AllocationBlock>(family ? keys.blocksOf(family) : keys.blocks);
     return items.map((b) => b.value).sort((a, b) => compareCidrs(a.cidr, b.cidr));
+  }
+
+  /**
+   * `calicoctl ipam check`: reads every block and affinity record and compares them with the
+   * workload endpoints and nodes given (by default, those in the datastore). See `checkIpam`.
+   */
+  async check(endpoints?: CheckEndpoint[], nodes?: string[]): Promise<IpamProblem[]> {
+    const [blocks, affinities, weps, nodeList] = await Promise.all([
+      this.allBlocks(),
+      this.ds.list<BlockAffinity>(keys.allAffinities),
+      endpoints ?? this.ds.list<WorkloadEndpoint>(keys.workloadEndpoints).then(({ items }) =>
+        items.map(({ value: w }) => ({ name: w.metadata.name, node: w.spec.node, ips: w.spec.ipNetworks }))),
+      nodes ?? this.ds.list<CalicoNode>(keys.nodes).then(({ items }) => items.map((n) => n.value.metadata.name)),
+    ]);
+    return checkIpam({
+      blocks,
+      affinities: affinities.items.flatMap((a) => affinityFromKey(a.key) ?? []),
+      endpoints: weps,
+      nodes: nodeList,
+    });
   }
 
   private async allPools(): Promise<IPPool[]> {
@@ -141,22 +246,25 @@ export class Ipam {
   }
 
   /**
-   * One pass over the host's confirmed affine blocks that lie in an enabled pool: takes an address
-   * from the first one with room. 'conflict' if another writer changed that block first.
+   * One pass over the host's confirmed affine blocks that lie in the given pools: takes an
+   * address from the first one with room. 'conflict' if another writer changed that block first;
+   * when all are full, how many blocks the host owns in these pools.
    */
-  private async assignFromAffineBlocks(req: AssignRequest, pools: IPPool[]): Promise<AffineOutcome> {
-    for (const block of await this.affineBlocks(req.host, pools)) {
-      const result = assignInBlock(block.value, req.handleId, 1, req.attrs);
+  private async assignFromAffineBlocks(host: string, handleId: string, attrs: Record<string, string>, pools: IPPool[]): Promise<AffineOutcome> {
+    const blocks = await this.affineBlocks(host, pools);
+    for (const block of blocks) {
+      const result = assignInBlock(block.value, handleId, 1, attrs);
       if (!result) continue;
       if (!(await this.ds.cas(block.key, result.block, block.modRevision))) return 'conflict';
       return { ip: result.ips[0]!, block: block.value.cidr };
     }
-    return 'full';
+    return { full: true, owned: blocks.length };
   }
 
-  /** The host's usable blocks (confirmed affinity, inside an enabled pool), in address order. */
+  /** The host's usable blocks (confirmed affinity, inside one of `pools`), in address order. */
   private async affineBlocks(host: string, pools: IPPool[]): Promise<Versioned<AllocationBlock>[]> {
-    const { items } = await this.ds.list<BlockAffinity>(keys.affinities(host));
+    const family = familyOf(pools[0]!.spec.cidr);
+    const { items } = await this.ds.list<BlockAffinity>(keys.affinities(host, family));
     const cidrs = items
       .filter((a) => a.value.state === 'confirmed' && !a.value.deleted)
       .map((a) => cidrFromKey(a.key))
@@ -172,7 +280,7 @@ export class Ipam {
    * if every block of every pool is taken.
    */
   private async claimBlock(host: string, pools: IPPool[]): Promise<boolean> {
-    const taken = new Set(await this.ds.client.getAll().prefix(keys.blocks).keys());
+    const taken = new Set(await this.ds.client.getAll().prefix(keys.blocksOf(familyOf(pools[0]!.spec.cidr))).keys());
     for (const pool of pools) {
       for (const cidr of eachBlock(pool.spec.cidr, pool.spec.blockSize)) {
         const key = keys.block(cidr);
@@ -187,4 +295,52 @@ export class Ipam {
     }
     return false;
   }
+
+  /**
+   * Takes a free address from a block of `pools` that is not affine to `host`, the least used
+   * block first (then address order). The block's affinity is left alone. 'conflict' if another
+   * writer changed the block first; undefined if no such block has room.
+   */
+  private async borrow(host: string, handleId: string, attrs: Record<string, string>, pools: IPPool[]): Promise<Assignment | 'conflict' | undefined> {
+    const { items } = await this.ds.list<AllocationBlock>(keys.blocksOf(familyOf(pools[0]!.spec.cidr)));
+    const candidates = items
+      .filter((b) => b.value.affinity !== hostAffinity(host) && !b.value.deleted && b.value.unallocated.length > 0)
+      .filter((b) => pools.some((p) => cidrsOverlap(p.spec.cidr, b.value.cidr)))
+      .map((b) => ({ b, used: blockUsage(b.value).used }))
+      .sort((x, y) => x.used - y.used || compareCidrs(x.b.value.cidr, y.b.value.cidr));
+    for (const { b } of candidates) {
+      const result = assignInBlock(b.value, handleId, 1, attrs);
+      if (!result) continue;
+      if (!(await this.ds.cas(b.key, result.block, b.modRevision))) return 'conflict';
+      return { ip: result.ips[0]!, block: b.value.cidr, borrowed: true };
+    }
+    return undefined;
+  }
+}
+
+/** The settings a config record holds; Calico's defaults when there is no record. */
+function decodeConfig(r: IpamConfigRecord | undefined): IpamConfig {
+  if (!r) return { ...DEFAULT_IPAM_CONFIG };
+  return {
+    strictAffinity: r.strict_affinity ?? r.strictAffinity ?? false,
+    // libcalico-go omits a false auto_allocate_blocks, so a record without it means false.
+    autoAllocateBlocks: r.auto_allocate_blocks ?? r.autoAllocateBlocks ?? false,
+    maxBlocksPerHost: r.maxBlocksPerHost ?? 0,
+  };
+}
+
+/** Why no address could be found, in one line. `owned` is set when the block limit stopped a claim. */
+function exhaustedMessage(host: string, pools: IPPool[], config: IpamConfig, owned: number | undefined): string {
+  const cidrs = pools.map((p) => p.spec.cidr).join(', ');
+  let why: string;
+  if (owned !== undefined) {
+    why = `host ${host} owns ${owned} block(s), the limit set by maxBlocksPerHost, and they are full`;
+  } else if (!config.autoAllocateBlocks) {
+    why = `host ${host} has no free address in its blocks and may not claim one (autoAllocateBlocks is off)`;
+  } else {
+    why = `no free block for host ${host}`;
+  }
+  const head = owned === undefined && config.autoAllocateBlocks ? `IP pool(s) ${cidrs} exhausted: ` : `IP pool(s) ${cidrs}: `;
+  const tail = config.strictAffinity ? '; borrowing is disabled by strict affinity' : ', and no other block has a free address to borrow';
+  return head + why + tail;
 }

@@ -65,6 +65,11 @@ export const TopologySchema = z.strictObject({
   pools: z.array(PoolSchema).min(1).default([{ cidr: '198.19.0.0/16', blockSize: 26 }]),
   hosts: z.array(HostSchema).min(1, 'a lab needs at least one host'),
   routers: z.array(RouterSchema).default([]),
+  /** Calico's IPAM configuration. */
+  ipam: z.strictObject({
+    strictAffinity: z.boolean().default(false),
+    maxBlocksPerHost: z.number().int().min(0).default(0),
+  }).default({ strictAffinity: false, maxBlocksPerHost: 0 }),
 });
 
 export type Topology = z.infer<typeof TopologySchema>;
@@ -102,6 +107,7 @@ export interface LabPlan {
   workloads: WorkloadPlan[];
   peers: PeerPlan[];
   routers: RouterPlan[];
+  ipam: { strictAffinity: boolean; maxBlocksPerHost: number };
 }
 
 /** Fabric addresses: .1 is the fabric gateway (and etcd), routers .2–.10, hosts from .11. */
@@ -214,6 +220,7 @@ function plan(t: Topology, source: string): LabPlan {
     })),
     workloads: t.hosts.flatMap((h) => h.workloads.map((w) => ({ name: w, host: h.name }))),
     peers: t.bgp.peers,
+    ipam: t.ipam,
     routers: t.routers.map((r, i): RouterPlan => {
       const net = checkCidr(r.network, `routers[${i}].network`, fail);
       if (cidrsOverlap(net, fabric)) fail(`routers[${i}].network`, `${net} overlaps the fabric ${fabric}`);

@@ -5,11 +5,12 @@ import { renderBirdConfig } from '../bgp/render.js';
 import { computeDesired, blockHost } from '../agent/desired.js';
 import { addWorkload, deleteWorkload } from '../cni/workload.js';
 import { keys } from '../datastore/keys.js';
+import { Ipam } from '../ipam/ipam.js';
 import { readSnapshot } from '../datastore/snapshot.js';
 import { Datastore } from '../datastore/store.js';
 import { API_VERSION, type AgentStatus, type BGPConfiguration, type BGPPeer, type CalicoNode, type IPPool, type WorkloadEndpoint } from '../model/resources.js';
-import type { HostPlan, LabPlan, RouterPlan } from '../model/topology.js';
-import { renderRouterConfig, type RouterInput } from '../bgp/router.js';
+import type { HostPlan, LabPlan } from '../model/topology.js';
+import { renderRouterConfig } from '../bgp/router.js';
 import { ipJson, waitFor } from '../util/exec.js';
 import { BackendError, DatastoreError, SimError, errorMessage } from '../util/errors.js';
 import type { Backend, DestroyReport } from './backend.js';
@@ -126,22 +127,26 @@ async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
     })),
   ];
   for (const p of peers) await ds.put(keys.bgpPeer(p.metadata.name), p);
+  await new Ipam(ds).setIpamConfig({ ...plan.ipam, autoAllocateBlocks: true });
 }
 
-/** The hosts a router peers with, by its plan. */
-function routerNeighbors(state: LabState, router: RouterPlan): RouterInput['neighbors'] {
-  const hosts = state.plan.hosts.filter((h) => router.peerWith === 'all' || h.routeReflectorClusterId);
-  return hosts.map((h) => ({ name: h.name, ip: h.ip, asNumber: h.asNumber ?? state.plan.asNumber }));
+/**
+ * A router outside the cluster is configured from the lab plan, not from etcd: it peers with
+ * every host, or with the route reflectors only, and announces its LAN.
+ */
+export function routerConfig(state: LabState, r: RouterState): string {
+  const plan = state.plan.routers.find((x) => x.name === r.name)!;
+  const hosts = state.plan.hosts.filter((h) => plan.peerWith === 'all' || h.routeReflectorClusterId);
+  return renderRouterConfig({
+    name: r.name, routerId: r.ip, asNumber: r.as, network: plan.network.cidr,
+    neighbors: hosts.map((h) => ({ name: h.name, ip: h.ip, asNumber: h.asNumber ?? state.plan.asNumber })),
+  });
 }
 
-/** Routers outside the cluster: their BIRD config comes from the plan, not from etcd. */
 async function startRouters(state: LabState): Promise<void> {
   await Promise.all(state.routers.map(async (r) => {
-    const plan = state.plan.routers.find((x) => x.name === r.name)!;
     mkdirSync(r.dir, { recursive: true });
-    await writeBirdConfig(r.bird.config, renderRouterConfig({
-      name: r.name, routerId: r.ip, asNumber: r.as, network: plan.network.cidr, neighbors: routerNeighbors(state, plan),
-    }));
+    await writeBirdConfig(r.bird.config, routerConfig(state, r));
     r.bird.pid = startDaemon(birdSpec(r));
   }));
 }
@@ -171,7 +176,7 @@ export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<v
 }
 
 /** Renders each host's first BIRD config from the datastore, then starts BIRD and the agent. */
-async function startHostDaemons(ds: Datastore, state: LabState, hosts: HostState[]): Promise<void> {
+export async function startHostDaemons(ds: Datastore, state: LabState, hosts: HostState[]): Promise<void> {
   const snap = await readSnapshot(ds);
   await Promise.all(hosts.map(async (h) => {
     mkdirSync(h.dir, { recursive: true });
@@ -227,7 +232,7 @@ function assertDaemonsAlive(state: LabState): void {
   }
 }
 
-function backendFor(kind: string): Backend {
+export function backendFor(kind: string): Backend {
   const make = backends[kind];
   if (!make) throw new SimError(`unknown backend "${kind}" (known: ${Object.keys(backends).join(', ')})`);
   return make();

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { keys } from '../../src/datastore/keys.js';
 import { Datastore } from '../../src/datastore/store.js';
-import { blockOf, ipAt, ordinalOf } from '../../src/ipam/blocks.js';
-import { Ipam } from '../../src/ipam/ipam.js';
+import { blockOf, borrowedAddresses, foreignAllocationsInBlock, ipAt, ordinalOf } from '../../src/ipam/blocks.js';
+import { Ipam, type Assignment } from '../../src/ipam/ipam.js';
 import { API_VERSION, type AllocationBlock, type BlockAffinity, type IPPool } from '../../src/model/resources.js';
 import { IpamError } from '../../src/util/errors.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
@@ -17,6 +17,7 @@ function pool(name: string, cidr: string, blockSize: number, disabled = false): 
 }
 
 const DEFAULT_POOL = pool('default-ipv4-ippool', '198.19.0.0/16', 26);
+const V6_POOL = pool('default-ipv6-ippool', '2001:db8:1::/48', 122);
 
 let etcd: EtcdServer | undefined;
 let ds: Datastore;
@@ -44,7 +45,7 @@ afterEach(() => {
 });
 
 /** Assigns `n` addresses to `host`, one request after the other. */
-async function assignMany(host: string, n: number, on: Ipam = ipam): Promise<{ ip: string; block: string }[]> {
+async function assignMany(host: string, n: number, on: Ipam = ipam): Promise<Assignment[]> {
   const out = [];
   for (let i = 0; i < n; i++) out.push(await on.autoAssign({ host, handleId: `${host}.${i}` }));
   return out;
@@ -69,19 +70,19 @@ describe('IPAM against a real etcd', () => {
     expect(block?.value.cidr).toBe('198.19.0.0/26');
     expect(block?.value.affinity).toBe('host:host-a');
     expect(block?.value.unallocated).toEqual([]);
-    expect(block?.value.attributes[block.value.allocations[5]!]).toEqual({ handle_id: 'host-a.5' });
+    expect(block?.value.attributes[block.value.allocations[5]!]).toEqual({ handle_id: 'host-a.5', secondary: { node: 'host-a' } });
     const affinity = await ds.get<BlockAffinity>('/calico/ipam/v2/host/host-a/ipv4/block/198.19.0.64-26');
     expect(affinity?.value).toEqual({ state: 'confirmed', deleted: false });
     expect((await ipam.allBlocks()).map((b) => b.cidr)).toEqual(['198.19.0.0/26', '198.19.0.64/26', '198.19.0.128/26']);
   });
 
-  it('records secondary attributes with the handle', async () => {
+  it('records secondary attributes with the handle, and the node as Calico does', async () => {
     await ipam.ensurePool(DEFAULT_POOL);
     const { ip, block } = await ipam.autoAssign({ host: 'host-a', handleId: 'k8s-pod-network.abc', attrs: { namespace: 'default', pod: 'web-0' } });
     const b = (await ds.get<AllocationBlock>(keys.block(block)))!.value;
     expect(b.attributes[b.allocations[ordinalOf(block, ip)]!]).toEqual({
       handle_id: 'k8s-pod-network.abc',
-      secondary: { namespace: 'default', pod: 'web-0' },
+      secondary: { namespace: 'default', pod: 'web-0', node: 'host-a' },
     });
   });
 
@@ -126,20 +127,31 @@ describe('IPAM against a real etcd', () => {
     expect(await ipam.autoAssign({ host: 'host-c', handleId: 'c' })).toEqual({ ip: '198.19.0.64', block: '198.19.0.64/26' });
   });
 
-  it('says clearly when the pools are exhausted', async () => {
+  it('says clearly when the pools are exhausted, with and without strict affinity', async () => {
     await ipam.ensurePool(pool('tiny', '198.19.0.0/25', 26));
+    await ipam.setIpamConfig({ strictAffinity: true });
     await assignMany('host-a', 64);
     await assignMany('host-b', 1);
     const exhausted = 'IP pool(s) 198.19.0.0/25 exhausted: no free block for host';
-    await expect(ipam.autoAssign({ host: 'host-c', handleId: 'c' })).rejects.toThrow(new IpamError(`${exhausted} host-c`));
-    // No borrowing yet: host-a's own blocks are full and no block is left to claim.
-    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'a' })).rejects.toThrow(new IpamError(`${exhausted} host-a`));
+    const strict = 'borrowing is disabled by strict affinity';
+    await expect(ipam.autoAssign({ host: 'host-c', handleId: 'c' })).rejects.toThrow(new IpamError(`${exhausted} host-c; ${strict}`));
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'a' })).rejects.toThrow(new IpamError(`${exhausted} host-a; ${strict}`));
     // A second pool is used once the first one is full; both are named when all are exhausted.
     await ipam.ensurePool(pool('tiny-2', '198.19.1.0/26', 26));
     expect((await ipam.autoAssign({ host: 'host-c', handleId: 'c' })).block).toBe('198.19.1.0/26');
     await expect(ipam.autoAssign({ host: 'host-d', handleId: 'd' })).rejects.toThrow(
-      new IpamError('IP pool(s) 198.19.0.0/25, 198.19.1.0/26 exhausted: no free block for host host-d'),
+      new IpamError(`IP pool(s) 198.19.0.0/25, 198.19.1.0/26 exhausted: no free block for host host-d; ${strict}`),
     );
+
+    // Without strict affinity the same hosts borrow, until no address is left anywhere.
+    await ipam.setIpamConfig({ strictAffinity: false });
+    const borrowed = await assignMany('host-d', 63 + 63);
+    expect(borrowed.every((a) => a.borrowed === true)).toBe(true);
+    expect(new Set(borrowed.map((a) => a.ip)).size).toBe(126);
+    await expect(ipam.autoAssign({ host: 'host-d', handleId: 'd' })).rejects.toThrow(
+      new IpamError('IP pool(s) 198.19.0.0/25, 198.19.1.0/26 exhausted: no free block for host host-d, and no other block has a free address to borrow'),
+    );
+    expect(await ipam.hostBlocks('host-d')).toEqual([]);
   });
 
   it('skips disabled pools and refuses invalid or overlapping pools', async () => {
@@ -159,8 +171,9 @@ describe('IPAM against a real etcd', () => {
     await expect(ipam.ensurePool(pool('small-pool', '198.18.0.0/28', 26))).rejects.toThrow(/block size \/26 is invalid/);
   });
 
-  it('hands out each block once when many hosts race for the last blocks', async () => {
+  it('hands out each block once when many hosts race for the last blocks (strict affinity)', async () => {
     await ipam.ensurePool(pool('four-blocks', '198.19.0.0/24', 26));
+    await ipam.setIpamConfig({ strictAffinity: true });
     const clients = Array.from({ length: 8 }, () => new Datastore([etcd!.endpoint]));
     extraClients.push(...clients);
     const results = await Promise.allSettled(clients.map((c, i) => new Ipam(c).autoAssign({ host: `host-${i}`, handleId: `h${i}` })));
@@ -169,9 +182,28 @@ describe('IPAM against a real etcd', () => {
     expect(won).toHaveLength(4);
     expect(new Set(won.map((w) => w.block)).size).toBe(4);
     expect(lost).toHaveLength(4);
-    for (const m of lost) expect(m).toMatch(/^IP pool\(s\) 198\.19\.0\.0\/24 exhausted: no free block for host host-\d$/);
+    for (const m of lost) expect(m).toMatch(/^IP pool\(s\) 198\.19\.0\.0\/24 exhausted: no free block for host host-\d; borrowing is disabled by strict affinity$/);
     const { items: affinities } = await ds.list<BlockAffinity>('/calico/ipam/v2/host/');
     expect(affinities).toHaveLength(4);
+  });
+
+  it('without strict affinity, the hosts that lose the race for blocks borrow instead', async () => {
+    await ipam.ensurePool(pool('four-blocks', '198.19.0.0/24', 26));
+    const clients = Array.from({ length: 8 }, () => new Datastore([etcd!.endpoint]));
+    extraClients.push(...clients);
+    const won = await Promise.all(clients.map((c, i) => new Ipam(c).autoAssign({ host: `host-${i}`, handleId: `h${i}` })));
+    expect(new Set(won.map((w) => w.ip)).size).toBe(8);
+    expect(won.filter((w) => w.borrowed)).toHaveLength(4);
+    const blocks = await ipam.allBlocks();
+    expect(blocks).toHaveLength(4);
+    const { items: affinities } = await ds.list<BlockAffinity>('/calico/ipam/v2/host/');
+    expect(affinities).toHaveLength(4);
+    // Each borrowed address sits in a block owned by another host and is listed for its borrower.
+    won.forEach((w, i) => {
+      const block = blocks.find((b) => b.cidr === w.block)!;
+      expect(block.affinity === `host:host-${i}`).toBe(!w.borrowed);
+      expect(borrowedAddresses(blocks, `host-${i}`)).toEqual(w.borrowed ? [w.ip] : []);
+    });
   });
 
   it('8 concurrent allocators on separate connections assign 1,000 unique addresses consistently', async () => {
@@ -237,5 +269,234 @@ describe('IPAM against a real etcd', () => {
       expect(n).toBeGreaterThanOrEqual(4);
       expect(n).toBeLessThanOrEqual(5);
     }
+  });
+});
+
+describe('IPv6 and dual stack', () => {
+  it('assigns IPv6 addresses from /122 blocks at Calico\'s ipv6 keys', async () => {
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x', family: 6 })).rejects.toThrow(
+      new IpamError('no enabled IP pool for IPv6: cannot assign an address to host host-a'),
+    );
+    expect(await ipam.ensurePool(V6_POOL)).toBe(true);
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x' })).rejects.toThrow(/no enabled IP pool for IPv4/);
+
+    const first = [];
+    for (let i = 0; i < 65; i++) first.push(await ipam.autoAssign({ host: 'host-a', handleId: `a${i}`, family: 6 }));
+    expect(first[0]).toEqual({ ip: '2001:db8:1::', block: '2001:db8:1::/122' });
+    expect(first[5]).toEqual({ ip: '2001:db8:1::5', block: '2001:db8:1::/122' });
+    expect(first[63]).toEqual({ ip: '2001:db8:1::3f', block: '2001:db8:1::/122' });
+    expect(first[64]).toEqual({ ip: '2001:db8:1::40', block: '2001:db8:1::40/122' });
+    expect(await ipam.autoAssign({ host: 'host-b', handleId: 'b0', family: 6 })).toEqual({ ip: '2001:db8:1::80', block: '2001:db8:1::80/122' });
+
+    const block = await ds.get<AllocationBlock>('/calico/ipam/v2/assignment/ipv6/block/2001:db8:1::-122');
+    expect(block?.value.cidr).toBe('2001:db8:1::/122');
+    expect(block?.value.affinity).toBe('host:host-a');
+    expect(block?.value.attributes[block.value.allocations[5]!]).toEqual({ handle_id: 'a5', secondary: { node: 'host-a' } });
+    const affinity = await ds.get<BlockAffinity>('/calico/ipam/v2/host/host-a/ipv6/block/2001:db8:1::40-122');
+    expect(affinity?.value).toEqual({ state: 'confirmed', deleted: false });
+    expect(await ipam.hostBlocks('host-a')).toEqual(['2001:db8:1::/122', '2001:db8:1::40/122']);
+    expect((await ipam.allBlocks(6)).map((b) => b.cidr)).toEqual(['2001:db8:1::/122', '2001:db8:1::40/122', '2001:db8:1::80/122']);
+    expect(await ipam.allBlocks(4)).toEqual([]);
+
+    // Release accepts any spelling of the address; the block stays with its host.
+    await ipam.release('2001:DB8:1:0::5');
+    const after = (await ds.get<AllocationBlock>(keys.block('2001:db8:1::/122')))!.value;
+    expect(after.allocations[5]).toBeNull();
+    expect(after.unallocated).toEqual([5]);
+    await expect(ipam.release('2001:db8:1::5')).rejects.toThrow(new IpamError('2001:db8:1::5 is not allocated (block 2001:db8:1::/122)'));
+    await expect(ipam.release('2001:db8:2::5')).rejects.toThrow(new IpamError('2001:db8:2::5 is not in any IP pool'));
+    // host-a's blocks are tried in address order: the freed slot, the only free one of the first block, is next.
+    expect(await ipam.autoAssign({ host: 'host-a', handleId: 'again', family: 6 })).toEqual({ ip: '2001:db8:1::5', block: '2001:db8:1::/122' });
+    expect((await ipam.autoAssign({ host: 'host-a', handleId: 'then', family: 6 })).ip).toBe('2001:db8:1::41');
+  });
+
+  it('refuses v6 pools with block sizes Calico refuses', async () => {
+    await expect(ipam.ensurePool(pool('v6-big', '2001:db8:1::/48', 115))).rejects.toThrow(
+      new IpamError('IP pool v6-big: block size /115 is invalid for 2001:db8:1::/48 (it must be from /116 to /128)'),
+    );
+    await expect(ipam.ensurePool(pool('v6-v4size', '2001:db8:1::/48', 26))).rejects.toThrow(/block size \/26 is invalid/);
+    await expect(ipam.ensurePool(pool('v6-hostbits', '2001:db8:1::1/48', 122))).rejects.toThrow(/host bits set \(the network is 2001:db8:1::\/48\)/);
+    expect(await ipam.ensurePool(pool('v6-ok', '2001:db8:1::/48', 116))).toBe(true);
+    await expect(ipam.ensurePool(pool('v6-clash', '2001:db8::/32', 122))).rejects.toThrow(/overlaps IP pool v6-ok/);
+    // Families never clash with each other.
+    expect(await ipam.ensurePool(pool('v4', '198.19.0.0/16', 26))).toBe(true);
+  });
+
+  it('gives one handle an IPv4 and an IPv6 address (dual stack)', async () => {
+    await ipam.ensurePool(DEFAULT_POOL);
+    await ipam.ensurePool(V6_POOL);
+    const v4 = await ipam.autoAssign({ host: 'host-a', handleId: 'k8s-pod-network.web', attrs: { pod: 'web' } });
+    const v6 = await ipam.autoAssign({ host: 'host-a', handleId: 'k8s-pod-network.web', attrs: { pod: 'web' }, family: 6 });
+    expect(v4).toEqual({ ip: '198.19.0.0', block: '198.19.0.0/26' });
+    expect(v6).toEqual({ ip: '2001:db8:1::', block: '2001:db8:1::/122' });
+    for (const a of [v4, v6]) {
+      const b = (await ds.get<AllocationBlock>(keys.block(a.block)))!.value;
+      expect(b.attributes[b.allocations[ordinalOf(a.block, a.ip)]!]).toEqual({ handle_id: 'k8s-pod-network.web', secondary: { pod: 'web', node: 'host-a' } });
+    }
+    expect(await ipam.hostBlocks('host-a')).toEqual(['198.19.0.0/26', '2001:db8:1::/122']);
+    expect(await ipam.hostBlocks('host-a', 6)).toEqual(['2001:db8:1::/122']);
+    expect((await ipam.allBlocks()).map((b) => b.cidr)).toEqual(['198.19.0.0/26', '2001:db8:1::/122']);
+    // Releasing both and the empty blocks removes both families' records.
+    await ipam.release(v4.ip);
+    await ipam.release(v6.ip);
+    expect(await ipam.releaseEmptyBlocks('host-a')).toEqual(['198.19.0.0/26', '2001:db8:1::/122']);
+    expect((await ds.list('/calico/ipam/v2/')).items).toEqual([]);
+  });
+});
+
+describe('IPAM config, borrowing and strict affinity', () => {
+  it('reads and writes the config record as libcalico-go does', async () => {
+    expect(await ipam.getIpamConfig()).toEqual({ strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 0 });
+    expect(await ipam.setIpamConfig({ strictAffinity: true })).toEqual({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: 0 });
+    expect((await ds.get('/calico/ipam/v2/config'))?.value).toEqual({ strict_affinity: true, auto_allocate_blocks: true, maxBlocksPerHost: 0 });
+    expect(await ipam.setIpamConfig({ maxBlocksPerHost: 3 })).toEqual({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: 3 });
+    await expect(ipam.setIpamConfig({ maxBlocksPerHost: -1 })).rejects.toThrow(IpamError);
+    await expect(ipam.setIpamConfig({ maxBlocksPerHost: 1.5 })).rejects.toThrow(/maxBlocksPerHost must be a whole number/);
+
+    // The v3 (camelCase) spelling is understood too; a missing auto_allocate_blocks means false,
+    // since libcalico-go omits false values.
+    await ds.put('/calico/ipam/v2/config', { strictAffinity: true, autoAllocateBlocks: true });
+    expect(await ipam.getIpamConfig()).toEqual({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: 0 });
+    await ds.put('/calico/ipam/v2/config', { strict_affinity: true });
+    expect(await ipam.getIpamConfig()).toEqual({ strictAffinity: true, autoAllocateBlocks: false, maxBlocksPerHost: 0 });
+  });
+
+  it('borrows from another host\'s block once its own is full; strict affinity refuses; release leaves the owner\'s block', async () => {
+    await ipam.ensurePool(pool('two-blocks', '198.19.0.0/25', 26));
+    await ipam.setIpamConfig({ maxBlocksPerHost: 1 });
+    const mine = await assignMany('host-a', 64);
+    expect(new Set(mine.map((a) => a.block))).toEqual(new Set(['198.19.0.0/26']));
+    expect(await ipam.autoAssign({ host: 'host-b', handleId: 'host-b.0' })).toEqual({ ip: '198.19.0.64', block: '198.19.0.64/26' });
+
+    const borrowed = await ipam.autoAssign({ host: 'host-a', handleId: 'host-a.64', attrs: { pod: 'late' } });
+    expect(borrowed).toEqual({ ip: '198.19.0.65', block: '198.19.0.64/26', borrowed: true });
+    // The block stays host-b's, with its affinity record; host-a gets no record for it.
+    const bBlock = (await ds.get<AllocationBlock>(keys.block('198.19.0.64/26')))!.value;
+    expect(bBlock.affinity).toBe('host:host-b');
+    expect(bBlock.attributes[bBlock.allocations[1]!]).toEqual({ handle_id: 'host-a.64', secondary: { pod: 'late', node: 'host-a' } });
+    expect(await ds.get(keys.affinity('host-b', '198.19.0.64/26'))).toBeDefined();
+    expect(await ds.get(keys.affinity('host-a', '198.19.0.64/26'))).toBeUndefined();
+    expect(await ipam.hostBlocks('host-a')).toEqual(['198.19.0.0/26']);
+    expect(await ipam.hostBlocks('host-b')).toEqual(['198.19.0.64/26']);
+    // What the agents and BIRD need to know.
+    const blocks = await ipam.allBlocks();
+    expect(borrowedAddresses(blocks, 'host-a')).toEqual(['198.19.0.65']);
+    expect(borrowedAddresses(blocks, 'host-b')).toEqual([]);
+    expect(foreignAllocationsInBlock(bBlock)).toEqual([{ ip: '198.19.0.65', node: 'host-a', handleId: 'host-a.64' }]);
+
+    // Strict affinity: no borrowing, and the error says why.
+    await ipam.setIpamConfig({ strictAffinity: true });
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'host-a.65' })).rejects.toThrow(
+      new IpamError('IP pool(s) 198.19.0.0/25: host host-a owns 1 block(s), the limit set by maxBlocksPerHost, and they are full; borrowing is disabled by strict affinity'),
+    );
+    await ipam.setIpamConfig({ maxBlocksPerHost: 0 });
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'host-a.65' })).rejects.toThrow(
+      new IpamError('IP pool(s) 198.19.0.0/25 exhausted: no free block for host host-a; borrowing is disabled by strict affinity'),
+    );
+    // host-b still uses its own block.
+    expect(await ipam.autoAssign({ host: 'host-b', handleId: 'host-b.1' })).toEqual({ ip: '198.19.0.66', block: '198.19.0.64/26' });
+
+    // Releasing the borrowed address frees it in host-b's block and leaves the block alone.
+    await ipam.release(borrowed.ip);
+    const after = (await ds.get<AllocationBlock>(keys.block('198.19.0.64/26')))!.value;
+    expect(after.affinity).toBe('host:host-b');
+    expect(after.allocations.slice(0, 3)).toEqual([0, null, 1]);
+    expect(after.attributes.map((a) => a.handle_id)).toEqual(['host-b.0', 'host-b.1']);
+    expect(await ds.get(keys.affinity('host-b', '198.19.0.64/26'))).toBeDefined();
+    expect(await ipam.releaseEmptyBlocks('host-a')).toEqual([]);
+    expect(await ipam.hostBlocks('host-b')).toEqual(['198.19.0.64/26']);
+
+    // An empty block of its owner is not deleted by release either, only by releaseEmptyBlocks.
+    await ipam.release('198.19.0.64');
+    await ipam.release('198.19.0.66');
+    expect((await ds.get<AllocationBlock>(keys.block('198.19.0.64/26')))?.value.affinity).toBe('host:host-b');
+    expect(await ipam.releaseEmptyBlocks('host-b')).toEqual(['198.19.0.64/26']);
+  });
+
+  it('the owner cannot release its block while another host borrows from it', async () => {
+    await ipam.ensurePool(pool('two-blocks', '198.19.0.0/25', 26));
+    await assignMany('host-a', 64);
+    const [own] = await assignMany('host-b', 1);
+    const borrowed = await ipam.autoAssign({ host: 'host-a', handleId: 'borrower' });
+    expect(borrowed.borrowed).toBe(true);
+    await ipam.release(own!.ip);
+    expect(await ipam.releaseEmptyBlocks('host-b')).toEqual([]);
+    await ipam.release(borrowed.ip);
+    expect(await ipam.releaseEmptyBlocks('host-b')).toEqual(['198.19.0.64/26']);
+  });
+
+  it('maxBlocksPerHost makes a host borrow (least used block first) even while blocks are free', async () => {
+    await ipam.ensurePool(pool('four-blocks', '198.19.0.0/24', 26));
+    await ipam.setIpamConfig({ maxBlocksPerHost: 1 });
+    await assignMany('host-b', 3); // 198.19.0.0/26
+    await assignMany('host-c', 1); // 198.19.0.64/26
+    await assignMany('host-a', 64); // 198.19.0.128/26, full
+    expect(await ipam.autoAssign({ host: 'host-a', handleId: 'x' })).toEqual({ ip: '198.19.0.65', block: '198.19.0.64/26', borrowed: true });
+    expect(await ipam.autoAssign({ host: 'host-a', handleId: 'y' })).toEqual({ ip: '198.19.0.66', block: '198.19.0.64/26', borrowed: true });
+    // Tie (3 and 3 used): address order.
+    expect(await ipam.autoAssign({ host: 'host-a', handleId: 'z' })).toEqual({ ip: '198.19.0.3', block: '198.19.0.0/26', borrowed: true });
+    expect(await ipam.hostBlocks('host-a')).toEqual(['198.19.0.128/26']);
+    // Lifting the limit lets the host claim the free block again.
+    await ipam.setIpamConfig({ maxBlocksPerHost: 0 });
+    expect(await ipam.autoAssign({ host: 'host-a', handleId: 'w' })).toEqual({ ip: '198.19.0.192', block: '198.19.0.192/26' });
+  });
+
+  it('autoAllocateBlocks off: only existing blocks are used, by borrowing if need be', async () => {
+    await ipam.ensurePool(pool('four-blocks', '198.19.0.0/24', 26));
+    await ipam.setIpamConfig({ autoAllocateBlocks: false });
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'a' })).rejects.toThrow(
+      new IpamError(
+        'IP pool(s) 198.19.0.0/24: host host-a has no free address in its blocks and may not claim one (autoAllocateBlocks is off), and no other block has a free address to borrow',
+      ),
+    );
+    await ipam.setIpamConfig({ autoAllocateBlocks: true });
+    await assignMany('host-b', 1);
+    await ipam.setIpamConfig({ autoAllocateBlocks: false });
+    expect(await ipam.autoAssign({ host: 'host-a', handleId: 'a' })).toEqual({ ip: '198.19.0.1', block: '198.19.0.0/26', borrowed: true });
+    expect((await ipam.allBlocks()).length).toBe(1);
+  });
+});
+
+describe('ipam check against etcd', () => {
+  it('finds nothing in a consistent datastore, then each planted problem', async () => {
+    await ipam.ensurePool(pool('two-blocks', '198.19.0.0/25', 26));
+    await ipam.ensurePool(V6_POOL);
+    const a = await assignMany('host-a', 64);
+    const b = await ipam.autoAssign({ host: 'host-b', handleId: 'b' });
+    const borrowed = await ipam.autoAssign({ host: 'host-a', handleId: 'borrowed' });
+    const v6 = await ipam.autoAssign({ host: 'host-a', handleId: 'a.0', family: 6 });
+    const endpoints = [
+      ...a.map((x, i) => ({ name: `a${i}`, node: 'host-a', ips: [`${x.ip}/32`] })),
+      { name: 'b', node: 'host-b', ips: [`${b.ip}/32`] },
+      { name: 'lent', node: 'host-a', ips: [`${borrowed.ip}/32`] },
+    ];
+    endpoints[0]!.ips.push(`${v6.ip}/128`);
+    expect(await ipam.check(endpoints, ['host-a', 'host-b'])).toEqual([]);
+
+    // A leaked address, a node that left, an affinity record without block.
+    await ds.put(keys.affinity('host-c', '198.19.1.0/26'), { state: 'confirmed', deleted: false });
+    const problems = await ipam.check(endpoints.slice(1), ['host-a']);
+    expect(problems).toEqual([
+      { kind: 'unknown-affinity-host', detail: 'block 198.19.0.64/26 has affinity to host host-b, which is not a node' },
+      { kind: 'affinity-without-block', detail: 'affinity record of host host-c for block 198.19.1.0/26 has no block (/calico/ipam/v2/assignment/ipv4/block/198.19.1.0-26)' },
+      { kind: 'leaked-address', detail: '198.19.0.0 is allocated in block 198.19.0.0/26 (handle host-a.0, node host-a) but no workload endpoint uses it' },
+      { kind: 'leaked-address', detail: '2001:db8:1:: is allocated in block 2001:db8:1::/122 (handle a.0, node host-a) but no workload endpoint uses it' },
+    ]);
+  });
+
+  it('reads endpoints and nodes from the datastore by default', async () => {
+    await ipam.ensurePool(DEFAULT_POOL);
+    const x = await ipam.autoAssign({ host: 'host-a', handleId: 'x' });
+    await ipam.autoAssign({ host: 'host-a', handleId: 'leak' });
+    await ds.put(keys.node('host-a'), { apiVersion: API_VERSION, kind: 'Node', metadata: { name: 'host-a' }, spec: { bgp: { ipv4Address: '198.18.0.11/16' } } });
+    await ds.put(keys.workloadEndpoint('x'), {
+      apiVersion: API_VERSION,
+      kind: 'WorkloadEndpoint',
+      metadata: { name: 'x', namespace: 'default' },
+      spec: { node: 'host-a', orchestrator: 'cni', workload: 'x', endpoint: 'eth0', interfaceName: 'calix', ipNetworks: [`${x.ip}/32`], netns: 'x' },
+    });
+    expect(await ipam.check()).toEqual([
+      { kind: 'leaked-address', detail: '198.19.0.1 is allocated in block 198.19.0.0/26 (handle leak, node host-a) but no workload endpoint uses it' },
+    ]);
   });
 });

@@ -41,6 +41,7 @@ describe('agent desired state (pure)', () => {
         passive: true, rrClient: false, clusterNode: true,
       }],
       localBlocks: ['198.19.0.0/26', '198.19.0.64/26'],
+      borrowed: [],
       pools: ['198.19.0.0/16'],
     });
     expect(computeDesired(snap, 'h2').bird.sessions[0]).toMatchObject({ ip: '198.18.0.11', passive: false });

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { protocolName, renderBirdConfig, type BirdInput } from '../../src/bgp/render.js';
 import { computeDesired } from '../../src/agent/desired.js';
 import type { Snapshot } from '../../src/datastore/snapshot.js';
-import { newBlock } from '../../src/ipam/blocks.js';
+import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
 import { API_VERSION, type BGPPeer, type CalicoNode } from '../../src/model/resources.js';
 import { checkBirdConfig } from '../../src/bgp/bird.js';
 import { SimError } from '../../src/util/errors.js';
@@ -51,6 +51,11 @@ const explicit = snapshot([node(h1), node(h2)], {
   ],
 }, false);
 
+/** h1 ran out of blocks and borrowed an address from h2's block. */
+const borrowing = snapshot([node(h1), node(h2)], {
+  blocks: [newBlock('198.19.10.0/26', 'h1'), assignInBlock(newBlock('198.19.0.0/26', 'h2'), 'lab.w9', 1, { node: 'h1' })!.block],
+});
+
 const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
 
 /** Compares with the golden file, or (re)writes it when UPDATE_GOLDEN=1. */
@@ -75,6 +80,7 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-rr-server.conf', inputFor(rr, 'h1')],
   ['bird-rr-client.conf', inputFor(rr, 'h3')],
   ['bird-peers-explicit.conf', inputFor(explicit, 'h1')],
+  ['bird-borrowed.conf', inputFor(borrowing, 'h1')],
 ];
 
 describe('renderBirdConfig: golden files, each accepted by the real `bird -p`', () => {
@@ -123,6 +129,12 @@ describe('renderBirdConfig: content', () => {
     expect(filter).toContain('if net = 198.19.9.192/26 then accept;');
     expect(filter).toContain('if net ~ 198.19.9.192/26 then reject;');
     expect(filter).toContain('if calico_in_pool() then accept;');
+  });
+
+  it('announces a borrowed address on its own, from the borrower only', () => {
+    expect(inputFor(borrowing, 'h1').borrowed).toEqual(['198.19.0.0/32']);
+    expect(renderBirdConfig(inputFor(borrowing, 'h1'))).toContain('  route 198.19.0.0/32 blackhole;');
+    expect(inputFor(borrowing, 'h2').borrowed).toEqual([]);
   });
 
   it('a route reflector marks its clients and its cluster id; a client has plain sessions to both reflectors', () => {

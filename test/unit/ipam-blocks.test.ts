@@ -1,13 +1,20 @@
 import { describe, expect, it } from 'vitest';
+import { cidrFromKey, keys } from '../../src/datastore/keys.js';
 import {
   assignInBlock,
+  blockAllocations,
   blockCidrs,
   blockOf,
   blockUsage,
+  borrowedAddresses,
+  canonicalIp,
   cidrContains,
   cidrsOverlap,
   compareCidrs,
+  compareIps,
   eachBlock,
+  familyOf,
+  foreignAllocationsInBlock,
   ipAt,
   isEmpty,
   newBlock,
@@ -29,7 +36,7 @@ describe('parseCidr', () => {
   });
 
   it.each(['', '198.19.0.0', '198.19.0.0/', '198.19.0.0/33', '198.19.0.0/-1', '198.19.0.0/016', '198.19.0/16', '198.19.0.256/32',
-    '198.019.0.0/16', ' 198.19.0.0/16', '198.19.0.0/16 ', 'abc/8', '2001:db8::/32', '198.19.0.0/1.5'])('refuses %j clearly', (s) => {
+    '198.019.0.0/16', ' 198.19.0.0/16', '198.19.0.0/16 ', 'abc/8', '198.19.0.0/1.5'])('refuses %j clearly', (s) => {
     expect(() => parseCidr(s)).toThrow(IpamError);
     expect(() => parseCidr(s)).toThrow(`"${s}" is not a valid IPv4 CIDR`);
   });
@@ -226,5 +233,169 @@ describe('allocation in a block', () => {
     expect(once.block.attributes).toEqual([{ handle_id: 'multi' }]);
     expect(once.block.allocations[1]).toBe(0);
     expect(releaseInBlock(once.block, '198.19.0.1').block.attributes).toEqual([]);
+  });
+});
+
+describe('IPv6', () => {
+  it('parses the v6 pool and writes canonical RFC 5952 text', () => {
+    expect(parseCidr('2001:db8:1::/48')).toEqual({ cidr: '2001:db8:1::/48', network: 0x20010db8000100000000000000000000n, prefix: 48, bits: 128 });
+    expect(parseCidr('2001:DB8:0001:0000:0000:0000:0000:0000/48').cidr).toBe('2001:db8:1::/48');
+    expect(parseCidr('::/0').cidr).toBe('::/0');
+    expect(parseCidr('2001:db8:1::5/128').cidr).toBe('2001:db8:1::5/128');
+    expect(familyOf('2001:db8:1::/48')).toBe(6);
+    expect(familyOf('198.19.0.0/16')).toBe(4);
+  });
+
+  it.each([
+    ['2001:0db8:0001:0000:0000:0000:0000:0005', '2001:db8:1::5'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'], // the first of two equal zero runs
+    ['2001:db8:0:0:0:1:0:0', '2001:db8::1:0:0'], // the longest run
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'], // a single zero group is not compressed
+    ['2001:db8::1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+    ['0:0:0:0:0:0:0:0', '::'],
+    ['0:0:0:0:0:0:0:1', '::1'],
+    ['1:0:0:0:0:0:0:0', '1::'],
+    ['FE80::ABCD', 'fe80::abcd'],
+    ['::ffff:198.19.0.1', '::ffff:198.19.0.1'],
+    ['::FFFF:c613:1', '::ffff:198.19.0.1'],
+    ['64:ff9b::198.19.0.1', '64:ff9b::c613:1'],
+  ])('canonicalIp(%s) = %s', (input, want) => {
+    expect(canonicalIp(input)).toBe(want);
+    expect(canonicalIp(want)).toBe(want);
+  });
+
+  it.each(['2001:db8:1::/129', '2001:db8:1::/048', '2001:db8:1:::/48', '2001:db8::1::/64', '2001:db8:1::g/128', '2001:db8:1:2:3:4:5:6:7/128',
+    '2001:db8:1:2:3:4:5/112', ':2001:db8::/32', '2001:db8::/', 'fe80::1%eth0/128', '::ffff:198.19.0.256/128', ' ::/0', '2001:db8:12345::/48'])(
+    'refuses %j clearly',
+    (s) => {
+      expect(() => parseCidr(s)).toThrow(IpamError);
+      expect(() => parseCidr(s)).toThrow(`"${s}" is not a valid IPv6 CIDR`);
+    },
+  );
+
+  it('refuses host bits and names the canonical network', () => {
+    expect(() => parseCidr('2001:db8:1::5/48')).toThrow(new IpamError('2001:db8:1::5/48 has host bits set (the network is 2001:db8:1::/48)'));
+    expect(() => canonicalIp('2001:db8::zz')).toThrow(new IpamError('"2001:db8::zz" is not a valid IPv6 address'));
+  });
+
+  it('splits 2001:db8:1::/48 into /122 blocks of 64 addresses, lazily', () => {
+    const it = eachBlock('2001:db8:1::/48', 122);
+    expect([it.next().value, it.next().value, it.next().value]).toEqual(['2001:db8:1::/122', '2001:db8:1::40/122', '2001:db8:1::80/122']);
+    expect(blockCidrs('2001:db8:1::/120', 122)).toEqual(['2001:db8:1::/122', '2001:db8:1::40/122', '2001:db8:1::80/122', '2001:db8:1::c0/122']);
+    // Across a group boundary.
+    expect(blockCidrs('2001:db8:1::fe00/119', 120)).toEqual(['2001:db8:1::fe00/120', '2001:db8:1::ff00/120']);
+    expect(blockCidrs('2001:db8:1::ffff:ff80/121', 122)).toEqual(['2001:db8:1::ffff:ff80/122', '2001:db8:1::ffff:ffc0/122']);
+    expect(() => blockCidrs('2001:db8:1::/48', 129)).toThrow(/must be between \/48 and \/128/);
+  });
+
+  it('blockOf, ipAt and ordinalOf round-trip over a /122, across group boundaries', () => {
+    expect(blockOf('2001:db8:1::5', 122)).toBe('2001:db8:1::/122');
+    expect(blockOf('2001:db8:1::40', 122)).toBe('2001:db8:1::40/122');
+    expect(blockOf('2001:db8:1:0:0:0:1:3f', 122)).toBe('2001:db8:1::1:0/122');
+    expect(blockOf('2001:db8:1:ffff:ffff:ffff:ffff:ffff', 122)).toBe('2001:db8:1:ffff:ffff:ffff:ffff:ffc0/122');
+    expect(() => blockOf('2001:db8:1::5', 129)).toThrow(new IpamError('block size /129 is not a valid IPv6 prefix length'));
+
+    const block = '2001:db8:1::ffff:ffc0/122';
+    for (let i = 0; i < 64; i++) {
+      const ip = ipAt(block, i);
+      expect(ordinalOf(block, ip)).toBe(i);
+      expect(blockOf(ip, 122)).toBe(block);
+      expect(canonicalIp(ip)).toBe(ip);
+    }
+    expect(ipAt(block, 0)).toBe('2001:db8:1::ffff:ffc0');
+    expect(ipAt(block, 63)).toBe('2001:db8:1::ffff:ffff');
+    expect(ipAt('2001:db8:1::/112', 0x100)).toBe('2001:db8:1::100');
+    expect(ipAt('2001:db8:1::/122', 0)).toBe('2001:db8:1::');
+    expect(ordinalOf('2001:db8:1::/122', '2001:DB8:1:0::05')).toBe(5);
+    expect(() => ipAt('2001:db8:1::/122', 64)).toThrow(new IpamError('ordinal 64 is outside block 2001:db8:1::/122'));
+    expect(() => ordinalOf('2001:db8:1::/122', '2001:db8:1::40')).toThrow(new IpamError('2001:db8:1::40 is not in block 2001:db8:1::/122'));
+    expect(() => ordinalOf('2001:db8:1::/122', '198.19.0.1')).toThrow(/not in block/);
+  });
+
+  it('contains and overlaps within a family only', () => {
+    expect(cidrContains('2001:db8:1::/48', '2001:db8:1:ffff::1')).toBe(true);
+    expect(cidrContains('2001:db8:1::/48', '2001:db8:2::1')).toBe(false);
+    expect(cidrContains('::/0', '198.19.0.1')).toBe(false);
+    expect(cidrContains('0.0.0.0/0', '2001:db8:1::1')).toBe(false);
+    expect(cidrContains('::ffff:0:0/96', '198.19.0.1')).toBe(false);
+    expect(cidrsOverlap('2001:db8:1::/48', '2001:db8:1::40/122')).toBe(true);
+    expect(cidrsOverlap('2001:db8:1::/122', '2001:db8:1::40/122')).toBe(false);
+    expect(cidrsOverlap('2001:db8::/32', '2001:db8:1::/48')).toBe(true);
+    expect(cidrsOverlap('::/0', '0.0.0.0/0')).toBe(false);
+    expect(cidrsOverlap('::/0', '198.19.0.0/16')).toBe(false);
+    expect(cidrsOverlap('0.0.0.0/0', '2001:db8:1::/48')).toBe(false);
+  });
+
+  it('orders IPv4 before IPv6, numerically within a family', () => {
+    expect(['2001:db8:1::40/122', '198.19.0.0/26', '2001:db8:1::/48', '2001:db8:1::/122'].sort(compareCidrs)).toEqual([
+      '198.19.0.0/26',
+      '2001:db8:1::/48',
+      '2001:db8:1::/122',
+      '2001:db8:1::40/122',
+    ]);
+    expect(['2001:db8:1::a', '2001:db8:1::9', '198.19.0.10', '198.19.0.9'].sort(compareIps)).toEqual(['198.19.0.9', '198.19.0.10', '2001:db8:1::9', '2001:db8:1::a']);
+  });
+
+  it('newBlock: /116 to /128 for IPv6, and allocation works as for IPv4', () => {
+    const b = newBlock('2001:db8:1::40/122', 'host-a');
+    expect(b.cidr).toBe('2001:db8:1::40/122');
+    expect(b.allocations).toHaveLength(64);
+    expect(newBlock('2001:db8:1::/116', 'h').allocations).toHaveLength(4096);
+    expect(newBlock('2001:db8:1::7/128', 'h').allocations).toHaveLength(1);
+    expect(() => newBlock('2001:db8:1::/115', 'h')).toThrow(new IpamError('block 2001:db8:1::/115 is too large: blocks are /116 to /128'));
+    const r = assignInBlock(b, 'pod-1', 2)!;
+    expect(r.ips).toEqual(['2001:db8:1::40', '2001:db8:1::41']);
+    expect(releaseInBlock(r.block, '2001:db8:1:0::41').handleId).toBe('pod-1');
+  });
+
+  it('keys: Calico\'s ipv6 layout, and back to the CIDR', () => {
+    expect(keys.block('2001:db8:1::/122')).toBe('/calico/ipam/v2/assignment/ipv6/block/2001:db8:1::-122');
+    expect(keys.block('198.19.0.0/26')).toBe('/calico/ipam/v2/assignment/ipv4/block/198.19.0.0-26');
+    expect(keys.affinity('host-a', '2001:db8:1::40/122')).toBe('/calico/ipam/v2/host/host-a/ipv6/block/2001:db8:1::40-122');
+    expect(keys.affinities('host-a', 6)).toBe('/calico/ipam/v2/host/host-a/ipv6/block/');
+    expect(keys.affinities('host-a')).toBe('/calico/ipam/v2/host/host-a/');
+    expect(keys.blocksOf(6)).toBe('/calico/ipam/v2/assignment/ipv6/block/');
+    expect(keys.block('2001:db8:1::/122').startsWith(keys.blocks)).toBe(true);
+    expect(keys.block('198.19.0.0/26').startsWith(keys.blocks)).toBe(true);
+    expect(cidrFromKey(keys.block('2001:db8:1::/122'))).toBe('2001:db8:1::/122');
+    expect(cidrFromKey(keys.affinity('h', '2001:db8:1::ffff:ffc0/122'))).toBe('2001:db8:1::ffff:ffc0/122');
+    expect(cidrFromKey(keys.block('198.19.0.64/26'))).toBe('198.19.0.64/26');
+  });
+});
+
+describe('borrowed addresses', () => {
+  /** A block of `owner` with addresses assigned on the given nodes, in order. */
+  function blockWith(cidr: string, owner: string | null, nodes: (string | undefined)[]): AllocationBlock {
+    let b = newBlock(cidr, owner);
+    nodes.forEach((node, i) => {
+      b = assignInBlock(b, `pod-${i}`, 1, node === undefined ? undefined : { node })!.block;
+    });
+    return b;
+  }
+
+  it('lists the addresses of a host that lie in other hosts\' blocks, IPv4 first', () => {
+    const a = blockWith('198.19.0.0/26', 'host-a', ['host-a', 'host-a']);
+    const b = blockWith('198.19.0.64/26', 'host-b', ['host-b', 'host-a', 'host-c', 'host-a']);
+    const v6 = blockWith('2001:db8:1::/122', 'host-b', ['host-a']);
+    const orphan = blockWith('198.19.0.128/26', null, [undefined, 'host-a']);
+    expect(borrowedAddresses([v6, orphan, a, b], 'host-a')).toEqual(['198.19.0.65', '198.19.0.67', '198.19.0.129', '2001:db8:1::']);
+    expect(borrowedAddresses([a, b, v6], 'host-c')).toEqual(['198.19.0.66']);
+    expect(borrowedAddresses([a, b, v6], 'host-b')).toEqual([]);
+    expect(borrowedAddresses([], 'host-a')).toEqual([]);
+  });
+
+  it('lists the foreign allocations of a block, for its owner', () => {
+    const b = blockWith('198.19.0.64/26', 'host-b', ['host-b', 'host-a', undefined, 'host-c']);
+    expect(foreignAllocationsInBlock(b)).toEqual([
+      { ip: '198.19.0.65', node: 'host-a', handleId: 'pod-1' },
+      { ip: '198.19.0.67', node: 'host-c', handleId: 'pod-3' },
+    ]);
+    expect(foreignAllocationsInBlock(b, 'host-a').map((x) => x.ip)).toEqual(['198.19.0.64', '198.19.0.67']);
+    expect(blockAllocations(b).map((x) => [x.ip, x.node])).toEqual([
+      ['198.19.0.64', 'host-b'],
+      ['198.19.0.65', 'host-a'],
+      ['198.19.0.66', undefined],
+      ['198.19.0.67', 'host-c'],
+    ]);
   });
 });

@@ -1,0 +1,104 @@
+import { configure } from '../bgp/bird.js';
+import { writeBirdConfig } from '../bgp/confd.js';
+import { deleteWorkload } from '../cni/workload.js';
+import { keys } from '../datastore/keys.js';
+import { Ipam } from '../ipam/ipam.js';
+import type { WorkloadEndpoint } from '../model/resources.js';
+import { FIRST_HOST_ORDINAL, type HostPlan } from '../model/topology.js';
+import { ipAt } from '../ipam/blocks.js';
+import { ipBatch } from '../util/exec.js';
+import { SimError } from '../util/errors.js';
+import { backendFor, registerNodes, routerConfig, startHostDaemons, waitForRoutes, withDatastore } from './lab.js';
+import { NAME_RE } from './names.js';
+import { requireRoot } from './preflight.js';
+import { killAll, pidsInNetns } from './procs.js';
+import { hostState, writeLabState, type LabState } from './state.js';
+import { existsSync } from 'node:fs';
+
+export interface HostOptions {
+  asNumber?: number;
+  /** Make the new host a route reflector with this cluster id. */
+  routeReflector?: string;
+  labels?: Record<string, string>;
+}
+
+/**
+ * Adds a host to a running lab: namespace on the fabric, Node resource, BIRD and agent. The other
+ * hosts' agents see the new Node in etcd and add it to their BIRD config by reload; routers
+ * outside the cluster are re-rendered by the engine. Returns once the lab has converged again.
+ */
+export async function addHost(state: LabState, name: string, opts: HostOptions = {}): Promise<HostPlan> {
+  requireRoot();
+  if (!NAME_RE.test(name)) throw new SimError(`invalid host name "${name}": use 1-32 characters of a-z, 0-9 and "-"`);
+  const taken = [...state.hosts.map((h) => h.name), ...state.routers.flatMap((r) => [r.name, ...r.clients.map((c) => c.name)])];
+  if (taken.includes(name)) throw new SimError(`"${name}" is already a host or router of lab ${state.lab}`);
+  const used = new Set(state.hosts.map((h) => h.ip));
+  let ordinal = FIRST_HOST_ORDINAL;
+  while (used.has(ipAt(state.plan.fabric.cidr, ordinal))) ordinal++;
+  const plan: HostPlan = {
+    name,
+    ip: ipAt(state.plan.fabric.cidr, ordinal),
+    prefixLength: state.plan.fabric.prefixLength,
+    ...(opts.asNumber ? { asNumber: opts.asNumber } : {}),
+    ...(opts.routeReflector ? { routeReflectorClusterId: opts.routeReflector } : {}),
+    labels: { ...opts.labels, ...(opts.routeReflector ? { 'route-reflector': 'true' } : {}) },
+  };
+  const backend = backendFor(state.backend);
+  const hs = hostState(state.dir, name, plan.ip, plan.asNumber ?? state.plan.asNumber, backend.hostNetns(state.lab, name));
+  await withDatastore(state, async (ds) => {
+    // The Node first: a name taken in etcd (by a host outside this engine's view) stops us here.
+    await registerNodes(ds, [plan]);
+    try {
+      await backend.addHosts(state.lab, state.plan, [plan]);
+      await startHostDaemons(ds, state, [hs]);
+    } catch (err) {
+      await ds.delete(keys.node(name));
+      await removeHostNamespace(hs.netns);
+      throw err;
+    }
+    state.hosts.push(hs);
+    state.plan.hosts.push(plan);
+    writeLabState(state);
+    await reconfigureRouters(state);
+    await waitForRoutes(ds, state, 30_000);
+  });
+  return plan;
+}
+
+/**
+ * Removes a host from a running lab: its workloads (and their addresses), its blocks, its Node
+ * resource, its daemons and namespace. The other hosts drop it from their BIRD config by reload.
+ */
+export async function deleteHost(state: LabState, name: string): Promise<{ workloads: string[]; blocks: string[] }> {
+  requireRoot();
+  const h = state.hosts.find((x) => x.name === name);
+  if (!h) throw new SimError(`unknown host "${name}" in lab ${state.lab} (hosts: ${state.hosts.map((x) => x.name).join(', ')})`);
+  if (state.hosts.length === 1) throw new SimError(`"${name}" is the last host of lab ${state.lab}: use calico-sim down`);
+  const result = await withDatastore(state, async (ds) => {
+    const weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value).filter((w) => w.spec.node === name);
+    for (const w of weps) await deleteWorkload(ds, w.metadata.name);
+    const blocks = await new Ipam(ds).releaseEmptyBlocks(name);
+    await ds.delete(keys.node(name));
+    await ds.delete(keys.agentStatus(name));
+    return { workloads: weps.map((w) => w.metadata.name), blocks };
+  });
+  await removeHostNamespace(h.netns);
+  state.hosts = state.hosts.filter((x) => x !== h);
+  state.plan.hosts = state.plan.hosts.filter((x) => x.name !== name);
+  writeLabState(state);
+  await reconfigureRouters(state);
+  return result;
+}
+
+async function removeHostNamespace(netns: string): Promise<void> {
+  await killAll(pidsInNetns([netns]));
+  if (existsSync(`/run/netns/${netns}`)) await ipBatch(undefined, [`netns del ${netns}`]);
+}
+
+/** Routers outside the cluster follow the host list: re-render and reload their BIRD. */
+async function reconfigureRouters(state: LabState): Promise<void> {
+  await Promise.all(state.routers.map(async (r) => {
+    await writeBirdConfig(r.bird.config, routerConfig(state, r));
+    await configure(r.bird.socket);
+  }));
+}
