@@ -1,6 +1,6 @@
 import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
-import { borrowedAddresses, compareCidrs, familyOf } from '../ipam/blocks.js';
+import { borrowedAddresses, compareCidrs, familyOf, hostOfAffinity } from '../ipam/blocks.js';
 import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
 
 /** Routes the agent owns carry this protocol number (Felix uses 80 too). */
@@ -32,13 +32,9 @@ export function workloadIfaceSysctls(iface: string): Record<string, string> {
   };
 }
 
-export function blockHost(affinity: string | null): string | undefined {
-  return affinity?.startsWith('host:') ? affinity.slice(5) : undefined;
-}
-
 export function computeDesired(s: Snapshot, host: string): DesiredState {
   const me = s.nodes.find((n) => n.metadata.name === host);
-  const localBlocks = s.blocks.filter((b) => !b.deleted && blockHost(b.affinity) === host).map((b) => b.cidr).sort(compareCidrs);
+  const localBlocks = s.blocks.filter((b) => !b.deleted && hostOfAffinity(b.affinity) === host).map((b) => b.cidr).sort(compareCidrs);
   const routes: DesiredRoute[] = localBlocks.map((dst) => ({ dst, type: 'blackhole' }));
   const local = s.workloadEndpoints.filter((w) => w.spec.node === host);
   for (const wep of local) {

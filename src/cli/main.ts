@@ -123,6 +123,46 @@ host.command('del')
     print(`host ${name} deleted (workloads: ${r.workloads.join(', ') || 'none'}; blocks released: ${r.blocks.join(', ') || 'none'})`);
   });
 
+const ctl = program.command('ctl').description('the calicoctl role: resources, node status and IPAM of a lab');
+const ctlNode = ctl.command('node').description('node commands');
+ctlNode.command('status')
+  .description('BGP sessions of a host, from its BIRD control socket (like calicoctl node status)')
+  .requiredOption('--host <host>', 'host (or router) name')
+  .option('--name <lab>', 'lab name')
+  .action(async (o: { host: string; name?: string }) => {
+    const { resolveLab } = await engine();
+    const { bgpSessions } = await import('../bgp/bird.js');
+    const { birdSpec, daemonAlive } = await import('../sim/daemons.js');
+    const { formatNodeStatus } = await import('../ctl/reports.js');
+    const state = await resolveLab(o.name);
+    const h = [...state.hosts, ...state.routers].find((x) => x.name === o.host);
+    if (!h) throw new SimError(`unknown host "${o.host}" in lab ${state.lab}`);
+    const alive = daemonAlive(birdSpec(h), h.bird.pid);
+    print(formatNodeStatus(h.name, alive, alive ? await bgpSessions(h.bird.socket) : []));
+    if (!alive) process.exitCode = 1;
+  });
+const ctlIpam = ctl.command('ipam').description('IPAM commands');
+ctlIpam.command('show')
+  .description('blocks per host and their usage')
+  .option('--name <lab>', 'lab name')
+  .action(async (o: { name?: string }) => {
+    const { resolveLab, withDatastore } = await engine();
+    const { Ipam } = await import('../ipam/ipam.js');
+    const { formatIpamShow } = await import('../ctl/reports.js');
+    print(formatIpamShow(await withDatastore(await resolveLab(o.name), (ds) => new Ipam(ds).allBlocks())));
+  });
+ctlIpam.command('check')
+  .description('find leaked, double-used or unrecorded addresses and inconsistent blocks')
+  .option('--name <lab>', 'lab name')
+  .action(async (o: { name?: string }) => {
+    const { resolveLab, withDatastore } = await engine();
+    const { Ipam } = await import('../ipam/ipam.js');
+    const problems = await withDatastore(await resolveLab(o.name), (ds) => new Ipam(ds).check());
+    for (const p of problems) print(`${p.kind}: ${p.detail}`);
+    print(problems.length === 0 ? 'IPAM is consistent: no problem found' : `${problems.length} problem(s) found`);
+    if (problems.length) process.exitCode = 1;
+  });
+
 program.command('heal')
   .description('restart every daemon of a lab (etcd, BIRD, agents) that is not running')
   .option('--name <lab>', 'lab name')

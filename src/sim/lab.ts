@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { bgpSessions } from '../bgp/bird.js';
 import { writeBirdConfig } from '../bgp/confd.js';
 import { renderBirdConfig } from '../bgp/render.js';
-import { computeDesired, blockHost } from '../agent/desired.js';
+import { computeDesired } from '../agent/desired.js';
+import { hostOfAffinity } from '../ipam/blocks.js';
 import { addWorkload, deleteWorkload } from '../cni/workload.js';
 import { keys } from '../datastore/keys.js';
 import { Ipam } from '../ipam/ipam.js';
@@ -196,7 +197,7 @@ export async function missingRoutes(ds: Datastore, state: LabState): Promise<str
   await Promise.all([...state.hosts, ...state.routers].map(async (h) => {
     const learned = new Set((await ipJson<{ dst: string }[]>(h.netns, ['route', 'show', 'proto', 'bird'])).map((r) => r.dst));
     for (const b of snap.blocks) {
-      const owner = blockHost(b.affinity);
+      const owner = hostOfAffinity(b.affinity);
       if (owner && owner !== h.name && !learned.has(b.cidr)) missing.push(`${h.name} lacks ${b.cidr} (owned by ${owner})`);
     }
   }));

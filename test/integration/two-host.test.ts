@@ -9,7 +9,8 @@ import { waitFor } from '../../src/util/exec.js';
 import { Agent } from '../../src/agent/agent.js';
 import { Dataplane } from '../../src/agent/dataplane.js';
 import { blockOf, cidrContains } from '../../src/ipam/blocks.js';
-import { downLab, ipRoutes, ping, upLab } from '../helpers/lab.js';
+import { cli, downLab, ipRoutes, ping, upLab } from '../helpers/lab.js';
+import { Ipam } from '../../src/ipam/ipam.js';
 
 const LAB = 't-2host';
 
@@ -153,5 +154,21 @@ describe('two hosts routing workload traffic by BGP', () => {
     const proxyArp = await execa('ip', ['netns', 'exec', host2.netns, 'sysctl', '-n', `net.ipv4.conf.${w4.interface}.proxy_arp`]);
     expect(proxyArp.stdout.trim()).toBe('1');
     expect(await heal(state)).toEqual(['agent@host2']);
+  });
+
+  it('ctl node status shows the mesh session; ctl ipam check is clean, and finds a deliberately leaked address', async () => {
+    const ns = await cli('ctl', 'node', 'status', '--host', 'host1', '--name', LAB);
+    expect(ns.code).toBe(0);
+    expect(ns.stdout).toMatch(/198\.18\.0\.12\s+node-to-node mesh\s+up\s+\S+\s+Established/);
+    const clean = await cli('ctl', 'ipam', 'check', '--name', LAB);
+    expect(clean.stdout).toContain('IPAM is consistent');
+    expect(clean.code).toBe(0);
+    const leaked = await withDatastore(lab.state, (ds) => new Ipam(ds).autoAssign({ host: 'host2', handleId: 'leak' }));
+    const dirty = await cli('ctl', 'ipam', 'check', '--name', LAB);
+    expect(dirty.code).toBe(1);
+    expect(dirty.stdout).toMatch(new RegExp(`leaked-address: .*${leaked.ip.replaceAll('.', '\\.')}`));
+    await withDatastore(lab.state, (ds) => new Ipam(ds).release(leaked.ip));
+    const show = await cli('ctl', 'ipam', 'show', '--name', LAB);
+    expect(show.stdout).toMatch(/host1\s+198\.19\.0\.\d+\/31/);
   });
 });
