@@ -1,5 +1,7 @@
 import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
+import type { BgpTimers } from '../model/resources.js';
+import { compact } from '../util/object.js';
 import { borrowedAddresses, compareCidrs, familyOf, hostOfAffinity } from '../ipam/blocks.js';
 import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
 
@@ -32,6 +34,11 @@ export function workloadIfaceSysctls(iface: string): Record<string, string> {
   };
 }
 
+function bgpTimers(s: Snapshot): BgpTimers {
+  const { holdTime, keepaliveTime, connectRetryTime, gracefulRestart, bfd } = s.bgpConfiguration?.spec ?? {};
+  return compact({ holdTime, keepaliveTime, connectRetryTime, gracefulRestart, bfd });
+}
+
 export function computeDesired(s: Snapshot, host: string): DesiredState {
   const me = s.nodes.find((n) => n.metadata.name === host);
   const localBlocks = s.blocks.filter((b) => !b.deleted && hostOfAffinity(b.affinity) === host).map((b) => b.cidr).sort(compareCidrs);
@@ -53,6 +60,7 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
       localBlocks: localBlocks.filter((b) => familyOf(b) === 4),
       borrowed: borrowedAddresses(s.blocks, host).filter((ip) => familyOf(ip) === 4).map((ip) => `${ip}/32`),
       pools: s.pools.filter((p) => !p.spec.disabled && familyOf(p.spec.cidr) === 4).map((p) => p.spec.cidr),
+      timers: bgpTimers(s),
     },
   };
 }

@@ -12,6 +12,7 @@
  * - to peers, as Calico's calico_aggr: a local block is exported as the aggregate and nothing
  *   inside it; any other pool prefix (a borrowed /32, or a route reflected to clients) is exported.
  */
+import type { BgpTimers } from '../model/resources.js';
 import { SimError } from '../util/errors.js';
 
 /** One BGP session of this host. */
@@ -46,6 +47,7 @@ export interface BirdInput {
   borrowed: string[];
   /** IPv4 IPPool CIDRs. */
   pools: string[];
+  timers?: BgpTimers;
 }
 
 /** Name of the static protocol that holds this host's blocks. */
@@ -78,6 +80,7 @@ interface Checked {
   localBlocks: Cidr[];
   borrowed: Cidr[];
   pools: Cidr[];
+  timers: BgpTimers;
 }
 
 /** Renders the whole BIRD 2 configuration for one host. Throws SimError on invalid input. */
@@ -91,6 +94,7 @@ export function renderBirdConfig(input: BirdInput): string {
     directSection(),
     kernelSection(),
     blocksSection(c.localBlocks, c.borrowed),
+    ...(c.timers.bfd ? [bfdSection(c.timers.bfd)] : []),
     templateSection(c),
     sessionsSection(c),
   ];
@@ -213,7 +217,21 @@ function blocksSection(blocks: Cidr[], borrowed: Cidr[]): string[] {
   ];
 }
 
+/** BFD for every session: a dead peer is noticed in interval × multiplier, not the hold time. */
+function bfdSection(bfd: NonNullable<BgpTimers['bfd']>): string[] {
+  return [
+    '# Bidirectional forwarding detection for the BGP sessions.',
+    'protocol bfd {',
+    '  interface "*" {',
+    `    interval ${bfd.intervalMs} ms;`,
+    `    multiplier ${bfd.multiplier};`,
+    '  };',
+    '}',
+  ];
+}
+
 function templateSection(c: Checked): string[] {
+  const t = c.timers;
   const template = (name: string, importFilter: string) => [
     `template bgp ${name} {`,
     `  local as ${c.asNumber};`,
@@ -224,9 +242,12 @@ function templateSection(c: Checked): string[] {
     '    add paths on;',
     '  };',
     '  connect delay time 1;',
-    '  connect retry time 5;',
+    `  connect retry time ${t.connectRetryTime ?? 5};`,
     '  error wait time 5,30;',
-    '  graceful restart;',
+    ...(t.holdTime !== undefined ? [`  hold time ${t.holdTime};`] : []),
+    ...(t.keepaliveTime !== undefined ? [`  keepalive time ${t.keepaliveTime};`] : []),
+    `  graceful restart ${t.gracefulRestart === false ? 'off' : 'on'};`,
+    ...(t.bfd ? ['  bfd on;'] : []),
     '}',
   ];
   return [
@@ -288,8 +309,27 @@ function checkInput(input: BirdInput): Checked {
     sessions: sessions.sort((a, b) => a.addr - b.addr),
     localBlocks: sortedUnique(input.localBlocks.map((b) => parseCidr(b, `block of host ${host}`))),
     borrowed: sortedUnique(input.borrowed.map((b) => parseCidr(b, `borrowed address of host ${host}`))),
+    timers: checkTimers(input.timers ?? {}, host),
     pools: sortedUnique(input.pools.map((p) => parseCidr(p, 'IP pool'))),
   };
+}
+
+/** BIRD's own limits: hold time 0 or 3..65535, keepalive 1..65535, below the hold time. */
+function checkTimers(t: BgpTimers, host: string): BgpTimers {
+  const int = (v: number | undefined, lo: number, hi: number, what: string) => {
+    if (v !== undefined && (!Number.isInteger(v) || v < lo || v > hi)) throw new SimError(`${what} of host ${host} must be a whole number in ${lo}..${hi}, got ${v}`);
+  };
+  int(t.holdTime, 3, 65535, 'BGP hold time');
+  int(t.keepaliveTime, 1, 65535, 'BGP keepalive time');
+  int(t.connectRetryTime, 1, 65535, 'BGP connect retry time');
+  if (t.holdTime !== undefined && t.keepaliveTime !== undefined && t.keepaliveTime >= t.holdTime) {
+    throw new SimError(`BGP keepalive time (${t.keepaliveTime}) of host ${host} must be below the hold time (${t.holdTime})`);
+  }
+  if (t.bfd) {
+    int(t.bfd.intervalMs, 10, 60000, 'BFD interval (ms)');
+    int(t.bfd.multiplier, 1, 255, 'BFD multiplier');
+  }
+  return t;
 }
 
 /** Names end up in comments: one line of printable text. */

@@ -124,6 +124,57 @@ host.command('del')
   });
 
 const ctl = program.command('ctl').description('the calicoctl role: resources, node status and IPAM of a lab');
+const readResources = async (file: string) => {
+  const { readFileSync } = await import('node:fs');
+  const { parseResourceFile } = await import('../ctl/resources.js');
+  let text: string;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SimError(`${file}: cannot read: ${errorMessage(err)}`);
+  }
+  return parseResourceFile(text, file);
+};
+ctl.command('apply')
+  .description('create or update Calico v3 resources (IPPool, Node, BGPPeer, BGPConfiguration) from a YAML/JSON file; all or nothing')
+  .requiredOption('-f, --filename <file>', 'resource file (- for standard input)')
+  .option('--name <lab>', 'lab name')
+  .action(async (o: { filename: string; name?: string }) => {
+    const { resolveLab, withDatastore } = await engine();
+    const { Ctl, summary } = await import('../ctl/resources.js');
+    const resources = await readResources(o.filename);
+    const results = await withDatastore(await resolveLab(o.name), (ds) => new Ctl(ds).apply(resources));
+    print(summary('applied', results));
+  });
+ctl.command('delete')
+  .description('delete the resources named in a file; all or nothing')
+  .requiredOption('-f, --filename <file>', 'resource file (- for standard input)')
+  .option('--name <lab>', 'lab name')
+  .action(async (o: { filename: string; name?: string }) => {
+    const { resolveLab, withDatastore } = await engine();
+    const { Ctl, summary } = await import('../ctl/resources.js');
+    const resources = await readResources(o.filename);
+    const results = await withDatastore(await resolveLab(o.name), (ds) => new Ctl(ds).delete(resources));
+    print(summary('deleted', results));
+  });
+ctl.command('get')
+  .description('show resources of a kind (ippool, node, bgppeer, bgpconfig, workloadendpoint...)')
+  .argument('<kind>', 'resource kind, singular, plural or short')
+  .argument('[name]', 'one resource')
+  .option('-o, --output <format>', 'yaml, json or table', 'table')
+  .option('--name <lab>', 'lab name')
+  .action(async (kind: string, name: string | undefined, o: { output: string; name?: string }) => {
+    if (!['yaml', 'json', 'table'].includes(o.output)) throw new SimError(`-o ${o.output}: use yaml, json or table`);
+    const { resolveLab, withDatastore } = await engine();
+    const { Ctl, formatResources, resolveKind } = await import('../ctl/resources.js');
+    const out = await withDatastore(await resolveLab(o.name), async (ds) => {
+      const c = new Ctl(ds);
+      const list = await c.get(kind, name);
+      if (name && list.length === 0) throw new SimError(`${resolveKind(kind)} "${name}" not found`);
+      return formatResources(list, o.output as 'yaml' | 'json' | 'table', { kind: resolveKind(kind), defaultAsNumber: await c.defaultAsNumber() });
+    });
+    print(out);
+  });
 const ctlNode = ctl.command('node').description('node commands');
 ctlNode.command('status')
   .description('BGP sessions of a host, from its BIRD control socket (like calicoctl node status)')
@@ -195,6 +246,8 @@ function defaultLabName(source: string, arg: string): string {
 
 program.parseAsync().catch((err: unknown) => {
   if (program.opts().debug && err instanceof Error) console.error(err.stack);
-  console.error(`calico-sim: ${errorMessage(err)}`);
+  const problems = (err as { problems?: unknown }).problems;
+  if (Array.isArray(problems) && problems.length > 1) problems.forEach((p) => console.error(`calico-sim: ${String(p)}`));
+  else console.error(`calico-sim: ${errorMessage(err)}`);
   process.exitCode = err instanceof SimError ? 2 : 1;
 });

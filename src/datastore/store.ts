@@ -1,4 +1,4 @@
-import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
+import { CompareResult, CompareTarget, Etcd3, type IKeyValue, type Watcher } from 'etcd3';
 import { DatastoreError } from '../util/errors.js';
 
 export interface Versioned<T> {
@@ -54,6 +54,33 @@ export class Datastore {
     return res.succeeded;
   }
 
+  /**
+   * Puts and deletes in ONE transaction: all of them or none. With `unchangedSince`, commits only
+   * if no key under each prefix was created or modified after that revision (a `list` revision),
+   * so that what was checked is still what is written over; returns false, writing nothing,
+   * otherwise. (A key deleted under the prefix since then goes unnoticed.) etcd refuses more than
+   * 128 operations in a transaction (its --max-txn-ops default).
+   */
+  async txn(ops: {
+    puts?: { key: string; value: unknown }[];
+    deletes?: string[];
+    unchangedSince?: { prefix: string; revision: string }[];
+  }): Promise<boolean> {
+    const compare = (ops.unchangedSince ?? []).map(({ prefix, revision }) => ({
+      key: Buffer.from(prefix),
+      range_end: prefixEnd(prefix),
+      target: CompareTarget.Mod,
+      result: CompareResult.Less,
+      mod_revision: (BigInt(revision) + 1n).toString(),
+    }));
+    const success = [
+      ...(ops.puts ?? []).map((p) => ({ request_put: { key: Buffer.from(p.key), value: Buffer.from(JSON.stringify(p.value)) } })),
+      ...(ops.deletes ?? []).map((key) => ({ request_delete_range: { key: Buffer.from(key) } })),
+    ];
+    const res = await this.client.kv.txn({ compare, success, failure: [] });
+    return res.succeeded;
+  }
+
   /** Writes only if the key is still at `modRevision`. Returns false if someone else wrote first. */
   async cas(key: string, value: unknown, modRevision: string): Promise<boolean> {
     const res = await this.client.if(key, 'Mod', '==', modRevision).then(this.client.put(key).value(JSON.stringify(value))).commit();
@@ -102,4 +129,16 @@ export class Datastore {
 
 function decode<T>(kv: IKeyValue): Versioned<T> {
   return { key: kv.key.toString(), value: JSON.parse(kv.value.toString()) as T, modRevision: kv.mod_revision };
+}
+
+/** The end of the key range of a prefix: the prefix with its last byte incremented. */
+function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] !== 0xff) {
+      end[i] += 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
 }

@@ -61,6 +61,20 @@ export interface BGPPeer {
   };
 }
 
+/**
+ * Session timers and failure detection: calico-sim extensions of BGPConfiguration.spec (Calico
+ * fixes these in its templates). Seconds, except BFD's interval (milliseconds).
+ */
+export type BgpTimers = {
+  holdTime?: number;
+  keepaliveTime?: number;
+  connectRetryTime?: number;
+  /** Graceful restart (default on, as in Calico's templates). */
+  gracefulRestart?: boolean;
+  /** BFD on every session: fast failure detection instead of waiting for the hold timer. */
+  bfd?: { intervalMs: number; multiplier: number };
+};
+
 export interface BGPConfiguration {
   apiVersion: typeof API_VERSION;
   kind: 'BGPConfiguration';
@@ -69,7 +83,7 @@ export interface BGPConfiguration {
     asNumber: number;
     nodeToNodeMeshEnabled: boolean;
     logSeverityScreen?: string;
-  };
+  } & BgpTimers;
 }
 
 export interface WorkloadEndpoint {

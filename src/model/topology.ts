@@ -5,6 +5,8 @@ import { cidrsOverlap, ipAt, parseCidr } from '../ipam/blocks.js';
 import { TopologyError, errorMessage } from '../util/errors.js';
 import { NAME_RE } from '../sim/names.js';
 import { parseSelector } from './selector.js';
+import type { BgpTimers } from './resources.js';
+import { compact } from '../util/object.js';
 
 /**
  * The topology file: what a lab is made of. Unknown keys are errors (a typo must not be
@@ -61,6 +63,11 @@ export const TopologySchema = z.strictObject({
   bgp: z.strictObject({
     nodeToNodeMesh: z.boolean().default(true),
     peers: z.array(PeerSchema).default([]),
+    holdTime: z.number().int().min(3).max(65535).optional(),
+    keepaliveTime: z.number().int().min(1).max(65535).optional(),
+    connectRetryTime: z.number().int().min(1).max(65535).optional(),
+    gracefulRestart: z.boolean().optional(),
+    bfd: z.strictObject({ intervalMs: z.number().int().min(10).max(60000).default(100), multiplier: z.number().int().min(1).max(255).default(3) }).optional(),
   }).default({ nodeToNodeMesh: true, peers: [] }),
   pools: z.array(PoolSchema).min(1).default([{ cidr: '198.19.0.0/16', blockSize: 26 }]),
   hosts: z.array(HostSchema).min(1, 'a lab needs at least one host'),
@@ -107,6 +114,7 @@ export interface LabPlan {
   workloads: WorkloadPlan[];
   peers: PeerPlan[];
   routers: RouterPlan[];
+  timers: BgpTimers;
   ipam: { strictAffinity: boolean; maxBlocksPerHost: number };
 }
 
@@ -220,6 +228,7 @@ function plan(t: Topology, source: string): LabPlan {
     })),
     workloads: t.hosts.flatMap((h) => h.workloads.map((w) => ({ name: w, host: h.name }))),
     peers: t.bgp.peers,
+    timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
     ipam: t.ipam,
     routers: t.routers.map((r, i): RouterPlan => {
       const net = checkCidr(r.network, `routers[${i}].network`, fail);

@@ -109,7 +109,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
 async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
   const bgp: BGPConfiguration = {
     apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' },
-    spec: { asNumber: plan.asNumber, nodeToNodeMeshEnabled: plan.meshEnabled },
+    spec: { asNumber: plan.asNumber, nodeToNodeMeshEnabled: plan.meshEnabled, ...plan.timers },
   };
   await ds.put(keys.bgpConfiguration(), bgp);
   for (const p of plan.pools) {
@@ -157,7 +157,10 @@ async function startRouters(state: LabState): Promise<void> {
  * second host with the same hostname (it would steal the first one's blocks and routes).
  */
 export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<void> {
+  const existing = (await ds.list<CalicoNode>(keys.nodes)).items.map((i) => i.value);
   for (const h of hosts) {
+    const clash = existing.find((n) => n.spec.bgp.ipv4Address.split('/')[0] === h.ip && n.metadata.name !== h.name);
+    if (clash) throw new DatastoreError(`node "${h.name}" claims ${h.ip}, already the address of node "${clash.metadata.name}": node addresses must be unique`);
     const node: CalicoNode = {
       apiVersion: API_VERSION,
       kind: 'Node',
@@ -173,6 +176,7 @@ export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<v
     if (!(await ds.create(keys.node(h.name), node))) {
       throw new DatastoreError(`node name "${h.name}" is already registered: host names must be unique (a second host with the same name would take over the first one's blocks and routes)`);
     }
+    existing.push(node);
   }
 }
 

@@ -26,6 +26,8 @@ describe('datastore on a real etcd', () => {
     const dup = registerNodes(ds, [h('node-a', '198.18.0.13')]);
     await expect(dup).rejects.toThrow(DatastoreError);
     await expect(registerNodes(ds, [h('node-a', '198.18.0.13')])).rejects.toThrow(/node name "node-a" is already registered: host names must be unique/);
+    await expect(registerNodes(ds, [h('node-c', '198.18.0.12')])).rejects.toThrow(/node "node-c" claims 198\.18\.0\.12, already the address of node "node-b"/);
+    expect(await ds.get(keys.node('node-c'))).toBeUndefined();
     // The first registration is untouched.
     expect((await ds.get<{ spec: { bgp: { ipv4Address: string } } }>(keys.node('node-a')))?.value.spec.bgp.ipv4Address).toBe('198.18.0.11/16');
   });

@@ -43,6 +43,7 @@ describe('agent desired state (pure)', () => {
       localBlocks: ['198.19.0.0/26', '198.19.0.64/26'],
       borrowed: [],
       pools: ['198.19.0.0/16'],
+      timers: {},
     });
     expect(computeDesired(snap, 'h2').bird.sessions[0]).toMatchObject({ ip: '198.18.0.11', passive: false });
     const noMesh = { ...snap, bgpConfiguration: { ...snap.bgpConfiguration!, spec: { asNumber: 64512, nodeToNodeMeshEnabled: false } } };

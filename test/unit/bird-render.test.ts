@@ -81,6 +81,7 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-rr-client.conf', inputFor(rr, 'h3')],
   ['bird-peers-explicit.conf', inputFor(explicit, 'h1')],
   ['bird-borrowed.conf', inputFor(borrowing, 'h1')],
+  ['bird-timers-bfd.conf', { ...inputFor(mesh, 'h1'), timers: { holdTime: 9, keepaliveTime: 3, connectRetryTime: 2, gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
 ];
 
 describe('renderBirdConfig: golden files, each accepted by the real `bird -p`', () => {
@@ -184,6 +185,9 @@ describe('renderBirdConfig: invalid input', () => {
     ['duplicate peer address', { sessions: [session, { ...session, name: 'Mesh_x' }] }, /share the address 198\.18\.0\.10/],
     ['rr client without a cluster id', { sessions: [{ ...session, rrClient: true }] }, /has no cluster id/],
     ['bad cluster id', { rrClusterId: '224.0.0' }, /route reflector cluster id/],
+    ['hold time below 3', { timers: { holdTime: 2 } }, /BGP hold time of host h1 must be a whole number in 3\.\.65535, got 2/],
+    ['keepalive not below hold', { timers: { holdTime: 9, keepaliveTime: 9 } }, /keepalive time \(9\) of host h1 must be below the hold time \(9\)/],
+    ['BFD interval', { timers: { bfd: { intervalMs: 1, multiplier: 3 } } }, /BFD interval/],
     ['newline in host name', { host: 'h1\nrouter id 1.1.1.1;' }, /invalid host name/],
   ];
   for (const [what, over, message] of bad) {

@@ -1,0 +1,1008 @@
+/**
+ * The calicoctl role: Calico v3 resource files (YAML or JSON) validated as calicoctl validates
+ * them, checked against what the datastore holds, then applied, deleted or read in etcd.
+ *
+ * Pure: parseResourceFile, validateResources, crossCheck, checkDeletes, formatResources.
+ * I/O: class Ctl over a Datastore; an apply or a delete is ONE etcd transaction (all or nothing).
+ *
+ * To add a kind (NetworkPolicy, GlobalNetworkPolicy, Profile...): write its spec schema, add an
+ * entry to KINDS (key, spellings, table columns), and any rule that involves other resources to
+ * CROSS_CHECKS. Nothing else switches on the kind.
+ */
+import { parseAllDocuments, stringify as stringifyYaml } from 'yaml';
+import { z } from 'zod';
+import { keys } from '../datastore/keys.js';
+import type { Datastore } from '../datastore/store.js';
+import { blockOf, blockPrefixRange, blockUsage, canonicalIp, cidrsOverlap, DEFAULT_BLOCK_SIZE, familyBits, familyOf, parseCidr, type IpFamily } from '../ipam/blocks.js';
+import { API_VERSION, type AllocationBlock, type BGPPeer, type BgpTimers, type CalicoNode, type IPPool, type Meta } from '../model/resources.js';
+import { parseSelector } from '../model/selector.js';
+import { table } from '../report/table.js';
+import { DatastoreError, SimError, errorMessage } from '../util/errors.js';
+
+/**
+ * A resource file, or a set of resources, is invalid, conflicts with the datastore, or names a
+ * resource that does not exist. Nothing was written. `problems` holds every problem found, one
+ * line each (`<source>: document <n> (<Kind> <name>): <field path>: <reason>`); the message is
+ * the first one, with a count of the others.
+ */
+export class ResourceError extends SimError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    const more = problems.length - 1;
+    super(more > 0 ? `${problems[0]} (and ${more} more problem${more > 1 ? 's' : ''})` : (problems[0] ?? 'invalid resources'));
+    this.problems = problems;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resource types
+
+/** Metadata as calicoctl accepts it; `creationTimestamp` is set by the datastore on create. */
+export interface ResourceMeta extends Meta {
+  annotations?: Record<string, string>;
+}
+
+export type IPPoolResource = Omit<IPPool, 'metadata'> & { metadata: ResourceMeta };
+export type NodeResource = Omit<CalicoNode, 'metadata'> & { metadata: ResourceMeta };
+export type BGPPeerResource = Omit<BGPPeer, 'metadata'> & { metadata: ResourceMeta };
+
+/**
+ * A BGPConfiguration: `default` (the cluster's) or `node.<nodename>` (one node's). asNumber and
+ * nodeToNodeMeshEnabled exist only in `default`, where they are always set (Calico's defaults:
+ * 64512, true) — so `default` is a model BGPConfiguration, a node one is not.
+ */
+export interface BGPConfigurationResource {
+  apiVersion: typeof API_VERSION;
+  kind: 'BGPConfiguration';
+  metadata: ResourceMeta;
+  spec: { logSeverityScreen?: LogSeverity; nodeToNodeMeshEnabled?: boolean; asNumber?: number } & BgpTimers;
+}
+
+/** A validated resource of a kind calico-sim can write. */
+export type Resource = IPPoolResource | NodeResource | BGPPeerResource | BGPConfigurationResource;
+export type ResourceKind = Resource['kind'];
+
+/** A resource as read back from etcd (of any kind, not re-validated). */
+export interface StoredResource {
+  apiVersion: string;
+  kind: string;
+  metadata: ResourceMeta;
+  spec?: Record<string, unknown>;
+}
+
+/** What delete needs: kind (any calicoctl spelling) and name. Every Resource is one. */
+export interface ResourceRef {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+export function ref(kind: string, name: string, namespace?: string): ResourceRef {
+  return { kind, metadata: namespace === undefined ? { name } : { name, namespace } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field schemas
+
+const LOG_SEVERITIES = ['Debug', 'Info', 'Warning', 'Error', 'Fatal'] as const;
+type LogSeverity = (typeof LOG_SEVERITIES)[number];
+
+const MAX_AS = 4294967295;
+const CALICO_DEFAULT_AS = 64512;
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** Calico's resource names: a lowercase DNS-1123 subdomain of at most 253 characters. */
+const resourceName = z
+  .string()
+  .max(253, 'must be at most 253 characters')
+  .regex(DNS1123_SUBDOMAIN, 'must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit');
+
+const asNumber = z
+  .number()
+  .int(`must be an AS number, a whole number from 1 to ${MAX_AS}`)
+  .min(1, `must be an AS number from 1 to ${MAX_AS}`)
+  .max(MAX_AS, `must be an AS number from 1 to ${MAX_AS}`);
+
+/** A Calico selector, checked by the selector parser (stored as written). */
+const selector = z.string().superRefine((text, ctx) => {
+  try {
+    parseSelector(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+  }
+});
+
+/** Kubernetes label keys ([prefix/]name) and values, as Calico checks them. */
+const labels = z.record(z.string(), z.string()).superRefine((map, ctx) => {
+  for (const [key, value] of Object.entries(map)) {
+    const slash = key.indexOf('/');
+    const prefix = slash < 0 ? undefined : key.slice(0, slash);
+    const name = slash < 0 ? key : key.slice(slash + 1);
+    if (name.length > 63 || !LABEL_NAME.test(name) || (prefix !== undefined && (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix)))) {
+      ctx.addIssue({ code: 'custom', path: [key], message: 'invalid label key: [DNS subdomain/]name, the name at most 63 characters of a-z, A-Z, 0-9, "-", "_" and "."' });
+    }
+    if (value.length > 63 || (value !== '' && !LABEL_NAME.test(value))) {
+      ctx.addIssue({ code: 'custom', path: [key], message: 'invalid label value: at most 63 characters of a-z, A-Z, 0-9, "-", "_" and ".", starting and ending with a letter or digit' });
+    }
+  }
+});
+
+/** A strict object whose unknown-field error lists the known fields. */
+function strict<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field (known fields: ${known})` : undefined) });
+}
+
+function metadataSchema(kind: string, namespaced: boolean) {
+  return strict({
+    name: resourceName,
+    namespace: namespaced ? resourceName.optional() : z.never({ error: `${kind} is not namespaced: leave metadata.namespace out` }).optional(),
+    labels: labels.optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    creationTimestamp: z.string().optional(),
+  });
+}
+
+/** ipipMode / vxlanMode: only Never. */
+function tunnelMode(tunnel: string) {
+  return z
+    .string()
+    .default('Never')
+    .superRefine((mode, ctx) => {
+      if (mode === 'Never') return;
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          mode === 'Always' || mode === 'CrossSubnet'
+            ? `${mode} is not supported: calico-sim does not tunnel (no ${tunnel}); workload traffic is routed natively, learned over BGP, so only Never is accepted`
+            : `must be Never (Calico also knows Always and CrossSubnet, but calico-sim does not tunnel), got ${JSON.stringify(mode)}`,
+      });
+    })
+    .transform((): 'Never' => 'Never');
+}
+
+/**
+ * `address/prefix` of one family, as Calico writes a node's address (198.18.0.11/16); stored with
+ * the address in canonical form.
+ */
+function addressWithPrefix(family: IpFamily) {
+  const example = family === 4 ? '198.18.0.11/16' : 'fd00:18::11/64';
+  const bits = familyBits(family);
+  return z
+    .string()
+    .superRefine((text, ctx) => {
+      const m = /^([^/]+)\/(0|[1-9][0-9]{0,2})$/.exec(text);
+      let why: string | undefined;
+      if (!m) why = `must be an IPv${family} address with its prefix length, as Calico writes it (e.g. ${example})`;
+      else if (familyOf(m[1]!) !== family) why = `${JSON.stringify(text)} is not an IPv${family} address (e.g. ${example})`;
+      else if (Number(m[2]) > bits) why = `prefix length /${m[2]} is out of range for IPv${family} (0 to ${bits})`;
+      else {
+        try {
+          canonicalIp(m[1]!);
+        } catch (err) {
+          why = errorMessage(err);
+        }
+      }
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    })
+    .transform((text) => {
+      const [ip, prefix] = text.split('/');
+      return `${canonicalIp(ip!)}/${prefix}`;
+    });
+}
+
+/** A BGP peer's address: a plain IPv4 or IPv6 address (no port). */
+const peerAddress = z
+  .string()
+  .superRefine((text, ctx) => {
+    if (/^\[.*\]:\d+$/.test(text) || /^[0-9.]+:\d+$/.test(text)) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: ports are not supported, give the address alone (BGP port 179)` });
+      return;
+    }
+    try {
+      canonicalIp(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not an IPv4 or IPv6 address` });
+    }
+  })
+  .transform((text) => canonicalIp(text));
+
+const ipv4Id = z.string().superRefine((text, ctx) => {
+  let ok = familyOf(text) === 4;
+  try {
+    canonicalIp(text);
+  } catch {
+    ok = false;
+  }
+  if (!ok) ctx.addIssue({ code: 'custom', message: `must be an IPv4-formatted id, e.g. 224.0.0.1 (got ${JSON.stringify(text)})` });
+});
+
+type Ctx = z.core.$RefinementCtx;
+function issue(ctx: Ctx, path: (string | number)[], message: string): void {
+  ctx.addIssue({ code: 'custom', path, message });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spec schemas, one per kind
+
+/** A pool's CIDR: valid, no host bits, clear of the link-local range. */
+const poolCidrField = z.string().superRefine((text, ctx) => {
+  try {
+    const cidr = parseCidr(text);
+    const linkLocal = familyOf(text) === 4 ? '169.254.0.0/16' : 'fe80::/10';
+    if (cidrsOverlap(cidr.cidr, linkLocal)) {
+      ctx.addIssue({ code: 'custom', message: `${cidr.cidr} overlaps the link-local range ${linkLocal}, which Calico refuses (workloads reach their host at 169.254.1.1)` });
+    }
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+  }
+});
+
+const IPPoolSpec = strict({
+  cidr: poolCidrField,
+  blockSize: z.number().int('must be a whole number (a prefix length)').optional(),
+  ipipMode: tunnelMode('IP-in-IP'),
+  vxlanMode: tunnelMode('VXLAN'),
+  natOutgoing: z.boolean().default(false),
+  disabled: z.boolean().optional(),
+  nodeSelector: selector.default('all()'),
+})
+  .superRefine((s, ctx) => {
+    const family = familyOf(s.cidr);
+    const { min, max } = blockPrefixRange(family);
+    if (s.blockSize !== undefined && (s.blockSize < min || s.blockSize > max)) {
+      issue(ctx, ['blockSize'], `must be from ${min} to ${max} for an IPv${family} pool (got ${s.blockSize})`);
+      return;
+    }
+    const prefix = Number(s.cidr.split('/')[1]);
+    const size = s.blockSize ?? DEFAULT_BLOCK_SIZE[family];
+    if (size < prefix) {
+      issue(
+        ctx,
+        s.blockSize === undefined ? ['cidr'] : ['blockSize'],
+        `the pool ${s.cidr} is smaller than one /${size} block${s.blockSize === undefined ? ' (the default block size; set spec.blockSize)' : ''}: the block size must be at least the pool's prefix length (${prefix})`,
+      );
+    }
+  })
+  .transform(
+    (s): IPPool['spec'] => ({
+      cidr: parseCidr(s.cidr).cidr,
+      blockSize: s.blockSize ?? DEFAULT_BLOCK_SIZE[familyOf(s.cidr)],
+      ipipMode: s.ipipMode,
+      vxlanMode: s.vxlanMode,
+      natOutgoing: s.natOutgoing,
+      ...(s.disabled === undefined ? {} : { disabled: s.disabled }),
+      nodeSelector: s.nodeSelector,
+    }),
+  );
+
+const NodeSpec = strict({
+  bgp: strict({
+    ipv4Address: addressWithPrefix(4),
+    ipv6Address: addressWithPrefix(6).optional(),
+    asNumber: asNumber.optional(),
+    routeReflectorClusterID: ipv4Id.optional(),
+  }),
+});
+
+const BGPPeerSpec = strict({
+  node: resourceName.optional(),
+  nodeSelector: selector.optional(),
+  peerIP: peerAddress.optional(),
+  asNumber: asNumber.optional(),
+  peerSelector: selector.optional(),
+}).superRefine((s, ctx) => {
+  if (s.peerIP === undefined && s.peerSelector === undefined) {
+    issue(ctx, [], 'one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required');
+  }
+  if (s.peerIP !== undefined && s.peerSelector !== undefined) {
+    issue(ctx, ['peerSelector'], 'cannot be used with spec.peerIP: a peering is either to one address or to the nodes the selector matches');
+  }
+  if (s.peerIP !== undefined && s.asNumber === undefined) issue(ctx, ['asNumber'], 'required with spec.peerIP');
+  if (s.peerSelector !== undefined && s.asNumber !== undefined) {
+    issue(ctx, ['asNumber'], "not allowed with spec.peerSelector: the peers' AS numbers come from their Node resources");
+  }
+  if (s.node !== undefined && s.nodeSelector !== undefined) {
+    issue(ctx, ['nodeSelector'], 'cannot be used with spec.node: give at most one of them (neither means every node)');
+  }
+});
+
+const BGPConfigurationSpec = strict({
+  logSeverityScreen: z.enum(LOG_SEVERITIES).optional(),
+  nodeToNodeMeshEnabled: z.boolean().optional(),
+  asNumber: asNumber.optional(),
+  // calico-sim extensions (Calico fixes these in its BIRD templates): see BgpTimers.
+  holdTime: z.number().int().min(3).max(65535).optional(),
+  keepaliveTime: z.number().int().min(1).max(65535).optional(),
+  connectRetryTime: z.number().int().min(1).max(65535).optional(),
+  gracefulRestart: z.boolean().optional(),
+  bfd: strict({ intervalMs: z.number().int().min(10).max(60000), multiplier: z.number().int().min(1).max(255) }).optional(),
+}).prefault({});
+
+// ---------------------------------------------------------------------------------------------
+// Resource schemas
+
+function resourceSchema<K extends string, S extends z.ZodType>(kind: K, namespaced: boolean, spec: S) {
+  return strict({ apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata: metadataSchema(kind, namespaced), spec });
+}
+
+const IPPoolSchema: z.ZodType<IPPoolResource> = resourceSchema('IPPool', false, IPPoolSpec);
+const NodeSchema: z.ZodType<NodeResource> = resourceSchema('Node', false, NodeSpec);
+const BGPPeerSchema: z.ZodType<BGPPeerResource> = resourceSchema('BGPPeer', false, BGPPeerSpec);
+const BGPConfigurationSchema: z.ZodType<BGPConfigurationResource> = resourceSchema('BGPConfiguration', false, BGPConfigurationSpec)
+  .superRefine((r, ctx) => {
+    const { name } = r.metadata;
+    if (name !== 'default' && !name.startsWith('node.')) {
+      issue(ctx, ['metadata', 'name'], 'must be "default" (the cluster\'s) or "node.<nodename>" (one node\'s)');
+    } else if (name !== 'default') {
+      for (const field of ['asNumber', 'nodeToNodeMeshEnabled'] as const) {
+        if (r.spec[field] !== undefined) issue(ctx, ['spec', field], 'only valid in the global BGPConfiguration "default", not in a per-node one');
+      }
+    }
+  })
+  .transform((r) =>
+    r.metadata.name === 'default'
+      ? { ...r, spec: { ...r.spec, nodeToNodeMeshEnabled: r.spec.nodeToNodeMeshEnabled ?? true, asNumber: r.spec.asNumber ?? CALICO_DEFAULT_AS } }
+      : r,
+  );
+
+// ---------------------------------------------------------------------------------------------
+// The kind table
+
+export interface FormatOptions {
+  /** The cluster AS (BGPConfiguration default), shown in parentheses for nodes without their own. */
+  defaultAsNumber?: number;
+  /** The kind of an empty list, so that a table still has its header. */
+  kind?: string;
+}
+
+interface KindInfo {
+  readonly kind: string;
+  /** calicoctl's spellings, lower case: singular, plural, short names. */
+  readonly spellings: readonly string[];
+  readonly namespaced: boolean;
+  /** etcd prefix of every resource of the kind. */
+  readonly prefix: string;
+  key(name: string, namespace?: string): string;
+  /** Validates one resource; absent for kinds calico-sim only reads (`readOnly` says why). */
+  readonly schema?: z.ZodType<Resource>;
+  readonly readOnly?: string;
+  readonly columns: readonly string[];
+  row(r: StoredResource, o: FormatOptions): (string | number)[];
+}
+
+const KINDS: readonly KindInfo[] = [
+  {
+    kind: 'IPPool',
+    spellings: ['ippool', 'ippools', 'ipp', 'ipps', 'pool', 'pools'],
+    namespaced: false,
+    prefix: keys.ippools,
+    key: (name) => keys.ippool(name),
+    schema: IPPoolSchema,
+    columns: ['NAME', 'CIDR', 'SELECTOR'],
+    row: (r) => [r.metadata.name, text(r.spec?.cidr), text(r.spec?.nodeSelector, 'all()')],
+  },
+  {
+    kind: 'Node',
+    spellings: ['node', 'nodes', 'no', 'nos'],
+    namespaced: false,
+    prefix: keys.nodes,
+    key: (name) => keys.node(name),
+    schema: NodeSchema,
+    columns: ['NAME', 'ASN', 'IPV4', 'IPV6', 'RR CLUSTER'],
+    row: (r, o) => {
+      const bgp = (r.spec?.bgp ?? {}) as Record<string, unknown>;
+      const asn = bgp.asNumber !== undefined ? text(bgp.asNumber) : `(${o.defaultAsNumber ?? 'default'})`;
+      return [r.metadata.name, asn, text(bgp.ipv4Address), text(bgp.ipv6Address), text(bgp.routeReflectorClusterID)];
+    },
+  },
+  {
+    kind: 'BGPPeer',
+    spellings: ['bgppeer', 'bgppeers', 'bgpp', 'bgpps', 'bp', 'bps'],
+    namespaced: false,
+    prefix: keys.bgpPeers,
+    key: (name) => keys.bgpPeer(name),
+    schema: BGPPeerSchema,
+    columns: ['NAME', 'PEERIP', 'NODE', 'ASN'],
+    row: (r) => [
+      r.metadata.name,
+      text(r.spec?.peerIP ?? (r.spec?.peerSelector !== undefined ? `(selector) ${text(r.spec.peerSelector)}` : undefined)),
+      text(r.spec?.node ?? r.spec?.nodeSelector, '(global)'),
+      text(r.spec?.asNumber),
+    ],
+  },
+  {
+    kind: 'BGPConfiguration',
+    spellings: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
+    namespaced: false,
+    prefix: keys.bgpConfiguration(''),
+    key: (name) => keys.bgpConfiguration(name),
+    schema: BGPConfigurationSchema,
+    columns: ['NAME', 'LOGSEVERITY', 'MESHENABLED', 'ASNUMBER'],
+    row: (r) => [r.metadata.name, text(r.spec?.logSeverityScreen), text(r.spec?.nodeToNodeMeshEnabled), text(r.spec?.asNumber)],
+  },
+  {
+    kind: 'WorkloadEndpoint',
+    spellings: ['workloadendpoint', 'workloadendpoints', 'wep', 'weps'],
+    namespaced: true,
+    prefix: keys.workloadEndpoints,
+    key: (name, namespace) => keys.workloadEndpoint(name, namespace),
+    readOnly: 'workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`',
+    columns: ['NAME', 'NODE', 'NETWORKS', 'INTERFACE'],
+    row: (r) => [r.metadata.name, text(r.spec?.node), Array.isArray(r.spec?.ipNetworks) ? r.spec.ipNetworks.join(',') : '', text(r.spec?.interfaceName)],
+  },
+];
+
+function text(v: unknown, fallback = ''): string {
+  return v === undefined || v === null ? fallback : String(v);
+}
+
+function spellingList(): string {
+  return KINDS.map((k) => `${k.kind} (${k.spellings.join(', ')})`).join('; ');
+}
+
+function kindInfo(spelling: string): KindInfo | undefined {
+  const s = spelling.toLowerCase();
+  return KINDS.find((k) => k.kind.toLowerCase() === s || k.spellings.includes(s));
+}
+
+/** The kind a calicoctl spelling stands for (`ipp`, `BGPPeers`, `wep`...); throws a ResourceError. */
+export function resolveKind(spelling: string): string {
+  const k = kindInfo(spelling);
+  if (!k) throw new ResourceError([`unknown resource type ${JSON.stringify(spelling)} (known: ${spellingList()})`]);
+  return k.kind;
+}
+
+/** The kinds calico-sim can apply from a file. */
+export const WRITABLE_KINDS: readonly string[] = KINDS.filter((k) => k.schema).map((k) => k.kind);
+
+function keyOf(k: KindInfo, r: { metadata: { name: string; namespace?: string } }): string {
+  return k.namespaced ? k.key(r.metadata.name, r.metadata.namespace ?? 'default') : k.key(r.metadata.name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+/** Where each parsed or validated resource came from (`peers.yaml: document 2`), for errors. */
+const origins = new WeakMap<object, string>();
+
+function label(where: string, kind: unknown, name: unknown): string {
+  const k = typeof kind === 'string' && kind ? kind : undefined;
+  const n = typeof name === 'string' && name ? name : undefined;
+  return k || n ? `${where} (${[k, n].filter(Boolean).join(' ')})` : where;
+}
+
+/** `peers.yaml: document 2 (BGPPeer rr-peers)`, or `BGPPeer rr-peers` for a resource made in code. */
+function describe(r: { kind: string; metadata: { name: string } }): string {
+  const where = origins.get(r);
+  return where ? label(where, r.kind, r.metadata.name) : `${r.kind} ${r.metadata.name}`;
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => {
+      if (typeof p === 'number') return `[${p}]`;
+      const s = String(p);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(s)) return `[${JSON.stringify(s)}]`;
+      return i ? `.${s}` : s;
+    })
+    .join('');
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+const EXPECTED: Record<string, string> = { object: 'a mapping', record: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' };
+
+/** Messages for zod's generic issues: "required", "expected a string, got number 1"... */
+const errorMap: z.core.$ZodErrorMap = (iss) => {
+  if (iss.code === 'invalid_type') {
+    if (iss.input === undefined) return 'required';
+    return `expected ${EXPECTED[iss.expected] ?? iss.expected}, got ${describeValue(iss.input)}`;
+  }
+  if (iss.code === 'invalid_value') {
+    const values = iss.values.map((v) => JSON.stringify(v));
+    return `must be ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`} (got ${describeValue(iss.input)})`;
+  }
+  return undefined;
+};
+
+function issueLines(err: z.ZodError): string[] {
+  return err.issues.flatMap((iss) => {
+    if (iss.code === 'unrecognized_keys') return iss.keys.map((k) => `${fieldPath([...iss.path, k])}: ${iss.message}`);
+    return [`${fieldPath(iss.path) || '(top level)'}: ${iss.message}`];
+  });
+}
+
+/** Validates one resource: the value, or the problems (each prefixed with `where (Kind name)`). */
+function validateOne(raw: unknown, where: string): { resource?: Resource; problems: string[] } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { problems: [`${where}: expected a resource (a mapping with apiVersion, kind, metadata and spec), got ${describeValue(raw)}`] };
+  }
+  const obj = raw as Record<string, unknown>;
+  const meta = obj.metadata as Record<string, unknown> | undefined;
+  const at = label(where, obj.kind, typeof meta === 'object' && meta !== null ? meta.name : undefined);
+  if (obj.apiVersion !== API_VERSION) {
+    return { problems: [`${at}: apiVersion: must be ${API_VERSION} (got ${obj.apiVersion === undefined ? 'nothing' : describeValue(obj.apiVersion)})`] };
+  }
+  if (typeof obj.kind !== 'string') return { problems: [`${at}: kind: ${obj.kind === undefined ? 'required' : `expected a string, got ${describeValue(obj.kind)}`} (one of ${WRITABLE_KINDS.join(', ')})`] };
+  const info = KINDS.find((k) => k.kind === obj.kind);
+  if (!info) {
+    const hint = kindInfo(obj.kind) ? ` (kinds are case-sensitive in files: ${kindInfo(obj.kind)!.kind})` : '';
+    return { problems: [`${at}: kind: unsupported kind ${JSON.stringify(obj.kind)}${hint}; calico-sim applies ${WRITABLE_KINDS.join(', ')}`] };
+  }
+  if (!info.schema) return { problems: [`${at}: kind: ${info.kind} cannot be applied: ${info.readOnly}`] };
+  const parsed = info.schema.safeParse(raw, { error: errorMap });
+  if (!parsed.success) return { problems: issueLines(parsed.error).map((l) => `${at}: ${l}`) };
+  origins.set(parsed.data, where);
+  return { resource: parsed.data, problems: [] };
+}
+
+/**
+ * Validates resources given as values (`where` names each in errors), and refuses the same
+ * resource twice. Throws a ResourceError listing every problem.
+ */
+function validateEntries(entries: readonly { raw: unknown; where: string }[]): Resource[] {
+  const problems: string[] = [];
+  const out: Resource[] = [];
+  const seen = new Map<string, string>();
+  for (const e of entries) {
+    const v = validateOne(e.raw, e.where);
+    problems.push(...v.problems);
+    if (!v.resource) continue;
+    const r = v.resource;
+    const id = `${r.kind}/${r.metadata.name}`;
+    const first = seen.get(id);
+    if (first) problems.push(`${describe(r)}: metadata.name: ${r.kind} ${r.metadata.name} is given twice (also at ${first})`);
+    else seen.set(id, e.where);
+    out.push(r);
+  }
+  if (problems.length) throw new ResourceError(problems);
+  return out;
+}
+
+/**
+ * Validates resources made in code (or re-validates parsed ones: their origin is kept). Returns
+ * the normalized resources (defaults filled, addresses canonical); throws a ResourceError.
+ */
+export function validateResources(resources: readonly unknown[]): Resource[] {
+  return validateEntries(
+    resources.map((raw, i) => ({ raw, where: (typeof raw === 'object' && raw !== null && origins.get(raw)) || `resource ${i + 1}` })),
+  );
+}
+
+/**
+ * Parses a resource file as calicoctl reads one: YAML (one document, several `---` documents, or
+ * a `kind: List` with `items:`; a top-level sequence also works) or JSON (one object, a List, or
+ * an array). Every resource is validated; throws a ResourceError naming each problem as
+ * `<source>: document <n> (<Kind> <name>): <field path>: <reason>`.
+ */
+export function parseResourceFile(text: string, source: string): Resource[] {
+  const entries = readDocuments(text, source);
+  if (entries.length === 0) throw new ResourceError([`${source}: no resources in the file`]);
+  return validateEntries(entries);
+}
+
+function readDocuments(text: string, source: string): { raw: unknown; where: string }[] {
+  const docs: unknown[] = [];
+  const trimmed = text.trimStart();
+  let json = false;
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try {
+      docs.push(JSON.parse(text));
+      json = true;
+    } catch {
+      // Maybe YAML in flow style: the YAML parser says what is wrong.
+    }
+  }
+  if (!json) {
+    const parsed = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+    for (const [i, doc] of (Array.isArray(parsed) ? parsed : []).entries()) {
+      const err = doc.errors[0];
+      if (err) {
+        const line = err.linePos ? `line ${err.linePos[0].line}: ` : '';
+        const what = errorMessage(err).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        throw new ResourceError([`${source}: document ${i + 1}: ${line}malformed YAML: ${what}`]);
+      }
+      docs.push(doc.toJS({ maxAliasCount: 100 }));
+    }
+  }
+  const entries: { raw: unknown; where: string }[] = [];
+  docs.forEach((doc, i) => {
+    const where = `${source}: document ${i + 1}`;
+    const items = listItems(doc);
+    if (typeof items === 'string') throw new ResourceError([`${where}: ${items}`]);
+    if (items) items.forEach((raw, j) => entries.push({ raw, where: `${where} item ${j + 1}` }));
+    else if (doc !== null && doc !== undefined) entries.push({ raw: doc, where }); // empty documents are skipped
+  });
+  return entries;
+}
+
+/** The items of a List document or a sequence; undefined if `doc` is a single resource; a problem text if the List is malformed. */
+function listItems(doc: unknown): unknown[] | string | undefined {
+  if (Array.isArray(doc)) return doc;
+  if (typeof doc !== 'object' || doc === null) return undefined;
+  const { kind, items } = doc as Record<string, unknown>;
+  if (typeof kind !== 'string' || !(kind === 'List' || (kind.endsWith('List') && kindInfo(kind.slice(0, -4))))) return undefined;
+  if (!Array.isArray(items)) return `items: must be the list of resources of the ${kind} (got ${items === undefined ? 'nothing' : describeValue(items)})`;
+  return items;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-resource checks
+
+interface CheckInput {
+  /** Stored resources not replaced by the incoming ones. */
+  existing: readonly StoredResource[];
+  incoming: readonly Resource[];
+  /** What the datastore would hold after the apply. */
+  after: readonly StoredResource[];
+}
+
+/** A rule: the problems it finds, each with the incoming resource it is about. */
+type CrossCheck = (c: CheckInput) => [Resource, string][];
+
+function spec(r: StoredResource): Record<string, unknown> {
+  return r.spec ?? {};
+}
+
+interface NodeAddress {
+  field: string;
+  /** As written: 198.18.0.11/16. */
+  value: string;
+  /** Canonical address: 198.18.0.11. */
+  ip: string;
+  /** Its network: 198.18.0.0/16. */
+  network: string;
+}
+
+function nodeAddresses(r: StoredResource): NodeAddress[] {
+  const bgp = (spec(r).bgp ?? {}) as Record<string, unknown>;
+  const out: NodeAddress[] = [];
+  for (const field of ['ipv4Address', 'ipv6Address'] as const) {
+    const value = bgp[field];
+    if (typeof value !== 'string') continue;
+    try {
+      const [ip, prefix] = value.split('/');
+      out.push({ field: `spec.bgp.${field}`, value, ip: canonicalIp(ip!), network: blockOf(ip!, Number(prefix)) });
+    } catch {
+      // A malformed stored address cannot clash with anything.
+    }
+  }
+  return out;
+}
+
+function poolCidr(r: StoredResource): string | undefined {
+  const cidr = spec(r).cidr;
+  try {
+    return typeof cidr === 'string' ? parseCidr(cidr).cidr : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function overlaps(a: string, b: string): boolean {
+  try {
+    return cidrsOverlap(a, b);
+  } catch {
+    return false;
+  }
+}
+
+function ofKind<T extends StoredResource>(list: readonly T[], kind: string): T[] {
+  return list.filter((r) => r.kind === kind);
+}
+
+/**
+ * The cross-resource rules. Each reports only problems that involve an incoming resource (what is
+ * already stored is not re-judged), once per pair.
+ */
+const CROSS_CHECKS: readonly CrossCheck[] = [
+  // A pool overlapping another pool, or the network of a node's address: Calico would route
+  // workload addresses over host addresses.
+  ({ existing, incoming, after }) => {
+    const problems: [Resource, string][] = [];
+    const newPools = ofKind(incoming, 'IPPool');
+    newPools.forEach((pool, i) => {
+      const cidr = poolCidr(pool)!;
+      const others = [...ofKind(existing, 'IPPool'), ...newPools.slice(0, i)];
+      for (const other of others) {
+        const theirs = poolCidr(other);
+        if (theirs && overlaps(cidr, theirs)) {
+          const where = origins.get(other) ? `, ${origins.get(other)}` : '';
+          problems.push([pool, `${describe(pool)}: spec.cidr: ${cidr} overlaps IPPool ${other.metadata.name} (${theirs}${where})`]);
+        }
+      }
+      for (const node of ofKind(after, 'Node')) {
+        for (const a of nodeAddresses(node)) {
+          if (overlaps(cidr, a.network)) {
+            problems.push([
+              pool,
+              `${describe(pool)}: spec.cidr: ${cidr} overlaps the network ${a.network} of Node ${node.metadata.name} (${a.field} ${a.value}): workload routes would shadow host addresses`,
+            ]);
+          }
+        }
+      }
+    });
+    // A new node whose network covers a pool that stays as it is (new pools were checked above).
+    for (const node of ofKind(incoming, 'Node')) {
+      for (const a of nodeAddresses(node)) {
+        for (const pool of ofKind(existing, 'IPPool')) {
+          const cidr = poolCidr(pool);
+          if (cidr && overlaps(cidr, a.network)) {
+            problems.push([node, `${describe(node)}: ${a.field}: the node's network ${a.network} overlaps IPPool ${pool.metadata.name} (${cidr}): workload routes would shadow host addresses`]);
+          }
+        }
+      }
+    }
+    return problems;
+  },
+
+  // A second node claiming an address another node uses.
+  ({ existing, incoming }) => {
+    const problems: [Resource, string][] = [];
+    const newNodes = ofKind(incoming, 'Node');
+    newNodes.forEach((node, i) => {
+      const others = [...ofKind(existing, 'Node'), ...newNodes.slice(0, i)].filter((o) => o.metadata.name !== node.metadata.name);
+      for (const a of nodeAddresses(node)) {
+        const owner = others.find((o) => nodeAddresses(o).some((b) => b.ip === a.ip));
+        if (owner) {
+          const where = origins.get(owner) ? ` (${origins.get(owner)})` : '';
+          problems.push([node, `${describe(node)}: ${a.field}: ${a.ip} is already used by Node ${owner.metadata.name}${where}: two nodes cannot share an address`]);
+        }
+      }
+    });
+    return problems;
+  },
+
+  // A peering scoped to a node that does not exist.
+  ({ incoming, after }) => {
+    const nodes = new Set(ofKind(after, 'Node').map((n) => n.metadata.name));
+    return ofKind(incoming, 'BGPPeer')
+      .filter((p) => typeof spec(p).node === 'string' && !nodes.has(spec(p).node as string))
+      .map((p): [Resource, string] => [p, `${describe(p)}: spec.node: unknown node ${JSON.stringify(spec(p).node)} (no Node resource of that name${nodes.size ? `; nodes: ${[...nodes].sort().join(', ')}` : ''})`]);
+  },
+];
+
+function identity(r: { kind: string; metadata: { name: string; namespace?: string } }): string {
+  return `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+}
+
+/**
+ * Checks validated `incoming` resources against the datastore's `current` resources (each with
+ * its right `kind`) and against each other: a pool overlapping another pool or a node's network,
+ * a node claiming another node's address, a BGPPeer for an unknown node. Returns the problems.
+ */
+export function crossCheck(current: readonly StoredResource[], incoming: readonly Resource[]): string[] {
+  const replaced = new Set(incoming.map(identity));
+  const existing = current.filter((r) => !replaced.has(identity(r)));
+  const input: CheckInput = { existing, incoming, after: [...existing, ...incoming] };
+  const order = new Map(incoming.map((r, i) => [r, i]));
+  return CROSS_CHECKS.flatMap((check) => check(input))
+    .sort((a, b) => order.get(a[0])! - order.get(b[0])!)
+    .map(([, problem]) => problem);
+}
+
+/** Resolves delete targets to their kind; problems for unknown kinds and read-only ones. */
+function resolveTargets(targets: readonly ResourceRef[]): { refs: { info: KindInfo; name: string; namespace?: string; at: string }[]; problems: string[] } {
+  const problems: string[] = [];
+  const refs: { info: KindInfo; name: string; namespace?: string; at: string }[] = [];
+  const seen = new Set<string>();
+  for (const t of targets) {
+    const info = kindInfo(t.kind);
+    const where = origins.get(t);
+    const at = where ? label(where, t.kind, t.metadata.name) : `${t.kind} ${t.metadata.name}`;
+    if (!info) problems.push(`${at}: kind: unknown resource type ${JSON.stringify(t.kind)} (known: ${spellingList()})`);
+    else if (!info.schema) problems.push(`${at}: ${info.kind} cannot be deleted here: ${info.readOnly}`);
+    else {
+      const namespace = info.namespaced ? (t.metadata.namespace ?? 'default') : undefined;
+      const id = `${info.kind}/${namespace ?? ''}/${t.metadata.name}`;
+      if (!seen.has(id)) refs.push({ info, name: t.metadata.name, namespace, at });
+      seen.add(id);
+    }
+  }
+  return { refs, problems };
+}
+
+/**
+ * Why the targets cannot be deleted, given everything stored (`current`, with workload endpoints)
+ * and the IPAM blocks: a resource that does not exist, a Node that still has workload endpoints,
+ * an IPPool that still has allocated blocks. Empty if the delete may go ahead.
+ */
+export function checkDeletes(current: readonly StoredResource[], blocks: readonly AllocationBlock[], targets: readonly ResourceRef[]): string[] {
+  const { refs, problems } = resolveTargets(targets);
+  const byId = new Map(current.map((r) => [identity(r), r]));
+  const missing = refs.filter((t) => !byId.has(`${t.info.kind}/${t.namespace ?? ''}/${t.name}`));
+  if (missing.length) {
+    problems.push(`resource${missing.length > 1 ? 's do' : ' does'} not exist: ${missing.map((t) => `${t.info.kind}(${t.name})`).join(', ')}; nothing was deleted`);
+  }
+  for (const t of refs) {
+    const r = byId.get(`${t.info.kind}/${t.namespace ?? ''}/${t.name}`);
+    if (!r) continue;
+    if (t.info.kind === 'Node') {
+      const weps = ofKind(current, 'WorkloadEndpoint').filter((w) => spec(w).node === t.name);
+      if (weps.length) {
+        const names = weps.map((w) => (w.metadata.namespace && w.metadata.namespace !== 'default' ? `${w.metadata.namespace}/${w.metadata.name}` : w.metadata.name)).sort();
+        problems.push(`${t.at}: Node ${t.name} still has ${weps.length} workload endpoint${weps.length > 1 ? 's' : ''} (${names.join(', ')}): delete ${weps.length > 1 ? 'those workloads' : 'that workload'} first`);
+      }
+    }
+    if (t.info.kind === 'IPPool') {
+      const cidr = poolCidr(r);
+      const inPool = cidr ? blocks.filter((b) => !b.deleted && overlaps(cidr, b.cidr)) : [];
+      if (inPool.length) {
+        const used = inPool.reduce((n, b) => n + blockUsage(b).used, 0);
+        problems.push(
+          `${t.at}: IPPool ${t.name} still has ${inPool.length} allocated block${inPool.length > 1 ? 's' : ''} (${used} address${used === 1 ? '' : 'es'} in use): delete the workloads using it first`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+function byName(a: StoredResource, b: StoredResource): number {
+  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '');
+}
+
+/**
+ * Resources as calicoctl prints them: `yaml` and `json` are one `kind: List` (which apply reads
+ * back), `table` has calicoctl-like columns, one table per kind.
+ */
+export function formatResources(list: readonly StoredResource[], format: 'yaml' | 'json' | 'table', o: FormatOptions = {}): string {
+  if (format === 'json') return JSON.stringify({ apiVersion: API_VERSION, items: list, kind: 'List' }, null, 2);
+  if (format === 'yaml') return stringifyYaml({ apiVersion: API_VERSION, items: list, kind: 'List' }, { indentSeq: false, lineWidth: 0 }).trimEnd();
+  const kinds = [...new Set(list.map((r) => r.kind))];
+  if (kinds.length === 0 && o.kind) kinds.push(kindInfo(o.kind)?.kind ?? o.kind);
+  return kinds
+    .map((kind) => {
+      const info = KINDS.find((k) => k.kind === kind);
+      const rows = list.filter((r) => r.kind === kind);
+      if (!info) return table(['NAME'], rows.map((r) => [r.metadata.name]));
+      return table([...info.columns], rows.map((r) => info.row(r, o)));
+    })
+    .join('\n\n');
+}
+
+/** calicoctl's summary: `Successfully applied 2 'IPPool' resource(s)` (no kind when mixed). */
+export function summary(verb: 'applied' | 'deleted', results: readonly { kind: string }[]): string {
+  const kinds = new Set(results.map((r) => r.kind));
+  const kind = kinds.size === 1 ? ` '${[...kinds][0]}'` : '';
+  return `Successfully ${verb} ${results.length}${kind} resource(s)`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The datastore side
+
+export interface ApplyResult {
+  kind: string;
+  name: string;
+  action: 'created' | 'configured';
+}
+
+export interface DeleteResult {
+  kind: string;
+  name: string;
+}
+
+/** etcd's default --max-txn-ops: the most writes one transaction may hold. */
+export const MAX_RESOURCES_PER_TXN = 128;
+/** How many times apply/delete re-reads and retries when someone else wrote in between. */
+const MAX_ATTEMPTS = 5;
+
+interface StoredEntry {
+  key: string;
+  value: StoredResource;
+}
+
+/**
+ * calicoctl over the datastore. apply and delete check everything first, then write in one etcd
+ * transaction that commits only if the resources they checked against are unchanged (retried
+ * after a concurrent write): a bad file, or a refused delete, changes nothing.
+ */
+export class Ctl {
+  constructor(private readonly ds: Datastore) {}
+
+  /**
+   * Creates or replaces the resources (spec and labels; creationTimestamp is kept). Validates all
+   * of them (schema, then against the datastore and each other) before writing any; throws a
+   * ResourceError listing every problem. Returns, in input order, what happened to each.
+   */
+  async apply(resources: readonly unknown[]): Promise<ApplyResult[]> {
+    const valid = validateResources(resources);
+    if (valid.length > MAX_RESOURCES_PER_TXN) {
+      throw new ResourceError([`cannot apply ${valid.length} resources at once: etcd takes at most ${MAX_RESOURCES_PER_TXN} writes in one transaction; split the file`]);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const { entries, revision } = await this.readResources();
+      const problems = crossCheck(entries.map((e) => e.value), valid);
+      if (problems.length) throw new ResourceError(problems);
+      const stored = new Map(entries.map((e) => [e.key, e.value]));
+      const now = new Date().toISOString();
+      const results: ApplyResult[] = [];
+      const puts = valid.map((r) => {
+        const key = keyOf(infoOf(r.kind), r);
+        const before = stored.get(key);
+        results.push({ kind: r.kind, name: r.metadata.name, action: before ? 'configured' : 'created' });
+        const metadata = { ...r.metadata, creationTimestamp: before?.metadata.creationTimestamp ?? now };
+        return { key, value: { ...r, metadata } };
+      });
+      if (await this.ds.txn({ puts, unchangedSince: [{ prefix: keys.resourcePrefix, revision }] })) return results;
+      if (attempt === MAX_ATTEMPTS) throw new DatastoreError(`the datastore kept changing during ${MAX_ATTEMPTS} attempts to apply; nothing was applied`);
+    }
+  }
+
+  /**
+   * Deletes resources by kind and name (any calicoctl spelling of the kind). Refuses, deleting
+   * nothing, if one does not exist, a Node still has workload endpoints, or an IPPool still has
+   * allocated blocks; the ResourceError lists every such problem.
+   */
+  async delete(targets: readonly ResourceRef[]): Promise<DeleteResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      const [{ entries, revision }, blocks] = await Promise.all([this.readResources(), this.ds.list<AllocationBlock>(keys.blocks)]);
+      const problems = checkDeletes(entries.map((e) => e.value), blocks.items.map((b) => b.value), targets);
+      if (problems.length) throw new ResourceError(problems);
+      const { refs } = resolveTargets(targets);
+      if (refs.length > MAX_RESOURCES_PER_TXN) {
+        throw new ResourceError([`cannot delete ${refs.length} resources at once: etcd takes at most ${MAX_RESOURCES_PER_TXN} writes in one transaction`]);
+      }
+      const deletes = refs.map((t) => keyOf(t.info, { metadata: { name: t.name, namespace: t.namespace } }));
+      const unchangedSince = [{ prefix: keys.resourcePrefix, revision }, { prefix: keys.blocks, revision: blocks.revision }];
+      if (await this.ds.txn({ deletes, unchangedSince })) return refs.map((t) => ({ kind: t.info.kind, name: t.name }));
+      if (attempt === MAX_ATTEMPTS) throw new DatastoreError(`the datastore kept changing during ${MAX_ATTEMPTS} attempts to delete; nothing was deleted`);
+    }
+  }
+
+  /**
+   * Resources of a kind (any calicoctl spelling), sorted by name; with `name`, that one resource
+   * (a ResourceError if it does not exist). Workload endpoints are looked up in `namespace`
+   * (default: `default`) when named, listed across namespaces otherwise.
+   */
+  async get(kind: string, name?: string, namespace?: string): Promise<StoredResource[]> {
+    const info = infoOf(resolveKind(kind));
+    if (name !== undefined) {
+      const found = await this.ds.get<StoredResource>(keyOf(info, { metadata: { name, namespace } }));
+      if (!found) throw new ResourceError([`resource does not exist: ${info.kind}(${info.namespaced ? `${namespace ?? 'default'}/` : ''}${name})`]);
+      return [withKind(found.value, info)];
+    }
+    const { items } = await this.ds.list<StoredResource>(info.prefix);
+    return items.map((i) => withKind(i.value, info)).sort(byName);
+  }
+
+  /** The cluster AS (BGPConfiguration default), for formatResources' node table. */
+  async defaultAsNumber(): Promise<number | undefined> {
+    const found = await this.ds.get<StoredResource>(keys.bgpConfiguration('default'));
+    const asn = found?.value.spec?.asNumber;
+    return typeof asn === 'number' ? asn : undefined;
+  }
+
+  /** Every stored resource of a known kind, with its key, read at one revision. */
+  private async readResources(): Promise<{ entries: StoredEntry[]; revision: string }> {
+    const { items, revision } = await this.ds.list<StoredResource>(keys.resourcePrefix);
+    const entries: StoredEntry[] = [];
+    for (const item of items) {
+      const info = KINDS.find((k) => item.key.startsWith(k.prefix));
+      if (info && typeof item.value === 'object' && item.value !== null) entries.push({ key: item.key, value: withKind(item.value, info) });
+    }
+    return { entries, revision };
+  }
+}
+
+function infoOf(kind: string): KindInfo {
+  return KINDS.find((k) => k.kind === kind)!;
+}
+
+/** A stored value with the kind its key says (and a metadata object to read the name from). */
+function withKind(value: StoredResource, info: KindInfo): StoredResource {
+  const metadata = typeof value.metadata === 'object' && value.metadata !== null ? value.metadata : { name: '' };
+  return value.kind === info.kind && metadata === value.metadata ? value : { ...value, kind: info.kind, metadata };
+}
