@@ -27,7 +27,7 @@ export function routeLines(put: DesiredRoute[], del: DesiredRoute[]): string[] {
     ...del.map((r) => `route del ${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst} proto ${AGENT_ROUTE_PROTO}`),
     ...put.map((r) => r.type === 'blackhole'
       ? `route replace blackhole ${r.dst} proto ${AGENT_ROUTE_PROTO}`
-      : `route replace ${r.dst} dev ${r.dev} scope link proto ${AGENT_ROUTE_PROTO}`),
+      : `route replace ${r.dst} dev ${r.dev}${r.dst.includes(':') ? '' : ' scope link'} proto ${AGENT_ROUTE_PROTO}`),
   ];
 }
 
@@ -41,9 +41,9 @@ export class Dataplane {
   constructor(readonly netns?: string) {}
 
   async readRoutes(): Promise<DesiredRoute[]> {
-    const rows = await ipJson<IpRoute[]>(this.netns, ['route', 'show', 'proto', String(AGENT_ROUTE_PROTO)]);
-    return rows.map((r): DesiredRoute => {
-      const dst = r.dst.includes('/') ? r.dst : `${r.dst}/32`;
+    const [v4, v6] = await Promise.all(['-4', '-6'].map((f) => ipJson<IpRoute[]>(this.netns, [f, 'route', 'show', 'proto', String(AGENT_ROUTE_PROTO)])));
+    return [...v4!, ...v6!].map((r): DesiredRoute => {
+      const dst = r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
       return r.type === 'blackhole' ? { dst, type: 'blackhole' } : { dst, type: 'unicast', dev: r.dev ?? '' };
     });
   }

@@ -22,6 +22,7 @@ export interface DesiredState {
 
 export const HOST_SYSCTLS: Record<string, string> = {
   'net.ipv4.ip_forward': '1',
+  'net.ipv6.conf.all.forwarding': '1',
 };
 
 /** The sysctls Calico sets on a workload's host-side veth. */
@@ -44,6 +45,9 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
   const localBlocks = s.blocks.filter((b) => !b.deleted && hostOfAffinity(b.affinity) === host).map((b) => b.cidr).sort(compareCidrs);
   const routes: DesiredRoute[] = localBlocks.map((dst) => ({ dst, type: 'blackhole' }));
   const local = s.workloadEndpoints.filter((w) => w.spec.node === host);
+  const borrowed = borrowedAddresses(s.blocks, host);
+  const pools = s.pools.filter((p) => !p.spec.disabled).map((p) => p.spec.cidr);
+  const ipv6Address = me?.spec.bgp.ipv6Address?.split('/')[0];
   for (const wep of local) {
     for (const dst of wep.spec.ipNetworks) routes.push({ dst, type: 'unicast', dev: wep.spec.interfaceName });
   }
@@ -56,10 +60,17 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
       asNumber: me ? nodeAs(s, me) : DEFAULT_AS,
       ...(me?.spec.bgp.routeReflectorClusterID ? { rrClusterId: me.spec.bgp.routeReflectorClusterID } : {}),
       sessions: desiredSessions(s, host),
-      // BGP carries IPv4 for now; IPv6 blocks are programmed in the kernel but not yet announced.
       localBlocks: localBlocks.filter((b) => familyOf(b) === 4),
-      borrowed: borrowedAddresses(s.blocks, host).filter((ip) => familyOf(ip) === 4).map((ip) => `${ip}/32`),
-      pools: s.pools.filter((p) => !p.spec.disabled && familyOf(p.spec.cidr) === 4).map((p) => p.spec.cidr),
+      borrowed: borrowed.filter((ip) => familyOf(ip) === 4).map((ip) => `${ip}/32`),
+      pools: pools.filter((p) => familyOf(p) === 4),
+      ...(ipv6Address && pools.some((p) => familyOf(p) === 6) ? {
+        ipv6: {
+          address: ipv6Address,
+          localBlocks: localBlocks.filter((b) => familyOf(b) === 6),
+          borrowed: borrowed.filter((ip) => familyOf(ip) === 6).map((ip) => `${ip}/128`),
+          pools: pools.filter((p) => familyOf(p) === 6),
+        },
+      } : {}),
       timers: bgpTimers(s),
     },
   };

@@ -14,6 +14,7 @@
  */
 import type { BgpTimers } from '../model/resources.js';
 import { SimError } from '../util/errors.js';
+import { canonicalIp, compareCidrs, familyOf, parseCidr as parseCidrAny } from '../ipam/blocks.js';
 
 /** One BGP session of this host. */
 export interface BirdSession {
@@ -48,6 +49,11 @@ export interface BirdInput {
   /** IPv4 IPPool CIDRs. */
   pools: string[];
   timers?: BgpTimers;
+  /**
+   * IPv6 over the same (IPv4) sessions, by multiprotocol BGP: the host's IPv6 fabric address (the
+   * next hop it announces), its IPv6 blocks and borrowed /128s, the IPv6 pools.
+   */
+  ipv6?: { address: string; localBlocks: string[]; borrowed: string[]; pools: string[] };
 }
 
 /** Name of the static protocol that holds this host's blocks. */
@@ -81,6 +87,7 @@ interface Checked {
   borrowed: Cidr[];
   pools: Cidr[];
   timers: BgpTimers;
+  ipv6?: { address: string; localBlocks: string[]; borrowed: string[]; pools: string[] };
 }
 
 /** Renders the whole BIRD 2 configuration for one host. Throws SimError on invalid input. */
@@ -89,11 +96,14 @@ export function renderBirdConfig(input: BirdInput): string {
   const sections = [
     headerSection(c),
     globalSection(c),
-    filtersSection(c.pools, c.localBlocks),
+    filtersSection(V4, c.pools.map((p) => p.text), c.localBlocks.map((b) => b.text)),
+    ...(c.ipv6 ? [filtersSection(V6, c.ipv6.pools, c.ipv6.localBlocks)] : []),
     deviceSection(),
-    directSection(),
-    kernelSection(),
-    blocksSection(c.localBlocks, c.borrowed),
+    directSection(c.ipv6 ? [V4, V6] : [V4]),
+    kernelSection(V4),
+    ...(c.ipv6 ? [kernelSection(V6)] : []),
+    blocksSection(V4, c.localBlocks.map((b) => b.text), c.borrowed.map((b) => b.text)),
+    ...(c.ipv6 ? [blocksSection(V6, c.ipv6.localBlocks, c.ipv6.borrowed)] : []),
     ...(c.timers.bfd ? [bfdSection(c.timers.bfd)] : []),
     templateSection(c),
     sessionsSection(c),
@@ -124,44 +134,50 @@ function globalSection(c: Checked): string[] {
   ];
 }
 
-/** The pool membership test and the route filters built on it. */
-function filtersSection(pools: Cidr[], blocks: Cidr[]): string[] {
-  const test = pools.length === 0 ? 'false' : `net ~ [ ${pools.map((p) => `${p.text}+`).join(', ')} ]`;
+/** What differs between the IPv4 and the IPv6 half of the config: names and the channel. */
+interface Family { channel: 'ipv4' | 'ipv6'; suffix: '' | '6'; label: 'IPv4' | 'IPv6' }
+const V4: Family = { channel: 'ipv4', suffix: '', label: 'IPv4' };
+const V6: Family = { channel: 'ipv6', suffix: '6', label: 'IPv6' };
+
+/** The pool membership test and the route filters built on it, for one address family. */
+function filtersSection(f: Family, pools: string[], blocks: string[]): string[] {
+  const x = f.suffix;
+  const test = pools.length === 0 ? 'false' : `net ~ [ ${pools.map((p) => `${p}+`).join(', ')} ]`;
   return [
     pools.length === 0
-      ? '# True for prefixes inside an IP pool. There are no IPv4 pools: nothing is.'
-      : '# True for prefixes inside an IP pool.',
-    'function calico_in_pool()',
+      ? `# True for prefixes inside an ${f.label} pool. There are no ${f.label} pools: nothing is.`
+      : `# True for prefixes inside an ${f.label} pool.`,
+    `function calico_in_pool${x}()`,
     '{',
     `  return ${test};`,
     '}',
     '',
     '# From other cluster nodes: only pool prefixes (workload blocks and addresses).',
-    'filter calico_import_from_nodes',
+    `filter calico_import_from_nodes${x}`,
     '{',
-    '  if calico_in_pool() then accept;',
+    `  if calico_in_pool${x}() then accept;`,
     '  reject;',
     '}',
     '',
     '# From routers outside the cluster: what they announce (e.g. external networks), not our pools.',
-    'filter calico_import_from_routers',
+    `filter calico_import_from_routers${x}`,
     '{',
-    ...blocks.map((b) => `  if net ~ ${b.text} then reject;`),
+    ...blocks.map((b) => `  if net ~ ${b} then reject;`),
     '  accept;',
     '}',
     '',
     '# To peers: each local block as one aggregate, nothing inside it; other pool prefixes',
     '# (borrowed addresses, routes a route reflector passes on) as they are.',
-    'filter calico_export_to_peers',
+    `filter calico_export_to_peers${x}`,
     '{',
-    ...blocks.flatMap((b) => [`  if net = ${b.text} then accept;`, `  if net ~ ${b.text} then reject;`]),
-    '  if calico_in_pool() then accept;',
+    ...blocks.flatMap((b) => [`  if net = ${b} then accept;`, `  if net ~ ${b} then reject;`]),
+    `  if calico_in_pool${x}() then accept;`,
     '  reject;',
     '}',
     '',
     '# To the kernel: what was learned over BGP (it appears as `proto bird`).',
     '# Local blocks are blackholed in the kernel by the agent, not by BIRD.',
-    'filter calico_kernel_programming',
+    `filter calico_kernel_programming${x}`,
     '{',
     '  if source = RTS_BGP then accept;',
     '  reject;',
@@ -174,23 +190,23 @@ function deviceSection(): string[] {
 }
 
 /** Connected routes, so that iBGP next hops resolve recursively. */
-function directSection(): string[] {
+function directSection(families: Family[]): string[] {
   return [
     '# Connected networks (not workload interfaces), for recursive next-hop resolution.',
     'protocol direct {',
-    '  ipv4;',
+    ...families.map((f) => `  ${f.channel};`),
     '  interface -"cali*", "*";',
     '}',
   ];
 }
 
-function kernelSection(): string[] {
+function kernelSection(f: Family): string[] {
   return [
-    '# Routes learned from peers go to the kernel; nothing is learned from it.',
-    'protocol kernel {',
-    '  ipv4 {',
+    `# ${f.label} routes learned from peers go to the kernel; nothing is learned from it.`,
+    `protocol kernel kernel${f.suffix || '4'} {`,
+    `  ${f.channel} {`,
     '    import none;',
-    '    export filter calico_kernel_programming;',
+    `    export filter calico_kernel_programming${f.suffix};`,
     '  };',
     '  merge paths on;    # ECMP when several peers announce a prefix',
     '  scan time 2;',
@@ -205,14 +221,14 @@ function kernelSection(): string[] {
  * originate announcements: the kernel routes are the agent's (blackhole for a block, the
  * workload's veth for an address).
  */
-function blocksSection(blocks: Cidr[], borrowed: Cidr[]): string[] {
+function blocksSection(f: Family, blocks: string[], borrowed: string[]): string[] {
   return [
-    blocks.length === 0 ? '# IPAM blocks of this host: none yet.' : '# IPAM blocks of this host.',
-    `protocol static ${BLOCKS_PROTOCOL} {`,
-    '  ipv4;',
-    ...blocks.map((b) => `  route ${b.text} blackhole;`),
+    blocks.length === 0 ? `# ${f.label} IPAM blocks of this host: none yet.` : `# ${f.label} IPAM blocks of this host.`,
+    `protocol static ${BLOCKS_PROTOCOL}${f.suffix} {`,
+    `  ${f.channel};`,
+    ...blocks.map((b) => `  route ${b} blackhole;`),
     ...(borrowed.length ? ['  # Addresses borrowed from other hosts\' blocks.'] : []),
-    ...borrowed.map((b) => `  route ${b.text} blackhole;`),
+    ...borrowed.map((b) => `  route ${b} blackhole;`),
     '}',
   ];
 }
@@ -232,15 +248,21 @@ function bfdSection(bfd: NonNullable<BgpTimers['bfd']>): string[] {
 
 function templateSection(c: Checked): string[] {
   const t = c.timers;
-  const template = (name: string, importFilter: string) => [
-    `template bgp ${name} {`,
-    `  local as ${c.asNumber};`,
-    '  ipv4 {',
-    `    import filter ${importFilter};`,
-    '    export filter calico_export_to_peers;',
+  const channel = (f: Family, importFilter: string) => [
+    `  ${f.channel} {`,
+    `    import filter ${importFilter}${f.suffix};`,
+    `    export filter calico_export_to_peers${f.suffix};`,
+    // IPv6 rides on the IPv4 session: announce our IPv6 fabric address as its next hop.
+    ...(f === V6 ? [`    next hop address ${c.ipv6!.address};`] : []),
     '    gateway recursive;',
     '    add paths on;',
     '  };',
+  ];
+  const template = (name: string, importFilter: string) => [
+    `template bgp ${name} {`,
+    `  local as ${c.asNumber};`,
+    ...channel(V4, importFilter),
+    ...(c.ipv6 ? channel(V6, importFilter) : []),
     '  connect delay time 1;',
     `  connect retry time ${t.connectRetryTime ?? 5};`,
     '  error wait time 5,30;',
@@ -310,7 +332,27 @@ function checkInput(input: BirdInput): Checked {
     localBlocks: sortedUnique(input.localBlocks.map((b) => parseCidr(b, `block of host ${host}`))),
     borrowed: sortedUnique(input.borrowed.map((b) => parseCidr(b, `borrowed address of host ${host}`))),
     timers: checkTimers(input.timers ?? {}, host),
+    ...(input.ipv6 ? { ipv6: checkIpv6(input.ipv6, host) } : {}),
     pools: sortedUnique(input.pools.map((p) => parseCidr(p, 'IP pool'))),
+  };
+}
+
+/** IPv6 inputs, checked and ordered with the IPAM maths (which speaks both families). */
+function checkIpv6(v6: NonNullable<BirdInput['ipv6']>, host: string): NonNullable<Checked['ipv6']> {
+  const cidrs = (list: string[], what: string) => {
+    const out = list.map((t) => {
+      const c = parseCidrAny(t);
+      if (c.bits !== 128) throw new SimError(`${what} of host ${host} is not IPv6: ${t}`);
+      return c.cidr;
+    });
+    return [...new Set(out)].sort(compareCidrs);
+  };
+  if (familyOf(v6.address) !== 6) throw new SimError(`IPv6 next hop of host ${host} is not an IPv6 address: ${v6.address}`);
+  return {
+    address: canonicalIp(v6.address),
+    localBlocks: cidrs(v6.localBlocks, 'IPv6 block'),
+    borrowed: cidrs(v6.borrowed, 'IPv6 borrowed address'),
+    pools: cidrs(v6.pools, 'IPv6 pool'),
   };
 }
 

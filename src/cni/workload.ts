@@ -11,6 +11,8 @@ import { SimError, errorMessage } from '../util/errors.js';
 export const WORKLOAD_GATEWAY = '169.254.1.1';
 /** Calico gives every host-side veth this MAC; the proxy ARP reply carries it. */
 export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
+/** The IPv6 gateway: the host-side veth's own link-local address (EUI-64 of HOST_VETH_MAC). */
+export const WORKLOAD_GATEWAY6 = 'fe80::ecee:eeff:feee:eeee';
 
 export interface WorkloadRequest {
   lab: string;
@@ -29,14 +31,24 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
   if (await ds.get(key)) throw new SimError(`workload "${req.name}" already exists`);
   if (!(await ds.get<CalicoNode>(keys.node(req.host)))) throw new SimError(`unknown host "${req.host}": no Node resource in the datastore`);
   const ipam = new Ipam(ds);
-  const { ip } = await ipam.autoAssign({ host: req.host, handleId: `${req.lab}.${req.name}` });
+  const handleId = `${req.lab}.${req.name}`;
+  const { ip } = await ipam.autoAssign({ host: req.host, handleId });
+  let ip6: string | undefined;
+  if ((await ipam.pools(6)).length > 0) {
+    try {
+      ip6 = (await ipam.autoAssign({ host: req.host, handleId, family: 6 })).ip;
+    } catch (err) {
+      await ipam.release(ip);
+      throw err;
+    }
+  }
   const netns = names.workloadNs(req.lab, req.name);
   const iface = names.caliIface(req.lab, req.name);
   const wep: WorkloadEndpoint = {
     apiVersion: API_VERSION,
     kind: 'WorkloadEndpoint',
     metadata: { name: req.name, namespace: 'default', creationTimestamp: new Date().toISOString() },
-    spec: { node: req.host, orchestrator: 'cni', workload: req.name, endpoint: 'eth0', interfaceName: iface, ipNetworks: [`${ip}/32`], netns },
+    spec: { node: req.host, orchestrator: 'cni', workload: req.name, endpoint: 'eth0', interfaceName: iface, ipNetworks: [`${ip}/32`, ...(ip6 ? [`${ip6}/128`] : [])], netns },
   };
   let nsMade = false;
   try {
@@ -47,6 +59,7 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
       `link set ${iface} address ${HOST_VETH_MAC}`,
       `link set ${iface} up`,
       `route replace ${ip}/32 dev ${iface} scope link proto ${AGENT_ROUTE_PROTO}`,
+      ...(ip6 ? [`route replace ${ip6}/128 dev ${iface} proto ${AGENT_ROUTE_PROTO}`] : []),
     ]);
     await Promise.all([
       setSysctls(req.hostNetns, workloadIfaceSysctls(iface)),
@@ -56,6 +69,7 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
         'link set eth0 up',
         `route add ${WORKLOAD_GATEWAY} dev eth0 scope link`,
         `route add default via ${WORKLOAD_GATEWAY} dev eth0`,
+        ...(ip6 ? [`addr add ${ip6}/128 dev eth0 nodad`, `route add default via ${WORKLOAD_GATEWAY6} dev eth0`] : []),
       ]),
     ]);
     if (!(await ds.create(key, wep))) throw new SimError(`workload "${req.name}" already exists`);
@@ -63,6 +77,7 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
   } catch (err) {
     if (nsMade) await ipBatch(undefined, [`netns del ${netns}`]).catch(() => undefined);
     await ipam.release(ip).catch(() => undefined);
+    if (ip6) await ipam.release(ip6).catch(() => undefined);
     throw err instanceof SimError ? err : new SimError(`cannot add workload "${req.name}": ${errorMessage(err)}`, { cause: err });
   }
 }

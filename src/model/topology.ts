@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { cidrsOverlap, ipAt, parseCidr } from '../ipam/blocks.js';
+import { blockPrefixRange, cidrsOverlap, DEFAULT_BLOCK_SIZE, familyOf, ipAt, parseCidr } from '../ipam/blocks.js';
 import { TopologyError, errorMessage } from '../util/errors.js';
 import { NAME_RE } from '../sim/names.js';
 import { parseSelector } from './selector.js';
@@ -18,7 +18,8 @@ const asNumber = z.number().int().min(1).max(4294967295);
 const PoolSchema = z.strictObject({
   name: name.optional(),
   cidr: z.string(),
-  blockSize: z.number().int().min(20).max(32).default(26),
+  /** Default: 26 for IPv4, 122 for IPv6 (Calico's). */
+  blockSize: z.number().int().optional(),
 });
 
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
@@ -60,6 +61,8 @@ export const TopologySchema = z.strictObject({
   asNumber: asNumber.default(64512),
   // 198.18.0.0/17: DESIGN.md's fabric /16 would contain its own external range 198.18.255.0/24.
   fabric: z.string().default('198.18.0.0/17'),
+  /** The fabric's IPv6 network, used when a pool is IPv6 (dual stack). */
+  fabric6: z.string().default('2001:db8:f::/64'),
   bgp: z.strictObject({
     nodeToNodeMesh: z.boolean().default(true),
     peers: z.array(PeerSchema).default([]),
@@ -85,6 +88,8 @@ export interface PoolPlan { name: string; cidr: string; blockSize: number }
 export interface HostPlan {
   name: string;
   ip: string;
+  /** IPv6 fabric address, in a dual-stack lab. */
+  ip6?: string;
   prefixLength: number;
   /** Set only when the host has its own AS; else the cluster default applies. */
   asNumber?: number;
@@ -109,6 +114,8 @@ export interface LabPlan {
   asNumber: number;
   meshEnabled: boolean;
   fabric: { cidr: string; gatewayIp: string; prefixLength: number };
+  /** Present when the lab is dual stack (an IPv6 pool exists). */
+  fabric6?: { cidr: string; gatewayIp: string; prefixLength: number };
   pools: PoolPlan[];
   hosts: HostPlan[];
   workloads: WorkloadPlan[];
@@ -203,13 +210,23 @@ function plan(t: Topology, source: string): LabPlan {
       fail(`pools[${i}].cidr`, `pool ${cidr} overlaps the fabric (host) network ${fabric}: workload routes would shadow host addresses`);
     }
     const prefix = Number(cidr.split('/')[1]);
-    if (p.blockSize < prefix) fail(`pools[${i}].blockSize`, `block size /${p.blockSize} is larger than the pool ${cidr}`);
+    const family = familyOf(cidr);
+    const blockSize = p.blockSize ?? DEFAULT_BLOCK_SIZE[family];
+    const { min: lo, max: hi } = blockPrefixRange(family);
+    if (blockSize < lo || blockSize > hi) fail(`pools[${i}].blockSize`, `an IPv${family} block size must be /${lo} to /${hi}, got /${blockSize}`);
+    if (blockSize < prefix) fail(`pools[${i}].blockSize`, `block size /${blockSize} is larger than the pool ${cidr}`);
     t.pools.slice(0, i).forEach((q, k) => {
       if (cidrsOverlap(cidr, q.cidr)) fail(`pools[${i}].cidr`, `pool ${cidr} overlaps pools[${k}] (${q.cidr})`);
     });
-    return { name: p.name ?? (i === 0 ? 'default-ipv4-ippool' : `pool-${i}`), cidr, blockSize: p.blockSize };
+    return { name: p.name ?? (i === 0 ? 'default-ipv4-ippool' : `pool-${i}`), cidr, blockSize };
   });
   const fabricPrefix = Number(fabric.split('/')[1]);
+  const dualStack = pools.some((p) => familyOf(p.cidr) === 6);
+  const fabric6 = dualStack ? checkCidr(t.fabric6, 'fabric6', fail) : undefined;
+  if (fabric6) {
+    if (familyOf(fabric6) !== 6) fail('fabric6', `${fabric6} is not an IPv6 network`);
+    pools.forEach((p, i) => { if (cidrsOverlap(p.cidr, fabric6)) fail(`pools[${i}].cidr`, `pool ${p.cidr} overlaps the IPv6 fabric ${fabric6}`); });
+  }
   const capacity = 2 ** (32 - fabricPrefix) - FIRST_HOST_ORDINAL - 1;
   if (t.hosts.length > capacity) fail('hosts', `${t.hosts.length} hosts do not fit in the fabric ${fabric} (room for ${capacity})`);
   return {
@@ -217,10 +234,12 @@ function plan(t: Topology, source: string): LabPlan {
     asNumber: t.asNumber,
     meshEnabled: t.bgp.nodeToNodeMesh,
     fabric: { cidr: fabric, gatewayIp: ipAt(fabric, FABRIC_GATEWAY_ORDINAL), prefixLength: fabricPrefix },
+    ...(fabric6 ? { fabric6: { cidr: fabric6, gatewayIp: ipAt(fabric6, FABRIC_GATEWAY_ORDINAL), prefixLength: Number(fabric6.split('/')[1]) } } : {}),
     pools,
     hosts: t.hosts.map((h, i): HostPlan => ({
       name: h.name,
       ip: ipAt(fabric, FIRST_HOST_ORDINAL + i),
+      ...(fabric6 ? { ip6: ipAt(fabric6, FIRST_HOST_ORDINAL + i) } : {}),
       prefixLength: fabricPrefix,
       ...(h.asNumber ? { asNumber: h.asNumber } : {}),
       ...(h.routeReflector ? { routeReflectorClusterId: h.routeReflector } : {}),

@@ -3,7 +3,7 @@ import { bgpSessions } from '../bgp/bird.js';
 import { writeBirdConfig } from '../bgp/confd.js';
 import { renderBirdConfig } from '../bgp/render.js';
 import { computeDesired } from '../agent/desired.js';
-import { hostOfAffinity } from '../ipam/blocks.js';
+import { familyOf, hostOfAffinity } from '../ipam/blocks.js';
 import { addWorkload, deleteWorkload } from '../cni/workload.js';
 import { keys } from '../datastore/keys.js';
 import { Ipam } from '../ipam/ipam.js';
@@ -168,6 +168,7 @@ export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<v
       spec: {
         bgp: {
           ipv4Address: `${h.ip}/${h.prefixLength}`,
+          ...(h.ip6 ? { ipv6Address: `${h.ip6}/64` } : {}),
           ...(h.asNumber ? { asNumber: h.asNumber } : {}),
           ...(h.routeReflectorClusterId ? { routeReflectorClusterID: h.routeReflectorClusterId } : {}),
         },
@@ -198,10 +199,17 @@ export async function startHostDaemons(ds: Datastore, state: LabState, hosts: Ho
 export async function missingRoutes(ds: Datastore, state: LabState): Promise<string[]> {
   const snap = await readSnapshot(ds);
   const missing: string[] = [];
-  await Promise.all([...state.hosts, ...state.routers].map(async (h) => {
-    const learned = new Set((await ipJson<{ dst: string }[]>(h.netns, ['route', 'show', 'proto', 'bird'])).map((r) => r.dst));
+  const learnedBy = async (netns: string, families: string[]) =>
+    new Set((await Promise.all(families.map((f) => ipJson<{ dst: string }[]>(netns, [f, 'route', 'show', 'proto', 'bird'])))).flat().map((r) => r.dst));
+  await Promise.all([
+    ...state.hosts.map(async (h) => ({ h, learned: await learnedBy(h.netns, ['-4', '-6']), v6: true })),
+    // Routers outside the cluster speak IPv4 only.
+    ...state.routers.map(async (h) => ({ h, learned: await learnedBy(h.netns, ['-4']), v6: false })),
+  ].map(async (p) => {
+    const { h, learned, v6 } = await p;
     for (const b of snap.blocks) {
       const owner = hostOfAffinity(b.affinity);
+      if (!v6 && familyOf(b.cidr) === 6) continue;
       if (owner && owner !== h.name && !learned.has(b.cidr)) missing.push(`${h.name} lacks ${b.cidr} (owned by ${owner})`);
     }
   }));
@@ -290,7 +298,7 @@ export interface LabStatus {
     bird: { socket: string; pid?: number; alive: boolean };
     agent: { pid?: number; alive: boolean; heartbeatAt?: string; lastReconcile?: AgentStatus['lastReconcile'] };
   }[];
-  workloads: { name: string; host: string; netns: string; ip: string; interface: string }[];
+  workloads: { name: string; host: string; netns: string; ip: string; ip6?: string; interface: string }[];
   routers: { name: string; netns: string; ip: string; as: number; bird: { socket: string; pid?: number; alive: boolean }; clients: { name: string; netns: string; ip: string }[] }[];
   bgp: { host: string; peer: string; peerIp: string; state: string; since: string; info: string }[];
   errors: string[];
@@ -349,7 +357,10 @@ export async function status(state: LabState): Promise<LabStatus> {
     etcd: { endpoints: state.etcd.endpoints, clientUrl: state.etcd.clientUrl, pid: state.etcd.pid, alive: etcdAlive },
     hosts,
     workloads: weps.map((w) => ({
-      name: w.metadata.name, host: w.spec.node, netns: w.spec.netns, ip: w.spec.ipNetworks[0]?.split('/')[0] ?? '', interface: w.spec.interfaceName,
+      name: w.metadata.name, host: w.spec.node, netns: w.spec.netns,
+      ip: w.spec.ipNetworks.find((n) => !n.includes(':'))?.split('/')[0] ?? '',
+      ...(w.spec.ipNetworks.some((n) => n.includes(':')) ? { ip6: w.spec.ipNetworks.find((n) => n.includes(':'))!.split('/')[0] } : {}),
+      interface: w.spec.interfaceName,
     })).sort((a, b) => a.name.localeCompare(b.name)),
     routers,
     bgp,

@@ -42,6 +42,16 @@ const generators: Record<string, Generator> = {
       hosts: hostList(n, w, (i) => (i < 2 ? { routeReflector: '224.0.0.1', workloads: [] } : {})),
     }),
   },
+  'dual-stack': {
+    describe: 'N meshed hosts with an IPv4 and an IPv6 pool: every workload gets both, IPv6 rides the same BGP sessions',
+    defaultHosts: 2,
+    minHosts: 1,
+    make: (n, w) => ({
+      name: 'dual-stack',
+      pools: [{ cidr: '198.19.0.0/16', blockSize: 26 }, { name: 'default-ipv6-ippool', cidr: '2001:db8:1::/48', blockSize: 122 }],
+      hosts: hostList(n, w),
+    }),
+  },
   gateway: {
     describe: 'N meshed hosts, a gateway router (AS 64513) peering with all of them, and an outside client behind it',
     defaultHosts: 3,

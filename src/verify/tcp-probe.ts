@@ -13,7 +13,7 @@ const [mode, ...args] = process.argv.slice(2);
 if (mode === 'serve') {
   const [port, name] = args;
   const server = createServer((sock) => sock.end(`${name} ${sock.remoteAddress?.replace(/^::ffff:/, '')}\n`));
-  server.listen(Number(port), '0.0.0.0', () => console.log('listening'));
+  server.listen(Number(port), '::', () => console.log('listening')); // IPv6 and IPv4 alike
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 } else if (mode === 'probe') {
   const [timeoutMs, ...targets] = args;

@@ -33,6 +33,7 @@ export async function ping(netns: string, ip: string, timeoutS = 1): Promise<boo
 }
 
 export async function ipRoutes(netns: string, ...filter: string[]): Promise<{ dst: string; dev?: string; gateway?: string; protocol?: string; type?: string }[]> {
-  const r = await execa('ip', ['-n', netns, '-j', 'route', 'show', ...filter]);
+  const family = filter.filter((f) => f === '-4' || f === '-6');
+  const r = await execa('ip', ['-n', netns, '-j', ...family, 'route', 'show', ...filter.filter((f) => !family.includes(f))]);
   return JSON.parse(String(r.stdout) || '[]');
 }

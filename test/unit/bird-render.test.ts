@@ -56,6 +56,12 @@ const borrowing = snapshot([node(h1), node(h2)], {
   blocks: [newBlock('198.19.10.0/26', 'h1'), assignInBlock(newBlock('198.19.0.0/26', 'h2'), 'lab.w9', 1, { node: 'h1' })!.block],
 });
 
+/** Dual stack: an IPv6 pool and blocks, the nodes' IPv6 fabric addresses. */
+const dual = snapshot([node(h1, { ipv6Address: '2001:db8:f::9/64' }), node(h2, { ipv6Address: '2001:db8:f::a/64' })], {
+  pools: [...mesh.pools, { ...mesh.pools[0]!, metadata: { name: 'v6' }, spec: { ...mesh.pools[0]!.spec, cidr: '2001:db8:1::/48', blockSize: 122 } }],
+  blocks: [newBlock('198.19.10.0/26', 'h1'), newBlock('2001:db8:1::40/122', 'h1'), newBlock('2001:db8:1::/122', 'h2')],
+});
+
 const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
 
 /** Compares with the golden file, or (re)writes it when UPDATE_GOLDEN=1. */
@@ -81,6 +87,7 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-rr-client.conf', inputFor(rr, 'h3')],
   ['bird-peers-explicit.conf', inputFor(explicit, 'h1')],
   ['bird-borrowed.conf', inputFor(borrowing, 'h1')],
+  ['bird-dual-stack.conf', inputFor(dual, 'h1')],
   ['bird-timers-bfd.conf', { ...inputFor(mesh, 'h1'), timers: { holdTime: 9, keepaliveTime: 3, connectRetryTime: 2, gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
 ];
 
@@ -136,6 +143,16 @@ describe('renderBirdConfig: content', () => {
     expect(inputFor(borrowing, 'h1').borrowed).toEqual(['198.19.0.0/32']);
     expect(renderBirdConfig(inputFor(borrowing, 'h1'))).toContain('  route 198.19.0.0/32 blackhole;');
     expect(inputFor(borrowing, 'h2').borrowed).toEqual([]);
+  });
+
+  it('dual stack: IPv6 channels on the same sessions, announcing the IPv6 fabric address as next hop', () => {
+    const input = inputFor(dual, 'h1');
+    expect(input.ipv6).toEqual({ address: '2001:db8:f::9', localBlocks: ['2001:db8:1::40/122'], borrowed: [], pools: ['2001:db8:1::/48'] });
+    const text = renderBirdConfig(input);
+    expect(text.match(/protocol bgp /g)).toHaveLength(1); // one session carries both families
+    expect(text).toContain('next hop address 2001:db8:f::9;');
+    expect(text).toMatch(/protocol static calico_blocks6 \{\n  ipv6;\n  route 2001:db8:1::40\/122 blackhole;/);
+    expect(renderBirdConfig(inputFor(mesh, 'h1'))).not.toContain('ipv6');
   });
 
   it('a route reflector marks its clients and its cluster id; a client has plain sessions to both reflectors', () => {

@@ -71,6 +71,7 @@ export class NetnsBackend implements Backend {
       'link set lo up',
       `link add ${BRIDGE} type bridge`,
       `addr add ${plan.fabric.gatewayIp}/${plan.fabric.prefixLength} dev ${BRIDGE}`,
+      ...(plan.fabric6 ? [`addr add ${plan.fabric6.gatewayIp}/${plan.fabric6.prefixLength} dev ${BRIDGE} nodad`] : []),
       `link set ${BRIDGE} up`,
     ]);
   }
@@ -87,12 +88,19 @@ export class NetnsBackend implements Backend {
       ];
     }));
     // One batch per host namespace (ip -batch cannot switch namespaces), all at once.
-    await Promise.all(hosts.map((h) => ipBatch(this.hostNetns(lab, h.name), [
-      'link set lo up',
-      `addr add ${h.ip}/${h.prefixLength} dev eth0`,
-      'link set eth0 up',
-      `route add default via ${plan.fabric.gatewayIp} dev eth0`,
-    ])));
+    await Promise.all(hosts.map(async (h) => {
+      const ns = this.hostNetns(lab, h.name);
+      // Dual stack: interfaces made from now on (the workloads' cali veths) skip duplicate
+      // address detection, so their link-local gateway address answers at once.
+      if (plan.fabric6) await setSysctls(ns, { 'net.ipv6.conf.default.accept_dad': '0' });
+      await ipBatch(ns, [
+        'link set lo up',
+        `addr add ${h.ip}/${h.prefixLength} dev eth0`,
+        ...(plan.fabric6 && h.ip6 ? [`addr add ${h.ip6}/${plan.fabric6.prefixLength} dev eth0 nodad`] : []),
+        'link set eth0 up',
+        `route add default via ${plan.fabric.gatewayIp} dev eth0`,
+      ]);
+    }));
   }
 
   async labs(): Promise<string[]> {
