@@ -73,6 +73,7 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
         passive: false,
         rrClient: false,
         clusterNode: false,
+        ...(spec.numAllowedLocalASNumbers ? { allowLocalAs: spec.numAllowedLocalASNumbers } : {}),
       });
     } else if (spec.peerSelector) {
       const selected = parseSelector(spec.peerSelector);

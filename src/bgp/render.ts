@@ -30,6 +30,8 @@ export interface BirdSession {
   rrClient: boolean;
   /** The peer is another cluster node (imports only pool prefixes) rather than an outside router. */
   clusterNode: boolean;
+  /** Accept paths holding our own AS this many times (Calico's numAllowedLocalASNumbers). */
+  allowLocalAs?: number;
 }
 
 export interface BirdInput {
@@ -296,6 +298,7 @@ function sessionsSection(c: Checked): string[] {
       `  source address ${c.routerId};`,
       ...(p.passive ? ['  passive on;    # the peer connects to us'] : []),
       ...(p.rrClient ? ['  rr client;', `  rr cluster id ${c.rrClusterId};`] : []),
+      ...(p.allowLocalAs ? [`  allow local as ${p.allowLocalAs};`] : []),
       '}',
     );
   }

@@ -1,7 +1,7 @@
 /**
  * BIRD 2 config of a plain router outside the cluster (a gateway or top-of-rack router): it
- * peers with cluster hosts, announces the LAN behind it and installs what it learns in its
- * kernel. Pure. It is not a Calico node: nothing of it lives in etcd.
+ * peers with cluster hosts (and other routers), announces the LAN behind it, passes on what it
+ * learns and installs it in its kernel. Pure. It is not a Calico node: nothing of it is in etcd.
  */
 export interface RouterInput {
   name: string;
@@ -34,14 +34,15 @@ export function renderRouterConfig(r: RouterInput): string {
     '  scan time 2;',
     '}',
     '',
-    '# To the cluster: only the LAN behind us.',
+    '# To peers: the LAN behind us, and what we learned (a router passes routes on).',
     'filter router_export',
     '{',
     `  if net = ${r.network} then accept;`,
+    '  if source = RTS_BGP then accept;',
     '  reject;',
     '}',
     '',
-    'template bgp cluster_host {',
+    'template bgp peer {',
     `  local as ${r.asNumber};`,
     '  ipv4 { import all; export filter router_export; };',
     '  connect delay time 1;',
@@ -50,8 +51,8 @@ export function renderRouterConfig(r: RouterInput): string {
     '}',
     ...neighbors.flatMap((n) => [
       '',
-      `# Cluster host ${n.name}`,
-      `protocol bgp Host_${n.ip.replaceAll('.', '_')} from cluster_host {`,
+      `# ${n.name}`,
+      `protocol bgp Peer_${n.ip.replaceAll('.', '_')} from peer {`,
       `  neighbor ${n.ip} as ${n.asNumber};`,
       `  source address ${r.routerId};`,
       '}',

@@ -293,6 +293,7 @@ const BGPPeerSpec = strict({
   peerIP: peerAddress.optional(),
   asNumber: asNumber.optional(),
   peerSelector: selector.optional(),
+  numAllowedLocalASNumbers: z.number().int().min(0).max(10).optional(),
 }).superRefine((s, ctx) => {
   if (s.peerIP === undefined && s.peerSelector === undefined) {
     issue(ctx, [], 'one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required');

@@ -58,6 +58,8 @@ export interface BGPPeer {
     peerIP?: string;
     asNumber?: number;
     peerSelector?: string;
+    /** Accept paths that already hold our own AS this many times (AS-per-rack designs). */
+    numAllowedLocalASNumbers?: number;
   };
 }
 

@@ -42,14 +42,22 @@ const PeerSchema = z.strictObject({
   peerIP: ipv4.optional(),
   asNumber: asNumber.optional(),
   peerSelector: z.string().optional(),
+  numAllowedLocalASNumbers: z.number().int().min(0).max(10).optional(),
 });
 
 /** A plain BGP router outside the cluster (a gateway or ToR), with a LAN of outside clients. */
 const RouterSchema = z.strictObject({
   name,
   asNumber,
-  /** Which cluster hosts it peers with. */
-  peerWith: z.enum(['all', 'route-reflectors']).default('all'),
+  /** Which cluster hosts it peers with: `all`, `route-reflectors`, or a label selector (`rack == 'a'`). */
+  peerWith: z.string().default('all'),
+  /** Other routers it peers with (eBGP between top-of-rack routers). */
+  peerRouters: z.array(name).default([]),
+  /**
+   * How often the hosts it serves accept their own AS in a path from it (Calico's
+   * numAllowedLocalASNumbers): 1 when hosts of a rack share an AS and learn each other via the router.
+   */
+  allowLocalAs: z.number().int().min(0).max(10).default(0),
   /** The LAN behind it, where its clients live. */
   network: z.string().default('198.18.255.0/24'),
   clients: z.array(name).default([]),
@@ -96,13 +104,16 @@ export interface HostPlan {
   routeReflectorClusterId?: string;
   labels: Record<string, string>;
 }
-export interface PeerPlan { name: string; node?: string; nodeSelector?: string; peerIP?: string; asNumber?: number; peerSelector?: string }
+export interface PeerPlan { name: string; node?: string; nodeSelector?: string; peerIP?: string; asNumber?: number; peerSelector?: string; numAllowedLocalASNumbers?: number }
 export interface RouterPlan {
   name: string;
   asNumber: number;
   /** Fabric address. */
   ip: string;
-  peerWith: 'all' | 'route-reflectors';
+  /** Calico selector of the hosts it peers with. */
+  hostSelector: string;
+  peerRouters: string[];
+  allowLocalAs: number;
   network: { cidr: string; gatewayIp: string; prefixLength: number };
   clients: { name: string; ip: string }[];
 }
@@ -201,9 +212,17 @@ function plan(t: Topology, source: string): LabPlan {
       }
     }
   });
-  if (t.routers.some((r) => r.peerWith === 'route-reflectors') && !t.hosts.some((h) => h.routeReflector)) {
-    fail('routers', 'peerWith: route-reflectors, but no host is a route reflector');
-  }
+  t.routers.forEach((r, i) => {
+    if (r.peerWith === 'route-reflectors' && !t.hosts.some((h) => h.routeReflector)) fail(`routers[${i}].peerWith`, 'route-reflectors, but no host is a route reflector');
+    try {
+      parseSelector(routerHostSelector(r.peerWith));
+    } catch (err) {
+      fail(`routers[${i}].peerWith`, errorMessage(err));
+    }
+    r.peerRouters.forEach((n, j) => {
+      if (n === r.name || !t.routers.some((x) => x.name === n)) fail(`routers[${i}].peerRouters[${j}]`, `unknown router "${n}"`);
+    });
+  });
   const pools = t.pools.map((p, i): PoolPlan => {
     const cidr = checkCidr(p.cidr, `pools[${i}].cidr`, fail);
     if (cidrsOverlap(cidr, fabric)) {
@@ -257,12 +276,21 @@ function plan(t: Topology, source: string): LabPlan {
         name: r.name,
         asNumber: r.asNumber,
         ip: ipAt(fabric, FIRST_ROUTER_ORDINAL + i),
-        peerWith: r.peerWith,
+        hostSelector: routerHostSelector(r.peerWith),
+        peerRouters: r.peerRouters,
+        allowLocalAs: r.allowLocalAs,
         network: { cidr: net, gatewayIp: ipAt(net, 1), prefixLength: Number(net.split('/')[1]) },
         clients: r.clients.map((c, j) => ({ name: c, ip: ipAt(net, FIRST_CLIENT_ORDINAL + j) })),
       };
     }),
   };
+}
+
+/** A router's `peerWith` as a Calico selector over the hosts' labels. */
+function routerHostSelector(peerWith: string): string {
+  if (peerWith === 'all') return 'all()';
+  if (peerWith === 'route-reflectors') return "route-reflector == 'true'";
+  return peerWith;
 }
 
 function checkCidr(cidr: string, field: string, fail: (f: string, why: string) => never): string {

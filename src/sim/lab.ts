@@ -12,6 +12,7 @@ import { Datastore } from '../datastore/store.js';
 import { API_VERSION, type AgentStatus, type BGPConfiguration, type BGPPeer, type CalicoNode, type IPPool, type WorkloadEndpoint } from '../model/resources.js';
 import type { HostPlan, LabPlan } from '../model/topology.js';
 import { renderRouterConfig } from '../bgp/router.js';
+import { parseSelector } from '../model/selector.js';
 import { ipJson, waitFor } from '../util/exec.js';
 import { BackendError, DatastoreError, SimError, errorMessage } from '../util/errors.js';
 import type { Backend, DestroyReport } from './backend.js';
@@ -124,7 +125,7 @@ async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
     // Each router outside the cluster is an explicit peer of the hosts it serves.
     ...plan.routers.map((r): BGPPeer => ({
       apiVersion: API_VERSION, kind: 'BGPPeer', metadata: { name: `router-${r.name}` },
-      spec: { peerIP: r.ip, asNumber: r.asNumber, nodeSelector: r.peerWith === 'all' ? 'all()' : "route-reflector == 'true'" },
+      spec: { peerIP: r.ip, asNumber: r.asNumber, nodeSelector: r.hostSelector, ...(r.allowLocalAs ? { numAllowedLocalASNumbers: r.allowLocalAs } : {}) },
     })),
   ];
   for (const p of peers) await ds.put(keys.bgpPeer(p.metadata.name), p);
@@ -137,10 +138,15 @@ async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
  */
 export function routerConfig(state: LabState, r: RouterState): string {
   const plan = state.plan.routers.find((x) => x.name === r.name)!;
-  const hosts = state.plan.hosts.filter((h) => plan.peerWith === 'all' || h.routeReflectorClusterId);
+  const selector = parseSelector(plan.hostSelector);
+  const hosts = state.plan.hosts.filter((h) => selector.matches({ ...h.labels, 'projectcalico.org/name': h.name }));
+  const routers = state.plan.routers.filter((x) => plan.peerRouters.includes(x.name) || x.peerRouters.includes(plan.name));
   return renderRouterConfig({
     name: r.name, routerId: r.ip, asNumber: r.as, network: plan.network.cidr,
-    neighbors: hosts.map((h) => ({ name: h.name, ip: h.ip, asNumber: h.asNumber ?? state.plan.asNumber })),
+    neighbors: [
+      ...hosts.map((h) => ({ name: `host ${h.name}`, ip: h.ip, asNumber: h.asNumber ?? state.plan.asNumber })),
+      ...routers.map((x) => ({ name: `router ${x.name}`, ip: x.ip, asNumber: x.asNumber })),
+    ],
   });
 }
 

@@ -52,6 +52,28 @@ const generators: Record<string, Generator> = {
       hosts: hostList(n, w),
     }),
   },
+  rack: {
+    describe: 'two racks, AS per rack (hosts 65101/65102), a top-of-rack router per rack (65001/65002); hosts peer eBGP with their ToR only, the ToRs with each other (RFC 7938 style)',
+    defaultHosts: 4,
+    minHosts: 2,
+    make: (n, w) => {
+      const rackOf = (i: number) => (i < Math.ceil(n / 2) ? 'a' : 'b');
+      return {
+        name: 'rack',
+        bgp: { nodeToNodeMesh: false },
+        hosts: hostList(n, w, (i) => ({ labels: { rack: rackOf(i) }, asNumber: rackOf(i) === 'a' ? 65101 : 65102 })),
+        routers: (['a', 'b'] as const).map((r) => ({
+          name: `tor-${r}`,
+          asNumber: r === 'a' ? 65001 : 65002,
+          peerWith: `rack == '${r}'`,
+          peerRouters: r === 'a' ? ['tor-b'] : [],
+          // Rack mates share an AS and learn each other's blocks through their ToR.
+          allowLocalAs: 1,
+          network: r === 'a' ? '198.18.254.0/24' : '198.18.255.0/24',
+        })),
+      };
+    },
+  },
   gateway: {
     describe: 'N meshed hosts, a gateway router (AS 64513) peering with all of them, and an outside client behind it',
     defaultHosts: 3,

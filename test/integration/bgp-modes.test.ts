@@ -6,7 +6,7 @@ import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
 import { ipRoutes } from '../helpers/lab.js';
 
-const labs = ['t-mesh', 't-rr', 't-gw'];
+const labs = ['t-mesh', 't-rr', 't-gw', 't-rack'];
 afterAll(async () => {
   for (const l of labs) await down(l);
 });
@@ -77,5 +77,19 @@ describe('BGP modes on real namespaces', () => {
     // Negative control: an address in the pool that no workload holds does not answer.
     expect((await pingMatrix([{ name: 'ghost', netns: eps[0]!.netns, ip: '198.19.3.3' }], 1, [outside]))[0]!.ok).toBe(false);
     await down('t-gw');
+  });
+
+  it('two racks, AS per rack, eBGP to a ToR per rack: each host has one session, every pair is reachable', async () => {
+    await down('t-rack');
+    const { state } = await up(resolveTopology('rack', { hosts: 4 }), { name: 't-rack' });
+    const st = await status(state);
+    const perHost = sessionsPerHost(st);
+    for (const h of ['host1', 'host2', 'host3', 'host4']) expect(perHost[h], h).toBe(1);
+    expect(perHost['tor-a']).toBe(3); // two hosts of rack a and tor-b
+    expect(st.bgp.find((b) => b.host === 'host3')!.peerIp).toBe(state.routers.find((r) => r.name === 'tor-b')!.ip);
+    // Both ToRs hold every block, learned by BGP (missingRoutes covers routers too).
+    expect(await withDatastore(state, (ds) => missingRoutes(ds, state))).toEqual([]);
+    expect((await pingMatrix(endpoints(st))).filter((r) => !r.ok)).toEqual([]);
+    await down('t-rack');
   });
 });

@@ -62,6 +62,11 @@ const dual = snapshot([node(h1, { ipv6Address: '2001:db8:f::9/64' }), node(h2, {
   blocks: [newBlock('198.19.10.0/26', 'h1'), newBlock('2001:db8:1::40/122', 'h1'), newBlock('2001:db8:1::/122', 'h2')],
 });
 
+/** AS per rack: h1 and h2 share AS 65101 and peer eBGP with their top-of-rack router only. */
+const rack = snapshot([node(h1, { asNumber: 65101 }, { rack: 'a' }), node(h2, { asNumber: 65101 }, { rack: 'a' })], {
+  bgpPeers: [peer('tor-a', { nodeSelector: "rack == 'a'", peerIP: '198.18.0.2', asNumber: 65001, numAllowedLocalASNumbers: 1 })],
+}, false);
+
 const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
 
 /** Compares with the golden file, or (re)writes it when UPDATE_GOLDEN=1. */
@@ -88,6 +93,7 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-peers-explicit.conf', inputFor(explicit, 'h1')],
   ['bird-borrowed.conf', inputFor(borrowing, 'h1')],
   ['bird-dual-stack.conf', inputFor(dual, 'h1')],
+  ['bird-ebgp-rack.conf', inputFor(rack, 'h1')],
   ['bird-timers-bfd.conf', { ...inputFor(mesh, 'h1'), timers: { holdTime: 9, keepaliveTime: 3, connectRetryTime: 2, gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
 ];
 
@@ -175,6 +181,13 @@ describe('renderBirdConfig: content', () => {
     const h2Text = renderBirdConfig(inputFor(explicit, 'h2'));
     expect(h2Text).toContain('Global_198_18_0_2');
     expect(h2Text).not.toContain('198_18_0_3');
+  });
+
+  it('eBGP to a top-of-rack router: own AS, the router\'s AS, and rack mates\' routes accepted despite the shared AS', () => {
+    const text = renderBirdConfig(inputFor(rack, 'h1'));
+    expect(text).toContain('local as 65101;');
+    expect(block(text, '198.18.0.2')).toMatch(/neighbor 198\.18\.0\.2 as 65001;[\s\S]*allow local as 1;/);
+    expect(text.match(/protocol bgp /g)).toHaveLength(1);
   });
 
   it('names protocols as Calico does', () => {
