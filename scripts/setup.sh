@@ -10,6 +10,15 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "calico-sim: Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+if [ -r /etc/os-release ] && grep -q '^ID=debian' /etc/os-release && ! grep -q '^VERSION_ID="1[2-9]"' /etc/os-release; then
+  echo "calico-sim: Debian 12 or newer is needed (older releases ship etcd 3.3 and an older BIRD)" >&2
+  exit 1
+fi
+
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${PACKAGES[@]}"; do
@@ -18,8 +27,14 @@ if command -v dpkg-query >/dev/null 2>&1; then
   if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # The packages must not start their stock services (an etcd on 127.0.0.1:2379, a BIRD in the
+    # root namespace): labs start their own, inside their namespaces. policy-rc.d says "no".
+    policy=/usr/sbin/policy-rc.d
+    had_policy=0; [ -e "$policy" ] && had_policy=1
+    if [ $had_policy -eq 0 ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ $had_policy -eq 0 ] && rm -f "$policy"
   fi
 else
   for t in ip bird birdc etcd etcdctl iptables nft tcpdump iperf3 ping; do
@@ -31,14 +46,6 @@ else
   fi
 fi
 
-# Debian's packages start nothing we need here (no systemd in a lab machine), but if a service
-# manager did start the stock bird or etcd, our labs do not use them; we leave them alone.
-
-if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-  echo "calico-sim: Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
-  exit 1
-fi
-
 # npm dependencies: reinstall only when the lock file changed since the last install.
 stamp=node_modules/.calico-sim-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
@@ -47,4 +54,6 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
+# A clean build: files of deleted sources must not linger in dist/.
+rm -rf dist
 npx tsc -p tsconfig.json

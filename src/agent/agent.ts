@@ -44,7 +44,10 @@ export class Agent {
   async start(): Promise<void> {
     // Watch first, then read: a change made in between triggers one more pass, none is lost.
     for (const prefix of [keys.resourcePrefix, keys.ipamPrefix]) {
-      this.watchers.push(await this.o.ds.watch(prefix, () => this.kick()));
+      this.watchers.push(await this.o.ds.watch(prefix, () => this.kick(), (err) => {
+        this.log(`watch on ${prefix}: ${errorMessage(err)} (resyncing)`);
+        this.kick();
+      }));
     }
     await this.reconcileNow();
     this.timers.push(setInterval(() => this.kick(), this.o.resyncMs ?? 10_000));
@@ -84,6 +87,7 @@ export class Agent {
       if (this.confd) {
         try {
           if (await this.confd.update(desired.bird)) this.status.bird = { configuredAt: at };
+          else if (this.status.bird?.error) this.status.bird = { configuredAt: this.status.bird.configuredAt };
         } catch (err) {
           birdError = errorMessage(err);
           this.status.bird = { ...this.status.bird, error: birdError };

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { NETNS_PREFIX } from '../sim/names.js';
 import { Command } from 'commander';
 import { Datastore } from '../datastore/store.js';
 import { errorMessage } from '../util/errors.js';
@@ -18,6 +20,10 @@ const program = new Command('calico-sim-agent')
   .option('--bird-socket <path>', 'BIRD control socket to reload through')
   .option('--resync-ms <ms>', 'full resync period', (v) => Number(v), 10_000)
   .action(async (o: { host: string; etcd: string; netns?: string; birdConfig?: string; birdSocket?: string; resyncMs: number }) => {
+    // Without --netns the agent programs the namespace it runs in: only ever a lab's own.
+    if (!o.netns && !inLabNamespace()) {
+      throw new Error('refusing to program a namespace that is not a calico-sim lab\'s: run me inside a host namespace (ip netns exec) or pass --netns');
+    }
     const ds = new Datastore(o.etcd.split(','));
     const agent = new Agent({
       host: o.host,
@@ -37,6 +43,13 @@ const program = new Command('calico-sim-agent')
     await agent.start();
     console.log(`${new Date().toISOString()} ${o.host} agent started (pid ${process.pid})`);
   });
+
+/** True if this process runs in one of the named namespaces a lab made. */
+function inLabNamespace(): boolean {
+  const mine = statSync('/proc/self/ns/net').ino;
+  const named = existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(NETNS_PREFIX)) : [];
+  return named.some((n) => statSync(`/run/netns/${n}`).ino === mine);
+}
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`calico-sim-agent: ${errorMessage(err)}`);

@@ -2,6 +2,7 @@ import type { Snapshot } from '../datastore/snapshot.js';
 import type { CalicoNode } from '../model/resources.js';
 import { parseSelector, type Labels } from '../model/selector.js';
 import { protocolName, type BirdSession } from './render.js';
+import { compareIps } from '../ipam/blocks.js';
 
 export const DEFAULT_AS = 64512;
 
@@ -43,7 +44,7 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
       description: `${why}: node ${peer.metadata.name}${peerCluster ? ` (route reflector, cluster ${peerCluster})` : ''}`,
       ip,
       asNumber: nodeAs(s, peer),
-      passive: compareIp(myIp, ip) < 0,
+      passive: compareIps(myIp, ip) < 0,
       rrClient: !!myCluster && peerCluster !== myCluster,
       clusterNode: true,
     });
@@ -84,7 +85,3 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
   return [...sessions.values()];
 }
 
-function compareIp(a: string, b: string): number {
-  const n = (ip: string) => ip.split('.').reduce((acc, x) => acc * 256 + Number(x), 0);
-  return n(a) - n(b);
-}

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { table } from '../report/table.js';
-import { SimError, errorMessage } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 
 // The engine (etcd client, gRPC, execa...) loads only when a command runs: --help stays instant.
 const engine = () => import('../sim/lab.js');
@@ -11,15 +11,20 @@ const program = new Command('calico-sim')
   .option('--debug', 'print stack traces on errors')
   .showHelpAfterError();
 
+const { builtinTopologies, describeBuiltins } = await import('../topologies/catalog.js');
 program.command('up')
-  .description('build a lab from a built-in topology (two-host, mesh, route-reflector, gateway) or a topology YAML file')
-  .argument('<topology>', 'built-in topology name or path to a YAML file')
+  .description('build a lab from a built-in topology or a topology YAML file')
+  .argument('<topology>', `built-in topology (${builtinTopologies().join(', ')}) or path to a YAML file`)
+  .addHelpText('after', `\nGenerated topologies: ${describeBuiltins()}`)
   .option('--name <lab>', 'lab name (default: the topology\'s name)')
-  .option('--hosts <n>', 'hosts, for the generated topologies (mesh, route-reflector, gateway)', Number)
+  .option('--hosts <n>', 'hosts, for the generated topologies', Number)
   .option('--workloads <n>', 'workloads per host, for the generated topologies (default 1)', Number)
   .action(async (topology: string, o: { name?: string; hosts?: number; workloads?: number }) => {
     const { resolveTopology } = await import('../topologies/index.js');
     const { up } = await engine();
+    for (const [flag, v] of [['--hosts', o.hosts], ['--workloads', o.workloads]] as const) {
+      if (v !== undefined && !Number.isInteger(v)) throw new InputError(`${flag} takes a whole number`);
+    }
     const plan = resolveTopology(topology, { hosts: o.hosts, workloads: o.workloads });
     const name = o.name ?? defaultLabName(plan.source, topology);
     const r = await up(plan, { name, log: (l) => print(`  ${l}`) });
@@ -33,8 +38,12 @@ program.command('down')
   .option('--all', 'remove every lab on this machine')
   .action(async (o: { name?: string; all?: boolean }) => {
     const { down, downAll, resolveLab } = await engine();
+    if (o.all && o.name) throw new InputError('give --name or --all, not both');
     const t0 = performance.now();
-    const reports = o.all ? await downAll() : [await down(o.name ?? (await resolveLab(undefined)).lab)];
+    // Idempotent: removing a lab that is not there is not an error.
+    const reports = o.all ? await downAll()
+      : o.name ? [await down(o.name)]
+      : await Promise.all((await labsOrNone(resolveLab)).map((l) => down(l)));
     for (const r of reports) print(`lab "${r.lab}" removed: ${r.namespaces.length} namespaces, ${r.processes} processes${r.stateDir ? `, ${r.stateDir}` : ''}`);
     if (reports.length === 0) print('no lab to remove');
     print(`down took ${Math.round(performance.now() - t0)} ms`);
@@ -88,8 +97,8 @@ workload.command('del')
   .option('--name <lab>', 'lab name')
   .action(async (name: string, o: { name?: string }) => {
     const { deleteLabWorkload, resolveLab } = await engine();
-    const wep = await deleteLabWorkload(await resolveLab(o.name), name);
-    print(`workload ${name} deleted (released ${wep.spec.ipNetworks.join(', ')})`);
+    const r = await deleteLabWorkload(await resolveLab(o.name), name);
+    print(`workload ${name} deleted (released ${r.released.join(', ') || 'no address'})`);
   });
 
 const host = program.command('host').description('add or delete hosts in a running lab');
@@ -105,9 +114,11 @@ host.command('add')
     const { addHost } = await import('../sim/hosts.js');
     const labels = Object.fromEntries((o.label ?? []).map((l) => {
       const i = l.indexOf('=');
-      if (i < 1) throw new SimError(`--label ${l}: expected key=value`);
+      if (i < 1) throw new InputError(`--label ${l}: expected key=value`);
       return [l.slice(0, i), l.slice(i + 1)];
     }));
+    if (o.as !== undefined && (!Number.isInteger(o.as) || o.as < 1 || o.as > 4294967295)) throw new InputError(`--as ${o.as}: an AS number is a whole number in 1..4294967295`);
+    if (o.routeReflector !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(o.routeReflector)) throw new InputError(`--route-reflector ${o.routeReflector}: a cluster id looks like an IPv4 address (224.0.0.1)`);
     const t0 = performance.now();
     const h = await addHost(await resolveLab(o.name), name, { asNumber: o.as, routeReflector: o.routeReflector, labels });
     print(`host ${name} added at ${h.ip}; every host has every block again after ${Math.round(performance.now() - t0)} ms`);
@@ -131,7 +142,7 @@ const readResources = async (file: string) => {
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
   } catch (err) {
-    throw new SimError(`${file}: cannot read: ${errorMessage(err)}`);
+    throw new InputError(`${file}: cannot read: ${errorMessage(err)}`);
   }
   return parseResourceFile(text, file);
 };
@@ -164,13 +175,12 @@ ctl.command('get')
   .option('-o, --output <format>', 'yaml, json or table', 'table')
   .option('--name <lab>', 'lab name')
   .action(async (kind: string, name: string | undefined, o: { output: string; name?: string }) => {
-    if (!['yaml', 'json', 'table'].includes(o.output)) throw new SimError(`-o ${o.output}: use yaml, json or table`);
+    if (!['yaml', 'json', 'table'].includes(o.output)) throw new InputError(`-o ${o.output}: use yaml, json or table`);
     const { resolveLab, withDatastore } = await engine();
     const { Ctl, formatResources, resolveKind } = await import('../ctl/resources.js');
     const out = await withDatastore(await resolveLab(o.name), async (ds) => {
       const c = new Ctl(ds);
       const list = await c.get(kind, name);
-      if (name && list.length === 0) throw new SimError(`${resolveKind(kind)} "${name}" not found`);
       return formatResources(list, o.output as 'yaml' | 'json' | 'table', { kind: resolveKind(kind), defaultAsNumber: await c.defaultAsNumber() });
     });
     print(out);
@@ -187,7 +197,7 @@ ctlNode.command('status')
     const { formatNodeStatus } = await import('../ctl/reports.js');
     const state = await resolveLab(o.name);
     const h = [...state.hosts, ...state.routers].find((x) => x.name === o.host);
-    if (!h) throw new SimError(`unknown host "${o.host}" in lab ${state.lab}`);
+    if (!h) throw new InputError(`unknown host "${o.host}" in lab ${state.lab}`);
     const alive = daemonAlive(birdSpec(h), h.bird.pid);
     print(formatNodeStatus(h.name, alive, alive ? await bgpSessions(h.bird.socket) : []));
     if (!alive) process.exitCode = 1;
@@ -229,11 +239,21 @@ program.command('run')
   .option('--name <lab>', 'lab name')
   .option('--report-dir <dir>', 'write the results as JSON here')
   .action(async (scenario: string, o: { name?: string; reportDir?: string }) => {
-    if (scenario !== 'quickstart') throw new SimError(`unknown scenario "${scenario}" (known: quickstart)`);
+    if (scenario !== 'quickstart') throw new InputError(`unknown scenario "${scenario}" (known: quickstart)`);
     const { quickstart } = await import('../scenarios/quickstart.js');
     const r = await quickstart({ name: o.name, reportDir: o.reportDir, print });
     if (!r.passed) process.exitCode = 1;
   });
+
+/** [] when no lab exists (down without --name is then a no-op), else [the single lab]. */
+async function labsOrNone(resolveLab: (n: undefined) => Promise<{ lab: string }>): Promise<string[]> {
+  try {
+    return [(await resolveLab(undefined)).lab];
+  } catch (err) {
+    if (errorMessage(err).startsWith('no lab is running')) return [];
+    throw err;
+  }
+}
 
 function alive(ok: boolean, pid: number | undefined): string {
   return ok ? `running (${pid})` : `DEAD${pid ? ` (was ${pid})` : ''}`;
@@ -249,5 +269,6 @@ program.parseAsync().catch((err: unknown) => {
   const problems = (err as { problems?: unknown }).problems;
   if (Array.isArray(problems) && problems.length > 1) problems.forEach((p) => console.error(`calico-sim: ${String(p)}`));
   else console.error(`calico-sim: ${errorMessage(err)}`);
-  process.exitCode = err instanceof SimError ? 2 : 1;
+  // 2: the input was wrong (topology, resource file, names, options); 1: something failed.
+  process.exitCode = err instanceof InputError ? 2 : 1;
 });

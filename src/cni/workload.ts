@@ -1,11 +1,13 @@
-import { workloadIfaceSysctls, AGENT_ROUTE_PROTO } from '../agent/desired.js';
+import { workloadIfaceSysctls } from '../agent/desired.js';
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
 import { Ipam } from '../ipam/ipam.js';
 import { API_VERSION, type CalicoNode, type WorkloadEndpoint } from '../model/resources.js';
-import { names } from '../sim/names.js';
+import { NAME_RE, names } from '../sim/names.js';
+import { existsSync } from 'node:fs';
 import { ipBatch, setSysctls } from '../util/exec.js';
-import { SimError, errorMessage } from '../util/errors.js';
+import { removeNetns } from '../sim/procs.js';
+import { InputError, SimError, errorMessage } from '../util/errors.js';
 
 /** The workload's next hop: a link-local address the host-side veth answers by proxy ARP. */
 export const WORKLOAD_GATEWAY = '169.254.1.1';
@@ -27,9 +29,11 @@ export interface WorkloadRequest {
  * record. Fails whole: on any error everything done so far is undone.
  */
 export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<WorkloadEndpoint> {
+  // Names end up in `ip -batch` input and etcd keys: nothing but the safe alphabet gets there.
+  if (!NAME_RE.test(req.name)) throw new InputError(`invalid workload name ${JSON.stringify(req.name)}: use 1-32 characters of a-z, 0-9 and "-" (not at either end)`);
   const key = keys.workloadEndpoint(req.name);
-  if (await ds.get(key)) throw new SimError(`workload "${req.name}" already exists`);
-  if (!(await ds.get<CalicoNode>(keys.node(req.host)))) throw new SimError(`unknown host "${req.host}": no Node resource in the datastore`);
+  if (await ds.get(key)) throw new InputError(`workload "${req.name}" already exists`);
+  if (!(await ds.get<CalicoNode>(keys.node(req.host)))) throw new InputError(`unknown host "${req.host}": no Node resource in the datastore`);
   const ipam = new Ipam(ds);
   const handleId = `${req.lab}.${req.name}`;
   const { ip } = await ipam.autoAssign({ host: req.host, handleId });
@@ -58,8 +62,11 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
       `link add ${iface} type veth peer name eth0 netns ${netns}`,
       `link set ${iface} address ${HOST_VETH_MAC}`,
       `link set ${iface} up`,
-      `route replace ${ip}/32 dev ${iface} scope link proto ${AGENT_ROUTE_PROTO}`,
-      ...(ip6 ? [`route replace ${ip6}/128 dev ${iface} proto ${AGENT_ROUTE_PROTO}`] : []),
+      // `proto static`, not the agent's: until the endpoint record exists the agent would take
+      // an agent-owned route it cannot explain for stale and delete it. It takes this one over
+      // (route replace … proto 80) once the record is there.
+      `route replace ${ip}/32 dev ${iface} scope link proto static`,
+      ...(ip6 ? [`route replace ${ip6}/128 dev ${iface} proto static`] : []),
     ]);
     await Promise.all([
       setSysctls(req.hostNetns, workloadIfaceSysctls(iface)),
@@ -72,24 +79,29 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
         ...(ip6 ? [`addr add ${ip6}/128 dev eth0 nodad`, `route add default via ${WORKLOAD_GATEWAY6} dev eth0`] : []),
       ]),
     ]);
-    if (!(await ds.create(key, wep))) throw new SimError(`workload "${req.name}" already exists`);
+    if (!(await ds.create(key, wep))) throw new InputError(`workload "${req.name}" already exists`);
     return wep;
   } catch (err) {
-    if (nsMade) await ipBatch(undefined, [`netns del ${netns}`]).catch(() => undefined);
+    if (nsMade) await removeNetns([netns]).catch(() => undefined);
     await ipam.release(ip).catch(() => undefined);
     if (ip6) await ipam.release(ip6).catch(() => undefined);
     throw err instanceof SimError ? err : new SimError(`cannot add workload "${req.name}": ${errorMessage(err)}`, { cause: err });
   }
 }
 
-/** The CNI DEL: namespace (and with it the veth pair and the host route), record, addresses. */
-export async function deleteWorkload(ds: Datastore, name: string): Promise<WorkloadEndpoint> {
+/**
+ * The CNI DEL: processes in the namespace, the namespace (and with it the veth pair and the host
+ * route), the record, the addresses. Idempotent: it also cleans up after an ADD that died half
+ * way (a namespace or addresses with no record).
+ */
+export async function deleteWorkload(ds: Datastore, lab: string, name: string): Promise<{ name: string; released: string[] }> {
+  if (!NAME_RE.test(name)) throw new InputError(`invalid workload name ${JSON.stringify(name)}`);
   const found = await ds.get<WorkloadEndpoint>(keys.workloadEndpoint(name));
-  if (!found) throw new SimError(`unknown workload "${name}"`);
-  const wep = found.value;
-  await ipBatch(undefined, [`netns del ${wep.spec.netns}`]).catch(() => undefined);
-  await ds.delete(keys.workloadEndpoint(name));
-  const ipam = new Ipam(ds);
-  for (const net of wep.spec.ipNetworks) await ipam.release(net.split('/')[0]!);
-  return wep;
+  const netns = found?.value.spec.netns ?? names.workloadNs(lab, name);
+  const hadNetns = existsSync(`/run/netns/${netns}`);
+  if (hadNetns) await removeNetns([netns]);
+  if (found) await ds.delete(keys.workloadEndpoint(name));
+  const released = await new Ipam(ds).releaseHandle(`${lab}.${name}`);
+  if (!found && !hadNetns && released.length === 0) throw new InputError(`unknown workload "${name}"`);
+  return { name, released };
 }

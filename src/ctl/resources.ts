@@ -16,8 +16,9 @@ import type { Datastore } from '../datastore/store.js';
 import { blockOf, blockPrefixRange, blockUsage, canonicalIp, cidrsOverlap, DEFAULT_BLOCK_SIZE, familyBits, familyOf, parseCidr, type IpFamily } from '../ipam/blocks.js';
 import { API_VERSION, type AllocationBlock, type BGPPeer, type BgpTimers, type CalicoNode, type IPPool, type Meta } from '../model/resources.js';
 import { parseSelector } from '../model/selector.js';
+import { outsideLabRanges } from '../model/address-plan.js';
 import { table } from '../report/table.js';
-import { DatastoreError, SimError, errorMessage } from '../util/errors.js';
+import { DatastoreError, InputError, errorMessage } from '../util/errors.js';
 
 /**
  * A resource file, or a set of resources, is invalid, conflicts with the datastore, or names a
@@ -25,7 +26,7 @@ import { DatastoreError, SimError, errorMessage } from '../util/errors.js';
  * line each (`<source>: document <n> (<Kind> <name>): <field path>: <reason>`); the message is
  * the first one, with a count of the others.
  */
-export class ResourceError extends SimError {
+export class ResourceError extends InputError {
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[]) {
@@ -168,7 +169,7 @@ function tunnelMode(tunnel: string) {
  * the address in canonical form.
  */
 function addressWithPrefix(family: IpFamily) {
-  const example = family === 4 ? '198.18.0.11/16' : 'fd00:18::11/64';
+  const example = family === 4 ? '198.18.0.11/17' : '2001:db8:f::b/64';
   const bits = familyBits(family);
   return z
     .string()
@@ -181,6 +182,7 @@ function addressWithPrefix(family: IpFamily) {
       else {
         try {
           canonicalIp(m[1]!);
+          why = outsideLabRanges(m[1]!);
         } catch (err) {
           why = errorMessage(err);
         }
@@ -205,6 +207,13 @@ const peerAddress = z
       canonicalIp(text);
     } catch {
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not an IPv4 or IPv6 address` });
+      return;
+    }
+    // BGP sessions run over the IPv4 fabric (IPv6 rides them by multiprotocol BGP).
+    if (familyOf(text) !== 4) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)` });
+    else {
+      const outside = outsideLabRanges(text);
+      if (outside) ctx.addIssue({ code: 'custom', message: outside });
     }
   })
   .transform((text) => canonicalIp(text));
@@ -235,6 +244,8 @@ const poolCidrField = z.string().superRefine((text, ctx) => {
     if (cidrsOverlap(cidr.cidr, linkLocal)) {
       ctx.addIssue({ code: 'custom', message: `${cidr.cidr} overlaps the link-local range ${linkLocal}, which Calico refuses (workloads reach their host at 169.254.1.1)` });
     }
+    const outside = outsideLabRanges(cidr.cidr);
+    if (outside) ctx.addIssue({ code: 'custom', message: outside });
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: errorMessage(err) });
   }
@@ -320,6 +331,10 @@ const BGPConfigurationSpec = strict({
   connectRetryTime: z.number().int().min(1).max(65535).optional(),
   gracefulRestart: z.boolean().optional(),
   bfd: strict({ intervalMs: z.number().int().min(10).max(60000), multiplier: z.number().int().min(1).max(255) }).optional(),
+}).superRefine((s, ctx) => {
+  if (s.holdTime !== undefined && s.keepaliveTime !== undefined && s.keepaliveTime >= s.holdTime) {
+    issue(ctx, ['keepaliveTime'], `must be below spec.holdTime (${s.holdTime})`);
+  }
 }).prefault({});
 
 // ---------------------------------------------------------------------------------------------

@@ -101,10 +101,13 @@ export class Datastore {
    * Calls `onEvent` for each change under `prefix` from now on. The watcher reconnects by itself
    * after etcd restarts (etcd3 resumes from the last seen revision).
    */
-  async watch(prefix: string, onEvent: (type: 'put' | 'delete', key: string) => void): Promise<Watcher> {
+  async watch(prefix: string, onEvent: (type: 'put' | 'delete', key: string) => void, onError?: (err: Error) => void): Promise<Watcher> {
     const w = await this.client.watch().prefix(prefix).create();
     w.on('put', (kv) => onEvent('put', kv.key.toString()));
     w.on('delete', (kv) => onEvent('delete', kv.key.toString()));
+    // etcd3 reconnects a broken watch by itself; an 'error' without a listener would crash the
+    // process. Callers resync periodically, so a lost event costs one resync period at most.
+    w.on('error', (err: Error) => onError?.(err));
     return w;
   }
 

@@ -13,6 +13,7 @@ import type { AllocationBlock, BlockAffinity, CalicoNode, IPPool, WorkloadEndpoi
 import { IpamError } from '../util/errors.js';
 import {
   assignInBlock,
+  blockAllocations,
   blockOf,
   blockPrefixRange,
   blockUsage,
@@ -171,6 +172,13 @@ export class Ipam {
    * A block with an affinity stays even when empty (`releaseEmptyBlocks` removes the host's
    * own); an empty block with no affinity is deleted, as Calico does.
    */
+  /** Releases every address recorded with this handle (a workload's); returns them. */
+  async releaseHandle(handleId: string): Promise<string[]> {
+    const ips = (await this.allBlocks()).flatMap((b) => blockAllocations(b).filter((a) => a.handleId === handleId).map((a) => a.ip));
+    for (const ip of ips) await this.release(ip);
+    return ips;
+  }
+
   async release(ip: string): Promise<void> {
     const address = canonicalIp(ip);
     const pool = (await this.allPools()).find((p) => cidrContains(p.spec.cidr, address));

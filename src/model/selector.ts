@@ -15,7 +15,7 @@
  * `global()` matches everything (we have no global/namespaced distinction); the empty
  * selector is `all()`.
  */
-import { SimError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -28,7 +28,7 @@ export interface Selector {
 }
 
 /** A selector's text is malformed: says where (0-based column) and what was expected. */
-export class SelectorError extends SimError {
+export class SelectorError extends InputError {
   constructor(
     readonly selector: string,
     readonly column: number,

@@ -5,6 +5,7 @@ import { blockPrefixRange, cidrsOverlap, DEFAULT_BLOCK_SIZE, familyOf, ipAt, par
 import { TopologyError, errorMessage } from '../util/errors.js';
 import { NAME_RE } from '../sim/names.js';
 import { parseSelector } from './selector.js';
+import { outsideLabRanges } from './address-plan.js';
 import type { BgpTimers } from './resources.js';
 import { compact } from '../util/object.js';
 
@@ -96,8 +97,9 @@ export interface PoolPlan { name: string; cidr: string; blockSize: number }
 export interface HostPlan {
   name: string;
   ip: string;
-  /** IPv6 fabric address, in a dual-stack lab. */
+  /** IPv6 fabric address and prefix length, in a dual-stack lab. */
   ip6?: string;
+  prefixLength6?: number;
   prefixLength: number;
   /** Set only when the host has its own AS; else the cluster default applies. */
   asNumber?: number;
@@ -258,7 +260,7 @@ function plan(t: Topology, source: string): LabPlan {
     hosts: t.hosts.map((h, i): HostPlan => ({
       name: h.name,
       ip: ipAt(fabric, FIRST_HOST_ORDINAL + i),
-      ...(fabric6 ? { ip6: ipAt(fabric6, FIRST_HOST_ORDINAL + i) } : {}),
+      ...(fabric6 ? { ip6: ipAt(fabric6, FIRST_HOST_ORDINAL + i), prefixLength6: Number(fabric6.split('/')[1]) } : {}),
       prefixLength: fabricPrefix,
       ...(h.asNumber ? { asNumber: h.asNumber } : {}),
       ...(h.routeReflector ? { routeReflectorClusterId: h.routeReflector } : {}),
@@ -293,12 +295,16 @@ function routerHostSelector(peerWith: string): string {
   return peerWith;
 }
 
+/** A valid network inside the lab address ranges, in canonical form. */
 function checkCidr(cidr: string, field: string, fail: (f: string, why: string) => never): string {
+  let canonical: string;
   try {
-    return parseCidr(cidr).cidr;
+    canonical = parseCidr(cidr).cidr;
   } catch (err) {
     return fail(field, errorMessage(err));
   }
+  const outside = outsideLabRanges(canonical);
+  return outside ? fail(field, outside) : canonical;
 }
 
 function fieldPath(path: PropertyKey[]): string {

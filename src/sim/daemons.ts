@@ -34,6 +34,8 @@ export function etcdSpec(s: LabState): DaemonSpec {
       '--advertise-client-urls', s.etcd.endpoints[0]!,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${name}=${peer}`,
       '--logger', 'zap', '--log-outputs', 'stderr',
+      // Agents write heartbeats all the time: keep the history short so etcd never fills up.
+      '--auto-compaction-mode', 'revision', '--auto-compaction-retention', '1000',
     ],
   };
 }

@@ -6,14 +6,13 @@ import { Ipam } from '../ipam/ipam.js';
 import type { WorkloadEndpoint } from '../model/resources.js';
 import { FIRST_HOST_ORDINAL, type HostPlan } from '../model/topology.js';
 import { ipAt } from '../ipam/blocks.js';
-import { ipBatch } from '../util/exec.js';
-import { SimError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 import { backendFor, registerNodes, routerConfig, startHostDaemons, waitForRoutes, withDatastore } from './lab.js';
 import { NAME_RE } from './names.js';
 import { requireRoot } from './preflight.js';
-import { killAll, pidsInNetns } from './procs.js';
+import { removeNetns } from './procs.js';
 import { hostState, writeLabState, type LabState } from './state.js';
-import { existsSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 
 export interface HostOptions {
   asNumber?: number;
@@ -29,9 +28,9 @@ export interface HostOptions {
  */
 export async function addHost(state: LabState, name: string, opts: HostOptions = {}): Promise<HostPlan> {
   requireRoot();
-  if (!NAME_RE.test(name)) throw new SimError(`invalid host name "${name}": use 1-32 characters of a-z, 0-9 and "-"`);
+  if (!NAME_RE.test(name)) throw new InputError(`invalid host name "${name}": use 1-32 characters of a-z, 0-9 and "-"`);
   const taken = [...state.hosts.map((h) => h.name), ...state.routers.flatMap((r) => [r.name, ...r.clients.map((c) => c.name)])];
-  if (taken.includes(name)) throw new SimError(`"${name}" is already a host or router of lab ${state.lab}`);
+  if (taken.includes(name)) throw new InputError(`"${name}" is already a host or router of lab ${state.lab}`);
   const used = new Set(state.hosts.map((h) => h.ip));
   let ordinal = FIRST_HOST_ORDINAL;
   while (used.has(ipAt(state.plan.fabric.cidr, ordinal))) ordinal++;
@@ -53,7 +52,7 @@ export async function addHost(state: LabState, name: string, opts: HostOptions =
       await startHostDaemons(ds, state, [hs]);
     } catch (err) {
       await ds.delete(keys.node(name));
-      await removeHostNamespace(hs.netns);
+      await removeNetns([hs.netns]);
       throw err;
     }
     state.hosts.push(hs);
@@ -72,17 +71,18 @@ export async function addHost(state: LabState, name: string, opts: HostOptions =
 export async function deleteHost(state: LabState, name: string): Promise<{ workloads: string[]; blocks: string[] }> {
   requireRoot();
   const h = state.hosts.find((x) => x.name === name);
-  if (!h) throw new SimError(`unknown host "${name}" in lab ${state.lab} (hosts: ${state.hosts.map((x) => x.name).join(', ')})`);
-  if (state.hosts.length === 1) throw new SimError(`"${name}" is the last host of lab ${state.lab}: use calico-sim down`);
+  if (!h) throw new InputError(`unknown host "${name}" in lab ${state.lab} (hosts: ${state.hosts.map((x) => x.name).join(', ')})`);
+  if (state.hosts.length === 1) throw new InputError(`"${name}" is the last host of lab ${state.lab}: use calico-sim down`);
   const result = await withDatastore(state, async (ds) => {
     const weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value).filter((w) => w.spec.node === name);
-    for (const w of weps) await deleteWorkload(ds, w.metadata.name);
+    for (const w of weps) await deleteWorkload(ds, state.lab, w.metadata.name);
     const blocks = await new Ipam(ds).releaseEmptyBlocks(name);
     await ds.delete(keys.node(name));
     await ds.delete(keys.agentStatus(name));
     return { workloads: weps.map((w) => w.metadata.name), blocks };
   });
-  await removeHostNamespace(h.netns);
+  await removeNetns([h.netns]);
+  rmSync(h.dir, { recursive: true, force: true });
   state.hosts = state.hosts.filter((x) => x !== h);
   state.plan.hosts = state.plan.hosts.filter((x) => x.name !== name);
   writeLabState(state);
@@ -90,10 +90,6 @@ export async function deleteHost(state: LabState, name: string): Promise<{ workl
   return result;
 }
 
-async function removeHostNamespace(netns: string): Promise<void> {
-  await killAll(pidsInNetns([netns]));
-  if (existsSync(`/run/netns/${netns}`)) await ipBatch(undefined, [`netns del ${netns}`]);
-}
 
 /** Routers outside the cluster follow the host list: re-render and reload their BIRD. */
 async function reconfigureRouters(state: LabState): Promise<void> {

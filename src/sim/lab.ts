@@ -13,14 +13,14 @@ import { API_VERSION, type AgentStatus, type BGPConfiguration, type BGPPeer, typ
 import type { HostPlan, LabPlan } from '../model/topology.js';
 import { renderRouterConfig } from '../bgp/router.js';
 import { parseSelector } from '../model/selector.js';
-import { ipJson, waitFor } from '../util/exec.js';
-import { BackendError, DatastoreError, SimError, errorMessage } from '../util/errors.js';
+import { FatalWaitError, ipJson, waitFor } from '../util/exec.js';
+import { DatastoreError, InputError, SimError, errorMessage } from '../util/errors.js';
 import type { Backend, DestroyReport } from './backend.js';
 import { NetnsBackend } from './backends/netns.js';
 import { agentSpec, birdSpec, daemonAlive, etcdSpec, startDaemon, type DaemonSpec } from './daemons.js';
-import { checkLabName } from './names.js';
+import { checkLabName, NAME_RE } from './names.js';
 import { neighbourPreflight, requireRoot, requireTools } from './preflight.js';
-import { initialState, readLabState, writeLabState, type HostState, type LabState, type RouterState } from './state.js';
+import { claimStateDir, initialState, readLabState, writeLabState, type HostState, type LabState, type RouterState } from './state.js';
 
 export const backends: Record<string, () => Backend> = { netns: () => new NetnsBackend() };
 
@@ -44,8 +44,12 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
   requireRoot();
   requireTools();
   const backend = backendFor(opts.backend ?? 'netns');
-  if ((await backend.labs()).includes(lab)) throw new SimError(`lab "${lab}" already exists: use another --name, or calico-sim down --name ${lab}`);
+  const exists = () => new InputError(`lab "${lab}" already exists: use another --name, or calico-sim down --name ${lab}`);
+  if ((await backend.labs()).includes(lab)) throw exists();
+  // Claim the name atomically: of two `up --name x` at once, one gets EEXIST and touches nothing.
+  if (!claimStateDir(lab)) throw exists();
   const notes = [neighbourPreflight(plan.hosts.length, plan.workloads.length)];
+  notes.forEach((n) => log(`preflight: ${n}`));
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   let mark = t0;
@@ -85,7 +89,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
 
     // Hosts in parallel; one host's workloads in turn, so they fill a block before claiming the
     // next (Calico's CNI plugin takes a per-host IPAM lock for the same reason).
-    await Promise.all(plan.hosts.map(async (h) => {
+    await settled(plan.hosts.map(async (h) => {
       for (const w of plan.workloads.filter((x) => x.host === h.name)) {
         await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host) });
       }
@@ -105,6 +109,17 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
   } finally {
     ds?.close();
   }
+}
+
+/**
+ * Like Promise.all, but waits for every branch before it throws the first error: a rollback
+ * must not race branches that are still creating things.
+ */
+export async function settled<T>(work: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
@@ -174,7 +189,7 @@ export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<v
       spec: {
         bgp: {
           ipv4Address: `${h.ip}/${h.prefixLength}`,
-          ...(h.ip6 ? { ipv6Address: `${h.ip6}/64` } : {}),
+          ...(h.ip6 ? { ipv6Address: `${h.ip6}/${h.prefixLength6 ?? 64}` } : {}),
           ...(h.asNumber ? { asNumber: h.asNumber } : {}),
           ...(h.routeReflectorClusterId ? { routeReflectorClusterID: h.routeReflectorClusterId } : {}),
         },
@@ -190,7 +205,7 @@ export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<v
 /** Renders each host's first BIRD config from the datastore, then starts BIRD and the agent. */
 export async function startHostDaemons(ds: Datastore, state: LabState, hosts: HostState[]): Promise<void> {
   const snap = await readSnapshot(ds);
-  await Promise.all(hosts.map(async (h) => {
+  await settled(hosts.map(async (h) => {
     mkdirSync(h.dir, { recursive: true });
     await writeBirdConfig(h.bird.config, renderBirdConfig(computeDesired(snap, h.name).bird));
     h.bird.pid = startDaemon(birdSpec(h));
@@ -231,7 +246,7 @@ export async function waitForRoutes(ds: Datastore, state: LabState, timeoutMs: n
       return last.length === 0;
     }, timeoutMs, 50);
   } catch (err) {
-    if (err instanceof BackendError && err.message.includes('has exited')) throw err;
+    if (err instanceof FatalWaitError) throw err;
     throw new SimError(`${errorMessage(err)}; still missing: ${last.slice(0, 5).join('; ')}`);
   }
 }
@@ -246,14 +261,14 @@ function assertDaemonsAlive(state: LabState): void {
   for (const [spec, pid] of specs) {
     if (!daemonAlive(spec, pid)) {
       const tail = existsSync(spec.log) ? readFileSync(spec.log, 'utf8').trim().split('\n').slice(-3).join(' | ') : 'no log';
-      throw new BackendError(`${spec.what} has exited: ${tail}`);
+      throw new FatalWaitError(`${spec.what} has exited: ${tail}`);
     }
   }
 }
 
 export function backendFor(kind: string): Backend {
   const make = backends[kind];
-  if (!make) throw new SimError(`unknown backend "${kind}" (known: ${Object.keys(backends).join(', ')})`);
+  if (!make) throw new InputError(`unknown backend "${kind}" (known: ${Object.keys(backends).join(', ')})`);
   return make();
 }
 
@@ -261,16 +276,17 @@ export function backendFor(kind: string): Backend {
 export async function resolveLab(name: string | undefined): Promise<LabState> {
   if (name) return readLabState(checkLabName(name));
   const labs = await backendFor('netns').labs();
-  if (labs.length === 0) throw new SimError('no lab is running (start one: calico-sim up two-host)');
-  if (labs.length > 1) throw new SimError(`several labs are running (${labs.join(', ')}): say which with --name`);
+  if (labs.length === 0) throw new InputError('no lab is running (start one: calico-sim up two-host)');
+  if (labs.length > 1) throw new InputError(`several labs are running (${labs.join(', ')}): say which with --name`);
   return readLabState(labs[0]!);
 }
 
 export async function down(name: string): Promise<DestroyReport> {
   requireRoot();
+  checkLabName(name);
   let kind = 'netns';
   try {
-    kind = readLabState(checkLabName(name)).backend;
+    kind = readLabState(name).backend;
   } catch {
     // no state file (a crash before it was written): the system state is enough
   }
@@ -395,15 +411,17 @@ export async function heal(state: LabState): Promise<string[]> {
 
 export async function addLabWorkload(state: LabState, name: string, host: string): Promise<WorkloadEndpoint> {
   requireRoot();
+  if (!NAME_RE.test(name)) throw new InputError(`invalid workload name "${name}": use 1-32 characters of a-z, 0-9 and "-" (not at either end)`);
+  if (state.routers.some((r) => r.name === name || r.clients.some((c) => c.name === name))) throw new InputError(`"${name}" is a router or outside client of lab ${state.lab}`);
   const h = state.hosts.find((x) => x.name === host);
-  if (!h) throw new SimError(`unknown host "${host}" in lab ${state.lab} (hosts: ${state.hosts.map((x) => x.name).join(', ')})`);
-  if (state.hosts.some((x) => x.name === name)) throw new SimError(`"${name}" is a host name; workload names must differ from host names`);
+  if (!h) throw new InputError(`unknown host "${host}" in lab ${state.lab} (hosts: ${state.hosts.map((x) => x.name).join(', ')})`);
+  if (state.hosts.some((x) => x.name === name)) throw new InputError(`"${name}" is a host name; workload names must differ from host names`);
   return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns }));
 }
 
-export async function deleteLabWorkload(state: LabState, name: string): Promise<WorkloadEndpoint> {
+export async function deleteLabWorkload(state: LabState, name: string): Promise<{ name: string; released: string[] }> {
   requireRoot();
-  return withDatastore(state, (ds) => deleteWorkload(ds, name));
+  return withDatastore(state, (ds) => deleteWorkload(ds, state.lab, name));
 }
 
 /** The namespace of a host or workload of the lab, by name. */
@@ -412,5 +430,5 @@ export async function netnsOf(state: LabState, target: string): Promise<string> 
   if (h) return h.netns;
   const wep = await withDatastore(state, (ds) => ds.get<WorkloadEndpoint>(keys.workloadEndpoint(target)));
   if (wep) return wep.value.spec.netns;
-  throw new SimError(`no host or workload named "${target}" in lab ${state.lab}`);
+  throw new InputError(`no host or workload named "${target}" in lab ${state.lab}`);
 }

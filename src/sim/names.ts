@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { SimError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 
 /**
  * Every kernel object and file a lab makes carries its lab name, so that `down` can find them
@@ -14,7 +14,7 @@ export const STATE_ROOT = process.env.CALICO_SIM_STATE ?? '/run/calico-sim';
 
 export function checkLabName(lab: string): string {
   if (!LAB_RE.test(lab)) {
-    throw new SimError(`invalid lab name "${lab}": use 1-16 characters of a-z, 0-9 and "-" (not at either end)`);
+    throw new InputError(`invalid lab name "${lab}": use 1-16 characters of a-z, 0-9 and "-" (not at either end)`);
   }
   return lab;
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { inNetns, sleep } from '../util/exec.js';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { inNetns, ipBatch, sleep } from '../util/exec.js';
 import { BackendError } from '../util/errors.js';
 
 /**
@@ -55,17 +55,39 @@ export function pidsInNetns(netnsNames: string[]): number[] {
   return pids;
 }
 
-/** SIGTERM, then SIGKILL whatever is left after `graceMs`; waits until all are gone. */
+/**
+ * SIGTERM, then SIGKILL whatever is left after `graceMs`; waits (bounded) until all are gone.
+ * Never signals the calling process itself (`down` may run from inside a lab namespace).
+ */
 export async function killAll(pids: number[], graceMs = 1000): Promise<void> {
-  const signal = (sig: NodeJS.Signals) => pids.forEach((p) => { try { process.kill(p, sig); } catch { /* gone */ } });
-  const alive = () => pids.filter((p) => !isGone(p));
+  const targets = pids.filter((p) => p !== process.pid);
+  const signal = (sig: NodeJS.Signals) => targets.forEach((p) => { try { process.kill(p, sig); } catch { /* gone */ } });
+  const alive = () => targets.filter((p) => !isGone(p));
   signal('SIGTERM');
-  const deadline = Date.now() + graceMs;
+  let deadline = Date.now() + graceMs;
   while (alive().length > 0 && Date.now() < deadline) await sleep(20);
-  if (alive().length > 0) {
-    signal('SIGKILL');
-    while (alive().length > 0) await sleep(20);
+  if (alive().length === 0) return;
+  signal('SIGKILL');
+  deadline = Date.now() + 5000;
+  while (alive().length > 0 && Date.now() < deadline) await sleep(20);
+  if (alive().length > 0) throw new BackendError(`processes ${alive().join(', ')} did not exit after SIGKILL`);
+}
+
+/**
+ * Removes network namespaces completely: kills every process inside (a process left in a
+ * namespace keeps it and its veths alive after `ip netns del`), deletes them in one batch, and
+ * repeats while a process started meanwhile keeps one alive.
+ */
+export async function removeNetns(netns: string[]): Promise<void> {
+  const present = () => netns.filter((n) => existsSync(`/run/netns/${n}`));
+  for (let round = 0; round < 3 && present().length > 0; round++) {
+    await killAll(pidsInNetns(present()));
+    await ipBatch(undefined, present().map((n) => `netns del ${n}`), { force: true }).catch(() => undefined);
+    const stragglers = pidsInNetns(netns);
+    if (stragglers.length === 0 && present().length === 0) return;
   }
+  const left = present();
+  if (left.length > 0) throw new BackendError(`could not remove namespaces ${left.join(', ')}`);
 }
 
 /** True if the process has exited: no /proc entry, or a zombie (state Z) not reaped yet. */

@@ -48,6 +48,18 @@ export function readLabState(lab: string): LabState {
   return JSON.parse(readFileSync(file, 'utf8')) as LabState;
 }
 
+/** Creates the lab's state directory; false if it exists already (the name is taken). */
+export function claimStateDir(lab: string): boolean {
+  mkdirSync(STATE_ROOT, { recursive: true });
+  try {
+    mkdirSync(names.stateDir(lab));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
 export function writeLabState(s: LabState): void {
   mkdirSync(s.dir, { recursive: true });
   const tmp = `${labFile(s.lab)}.new`;

@@ -6,8 +6,11 @@ export class SimError extends Error {
   }
 }
 
+/** The user's input is wrong (a file, a name, an option): nothing was done. CLI exit code 2. */
+export class InputError extends SimError {}
+
 /** A topology or resource file (or built-in name) is malformed or invalid. Nothing was created. */
-export class TopologyError extends SimError {}
+export class TopologyError extends InputError {}
 
 /** A datastore rule was broken (duplicate node name, CAS conflict that cannot be retried...). */
 export class DatastoreError extends SimError {}

@@ -57,7 +57,13 @@ export async function setSysctls(netns: string | undefined, values: Record<strin
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `fn` until it returns a value that is not undefined/false, or the deadline passes. */
+/** Thrown from a waitFor probe, it ends the wait at once: no point polling a dead daemon. */
+export class FatalWaitError extends BackendError {}
+
+/**
+ * Polls `fn` until it returns a value that is not undefined/false, or the deadline passes. Other
+ * errors from `fn` count as "not yet"; a FatalWaitError ends the wait.
+ */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -66,6 +72,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
       const v = await fn();
       if (v !== undefined && v !== false) return v;
     } catch (err) {
+      if (err instanceof FatalWaitError) throw err;
       last = err;
     }
     if (Date.now() > deadline) {

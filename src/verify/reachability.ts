@@ -3,71 +3,141 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { run } from '../util/exec.js';
 import { BackendError } from '../util/errors.js';
+import type { ProbeResult } from './probe.js';
 
 // The compiled prober, also when this module runs from source (tests).
-const PROBE = fileURLToPath(new URL('../../dist/verify/tcp-probe.js', import.meta.url));
+const PROBE = fileURLToPath(new URL('../../dist/verify/probe.js', import.meta.url));
 export const PROBE_PORT = 7777;
+/** How many source namespaces probe at once: bounds processes and sockets on big labs. */
+const CONCURRENCY = 16;
 
-export interface Endpoint { name: string; netns: string; ip: string }
+export type Proto = 'icmp' | 'tcp' | 'udp';
+export type Family = 4 | 6;
+
+export interface Endpoint { name: string; netns: string; ip: string; ip6?: string }
+
+/** One cell of a reachability matrix. */
 export interface PairResult {
   from: string;
   to: string;
+  family: Family;
+  proto: Proto;
+  /** The address probed. */
   ip: string;
   ok: boolean;
-  /** TCP only: the source address the server saw (equal to the client's own when nothing NATs). */
+  rttMs?: number;
+  /** TCP/UDP: the source address the server saw (the client's own when nothing NATs). */
   seenAs?: string;
   detail?: string;
 }
 
-/**
- * ICMP from every endpoint to every other: one shell per source namespace running all its pings
- * at once, so a matrix costs N processes of `ip netns exec`, not N².
- */
-export async function pingMatrix(eps: Endpoint[], timeoutS = 1, sources: Endpoint[] = eps): Promise<PairResult[]> {
-  const rows = await Promise.all(sources.map(async (src) => {
-    const dsts = eps.filter((d) => d !== src);
-    if (dsts.length === 0) return [];
-    const script = dsts.map((d) => `(ping -n -q -c 1 -W ${timeoutS} ${d.ip} >/dev/null 2>&1 && echo "${d.ip} ok" || echo "${d.ip} fail") &`).join('\n') + '\nwait\n';
-    const out = await run('ip', ['netns', 'exec', src.netns, 'sh', '-c', script], { timeoutMs: (timeoutS + 10) * 1000 });
-    const ok = new Set(out.split('\n').filter((l) => l.endsWith(' ok')).map((l) => l.split(' ')[0]));
-    return dsts.map((d): PairResult => ({ from: src.name, to: d.name, ip: d.ip, ok: ok.has(d.ip), ...(ok.has(d.ip) ? {} : { detail: 'no echo reply' }) }));
-  }));
-  return rows.flat();
+export interface MatrixOptions {
+  /** Who is probed (and, by default, who probes). */
+  endpoints: Endpoint[];
+  /** Who probes: e.g. an outside client. Default: the endpoints themselves. */
+  sources?: Endpoint[];
+  protos?: Proto[];
+  families?: Family[];
+  timeoutMs?: number;
 }
 
+/** An endpoint's address of a family (`ip` may itself be IPv6, for IPv6-only callers). */
+const addr = (e: Endpoint, f: Family) => (f === 4 ? (e.ip.includes(':') ? undefined : e.ip) : e.ip6 ?? (e.ip.includes(':') ? e.ip : undefined));
+
 /**
- * TCP from every endpoint to every other: a server in each namespace answers with its own name
- * and the source address it saw; a pass needs the reply to name the intended workload (not just
- * any open port). `sources` (default: the endpoints themselves) connect to every endpoint.
+ * Probes every (source, destination) pair with every protocol and address family both ends
+ * have. One process per source namespace and protocol runs all that source's probes at once,
+ * so a matrix costs O(N) processes, not O(N²); at most CONCURRENCY sources run together.
  */
-export async function tcpMatrix(eps: Endpoint[], timeoutMs = 2000, sources: Endpoint[] = eps): Promise<PairResult[]> {
+export async function reachability(o: MatrixOptions): Promise<PairResult[]> {
+  const protos = o.protos ?? ['icmp', 'tcp', 'udp'];
+  const families = o.families ?? [4, 6];
+  const timeoutMs = o.timeoutMs ?? 2000;
+  const sources = o.sources ?? o.endpoints;
   const servers: ChildProcess[] = [];
   try {
-    await Promise.all(eps.map((e) => startServer(e, servers)));
-    const rows = await Promise.all(sources.map(async (src) => {
-      const dsts = eps.filter((d) => d !== src);
-      if (dsts.length === 0) return [];
-      const out = await run('ip', ['netns', 'exec', src.netns, process.execPath, PROBE, 'probe', String(timeoutMs), ...dsts.map((d) => `${d.ip}:${PROBE_PORT}`)], { timeoutMs: timeoutMs + 10_000 });
-      const results = JSON.parse(out) as { target: string; ok: boolean; reply?: string; error?: string }[];
-      return dsts.map((d, i): PairResult => {
-        const r = results[i]!;
-        const [name, seenAs] = (r.reply ?? '').split(' ');
-        const ok = r.ok && name === d.name;
-        return { from: src.name, to: d.name, ip: d.ip, ok, ...(seenAs ? { seenAs } : {}), ...(ok ? {} : { detail: r.error ?? `answered by "${name}"` }) };
-      });
+    if (protos.some((p) => p !== 'icmp')) await Promise.all(o.endpoints.map((e) => startServer(e, servers)));
+    const jobs = sources.flatMap((src) => protos.map((proto) => async () => {
+      const targets = families.flatMap((f) => o.endpoints
+        .filter((d) => d !== src && d.name !== src.name && addr(d, f) && addr(src, f))
+        .map((d) => ({ d, f, ip: addr(d, f)! })));
+      if (targets.length === 0) return [];
+      return proto === 'icmp' ? ping(src, targets, timeoutMs) : probe(src, proto, targets, timeoutMs);
     }));
-    return rows.flat();
+    return (await pool(jobs, CONCURRENCY)).flat();
   } finally {
     servers.forEach((s) => s.kill('SIGKILL'));
   }
+}
+
+type Target = { d: Endpoint; f: Family; ip: string };
+
+async function ping(src: Endpoint, targets: Target[], timeoutMs: number): Promise<PairResult[]> {
+  const w = Math.max(1, Math.ceil(timeoutMs / 1000));
+  const script = targets.map((t) => `(r=$(ping -n -c 1 -W ${w} ${t.ip} 2>&1) && echo "${t.ip} ok $(echo "$r" | sed -n 's/.*time=\\([0-9.]*\\).*/\\1/p')" || echo "${t.ip} fail") &`).join('\n') + '\nwait\n';
+  const out = await run('ip', ['netns', 'exec', src.netns, 'sh', '-c', script], { timeoutMs: timeoutMs + 10_000 });
+  const rtt = new Map(out.split('\n').filter((l) => l.includes(' ok')).map((l) => [l.split(' ')[0], Number(l.split(' ')[2])]));
+  return targets.map((t): PairResult => {
+    const ok = rtt.has(t.ip);
+    return { from: src.name, to: t.d.name, family: t.f, proto: 'icmp', ip: t.ip, ok, ...(ok ? { rttMs: rtt.get(t.ip) } : { detail: 'no echo reply' }) };
+  });
+}
+
+/** A pass needs the reply to name the intended endpoint (not just any open port). */
+async function probe(src: Endpoint, proto: 'tcp' | 'udp', targets: Target[], timeoutMs: number): Promise<PairResult[]> {
+  const out = await run('ip', ['netns', 'exec', src.netns, process.execPath, PROBE, 'probe', String(timeoutMs), ...targets.map((t) => `${proto}:${t.ip}:${PROBE_PORT}`)], { timeoutMs: timeoutMs + 10_000 });
+  const results = JSON.parse(out) as ProbeResult[];
+  return targets.map((t, i) => judgeProbe(src.name, addr(src, t.f), proto, { name: t.d.name, family: t.f, ip: t.ip }, results[i]!));
+}
+
+/**
+ * Pure: one TCP/UDP cell from a probe's result. A pass needs the intended endpoint to answer
+ * (not just any open port) and to have seen our own address (nothing translated it).
+ */
+export function judgeProbe(from: string, own: string | undefined, proto: 'tcp' | 'udp', to: { name: string; family: Family; ip: string }, r: ProbeResult): PairResult {
+  const [name, seenAs] = (r.reply ?? '').split(' ');
+  const ok = r.ok && name === to.name && seenAs === own;
+  const detail = !r.ok ? r.error : name !== to.name ? `answered by "${name}"` : `seen as ${seenAs}, not ${own}: address translated`;
+  return {
+    from, to: to.name, family: to.family, proto, ip: to.ip, ok,
+    ...(ok ? { rttMs: r.ms } : { detail }),
+    ...(seenAs ? { seenAs } : {}),
+  };
+}
+
+async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(jobs.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await jobs[i]!();
+    }
+  }));
+  return results;
+}
+
+/** ICMP over IPv4 from every endpoint (or the given sources) to every other. */
+export function pingMatrix(endpoints: Endpoint[], timeoutS = 1, sources?: Endpoint[]): Promise<PairResult[]> {
+  return reachability({ endpoints, sources, protos: ['icmp'], families: [familyOf(endpoints)], timeoutMs: timeoutS * 1000 });
+}
+
+/** TCP over IPv4 (or IPv6 when the endpoints' `ip` is IPv6) from every endpoint to every other. */
+export function tcpMatrix(endpoints: Endpoint[], timeoutMs = 2000, sources?: Endpoint[]): Promise<PairResult[]> {
+  return reachability({ endpoints, sources, protos: ['tcp'], families: [familyOf(endpoints)], timeoutMs });
+}
+
+/** The callers of pingMatrix/tcpMatrix put the address to probe in `ip`, IPv4 or IPv6. */
+function familyOf(eps: Endpoint[]): Family {
+  return eps.some((e) => e.ip.includes(':')) ? 6 : 4;
 }
 
 function startServer(e: Endpoint, servers: ChildProcess[]): Promise<void> {
   const child = spawn('ip', ['netns', 'exec', e.netns, process.execPath, PROBE, 'serve', String(PROBE_PORT), e.name], { stdio: ['ignore', 'pipe', 'pipe'] });
   servers.push(child);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new BackendError(`TCP probe server in ${e.name} did not start`)), 10_000);
+    const timer = setTimeout(() => reject(new BackendError(`probe server in ${e.name} did not start`)), 10_000);
     createInterface({ input: child.stdout! }).once('line', () => { clearTimeout(timer); resolve(); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new BackendError(`TCP probe server in ${e.name} exited (${code})`)); });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new BackendError(`probe server in ${e.name} exited (${code})`)); });
   });
 }

@@ -5,6 +5,8 @@ import { pingMatrix, tcpMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
 import { ipRoutes } from '../helpers/lab.js';
+import { birdc } from '../../src/bgp/bird.js';
+import { keys } from '../../src/datastore/keys.js';
 
 const labs = ['t-mesh', 't-rr', 't-gw', 't-rack'];
 afterAll(async () => {
@@ -32,7 +34,10 @@ describe('BGP modes on real namespaces', () => {
 
   it('10 hosts with 2 route reflectors: clients have 2 sessions; killing one reflector loses no route and no reachability', async () => {
     await down('t-rr');
-    const { state } = await up(resolveTopology('route-reflector', { hosts: 10 }), { name: 't-rr' });
+    // Graceful restart off: a dead reflector's routes go at once instead of staying (stale) for
+    // minutes, so what remains is what the other reflector really carries.
+    const plan = resolveTopology('route-reflector', { hosts: 10 });
+    const { state } = await up({ ...plan, timers: { gracefulRestart: false } }, { name: 't-rr' });
     const st = await status(state);
     const perHost = sessionsPerHost(st);
     expect(perHost.host1).toBe(9);
@@ -52,8 +57,22 @@ describe('BGP modes on real namespaces', () => {
     const clients = { ...state, hosts: state.hosts.filter((h) => h.name !== 'host1') };
     expect(await withDatastore(state, (ds) => missingRoutes(ds, clients))).toEqual([]);
     expect((await pingMatrix(eps)).filter((r) => !r.ok)).toEqual([]);
+    // Not stale routes kept by graceful restart: every client's BIRD has every other client's
+    // block from the surviving reflector host2 itself.
+    const blocks = (await withDatastore(state, (ds) => ds.list<{ cidr: string; affinity: string }>(keys.blocks))).items.map((i) => i.value);
+    for (const h of clients.hosts.filter((x) => x.name !== 'host2')) {
+      const viaRr2 = await birdc(h.bird.socket, 'show route protocol Node_198_18_0_12');
+      for (const b of blocks.filter((x) => x.affinity !== `host:${h.name}`)) expect(viaRr2, `${h.name} has ${b.cidr} from host2`).toContain(b.cidr);
+    }
+    // Negative control: with both reflectors gone, the clients' sessions carry no route at all.
+    const rr2 = readLabState('t-rr').hosts.find((h) => h.name === 'host2')!;
+    process.kill(rr2.bird.pid!, 'SIGKILL');
+    const host3 = readLabState('t-rr').hosts.find((h) => h.name === 'host3')!;
+    await waitFor('host3 to lose its sessions', async () => !/Established/.test(await birdc(host3.bird.socket, 'show protocols')), 15_000, 200);
+    expect(await birdc(host3.bird.socket, 'show route protocol Node_198_18_0_12')).not.toMatch(/198\.19\./);
+    expect((await pingMatrix(eps.slice(1, 3))).every((r) => !r.ok)).toBe(true);
     await down('t-rr');
-  });
+  }, 120_000);
 
   it('a gateway router learns every block by BGP; an outside client reaches workloads by their own IPs, with no NAT', async () => {
     await down('t-gw');

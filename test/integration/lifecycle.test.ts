@@ -1,32 +1,56 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, labNamespaces } from '../helpers/lab.js';
 import { STATE_ROOT } from '../../src/sim/names.js';
 
-/** What a lab must never change in the root namespace, as text. */
-async function rootSnapshot(): Promise<string> {
-  const cmds = [['ip', '-4', 'route', 'show', 'table', 'all'], ['ip', '-6', 'route', 'show', 'table', 'all'], ['ip', '-br', 'link'], ['ip', '-br', 'addr'], ['iptables-save'], ['nft', 'list', 'ruleset']];
-  const outs = await Promise.all(cmds.map(async ([c, ...a]) => {
-    const r = await execa(c!, a, { reject: false });
+/**
+ * What a lab must never change in a namespace (the root one, unless told), as text: routes,
+ * rules, links, addresses, iptables and nftables rules. Every command must succeed.
+ */
+async function netSnapshot(netns?: string): Promise<string> {
+  const cmds = [['ip', '-4', 'route', 'show', 'table', 'all'], ['ip', '-6', 'route', 'show', 'table', 'all'], ['ip', '-4', 'rule'], ['ip', '-6', 'rule'],
+    ['ip', '-br', 'link'], ['ip', '-br', 'addr'], ['iptables-save'], ['ip6tables-save'], ['nft', 'list', 'ruleset']];
+  const outs = await Promise.all(cmds.map(async (argv) => {
+    const [c, ...a] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+    const r = await execa(c!, a);
     // iptables-save stamps the time in comments; that is not a rule.
-    return `$ ${[c, ...a].join(' ')}\n${String(r.stdout).split('\n').filter((l) => !l.startsWith('#')).join('\n')}`;
+    return `$ ${argv.join(' ')}\n${String(r.stdout).split('\n').filter((l) => !l.startsWith('#')).join('\n')}`;
   }));
   return outs.join('\n');
 }
 
+/** Labs on this machine that are not this file's: tests must leave them alone. */
+const foreignLabs = () => [...new Set(labNamespaces().map((n) => n.split('_')[1]!))].filter((l) => !l.startsWith('t-life'));
+
 const labProcesses = async (lab: string) => (await execa('pgrep', ['-f', `${STATE_ROOT}/${lab}/`], { reject: false })).stdout.split('\n').filter(Boolean);
 
 describe('lab lifecycle from the CLI', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'csim-topo-'));
   afterAll(async () => {
     await cli('down', '--name', 't-life-a');
     await cli('down', '--name', 't-life-b');
+    await cli('down', '--name', 't-life-c');
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('the snapshot that guards the root namespace sees a change (negative control, in a scratch namespace)', async () => {
+    const ns = 'csim_t-life-x_scratch';
+    await execa('ip', ['netns', 'add', ns]);
+    try {
+      const before = await netSnapshot(ns);
+      await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      await execa('ip', ['-n', ns, 'route', 'add', 'blackhole', '198.18.250.0/24']);
+      expect(await netSnapshot(ns)).not.toBe(before);
+    } finally {
+      await execa('ip', ['netns', 'del', ns]);
+    }
   });
 
   it('two labs live side by side; down leaves no namespace, process or state dir, and the root namespace unchanged', async () => {
-    const before = await rootSnapshot();
+    const before = await netSnapshot();
     const [a, b] = await Promise.all([cli('up', 'two-host', '--name', 't-life-a'), cli('up', 'two-host', '--name', 't-life-b')]);
     expect(a.stderr).toBe('');
     expect(a.code).toBe(0);
@@ -51,30 +75,45 @@ describe('lab lifecycle from the CLI', () => {
     expect(downA.stdout).toMatch(/lab "t-life-a" removed: 7 namespaces, 5 processes/);
     expect(labNamespaces('t-life-a')).toEqual([]);
     expect(labNamespaces('t-life-b').length).toBe(7); // the other lab is untouched
-    const downAll = await cli('down', '--all');
-    expect(downAll.code).toBe(0);
-    expect(labNamespaces()).toEqual([]);
+    if (foreignLabs().length === 0) {
+      const downAll = await cli('down', '--all');
+      expect(downAll.code).toBe(0);
+    } else {
+      console.log(`not testing down --all: other labs run on this machine (${foreignLabs().join(', ')})`);
+      await cli('down', '--name', 't-life-b');
+    }
     for (const lab of ['t-life-a', 't-life-b']) {
+      expect(labNamespaces(lab)).toEqual([]);
       expect(await labProcesses(lab)).toEqual([]);
       expect(existsSync(`${STATE_ROOT}/${lab}`)).toBe(false);
     }
-    expect(await rootSnapshot()).toBe(before);
+    expect(await netSnapshot()).toBe(before);
+    // down is idempotent.
+    expect((await cli('down', '--name', 't-life-a')).code).toBe(0);
+  });
+
+  it('an up that fails half way removes everything it made', async () => {
+    const r = await cli('up', 'test/fixtures/fails-midway.yaml', '--name', 't-life-c');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/exhausted.*strict affinity/);
+    expect(labNamespaces('t-life-c')).toEqual([]);
+    expect(await labProcesses('t-life-c')).toEqual([]);
+    expect(existsSync(`${STATE_ROOT}/t-life-c`)).toBe(false);
   });
 
   it('down cleans up after a crash: namespaces and daemons with no state file are still found', async () => {
     const up = await cli('up', 'two-host', '--name', 't-life-a');
     expect(up.code).toBe(0);
     await execa('rm', ['-rf', `${STATE_ROOT}/t-life-a`]); // the engine's memory is gone
-    const down = await cli('down', '--all');
+    const down = await cli('down', '--name', 't-life-a');
     expect(down.stdout).toMatch(/lab "t-life-a" removed: 7 namespaces, 5 processes/);
-    expect(labNamespaces()).toEqual([]);
+    expect(labNamespaces('t-life-a')).toEqual([]);
     expect(await labProcesses('t-life-a')).toEqual([]);
   });
 
   describe('bad input gets one clear error, a non-zero exit, and creates nothing', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'csim-topo-'));
     const file = (name: string, text: string) => {
-      const p = join(dir, name);
+      const p = join(tmp, name);
       writeFileSync(p, text);
       return p;
     };
@@ -85,14 +124,16 @@ describe('lab lifecycle from the CLI', () => {
       ['a duplicate host name', [file('dup.yaml', 'hosts: [{name: a}, {name: a}]\n')], /dup\.yaml: hosts\[1\]\.name: duplicate name "a"/],
       ['a pool overlapping the fabric', [file('overlap.yaml', 'pools: [{cidr: 198.18.0.0/20}]\nhosts: [{name: a}]\n')], /overlap\.yaml: pools\[0\]\.cidr: pool 198\.18\.0\.0\/20 overlaps the fabric/],
       ['a bad lab name', ['two-host', '--name', 'Bad_Name'], /invalid lab name "Bad_Name"/],
+      ['a network outside the lab ranges', [file('rfc1918.yaml', 'pools: [{cidr: 10.0.0.0/16}]\nhosts: [{name: a}]\n')], /rfc1918\.yaml: pools\[0\]\.cidr: 10\.0\.0\.0\/16 is outside the lab address ranges/],
     ];
     it.each(cases)('%s', async (_what, args, re) => {
+      const before = { netns: labNamespaces(), state: existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT) : [] };
       const r = await cli('up', ...args);
-      expect(r.code).not.toBe(0);
+      expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(re);
-      expect(labNamespaces()).toEqual([]);
-      expect(existsSync(STATE_ROOT) ? (await execa('ls', [STATE_ROOT])).stdout : '').toBe('');
+      expect(labNamespaces()).toEqual(before.netns);
+      expect(existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT) : []).toEqual(before.state);
     });
   });
 

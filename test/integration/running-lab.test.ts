@@ -48,7 +48,7 @@ describe('a running lab changes', () => {
     await addHost(state, 'host3');
     const wep = await addLabWorkload(readLabState('t-hosts'), 'host3-w1', 'host3');
     await withDatastore(state, (ds) => waitForRoutes(ds, readLabState('t-hosts'), 5_000));
-    let st = await status(readLabState('t-hosts'));
+    const st = await status(readLabState('t-hosts'));
     expect(st.bgp.filter((b) => b.state === 'Established')).toHaveLength(6);
     expect((await pingMatrix(endpoints(st))).filter((r) => !r.ok)).toEqual([]);
     expect(await withDatastore(state, (ds) => missingRoutes(ds, readLabState('t-hosts')))).toEqual([]);
@@ -59,9 +59,7 @@ describe('a running lab changes', () => {
     const r = await deleteHost(readLabState('t-hosts'), 'host3');
     expect(r.workloads).toEqual(['host3-w1']);
     expect(labNamespaces('t-hosts').some((n) => n.endsWith('_h_host3'))).toBe(false);
-    await new Promise((res) => setTimeout(res, 500));
-    st = await status(readLabState('t-hosts'));
-    expect(st.bgp.map((b) => b.peerIp)).not.toContain('198.18.0.13');
+    await waitFor('every peer to drop host3', async () => !(await status(readLabState('t-hosts'))).bgp.some((b) => b.peerIp === '198.18.0.13'), 5_000, 100);
     const learned = await ipRoutes('csim_t-hosts_h_host1', 'proto', 'bird');
     expect(learned.some((x) => x.dst.startsWith(wep.spec.ipNetworks[0]!.split('.').slice(0, 3).join('.')) && x.gateway === '198.18.0.13')).toBe(false);
     await down('t-hosts');

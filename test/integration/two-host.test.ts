@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { keys } from '../../src/datastore/keys.js';
 import { addLabWorkload, deleteLabWorkload, heal, missingRoutes, status, withDatastore, type UpResult } from '../../src/sim/lab.js';
 import type { AllocationBlock, WorkloadEndpoint } from '../../src/model/resources.js';
-import { pingMatrix, tcpMatrix } from '../../src/verify/reachability.js';
+import { pingMatrix, reachability, tcpMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
 import { Agent } from '../../src/agent/agent.js';
@@ -81,14 +81,11 @@ describe('two hosts routing workload traffic by BGP', () => {
     expect(tcp.filter((r) => !r.ok)).toEqual([]);
     expect(icmp).toHaveLength(12);
     expect(tcp).toHaveLength(12);
-    // Negative controls: the same verifiers report failure for an address nobody holds, and a
-    // TCP reply from the wrong workload does not count.
-    const ghost = [{ name: 'ghost', netns: eps[0]!.netns, ip: '198.19.0.250' }];
-    expect((await pingMatrix([eps[1]!, ...ghost.map((g) => ({ ...g, netns: eps[2]!.netns }))])).find((r) => r.to === 'ghost')?.ok).toBe(false);
-    const liar = [eps[0]!, { ...eps[1]!, name: 'not-w2' }];
-    const wrong = await tcpMatrix(liar);
-    expect(wrong.every((r) => r.ok)).toBe(true); // each server answers with the name it was given...
-    expect((await tcpMatrix([eps[0]!, { ...eps[1]!, ip: eps[2]!.ip }])).every((r) => r.ok)).toBe(false); // ...and a mismatch fails
+    // Negative control: the same verifiers report failure for an address nobody holds (the
+    // judging of wrong answers and translated sources is unit-tested in reachability-judge).
+    const ghost = { name: 'ghost', netns: eps[2]!.netns, ip: '198.19.0.250' };
+    const toGhost = await reachability({ endpoints: [ghost], sources: [eps[1]!], protos: ['icmp', 'tcp', 'udp'], families: [4], timeoutMs: 1000 });
+    expect(toGhost.map((r) => [r.proto, r.ok])).toEqual([['icmp', false], ['tcp', false], ['udp', false]]);
   });
 
   it('a workload added in a block new to its host is reachable from the other host within 5 s, by a BGP-learned route; deleting it removes route, address and record', async () => {

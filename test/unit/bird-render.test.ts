@@ -87,7 +87,7 @@ async function expectBirdAccepts(name: string, text: string): Promise<void> {
 const goldens: Array<[string, BirdInput]> = [
   ['bird-mesh-h1.conf', inputFor(mesh, 'h1')],
   ['bird-mesh-h3.conf', inputFor(mesh, 'h3')],
-  ['bird-no-blocks.conf', inputFor(mesh, 'h3')],
+  ['bird-no-blocks.conf', inputFor({ ...mesh, blocks: [] }, 'h2')],
   ['bird-rr-server.conf', inputFor(rr, 'h1')],
   ['bird-rr-client.conf', inputFor(rr, 'h3')],
   ['bird-peers-explicit.conf', inputFor(explicit, 'h1')],

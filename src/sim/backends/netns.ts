@@ -1,9 +1,11 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { HostPlan, LabPlan, RouterPlan } from '../../model/topology.js';
 import { ipBatch, setSysctls } from '../../util/exec.js';
 import type { Backend, DestroyReport } from '../backend.js';
-import { labOfNetns, names, NETNS_PREFIX, STATE_ROOT } from '../names.js';
-import { killAll, pidsInNetns } from '../procs.js';
+import { checkLabName, LAB_RE, labOfNetns, names, NETNS_PREFIX, STATE_ROOT } from '../names.js';
+import { pidsInNetns, removeNetns } from '../procs.js';
+import { BackendError } from '../../util/errors.js';
 
 const BRIDGE = 'br0';
 
@@ -105,21 +107,23 @@ export class NetnsBackend implements Backend {
 
   async labs(): Promise<string[]> {
     const fromNetns = listNetns().map(labOfNetns).filter((l): l is string => !!l);
-    const fromState = existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT) : [];
+    // Only directories that are labs: a shared CALICO_SIM_STATE may hold other things.
+    const fromState = existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT).filter((d) => LAB_RE.test(d) && existsSync(`${STATE_ROOT}/${d}/lab.json`)) : [];
     return [...new Set([...fromNetns, ...fromState])].sort();
   }
 
   async destroy(lab: string): Promise<DestroyReport> {
+    checkLabName(lab);
     const mine = listNetns().filter((ns) => labOfNetns(ns) === lab);
-    // Every daemon of a lab (etcd, BIRD, agents, probes) runs in one of its namespaces.
-    const pids = pidsInNetns(mine);
-    await killAll(pids);
-    // Deleting a namespace deletes the veths and the bridge inside it.
-    await ipBatch(undefined, mine.map((ns) => `netns del ${ns}`), { force: true }).catch(() => undefined);
-    const stateDir = names.stateDir(lab);
+    // Every daemon of a lab (etcd, BIRD, agents, probes) runs in one of its namespaces;
+    // deleting a namespace deletes the veths and the bridge inside it.
+    const processes = pidsInNetns(mine).length;
+    await removeNetns(mine);
+    const stateDir = resolve(names.stateDir(lab));
+    if (!stateDir.startsWith(`${resolve(STATE_ROOT)}/`)) throw new BackendError(`refusing to remove ${stateDir}: not below ${STATE_ROOT}`);
     const hadState = existsSync(stateDir);
     rmSync(stateDir, { recursive: true, force: true });
-    return { lab, namespaces: mine, processes: pids.length, stateDir: hadState ? stateDir : undefined };
+    return { lab, namespaces: mine, processes, stateDir: hadState ? stateDir : undefined };
   }
 }
 
