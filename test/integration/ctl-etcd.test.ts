@@ -20,17 +20,17 @@ spec: {asNumber: 64512, nodeToNodeMeshEnabled: false}
 ${V3}
 kind: IPPool
 metadata: {name: default-ipv4-ippool}
-spec: {cidr: 198.19.0.0/16}
+spec: {cidr: 198.19.0.0/17}
 ---
 ${V3}
 kind: Node
 metadata: {name: node-b, labels: {rack: r1}}
-spec: {bgp: {ipv4Address: 198.18.0.12/16}}
+spec: {bgp: {ipv4Address: 198.18.0.12/17}}
 ---
 ${V3}
 kind: Node
 metadata: {name: node-a, labels: {rack: r1}}
-spec: {bgp: {ipv4Address: 198.18.0.11/16, routeReflectorClusterID: 224.0.0.1}}
+spec: {bgp: {ipv4Address: 198.18.0.11/17, routeReflectorClusterID: 224.0.0.1}}
 ---
 ${V3}
 kind: BGPPeer
@@ -81,21 +81,21 @@ describe('Ctl on a real etcd', () => {
     expect(summary('applied', first)).toBe('Successfully applied 5 resource(s)');
 
     const pool = (await ds.get<{ metadata: { creationTimestamp: string }; spec: unknown }>(keys.ippool('default-ipv4-ippool')))!;
-    expect(pool.value.spec).toEqual({ cidr: '198.19.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' });
+    expect(pool.value.spec).toEqual({ cidr: '198.19.0.0/17', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' });
     expect(pool.value.metadata.creationTimestamp).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect((await ds.get(keys.node('node-a')))?.value).toMatchObject({ kind: 'Node', metadata: { name: 'node-a', labels: { rack: 'r1' } } });
     expect((await ds.get(keys.bgpPeer('tor')))?.value).toMatchObject({ spec: { node: 'node-a', peerIP: '198.18.0.1', asNumber: 65001 } });
     expect((await ds.get(keys.bgpConfiguration()))?.value).toMatchObject({ spec: { asNumber: 64512, nodeToNodeMeshEnabled: false } });
 
     // Again, with one change: everything is configured, the creation time is kept.
-    const again = await ctl.apply(parseResourceFile(cluster.replace('{cidr: 198.19.0.0/16}', '{cidr: 198.19.0.0/16, blockSize: 28, natOutgoing: true}'), 'cluster.yaml'));
+    const again = await ctl.apply(parseResourceFile(cluster.replace('{cidr: 198.19.0.0/17}', '{cidr: 198.19.0.0/17, blockSize: 28, natOutgoing: true}'), 'cluster.yaml'));
     expect(again.every((r) => r.action === 'configured')).toBe(true);
     const after = (await ds.get<{ metadata: { creationTimestamp: string }; spec: { blockSize: number; natOutgoing: boolean } }>(keys.ippool('default-ipv4-ippool')))!;
     expect(after.value.spec).toMatchObject({ blockSize: 28, natOutgoing: true });
     expect(after.value.metadata.creationTimestamp).toBe(pool.value.metadata.creationTimestamp);
 
     // One new, one known.
-    const mixed = await ctl.apply(parseResourceFile(`${V3}\nkind: IPPool\nmetadata: {name: second}\nspec: {cidr: 198.20.0.0/16}\n---\n${V3}\nkind: IPPool\nmetadata: {name: default-ipv4-ippool}\nspec: {cidr: 198.19.0.0/16}\n`, 'p.yaml'));
+    const mixed = await ctl.apply(parseResourceFile(`${V3}\nkind: IPPool\nmetadata: {name: second}\nspec: {cidr: 198.19.128.0/17}\n---\n${V3}\nkind: IPPool\nmetadata: {name: default-ipv4-ippool}\nspec: {cidr: 198.19.0.0/17}\n`, 'p.yaml'));
     expect(mixed.map((r) => r.action)).toEqual(['created', 'configured']);
     expect(summary('applied', mixed)).toBe("Successfully applied 2 'IPPool' resource(s)");
   });
@@ -105,18 +105,21 @@ describe('Ctl on a real etcd', () => {
     const before = await dump(ds);
 
     // A schema error in the last document: refused before etcd is even read.
-    const schemaBad = `${V3}\nkind: IPPool\nmetadata: {name: fresh}\nspec: {cidr: 198.21.0.0/16}\n---\n${V3}\nkind: BGPPeer\nmetadata: {name: rr-peers}\nspec: {peerIP: 198.18.0.2}\n`;
+    const schemaBad = `${V3}\nkind: IPPool\nmetadata: {name: fresh}\nspec: {cidr: 198.19.128.0/17}\n---\n${V3}\nkind: BGPPeer\nmetadata: {name: rr-peers}\nspec: {peerIP: 198.18.0.2}\n`;
     expect(() => parseResourceFile(schemaBad, 'peers.yaml')).toThrow('peers.yaml: document 2 (BGPPeer rr-peers): spec.asNumber: required with spec.peerIP');
     // The same objects handed to apply directly are validated there too.
     const raw = [
-      { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'fresh' }, spec: { cidr: '198.21.0.0/16' } },
+      { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'fresh' }, spec: { cidr: '198.19.128.0/17' } },
       { apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: 'rr-peers' }, spec: { peerIP: '198.18.0.2' } },
     ];
     expect(await refused(ctl.apply(raw))).toEqual(['resource 2 (BGPPeer rr-peers): spec.asNumber: required with spec.peerIP']);
+    // An address outside the lab ranges is refused there as well.
+    const outside = [{ apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: 'upstream' }, spec: { peerIP: '10.0.0.1', asNumber: 65001 } }];
+    expect(await refused(ctl.apply(outside))).toEqual(['resource 1 (BGPPeer upstream): spec.peerIP: 10.0.0.1 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)']);
 
     // A cross-check error in the last document (valid on its own): found against etcd.
     const crossBad = parseResourceFile(
-      `${V3}\nkind: IPPool\nmetadata: {name: fresh}\nspec: {cidr: 198.21.0.0/16}\n---\n${V3}\nkind: Node\nmetadata: {name: node-c}\nspec: {bgp: {ipv4Address: 198.18.0.11/16}}\n---\n${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {node: node-x, peerIP: 198.18.0.1, asNumber: 65001}\n`,
+      `${V3}\nkind: IPPool\nmetadata: {name: fresh}\nspec: {cidr: 198.19.128.0/17}\n---\n${V3}\nkind: Node\nmetadata: {name: node-c}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n---\n${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {node: node-x, peerIP: 198.18.0.1, asNumber: 65001}\n`,
       'more.yaml',
     );
     expect(await refused(ctl.apply(crossBad))).toEqual([
@@ -124,14 +127,14 @@ describe('Ctl on a real etcd', () => {
       'more.yaml: document 3 (BGPPeer tor): spec.node: unknown node "node-x" (no Node resource of that name; nodes: node-a, node-b, node-c)',
     ]);
     const overlap = parseResourceFile(`${V3}\nkind: IPPool\nmetadata: {name: fabric}\nspec: {cidr: 198.18.0.0/24}\n`, 'fabric.yaml');
-    expect((await refused(ctl.apply(overlap)))[0]).toMatch(/^fabric\.yaml: document 1 \(IPPool fabric\): spec\.cidr: 198\.18\.0\.0\/24 overlaps the network 198\.18\.0\.0\/16 of Node node-a/);
+    expect((await refused(ctl.apply(overlap)))[0]).toMatch(/^fabric\.yaml: document 1 \(IPPool fabric\): spec\.cidr: 198\.18\.0\.0\/24 overlaps the network 198\.18\.0\.0\/17 of Node node-a/);
 
     expect(await dump(ds)).toEqual(before);
   });
 
   it('refuses more resources than one etcd transaction can hold', async () => {
     const many = Array.from({ length: 129 }, (_, i) => ({
-      apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: `p${i}` }, spec: { cidr: `10.${i}.0.0/16` },
+      apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: `p${i}` }, spec: { cidr: `198.19.${i}.0/24` },
     }));
     expect(await refused(ctl.apply(many))).toEqual(['cannot apply 129 resources at once: etcd takes at most 128 writes in one transaction; split the file']);
     // 128 go through, in one transaction.
@@ -166,7 +169,7 @@ describe('Ctl on a real etcd', () => {
     await ds.delete(keys.workloadEndpoint('w1'));
     await ds.delete(keys.workloadEndpoint('w2'));
     await ds.delete(keys.block('198.19.0.0/26'));
-    const done = await ctl.delete(parseResourceFile(`${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {peerSelector: all()}\n---\n${V3}\nkind: Node\nmetadata: {name: node-a}\nspec: {bgp: {ipv4Address: 198.18.0.11/16}}\n`, 'del.yaml'));
+    const done = await ctl.delete(parseResourceFile(`${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {peerSelector: all()}\n---\n${V3}\nkind: Node\nmetadata: {name: node-a}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n`, 'del.yaml'));
     expect(done).toEqual([{ kind: 'BGPPeer', name: 'tor' }, { kind: 'Node', name: 'node-a' }]);
     expect(summary('deleted', done)).toBe('Successfully deleted 2 resource(s)');
     expect(await ds.get(keys.node('node-a'))).toBeUndefined();
@@ -194,7 +197,7 @@ describe('Ctl on a real etcd', () => {
       for (const s of names) expect((await ctl.get(s)).map((r) => r.metadata.name), s).toEqual(expected);
     }
 
-    expect(await ctl.get('node', 'node-a')).toEqual([expect.objectContaining({ kind: 'Node', spec: { bgp: { ipv4Address: '198.18.0.11/16', routeReflectorClusterID: '224.0.0.1' } } })]);
+    expect(await ctl.get('node', 'node-a')).toEqual([expect.objectContaining({ kind: 'Node', spec: { bgp: { ipv4Address: '198.18.0.11/17', routeReflectorClusterID: '224.0.0.1' } } })]);
     expect(await ctl.get('wep', 'w1')).toHaveLength(1);
     await expect(ctl.get('ipp', 'nope')).rejects.toThrow('resource does not exist: IPPool(nope)');
     await expect(ctl.get('wep', 'w1', 'other')).rejects.toThrow('resource does not exist: WorkloadEndpoint(other/w1)');
@@ -206,8 +209,8 @@ describe('Ctl on a real etcd', () => {
       [
         'NAME    ASN      IPV4            IPV6  RR CLUSTER',
         '------  -------  --------------  ----  ----------',
-        'node-a  (64512)  198.18.0.11/16        224.0.0.1',
-        'node-b  (64512)  198.18.0.12/16',
+        'node-a  (64512)  198.18.0.11/17        224.0.0.1',
+        'node-b  (64512)  198.18.0.12/17',
       ].join('\n'),
     );
     expect(formatResources(await ctl.get('weps'), 'table')).toBe(
@@ -237,15 +240,15 @@ describe('Ctl on a real etcd', () => {
     const racing = new Racing([etcd.endpoint]);
     try {
       // Between apply's check and its commit, another writer registers node-c at 198.18.0.13.
-      racing.race = () => ds.put(keys.node('node-c'), { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'node-c' }, spec: { bgp: { ipv4Address: '198.18.0.13/16' } } });
-      const claim = parseResourceFile(`${V3}\nkind: Node\nmetadata: {name: node-d}\nspec: {bgp: {ipv4Address: 198.18.0.13/16}}\n`, 'd.yaml');
+      racing.race = () => ds.put(keys.node('node-c'), { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'node-c' }, spec: { bgp: { ipv4Address: '198.18.0.13/17' } } });
+      const claim = parseResourceFile(`${V3}\nkind: Node\nmetadata: {name: node-d}\nspec: {bgp: {ipv4Address: 198.18.0.13/17}}\n`, 'd.yaml');
       expect(await refused(new Ctl(racing).apply(claim))).toEqual([
         'd.yaml: document 1 (Node node-d): spec.bgp.ipv4Address: 198.18.0.13 is already used by Node node-c: two nodes cannot share an address',
       ]);
       expect(await ds.get(keys.node('node-d'))).toBeUndefined();
       // A harmless concurrent write only costs a retry.
       racing.race = () => ds.put(keys.bgpPeer('other'), { apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: 'other' }, spec: { peerSelector: 'all()' } });
-      expect(await new Ctl(racing).apply(parseResourceFile(`${V3}\nkind: Node\nmetadata: {name: node-d}\nspec: {bgp: {ipv4Address: 198.18.0.14/16}}\n`, 'd.yaml'))).toEqual([
+      expect(await new Ctl(racing).apply(parseResourceFile(`${V3}\nkind: Node\nmetadata: {name: node-d}\nspec: {bgp: {ipv4Address: 198.18.0.14/17}}\n`, 'd.yaml'))).toEqual([
         { kind: 'Node', name: 'node-d', action: 'created' },
       ]);
     } finally {

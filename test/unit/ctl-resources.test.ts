@@ -43,26 +43,26 @@ function problemsOf(text: string, source = 'f.yaml'): readonly string[] {
 
 describe('parseResourceFile: shapes of a file', () => {
   it('reads one YAML document and fills Calico defaults', () => {
-    const [p] = parseResourceFile(pool('default-ipv4-ippool', '198.19.0.0/16'), 'pool.yaml');
+    const [p] = parseResourceFile(pool('default-ipv4-ippool', '198.19.0.0/17'), 'pool.yaml');
     expect(p).toEqual({
       apiVersion: 'projectcalico.org/v3',
       kind: 'IPPool',
       metadata: { name: 'default-ipv4-ippool' },
-      spec: { cidr: '198.19.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' },
+      spec: { cidr: '198.19.0.0/17', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' },
     });
   });
 
   it('reads several --- documents in order and skips empty ones', () => {
-    const text = `---\n${pool('a', '198.19.0.0/16')}---\n---\n${node('n1', '198.18.0.11/16')}---\n`;
+    const text = `---\n${pool('a', '198.19.0.0/17')}---\n---\n${node('n1', '198.18.0.11/17')}---\n`;
     const rs = parseResourceFile(text, 'multi.yaml');
     expect(rs.map((r) => `${r.kind}/${r.metadata.name}`)).toEqual(['IPPool/a', 'Node/n1']);
   });
 
   it('reads a kind: List, a <Kind>List (as calicoctl -o yaml writes) and a top-level sequence', () => {
-    const list = `${V3}\nkind: List\nitems:\n- ${pool('a', '198.19.0.0/16').trim().replace(/\n/g, '\n  ')}\n- ${pool('b', '198.20.0.0/16').trim().replace(/\n/g, '\n  ')}\n`;
+    const list = `${V3}\nkind: List\nitems:\n- ${pool('a', '198.19.0.0/17').trim().replace(/\n/g, '\n  ')}\n- ${pool('b', '198.19.128.0/17').trim().replace(/\n/g, '\n  ')}\n`;
     expect(parseResourceFile(list, 'l.yaml').map((r) => r.metadata.name)).toEqual(['a', 'b']);
     expect(parseResourceFile(list.replace('kind: List', 'kind: IPPoolList'), 'l.yaml')).toHaveLength(2);
-    const seq = `- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: a}, spec: {cidr: 198.19.0.0/16}}\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: b}, spec: {cidr: 198.20.0.0/16}}\n`;
+    const seq = `- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: a}, spec: {cidr: 198.19.0.0/17}}\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: b}, spec: {cidr: 198.19.128.0/17}}\n`;
     expect(parseResourceFile(seq, 's.yaml').map((r) => r.metadata.name)).toEqual(['a', 'b']);
   });
 
@@ -82,18 +82,22 @@ describe('parseResourceFile: shapes of a file', () => {
   });
 
   it('takes IPv6: pool block size 122 by default, canonical addresses', () => {
-    const [p, n, peer] = parseResourceFile(
-      `${pool('v6', 'FD00:19:0::/64')}---\n${node('n1', '198.18.0.11/16', 'ipv6Address: FD00:18:0::11/64\nasNumber: 65001\nrouteReflectorClusterID: 224.0.0.1')}---\n${doc('BGPPeer', 'tor6', 'peerIP: FD00:18::0001\nasNumber: 65000')}`,
+    const [p, n] = parseResourceFile(
+      `${pool('v6', '2001:DB8:1:0::/48')}---\n${node('n1', '198.18.0.11/17', 'ipv6Address: 2001:DB8:F:0::000B/64\nasNumber: 65001\nrouteReflectorClusterID: 224.0.0.1')}`,
       'v6.yaml',
-    ) as [Resource, Resource, Resource];
-    expect(p.spec).toMatchObject({ cidr: 'fd00:19::/64', blockSize: 122 });
-    expect(n.spec).toEqual({ bgp: { ipv4Address: '198.18.0.11/16', ipv6Address: 'fd00:18::11/64', asNumber: 65001, routeReflectorClusterID: '224.0.0.1' } });
-    expect(peer.spec).toEqual({ peerIP: 'fd00:18::1', asNumber: 65000 });
+    ) as [Resource, Resource];
+    expect(p.spec).toMatchObject({ cidr: '2001:db8:1::/48', blockSize: 122 });
+    expect(n.spec).toEqual({ bgp: { ipv4Address: '198.18.0.11/17', ipv6Address: '2001:db8:f::b/64', asNumber: 65001, routeReflectorClusterID: '224.0.0.1' } });
+  });
+
+  it('takes an IPv4 BGP peer address in canonical form', () => {
+    const [peer] = parseResourceFile(doc('BGPPeer', 'tor', 'peerIP: 198.18.0.1\nasNumber: 65000'), 'tor.yaml') as [Resource];
+    expect(peer.spec).toEqual({ peerIP: '198.18.0.1', asNumber: 65000 });
   });
 
   it('keeps labels and annotations, and reads the selectors', () => {
     const [n, peer] = parseResourceFile(
-      `${node('rr1', '198.18.0.11/16', '', '  labels:\n    route-reflector: "true"\n    projectcalico.org/rack: r1\n  annotations:\n    note: anything at all\n')}---\n${doc('BGPPeer', 'to-rrs', 'nodeSelector: "!has(route-reflector)"\npeerSelector: route-reflector == "true"')}`,
+      `${node('rr1', '198.18.0.11/17', '', '  labels:\n    route-reflector: "true"\n    projectcalico.org/rack: r1\n  annotations:\n    note: anything at all\n')}---\n${doc('BGPPeer', 'to-rrs', 'nodeSelector: "!has(route-reflector)"\npeerSelector: route-reflector == "true"')}`,
       'rr.yaml',
     ) as [Resource, Resource];
     expect(n.metadata).toEqual({ name: 'rr1', labels: { 'route-reflector': 'true', 'projectcalico.org/rack': 'r1' }, annotations: { note: 'anything at all' } });
@@ -105,52 +109,57 @@ describe('parseResourceFile: every error names the document, the resource and th
   const peer = (name: string, spec: string) => doc('BGPPeer', name, spec);
   const cases: [string, string, string][] = [
     // The example of the brief, as the second document of a file.
-    ['asNumber with peerIP', `${pool('p', '198.19.0.0/16')}---\n${peer('rr-peers', 'peerIP: 198.18.0.1')}`, 'f.yaml: document 2 (BGPPeer rr-peers): spec.asNumber: required with spec.peerIP'],
-    ['apiVersion', `apiVersion: projectcalico.org/v1\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 198.19.0.0/16}\n`, 'f.yaml: document 1 (IPPool p): apiVersion: must be projectcalico.org/v3 (got string "projectcalico.org/v1")'],
+    ['asNumber with peerIP', `${pool('p', '198.19.0.0/17')}---\n${peer('rr-peers', 'peerIP: 198.18.0.1')}`, 'f.yaml: document 2 (BGPPeer rr-peers): spec.asNumber: required with spec.peerIP'],
+    ['apiVersion', `apiVersion: projectcalico.org/v1\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 198.19.0.0/17}\n`, 'f.yaml: document 1 (IPPool p): apiVersion: must be projectcalico.org/v3 (got string "projectcalico.org/v1")'],
     ['no kind', `${V3}\nmetadata: {name: p}\n`, 'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration)'],
     ['unsupported kind', doc('GlobalNetworkPolicy', 'gnp', 'selector: all()'), 'f.yaml: document 1 (GlobalNetworkPolicy gnp): kind: unsupported kind "GlobalNetworkPolicy"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration'],
-    ['kind spelled in lower case', doc('ippool', 'p', 'cidr: 198.19.0.0/16'), 'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration'],
+    ['kind spelled in lower case', doc('ippool', 'p', 'cidr: 198.19.0.0/17'), 'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration'],
     ['read-only kind', doc('WorkloadEndpoint', 'w1', 'node: a'), 'f.yaml: document 1 (WorkloadEndpoint w1): kind: WorkloadEndpoint cannot be applied: workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`'],
     ['not a mapping', `- 1\n`, 'f.yaml: document 1 item 1: expected a resource (a mapping with apiVersion, kind, metadata and spec), got number 1'],
-    ['no metadata', `${V3}\nkind: IPPool\nspec: {cidr: 198.19.0.0/16}\n`, 'f.yaml: document 1 (IPPool): metadata: required'],
-    ['no name', `${V3}\nkind: IPPool\nmetadata: {labels: {}}\nspec: {cidr: 198.19.0.0/16}\n`, 'f.yaml: document 1 (IPPool): metadata.name: required'],
-    ['upper-case name', pool('Pool_1', '198.19.0.0/16'), 'f.yaml: document 1 (IPPool Pool_1): metadata.name: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit'],
-    ['long name', pool('a'.repeat(254), '198.19.0.0/16'), `f.yaml: document 1 (IPPool ${'a'.repeat(254)}): metadata.name: must be at most 253 characters`],
-    ['namespace on a cluster resource', pool('p', '198.19.0.0/16').replace('  name: p\n', '  name: p\n  namespace: default\n'), 'f.yaml: document 1 (IPPool p): metadata.namespace: IPPool is not namespaced: leave metadata.namespace out'],
-    ['unknown metadata field', pool('p', '198.19.0.0/16').replace('  name: p\n', '  name: p\n  uid: x\n'), 'f.yaml: document 1 (IPPool p): metadata.uid: unknown field (known fields: name, namespace, labels, annotations, creationTimestamp)'],
-    ['label value not a string', node('n1', '198.18.0.11/16', '', '  labels:\n    rack: 1\n'), 'f.yaml: document 1 (Node n1): metadata.labels.rack: expected a string, got number 1'],
-    ['bad label key', node('n1', '198.18.0.11/16', '', '  labels:\n    "rack id": a\n'), 'f.yaml: document 1 (Node n1): metadata.labels["rack id"]: invalid label key: [DNS subdomain/]name, the name at most 63 characters of a-z, A-Z, 0-9, "-", "_" and "."'],
+    ['no metadata', `${V3}\nkind: IPPool\nspec: {cidr: 198.19.0.0/17}\n`, 'f.yaml: document 1 (IPPool): metadata: required'],
+    ['no name', `${V3}\nkind: IPPool\nmetadata: {labels: {}}\nspec: {cidr: 198.19.0.0/17}\n`, 'f.yaml: document 1 (IPPool): metadata.name: required'],
+    ['upper-case name', pool('Pool_1', '198.19.0.0/17'), 'f.yaml: document 1 (IPPool Pool_1): metadata.name: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit'],
+    ['long name', pool('a'.repeat(254), '198.19.0.0/17'), `f.yaml: document 1 (IPPool ${'a'.repeat(254)}): metadata.name: must be at most 253 characters`],
+    ['namespace on a cluster resource', pool('p', '198.19.0.0/17').replace('  name: p\n', '  name: p\n  namespace: default\n'), 'f.yaml: document 1 (IPPool p): metadata.namespace: IPPool is not namespaced: leave metadata.namespace out'],
+    ['unknown metadata field', pool('p', '198.19.0.0/17').replace('  name: p\n', '  name: p\n  uid: x\n'), 'f.yaml: document 1 (IPPool p): metadata.uid: unknown field (known fields: name, namespace, labels, annotations, creationTimestamp)'],
+    ['label value not a string', node('n1', '198.18.0.11/17', '', '  labels:\n    rack: 1\n'), 'f.yaml: document 1 (Node n1): metadata.labels.rack: expected a string, got number 1'],
+    ['bad label key', node('n1', '198.18.0.11/17', '', '  labels:\n    "rack id": a\n'), 'f.yaml: document 1 (Node n1): metadata.labels["rack id"]: invalid label key: [DNS subdomain/]name, the name at most 63 characters of a-z, A-Z, 0-9, "-", "_" and "."'],
     ['no spec', `${V3}\nkind: IPPool\nmetadata: {name: p}\n`, 'f.yaml: document 1 (IPPool p): spec: required'],
-    ['unknown spec field (a typo)', pool('p', '198.19.0.0/16', 'natOutGoing: true'), 'f.yaml: document 1 (IPPool p): spec.natOutGoing: unknown field (known fields: cidr, blockSize, ipipMode, vxlanMode, natOutgoing, disabled, nodeSelector)'],
+    ['unknown spec field (a typo)', pool('p', '198.19.0.0/17', 'natOutGoing: true'), 'f.yaml: document 1 (IPPool p): spec.natOutGoing: unknown field (known fields: cidr, blockSize, ipipMode, vxlanMode, natOutgoing, disabled, nodeSelector)'],
     // IPPool
     ['pool without cidr', doc('IPPool', 'p', 'blockSize: 26'), 'f.yaml: document 1 (IPPool p): spec.cidr: required'],
     ['pool CIDR invalid', pool('p', '198.19.0.0/33'), 'f.yaml: document 1 (IPPool p): spec.cidr: "198.19.0.0/33" is not a valid IPv4 CIDR (expected a.b.c.d/n with n from 0 to 32)'],
-    ['pool CIDR with host bits', pool('p', '198.19.0.1/16'), 'f.yaml: document 1 (IPPool p): spec.cidr: 198.19.0.1/16 has host bits set (the network is 198.19.0.0/16)'],
+    ['pool CIDR with host bits', pool('p', '198.19.0.1/17'), 'f.yaml: document 1 (IPPool p): spec.cidr: 198.19.0.1/17 has host bits set (the network is 198.19.0.0/17)'],
     ['pool in link-local', pool('p', '169.254.0.0/16'), 'f.yaml: document 1 (IPPool p): spec.cidr: 169.254.0.0/16 overlaps the link-local range 169.254.0.0/16, which Calico refuses (workloads reach their host at 169.254.1.1)'],
-    ['block size too small for v4', pool('p', '198.19.0.0/16', 'blockSize: 19'), 'f.yaml: document 1 (IPPool p): spec.blockSize: must be from 20 to 32 for an IPv4 pool (got 19)'],
-    ['block size too large for v4', pool('p', '198.19.0.0/16', 'blockSize: 33'), 'f.yaml: document 1 (IPPool p): spec.blockSize: must be from 20 to 32 for an IPv4 pool (got 33)'],
-    ['block size out of the v6 range', pool('p', 'fd00:19::/64', 'blockSize: 26'), 'f.yaml: document 1 (IPPool p): spec.blockSize: must be from 116 to 128 for an IPv6 pool (got 26)'],
-    ['block size not a number', pool('p', '198.19.0.0/16', 'blockSize: "26"'), 'f.yaml: document 1 (IPPool p): spec.blockSize: expected a number, got string "26"'],
+    ['pool outside the lab ranges', pool('p', '10.0.0.0/16'), 'f.yaml: document 1 (IPPool p): spec.cidr: 10.0.0.0/16 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
+    ['pool wider than the lab range', pool('p', '198.16.0.0/14'), 'f.yaml: document 1 (IPPool p): spec.cidr: 198.16.0.0/14 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
+    ['IPv6 pool outside the lab ranges', pool('p', 'fd00:19::/64'), 'f.yaml: document 1 (IPPool p): spec.cidr: fd00:19::/64 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
+    ['block size too small for v4', pool('p', '198.19.0.0/17', 'blockSize: 19'), 'f.yaml: document 1 (IPPool p): spec.blockSize: must be from 20 to 32 for an IPv4 pool (got 19)'],
+    ['block size too large for v4', pool('p', '198.19.0.0/17', 'blockSize: 33'), 'f.yaml: document 1 (IPPool p): spec.blockSize: must be from 20 to 32 for an IPv4 pool (got 33)'],
+    ['block size out of the v6 range', pool('p', '2001:db8:1::/48', 'blockSize: 26'), 'f.yaml: document 1 (IPPool p): spec.blockSize: must be from 116 to 128 for an IPv6 pool (got 26)'],
+    ['block size not a number', pool('p', '198.19.0.0/17', 'blockSize: "26"'), 'f.yaml: document 1 (IPPool p): spec.blockSize: expected a number, got string "26"'],
     ['block larger than the pool', pool('p', '198.19.0.0/27', 'blockSize: 26'), "f.yaml: document 1 (IPPool p): spec.blockSize: the pool 198.19.0.0/27 is smaller than one /26 block: the block size must be at least the pool's prefix length (27)"],
     ['default block larger than the pool', pool('p', '198.19.0.0/28'), "f.yaml: document 1 (IPPool p): spec.cidr: the pool 198.19.0.0/28 is smaller than one /26 block (the default block size; set spec.blockSize): the block size must be at least the pool's prefix length (28)"],
-    ['IP-in-IP', pool('p', '198.19.0.0/16', 'ipipMode: Always'), 'f.yaml: document 1 (IPPool p): spec.ipipMode: Always is not supported: calico-sim does not tunnel (no IP-in-IP); workload traffic is routed natively, learned over BGP, so only Never is accepted'],
-    ['VXLAN', pool('p', '198.19.0.0/16', 'vxlanMode: CrossSubnet'), 'f.yaml: document 1 (IPPool p): spec.vxlanMode: CrossSubnet is not supported: calico-sim does not tunnel (no VXLAN); workload traffic is routed natively, learned over BGP, so only Never is accepted'],
-    ['bogus tunnel mode', pool('p', '198.19.0.0/16', 'vxlanMode: Sometimes'), 'f.yaml: document 1 (IPPool p): spec.vxlanMode: must be Never (Calico also knows Always and CrossSubnet, but calico-sim does not tunnel), got "Sometimes"'],
-    ['natOutgoing not a bool', pool('p', '198.19.0.0/16', 'natOutgoing: "yes"'), 'f.yaml: document 1 (IPPool p): spec.natOutgoing: expected true or false, got string "yes"'],
-    ['disabled not a bool', pool('p', '198.19.0.0/16', 'disabled: 1'), 'f.yaml: document 1 (IPPool p): spec.disabled: expected true or false, got number 1'],
-    ['bad node selector', pool('p', '198.19.0.0/16', 'nodeSelector: rack = "a"'), 'f.yaml: document 1 (IPPool p): spec.nodeSelector: invalid selector "rack = \\"a\\"": expected "==" but found "=" at column 5'],
+    ['IP-in-IP', pool('p', '198.19.0.0/17', 'ipipMode: Always'), 'f.yaml: document 1 (IPPool p): spec.ipipMode: Always is not supported: calico-sim does not tunnel (no IP-in-IP); workload traffic is routed natively, learned over BGP, so only Never is accepted'],
+    ['VXLAN', pool('p', '198.19.0.0/17', 'vxlanMode: CrossSubnet'), 'f.yaml: document 1 (IPPool p): spec.vxlanMode: CrossSubnet is not supported: calico-sim does not tunnel (no VXLAN); workload traffic is routed natively, learned over BGP, so only Never is accepted'],
+    ['bogus tunnel mode', pool('p', '198.19.0.0/17', 'vxlanMode: Sometimes'), 'f.yaml: document 1 (IPPool p): spec.vxlanMode: must be Never (Calico also knows Always and CrossSubnet, but calico-sim does not tunnel), got "Sometimes"'],
+    ['natOutgoing not a bool', pool('p', '198.19.0.0/17', 'natOutgoing: "yes"'), 'f.yaml: document 1 (IPPool p): spec.natOutgoing: expected true or false, got string "yes"'],
+    ['disabled not a bool', pool('p', '198.19.0.0/17', 'disabled: 1'), 'f.yaml: document 1 (IPPool p): spec.disabled: expected true or false, got number 1'],
+    ['bad node selector', pool('p', '198.19.0.0/17', 'nodeSelector: rack = "a"'), 'f.yaml: document 1 (IPPool p): spec.nodeSelector: invalid selector "rack = \\"a\\"": expected "==" but found "=" at column 5'],
     // Node
     ['node without bgp', doc('Node', 'n1', 'bgp: null'), 'f.yaml: document 1 (Node n1): spec.bgp: expected a mapping, got null'],
-    ['node address without prefix', node('n1', '198.18.0.11'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: must be an IPv4 address with its prefix length, as Calico writes it (e.g. 198.18.0.11/16)'],
-    ['node address of the wrong family', node('n1', 'fd00::11/64'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: "fd00::11/64" is not an IPv4 address (e.g. 198.18.0.11/16)'],
-    ['node address invalid', node('n1', '198.18.0.300/16'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: "198.18.0.300" is not a valid IPv4 address'],
+    ['node address without prefix', node('n1', '198.18.0.11'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: must be an IPv4 address with its prefix length, as Calico writes it (e.g. 198.18.0.11/17)'],
+    ['node address of the wrong family', node('n1', '2001:db8:f::b/64'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: "2001:db8:f::b/64" is not an IPv4 address (e.g. 198.18.0.11/17)'],
+    ['node address invalid', node('n1', '198.18.0.300/17'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: "198.18.0.300" is not a valid IPv4 address'],
     ['node prefix out of range', node('n1', '198.18.0.11/33'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: prefix length /33 is out of range for IPv4 (0 to 32)'],
-    ['node IPv6 address of the wrong family', node('n1', '198.18.0.11/16', 'ipv6Address: 198.18.0.11/16'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv6Address: "198.18.0.11/16" is not an IPv6 address (e.g. fd00:18::11/64)'],
-    ['node AS 0', node('n1', '198.18.0.11/16', 'asNumber: 0'), 'f.yaml: document 1 (Node n1): spec.bgp.asNumber: must be an AS number from 1 to 4294967295'],
-    ['node AS too large', node('n1', '198.18.0.11/16', 'asNumber: 4294967296'), 'f.yaml: document 1 (Node n1): spec.bgp.asNumber: must be an AS number from 1 to 4294967295'],
-    ['node AS fractional', node('n1', '198.18.0.11/16', 'asNumber: 64512.5'), 'f.yaml: document 1 (Node n1): spec.bgp.asNumber: must be an AS number, a whole number from 1 to 4294967295'],
-    ['RR cluster id not IPv4', node('n1', '198.18.0.11/16', 'routeReflectorClusterID: rr-1'), 'f.yaml: document 1 (Node n1): spec.bgp.routeReflectorClusterID: must be an IPv4-formatted id, e.g. 224.0.0.1 (got "rr-1")'],
-    ['unknown node field', doc('Node', 'n1', 'bgp:\n  ipv4Address: 198.18.0.11/16\n  ipv4IPIPTunnelAddr: 10.0.0.1'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4IPIPTunnelAddr: unknown field (known fields: ipv4Address, ipv6Address, asNumber, routeReflectorClusterID)'],
+    ['node IPv6 address of the wrong family', node('n1', '198.18.0.11/17', 'ipv6Address: 198.18.0.11/17'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv6Address: "198.18.0.11/17" is not an IPv6 address (e.g. 2001:db8:f::b/64)'],
+    ['node address outside the lab ranges', node('n1', '10.0.0.1/16'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: 10.0.0.1 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
+    ['node IPv6 address outside the lab ranges', node('n1', '198.18.0.11/17', 'ipv6Address: fd00:18::11/64'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv6Address: fd00:18::11 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
+    ['node AS 0', node('n1', '198.18.0.11/17', 'asNumber: 0'), 'f.yaml: document 1 (Node n1): spec.bgp.asNumber: must be an AS number from 1 to 4294967295'],
+    ['node AS too large', node('n1', '198.18.0.11/17', 'asNumber: 4294967296'), 'f.yaml: document 1 (Node n1): spec.bgp.asNumber: must be an AS number from 1 to 4294967295'],
+    ['node AS fractional', node('n1', '198.18.0.11/17', 'asNumber: 64512.5'), 'f.yaml: document 1 (Node n1): spec.bgp.asNumber: must be an AS number, a whole number from 1 to 4294967295'],
+    ['RR cluster id not IPv4', node('n1', '198.18.0.11/17', 'routeReflectorClusterID: rr-1'), 'f.yaml: document 1 (Node n1): spec.bgp.routeReflectorClusterID: must be an IPv4-formatted id, e.g. 224.0.0.1 (got "rr-1")'],
+    ['unknown node field', doc('Node', 'n1', 'bgp:\n  ipv4Address: 198.18.0.11/17\n  ipv4IPIPTunnelAddr: 198.19.0.1'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4IPIPTunnelAddr: unknown field (known fields: ipv4Address, ipv6Address, asNumber, routeReflectorClusterID)'],
     // BGPPeer
     ['peer with neither peerIP nor peerSelector', peer('p', 'node: n1'), 'f.yaml: document 1 (BGPPeer p): spec: one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required'],
     ['peer with both', peer('p', 'peerIP: 198.18.0.1\nasNumber: 65000\npeerSelector: all()'), 'f.yaml: document 1 (BGPPeer p): spec.peerSelector: cannot be used with spec.peerIP: a peering is either to one address or to the nodes the selector matches'],
@@ -158,7 +167,10 @@ describe('parseResourceFile: every error names the document, the resource and th
     ['peer with node and nodeSelector', peer('p', 'peerSelector: has(rr)\nnode: n1\nnodeSelector: all()'), 'f.yaml: document 1 (BGPPeer p): spec.nodeSelector: cannot be used with spec.node: give at most one of them (neither means every node)'],
     ['peer IP invalid', peer('p', 'peerIP: 198.18.0\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "198.18.0" is not an IPv4 or IPv6 address'],
     ['peer IP with a port', peer('p', 'peerIP: 198.18.0.1:179\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "198.18.0.1:179": ports are not supported, give the address alone (BGP port 179)'],
-    ['peer IPv6 with a port', peer('p', 'peerIP: "[fd00::1]:179"\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "[fd00::1]:179": ports are not supported, give the address alone (BGP port 179)'],
+    ['peer IPv6 with a port', peer('p', 'peerIP: "[2001:db8:f::1]:179"\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "[2001:db8:f::1]:179": ports are not supported, give the address alone (BGP port 179)'],
+    ['peer IP outside the lab ranges', peer('p', 'peerIP: 10.0.0.1\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: 10.0.0.1 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
+    ['peer IPv6 address', peer('p', 'peerIP: 2001:db8:f::1\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "2001:db8:f::1": BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)'],
+    ['peer IPv6 address outside the lab ranges too', peer('p', 'peerIP: fd00:18::1\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "fd00:18::1": BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)'],
     ['peer node name invalid', peer('p', 'peerSelector: has(rr)\nnode: Node_1'), 'f.yaml: document 1 (BGPPeer p): spec.node: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit'],
     ['peer selector invalid', peer('p', 'peerSelector: has(rr'), 'f.yaml: document 1 (BGPPeer p): spec.peerSelector: invalid selector "has(rr": expected ")" at column 6'],
     // BGPConfiguration
@@ -168,11 +180,11 @@ describe('parseResourceFile: every error names the document, the resource and th
     ['mesh not a bool', doc('BGPConfiguration', 'default', 'nodeToNodeMeshEnabled: "false"'), 'f.yaml: document 1 (BGPConfiguration default): spec.nodeToNodeMeshEnabled: expected true or false, got string "false"'],
     ['log severity', doc('BGPConfiguration', 'default', 'logSeverityScreen: Verbose'), 'f.yaml: document 1 (BGPConfiguration default): spec.logSeverityScreen: must be one of "Debug", "Info", "Warning", "Error", "Fatal" (got string "Verbose")'],
     // The file itself
-    ['same resource twice', `${pool('p', '198.19.0.0/16')}---\n${pool('p', '198.20.0.0/16')}`, 'f.yaml: document 2 (IPPool p): metadata.name: IPPool p is given twice (also at f.yaml: document 1)'],
+    ['same resource twice', `${pool('p', '198.19.0.0/17')}---\n${pool('p', '198.19.128.0/17')}`, 'f.yaml: document 2 (IPPool p): metadata.name: IPPool p is given twice (also at f.yaml: document 1)'],
     ['List without items', `${V3}\nkind: List\n`, 'f.yaml: document 1: items: must be the list of resources of the List (got nothing)'],
-    ['List item', `${V3}\nkind: List\nitems:\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: p}, spec: {cidr: 198.19.0.0/16}}\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: q}, spec: {cidr: 198.20.0.0/16, ipipMode: Always}}\n`, 'f.yaml: document 1 item 2 (IPPool q): spec.ipipMode: Always is not supported: calico-sim does not tunnel (no IP-in-IP); workload traffic is routed natively, learned over BGP, so only Never is accepted'],
+    ['List item', `${V3}\nkind: List\nitems:\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: p}, spec: {cidr: 198.19.0.0/17}}\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: q}, spec: {cidr: 198.19.128.0/17, ipipMode: Always}}\n`, 'f.yaml: document 1 item 2 (IPPool q): spec.ipipMode: Always is not supported: calico-sim does not tunnel (no IP-in-IP); workload traffic is routed natively, learned over BGP, so only Never is accepted'],
     // Line numbers count from the top of the file.
-    ['malformed YAML', `${pool('p', '198.19.0.0/16')}---\nkind: [IPPool\n`, 'f.yaml: document 2: line 9: malformed YAML: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    ['malformed YAML', `${pool('p', '198.19.0.0/17')}---\nkind: [IPPool\n`, 'f.yaml: document 2: line 9: malformed YAML: Flow sequence in block collection must be sufficiently indented and end with a ]'],
     ['duplicate YAML key', `${V3}\nkind: IPPool\nkind: Node\n`, 'f.yaml: document 1: line 3: malformed YAML: Map keys must be unique'],
     ['empty file', '---\n', 'f.yaml: no resources in the file'],
   ];
@@ -182,7 +194,7 @@ describe('parseResourceFile: every error names the document, the resource and th
   });
 
   it('reports every problem of every document, the first one in the message', () => {
-    const text = `${pool('a', '198.19.0.1/16')}---\n${pool('b', '198.20.0.0/16')}---\n${doc('BGPPeer', 'c', 'peerIP: 198.18.0.1')}`;
+    const text = `${pool('a', '198.19.0.1/17')}---\n${pool('b', '198.19.128.0/17')}---\n${doc('BGPPeer', 'c', 'peerIP: 198.18.0.1')}`;
     let err: unknown;
     try {
       parseResourceFile(text, 'f.yaml');
@@ -192,10 +204,10 @@ describe('parseResourceFile: every error names the document, the resource and th
     expect(err).toBeInstanceOf(ResourceError);
     expect(err).toBeInstanceOf(SimError);
     expect((err as ResourceError).problems).toEqual([
-      'f.yaml: document 1 (IPPool a): spec.cidr: 198.19.0.1/16 has host bits set (the network is 198.19.0.0/16)',
+      'f.yaml: document 1 (IPPool a): spec.cidr: 198.19.0.1/17 has host bits set (the network is 198.19.0.0/17)',
       'f.yaml: document 3 (BGPPeer c): spec.asNumber: required with spec.peerIP',
     ]);
-    expect((err as Error).message).toBe('f.yaml: document 1 (IPPool a): spec.cidr: 198.19.0.1/16 has host bits set (the network is 198.19.0.0/16) (and 1 more problem)');
+    expect((err as Error).message).toBe('f.yaml: document 1 (IPPool a): spec.cidr: 198.19.0.1/17 has host bits set (the network is 198.19.0.0/17) (and 1 more problem)');
   });
 
   it('re-validates resources made in code, naming them by position', () => {
@@ -203,62 +215,62 @@ describe('parseResourceFile: every error names the document, the resource and th
       'resource 1 (Node n1): spec.bgp.ipv4Address: required',
     );
     // A parsed resource keeps its file position, and validating it again changes nothing.
-    const parsed = parseResourceFile(pool('p', '198.19.0.0/16'), 'p.yaml');
+    const parsed = parseResourceFile(pool('p', '198.19.0.0/17'), 'p.yaml');
     expect(validateResources(parsed)).toEqual(parsed);
   });
 });
 
 describe('crossCheck: against the datastore and each other', () => {
-  const stored = parseResourceFile(`${pool('default-ipv4-ippool', '198.19.0.0/16')}---\n${node('node-a', '198.18.0.11/16')}---\n${node('node-b', '198.18.0.12/16')}`, 'etcd');
+  const stored = parseResourceFile(`${pool('default-ipv4-ippool', '198.19.0.0/17')}---\n${node('node-a', '198.18.0.11/17')}---\n${node('node-b', '198.18.0.12/17')}`, 'etcd');
   // What came from etcd has no file position.
   const current: StoredResource[] = JSON.parse(JSON.stringify(stored)) as StoredResource[];
   const check = (text: string) => crossCheck(current, parseResourceFile(text, 'new.yaml'));
 
   it('accepts what fits, and a resource replacing itself', () => {
-    expect(check(`${pool('more', '198.20.0.0/16')}---\n${node('node-c', '198.18.0.13/16')}---\n${doc('BGPPeer', 'tor', 'node: node-a\npeerIP: 198.18.0.1\nasNumber: 65001')}`)).toEqual([]);
-    expect(check(pool('default-ipv4-ippool', '198.19.0.0/17'))).toEqual([]);
-    expect(check(node('node-a', '198.18.0.11/16', 'asNumber: 65001'))).toEqual([]);
+    expect(check(`${pool('more', '198.19.128.0/17')}---\n${node('node-c', '198.18.0.13/17')}---\n${doc('BGPPeer', 'tor', 'node: node-a\npeerIP: 198.18.0.1\nasNumber: 65001')}`)).toEqual([]);
+    expect(check(pool('default-ipv4-ippool', '198.19.0.0/18'))).toEqual([]);
+    expect(check(node('node-a', '198.18.0.11/17', 'asNumber: 65001'))).toEqual([]);
   });
 
   it('refuses a pool overlapping another pool', () => {
-    expect(check(pool('overlap', '198.19.128.0/17'))).toEqual(['new.yaml: document 1 (IPPool overlap): spec.cidr: 198.19.128.0/17 overlaps IPPool default-ipv4-ippool (198.19.0.0/16)']);
+    expect(check(pool('overlap', '198.19.64.0/18'))).toEqual(['new.yaml: document 1 (IPPool overlap): spec.cidr: 198.19.64.0/18 overlaps IPPool default-ipv4-ippool (198.19.0.0/17)']);
   });
 
   it('refuses overlapping pools in the same file (reported once, on the later one)', () => {
-    expect(check(`${pool('x', '198.20.0.0/16')}---\n${pool('y', '198.20.64.0/18')}`)).toEqual([
-      'new.yaml: document 2 (IPPool y): spec.cidr: 198.20.64.0/18 overlaps IPPool x (198.20.0.0/16, new.yaml: document 1)',
+    expect(check(`${pool('x', '198.19.128.0/17')}---\n${pool('y', '198.19.192.0/18')}`)).toEqual([
+      'new.yaml: document 2 (IPPool y): spec.cidr: 198.19.192.0/18 overlaps IPPool x (198.19.128.0/17, new.yaml: document 1)',
     ]);
   });
 
   it('refuses a pool overlapping the network of a node address (the fabric)', () => {
-    expect(check(pool('fabric', '198.18.200.0/24'))).toEqual([
-      'new.yaml: document 1 (IPPool fabric): spec.cidr: 198.18.200.0/24 overlaps the network 198.18.0.0/16 of Node node-a (spec.bgp.ipv4Address 198.18.0.11/16): workload routes would shadow host addresses',
-      'new.yaml: document 1 (IPPool fabric): spec.cidr: 198.18.200.0/24 overlaps the network 198.18.0.0/16 of Node node-b (spec.bgp.ipv4Address 198.18.0.12/16): workload routes would shadow host addresses',
+    expect(check(pool('fabric', '198.18.100.0/24'))).toEqual([
+      'new.yaml: document 1 (IPPool fabric): spec.cidr: 198.18.100.0/24 overlaps the network 198.18.0.0/17 of Node node-a (spec.bgp.ipv4Address 198.18.0.11/17): workload routes would shadow host addresses',
+      'new.yaml: document 1 (IPPool fabric): spec.cidr: 198.18.100.0/24 overlaps the network 198.18.0.0/17 of Node node-b (spec.bgp.ipv4Address 198.18.0.12/17): workload routes would shadow host addresses',
     ]);
   });
 
   it('refuses a node whose network covers a pool', () => {
     expect(check(node('node-c', '198.19.0.200/24'))).toEqual([
-      "new.yaml: document 1 (Node node-c): spec.bgp.ipv4Address: the node's network 198.19.0.0/24 overlaps IPPool default-ipv4-ippool (198.19.0.0/16): workload routes would shadow host addresses",
+      "new.yaml: document 1 (Node node-c): spec.bgp.ipv4Address: the node's network 198.19.0.0/24 overlaps IPPool default-ipv4-ippool (198.19.0.0/17): workload routes would shadow host addresses",
     ]);
   });
 
   it('refuses a second node claiming a used IP, stored or in the same file', () => {
-    expect(check(node('node-c', '198.18.0.11/16'))).toEqual([
+    expect(check(node('node-c', '198.18.0.11/17'))).toEqual([
       'new.yaml: document 1 (Node node-c): spec.bgp.ipv4Address: 198.18.0.11 is already used by Node node-a: two nodes cannot share an address',
     ]);
-    expect(check(`${node('node-c', '198.18.0.13/16')}---\n${node('node-d', '198.18.0.13/24')}`)).toEqual([
+    expect(check(`${node('node-c', '198.18.0.13/17')}---\n${node('node-d', '198.18.0.13/24')}`)).toEqual([
       'new.yaml: document 2 (Node node-d): spec.bgp.ipv4Address: 198.18.0.13 is already used by Node node-c (new.yaml: document 1): two nodes cannot share an address',
     ]);
     // Moving node-a's address to node-c in the same file as node-a takes a new one is fine.
-    expect(check(`${node('node-a', '198.18.0.21/16')}---\n${node('node-c', '198.18.0.11/16')}`)).toEqual([]);
+    expect(check(`${node('node-a', '198.18.0.21/17')}---\n${node('node-c', '198.18.0.11/17')}`)).toEqual([]);
   });
 
   it('refuses a BGPPeer naming an unknown node, unless the file creates it', () => {
     expect(check(doc('BGPPeer', 'tor', 'node: node-x\npeerIP: 198.18.0.1\nasNumber: 65001'))).toEqual([
       'new.yaml: document 1 (BGPPeer tor): spec.node: unknown node "node-x" (no Node resource of that name; nodes: node-a, node-b)',
     ]);
-    expect(check(`${doc('BGPPeer', 'tor', 'node: node-x\npeerIP: 198.18.0.1\nasNumber: 65001')}---\n${node('node-x', '198.18.0.30/16')}`)).toEqual([]);
+    expect(check(`${doc('BGPPeer', 'tor', 'node: node-x\npeerIP: 198.18.0.1\nasNumber: 65001')}---\n${node('node-x', '198.18.0.30/17')}`)).toEqual([]);
   });
 
   it('lists problems in file order, and ignores malformed stored records', () => {
@@ -270,7 +282,7 @@ describe('crossCheck: against the datastore and each other', () => {
 
 describe('checkDeletes', () => {
   const current: StoredResource[] = [
-    ...(JSON.parse(JSON.stringify(parseResourceFile(`${pool('p', '198.19.0.0/16')}---\n${pool('empty', '198.20.0.0/16')}---\n${node('node-a', '198.18.0.11/16')}---\n${node('node-b', '198.18.0.12/16')}`, 'x'))) as StoredResource[]),
+    ...(JSON.parse(JSON.stringify(parseResourceFile(`${pool('p', '198.19.0.0/17')}---\n${pool('empty', '198.19.128.0/17')}---\n${node('node-a', '198.18.0.11/17')}---\n${node('node-b', '198.18.0.12/17')}`, 'x'))) as StoredResource[]),
     { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: 'w2', namespace: 'default' }, spec: { node: 'node-a', ipNetworks: ['198.19.0.1/32'] } },
     { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: 'w1', namespace: 'default' }, spec: { node: 'node-a', ipNetworks: ['198.19.0.0/32'] } },
   ];
@@ -307,7 +319,7 @@ describe('checkDeletes', () => {
   });
 
   it('names file positions when the targets come from a file', () => {
-    const targets = parseResourceFile(node('node-a', '198.18.0.11/16'), 'del.yaml');
+    const targets = parseResourceFile(node('node-a', '198.18.0.11/17'), 'del.yaml');
     expect(checkDeletes(current, blocks, targets)).toEqual([
       'del.yaml: document 1 (Node node-a): Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first',
     ]);
@@ -333,9 +345,9 @@ describe('kind spellings', () => {
 describe('formatResources (goldens)', () => {
   const rs = parseResourceFile(
     [
-      pool('p1', '198.19.0.0/16', 'nodeSelector: rack == "a"'),
-      node('rr1', '198.18.0.11/16', 'routeReflectorClusterID: 224.0.0.1'),
-      node('node-b', '198.18.0.12/16', 'asNumber: 65002\nipv6Address: fd00:18::12/64'),
+      pool('p1', '198.19.0.0/17', 'nodeSelector: rack == "a"'),
+      node('rr1', '198.18.0.11/17', 'routeReflectorClusterID: 224.0.0.1'),
+      node('node-b', '198.18.0.12/17', 'asNumber: 65002\nipv6Address: 2001:db8:f::c/64'),
       doc('BGPPeer', 'tor', 'node: node-b\npeerIP: 198.18.0.1\nasNumber: 65001'),
       doc('BGPPeer', 'to-rr', 'peerSelector: has(rr)'),
       doc('BGPConfiguration', 'default', 'logSeverityScreen: Info\nnodeToNodeMeshEnabled: false'),
@@ -346,7 +358,7 @@ describe('formatResources (goldens)', () => {
     apiVersion: 'projectcalico.org/v3',
     kind: 'WorkloadEndpoint',
     metadata: { name: 'w1', namespace: 'default' },
-    spec: { node: 'node-b', orchestrator: 'cni', workload: 'w1', endpoint: 'eth0', interfaceName: 'cali0123456789a', ipNetworks: ['198.19.0.1/32', 'fd00:19::1/128'] },
+    spec: { node: 'node-b', orchestrator: 'cni', workload: 'w1', endpoint: 'eth0', interfaceName: 'cali0123456789a', ipNetworks: ['198.19.0.1/32', '2001:db8:1::1/128'] },
   };
 
   it('table: calicoctl-like columns, one table per kind', () => {
@@ -354,12 +366,12 @@ describe('formatResources (goldens)', () => {
       [
         'NAME  CIDR           SELECTOR',
         '----  -------------  -----------',
-        'p1    198.19.0.0/16  rack == "a"',
+        'p1    198.19.0.0/17  rack == "a"',
         '',
-        'NAME    ASN      IPV4            IPV6            RR CLUSTER',
-        '------  -------  --------------  --------------  ----------',
-        'rr1     (64512)  198.18.0.11/16                  224.0.0.1',
-        'node-b  65002    198.18.0.12/16  fd00:18::12/64',
+        'NAME    ASN      IPV4            IPV6              RR CLUSTER',
+        '------  -------  --------------  ----------------  ----------',
+        'rr1     (64512)  198.18.0.11/17                    224.0.0.1',
+        'node-b  65002    198.18.0.12/17  2001:db8:f::c/64',
         '',
         'NAME   PEERIP              NODE      ASN',
         '-----  ------------------  --------  -----',
@@ -370,9 +382,9 @@ describe('formatResources (goldens)', () => {
         '-------  -----------  -----------  --------',
         'default  Info         false        64512',
         '',
-        'NAME  NODE    NETWORKS                      INTERFACE',
-        '----  ------  ----------------------------  ---------------',
-        'w1    node-b  198.19.0.1/32,fd00:19::1/128  cali0123456789a',
+        'NAME  NODE    NETWORKS                         INTERFACE',
+        '----  ------  -------------------------------  ---------------',
+        'w1    node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a',
       ].join('\n'),
     );
   });
@@ -380,7 +392,7 @@ describe('formatResources (goldens)', () => {
   it('table: an empty list still has its header; the AS is "(default)" when unknown', () => {
     expect(formatResources([], 'table', { kind: 'bgpPeers' })).toBe('NAME  PEERIP  NODE  ASN\n----  ------  ----  ---');
     expect(formatResources([], 'table')).toBe('');
-    expect(formatResources([rs[1]!], 'table')).toContain('rr1   (default)  198.18.0.11/16');
+    expect(formatResources([rs[1]!], 'table')).toContain('rr1   (default)  198.18.0.11/17');
   });
 
   it('yaml: a kind: List that reads back to the same resources', () => {
@@ -394,7 +406,7 @@ describe('formatResources (goldens)', () => {
         '  metadata:',
         '    name: p1',
         '  spec:',
-        '    cidr: 198.19.0.0/16',
+        '    cidr: 198.19.0.0/17',
         '    blockSize: 26',
         '    ipipMode: Never',
         '    vxlanMode: Never',
