@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(bird2 etcd-server etcd-client iproute2 iptables nftables tcpdump iperf3 iputils-ping procps)
+PACKAGES=(bird2 etcd-server etcd-client iproute2 iptables nftables tcpdump tshark iperf3 iputils-ping procps)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "calico-sim: setup must run as root (it installs Debian packages and the lab creates network namespaces): run it with sudo, or as root" >&2
@@ -32,6 +32,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
     policy=/usr/sbin/policy-rc.d
     had_policy=0; [ -e "$policy" ] && had_policy=1
     if [ $had_policy -eq 0 ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; fi
+    # tshark (a cross-check of our pcap reader) must not ask whether non-root may capture.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     [ $had_policy -eq 0 ] && rm -f "$policy"

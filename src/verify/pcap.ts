@@ -1,0 +1,631 @@
+/**
+ * A reader for classic pcap files (what `tcpdump -w` writes), pure TypeScript.
+ *
+ * It decodes just enough of every packet to prove what crossed a link: the link layer (Ethernet
+ * with 802.1Q/802.1ad tags, Linux cooked SLL and SLL2, raw IP), IPv4 (options skipped, fragments
+ * noted), IPv6 (extension headers walked), TCP/UDP ports, ICMP/ICMPv6 type, and every kind of
+ * encapsulation an overlay network could use: VXLAN (its inner frame decoded), IP-in-IP and
+ * IPv6-in-IP (inner IP decoded), GRE (inner decoded when it carries IP or Ethernet), ESP (also
+ * UDP-encapsulated on 4500), Geneve (inner decoded) and WireGuard.
+ *
+ * A bad file header throws a PcapError; a bad packet never does: it gets an `error` text and
+ * whatever was decoded before the problem.
+ */
+import { readFileSync } from 'node:fs';
+import { SimError } from '../util/errors.js';
+
+/** The file is not a classic pcap file, or cannot be read. */
+export class PcapError extends SimError {}
+
+/** Link-layer header types (https://www.tcpdump.org/linktypes.html) this reader decodes. */
+export const LINKTYPE = {
+  ETHERNET: 1,
+  RAW: 101,
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+/** UDP destination ports that mean VXLAN (IANA 4789; 8472 is the Linux kernel's old default). */
+export const VXLAN_PORTS: readonly number[] = [4789, 8472];
+export const GENEVE_PORT = 6081;
+export const WIREGUARD_PORT = 51820;
+/** IPsec NAT traversal: ESP in UDP (RFC 3948), told apart from IKE by its non-zero SPI. */
+export const ESP_IN_UDP_PORT = 4500;
+
+export interface IpInfo {
+  version: 4 | 6;
+  /** Dotted quad, or IPv6 in RFC 5952 text (compressed, lowercase). */
+  src: string;
+  dst: string;
+  /** The upper-layer protocol: for IPv6 the one after the extension headers (6 TCP, 17 UDP, 58 ICMPv6...). */
+  protocol: number;
+  /** TTL, or IPv6 hop limit. */
+  ttl: number;
+  /** Set when the packet is a fragment; only the first (offset 0) has an `l4`. */
+  fragment?: { id: number; offset: number; more: boolean };
+  /** IPv6 only: the extension headers walked, in order (0 hop-by-hop, 43 routing, 44 fragment, 60 destination options, 51 AH). */
+  extensionHeaders?: number[];
+}
+
+export interface L4Info {
+  protocol: 'tcp' | 'udp' | 'icmp' | 'icmpv6' | 'other';
+  srcPort?: number;
+  dstPort?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  /** ICMP/ICMPv6 echo request and reply identifier. */
+  icmpId?: number;
+}
+
+export type EncapsulationKind = 'vxlan' | 'ipip' | 'ip6ip' | 'gre' | 'esp' | 'geneve' | 'wireguard';
+
+/** The packet inside an encapsulation: its IP header, and for VXLAN/Geneve/GRETAP its Ethernet addresses. */
+export interface InnerPacket extends IpInfo {
+  l4?: L4Info;
+  src_mac?: string;
+  dst_mac?: string;
+  vlan?: number[];
+  /** Encapsulation inside the encapsulation (decoded a few levels deep at most). */
+  encapsulation?: Encapsulation;
+}
+
+export interface Encapsulation {
+  kind: EncapsulationKind;
+  /** VXLAN and Geneve network identifier; GRE key when present. */
+  vni?: number;
+  /** ESP security parameter index. */
+  spi?: number;
+  /** The inner IP packet, when it could be decoded (not for ESP and WireGuard: they are encrypted). */
+  inner?: InnerPacket;
+}
+
+export interface Packet {
+  /** 1-based position in the file: the frame number Wireshark and tshark show. */
+  index: number;
+  /** Capture time in microseconds since the epoch (nanosecond files are truncated to µs). */
+  timestampUs: number;
+  /** Length on the wire. */
+  length: number;
+  /** Bytes saved in the file (less than `length` when the snap length cut the packet). */
+  capturedLength: number;
+  src_mac?: string;
+  dst_mac?: string;
+  /** VLAN IDs, outermost first. */
+  vlan?: number[];
+  /** The EtherType (or SLL protocol) of the network layer, after any VLAN tags. */
+  ethertype?: number;
+  ip?: IpInfo;
+  l4?: L4Info;
+  encapsulation?: Encapsulation;
+  /** Set when the packet is truncated or malformed; fields decoded before the problem are kept. */
+  error?: string;
+}
+
+export interface PcapCapture {
+  linkType: number;
+  snaplen: number;
+  nanosecond: boolean;
+  bigEndian: boolean;
+  packets: Packet[];
+}
+
+const MAGIC_US = 0xa1b2c3d4;
+const MAGIC_NS = 0xa1b23c4d;
+const PCAPNG_MAGIC = 0x0a0d0d0a;
+const FILE_HEADER = 24;
+const RECORD_HEADER = 16;
+const MAX_ENCAP_DEPTH = 4;
+
+/** Parses a whole classic pcap file held in memory. Throws PcapError only for a bad file header. */
+export function readPcap(buf: Buffer): PcapCapture {
+  if (buf.length < FILE_HEADER) {
+    throw new PcapError(`not a pcap file: ${buf.length} bytes, shorter than the ${FILE_HEADER}-byte pcap file header`);
+  }
+  const le = buf.readUInt32LE(0);
+  const be = buf.readUInt32BE(0);
+  let bigEndian: boolean;
+  let nanosecond: boolean;
+  if (le === MAGIC_US || le === MAGIC_NS) {
+    bigEndian = false;
+    nanosecond = le === MAGIC_NS;
+  } else if (be === MAGIC_US || be === MAGIC_NS) {
+    bigEndian = true;
+    nanosecond = be === MAGIC_NS;
+  } else if (le === PCAPNG_MAGIC) {
+    throw new PcapError('this is a pcapng file, not classic pcap: capture with `tcpdump -w` or convert it with `editcap -F pcap in.pcapng out.pcap`');
+  } else {
+    throw new PcapError(`not a pcap file: unknown magic number 0x${be.toString(16).padStart(8, '0')}`);
+  }
+  const u16 = (o: number) => (bigEndian ? buf.readUInt16BE(o) : buf.readUInt16LE(o));
+  const u32 = (o: number) => (bigEndian ? buf.readUInt32BE(o) : buf.readUInt32LE(o));
+  const major = u16(4);
+  const minor = u16(6);
+  if (major !== 2) throw new PcapError(`unsupported pcap version ${major}.${minor} (only 2.x exists)`);
+  const snaplen = u32(16);
+  // The upper bits of the link-type field may carry FCS information; the type is the low 16 bits.
+  const linkType = u32(20) & 0xffff;
+
+  const packets: Packet[] = [];
+  let off = FILE_HEADER;
+  while (off < buf.length) {
+    const index = packets.length + 1;
+    if (buf.length - off < RECORD_HEADER) {
+      packets.push({ index, timestampUs: 0, length: 0, capturedLength: 0, error: `truncated file: ${buf.length - off} bytes left, a record header needs ${RECORD_HEADER}` });
+      break;
+    }
+    const sec = u32(off);
+    const frac = u32(off + 4);
+    const inclLen = u32(off + 8);
+    const origLen = u32(off + 12);
+    const timestampUs = sec * 1_000_000 + (nanosecond ? Math.floor(frac / 1000) : frac);
+    off += RECORD_HEADER;
+    const avail = buf.length - off;
+    if (inclLen > avail) {
+      // A capture killed while writing: decode what is there, and stop.
+      const data = buf.subarray(off, buf.length);
+      const p = decodePacket(index, timestampUs, origLen, data, linkType);
+      p.error = joinErrors(`truncated file: record says ${inclLen} bytes, ${avail} left`, p.error);
+      packets.push(p);
+      break;
+    }
+    packets.push(decodePacket(index, timestampUs, origLen, buf.subarray(off, off + inclLen), linkType));
+    off += inclLen;
+  }
+  return { linkType, snaplen, nanosecond, bigEndian, packets };
+}
+
+/** Reads and parses a classic pcap file. Throws PcapError if it cannot be read or is not pcap. */
+export function readPcapFile(path: string): PcapCapture {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (err) {
+    throw new PcapError(`cannot read pcap file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  try {
+    return readPcap(buf);
+  } catch (err) {
+    if (err instanceof PcapError) throw new PcapError(`${path}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding. Every decoder gets the packet bytes and the [off, end) window of its layer, fills in
+// `Layers`, and records problems in `errs` instead of throwing.
+
+interface Layers {
+  src_mac?: string;
+  dst_mac?: string;
+  vlan?: number[];
+  ethertype?: number;
+  ip?: IpInfo;
+  l4?: L4Info;
+  encapsulation?: Encapsulation;
+}
+
+interface Ctx {
+  errs: string[];
+  /** Encapsulation depth: 0 for the outer packet. */
+  depth: number;
+}
+
+function joinErrors(...parts: (string | undefined)[]): string | undefined {
+  const s = parts.filter((p): p is string => !!p);
+  return s.length ? s.join('; ') : undefined;
+}
+
+function decodePacket(index: number, timestampUs: number, origLen: number, data: Buffer, linkType: number): Packet {
+  const layers: Layers = {};
+  const ctx: Ctx = { errs: [], depth: 0 };
+  try {
+    decodeLink(linkType, data, layers, ctx);
+  } catch (err) {
+    // The decoders check their bounds; this is a last line so that one packet never sinks a file.
+    ctx.errs.push(`decoder error: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const p: Packet = { index, timestampUs, length: origLen, capturedLength: data.length, ...layers };
+  const error = joinErrors(...ctx.errs);
+  if (error) p.error = error;
+  return p;
+}
+
+function decodeLink(linkType: number, b: Buffer, d: Layers, ctx: Ctx): void {
+  switch (linkType) {
+    case LINKTYPE.ETHERNET:
+      return decodeEthernet(b, 0, b.length, d, ctx);
+    case LINKTYPE.LINUX_SLL: {
+      // packet type(2) ARPHRD(2) address length(2) address(8) protocol(2)
+      if (b.length < 16) return void ctx.errs.push(`truncated Linux cooked (SLL) header: ${b.length} of 16 bytes`);
+      const hatype = b.readUInt16BE(2);
+      const alen = b.readUInt16BE(4);
+      if (hatype === 1 && alen === 6) d.src_mac = mac(b, 6);
+      return decodeEthertype(b.readUInt16BE(14), b, 16, b.length, d, ctx);
+    }
+    case LINKTYPE.LINUX_SLL2: {
+      // protocol(2) reserved(2) ifindex(4) ARPHRD(2) packet type(1) address length(1) address(8)
+      if (b.length < 20) return void ctx.errs.push(`truncated Linux cooked (SLL2) header: ${b.length} of 20 bytes`);
+      const hatype = b.readUInt16BE(8);
+      const alen = b[11]!;
+      if (hatype === 1 && alen === 6) d.src_mac = mac(b, 12);
+      return decodeEthertype(b.readUInt16BE(0), b, 20, b.length, d, ctx);
+    }
+    case LINKTYPE.RAW:
+    case 12: // DLT_RAW on most systems, as some old files store it
+    case LINKTYPE.IPV4:
+    case LINKTYPE.IPV6:
+      return decodeIp(b, 0, b.length, d, ctx);
+    default:
+      ctx.errs.push(`unsupported link type ${linkType}`);
+  }
+}
+
+const VLAN_TPIDS = new Set([0x8100, 0x88a8, 0x9100]);
+
+function decodeEthernet(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
+  if (end - off < 14) return void ctx.errs.push(`truncated Ethernet header: ${Math.max(0, end - off)} of 14 bytes`);
+  d.dst_mac = mac(b, off);
+  d.src_mac = mac(b, off + 6);
+  decodeEthertype(b.readUInt16BE(off + 12), b, off + 14, end, d, ctx);
+}
+
+/** Network layer by EtherType, after stripping 802.1Q / 802.1ad tags. */
+function decodeEthertype(type: number, b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
+  while (VLAN_TPIDS.has(type)) {
+    if (end - off < 4) return void ctx.errs.push('truncated VLAN tag');
+    (d.vlan ??= []).push(b.readUInt16BE(off) & 0x0fff);
+    type = b.readUInt16BE(off + 2);
+    off += 4;
+  }
+  d.ethertype = type;
+  if (type === 0x0800 || type === 0x86dd) decodeIp(b, off, end, d, ctx, type === 0x0800 ? 4 : 6);
+}
+
+function decodeIp(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx, expect?: 4 | 6): void {
+  if (end - off < 1) return void ctx.errs.push('truncated IP header: no bytes');
+  const version = b[off]! >> 4;
+  if (expect !== undefined && version !== expect) return void ctx.errs.push(`malformed: IPv${expect} expected, version field says ${version}`);
+  if (version === 4) return decodeIpv4(b, off, end, d, ctx);
+  if (version === 6) return decodeIpv6(b, off, end, d, ctx);
+  ctx.errs.push(`malformed: IP version ${version}`);
+}
+
+function decodeIpv4(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
+  const avail = end - off;
+  if (avail < 20) return void ctx.errs.push(`truncated IPv4 header: ${avail} of 20 bytes`);
+  const ihl = (b[off]! & 0x0f) * 4;
+  if (ihl < 20) return void ctx.errs.push(`malformed IPv4 header: header length ${ihl} < 20`);
+  const ip: IpInfo = { version: 4, src: ipv4(b, off + 12), dst: ipv4(b, off + 16), protocol: b[off + 9]!, ttl: b[off + 8]! };
+  d.ip = ip;
+  const frag = b.readUInt16BE(off + 6);
+  const more = (frag & 0x2000) !== 0;
+  const fragOffset = (frag & 0x1fff) * 8;
+  if (more || fragOffset > 0) ip.fragment = { id: b.readUInt16BE(off + 4), offset: fragOffset, more };
+  if (avail < ihl) return void ctx.errs.push(`truncated IPv4 options: header length ${ihl}, ${avail} bytes captured`);
+  const total = b.readUInt16BE(off + 2);
+  if (total !== 0 && total < ihl) return void ctx.errs.push(`malformed IPv4 header: total length ${total} < header length ${ihl}`);
+  // Total length 0 happens in captures of TSO packets; otherwise it bounds the payload (Ethernet pads).
+  const pend = total === 0 ? end : Math.min(end, off + total);
+  if (fragOffset > 0) return; // a later fragment: no transport header
+  decodeL4(ip.protocol, b, off + ihl, pend, d, ctx);
+}
+
+/** IPv6 extension headers with the generic (next header, length in 8-octet units - 1) layout. */
+const IPV6_GENERIC_EXT = new Set([0, 43, 60, 135, 139, 140]);
+
+function decodeIpv6(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
+  const avail = end - off;
+  if (avail < 40) return void ctx.errs.push(`truncated IPv6 header: ${avail} of 40 bytes`);
+  const payloadLen = b.readUInt16BE(off + 4);
+  let nh = b[off + 6]!;
+  const ip: IpInfo = { version: 6, src: ipv6(b, off + 8), dst: ipv6(b, off + 24), protocol: nh, ttl: b[off + 7]! };
+  d.ip = ip;
+  // Payload length 0 is a jumbogram (or a TSO capture): the captured bytes are the bound.
+  const pend = payloadLen === 0 ? end : Math.min(end, off + 40 + payloadLen);
+  let cur = off + 40;
+  const exts: number[] = [];
+  for (let guard = 0; guard < 16; guard++) {
+    if (IPV6_GENERIC_EXT.has(nh) || nh === 51) {
+      if (pend - cur < 2) {
+        ip.protocol = nh;
+        ip.extensionHeaders = [...exts, nh];
+        return void ctx.errs.push(`truncated IPv6 extension header ${nh}`);
+      }
+      const len = nh === 51 ? (b[cur + 1]! + 2) * 4 : (b[cur + 1]! + 1) * 8;
+      exts.push(nh);
+      nh = b[cur]!;
+      cur += len;
+      if (cur > pend) {
+        ip.protocol = nh;
+        ip.extensionHeaders = exts;
+        return void ctx.errs.push(`truncated IPv6 extension header ${exts[exts.length - 1]}: ${len} bytes, ${pend - (cur - len)} captured`);
+      }
+    } else if (nh === 44) {
+      exts.push(nh);
+      if (pend - cur < 8) {
+        ip.protocol = nh;
+        ip.extensionHeaders = exts;
+        return void ctx.errs.push(`truncated IPv6 fragment header: ${Math.max(0, pend - cur)} of 8 bytes`);
+      }
+      const fo = b.readUInt16BE(cur + 2);
+      ip.fragment = { id: b.readUInt32BE(cur + 4), offset: fo & 0xfff8, more: (fo & 1) !== 0 };
+      nh = b[cur]!;
+      cur += 8;
+      if (ip.fragment.offset > 0) {
+        ip.protocol = nh;
+        ip.extensionHeaders = exts;
+        return; // a later fragment: no transport header
+      }
+    } else {
+      break;
+    }
+  }
+  ip.protocol = nh;
+  if (exts.length) ip.extensionHeaders = exts;
+  decodeL4(nh, b, cur, pend, d, ctx);
+}
+
+function decodeL4(proto: number, b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
+  const avail = end - off;
+  switch (proto) {
+    case 6: {
+      d.l4 = { protocol: 'tcp' };
+      if (avail < 4) return void ctx.errs.push(`truncated TCP header: ${Math.max(0, avail)} of 20 bytes`);
+      d.l4.srcPort = b.readUInt16BE(off);
+      d.l4.dstPort = b.readUInt16BE(off + 2);
+      if (avail < 20) ctx.errs.push(`truncated TCP header: ${avail} of 20 bytes`);
+      return;
+    }
+    case 17: {
+      d.l4 = { protocol: 'udp' };
+      if (avail < 8) {
+        if (avail >= 4) {
+          d.l4.srcPort = b.readUInt16BE(off);
+          d.l4.dstPort = b.readUInt16BE(off + 2);
+        }
+        return void ctx.errs.push(`truncated UDP header: ${Math.max(0, avail)} of 8 bytes`);
+      }
+      const sport = b.readUInt16BE(off);
+      const dport = b.readUInt16BE(off + 2);
+      d.l4.srcPort = sport;
+      d.l4.dstPort = dport;
+      const ulen = b.readUInt16BE(off + 4);
+      const pend = ulen >= 8 ? Math.min(end, off + ulen) : end;
+      return decodeUdpPayload(sport, dport, b, off + 8, pend, d, ctx);
+    }
+    case 1:
+    case 58: {
+      d.l4 = { protocol: proto === 1 ? 'icmp' : 'icmpv6' };
+      if (avail < 1) return void ctx.errs.push(`truncated ${d.l4.protocol.toUpperCase()} header: no bytes`);
+      const type = b[off]!;
+      d.l4.icmpType = type;
+      if (avail >= 2) d.l4.icmpCode = b[off + 1]!;
+      const echo = proto === 1 ? type === 0 || type === 8 : type === 128 || type === 129;
+      if (echo && avail >= 6) d.l4.icmpId = b.readUInt16BE(off + 4);
+      if (avail < 4) ctx.errs.push(`truncated ${d.l4.protocol.toUpperCase()} header: ${avail} of 4 bytes`);
+      return;
+    }
+    case 4:
+    case 41: {
+      d.l4 = { protocol: 'other' };
+      return encapsulate(proto === 4 ? 'ipip' : 'ip6ip', d, ctx, (inner, ictx) => decodeIp(b, off, end, inner, ictx, proto === 4 ? 4 : 6));
+    }
+    case 47:
+      d.l4 = { protocol: 'other' };
+      return decodeGre(b, off, end, d, ctx);
+    case 50: {
+      d.l4 = { protocol: 'other' };
+      const enc: Encapsulation = { kind: 'esp' };
+      if (avail >= 4) enc.spi = b.readUInt32BE(off);
+      else ctx.errs.push(`truncated ESP header: ${Math.max(0, avail)} of 8 bytes`);
+      d.encapsulation = enc;
+      return;
+    }
+    default:
+      d.l4 = { protocol: 'other' };
+  }
+}
+
+function decodeUdpPayload(sport: number, dport: number, b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
+  const avail = end - off;
+  if (VXLAN_PORTS.includes(dport)) {
+    // flags(1: 0x08 = VNI valid) reserved(3) VNI(3) reserved(1), then an Ethernet frame
+    if (avail < 8) {
+      d.encapsulation = { kind: 'vxlan' };
+      return void ctx.errs.push(`truncated VXLAN header: ${Math.max(0, avail)} of 8 bytes`);
+    }
+    const vni = b.readUIntBE(off + 4, 3);
+    return encapsulate('vxlan', d, ctx, (inner, ictx) => decodeEthernet(b, off + 8, end, inner, ictx), { vni });
+  }
+  if (dport === GENEVE_PORT) {
+    // ver(2 bits) option length(6 bits, 4-byte units) flags(1) protocol type(2) VNI(3) reserved(1) options
+    if (avail < 8) {
+      d.encapsulation = { kind: 'geneve' };
+      return void ctx.errs.push(`truncated Geneve header: ${Math.max(0, avail)} of 8 bytes`);
+    }
+    const optLen = (b[off]! & 0x3f) * 4;
+    const ptype = b.readUInt16BE(off + 2);
+    const vni = b.readUIntBE(off + 4, 3);
+    return encapsulate('geneve', d, ctx, (inner, ictx) => decodeByProtocolType(ptype, b, off + 8 + optLen, end, inner, ictx), { vni });
+  }
+  if (sport === WIREGUARD_PORT || dport === WIREGUARD_PORT) {
+    d.encapsulation = { kind: 'wireguard' };
+    return;
+  }
+  if ((sport === ESP_IN_UDP_PORT || dport === ESP_IN_UDP_PORT) && avail >= 8) {
+    // RFC 3948: a zero first word is the non-ESP marker of IKE; a single 0xff byte is a keepalive.
+    const spi = b.readUInt32BE(off);
+    if (spi !== 0) d.encapsulation = { kind: 'esp', spi };
+  }
+}
+
+function decodeGre(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
+  const avail = end - off;
+  if (avail < 4) {
+    d.encapsulation = { kind: 'gre' };
+    return void ctx.errs.push(`truncated GRE header: ${Math.max(0, avail)} of 4 bytes`);
+  }
+  const flags = b.readUInt16BE(off);
+  const ptype = b.readUInt16BE(off + 2);
+  const version = flags & 7;
+  const hasC = (flags & 0x8000) !== 0;
+  const hasK = (flags & 0x2000) !== 0;
+  const hasS = (flags & 0x1000) !== 0;
+  let hlen: number;
+  let key: number | undefined;
+  if (version === 1) {
+    // Enhanced GRE (PPTP): key field always, sequence and acknowledgement optional; carries PPP.
+    hlen = 8 + (hasS ? 4 : 0) + ((flags & 0x0080) !== 0 ? 4 : 0);
+  } else {
+    hlen = 4 + (hasC ? 4 : 0) + (hasK ? 4 : 0) + (hasS ? 4 : 0);
+    if (hasK && avail >= 4 + (hasC ? 4 : 0) + 4) key = b.readUInt32BE(off + 4 + (hasC ? 4 : 0));
+  }
+  const extra = key !== undefined ? { vni: key } : {};
+  if (avail < hlen) {
+    d.encapsulation = { kind: 'gre', ...extra };
+    return void ctx.errs.push(`truncated GRE header: ${avail} of ${hlen} bytes`);
+  }
+  if (version !== 0) {
+    d.encapsulation = { kind: 'gre', ...extra };
+    return;
+  }
+  encapsulate('gre', d, ctx, (inner, ictx) => decodeByProtocolType(ptype, b, off + hlen, end, inner, ictx), extra);
+}
+
+/** An EtherType-numbered payload of GRE or Geneve: IP, or an Ethernet frame (0x6558, transparent bridging). */
+function decodeByProtocolType(ptype: number, b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
+  if (ptype === 0x6558) return decodeEthernet(b, off, end, d, ctx);
+  if (ptype === 0x0800 || ptype === 0x86dd) return decodeIp(b, off, end, d, ctx, ptype === 0x0800 ? 4 : 6);
+  // Anything else (MPLS, ERSPAN, NSH...): encapsulation recognised, inner left undecoded.
+}
+
+/** Records an encapsulation on `d`, decoding its inner packet unless the nesting is too deep. */
+function encapsulate(kind: EncapsulationKind, d: Layers, ctx: Ctx, decodeInner: (inner: Layers, ictx: Ctx) => void, extra: { vni?: number } = {}): void {
+  const enc: Encapsulation = { kind, ...extra };
+  d.encapsulation = enc;
+  if (ctx.depth + 1 > MAX_ENCAP_DEPTH) return void ctx.errs.push(`${kind}: encapsulation nested deeper than ${MAX_ENCAP_DEPTH} levels, not decoded`);
+  const inner: Layers = {};
+  const ictx: Ctx = { errs: [], depth: ctx.depth + 1 };
+  decodeInner(inner, ictx);
+  for (const e of ictx.errs) ctx.errs.push(`inside ${kind}: ${e}`);
+  if (inner.ip) {
+    const ip: InnerPacket = { ...inner.ip };
+    if (inner.l4) ip.l4 = inner.l4;
+    if (inner.src_mac) ip.src_mac = inner.src_mac;
+    if (inner.dst_mac) ip.dst_mac = inner.dst_mac;
+    if (inner.vlan) ip.vlan = inner.vlan;
+    if (inner.encapsulation) ip.encapsulation = inner.encapsulation;
+    enc.inner = ip;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses.
+
+export function mac(b: Uint8Array, off = 0): string {
+  const parts: string[] = [];
+  for (let i = 0; i < 6; i++) parts.push(b[off + i]!.toString(16).padStart(2, '0'));
+  return parts.join(':');
+}
+
+export function ipv4(b: Uint8Array, off = 0): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+/** IPv6 address text per RFC 5952: lowercase, no leading zeros, the longest (first) run of 2+ zero groups as `::`. */
+export function ipv6(b: Uint8Array, off = 0): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
+  // RFC 5952 section 5: IPv4-mapped addresses keep the dotted quad.
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${ipv4(b, off + 12)}`;
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
+  if (bestLen < 2) return hex(g);
+  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+}
+
+/** Parses IPv4 or IPv6 text (a `/prefix` or `%zone` suffix is ignored) to bytes; undefined if not an address. */
+export function parseIp(text: string): Uint8Array | undefined {
+  const s = text.trim().replace(/\/\d+$/, '').replace(/%.*$/, '');
+  const v4 = parseIpv4(s);
+  if (v4) return v4;
+  return parseIpv6(s);
+}
+
+function parseIpv4(s: string): Uint8Array | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  const bytes = m.slice(1).map(Number);
+  return bytes.every((x) => x <= 255) ? Uint8Array.from(bytes) : undefined;
+}
+
+function parseIpv6(s: string): Uint8Array | undefined {
+  if (!s.includes(':')) return undefined;
+  const halves = s.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (part: string): number[] | undefined => {
+    if (part === '') return [];
+    const out: number[] = [];
+    const items = part.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      if (i === items.length - 1 && it.includes('.')) {
+        const v4 = parseIpv4(it);
+        if (!v4) return undefined;
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(it)) {
+        out.push(parseInt(it, 16));
+      } else {
+        return undefined;
+      }
+    }
+    return out;
+  };
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (!head || !tail) return undefined;
+  let all: number[];
+  if (halves.length === 2) {
+    if (head.length + tail.length > 7) return undefined;
+    all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  } else {
+    if (head.length !== 8) return undefined;
+    all = head;
+  }
+  const out = new Uint8Array(16);
+  all.forEach((x, i) => {
+    out[2 * i] = x >> 8;
+    out[2 * i + 1] = x & 0xff;
+  });
+  return out;
+}
+
+/** The text this reader prints for an address given in any valid spelling; undefined if not an address. */
+export function canonicalIp(text: string): string | undefined {
+  const b = parseIp(text);
+  if (!b) return undefined;
+  return b.length === 4 ? ipv4(b) : ipv6(b);
+}
+
+/** `AA-BB-CC-DD-EE-FF` or `aa:bb:...` to `aa:bb:cc:dd:ee:ff`; undefined if not a MAC address. */
+export function canonicalMac(text: string): string | undefined {
+  const parts = text.trim().toLowerCase().split(/[:-]/);
+  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-f]{1,2}$/.test(p))) return undefined;
+  return parts.map((p) => p.padStart(2, '0')).join(':');
+}
