@@ -233,6 +233,24 @@ program.command('heal')
     print(restarted.length ? `restarted: ${restarted.join(', ')}` : 'every daemon is running');
   });
 
+program.command('conformance')
+  .description('the conformance suite: builds each lab, probes every pair (ICMP/TCP/UDP, IPv4/IPv6) while capturing the fabric, proves no NAT and no encapsulation, tears down')
+  .argument('[labs...]', 'which labs of the suite (default: two-host, mesh, route-reflector, gateway, dual-stack)')
+  .option('--report-dir <dir>', 'captures, flow reports and sysdumps of failures', 'reports/conformance')
+  .option('--junit <file>', 'write JUnit XML (one testcase per check)')
+  .option('--json <file>', 'write the results as JSON')
+  .action(async (labs: string[], o: { reportDir: string; junit?: string; json?: string }) => {
+    const { conformance, DEFAULT_SUITE, writeReports } = await import('../scenarios/conformance.js');
+    const unknown = labs.filter((l) => !DEFAULT_SUITE.some((s) => s.id === l));
+    if (unknown.length) throw new InputError(`unknown suite lab(s) ${unknown.join(', ')} (known: ${DEFAULT_SUITE.map((s) => s.id).join(', ')})`);
+    const suite = labs.length ? DEFAULT_SUITE.filter((s) => labs.includes(s.id)) : DEFAULT_SUITE;
+    const r = await conformance({ suite, reportDir: o.reportDir, log: print });
+    writeReports(r, o);
+    const failed = r.checks.filter((c) => !c.ok).length;
+    print(`\nconformance: ${r.checks.length - failed} passed, ${failed} failed, in ${(r.durationMs / 1000).toFixed(1)} s${o.junit ? ` (JUnit: ${o.junit})` : ''}`);
+    if (!r.passed) process.exitCode = 1;
+  });
+
 program.command('run')
   .description('run a scenario: up, checks, report, down (scenarios: quickstart)')
   .argument('<scenario>', 'scenario name')
