@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ipBatch, ipJson, setSysctls } from '../util/exec.js';
+import { inNetns, ipBatch, ipJson, run, setSysctls } from '../util/exec.js';
 import { errorMessage } from '../util/errors.js';
-import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, workloadIfaceSysctls, type DesiredRoute, type DesiredState } from './desired.js';
+import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, workloadIfaceSysctls, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
 
 export interface ApplyResult {
   added: number;
@@ -12,7 +12,7 @@ export interface ApplyResult {
 
 /** Pure: what to replace and what to delete so that `actual` becomes `desired`. */
 export function diffRoutes(desired: DesiredRoute[], actual: DesiredRoute[]): { put: DesiredRoute[]; del: DesiredRoute[] } {
-  const key = (r: DesiredRoute) => (r.type === 'blackhole' ? `${r.dst} blackhole` : `${r.dst} dev ${r.dev}`);
+  const key = (r: DesiredRoute) => (r.type === 'blackhole' ? `${r.dst} blackhole` : `${r.dst} dev ${r.dev} via ${r.via ?? '-'}`);
   const want = new Map(desired.map((r) => [r.dst, r]));
   const have = new Map(actual.map((r) => [r.dst, r]));
   return {
@@ -27,24 +27,29 @@ export function routeLines(put: DesiredRoute[], del: DesiredRoute[]): string[] {
     ...del.map((r) => `route del ${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst} proto ${AGENT_ROUTE_PROTO}`),
     ...put.map((r) => r.type === 'blackhole'
       ? `route replace blackhole ${r.dst} proto ${AGENT_ROUTE_PROTO}`
-      : `route replace ${r.dst} dev ${r.dev}${r.dst.includes(':') ? '' : ' scope link'} proto ${AGENT_ROUTE_PROTO}`),
+      : r.via
+        ? `route replace ${r.dst} via ${r.via} dev ${r.dev} onlink proto ${AGENT_ROUTE_PROTO}`
+        : `route replace ${r.dst} dev ${r.dev}${r.dst.includes(':') ? '' : ' scope link'} proto ${AGENT_ROUTE_PROTO}`),
   ];
 }
 
-interface IpRoute { dst: string; type?: string; dev?: string }
+interface IpRoute { dst: string; type?: string; dev?: string; gateway?: string }
 
 /**
  * The thin layer that touches one host's kernel. `netns` undefined means "the namespace this
  * process runs in" (the agent daemon); a name drives the host from outside with `ip -n`.
  */
 export class Dataplane {
+  /** What was last applied of things we cannot cheaply read back; re-applied on every change. */
+  private applied = { vxlan: '', nat: '' };
+
   constructor(readonly netns?: string) {}
 
   async readRoutes(): Promise<DesiredRoute[]> {
     const [v4, v6] = await Promise.all(['-4', '-6'].map((f) => ipJson<IpRoute[]>(this.netns, [f, 'route', 'show', 'proto', String(AGENT_ROUTE_PROTO)])));
     return [...v4!, ...v6!].map((r): DesiredRoute => {
       const dst = r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
-      return r.type === 'blackhole' ? { dst, type: 'blackhole' } : { dst, type: 'unicast', dev: r.dev ?? '' };
+      return r.type === 'blackhole' ? { dst, type: 'blackhole' } : { dst, type: 'unicast', dev: r.dev ?? '', ...(r.gateway ? { via: r.gateway } : {}) };
     });
   }
 
@@ -55,11 +60,16 @@ export class Dataplane {
 
   /** Reads the kernel, then converges it to `desired` in one route batch and one sysctl pass. */
   async apply(desired: DesiredState): Promise<ApplyResult> {
+    const errors: string[] = [];
     const [actual, links] = await Promise.all([this.readRoutes(), this.links()]);
+    try {
+      await this.applyVxlan(desired.vxlan, links);
+    } catch (err) {
+      errors.push(errorMessage(err));
+    }
     // A workload's veth may not exist yet (its endpoint record can come first): skip it for now.
     const present = desired.routes.filter((r) => r.type === 'blackhole' || links.has(r.dev));
     const { put, del } = diffRoutes(present, actual);
-    const errors: string[] = [];
     try {
       await ipBatch(this.netns, routeLines(put, del), { force: true });
     } catch (err) {
@@ -72,7 +82,46 @@ export class Dataplane {
     } catch (err) {
       errors.push(errorMessage(err));
     }
+    try {
+      await this.applyNat(desired.natTable);
+    } catch (err) {
+      errors.push(errorMessage(err));
+    }
     return { added: put.length, removed: del.length, skipped: desired.routes.length - present.length, errors };
+  }
+
+  /** The VXLAN device, its neighbour and forwarding entries per peer; removed when unwanted. */
+  private async applyVxlan(v: VxlanState | undefined, links: Set<string>): Promise<void> {
+    if (!v) {
+      if (links.has(VXLAN_DEVICE)) await ipBatch(this.netns, [`link del ${VXLAN_DEVICE}`]);
+      this.applied.vxlan = '';
+      return;
+    }
+    const wanted = JSON.stringify(v);
+    if (wanted === this.applied.vxlan && links.has(VXLAN_DEVICE)) return;
+    if (!links.has(VXLAN_DEVICE)) {
+      await ipBatch(this.netns, [
+        `link add ${VXLAN_DEVICE} type vxlan id ${VXLAN_VNI} local ${v.localIp} dev eth0 dstport ${VXLAN_PORT} nolearning`,
+        `link set ${VXLAN_DEVICE} address ${v.mac}`,
+        `link set ${VXLAN_DEVICE} up`,
+      ]);
+      links.add(VXLAN_DEVICE);
+    }
+    await ipBatch(this.netns, v.peers.map((p) => `neigh replace ${p.ip} lladdr ${p.mac} dev ${VXLAN_DEVICE} nud permanent`));
+    const fdb = v.peers.map((p) => `fdb replace ${p.mac} dev ${VXLAN_DEVICE} dst ${p.ip} self permanent`).join('\n') + '\n';
+    const [cmd, ...args] = inNetns(this.netns, ['bridge', '-batch', '-']);
+    if (v.peers.length) await run(cmd!, args, { input: fdb });
+    this.applied.vxlan = wanted;
+  }
+
+  /** The whole `nat` table in one iptables-restore (only that table: filter is left alone). */
+  private async applyNat(table: string): Promise<void> {
+    if (table === this.applied.nat) return;
+    // Never touched iptables and nothing wanted: stay away (no modules loaded for nothing).
+    const text = table || '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n';
+    const [cmd, ...args] = inNetns(this.netns, ['iptables-restore', '-w']);
+    await run(cmd!, args, { input: text });
+    this.applied.nat = table;
   }
 
   private async setSysctls(values: Record<string, string>): Promise<void> {

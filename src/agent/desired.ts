@@ -2,7 +2,7 @@ import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
 import type { BgpTimers } from '../model/resources.js';
 import { compact } from '../util/object.js';
-import { borrowedAddresses, compareCidrs, familyOf, hostOfAffinity } from '../ipam/blocks.js';
+import { borrowedAddresses, cidrsOverlap, compareCidrs, familyOf, hostOfAffinity } from '../ipam/blocks.js';
 import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
 
 /** Routes the agent owns carry this protocol number (Felix uses 80 too). */
@@ -10,14 +10,56 @@ export const AGENT_ROUTE_PROTO = 80;
 
 export type DesiredRoute =
   | { dst: string; type: 'blackhole' }
-  | { dst: string; type: 'unicast'; dev: string };
+  /** `via`: a next hop reached on `dev` without a connected route (onlink), for the VXLAN device. */
+  | { dst: string; type: 'unicast'; dev: string; via?: string };
+
+export const VXLAN_DEVICE = 'vxlan.calico';
+export const VXLAN_VNI = 4096;
+export const VXLAN_PORT = 4789;
+
+/** Calico's VXLAN mode: a device, and for every other host its tunnel endpoint (address, MAC). */
+export interface VxlanState {
+  localIp: string;
+  mac: string;
+  peers: { ip: string; mac: string }[];
+}
 
 /** The kernel state one host should have: computed from the datastore alone, no I/O. */
 export interface DesiredState {
   routes: DesiredRoute[];
   /** Host-side veths of local workloads: each gets workloadIfaceSysctls() once it exists. */
   workloadIfaces: string[];
+  /** Present when a pool is in VXLAN mode. */
+  vxlan?: VxlanState;
+  /** The iptables `nat` table: masquerade for pools with natOutgoing (empty when none has it). */
+  natTable: string;
   bird: BirdInput;
+}
+
+/** A tunnel endpoint's MAC, derived from its host address: locally administered, unicast. */
+export function vtepMac(ip: string): string {
+  return ['66', '00', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
+}
+
+/**
+ * Pure: the whole `nat` table as iptables-restore reads it. Traffic from a natOutgoing pool to
+ * anything outside every pool leaves with the host's address (Calico's cali-nat-outgoing).
+ */
+export function natTable(natPools: string[], allPools: string[]): string {
+  if (natPools.length === 0) return '';
+  return [
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':INPUT ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    ':cali-nat-outgoing - [0:0]',
+    '-A POSTROUTING -m comment --comment "calico-sim:nat-outgoing" -j cali-nat-outgoing',
+    ...allPools.map((p) => `-A cali-nat-outgoing -d ${p} -j RETURN`),
+    ...natPools.map((p) => `-A cali-nat-outgoing -s ${p} -j MASQUERADE`),
+    'COMMIT',
+    '',
+  ].join('\n');
 }
 
 export const HOST_SYSCTLS: Record<string, string> = {
@@ -51,9 +93,24 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
   for (const wep of local) {
     for (const dst of wep.spec.ipNetworks) routes.push({ dst, type: 'unicast', dev: wep.spec.interfaceName });
   }
+  // VXLAN mode: other hosts' blocks in a VXLAN pool are reached through the tunnel, not the
+  // fabric (these routes outrank BIRD's, which carry metric 32).
+  const v4Pools = s.pools.filter((p) => !p.spec.disabled && familyOf(p.spec.cidr) === 4);
+  const vxlanPools = v4Pools.filter((p) => p.spec.vxlanMode === 'Always').map((p) => p.spec.cidr);
+  let vxlan: VxlanState | undefined;
+  if (me && vxlanPools.length > 0) {
+    const others = s.nodes.filter((n) => n.metadata.name !== host);
+    vxlan = { localIp: nodeIp(me), mac: vtepMac(nodeIp(me)), peers: others.map((n) => ({ ip: nodeIp(n), mac: vtepMac(nodeIp(n)) })) };
+    for (const b of s.blocks) {
+      const owner = others.find((n) => `host:${n.metadata.name}` === b.affinity);
+      if (owner && vxlanPools.some((p) => cidrsOverlap(p, b.cidr))) routes.push({ dst: b.cidr, type: 'unicast', dev: VXLAN_DEVICE, via: nodeIp(owner) });
+    }
+  }
   return {
     routes,
     workloadIfaces: local.map((w) => w.spec.interfaceName).sort(),
+    ...(vxlan ? { vxlan } : {}),
+    natTable: natTable(v4Pools.filter((p) => p.spec.natOutgoing).map((p) => p.spec.cidr), v4Pools.map((p) => p.spec.cidr)),
     bird: {
       host,
       routerId: me ? nodeIp(me) : '0.0.0.0',

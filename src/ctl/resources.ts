@@ -147,21 +147,22 @@ function metadataSchema(kind: string, namespaced: boolean) {
 }
 
 /** ipipMode / vxlanMode: only Never. */
-function tunnelMode(tunnel: string) {
+/** IP-in-IP: Never only (this kernel has no IPIP). VXLAN: Never, or Always (the overlay baseline). */
+function tunnelMode(tunnel: 'IP-in-IP' | 'VXLAN') {
+  const allowed = tunnel === 'VXLAN' ? ['Never', 'Always'] : ['Never'];
   return z
     .string()
     .default('Never')
     .superRefine((mode, ctx) => {
-      if (mode === 'Never') return;
+      if (allowed.includes(mode)) return;
       ctx.addIssue({
         code: 'custom',
-        message:
-          mode === 'Always' || mode === 'CrossSubnet'
-            ? `${mode} is not supported: calico-sim does not tunnel (no ${tunnel}); workload traffic is routed natively, learned over BGP, so only Never is accepted`
-            : `must be Never (Calico also knows Always and CrossSubnet, but calico-sim does not tunnel), got ${JSON.stringify(mode)}`,
+        message: tunnel === 'VXLAN'
+          ? `must be Never or Always (CrossSubnet needs several subnets; calico-sim has one fabric), got ${JSON.stringify(mode)}`
+          : `${JSON.stringify(mode)} is not supported: there is no ${tunnel} in this kernel, only Never is accepted`,
       });
     })
-    .transform((): 'Never' => 'Never');
+    .transform((m) => m as 'Never' | 'Always');
 }
 
 /**
@@ -254,7 +255,7 @@ const poolCidrField = z.string().superRefine((text, ctx) => {
 const IPPoolSpec = strict({
   cidr: poolCidrField,
   blockSize: z.number().int('must be a whole number (a prefix length)').optional(),
-  ipipMode: tunnelMode('IP-in-IP'),
+  ipipMode: tunnelMode('IP-in-IP').transform((): 'Never' => 'Never'),
   vxlanMode: tunnelMode('VXLAN'),
   natOutgoing: z.boolean().default(false),
   disabled: z.boolean().optional(),

@@ -19,7 +19,8 @@ export interface IPPool {
     cidr: string;
     blockSize: number;
     ipipMode: 'Never';
-    vxlanMode: 'Never';
+    /** Always: traffic between hosts is tunnelled (Calico's VXLAN mode; here the overlay baseline). */
+    vxlanMode: 'Never' | 'Always';
     natOutgoing: boolean;
     disabled?: boolean;
     nodeSelector: string;

@@ -21,6 +21,10 @@ const PoolSchema = z.strictObject({
   cidr: z.string(),
   /** Default: 26 for IPv4, 122 for IPv6 (Calico's). */
   blockSize: z.number().int().optional(),
+  /** SNAT to the host's address for traffic leaving the pools (Calico's natOutgoing). */
+  natOutgoing: z.boolean().default(false),
+  /** Tunnel traffic between hosts through VXLAN (Calico's vxlanMode: Always): the overlay baseline. */
+  vxlan: z.boolean().default(false),
 });
 
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
@@ -81,7 +85,7 @@ export const TopologySchema = z.strictObject({
     gracefulRestart: z.boolean().optional(),
     bfd: z.strictObject({ intervalMs: z.number().int().min(10).max(60000).default(100), multiplier: z.number().int().min(1).max(255).default(3) }).optional(),
   }).default({ nodeToNodeMesh: true, peers: [] }),
-  pools: z.array(PoolSchema).min(1).default([{ cidr: '198.19.0.0/16', blockSize: 26 }]),
+  pools: z.array(PoolSchema).min(1).default([{ cidr: '198.19.0.0/16', blockSize: 26, natOutgoing: false, vxlan: false }]),
   hosts: z.array(HostSchema).min(1, 'a lab needs at least one host'),
   routers: z.array(RouterSchema).default([]),
   /** Calico's IPAM configuration. */
@@ -93,7 +97,7 @@ export const TopologySchema = z.strictObject({
 
 export type Topology = z.infer<typeof TopologySchema>;
 
-export interface PoolPlan { name: string; cidr: string; blockSize: number }
+export interface PoolPlan { name: string; cidr: string; blockSize: number; natOutgoing: boolean; vxlan: boolean }
 export interface HostPlan {
   name: string;
   ip: string;
@@ -239,7 +243,8 @@ function plan(t: Topology, source: string): LabPlan {
     t.pools.slice(0, i).forEach((q, k) => {
       if (cidrsOverlap(cidr, q.cidr)) fail(`pools[${i}].cidr`, `pool ${cidr} overlaps pools[${k}] (${q.cidr})`);
     });
-    return { name: p.name ?? (i === 0 ? 'default-ipv4-ippool' : `pool-${i}`), cidr, blockSize };
+    if ((p.vxlan || p.natOutgoing) && family === 6) fail(`pools[${i}]`, 'natOutgoing and vxlan are IPv4 options here');
+    return { name: p.name ?? (i === 0 ? 'default-ipv4-ippool' : `pool-${i}`), cidr, blockSize, natOutgoing: p.natOutgoing, vxlan: p.vxlan };
   });
   const fabricPrefix = Number(fabric.split('/')[1]);
   const dualStack = pools.some((p) => familyOf(p.cidr) === 6);

@@ -131,7 +131,7 @@ async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
   for (const p of plan.pools) {
     const pool: IPPool = {
       apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: p.name },
-      spec: { cidr: p.cidr, blockSize: p.blockSize, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' },
+      spec: { cidr: p.cidr, blockSize: p.blockSize, ipipMode: 'Never', vxlanMode: p.vxlan ? 'Always' : 'Never', natOutgoing: p.natOutgoing, nodeSelector: 'all()' },
     };
     await ds.put(keys.ippool(p.name), pool);
   }
