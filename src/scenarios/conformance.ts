@@ -4,6 +4,8 @@ import { readSnapshot } from '../datastore/snapshot.js';
 import { junitXml, type JunitSuite } from '../report/junit.js';
 import { down, missingRoutes, status, up, withDatastore, type LabStatus } from '../sim/lab.js';
 import type { LabState } from '../sim/state.js';
+import type { PoolPlan } from '../model/topology.js';
+import { familyOf } from '../ipam/blocks.js';
 import { resolveTopology, type GeneratorOptions } from '../topologies/index.js';
 import { FabricCapture } from '../verify/capture.js';
 import { checkCapture, type FlowExpectation } from '../verify/flows.js';
@@ -13,8 +15,18 @@ import { ipJson } from '../util/exec.js';
 import { errorMessage } from '../util/errors.js';
 import { sysdump } from './sysdump.js';
 
-/** One lab of the suite: a topology, its size, and the lab name it runs under. */
-export interface SuiteLab { id: string; topology: string; options?: GeneratorOptions; lab: string }
+/**
+ * One lab of the suite: a topology, its size, and the lab name it runs under. A negative control
+ * is a lab built to break a claim (NAT, or a tunnel): the suite passes only if the checker says so.
+ */
+export interface SuiteLab {
+  id: string;
+  topology: string;
+  options?: GeneratorOptions;
+  lab: string;
+  pools?: Partial<Pick<PoolPlan, 'natOutgoing' | 'vxlan'>>;
+  negativeControl?: 'nat' | 'encapsulation';
+}
 
 export const DEFAULT_SUITE: SuiteLab[] = [
   { id: 'two-host', topology: 'two-host', lab: 'cf-two-host' },
@@ -22,6 +34,9 @@ export const DEFAULT_SUITE: SuiteLab[] = [
   { id: 'route-reflector', topology: 'route-reflector', options: { hosts: 5 }, lab: 'cf-rr' },
   { id: 'gateway', topology: 'gateway', options: { hosts: 2 }, lab: 'cf-gateway' },
   { id: 'dual-stack', topology: 'dual-stack', options: { hosts: 2 }, lab: 'cf-dual' },
+  // Negative controls, always run: a checker that cannot fail is a defect.
+  { id: 'control-nat', topology: 'gateway', options: { hosts: 2 }, lab: 'cf-nat', pools: { natOutgoing: true }, negativeControl: 'nat' },
+  { id: 'control-vxlan', topology: 'two-host', lab: 'cf-vxlan', pools: { vxlan: true }, negativeControl: 'encapsulation' },
 ];
 
 export interface Check {
@@ -68,9 +83,11 @@ export async function conformance(o: { suite?: SuiteLab[]; reportDir: string; lo
 async function conformLab(s: SuiteLab, dir: string): Promise<Check[]> {
   mkdirSync(dir, { recursive: true });
   await down(s.lab);
-  const { state } = await up(resolveTopology(s.topology, s.options), { name: s.lab });
+  const plan = resolveTopology(s.topology, s.options);
+  const { state } = await up({ ...plan, pools: plan.pools.map((p) => (familyOf(p.cidr) === 4 ? { ...p, ...s.pools } : p)) }, { name: s.lab });
   try {
-    const checks = await checkLab(s.id, state, dir);
+    const raw = await checkLab(s.id, state, dir);
+    const checks = s.negativeControl ? negativeControl(s.negativeControl, raw) : raw;
     if (checks.some((c) => !c.ok)) {
       const where = await sysdump(state, `${dir}/sysdump`);
       for (const c of checks) if (!c.ok) c.evidence = [c.evidence, `sysdump ${where}`].filter(Boolean).join('; ');
@@ -95,6 +112,9 @@ export async function checkLab(suite: string, state: LabState, dir: string): Pro
     cells = [
       ...(await reachability({ endpoints: workloads })),
       ...(outside.length ? await reachability({ endpoints: workloads, sources: outside, families: [4] }) : []),
+      // Outside clients as servers too: traffic a workload starts towards the outside (which a
+      // natOutgoing pool translates).
+      ...(outside.length ? await reachability({ endpoints: outside, sources: workloads, families: [4] }) : []),
     ];
   } finally {
     await capture.stop();
@@ -154,6 +174,33 @@ async function captureChecks(suite: string, state: LabState, st: LabStatus, file
     mk('no encapsulation on the fabric', 'no VXLAN, IPIP, GRE, ESP, Geneve or WireGuard header', of(/encapsulat|inside/)),
     mk('no NAT on the fabric', 'every flow carries the workloads\' own addresses', of(/NAT|not observed|unexpected/)),
     mk('a routed hop between two hosts', 'workload packets cross the fabric between two hosts\' MACs', of(/routed hop/)),
+  ];
+}
+
+/**
+ * Pure: turns the checks of a negative-control lab into what must hold there — the checker
+ * reports the violation the lab was built with. Checks about plain routed traffic that the
+ * violation breaks by design are replaced by the control's own checks.
+ */
+export function negativeControl(kind: 'nat' | 'encapsulation', checks: Check[]): Check[] {
+  const find = (name: string) => checks.find((c) => c.name === name);
+  if (kind === 'encapsulation') {
+    const encap = find('no encapsulation on the fabric')!;
+    return [
+      ...checks.filter((c) => !/on the fabric$|between two hosts$|made by hand$/.test(c.name)),
+      { ...encap, name: 'negative control: the capture checker reports VXLAN', ok: !encap.ok && /vxlan/.test(encap.actual), expected: 'the VXLAN headers of this lab are flagged' },
+    ];
+  }
+  const nat = find('no NAT on the fabric')!;
+  const outbound = checks.filter((c) => /^(tcp|udp) v4 \S+ → /.test(c.name) && /address translated/.test(c.actual));
+  return [
+    ...checks.filter((c) => !/on the fabric$|between two hosts$/.test(c.name) && !outbound.includes(c)),
+    { ...nat, name: 'negative control: the capture checker reports NAT', ok: !nat.ok && /NAT/.test(nat.actual), expected: 'the masqueraded flows of this lab are flagged' },
+    {
+      suite: nat.suite, name: 'negative control: the probes see the host address, not the workload\'s',
+      ok: outbound.length > 0, expected: 'workload → outside TCP/UDP answers report a translated source',
+      actual: outbound.length ? `${outbound.length} translated, e.g. ${outbound[0]!.name}: ${outbound[0]!.actual}` : 'no probe saw a translated source',
+    },
   ];
 }
 

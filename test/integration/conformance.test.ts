@@ -53,4 +53,20 @@ describe('the conformance suite', () => {
     }
     await down('t-conf');
   });
+
+  it('the negative controls are flagged: NAT by the capture checker and the probes, VXLAN by the capture checker', async () => {
+    const json = join(dir, 'controls.json');
+    const r = await cli('conformance', 'control-nat', 'control-vxlan', '--json', json, '--report-dir', join(dir, 'controls'));
+    expect(r.code).toBe(0);
+    const checks = JSON.parse(readFileSync(json, 'utf8')).checks as { name: string; ok: boolean; actual: string }[];
+    const nat = checks.find((c) => c.name === 'negative control: the capture checker reports NAT')!;
+    expect(nat.ok).toBe(true);
+    expect(nat.actual).toMatch(/NAT suspected: 198\.18\.0\.1\d \(host\d's host address\) > 198\.18\.255\.10/);
+    expect(checks.find((c) => c.name === 'negative control: the probes see the host address, not the workload\'s')!.ok).toBe(true);
+    const vxlan = checks.find((c) => c.name === 'negative control: the capture checker reports VXLAN')!;
+    expect(vxlan.ok).toBe(true);
+    expect(vxlan.actual).toMatch(/encapsulated \(vxlan vni 4096\)/);
+    // The overlay still carries every pair: it is the benchmarks' baseline, not a broken lab.
+    expect(checks.filter((c) => /^(icmp|tcp|udp) v4 w\d → w\d$/.test(c.name)).every((c) => c.ok)).toBe(true);
+  }, 120_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeDesired, workloadIfaceSysctls } from '../../src/agent/desired.js';
+import { computeDesired, natTable, workloadIfaceSysctls } from '../../src/agent/desired.js';
 import { diffRoutes, routeLines } from '../../src/agent/dataplane.js';
 import type { Snapshot } from '../../src/datastore/snapshot.js';
 import { newBlock } from '../../src/ipam/blocks.js';
@@ -87,5 +87,29 @@ describe('route reconciliation (pure)', () => {
   it('a block that became a workload route (or back) is replaced, not left as is', () => {
     const { put } = diffRoutes([{ dst: '198.19.0.0/26', type: 'blackhole' }], [{ dst: '198.19.0.0/26', type: 'unicast', dev: 'x' }]);
     expect(put).toEqual([{ dst: '198.19.0.0/26', type: 'blackhole' }]);
+  });
+});
+
+describe('VXLAN mode and natOutgoing (the overlay baseline and the negative controls)', () => {
+  const vx = { ...snap, pools: [{ ...snap.pools[0]!, spec: { ...snap.pools[0]!.spec, vxlanMode: 'Always' as const, natOutgoing: true } }] };
+
+  it('routes other hosts\' blocks through the VXLAN device, to their host address, onlink', () => {
+    const d = computeDesired(vx, 'h1');
+    expect(d.routes).toContainEqual({ dst: '198.19.0.128/26', type: 'unicast', dev: 'vxlan.calico', via: '198.18.0.12' });
+    expect(d.vxlan).toEqual({ localIp: '198.18.0.11', mac: '66:00:c6:12:00:0b', peers: [{ ip: '198.18.0.12', mac: '66:00:c6:12:00:0c' }] });
+    expect(computeDesired(snap, 'h1').vxlan).toBeUndefined();
+    expect(routeLines([{ dst: '198.19.0.128/26', type: 'unicast', dev: 'vxlan.calico', via: '198.18.0.12' }], [])).toEqual([
+      'route replace 198.19.0.128/26 via 198.18.0.12 dev vxlan.calico onlink proto 80',
+    ]);
+  });
+
+  it('masquerades traffic from a natOutgoing pool to anything outside the pools, and nothing else', () => {
+    expect(computeDesired(vx, 'h1').natTable).toBe(natTable(['198.19.0.0/16'], ['198.19.0.0/16']));
+    expect(natTable(['198.19.0.0/16'], ['198.19.0.0/16', '198.19.128.0/17']).split('\n')).toEqual(expect.arrayContaining([
+      '-A cali-nat-outgoing -d 198.19.0.0/16 -j RETURN',
+      '-A cali-nat-outgoing -d 198.19.128.0/17 -j RETURN',
+      '-A cali-nat-outgoing -s 198.19.0.0/16 -j MASQUERADE',
+    ]));
+    expect(computeDesired(snap, 'h1').natTable).toBe('');
   });
 });

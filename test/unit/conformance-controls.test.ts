@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { negativeControl, type Check } from '../../src/scenarios/conformance.js';
+
+const c = (name: string, ok: boolean, actual = 'x'): Check => ({ suite: 's', name, ok, expected: 'e', actual });
+
+describe('negative controls pass only when the checker reports the violation', () => {
+  const capture = (encapOk: boolean, natOk: boolean) => [
+    c('no encapsulation on the fabric', encapOk, encapOk ? '3 flows' : 'encapsulated (vxlan vni 4096): outer …'),
+    c('no NAT on the fabric', natOk, natOk ? '3 flows' : 'NAT suspected: 198.18.0.11 …'),
+    c('a routed hop between two hosts', true),
+  ];
+  it('VXLAN: passes when encapsulation is flagged, fails when the checker saw nothing', () => {
+    expect(negativeControl('encapsulation', capture(false, true)).find((x) => /VXLAN/.test(x.name))!.ok).toBe(true);
+    expect(negativeControl('encapsulation', capture(true, true)).find((x) => /VXLAN/.test(x.name))!.ok).toBe(false);
+  });
+  it('NAT: passes when NAT is flagged and probes saw a translated source, fails otherwise', () => {
+    const probes = [c('tcp v4 w1 → outside', false, 'seen as 198.18.0.11, not 198.19.0.1: address translated')];
+    const flagged = negativeControl('nat', [...capture(true, false), ...probes]);
+    expect(flagged.filter((x) => /negative control/.test(x.name)).every((x) => x.ok)).toBe(true);
+    expect(flagged.some((x) => x.name === 'tcp v4 w1 → outside')).toBe(false);
+    const blind = negativeControl('nat', capture(true, true));
+    expect(blind.filter((x) => /negative control/.test(x.name)).map((x) => x.ok)).toEqual([false, false]);
+  });
+});
