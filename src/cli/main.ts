@@ -146,28 +146,22 @@ const readResources = async (file: string) => {
   }
   return parseResourceFile(text, file);
 };
-ctl.command('apply')
-  .description('create or update Calico v3 resources (IPPool, Node, BGPPeer, BGPConfiguration) from a YAML/JSON file; all or nothing')
-  .requiredOption('-f, --filename <file>', 'resource file (- for standard input)')
-  .option('--name <lab>', 'lab name')
-  .action(async (o: { filename: string; name?: string }) => {
-    const { resolveLab, withDatastore } = await engine();
-    const { Ctl, summary } = await import('../ctl/resources.js');
-    const resources = await readResources(o.filename);
-    const results = await withDatastore(await resolveLab(o.name), (ds) => new Ctl(ds).apply(resources));
-    print(summary('applied', results));
-  });
-ctl.command('delete')
-  .description('delete the resources named in a file; all or nothing')
-  .requiredOption('-f, --filename <file>', 'resource file (- for standard input)')
-  .option('--name <lab>', 'lab name')
-  .action(async (o: { filename: string; name?: string }) => {
-    const { resolveLab, withDatastore } = await engine();
-    const { Ctl, summary } = await import('../ctl/resources.js');
-    const resources = await readResources(o.filename);
-    const results = await withDatastore(await resolveLab(o.name), (ds) => new Ctl(ds).delete(resources));
-    print(summary('deleted', results));
-  });
+for (const [verb, done, what] of [
+  ['apply', 'applied', 'create or update Calico v3 resources (IPPool, Node, BGPPeer, BGPConfiguration) from a YAML/JSON file; all or nothing'],
+  ['delete', 'deleted', 'delete the resources named in a file; all or nothing'],
+] as const) {
+  ctl.command(verb)
+    .description(what)
+    .requiredOption('-f, --filename <file>', 'resource file (- for standard input)')
+    .option('--name <lab>', 'lab name')
+    .action(async (o: { filename: string; name?: string }) => {
+      const { resolveLab, withDatastore } = await engine();
+      const { Ctl, summary } = await import('../ctl/resources.js');
+      const resources = await readResources(o.filename);
+      const results = await withDatastore(await resolveLab(o.name), (ds) => (verb === 'apply' ? new Ctl(ds).apply(resources) : new Ctl(ds).delete(resources)));
+      print(summary(done, results));
+    });
+}
 ctl.command('get')
   .description('show resources of a kind (ippool, node, bgppeer, bgpconfig, workloadendpoint...)')
   .argument('<kind>', 'resource kind, singular, plural or short')

@@ -97,7 +97,7 @@ function parseV6(text: string): bigint | undefined {
 }
 
 /** RFC 5952 text of an IPv6 address number. */
-function formatV6(value: bigint): string {
+export function formatIpv6(value: bigint): string {
   const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
   // IPv4-mapped addresses keep their dotted tail (RFC 5952 section 5).
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
@@ -140,7 +140,7 @@ function parseAddress(ip: string): Address {
 
 /** Formats an address number of the given width as canonical text. */
 function formatAddress(value: bigint, bits: number): string {
-  return bits === V4_BITS ? IPv4.fromNumber(value).toString() : formatV6(value);
+  return bits === V4_BITS ? IPv4.fromNumber(value).toString() : formatIpv6(value);
 }
 
 /** The canonical text of an address (`2001:DB8:1:0::05` → `2001:db8:1::5`); throws if invalid. */

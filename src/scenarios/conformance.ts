@@ -119,6 +119,16 @@ export async function checkLab(suite: string, state: LabState, dir: string): Pro
   } finally {
     await capture.stop();
   }
+  // Hosts ↔ workloads, after the capture window: a host's own address on the fabric would read as
+  // NAT to the capture checker, which proves the workload traffic above.
+  const hosts: Endpoint[] = state.hosts.map((h) => {
+    const ip6 = state.plan.hosts.find((p) => p.name === h.name)?.ip6;
+    return { name: h.name, netns: h.netns, ip: h.ip, ...(ip6 ? { ip6 } : {}) };
+  });
+  cells.push(
+    ...(await reachability({ endpoints: workloads, sources: hosts })),
+    ...(await reachability({ endpoints: hosts, sources: workloads })),
+  );
   for (const c of cells) {
     checks.push({
       suite, name: `${c.proto} v${c.family} ${c.from} → ${c.to}`, ok: c.ok,

@@ -3,25 +3,23 @@ import type { LabPlan } from '../model/topology.js';
 import { SimError } from '../util/errors.js';
 import { names, STATE_ROOT } from './names.js';
 
-/** Where a lab's daemons live and log. Written to <state>/<lab>/lab.json. */
-export interface HostState {
+/** A node with a BIRD of its own: a host or a router. Written to <state>/<lab>/lab.json. */
+interface BgpSpeakerState {
   name: string;
   netns: string;
   ip: string;
   as: number;
   dir: string;
   bird: { config: string; socket: string; log: string; pid?: number };
+}
+
+/** A host: its BIRD and its agent. */
+export interface HostState extends BgpSpeakerState {
   agent: { log: string; pid?: number };
 }
 
 /** A router outside the cluster: its BIRD, and the outside clients on its LAN. */
-export interface RouterState {
-  name: string;
-  netns: string;
-  ip: string;
-  as: number;
-  dir: string;
-  bird: { config: string; socket: string; log: string; pid?: number };
+export interface RouterState extends BgpSpeakerState {
   clients: { name: string; netns: string; ip: string }[];
 }
 

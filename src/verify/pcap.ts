@@ -11,6 +11,7 @@
  * A bad file header throws a PcapError; a bad packet never does: it gets an `error` text and
  * whatever was decoded before the problem.
  */
+import { canonicalIp as canonicalIpText, formatIpv6 } from '../ipam/blocks.js';
 import { readFileSync } from 'node:fs';
 import { SimError } from '../util/errors.js';
 
@@ -534,93 +535,20 @@ export function ipv4(b: Uint8Array, off = 0): string {
   return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 }
 
-/** IPv6 address text per RFC 5952: lowercase, no leading zeros, the longest (first) run of 2+ zero groups as `::`. */
+/** IPv6 address text per RFC 5952, by the IPAM maths' formatter (one implementation for both). */
 export function ipv6(b: Uint8Array, off = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
-  // RFC 5952 section 5: IPv4-mapped addresses keep the dotted quad.
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${ipv4(b, off + 12)}`;
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (bestLen < 2) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
-}
-
-/** Parses IPv4 or IPv6 text (a `/prefix` or `%zone` suffix is ignored) to bytes; undefined if not an address. */
-export function parseIp(text: string): Uint8Array | undefined {
-  const s = text.trim().replace(/\/\d+$/, '').replace(/%.*$/, '');
-  const v4 = parseIpv4(s);
-  if (v4) return v4;
-  return parseIpv6(s);
-}
-
-function parseIpv4(s: string): Uint8Array | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const bytes = m.slice(1).map(Number);
-  return bytes.every((x) => x <= 255) ? Uint8Array.from(bytes) : undefined;
-}
-
-function parseIpv6(s: string): Uint8Array | undefined {
-  if (!s.includes(':')) return undefined;
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (part: string): number[] | undefined => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const items = part.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i]!;
-      if (i === items.length - 1 && it.includes('.')) {
-        const v4 = parseIpv4(it);
-        if (!v4) return undefined;
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(it)) {
-        out.push(parseInt(it, 16));
-      } else {
-        return undefined;
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  if (!head || !tail) return undefined;
-  let all: number[];
-  if (halves.length === 2) {
-    if (head.length + tail.length > 7) return undefined;
-    all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    if (head.length !== 8) return undefined;
-    all = head;
-  }
-  const out = new Uint8Array(16);
-  all.forEach((x, i) => {
-    out[2 * i] = x >> 8;
-    out[2 * i + 1] = x & 0xff;
-  });
-  return out;
+  let value = 0n;
+  for (let i = 0; i < 16; i++) value = (value << 8n) | BigInt(b[off + i]!);
+  return formatIpv6(value);
 }
 
 /** The text this reader prints for an address given in any valid spelling; undefined if not an address. */
 export function canonicalIp(text: string): string | undefined {
-  const b = parseIp(text);
-  if (!b) return undefined;
-  return b.length === 4 ? ipv4(b) : ipv6(b);
+  try {
+    return canonicalIpText(text.trim().replace(/\/\d+$/, '').replace(/%.*$/, ''));
+  } catch {
+    return undefined;
+  }
 }
 
 /** `AA-BB-CC-DD-EE-FF` or `aa:bb:...` to `aa:bb:cc:dd:ee:ff`; undefined if not a MAC address. */

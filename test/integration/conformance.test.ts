@@ -18,10 +18,10 @@ describe('the conformance suite', () => {
   it('passes on two-host and writes JUnit with one testcase per check', async () => {
     const junit = join(dir, 'junit.xml');
     const r = await cli('conformance', 'two-host', '--junit', junit, '--json', join(dir, 'r.json'), '--report-dir', join(dir, 'reports'));
-    expect(r.stdout).toMatch(/conformance: 42 passed, 0 failed/);
+    expect(r.stdout).toMatch(/conformance: 90 passed, 0 failed/);
     expect(r.code).toBe(0);
     const xml = readFileSync(junit, 'utf8');
-    expect(xml.match(/<testcase /g)).toHaveLength(42);
+    expect(xml.match(/<testcase /g)).toHaveLength(90);
     expect(xml).toContain('name="no encapsulation on the fabric"');
     expect(xml).not.toContain('<failure');
     const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
