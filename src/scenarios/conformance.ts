@@ -99,7 +99,7 @@ async function conformLab(s: SuiteLab, dir: string): Promise<Check[]> {
 }
 
 /** All checks of one running lab. Exported for tests that break a lab on purpose first. */
-export async function checkLab(suite: string, state: LabState, dir: string): Promise<Check[]> {
+export async function checkLab(suite: string, state: LabState, dir: string, expect: CellExpectation = () => 'pass'): Promise<Check[]> {
   const checks: Check[] = [];
   const st = await status(state);
   checks.push(...(await controlPlaneChecks(suite, state, st)));
@@ -129,16 +129,21 @@ export async function checkLab(suite: string, state: LabState, dir: string): Pro
     ...(await reachability({ endpoints: workloads, sources: hosts })),
     ...(await reachability({ endpoints: hosts, sources: workloads })),
   );
-  for (const c of cells) {
-    checks.push({
-      suite, name: `${c.proto} v${c.family} ${c.from} → ${c.to}`, ok: c.ok,
-      expected: `${c.to} (${c.ip}) answers ${c.from}, seeing its own address`,
-      actual: c.ok ? `answered in ${c.rttMs} ms` : c.detail ?? 'no answer',
-      timeMs: c.rttMs,
-    });
-  }
+  checks.push(...cells.map((c) => cellCheck(suite, c, expect(c))));
   checks.push(...(await captureChecks(suite, state, st, capture.files.map((f) => f.file), outside)));
   return checks;
+}
+
+/** What a scenario expects of one cell: reachable, or blocked (by a policy, later). */
+export type CellExpectation = (cell: PairResult) => 'pass' | 'blocked';
+
+/** Pure: a reachability cell judged against what the scenario expects of it. */
+export function cellCheck(suite: string, c: PairResult, want: 'pass' | 'blocked'): Check {
+  const name = `${c.proto} v${c.family} ${c.from} → ${c.to}`;
+  const actual = c.ok ? `answered in ${c.rttMs} ms` : c.detail ?? 'no answer';
+  return want === 'pass'
+    ? { suite, name, ok: c.ok, expected: `${c.to} (${c.ip}) answers ${c.from}, seeing its own address`, actual, timeMs: c.rttMs }
+    : { suite, name: `${name} (blocked)`, ok: !c.ok, expected: `${c.to} (${c.ip}) does not answer ${c.from}`, actual };
 }
 
 async function controlPlaneChecks(suite: string, state: LabState, st: LabStatus): Promise<Check[]> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { negativeControl, type Check } from '../../src/scenarios/conformance.js';
+import { cellCheck, negativeControl, type Check } from '../../src/scenarios/conformance.js';
 
 const c = (name: string, ok: boolean, actual = 'x'): Check => ({ suite: 's', name, ok, expected: 'e', actual });
 
@@ -20,5 +20,17 @@ describe('negative controls pass only when the checker reports the violation', (
     expect(flagged.some((x) => x.name === 'tcp v4 w1 → outside')).toBe(false);
     const blind = negativeControl('nat', capture(true, true));
     expect(blind.filter((x) => /negative control/.test(x.name)).map((x) => x.ok)).toEqual([false, false]);
+  });
+});
+
+describe('a cell is judged against what the scenario expects', () => {
+  const cell = { from: 'w1', to: 'w2', family: 4 as const, proto: 'tcp' as const, ip: '198.19.0.2' };
+  it('expected reachable: passes only when it answered', () => {
+    expect(cellCheck('s', { ...cell, ok: true, rttMs: 0.3 }, 'pass').ok).toBe(true);
+    expect(cellCheck('s', { ...cell, ok: false, detail: 'timeout' }, 'pass')).toMatchObject({ ok: false, actual: 'timeout' });
+  });
+  it('expected blocked: passes only when it did not answer', () => {
+    expect(cellCheck('s', { ...cell, ok: false, detail: 'timeout' }, 'blocked')).toMatchObject({ ok: true, name: 'tcp v4 w1 → w2 (blocked)' });
+    expect(cellCheck('s', { ...cell, ok: true, rttMs: 0.3 }, 'blocked').ok).toBe(false);
   });
 });
