@@ -245,6 +245,19 @@ program.command('conformance')
     if (!r.passed) process.exitCode = 1;
   });
 
+const bench = program.command('bench').description('benchmarks that print figures and write reports');
+bench.command('throughput')
+  .description('iperf3 (TCP 1 and 4 streams, UDP) and ping RTT on four paths side by side: host↔host, L3 workloads across hosts, the same over VXLAN, one host')
+  .option('--trials <n>', 'trials per path and mode (at least 5 for figures worth quoting)', Number, 5)
+  .option('--duration <s>', 'seconds per iperf3 run', Number, 3)
+  .option('--report-dir <dir>', 'where reports/<run-id>/ goes', 'reports')
+  .action(async (o: { trials: number; duration: number; reportDir: string }) => {
+    if (!Number.isInteger(o.trials) || o.trials < 1) throw new InputError('--trials takes a whole number ≥ 1');
+    if (!Number.isInteger(o.duration) || o.duration < 1) throw new InputError('--duration takes a whole number of seconds ≥ 1');
+    const { benchThroughput } = await import('../scenarios/bench-throughput.js');
+    await benchThroughput({ trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log: print });
+  });
+
 program.command('run')
   .description('run a scenario: up, checks, report, down (scenarios: quickstart)')
   .argument('<scenario>', 'scenario name')
