@@ -82,7 +82,7 @@ export interface Encapsulation {
   inner?: InnerPacket;
 }
 
-export interface Packet {
+export interface Packet extends Layers {
   /** 1-based position in the file: the frame number Wireshark and tshark show. */
   index: number;
   /** Capture time in microseconds since the epoch (nanosecond files are truncated to µs). */
@@ -91,15 +91,6 @@ export interface Packet {
   length: number;
   /** Bytes saved in the file (less than `length` when the snap length cut the packet). */
   capturedLength: number;
-  src_mac?: string;
-  dst_mac?: string;
-  /** VLAN IDs, outermost first. */
-  vlan?: number[];
-  /** The EtherType (or SLL protocol) of the network layer, after any VLAN tags. */
-  ethertype?: number;
-  ip?: IpInfo;
-  l4?: L4Info;
-  encapsulation?: Encapsulation;
   /** Set when the packet is truncated or malformed; fields decoded before the problem are kept. */
   error?: string;
 }
@@ -197,10 +188,13 @@ export function readPcapFile(path: string): PcapCapture {
 // Decoding. Every decoder gets the packet bytes and the [off, end) window of its layer, fills in
 // `Layers`, and records problems in `errs` instead of throwing.
 
+/** What a packet's headers say, layer by layer. */
 interface Layers {
   src_mac?: string;
   dst_mac?: string;
+  /** VLAN IDs, outermost first. */
   vlan?: number[];
+  /** The EtherType (or SLL protocol) of the network layer, after any VLAN tags. */
   ethertype?: number;
   ip?: IpInfo;
   l4?: L4Info;
