@@ -31,7 +31,6 @@ export const keys = {
   affinities: (host: string, family?: 4 | 6) => `${IPAM}/host/${host}/${family ? `ipv${family}/block/` : ''}`,
   /** Prefix of every host's affinity records. */
   allAffinities: `${IPAM}/host/`,
-  handle: (id: string) => `${IPAM}/handle/${id}`,
   /** Calico's global IPAM settings (strict_affinity, auto_allocate_blocks, maxBlocksPerHost). */
   ipamConfig: `${IPAM}/config`,
 

@@ -128,12 +128,13 @@ async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
     spec: { asNumber: plan.asNumber, nodeToNodeMeshEnabled: plan.meshEnabled, ...plan.timers },
   };
   await ds.put(keys.bgpConfiguration(), bgp);
+  const ipam = new Ipam(ds);
   for (const p of plan.pools) {
     const pool: IPPool = {
       apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: p.name },
       spec: { cidr: p.cidr, blockSize: p.blockSize, ipipMode: 'Never', vxlanMode: p.vxlan ? 'Always' : 'Never', natOutgoing: p.natOutgoing, nodeSelector: 'all()' },
     };
-    await ds.put(keys.ippool(p.name), pool);
+    await ipam.ensurePool(pool);
   }
   const peers: BGPPeer[] = [
     ...plan.peers.map(({ name, ...spec }): BGPPeer => ({ apiVersion: API_VERSION, kind: 'BGPPeer', metadata: { name }, spec })),
@@ -144,7 +145,7 @@ async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
     })),
   ];
   for (const p of peers) await ds.put(keys.bgpPeer(p.metadata.name), p);
-  await new Ipam(ds).setIpamConfig({ ...plan.ipam, autoAllocateBlocks: true });
+  await ipam.setIpamConfig({ ...plan.ipam, autoAllocateBlocks: true });
 }
 
 /**

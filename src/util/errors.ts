@@ -21,9 +21,6 @@ export class IpamError extends SimError {}
 /** The kernel, a namespace or a daemon did not do what was asked. */
 export class BackendError extends SimError {}
 
-/** A verification failed: what was expected and what was seen. */
-export class CheckFailed extends SimError {}
-
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
