@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(bird2 etcd-server etcd-client iproute2 iptables nftables tcpdump tshark iperf3 iputils-ping procps)
+PACKAGES=(bird2 etcd-server etcd-client iproute2 iptables nftables tcpdump tshark iperf3 iputils-ping procps fonts-dejavu-core)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "calico-sim: setup must run as root (it installs Debian packages and the lab creates network namespaces): run it with sudo, or as root" >&2

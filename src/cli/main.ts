@@ -258,6 +258,19 @@ bench.command('throughput')
     await benchThroughput({ trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log: print });
   });
 
+const report = program.command('report').description('compare and render benchmark reports');
+report.command('diff')
+  .description('compare two benchmark runs metric by metric; exit code 1 when a figure got worse by more than the threshold')
+  .argument('<old>', 'the reference run: its directory (reports/<run-id>) or its results.json')
+  .argument('<new>', 'the run to check: its directory or its results.json')
+  .option('--threshold <pct>', 'regression threshold in % (throughput lower, or RTT higher, by more than this)', Number, 10)
+  .action(async (oldArg: string, newArg: string, o: { threshold: number }) => {
+    const { diffResults, formatDiff, loadResults } = await import('../report/diff.js');
+    const d = diffResults(loadResults(oldArg), loadResults(newArg), o.threshold);
+    print(formatDiff(d));
+    if (d.regressions) process.exitCode = 1;
+  });
+
 program.command('run')
   .description('run a scenario: up, checks, report, down (scenarios: quickstart)')
   .argument('<scenario>', 'scenario name')

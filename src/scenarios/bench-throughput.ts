@@ -23,7 +23,7 @@ export interface ThroughputResults {
   parameters: { trials: number; durationS: number; modes: Mode[] };
   paths: { id: string; describe: string }[];
   results: { path: string; mode: Mode; trials: IperfResult[]; gbps: Summary; retransmits?: number; cpuSender: number; cpuReceiver: number }[];
-  latency: { path: string; samples: number; p50Ms: number; p99Ms: number }[];
+  latency: { path: string; samples: number; p50Ms: number; p99Ms: number; samplesMs?: number[] }[];
   /** Median TCP (1 stream) throughput of each path over the host↔host baseline, and L3 over VXLAN. */
   ratios: Record<string, number>;
 }
@@ -70,7 +70,7 @@ export async function benchThroughput(o: { trials: number; durationS: number; re
     for (const p of paths) {
       const out = await run('ip', ['netns', 'exec', p.from, 'ping', '-n', '-c', '200', '-i', '0.005', p.ip], { timeoutMs: 30_000 });
       const times = parsePingTimes(out);
-      latency.push({ path: p.id, samples: times.length, p50Ms: quantile(times, 0.5), p99Ms: quantile(times, 0.99) });
+      latency.push({ path: p.id, samples: times.length, p50Ms: quantile(times, 0.5), p99Ms: quantile(times, 0.99), samplesMs: times });
     }
     const results = paths.flatMap((p) => MODES.map((mode) => {
       const ts = trials.get(`${p.id} ${mode}`)!;
@@ -98,7 +98,8 @@ export async function benchThroughput(o: { trials: number; durationS: number; re
       results, latency, ratios,
     };
     writeFileSync(`${dir}/results.json`, JSON.stringify(res, null, 2));
-    writeFileSync(`${dir}/report.md`, throughputMarkdown(res));
+    const { writeThroughputReport } = await import('../report/throughput-report.js');
+    await writeThroughputReport(res, dir);
     o.log(`\n${throughputMarkdown(res)}\nreport: ${dir}/report.md`);
     return res;
   } finally {

@@ -1,0 +1,132 @@
+import { createCanvas } from '@napi-rs/canvas';
+import { Chart, registerables, type ChartConfiguration, type Plugin } from 'chart.js';
+
+// PNG charts drawn server-side: chart.js on a Skia canvas (@napi-rs/canvas), no browser, no DOM.
+// Without a DOM chart.js picks its BasicPlatform; animation and responsiveness are off so one
+// synchronous render is the whole chart.
+Chart.register(...registerables);
+
+const WIDTH = 900;
+const HEIGHT = 500;
+const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
+Chart.defaults.font.family = FONT;
+const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+export interface BarSeries { label: string; values: number[]; min?: number[]; max?: number[] }
+
+/** Fills the canvas white before anything is drawn (a PNG is transparent otherwise). */
+const whiteBackground: Plugin = {
+  id: 'whiteBackground',
+  beforeDraw: (chart) => {
+    const { ctx, width, height } = chart;
+    ctx.save();
+    ctx.globalCompositeOperation = 'destination-over';
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, width, height);
+    ctx.restore();
+  },
+};
+
+/** chart.js has no error bars: draw min–max whiskers with caps over each bar, after the bars. */
+function errorBars(series: BarSeries[]): Plugin<'bar'> {
+  return {
+    id: 'errorBars',
+    afterDatasetsDraw: (chart) => {
+      const { ctx } = chart;
+      const y = chart.scales.y!;
+      ctx.save();
+      ctx.strokeStyle = '#222222';
+      ctx.lineWidth = 1.5;
+      series.forEach((s, i) => {
+        const meta = chart.getDatasetMeta(i);
+        if (meta.hidden) return;
+        meta.data.forEach((bar, j) => {
+          const lo = s.min?.[j];
+          const hi = s.max?.[j];
+          if (lo === undefined || hi === undefined || !Number.isFinite(lo) || !Number.isFinite(hi)) return;
+          const { x, width } = bar.getProps(['x', 'width'], true) as { x: number; width: number };
+          const cap = Math.max(3, Math.min(10, width / 4));
+          const [yLo, yHi] = [y.getPixelForValue(lo), y.getPixelForValue(hi)];
+          ctx.beginPath();
+          ctx.moveTo(x, yLo);
+          ctx.lineTo(x, yHi);
+          ctx.moveTo(x - cap, yLo);
+          ctx.lineTo(x + cap, yLo);
+          ctx.moveTo(x - cap, yHi);
+          ctx.lineTo(x + cap, yHi);
+          ctx.stroke();
+        });
+      });
+      ctx.restore();
+    },
+  };
+}
+
+async function render<T extends 'bar' | 'line'>(config: ChartConfiguration<T>): Promise<Buffer> {
+  const canvas = createCanvas(WIDTH, HEIGHT);
+  const chart = new Chart(canvas as unknown as HTMLCanvasElement, {
+    ...config,
+    options: { ...config.options, responsive: false, animation: false, devicePixelRatio: 1 },
+    plugins: [whiteBackground, ...(config.plugins ?? [])],
+  } as ChartConfiguration<T>);
+  try {
+    return await canvas.encode('png');
+  } finally {
+    chart.destroy();
+  }
+}
+
+const finiteOrNull = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
+
+/** A grouped bar chart (one group per label, one bar per series) with optional min–max error bars. */
+export function renderBarChart(opts: { title: string; labels: string[]; series: BarSeries[]; yLabel: string }): Promise<Buffer> {
+  const top = Math.max(0, ...opts.series.flatMap((s) => [...s.values, ...(s.max ?? [])]).filter(Number.isFinite));
+  return render<'bar'>({
+    type: 'bar',
+    data: {
+      labels: opts.labels,
+      datasets: opts.series.map((s, i) => ({
+        label: s.label,
+        data: opts.labels.map((_, j) => finiteOrNull(s.values[j])),
+        backgroundColor: COLORS[i % COLORS.length],
+      })),
+    },
+    options: {
+      plugins: { title: { display: true, text: opts.title, font: { size: 16 } }, legend: { position: 'top' } },
+      scales: {
+        y: { beginAtZero: true, suggestedMax: top * 1.05, title: { display: true, text: opts.yLabel } },
+        x: { ticks: { font: { size: 13 } } },
+      },
+    },
+    plugins: [errorBars(opts.series)],
+  });
+}
+
+/** Empirical CDF of each series: a step line from 0 to 1 over the sorted values. */
+export function renderCdfChart(opts: { title: string; series: { label: string; values: number[] }[]; xLabel: string }): Promise<Buffer> {
+  return render<'line'>({
+    type: 'line',
+    data: {
+      datasets: opts.series.map((s, i) => {
+        const v = s.values.filter(Number.isFinite).sort((a, b) => a - b);
+        return {
+          label: s.label,
+          data: v.length ? [{ x: v[0]!, y: 0 }, ...v.map((x, k) => ({ x, y: (k + 1) / v.length }))] : [],
+          borderColor: COLORS[i % COLORS.length],
+          backgroundColor: COLORS[i % COLORS.length],
+          borderWidth: 2,
+          pointRadius: 0,
+          stepped: true,
+        };
+      }),
+    },
+    options: {
+      parsing: false,
+      plugins: { title: { display: true, text: opts.title, font: { size: 16 } }, legend: { position: 'top' } },
+      scales: {
+        x: { type: 'linear', title: { display: true, text: opts.xLabel } },
+        y: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'fraction of samples ≤ x' } },
+      },
+    },
+  });
+}
