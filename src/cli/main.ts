@@ -271,6 +271,26 @@ report.command('diff')
     if (d.regressions) process.exitCode = 1;
   });
 
+bench.command('convergence')
+  .description('control-plane (ip monitor route) and data-plane (1,000 pkt/s stream loss) convergence per event, with default, tuned and BFD timers')
+  .option('--trials <n>', 'trials per event and timer setting', Number, 5)
+  .option('--events <list>', 'comma-separated events (default: all): workload-existing-block, workload-new-block, host-join, host-crash, link-flap, agent-restart, etcd-restart')
+  .option('--timers <list>', 'comma-separated timer settings (default: tuned,bfd,default): default is slow, a host crash waits out a 240 s hold time')
+  .option('--report-dir <dir>', 'where reports/<run-id>/ goes', 'reports')
+  .action(async (o: { trials: number; events?: string; timers?: string; reportDir: string }) => {
+    const { benchConvergence, EVENTS, TIMER_SETTINGS } = await import('../scenarios/bench-convergence.js');
+    if (!Number.isInteger(o.trials) || o.trials < 1) throw new InputError('--trials takes a whole number ≥ 1');
+    const pick = <T extends string>(list: string | undefined, known: readonly T[], what: string, dflt: readonly T[]): T[] => {
+      const items = list ? list.split(',').map((x) => x.trim()) : [...dflt];
+      const bad = items.filter((x) => !known.includes(x as T));
+      if (bad.length) throw new InputError(`unknown ${what}: ${bad.join(', ')} (known: ${known.join(', ')})`);
+      return items as T[];
+    };
+    const events = pick(o.events, Object.keys(EVENTS) as (keyof typeof EVENTS)[], 'event', Object.keys(EVENTS) as (keyof typeof EVENTS)[]);
+    const settings = pick(o.timers, Object.keys(TIMER_SETTINGS) as (keyof typeof TIMER_SETTINGS)[], 'timer setting', ['tuned', 'bfd', 'default']);
+    await benchConvergence({ trials: o.trials, events, settings, reportDir: o.reportDir, log: print });
+  });
+
 program.command('run')
   .description('run a scenario: up, checks, report, down (scenarios: quickstart)')
   .argument('<scenario>', 'scenario name')

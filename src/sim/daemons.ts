@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAlive, spawnDaemon } from './procs.js';
 import type { HostState, LabState, RouterState } from './state.js';
@@ -17,6 +17,8 @@ export interface DaemonSpec {
   cwd?: string;
   /** Strings its command line contains: tells it apart from any other process with its pid. */
   marks: string[];
+  /** Files a killed predecessor leaves behind that would stop it from starting (unix sockets). */
+  staleFiles?: string[];
 }
 
 export function etcdSpec(s: LabState): DaemonSpec {
@@ -27,6 +29,8 @@ export function etcdSpec(s: LabState): DaemonSpec {
     netns: s.fabric.netns,
     cwd: s.dir, // the unix socket "etcd:2379" is created in the working directory
     log: s.etcd.log,
+    // A kill -9 leaves the socket file: a restarted etcd would fail with "address already in use".
+    staleFiles: [`${s.dir}/etcd:${ETCD_CLIENT_PORT}`],
     marks: ['etcd', s.etcd.dataDir],
     argv: [
       'etcd', '--name', name, '--data-dir', s.etcd.dataDir,
@@ -63,8 +67,10 @@ export function agentSpec(s: LabState, h: HostState): DaemonSpec {
   };
 }
 
+/** Starts a daemon that is not running (callers check): stale files of a predecessor go first. */
 export function startDaemon(spec: DaemonSpec): number {
   mkdirSync(spec.cwd ?? spec.log.slice(0, spec.log.lastIndexOf('/')), { recursive: true });
+  for (const f of spec.staleFiles ?? []) rmSync(f, { force: true });
   return spawnDaemon({ netns: spec.netns, argv: spec.argv, logFile: spec.log, cwd: spec.cwd });
 }
 

@@ -168,4 +168,15 @@ describe('two hosts routing workload traffic by BGP', () => {
     const show = await cli('ctl', 'ipam', 'show', '--name', LAB);
     expect(show.stdout).toMatch(/host1\s+198\.19\.0\.\d+\/31/);
   });
+
+  it('kill -9 of etcd: traffic keeps flowing, heal restarts it (its stale unix socket is no obstacle)', async () => {
+    const state = readLabState(LAB);
+    const st = await status(state);
+    const [w1, w3] = ['w1', 'w3'].map((n) => st.workloads.find((w) => w.name === n)!);
+    process.kill(state.etcd.pid!, 'SIGKILL');
+    await waitFor('etcd reported dead', async () => !(await status(readLabState(LAB))).etcd.alive, 5_000);
+    expect(await ping(w3!.netns, w1!.ip)).toBe(true);
+    expect(await heal(readLabState(LAB))).toEqual(['etcd']);
+    await waitFor('etcd back', async () => (await status(readLabState(LAB))).etcd.alive && (await status(readLabState(LAB))).workloads.length > 0, 10_000, 200);
+  });
 });
