@@ -151,11 +151,12 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
       }
       case 'host-join': {
         const name = `join${t}`;
+        const existing = state.hosts.map((h) => h.name); // addHost adds the new one to state
         const t0 = Date.now() * 1000;
         await addHost(state, name);
         const w = await addLabWorkload(readLabState(state.lab), `${name}-w`, name);
         const block = blockOf(w.spec.ipNetworks[0]!.split('/')[0]!, 31);
-        const controlPlaneMs = await waitCp(t0, block, 'add', state.hosts.map((h) => h.name), 60_000);
+        const controlPlaneMs = await waitCp(t0, block, 'add', existing, 60_000);
         await deleteHost(readLabState(state.lab), name);
         return { controlPlaneMs };
       }
