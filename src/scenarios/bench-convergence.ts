@@ -16,7 +16,7 @@ import { names } from '../sim/names.js';
 import { readLabState, type LabState } from '../sim/state.js';
 import { resolveTopology } from '../topologies/index.js';
 import { ipBatch, run, sleep, waitFor } from '../util/exec.js';
-import { BackendError } from '../util/errors.js';
+import { BackendError, errorMessage } from '../util/errors.js';
 
 const STREAM = fileURLToPath(new URL('../../dist/measure/udp-stream.js', import.meta.url));
 const STREAM_PORT = 7788;
@@ -73,7 +73,8 @@ export async function benchConvergence(o: { trials: number; events: EventId[]; s
         const trials = event === 'host-crash' && setting === 'default' ? 1 : o.trials;
         const rs: TrialResult[] = [];
         for (let t = 1; t <= trials; t++) {
-          const r = await trial(readLabState(lab), event, setting, t);
+          // A failed trial is reported, not fatal: the other events still get measured.
+          const r = await trial(readLabState(lab), event, setting, t).catch((err: unknown): TrialResult => ({ note: `trial failed: ${errorMessage(err)}` }));
           rs.push(r);
           o.log(`${setting.padEnd(7)} ${event.padEnd(23)} trial ${t}/${trials}: ${describeTrial(r)}`);
         }
@@ -153,12 +154,14 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
         const name = `join${t}`;
         const existing = state.hosts.map((h) => h.name); // addHost adds the new one to state
         const t0 = Date.now() * 1000;
-        await addHost(state, name);
-        const w = await addLabWorkload(readLabState(state.lab), `${name}-w`, name);
-        const block = blockOf(w.spec.ipNetworks[0]!.split('/')[0]!, 31);
-        const controlPlaneMs = await waitCp(t0, block, 'add', existing, 60_000);
-        await deleteHost(readLabState(state.lab), name);
-        return { controlPlaneMs };
+        try {
+          await addHost(state, name);
+          const w = await addLabWorkload(readLabState(state.lab), `${name}-w`, name);
+          const block = blockOf(w.spec.ipNetworks[0]!.split('/')[0]!, 31);
+          return { controlPlaneMs: await waitCp(t0, block, 'add', existing, 60_000) };
+        } finally {
+          if (readLabState(state.lab).hosts.some((h) => h.name === name)) await deleteHost(readLabState(state.lab), name);
+        }
       }
       case 'host-crash': {
         const w3 = wOn(h3!.name);
