@@ -274,7 +274,7 @@ report.command('diff')
 bench.command('convergence')
   .description('control-plane (ip monitor route) and data-plane (1,000 pkt/s stream loss) convergence per event, with default, tuned and BFD timers')
   .option('--trials <n>', 'trials per event and timer setting', Number, 5)
-  .option('--events <list>', 'comma-separated events (default: all): workload-existing-block, workload-new-block, host-join, host-crash, link-flap, agent-restart, etcd-restart')
+  .option('--events <list>', 'comma-separated events (default: all): workload-existing-block, workload-new-block, host-join, host-crash, rr-fail, link-flap, agent-restart, etcd-restart')
   .option('--timers <list>', 'comma-separated timer settings (default: tuned,bfd,default): default is slow, a host crash waits out a 240 s hold time')
   .option('--report-dir <dir>', 'where reports/<run-id>/ goes', 'reports')
   .action(async (o: { trials: number; events?: string; timers?: string; reportDir: string }) => {

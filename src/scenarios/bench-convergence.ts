@@ -29,12 +29,13 @@ export const TIMER_SETTINGS: Record<TimerSetting, { timers: BgpTimers; describe:
   bfd: { timers: { gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } }, describe: 'BFD 100 ms × 3, no graceful restart' },
 };
 
-export type EventId = 'workload-existing-block' | 'workload-new-block' | 'host-join' | 'host-crash' | 'link-flap' | 'agent-restart' | 'etcd-restart';
+export type EventId = 'workload-existing-block' | 'workload-new-block' | 'host-join' | 'host-crash' | 'rr-fail' | 'link-flap' | 'agent-restart' | 'etcd-restart';
 export const EVENTS: Record<EventId, string> = {
   'workload-existing-block': 'a workload added in a block its host already has (its /32 on its own host)',
   'workload-new-block': 'a workload added in a block new to its host (the block on every other host)',
   'host-join': 'a host joins and starts a workload (its block on every other host)',
   'host-crash': "a host's link goes down for good (its block withdrawn everywhere): only the hold timer or BFD can tell",
+  'rr-fail': 'one of two route reflectors loses its link for good (loss of a stream between two of its clients)',
   'link-flap': "a host's link goes down for 1 s and comes back (loss of a 1,000 pkt/s stream across it)",
   'agent-restart': "an agent is killed (-9) and restarted (loss of a stream to that host's workload)",
   'etcd-restart': 'etcd is killed (-9) and restarted (loss of a stream across the lab)',
@@ -179,6 +180,27 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
         await ipBatch(state.fabric.netns, [`link set ${port} up`]);
         await withDatastore(state, (ds) => waitForRoutes(ds, state, 60_000));
         return controlPlaneMs === undefined ? { note: 'not withdrawn within hold time + 150 s' } : { controlPlaneMs };
+      }
+      case 'rr-fail': {
+        // Its own lab: 2 route reflectors (host1, host2) and 2 clients with a workload each.
+        const rrLab = `bench-rr-${setting}`.slice(0, 16);
+        await down(rrLab);
+        const { state: rr } = await up({ ...resolveTopology('route-reflector', { hosts: 4 }), timers: TIMER_SETTINGS[setting].timers }, { name: rrLab });
+        try {
+          const rst = await status(rr);
+          const [src, dst] = [rst.workloads.find((w) => w.host === 'host3')!, rst.workloads.find((w) => w.host === 'host4')!];
+          const { timers } = TIMER_SETTINGS[setting];
+          // Long enough for the dead reflector's sessions to be declared down (BFD, or the hold time).
+          const holdS = timers.bfd ? 1 : timers.holdTime ?? 240;
+          const seconds = Math.min(holdS + 5, 30);
+          const stream = await withStream(src.netns, dst.netns, dst.ip, seconds, async () => {
+            await sleep(1000);
+            await ipBatch(rr.fabric.netns, [`link set ${names.fabricPort('host1')} down`]);
+          });
+          return { stream, ...(seconds < holdS ? { note: `stream of ${seconds} s, shorter than the ${holdS} s it takes to notice` } : {}) };
+        } finally {
+          await down(rrLab);
+        }
       }
       case 'link-flap':
       case 'agent-restart':
