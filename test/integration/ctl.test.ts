@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { down, status, up, withDatastore } from '../../src/sim/lab.js';
@@ -44,6 +44,7 @@ describe('ctl on a running lab', () => {
 
   describe('bad resource files fail with a clear error and change nothing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'csim-ctl-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const file = (name: string, text: string) => {
       const p = join(dir, name);
       writeFileSync(p, text);
