@@ -3,6 +3,7 @@
  * route events per host, data-plane time from a constant-rate probe stream's losses.
  * Timer resolution: `ip -ts monitor` stamps microseconds; the probe stream's is its interval.
  */
+import { summarize, type Summary } from './stats.js';
 
 export interface RouteEvent {
   /** Which host's kernel (the monitor it came from). */
@@ -85,4 +86,57 @@ export function streamLoss(receivedSeqs: number[], sent: number, rate: number): 
   }
   const lost = sent - seen.size;
   return { sent, received: seen.size, lost, lossDerivedMs: lost * intervalMs, longestGapMs: longest * intervalMs, duplicates };
+}
+
+/** The receiver's count of packets so far, stamped on the controller's clock (ms). */
+export interface RecvSample { atMs: number; received: number }
+
+/**
+ * Pure: when the stream counts as flowing again after an event that ended at `sinceMs`: the first
+ * sample by which a whole window (≥ windowMs, entirely after sinceMs) saw at least `fraction` of
+ * the packets the rate sends in it. undefined while it has not. This decides only when to stop
+ * the stream; the loss itself is counted from sequence numbers.
+ */
+export function flowingAgainAt(samples: RecvSample[], sinceMs: number, ratePps: number, windowMs = 1000, fraction = 0.9): number | undefined {
+  const after = samples.filter((s) => s.atMs >= sinceMs).sort((a, b) => a.atMs - b.atMs);
+  for (let j = 0; j < after.length; j++) {
+    const end = after[j]!;
+    // The latest sample at least a window before this one.
+    let i = -1;
+    for (let k = j - 1; k >= 0; k--) if (end.atMs - after[k]!.atMs >= windowMs) { i = k; break; }
+    if (i < 0) continue;
+    const start = after[i]!;
+    if (end.received - start.received >= (fraction * ratePps * (end.atMs - start.atMs)) / 1000) return end.atMs;
+  }
+  return undefined;
+}
+
+/** A stream's losses, and whether it flowed again before it was stopped. */
+export type StreamResult = StreamLoss & {
+  /** false: the stream hit its cap with traffic still not flowing; its loss is only a lower bound. */
+  recovered: boolean;
+};
+
+/** One trial of a convergence event: the figures it measured, and what went wrong, if anything. */
+export interface TrialResult { controlPlaneMs?: number; stream?: StreamResult; note?: string }
+
+export interface TrialsSummary {
+  controlPlaneMs?: Summary;
+  /** Over the trials whose stream recovered: a capped stream's loss is not a measurement. */
+  lossMs?: Summary;
+  longestGapMs?: Summary;
+  /** Trials whose stream did not flow again before its cap. */
+  notRecovered?: number;
+}
+
+/** Pure: median, min and max of each figure over the trials that have it. */
+export function summarizeTrials(rs: TrialResult[]): TrialsSummary {
+  const cp = rs.flatMap((r) => (r.controlPlaneMs !== undefined ? [r.controlPlaneMs] : []));
+  const ok = rs.flatMap((r) => (r.stream?.recovered ? [r.stream] : []));
+  const notRecovered = rs.filter((r) => r.stream && !r.stream.recovered).length;
+  return {
+    ...(cp.length ? { controlPlaneMs: summarize(cp) } : {}),
+    ...(ok.length ? { lossMs: summarize(ok.map((s) => s.lossDerivedMs)), longestGapMs: summarize(ok.map((s) => s.longestGapMs)) } : {}),
+    ...(notRecovered ? { notRecovered } : {}),
+  };
 }

@@ -12,7 +12,14 @@ const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 Chart.defaults.font.family = FONT;
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 
-export interface BarSeries { label: string; values: number[]; min?: number[]; max?: number[] }
+export interface BarSeries {
+  label: string;
+  values: number[];
+  min?: number[];
+  max?: number[];
+  /** Text over a bar instead of its value (e.g. "not recovered"); drawn even where there is no bar. */
+  notes?: (string | undefined)[];
+}
 
 /** Fills the canvas white before anything is drawn (a PNG is transparent otherwise). */
 const whiteBackground: Plugin = {
@@ -62,8 +69,54 @@ function errorBars(series: BarSeries[]): Plugin<'bar'> {
   };
 }
 
-async function render<T extends 'bar' | 'line'>(config: ChartConfiguration<T>): Promise<Buffer> {
-  const canvas = createCanvas(WIDTH, HEIGHT);
+/**
+ * Each bar's figure (or its note) written above it, over the whisker when there is one: the chart
+ * then carries the same numbers as the report's table. A note where there is no bar sits on the axis.
+ */
+function valueLabels(series: BarSeries[], format: (v: number) => string): Plugin<'bar'> {
+  return {
+    id: 'valueLabels',
+    afterDatasetsDraw: (chart) => {
+      const { ctx, chartArea } = chart;
+      const y = chart.scales.y!;
+      ctx.save();
+      ctx.font = `11px ${FONT}`;
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'bottom';
+      series.forEach((s, i) => {
+        const meta = chart.getDatasetMeta(i);
+        if (meta.hidden) return;
+        meta.data.forEach((bar, j) => {
+          const v = s.values[j];
+          const note = s.notes?.[j];
+          const has = v !== undefined && Number.isFinite(v);
+          if (!has && !note) return;
+          const { x } = bar.getProps(['x'], true) as { x: number };
+          const hi = s.max?.[j];
+          const top = has ? Math.max(v, hi !== undefined && Number.isFinite(hi) ? hi : v) : NaN;
+          const py = has ? Math.max(chartArea.top + 12, y.getPixelForValue(top) - 3) : chartArea.bottom - 3;
+          ctx.fillStyle = '#222222';
+          if (has) ctx.fillText(format(v), x, py);
+          if (note) {
+            // Upright, in the bar's own slot: a long note must not run over the neighbouring bars.
+            ctx.save();
+            ctx.fillStyle = '#b00020';
+            ctx.translate(x, has ? py - 14 : py);
+            ctx.rotate(-Math.PI / 2);
+            ctx.textAlign = 'left';
+            ctx.textBaseline = 'middle';
+            ctx.fillText(note, 0, 0);
+            ctx.restore();
+          }
+        });
+      });
+      ctx.restore();
+    },
+  };
+}
+
+async function render<T extends 'bar' | 'line'>(config: ChartConfiguration<T>, size: { width?: number; height?: number } = {}): Promise<Buffer> {
+  const canvas = createCanvas(size.width ?? WIDTH, size.height ?? HEIGHT);
   const chart = new Chart(canvas as unknown as HTMLCanvasElement, {
     ...config,
     options: { ...config.options, responsive: false, animation: false, devicePixelRatio: 1 },
@@ -78,28 +131,53 @@ async function render<T extends 'bar' | 'line'>(config: ChartConfiguration<T>): 
 
 const finiteOrNull = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
 
-/** A grouped bar chart (one group per label, one bar per series) with optional min–max error bars. */
-export function renderBarChart(opts: { title: string; labels: string[]; series: BarSeries[]; yLabel: string }): Promise<Buffer> {
-  const top = Math.max(0, ...opts.series.flatMap((s) => [...s.values, ...(s.max ?? [])]).filter(Number.isFinite));
+const mantissa = (v: number) => v / 10 ** Math.floor(Math.log10(v));
+const isNiceLog = (v: number) => v > 0 && [1, 2, 5].some((k) => Math.abs(mantissa(v) - k) < 1e-9);
+/** The smallest 1, 2 or 5 × 10^k at or above v (v > 0). */
+const niceAbove = (v: number) => {
+  const e = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 5, 10].map((k) => k * e).find((x) => x >= v * (1 - 1e-12))!;
+};
+
+/**
+ * A grouped bar chart (one group per label, one bar per series) with optional min–max error bars,
+ * value labels (`format`) and a logarithmic y axis for figures that span decades.
+ */
+export function renderBarChart(opts: {
+  title: string; labels: string[]; series: BarSeries[]; yLabel: string;
+  logScale?: boolean; format?: (v: number) => string; width?: number; height?: number;
+}): Promise<Buffer> {
+  const all = opts.series.flatMap((s) => [...s.values, ...(s.max ?? [])]).filter(Number.isFinite);
+  const top = Math.max(0, ...all);
+  const positive = all.filter((v) => v > 0);
+  const y = opts.logScale
+    ? {
+      type: 'logarithmic' as const,
+      min: 10 ** Math.floor(Math.log10(Math.min(...positive, top || 1) / 1.5)),
+      max: niceAbove(Math.max(top, 1) * 1.6),
+      // Label 1, 2 and 5 × 10^k only: all nine per decade crowd each other.
+      ticks: { callback: (v: number | string) => (isNiceLog(Number(v)) ? Number(v).toLocaleString('en-US') : '') },
+    }
+    : { beginAtZero: true, suggestedMax: top * (opts.format ? 1.12 : 1.05) };
   return render<'bar'>({
     type: 'bar',
     data: {
       labels: opts.labels,
       datasets: opts.series.map((s, i) => ({
         label: s.label,
-        data: opts.labels.map((_, j) => finiteOrNull(s.values[j])),
+        data: opts.labels.map((_, j) => finiteOrNull(s.values[j])).map((v) => (opts.logScale && v !== null && v <= 0 ? null : v)),
         backgroundColor: COLORS[i % COLORS.length],
       })),
     },
     options: {
       plugins: { title: { display: true, text: opts.title, font: { size: 16 } }, legend: { position: 'top' } },
       scales: {
-        y: { beginAtZero: true, suggestedMax: top * 1.05, title: { display: true, text: opts.yLabel } },
+        y: { ...y, title: { display: true, text: opts.yLabel } },
         x: { ticks: { font: { size: 13 } } },
       },
     },
-    plugins: [errorBars(opts.series)],
-  });
+    plugins: [errorBars(opts.series), ...(opts.format ? [valueLabels(opts.series, opts.format)] : [])],
+  }, opts);
 }
 
 /** Empirical CDF of each series: a step line from 0 to 1 over the sorted values. */

@@ -1,3 +1,6 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
  * A single self-contained HTML report: Markdown (the small subset the scenario reports use) turned
  * into HTML, images embedded as data: URLs, so the file can be mailed or attached to CI as is.
@@ -99,4 +102,18 @@ function inline(s: string): string {
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** Writes the PNGs, report.md and the self-contained report.html into `dir`; returns their paths. */
+export function writeReportFiles(dir: string, title: string, markdown: string, images: ReportImage[]): string[] {
+  const files: string[] = [];
+  const write = (name: string, data: string | Buffer) => {
+    const f = join(dir, name);
+    writeFileSync(f, data);
+    files.push(f);
+  };
+  for (const i of images) write(i.name, i.png);
+  write('report.md', markdown);
+  write('report.html', renderHtmlReport({ title, markdown, images }));
+  return files;
 }

@@ -1,8 +1,90 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { throughputMarkdown, type ThroughputResults } from '../scenarios/bench-throughput.js';
+import type { IperfResult } from '../measure/iperf.js';
+import type { Summary } from '../measure/stats.js';
 import { renderBarChart, renderCdfChart } from './charts.js';
-import { renderHtmlReport, type ReportImage } from './html.js';
+import { writeReportFiles, type ReportImage } from './html.js';
+import type { RunReport } from './run-report.js';
+import { table } from './table.js';
+
+export type Mode = 'tcp-1' | 'tcp-4' | 'udp';
+
+export interface ThroughputParameters {
+  /** Trials per path and mode, alternating between paths. */
+  trials: number;
+  /** Seconds per iperf3 run. */
+  durationS: number;
+  modes: Mode[];
+  /** Pings per path in each trial, and their interval. */
+  pingsPerTrial: number;
+  pingIntervalMs: number;
+}
+
+export interface ThroughputCell {
+  path: string;
+  mode: Mode;
+  trials: IperfResult[];
+  /** Receiver goodput per trial, Gbit/s. */
+  gbps: Summary;
+  /** Median TCP retransmits per trial (absent for UDP). */
+  retransmits?: number;
+  /** Median CPU of sender and receiver, percent. */
+  cpuSender: number;
+  cpuReceiver: number;
+}
+
+export interface LatencyCell {
+  path: string;
+  /** All trials' pings together: their count and percentiles (ms), as the CDF chart draws them. */
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Each trial's p50 and p99 (ms), summarized: the spread `report diff` judges noise by. */
+  p50Trials?: Summary;
+  p99Trials?: Summary;
+  samplesMs?: number[];
+}
+
+export interface ThroughputData {
+  paths: { id: string; describe: string }[];
+  throughput: ThroughputCell[];
+  latency: LatencyCell[];
+  /** Median TCP (1 stream) throughput of each path over the host↔host baseline, and L3 over VXLAN. */
+  ratios: Record<string, number>;
+}
+
+/** What `bench throughput` writes as results.json (docs/results-schema.md). */
+export type ThroughputResults = RunReport<'bench-throughput', ThroughputParameters, ThroughputData>;
+
+/** Pure: the report as Markdown — the table of medians with min/max, ratios, latency. */
+export function throughputMarkdown(r: ThroughputResults): string {
+  const g = (x: number) => x.toFixed(2);
+  const ms = (x: number) => x.toFixed(3);
+  const range = (s?: Summary) => (s ? `${ms(s.min)}–${ms(s.max)}` : '-');
+  const { results: d, parameters: p } = r;
+  const rows = d.throughput.map((x) => [x.path, x.mode, g(x.gbps.median), `${g(x.gbps.min)}–${g(x.gbps.max)}`, x.retransmits ?? '-', `${Math.round(x.cpuSender)}/${Math.round(x.cpuReceiver)}`]);
+  return [
+    `# Throughput (${r.runId})`,
+    '',
+    `${p.trials} trials of ${p.durationS} s per path and mode, alternating; ${r.machine.cpus} CPUs (${r.machine.cpuModel}), kernel ${r.machine.kernel}; BIRD ${r.versions.bird}, iperf3 ${r.versions.iperf3}.`,
+    '',
+    ...d.paths.map((x) => `- **${x.id}**: ${x.describe}`),
+    '',
+    '```',
+    table(['path', 'mode', 'Gbit/s (median)', 'min–max', 'retransmits', 'CPU % snd/rcv'], rows),
+    '```',
+    '',
+    'Ratios of median TCP (1 stream) throughput:',
+    '',
+    ...Object.entries(d.ratios).map(([k, v]) => `- ${k}: ${(100 * v).toFixed(1)} %`),
+    '',
+    `Round-trip time: ${p.pingsPerTrial} pings every ${p.pingIntervalMs} ms per path and trial; p50/p99 of all of them, and the range of the trials' own p50/p99.`,
+    '',
+    '```',
+    table(['path', 'RTT p50 (ms)', 'p50 of trials', 'RTT p99 (ms)', 'p99 of trials', 'samples'],
+      d.latency.map((l) => [l.path, ms(l.p50Ms), range(l.p50Trials), ms(l.p99Ms), range(l.p99Trials), l.samples])),
+    '```',
+    '',
+  ].join('\n');
+}
 
 /**
  * The report files of a throughput run in `dir`: throughput.png (median Gbit/s per path, one bar
@@ -11,33 +93,34 @@ import { renderHtmlReport, type ReportImage } from './html.js';
  */
 export async function writeThroughputReport(res: ThroughputResults, dir: string): Promise<string[]> {
   const images: ReportImage[] = [];
-  const pathIds = res.paths.map((p) => p.id);
-  const modes = res.parameters.modes;
-  const cell = (path: string, mode: string) => res.results.find((r) => r.path === path && r.mode === mode)?.gbps;
+  const d = res.results;
+  const pathIds = d.paths.map((p) => p.id);
+  const cell = (path: string, mode: string) => d.throughput.find((r) => r.path === path && r.mode === mode)?.gbps;
   images.push({
     name: 'throughput.png',
     caption: `Median throughput of ${res.parameters.trials} trial(s) per path and mode; whiskers span min–max`,
     png: await renderBarChart({
       title: `Throughput (${res.runId})`,
       labels: pathIds,
-      series: modes.map((mode) => ({
+      series: res.parameters.modes.map((mode) => ({
         label: mode,
         values: pathIds.map((p) => cell(p, mode)?.median ?? NaN),
         min: pathIds.map((p) => cell(p, mode)?.min ?? NaN),
         max: pathIds.map((p) => cell(p, mode)?.max ?? NaN),
       })),
-      yLabel: 'Gbit/s',
+      yLabel: 'throughput, median of trials (Gbit/s)',
+      format: (v) => v.toFixed(2), // as in the table
     }),
   });
-  const rtt = res.latency.filter((l) => l.samplesMs?.length);
+  const rtt = d.latency.filter((l) => l.samplesMs?.length);
   if (rtt.length) {
     images.push({
       name: 'rtt-cdf.png',
-      caption: `Round-trip time per path: empirical CDF of ${rtt.map((l) => l.samplesMs!.length).join('/')} ping samples`,
+      caption: `Round-trip time per path: empirical CDF of ${rtt.map((l) => l.samplesMs!.length).join('/')} ping samples (all trials)`,
       png: await renderCdfChart({
         title: `RTT (${res.runId})`,
         series: rtt.map((l) => ({ label: l.path, values: l.samplesMs! })),
-        xLabel: 'RTT (ms)',
+        xLabel: 'round-trip time (ms)',
       }),
     });
   }
@@ -48,14 +131,5 @@ export async function writeThroughputReport(res: ThroughputResults, dir: string)
     '',
     ...images.flatMap((i) => [`![${i.caption}](${i.name})`, '']),
   ].join('\n');
-  const files: string[] = [];
-  const write = (name: string, data: string | Buffer) => {
-    const f = join(dir, name);
-    writeFileSync(f, data);
-    files.push(f);
-  };
-  for (const i of images) write(i.name, i.png);
-  write('report.md', markdown);
-  write('report.html', renderHtmlReport({ title: `Throughput (${res.runId})`, markdown, images }));
-  return files;
+  return writeReportFiles(dir, `Throughput (${res.runId})`, markdown, images);
 }

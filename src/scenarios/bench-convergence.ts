@@ -1,26 +1,34 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { blockOf } from '../ipam/blocks.js';
 import { Ipam } from '../ipam/ipam.js';
-import { routeConvergence, streamLoss, type StreamLoss } from '../measure/convergence.js';
+import { flowingAgainAt, routeConvergence, streamLoss, summarizeTrials, type RecvSample, type StreamResult, type TrialResult } from '../measure/convergence.js';
 import { RouteMonitor } from '../measure/route-monitor.js';
-import { summarize, type Summary } from '../measure/stats.js';
 import type { BgpTimers } from '../model/resources.js';
-import { table } from '../report/table.js';
+import { convergenceMarkdown, writeConvergenceReport, type ConvergenceCell, type ConvergenceResults } from '../report/convergence-report.js';
+import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
 import { addHost, deleteHost } from '../sim/hosts.js';
 import { addLabWorkload, deleteLabWorkload, down, heal, status, up, waitForRoutes, withDatastore } from '../sim/lab.js';
 import { names } from '../sim/names.js';
 import { readLabState, type LabState } from '../sim/state.js';
 import { resolveTopology } from '../topologies/index.js';
-import { ipBatch, run, sleep, waitFor } from '../util/exec.js';
+import { ipBatch, sleep, waitFor } from '../util/exec.js';
 import { BackendError, errorMessage } from '../util/errors.js';
+import { createProgress, type Progress } from '../util/progress.js';
+
+// The result types and the Markdown live with the report (no engine import needed to render one).
+export { convergenceMarkdown, type ConvergenceResults, type TrialResult };
 
 const STREAM = fileURLToPath(new URL('../../dist/measure/udp-stream.js', import.meta.url));
 const STREAM_PORT = 7788;
 const RATE = 1000;
+/**
+ * The most a probe stream waits for traffic to flow again. A BFD-detected failure makes BIRD wait
+ * its error wait time (5 s, doubling on repeated errors up to 30 s) before it reconnects: 60 s
+ * covers that and the reconnect, so a longer outage is a finding, reported as not recovered.
+ */
+const STREAM_CAP_S = 60;
 
 export type TimerSetting = 'default' | 'tuned' | 'bfd';
 export const TIMER_SETTINGS: Record<TimerSetting, { timers: BgpTimers; describe: string }> = {
@@ -36,73 +44,78 @@ export const EVENTS: Record<EventId, string> = {
   'host-join': 'a host joins and starts a workload (its block on every other host)',
   'host-crash': "a host's link goes down for good (its block withdrawn everywhere): only the hold timer or BFD can tell",
   'rr-fail': 'one of two route reflectors loses its link for good (loss of a stream between two of its clients)',
-  'link-flap': "a host's link goes down for 1 s and comes back (loss of a 1,000 pkt/s stream across it)",
+  'link-flap': "a host's link goes down for 1 s and comes back (loss of a 1,000 pkt/s stream across it, kept up until traffic flows again)",
   'agent-restart': "an agent is killed (-9) and restarted (loss of a stream to that host's workload)",
   'etcd-restart': 'etcd is killed (-9) and restarted (loss of a stream across the lab)',
 };
-
-export interface TrialResult { controlPlaneMs?: number; stream?: StreamLoss; note?: string }
-
-export interface ConvergenceResults {
-  kind: 'convergence';
-  runId: string;
-  machine: { cpus: number; kernel: string; node: string };
-  parameters: { trials: number; streamRate: number; timerResolution: string };
-  settings: { id: TimerSetting; describe: string }[];
-  results: { event: EventId; setting: TimerSetting; trials: TrialResult[]; controlPlaneMs?: Summary; lossMs?: Summary; longestGapMs?: Summary }[];
-}
 
 /**
  * Convergence per event and per timer setting (RFC 4098/6412 style): control plane from
  * timestamped `ip monitor route` events in every host's kernel, data plane from the losses of a
  * constant-rate UDP stream across the affected path.
  */
-export async function benchConvergence(o: { trials: number; events: EventId[]; settings: TimerSetting[]; reportDir: string; log: (l: string) => void }): Promise<ConvergenceResults> {
-  const runId = `convergence-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+export async function benchConvergence(o: {
+  trials: number; events: EventId[]; settings: TimerSetting[]; reportDir: string; log: (l: string) => void;
+  /** Lab names are `<prefix>-conv-<setting>` and `<prefix>-rr-<setting>` (tests use `t-…`). Default "bench". */
+  labPrefix?: string;
+  progress?: Progress;
+}): Promise<ConvergenceResults> {
+  const started = new Date();
+  const runId = newRunId('bench-convergence', started);
   const dir = `${o.reportDir}/${runId}`;
-  mkdirSync(dir, { recursive: true });
-  const results: ConvergenceResults['results'] = [];
-  for (const setting of o.settings) {
-    const lab = `bench-conv-${setting}`.slice(0, 16);
-    await down(lab);
-    const plan = resolveTopology('mesh', { hosts: 3 });
-    // 2-address blocks: a host's second workload fits its block, the third needs a new one.
-    await up({ ...plan, pools: plan.pools.map((p) => ({ ...p, blockSize: 31 })), timers: TIMER_SETTINGS[setting].timers }, { name: lab });
-    try {
-      for (const event of o.events) {
-        // Waiting out BIRD's default 240 s hold time five times is 20 minutes: one trial there.
-        const trials = event === 'host-crash' && setting === 'default' ? 1 : o.trials;
-        const rs: TrialResult[] = [];
-        for (let t = 1; t <= trials; t++) {
-          // A failed trial is reported, not fatal: the other events still get measured.
-          const r = await trial(readLabState(lab), event, setting, t).catch((err: unknown): TrialResult => ({ note: `trial failed: ${errorMessage(err)}` }));
-          rs.push(r);
-          o.log(`${setting.padEnd(7)} ${event.padEnd(23)} trial ${t}/${trials}: ${describeTrial(r)}`);
-        }
-        const cp = rs.map((r) => r.controlPlaneMs).filter((x): x is number => x !== undefined);
-        const loss = rs.map((r) => r.stream?.lossDerivedMs).filter((x): x is number => x !== undefined);
-        const gap = rs.map((r) => r.stream?.longestGapMs).filter((x): x is number => x !== undefined);
-        results.push({
-          event, setting, trials: rs,
-          ...(cp.length ? { controlPlaneMs: summarize(cp) } : {}),
-          ...(loss.length ? { lossMs: summarize(loss), longestGapMs: summarize(gap) } : {}),
-        });
-      }
-    } finally {
+  const progress = o.progress ?? createProgress({ log: o.log });
+  const prefix = o.labPrefix ?? 'bench';
+  const env = collectEnvironment();
+  const measurements: ConvergenceCell[] = [];
+  try {
+    for (const setting of o.settings) {
+      const lab = `${prefix}-conv-${setting}`.slice(0, 16);
+      progress.step(`${setting}: building a 3-host mesh`);
       await down(lab);
+      const plan = resolveTopology('mesh', { hosts: 3 });
+      // 2-address blocks: a host's second workload fits its block, the third needs a new one.
+      await up({ ...plan, pools: plan.pools.map((p) => ({ ...p, blockSize: 31 })), timers: TIMER_SETTINGS[setting].timers }, { name: lab });
+      try {
+        for (const event of o.events) {
+          // Waiting out BIRD's default 240 s hold time five times is 20 minutes: one trial there.
+          const trials = event === 'host-crash' && setting === 'default' ? 1 : o.trials;
+          progress.step(`${setting} · ${event}`);
+          const rs: TrialResult[] = [];
+          for (let t = 1; t <= trials; t++) {
+            progress.trial(t, trials);
+            // A failed trial is reported, not fatal: the other events still get measured.
+            const r = await trial(readLabState(lab), event, setting, t, prefix).catch((err: unknown): TrialResult => ({ note: `trial failed: ${errorMessage(err)}` }));
+            rs.push(r);
+            progress.result(describeTrial(r));
+          }
+          measurements.push({ event, setting, trials: rs, ...summarizeTrials(rs) });
+        }
+      } finally {
+        await down(lab);
+      }
     }
+    const res: ConvergenceResults = buildRunReport({
+      kind: 'bench-convergence', runId, startedAt: started, finishedAt: new Date(), ...(await env),
+      topology: {
+        name: 'mesh', hosts: 3, workloads: 3,
+        describe: 'a 3-host full mesh with /31 blocks, one workload per host (host-join adds a fourth host); rr-fail: route-reflector, 4 hosts (2 reflectors), in a lab of its own',
+      },
+      parameters: { trials: o.trials, events: o.events, settings: o.settings, streamRatePps: RATE, streamCapS: STREAM_CAP_S },
+      results: {
+        timerResolution: `route events: 1 µs (ip -ts monitor); stream: ${1000 / RATE} ms (one packet)`,
+        settings: o.settings.map((id) => ({ id, describe: TIMER_SETTINGS[id].describe })),
+        events: o.events.map((id) => ({ id, describe: EVENTS[id] })),
+        measurements,
+      },
+    });
+    writeRunReport(dir, res);
+    await writeConvergenceReport(res, dir);
+    progress.done();
+    o.log(`\n${convergenceMarkdown(res)}\nreport: ${dir}/report.md`);
+    return res;
+  } finally {
+    progress.done();
   }
-  const res: ConvergenceResults = {
-    kind: 'convergence', runId,
-    machine: { cpus: cpus().length, kernel: release(), node: process.version },
-    parameters: { trials: o.trials, streamRate: RATE, timerResolution: `route events: 1 µs (ip -ts monitor); stream: ${1000 / RATE} ms (one packet)` },
-    settings: o.settings.map((id) => ({ id, describe: TIMER_SETTINGS[id].describe })),
-    results,
-  };
-  writeFileSync(`${dir}/results.json`, JSON.stringify(res, null, 2));
-  writeFileSync(`${dir}/report.md`, convergenceMarkdown(res));
-  o.log(`\n${convergenceMarkdown(res)}\nreport: ${dir}/report.md`);
-  return res;
 }
 
 function describeTrial(r: TrialResult): string {
@@ -114,7 +127,14 @@ function describeTrial(r: TrialResult): string {
   return parts.join('; ');
 }
 
-async function trial(state: LabState, event: EventId, setting: TimerSetting, t: number): Promise<TrialResult> {
+const notRecovered = (s: StreamResult) =>
+  (s.recovered ? undefined : `traffic not flowing again within ${STREAM_CAP_S} s: the loss shown is only a lower bound`);
+const notes = (...n: (string | undefined)[]) => {
+  const text = n.filter(Boolean).join('; ');
+  return text ? { note: text } : {};
+};
+
+async function trial(state: LabState, event: EventId, setting: TimerSetting, t: number, prefix: string): Promise<TrialResult> {
   const st = await status(state);
   const [h1, h2, h3] = state.hosts;
   const wOn = (h: string) => st.workloads.find((w) => w.host === h)!;
@@ -183,7 +203,7 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
       }
       case 'rr-fail': {
         // Its own lab: 2 route reflectors (host1, host2) and 2 clients with a workload each.
-        const rrLab = `bench-rr-${setting}`.slice(0, 16);
+        const rrLab = `${prefix}-rr-${setting}`.slice(0, 16);
         await down(rrLab);
         const { state: rr } = await up({ ...resolveTopology('route-reflector', { hosts: 4 }), timers: TIMER_SETTINGS[setting].timers }, { name: rrLab });
         try {
@@ -197,7 +217,8 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
             await sleep(1000);
             await ipBatch(rr.fabric.netns, [`link set ${names.fabricPort('host1')} down`]);
           });
-          return { stream, ...(seconds < holdS ? { note: `stream of ${seconds} s, shorter than the ${holdS} s it takes to notice` } : {}) };
+          const short = seconds < holdS ? `stream of ${seconds} s, shorter than the ${holdS} s it takes to notice` : undefined;
+          return { stream, ...notes(short, notRecovered(stream)) };
         } finally {
           await down(rrLab);
         }
@@ -206,7 +227,8 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
       case 'agent-restart':
       case 'etcd-restart': {
         const [src, dst] = [wOn(h1!.name), wOn(h3!.name)];
-        const seconds = event === 'link-flap' ? 12 : 4;
+        // The minimum: 1 s before the event, the event, 2 s after; then until traffic flows again.
+        const seconds = 4;
         const stream = await withStream(src.netns, dst.netns, dst.ip, seconds, async () => {
           await sleep(1000);
           if (event === 'link-flap') {
@@ -225,7 +247,7 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
           }
         });
         await withDatastore(readLabState(state.lab), (ds) => waitForRoutes(ds, readLabState(state.lab), 60_000));
-        return { stream };
+        return { stream, ...notes(notRecovered(stream)) };
       }
     }
   } finally {
@@ -233,44 +255,65 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
   }
 }
 
-/** A 1,000 pkt/s UDP stream from src to dst for `seconds`, with `during` run while it flows. */
-async function withStream(srcNs: string, dstNs: string, dstIp: string, seconds: number, during: () => Promise<void>): Promise<StreamLoss> {
-  const count = seconds * RATE;
-  const recv = spawn('ip', ['netns', 'exec', dstNs, process.execPath, STREAM, 'recv', String(STREAM_PORT), String(seconds + 2)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const lines = createInterface({ input: recv.stdout! });
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new BackendError('stream receiver did not start')), 10_000);
-    lines.on('line', (l) => {
-      if (l === 'listening') { clearTimeout(timer); resolve(); } else out += l;
+/**
+ * A 1,000 pkt/s UDP stream from src to dst with `during` run while it flows. It runs at least
+ * `minS` seconds and then until it has flowed again at (nearly) full rate for a whole second after
+ * `during` ended — so the loss counts the whole outage — or until STREAM_CAP_S, when it is
+ * reported as not recovered (its loss is then only a lower bound, and summaries leave it out).
+ */
+async function withStream(srcNs: string, dstNs: string, dstIp: string, minS: number, during: () => Promise<void>): Promise<StreamResult> {
+  const cap = Math.max(minS, STREAM_CAP_S);
+  const recv = spawn('ip', ['netns', 'exec', dstNs, process.execPath, STREAM, 'recv', String(STREAM_PORT), String(cap + 10)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let send: ReturnType<typeof spawn> | undefined;
+  try {
+    let out = '';
+    const samples: RecvSample[] = [];
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BackendError('stream receiver did not start')), 10_000);
+      createInterface({ input: recv.stdout! }).on('line', (l) => {
+        if (l === 'listening') {
+          clearTimeout(timer);
+          resolve();
+        } else if (l.startsWith('n ')) {
+          samples.push({ atMs: performance.now(), received: Number(l.slice(2)) });
+        } else {
+          out += l;
+        }
+      });
     });
-  });
-  const done = new Promise<void>((resolve) => recv.once('exit', () => resolve()));
-  await ready;
-  const send = run('ip', ['netns', 'exec', srcNs, process.execPath, STREAM, 'send', dstIp, String(STREAM_PORT), String(RATE), String(count)], { timeoutMs: (seconds + 30) * 1000 });
-  await during();
-  await send;
-  await done;
-  const { received } = JSON.parse(out) as { received: number[] };
-  return streamLoss(received, count, RATE);
-}
-
-/** Pure: the report as Markdown. */
-export function convergenceMarkdown(r: ConvergenceResults): string {
-  const ms = (s?: Summary) => (s ? `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})` : '-');
-  return [
-    `# Convergence (${r.runId})`,
-    '',
-    `${r.parameters.trials} trials per event and setting; stream ${r.parameters.streamRate} pkt/s; timer resolution: ${r.parameters.timerResolution}; ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}.`,
-    '',
-    ...r.settings.map((s) => `- **${s.id}**: ${s.describe}`),
-    '',
-    ...[...new Set(r.results.map((x) => x.event))].map((e) => `- \`${e}\`: ${EVENTS[e]}`),
-    '',
-    '```',
-    table(['event', 'timers', 'control plane ms, median (min–max)', 'loss ms (RFC 6412)', 'longest gap ms', 'trials'],
-      r.results.map((x) => [x.event, x.setting, ms(x.controlPlaneMs), ms(x.lossMs), ms(x.longestGapMs), x.trials.length])),
-    '```',
-    '',
-  ].join('\n');
+    const received = new Promise<void>((resolve) => recv.once('exit', () => resolve()));
+    await ready;
+    const t0 = performance.now();
+    const sender = spawn('ip', ['netns', 'exec', srcNs, process.execPath, STREAM, 'send', dstIp, String(STREAM_PORT), String(RATE), String(cap * RATE)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    send = sender;
+    let sendOut = '';
+    sender.stdout!.on('data', (b: Buffer) => { sendOut += b.toString(); });
+    sender.stdin!.on('error', () => undefined); // EPIPE when it has already finished: nothing to stop
+    const sent = new Promise<void>((resolve) => sender.once('exit', () => resolve()));
+    let senderDone = false;
+    void sent.then(() => { senderDone = true; });
+    // The sender is a fresh node process: let its first packets arrive before the event, so
+    // that the time before the event really is what `during` waits.
+    await waitFor('the probe stream to arrive', async () => (samples.at(-1)?.received ?? 0) > 0 || senderDone, 10_000, 20);
+    await during();
+    const since = performance.now();
+    let recovered = false;
+    for (;;) {
+      recovered = flowingAgainAt(samples, since, RATE) !== undefined;
+      if (recovered || senderDone || performance.now() - t0 >= cap * 1000) break;
+      await sleep(50);
+    }
+    // Recovered: stop once the minimum is out (at once if it is). Not: stop now.
+    if (!senderDone) sender.stdin!.end(`stop ${recovered ? minS * RATE : 0}\n`);
+    await sent;
+    await sleep(300); // the last datagrams in flight
+    recv.kill('SIGTERM');
+    await received;
+    const { sent: count } = JSON.parse(sendOut) as { sent: number };
+    const { received: seqs } = JSON.parse(out) as { received: number[] };
+    return { ...streamLoss(seqs, count, RATE), recovered };
+  } finally {
+    send?.kill('SIGKILL');
+    recv.kill('SIGKILL');
+  }
 }

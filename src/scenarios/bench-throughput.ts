@@ -1,48 +1,47 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseIperf, parsePingTimes, type IperfResult } from '../measure/iperf.js';
-import { quantile, summarize, type Summary } from '../measure/stats.js';
-import { table } from '../report/table.js';
+import { quantile, summarize } from '../measure/stats.js';
+import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
+import { throughputMarkdown, writeThroughputReport, type LatencyCell, type Mode, type ThroughputCell, type ThroughputResults } from '../report/throughput-report.js';
 import { down, status, up } from '../sim/lab.js';
 import { resolveTopology } from '../topologies/index.js';
 import { run, tryRun } from '../util/exec.js';
 import { BackendError } from '../util/errors.js';
+import { createProgress, type Progress } from '../util/progress.js';
 
-export type Mode = 'tcp-1' | 'tcp-4' | 'udp';
+// The result types and the Markdown live with the report (no engine import needed to render one).
+export { throughputMarkdown, type Mode, type ThroughputResults };
 export const MODES: Mode[] = ['tcp-1', 'tcp-4', 'udp'];
 
 interface Path { id: string; describe: string; from: string; to: string; ip: string }
 
-export interface ThroughputResults {
-  kind: 'throughput';
-  runId: string;
-  machine: { cpus: number; kernel: string; node: string };
-  versions: Record<string, string>;
-  parameters: { trials: number; durationS: number; modes: Mode[] };
-  paths: { id: string; describe: string }[];
-  results: { path: string; mode: Mode; trials: IperfResult[]; gbps: Summary; retransmits?: number; cpuSender: number; cpuReceiver: number }[];
-  latency: { path: string; samples: number; p50Ms: number; p99Ms: number; samplesMs?: number[] }[];
-  /** Median TCP (1 stream) throughput of each path over the host↔host baseline, and L3 over VXLAN. */
-  ratios: Record<string, number>;
-}
-
 const PORT = 5201;
+const PINGS = 200;
+const PING_INTERVAL_MS = 5;
 
 /**
  * Throughput and latency of four paths measured side by side, trials alternating between them:
  * host↔host over the fabric (the physical limit here), workload↔workload across hosts by plain
- * routing (Calico's L3), the same over the VXLAN overlay, and two workloads on one host.
+ * routing (Calico's L3), the same over the VXLAN overlay, and two workloads on one host. Writes
+ * reports/<run-id>/results.json (the common envelope, docs/results-schema.md) and the report.
  */
-export async function benchThroughput(o: { trials: number; durationS: number; reportDir: string; log: (l: string) => void }): Promise<ThroughputResults> {
-  const runId = `throughput-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+export async function benchThroughput(o: {
+  trials: number; durationS: number; reportDir: string; log: (l: string) => void;
+  /** Lab names are `<prefix>-l3` and `<prefix>-vxlan` (tests use `t-…`). Default "bench". */
+  labPrefix?: string;
+  progress?: Progress;
+}): Promise<ThroughputResults> {
+  const started = new Date();
+  const runId = newRunId('bench-throughput', started);
   const dir = `${o.reportDir}/${runId}`;
-  mkdirSync(dir, { recursive: true });
-  const labs = { l3: 'bench-l3', vxlan: 'bench-vxlan' };
+  const progress = o.progress ?? createProgress({ log: o.log });
+  const prefix = o.labPrefix ?? 'bench';
+  const labs = { l3: `${prefix}-l3`, vxlan: `${prefix}-vxlan` };
+  const env = collectEnvironment();
   await Promise.all(Object.values(labs).map((l) => down(l)));
   try {
-    o.log('building the labs: two-host (plain L3) and two-host over VXLAN');
+    progress.step('building the labs: two-host (plain L3) and two-host over VXLAN');
     const two = resolveTopology('two-host');
     const l3 = await up(two, { name: labs.l3 });
     const vx = await up({ ...two, pools: two.pools.map((p) => ({ ...p, vxlan: true })) }, { name: labs.vxlan });
@@ -55,24 +54,36 @@ export async function benchThroughput(o: { trials: number; durationS: number; re
       { id: 'same-host', describe: 'workload ↔ workload on one host', from: wl(s3, 'host1').netns, to: wl(s3, 'host1', 1).netns, ip: wl(s3, 'host1', 1).ip },
     ];
     const trials = new Map<string, IperfResult[]>();
-    const t0 = performance.now();
+    const pings = new Map<string, number[][]>();
+    const add = <T>(m: Map<string, T[]>, k: string, v: T) => m.set(k, [...(m.get(k) ?? []), v]);
+    progress.step('measuring'); // iperf3 per mode and path, then pings, alternating
     for (let t = 1; t <= o.trials; t++) {
       for (const mode of MODES) {
         for (const p of paths) {
+          progress.trial(t, o.trials, `${mode} ${p.id}`);
           const r = await iperf(p, mode, o.durationS);
-          const key = `${p.id} ${mode}`;
-          trials.set(key, [...(trials.get(key) ?? []), r]);
-          o.log(`trial ${t}/${o.trials} ${mode.padEnd(5)} ${p.id.padEnd(9)} ${(r.bitsPerSecond / 1e9).toFixed(2)} Gbit/s  (${Math.round((performance.now() - t0) / 1000)} s)`);
+          add(trials, `${p.id} ${mode}`, r);
+          progress.result(`${(r.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`);
         }
       }
+      for (const p of paths) {
+        progress.trial(t, o.trials, `ping ${p.id}`);
+        const out = await run('ip', ['netns', 'exec', p.from, 'ping', '-n', '-c', String(PINGS), '-i', String(PING_INTERVAL_MS / 1000), p.ip], { timeoutMs: 30_000 });
+        const times = parsePingTimes(out);
+        add(pings, p.id, times);
+        progress.result(`RTT p50 ${quantile(times, 0.5).toFixed(3)} ms, p99 ${quantile(times, 0.99).toFixed(3)} ms`);
+      }
     }
-    const latency = [];
-    for (const p of paths) {
-      const out = await run('ip', ['netns', 'exec', p.from, 'ping', '-n', '-c', '200', '-i', '0.005', p.ip], { timeoutMs: 30_000 });
-      const times = parsePingTimes(out);
-      latency.push({ path: p.id, samples: times.length, p50Ms: quantile(times, 0.5), p99Ms: quantile(times, 0.99), samplesMs: times });
-    }
-    const results = paths.flatMap((p) => MODES.map((mode) => {
+    const latency: LatencyCell[] = paths.map((p) => {
+      const perTrial = pings.get(p.id)!.filter((x) => x.length);
+      const all = perTrial.flat();
+      return {
+        path: p.id, samples: all.length, p50Ms: quantile(all, 0.5), p99Ms: quantile(all, 0.99),
+        p50Trials: summarize(perTrial.map((x) => quantile(x, 0.5))), p99Trials: summarize(perTrial.map((x) => quantile(x, 0.99))),
+        samplesMs: all,
+      };
+    });
+    const throughput: ThroughputCell[] = paths.flatMap((p) => MODES.map((mode) => {
       const ts = trials.get(`${p.id} ${mode}`)!;
       const retrans = ts.filter((x) => x.retransmits !== undefined).map((x) => x.retransmits!);
       return {
@@ -82,27 +93,26 @@ export async function benchThroughput(o: { trials: number; durationS: number; re
         cpuReceiver: summarize(ts.map((x) => x.cpuReceiver)).median,
       };
     }));
-    const median = (path: string) => results.find((r) => r.path === path && r.mode === 'tcp-1')!.gbps.median;
+    const median = (path: string) => throughput.find((r) => r.path === path && r.mode === 'tcp-1')!.gbps.median;
     const ratios = {
       'l3/host-host': median('l3') / median('host-host'),
       'vxlan/host-host': median('vxlan') / median('host-host'),
       'same-host/host-host': median('same-host') / median('host-host'),
       'l3/vxlan': median('l3') / median('vxlan'),
     };
-    const res: ThroughputResults = {
-      kind: 'throughput', runId,
-      machine: { cpus: cpus().length, kernel: release(), node: process.version },
-      versions: await versions(),
-      parameters: { trials: o.trials, durationS: o.durationS, modes: MODES },
-      paths: paths.map(({ id, describe }) => ({ id, describe })),
-      results, latency, ratios,
-    };
-    writeFileSync(`${dir}/results.json`, JSON.stringify(res, null, 2));
-    const { writeThroughputReport } = await import('../report/throughput-report.js');
+    const res: ThroughputResults = buildRunReport({
+      kind: 'bench-throughput', runId, startedAt: started, finishedAt: new Date(), ...(await env),
+      topology: { name: 'two-host', hosts: 2, workloads: s3.workloads.length, describe: 'two labs of the two-host topology: plain routing, and the same with a VXLAN pool' },
+      parameters: { trials: o.trials, durationS: o.durationS, modes: MODES, pingsPerTrial: PINGS, pingIntervalMs: PING_INTERVAL_MS },
+      results: { paths: paths.map(({ id, describe }) => ({ id, describe })), throughput, latency, ratios },
+    });
+    writeRunReport(dir, res);
     await writeThroughputReport(res, dir);
+    progress.done();
     o.log(`\n${throughputMarkdown(res)}\nreport: ${dir}/report.md`);
     return res;
   } finally {
+    progress.done();
     await Promise.all(Object.values(labs).map((l) => down(l)));
   }
 }
@@ -123,42 +133,4 @@ async function iperf(p: Path, mode: Mode, durationS: number): Promise<IperfResul
   } finally {
     server.kill('SIGKILL');
   }
-}
-
-async function versions(): Promise<Record<string, string>> {
-  const v = async (cmd: string, args: string[], re: RegExp) => {
-    const r = await tryRun(cmd, args);
-    return re.exec(`${r.stdout}\n${r.stderr}`)?.[1] ?? 'unknown';
-  };
-  return {
-    bird: await v('bird', ['--version'], /BIRD version (\S+)/),
-    iperf3: await v('iperf3', ['--version'], /iperf (\S+)/),
-    etcd: await v('etcd', ['--version'], /etcd Version: (\S+)/),
-  };
-}
-
-/** Pure: the report as Markdown — the table of medians with min/max, ratios, latency. */
-export function throughputMarkdown(r: ThroughputResults): string {
-  const g = (x: number) => x.toFixed(2);
-  const rows = r.results.map((x) => [x.path, x.mode, g(x.gbps.median), `${g(x.gbps.min)}–${g(x.gbps.max)}`, x.retransmits ?? '-', `${Math.round(x.cpuSender)}/${Math.round(x.cpuReceiver)}`]);
-  return [
-    `# Throughput (${r.runId})`,
-    '',
-    `${r.parameters.trials} trials of ${r.parameters.durationS} s per path and mode, alternating; ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}; BIRD ${r.versions.bird}, iperf3 ${r.versions.iperf3}.`,
-    '',
-    ...r.paths.map((p) => `- **${p.id}**: ${p.describe}`),
-    '',
-    '```',
-    table(['path', 'mode', 'Gbit/s (median)', 'min–max', 'retransmits', 'CPU % snd/rcv'], rows),
-    '```',
-    '',
-    'Ratios of median TCP (1 stream) throughput:',
-    '',
-    ...Object.entries(r.ratios).map(([k, v]) => `- ${k}: ${(100 * v).toFixed(1)} %`),
-    '',
-    '```',
-    table(['path', 'RTT p50 (ms)', 'RTT p99 (ms)', 'samples'], r.latency.map((l) => [l.path, l.p50Ms.toFixed(3), l.p99Ms.toFixed(3), l.samples])),
-    '```',
-    '',
-  ].join('\n');
 }

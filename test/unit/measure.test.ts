@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseIperf, parsePingTimes } from '../../src/measure/iperf.js';
 import { quantile, summarize } from '../../src/measure/stats.js';
-import { throughputMarkdown, type ThroughputResults } from '../../src/scenarios/bench-throughput.js';
+import { throughputMarkdown, type ThroughputResults } from '../../src/report/throughput-report.js';
 
 const fixture = (f: string) => readFileSync(new URL(`./fixtures/${f}`, import.meta.url), 'utf8');
 
@@ -41,15 +41,22 @@ describe('statistics', () => {
 describe('the throughput report', () => {
   it('shows the medians, the ranges and the ratios it was given', () => {
     const res = {
-      kind: 'throughput', runId: 'r', machine: { cpus: 2, kernel: 'k', node: 'v20' }, versions: { bird: '2', iperf3: '3.12', etcd: '3.4' },
-      parameters: { trials: 5, durationS: 3, modes: ['tcp-1'] }, paths: [{ id: 'l3', describe: 'L3' }],
-      results: [{ path: 'l3', mode: 'tcp-1', trials: [], gbps: { n: 5, median: 14.03, min: 12.5, max: 15.1 }, retransmits: 45, cpuSender: 79, cpuReceiver: 76 }],
-      latency: [{ path: 'l3', samples: 200, p50Ms: 0.09, p99Ms: 0.163 }],
-      ratios: { 'l3/host-host': 0.898 },
+      schema: 'calico-sim/results/v1', kind: 'bench-throughput', runId: 'r', startedAt: '2026-11-26T14:00:00.000Z', finishedAt: '2026-11-26T14:05:00.000Z',
+      machine: { hostname: 'vm', kernel: 'k', cpus: 2, cpuModel: 'AMD EPYC', memoryBytes: 2 ** 30 },
+      versions: { node: 'v20', calicoSim: '0.1.0', bird: '2', etcd: '3.4', iperf3: '3.12', iptables: '1.8.9', nft: '1.0.6', kernel: 'k' },
+      topology: { name: 'two-host', hosts: 2, workloads: 3 },
+      parameters: { trials: 5, durationS: 3, modes: ['tcp-1'], pingsPerTrial: 200, pingIntervalMs: 5 },
+      results: {
+        paths: [{ id: 'l3', describe: 'L3' }],
+        throughput: [{ path: 'l3', mode: 'tcp-1', trials: [], gbps: { n: 5, median: 14.03, min: 12.5, max: 15.1 }, retransmits: 45, cpuSender: 79, cpuReceiver: 76 }],
+        latency: [{ path: 'l3', samples: 1000, p50Ms: 0.09, p99Ms: 0.163, p50Trials: { n: 5, median: 0.091, min: 0.085, max: 0.1 }, p99Trials: { n: 5, median: 0.16, min: 0.15, max: 0.2 } }],
+        ratios: { 'l3/host-host': 0.898 },
+      },
     } as ThroughputResults;
     const md = throughputMarkdown(res);
     expect(md).toMatch(/l3\s+tcp-1\s+14\.03\s+12\.50–15\.10\s+45\s+79\/76/);
     expect(md).toContain('- l3/host-host: 89.8 %');
-    expect(md).toMatch(/l3\s+0\.090\s+0\.163\s+200/);
+    expect(md).toMatch(/l3\s+0\.090\s+0\.085–0\.100\s+0\.163\s+0\.150–0\.200\s+1000/);
+    expect(md).toContain('5 trials of 3 s per path and mode, alternating; 2 CPUs (AMD EPYC)');
   });
 });

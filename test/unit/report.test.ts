@@ -6,8 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { renderBarChart, renderCdfChart } from '../../src/report/charts.js';
 import { diffResults, formatDiff } from '../../src/report/diff.js';
 import { markdownToHtml, renderHtmlReport } from '../../src/report/html.js';
-import { writeThroughputReport } from '../../src/report/throughput-report.js';
-import { throughputMarkdown, type Mode, type ThroughputResults } from '../../src/scenarios/bench-throughput.js';
+import { validateRunReport } from '../../src/report/results-schema.js';
+import { buildRunReport } from '../../src/report/run-report.js';
+import { throughputMarkdown, writeThroughputReport, type Mode, type ThroughputResults } from '../../src/report/throughput-report.js';
 import { InputError } from '../../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'csim-report-'));
@@ -23,26 +24,37 @@ function pngSize(b: Buffer): { width: number; height: number } {
 const PATHS = ['host-host', 'l3', 'vxlan', 'same-host'];
 const MODES: Mode[] = ['tcp-1', 'tcp-4', 'udp'];
 
-/** A complete throughput run; `gbps(path, mode)` and `rtt(path)` set its figures. */
+const ENV = {
+  machine: { hostname: 'vm', kernel: '6.1.0', cpus: 2, cpuModel: 'AMD EPYC', memoryBytes: 24 * 2 ** 30 },
+  versions: { node: 'v20.20.2', calicoSim: '0.1.0', bird: '2.0.12', etcd: '3.5.0', iperf3: '3.12', iptables: '1.8.9 (nf_tables)', nft: '1.0.6', kernel: '6.1.0' },
+};
+
+/**
+ * A complete throughput run; `gbps(path, mode)` and `rtt(path)` set its medians. Trials spread
+ * −10 %…+8 % around the throughput median and ±10 % around each RTT percentile.
+ */
 function results(o: { gbps?: (p: string, m: Mode) => number; rtt?: (p: string) => number } = {}): ThroughputResults {
   const gbps = o.gbps ?? ((p, m) => 10 + PATHS.indexOf(p) + MODES.indexOf(m) / 2);
   const rtt = o.rtt ?? ((p) => 0.05 + PATHS.indexOf(p) * 0.02);
-  return {
-    kind: 'throughput', runId: 'throughput-test', machine: { cpus: 2, kernel: '6.1.0', node: 'v20.20.2' },
-    versions: { bird: '2.0.12', iperf3: '3.12', etcd: '3.5.0' },
-    parameters: { trials: 5, durationS: 3, modes: MODES },
-    paths: PATHS.map((id) => ({ id, describe: `the ${id} path` })),
-    results: PATHS.flatMap((path) => MODES.map((mode) => {
-      const m = gbps(path, mode);
-      return { path, mode, trials: [], gbps: { n: 5, median: m, min: m * 0.9, max: m * 1.08 }, retransmits: 3, cpuSender: 80, cpuReceiver: 70 };
-    })),
-    latency: PATHS.map((path) => {
-      const base = rtt(path);
-      const samplesMs = Array.from({ length: 200 }, (_, i) => base * (0.8 + 0.4 * ((i * 37) % 200) / 200));
-      return { path, samples: 200, p50Ms: base, p99Ms: base * 1.2, samplesMs };
-    }),
-    ratios: { 'l3/host-host': 0.9, 'vxlan/host-host': 0.6, 'same-host/host-host': 1.4, 'l3/vxlan': 1.5 },
-  };
+  const spread = (v: number) => ({ n: 5, median: v, min: v * 0.9, max: v * 1.1 });
+  return buildRunReport({
+    kind: 'bench-throughput', runId: 'throughput-test', startedAt: new Date('2026-11-26T14:00:00Z'), finishedAt: new Date('2026-11-26T14:05:00Z'), ...ENV,
+    topology: { name: 'two-host', hosts: 2, workloads: 3 },
+    parameters: { trials: 5, durationS: 3, modes: MODES, pingsPerTrial: 200, pingIntervalMs: 5 },
+    results: {
+      paths: PATHS.map((id) => ({ id, describe: `the ${id} path` })),
+      throughput: PATHS.flatMap((path) => MODES.map((mode) => {
+        const m = gbps(path, mode);
+        return { path, mode, trials: [], gbps: { n: 5, median: m, min: m * 0.9, max: m * 1.08 }, retransmits: 3, cpuSender: 80, cpuReceiver: 70 };
+      })),
+      latency: PATHS.map((path) => {
+        const base = rtt(path);
+        const samplesMs = Array.from({ length: 200 }, (_, i) => base * (0.8 + 0.4 * ((i * 37) % 200) / 200));
+        return { path, samples: 200, p50Ms: base, p99Ms: base * 1.2, p50Trials: spread(base), p99Trials: spread(base * 1.2), samplesMs };
+      }),
+      ratios: { 'l3/host-host': 0.9, 'vxlan/host-host': 0.6, 'same-host/host-host': 1.4, 'l3/vxlan': 1.5 },
+    },
+  });
 }
 
 describe('charts (chart.js on @napi-rs/canvas)', () => {
@@ -107,7 +119,7 @@ describe('the throughput report files', () => {
     const out = join(dir, 'old-run');
     mkdirSync(out);
     const res = results();
-    res.latency = res.latency.map(({ samplesMs: _, ...l }) => l);
+    res.results.latency = res.results.latency.map(({ samplesMs: _, ...l }) => l);
     const files = await writeThroughputReport(res, out);
     expect(files.map((f) => f.slice(out.length + 1))).toEqual(['throughput.png', 'report.md', 'report.html']);
   });
@@ -143,16 +155,50 @@ describe('report diff', () => {
   });
   it('the table shows the figures and marks the regressions', () => {
     const text = formatDiff(diffResults(results(), slower, 10));
-    expect(text).toMatch(/l3 tcp-1 median\s+Gbit\/s\s+11\.00\s+8\.80\s+-20\.0 %\s+REGRESSION/);
+    expect(text).toMatch(/l3 tcp-1 median\s+Gbit\/s\s+11\.00\s+9\.90–11\.88\s+8\.80\s+-20\.0 %\s+REGRESSION/);
+    expect(text).toContain('a regression: the new median worse than the old by more than 10 % and outside the old run\'s min–max over its trials');
     expect(text).toMatch(/1 regression\(s\) beyond 10 %/);
   });
   it('different kinds, no common metric or a bad threshold are input errors', () => {
     expect(() => diffResults(results(), { kind: 'conformance' }, 10)).toThrow(InputError);
-    expect(() => diffResults(results(), { kind: 'conformance' }, 10)).toThrow(/"throughput" run with a "conformance" run/);
+    expect(() => diffResults(results(), { kind: 'conformance' }, 10)).toThrow(/"bench-throughput" run with a "conformance" run/);
     expect(() => diffResults({ kind: 'conformance' }, { kind: 'conformance' }, 10)).toThrow(InputError);
-    const other = { ...results(), results: [], latency: [] };
+    const other = { ...results(), results: { ...results().results, throughput: [], latency: [] } };
     expect(() => diffResults(results(), other, 10)).toThrow(/no metric in common/);
     expect(() => diffResults(results(), results(), NaN)).toThrow(InputError);
+  });
+
+  it('noise inside the old min–max is not a regression, even beyond the threshold', () => {
+    // The old run's own trials went 20 % below (and RTTs 10 % above) its medians.
+    const noisy = results();
+    const l3 = noisy.results.throughput.find((x) => x.path === 'l3' && x.mode === 'tcp-1')!;
+    l3.gbps = { ...l3.gbps, min: l3.gbps.median * 0.8 };
+    const slightlySlower = results({
+      gbps: (p, m) => (p === 'l3' && m === 'tcp-1' ? 0.85 : 1) * (10 + PATHS.indexOf(p) + MODES.indexOf(m) / 2),
+      rtt: (p) => (p === 'vxlan' ? 1.08 : 1) * (0.05 + PATHS.indexOf(p) * 0.02),
+    });
+    const d = diffResults(noisy, slightlySlower, 5);
+    expect(d.regressions).toBe(0);
+    const row = d.rows.find((x) => x.metric === 'l3 tcp-1 median')!;
+    expect(row).toMatchObject({ beyondThreshold: true, regression: false });
+    expect(row.changePct).toBeCloseTo(-15);
+    expect(d.rows.find((x) => x.metric === 'vxlan RTT p50')).toMatchObject({ beyondThreshold: true, regression: false });
+    expect(formatDiff(d)).toMatch(/l3 tcp-1 median\s+Gbit\/s\s+11\.00\s+8\.80–11\.88\s+9\.35\s+-15\.0 %\s+within old min–max \(noise\)/);
+    // The same drop from a run with a tight range is one.
+    expect(diffResults(results(), slightlySlower, 5).rows.find((x) => x.metric === 'l3 tcp-1 median')!.regression).toBe(true);
+  });
+  it('a results file from before the envelope compares with a new one; its RTTs, with no range, by the threshold alone', () => {
+    const r = results().results;
+    const legacy = { kind: 'throughput', runId: 'old', results: r.throughput, latency: r.latency.map(({ p50Trials: _a, p99Trials: _b, ...l }) => l) };
+    const d = diffResults(legacy, laggier, 10);
+    expect(d.kind).toBe('bench-throughput');
+    expect(d.rows.filter((x) => x.regression).map((x) => x.metric)).toEqual(['vxlan RTT p50', 'vxlan RTT p99']);
+    expect(d.rows.find((x) => x.metric === 'vxlan RTT p50')!.oldMin).toBeUndefined();
+    expect(diffResults(legacy, results(), 0).regressions).toBe(0);
+  });
+  it('an envelope that does not fit its schema is an input error', () => {
+    const broken = { ...results(), results: { ...results().results, throughput: 'none' } };
+    expect(() => diffResults(results(), broken, 10)).toThrow(/new: not a valid calico-sim\/results\/v1 file: results\.throughput/);
   });
 
   describe('the CLI', () => {
@@ -177,7 +223,7 @@ describe('report diff', () => {
       expect(same.stdout).toMatch(/no regression beyond 10 %/);
       const kinds = await cli(base, write('conformance.json', { kind: 'conformance', checks: [] }));
       expect(kinds.exitCode).toBe(2);
-      expect(kinds.stderr).toMatch(/cannot compare a "throughput" run with a "conformance" run/);
+      expect(kinds.stderr).toMatch(/cannot compare a "bench-throughput" run with a "conformance" run/);
       expect((await cli(base, join(dir, 'missing.json'))).exitCode).toBe(2);
     });
   });

@@ -1,0 +1,137 @@
+import type { TrialResult, TrialsSummary } from '../measure/convergence.js';
+import type { Summary } from '../measure/stats.js';
+import type { EventId, TimerSetting } from '../scenarios/bench-convergence.js';
+import { renderBarChart, type BarSeries } from './charts.js';
+import { writeReportFiles, type ReportImage } from './html.js';
+import type { RunReport } from './run-report.js';
+import { table } from './table.js';
+
+export interface ConvergenceParameters {
+  /** Trials per event and timer setting (a host crash under BIRD's default timers: one). */
+  trials: number;
+  events: EventId[];
+  settings: TimerSetting[];
+  /** The probe stream: packets per second, and the most seconds it waits for traffic to flow again. */
+  streamRatePps: number;
+  streamCapS: number;
+}
+
+export type ConvergenceCell = { event: EventId; setting: TimerSetting; trials: TrialResult[] } & TrialsSummary;
+
+export interface ConvergenceData {
+  timerResolution: string;
+  settings: { id: TimerSetting; describe: string }[];
+  events: { id: EventId; describe: string }[];
+  measurements: ConvergenceCell[];
+}
+
+/** What `bench convergence` writes as results.json (docs/results-schema.md). */
+export type ConvergenceResults = RunReport<'bench-convergence', ConvergenceParameters, ConvergenceData>;
+
+const ms = (v: number) => v.toFixed(1);
+const medianRange = (s?: Summary) => (s ? `${ms(s.median)} (${ms(s.min)}–${ms(s.max)})` : '-');
+
+/** Pure: the loss cell — the figure over the recovered trials, and how many were not. */
+export function lossCell(c: ConvergenceCell, capS: number): string {
+  const k = c.notRecovered ?? 0;
+  if (!k) return medianRange(c.lossMs);
+  const nr = `not recovered within ${capS} s`;
+  return c.lossMs ? `${medianRange(c.lossMs)}; ${k}/${c.trials.length} ${nr}` : `${k}/${c.trials.length} ${nr}`;
+}
+
+/** Pure: the report as Markdown: settings, events, the table, and every trial that has a note. */
+export function convergenceMarkdown(r: ConvergenceResults): string {
+  const { results: d, parameters: p } = r;
+  const notes = d.measurements.flatMap((m) => m.trials.flatMap((t, i) => (t.note ? [`- ${m.setting} · ${m.event} · trial ${i + 1}: ${t.note}`] : [])));
+  return [
+    `# Convergence (${r.runId})`,
+    '',
+    `${p.trials} trials per event and setting; probe stream ${p.streamRatePps} pkt/s, kept up until it has flowed again for 1 s after the event (at most ${p.streamCapS} s); timer resolution: ${d.timerResolution}; ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}, BIRD ${r.versions.bird}.`,
+    '',
+    ...d.settings.map((s) => `- **${s.id}**: ${s.describe}`),
+    '',
+    ...d.events.map((e) => `- \`${e.id}\`: ${e.describe}`),
+    '',
+    '```',
+    table(['event', 'timers', 'control plane ms, median (min–max)', 'loss ms (RFC 6412)', 'longest gap ms', 'trials'],
+      d.measurements.map((x) => [x.event, x.setting, medianRange(x.controlPlaneMs), lossCell(x, p.streamCapS), medianRange(x.longestGapMs), x.trials.length])),
+    '```',
+    '',
+    ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
+  ].join('\n');
+}
+
+/**
+ * Pure: one chart's bars: a group per event that has the figure in some setting, a bar per
+ * setting (median, whiskers min–max) and, where a trial set has no figure, a note saying why.
+ */
+export function convergenceSeries(d: ConvergenceData, figure: 'controlPlaneMs' | 'lossMs', capS: number): { labels: string[]; series: BarSeries[] } {
+  const has = (m: ConvergenceCell) => (figure === 'lossMs' ? m.lossMs !== undefined || !!m.notRecovered : m.controlPlaneMs !== undefined);
+  const labels = d.events.map((e) => e.id).filter((e) => d.measurements.some((m) => m.event === e && has(m)));
+  const series = d.settings.map((s) => {
+    const cells = labels.map((e) => d.measurements.find((m) => m.event === e && m.setting === s.id));
+    const note = (c?: ConvergenceCell) => {
+      if (!c) return undefined;
+      if (figure === 'lossMs' && c.notRecovered) return `${c.notRecovered}/${c.trials.length} not recovered (${capS} s)`;
+      return c[figure] ? undefined : 'no figure';
+    };
+    return {
+      label: s.id,
+      values: cells.map((c) => c?.[figure]?.median ?? NaN),
+      min: cells.map((c) => c?.[figure]?.min ?? NaN),
+      max: cells.map((c) => c?.[figure]?.max ?? NaN),
+      notes: cells.map(note),
+    };
+  });
+  return { labels, series };
+}
+
+/** Whether figures span enough decades that a linear axis would flatten the small ones. */
+const spansDecades = (series: BarSeries[]) => {
+  const v = series.flatMap((s) => s.values).filter((x) => Number.isFinite(x) && x > 0);
+  return v.length > 1 && Math.max(...v) / Math.min(...v) > 50;
+};
+
+/**
+ * The report files of a convergence run in `dir`: control-plane.png and loss.png (per event ×
+ * timer setting, bars = median, whiskers = min–max, the figures written on the bars, as in the
+ * table), report.md and the self-contained report.html. Returns their paths.
+ */
+export async function writeConvergenceReport(res: ConvergenceResults, dir: string): Promise<string[]> {
+  const d = res.results;
+  const capS = res.parameters.streamCapS;
+  const images: ReportImage[] = [];
+  const fmt = (v: number) => v.toFixed(1); // as in the table
+  const cp = convergenceSeries(d, 'controlPlaneMs', capS);
+  if (cp.labels.length) {
+    const log = spansDecades(cp.series);
+    images.push({
+      name: 'control-plane.png',
+      caption: 'Control-plane convergence: from the event until the route is in (or out of) every other host\'s kernel; bar = median of the trials, whiskers = min–max',
+      png: await renderBarChart({
+        title: `Control-plane convergence (${res.runId})`, labels: cp.labels, series: cp.series, format: fmt, logScale: log,
+        yLabel: `control-plane convergence (ms${log ? ', log scale' : ''})`, width: 1100, height: 560,
+      }),
+    });
+  }
+  const loss = convergenceSeries(d, 'lossMs', capS);
+  if (loss.labels.length) {
+    const log = spansDecades(loss.series) && loss.series.every((s) => s.values.every((v) => !Number.isFinite(v) || v > 0));
+    images.push({
+      name: 'loss.png',
+      caption: `Data-plane loss (RFC 6412: lost packets × ${1000 / res.parameters.streamRatePps} ms) of a ${res.parameters.streamRatePps} pkt/s stream; bar = median of the trials that recovered, whiskers = min–max`,
+      png: await renderBarChart({
+        title: `Data-plane loss (${res.runId})`, labels: loss.labels, series: loss.series, format: fmt, logScale: log,
+        yLabel: `loss-derived convergence time (ms${log ? ', log scale' : ''})`, width: 1100, height: 560,
+      }),
+    });
+  }
+  const markdown = [
+    convergenceMarkdown(res).trimEnd(),
+    '',
+    '## Charts',
+    '',
+    ...images.flatMap((i) => [`![${i.caption}](${i.name})`, '']),
+  ].join('\n');
+  return writeReportFiles(dir, `Convergence (${res.runId})`, markdown, images);
+}
