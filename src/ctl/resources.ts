@@ -5,7 +5,7 @@
  * Pure: parseResourceFile, validateResources, crossCheck, checkDeletes, formatResources.
  * I/O: class Ctl over a Datastore; an apply or a delete is ONE etcd transaction (all or nothing).
  *
- * To add a kind (NetworkPolicy, GlobalNetworkPolicy, Profile...): write its spec schema, add an
+ * To add a kind: write its spec schema (the policy kinds' are in src/policy/model.ts), add an
  * entry to KINDS (key, spellings, table columns), and any rule that involves other resources to
  * CROSS_CHECKS. Nothing else switches on the kind.
  */
@@ -14,8 +14,20 @@ import { z } from 'zod';
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
 import { blockOf, blockPrefixRange, blockUsage, canonicalIp, cidrsOverlap, DEFAULT_BLOCK_SIZE, familyBits, familyOf, parseCidr, type IpFamily } from '../ipam/blocks.js';
-import { API_VERSION, type AllocationBlock, type BGPPeer, type BgpTimers, type CalicoNode, type IPPool, type Meta } from '../model/resources.js';
-import { parseSelector } from '../model/selector.js';
+import {
+  API_VERSION,
+  type AllocationBlock,
+  type BGPPeer,
+  type BgpTimers,
+  type CalicoNode,
+  type FelixConfiguration,
+  type GlobalNetworkPolicy,
+  type IPPool,
+  type Meta,
+  type NetworkPolicy,
+  type Profile,
+} from '../model/resources.js';
+import { felixConfigurationSpecSchema, labelMap, POLICY_SPEC_SCHEMAS, profileSpecSchema, selectorText as selector, strict } from '../policy/model.js';
 import { outsideLabRanges } from '../model/address-plan.js';
 import { table } from '../report/table.js';
 import { DatastoreError, InputError, errorMessage } from '../util/errors.js';
@@ -47,6 +59,11 @@ export interface ResourceMeta extends Meta {
 export type IPPoolResource = Omit<IPPool, 'metadata'> & { metadata: ResourceMeta };
 export type NodeResource = Omit<CalicoNode, 'metadata'> & { metadata: ResourceMeta };
 export type BGPPeerResource = Omit<BGPPeer, 'metadata'> & { metadata: ResourceMeta };
+/** metadata.namespace is always set (`default` when the file leaves it out), as Calico stores it. */
+export type NetworkPolicyResource = Omit<NetworkPolicy, 'metadata'> & { metadata: ResourceMeta & { namespace: string } };
+export type GlobalNetworkPolicyResource = Omit<GlobalNetworkPolicy, 'metadata'> & { metadata: ResourceMeta };
+export type ProfileResource = Omit<Profile, 'metadata'> & { metadata: ResourceMeta };
+export type FelixConfigurationResource = Omit<FelixConfiguration, 'metadata'> & { metadata: ResourceMeta };
 
 /**
  * A BGPConfiguration: `default` (the cluster's) or `node.<nodename>` (one node's). asNumber and
@@ -61,7 +78,15 @@ export interface BGPConfigurationResource {
 }
 
 /** A validated resource of a kind calico-sim can write. */
-export type Resource = IPPoolResource | NodeResource | BGPPeerResource | BGPConfigurationResource;
+export type Resource =
+  | IPPoolResource
+  | NodeResource
+  | BGPPeerResource
+  | BGPConfigurationResource
+  | NetworkPolicyResource
+  | GlobalNetworkPolicyResource
+  | ProfileResource
+  | FelixConfigurationResource;
 export type ResourceKind = Resource['kind'];
 
 /** A resource as read back from etcd (of any kind, not re-validated). */
@@ -92,7 +117,6 @@ const MAX_AS = 4294967295;
 const CALICO_DEFAULT_AS = 64512;
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 /** Calico's resource names: a lowercase DNS-1123 subdomain of at most 253 characters. */
 const resourceName = z
@@ -106,41 +130,11 @@ const asNumber = z
   .min(1, `must be an AS number from 1 to ${MAX_AS}`)
   .max(MAX_AS, `must be an AS number from 1 to ${MAX_AS}`);
 
-/** A Calico selector, checked by the selector parser (stored as written). */
-const selector = z.string().superRefine((text, ctx) => {
-  try {
-    parseSelector(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
-  }
-});
-
-/** Kubernetes label keys ([prefix/]name) and values, as Calico checks them. */
-const labels = z.record(z.string(), z.string()).superRefine((map, ctx) => {
-  for (const [key, value] of Object.entries(map)) {
-    const slash = key.indexOf('/');
-    const prefix = slash < 0 ? undefined : key.slice(0, slash);
-    const name = slash < 0 ? key : key.slice(slash + 1);
-    if (name.length > 63 || !LABEL_NAME.test(name) || (prefix !== undefined && (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix)))) {
-      ctx.addIssue({ code: 'custom', path: [key], message: 'invalid label key: [DNS subdomain/]name, the name at most 63 characters of a-z, A-Z, 0-9, "-", "_" and "."' });
-    }
-    if (value.length > 63 || (value !== '' && !LABEL_NAME.test(value))) {
-      ctx.addIssue({ code: 'custom', path: [key], message: 'invalid label value: at most 63 characters of a-z, A-Z, 0-9, "-", "_" and ".", starting and ending with a letter or digit' });
-    }
-  }
-});
-
-/** A strict object whose unknown-field error lists the known fields. */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape).join(', ');
-  return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field (known fields: ${known})` : undefined) });
-}
-
 function metadataSchema(kind: string, namespaced: boolean) {
   return strict({
     name: resourceName,
     namespace: namespaced ? resourceName.optional() : z.never({ error: `${kind} is not namespaced: leave metadata.namespace out` }).optional(),
-    labels: labels.optional(),
+    labels: labelMap.optional(),
     annotations: z.record(z.string(), z.string()).optional(),
     creationTimestamp: z.string().optional(),
   });
@@ -365,6 +359,16 @@ const BGPConfigurationSchema: z.ZodType<BGPConfigurationResource> = resourceSche
       : r,
   );
 
+const NetworkPolicySchema: z.ZodType<NetworkPolicyResource> = resourceSchema('NetworkPolicy', true, POLICY_SPEC_SCHEMAS.NetworkPolicy).transform((r) => ({
+  ...r,
+  metadata: { ...r.metadata, namespace: r.metadata.namespace ?? 'default' },
+}));
+const GlobalNetworkPolicySchema: z.ZodType<GlobalNetworkPolicyResource> = resourceSchema('GlobalNetworkPolicy', false, POLICY_SPEC_SCHEMAS.GlobalNetworkPolicy);
+const ProfileSchema: z.ZodType<ProfileResource> = resourceSchema('Profile', false, profileSpecSchema.prefault({}));
+const FelixConfigurationSchema: z.ZodType<FelixConfigurationResource> = resourceSchema('FelixConfiguration', false, felixConfigurationSpecSchema.prefault({})).superRefine((r, ctx) => {
+  if (r.metadata.name !== 'default') issue(ctx, ['metadata', 'name'], 'must be "default": calico-sim has only the cluster-wide FelixConfiguration');
+});
+
 // ---------------------------------------------------------------------------------------------
 // The kind table
 
@@ -441,6 +445,49 @@ const KINDS: readonly KindInfo[] = [
     row: (r) => [r.metadata.name, text(r.spec?.logSeverityScreen), text(r.spec?.nodeToNodeMeshEnabled), text(r.spec?.asNumber)],
   },
   {
+    kind: 'NetworkPolicy',
+    spellings: ['networkpolicy', 'networkpolicies', 'policy', 'policies', 'pol', 'pols', 'np', 'nps'],
+    namespaced: true,
+    prefix: keys.networkPolicies,
+    key: (name, namespace) => keys.networkPolicy(name, namespace),
+    schema: NetworkPolicySchema,
+    columns: ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES'],
+    row: (r) => [text(r.metadata.namespace, 'default'), r.metadata.name, text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
+  },
+  {
+    kind: 'GlobalNetworkPolicy',
+    spellings: ['globalnetworkpolicy', 'globalnetworkpolicies', 'gnp', 'gnps'],
+    namespaced: false,
+    prefix: keys.globalNetworkPolicies,
+    key: (name) => keys.globalNetworkPolicy(name),
+    schema: GlobalNetworkPolicySchema,
+    columns: ['NAME', 'ORDER', 'SELECTOR', 'TYPES'],
+    row: (r) => [r.metadata.name, text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
+  },
+  {
+    kind: 'Profile',
+    spellings: ['profile', 'profiles', 'pro', 'pros'],
+    namespaced: false,
+    prefix: keys.profiles,
+    key: (name) => keys.profile(name),
+    schema: ProfileSchema,
+    columns: ['NAME', 'LABELS TO APPLY'],
+    row: (r) => {
+      const labels = r.spec?.labelsToApply;
+      return [r.metadata.name, typeof labels === 'object' && labels !== null ? Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',') : ''];
+    },
+  },
+  {
+    kind: 'FelixConfiguration',
+    spellings: ['felixconfiguration', 'felixconfigurations', 'felixconfig', 'felixconfigs'],
+    namespaced: false,
+    prefix: keys.felixConfiguration(''),
+    key: (name) => keys.felixConfiguration(name),
+    schema: FelixConfigurationSchema,
+    columns: ['NAME', 'NFTABLESMODE'],
+    row: (r) => [r.metadata.name, text(r.spec?.nftablesMode, '(Disabled)')],
+  },
+  {
     kind: 'WorkloadEndpoint',
     spellings: ['workloadendpoint', 'workloadendpoints', 'wep', 'weps'],
     namespaced: true,
@@ -454,6 +501,10 @@ const KINDS: readonly KindInfo[] = [
 
 function text(v: unknown, fallback = ''): string {
   return v === undefined || v === null ? fallback : String(v);
+}
+
+function list(v: unknown): string {
+  return Array.isArray(v) ? v.join(',') : text(v);
 }
 
 function spellingList(): string {
@@ -526,7 +577,8 @@ const errorMap: z.core.$ZodErrorMap = (iss) => {
   }
   if (iss.code === 'invalid_value') {
     const values = iss.values.map((v) => JSON.stringify(v));
-    return `must be ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`} (got ${describeValue(iss.input)})`;
+    const allowed = values.length === 1 ? values[0] : `one of ${values.join(', ')}`;
+    return iss.input === undefined ? `required (${allowed})` : `must be ${allowed} (got ${describeValue(iss.input)})`;
   }
   return undefined;
 };
@@ -575,9 +627,10 @@ function validateEntries(entries: readonly { raw: unknown; where: string }[]): R
     problems.push(...v.problems);
     if (!v.resource) continue;
     const r = v.resource;
-    const id = `${r.kind}/${r.metadata.name}`;
+    const id = identity(r);
     const first = seen.get(id);
-    if (first) problems.push(`${describe(r)}: metadata.name: ${r.kind} ${r.metadata.name} is given twice (also at ${first})`);
+    const shown = r.metadata.namespace === undefined ? r.metadata.name : `${r.metadata.namespace}/${r.metadata.name}`;
+    if (first) problems.push(`${describe(r)}: metadata.name: ${r.kind} ${shown} is given twice (also at ${first})`);
     else seen.set(id, e.where);
     out.push(r);
   }
@@ -838,7 +891,7 @@ export function checkDeletes(current: readonly StoredResource[], blocks: readonl
   const byId = new Map(current.map((r) => [identity(r), r]));
   const missing = refs.filter((t) => !byId.has(`${t.info.kind}/${t.namespace ?? ''}/${t.name}`));
   if (missing.length) {
-    problems.push(`resource${missing.length > 1 ? 's do' : ' does'} not exist: ${missing.map((t) => `${t.info.kind}(${t.name})`).join(', ')}; nothing was deleted`);
+    problems.push(`resource${missing.length > 1 ? 's do' : ' does'} not exist: ${missing.map((t) => `${t.info.kind}(${t.namespace ? `${t.namespace}/` : ''}${t.name})`).join(', ')}; nothing was deleted`);
   }
   for (const t of refs) {
     const r = byId.get(`${t.info.kind}/${t.namespace ?? ''}/${t.name}`);

@@ -18,6 +18,14 @@ export const keys = {
   bgpPeers: `${RES}/bgppeers/`,
   workloadEndpoint: (name: string, namespace = 'default') => `${RES}/workloadendpoints/${namespace}/${name}`,
   workloadEndpoints: `${RES}/workloadendpoints/`,
+  networkPolicy: (name: string, namespace = 'default') => `${RES}/networkpolicies/${namespace}/${name}`,
+  networkPolicies: `${RES}/networkpolicies/`,
+  globalNetworkPolicy: (name: string) => `${RES}/globalnetworkpolicies/${name}`,
+  globalNetworkPolicies: `${RES}/globalnetworkpolicies/`,
+  profile: (name: string) => `${RES}/profiles/${name}`,
+  profiles: `${RES}/profiles/`,
+  /** Calico's FelixConfiguration (`default`): here it says which policy dataplane the agents program. */
+  felixConfiguration: (name = 'default') => `${RES}/felixconfigurations/${name}`,
 
   ipamPrefix: '/calico/ipam/v2/',
   /** The block of a CIDR, IPv4 or IPv6 (`.../ipv6/block/2001:db8:1::-122`); pass canonical CIDRs. */

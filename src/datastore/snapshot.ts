@@ -1,8 +1,23 @@
-import type { AllocationBlock, BGPConfiguration, BGPPeer, CalicoNode, IPPool, WorkloadEndpoint } from '../model/resources.js';
+import type {
+  AllocationBlock,
+  BGPConfiguration,
+  BGPPeer,
+  CalicoNode,
+  FelixConfiguration,
+  GlobalNetworkPolicy,
+  IPPool,
+  NetworkPolicy,
+  Profile,
+  WorkloadEndpoint,
+} from '../model/resources.js';
 import { keys } from './keys.js';
 import type { Datastore } from './store.js';
 
-/** Everything the agent and the BIRD renderer need, read in two range requests. */
+/**
+ * Everything the agent and the BIRD renderer need, read in two range requests. The policy fields
+ * are optional so that code building a Snapshot by hand (tests) need not list them; readSnapshot
+ * always fills them.
+ */
 export interface Snapshot {
   nodes: CalicoNode[];
   pools: IPPool[];
@@ -10,6 +25,13 @@ export interface Snapshot {
   bgpPeers?: BGPPeer[];
   blocks: AllocationBlock[];
   workloadEndpoints: WorkloadEndpoint[];
+  networkPolicies?: NetworkPolicy[];
+  globalNetworkPolicies?: GlobalNetworkPolicy[];
+  profiles?: Profile[];
+  /** The `default` FelixConfiguration, if any. */
+  felixConfiguration?: FelixConfiguration;
+  /** The etcd revision of the resource read: an agent reports it to say what it has programmed. */
+  revision?: string;
 }
 
 export async function readSnapshot(ds: Datastore): Promise<Snapshot> {
@@ -22,5 +44,10 @@ export async function readSnapshot(ds: Datastore): Promise<Snapshot> {
     bgpPeers: of<BGPPeer>(keys.bgpPeers),
     blocks: ipam.items.map((i) => i.value as AllocationBlock),
     workloadEndpoints: of<WorkloadEndpoint>(keys.workloadEndpoints),
+    networkPolicies: of<NetworkPolicy>(keys.networkPolicies),
+    globalNetworkPolicies: of<GlobalNetworkPolicy>(keys.globalNetworkPolicies),
+    profiles: of<Profile>(keys.profiles),
+    felixConfiguration: of<FelixConfiguration>(keys.felixConfiguration('')).find((c) => c.metadata.name === 'default'),
+    revision: res.revision,
   };
 }

@@ -102,6 +102,8 @@ export interface WorkloadEndpoint {
     ipNetworks: string[];
     /** The namespace the workload lives in (calico-sim specific, like Calico's containerID). */
     netns: string;
+    /** Profiles applied when no policy selects the endpoint (Calico's CNI gives `kns.<namespace>`). */
+    profiles?: string[];
   };
 }
 
@@ -131,6 +133,95 @@ export interface AgentStatus {
   startedAt: string;
   heartbeatAt: string;
   reconciles: number;
-  lastReconcile?: { at: string; ms: number; routesAdded: number; routesRemoved: number; error?: string };
+  /** `revision`: the etcd revision of the datastore read this pass programmed. */
+  lastReconcile?: { at: string; ms: number; routesAdded: number; routesRemoved: number; revision?: string; policyChains?: number; policySets?: number; error?: string };
   bird?: { configuredAt?: string; error?: string };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy (Calico v3 shapes; src/policy/model.ts validates them, src/policy/resolve.ts reads them)
+
+/** A protocol by Calico name or IANA number (1-255). */
+export type PolicyProtocol = 'TCP' | 'UDP' | 'ICMP' | 'ICMPv6' | 'SCTP' | 'UDPLite' | number;
+
+/** A port (0-65535) or an inclusive range in Calico's syntax, `"first:last"`. */
+export type PolicyPort = number | string;
+
+/** One side of a rule; every given field must match (Calico's EntityRule, without namespaceSelector/serviceAccounts/services). */
+export interface EntityRule {
+  nets?: string[];
+  notNets?: string[];
+  selector?: string;
+  notSelector?: string;
+  ports?: PolicyPort[];
+  notPorts?: PolicyPort[];
+}
+
+export interface IcmpFields {
+  type?: number;
+  code?: number;
+}
+
+export type PolicyAction = 'Allow' | 'Deny' | 'Pass' | 'Log';
+export type PolicyType = 'Ingress' | 'Egress';
+
+export interface Rule {
+  action: PolicyAction;
+  ipVersion?: 4 | 6;
+  protocol?: PolicyProtocol;
+  notProtocol?: PolicyProtocol;
+  icmp?: IcmpFields;
+  notICMP?: IcmpFields;
+  source?: EntityRule;
+  destination?: EntityRule;
+  metadata?: { annotations?: Record<string, string> };
+}
+
+/** The spec NetworkPolicy and GlobalNetworkPolicy share (a type, not an interface: stored specs are records). */
+export type PolicySpec = {
+  /** Lower first; unset = after every ordered policy. Calico takes any number (a float). */
+  order?: number;
+  /** Which endpoints the policy applies to; default all(). */
+  selector?: string;
+  /** Default (Calico): Ingress; Egress alone if there are only egress rules; both if both. */
+  types?: PolicyType[];
+  ingress?: Rule[];
+  egress?: Rule[];
+};
+
+/** Namespaced: selects, and its rule selectors match, only endpoints of metadata.namespace (default `default`). */
+export interface NetworkPolicy {
+  apiVersion: typeof API_VERSION;
+  kind: 'NetworkPolicy';
+  metadata: Meta;
+  spec: PolicySpec;
+}
+
+export interface GlobalNetworkPolicy {
+  apiVersion: typeof API_VERSION;
+  kind: 'GlobalNetworkPolicy';
+  metadata: Meta;
+  spec: PolicySpec;
+}
+
+/** Rules for the endpoints that name the profile (WorkloadEndpoint spec.profiles), and labels they inherit. */
+export interface Profile {
+  apiVersion: typeof API_VERSION;
+  kind: 'Profile';
+  metadata: Meta;
+  spec: {
+    ingress?: Rule[];
+    egress?: Rule[];
+    labelsToApply?: Record<string, string>;
+  };
+}
+
+/** Only `default`; here it only says which policy dataplane the agents program (absent/Disabled: iptables). */
+export interface FelixConfiguration {
+  apiVersion: typeof API_VERSION;
+  kind: 'FelixConfiguration';
+  metadata: Meta;
+  spec: {
+    nftablesMode?: 'Enabled' | 'Disabled';
+  };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
 import { protocolName, renderBirdConfig, type BirdInput } from '../../src/bgp/render.js';
 import { computeDesired } from '../../src/agent/desired.js';
 import type { Snapshot } from '../../src/datastore/snapshot.js';
@@ -69,13 +70,7 @@ const rack = snapshot([node(h1, { asNumber: 65101 }, { rack: 'a' }), node(h2, { 
 
 const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
 
-/** Compares with the golden file, or (re)writes it when UPDATE_GOLDEN=1. */
-function expectGolden(name: string, text: string): void {
-  const path = join(GOLDEN, name);
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, text);
-  if (!existsSync(path)) throw new Error(`golden file ${path} is missing: run with UPDATE_GOLDEN=1`);
-  expect(text).toBe(readFileSync(path, 'utf8'));
-}
+const expectGolden = (name: string, text: string) => expectGoldenFile(join(GOLDEN, name), text);
 
 /** The real BIRD must accept the text. */
 async function expectBirdAccepts(name: string, text: string): Promise<void> {

@@ -111,9 +111,9 @@ describe('parseResourceFile: every error names the document, the resource and th
     // The example of the brief, as the second document of a file.
     ['asNumber with peerIP', `${pool('p', '198.19.0.0/17')}---\n${peer('rr-peers', 'peerIP: 198.18.0.1')}`, 'f.yaml: document 2 (BGPPeer rr-peers): spec.asNumber: required with spec.peerIP'],
     ['apiVersion', `apiVersion: projectcalico.org/v1\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 198.19.0.0/17}\n`, 'f.yaml: document 1 (IPPool p): apiVersion: must be projectcalico.org/v3 (got string "projectcalico.org/v1")'],
-    ['no kind', `${V3}\nmetadata: {name: p}\n`, 'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration)'],
-    ['unsupported kind', doc('GlobalNetworkPolicy', 'gnp', 'selector: all()'), 'f.yaml: document 1 (GlobalNetworkPolicy gnp): kind: unsupported kind "GlobalNetworkPolicy"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration'],
-    ['kind spelled in lower case', doc('ippool', 'p', 'cidr: 198.19.0.0/17'), 'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration'],
+    ['no kind', `${V3}\nmetadata: {name: p}\n`, 'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration)'],
+    ['unsupported kind', doc('KubeControllersConfiguration', 'default', 'logSeverityScreen: Info'), 'f.yaml: document 1 (KubeControllersConfiguration default): kind: unsupported kind "KubeControllersConfiguration"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration'],
+    ['kind spelled in lower case', doc('ippool', 'p', 'cidr: 198.19.0.0/17'), 'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration'],
     ['read-only kind', doc('WorkloadEndpoint', 'w1', 'node: a'), 'f.yaml: document 1 (WorkloadEndpoint w1): kind: WorkloadEndpoint cannot be applied: workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`'],
     ['not a mapping', `- 1\n`, 'f.yaml: document 1 item 1: expected a resource (a mapping with apiVersion, kind, metadata and spec), got number 1'],
     ['no metadata', `${V3}\nkind: IPPool\nspec: {cidr: 198.19.0.0/17}\n`, 'f.yaml: document 1 (IPPool): metadata: required'],
@@ -312,9 +312,9 @@ describe('checkDeletes', () => {
   });
 
   it('refuses workload endpoints (the CNI owns them) and unknown kinds', () => {
-    expect(checkDeletes(current, blocks, [ref('wep', 'w1'), ref('profile', 'x')])).toEqual([
+    expect(checkDeletes(current, blocks, [ref('wep', 'w1'), ref('tier', 'x')])).toEqual([
       'wep w1: WorkloadEndpoint cannot be deleted here: workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`',
-      expect.stringMatching(/^profile x: kind: unknown resource type "profile" \(known: IPPool \(ippool, ippools, ipp/),
+      expect.stringMatching(/^tier x: kind: unknown resource type "tier" \(known: IPPool \(ippool, ippools, ipp/),
     ]);
   });
 
@@ -333,6 +333,10 @@ describe('kind spellings', () => {
     ['BGPPeer', ['bgppeer', 'bgppeers', 'BGPPeer']],
     ['BGPConfiguration', ['bgpconfig', 'bgpconfiguration', 'bgpconfigurations', 'BGPConfiguration']],
     ['WorkloadEndpoint', ['workloadendpoint', 'workloadendpoints', 'wep', 'WorkloadEndpoints']],
+    ['NetworkPolicy', ['networkpolicy', 'networkpolicies', 'np', 'policy', 'NetworkPolicies']],
+    ['GlobalNetworkPolicy', ['globalnetworkpolicy', 'globalnetworkpolicies', 'gnp', 'GlobalNetworkPolicy']],
+    ['Profile', ['profile', 'profiles', 'pro', 'Profile']],
+    ['FelixConfiguration', ['felixconfiguration', 'felixconfig', 'felixconfigurations', 'FelixConfiguration']],
   ])('%s', (kind, spellings) => {
     for (const s of spellings) expect(resolveKind(s)).toBe(kind);
   });
@@ -456,5 +460,87 @@ describe('formatResources (goldens)', () => {
     expect(summary('applied', [{ kind: 'IPPool' }, { kind: 'IPPool' }])).toBe("Successfully applied 2 'IPPool' resource(s)");
     expect(summary('applied', [{ kind: 'IPPool' }, { kind: 'Node' }])).toBe('Successfully applied 2 resource(s)');
     expect(summary('deleted', [{ kind: 'Node' }])).toBe("Successfully deleted 1 'Node' resource(s)");
+  });
+});
+
+describe('policy kinds', () => {
+  const np = (name: string, spec: string, ns?: string) => doc('NetworkPolicy', name, spec, ns ? `  namespace: ${ns}\n` : '');
+  const gnp = (name: string, spec: string) => doc('GlobalNetworkPolicy', name, spec);
+  const good = [
+    np('web', 'order: 100\nselector: role == "web"\ningress:\n- action: Allow\n  protocol: TCP\n  source: {selector: role == "client"}\n  destination: {ports: [80, "8000:8080"]}', 'tenant-a'),
+    np('default-deny', 'selector: all()\ntypes: [Ingress, Egress]'),
+    gnp('allow-ping', 'order: 10\ningress:\n- {action: Allow, protocol: ICMP, icmp: {type: 8, code: 0}}\n- {action: Allow, protocol: ICMPv6, icmp: {type: 128}}'),
+    gnp('egress-out', 'egress:\n- {action: Deny, destination: {nets: [198.18.255.0/24], notNets: [198.18.255.53/32]}}\n- {action: Pass}'),
+    doc('Profile', 'kns.tenant-a', 'labelsToApply: {tenant: a}\ningress: [{action: Allow, source: {selector: tenant == "a"}}]\negress: [{action: Allow}]'),
+    doc('FelixConfiguration', 'default', 'nftablesMode: Enabled'),
+  ].join('---\n');
+
+  it('reads good documents: namespace defaulted, types filled, the rest as written', () => {
+    const rs = parseResourceFile(good, 'policy.yaml');
+    expect(rs.map((r) => `${r.kind} ${r.metadata.namespace ?? '-'} ${r.metadata.name}`)).toEqual([
+      'NetworkPolicy tenant-a web',
+      'NetworkPolicy default default-deny',
+      'GlobalNetworkPolicy - allow-ping',
+      'GlobalNetworkPolicy - egress-out',
+      'Profile - kns.tenant-a',
+      'FelixConfiguration - default',
+    ]);
+    expect(rs.map((r) => (r.spec as { types?: string[] }).types)).toEqual([['Ingress'], ['Ingress', 'Egress'], ['Ingress'], ['Egress'], undefined, undefined]);
+    expect(rs[3]!.spec).toEqual({ types: ['Egress'], egress: [{ action: 'Deny', destination: { nets: ['198.18.255.0/24'], notNets: ['198.18.255.53/32'] } }, { action: 'Pass' }] });
+  });
+
+  const bad: [string, string, string][] = [
+    ['bad selector: names spec.selector and the column', gnp('p', 'selector: role == web'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.selector: invalid selector "role == web": expected a quoted string but found "web" at column 8'],
+    ['ports without protocol', np('p', 'egress:\n- action: Allow\n  destination: {ports: [53]}'), 'f.yaml: document 1 (NetworkPolicy p): spec.egress[0].destination.ports: needs protocol TCP, UDP or SCTP (no protocol given)'],
+    ['reversed port range', gnp('p', 'ingress:\n- action: Allow\n  protocol: TCP\n  destination: {ports: [22, "90:80"]}'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].destination.ports[1]: "90:80": first port is above last'],
+    ['unknown rule field', gnp('p', 'ingress:\n- action: Allow\n  protocols: [TCP]'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].protocols: unknown field (known fields: action, ipVersion, protocol, notProtocol, icmp, notICMP, source, destination, metadata)'],
+    ['unknown spec field', np('p', 'podSelector: {}'), 'f.yaml: document 1 (NetworkPolicy p): spec.podSelector: unknown field (known fields: order, selector, types, ingress, egress)'],
+    ['namespaceSelector', np('p', 'ingress:\n- action: Allow\n  source: {namespaceSelector: all()}'), "f.yaml: document 1 (NetworkPolicy p): spec.ingress[0].source.namespaceSelector: not supported by calico-sim (rule selectors match endpoints of the policy's namespace, or of every namespace for global policies and profiles)"],
+    ['no action', gnp('p', 'ingress:\n- protocol: TCP'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].action: required (one of "Allow", "Deny", "Pass", "Log")'],
+    ['order not a number', gnp('p', 'order: first'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.order: expected a number, got string "first"'],
+    ['ICMP with IPv6 nets', gnp('p', 'ingress:\n- {action: Allow, protocol: ICMP, destination: {nets: ["2001:db8::/32"]}}'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].destination.nets[0]: "2001:db8::/32" is IPv6, but protocol ICMP is IPv4'],
+    ['bad namespace', np('p', 'selector: all()', 'Tenant_A'), 'f.yaml: document 1 (NetworkPolicy p): metadata.namespace: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit'],
+    ['Felix not default', doc('FelixConfiguration', 'global', 'nftablesMode: Disabled'), 'f.yaml: document 1 (FelixConfiguration global): metadata.name: must be "default": calico-sim has only the cluster-wide FelixConfiguration'],
+    ['profile rule', doc('Profile', 'p', 'ingress: [{action: Accept}]'), 'f.yaml: document 1 (Profile p): spec.ingress[0].action: must be one of "Allow", "Deny", "Pass", "Log" (got string "Accept")'],
+  ];
+  it.each(bad)('refuses %s', (_what, text, expected) => {
+    expect(problemsOf(text)).toEqual([expected]);
+  });
+
+  it('one bad policy among good ones refuses the whole file', () => {
+    expect(problemsOf(`${good}---\n${gnp('bad', 'ingress: [{action: Allow, protocol: TCP, icmp: {type: 8}}]')}`)).toEqual([
+      'f.yaml: document 7 (GlobalNetworkPolicy bad): spec.ingress[0].icmp: needs protocol ICMP or ICMPv6 (not TCP)',
+    ]);
+  });
+
+  it('deletes a NetworkPolicy by namespace (default: "default"), and says which one is missing', () => {
+    const stored = JSON.parse(JSON.stringify(parseResourceFile(good, 'x'))) as StoredResource[];
+    expect(checkDeletes(stored, [], [ref('np', 'web', 'tenant-a'), ref('np', 'default-deny'), ref('gnp', 'allow-ping'), ref('pro', 'kns.tenant-a')])).toEqual([]);
+    expect(checkDeletes(stored, [], [ref('np', 'web')])).toEqual(['resource does not exist: NetworkPolicy(default/web); nothing was deleted']);
+  });
+
+  it('table: namespace shown for NetworkPolicy; order, selector and types', () => {
+    const rs = parseResourceFile(good, 'x');
+    expect(formatResources(rs, 'table')).toBe(
+      [
+        'NAMESPACE  NAME          ORDER  SELECTOR       TYPES',
+        '---------  ------------  -----  -------------  --------------',
+        'tenant-a   web           100    role == "web"  Ingress',
+        'default    default-deny         all()          Ingress,Egress',
+        '',
+        'NAME        ORDER  SELECTOR  TYPES',
+        '----------  -----  --------  -------',
+        'allow-ping  10     all()     Ingress',
+        'egress-out         all()     Egress',
+        '',
+        'NAME          LABELS TO APPLY',
+        '------------  ---------------',
+        'kns.tenant-a  tenant=a',
+        '',
+        'NAME     NFTABLESMODE',
+        '-------  ------------',
+        'default  Enabled',
+      ].join('\n'),
+    );
   });
 });

@@ -1,0 +1,126 @@
+/**
+ * The policy intermediate representation: what one host must enforce, with every selector
+ * already resolved to address sets. Produced by resolve.ts (pure, from the datastore snapshot),
+ * consumed by the two compilers (iptables.ts, nftables.ts) and by the reference evaluator.
+ *
+ * Stable identities keep updates small (as in Felix): a set's id depends on what it means
+ * (the selector and its namespace scope, or the list of nets), never on its members, so a label
+ * change on one endpoint changes set members, not the chains that reference the set. A chain's
+ * id depends only on the policy's or profile's identity (kind, namespace, name).
+ */
+
+export type Family = 4 | 6;
+
+/** Calico's rule actions. `log` logs and goes on to the next rule. */
+export type Action = 'allow' | 'deny' | 'pass' | 'log';
+
+/** A port or an inclusive range. */
+export interface PortRange { first: number; last: number }
+
+export interface IcmpMatch { type: number; code?: number }
+
+/** One side (source or destination) of a rule. Absent/empty fields match anything. */
+export interface MatchIR {
+  /** Ids of address sets: the address must be in every one (nets and selector are ANDed). */
+  sets: string[];
+  /** Ids of address sets the address must be in none of (notNets, notSelector). */
+  notSets: string[];
+  /** The port must be in one of these (needs protocol TCP, UDP or SCTP). */
+  ports: PortRange[];
+  /** The port must be in none of these. */
+  notPorts: PortRange[];
+}
+
+/** One rule for one address family: every present field must match. */
+export interface RuleIR {
+  family: Family;
+  action: Action;
+  /** IANA protocol number: 1 ICMP, 6 TCP, 17 UDP, 58 ICMPv6, 132 SCTP, or any other. */
+  protocol?: number;
+  notProtocol?: number;
+  src: MatchIR;
+  dst: MatchIR;
+  /** Only with protocol ICMP (family 4) or ICMPv6 (family 6). */
+  icmp?: IcmpMatch;
+  notIcmp?: IcmpMatch;
+}
+
+/**
+ * An address set. `id` is a short token of [a-z0-9], at most 12 characters, unique per host;
+ * compilers derive kernel names from it (`cali40s:<id>`, `cali60s:<id>`, nft `s4-<id>`).
+ */
+export interface SetIR {
+  id: string;
+  family: Family;
+  /** Canonical CIDRs (host addresses as /32 or /128), sorted, no duplicates. */
+  members: string[];
+  /** What it stands for, for comments and humans: `selector role == 'web' (ns tenant-a)`, `nets 10.0.0.0/8`. */
+  source: string;
+}
+
+/**
+ * The rules of one policy or profile, in one direction. `id` is a short token of [a-z0-9], at
+ * most 12 characters; compilers name the chain from direction and kind: iptables `cali-pi-<id>`
+ * (policy, ingress), `cali-po-<id>` (policy, egress), `cali-pri-<id>` / `cali-pro-<id>` (profile).
+ */
+export interface ChainIR {
+  id: string;
+  kind: 'policy' | 'profile';
+  direction: 'ingress' | 'egress';
+  /** Human name: `GlobalNetworkPolicy default-deny`, `NetworkPolicy tenant-a/allow-same`, `Profile kns.default`. */
+  name: string;
+  /** Both families' rules, in the policy's order. */
+  rules: RuleIR[];
+}
+
+/** What applies to one direction of one endpoint. */
+export interface DirectionIR {
+  /**
+   * Ids of the policy chains (kind 'policy', this direction) that select the endpoint, in
+   * evaluation order (order ascending, unset last, ties by name). Non-empty means: traffic no
+   * policy allows is dropped, unless a policy says `pass`, which goes on to the profiles.
+   */
+  policies: string[];
+  /** Ids of profile chains, in the endpoint's profile order. Used when `policies` is empty or on pass. No profile (or none allows) means drop. */
+  profiles: string[];
+}
+
+/**
+ * One local workload endpoint. Ingress is traffic TO the workload (leaving the host through
+ * `iface`), egress traffic FROM it (entering the host through `iface`).
+ */
+export interface EndpointIR {
+  /** Host-side interface (cali + 11 hex). */
+  iface: string;
+  /** `namespace/name` of the WorkloadEndpoint, for comments. */
+  name: string;
+  ingress: DirectionIR;
+  egress: DirectionIR;
+}
+
+/** Everything one host enforces. Arrays are sorted by id (iface for endpoints): the IR is canonical. */
+export interface HostPolicyIR {
+  sets: SetIR[];
+  chains: ChainIR[];
+  endpoints: EndpointIR[];
+}
+
+/** A host with no local endpoint still gets the base chains; this is its IR. */
+export const EMPTY_POLICY: HostPolicyIR = { sets: [], chains: [], endpoints: [] };
+
+/** Which ruleset the agent programs (Calico's FelixConfiguration nftablesMode). */
+export type PolicyDataplaneKind = 'iptables' | 'nftables';
+
+/** The contract of the two kernel backends (iptables-apply.ts, nftables-apply.ts). */
+export interface PolicyDataplane {
+  readonly kind: PolicyDataplaneKind;
+  /**
+   * Converge the namespace's ruleset to `ir`. The first call after construction rewrites all
+   * of ours (a restarted agent rebuilds exactly the same rules); later calls change only what
+   * differs from the last applied IR, in ONE atomic batch per tool. Returns how many chains and
+   * sets it rewrote, added or removed (0 when nothing changed: nothing is run then).
+   */
+  apply(ir: HostPolicyIR): Promise<{ chains: number; sets: number }>;
+  /** Removes every chain, set and hook of ours (switching backend, or tests). Idempotent. */
+  remove(): Promise<void>;
+}

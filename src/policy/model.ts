@@ -1,0 +1,289 @@
+/**
+ * Calico's policy resources (NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration):
+ * zod schemas of their specs that check what calicoctl checks, and the pure helpers resolve.ts
+ * and ctl share (protocol numbers, port ranges, defaulted types, policy names and order).
+ *
+ * Fields Calico has but calico-sim does not implement (namespaceSelector, serviceAccounts, http,
+ * doNotTrack...) are refused by name ("not supported by calico-sim"), so that a policy never
+ * silently means less than it says. Field paths in errors come from zod (`spec.ingress[0]...`).
+ */
+import { z } from 'zod';
+import { familyOf, parseCidr } from '../ipam/blocks.js';
+import type { EntityRule, IcmpFields, PolicyPort, PolicyProtocol, PolicySpec, PolicyType, Profile, Rule } from '../model/resources.js';
+import { parseSelector } from '../model/selector.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import type { Family, PortRange } from './ir.js';
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers
+
+/** IANA numbers of the protocols Calico names. */
+export const PROTOCOL_NUMBERS: Readonly<Record<Exclude<PolicyProtocol, number>, number>> = { TCP: 6, UDP: 17, ICMP: 1, ICMPv6: 58, SCTP: 132, UDPLite: 136 };
+
+export function protocolNumber(p: PolicyProtocol): number {
+  return typeof p === 'number' ? p : PROTOCOL_NUMBERS[p];
+}
+
+/** Ports make sense with TCP, UDP and SCTP only (Calico's SupportsPorts). */
+export function supportsPorts(p: PolicyProtocol | undefined): boolean {
+  return p !== undefined && [6, 17, 132].includes(protocolNumber(p));
+}
+
+/** The family an ICMP protocol belongs to (ICMP: 4, ICMPv6: 6), else undefined. */
+export function icmpFamily(p: PolicyProtocol | undefined): Family | undefined {
+  const n = p === undefined ? undefined : protocolNumber(p);
+  return n === 1 ? 4 : n === 58 ? 6 : undefined;
+}
+
+/** A Calico port (`80`, `"80"`, `"8000:8080"`) as a range; throws an InputError saying what is wrong. */
+export function parsePort(p: PolicyPort): PortRange {
+  const shown = JSON.stringify(p);
+  const num = (t: string) => (/^\d{1,5}$/.test(t) ? Number(t) : NaN);
+  let first: number;
+  let last: number;
+  if (typeof p === 'number') first = last = p;
+  else {
+    const m = /^([^:]*):([^:]*)$/.exec(p);
+    if (!m && !/^\d+$/.test(p)) throw new InputError(`${shown}: named ports are not supported by calico-sim; give a number or "first:last"`);
+    [first, last] = m ? [num(m[1]!), num(m[2]!)] : [num(p), num(p)];
+  }
+  for (const n of [first, last]) {
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InputError(`${shown}: ports are whole numbers from 0 to 65535 (a range is "first:last")`);
+  }
+  if (first > last) throw new InputError(`${shown}: first port is above last`);
+  return { first, last };
+}
+
+/** Calico's default types: Ingress; Egress alone if the policy has only egress rules; both if it has both. */
+export function policyTypes(spec: PolicySpec): PolicyType[] {
+  if (spec.types?.length) return spec.types;
+  if (!spec.egress?.length) return ['Ingress'];
+  return spec.ingress?.length ? ['Ingress', 'Egress'] : ['Egress'];
+}
+
+export type PolicyKind = 'NetworkPolicy' | 'GlobalNetworkPolicy';
+
+/**
+ * The name Calico sorts policies by when their orders tie: `<namespace>/<name>` for a
+ * NetworkPolicy (namespace default `default`), `<name>` for a GlobalNetworkPolicy.
+ */
+export function policySortName(kind: PolicyKind, metadata: { name: string; namespace?: string }): string {
+  return kind === 'NetworkPolicy' ? `${metadata.namespace ?? 'default'}/${metadata.name}` : metadata.name;
+}
+
+/** Evaluation order: `order` ascending, unset after every ordered policy, ties by sort name (byte order, as Go compares). */
+export function comparePolicies(a: { order?: number; sortName: string }, b: { order?: number; sortName: string }): number {
+  const oa = a.order ?? Infinity;
+  const ob = b.order ?? Infinity;
+  if (oa !== ob) return oa < ob ? -1 : 1;
+  return a.sortName < b.sortName ? -1 : a.sortName > b.sortName ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// zod helpers (also used by ctl/resources.ts)
+
+type Ctx = z.core.$RefinementCtx;
+function issue(ctx: Ctx, path: (string | number)[], message: string): void {
+  ctx.addIssue({ code: 'custom', path, message });
+}
+
+/** Schemas of the Calico fields calico-sim refuses (left out of the "known fields" lists). */
+const UNSUPPORTED = new WeakSet<object>();
+
+/** A Calico field calico-sim refuses: says so, and why. */
+function unsupported(why: string) {
+  const schema = z.never({ error: `not supported by calico-sim (${why})` }).optional();
+  UNSUPPORTED.add(schema);
+  return schema;
+}
+
+/** A strict object whose unknown-field error lists the known (and supported) fields. */
+export function strict<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape).filter((k) => !UNSUPPORTED.has(shape[k]!)).join(', ');
+  return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field (known fields: ${known})` : undefined) });
+}
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** Kubernetes label keys ([prefix/]name) and values, as Calico checks them. */
+export const labelMap = z.record(z.string(), z.string()).superRefine((map, ctx) => {
+  for (const [key, value] of Object.entries(map)) {
+    const slash = key.indexOf('/');
+    const prefix = slash < 0 ? undefined : key.slice(0, slash);
+    const name = slash < 0 ? key : key.slice(slash + 1);
+    if (name.length > 63 || !LABEL_NAME.test(name) || (prefix !== undefined && (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix)))) {
+      issue(ctx, [key], 'invalid label key: [DNS subdomain/]name, the name at most 63 characters of a-z, A-Z, 0-9, "-", "_" and "."');
+    }
+    if (value.length > 63 || (value !== '' && !LABEL_NAME.test(value))) {
+      issue(ctx, [key], 'invalid label value: at most 63 characters of a-z, A-Z, 0-9, "-", "_" and ".", starting and ending with a letter or digit');
+    }
+  }
+});
+
+/** A Calico selector, checked by the selector parser (stored as written); the error names the column. */
+export const selectorText = z.string().superRefine((text, ctx) => {
+  try {
+    parseSelector(text);
+  } catch (err) {
+    issue(ctx, [], errorMessage(err));
+  }
+});
+
+/** A policy or rule selector: also no global(), which Calico allows only in namespaceSelector. */
+const policySelector = selectorText.superRefine((text, ctx) => {
+  if (/\bglobal\s*\(/.test(text)) issue(ctx, [], 'global() is only valid in a namespaceSelector, which calico-sim does not support');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+const protocol: z.ZodType<PolicyProtocol> = z.union([z.number(), z.string()], { error: 'expected a protocol: TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number from 1 to 255' }).superRefine((p, ctx) => {
+  if (typeof p === 'number' ? Number.isInteger(p) && p >= 1 && p <= 255 : Object.hasOwn(PROTOCOL_NUMBERS, p)) return;
+  const hint = typeof p === 'string' ? Object.keys(PROTOCOL_NUMBERS).find((n) => n.toLowerCase() === p.toLowerCase()) : undefined;
+  issue(ctx, [], `${JSON.stringify(p)} is not a protocol: use TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number from 1 to 255${hint ? ` (names are case-sensitive: ${hint})` : ''}`);
+}) as z.ZodType<PolicyProtocol>;
+
+const port: z.ZodType<PolicyPort> = z.union([z.number(), z.string()], { error: 'expected a port: a number, or "first:last"' }).superRefine((p, ctx) => {
+  try {
+    parsePort(p);
+  } catch (err) {
+    issue(ctx, [], errorMessage(err));
+  }
+});
+
+/** A CIDR of either family, without host bits; a bare address is refused (Calico refuses it too). */
+const net = z.string().superRefine((text, ctx) => {
+  if (!text.includes('/')) {
+    issue(ctx, [], `${JSON.stringify(text)} is not a CIDR: write the address with its prefix length (e.g. ${text}/${familyOf(text) === 4 ? 32 : 128})`);
+    return;
+  }
+  try {
+    parseCidr(text);
+  } catch (err) {
+    issue(ctx, [], errorMessage(err));
+  }
+});
+
+const icmpFields: z.ZodType<IcmpFields> = strict({
+  type: z.number().int('must be a whole number').min(0, 'must be an ICMP type from 0 to 254').max(254, 'must be an ICMP type from 0 to 254').optional(),
+  code: z.number().int('must be a whole number').min(0, 'must be an ICMP code from 0 to 255').max(255, 'must be an ICMP code from 0 to 255').optional(),
+}).superRefine((f, ctx) => {
+  if (f.type === undefined) issue(ctx, ['type'], f.code === undefined ? 'required (the ICMP type to match)' : 'required with code (a code is only meaningful for a type)');
+});
+
+const entityRule: z.ZodType<EntityRule> = strict({
+  nets: z.array(net).optional(),
+  notNets: z.array(net).optional(),
+  selector: policySelector.optional(),
+  notSelector: policySelector.optional(),
+  ports: z.array(port).optional(),
+  notPorts: z.array(port).optional(),
+  namespaceSelector: unsupported('rule selectors match endpoints of the policy\'s namespace, or of every namespace for global policies and profiles'),
+  serviceAccounts: unsupported('there are no service accounts'),
+  services: unsupported('there are no Kubernetes services'),
+});
+
+const SIDES = ['source', 'destination'] as const;
+const PORT_FIELDS = ['ports', 'notPorts'] as const;
+const NET_FIELDS = ['nets', 'notNets'] as const;
+
+/** Calico's checks across a rule's fields: ports need a port protocol, ICMP fields an ICMP protocol, one family. */
+function checkRule(r: Rule, ctx: Ctx): void {
+  for (const side of SIDES) {
+    for (const f of PORT_FIELDS) {
+      if (r[side]?.[f]?.length && !supportsPorts(r.protocol)) {
+        issue(ctx, [side, f], `needs protocol TCP, UDP or SCTP (${r.protocol === undefined ? 'no protocol given' : `not ${r.protocol}`})`);
+      }
+    }
+  }
+  const icmp = icmpFamily(r.protocol);
+  for (const f of ['icmp', 'notICMP'] as const) {
+    if (r[f] && icmp === undefined) issue(ctx, [f], `needs protocol ICMP or ICMPv6 (${r.protocol === undefined ? 'no protocol given' : `not ${r.protocol}`})`);
+  }
+  if (icmp && r.ipVersion && r.ipVersion !== icmp) {
+    issue(ctx, ['ipVersion'], `${r.ipVersion} does not match protocol ${r.protocol} (IPv${icmp}): use ${icmp === 4 ? 'ICMPv6 for IPv6' : 'ICMP for IPv4'}`);
+  }
+  // Every net of the rule must be of one family, the one of ipVersion or of the ICMP protocol.
+  let family: Family | undefined = r.ipVersion ?? icmp;
+  const why = r.ipVersion ? `ipVersion is ${r.ipVersion}` : icmp ? `protocol ${r.protocol} is IPv${icmp}` : undefined;
+  let firstNet: string | undefined;
+  for (const side of SIDES) {
+    for (const f of NET_FIELDS) {
+      (r[side]?.[f] ?? []).forEach((n, i) => {
+        const fam = familyOf(n);
+        if (family === undefined) [family, firstNet] = [fam, n];
+        else if (fam !== family) {
+          const reason = why ?? `the rule also has ${firstNet}: it mixes IPv4 and IPv6 CIDRs (write one rule per family)`;
+          issue(ctx, [side, f, i], `${JSON.stringify(n)} is IPv${fam}, but ${reason}`);
+        }
+      });
+    }
+  }
+}
+
+export const ruleSchema: z.ZodType<Rule> = strict({
+  action: z.enum(['Allow', 'Deny', 'Pass', 'Log']),
+  ipVersion: z.union([z.literal(4), z.literal(6)], { error: 'must be 4 or 6' }).optional(),
+  protocol: protocol.optional(),
+  notProtocol: protocol.optional(),
+  icmp: icmpFields.optional(),
+  notICMP: icmpFields.optional(),
+  source: entityRule.optional(),
+  destination: entityRule.optional(),
+  metadata: strict({ annotations: z.record(z.string(), z.string()).optional() }).optional(),
+  http: unsupported('no application-layer policy'),
+}).superRefine(checkRule);
+
+// ---------------------------------------------------------------------------------------------
+// Specs
+
+const types = z.array(z.enum(['Ingress', 'Egress'])).superRefine((list, ctx) => {
+  list.forEach((t, i) => {
+    if (list.indexOf(t) !== i) issue(ctx, [i], `${t} is given twice`);
+  });
+});
+
+/** NetworkPolicy or GlobalNetworkPolicy spec; on the way in, `types` gets Calico's default (as calicoctl stores it). */
+function policySpecSchema(kind: PolicyKind): z.ZodType<PolicySpec> {
+  const shared = {
+    order: z.number().optional(),
+    selector: policySelector.optional(),
+    types: types.optional(),
+    ingress: z.array(ruleSchema).optional(),
+    egress: z.array(ruleSchema).optional(),
+    serviceAccountSelector: unsupported('there are no service accounts'),
+    tier: unsupported('every policy is in the default tier'),
+    performanceHints: unsupported('no performance hints'),
+  };
+  const global = {
+    namespaceSelector: unsupported('select endpoints by their projectcalico.org/namespace label in spec.selector'),
+    doNotTrack: unsupported('only workload endpoints are policed'),
+    preDNAT: unsupported('only workload endpoints are policed'),
+    applyOnForward: unsupported('only workload endpoints are policed'),
+  };
+  return strict(kind === 'GlobalNetworkPolicy' ? { ...shared, ...global } : shared).transform(
+    (s): PolicySpec => ({
+      ...(s.order === undefined ? {} : { order: s.order }),
+      ...(s.selector === undefined ? {} : { selector: s.selector }),
+      types: policyTypes(s),
+      ...(s.ingress === undefined ? {} : { ingress: s.ingress }),
+      ...(s.egress === undefined ? {} : { egress: s.egress }),
+    }),
+  );
+}
+
+export const POLICY_SPEC_SCHEMAS: Readonly<Record<PolicyKind, z.ZodType<PolicySpec>>> = {
+  NetworkPolicy: policySpecSchema('NetworkPolicy'),
+  GlobalNetworkPolicy: policySpecSchema('GlobalNetworkPolicy'),
+};
+
+export const profileSpecSchema: z.ZodType<Profile['spec']> = strict({
+  ingress: z.array(ruleSchema).optional(),
+  egress: z.array(ruleSchema).optional(),
+  labelsToApply: labelMap.optional(),
+});
+
+export const felixConfigurationSpecSchema = strict({
+  nftablesMode: z.enum(['Enabled', 'Disabled']).optional(),
+});

@@ -1,0 +1,238 @@
+/**
+ * From the datastore snapshot to what one host enforces (HostPolicyIR, see ir.ts): which policy
+ * and profile chains apply to each local endpoint, in order, and every selector and net list
+ * resolved to address sets. Pure and canonical: the same snapshot always gives the same IR.
+ *
+ * Calico semantics kept here:
+ * - An endpoint's labels: its profiles' labelsToApply (the first profile wins a clash), then its
+ *   own labels over those, then the implicit projectcalico.org/namespace and /orchestrator.
+ * - A NetworkPolicy selects endpoints of its own namespace only; a side of one of its rules that
+ *   has a selector or a notSelector matches only endpoints of that namespace (Calico ANDs
+ *   `projectcalico.org/namespace == '<ns>'` into it). GlobalNetworkPolicy and Profile selectors
+ *   match every namespace. A side with neither matches any address, in the cluster or not.
+ * - Policies apply in `order`, unset last, ties by name: `<namespace>/<name>` for a NetworkPolicy,
+ *   `<name>` for a GlobalNetworkPolicy (the names Felix sorts by), compared byte-wise.
+ * - A rule becomes one RuleIR per family it can match (ipVersion, its nets, ICMP vs ICMPv6).
+ */
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import type { Snapshot } from '../datastore/snapshot.js';
+import { canonicalIp, compareCidrs, familyOf, parseCidr } from '../ipam/blocks.js';
+import type { EntityRule, GlobalNetworkPolicy, NetworkPolicy, Profile, Rule, WorkloadEndpoint } from '../model/resources.js';
+import { parseSelector, type Labels, type Selector } from '../model/selector.js';
+import type { ChainIR, DirectionIR, EndpointIR, Family, HostPolicyIR, MatchIR, RuleIR, SetIR } from './ir.js';
+import { comparePolicies, icmpFamily, parsePort, POLICY_SPEC_SCHEMAS, policySortName, profileSpecSchema, protocolNumber, type PolicyKind } from './model.js';
+
+export type PolicySnapshot = Pick<Snapshot, 'workloadEndpoints' | 'networkPolicies' | 'globalNetworkPolicies' | 'profiles'>;
+
+export const NAMESPACE_LABEL = 'projectcalico.org/namespace';
+export const ORCHESTRATOR_LABEL = 'projectcalico.org/orchestrator';
+
+type Direction = 'ingress' | 'egress';
+const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
+const FAMILIES: readonly Family[] = [4, 6];
+
+/** A policy or profile: where its rules come from. `namespace` only for a NetworkPolicy. */
+interface Owner {
+  kind: PolicyKind | 'Profile';
+  namespace?: string;
+  name: string;
+  ingress: Rule[];
+  egress: Rule[];
+}
+
+interface Policy extends Owner {
+  kind: PolicyKind;
+  sortName: string;
+  order?: number;
+  selector: Selector;
+  types: string[];
+}
+
+interface Endpoint {
+  wep: WorkloadEndpoint;
+  namespace: string;
+  labels: Labels;
+  /** Host CIDRs (/32, /128) per family. */
+  addresses: Record<Family, string[]>;
+}
+
+/** A short stable token of [0-9a-f]: what set and chain ids are made of. */
+export function shortHash(meaning: string): string {
+  return createHash('sha256').update(meaning).digest('hex').slice(0, 12);
+}
+
+/** The labels policy selectors see on an endpoint (see the module comment for precedence). */
+export function endpointLabels(wep: WorkloadEndpoint, profiles: ReadonlyMap<string, Profile>): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const name of [...(wep.spec.profiles ?? [])].reverse()) Object.assign(labels, profiles.get(name)?.spec.labelsToApply);
+  Object.assign(labels, wep.metadata.labels);
+  labels[NAMESPACE_LABEL] = wep.metadata.namespace ?? 'default';
+  labels[ORCHESTRATOR_LABEL] = 'cni';
+  return labels;
+}
+
+function hostAddresses(wep: WorkloadEndpoint): Record<Family, string[]> {
+  const out: Record<Family, string[]> = { 4: [], 6: [] };
+  for (const n of wep.spec.ipNetworks ?? []) {
+    try {
+      const ip = canonicalIp(n.split('/')[0]!);
+      const f = familyOf(ip);
+      out[f].push(`${ip}/${f === 4 ? 32 : 128}`);
+    } catch {
+      // A malformed address matches nothing.
+    }
+  }
+  return out;
+}
+
+/** `spec.ingress[0].protocol: ...` — the first problem of a stored record that fails validation. */
+function firstIssue(err: z.ZodError): string {
+  const iss = err.issues[0]!;
+  return `${iss.path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : `${s}.${String(p)}`), 'spec')}: ${iss.message}`;
+}
+
+/**
+ * Builds sets and chains on demand, so that only what local endpoints use is emitted, and each
+ * set (one per meaning) and chain (one per owner and direction) exactly once.
+ */
+class Builder {
+  readonly sets = new Map<string, SetIR>();
+  readonly chains = new Map<string, ChainIR>();
+
+  constructor(private readonly endpoints: readonly Endpoint[]) {}
+
+  chain(owner: Owner, direction: Direction): string {
+    const id = shortHash(`chain|${owner.kind}|${owner.namespace ?? ''}|${owner.name}|${direction}`);
+    if (!this.chains.has(id)) {
+      const scope = owner.kind === 'NetworkPolicy' ? owner.namespace : undefined;
+      this.chains.set(id, {
+        id,
+        kind: owner.kind === 'Profile' ? 'profile' : 'policy',
+        direction,
+        name: `${owner.kind} ${owner.namespace ? `${owner.namespace}/` : ''}${owner.name}`,
+        rules: owner[direction].flatMap((r) => FAMILIES.flatMap((f) => this.rule(r, f, scope) ?? [])),
+      });
+    }
+    return id;
+  }
+
+  /** The rule for one family, or undefined if it cannot match any packet of that family. */
+  private rule(r: Rule, family: Family, scope: string | undefined): RuleIR | undefined {
+    if (r.ipVersion !== undefined && r.ipVersion !== family) return undefined;
+    const icmp = icmpFamily(r.protocol);
+    if (icmp !== undefined && icmp !== family) return undefined;
+    const src = this.match(r.source, family, scope);
+    const dst = this.match(r.destination, family, scope);
+    if (!src || !dst) return undefined;
+    return {
+      family,
+      action: r.action.toLowerCase() as RuleIR['action'],
+      ...(r.protocol === undefined ? {} : { protocol: protocolNumber(r.protocol) }),
+      ...(r.notProtocol === undefined ? {} : { notProtocol: protocolNumber(r.notProtocol) }),
+      src,
+      dst,
+      ...(r.icmp?.type === undefined ? {} : { icmp: { type: r.icmp.type, ...(r.icmp.code === undefined ? {} : { code: r.icmp.code }) } }),
+      ...(r.notICMP?.type === undefined ? {} : { notIcmp: { type: r.notICMP.type, ...(r.notICMP.code === undefined ? {} : { code: r.notICMP.code }) } }),
+    };
+  }
+
+  private match(e: EntityRule | undefined, family: Family, scope: string | undefined): MatchIR | undefined {
+    const sets: string[] = [];
+    const notSets: string[] = [];
+    if (e?.nets?.length) {
+      const mine = e.nets.filter((n) => familyOf(n) === family);
+      if (!mine.length) return undefined; // only nets of the other family: no match in this one
+      sets.push(this.netsSet(family, mine));
+    }
+    const notNets = (e?.notNets ?? []).filter((n) => familyOf(n) === family);
+    if (notNets.length) notSets.push(this.netsSet(family, notNets));
+    const selector = e?.selector?.trim() ? e.selector : undefined;
+    const notSelector = e?.notSelector?.trim() ? e.notSelector : undefined;
+    // In a NetworkPolicy a notSelector alone still limits the side to the policy's namespace.
+    if (selector !== undefined || (scope !== undefined && notSelector !== undefined)) sets.push(this.selectorSet(family, selector ?? 'all()', scope));
+    if (notSelector !== undefined) notSets.push(this.selectorSet(family, notSelector, scope));
+    return { sets: sets.sort(), notSets: notSets.sort(), ports: (e?.ports ?? []).map(parsePort), notPorts: (e?.notPorts ?? []).map(parsePort) };
+  }
+
+  private netsSet(family: Family, nets: string[]): string {
+    const members = [...new Set(nets.map((n) => parseCidr(n).cidr))].sort(compareCidrs);
+    return this.set(`v${family}|nets|${members.join(',')}`, family, `nets ${members.join(', ')}`, () => members);
+  }
+
+  private selectorSet(family: Family, text: string, scope: string | undefined): string {
+    const sel = parseSelector(text);
+    const canonical = sel.toString();
+    return this.set(`v${family}|selector|${canonical}|${scope ?? '*'}`, family, `selector ${canonical}${scope ? ` (ns ${scope})` : ''}`, () => {
+      const found = this.endpoints.filter((ep) => (scope === undefined || ep.namespace === scope) && sel.matches(ep.labels)).flatMap((ep) => ep.addresses[family]);
+      return [...new Set(found)].sort(compareCidrs);
+    });
+  }
+
+  /** The id of the set with this meaning, creating it (members computed once) if new. */
+  private set(meaning: string, family: Family, source: string, members: () => string[]): string {
+    const id = shortHash(`set|${meaning}`);
+    if (!this.sets.has(id)) this.sets.set(id, { id, family, members: members(), source });
+    return id;
+  }
+}
+
+/** What one host enforces. Stored policies or profiles that fail validation are skipped and reported to `warn`. */
+export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem: string) => void = () => {}): HostPolicyIR {
+  const profiles = new Map<string, Profile>();
+  for (const p of snap.profiles ?? []) {
+    const spec = profileSpecSchema.safeParse(p.spec ?? {});
+    if (spec.success) profiles.set(p.metadata.name, { ...p, spec: spec.data });
+    else warn(`Profile ${p.metadata.name}: ignored: ${firstIssue(spec.error)}`);
+  }
+
+  const policies: Policy[] = [];
+  const stored: [PolicyKind, NetworkPolicy | GlobalNetworkPolicy][] = [
+    ...(snap.networkPolicies ?? []).map((p): [PolicyKind, NetworkPolicy] => ['NetworkPolicy', p]),
+    ...(snap.globalNetworkPolicies ?? []).map((p): [PolicyKind, GlobalNetworkPolicy] => ['GlobalNetworkPolicy', p]),
+  ];
+  for (const [kind, p] of stored) {
+    const namespace = kind === 'NetworkPolicy' ? (p.metadata.namespace ?? 'default') : undefined;
+    const sortName = policySortName(kind, p.metadata);
+    const spec = POLICY_SPEC_SCHEMAS[kind].safeParse(p.spec ?? {});
+    if (!spec.success) {
+      warn(`${kind} ${sortName}: ignored: ${firstIssue(spec.error)}`);
+      continue;
+    }
+    const { order, selector, types, ingress, egress } = spec.data;
+    policies.push({ kind, namespace, name: p.metadata.name, sortName, order, selector: parseSelector(selector ?? ''), types: types ?? [], ingress: ingress ?? [], egress: egress ?? [] });
+  }
+  policies.sort(comparePolicies);
+
+  const endpoints: Endpoint[] = snap.workloadEndpoints.map((wep) => ({
+    wep,
+    namespace: wep.metadata.namespace ?? 'default',
+    labels: endpointLabels(wep, profiles),
+    addresses: hostAddresses(wep),
+  }));
+  const b = new Builder(endpoints);
+
+  const direction = (ep: Endpoint, dir: Direction): DirectionIR => {
+    const type = dir === 'ingress' ? 'Ingress' : 'Egress';
+    const applies = policies.filter((p) => p.types.includes(type) && (p.namespace === undefined || p.namespace === ep.namespace) && p.selector.matches(ep.labels));
+    const names = [...new Set(ep.wep.spec.profiles ?? [])].filter((n) => profiles.has(n));
+    return {
+      policies: applies.map((p) => b.chain(p, dir)),
+      profiles: names.map((n) => {
+        const spec = profiles.get(n)!.spec;
+        return b.chain({ kind: 'Profile', name: n, ingress: spec.ingress ?? [], egress: spec.egress ?? [] }, dir);
+      }),
+    };
+  };
+
+  const local: EndpointIR[] = endpoints
+    .filter((ep) => ep.wep.spec.node === host)
+    .sort((x, y) => (x.wep.spec.interfaceName < y.wep.spec.interfaceName ? -1 : x.wep.spec.interfaceName > y.wep.spec.interfaceName ? 1 : 0))
+    .map((ep) => {
+      const [ingress, egress] = DIRECTIONS.map((d) => direction(ep, d)) as [DirectionIR, DirectionIR];
+      return { iface: ep.wep.spec.interfaceName, name: `${ep.namespace}/${ep.wep.metadata.name}`, ingress, egress };
+    });
+
+  const byId = <T extends { id: string }>(m: Map<string, T>) => [...m.values()].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  return { sets: byId(b.sets), chains: byId(b.chains), endpoints: local };
+}

@@ -1,0 +1,250 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
+import { describe, expect, it } from 'vitest';
+import { EMPTY_POLICY, type ChainIR, type HostPolicyIR, type RuleIR } from '../../src/policy/ir.js';
+import { endpointLabels, resolvePolicy, type PolicySnapshot } from '../../src/policy/resolve.js';
+import { resourcesFrom, tenantsEndpoints, tenantsSnapshot, wep } from '../fixtures/policy/cluster.js';
+
+const GOLDEN = fileURLToPath(new URL('../fixtures/policy/', import.meta.url));
+
+const expectGolden = (name: string, ir: HostPolicyIR) => expectGoldenFile(`${GOLDEN}${name}`, `${JSON.stringify(ir, null, 2)}\n`);
+
+const V3 = 'apiVersion: projectcalico.org/v3';
+const gnp = (name: string, spec: string) => `${V3}\nkind: GlobalNetworkPolicy\nmetadata: {name: ${name}}\nspec:\n${spec.replace(/^/gm, '  ')}\n`;
+const np = (ns: string, name: string, spec: string) => `${V3}\nkind: NetworkPolicy\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${spec.replace(/^/gm, '  ')}\n`;
+const profile = (name: string, spec: string) => `${V3}\nkind: Profile\nmetadata: {name: ${name}}\nspec:\n${spec.replace(/^/gm, '  ')}\n`;
+
+/** A snapshot of the tenants' endpoints with other policy resources. */
+const withPolicies = (...docs: string[]): PolicySnapshot => ({ ...resourcesFrom(docs.join('---\n')), workloadEndpoints: tenantsEndpoints() });
+
+const chainNamed = (ir: HostPolicyIR, name: string, direction = 'ingress'): ChainIR => {
+  const c = ir.chains.find((x) => x.name === name && x.direction === direction);
+  if (!c) throw new Error(`no chain ${name} (${direction}); chains: ${ir.chains.map((x) => `${x.name}/${x.direction}`).join(', ')}`);
+  return c;
+};
+const setOf = (ir: HostPolicyIR, id: string) => ir.sets.find((s) => s.id === id)!;
+const names = (ir: HostPolicyIR, ids: string[]) => ids.map((id) => ir.chains.find((c) => c.id === id)!.name);
+const ep = (ir: HostPolicyIR, name: string) => ir.endpoints.find((e) => e.name === name)!;
+
+describe('resolvePolicy: the tenants fixture', () => {
+  const ir = resolvePolicy(tenantsSnapshot(), 'h1');
+
+  it('matches the golden IR for h1', () => expectGolden('tenants-h1.ir.json', ir));
+
+  it('is canonical: sets and chains sorted by id, endpoints by iface, ids short tokens', () => {
+    const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+    expect(ids(ir.sets)).toEqual([...ids(ir.sets)].sort());
+    expect(ids(ir.chains)).toEqual([...ids(ir.chains)].sort());
+    expect(ir.endpoints.map((e) => e.iface)).toEqual(['cali00000000a01', 'cali00000000a02', 'cali00000000b01']);
+    for (const id of [...ids(ir.sets), ...ids(ir.chains)]) expect(id).toMatch(/^[a-z0-9]{1,12}$/);
+    // Input order does not matter.
+    const s = tenantsSnapshot();
+    expect(resolvePolicy({ ...s, workloadEndpoints: [...s.workloadEndpoints].reverse(), globalNetworkPolicies: [...s.globalNetworkPolicies!].reverse() }, 'h1')).toEqual(ir);
+  });
+
+  it('applies policies in order and profiles in the endpoint order, per direction', () => {
+    expect(names(ir, ep(ir, 'tenant-a/a-web').ingress.policies)).toEqual(['GlobalNetworkPolicy allow-ping', 'NetworkPolicy tenant-a/web', 'GlobalNetworkPolicy to-profiles']);
+    expect(names(ir, ep(ir, 'tenant-a/a-web').ingress.profiles)).toEqual(['Profile kns.tenant-a']);
+    // A policy with only egress rules applies to egress only.
+    expect(names(ir, ep(ir, 'tenant-b/b-client').egress.policies)).toEqual(['GlobalNetworkPolicy b-outside']);
+    expect(names(ir, ep(ir, 'tenant-a/a-client').egress.policies)).toEqual([]);
+    expect(names(ir, ep(ir, 'tenant-a/a-client').egress.profiles)).toEqual(['Profile kns.tenant-a']);
+  });
+
+  it('a NetworkPolicy selects endpoints of its namespace only', () => {
+    // b-web (tenant-b, role web) is on h2: the tenant-a policy does not apply to it.
+    const h2 = resolvePolicy(tenantsSnapshot(), 'h2');
+    expect(names(h2, ep(h2, 'tenant-b/b-web').ingress.policies)).toEqual(['GlobalNetworkPolicy allow-ping', 'GlobalNetworkPolicy to-profiles']);
+  });
+
+  it("a NetworkPolicy's rule selector matches its namespace only; a profile's every namespace", () => {
+    const web = chainNamed(ir, 'NetworkPolicy tenant-a/web');
+    const [v4, v6] = web.rules.map((r) => setOf(ir, r.src.sets[0]!));
+    // b-client (tenant-b) has role client too, but is not in tenant-a.
+    expect(v4).toMatchObject({ family: 4, members: ['198.19.0.2/32', '198.19.0.65/32'], source: 'selector role == "client" (ns tenant-a)' });
+    expect(v6).toMatchObject({ family: 6, members: ['2001:db8:1::2/128'] });
+    const profileSet = setOf(ir, chainNamed(ir, 'Profile kns.tenant-a').rules[0]!.src.sets[0]!);
+    expect(profileSet).toMatchObject({ source: 'selector tenant == "a"', members: ['198.19.0.1/32', '198.19.0.2/32', '198.19.0.65/32'] });
+  });
+
+  it('splits rules by family: ICMP is IPv4, ICMPv6 IPv6, nets decide, no constraint gives both', () => {
+    const fam = (c: ChainIR) => c.rules.map((r) => `${r.family}:${r.action}`);
+    expect(fam(chainNamed(ir, 'GlobalNetworkPolicy allow-ping'))).toEqual(['4:allow', '6:allow']);
+    expect(fam(chainNamed(ir, 'NetworkPolicy tenant-a/web'))).toEqual(['4:allow', '6:allow', '4:deny', '6:deny']);
+    expect(fam(chainNamed(ir, 'GlobalNetworkPolicy b-outside', 'egress'))).toEqual(['4:allow', '4:deny', '4:pass', '6:pass']);
+    expect(chainNamed(ir, 'GlobalNetworkPolicy allow-ping').rules[0]).toMatchObject({ protocol: 1, icmp: { type: 8 } });
+    expect(chainNamed(ir, 'GlobalNetworkPolicy allow-ping').rules[1]).toMatchObject({ protocol: 58, icmp: { type: 128 } });
+  });
+
+  it('emits only what local endpoints use', () => {
+    // Profile kns.tenant-b's ingress is used by b-client (h1); nothing on h1 uses a set of b-web.
+    expect(ir.sets.flatMap((s) => s.members)).not.toContain('198.19.0.66/32');
+    expect(resolvePolicy(tenantsSnapshot(), 'h3')).toEqual(EMPTY_POLICY);
+  });
+});
+
+describe('resolvePolicy: Calico corner cases', () => {
+  it('order: unset after every ordered policy, ties by name; NetworkPolicy names are namespace/name', () => {
+    const ir = resolvePolicy(
+      withPolicies(
+        gnp('zz-unordered', 'selector: all()'),
+        gnp('aa-unordered', 'selector: all()'),
+        gnp('tenant-a-x', 'order: 5'),
+        np('tenant-a', 'web-a', 'order: 5'),
+        gnp('first', 'order: -1'),
+        gnp('zz', 'order: 4.5'),
+      ),
+      'h1',
+    );
+    // "tenant-a-x" < "tenant-a/web-a" byte-wise ('-' is 0x2d, '/' is 0x2f).
+    expect(names(ir, ep(ir, 'tenant-a/a-web').ingress.policies)).toEqual([
+      'GlobalNetworkPolicy first',
+      'GlobalNetworkPolicy zz',
+      'GlobalNetworkPolicy tenant-a-x',
+      'NetworkPolicy tenant-a/web-a',
+      'GlobalNetworkPolicy aa-unordered',
+      'GlobalNetworkPolicy zz-unordered',
+    ]);
+  });
+
+  it('types: a policy selecting the endpoint only in Egress leaves Ingress to the profiles', () => {
+    const ir = resolvePolicy(withPolicies(gnp('out', 'types: [Egress]\nselector: role == "web"'), profile('kns.tenant-a', 'ingress: [{action: Allow}]')), 'h1');
+    expect(names(ir, ep(ir, 'tenant-a/a-web').egress.policies)).toEqual(['GlobalNetworkPolicy out']);
+    expect(ep(ir, 'tenant-a/a-web').ingress).toEqual({ policies: [], profiles: [chainNamed(ir, 'Profile kns.tenant-a').id] });
+  });
+
+  it('an endpoint no policy selects has only its profiles; missing profiles are skipped; none at all is allowed', () => {
+    const s = withPolicies(profile('kns.tenant-a', 'ingress: [{action: Allow}]'), profile('extra', 'labelsToApply: {x: y}'));
+    s.workloadEndpoints = [
+      wep('w1', { ns: 'tenant-a', node: 'h1', iface: 'cali1', ips: ['198.19.0.1/32'], profiles: ['missing', 'kns.tenant-a', 'extra', 'kns.tenant-a'] }),
+      wep('w2', { node: 'h1', iface: 'cali2', ips: ['198.19.0.2/32'], profiles: [] }),
+    ];
+    const ir = resolvePolicy(s, 'h1');
+    expect(names(ir, ep(ir, 'tenant-a/w1').ingress.profiles)).toEqual(['Profile kns.tenant-a', 'Profile extra']);
+    expect(ep(ir, 'tenant-a/w1').ingress.policies).toEqual([]);
+    expect(chainNamed(ir, 'Profile extra').rules).toEqual([]);
+    expect(ep(ir, 'default/w2')).toEqual({ iface: 'cali2', name: 'default/w2', ingress: { policies: [], profiles: [] }, egress: { policies: [], profiles: [] } });
+  });
+
+  it('labels: own labels over profile labels (the first profile wins), implicit namespace and orchestrator over all', () => {
+    const profiles = new Map(
+      resourcesFrom([profile('p1', 'labelsToApply: {a: p1, b: p1}'), profile('p2', 'labelsToApply: {a: p2, c: p2}')].join('---\n')).profiles!.map((p) => [p.metadata.name, p]),
+    );
+    const w = wep('w', { ns: 'ns1', node: 'h1', iface: 'cali1', ips: [], labels: { b: 'own', 'projectcalico.org/namespace': 'fake' }, profiles: ['p1', 'p2'] });
+    expect(endpointLabels(w, profiles)).toEqual({ a: 'p1', b: 'own', c: 'p2', 'projectcalico.org/namespace': 'ns1', 'projectcalico.org/orchestrator': 'cni' });
+    // Profile labels select endpoints.
+    const ir = resolvePolicy(withPolicies(profile('kns.tenant-b', 'labelsToApply: {tenant: b}'), gnp('b', 'selector: tenant == "b"')), 'h1');
+    expect(names(ir, ep(ir, 'tenant-b/b-client').ingress.policies)).toEqual(['GlobalNetworkPolicy b']);
+    expect(ep(ir, 'tenant-a/a-web').ingress.policies).toEqual([]);
+  });
+
+  it('notNets and notSelector: not-sets; in a NetworkPolicy a notSelector alone still keeps to the namespace', () => {
+    const ir = resolvePolicy(
+      withPolicies(
+        np('tenant-a', 'not', 'selector: role == "web"\ningress:\n- action: Allow\n  source: {notSelector: role == "client", notNets: [198.19.0.128/25]}'),
+        gnp('not-global', 'selector: role == "web"\ningress:\n- action: Allow\n  source: {notSelector: role == "client"}'),
+      ),
+      'h1',
+    );
+    const [v4, v6] = chainNamed(ir, 'NetworkPolicy tenant-a/not').rules as [RuleIR, RuleIR];
+    expect(v4.src.sets.map((id) => setOf(ir, id).source)).toEqual(['selector all() (ns tenant-a)']);
+    expect(v4.src.notSets.map((id) => setOf(ir, id).source).sort()).toEqual(['nets 198.19.0.128/25', 'selector role == "client" (ns tenant-a)']);
+    // No IPv6 notNets: the IPv6 rule has the selector sets only.
+    expect(v6.src.notSets.map((id) => setOf(ir, id).source)).toEqual(['selector role == "client" (ns tenant-a)']);
+    const g = chainNamed(ir, 'GlobalNetworkPolicy not-global').rules[0]!;
+    expect(g.src.sets).toEqual([]);
+    expect(setOf(ir, g.src.notSets[0]!)).toMatchObject({ source: 'selector role == "client"', members: ['198.19.0.2/32', '198.19.0.3/32', '198.19.0.65/32'] });
+  });
+
+  it('a side without selector in a NetworkPolicy matches any address (no namespace set)', () => {
+    const ir = resolvePolicy(withPolicies(np('tenant-a', 'any', 'ingress: [{action: Allow, protocol: TCP}]')), 'h1');
+    expect(chainNamed(ir, 'NetworkPolicy tenant-a/any').rules.map((r) => r.src.sets)).toEqual([[], []]);
+  });
+
+  it('family splitting: ipVersion, nets of one family, notNets of the other', () => {
+    const ir = resolvePolicy(
+      withPolicies(
+        gnp(
+          'fam',
+          [
+            'ingress:',
+            '- {action: Allow, ipVersion: 6}',
+            '- {action: Allow, source: {nets: [2001:db8:2::/48, 2001:db8:1::/48, 2001:db8:1::/48]}}',
+            '- {action: Deny, destination: {notNets: [198.18.0.0/15]}}',
+            '- {action: Allow, protocol: 47}',
+          ].join('\n'),
+        ),
+      ),
+      'h1',
+    );
+    const rules = chainNamed(ir, 'GlobalNetworkPolicy fam').rules;
+    expect(rules.map((r) => `${r.family}:${r.action}`)).toEqual(['6:allow', '6:allow', '4:deny', '6:deny', '4:allow', '6:allow']);
+    // Nets become one canonical, sorted, deduplicated set.
+    expect(setOf(ir, rules[1]!.src.sets[0]!)).toMatchObject({ family: 6, members: ['2001:db8:1::/48', '2001:db8:2::/48'], source: 'nets 2001:db8:1::/48, 2001:db8:2::/48' });
+    expect(rules[3]!.dst.notSets).toEqual([]);
+    expect(rules[4]).toMatchObject({ protocol: 47 });
+  });
+
+  it('protocols, ports and ICMP fields carried over', () => {
+    const ir = resolvePolicy(
+      withPolicies(
+        gnp(
+          'fields',
+          [
+            'ingress:',
+            '- {action: Allow, protocol: SCTP, notProtocol: UDP, source: {ports: ["1000:2000"]}, destination: {ports: [80, "443"], notPorts: ["8000:8080"]}}',
+            '- {action: Deny, protocol: ICMPv6, icmp: {type: 1, code: 4}, notICMP: {type: 2}}',
+            '- {action: Log, protocol: UDPLite}',
+          ].join('\n'),
+        ),
+      ),
+      'h1',
+    );
+    const [sctp4, sctp6, icmp6, log4] = chainNamed(ir, 'GlobalNetworkPolicy fields').rules;
+    expect(sctp4).toMatchObject({ family: 4, protocol: 132, notProtocol: 17, src: { ports: [{ first: 1000, last: 2000 }] }, dst: { ports: [{ first: 80, last: 80 }, { first: 443, last: 443 }], notPorts: [{ first: 8000, last: 8080 }] } });
+    expect(sctp6).toMatchObject({ family: 6, protocol: 132 });
+    expect(icmp6).toEqual({ family: 6, action: 'deny', protocol: 58, src: { sets: [], notSets: [], ports: [], notPorts: [] }, dst: { sets: [], notSets: [], ports: [], notPorts: [] }, icmp: { type: 1, code: 4 }, notIcmp: { type: 2 } });
+    expect(log4).toMatchObject({ family: 4, action: 'log', protocol: 136 });
+  });
+
+  it('one set per meaning: the same selector in two policies is one set, per family and namespace scope', () => {
+    const rule = (sel: string) => `ingress: [{action: Allow, source: {selector: ${sel}}}]`;
+    const [a, b] = [`"role == 'client'"`, `'role=="client"'`];
+    const ir = resolvePolicy(withPolicies(gnp('g1', rule(a)), gnp('g2', rule(b)), np('tenant-a', 'n1', rule(a)), np('tenant-a', 'n2', rule(b))), 'h1');
+    expect(ir.sets.map((s) => s.source).sort()).toEqual([
+      'selector role == "client"',
+      'selector role == "client"',
+      'selector role == "client" (ns tenant-a)',
+      'selector role == "client" (ns tenant-a)',
+    ]);
+    expect(new Set(ir.sets.map((s) => `${s.family} ${s.source}`)).size).toBe(4);
+  });
+
+  it('set ids and chains are stable when a label changes: only members change', () => {
+    const before = resolvePolicy(tenantsSnapshot(), 'h1');
+    const s = tenantsSnapshot();
+    // a-client2 (h2) stops being a client; b-web (h2) moves to tenant-a's profile.
+    s.workloadEndpoints[3]!.metadata.labels = { role: 'other' };
+    s.workloadEndpoints[4]!.spec.profiles = ['kns.tenant-a'];
+    const after = resolvePolicy(s, 'h1');
+    expect(after.chains).toEqual(before.chains);
+    expect(after.endpoints).toEqual(before.endpoints);
+    expect(after.sets.map((x) => x.id)).toEqual(before.sets.map((x) => x.id));
+    const changed = after.sets.filter((x, i) => JSON.stringify(x.members) !== JSON.stringify(before.sets[i]!.members)).map((x) => `${x.family} ${x.source}: ${x.members.join(' ')}`);
+    expect(changed.sort()).toEqual(['4 selector role == "client" (ns tenant-a): 198.19.0.2/32', '4 selector tenant == "a": 198.19.0.1/32 198.19.0.2/32 198.19.0.65/32 198.19.0.66/32']);
+  });
+
+  it('skips a stored policy or profile that fails validation, and says so', () => {
+    const s = tenantsSnapshot();
+    s.globalNetworkPolicies!.push({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'junk' }, spec: { selector: 'a ==' } });
+    s.profiles!.push({ apiVersion: 'projectcalico.org/v3', kind: 'Profile', metadata: { name: 'kns.tenant-a' }, spec: { ingress: [{ action: 'Allow', protocol: 'TCP', icmp: { type: 8 } }] } });
+    const problems: string[] = [];
+    const ir = resolvePolicy(s, 'h1', (p) => problems.push(p));
+    expect(problems).toEqual([
+      'Profile kns.tenant-a: ignored: spec.ingress[0].icmp: needs protocol ICMP or ICMPv6 (not TCP)',
+      'GlobalNetworkPolicy junk: ignored: spec.selector: invalid selector "a ==": expected a quoted string at column 4',
+    ]);
+    expect(ir.chains.map((c) => c.name)).not.toContain('GlobalNetworkPolicy junk');
+  });
+});
