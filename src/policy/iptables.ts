@@ -1,0 +1,393 @@
+/**
+ * The iptables policy compiler (Calico Felix's iptables mode), pure: HostPolicyIR → a desired
+ * ruleset (chain name → `-A chain ...` lines per family, plus ipsets), and from two of those the
+ * texts that `ipset restore`, `iptables-restore` and `ip6tables-restore` read. The kernel is
+ * touched only by iptables-apply.ts.
+ *
+ * Layout (Felix's, see felix/rules/static.go, endpoints.go, policy.go):
+ *   FORWARD → cali-FORWARD: conntrack fast path, clear marks, `-i cali+` → cali-from-wl-dispatch,
+ *     `-o cali+` → cali-to-wl-dispatch, then ACCEPT (reached only when the endpoint chains returned).
+ *   INPUT → cali-INPUT: `-i cali+` → cali-wl-to-host: the workload's egress policy, then ACCEPT.
+ *   OUTPUT: not policed (host → local workload is always allowed, e.g. kubelet probes).
+ *   dispatch chains: `-i/-o <iface> -g cali-fw-/cali-tw-<iface>`; unknown cali interfaces: DROP.
+ *     Felix builds a tree of dispatch chains at thousands of endpoints; a flat list is enough here.
+ *   cali-tw-<iface> (ingress) / cali-fw-<iface> (egress): policies in order, then profiles.
+ *   cali-pi-/cali-po-<id> (policies), cali-pri-/cali-pro-<id> (profiles): the rules.
+ * Marks as in Felix: accept 0x10000 ("RETURN means accepted"), pass 0x20000 (skip to profiles).
+ */
+import { InputError } from '../util/errors.js';
+import type { ChainIR, DirectionIR, EndpointIR, Family, HostPolicyIR, MatchIR, PortRange, RuleIR } from './ir.js';
+
+export const MARK_ACCEPT = 0x10000;
+export const MARK_PASS = 0x20000;
+const hex = (n: number) => `0x${n.toString(16)}`;
+const MARKS = hex(MARK_ACCEPT | MARK_PASS);
+const IS_ACCEPTED = `-m mark --mark ${hex(MARK_ACCEPT)}/${hex(MARK_ACCEPT)}`;
+const IS_PASSED = `-m mark --mark ${hex(MARK_PASS)}/${hex(MARK_PASS)}`;
+const NOT_PASSED = `-m mark --mark 0x0/${hex(MARK_PASS)}`;
+/** The prefix of every interface we police (Calico's default InterfacePrefix). */
+const WL = 'cali+';
+export const LOG_PREFIX = 'calico-packet: ';
+
+export const CHAINS = {
+  forward: 'cali-FORWARD',
+  input: 'cali-INPUT',
+  wlToHost: 'cali-wl-to-host',
+  fromWl: 'cali-from-wl-dispatch',
+  toWl: 'cali-to-wl-dispatch',
+} as const;
+
+/** Our hooks in the base chains; only renderFull writes them (they never change). */
+export const HOOKS: ReadonlyArray<readonly [base: string, target: string]> = [['INPUT', CHAINS.input], ['FORWARD', CHAINS.forward]];
+
+/** A chain we own: everything named `cali-` in the filter table. */
+export const isOurChain = (name: string) => name.startsWith('cali-');
+/** An ipset we own: `cali40s:` / `cali60s:` (and the `t` temporaries of a full apply). */
+export const isOurSet = (name: string) => /^cali[46]0[st]:/.test(name);
+
+export const setName = (family: Family, id: string) => `cali${family}0s:${id}`;
+const tmpSetName = (family: Family, id: string) => `cali${family}0t:${id}`;
+
+export function policyChainName(c: Pick<ChainIR, 'kind' | 'direction' | 'id'>): string {
+  return `cali-${c.kind === 'profile' ? 'pr' : 'p'}${c.direction === 'ingress' ? 'i' : 'o'}-${c.id}`;
+}
+/** Ingress is traffic TO the workload (cali-tw-), egress FROM it (cali-fw-). */
+export const endpointChainName = (direction: 'ingress' | 'egress', iface: string) => `cali-${direction === 'ingress' ? 'tw' : 'fw'}-${iface}`;
+
+/** Chain name → its rules in `-A chain ...` form, in order. */
+export type Ruleset = Map<string, string[]>;
+export interface IpsetSpec { family: Family; members: string[] }
+export interface CompiledPolicy { v4: Ruleset; v6: Ruleset; sets: Map<string, IpsetSpec> }
+
+/**
+ * What the applier runs, in this order: `ipset restore -exist` (ipset), `iptables-restore`
+ * (v4) and `ip6tables-restore` (v6) — with `--noflush` when `noflush` — then `ipset restore
+ * -exist` again (ipsetAfter: sets are destroyed only once no rule uses them). Empty texts are
+ * skipped; `chains` and `sets` count what was rewritten, added or removed.
+ */
+export interface RestorePlan { ipset: string; v4: string; v6: string; ipsetAfter: string; noflush: boolean; chains: number; sets: number }
+
+// ---------------------------------------------------------------------------------------------
+// Compiling
+
+/** iptables keeps at most 255 comment bytes; quotes and backslashes would break the restore syntax. */
+const comment = (text: string) => `-m comment --comment "${text.replace(/["\\\n\r]/g, '_').slice(0, 255)}"`;
+
+/** One rule line: the comment first, as Felix writes it. */
+const line = (chain: string, note: string, body: string) => `-A ${chain} ${comment(note)} ${body}`;
+
+const SET_TARGET = (mark: number) => `-j MARK --set-xmark ${hex(mark)}/${hex(mark)}`;
+const CLEAR_MARKS = `-j MARK --set-xmark 0x0/${MARKS}`;
+const CONNTRACK = ['-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-m conntrack --ctstate INVALID -j DROP'];
+/** ICMPv6 a workload must be able to send its host whatever its policy: MLD, RS, NS, NA (Felix's list). */
+const ND_TYPES = [130, 131, 132, 133, 135, 136];
+
+/** Compiles the IR into a desired ruleset. Throws an InputError for an IR that breaks its contract. */
+export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
+  const sets = new Map<string, IpsetSpec>();
+  const setFamily = new Map<string, Family>();
+  for (const s of ir.sets) {
+    if (setFamily.has(s.id)) throw new InputError(`policy IR: duplicate set id "${s.id}"`);
+    checkId(s.id, 'set');
+    setFamily.set(s.id, s.family);
+    sets.set(setName(s.family, s.id), { family: s.family, members: ipsetMembers(s.family, s.members) });
+  }
+  for (const ep of ir.endpoints) {
+    // Interface names end up in chain names (≤ 28 characters) and must fall under `cali+`.
+    if (!/^cali[A-Za-z0-9_.-]{1,11}$/.test(ep.iface)) throw new InputError(`policy IR: endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not "cali" + 1-11 characters`);
+  }
+  if (new Set(ir.endpoints.map((e) => e.iface)).size !== ir.endpoints.length) throw new InputError('policy IR: two endpoints share an interface');
+  const chains = new Map<string, ChainIR>();
+  for (const c of ir.chains) {
+    checkId(c.id, 'chain');
+    const name = policyChainName(c);
+    if (chains.has(name)) throw new InputError(`policy IR: duplicate ${c.kind} ${c.direction} chain "${c.id}"`);
+    chains.set(name, c);
+  }
+  const ruleset = (family: Family): Ruleset => {
+    const out: Ruleset = new Map();
+    for (const [name, rules] of staticChains(family, ir.endpoints)) out.set(name, rules);
+    for (const ep of ir.endpoints) {
+      for (const dir of ['ingress', 'egress'] as const) {
+        const name = endpointChainName(dir, ep.iface);
+        out.set(name, endpointChain(name, ep, dir, ep[dir], chains));
+      }
+    }
+    for (const [name, c] of [...chains].sort(([a], [b]) => (a < b ? -1 : 1))) out.set(name, policyChain(name, c, family, setFamily));
+    return out;
+  };
+  return { v4: ruleset(4), v6: ruleset(6), sets };
+}
+
+function checkId(id: string, what: string): void {
+  if (!/^[a-z0-9]{1,12}$/.test(id)) throw new InputError(`policy IR: ${what} id ${JSON.stringify(id)} is not 1-12 characters of [a-z0-9]`);
+}
+
+/** `hash:net` cannot hold a /0: like Felix, store it as its two halves. */
+function ipsetMembers(family: Family, members: string[]): string[] {
+  const out = new Set<string>();
+  for (const m of members) {
+    if (m.includes(':') !== (family === 6)) throw new InputError(`policy IR: ${m} in an IPv${family} set`);
+    if (m === '0.0.0.0/0') out.add('0.0.0.0/1').add('128.0.0.0/1');
+    else if (m === '::/0') out.add('::/1').add('8000::/1');
+    else out.add(m);
+  }
+  return [...out];
+}
+
+function staticChains(family: Family, endpoints: EndpointIR[]): Array<[string, string[]]> {
+  const { forward, input, wlToHost, fromWl, toWl } = CHAINS;
+  return [
+    [forward, [
+      // Deviation: Felix runs the conntrack pair at the top of each endpoint chain; once here is
+      // cheaper and means the same for workload traffic. It applies to all forwarded traffic,
+      // which is otherwise left alone (no endpoint chain sees it, FORWARD's policy decides).
+      line(forward, 'Accept established and related', CONNTRACK[0]!),
+      line(forward, 'Drop conntrack invalid', CONNTRACK[1]!),
+      line(forward, 'Clear policy marks', CLEAR_MARKS),
+      line(forward, 'From workload: its egress policy', `-i ${WL} -j ${fromWl}`),
+      line(forward, 'To workload: its ingress policy', `-o ${WL} -j ${toWl}`),
+      // Endpoint chains DROP or RETURN: reaching these means every policy on the way allowed it.
+      // Same-host traffic went through both dispatch chains above before getting here.
+      line(forward, 'Policy accepted packet from workload', `-i ${WL} -j ACCEPT`),
+      line(forward, 'Policy accepted packet to workload', `-o ${WL} -j ACCEPT`),
+    ]],
+    [input, [line(input, 'From workload to host', `-i ${WL} -g ${wlToHost}`)]],
+    // Felix's cali-wl-to-host, with DefaultEndpointToHostAction ACCEPT.
+    [wlToHost, [
+      line(wlToHost, 'Accept established and related', CONNTRACK[0]!),
+      line(wlToHost, 'Drop conntrack invalid', CONNTRACK[1]!),
+      ...(family === 6 ? ND_TYPES.map((t) => line(wlToHost, 'Allow ICMPv6 ND and MLD to host', `-p 58 -m icmp6 --icmpv6-type ${t} -j ACCEPT`)) : []),
+      line(wlToHost, 'Workload egress policy', `-j ${fromWl}`),
+      line(wlToHost, 'Egress policy accepted packet to host', '-j ACCEPT'),
+    ]],
+    [fromWl, [
+      ...endpoints.map((ep) => line(fromWl, `From ${ep.name}`, `-i ${ep.iface} -g ${endpointChainName('egress', ep.iface)}`)),
+      line(fromWl, 'Unknown interface', '-j DROP'),
+    ]],
+    [toWl, [
+      ...endpoints.map((ep) => line(toWl, `To ${ep.name}`, `-o ${ep.iface} -g ${endpointChainName('ingress', ep.iface)}`)),
+      line(toWl, 'Unknown interface', '-j DROP'),
+    ]],
+  ];
+}
+
+/**
+ * One direction of one endpoint. Marks are cleared first: for same-host traffic this chain runs
+ * after the sender's cali-fw- chain, whose accept mark must not count here.
+ */
+function endpointChain(name: string, ep: EndpointIR, dir: 'ingress' | 'egress', d: DirectionIR, chains: Map<string, ChainIR>): string[] {
+  const target = (kind: ChainIR['kind'], id: string) => {
+    const t = policyChainName({ kind, direction: dir, id });
+    const c = chains.get(t);
+    if (!c) throw new InputError(`policy IR: endpoint ${ep.name} uses ${kind} ${dir} chain "${id}", which is not in the IR`);
+    return c;
+  };
+  const out = [line(name, `${dir === 'ingress' ? 'Ingress to' : 'Egress from'} ${ep.name}: clear marks`, CLEAR_MARKS)];
+  for (const id of d.policies) {
+    const c = target('policy', id);
+    // A pass mark means an earlier policy said `pass`: the other policies are skipped.
+    out.push(line(name, c.name, `${NOT_PASSED} -j ${policyChainName(c)}`));
+    out.push(line(name, 'Return if policy accepted', `${IS_ACCEPTED} -j RETURN`));
+  }
+  if (d.policies.length) out.push(line(name, 'Drop if no policies passed packet', `${NOT_PASSED} -j DROP`));
+  for (const id of d.profiles) {
+    const c = target('profile', id);
+    out.push(line(name, c.name, `-j ${policyChainName(c)}`));
+    out.push(line(name, 'Return if profile accepted', `${IS_ACCEPTED} -j RETURN`));
+  }
+  out.push(line(name, 'Drop if no profiles matched', '-j DROP'));
+  return out;
+}
+
+/** A policy or profile chain for one family: its rules of that family, in order. */
+function policyChain(name: string, c: ChainIR, family: Family, setFamily: Map<string, Family>): string[] {
+  const out: string[] = [];
+  c.rules.forEach((r, i) => {
+    if (r.family !== family) return;
+    const note = `${c.name} rule ${i}`;
+    const matches = ruleMatches(r, family, setFamily, note);
+    if (!matches.length) return;
+    for (const match of matches) {
+      if (r.action === 'allow') out.push(line(name, note, `${match}${SET_TARGET(MARK_ACCEPT)}`));
+      else if (r.action === 'deny') out.push(line(name, note, `${match}-j DROP`));
+      else if (r.action === 'log') out.push(line(name, note, `${match}-j LOG --log-prefix "${LOG_PREFIX}" --log-level 5`));
+      // In a profile there is nothing to skip to but the next profile: a plain RETURN does it
+      // (a pass mark there would be ambiguous, it may already be set by the policies' pass).
+      else if (c.kind === 'profile') out.push(line(name, note, `${match}-j RETURN`));
+      else out.push(line(name, note, `${match}${SET_TARGET(MARK_PASS)}`));
+    }
+    // Every rule starts with both marks clear (each marking is followed at once by its RETURN),
+    // so one RETURN serves all the lines a rule was split into.
+    if (r.action === 'allow') out.push(line(name, note, `${IS_ACCEPTED} -j RETURN`));
+    if (r.action === 'pass' && c.kind === 'policy') out.push(line(name, note, `${IS_PASSED} -j RETURN`));
+  });
+  return out;
+}
+
+const PORT_PROTOCOLS = [6, 17, 132];
+
+/**
+ * The match part of a rule (ending in a space, or empty), one string per line the rule needs:
+ * more than one when `ports` needs several multiport matches (they are ORed, so each is a line
+ * of its own; the ranges are merged first so at most one line matches a packet, and a `log`
+ * rule logs once). notPorts are ANDed: several multiport matches on the same line.
+ */
+function ruleMatches(r: RuleIR, family: Family, setFamily: Map<string, Family>, where: string): string[] {
+  const parts: string[] = [];
+  if (r.protocol !== undefined) {
+    // `-p X ! -p Y` is not expressible; with X ≠ Y the second is implied, with X = Y nothing matches.
+    if (r.notProtocol === r.protocol) return [];
+    parts.push(`-p ${r.protocol}`);
+  } else if (r.notProtocol !== undefined) parts.push(`! -p ${r.notProtocol}`);
+  for (const [side, m] of [['src', r.src], ['dst', r.dst]] as const) {
+    for (const id of m.sets) parts.push(`-m set --match-set ${checkedSet(id, family, setFamily, where)} ${side}`);
+    for (const id of m.notSets) parts.push(`-m set ! --match-set ${checkedSet(id, family, setFamily, where)} ${side}`);
+  }
+  const hasPorts = (m: MatchIR) => m.ports.length + m.notPorts.length > 0;
+  if ((hasPorts(r.src) || hasPorts(r.dst)) && !PORT_PROTOCOLS.includes(r.protocol ?? -1)) {
+    throw new InputError(`policy IR: ${where}: ports need protocol TCP, UDP or SCTP`);
+  }
+  for (const [flag, m] of [['--sports', r.src], ['--dports', r.dst]] as const) {
+    for (const chunk of portChunks(m.notPorts)) parts.push(`-m multiport ! ${flag} ${chunk}`);
+  }
+  if (r.icmp || r.notIcmp) {
+    if (r.protocol !== (family === 4 ? 1 : 58)) throw new InputError(`policy IR: ${where}: an ICMP match needs protocol ${family === 4 ? 'ICMP (1)' : 'ICMPv6 (58)'}`);
+    const [mod, flag] = family === 4 ? ['icmp', '--icmp-type'] : ['icmp6', '--icmpv6-type'];
+    const type = (t: { type: number; code?: number }) => `${t.type}${t.code === undefined ? '' : `/${t.code}`}`;
+    if (r.icmp) parts.push(`-m ${mod} ${flag} ${type(r.icmp)}`);
+    if (r.notIcmp) parts.push(`-m ${mod} ! ${flag} ${type(r.notIcmp)}`);
+  }
+  const base = parts.map((p) => `${p} `).join('');
+  // ORed port lists: the cross product of source and destination chunks, one line each.
+  const src = r.src.ports.length ? portChunks(r.src.ports).map((c) => `-m multiport --sports ${c} `) : [''];
+  const dst = r.dst.ports.length ? portChunks(r.dst.ports).map((c) => `-m multiport --dports ${c} `) : [''];
+  return src.flatMap((s) => dst.map((d) => `${base}${s}${d}`));
+}
+
+function checkedSet(id: string, family: Family, setFamily: Map<string, Family>, where: string): string {
+  const f = setFamily.get(id);
+  if (f === undefined) throw new InputError(`policy IR: ${where} uses set "${id}", which is not in the IR`);
+  if (f !== family) throw new InputError(`policy IR: ${where} is an IPv${family} rule using IPv${f} set "${id}"`);
+  return setName(f, id);
+}
+
+/** multiport takes at most 15 ports, a range counting 2. */
+const MULTIPORT_SLOTS = 15;
+
+/** Merged ranges (sorted, overlaps and neighbours joined) packed into multiport lists. */
+export function portChunks(ranges: PortRange[]): string[] {
+  const merged: PortRange[] = [];
+  for (const r of [...ranges].sort((a, b) => a.first - b.first)) {
+    const last = merged[merged.length - 1];
+    if (last && r.first <= last.last + 1) last.last = Math.max(last.last, r.last);
+    else merged.push({ ...r });
+  }
+  const chunks: string[][] = [];
+  let used = MULTIPORT_SLOTS;
+  for (const r of merged) {
+    const cost = r.first === r.last ? 1 : 2;
+    if (used + cost > MULTIPORT_SLOTS) { chunks.push([]); used = 0; }
+    chunks[chunks.length - 1]!.push(cost === 1 ? `${r.first}` : `${r.first}:${r.last}`);
+    used += cost;
+  }
+  return chunks.map((c) => c.join(','));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+const chainNames = (d: CompiledPolicy) => new Set([...d.v4.keys(), ...d.v6.keys()]);
+const ipsetType = (family: Family) => `hash:net family ${family === 4 ? 'inet' : 'inet6'}`;
+
+/**
+ * The whole filter table per family (no --noflush: whatever else was there goes, so a restarted
+ * agent ends with exactly these rules), and every set. Each set is filled as a temporary and
+ * swapped in, so a set in use is never seen half-filled (Felix does the same). `kernelSets` are
+ * the sets the namespace has now: those of ours not wanted are destroyed after the rules.
+ */
+export function renderFull(desired: CompiledPolicy, kernelSets: string[] = []): RestorePlan {
+  const table = (rules: Ruleset) => [
+    '*filter',
+    ':INPUT ACCEPT [0:0]',
+    ':FORWARD ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ...[...rules.keys()].map((c) => `:${c} - [0:0]`),
+    ...HOOKS.map(([base, target]) => line(base, 'calico-sim policy', `-j ${target}`)),
+    ...[...rules.values()].flat(),
+    'COMMIT',
+    '',
+  ].join('\n');
+  const ipset: string[] = [];
+  for (const [name, s] of desired.sets) {
+    const tmp = tmpSetName(s.family, name.slice(name.indexOf(':') + 1));
+    ipset.push(`create ${name} ${ipsetType(s.family)}`, `create ${tmp} ${ipsetType(s.family)}`, `flush ${tmp}`);
+    ipset.push(...s.members.map((m) => `add ${tmp} ${m}`), `swap ${tmp} ${name}`, `destroy ${tmp}`);
+  }
+  const stale = kernelSets.filter((n) => isOurSet(n) && !desired.sets.has(n)).sort();
+  return {
+    ipset: text(ipset),
+    v4: table(desired.v4),
+    v6: table(desired.v6),
+    ipsetAfter: text(stale.map((n) => `destroy ${n}`)),
+    noflush: false,
+    chains: chainNames(desired).size,
+    sets: desired.sets.size + stale.length,
+  };
+}
+
+const text = (lines: string[]) => (lines.length ? `${lines.join('\n')}\n` : '');
+const sameLines = (a: string[] | undefined, b: string[] | undefined) => !!a && !!b && a.length === b.length && a.every((l, i) => l === b[i]);
+
+/**
+ * Only what differs from `previous` (what the kernel has): for `iptables-restore --noflush`,
+ * a changed or new chain is declared (which creates or flushes it) and its rules added again; a
+ * removed chain is flushed with the others and deleted (-X) last, when nothing refers to it any
+ * more. Sets: new ones and added/removed members first; removed sets after the rules.
+ */
+export function renderDelta(previous: CompiledPolicy, desired: CompiledPolicy): RestorePlan {
+  const touched = new Set<string>();
+  const table = (prev: Ruleset, want: Ruleset) => {
+    const changed = [...want].filter(([c, rules]) => !sameLines(prev.get(c), rules));
+    const removed = [...prev.keys()].filter((c) => !want.has(c));
+    if (!changed.length && !removed.length) return '';
+    for (const c of [...changed.map(([c]) => c), ...removed]) touched.add(c);
+    return text([
+      '*filter',
+      ...[...changed.map(([c]) => c), ...removed].map((c) => `:${c} - [0:0]`),
+      ...changed.flatMap(([, rules]) => rules),
+      ...removed.map((c) => `-X ${c}`),
+      'COMMIT',
+    ]);
+  };
+  const ipset: string[] = [];
+  const after: string[] = [];
+  let sets = 0;
+  for (const [name, s] of desired.sets) {
+    const old = previous.sets.get(name);
+    const had = new Set(old?.members ?? []);
+    const want = new Set(s.members);
+    const lines = [
+      ...(old ? [] : [`create ${name} ${ipsetType(s.family)}`]),
+      ...s.members.filter((m) => !had.has(m)).map((m) => `add ${name} ${m}`),
+      ...(old?.members ?? []).filter((m) => !want.has(m)).map((m) => `del ${name} ${m}`),
+    ];
+    if (lines.length) { ipset.push(...lines); sets++; }
+  }
+  for (const name of previous.sets.keys()) if (!desired.sets.has(name)) { after.push(`destroy ${name}`); sets++; }
+  const v4 = table(previous.v4, desired.v4);
+  const v6 = table(previous.v6, desired.v6);
+  return { ipset: text(ipset), v4, v6, ipsetAfter: text(after), noflush: true, chains: touched.size, sets };
+}
+
+/**
+ * From `iptables-save -t filter` output: the `--noflush` text that removes our hooks and chains
+ * ('' when there are none). Hooks are deleted by their saved spec, so any form of ours matches.
+ */
+export function renderRemove(saved: string): string {
+  const lines = saved.split('\n');
+  const hooks = lines.filter((l) => /^-A (INPUT|FORWARD|OUTPUT) .*-[jg] cali-\S+\s*$/.test(l)).map((l) => `-D${l.slice(2)}`);
+  const ours = lines.map((l) => /^:(\S+) /.exec(l)?.[1]).filter((c): c is string => !!c && isOurChain(c));
+  if (!hooks.length && !ours.length) return '';
+  return text(['*filter', ...hooks, ...ours.map((c) => `:${c} - [0:0]`), ...ours.map((c) => `-X ${c}`), 'COMMIT']);
+}

@@ -1,0 +1,50 @@
+import { inNetns, run, tryRun } from '../util/exec.js';
+import type { HostPolicyIR, PolicyDataplane } from './ir.js';
+import { NFT_FAMILY, NFT_TABLE, compileNft, deltaCounts, diffNft, fullCounts, renderDelta, renderFull, type NftDesired } from './nftables.js';
+
+/**
+ * The nftables policy dataplane of one namespace (`netns` undefined: the one this process runs
+ * in). Thin: compiles, then runs one `nft -f -` per apply. It keeps what it last applied: the
+ * first apply rebuilds the whole table, later ones send only the delta.
+ */
+export class NftPolicy implements PolicyDataplane {
+  readonly kind = 'nftables' as const;
+  private applied: NftDesired | undefined;
+
+  constructor(readonly netns: string | undefined) {}
+
+  async apply(ir: HostPolicyIR): Promise<{ chains: number; sets: number }> {
+    const desired = compileNft(ir); // throws InputError before anything is touched
+    const prev = this.applied;
+    if (prev) {
+      const script = renderDelta(prev, desired);
+      if (!script) return { chains: 0, sets: 0 };
+      try {
+        await this.nft(script);
+        this.applied = desired;
+        return deltaCounts(diffNft(prev, desired));
+      } catch {
+        // The table is not what we believe (edited by hand, or a half-known state): one full
+        // rebuild resyncs it, as Felix does after a failed delta.
+      }
+    }
+    this.applied = undefined;
+    await this.nft(renderFull(desired));
+    this.applied = desired;
+    return fullCounts(desired);
+  }
+
+  async remove(): Promise<void> {
+    this.applied = undefined;
+    const [cmd, ...args] = inNetns(this.netns, ['nft', 'list', 'tables', NFT_FAMILY]);
+    const r = await tryRun(cmd!, args);
+    // Never used nftables here and nothing of ours: stay away.
+    if (!r.stdout.split('\n').some((l) => l.trim() === `table ${NFT_FAMILY} ${NFT_TABLE}`)) return;
+    await this.nft(`delete table ${NFT_FAMILY} ${NFT_TABLE}\n`);
+  }
+
+  private async nft(script: string): Promise<void> {
+    const [cmd, ...args] = inNetns(this.netns, ['nft', '-f', '-']);
+    await run(cmd!, args, { input: script });
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * The nftables compiler (Calico's nftables mode): HostPolicyIR → a desired model of one
+ * `table inet calico` → `nft -f` scripts, either a full atomic rebuild or a minimal delta. Pure.
+ *
+ * Shape of the table (inet: one ruleset for IPv4 and IPv6):
+ *  - base chains `forward` and `input` (OUTPUT is not policed: the host always reaches its
+ *    workloads, as Calico allows kubelet probes). Conntrack fast path first.
+ *  - dispatch chains `from-wl-dispatch` / `to-wl-dispatch`, entered by `jump`, holding a verdict
+ *    map keyed by interface name whose elements `goto` the endpoint chain. An endpoint chain's
+ *    `return` therefore returns to the base chain past the `jump` (so a same-host packet runs its
+ *    source's egress AND its destination's ingress), while an interface missing from the map
+ *    falls through to the dispatch chain's `drop` (unknown cali* interface).
+ *  - endpoint chains `fw-<iface>` (egress of the workload) / `tw-<iface>` (ingress): mark based
+ *    as Felix's iptables chains (accept bit 0x10000, pass bit 0x20000); each returns when
+ *    accepted and drops otherwise.
+ *  - policy/profile chains `pi-`/`po-`/`pri-`/`pro-<id>` and address sets `s4-`/`s6-<id>`.
+ * Names derive from stable IR ids, so a label change only changes set elements.
+ */
+import { compareCidrs, parseCidr } from '../ipam/blocks.js';
+import { InputError } from '../util/errors.js';
+import type { ChainIR, DirectionIR, Family, HostPolicyIR, IcmpMatch, MatchIR, PortRange, RuleIR, SetIR } from './ir.js';
+
+export const NFT_FAMILY = 'inet';
+export const NFT_TABLE = 'calico';
+const T = `${NFT_FAMILY} ${NFT_TABLE}`;
+
+/** Felix's mark bits: a policy/profile chain sets ACCEPT or PASS and returns. */
+export const MARK_ACCEPT = 0x10000;
+export const MARK_PASS = 0x20000;
+const hex = (n: number) => `0x${n.toString(16)}`;
+const CLEAR_MARKS = `meta mark set meta mark & ${hex(~(MARK_ACCEPT | MARK_PASS) >>> 0)}`;
+const IF_ACCEPTED = `meta mark & ${hex(MARK_ACCEPT)} == ${hex(MARK_ACCEPT)}`;
+const IF_NOT_PASSED = `meta mark & ${hex(MARK_PASS)} == 0`;
+export const LOG_PREFIX = 'calico-packet: ';
+
+export type DispatchMap = 'from-wl' | 'to-wl';
+
+export interface NftSet {
+  family: Family;
+  /** The IR members with CIDRs inside another member dropped (an interval set refuses overlaps). */
+  members: string[];
+  /** The IR set's `source`; fixed when the set is created, so a change recreates the set. */
+  comment: string;
+}
+
+/** The desired content of `table inet calico` beyond its fixed skeleton (base and dispatch chains). */
+export interface NftDesired {
+  sets: Map<string, NftSet>;
+  /** Dispatch verdict maps: interface → the endpoint chain it `goto`s. */
+  maps: Record<DispatchMap, Map<string, string>>;
+  /** Endpoint, policy and profile chains: name → rule statements, in order. */
+  chains: Map<string, string[]>;
+}
+
+export const setName = (family: Family, id: string) => `s${family}-${id}`;
+
+export function policyChainName(c: Pick<ChainIR, 'id' | 'kind' | 'direction'>): string {
+  return `${c.kind === 'profile' ? 'pr' : 'p'}${c.direction === 'ingress' ? 'i' : 'o'}-${c.id}`;
+}
+
+/** `tw-` (to the workload: its ingress) or `fw-` (from it: its egress). */
+export const endpointChainName = (direction: 'ingress' | 'egress', iface: string) => `${direction === 'ingress' ? 'tw' : 'fw'}-${iface}`;
+
+/** The fixed skeleton: base chains (with their hook line) and dispatch chains. */
+const SKELETON: Array<{ name: string; hook?: string; rules: string[] }> = [
+  {
+    name: 'forward',
+    hook: 'type filter hook forward priority filter; policy accept;',
+    rules: [
+      'ct state established,related accept',
+      'ct state invalid drop',
+      CLEAR_MARKS,
+      'iifname "cali*" jump from-wl-dispatch',
+      'oifname "cali*" jump to-wl-dispatch',
+      'iifname "cali*" accept',
+      'oifname "cali*" accept',
+    ],
+  },
+  {
+    name: 'input',
+    hook: 'type filter hook input priority filter; policy accept;',
+    rules: [
+      'iifname != "cali*" accept comment "only traffic from workloads is policed here"',
+      'ct state established,related accept',
+      // MLD and neighbour discovery to the host-side veth (the workload's IPv6 gateway), before
+      // the invalid check and the policy, as Felix does.
+      'icmpv6 type { 130, 131, 132, 133, 135, 136 } accept',
+      'ct state invalid drop',
+      CLEAR_MARKS,
+      'jump from-wl-dispatch',
+      'accept',
+    ],
+  },
+  { name: 'from-wl-dispatch', rules: ['iifname vmap @from-wl', 'drop comment "unknown workload interface"'] },
+  { name: 'to-wl-dispatch', rules: ['oifname vmap @to-wl', 'drop comment "unknown workload interface"'] },
+];
+export const SKELETON_CHAINS = SKELETON.map((c) => c.name);
+
+const ID_RE = /^[a-z0-9]{1,12}$/;
+const IFACE_RE = /^cali[A-Za-z0-9_.-]{1,11}$/;
+
+/** A comment nft accepts: printable, no double quote or backslash, at most 120 characters. */
+function comment(text: string): string {
+  const clean = text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
+  return `comment "${clean.length > 120 ? `${clean.slice(0, 117)}...` : clean}"`;
+}
+
+/** Drops every CIDR that lies inside another one; the rest keeps compareCidrs order. */
+export function mergeCidrs(members: string[]): string[] {
+  const parsed = members.map(parseCidr).sort((a, b) => compareCidrs(a.cidr, b.cidr));
+  const out: typeof parsed = [];
+  for (const c of parsed) {
+    const cover = out[out.length - 1];
+    // Sorted by network then prefix, CIDRs nest or are disjoint: only the last kept can cover c.
+    if (cover && cover.bits === c.bits && cover.prefix <= c.prefix && c.network >> BigInt(c.bits - cover.prefix) === cover.network >> BigInt(c.bits - cover.prefix)) continue;
+    out.push(c);
+  }
+  return out.map((c) => c.cidr);
+}
+
+/** Sorted, overlapping or adjacent ranges merged: an anonymous interval set refuses overlaps. */
+function mergePorts(ports: PortRange[], where: string): string {
+  for (const p of ports) {
+    if (!Number.isInteger(p.first) || !Number.isInteger(p.last) || p.first < 0 || p.last > 65535 || p.first > p.last) throw new InputError(`${where}: bad port range ${p.first}-${p.last}`);
+  }
+  const merged: PortRange[] = [];
+  for (const p of [...ports].sort((a, b) => a.first - b.first || a.last - b.last)) {
+    const last = merged[merged.length - 1];
+    if (last && p.first <= last.last + 1) last.last = Math.max(last.last, p.last);
+    else merged.push({ ...p });
+  }
+  return `{ ${merged.map((p) => (p.first === p.last ? `${p.first}` : `${p.first}-${p.last}`)).join(', ')} }`;
+}
+
+const byte = (n: number | undefined, what: string, where: string): number => {
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 255) throw new InputError(`${where}: bad ${what} ${n}`);
+  return n;
+};
+
+/** The statements of one IR rule, without `add rule …`. */
+function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, SetIR>): string {
+  const where = `${chain.name} (${chain.direction}) rule ${index}`;
+  const out = [`meta nfproto ipv${r.family}`];
+  if (r.protocol !== undefined) out.push(`meta l4proto ${byte(r.protocol, 'protocol', where)}`);
+  if (r.notProtocol !== undefined) out.push(`meta l4proto != ${byte(r.notProtocol, 'protocol', where)}`);
+  const ip = r.family === 4 ? 'ip' : 'ip6';
+  const setRef = (id: string) => {
+    const s = sets.get(id);
+    if (!s) throw new InputError(`${where}: unknown address set ${id}`);
+    if (s.family !== r.family) throw new InputError(`${where}: IPv${r.family} rule uses IPv${s.family} set ${id}`);
+    return `@${setName(s.family, id)}`;
+  };
+  for (const [m, addr, port] of [[r.src, 'saddr', 'sport'], [r.dst, 'daddr', 'dport']] as Array<[MatchIR, string, string]>) {
+    for (const id of m.sets) out.push(`${ip} ${addr} ${setRef(id)}`);
+    for (const id of m.notSets) out.push(`${ip} ${addr} != ${setRef(id)}`);
+    if (m.ports.length || m.notPorts.length) {
+      // `th` is the transport header: only meaningful once the protocol is one with ports.
+      if (![6, 17, 132].includes(r.protocol ?? -1)) throw new InputError(`${where}: ports need protocol TCP, UDP or SCTP`);
+      if (m.ports.length) out.push(`th ${port} ${mergePorts(m.ports, where)}`);
+      if (m.notPorts.length) out.push(`th ${port} != ${mergePorts(m.notPorts, where)}`);
+    }
+  }
+  const icmp = r.family === 4 ? 'icmp' : 'icmpv6';
+  const icmpProto = r.family === 4 ? 1 : 58;
+  const checkIcmp = (x: IcmpMatch) => {
+    if (r.protocol !== icmpProto) throw new InputError(`${where}: ICMP match needs protocol ${icmpProto}`);
+    return { type: byte(x.type, 'ICMP type', where), code: x.code === undefined ? undefined : byte(x.code, 'ICMP code', where) };
+  };
+  if (r.icmp) {
+    const { type, code } = checkIcmp(r.icmp);
+    out.push(`${icmp} type ${type}${code === undefined ? '' : ` ${icmp} code ${code}`}`);
+  }
+  if (r.notIcmp) {
+    const { type, code } = checkIcmp(r.notIcmp);
+    // Not (type AND code): one lookup of the concatenation, negated.
+    out.push(code === undefined ? `${icmp} type != ${type}` : `${icmp} type . ${icmp} code != { ${type} . ${code} }`);
+  }
+  const verdict = {
+    allow: `meta mark set meta mark | ${hex(MARK_ACCEPT)} return`,
+    deny: 'drop',
+    pass: `meta mark set meta mark | ${hex(MARK_PASS)} return`,
+    log: `log prefix "${LOG_PREFIX}"`,
+  }[r.action];
+  if (!verdict) throw new InputError(`${where}: unknown action ${String(r.action)}`);
+  out.push(verdict, comment(`${chain.name} rule ${index}`));
+  return out.join(' ');
+}
+
+/** An endpoint chain: policies in order, then (if none, or on pass) the profiles; else drop. */
+function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egress', chains: Map<string, string[]>): string[] {
+  const ref = (id: string, kind: 'policy' | 'profile') => {
+    const name = policyChainName({ id, kind, direction });
+    if (!chains.has(name)) throw new InputError(`${who}: ${direction} ${kind} ${id} has no chain in the IR`);
+    return name;
+  };
+  const out = [CLEAR_MARKS];
+  for (const id of d.policies) out.push(`${IF_NOT_PASSED} jump ${ref(id, 'policy')}`, `${IF_ACCEPTED} return`);
+  if (d.policies.length) out.push(`${IF_NOT_PASSED} drop ${comment(`${who} ${direction}: no policy allowed`)}`);
+  for (const id of d.profiles) out.push(`jump ${ref(id, 'profile')}`, `${IF_ACCEPTED} return`);
+  out.push(`drop ${comment(`${who} ${direction}: no profile allowed`)}`);
+  return out;
+}
+
+/** HostPolicyIR → the desired table. Throws InputError on ids, references or matches nft cannot take. */
+export function compileNft(ir: HostPolicyIR): NftDesired {
+  const sets = new Map<string, NftSet>();
+  const setIrs = new Map<string, SetIR>();
+  for (const s of ir.sets) {
+    if (!ID_RE.test(s.id)) throw new InputError(`bad set id ${JSON.stringify(s.id)}`);
+    if (setIrs.has(s.id)) throw new InputError(`duplicate set id ${s.id}`);
+    const members = mergeCidrs(s.members);
+    for (const m of members) if ((m.includes(':') ? 6 : 4) !== s.family) throw new InputError(`set ${s.id} (IPv${s.family}) has member ${m}`);
+    setIrs.set(s.id, s);
+    sets.set(setName(s.family, s.id), { family: s.family, members, comment: s.source });
+  }
+  const chains = new Map<string, string[]>();
+  const policyChains = new Map<string, string[]>();
+  for (const c of ir.chains) {
+    if (!ID_RE.test(c.id)) throw new InputError(`bad chain id ${JSON.stringify(c.id)}`);
+    const name = policyChainName(c);
+    if (policyChains.has(name)) throw new InputError(`duplicate ${c.kind} ${c.direction} chain id ${c.id}`);
+    policyChains.set(name, c.rules.map((r, i) => ruleText(r, i, c, setIrs)));
+  }
+  const maps: NftDesired['maps'] = { 'from-wl': new Map(), 'to-wl': new Map() };
+  for (const ep of ir.endpoints) {
+    if (!IFACE_RE.test(ep.iface)) throw new InputError(`endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not a cali* name of at most 15 characters`);
+    if (maps['to-wl'].has(ep.iface)) throw new InputError(`duplicate endpoint interface ${ep.iface}`);
+    for (const [direction, map] of [['ingress', 'to-wl'], ['egress', 'from-wl']] as const) {
+      const name = endpointChainName(direction, ep.iface);
+      chains.set(name, endpointRules(ep.name, ep[direction], direction, policyChains));
+      maps[map].set(ep.iface, name);
+    }
+  }
+  for (const [name, rules] of policyChains) chains.set(name, rules);
+  return { sets, maps, chains };
+}
+
+const setSpec = (s: NftSet) => [`type ipv${s.family}_addr`, 'flags interval', comment(s.comment)];
+const mapElements = (m: Map<string, string>) => [...m].map(([iface, chain]) => `"${iface}" : goto ${chain}`).join(', ');
+
+/**
+ * One `nft -f` script that (re)creates the whole table in one transaction: the no-op `table`
+ * makes the `delete` valid on a first run; a restarted agent thus rebuilds exactly the same table.
+ */
+export function renderFull(d: NftDesired): string {
+  const out = ['# calico-sim policy dataplane (nftables): generated, do not edit', `table ${T} {}`, `delete table ${T}`, `table ${T} {`];
+  const block = (head: string, lines: string[]) => out.push(`\t${head} {`, ...lines.map((l) => `\t\t${l}`), '\t}');
+  for (const [name, s] of d.sets) block(`set ${name}`, [...setSpec(s), ...(s.members.length ? [`elements = { ${s.members.join(', ')} }`] : [])]);
+  for (const map of ['from-wl', 'to-wl'] as const) {
+    block(`map ${map}`, ['type ifname : verdict', ...(d.maps[map].size ? [`elements = { ${mapElements(d.maps[map])} }`] : [])]);
+  }
+  for (const c of SKELETON) block(`chain ${c.name}`, [...(c.hook ? [c.hook] : []), ...c.rules]);
+  for (const [name, rules] of d.chains) block(`chain ${name}`, rules);
+  out.push('}');
+  return out.join('\n') + '\n';
+}
+
+export interface NftDelta {
+  /** Sets created, with all members (new, or recreated because their type or comment changed). */
+  addSets: string[];
+  /** Sets deleted (gone, or recreated). */
+  delSets: string[];
+  /** Element changes of sets that stay. */
+  elements: Array<{ set: string; add: string[]; del: string[] }>;
+  addChains: string[];
+  /** Chains flushed and refilled: their rules changed, or they reference a recreated set. */
+  changedChains: string[];
+  delChains: string[];
+  mapAdd: Array<{ map: DispatchMap; iface: string; chain: string }>;
+  mapDel: Array<{ map: DispatchMap; iface: string }>;
+}
+
+const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** What changes from `prev` to `next`, structurally. */
+export function diffNft(prev: NftDesired, next: NftDesired): NftDelta {
+  const delta: NftDelta = { addSets: [], delSets: [], elements: [], addChains: [], changedChains: [], delChains: [], mapAdd: [], mapDel: [] };
+  const recreated = new Set<string>();
+  for (const [name, s] of next.sets) {
+    const p = prev.sets.get(name);
+    if (!p) {
+      delta.addSets.push(name);
+    } else if (p.family !== s.family || p.comment !== s.comment) {
+      recreated.add(name);
+      delta.delSets.push(name);
+      delta.addSets.push(name);
+    } else {
+      const had = new Set(p.members);
+      const has = new Set(s.members);
+      const add = s.members.filter((m) => !had.has(m));
+      const del = p.members.filter((m) => !has.has(m));
+      if (add.length || del.length) delta.elements.push({ set: name, add, del });
+    }
+  }
+  for (const name of prev.sets.keys()) if (!next.sets.has(name)) delta.delSets.push(name);
+  const usesRecreated = (rules: string[]) => recreated.size > 0 && rules.some((r) => [...recreated].some((s) => new RegExp(`@${s}(?![\\w.-])`).test(r)));
+  for (const [name, rules] of next.chains) {
+    const p = prev.chains.get(name);
+    if (!p) delta.addChains.push(name);
+    else if (!sameList(p, rules) || usesRecreated(rules)) delta.changedChains.push(name);
+  }
+  for (const name of prev.chains.keys()) if (!next.chains.has(name)) delta.delChains.push(name);
+  for (const map of ['from-wl', 'to-wl'] as const) {
+    for (const [iface, chain] of next.maps[map]) {
+      const p = prev.maps[map].get(iface);
+      if (p === chain) continue;
+      if (p !== undefined) delta.mapDel.push({ map, iface });
+      delta.mapAdd.push({ map, iface, chain });
+    }
+    for (const iface of prev.maps[map].keys()) if (!next.maps[map].has(iface)) delta.mapDel.push({ map, iface });
+  }
+  return delta;
+}
+
+/** How many chains and sets a delta rewrites, adds or removes (the PolicyDataplane contract's count). */
+export function deltaCounts(d: NftDelta): { chains: number; sets: number } {
+  const sets = new Set([...d.addSets, ...d.delSets, ...d.elements.map((e) => e.set)]);
+  return { chains: d.addChains.length + d.changedChains.length + d.delChains.length, sets: sets.size };
+}
+
+/** The counts of a full rebuild: every chain (skeleton included) and every set. */
+export function fullCounts(d: NftDesired): { chains: number; sets: number } {
+  return { chains: SKELETON.length + d.chains.size, sets: d.sets.size };
+}
+
+/**
+ * One `nft -f` script (one transaction) taking the table from `prev` to `next`; '' when equal.
+ * Order: references go before what they point to is deleted (flush chains, delete map
+ * elements, then delete chains and sets), and things exist before anything points to them
+ * (sets and chains created before the rules and map elements that use them).
+ */
+export function renderDelta(prev: NftDesired, next: NftDesired): string {
+  const d = diffNft(prev, next);
+  const out: string[] = [];
+  for (const c of [...d.changedChains, ...d.delChains]) out.push(`flush chain ${T} ${c}`);
+  for (const m of d.mapDel) out.push(`delete element ${T} ${m.map} { "${m.iface}" }`);
+  for (const c of d.delChains) out.push(`delete chain ${T} ${c}`);
+  for (const s of d.delSets) out.push(`delete set ${T} ${s}`);
+  for (const name of d.addSets) {
+    const s = next.sets.get(name)!;
+    out.push(`add set ${T} ${name} { ${setSpec(s).join('; ')}; }`);
+    if (s.members.length) out.push(`add element ${T} ${name} { ${s.members.join(', ')} }`);
+  }
+  // Deletions first: a member can be replaced by a CIDR that covers or splits it.
+  for (const e of d.elements) if (e.del.length) out.push(`delete element ${T} ${e.set} { ${e.del.join(', ')} }`);
+  for (const e of d.elements) if (e.add.length) out.push(`add element ${T} ${e.set} { ${e.add.join(', ')} }`);
+  for (const c of d.addChains) out.push(`add chain ${T} ${c}`);
+  for (const c of [...d.addChains, ...d.changedChains]) for (const r of next.chains.get(c)!) out.push(`add rule ${T} ${c} ${r}`);
+  for (const m of d.mapAdd) out.push(`add element ${T} ${m.map} { "${m.iface}" : goto ${m.chain} }`);
+  return out.length ? out.join('\n') + '\n' : '';
+}

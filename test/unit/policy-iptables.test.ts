@@ -1,0 +1,229 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
+import { describe, expect, it } from 'vitest';
+import type { ChainIR, HostPolicyIR, MatchIR, PortRange, RuleIR } from '../../src/policy/ir.js';
+import { EMPTY_POLICY } from '../../src/policy/ir.js';
+import { compileIptables, portChunks, renderDelta, renderFull, renderRemove, type RestorePlan } from '../../src/policy/iptables.js';
+import { InputError } from '../../src/util/errors.js';
+
+const GOLDEN = fileURLToPath(new URL('./golden/policy-iptables/', import.meta.url));
+
+const expectGolden = (name: string, text: string) => expectGoldenFile(join(GOLDEN, name), text);
+
+/** A plan as one readable text: each tool's input under a header. */
+const show = (p: RestorePlan) =>
+  [`# chains ${p.chains}, sets ${p.sets}, noflush ${p.noflush}`, ['ipset restore', p.ipset], [`iptables-restore`, p.v4], ['ip6tables-restore', p.v6], ['ipset restore (after)', p.ipsetAfter]]
+    .map((s) => (typeof s === 'string' ? `${s}\n` : `# ---- ${s[0]}\n${s[1]}`))
+    .join('');
+
+const any = (): MatchIR => ({ sets: [], notSets: [], ports: [], notPorts: [] });
+const m = (over: Partial<MatchIR>): MatchIR => ({ ...any(), ...over });
+const rule = (family: 4 | 6, action: RuleIR['action'], over: Partial<RuleIR> = {}): RuleIR => ({ family, action, src: any(), dst: any(), ...over });
+const p = (first: number, last = first): PortRange => ({ first, last });
+
+/** 17 ports and ranges (23 multiport slots): two lines. */
+const manyPorts = [p(20, 21), p(22), p(25), p(53), p(80), p(110), p(143), p(443), p(465), p(587), p(993), p(995), p(3306), p(5432), p(6379), p(8000, 8099), p(9000, 9100)];
+
+const chains: ChainIR[] = [
+  {
+    id: 'gnpdefault', kind: 'policy', direction: 'ingress', name: 'GlobalNetworkPolicy default-pass',
+    rules: [
+      rule(4, 'deny', { protocol: 6, src: m({ notSets: ['fabric4'] }), dst: m({ ports: [p(22)] }) }),
+      rule(4, 'pass', { src: m({ sets: ['fabric4'] }) }),
+      rule(6, 'pass'),
+    ],
+  },
+  {
+    id: 'npweb', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy tenant-a/web',
+    rules: [
+      rule(4, 'log', { protocol: 6, src: m({ sets: ['web4'] }) }),
+      rule(4, 'allow', { protocol: 6, src: m({ sets: ['web4', 'nets4'] }), dst: m({ ports: manyPorts, notPorts: [...manyPorts.slice(0, 10), p(8080)] }) }),
+      rule(6, 'allow', { protocol: 6, src: m({ sets: ['web6'] }), dst: m({ ports: [p(80), p(443)] }) }),
+      rule(4, 'allow', { protocol: 1, icmp: { type: 8, code: 0 } }),
+      rule(6, 'allow', { protocol: 58, icmp: { type: 128 } }),
+      rule(4, 'deny', { protocol: 1, notIcmp: { type: 3, code: 4 } }),
+      rule(4, 'allow', { notProtocol: 17, dst: m({ notSets: ['web4'] }) }),
+      rule(4, 'allow', { protocol: 17, src: m({ ports: [p(53)] }), dst: m({ ports: [p(1024, 65535)] }) }),
+    ],
+  },
+  {
+    id: 'npweb', kind: 'policy', direction: 'egress', name: 'NetworkPolicy tenant-a/web',
+    rules: [rule(4, 'allow', { dst: m({ sets: ['all4'], notSets: ['nets4'] }) }), rule(6, 'deny', { protocol: 58, icmp: { type: 128, code: 0 } }), rule(6, 'allow')],
+  },
+  { id: 'knsdefault', kind: 'profile', direction: 'ingress', name: 'Profile kns.default', rules: [rule(4, 'allow'), rule(6, 'allow')] },
+  { id: 'knsdefault', kind: 'profile', direction: 'egress', name: 'Profile kns.default', rules: [rule(4, 'allow'), rule(6, 'allow')] },
+  { id: 'knstenanta', kind: 'profile', direction: 'ingress', name: 'Profile kns.tenant-a', rules: [rule(4, 'pass', { protocol: 17 }), rule(4, 'allow', { src: m({ sets: ['web4'] }) })] },
+];
+
+/** Two endpoints: web (two ingress policies, the first with pass; one egress policy), db (profile only). */
+const host: HostPolicyIR = {
+  sets: [
+    { id: 'all4', family: 4, members: ['0.0.0.0/0'], source: 'nets 0.0.0.0/0' },
+    { id: 'fabric4', family: 4, members: ['198.18.0.0/16'], source: 'nets 198.18.0.0/16' },
+    { id: 'nets4', family: 4, members: ['198.18.255.0/24', '198.19.0.0/16'], source: 'nets 198.19.0.0/16, 198.18.255.0/24' },
+    { id: 'web4', family: 4, members: ['198.19.0.1/32', '198.19.0.65/32'], source: "selector role == 'web' (ns tenant-a)" },
+    { id: 'web6', family: 6, members: ['2001:db8:1::1/128', '2001:db8:1::41/128'], source: "selector role == 'web' (ns tenant-a)" },
+  ],
+  chains,
+  endpoints: [
+    { iface: 'cali0123456789a', name: 'tenant-a/web-1', ingress: { policies: ['gnpdefault', 'npweb'], profiles: ['knstenanta'] }, egress: { policies: ['npweb'], profiles: ['knsdefault'] } },
+    { iface: 'calibcdef012345', name: 'default/db-1', ingress: { policies: [], profiles: ['knsdefault'] }, egress: { policies: [], profiles: ['knsdefault'] } },
+  ],
+};
+
+describe('compileIptables / renderFull: golden', () => {
+  it('a host with two endpoints, policies with pass, sets, ports, ICMP, both families', () => {
+    expectGolden('full.txt', show(renderFull(compileIptables(host))));
+    // The integration test applies this IR to a real kernel: the texts must be accepted.
+    expectGolden('host-ir.json', `${JSON.stringify(host, null, 1)}\n`);
+  });
+
+  it('a host with no endpoint gets the base chains only', () => {
+    expectGolden('empty.txt', show(renderFull(compileIptables(EMPTY_POLICY))));
+  });
+
+  it('destroys stale sets of ours only, after the rules', () => {
+    const plan = renderFull(compileIptables(host), ['cali40s:gone', 'cali40t:web4', 'cali40s:web4', 'other']);
+    expect(plan.ipsetAfter).toBe('destroy cali40s:gone\ndestroy cali40t:web4\n');
+    expect(plan.sets).toBe(7);
+  });
+
+  it('is deterministic and names every rule with its policy and index', () => {
+    const a = compileIptables(host);
+    expect(renderFull(compileIptables(structuredClone(host)))).toEqual(renderFull(a));
+    for (const [chain, rules] of [...a.v4, ...a.v6]) {
+      expect(chain.length).toBeLessThanOrEqual(28);
+      for (const r of rules) expect(r).toMatch(new RegExp(`^-A ${chain} -m comment --comment "[^"]+" `));
+    }
+    expect(a.v4.get('cali-pi-npweb')!.filter((r) => r.includes('rule 1"'))).toHaveLength(3); // 2 port lines + RETURN
+  });
+});
+
+describe('compileIptables: semantics', () => {
+  const v4 = compileIptables(host).v4;
+  const v6 = compileIptables(host).v6;
+
+  it('endpoint chain: clear marks, policies guarded by the pass mark, drop, then profiles, drop', () => {
+    const tw = v4.get('cali-tw-cali0123456789a')!.map((r) => r.replace(/-m comment --comment "[^"]*" /, ''));
+    expect(tw).toEqual([
+      '-A cali-tw-cali0123456789a -j MARK --set-xmark 0x0/0x30000',
+      '-A cali-tw-cali0123456789a -m mark --mark 0x0/0x20000 -j cali-pi-gnpdefault',
+      '-A cali-tw-cali0123456789a -m mark --mark 0x10000/0x10000 -j RETURN',
+      '-A cali-tw-cali0123456789a -m mark --mark 0x0/0x20000 -j cali-pi-npweb',
+      '-A cali-tw-cali0123456789a -m mark --mark 0x10000/0x10000 -j RETURN',
+      '-A cali-tw-cali0123456789a -m mark --mark 0x0/0x20000 -j DROP',
+      '-A cali-tw-cali0123456789a -j cali-pri-knstenanta',
+      '-A cali-tw-cali0123456789a -m mark --mark 0x10000/0x10000 -j RETURN',
+      '-A cali-tw-cali0123456789a -j DROP',
+    ]);
+    expect(v4.get('cali-tw-calibcdef012345')!.join('\n')).not.toContain('Drop if no policies passed packet');
+  });
+
+  it('policy chains hold only their family\'s rules; ports over 15 slots split into ORed lines', () => {
+    const pi = v4.get('cali-pi-npweb')!;
+    const lines = pi.filter((r) => r.includes('rule 1"') && r.includes('--dports'));
+    expect(lines).toHaveLength(2);
+    for (const l of lines) {
+      expect(l.match(/multiport --dports /g)).toHaveLength(1); // one ORed list per line...
+      expect(l.match(/! --dports /g)).toHaveLength(1); // ...and the ANDed notPorts on each
+      expect(l).toContain('-m set --match-set cali40s:web4 src -m set --match-set cali40s:nets4 src');
+    }
+    expect(v6.get('cali-pi-npweb')!.join('\n')).not.toContain('cali40s');
+    expect(v6.get('cali-pi-npweb')!.join('\n')).toContain('-p 58 -m icmp6 --icmpv6-type 128 -j MARK --set-xmark 0x10000/0x10000');
+    expect(pi.join('\n')).toContain('-p 1 -m icmp ! --icmp-type 3/4 -j DROP');
+  });
+
+  it('profile pass returns without a mark; policy pass sets the pass mark', () => {
+    expect(v4.get('cali-pri-knstenanta')!.join('\n')).toMatch(/-p 17 -j RETURN$/m);
+    expect(v4.get('cali-pi-gnpdefault')!.join('\n')).toContain('-m set --match-set cali40s:fabric4 src -j MARK --set-xmark 0x20000/0x20000');
+  });
+
+  it('stores a /0 as two halves (hash:net cannot hold /0)', () => {
+    expect(compileIptables(host).sets.get('cali40s:all4')!.members).toEqual(['0.0.0.0/1', '128.0.0.0/1']);
+  });
+
+  it('portChunks merges overlaps and packs 15 slots, ranges counting 2', () => {
+    expect(portChunks([p(80), p(79, 81), p(82), p(443)])).toEqual(['79:82,443']);
+    const ports = Array.from({ length: 16 }, (_, i) => p(i * 10));
+    expect(portChunks(ports).map((c) => c.split(',').length)).toEqual([15, 1]);
+    expect(portChunks(Array.from({ length: 8 }, (_, i) => p(i * 10, i * 10 + 1)))).toHaveLength(2);
+  });
+
+  it('refuses an IR that breaks the contract', () => {
+    const bad = (over: Partial<HostPolicyIR>) => () => compileIptables({ ...host, ...over });
+    const first = (r: RuleIR) => [{ ...chains[0]!, rules: [r] }, ...chains.slice(1)];
+    expect(bad({ sets: [] })).toThrow(InputError);
+    expect(bad({ chains: chains.slice(1) })).toThrow(/not in the IR/);
+    expect(bad({ chains: first(rule(4, 'allow', { dst: m({ ports: [p(1)] }) })) })).toThrow(/ports need protocol/);
+    expect(bad({ chains: first(rule(6, 'allow', { src: m({ sets: ['web4'] }) })) })).toThrow(/IPv6 rule using IPv4 set/);
+    expect(bad({ chains: first(rule(4, 'allow', { protocol: 6, icmp: { type: 8 } })) })).toThrow(/ICMP match needs protocol ICMP/);
+    expect(bad({ endpoints: [{ ...host.endpoints[0]!, iface: 'eth0' }] })).toThrow(/interface/);
+  });
+});
+
+describe('renderDelta', () => {
+  const before = compileIptables(host);
+  const plan = (ir: HostPolicyIR) => renderDelta(before, compileIptables(ir));
+  const chainsIn = (t: string) => [...t.matchAll(/^:(\S+) /gm)].map((x) => x[1]);
+
+  it('nothing changed: empty texts', () => {
+    expect(plan(structuredClone(host))).toEqual({ ipset: '', v4: '', v6: '', ipsetAfter: '', noflush: true, chains: 0, sets: 0 });
+  });
+
+  it('a label change only changes set members: no chain is rewritten', () => {
+    const sets = host.sets.map((s) => (s.id === 'web4' ? { ...s, members: ['198.19.0.1/32', '198.19.0.2/32'] } : s));
+    const d = plan({ ...host, sets });
+    expect([d.v4, d.v6, d.ipsetAfter]).toEqual(['', '', '']);
+    expectGolden('delta-labels.txt', show(d));
+  });
+
+  it('a new policy on one endpoint rewrites that endpoint chain and adds the policy chain', () => {
+    const deny: ChainIR = { id: 'npdeny', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy default/deny-ssh', rules: [rule(4, 'deny', { protocol: 6, dst: m({ ports: [p(22)] }) })] };
+    const endpoints = host.endpoints.map((e) => (e.name === 'default/db-1' ? { ...e, ingress: { ...e.ingress, policies: ['npdeny'] } } : e));
+    const d = plan({ ...host, chains: [...chains, deny], endpoints });
+    expect(chainsIn(d.v4)).toEqual(['cali-tw-calibcdef012345', 'cali-pi-npdeny']);
+    expect(chainsIn(d.v6)).toEqual(['cali-tw-calibcdef012345', 'cali-pi-npdeny']);
+    expect(d.ipset).toBe('');
+    expect(d.chains).toBe(2);
+    expectGolden('delta-new-policy.txt', show(d));
+  });
+
+  it('removing an endpoint removes its chains and dispatch lines only', () => {
+    const d = plan({ ...host, endpoints: host.endpoints.slice(1) });
+    expect(chainsIn(d.v4)).toEqual(['cali-from-wl-dispatch', 'cali-to-wl-dispatch', 'cali-tw-cali0123456789a', 'cali-fw-cali0123456789a']);
+    expect(d.v4).toContain('-X cali-tw-cali0123456789a\n-X cali-fw-cali0123456789a\nCOMMIT');
+    expect(d.v4).not.toContain('-i cali0123456789a');
+    expect(d.v4).toContain('-i calibcdef012345 -g cali-fw-calibcdef012345');
+    expectGolden('delta-remove-endpoint.txt', show(d));
+  });
+
+  it('a removed set is destroyed after the rules; a new one is created before', () => {
+    const d = renderDelta(compileIptables({ ...host, sets: [...host.sets, { id: 'x', family: 6, members: ['::/0'], source: 'nets ::/0' }] }), before);
+    expect(d.ipsetAfter).toBe('destroy cali60s:x\n');
+    expect(renderDelta(before, compileIptables({ ...host, sets: [...host.sets, { id: 'x', family: 6, members: ['::/0'], source: '' }] })).ipset)
+      .toBe('create cali60s:x hash:net family inet6\nadd cali60s:x ::/1\nadd cali60s:x 8000::/1\n');
+  });
+});
+
+describe('renderRemove', () => {
+  it('deletes our hooks by their saved spec, then flushes and deletes our chains; nothing when none', () => {
+    const saved = [
+      '# Generated by iptables-save v1.8.9 (nf_tables) on Thu Jan  1 00:00:00 2026',
+      '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]', ':cali-FORWARD - [0:0]', ':cali-pi-x - [0:0]', ':fault - [0:0]',
+      '-A INPUT -m comment --comment "calico-sim policy" -j cali-INPUT',
+      '-A FORWARD -j fault',
+      '-A FORWARD -m comment --comment "calico-sim policy" -j cali-FORWARD',
+      '-A cali-FORWARD -j cali-pi-x', 'COMMIT', '',
+    ].join('\n');
+    expect(renderRemove(saved)).toBe([
+      '*filter',
+      '-D INPUT -m comment --comment "calico-sim policy" -j cali-INPUT',
+      '-D FORWARD -m comment --comment "calico-sim policy" -j cali-FORWARD',
+      ':cali-FORWARD - [0:0]', ':cali-pi-x - [0:0]', '-X cali-FORWARD', '-X cali-pi-x', 'COMMIT', '',
+    ].join('\n'));
+    expect(renderRemove('*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n')).toBe('');
+    expect(renderRemove('')).toBe('');
+  });
+});
