@@ -49,6 +49,7 @@ function sideMatches(m: MatchIR, ip: string, port: number | undefined, sets: Rea
     if (!set) throw new InputError(`the IR references set ${id}, which it does not hold`);
     return set.members.some((cidr) => cidrContains(cidr, ip));
   };
+  if (m.net && !cidrContains(m.net, ip)) return false;
   if (!m.sets.every(member) || m.notSets.some(member)) return false;
   if (m.ports.length && !inPorts(port, m.ports)) return false;
   return !inPorts(port, m.notPorts);

@@ -241,6 +241,7 @@ function ruleMatches(r: RuleIR, family: Family, setFamily: Map<string, Family>, 
     parts.push(`-p ${r.protocol}`);
   } else if (r.notProtocol !== undefined) parts.push(`! -p ${r.notProtocol}`);
   for (const [side, m] of [['src', r.src], ['dst', r.dst]] as const) {
+    if (m.net) parts.push(`${side === 'src' ? '-s' : '-d'} ${m.net}`);
     for (const id of m.sets) parts.push(`-m set --match-set ${checkedSet(id, family, setFamily, where)} ${side}`);
     for (const id of m.notSets) parts.push(`-m set ! --match-set ${checkedSet(id, family, setFamily, where)} ${side}`);
   }

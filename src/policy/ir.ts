@@ -21,6 +21,11 @@ export interface IcmpMatch { type: number; code?: number }
 
 /** One side (source or destination) of a rule. Absent/empty fields match anything. */
 export interface MatchIR {
+  /**
+   * A rule's `nets` when it is a single CIDR: matched inline (`-s`, `ip saddr`), as Felix does,
+   * not through a set — a policy of a thousand one-address rules must not make a thousand sets.
+   */
+  net?: string;
   /** Ids of address sets: the address must be in every one (nets and selector are ANDed). */
   sets: string[];
   /** Ids of address sets the address must be in none of (notNets, notSelector). */

@@ -151,6 +151,7 @@ function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, Se
     return `@${setName(s.family, id)}`;
   };
   for (const [m, addr, port] of [[r.src, 'saddr', 'sport'], [r.dst, 'daddr', 'dport']] as Array<[MatchIR, string, string]>) {
+    if (m.net) out.push(`${ip} ${addr} ${m.net}`);
     for (const id of m.sets) out.push(`${ip} ${addr} ${setRef(id)}`);
     for (const id of m.notSets) out.push(`${ip} ${addr} != ${setRef(id)}`);
     if (m.ports.length || m.notPorts.length) {

@@ -92,6 +92,23 @@ function firstIssue(err: z.ZodError): string {
   return `${iss.path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : `${s}.${String(p)}`), 'spec')}: ${iss.message}`;
 }
 
+type SetUse = { kind: 'nets'; family: Family; nets: string[] } | { kind: 'selector'; family: Family; text: string; scope: string | undefined };
+
+/** Rule IR by the validated rule array it came from, and the namespace scope. */
+const ruleCache = new WeakMap<Rule[], Map<string, { rules: RuleIR[]; uses: SetUse[] }>>();
+
+/** Canonical CIDR text, memoized: a policy of thousands of nets is resolved on every pass. */
+const cidrMemo = new Map<string, string>();
+function canonicalCidr(n: string): string {
+  let c = cidrMemo.get(n);
+  if (c === undefined) {
+    if (cidrMemo.size > 100_000) cidrMemo.clear();
+    c = parseCidr(n).cidr;
+    cidrMemo.set(n, c);
+  }
+  return c;
+}
+
 /**
  * Builds sets and chains on demand, so that only what local endpoints use is emitted, and each
  * set (one per meaning) and chain (one per owner and direction) exactly once.
@@ -99,6 +116,8 @@ function firstIssue(err: z.ZodError): string {
 class Builder {
   readonly sets = new Map<string, SetIR>();
   readonly chains = new Map<string, ChainIR>();
+  /** The sets the chain being built uses, so that a cached chain can declare them again. */
+  private recording: SetUse[] | undefined;
 
   constructor(private readonly endpoints: readonly Endpoint[]) {}
 
@@ -111,10 +130,30 @@ class Builder {
         kind: owner.kind === 'Profile' ? 'profile' : 'policy',
         direction,
         name: `${owner.kind} ${owner.namespace ? `${owner.namespace}/` : ''}${owner.name}`,
-        rules: owner[direction].flatMap((r) => FAMILIES.flatMap((f) => this.rule(r, f, scope) ?? [])),
+        rules: this.rules(owner[direction], scope),
       });
     }
     return id;
+  }
+
+  /**
+   * A rule list's IR. An unchanged policy keeps its validated rule array from pass to pass
+   * (see `validated`), so its IR is reused: only the sets it uses are declared again (their
+   * members follow the endpoints of this pass).
+   */
+  private rules(list: Rule[], scope: string | undefined): RuleIR[] {
+    const byScope = ruleCache.get(list) ?? new Map<string, { rules: RuleIR[]; uses: SetUse[] }>();
+    ruleCache.set(list, byScope);
+    const hit = byScope.get(scope ?? '');
+    if (hit) {
+      for (const u of hit.uses) (u.kind === 'nets' ? this.netsSet(u.family, u.nets) : this.selectorSet(u.family, u.text, u.scope));
+      return hit.rules;
+    }
+    this.recording = [];
+    const rules = list.flatMap((r) => FAMILIES.flatMap((f) => this.rule(r, f, scope) ?? []));
+    byScope.set(scope ?? '', { rules, uses: this.recording });
+    this.recording = undefined;
+    return rules;
   }
 
   /** The rule for one family, or undefined if it cannot match any packet of that family. */
@@ -140,10 +179,13 @@ class Builder {
   private match(e: EntityRule | undefined, family: Family, scope: string | undefined): MatchIR | undefined {
     const sets: string[] = [];
     const notSets: string[] = [];
+    let net: string | undefined;
     if (e?.nets?.length) {
       const mine = e.nets.filter((n) => familyOf(n) === family);
       if (!mine.length) return undefined; // only nets of the other family: no match in this one
-      sets.push(this.netsSet(family, mine));
+      const canonical = [...new Set(mine.map(canonicalCidr))];
+      if (canonical.length === 1) net = canonical[0];
+      else sets.push(this.netsSet(family, mine));
     }
     const notNets = (e?.notNets ?? []).filter((n) => familyOf(n) === family);
     if (notNets.length) notSets.push(this.netsSet(family, notNets));
@@ -152,15 +194,17 @@ class Builder {
     // In a NetworkPolicy a notSelector alone still limits the side to the policy's namespace.
     if (selector !== undefined || (scope !== undefined && notSelector !== undefined)) sets.push(this.selectorSet(family, selector ?? 'all()', scope));
     if (notSelector !== undefined) notSets.push(this.selectorSet(family, notSelector, scope));
-    return { sets: sets.sort(), notSets: notSets.sort(), ports: (e?.ports ?? []).map(parsePort), notPorts: (e?.notPorts ?? []).map(parsePort) };
+    return { ...(net ? { net } : {}), sets: sets.sort(), notSets: notSets.sort(), ports: (e?.ports ?? []).map(parsePort), notPorts: (e?.notPorts ?? []).map(parsePort) };
   }
 
   private netsSet(family: Family, nets: string[]): string {
-    const members = [...new Set(nets.map((n) => parseCidr(n).cidr))].sort(compareCidrs);
+    this.recording?.push({ kind: 'nets', family, nets });
+    const members = [...new Set(nets.map(canonicalCidr))].sort(compareCidrs);
     return this.set(`v${family}|nets|${members.join(',')}`, family, `nets ${members.join(', ')}`, () => members);
   }
 
   private selectorSet(family: Family, text: string, scope: string | undefined): string {
+    this.recording?.push({ kind: 'selector', family, text, scope });
     const sel = parseSelector(text);
     const canonical = sel.toString();
     return this.set(`v${family}|selector|${canonical}|${scope ?? '*'}`, family, `selector ${canonical}${scope ? ` (ns ${scope})` : ''}`, () => {
@@ -175,6 +219,21 @@ class Builder {
     if (!this.sets.has(id)) this.sets.set(id, { id, family, members: members(), source });
     return id;
   }
+}
+
+/**
+ * Validation results by policy text. An agent resolves on every datastore change, and validating
+ * a 5,000-rule policy takes ~100 ms; an unchanged policy is not validated again. Only the
+ * entries of the latest pass are kept.
+ */
+let validCache = new Map<string, ReturnType<(typeof POLICY_SPEC_SCHEMAS)[PolicyKind]['safeParse']>>();
+let seenThisPass = new Map<string, ReturnType<(typeof POLICY_SPEC_SCHEMAS)[PolicyKind]['safeParse']>>();
+
+function validated(kind: PolicyKind, spec: unknown): ReturnType<(typeof POLICY_SPEC_SCHEMAS)[PolicyKind]['safeParse']> {
+  const key = `${kind}\0${JSON.stringify(spec)}`;
+  const r = validCache.get(key) ?? POLICY_SPEC_SCHEMAS[kind].safeParse(spec);
+  seenThisPass.set(key, r);
+  return r;
 }
 
 /** What one host enforces. Stored policies or profiles that fail validation are skipped and reported to `warn`. */
@@ -194,7 +253,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   for (const [kind, p] of stored) {
     const namespace = kind === 'NetworkPolicy' ? (p.metadata.namespace ?? 'default') : undefined;
     const sortName = policySortName(kind, p.metadata);
-    const spec = POLICY_SPEC_SCHEMAS[kind].safeParse(p.spec ?? {});
+    const spec = validated(kind, p.spec ?? {});
     if (!spec.success) {
       warn(`${kind} ${sortName}: ignored: ${firstIssue(spec.error)}`);
       continue;
@@ -203,6 +262,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
     policies.push({ kind, namespace, name: p.metadata.name, sortName, order, selector: parseSelector(selector ?? ''), types: types ?? [], ingress: ingress ?? [], egress: egress ?? [] });
   }
   policies.sort(comparePolicies);
+  [validCache, seenThisPass] = [seenThisPass, new Map()];
 
   const endpoints: Endpoint[] = snap.workloadEndpoints.map((wep) => ({
     wep,

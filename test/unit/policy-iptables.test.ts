@@ -140,6 +140,17 @@ describe('compileIptables: semantics', () => {
     expect(v4.get('cali-pi-gnpdefault')!.join('\n')).toContain('-m set --match-set cali40s:fabric4 src -j MARK --set-xmark 0x20000/0x20000');
   });
 
+  it('a single net is matched inline, with no set', () => {
+    const one: HostPolicyIR = {
+      sets: [],
+      chains: [{ id: 'one', kind: 'policy', direction: 'ingress', name: 'GlobalNetworkPolicy one', rules: [rule(4, 'allow', { protocol: 6, src: { ...any(), net: '198.18.128.7/32' }, dst: { ...any(), net: '198.19.0.0/26' } })] }],
+      endpoints: [{ iface: 'cali0123456789a', name: 'default/w', ingress: { policies: ['one'], profiles: [] }, egress: { policies: [], profiles: [] } }],
+    };
+    const d = compileIptables(one);
+    expect(d.v4.get('cali-pi-one')!.join('\n')).toContain('-p 6 -s 198.18.128.7/32 -d 198.19.0.0/26 -j MARK --set-xmark 0x10000/0x10000');
+    expect(d.sets.size).toBe(0);
+  });
+
   it('stores a /0 as two halves (hash:net cannot hold /0)', () => {
     expect(compileIptables(host).sets.get('cali40s:all4')!.members).toEqual(['0.0.0.0/1', '128.0.0.0/1']);
   });

@@ -148,6 +148,19 @@ describe('compileNft + renderFull: golden scripts', () => {
   });
 });
 
+describe('inline nets', () => {
+  it('a single net is matched inline, with no set', () => {
+    const one: HostPolicyIR = {
+      sets: [],
+      chains: [{ id: 'one', kind: 'policy', direction: 'ingress', name: 'GlobalNetworkPolicy one', rules: [rule({ family: 4, action: 'allow', protocol: 6, src: match({ net: '198.18.128.7/32' }), dst: match({ net: '198.19.0.0/26' }) })] }],
+      endpoints: [{ iface: 'cali0123456789a', name: 'default/w', ingress: { policies: ['one'], profiles: [] }, egress: { policies: [], profiles: [] } }],
+    };
+    const d = compileNft(one);
+    expect(d.chains.get('pi-one')![0]).toContain('meta l4proto 6 ip saddr 198.18.128.7/32 ip daddr 198.19.0.0/26 meta mark set');
+    expect(d.sets.size).toBe(0);
+  });
+});
+
 describe('mergeCidrs', () => {
   it('drops members inside another member, keeps adjacent and disjoint ones', () => {
     expect(mergeCidrs(['10.2.3.4/32', '10.0.0.0/8', '11.0.0.0/25', '11.0.0.128/25', '10.255.0.0/16'])).toEqual(['10.0.0.0/8', '11.0.0.0/25', '11.0.0.128/25']);
