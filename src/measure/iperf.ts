@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { tryRun } from '../util/exec.js';
 import { BackendError } from '../util/errors.js';
 
 /** One iperf3 run, from its JSON (`-J`) output. */
@@ -46,4 +49,24 @@ export function parseIperf(json: string): IperfResult {
 /** Pure: every `time=…` of `ping` output, in milliseconds. */
 export function parsePingTimes(out: string): number[] {
   return [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+}
+
+/**
+ * One iperf3 test: a one-off server in namespace `to`, the client (with `clientArgs`, e.g.
+ * `-P 4` or `-u -b 0`) in namespace `from`, against `ip`.
+ */
+export async function runIperf(o: { from: string; to: string; ip: string; port: number; durationS: number; clientArgs?: string[] }): Promise<IperfResult> {
+  const server = spawn('ip', ['netns', 'exec', o.to, 'iperf3', '-s', '-1', '--forceflush', '-p', String(o.port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BackendError('iperf3 server did not start')), 10_000);
+      createInterface({ input: server.stdout! }).on('line', (l) => { if (l.includes('listening')) { clearTimeout(timer); resolve(); } });
+      server.once('exit', (c) => { clearTimeout(timer); reject(new BackendError(`iperf3 server exited (${c})`)); });
+    });
+    const args = ['-c', o.ip, '-p', String(o.port), '-t', String(o.durationS), '-J', ...(o.clientArgs ?? [])];
+    const r = await tryRun('ip', ['netns', 'exec', o.from, 'iperf3', ...args], { timeoutMs: (o.durationS + 20) * 1000 });
+    return parseIperf(r.stdout);
+  } finally {
+    server.kill('SIGKILL');
+  }
 }

@@ -1,13 +1,10 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { parseIperf, parsePingTimes, type IperfResult } from '../measure/iperf.js';
+import { parsePingTimes, runIperf, type IperfResult } from '../measure/iperf.js';
 import { quantile, summarize } from '../measure/stats.js';
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
 import { throughputMarkdown, writeThroughputReport, type LatencyCell, type Mode, type ThroughputCell, type ThroughputResults } from '../report/throughput-report.js';
 import { down, status, up } from '../sim/lab.js';
 import { resolveTopology } from '../topologies/index.js';
-import { run, tryRun } from '../util/exec.js';
-import { BackendError } from '../util/errors.js';
+import { run } from '../util/exec.js';
 import { createProgress, type Progress } from '../util/progress.js';
 
 // The result types and the Markdown live with the report (no engine import needed to render one).
@@ -117,20 +114,8 @@ export async function benchThroughput(o: {
   }
 }
 
-/** One iperf3 test: a one-off server in the destination namespace, the client in the source. */
-async function iperf(p: Path, mode: Mode, durationS: number): Promise<IperfResult> {
-  const server = spawn('ip', ['netns', 'exec', p.to, 'iperf3', '-s', '-1', '--forceflush', '-p', String(PORT)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BackendError('iperf3 server did not start')), 10_000);
-      createInterface({ input: server.stdout! }).on('line', (l) => { if (l.includes('listening')) { clearTimeout(timer); resolve(); } });
-      server.once('exit', (c) => { clearTimeout(timer); reject(new BackendError(`iperf3 server exited (${c})`)); });
-    });
-    const args = ['-c', p.ip, '-p', String(PORT), '-t', String(durationS), '-J',
-      ...(mode === 'tcp-4' ? ['-P', '4'] : []), ...(mode === 'udp' ? ['-u', '-b', '0', '-l', '1400'] : [])];
-    const r = await tryRun('ip', ['netns', 'exec', p.from, 'iperf3', ...args], { timeoutMs: (durationS + 20) * 1000 });
-    return parseIperf(r.stdout);
-  } finally {
-    server.kill('SIGKILL');
-  }
+/** One iperf3 test of a path in a mode. */
+function iperf(p: Path, mode: Mode, durationS: number): Promise<IperfResult> {
+  const clientArgs = [...(mode === 'tcp-4' ? ['-P', '4'] : []), ...(mode === 'udp' ? ['-u', '-b', '0', '-l', '1400'] : [])];
+  return runIperf({ from: p.from, to: p.to, ip: p.ip, port: PORT, durationS, clientArgs });
 }
