@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(bird2 etcd-server etcd-client iproute2 iptables nftables tcpdump tshark iperf3 iputils-ping procps fonts-dejavu-core)
+PACKAGES=(bird2 etcd-server etcd-client iproute2 iptables ipset nftables tcpdump tshark iperf3 iputils-ping procps fonts-dejavu-core)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "calico-sim: setup must run as root (it installs Debian packages and the lab creates network namespaces): run it with sudo, or as root" >&2
@@ -39,11 +39,11 @@ if command -v dpkg-query >/dev/null 2>&1; then
     [ $had_policy -eq 0 ] && rm -f "$policy"
   fi
 else
-  for t in ip bird birdc etcd etcdctl iptables nft tcpdump iperf3 ping; do
+  for t in ip bird birdc etcd etcdctl iptables ipset nft tcpdump iperf3 ping; do
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   done
   if [ ${#missing[@]} -gt 0 ]; then
-    echo "calico-sim: missing tools: ${missing[*]}. This is not a Debian system: install BIRD 2, etcd 3.4+, iproute2, iptables, nftables, tcpdump, iperf3 and ping with your package manager, then run this again" >&2
+    echo "calico-sim: missing tools: ${missing[*]}. This is not a Debian system: install BIRD 2, etcd 3.4+, iproute2, iptables, ipset, nftables, tcpdump, iperf3 and ping with your package manager, then run this again" >&2
     exit 1
   fi
 fi

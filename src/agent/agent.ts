@@ -81,7 +81,8 @@ export class Agent {
     const t0 = performance.now();
     const at = new Date().toISOString();
     try {
-      const desired = computeDesired(await readSnapshot(this.o.ds), this.o.host);
+      const snapshot = await readSnapshot(this.o.ds);
+      const desired = computeDesired(snapshot, this.o.host);
       const r = await this.o.dataplane.apply(desired);
       let birdError: string | undefined;
       if (this.confd) {
@@ -96,8 +97,15 @@ export class Agent {
       const ms = Math.round(performance.now() - t0);
       const error = [...r.errors, ...(birdError ? [birdError] : [])].join('; ') || undefined;
       this.status.reconciles++;
-      this.status.lastReconcile = { at, ms, routesAdded: r.added, routesRemoved: r.removed, ...(error ? { error } : {}) };
-      if (r.added || r.removed || error) this.log(`reconcile: +${r.added} -${r.removed} routes in ${ms} ms${error ? ` error: ${error}` : ''}`);
+      const before = this.status.lastReconcile;
+      this.status.lastReconcile = {
+        at, ms, routesAdded: r.added, routesRemoved: r.removed, ...(snapshot.revision ? { revision: snapshot.revision } : {}),
+        policyChains: r.policy.chains, policySets: r.policy.sets, ...(error ? { error } : {}),
+      };
+      // Say at once what we programmed (callers wait on it), not at the next heartbeat.
+      if (before?.revision !== snapshot.revision || error || before?.error) void this.heartbeat();
+      const policy = r.policy.chains || r.policy.sets ? `, policy: ${r.policy.chains} chains ${r.policy.sets} sets written` : '';
+      if (r.added || r.removed || policy || error) this.log(`reconcile: +${r.added} -${r.removed} routes${policy} in ${ms} ms${error ? ` error: ${error}` : ''}`);
     } catch (err) {
       this.status.lastReconcile = { at, ms: Math.round(performance.now() - t0), routesAdded: 0, routesRemoved: 0, error: errorMessage(err) };
       this.log(`reconcile failed: ${errorMessage(err)}`);

@@ -1,13 +1,23 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { inNetns, ipBatch, ipJson, run, setSysctls } from '../util/exec.js';
 import { errorMessage } from '../util/errors.js';
+import type { PolicyDataplane, PolicyDataplaneKind } from '../policy/ir.js';
+import { IptablesPolicy } from '../policy/iptables-apply.js';
+import { NftPolicy } from '../policy/nftables-apply.js';
 import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, workloadIfaceSysctls, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
 
 export interface ApplyResult {
   added: number;
   removed: number;
   skipped: number;
+  /** Policy chains and sets written (0 when the policy did not change). */
+  policy: { chains: number; sets: number };
   errors: string[];
+}
+
+/** The policy ruleset of a kind, for a namespace (undefined: the current one). */
+export function policyDataplane(kind: PolicyDataplaneKind, netns: string | undefined): PolicyDataplane {
+  return kind === 'nftables' ? new NftPolicy(netns) : new IptablesPolicy(netns);
 }
 
 /** Pure: what to replace and what to delete so that `actual` becomes `desired`. */
@@ -42,6 +52,7 @@ interface IpRoute { dst: string; type?: string; dev?: string; gateway?: string }
 export class Dataplane {
   /** What was last applied of things we cannot cheaply read back; re-applied on every change. */
   private applied = { vxlan: '', nat: '' };
+  private policy: PolicyDataplane | undefined;
 
   constructor(readonly netns?: string) {}
 
@@ -61,6 +72,14 @@ export class Dataplane {
   /** Reads the kernel, then converges it to `desired` in one route batch and one sysctl pass. */
   async apply(desired: DesiredState): Promise<ApplyResult> {
     const errors: string[] = [];
+    // Policy first: a workload must never be reachable before its rules are in place (an
+    // unknown cali interface is dropped by the dispatch chains until then).
+    let policy = { chains: 0, sets: 0 };
+    try {
+      policy = await this.applyPolicy(desired);
+    } catch (err) {
+      errors.push(errorMessage(err));
+    }
     const [actual, links] = await Promise.all([this.readRoutes(), this.links()]);
     try {
       await this.applyVxlan(desired.vxlan, links);
@@ -87,7 +106,23 @@ export class Dataplane {
     } catch (err) {
       errors.push(errorMessage(err));
     }
-    return { added: put.length, removed: del.length, skipped: desired.routes.length - present.length, errors };
+    return { added: put.length, removed: del.length, skipped: desired.routes.length - present.length, policy, errors };
+  }
+
+  /**
+   * The policy ruleset of the lab's kind. The first apply rewrites all of ours (and removes the
+   * other kind's, left by a switch while this agent was down); later ones change only the
+   * difference. A switch of kind at run time removes the old ruleset after the new one is in.
+   */
+  private async applyPolicy(desired: DesiredState): Promise<{ chains: number; sets: number }> {
+    if (this.policy?.kind !== desired.policyDataplane) {
+      const old = this.policy ?? policyDataplane(desired.policyDataplane === 'nftables' ? 'iptables' : 'nftables', this.netns);
+      this.policy = policyDataplane(desired.policyDataplane, this.netns);
+      const r = await this.policy.apply(desired.policy);
+      await old.remove();
+      return r;
+    }
+    return this.policy.apply(desired.policy);
   }
 
   /** The VXLAN device, its neighbour and forwarding entries per peer; removed when unwanted. */

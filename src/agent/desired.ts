@@ -4,6 +4,8 @@ import type { BgpTimers } from '../model/resources.js';
 import { compact } from '../util/object.js';
 import { borrowedAddresses, cidrsOverlap, compareCidrs, familyOf, hostOfAffinity } from '../ipam/blocks.js';
 import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
+import type { HostPolicyIR, PolicyDataplaneKind } from '../policy/ir.js';
+import { resolvePolicy } from '../policy/resolve.js';
 
 /** Routes the agent owns carry this protocol number (Felix uses 80 too). */
 export const AGENT_ROUTE_PROTO = 80;
@@ -33,6 +35,9 @@ export interface DesiredState {
   vxlan?: VxlanState;
   /** The iptables `nat` table: masquerade for pools with natOutgoing (empty when none has it). */
   natTable: string;
+  /** Network policy for the local endpoints, and which ruleset enforces it. */
+  policy: HostPolicyIR;
+  policyDataplane: PolicyDataplaneKind;
   bird: BirdInput;
 }
 
@@ -111,6 +116,8 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
     workloadIfaces: local.map((w) => w.spec.interfaceName).sort(),
     ...(vxlan ? { vxlan } : {}),
     natTable: natTable(v4Pools.filter((p) => p.spec.natOutgoing).map((p) => p.spec.cidr), v4Pools.map((p) => p.spec.cidr)),
+    policy: resolvePolicy(s, host),
+    policyDataplane: s.felixConfiguration?.spec.nftablesMode === 'Enabled' ? 'nftables' : 'iptables',
     bird: {
       host,
       routerId: me ? nodeIp(me) : '0.0.0.0',

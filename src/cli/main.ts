@@ -85,10 +85,17 @@ workload.command('add')
   .description('create a workload on a host: address from IPAM, veth, routes, endpoint record')
   .argument('<name>', 'workload name')
   .requiredOption('--host <host>', 'host to place it on')
+  .option('--namespace <ns>', 'its namespace (tenant): NetworkPolicy scope and profile kns.<ns>', 'default')
+  .option('--label <key=value>', 'a label policies select on (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--name <lab>', 'lab name')
-  .action(async (name: string, o: { host: string; name?: string }) => {
+  .action(async (name: string, o: { host: string; name?: string; namespace: string; label: string[] }) => {
     const { addLabWorkload, resolveLab } = await engine();
-    const wep = await addLabWorkload(await resolveLab(o.name), name, o.host);
+    const labels = Object.fromEntries(o.label.map((l) => {
+      const i = l.indexOf('=');
+      if (i < 1) throw new InputError(`--label ${JSON.stringify(l)}: expected key=value`);
+      return [l.slice(0, i), l.slice(i + 1)];
+    }));
+    const wep = await addLabWorkload(await resolveLab(o.name), name, o.host, { namespace: o.namespace, labels });
     print(`workload ${name} on ${o.host}: ${wep.spec.ipNetworks.join(', ')} via ${wep.spec.interfaceName}`);
   });
 workload.command('del')
@@ -258,17 +265,45 @@ bench.command('throughput')
     await benchThroughput({ trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log: print });
   });
 
+bench.command('policy')
+  .description('network policy cost on iptables and nftables: apply → enforced on every host, throughput of an allowed flow, new-connection and ping latency, at 0…5,000 rules per endpoint (or set members)')
+  .option('--dataplane <list>', 'comma-separated: iptables,nftables', 'iptables,nftables')
+  .option('--sizes <list>', 'rules per endpoint (or members of one rule\'s set), comma-separated', '0,100,1000,5000')
+  .option('--variants <list>', 'rules (N rules walked by every new flow), members (one rule, a set of N addresses)', 'rules,members')
+  .option('--trials <n>', 'trials per size', Number, 3)
+  .option('--duration <s>', 'seconds per iperf3 run', Number, 3)
+  .option('--report-dir <dir>', 'where reports/<run-id>/ goes', 'reports')
+  .action(async (o: { dataplane: string; sizes: string; variants: string; trials: number; duration: number; reportDir: string }) => {
+    const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+    const dataplanes = list(o.dataplane);
+    for (const d of dataplanes) if (d !== 'iptables' && d !== 'nftables') throw new InputError(`--dataplane: "${d}" is not iptables or nftables`);
+    const sizes = list(o.sizes).map((x) => { const n = Number(x); if (!Number.isInteger(n) || n < 0 || n > 20000) throw new InputError(`--sizes: "${x}" is not a whole number 0–20000`); return n; });
+    const variants = list(o.variants);
+    for (const v of variants) if (v !== 'rules' && v !== 'members') throw new InputError(`--variants: "${v}" is not rules or members`);
+    if (!Number.isInteger(o.trials) || o.trials < 1) throw new InputError('--trials takes a whole number ≥ 1');
+    if (!Number.isInteger(o.duration) || o.duration < 1) throw new InputError('--duration takes a whole number of seconds ≥ 1');
+    const { benchPolicyRun } = await import('../scenarios/bench-policy.js');
+    await benchPolicyRun({ dataplanes: dataplanes as ('iptables' | 'nftables')[], sizes, variants: variants as ('rules' | 'members')[], trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log: print });
+  });
+
 const report = program.command('report').description('compare and render benchmark reports');
 report.command('diff')
-  .description('compare two benchmark runs metric by metric; exit code 1 when a figure got worse by more than the threshold')
+  .description("compare two benchmark runs (throughput or convergence) metric by metric; exit code 1 on a regression: a new median worse than the old one by more than the threshold AND outside the old run's min–max over its trials (spread the old run itself showed is noise; a figure without a trial range is judged by the threshold alone)")
   .argument('<old>', 'the reference run: its directory (reports/<run-id>) or its results.json')
   .argument('<new>', 'the run to check: its directory or its results.json')
-  .option('--threshold <pct>', 'regression threshold in % (throughput lower, or RTT higher, by more than this)', Number, 10)
+  .option('--threshold <pct>', 'regression threshold in %: throughput lower, or RTT / convergence time / loss higher, than the old median by more than this (and outside the old min–max)', Number, 10)
   .action(async (oldArg: string, newArg: string, o: { threshold: number }) => {
     const { diffResults, formatDiff, loadResults } = await import('../report/diff.js');
     const d = diffResults(loadResults(oldArg), loadResults(newArg), o.threshold);
     print(formatDiff(d));
     if (d.regressions) process.exitCode = 1;
+  });
+report.command('schema')
+  .description('print the JSON Schema of results.json (docs/results-schema.md): the common envelope, or a kind with its results')
+  .argument('[kind]', 'bench-throughput or bench-convergence (default: the envelope every kind shares)')
+  .action(async (kind?: string) => {
+    const { resultsJsonSchema } = await import('../report/results-schema.js');
+    print(JSON.stringify(resultsJsonSchema(kind), null, 2));
   });
 
 bench.command('convergence')
@@ -292,14 +327,24 @@ bench.command('convergence')
   });
 
 program.command('run')
-  .description('run a scenario: up, checks, report, down (scenarios: quickstart)')
+  .description('run a scenario: up, checks, report, down. Scenarios: quickstart; the policy scenarios tenant-isolation, security-groups, default-deny (policies in examples/policy/, checked against an expected matrix of allowed and blocked cells)')
   .argument('<scenario>', 'scenario name')
   .option('--name <lab>', 'lab name')
+  .option('--dataplane <kind>', 'policy scenarios: the ruleset the agents program, iptables or nftables', 'iptables')
+  .option('--break <policy>', 'policy scenarios, a negative control: flip the first Allow rule of this policy to Deny (the run must then fail at the cells that rule allowed)')
   .option('--report-dir <dir>', 'write the results as JSON here')
-  .action(async (scenario: string, o: { name?: string; reportDir?: string }) => {
-    if (scenario !== 'quickstart') throw new InputError(`unknown scenario "${scenario}" (known: quickstart)`);
-    const { quickstart } = await import('../scenarios/quickstart.js');
-    const r = await quickstart({ name: o.name, reportDir: o.reportDir, print });
+  .action(async (scenario: string, o: { name?: string; reportDir?: string; dataplane: string; break?: string }) => {
+    if (scenario === 'quickstart') {
+      const { quickstart } = await import('../scenarios/quickstart.js');
+      const r = await quickstart({ name: o.name, reportDir: o.reportDir, print });
+      if (!r.passed) process.exitCode = 1;
+      return;
+    }
+    if (o.dataplane !== 'iptables' && o.dataplane !== 'nftables') throw new InputError(`--dataplane ${o.dataplane}: use iptables or nftables`);
+    const { runPolicyScenario, policyScenario, printPolicyRun } = await import('../scenarios/policy.js');
+    policyScenario(scenario); // unknown names fail before anything is built
+    const r = await runPolicyScenario({ scenario, dataplane: o.dataplane, name: o.name, breakPolicy: o.break, log: print });
+    printPolicyRun(r, print, o.reportDir);
     if (!r.passed) process.exitCode = 1;
   });
 

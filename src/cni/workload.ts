@@ -21,6 +21,33 @@ export interface WorkloadRequest {
   name: string;
   host: string;
   hostNetns: string;
+  /** The tenant it belongs to (NetworkPolicy scope). Default `default`. */
+  namespace?: string;
+  labels?: Record<string, string>;
+}
+
+/** The profile every endpoint of a namespace gets, as Calico's CNI on Kubernetes gives `kns.<ns>`. */
+export const namespaceProfile = (namespace: string) => `kns.${namespace}`;
+
+/**
+ * Creates the namespace's profile if absent: allow everything in and out, as Calico's
+ * `kns.<namespace>` profiles do. So an endpoint no policy selects is reachable, and a policy
+ * that selects it takes over in the directions it covers.
+ */
+export async function ensureNamespaceProfile(ds: Datastore, namespace: string): Promise<void> {
+  const name = namespaceProfile(namespace);
+  await ds.create(keys.profile(name), {
+    apiVersion: API_VERSION,
+    kind: 'Profile',
+    metadata: { name, creationTimestamp: new Date().toISOString() },
+    spec: { ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }] },
+  });
+}
+
+/** A workload's endpoint record by workload name (names are unique across namespaces in a lab). */
+export async function findWorkload(ds: Datastore, name: string): Promise<{ key: string; value: WorkloadEndpoint } | undefined> {
+  const { items } = await ds.list<WorkloadEndpoint>(keys.workloadEndpoints);
+  return items.find((i) => i.value.metadata.name === name);
 }
 
 /**
@@ -31,8 +58,10 @@ export interface WorkloadRequest {
 export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<WorkloadEndpoint> {
   // Names end up in `ip -batch` input and etcd keys: nothing but the safe alphabet gets there.
   if (!NAME_RE.test(req.name)) throw new InputError(`invalid workload name ${JSON.stringify(req.name)}: use 1-32 characters of a-z, 0-9 and "-" (not at either end)`);
-  const key = keys.workloadEndpoint(req.name);
-  if (await ds.get(key)) throw new InputError(`workload "${req.name}" already exists`);
+  const namespace = req.namespace ?? 'default';
+  if (!NAME_RE.test(namespace)) throw new InputError(`invalid namespace ${JSON.stringify(namespace)} of workload "${req.name}"`);
+  const key = keys.workloadEndpoint(req.name, namespace);
+  if (await findWorkload(ds, req.name)) throw new InputError(`workload "${req.name}" already exists`);
   if (!(await ds.get<CalicoNode>(keys.node(req.host)))) throw new InputError(`unknown host "${req.host}": no Node resource in the datastore`);
   const ipam = new Ipam(ds);
   const handleId = `${req.lab}.${req.name}`;
@@ -51,8 +80,11 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
   const wep: WorkloadEndpoint = {
     apiVersion: API_VERSION,
     kind: 'WorkloadEndpoint',
-    metadata: { name: req.name, namespace: 'default', creationTimestamp: new Date().toISOString() },
-    spec: { node: req.host, orchestrator: 'cni', workload: req.name, endpoint: 'eth0', interfaceName: iface, ipNetworks: [`${ip}/32`, ...(ip6 ? [`${ip6}/128`] : [])], netns },
+    metadata: { name: req.name, namespace, creationTimestamp: new Date().toISOString(), ...(req.labels && Object.keys(req.labels).length ? { labels: req.labels } : {}) },
+    spec: {
+      node: req.host, orchestrator: 'cni', workload: req.name, endpoint: 'eth0', interfaceName: iface,
+      ipNetworks: [`${ip}/32`, ...(ip6 ? [`${ip6}/128`] : [])], netns, profiles: [namespaceProfile(namespace)],
+    },
   };
   let nsMade = false;
   try {
@@ -79,6 +111,7 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
         ...(ip6 ? [`addr add ${ip6}/128 dev eth0 nodad`, `route add default via ${WORKLOAD_GATEWAY6} dev eth0`] : []),
       ]),
     ]);
+    await ensureNamespaceProfile(ds, namespace);
     if (!(await ds.create(key, wep))) throw new InputError(`workload "${req.name}" already exists`);
     return wep;
   } catch (err) {
@@ -96,11 +129,11 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
  */
 export async function deleteWorkload(ds: Datastore, lab: string, name: string): Promise<{ name: string; released: string[] }> {
   if (!NAME_RE.test(name)) throw new InputError(`invalid workload name ${JSON.stringify(name)}`);
-  const found = await ds.get<WorkloadEndpoint>(keys.workloadEndpoint(name));
+  const found = await findWorkload(ds, name);
   const netns = found?.value.spec.netns ?? names.workloadNs(lab, name);
   const hadNetns = existsSync(`/run/netns/${netns}`);
   if (hadNetns) await removeNetns([netns]);
-  if (found) await ds.delete(keys.workloadEndpoint(name));
+  if (found) await ds.delete(found.key);
   const released = await new Ipam(ds).releaseHandle(`${lab}.${name}`);
   if (!found && !hadNetns && released.length === 0) throw new InputError(`unknown workload "${name}"`);
   return { name, released };

@@ -8,6 +8,7 @@ import { parseSelector } from './selector.js';
 import { outsideLabRanges } from './address-plan.js';
 import type { BgpTimers } from './resources.js';
 import { compact } from '../util/object.js';
+import type { PolicyDataplaneKind } from '../policy/ir.js';
 
 /**
  * The topology file: what a lab is made of. Unknown keys are errors (a typo must not be
@@ -29,14 +30,25 @@ const PoolSchema = z.strictObject({
 
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
 
+/** Label keys and values as Kubernetes and Calico accept them (a selector must be able to name them). */
+const labelKey = z.string().regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'must be a label key: [prefix/]name of letters, digits, "-", "_", "."');
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, 'must be a label value: up to 63 letters, digits, "-", "_", "."');
+const labels = z.record(labelKey, labelValue);
+
+/** A workload: a name, or a name with the labels policies select on and a namespace (a tenant). */
+const WorkloadSchema = z.union([
+  name,
+  z.strictObject({ name, namespace: name.default('default'), labels: labels.default({}) }),
+]);
+
 const HostSchema = z.strictObject({
   name,
-  workloads: z.array(name).default([]),
+  workloads: z.array(WorkloadSchema).default([]),
   /** Makes the host a route reflector with this cluster id (and labels it route-reflector=true). */
   routeReflector: ipv4.optional(),
   /** Per-host AS number (AS per rack); default: the topology's asNumber. */
   asNumber: asNumber.optional(),
-  labels: z.record(z.string(), z.string()).default({}),
+  labels: labels.default({}),
 });
 
 /** A Calico BGPPeer, as in the resource's spec, plus its name. */
@@ -88,6 +100,8 @@ export const TopologySchema = z.strictObject({
   pools: z.array(PoolSchema).min(1).default([{ cidr: '198.19.0.0/16', blockSize: 26, natOutgoing: false, vxlan: false }]),
   hosts: z.array(HostSchema).min(1, 'a lab needs at least one host'),
   routers: z.array(RouterSchema).default([]),
+  /** The ruleset the agents program for network policy (Calico's FelixConfiguration nftablesMode). */
+  dataplane: z.enum(['iptables', 'nftables']).default('iptables'),
   /** Calico's IPAM configuration. */
   ipam: z.strictObject({
     strictAffinity: z.boolean().default(false),
@@ -123,7 +137,13 @@ export interface RouterPlan {
   network: { cidr: string; gatewayIp: string; prefixLength: number };
   clients: { name: string; ip: string }[];
 }
-export interface WorkloadPlan { name: string; host: string }
+export interface WorkloadPlan {
+  name: string;
+  host: string;
+  /** Default `default`. */
+  namespace?: string;
+  labels?: Record<string, string>;
+}
 
 /** A validated topology with every address decided: what the engine builds. */
 export interface LabPlan {
@@ -140,6 +160,7 @@ export interface LabPlan {
   routers: RouterPlan[];
   timers: BgpTimers;
   ipam: { strictAffinity: boolean; maxBlocksPerHost: number };
+  dataplane: PolicyDataplaneKind;
 }
 
 /** Fabric addresses: .1 is the fabric gateway (and etcd), routers .2–.10, hosts from .11. */
@@ -195,7 +216,7 @@ function plan(t: Topology, source: string): LabPlan {
   };
   t.hosts.forEach((h, i) => {
     claim(h.name, `hosts[${i}].name`);
-    h.workloads.forEach((w, j) => claim(w, `hosts[${i}].workloads[${j}]`));
+    h.workloads.forEach((w, j) => claim(typeof w === 'string' ? w : w.name, `hosts[${i}].workloads[${j}]`));
   });
   t.routers.forEach((r, i) => {
     claim(r.name, `routers[${i}].name`);
@@ -271,7 +292,10 @@ function plan(t: Topology, source: string): LabPlan {
       ...(h.routeReflector ? { routeReflectorClusterId: h.routeReflector } : {}),
       labels: { ...h.labels, ...(h.routeReflector ? { 'route-reflector': 'true' } : {}) },
     })),
-    workloads: t.hosts.flatMap((h) => h.workloads.map((w) => ({ name: w, host: h.name }))),
+    workloads: t.hosts.flatMap((h) => h.workloads.map((w): WorkloadPlan => (typeof w === 'string'
+      ? { name: w, host: h.name }
+      : { name: w.name, host: h.name, ...(w.namespace !== 'default' ? { namespace: w.namespace } : {}), ...(Object.keys(w.labels).length ? { labels: w.labels } : {}) }))),
+    dataplane: t.dataplane,
     peers: t.bgp.peers,
     timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
     ipam: t.ipam,

@@ -10,7 +10,7 @@ import { resolveTopology, type GeneratorOptions } from '../topologies/index.js';
 import { FabricCapture } from '../verify/capture.js';
 import { checkCapture, type FlowExpectation } from '../verify/flows.js';
 import { readPcapFile } from '../verify/pcap.js';
-import { reachability, type Endpoint, type PairResult } from '../verify/reachability.js';
+import { PROBE_PORT, reachability, type Endpoint, type PairResult } from '../verify/reachability.js';
 import { ipJson } from '../util/exec.js';
 import { errorMessage } from '../util/errors.js';
 import { sysdump } from './sysdump.js';
@@ -134,12 +134,12 @@ export async function checkLab(suite: string, state: LabState, dir: string, expe
   return checks;
 }
 
-/** What a scenario expects of one cell: reachable, or blocked (by a policy, later). */
+/** What a scenario expects of one cell: reachable, or blocked (by a policy). */
 export type CellExpectation = (cell: PairResult) => 'pass' | 'blocked';
 
 /** Pure: a reachability cell judged against what the scenario expects of it. */
 export function cellCheck(suite: string, c: PairResult, want: 'pass' | 'blocked'): Check {
-  const name = `${c.proto} v${c.family} ${c.from} → ${c.to}`;
+  const name = `${c.proto}${c.port !== undefined && c.port !== PROBE_PORT ? `/${c.port}` : ''} v${c.family} ${c.from} → ${c.to}`;
   const actual = c.ok ? `answered in ${c.rttMs} ms` : c.detail ?? 'no answer';
   return want === 'pass'
     ? { suite, name, ok: c.ok, expected: `${c.to} (${c.ip}) answers ${c.from}, seeing its own address`, actual, timeMs: c.rttMs }

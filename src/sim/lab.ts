@@ -4,7 +4,7 @@ import { writeBirdConfig } from '../bgp/confd.js';
 import { renderBirdConfig } from '../bgp/render.js';
 import { computeDesired } from '../agent/desired.js';
 import { familyOf, hostOfAffinity } from '../ipam/blocks.js';
-import { addWorkload, deleteWorkload } from '../cni/workload.js';
+import { addWorkload, deleteWorkload, findWorkload } from '../cni/workload.js';
 import { keys } from '../datastore/keys.js';
 import { Ipam } from '../ipam/ipam.js';
 import { readSnapshot } from '../datastore/snapshot.js';
@@ -91,7 +91,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     // next (Calico's CNI plugin takes a per-host IPAM lock for the same reason).
     await settled(plan.hosts.map(async (h) => {
       for (const w of plan.workloads.filter((x) => x.host === h.name)) {
-        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host) });
+        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) });
       }
     }));
     phase('workloads');
@@ -128,6 +128,11 @@ async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
     spec: { asNumber: plan.asNumber, nodeToNodeMeshEnabled: plan.meshEnabled, ...plan.timers },
   };
   await ds.put(keys.bgpConfiguration(), bgp);
+  // Which policy ruleset the agents program: Calico's FelixConfiguration nftablesMode.
+  await ds.put(keys.felixConfiguration(), {
+    apiVersion: API_VERSION, kind: 'FelixConfiguration', metadata: { name: 'default' },
+    spec: { nftablesMode: plan.dataplane === 'nftables' ? 'Enabled' : 'Disabled' },
+  });
   const ipam = new Ipam(ds);
   for (const p of plan.pools) {
     const pool: IPPool = {
@@ -410,14 +415,14 @@ export async function heal(state: LabState): Promise<string[]> {
   return restarted;
 }
 
-export async function addLabWorkload(state: LabState, name: string, host: string): Promise<WorkloadEndpoint> {
+export async function addLabWorkload(state: LabState, name: string, host: string, o: { namespace?: string; labels?: Record<string, string> } = {}): Promise<WorkloadEndpoint> {
   requireRoot();
   if (!NAME_RE.test(name)) throw new InputError(`invalid workload name "${name}": use 1-32 characters of a-z, 0-9 and "-" (not at either end)`);
   if (state.routers.some((r) => r.name === name || r.clients.some((c) => c.name === name))) throw new InputError(`"${name}" is a router or outside client of lab ${state.lab}`);
   const h = state.hosts.find((x) => x.name === host);
   if (!h) throw new InputError(`unknown host "${host}" in lab ${state.lab} (hosts: ${state.hosts.map((x) => x.name).join(', ')})`);
   if (state.hosts.some((x) => x.name === name)) throw new InputError(`"${name}" is a host name; workload names must differ from host names`);
-  return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns }));
+  return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }));
 }
 
 export async function deleteLabWorkload(state: LabState, name: string): Promise<{ name: string; released: string[] }> {
@@ -429,7 +434,7 @@ export async function deleteLabWorkload(state: LabState, name: string): Promise<
 export async function netnsOf(state: LabState, target: string): Promise<string> {
   const h = [...state.hosts, ...state.routers, ...state.routers.flatMap((r) => r.clients)].find((x) => x.name === target);
   if (h) return h.netns;
-  const wep = await withDatastore(state, (ds) => ds.get<WorkloadEndpoint>(keys.workloadEndpoint(target)));
+  const wep = await withDatastore(state, (ds) => findWorkload(ds, target));
   if (wep) return wep.value.spec.netns;
   throw new InputError(`no host or workload named "${target}" in lab ${state.lab}`);
 }

@@ -24,6 +24,8 @@ export interface PairResult {
   proto: Proto;
   /** The address probed. */
   ip: string;
+  /** TCP/UDP: the port probed. */
+  port?: number;
   ok: boolean;
   rttMs?: number;
   /** TCP/UDP: the source address the server saw (the client's own when nothing NATs). */
@@ -38,6 +40,8 @@ export interface MatrixOptions {
   sources?: Endpoint[];
   protos?: Proto[];
   families?: Family[];
+  /** TCP/UDP ports every endpoint serves and is probed on (default PROBE_PORT). */
+  ports?: number[];
   timeoutMs?: number;
 }
 
@@ -54,15 +58,16 @@ export async function reachability(o: MatrixOptions): Promise<PairResult[]> {
   const families = o.families ?? [4, 6];
   const timeoutMs = o.timeoutMs ?? 2000;
   const sources = o.sources ?? o.endpoints;
+  const ports = o.ports ?? [PROBE_PORT];
   const servers: ChildProcess[] = [];
   try {
-    if (protos.some((p) => p !== 'icmp')) await Promise.all(o.endpoints.map((e) => startServer(e, servers)));
+    if (protos.some((p) => p !== 'icmp')) await Promise.all(o.endpoints.map((e) => startServer(e, ports, servers)));
     const jobs = sources.flatMap((src) => protos.map((proto) => async () => {
       const targets = families.flatMap((f) => o.endpoints
         .filter((d) => d !== src && d.name !== src.name && addr(d, f) && addr(src, f))
         .map((d) => ({ d, f, ip: addr(d, f)! })));
       if (targets.length === 0) return [];
-      return proto === 'icmp' ? ping(src, targets, timeoutMs) : probe(src, proto, targets, timeoutMs);
+      return proto === 'icmp' ? ping(src, targets, timeoutMs) : probe(src, proto, targets.flatMap((t) => ports.map((port) => ({ ...t, port }))), timeoutMs);
     }));
     return (await pool(jobs, CONCURRENCY)).flat();
   } finally {
@@ -70,7 +75,7 @@ export async function reachability(o: MatrixOptions): Promise<PairResult[]> {
   }
 }
 
-type Target = { d: Endpoint; f: Family; ip: string };
+type Target = { d: Endpoint; f: Family; ip: string; port?: number };
 
 async function ping(src: Endpoint, targets: Target[], timeoutMs: number): Promise<PairResult[]> {
   const w = Math.max(1, Math.ceil(timeoutMs / 1000));
@@ -85,21 +90,21 @@ async function ping(src: Endpoint, targets: Target[], timeoutMs: number): Promis
 
 /** A pass needs the reply to name the intended endpoint (not just any open port). */
 async function probe(src: Endpoint, proto: 'tcp' | 'udp', targets: Target[], timeoutMs: number): Promise<PairResult[]> {
-  const out = await run('ip', ['netns', 'exec', src.netns, process.execPath, PROBE, 'probe', String(timeoutMs), ...targets.map((t) => `${proto}:${t.ip}:${PROBE_PORT}`)], { timeoutMs: timeoutMs + 10_000 });
+  const out = await run('ip', ['netns', 'exec', src.netns, process.execPath, PROBE, 'probe', String(timeoutMs), ...targets.map((t) => `${proto}:${t.ip}:${t.port ?? PROBE_PORT}`)], { timeoutMs: timeoutMs + 10_000 });
   const results = JSON.parse(out) as ProbeResult[];
-  return targets.map((t, i) => judgeProbe(src.name, addr(src, t.f), proto, { name: t.d.name, family: t.f, ip: t.ip }, results[i]!));
+  return targets.map((t, i) => judgeProbe(src.name, addr(src, t.f), proto, { name: t.d.name, family: t.f, ip: t.ip, port: t.port ?? PROBE_PORT }, results[i]!));
 }
 
 /**
  * Pure: one TCP/UDP cell from a probe's result. A pass needs the intended endpoint to answer
  * (not just any open port) and to have seen our own address (nothing translated it).
  */
-export function judgeProbe(from: string, own: string | undefined, proto: 'tcp' | 'udp', to: { name: string; family: Family; ip: string }, r: ProbeResult): PairResult {
+export function judgeProbe(from: string, own: string | undefined, proto: 'tcp' | 'udp', to: { name: string; family: Family; ip: string; port?: number }, r: ProbeResult): PairResult {
   const [name, seenAs] = (r.reply ?? '').split(' ');
   const ok = r.ok && name === to.name && seenAs === own;
   const detail = !r.ok ? r.error : name !== to.name ? `answered by "${name}"` : `seen as ${seenAs}, not ${own}: address translated`;
   return {
-    from, to: to.name, family: to.family, proto, ip: to.ip, ok,
+    from, to: to.name, family: to.family, proto, ip: to.ip, ...(to.port !== undefined ? { port: to.port } : {}), ok,
     ...(ok ? { rttMs: r.ms } : { detail }),
     ...(seenAs ? { seenAs } : {}),
   };
@@ -132,8 +137,8 @@ function familyOf(eps: Endpoint[]): Family {
   return eps.some((e) => e.ip.includes(':')) ? 6 : 4;
 }
 
-function startServer(e: Endpoint, servers: ChildProcess[]): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', e.netns, process.execPath, PROBE, 'serve', String(PROBE_PORT), e.name], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startServer(e: Endpoint, ports: number[], servers: ChildProcess[]): Promise<void> {
+  const child = spawn('ip', ['netns', 'exec', e.netns, process.execPath, PROBE, 'serve', ports.join(','), e.name], { stdio: ['ignore', 'pipe', 'pipe'] });
   servers.push(child);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new BackendError(`probe server in ${e.name} did not start`)), 10_000);

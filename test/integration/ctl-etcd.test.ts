@@ -129,6 +129,16 @@ describe('Ctl on a real etcd', () => {
     const overlap = parseResourceFile(`${V3}\nkind: IPPool\nmetadata: {name: fabric}\nspec: {cidr: 198.18.0.0/24}\n`, 'fabric.yaml');
     expect((await refused(ctl.apply(overlap)))[0]).toMatch(/^fabric\.yaml: document 1 \(IPPool fabric\): spec\.cidr: 198\.18\.0\.0\/24 overlaps the network 198\.18\.0\.0\/17 of Node node-a/);
 
+    // A good policy and a bad one in one file: the error names the field, nothing is written.
+    const policies = `${V3}\nkind: GlobalNetworkPolicy\nmetadata: {name: good}\nspec: {selector: "role == 'web'", ingress: [{action: Allow, protocol: TCP, destination: {ports: [80]}}]}\n---\n`
+      + `${V3}\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: tenant-a}\nspec: {ingress: [{action: Allow, destination: {ports: ['90:80']}, protocol: TCP}]}\n`;
+    expect(() => parseResourceFile(policies, 'policies.yaml')).toThrow(/policies\.yaml: document 2 \(NetworkPolicy bad\): spec\.ingress\[0\]\.destination\.ports\[0\]: /);
+    const rawPolicies = [
+      { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'good' }, spec: { ingress: [{ action: 'Allow' }] } },
+      { apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy', metadata: { name: 'bad', namespace: 'tenant-a' }, spec: { selector: "role = 'web'" } },
+    ];
+    expect((await refused(ctl.apply(rawPolicies)))[0]).toMatch(/^resource 2 \(NetworkPolicy bad\): spec\.selector: .*column/);
+
     expect(await dump(ds)).toEqual(before);
   });
 
