@@ -95,7 +95,7 @@ export class Agent {
         }
       }
       const ms = Math.round(performance.now() - t0);
-      const error = [...r.errors, ...(birdError ? [birdError] : [])].join('; ') || undefined;
+      const error = [...desired.policyProblems, ...r.errors, ...(birdError ? [birdError] : [])].join('; ') || undefined;
       this.status.reconciles++;
       const before = this.status.lastReconcile;
       this.status.lastReconcile = {

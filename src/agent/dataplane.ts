@@ -52,7 +52,10 @@ interface IpRoute { dst: string; type?: string; dev?: string; gateway?: string }
 export class Dataplane {
   /** What was last applied of things we cannot cheaply read back; re-applied on every change. */
   private applied = { vxlan: '', nat: '' };
+  /** The ruleset last applied whole; undefined until the first apply succeeds. */
   private policy: PolicyDataplane | undefined;
+  /** Rulesets of the other kind still to remove (a switch, or leftovers from before a restart). */
+  private toRemove: PolicyDataplane[] | undefined;
 
   constructor(readonly netns?: string) {}
 
@@ -115,14 +118,30 @@ export class Dataplane {
    * difference. A switch of kind at run time removes the old ruleset after the new one is in.
    */
   private async applyPolicy(desired: DesiredState): Promise<{ chains: number; sets: number }> {
-    if (this.policy?.kind !== desired.policyDataplane) {
-      const old = this.policy ?? policyDataplane(desired.policyDataplane === 'nftables' ? 'iptables' : 'nftables', this.netns);
-      this.policy = policyDataplane(desired.policyDataplane, this.netns);
-      const r = await this.policy.apply(desired.policy);
-      await old.remove();
-      return r;
+    const kind = desired.policyDataplane;
+    const other = kind === 'nftables' ? 'iptables' : 'nftables';
+    this.toRemove ??= [policyDataplane(other, this.netns)];
+    let r: { chains: number; sets: number };
+    if (this.policy?.kind === kind) {
+      r = await this.policy.apply(desired.policy);
+    } else {
+      const next = policyDataplane(kind, this.netns);
+      r = await next.apply(desired.policy);
+      if (this.policy) this.toRemove.push(this.policy);
+      this.policy = next;
     }
-    return this.policy.apply(desired.policy);
+    // Only once the wanted ruleset is in; retried on every pass until it succeeds.
+    const pending = this.toRemove.filter((d) => d.kind !== kind);
+    this.toRemove = [];
+    for (const d of pending) {
+      try {
+        await d.remove();
+      } catch (err) {
+        this.toRemove.push(d);
+        throw err;
+      }
+    }
+    return r;
   }
 
   /** The VXLAN device, its neighbour and forwarding entries per peer; removed when unwanted. */

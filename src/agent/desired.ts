@@ -38,6 +38,8 @@ export interface DesiredState {
   /** Network policy for the local endpoints, and which ruleset enforces it. */
   policy: HostPolicyIR;
   policyDataplane: PolicyDataplaneKind;
+  /** Stored policies or profiles that fail validation: skipped, and reported as errors. */
+  policyProblems: string[];
   bird: BirdInput;
 }
 
@@ -88,6 +90,7 @@ function bgpTimers(s: Snapshot): BgpTimers {
 }
 
 export function computeDesired(s: Snapshot, host: string): DesiredState {
+  const policyProblems: string[] = [];
   const me = s.nodes.find((n) => n.metadata.name === host);
   const localBlocks = s.blocks.filter((b) => !b.deleted && hostOfAffinity(b.affinity) === host).map((b) => b.cidr).sort(compareCidrs);
   const routes: DesiredRoute[] = localBlocks.map((dst) => ({ dst, type: 'blackhole' }));
@@ -116,7 +119,8 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
     workloadIfaces: local.map((w) => w.spec.interfaceName).sort(),
     ...(vxlan ? { vxlan } : {}),
     natTable: natTable(v4Pools.filter((p) => p.spec.natOutgoing).map((p) => p.spec.cidr), v4Pools.map((p) => p.spec.cidr)),
-    policy: resolvePolicy(s, host),
+    policy: resolvePolicy(s, host, (p) => policyProblems.push(p)),
+    policyProblems,
     policyDataplane: s.felixConfiguration?.spec.nftablesMode === 'Enabled' ? 'nftables' : 'iptables',
     bird: {
       host,

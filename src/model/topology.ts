@@ -9,6 +9,7 @@ import { outsideLabRanges } from './address-plan.js';
 import type { BgpTimers } from './resources.js';
 import { compact } from '../util/object.js';
 import type { PolicyDataplaneKind } from '../policy/ir.js';
+import { labelMap } from '../policy/model.js';
 
 /**
  * The topology file: what a lab is made of. Unknown keys are errors (a typo must not be
@@ -31,9 +32,7 @@ const PoolSchema = z.strictObject({
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
 
 /** Label keys and values as Kubernetes and Calico accept them (a selector must be able to name them). */
-const labelKey = z.string().regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'must be a label key: [prefix/]name of letters, digits, "-", "_", "."');
-const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, 'must be a label value: up to 63 letters, digits, "-", "_", "."');
-const labels = z.record(labelKey, labelValue);
+const labels = labelMap;
 
 /** A workload: a name, or a name with the labels policies select on and a namespace (a tenant). */
 const WorkloadSchema = z.union([

@@ -188,6 +188,9 @@ class Builder {
       else sets.push(this.netsSet(family, mine));
     }
     const notNets = (e?.notNets ?? []).filter((n) => familyOf(n) === family);
+    // As Felix: a rule whose notNets are all of the other family has no version in this one
+    // (else `notNets: [10.0.0.0/8]` would allow, or deny, every IPv6 packet).
+    if (e?.notNets?.length && !notNets.length) return undefined;
     if (notNets.length) notSets.push(this.netsSet(family, notNets));
     const selector = e?.selector?.trim() ? e.selector : undefined;
     const notSelector = e?.notSelector?.trim() ? e.notSelector : undefined;

@@ -21,6 +21,8 @@ const PROBE = fileURLToPath(new URL('../../dist/verify/probe.js', import.meta.ur
 const IPERF_PORT = 5201;
 /** Each apply opens a port no earlier policy opened: its first answer marks enforcement. */
 const FIRST_MARK_PORT = 7100;
+/** No policy ever opens this port: it answers everywhere once a delete is enforced everywhere. */
+const UNPOLICED_PORT = 7099;
 /** The filler rules' sources: addresses nothing in the lab uses (DESIGN.md's free fabric half). */
 const FILLER_NET = [198, 18, 128, 0];
 
@@ -108,7 +110,7 @@ export async function benchPolicyRun(o: {
       const client = w('client');
       const servers = ['srv1', 'srv2', 'srv3'].map(w);
       let markPort = FIRST_MARK_PORT;
-      const servePorts = Array.from({ length: o.trials * (1 + o.sizes.length * o.variants.length) + 1 }, (_, i) => FIRST_MARK_PORT + i);
+      const servePorts = [UNPOLICED_PORT, ...Array.from({ length: o.trials * o.sizes.length * o.variants.length + 1 }, (_, i) => FIRST_MARK_PORT + i)];
       const serving = servers.map((s) => serve(s.netns, s.name, servePorts));
       try {
         await Promise.all(serving.map((s) => s.ready));
@@ -124,7 +126,7 @@ export async function benchPolicyRun(o: {
             let enforceMs: number | undefined;
             if (c.variant === 'none') {
               await withDatastore(state, (ds) => new Ctl(ds).delete([{ kind: 'GlobalNetworkPolicy', metadata: { name: 'bench' } }]).catch(() => undefined));
-              await waitAllAnswer(client.netns, servers.map((s) => `${s.ip}:${markPort}`), 10_000);
+              await waitAllAnswer(client.netns, servers.map((s) => `${s.ip}:${UNPOLICED_PORT}`), 10_000);
             } else {
               markPort++;
               enforceMs = await applyAndMeasure(state, client.netns, servers.map((s) => s.ip), benchPolicy(c.variant, c.size, client.ip, markPort), markPort);

@@ -143,7 +143,8 @@ export function cellCheck(suite: string, c: PairResult, want: 'pass' | 'blocked'
   const actual = c.ok ? `answered in ${c.rttMs} ms` : c.detail ?? 'no answer';
   return want === 'pass'
     ? { suite, name, ok: c.ok, expected: `${c.to} (${c.ip}) answers ${c.from}, seeing its own address`, actual, timeMs: c.rttMs }
-    : { suite, name: `${name} (blocked)`, ok: !c.ok, expected: `${c.to} (${c.ip}) does not answer ${c.from}`, actual };
+    // Blocked means dropped: no answer at all. A refusal or a wrong answer means the packet got through.
+    : { suite, name: `${name} (blocked)`, ok: !c.ok && (c.detail === 'timeout' || c.detail === 'no echo reply'), expected: `${c.to} (${c.ip}) does not answer ${c.from} (dropped: a timeout)`, actual };
 }
 
 async function controlPlaneChecks(suite: string, state: LabState, st: LabStatus): Promise<Check[]> {

@@ -141,9 +141,11 @@ export interface PolicyRunResult {
 }
 
 /**
- * Runs a policy scenario: up, apply the policies with ctl, wait until every agent has
- * programmed that revision, probe every workload pair (every protocol and port), judge each
- * cell against the scenario's expectation, down. `breakPolicy` runs a negative control.
+ * Runs a policy scenario: up, probe every workload pair (every protocol and port: all must
+ * answer), apply the policies with ctl, wait until every agent has programmed that revision,
+ * probe again and judge each cell against the scenario's expectation (a blocked cell must time
+ * out), down. `checks` holds one check per cell of the second matrix, in the same order, then
+ * any failure of the first. `breakPolicy` runs a negative control.
  */
 export async function runPolicyScenario(o: {
   scenario: string;
@@ -163,21 +165,29 @@ export async function runPolicyScenario(o: {
   const { state } = await up(plan, { name: lab, log: (l) => log(`   ${l}`) });
   const timings: Record<string, number> = { up: Math.round(performance.now() - t0) };
   try {
+    const st = await status(state);
+    const eps = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip, ...(w.ip6 ? { ip6: w.ip6 } : {}) }));
+    const matrixOf = () => reachability({ endpoints: eps, ports: s.ports, families: s.families, timeoutMs: 1500 });
+    // Before any policy every cell must pass (the namespace profiles allow all): so a cell
+    // blocked afterwards was blocked by the policy, not by a broken probe or lab.
+    log('== the same matrix before any policy: every cell must answer');
+    const before = (await matrixOf()).map((c) => ({ ...cellCheck(`${s.id} before policy`, c, 'pass'), name: `before policy: ${c.proto}${c.proto === 'icmp' ? '' : `/${c.port}`} v${c.family} ${c.from} → ${c.to}` }));
+    log(`   ${before.filter((c) => c.ok).length}/${before.length} answered`);
     log(`== apply ${policyFilePath(s)}${o.breakPolicy ? ` (with the first Allow of "${o.breakPolicy}" flipped to Deny)` : ''}`);
     const t1 = performance.now();
     const revision = await applyAndWait(state, docs);
     timings.enforced = Math.round(performance.now() - t1);
     log(`   every agent programmed revision ${revision} in ${timings.enforced} ms`);
-    const st = await status(state);
     const byName = new Map(plan.workloads.map((w) => [w.name, { name: w.name, host: w.host, namespace: w.namespace ?? 'default', labels: w.labels ?? {} }]));
-    const eps = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip, ...(w.ip6 ? { ip6: w.ip6 } : {}) }));
     const t2 = performance.now();
-    const cells = await reachability({ endpoints: eps, ports: s.ports, families: s.families, timeoutMs: 1500 });
+    const cells = await matrixOf();
     timings.matrix = Math.round(performance.now() - t2);
     const checks = cells.map((c) => cellCheck(s.id, c, s.expect({ proto: c.proto, port: c.port, from: byName.get(c.from)!, to: byName.get(c.to)! })));
     const kinds = new Set(checks.map((c) => c.name.endsWith('(blocked)')));
     // A matrix that expects only passes (or only blocks) could not tell a broken policy apart.
     if (kinds.size < 2) checks.push({ suite: s.id, name: 'the matrix has allowed and blocked cells', ok: false, expected: 'both kinds', actual: [...kinds].join() });
+    checks.push(...before.filter((c) => !c.ok));
+    if (before.length !== cells.length) checks.push({ suite: s.id, name: 'the matrix before and after policy has the same cells', ok: false, expected: `${cells.length}`, actual: `${before.length}` });
     return { scenario: s.id, dataplane: o.dataplane, passed: checks.every((c) => c.ok), checks, cells, timings };
   } finally {
     await down(lab);

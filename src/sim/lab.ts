@@ -1,3 +1,4 @@
+import { labelMap } from '../policy/model.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { bgpSessions } from '../bgp/bird.js';
 import { writeBirdConfig } from '../bgp/confd.js';
@@ -422,6 +423,9 @@ export async function addLabWorkload(state: LabState, name: string, host: string
   const h = state.hosts.find((x) => x.name === host);
   if (!h) throw new InputError(`unknown host "${host}" in lab ${state.lab} (hosts: ${state.hosts.map((x) => x.name).join(', ')})`);
   if (state.hosts.some((x) => x.name === name)) throw new InputError(`"${name}" is a host name; workload names must differ from host names`);
+  const labels = labelMap.safeParse(o.labels ?? {});
+  if (!labels.success) throw new InputError(`--label ${labels.error.issues[0]!.path.join('.')}: ${labels.error.issues[0]!.message}`);
+  if (Object.keys(o.labels ?? {}).some((k) => k.startsWith('projectcalico.org/'))) throw new InputError('--label: projectcalico.org/ labels are set by calico-sim itself');
   return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }));
 }
 

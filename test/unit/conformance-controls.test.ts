@@ -32,5 +32,9 @@ describe('a cell is judged against what the scenario expects', () => {
   it('expected blocked: passes only when it did not answer', () => {
     expect(cellCheck('s', { ...cell, ok: false, detail: 'timeout' }, 'blocked')).toMatchObject({ ok: true, name: 'tcp v4 w1 → w2 (blocked)' });
     expect(cellCheck('s', { ...cell, ok: true, rttMs: 0.3 }, 'blocked').ok).toBe(false);
+    // A refusal or a wrong answer means the packet got through: not blocked.
+    expect(cellCheck('s', { ...cell, ok: false, detail: 'connect ECONNREFUSED 198.19.0.2:7777' }, 'blocked').ok).toBe(false);
+    expect(cellCheck('s', { ...cell, ok: false, detail: 'answered by "w3"' }, 'blocked').ok).toBe(false);
+    expect(cellCheck('s', { ...cell, proto: 'icmp', ok: false, detail: 'no echo reply' }, 'blocked').ok).toBe(true);
   });
 });
