@@ -19,6 +19,7 @@ import { DatastoreError, InputError, SimError, errorMessage } from '../util/erro
 import type { Backend, DestroyReport } from './backend.js';
 import { NetnsBackend } from './backends/netns.js';
 import { agentSpec, birdSpec, daemonAlive, etcdSpec, startDaemon, type DaemonSpec } from './daemons.js';
+import { daemonEnding } from './procs.js';
 import { checkLabName, NAME_RE } from './names.js';
 import { neighbourPreflight, requireRoot, requireTools } from './preflight.js';
 import { claimStateDir, initialState, readLabState, writeLabState, type HostState, type LabState, type RouterState } from './state.js';
@@ -268,7 +269,8 @@ function assertDaemonsAlive(state: LabState): void {
   for (const [spec, pid] of specs) {
     if (!daemonAlive(spec, pid)) {
       const tail = existsSync(spec.log) ? readFileSync(spec.log, 'utf8').trim().split('\n').slice(-3).join(' | ') : 'no log';
-      throw new FatalWaitError(`${spec.what} has exited: ${tail}`);
+      const ending = daemonEnding(pid);
+      throw new FatalWaitError(`${spec.what} has exited${ending ? ` (${ending})` : ''}: ${tail || 'nothing in its log'}`);
     }
   }
 }

@@ -7,12 +7,22 @@ import { BackendError } from '../util/errors.js';
  * Starts a long-lived daemon that outlives the calling CLI: its own session, stdout and stderr
  * appended to `logFile`, inside `netns` (`ip netns exec` execs, so the pid is the daemon's own).
  */
+/**
+ * Daemons this process started, by pid: undefined while running, then how it ended (a signal,
+ * or its exit code). For our own children this is the truth; /proc is only read for the others.
+ */
+const started = new Map<number, string | undefined>();
+export const daemonEnding = (pid: number | undefined): string | undefined => (pid ? started.get(pid) : undefined);
+
 export function spawnDaemon(opts: { netns?: string; argv: string[]; logFile: string; cwd?: string; env?: NodeJS.ProcessEnv }): number {
   const fd = openSync(opts.logFile, 'a');
   try {
     const [cmd, ...args] = inNetns(opts.netns, opts.argv);
     const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd], cwd: opts.cwd, env: opts.env ?? process.env });
     if (child.pid === undefined) throw new BackendError(`cannot start ${opts.argv[0]}`);
+    const pid = child.pid;
+    started.set(pid, undefined);
+    child.once('exit', (code, signal) => started.set(pid, signal ? `killed by ${signal}` : `exit code ${code}`));
     child.unref();
     return child.pid;
   } finally {
@@ -23,6 +33,9 @@ export function spawnDaemon(opts: { netns?: string; argv: string[]; logFile: str
 /** True if `pid` runs and its command line contains every mark (guards against pid reuse). */
 export function isAlive(pid: number | undefined, marks: string[]): boolean {
   if (!pid) return false;
+  // Our own child: Node tells us when it ends. (Its /proc cmdline can read empty while it execs
+  // from `ip netns exec` into the daemon, which made a starting daemon look dead.)
+  if (started.has(pid)) return started.get(pid) === undefined && !isGone(pid);
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return marks.every((m) => cmdline.includes(m)) && !isGone(pid);
