@@ -288,7 +288,7 @@ bench.command('policy')
 
 const report = program.command('report').description('compare and render benchmark reports');
 report.command('diff')
-  .description("compare two benchmark runs (throughput or convergence) metric by metric; exit code 1 on a regression: a new median worse than the old one by more than the threshold AND outside the old run's min–max over its trials (spread the old run itself showed is noise; a figure without a trial range is judged by the threshold alone)")
+  .description("compare two benchmark runs (throughput, convergence or policy) metric by metric; exit code 1 on a regression: a new median worse than the old one by more than the threshold AND outside the old run's min–max over its trials (spread the old run itself showed is noise; a figure without a trial range is judged by the threshold alone)")
   .argument('<old>', 'the reference run: its directory (reports/<run-id>) or its results.json')
   .argument('<new>', 'the run to check: its directory or its results.json')
   .option('--threshold <pct>', 'regression threshold in %: throughput lower, or RTT / convergence time / loss higher, than the old median by more than this (and outside the old min–max)', Number, 10)

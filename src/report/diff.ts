@@ -7,6 +7,7 @@ import { validateRunReport } from './results-schema.js';
 import { RESULTS_SCHEMA } from './run-report.js';
 import { table } from './table.js';
 import type { ThroughputData } from './throughput-report.js';
+import type { PolicyBenchData } from '../scenarios/bench-policy.js';
 
 export interface DiffRow {
   metric: string;
@@ -61,6 +62,17 @@ function convergenceMetrics(d: ConvergenceData): Metric[] {
   });
 }
 
+/** Per dataplane × variant × size: apply → enforced and throughput, each with its trial range. */
+function policyMetrics(d: PolicyBenchData): Metric[] {
+  return d.rows.flatMap((x) => {
+    const id = `${x.dataplane} ${x.variant}${x.variant === 'none' ? '' : ` ${x.size}`}`;
+    return [
+      ...(x.enforceMs ? [{ metric: `${id} apply → enforced`, unit: 'ms', value: x.enforceMs.median, ...range(x.enforceMs), higherIsBetter: false }] : []),
+      { metric: `${id} throughput`, unit: 'Gbit/s', value: x.gbps.median, ...range(x.gbps), higherIsBetter: true },
+    ];
+  });
+}
+
 type Legacy = { kind: 'throughput'; results: ThroughputData['throughput']; latency: ThroughputData['latency'] }
   | { kind: 'convergence'; results: ConvergenceData['measurements'] };
 
@@ -77,6 +89,7 @@ function figures(r: unknown, which: string): { kind: string; metrics: Metric[] }
     const kind = v.report.kind;
     if (kind === 'bench-throughput') out = { kind, metrics: throughputMetrics(v.report.results as ThroughputData) };
     else if (kind === 'bench-convergence') out = { kind, metrics: convergenceMetrics(v.report.results as ConvergenceData) };
+    else if (kind === 'bench-policy') out = { kind, metrics: policyMetrics(v.report.results as PolicyBenchData) };
     else out = { kind, metrics: [] };
   } else {
     const l = r as Legacy;
@@ -93,7 +106,7 @@ function figures(r: unknown, which: string): { kind: string; metrics: Metric[] }
   return { kind: out.kind, metrics: out.metrics.filter((m) => typeof m.value === 'number' && Number.isFinite(m.value)) };
 }
 
-const COMPARABLE = ['bench-throughput', 'bench-convergence'];
+const COMPARABLE = ['bench-throughput', 'bench-convergence', 'bench-policy'];
 
 /**
  * Pure: compares two benchmark runs metric by metric. A metric regressed when the new median is
@@ -106,7 +119,7 @@ export function diffResults(oldRes: { kind?: unknown }, newRes: { kind?: unknown
   if (!Number.isFinite(thresholdPct) || thresholdPct < 0) throw new InputError(`threshold ${thresholdPct}: a percentage ≥ 0`);
   const [a, b] = [figures(oldRes, 'old'), figures(newRes, 'new')];
   if (a.kind !== b.kind) throw new InputError(`cannot compare a "${a.kind}" run with a "${b.kind}" run`);
-  if (!COMPARABLE.includes(a.kind)) throw new InputError(`cannot compare "${a.kind}" runs (only ${COMPARABLE.join(' and ')} results)`);
+  if (!COMPARABLE.includes(a.kind)) throw new InputError(`cannot compare "${a.kind}" runs (only ${COMPARABLE.join(', ')} results)`);
   const after = new Map(b.metrics.map((m) => [m.metric, m]));
   const rows: DiffRow[] = [];
   const unmatched: string[] = [];

@@ -150,3 +150,24 @@ describe('report diff of convergence runs', () => {
     expect(diffResults(convergence(), convergence(), 0).regressions).toBe(0);
   });
 });
+
+describe('report diff of policy benchmark runs', () => {
+  const s = (median: number, min: number, max: number) => ({ n: 5, median, min, max });
+  const run = (enforce: number) => buildRunReport({
+    kind: 'bench-policy', runId: 'policy-test', startedAt: new Date('2026-11-26T16:00:00Z'), finishedAt: new Date('2026-11-26T16:15:00Z'), ...ENV,
+    topology: { name: 'bench-policy', hosts: 3, workloads: 4 },
+    parameters: { dataplanes: ['iptables'], sizes: [1000], variants: ['rules'], trials: 5, durationS: 3 },
+    results: {
+      rows: [
+        { dataplane: 'iptables', variant: 'rules', size: 1000, enforceMs: s(enforce, 411, 1078), gbps: s(13.1, 11.0, 16.5), ratio: 1.09, connectMs: { p50: 0.73, p99: 4.3 }, pingMs: { p50: 0.15, p99: 0.5 } },
+        { dataplane: 'iptables', variant: 'none', size: 0, gbps: s(12.1, 9.1, 13.2), ratio: 1, connectMs: { p50: 0.59, p99: 4.6 }, pingMs: { p50: 0.14, p99: 0.28 } },
+      ],
+      trials: [],
+    },
+  });
+
+  it('flags slower enforcement beyond the threshold and the old range; noise inside it is not', () => {
+    expect(diffResults(run(542), run(1500), 10).rows.filter((r) => r.regression).map((r) => r.metric)).toEqual(['iptables rules 1000 apply → enforced']);
+    expect(diffResults(run(542), run(700), 10).regressions).toBe(0);
+  });
+});
