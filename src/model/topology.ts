@@ -31,13 +31,10 @@ const PoolSchema = z.strictObject({
 
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
 
-/** Label keys and values as Kubernetes and Calico accept them (a selector must be able to name them). */
-const labels = labelMap;
-
 /** A workload: a name, or a name with the labels policies select on and a namespace (a tenant). */
 const WorkloadSchema = z.union([
   name,
-  z.strictObject({ name, namespace: name.default('default'), labels: labels.default({}) }),
+  z.strictObject({ name, namespace: name.default('default'), labels: labelMap.default({}) }),
 ]);
 
 const HostSchema = z.strictObject({
@@ -47,7 +44,7 @@ const HostSchema = z.strictObject({
   routeReflector: ipv4.optional(),
   /** Per-host AS number (AS per rack); default: the topology's asNumber. */
   asNumber: asNumber.optional(),
-  labels: labels.default({}),
+  labels: labelMap.default({}),
 });
 
 /** A Calico BGPPeer, as in the resource's spec, plus its name. */

@@ -125,7 +125,7 @@ export async function benchPolicyRun(o: {
             samples.set(key, acc);
             let enforceMs: number | undefined;
             if (c.variant === 'none') {
-              await withDatastore(state, (ds) => new Ctl(ds).delete([{ kind: 'GlobalNetworkPolicy', metadata: { name: 'bench' } }]).catch(() => undefined));
+              await withDatastore(state, (ds) => new Ctl(ds).delete([{ kind: 'GlobalNetworkPolicy', metadata: { name: 'bench' } }]));
               await waitAllAnswer(client.netns, servers.map((s) => `${s.ip}:${UNPOLICED_PORT}`), 10_000);
             } else {
               markPort++;

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { Ctl } from '../ctl/resources.js';
 import { keys } from '../datastore/keys.js';
 import { planTopology, type LabPlan } from '../model/topology.js';
@@ -122,7 +122,7 @@ export function breakPolicy(docs: Record<string, unknown>[], name: string): Reco
   const out = docs.map((d) => {
     const meta = d.metadata as { name?: string } | undefined;
     if (done || meta?.name !== name) return d;
-    const copy = parseYaml(JSON.stringify(d)) as { spec: { ingress?: { action: string }[]; egress?: { action: string }[] } };
+    const copy = structuredClone(d) as { spec: { ingress?: { action: string }[]; egress?: { action: string }[] } };
     const rule = [...(copy.spec.ingress ?? []), ...(copy.spec.egress ?? [])].find((r) => r.action === 'Allow');
     if (rule) { rule.action = 'Deny'; done = true; }
     return copy as unknown as Record<string, unknown>;

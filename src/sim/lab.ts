@@ -427,7 +427,6 @@ export async function addLabWorkload(state: LabState, name: string, host: string
   if (state.hosts.some((x) => x.name === name)) throw new InputError(`"${name}" is a host name; workload names must differ from host names`);
   const labels = labelMap.safeParse(o.labels ?? {});
   if (!labels.success) throw new InputError(`--label ${labels.error.issues[0]!.path.join('.')}: ${labels.error.issues[0]!.message}`);
-  if (Object.keys(o.labels ?? {}).some((k) => k.startsWith('projectcalico.org/'))) throw new InputError('--label: projectcalico.org/ labels are set by calico-sim itself');
   return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }));
 }
 
