@@ -1,11 +1,16 @@
 import { Command } from 'commander';
 import { table } from '../report/table.js';
-import { InputError, errorMessage } from '../util/errors.js';
+import { constants } from 'node:os';
+import { InputError, InterruptedError, NoSuchLabError, errorMessage } from '../util/errors.js';
 
 // The engine (etcd client, gRPC, execa...) loads only when a command runs: --help stays instant.
 const engine = () => import('../sim/lab.js');
 
 const print = (s: string) => console.log(s);
+// A reader that goes away (`up … | head`) must not crash a command halfway through what it builds.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
 const program = new Command('calico-sim')
   .description('Calico\'s pure layer-3 network from real parts (etcd, BIRD, kernel routes) in network namespaces')
   .option('--debug', 'print stack traces on errors')
@@ -19,7 +24,8 @@ program.command('up')
   .option('--name <lab>', 'lab name (default: the topology\'s name)')
   .option('--hosts <n>', 'hosts, for the generated topologies', Number)
   .option('--workloads <n>', 'workloads per host, for the generated topologies (default 1)', Number)
-  .action(async (topology: string, o: { name?: string; hosts?: number; workloads?: number }) => {
+  .option('--ignore-limits', 'build even a lab this machine cannot hold (memory, neighbour table, processes, build time), as estimated before anything is made')
+  .action(async (topology: string, o: { name?: string; hosts?: number; workloads?: number; ignoreLimits?: boolean }) => {
     const { resolveTopology } = await import('../topologies/index.js');
     const { up } = await engine();
     for (const [flag, v] of [['--hosts', o.hosts], ['--workloads', o.workloads]] as const) {
@@ -27,7 +33,7 @@ program.command('up')
     }
     const plan = resolveTopology(topology, { hosts: o.hosts, workloads: o.workloads });
     const name = o.name ?? defaultLabName(plan.source, topology);
-    const r = await up(plan, { name, log: (l) => print(`  ${l}`) });
+    const r = await up(plan, { name, ignoreLimits: o.ignoreLimits, log: (l) => print(`  ${l}`) });
     r.notes.forEach((n) => print(`preflight: ${n}`));
     print(`lab "${name}" is up: ${r.state.hosts.length} hosts, ${plan.workloads.length} workloads, all blocks learned by BGP in ${r.timings.total} ms`);
   });
@@ -38,28 +44,32 @@ program.command('down')
   .option('--all', 'remove every lab on this machine')
   .action(async (o: { name?: string; all?: boolean }) => {
     const { down, downAll, resolveLab } = await engine();
-    if (o.all && o.name) throw new InputError('give --name or --all, not both');
+    if (o.all && o.name !== undefined) throw new InputError('give --name or --all, not both');
     const t0 = performance.now();
     // Idempotent: removing a lab that is not there is not an error.
     const reports = o.all ? await downAll()
-      : o.name ? [await down(o.name)]
+      : o.name !== undefined ? [await down(o.name)]
       : await Promise.all((await labsOrNone(resolveLab)).map((l) => down(l)));
-    for (const r of reports) print(`lab "${r.lab}" removed: ${r.namespaces.length} namespaces, ${r.processes} processes${r.stateDir ? `, ${r.stateDir}` : ''}`);
+    const was = (p: string | undefined) => (p === 'incomplete' ? ' (it was incomplete: its builder had died)' : p === 'building' ? ' (it was still being built)' : '');
+    for (const r of reports) print(`lab "${r.lab}" removed${was(r.phase)}: ${r.namespaces.length} namespaces, ${r.processes} processes${r.stateDir ? `, ${r.stateDir}` : ''}`);
     if (reports.length === 0) print('no lab to remove');
     print(`down took ${Math.round(performance.now() - t0)} ms`);
   });
 
 program.command('status')
-  .description('daemons, workloads and BGP sessions of a lab')
+  .description('daemons, workloads and BGP sessions of a lab; exit code 0 when the lab is ready and every daemon runs, 1 when a part is dead or stalled or the lab is incomplete, 2 when there is no such lab')
   .option('--name <lab>', 'lab name')
   .option('--json', 'machine-readable output (a stable contract)')
   .action(async (o: { name?: string; json?: boolean }) => {
     const { status, resolveLab } = await engine();
     const st = await status(await resolveLab(o.name));
+    if (!st.healthy) process.exitCode = 1;
     if (o.json) return print(JSON.stringify(st, null, 2));
-    print(`lab ${st.lab} (backend ${st.backend}, topology ${st.topology}); etcd ${st.etcd.alive ? 'running' : 'DEAD'} at ${st.etcd.endpoints.join(',')}`);
+    const phase = st.phase === 'ready' ? (st.healthy ? 'running' : 'degraded') : st.phase === 'building' ? `being built by process ${st.builder?.pid}` : 'INCOMPLETE, builder gone';
+    print(`lab ${st.lab} (backend ${st.backend}, topology ${st.topology}): ${phase}; etcd ${daemon(st.etcd.state, st.etcd.pid)} at ${st.etcd.endpoints.join(',')}`);
     print(table(['host', 'ip', 'as', 'bird', 'agent', 'last heartbeat'], st.hosts.map((h) => [
-      h.name, h.ip, h.as, alive(h.bird.alive, h.bird.pid), alive(h.agent.alive, h.agent.pid), h.agent.heartbeatAt ?? '-'])));
+      h.name, h.ip, h.as, daemon(h.bird.state, h.bird.pid), daemon(h.agent.state, h.agent.pid),
+      h.agent.heartbeatAgeMs !== undefined ? `${Math.round(h.agent.heartbeatAgeMs / 1000)} s ago` : '-'])));
     print('');
     print(table(['workload', 'host', 'ip', 'interface'], st.workloads.map((w) => [w.name, w.host, w.ip, w.interface])));
     print('');
@@ -353,13 +363,13 @@ async function labsOrNone(resolveLab: (n: undefined) => Promise<{ lab: string }>
   try {
     return [(await resolveLab(undefined)).lab];
   } catch (err) {
-    if (errorMessage(err).startsWith('no lab is running')) return [];
+    if (err instanceof NoSuchLabError && err.lab === undefined) return [];
     throw err;
   }
 }
 
-function alive(ok: boolean, pid: number | undefined): string {
-  return ok ? `running (${pid})` : `DEAD${pid ? ` (was ${pid})` : ''}`;
+function daemon(state: 'running' | 'stalled' | 'dead', pid: number | undefined): string {
+  return state === 'running' ? `running (${pid})` : state === 'stalled' ? `STALLED (${pid})` : `DEAD${pid ? ` (was ${pid})` : ''}`;
 }
 
 function defaultLabName(source: string, arg: string): string {
@@ -372,6 +382,7 @@ program.parseAsync().catch((err: unknown) => {
   const problems = (err as { problems?: unknown }).problems;
   if (Array.isArray(problems) && problems.length > 1) problems.forEach((p) => console.error(`calico-sim: ${String(p)}`));
   else console.error(`calico-sim: ${errorMessage(err)}`);
-  // 2: the input was wrong (topology, resource file, names, options); 1: something failed.
-  process.exitCode = err instanceof InputError ? 2 : 1;
+  // 2: the input was wrong (topology, resource file, names, options); 1: something failed;
+  // 128 + n: signal n interrupted it (what it had made is removed).
+  process.exitCode = err instanceof InputError ? 2 : err instanceof InterruptedError ? 128 + (constants.signals[err.signal] ?? 0) : 1;
 });

@@ -112,9 +112,10 @@ export class Datastore {
   }
 
   /** Waits until etcd answers, for a freshly started server. */
-  async ready(timeoutMs: number): Promise<void> {
+  async ready(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      signal?.throwIfAborted();
       try {
         await this.client.get('/calico/ready-probe').exec();
         return;

@@ -15,14 +15,15 @@ import type { HostPlan, LabPlan } from '../model/topology.js';
 import { renderRouterConfig } from '../bgp/router.js';
 import { parseSelector } from '../model/selector.js';
 import { FatalWaitError, ipJson, waitFor } from '../util/exec.js';
-import { DatastoreError, InputError, SimError, errorMessage } from '../util/errors.js';
+import { DatastoreError, InputError, InterruptedError, NoSuchLabError, SimError, errorMessage } from '../util/errors.js';
+import { capacityProblems, describeEstimate, estimateLab, machineFacts } from './capacity.js';
 import type { Backend, DestroyReport } from './backend.js';
 import { NetnsBackend } from './backends/netns.js';
 import { agentSpec, birdSpec, daemonAlive, etcdSpec, startDaemon, type DaemonSpec } from './daemons.js';
-import { daemonEnding } from './procs.js';
+import { daemonEnding, isStopped } from './procs.js';
 import { checkLabName, NAME_RE } from './names.js';
 import { neighbourPreflight, requireRoot, requireTools } from './preflight.js';
-import { claimStateDir, initialState, readLabState, writeLabState, type HostState, type LabState, type RouterState } from './state.js';
+import { claimStateDir, initialState, labPhase, readLabState, removeStaleClaims, thisBuilder, writeLabState, type HostState, type LabPhase, type LabState, type RouterState } from './state.js';
 
 export const backends: Record<string, () => Backend> = { netns: () => new NetnsBackend() };
 
@@ -40,18 +41,38 @@ type Log = (line: string) => void;
  * BIRD and an agent per host, the workloads; returns once every host has learned every other
  * host's blocks by BGP. On any failure everything it made is removed again.
  */
-export async function up(plan: LabPlan, opts: { name: string; backend?: string; log?: Log }): Promise<UpResult> {
+export async function up(plan: LabPlan, opts: { name: string; backend?: string; log?: Log; ignoreLimits?: boolean }): Promise<UpResult> {
   const log = opts.log ?? (() => undefined);
   const lab = checkLabName(opts.name);
   requireRoot();
   requireTools();
   const backend = backendFor(opts.backend ?? 'netns');
-  const exists = () => new InputError(`lab "${lab}" already exists: use another --name, or calico-sim down --name ${lab}`);
-  if ((await backend.labs()).includes(lab)) throw exists();
-  // Claim the name atomically: of two `up --name x` at once, one gets EEXIST and touches nothing.
-  if (!claimStateDir(lab)) throw exists();
-  const notes = [neighbourPreflight(plan.hosts.length, plan.workloads.length)];
-  notes.forEach((n) => log(`preflight: ${n}`));
+  checkCapacity(plan, opts.ignoreLimits ?? false, log);
+  const state = initialState(lab, plan, backend.kind, {
+    fabric: backend.fabricNetns(lab),
+    host: (h) => backend.hostNetns(lab, h),
+    router: (r) => backend.routerNetns(lab, r),
+    client: (c) => backend.clientNetns(lab, c),
+  }, thisBuilder());
+  // SIGINT, SIGTERM and SIGHUP stop the build at its next step and remove what was made.
+  const interrupt = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) return log(`${sig}: still removing what was made`);
+    log(`${sig}: stopping, then removing what was made`);
+    interrupt.abort(new InterruptedError(sig));
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  signals.forEach((s) => process.on(s, onSignal));
+  const step = () => interrupt.signal.throwIfAborted();
+  try {
+    await claimLab(backend, state, log);
+  } catch (err) {
+    signals.forEach((s) => process.off(s, onSignal));
+    throw err;
+  }
+  // From here on the lab exists: lab.json names this process as its builder, so a kill -9
+  // leaves a lab that `status`, `up` and `down --all` recognise as incomplete.
+  const notes: string[] = [];
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   let mark = t0;
@@ -60,30 +81,28 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     timings[what] = Math.round(now - mark);
     mark = now;
     log(`${what}: ${timings[what]} ms`);
+    step();
   };
-
-  const state = initialState(lab, plan, backend.kind, {
-    fabric: backend.fabricNetns(lab),
-    host: (h) => backend.hostNetns(lab, h),
-    router: (r) => backend.routerNetns(lab, r),
-    client: (c) => backend.clientNetns(lab, c),
-  });
-  writeLabState(state); // from here on, `down` can find this lab even if we crash
   let ds: Datastore | undefined;
   try {
+    notes.push(neighbourPreflight(plan.hosts.length, plan.workloads.length));
+    notes.forEach((n) => log(`preflight: ${n}`));
     await backend.createFabric(lab, plan);
+    step();
     await backend.addHosts(lab, plan, plan.hosts);
+    step();
     await backend.addRouters(lab, plan, plan.routers);
     phase('namespaces');
 
     state.etcd.pid = startDaemon(etcdSpec(state));
     writeLabState(state);
     ds = new Datastore([state.etcd.clientUrl]);
-    await ds.ready(15_000);
+    await ds.ready(15_000, interrupt.signal);
     phase('etcd');
 
     await seedDatastore(ds, plan);
     await registerNodes(ds, plan.hosts);
+    step();
     await startHostDaemons(ds, state, state.hosts);
     await startRouters(state);
     writeLabState(state);
@@ -93,24 +112,68 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     // next (Calico's CNI plugin takes a per-host IPAM lock for the same reason).
     await settled(plan.hosts.map(async (h) => {
       for (const w of plan.workloads.filter((x) => x.host === h.name)) {
+        step();
         await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) });
       }
     }));
     phase('workloads');
 
-    await waitForRoutes(ds, state, 30_000);
+    await waitForRoutes(ds, state, 30_000, interrupt.signal);
     phase('bgp-converged');
+    delete state.builder;
+    writeLabState(state);
     timings.total = Math.round(performance.now() - t0);
     return { state, timings, notes };
   } catch (err) {
-    log(`up failed, removing what was made: ${errorMessage(err)}`);
+    const why = interrupt.signal.aborted ? interrupt.signal.reason as InterruptedError : err;
+    log(`up failed, removing what was made: ${errorMessage(why)}`);
     ds?.close();
     ds = undefined;
     await backend.destroy(lab);
-    throw err;
+    throw why;
   } finally {
     ds?.close();
+    signals.forEach((s) => process.off(s, onSignal));
   }
+}
+
+/** Refuses, before anything is made, a lab this machine cannot hold; says what it will cost. */
+function checkCapacity(plan: LabPlan, ignoreLimits: boolean, log: Log): void {
+  const estimate = estimateLab(plan);
+  const { hard, soft } = capacityProblems(estimate, machineFacts());
+  const what = `this lab (${describeEstimate(estimate)})`;
+  if (hard.length) throw new InputError(`${plan.source}: too large: ${hard.join('; ')}`);
+  if (soft.length && !ignoreLimits) throw new InputError(`${plan.source}: this machine cannot hold ${what}: ${soft.join('; ')} (build it anyway with --ignore-limits)`);
+  if (soft.length) log(`preflight: over this machine's limits, building anyway (--ignore-limits): ${soft.join('; ')}`);
+}
+
+/**
+ * Takes the lab's name, atomically. A lab of that name whose builder died (kill -9 of `up`) is
+ * reaped first; one that is up, or still being built by a live process, is refused.
+ */
+async function claimLab(backend: Backend, state: LabState, log: Log): Promise<void> {
+  const lab = state.lab;
+  const exists = (why: string) => new InputError(`lab "${lab}" ${why}: use another --name, or calico-sim down --name ${lab}`);
+  removeStaleClaims();
+  // Leftovers of a lab whose state directory was removed by hand (namespaces only) have no
+  // builder: they are reaped.
+  if (!existsSync(state.dir) && (await backend.labs()).includes(lab)) {
+    const left = await backend.destroy(lab);
+    log(`reaped the leftovers of an earlier lab "${lab}" (${left.namespaces.length} namespaces, ${left.processes} processes)`);
+  }
+  if (claimStateDir(state)) return;
+  let old: LabState;
+  try {
+    old = readLabState(lab);
+  } catch {
+    throw exists('already exists');
+  }
+  const phase = labPhase(old);
+  if (phase === 'ready') throw exists('already exists');
+  if (phase === 'building') throw exists(`is being built by process ${old.builder!.pid}`);
+  const left = await backend.destroy(lab);
+  log(`reaped lab "${lab}", left incomplete by process ${old.builder!.pid} that died while building it (${left.namespaces.length} namespaces, ${left.processes} processes)`);
+  if (!claimStateDir(state)) throw exists('was taken again while reaping it');
 }
 
 /**
@@ -245,16 +308,17 @@ export async function missingRoutes(ds: Datastore, state: LabState): Promise<str
   return missing.sort();
 }
 
-export async function waitForRoutes(ds: Datastore, state: LabState, timeoutMs: number): Promise<void> {
+export async function waitForRoutes(ds: Datastore, state: LabState, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   let last: string[] = [];
   try {
     await waitFor('every block to be learned by BGP on every host', async () => {
+      signal?.throwIfAborted();
       assertDaemonsAlive(state);
       last = await missingRoutes(ds, state);
       return last.length === 0;
     }, timeoutMs, 50);
   } catch (err) {
-    if (err instanceof FatalWaitError) throw err;
+    if (err instanceof FatalWaitError || signal?.aborted) throw err;
     throw new SimError(`${errorMessage(err)}; still missing: ${last.slice(0, 5).join('; ')}`);
   }
 }
@@ -281,29 +345,38 @@ export function backendFor(kind: string): Backend {
   return make();
 }
 
-/** The lab to act on: the named one, or the only one there is. */
+/** The lab to act on: the named one (an empty or malformed name is an error), or the only one there is. */
 export async function resolveLab(name: string | undefined): Promise<LabState> {
-  if (name) return readLabState(checkLabName(name));
+  if (name !== undefined) return readLabState(checkLabName(name));
   const labs = await backendFor('netns').labs();
-  if (labs.length === 0) throw new InputError('no lab is running (start one: calico-sim up two-host)');
+  if (labs.length === 0) throw new NoSuchLabError(undefined, []);
   if (labs.length > 1) throw new InputError(`several labs are running (${labs.join(', ')}): say which with --name`);
   return readLabState(labs[0]!);
 }
 
-export async function down(name: string): Promise<DestroyReport> {
+export interface DownReport extends DestroyReport {
+  /** What the lab was: built, still being built, or left incomplete by a builder that died. */
+  phase?: LabPhase;
+}
+
+export async function down(name: string): Promise<DownReport> {
   requireRoot();
   checkLabName(name);
   let kind = 'netns';
+  let phase: LabPhase | undefined;
   try {
-    kind = readLabState(name).backend;
+    const st = readLabState(name);
+    kind = st.backend;
+    phase = labPhase(st);
   } catch {
-    // no state file (a crash before it was written): the system state is enough
+    // no state file (its directory was removed by hand): the system state is enough
   }
-  return backendFor(kind).destroy(name);
+  return { ...(await backendFor(kind).destroy(name)), ...(phase ? { phase } : {}) };
 }
 
-export async function downAll(): Promise<DestroyReport[]> {
+export async function downAll(): Promise<DownReport[]> {
   requireRoot();
+  removeStaleClaims();
   const labs = await backendFor('netns').labs();
   return Promise.all(labs.map((l) => down(l)));
 }
@@ -319,29 +392,45 @@ export async function withDatastore<T>(state: LabState, fn: (ds: Datastore) => P
   }
 }
 
+/** How a daemon stands: running; stalled (stopped, or an agent whose heartbeat is stale); dead. */
+export type DaemonState = 'running' | 'stalled' | 'dead';
+
+/** An agent heartbeats every 2 s; one silent for this long is stalled. */
+export const HEARTBEAT_STALE_MS = 10_000;
+
 export interface LabStatus {
   lab: string;
   backend: string;
   topology: string;
-  etcd: { endpoints: string[]; clientUrl: string; pid?: number; alive: boolean };
+  /** ready; building (its `up` still runs); incomplete (the `up` that built it died). */
+  phase: LabPhase;
+  builder?: { pid: number };
+  /** True when the lab is ready and every daemon runs: `status` exits 0 only then. */
+  healthy: boolean;
+  etcd: { endpoints: string[]; clientUrl: string; pid?: number; alive: boolean; state: DaemonState };
   hosts: {
     name: string; netns: string; ip: string; as: number;
-    bird: { socket: string; pid?: number; alive: boolean };
-    agent: { pid?: number; alive: boolean; heartbeatAt?: string; lastReconcile?: AgentStatus['lastReconcile'] };
+    bird: { socket: string; pid?: number; alive: boolean; state: DaemonState };
+    agent: { pid?: number; alive: boolean; state: DaemonState; heartbeatAt?: string; heartbeatAgeMs?: number; lastReconcile?: AgentStatus['lastReconcile'] };
   }[];
   workloads: { name: string; host: string; netns: string; ip: string; ip6?: string; interface: string }[];
-  routers: { name: string; netns: string; ip: string; as: number; bird: { socket: string; pid?: number; alive: boolean }; clients: { name: string; netns: string; ip: string }[] }[];
+  routers: { name: string; netns: string; ip: string; as: number; bird: { socket: string; pid?: number; alive: boolean; state: DaemonState }; clients: { name: string; netns: string; ip: string }[] }[];
   bgp: { host: string; peer: string; peerIp: string; state: string; since: string; info: string }[];
   errors: string[];
 }
 
+const daemonState = (alive: boolean, pid: number | undefined): DaemonState => (!alive ? 'dead' : isStopped(pid) ? 'stalled' : 'running');
+
 /** What runs and how BGP stands, from /proc, BIRD's sockets and etcd. Never throws for a dead part. */
 export async function status(state: LabState): Promise<LabStatus> {
   const errors: string[] = [];
+  const phase = labPhase(state);
+  if (phase === 'incomplete') errors.push(`incomplete, builder gone: the up that built this lab (process ${state.builder!.pid}) died before it finished; remove it with calico-sim down --name ${state.lab}, or run the same up again (it reaps it first)`);
   const etcdAlive = daemonAlive(etcdSpec(state), state.etcd.pid);
+  const etcdState = daemonState(etcdAlive, state.etcd.pid);
   let weps: WorkloadEndpoint[] = [];
   let agents: AgentStatus[] = [];
-  if (etcdAlive) {
+  if (etcdState === 'running') {
     try {
       await withDatastore(state, async (ds) => {
         weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value);
@@ -351,12 +440,13 @@ export async function status(state: LabState): Promise<LabStatus> {
       errors.push(`etcd: ${errorMessage(err)}`);
     }
   } else {
-    errors.push('etcd is not running');
+    errors.push(`etcd is ${etcdState === 'dead' ? 'not running' : 'stopped'}`);
   }
   const bgp: LabStatus['bgp'] = [];
-  const sessionsOf = async (h: HostState | RouterState): Promise<boolean> => {
-    const alive = daemonAlive(birdSpec(h), h.bird.pid);
-    if (alive) {
+  const sessionsOf = async (h: HostState | RouterState): Promise<DaemonState> => {
+    const st = daemonState(daemonAlive(birdSpec(h), h.bird.pid), h.bird.pid);
+    // A stopped BIRD would never answer on its socket.
+    if (st === 'running') {
       try {
         for (const s of await bgpSessions(h.bird.socket)) {
           bgp.push({ host: h.name, peer: s.name, peerIp: s.neighborAddress, state: s.bgpState || s.state, since: s.since, info: s.info });
@@ -365,27 +455,42 @@ export async function status(state: LabState): Promise<LabStatus> {
         errors.push(`bird@${h.name}: ${errorMessage(err)}`);
       }
     }
-    return alive;
+    return st;
+  };
+  const birdOf = async (h: HostState | RouterState) => {
+    const st = await sessionsOf(h);
+    if (st !== 'running') errors.push(`bird@${h.name} is ${st}`);
+    return { socket: h.bird.socket, pid: h.bird.pid, alive: st !== 'dead', state: st };
   };
   const routers = await Promise.all(state.routers.map(async (r) => ({
-    name: r.name, netns: r.netns, ip: r.ip, as: r.as, bird: { socket: r.bird.socket, pid: r.bird.pid, alive: await sessionsOf(r) }, clients: r.clients,
+    name: r.name, netns: r.netns, ip: r.ip, as: r.as, bird: await birdOf(r), clients: r.clients,
   })));
+  const now = Date.now();
   const hosts = await Promise.all(state.hosts.map(async (h) => {
-    const birdAlive = await sessionsOf(h);
+    const bird = await birdOf(h);
     const agentAlive = daemonAlive(agentSpec(state, h), h.agent.pid);
     const hb = agents.find((a) => a.host === h.name);
+    const ageMs = hb ? Math.max(0, now - Date.parse(hb.heartbeatAt)) : undefined;
+    let agentState = daemonState(agentAlive, h.agent.pid);
+    // A heartbeat is only expected when etcd can take it.
+    if (agentState === 'running' && etcdState === 'running' && phase === 'ready' && (ageMs === undefined || ageMs > HEARTBEAT_STALE_MS)) agentState = 'stalled';
+    if (agentState !== 'running') errors.push(`agent@${h.name} is ${agentState}${agentState === 'stalled' && ageMs !== undefined ? ` (last heartbeat ${Math.round(ageMs / 1000)} s ago)` : ''}`);
     return {
       name: h.name, netns: h.netns, ip: h.ip, as: h.as,
-      bird: { socket: h.bird.socket, pid: h.bird.pid, alive: birdAlive },
-      agent: { pid: h.agent.pid, alive: agentAlive, heartbeatAt: hb?.heartbeatAt, lastReconcile: hb?.lastReconcile },
+      bird,
+      agent: { pid: h.agent.pid, alive: agentAlive, state: agentState, heartbeatAt: hb?.heartbeatAt, ...(ageMs !== undefined ? { heartbeatAgeMs: ageMs } : {}), lastReconcile: hb?.lastReconcile },
     };
   }));
   bgp.sort((a, b) => a.host.localeCompare(b.host) || a.peer.localeCompare(b.peer));
+  const healthy = phase === 'ready' && etcdState === 'running' && [...hosts.flatMap((h) => [h.bird, h.agent]), ...routers.map((r) => r.bird)].every((d) => d.state === 'running');
   return {
     lab: state.lab,
     backend: state.backend,
     topology: state.topology,
-    etcd: { endpoints: state.etcd.endpoints, clientUrl: state.etcd.clientUrl, pid: state.etcd.pid, alive: etcdAlive },
+    phase,
+    ...(state.builder ? { builder: { pid: state.builder.pid } } : {}),
+    healthy,
+    etcd: { endpoints: state.etcd.endpoints, clientUrl: state.etcd.clientUrl, pid: state.etcd.pid, alive: etcdAlive, state: etcdState },
     hosts,
     workloads: weps.map((w) => ({
       name: w.metadata.name, host: w.spec.node, netns: w.spec.netns,

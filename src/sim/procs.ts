@@ -103,6 +103,17 @@ export async function removeNetns(netns: string[]): Promise<void> {
   if (left.length > 0) throw new BackendError(`could not remove namespaces ${left.join(', ')}`);
 }
 
+/** True if the process is stopped (SIGSTOP, or traced): alive, but doing nothing. */
+export function isStopped(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return 'Tt'.includes(stat.charAt(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
 /** True if the process has exited: no /proc entry, or a zombie (state Z) not reaped yet. */
 function isGone(pid: number): boolean {
   try {

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { LabPlan } from '../model/topology.js';
-import { SimError } from '../util/errors.js';
-import { names, STATE_ROOT } from './names.js';
+import { NoSuchLabError } from '../util/errors.js';
+import { LAB_RE, names, STATE_ROOT } from './names.js';
 
 /** A node with a BIRD of its own: a host or a router. Written to <state>/<lab>/lab.json. */
 interface BgpSpeakerState {
@@ -23,8 +23,20 @@ export interface RouterState extends BgpSpeakerState {
   clients: { name: string; netns: string; ip: string }[];
 }
 
+/**
+ * The process building the lab (`up`), while it builds: its pid and its start time in the
+ * kernel's clock ticks (/proc/<pid>/stat field 22), which tells it apart from a later process
+ * that got the same pid. Gone from lab.json once the lab is up.
+ */
+export interface Builder {
+  pid: number;
+  start: string;
+}
+
 export interface LabState {
   lab: string;
+  /** Set while `up` builds the lab; a builder that no longer runs left the lab incomplete. */
+  builder?: Builder;
   backend: string;
   createdAt: string;
   topology: string;
@@ -42,20 +54,74 @@ export function labFile(lab: string): string {
 
 export function readLabState(lab: string): LabState {
   const file = labFile(lab);
-  if (!existsSync(file)) throw new SimError(`no lab named "${lab}" (labs have a directory in ${STATE_ROOT})`);
+  if (!existsSync(file)) throw new NoSuchLabError(lab, labsWithState());
   return JSON.parse(readFileSync(file, 'utf8')) as LabState;
 }
 
-/** Creates the lab's state directory; false if it exists already (the name is taken). */
-export function claimStateDir(lab: string): boolean {
-  mkdirSync(STATE_ROOT, { recursive: true });
+/** Labs that have a state directory with a lab.json. */
+export function labsWithState(): string[] {
+  if (!existsSync(STATE_ROOT)) return [];
+  return readdirSync(STATE_ROOT).filter((d) => LAB_RE.test(d) && existsSync(`${STATE_ROOT}/${d}/lab.json`)).sort();
+}
+
+/** This process, as a builder record. */
+export function thisBuilder(): Builder {
+  return { pid: process.pid, start: processStart(process.pid) ?? '' };
+}
+
+/** The start time of a process (clock ticks after boot), or undefined if it does not run. */
+export function processStart(pid: number): string | undefined {
   try {
-    mkdirSync(names.stateDir(lab));
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, starttime 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** ready: built; building: its builder still runs; incomplete: the builder died before the end. */
+export type LabPhase = 'ready' | 'building' | 'incomplete';
+
+export function labPhase(s: Pick<LabState, 'builder'>): LabPhase {
+  if (!s.builder) return 'ready';
+  return processStart(s.builder.pid) === s.builder.start ? 'building' : 'incomplete';
+}
+
+const CLAIM_PREFIX = '.claim-';
+
+/**
+ * Claims the lab's name by creating its state directory with lab.json already inside: a
+ * directory made aside, then renamed into place (atomic; fails when the name is taken). So a
+ * lab's directory always has a lab.json that names its builder, even if `up` is killed at once.
+ * False if the name is taken.
+ */
+export function claimStateDir(s: LabState): boolean {
+  mkdirSync(STATE_ROOT, { recursive: true });
+  const tmp = `${STATE_ROOT}/${CLAIM_PREFIX}${s.lab}-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  writeFileSync(`${tmp}/lab.json`, JSON.stringify(s, null, 2));
+  try {
+    renameSync(tmp, s.dir);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    rmSync(tmp, { recursive: true, force: true });
+    if (['EEXIST', 'ENOTEMPTY', 'EISDIR', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return false;
     throw err;
   }
+}
+
+/** Removes claim directories whose builder was killed between making and renaming them. */
+export function removeStaleClaims(): string[] {
+  if (!existsSync(STATE_ROOT)) return [];
+  const stale = readdirSync(STATE_ROOT).filter((d) => {
+    const m = d.startsWith(CLAIM_PREFIX) ? /-(\d+)$/.exec(d) : null;
+    return m && processStart(Number(m[1])) === undefined;
+  });
+  for (const d of stale) rmSync(`${STATE_ROOT}/${d}`, { recursive: true, force: true });
+  return stale;
 }
 
 export function writeLabState(s: LabState): void {
@@ -75,10 +141,11 @@ export interface NetnsNames {
   client(name: string): string;
 }
 
-export function initialState(lab: string, plan: LabPlan, backend: string, ns: NetnsNames): LabState {
+export function initialState(lab: string, plan: LabPlan, backend: string, ns: NetnsNames, builder?: Builder): LabState {
   const dir = names.stateDir(lab);
   return {
     lab,
+    ...(builder ? { builder } : {}),
     backend,
     createdAt: new Date().toISOString(),
     topology: plan.source,

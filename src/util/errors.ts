@@ -9,6 +9,22 @@ export class SimError extends Error {
 /** The user's input is wrong (a file, a name, an option): nothing was done. CLI exit code 2. */
 export class InputError extends SimError {}
 
+/** The named lab does not exist: an input error (exit 2), with the labs that do exist. */
+export class NoSuchLabError extends InputError {
+  /** `lab` undefined: none was named and none exists. */
+  constructor(readonly lab: string | undefined, readonly known: string[]) {
+    super(lab === undefined ? 'no lab is running (start one: calico-sim up two-host)'
+      : `no lab named "${lab}" (${known.length ? `labs here: ${known.join(', ')}` : 'no lab exists: start one with calico-sim up two-host'})`);
+  }
+}
+
+/** A signal stopped the command; what it had made is removed. CLI exit code 128 + signal number. */
+export class InterruptedError extends SimError {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+}
+
 /** A topology or resource file (or built-in name) is malformed or invalid. Nothing was created. */
 export class TopologyError extends InputError {}
 

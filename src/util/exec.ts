@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { BackendError } from './errors.js';
+import { BackendError, InterruptedError } from './errors.js';
 
 export interface RunResult {
   stdout: string;
@@ -72,7 +72,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
       const v = await fn();
       if (v !== undefined && v !== false) return v;
     } catch (err) {
-      if (err instanceof FatalWaitError) throw err;
+      if (err instanceof FatalWaitError || err instanceof InterruptedError) throw err;
       last = err;
     }
     if (Date.now() > deadline) {

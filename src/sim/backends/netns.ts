@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import type { HostPlan, LabPlan, RouterPlan } from '../../model/topology.js';
 import { ipBatch, setSysctls } from '../../util/exec.js';
 import type { Backend, DestroyReport } from '../backend.js';
-import { checkLabName, LAB_RE, labOfNetns, names, NETNS_PREFIX, STATE_ROOT } from '../names.js';
+import { checkLabName, labOfNetns, names, NETNS_PREFIX, STATE_ROOT } from '../names.js';
 import { pidsInNetns, removeNetns } from '../procs.js';
+import { labsWithState } from '../state.js';
 import { BackendError } from '../../util/errors.js';
 
 const BRIDGE = 'br0';
@@ -108,8 +109,7 @@ export class NetnsBackend implements Backend {
   async labs(): Promise<string[]> {
     const fromNetns = listNetns().map(labOfNetns).filter((l): l is string => !!l);
     // Only directories that are labs: a shared CALICO_SIM_STATE may hold other things.
-    const fromState = existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT).filter((d) => LAB_RE.test(d) && existsSync(`${STATE_ROOT}/${d}/lab.json`)) : [];
-    return [...new Set([...fromNetns, ...fromState])].sort();
+    return [...new Set([...fromNetns, ...labsWithState()])].sort();
   }
 
   async destroy(lab: string): Promise<DestroyReport> {

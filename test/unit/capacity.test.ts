@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { capacityProblems, estimateLab, type MachineFacts } from '../../src/sim/capacity.js';
+import { resolveTopology } from '../../src/topologies/index.js';
+
+/** This project's machines: 2 cores, 24 GiB. */
+const machine: MachineFacts = { memAvailableMB: 23_000, pidMax: 4_194_304, threadsMax: 190_000 };
+
+describe('lab size estimate and limits', () => {
+  it('the quickstart fits with room to spare', () => {
+    const e = estimateLab(resolveTopology('two-host'));
+    expect(e).toMatchObject({ hosts: 2, workloads: 4, namespaces: 7, sessions: 1, sessionsPerHost: 1 });
+    expect(e.memoryMB).toBeLessThan(500);
+    expect(capacityProblems(e, machine)).toEqual({ hard: [], soft: [] });
+  });
+
+  it('a 40-host mesh fits and is estimated near its measured build time (285 s)', () => {
+    const e = estimateLab(resolveTopology('mesh', { hosts: 40 }));
+    expect(e.sessions).toBe(780);
+    expect(e.seconds).toBeGreaterThan(200);
+    expect(e.seconds).toBeLessThan(400);
+    expect(capacityProblems(e, machine).soft).toEqual([]);
+  });
+
+  it('a mesh this machine cannot hold is refused with the reasons (an override may lift them)', () => {
+    const p = capacityProblems(estimateLab(resolveTopology('mesh', { hosts: 600 })), machine);
+    expect(p.hard).toEqual([]);
+    expect(p.soft.join('\n')).toMatch(/memory/);
+    expect(p.soft.join('\n')).toMatch(/neighbour entries/);
+    expect(p.soft.join('\n')).toMatch(/to build/);
+  });
+
+  it('route reflectors need far fewer sessions and neighbours than a mesh of the same size', () => {
+    const rr = estimateLab(resolveTopology('route-reflector', { hosts: 200 }));
+    const mesh = estimateLab(resolveTopology('mesh', { hosts: 200 }));
+    expect(rr.sessions).toBe(2 * 198 + 1);
+    expect(rr.sessionsPerHost).toBe(199); // a reflector: 198 clients and the other reflector
+    expect(mesh.sessions).toBe(19_900);
+    expect(rr.neighbours).toBeLessThan(mesh.neighbours / 10);
+  });
+
+  it('more hosts than a Linux bridge has ports is a hard limit, whatever the machine', () => {
+    const e = estimateLab(resolveTopology('route-reflector', { hosts: 1100 }));
+    expect(capacityProblems(e, { memAvailableMB: 1e9, pidMax: 1e9, threadsMax: 1e9 }).hard.join()).toMatch(/1024 ports/);
+  });
+
+  it('a small machine refuses what a large one holds (the check reads the machine, not a constant)', () => {
+    const e = estimateLab(resolveTopology('mesh', { hosts: 20 }));
+    expect(capacityProblems(e, machine).soft).toEqual([]);
+    expect(capacityProblems(e, { ...machine, memAvailableMB: 1_000 }).soft.join()).toMatch(/memory, 1000 MB is available/);
+  });
+});
