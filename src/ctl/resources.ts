@@ -13,7 +13,8 @@ import { parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
-import { blockOf, blockPrefixRange, blockUsage, canonicalIp, cidrsOverlap, DEFAULT_BLOCK_SIZE, familyBits, familyOf, parseCidr, type IpFamily } from '../ipam/blocks.js';
+import { blockPrefixRange, blockUsage, DEFAULT_BLOCK_SIZE } from '../ipam/blocks.js';
+import { blockOf, canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import {
   API_VERSION,
   type AllocationBlock,

@@ -8,7 +8,7 @@
  * silently means less than it says. Field paths in errors come from zod (`spec.ingress[0]...`).
  */
 import { z } from 'zod';
-import { familyOf, parseCidr } from '../ipam/blocks.js';
+import { familyOf, parseCidr } from '../net/cidr.js';
 import type { EntityRule, IcmpFields, PolicyPort, PolicyProtocol, PolicySpec, PolicyType, Profile, Rule } from '../model/resources.js';
 import { parseSelector } from '../model/selector.js';
 import { InputError, errorMessage } from '../util/errors.js';

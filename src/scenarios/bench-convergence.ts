@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { blockOf } from '../ipam/blocks.js';
+import { blockOf } from '../net/cidr.js';
 import { Ipam } from '../ipam/ipam.js';
 import { flowingAgainAt, routeConvergence, streamLoss, summarizeTrials, type RecvSample, type StreamResult, type TrialResult } from '../measure/convergence.js';
 import { RouteMonitor } from '../measure/route-monitor.js';

@@ -5,7 +5,7 @@ import { keys } from '../datastore/keys.js';
 import { Ipam } from '../ipam/ipam.js';
 import type { WorkloadEndpoint } from '../model/resources.js';
 import { FIRST_HOST_ORDINAL, type HostPlan } from '../model/topology.js';
-import { ipAt } from '../ipam/blocks.js';
+import { ipAt } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
 import { backendFor, registerNodes, routerConfig, startHostDaemons, waitForRoutes, withDatastore } from './lab.js';
 import { NAME_RE } from './names.js';
