@@ -13,7 +13,8 @@ import { parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
-import { blockPrefixRange, blockUsage, DEFAULT_BLOCK_SIZE } from '../ipam/blocks.js';
+import { blockUsage } from '../ipam/blocks.js';
+import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from '../model/block-size.js';
 import { blockOf, canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import {
   API_VERSION,

@@ -3,20 +3,9 @@
  * (parsing, ordering, splitting a pool into blocks) is in net/cidr.ts.
  */
 import type { AllocationBlock } from '../model/resources.js';
-import { blockLength, compareIps, familyBits, familyOfBits, ipAt, ordinalOf, parseCidr, type IpFamily } from '../net/cidr.js';
+import { blockPrefixRange } from '../model/block-size.js';
+import { blockLength, compareIps, familyOfBits, ipAt, ordinalOf, parseCidr } from '../net/cidr.js';
 import { IpamError } from '../util/errors.js';
-
-/** Calico's smallest IPv4 block prefix (largest block): /20, 4,096 addresses. */
-export const MIN_BLOCK_PREFIX_V4 = 20;
-/** Calico's smallest IPv6 block prefix (largest block): /116, 4,096 addresses. */
-export const MIN_BLOCK_PREFIX_V6 = 116;
-/** Calico's default block sizes: /26 (64 addresses) for IPv4, /122 (64 addresses) for IPv6. */
-export const DEFAULT_BLOCK_SIZE: Readonly<Record<IpFamily, number>> = { 4: 26, 6: 122 };
-
-/** The block prefix lengths Calico accepts for a family: /20../32 for IPv4, /116../128 for IPv6. */
-export function blockPrefixRange(family: IpFamily): { min: number; max: number } {
-  return family === 4 ? { min: MIN_BLOCK_PREFIX_V4, max: familyBits(4) } : { min: MIN_BLOCK_PREFIX_V6, max: familyBits(6) };
-}
 
 /** The affinity string Calico writes for a host: `host:<name>`. */
 export function hostAffinity(host: string): string {

@@ -10,11 +10,11 @@
 import { affinityFromKey, cidrFromKey, keys } from '../datastore/keys.js';
 import type { Datastore, Versioned } from '../datastore/store.js';
 import type { AllocationBlock, BlockAffinity, CalicoNode, IPPool, WorkloadEndpoint } from '../model/resources.js';
+import { blockPrefixRange } from '../model/block-size.js';
 import { IpamError } from '../util/errors.js';
 import {
   assignInBlock,
   blockAllocations,
-  blockPrefixRange,
   blockUsage,
   hostAffinity,
   isEmpty,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from '../ipam/blocks.js';
+import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { cidrsOverlap, familyOf, ipAt, parseCidr } from '../net/cidr.js';
 import { TopologyError, errorMessage } from '../util/errors.js';
 import { NAME_RE } from '../sim/names.js';
