@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { cidrsOverlap, familyOf, ipAt, parseCidr } from '../net/cidr.js';
 import { TopologyError, errorMessage } from '../util/errors.js';
-import { NAME_RE } from '../sim/names.js';
+import { NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
 import { outsideLabRanges } from './address-plan.js';
 import type { BgpTimers } from './resources.js';

@@ -8,7 +8,7 @@ import { FIRST_HOST_ORDINAL, type HostPlan } from '../model/topology.js';
 import { ipAt } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
 import { backendFor, registerNodes, routerConfig, startHostDaemons, waitForRoutes, withDatastore } from './lab.js';
-import { NAME_RE } from './names.js';
+import { NAME_RE } from '../model/names.js';
 import { requireRoot } from './preflight.js';
 import { removeNetns } from './procs.js';
 import { hostState, writeLabState, type LabState } from './state.js';

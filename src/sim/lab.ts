@@ -21,7 +21,7 @@ import type { Backend, DestroyReport } from './backend.js';
 import { NetnsBackend } from './backends/netns.js';
 import { agentSpec, birdSpec, daemonAlive, etcdSpec, startDaemon, type DaemonSpec } from './daemons.js';
 import { daemonEnding } from './procs.js';
-import { checkLabName, NAME_RE } from './names.js';
+import { checkLabName, NAME_RE } from '../model/names.js';
 import { neighbourPreflight, requireRoot, requireTools } from './preflight.js';
 import { claimStateDir, initialState, readLabState, writeLabState, type HostState, type LabState, type RouterState } from './state.js';
 

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import type { HostPlan, LabPlan, RouterPlan } from '../../model/topology.js';
 import { ipBatch, setSysctls } from '../../util/exec.js';
 import type { Backend, DestroyReport } from '../backend.js';
-import { checkLabName, LAB_RE, labOfNetns, names, NETNS_PREFIX, STATE_ROOT } from '../names.js';
+import { checkLabName, LAB_RE, NETNS_PREFIX } from '../../model/names.js';
+import { labOfNetns, names, STATE_ROOT } from '../names.js';
 import { pidsInNetns, removeNetns } from '../procs.js';
 import { BackendError } from '../../util/errors.js';
 
