@@ -1,11 +1,11 @@
 import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
-import type { BgpTimers } from '../model/resources.js';
+import type { BgpTimers, PolicyDataplaneKind } from '../model/resources.js';
 import { compact } from '../util/object.js';
 import { borrowedAddresses, hostOfAffinity } from '../ipam/blocks.js';
 import { cidrsOverlap, compareCidrs, familyOf } from '../net/cidr.js';
 import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
-import type { HostPolicyIR, PolicyDataplaneKind } from '../policy/ir.js';
+import type { HostPolicyIR } from '../policy/ir.js';
 import { resolvePolicy } from '../policy/resolve.js';
 
 /** Routes the agent owns carry this protocol number (Felix uses 80 too). */

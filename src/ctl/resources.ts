@@ -29,8 +29,9 @@ import {
   type NetworkPolicy,
   type Profile,
 } from '../model/resources.js';
-import { felixConfigurationSpecSchema, labelMap, POLICY_SPEC_SCHEMAS, profileSpecSchema, selectorText as selector, strict } from '../policy/model.js';
+import { felixConfigurationSpecSchema, POLICY_SPEC_SCHEMAS, profileSpecSchema, selectorText as selector, strict } from '../policy/model.js';
 import { outsideLabRanges } from '../model/address-plan.js';
+import { labelMap } from '../model/labels.js';
 import { table } from '../report/table.js';
 import { DatastoreError, InputError, errorMessage } from '../util/errors.js';
 

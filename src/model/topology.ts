@@ -7,10 +7,9 @@ import { TopologyError, errorMessage } from '../util/errors.js';
 import { NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
 import { outsideLabRanges } from './address-plan.js';
-import type { BgpTimers } from './resources.js';
+import type { BgpTimers, PolicyDataplaneKind } from './resources.js';
 import { compact } from '../util/object.js';
-import type { PolicyDataplaneKind } from '../policy/ir.js';
-import { labelMap } from '../policy/model.js';
+import { labelMap } from './labels.js';
 
 /**
  * The topology file: what a lab is made of. Unknown keys are errors (a typo must not be

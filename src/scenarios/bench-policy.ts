@@ -6,7 +6,7 @@ import { Ctl } from '../ctl/resources.js';
 import { parsePingTimes, runIperf } from '../measure/iperf.js';
 import { quantile, summarize, type Summary } from '../measure/stats.js';
 import { planTopology } from '../model/topology.js';
-import type { PolicyDataplaneKind } from '../policy/ir.js';
+import type { PolicyDataplaneKind } from '../model/resources.js';
 import { renderBarChart } from '../report/charts.js';
 import { writeReportFiles, type ReportImage } from '../report/html.js';
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport, type RunReport } from '../report/run-report.js';

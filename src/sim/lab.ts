@@ -1,4 +1,4 @@
-import { labelMap } from '../policy/model.js';
+import { labelMap } from '../model/labels.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { bgpSessions } from '../bgp/bird.js';
 import { writeBirdConfig } from '../bgp/confd.js';
