@@ -5,7 +5,8 @@ import type { PolicyDataplaneKind } from '../model/resources.js';
 import type { PolicyDataplane } from '../policy/ir.js';
 import { IptablesPolicy } from '../policy/iptables-apply.js';
 import { NftPolicy } from '../policy/nftables-apply.js';
-import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, workloadIfaceSysctls, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
+import { workloadIfaceSysctls } from '../cni/sysctls.js';
+import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
 
 export interface ApplyResult {
   added: number;

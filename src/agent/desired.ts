@@ -75,16 +75,6 @@ export const HOST_SYSCTLS: Record<string, string> = {
   'net.ipv6.conf.all.forwarding': '1',
 };
 
-/** The sysctls Calico sets on a workload's host-side veth. */
-export function workloadIfaceSysctls(iface: string): Record<string, string> {
-  return {
-    [`net.ipv4.conf.${iface}.forwarding`]: '1',
-    [`net.ipv4.conf.${iface}.rp_filter`]: '1',
-    [`net.ipv4.conf.${iface}.proxy_arp`]: '1',
-    [`net.ipv4.neigh.${iface}.proxy_delay`]: '0',
-  };
-}
-
 function bgpTimers(s: Snapshot): BgpTimers {
   const { holdTime, keepaliveTime, connectRetryTime, gracefulRestart, bfd } = s.bgpConfiguration?.spec ?? {};
   return compact({ holdTime, keepaliveTime, connectRetryTime, gracefulRestart, bfd });

@@ -1,4 +1,3 @@
-import { workloadIfaceSysctls } from '../agent/desired.js';
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
 import { Ipam } from '../ipam/ipam.js';
@@ -9,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { ipBatch, setSysctls } from '../util/exec.js';
 import { removeNetns } from '../sim/procs.js';
 import { InputError, SimError, errorMessage } from '../util/errors.js';
+import { workloadIfaceSysctls } from './sysctls.js';
 
 /** The workload's next hop: a link-local address the host-side veth answers by proxy ARP. */
 export const WORKLOAD_GATEWAY = '169.254.1.1';
