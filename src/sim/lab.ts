@@ -19,6 +19,7 @@ import { FatalWaitError, ipJson, waitFor } from '../util/exec.js';
 import { DatastoreError, InputError, SimError, errorMessage } from '../util/errors.js';
 import type { Backend, DestroyReport } from './backend.js';
 import { NetnsBackend } from './backends/netns.js';
+import { cniEnv } from './cni-env.js';
 import { agentSpec, birdSpec, daemonAlive, etcdSpec, startDaemon, type DaemonSpec } from './daemons.js';
 import { daemonEnding } from './procs.js';
 import { checkLabName, NAME_RE } from '../model/names.js';
@@ -94,7 +95,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     // next (Calico's CNI plugin takes a per-host IPAM lock for the same reason).
     await settled(plan.hosts.map(async (h) => {
       for (const w of plan.workloads.filter((x) => x.host === h.name)) {
-        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) });
+        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) }, cniEnv);
       }
     }));
     phase('workloads');
@@ -428,12 +429,12 @@ export async function addLabWorkload(state: LabState, name: string, host: string
   if (state.hosts.some((x) => x.name === name)) throw new InputError(`"${name}" is a host name; workload names must differ from host names`);
   const labels = labelMap.safeParse(o.labels ?? {});
   if (!labels.success) throw new InputError(`--label ${labels.error.issues[0]!.path.join('.')}: ${labels.error.issues[0]!.message}`);
-  return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }));
+  return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }, cniEnv));
 }
 
 export async function deleteLabWorkload(state: LabState, name: string): Promise<{ name: string; released: string[] }> {
   requireRoot();
-  return withDatastore(state, (ds) => deleteWorkload(ds, state.lab, name));
+  return withDatastore(state, (ds) => deleteWorkload(ds, state.lab, name, cniEnv));
 }
 
 /** The namespace of a host or workload of the lab, by name. */
