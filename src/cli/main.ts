@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { table } from '../report/table.js';
+import { table } from '../util/table.js';
 import { InputError, errorMessage } from '../util/errors.js';
 
 // The engine (etcd client, gRPC, execa...) loads only when a command runs: --help stays instant.

@@ -32,7 +32,7 @@ import {
 import { felixConfigurationSpecSchema, POLICY_SPEC_SCHEMAS, profileSpecSchema, selectorText as selector, strict } from '../policy/model.js';
 import { outsideLabRanges } from '../model/address-plan.js';
 import { labelMap } from '../model/labels.js';
-import { table } from '../report/table.js';
+import { table } from '../util/table.js';
 import { DatastoreError, InputError, errorMessage } from '../util/errors.js';
 
 /**

@@ -4,7 +4,7 @@ import type { EventId, TimerSetting } from '../scenarios/bench-convergence.js';
 import { renderBarChart, type BarSeries } from './charts.js';
 import { writeReportFiles, type ReportImage } from './html.js';
 import type { RunReport } from './run-report.js';
-import { table } from './table.js';
+import { table } from '../util/table.js';
 
 export interface ConvergenceParameters {
   /** Trials per event and timer setting (a host crash under BIRD's default timers: one). */

@@ -10,7 +10,7 @@ import type { PolicyDataplaneKind } from '../model/resources.js';
 import { renderBarChart } from '../report/charts.js';
 import { writeReportFiles, type ReportImage } from '../report/html.js';
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport, type RunReport } from '../report/run-report.js';
-import { table } from '../report/table.js';
+import { table } from '../util/table.js';
 import { down, status, up, withDatastore } from '../sim/lab.js';
 import type { LabState } from '../sim/state.js';
 import { applyAndWait } from './policy.js';

@@ -10,7 +10,7 @@ import type { LabState } from '../sim/state.js';
 import { waitFor } from '../util/exec.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { reachability, type PairResult, type Proto } from '../verify/reachability.js';
-import { table } from '../report/table.js';
+import { table } from '../util/table.js';
 import { cellCheck, type Check } from './conformance.js';
 
 /** A workload as a policy scenario sees it: where it is, and what policies select on. */
