@@ -1,10 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { inNetns, ipBatch, ipJson, run, setSysctls } from '../util/exec.js';
 import { errorMessage } from '../util/errors.js';
-import type { PolicyDataplane, PolicyDataplaneKind } from '../policy/ir.js';
+import type { PolicyDataplaneKind } from '../model/resources.js';
+import type { PolicyDataplane } from '../policy/ir.js';
 import { IptablesPolicy } from '../policy/iptables-apply.js';
 import { NftPolicy } from '../policy/nftables-apply.js';
-import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, workloadIfaceSysctls, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
+import { workloadIfaceSysctls } from '../cni/sysctls.js';
+import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
 
 export interface ApplyResult {
   added: number;

@@ -1,10 +1,11 @@
 import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
-import type { BgpTimers } from '../model/resources.js';
+import type { BgpTimers, PolicyDataplaneKind } from '../model/resources.js';
 import { compact } from '../util/object.js';
-import { borrowedAddresses, cidrsOverlap, compareCidrs, familyOf, hostOfAffinity } from '../ipam/blocks.js';
+import { borrowedAddresses, hostOfAffinity } from '../ipam/blocks.js';
+import { cidrsOverlap, compareCidrs, familyOf } from '../net/cidr.js';
 import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
-import type { HostPolicyIR, PolicyDataplaneKind } from '../policy/ir.js';
+import type { HostPolicyIR } from '../policy/ir.js';
 import { resolvePolicy } from '../policy/resolve.js';
 
 /** Routes the agent owns carry this protocol number (Felix uses 80 too). */
@@ -73,16 +74,6 @@ export const HOST_SYSCTLS: Record<string, string> = {
   'net.ipv4.ip_forward': '1',
   'net.ipv6.conf.all.forwarding': '1',
 };
-
-/** The sysctls Calico sets on a workload's host-side veth. */
-export function workloadIfaceSysctls(iface: string): Record<string, string> {
-  return {
-    [`net.ipv4.conf.${iface}.forwarding`]: '1',
-    [`net.ipv4.conf.${iface}.rp_filter`]: '1',
-    [`net.ipv4.conf.${iface}.proxy_arp`]: '1',
-    [`net.ipv4.neigh.${iface}.proxy_delay`]: '0',
-  };
-}
 
 function bgpTimers(s: Snapshot): BgpTimers {
   const { holdTime, keepaliveTime, connectRetryTime, gracefulRestart, bfd } = s.bgpConfiguration?.spec ?? {};

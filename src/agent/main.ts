@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { NETNS_PREFIX } from '../sim/names.js';
+import { NETNS_PREFIX } from '../model/names.js';
 import { Command } from 'commander';
 import { Datastore } from '../datastore/store.js';
 import { errorMessage } from '../util/errors.js';

@@ -2,7 +2,7 @@ import type { Snapshot } from '../datastore/snapshot.js';
 import type { CalicoNode } from '../model/resources.js';
 import { parseSelector, type Labels } from '../model/selector.js';
 import { protocolName, type BirdSession } from './render.js';
-import { compareIps } from '../ipam/blocks.js';
+import { compareIps } from '../net/cidr.js';
 
 export const DEFAULT_AS = 64512;
 

@@ -14,7 +14,7 @@
  */
 import type { BgpTimers } from '../model/resources.js';
 import { SimError } from '../util/errors.js';
-import { canonicalIp, compareCidrs, familyOf, parseCidr as parseCidrAny } from '../ipam/blocks.js';
+import { canonicalIp, compareCidrs, familyOf, parseCidr as parseCidrAny } from '../net/cidr.js';
 
 /** One BGP session of this host. */
 export interface BirdSession {

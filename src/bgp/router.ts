@@ -3,7 +3,7 @@
  * peers with cluster hosts (and other routers), announces the LAN behind it, passes on what it
  * learns and installs it in its kernel. Pure. It is not a Calico node: nothing of it is in etcd.
  */
-import { compareIps } from '../ipam/blocks.js';
+import { compareIps } from '../net/cidr.js';
 
 export interface RouterInput {
   name: string;

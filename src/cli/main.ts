@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { table } from '../report/table.js';
+import { table } from '../util/table.js';
 import { constants } from 'node:os';
 import { InputError, InterruptedError, NoSuchLabError, errorMessage } from '../util/errors.js';
 

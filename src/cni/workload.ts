@@ -1,13 +1,12 @@
-import { workloadIfaceSysctls } from '../agent/desired.js';
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
 import { Ipam } from '../ipam/ipam.js';
 import { API_VERSION, type CalicoNode, type WorkloadEndpoint } from '../model/resources.js';
-import { NAME_RE, names } from '../sim/names.js';
+import { NAME_RE } from '../model/names.js';
 import { existsSync } from 'node:fs';
 import { ipBatch, setSysctls } from '../util/exec.js';
-import { removeNetns } from '../sim/procs.js';
 import { InputError, SimError, errorMessage } from '../util/errors.js';
+import { workloadIfaceSysctls } from './sysctls.js';
 
 /** The workload's next hop: a link-local address the host-side veth answers by proxy ARP. */
 export const WORKLOAD_GATEWAY = '169.254.1.1';
@@ -15,6 +14,16 @@ export const WORKLOAD_GATEWAY = '169.254.1.1';
 export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 /** The IPv6 gateway: the host-side veth's own link-local address (EUI-64 of HOST_VETH_MAC). */
 export const WORKLOAD_GATEWAY6 = 'fe80::ecee:eeff:feee:eeee';
+
+/**
+ * What the CNI takes from the lab it works in (sim/cni-env.ts): the names of a workload's
+ * namespace and host-side veth, and how namespaces are removed (with every process inside).
+ */
+export interface CniEnv {
+  workloadNs(lab: string, name: string): string;
+  caliIface(lab: string, name: string): string;
+  removeNetns(netns: string[]): Promise<void>;
+}
 
 export interface WorkloadRequest {
   lab: string;
@@ -55,7 +64,7 @@ export async function findWorkload(ds: Datastore, name: string): Promise<{ key: 
  * the 169.254.1.1 default route inside, the host route and sysctls outside, then the endpoint
  * record. Fails whole: on any error everything done so far is undone.
  */
-export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<WorkloadEndpoint> {
+export async function addWorkload(ds: Datastore, req: WorkloadRequest, env: CniEnv): Promise<WorkloadEndpoint> {
   // Names end up in `ip -batch` input and etcd keys: nothing but the safe alphabet gets there.
   if (!NAME_RE.test(req.name)) throw new InputError(`invalid workload name ${JSON.stringify(req.name)}: use 1-32 characters of a-z, 0-9 and "-" (not at either end)`);
   const namespace = req.namespace ?? 'default';
@@ -75,8 +84,8 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
       throw err;
     }
   }
-  const netns = names.workloadNs(req.lab, req.name);
-  const iface = names.caliIface(req.lab, req.name);
+  const netns = env.workloadNs(req.lab, req.name);
+  const iface = env.caliIface(req.lab, req.name);
   const wep: WorkloadEndpoint = {
     apiVersion: API_VERSION,
     kind: 'WorkloadEndpoint',
@@ -115,7 +124,7 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
     if (!(await ds.create(key, wep))) throw new InputError(`workload "${req.name}" already exists`);
     return wep;
   } catch (err) {
-    if (nsMade) await removeNetns([netns]).catch(() => undefined);
+    if (nsMade) await env.removeNetns([netns]).catch(() => undefined);
     await ipam.release(ip).catch(() => undefined);
     if (ip6) await ipam.release(ip6).catch(() => undefined);
     throw err instanceof SimError ? err : new SimError(`cannot add workload "${req.name}": ${errorMessage(err)}`, { cause: err });
@@ -127,12 +136,12 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest): Promise<
  * route), the record, the addresses. Idempotent: it also cleans up after an ADD that died half
  * way (a namespace or addresses with no record).
  */
-export async function deleteWorkload(ds: Datastore, lab: string, name: string): Promise<{ name: string; released: string[] }> {
+export async function deleteWorkload(ds: Datastore, lab: string, name: string, env: CniEnv): Promise<{ name: string; released: string[] }> {
   if (!NAME_RE.test(name)) throw new InputError(`invalid workload name ${JSON.stringify(name)}`);
   const found = await findWorkload(ds, name);
-  const netns = found?.value.spec.netns ?? names.workloadNs(lab, name);
+  const netns = found?.value.spec.netns ?? env.workloadNs(lab, name);
   const hadNetns = existsSync(`/run/netns/${netns}`);
-  if (hadNetns) await removeNetns([netns]);
+  if (hadNetns) await env.removeNetns([netns]);
   if (found) await ds.delete(found.key);
   const released = await new Ipam(ds).releaseHandle(`${lab}.${name}`);
   if (!found && !hadNetns && released.length === 0) throw new InputError(`unknown workload "${name}"`);

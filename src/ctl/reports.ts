@@ -1,7 +1,7 @@
 import type { BgpSession } from '../bgp/bird.js';
 import { blockUsage, hostOfAffinity } from '../ipam/blocks.js';
 import type { AllocationBlock } from '../model/resources.js';
-import { table } from '../report/table.js';
+import { table } from '../util/table.js';
 
 /** Calico's words for who a session is with, from the protocol name confd gave it. */
 export function peerType(protocol: string): string {

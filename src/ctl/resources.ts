@@ -13,7 +13,9 @@ import { parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
-import { blockOf, blockPrefixRange, blockUsage, canonicalIp, cidrsOverlap, DEFAULT_BLOCK_SIZE, familyBits, familyOf, parseCidr, type IpFamily } from '../ipam/blocks.js';
+import { blockUsage } from '../ipam/blocks.js';
+import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from '../model/block-size.js';
+import { blockOf, canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import {
   API_VERSION,
   type AllocationBlock,
@@ -27,9 +29,10 @@ import {
   type NetworkPolicy,
   type Profile,
 } from '../model/resources.js';
-import { felixConfigurationSpecSchema, labelMap, POLICY_SPEC_SCHEMAS, profileSpecSchema, selectorText as selector, strict } from '../policy/model.js';
+import { felixConfigurationSpecSchema, POLICY_SPEC_SCHEMAS, profileSpecSchema, selectorText as selector, strict } from '../policy/model.js';
 import { outsideLabRanges } from '../model/address-plan.js';
-import { table } from '../report/table.js';
+import { labelMap } from '../model/labels.js';
+import { table } from '../util/table.js';
 import { DatastoreError, InputError, errorMessage } from '../util/errors.js';
 
 /**

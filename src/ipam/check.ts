@@ -5,7 +5,8 @@
 import { keys } from '../datastore/keys.js';
 import type { AllocationBlock } from '../model/resources.js';
 import { errorMessage } from '../util/errors.js';
-import { canonicalIp, cidrContains, compareCidrs, compareIps, hostOfAffinity, ipAt, parseCidr, type Cidr } from './blocks.js';
+import { hostOfAffinity } from './blocks.js';
+import { canonicalIp, cidrContains, compareCidrs, compareIps, ipAt, parseCidr, type Cidr } from '../net/cidr.js';
 
 /** The kinds of problem, in the order they are reported. */
 export const IPAM_PROBLEM_KINDS = [

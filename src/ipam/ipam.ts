@@ -10,26 +10,28 @@
 import { affinityFromKey, cidrFromKey, keys } from '../datastore/keys.js';
 import type { Datastore, Versioned } from '../datastore/store.js';
 import type { AllocationBlock, BlockAffinity, CalicoNode, IPPool, WorkloadEndpoint } from '../model/resources.js';
+import { blockPrefixRange } from '../model/block-size.js';
 import { IpamError } from '../util/errors.js';
 import {
   assignInBlock,
   blockAllocations,
-  blockOf,
-  blockPrefixRange,
   blockUsage,
+  hostAffinity,
+  isEmpty,
+  newBlock,
+  releaseInBlock,
+} from './blocks.js';
+import {
+  blockOf,
   canonicalIp,
   cidrContains,
   cidrsOverlap,
   compareCidrs,
   eachBlock,
   familyOf,
-  hostAffinity,
-  isEmpty,
-  newBlock,
   parseCidr,
-  releaseInBlock,
   type IpFamily,
-} from './blocks.js';
+} from '../net/cidr.js';
 import { checkIpam, type CheckEndpoint, type IpamProblem } from './check.js';
 
 /** How many times a read–modify–write is retried after losing a race before giving up. */

@@ -1,4 +1,4 @@
-import { cidrsOverlap, familyOf, parseCidr } from '../ipam/blocks.js';
+import { cidrsOverlap, familyOf, parseCidr } from '../net/cidr.js';
 
 /** Every address a lab uses comes from these (RFC 2544 and RFC 3849 documentation space). */
 export const LAB_RANGES = { 4: '198.18.0.0/15', 6: '2001:db8::/32' } as const;

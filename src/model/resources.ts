@@ -225,3 +225,6 @@ export interface FelixConfiguration {
     nftablesMode?: 'Enabled' | 'Disabled';
   };
 }
+
+/** Which ruleset the agent programs (Calico's FelixConfiguration nftablesMode). */
+export type PolicyDataplaneKind = 'iptables' | 'nftables';

@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { blockPrefixRange, cidrsOverlap, DEFAULT_BLOCK_SIZE, familyOf, ipAt, parseCidr } from '../ipam/blocks.js';
+import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
+import { cidrsOverlap, familyOf, ipAt, parseCidr } from '../net/cidr.js';
 import { TopologyError, errorMessage } from '../util/errors.js';
-import { NAME_RE } from '../sim/names.js';
+import { NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
 import { outsideLabRanges } from './address-plan.js';
-import type { BgpTimers } from './resources.js';
+import type { BgpTimers, PolicyDataplaneKind } from './resources.js';
 import { compact } from '../util/object.js';
-import type { PolicyDataplaneKind } from '../policy/ir.js';
-import { labelMap } from '../policy/model.js';
+import { labelMap } from './labels.js';
 
 /**
  * The topology file: what a lab is made of. Unknown keys are errors (a typo must not be

@@ -11,7 +11,7 @@
  * - with no policy (or after a pass): the profiles in order, the same way; `pass` in a profile
  *   goes on to the next profile. No profile allows → denied.
  */
-import { cidrContains } from '../ipam/blocks.js';
+import { cidrContains } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
 import type { ChainIR, DirectionIR, Family, HostPolicyIR, MatchIR, PortRange, RuleIR, SetIR } from './ir.js';
 

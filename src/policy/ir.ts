@@ -8,6 +8,7 @@
  * change on one endpoint changes set members, not the chains that reference the set. A chain's
  * id depends only on the policy's or profile's identity (kind, namespace, name).
  */
+import type { PolicyDataplaneKind } from '../model/resources.js';
 
 export type Family = 4 | 6;
 
@@ -112,9 +113,6 @@ export interface HostPolicyIR {
 
 /** A host with no local endpoint still gets the base chains; this is its IR. */
 export const EMPTY_POLICY: HostPolicyIR = { sets: [], chains: [], endpoints: [] };
-
-/** Which ruleset the agent programs (Calico's FelixConfiguration nftablesMode). */
-export type PolicyDataplaneKind = 'iptables' | 'nftables';
 
 /** The contract of the two kernel backends (iptables-apply.ts, nftables-apply.ts). */
 export interface PolicyDataplane {

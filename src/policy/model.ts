@@ -8,8 +8,9 @@
  * silently means less than it says. Field paths in errors come from zod (`spec.ingress[0]...`).
  */
 import { z } from 'zod';
-import { familyOf, parseCidr } from '../ipam/blocks.js';
+import { familyOf, parseCidr } from '../net/cidr.js';
 import type { EntityRule, IcmpFields, PolicyPort, PolicyProtocol, PolicySpec, PolicyType, Profile, Rule } from '../model/resources.js';
+import { labelMap } from '../model/labels.js';
 import { parseSelector } from '../model/selector.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { Family, PortRange } from './ir.js';
@@ -102,24 +103,6 @@ export function strict<T extends z.ZodRawShape>(shape: T) {
   const known = Object.keys(shape).filter((k) => !UNSUPPORTED.has(shape[k]!)).join(', ');
   return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field (known fields: ${known})` : undefined) });
 }
-
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-
-/** Kubernetes label keys ([prefix/]name) and values, as Calico checks them. */
-export const labelMap = z.record(z.string(), z.string()).superRefine((map, ctx) => {
-  for (const [key, value] of Object.entries(map)) {
-    const slash = key.indexOf('/');
-    const prefix = slash < 0 ? undefined : key.slice(0, slash);
-    const name = slash < 0 ? key : key.slice(slash + 1);
-    if (name.length > 63 || !LABEL_NAME.test(name) || (prefix !== undefined && (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix)))) {
-      issue(ctx, [key], 'invalid label key: [DNS subdomain/]name, the name at most 63 characters of a-z, A-Z, 0-9, "-", "_" and "."');
-    }
-    if (value.length > 63 || (value !== '' && !LABEL_NAME.test(value))) {
-      issue(ctx, [key], 'invalid label value: at most 63 characters of a-z, A-Z, 0-9, "-", "_" and ".", starting and ending with a letter or digit');
-    }
-  }
-});
 
 /** A Calico selector, checked by the selector parser (stored as written); the error names the column. */
 export const selectorText = z.string().superRefine((text, ctx) => {

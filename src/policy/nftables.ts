@@ -16,7 +16,7 @@
  *  - policy/profile chains `pi-`/`po-`/`pri-`/`pro-<id>` and address sets `s4-`/`s6-<id>`.
  * Names derive from stable IR ids, so a label change only changes set elements.
  */
-import { compareCidrs, parseCidr } from '../ipam/blocks.js';
+import { compareCidrs, parseCidr } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
 import type { ChainIR, DirectionIR, Family, HostPolicyIR, IcmpMatch, MatchIR, PortRange, RuleIR, SetIR } from './ir.js';
 

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Snapshot } from '../datastore/snapshot.js';
-import { canonicalIp, compareCidrs, familyOf, parseCidr } from '../ipam/blocks.js';
+import { canonicalIp, compareCidrs, familyOf, parseCidr } from '../net/cidr.js';
 import type { EntityRule, GlobalNetworkPolicy, NetworkPolicy, Profile, Rule, WorkloadEndpoint } from '../model/resources.js';
 import { parseSelector, type Labels, type Selector } from '../model/selector.js';
 import type { ChainIR, DirectionIR, EndpointIR, Family, HostPolicyIR, MatchIR, RuleIR, SetIR } from './ir.js';

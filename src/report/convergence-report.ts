@@ -1,10 +1,14 @@
 import type { TrialResult, TrialsSummary } from '../measure/convergence.js';
 import type { Summary } from '../measure/stats.js';
-import type { EventId, TimerSetting } from '../scenarios/bench-convergence.js';
 import { renderBarChart, type BarSeries } from './charts.js';
 import { writeReportFiles, type ReportImage } from './html.js';
 import type { RunReport } from './run-report.js';
-import { table } from './table.js';
+import { table } from '../util/table.js';
+
+/** The BGP timers a convergence run is measured under (scenarios/bench-convergence.ts TIMER_SETTINGS). */
+export type TimerSetting = 'default' | 'tuned' | 'bfd';
+/** The events a convergence run measures (scenarios/bench-convergence.ts EVENTS). */
+export type EventId = 'workload-existing-block' | 'workload-new-block' | 'host-join' | 'host-crash' | 'rr-fail' | 'link-flap' | 'agent-restart' | 'etcd-restart';
 
 export interface ConvergenceParameters {
   /** Trials per event and timer setting (a host crash under BIRD's default timers: one). */

@@ -5,9 +5,9 @@ import { InputError, errorMessage } from '../util/errors.js';
 import type { ConvergenceData } from './convergence-report.js';
 import { validateRunReport } from './results-schema.js';
 import { RESULTS_SCHEMA } from './run-report.js';
-import { table } from './table.js';
+import { table } from '../util/table.js';
 import type { ThroughputData } from './throughput-report.js';
-import type { PolicyBenchData } from '../scenarios/bench-policy.js';
+import type { PolicyBenchData } from './policy-report.js';
 
 export interface DiffRow {
   metric: string;

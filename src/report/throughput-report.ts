@@ -3,7 +3,7 @@ import type { Summary } from '../measure/stats.js';
 import { renderBarChart, renderCdfChart } from './charts.js';
 import { writeReportFiles, type ReportImage } from './html.js';
 import type { RunReport } from './run-report.js';
-import { table } from './table.js';
+import { table } from '../util/table.js';
 
 export type Mode = 'tcp-1' | 'tcp-4' | 'udp';
 

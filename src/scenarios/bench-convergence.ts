@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { blockOf } from '../ipam/blocks.js';
+import { blockOf } from '../net/cidr.js';
 import { Ipam } from '../ipam/ipam.js';
 import { flowingAgainAt, routeConvergence, streamLoss, summarizeTrials, type RecvSample, type StreamResult, type TrialResult } from '../measure/convergence.js';
 import { RouteMonitor } from '../measure/route-monitor.js';
 import type { BgpTimers } from '../model/resources.js';
-import { convergenceMarkdown, writeConvergenceReport, type ConvergenceCell, type ConvergenceResults } from '../report/convergence-report.js';
+import { convergenceMarkdown, writeConvergenceReport, type ConvergenceCell, type ConvergenceResults, type EventId, type TimerSetting } from '../report/convergence-report.js';
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
 import { addHost, deleteHost } from '../sim/hosts.js';
 import { addLabWorkload, deleteLabWorkload, down, heal, status, up, waitForRoutes, withDatastore } from '../sim/lab.js';
@@ -30,14 +30,12 @@ const RATE = 1000;
  */
 const STREAM_CAP_S = 60;
 
-export type TimerSetting = 'default' | 'tuned' | 'bfd';
 export const TIMER_SETTINGS: Record<TimerSetting, { timers: BgpTimers; describe: string }> = {
   default: { timers: {}, describe: "BIRD's defaults: hold 240 s, keepalive 80 s, graceful restart on" },
   tuned: { timers: { holdTime: 9, keepaliveTime: 3, gracefulRestart: false }, describe: 'hold 9 s, keepalive 3 s, no graceful restart' },
   bfd: { timers: { gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } }, describe: 'BFD 100 ms × 3, no graceful restart' },
 };
 
-export type EventId = 'workload-existing-block' | 'workload-new-block' | 'host-join' | 'host-crash' | 'rr-fail' | 'link-flap' | 'agent-restart' | 'etcd-restart';
 export const EVENTS: Record<EventId, string> = {
   'workload-existing-block': 'a workload added in a block its host already has (its /32 on its own host)',
   'workload-new-block': 'a workload added in a block new to its host (the block on every other host)',

@@ -4,13 +4,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Ctl } from '../ctl/resources.js';
 import { parsePingTimes, runIperf } from '../measure/iperf.js';
-import { quantile, summarize, type Summary } from '../measure/stats.js';
+import { quantile, summarize } from '../measure/stats.js';
 import { planTopology } from '../model/topology.js';
-import type { PolicyDataplaneKind } from '../policy/ir.js';
+import type { PolicyDataplaneKind } from '../model/resources.js';
 import { renderBarChart } from '../report/charts.js';
 import { writeReportFiles, type ReportImage } from '../report/html.js';
-import { buildRunReport, collectEnvironment, newRunId, writeRunReport, type RunReport } from '../report/run-report.js';
-import { table } from '../report/table.js';
+import type { PolicyBenchData, PolicyBenchResults, PolicyBenchRow, Variant } from '../report/policy-report.js';
+import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
+import { table } from '../util/table.js';
 import { down, status, up, withDatastore } from '../sim/lab.js';
 import type { LabState } from '../sim/state.js';
 import { applyAndWait } from './policy.js';
@@ -25,8 +26,6 @@ const FIRST_MARK_PORT = 7100;
 const UNPOLICED_PORT = 7099;
 /** The filler rules' sources: addresses nothing in the lab uses (DESIGN.md's free fabric half). */
 const FILLER_NET = [198, 18, 128, 0];
-
-export type Variant = 'rules' | 'members';
 
 /**
  * One policy of the benchmark, pure. `rules`: `size` filler rules nothing matches (each a
@@ -52,28 +51,6 @@ export function benchPolicy(variant: Variant, size: number, clientIp: string, ma
     spec: { selector: "role == 'server'", types: ['Ingress'], ingress },
   };
 }
-
-export interface PolicyBenchRow {
-  dataplane: PolicyDataplaneKind;
-  variant: Variant | 'none';
-  size: number;
-  /** ctl apply → the newly allowed port answers on the last of the hosts (ms). */
-  enforceMs?: Summary;
-  gbps: Summary;
-  /** iperf3 throughput over the no-policy median of the same dataplane. */
-  ratio: number;
-  /** Time of a new TCP connection (SYN to reply), which walks the rules. */
-  connectMs: { p50: number; p99: number };
-  pingMs: { p50: number; p99: number };
-}
-
-export interface PolicyBenchParameters { dataplanes: PolicyDataplaneKind[]; sizes: number[]; variants: Variant[]; trials: number; durationS: number }
-export interface PolicyBenchData {
-  rows: PolicyBenchRow[];
-  trials: { dataplane: string; variant: string; size: number; trial: number; enforceMs?: number; gbps: number }[];
-}
-/** What `bench policy` writes as results.json (docs/results-schema.md). */
-export type PolicyBenchResults = RunReport<'bench-policy', PolicyBenchParameters, PolicyBenchData>;
 
 const TOPOLOGY = {
   name: 'bench-policy',

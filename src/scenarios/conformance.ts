@@ -5,7 +5,7 @@ import { junitXml, type JunitSuite } from '../report/junit.js';
 import { down, missingRoutes, status, up, withDatastore, type LabStatus } from '../sim/lab.js';
 import type { LabState } from '../sim/state.js';
 import type { PoolPlan } from '../model/topology.js';
-import { familyOf } from '../ipam/blocks.js';
+import { familyOf } from '../net/cidr.js';
 import { resolveTopology, type GeneratorOptions } from '../topologies/index.js';
 import { FabricCapture } from '../verify/capture.js';
 import { checkCapture, type FlowExpectation } from '../verify/flows.js';

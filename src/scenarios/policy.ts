@@ -4,14 +4,13 @@ import { parseAllDocuments } from 'yaml';
 import { Ctl } from '../ctl/resources.js';
 import { keys } from '../datastore/keys.js';
 import { planTopology, type LabPlan } from '../model/topology.js';
-import type { AgentStatus } from '../model/resources.js';
-import type { PolicyDataplaneKind } from '../policy/ir.js';
+import type { AgentStatus, PolicyDataplaneKind } from '../model/resources.js';
 import { down, status, up, withDatastore } from '../sim/lab.js';
 import type { LabState } from '../sim/state.js';
 import { waitFor } from '../util/exec.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { reachability, type PairResult, type Proto } from '../verify/reachability.js';
-import { table } from '../report/table.js';
+import { table } from '../util/table.js';
 import { cellCheck, type Check } from './conformance.js';
 
 /** A workload as a policy scenario sees it: where it is, and what policies select on. */

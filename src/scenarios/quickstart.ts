@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolveTopology } from '../topologies/index.js';
 import { down, status, up, type LabStatus } from '../sim/lab.js';
-import { matrix, table } from '../report/table.js';
+import { matrix, table } from '../util/table.js';
 import { run } from '../util/exec.js';
 import { pingMatrix, tcpMatrix, type PairResult } from '../verify/reachability.js';
 

@@ -5,10 +5,11 @@ import { keys } from '../datastore/keys.js';
 import { Ipam } from '../ipam/ipam.js';
 import type { WorkloadEndpoint } from '../model/resources.js';
 import { FIRST_HOST_ORDINAL, type HostPlan } from '../model/topology.js';
-import { ipAt } from '../ipam/blocks.js';
+import { ipAt } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
+import { cniEnv } from './cni-env.js';
 import { backendFor, registerNodes, routerConfig, startHostDaemons, waitForRoutes, withDatastore } from './lab.js';
-import { NAME_RE } from './names.js';
+import { NAME_RE } from '../model/names.js';
 import { requireRoot } from './preflight.js';
 import { removeNetns } from './procs.js';
 import { hostState, writeLabState, type LabState } from './state.js';
@@ -75,7 +76,7 @@ export async function deleteHost(state: LabState, name: string): Promise<{ workl
   if (state.hosts.length === 1) throw new InputError(`"${name}" is the last host of lab ${state.lab}: use calico-sim down`);
   const result = await withDatastore(state, async (ds) => {
     const weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value).filter((w) => w.spec.node === name);
-    for (const w of weps) await deleteWorkload(ds, state.lab, w.metadata.name);
+    for (const w of weps) await deleteWorkload(ds, state.lab, w.metadata.name, cniEnv);
     const blocks = await new Ipam(ds).releaseEmptyBlocks(name);
     await ds.delete(keys.node(name));
     await ds.delete(keys.agentStatus(name));

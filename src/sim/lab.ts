@@ -1,10 +1,11 @@
-import { labelMap } from '../policy/model.js';
+import { labelMap } from '../model/labels.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { bgpSessions } from '../bgp/bird.js';
 import { writeBirdConfig } from '../bgp/confd.js';
 import { renderBirdConfig } from '../bgp/render.js';
 import { computeDesired } from '../agent/desired.js';
-import { familyOf, hostOfAffinity } from '../ipam/blocks.js';
+import { hostOfAffinity } from '../ipam/blocks.js';
+import { familyOf } from '../net/cidr.js';
 import { addWorkload, deleteWorkload, findWorkload } from '../cni/workload.js';
 import { keys } from '../datastore/keys.js';
 import { Ipam } from '../ipam/ipam.js';
@@ -19,9 +20,10 @@ import { DatastoreError, InputError, InterruptedError, NoSuchLabError, SimError,
 import { capacityProblems, describeEstimate, estimateLab, machineFacts } from './capacity.js';
 import type { Backend, DestroyReport } from './backend.js';
 import { NetnsBackend } from './backends/netns.js';
+import { cniEnv } from './cni-env.js';
 import { agentSpec, birdSpec, daemonAlive, etcdSpec, startDaemon, type DaemonSpec } from './daemons.js';
 import { daemonEnding, isStopped } from './procs.js';
-import { checkLabName, NAME_RE } from './names.js';
+import { checkLabName, NAME_RE } from '../model/names.js';
 import { neighbourPreflight, requireRoot, requireTools } from './preflight.js';
 import { claimStateDir, initialState, labPhase, readLabState, removeStaleClaims, thisBuilder, writeLabState, type HostState, type LabPhase, type LabState, type RouterState } from './state.js';
 
@@ -113,7 +115,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     await settled(plan.hosts.map(async (h) => {
       for (const w of plan.workloads.filter((x) => x.host === h.name)) {
         step();
-        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) });
+        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) }, cniEnv);
       }
     }));
     phase('workloads');
@@ -532,12 +534,12 @@ export async function addLabWorkload(state: LabState, name: string, host: string
   if (state.hosts.some((x) => x.name === name)) throw new InputError(`"${name}" is a host name; workload names must differ from host names`);
   const labels = labelMap.safeParse(o.labels ?? {});
   if (!labels.success) throw new InputError(`--label ${labels.error.issues[0]!.path.join('.')}: ${labels.error.issues[0]!.message}`);
-  return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }));
+  return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }, cniEnv));
 }
 
 export async function deleteLabWorkload(state: LabState, name: string): Promise<{ name: string; released: string[] }> {
   requireRoot();
-  return withDatastore(state, (ds) => deleteWorkload(ds, state.lab, name));
+  return withDatastore(state, (ds) => deleteWorkload(ds, state.lab, name, cniEnv));
 }
 
 /** The namespace of a host or workload of the lab, by name. */

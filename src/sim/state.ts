@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { LabPlan } from '../model/topology.js';
 import { NoSuchLabError } from '../util/errors.js';
-import { LAB_RE, names, STATE_ROOT } from './names.js';
+import { LAB_RE } from '../model/names.js';
+import { names, STATE_ROOT } from './names.js';
 
 /** A node with a BIRD of its own: a host or a router. Written to <state>/<lab>/lab.json. */
 interface BgpSpeakerState {

@@ -11,7 +11,7 @@
  * A bad file header throws a PcapError; a bad packet never does: it gets an `error` text and
  * whatever was decoded before the problem.
  */
-import { canonicalIp as canonicalIpText, formatIpv6 } from '../ipam/blocks.js';
+import { canonicalIp as canonicalIpText, formatIpv6 } from '../net/cidr.js';
 import { readFileSync } from 'node:fs';
 import { SimError } from '../util/errors.js';
 

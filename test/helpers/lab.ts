@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { down, up, type UpResult } from '../../src/sim/lab.js';
 import { resolveTopology } from '../../src/topologies/index.js';
-import { NETNS_PREFIX } from '../../src/sim/names.js';
+import { NETNS_PREFIX } from '../../src/model/names.js';
 
 /** Builds a lab for a test file; pair with `downLab` in afterAll. */
 export async function upLab(topology: string, name: string): Promise<UpResult> {

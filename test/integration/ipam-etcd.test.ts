@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { keys } from '../../src/datastore/keys.js';
 import { Datastore } from '../../src/datastore/store.js';
-import { blockOf, borrowedAddresses, foreignAllocationsInBlock, ipAt, ordinalOf } from '../../src/ipam/blocks.js';
+import { borrowedAddresses, foreignAllocationsInBlock } from '../../src/ipam/blocks.js';
+import { blockOf, ipAt, ordinalOf } from '../../src/net/cidr.js';
 import { Ipam, type Assignment } from '../../src/ipam/ipam.js';
 import { API_VERSION, type AllocationBlock, type BlockAffinity, type IPPool } from '../../src/model/resources.js';
 import { IpamError } from '../../src/util/errors.js';

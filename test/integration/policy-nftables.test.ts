@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workloadIfaceSysctls } from '../../src/agent/desired.js';
+import { workloadIfaceSysctls } from '../../src/cni/sysctls.js';
 import { HOST_VETH_MAC, WORKLOAD_GATEWAY, WORKLOAD_GATEWAY6 } from '../../src/cni/workload.js';
 import type { ChainIR, HostPolicyIR, MatchIR, RuleIR } from '../../src/policy/ir.js';
 import { NftPolicy } from '../../src/policy/nftables-apply.js';

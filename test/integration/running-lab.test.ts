@@ -5,7 +5,7 @@ import { resolveTopology } from '../../src/topologies/index.js';
 import { pingMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';
 import { keys } from '../../src/datastore/keys.js';
-import { blockOf } from '../../src/ipam/blocks.js';
+import { blockOf } from '../../src/net/cidr.js';
 import { waitFor } from '../../src/util/exec.js';
 import { labNamespaces, ipRoutes } from '../helpers/lab.js';
 

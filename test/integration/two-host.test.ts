@@ -8,7 +8,7 @@ import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
 import { Agent } from '../../src/agent/agent.js';
 import { Dataplane } from '../../src/agent/dataplane.js';
-import { blockOf, cidrContains } from '../../src/ipam/blocks.js';
+import { blockOf, cidrContains } from '../../src/net/cidr.js';
 import { cli, downLab, ipRoutes, ping, upLab } from '../helpers/lab.js';
 import { Ipam } from '../../src/ipam/ipam.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { computeDesired, natTable, workloadIfaceSysctls } from '../../src/agent/desired.js';
+import { computeDesired, natTable } from '../../src/agent/desired.js';
+import { workloadIfaceSysctls } from '../../src/cni/sysctls.js';
 import { diffRoutes, routeLines } from '../../src/agent/dataplane.js';
 import type { Snapshot } from '../../src/datastore/snapshot.js';
 import { newBlock } from '../../src/ipam/blocks.js';

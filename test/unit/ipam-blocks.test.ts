@@ -3,10 +3,16 @@ import { cidrFromKey, keys } from '../../src/datastore/keys.js';
 import {
   assignInBlock,
   blockAllocations,
-  blockCidrs,
-  blockOf,
   blockUsage,
   borrowedAddresses,
+  foreignAllocationsInBlock,
+  isEmpty,
+  newBlock,
+  releaseInBlock,
+} from '../../src/ipam/blocks.js';
+import {
+  blockCidrs,
+  blockOf,
   canonicalIp,
   cidrContains,
   cidrsOverlap,
@@ -14,14 +20,10 @@ import {
   compareIps,
   eachBlock,
   familyOf,
-  foreignAllocationsInBlock,
   ipAt,
-  isEmpty,
-  newBlock,
   ordinalOf,
   parseCidr,
-  releaseInBlock,
-} from '../../src/ipam/blocks.js';
+} from '../../src/net/cidr.js';
 import type { AllocationBlock } from '../../src/model/resources.js';
 import { IpamError } from '../../src/util/errors.js';
 
