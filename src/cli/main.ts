@@ -202,15 +202,10 @@ ctlNode.command('status')
   .requiredOption('--host <host>', 'host (or router) name')
   .option('--name <lab>', 'lab name')
   .action(async (o: { host: string; name?: string }) => {
-    const { resolveLab } = await engine();
-    const { bgpSessions } = await import('../bgp/bird.js');
-    const { birdSpec, daemonAlive } = await import('../sim/daemons.js');
+    const { nodeSessions, resolveLab } = await engine();
     const { formatNodeStatus } = await import('../ctl/reports.js');
-    const state = await resolveLab(o.name);
-    const h = [...state.hosts, ...state.routers].find((x) => x.name === o.host);
-    if (!h) throw new InputError(`unknown host "${o.host}" in lab ${state.lab}`);
-    const alive = daemonAlive(birdSpec(h), h.bird.pid);
-    print(formatNodeStatus(h.name, alive, alive ? await bgpSessions(h.bird.socket) : []));
+    const { alive, sessions } = await nodeSessions(await resolveLab(o.name), o.host);
+    print(formatNodeStatus(o.host, alive, sessions));
     if (!alive) process.exitCode = 1;
   });
 const ctlIpam = ctl.command('ipam').description('IPAM commands');

@@ -3,7 +3,6 @@ import type { Datastore } from '../datastore/store.js';
 import { Ipam } from '../ipam/ipam.js';
 import { API_VERSION, type CalicoNode, type WorkloadEndpoint } from '../model/resources.js';
 import { NAME_RE } from '../model/names.js';
-import { existsSync } from 'node:fs';
 import { ipBatch, setSysctls } from '../util/exec.js';
 import { InputError, SimError, errorMessage } from '../util/errors.js';
 import { workloadIfaceSysctls } from './sysctls.js';
@@ -16,13 +15,16 @@ export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 export const WORKLOAD_GATEWAY6 = 'fe80::ecee:eeff:feee:eeee';
 
 /**
- * What the CNI takes from the lab it works in (sim/cni-env.ts): the names of a workload's
- * namespace and host-side veth, and how namespaces are removed (with every process inside).
+ * What the CNI takes from the lab it works in (sim/cni-env.ts, from the lab's backend): the names
+ * of a workload's namespace and host-side veth, and how its sandbox (a named network namespace)
+ * is made and removed (with every process inside).
  */
 export interface CniEnv {
   workloadNs(lab: string, name: string): string;
   caliIface(lab: string, name: string): string;
-  removeNetns(netns: string[]): Promise<void>;
+  createSandbox(netns: string): Promise<void>;
+  /** False if there was no such sandbox. */
+  removeSandbox(netns: string): Promise<boolean>;
 }
 
 export interface WorkloadRequest {
@@ -97,7 +99,7 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest, env: CniE
   };
   let nsMade = false;
   try {
-    await ipBatch(undefined, [`netns add ${netns}`]);
+    await env.createSandbox(netns);
     nsMade = true;
     await ipBatch(req.hostNetns, [
       `link add ${iface} type veth peer name eth0 netns ${netns}`,
@@ -124,7 +126,7 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest, env: CniE
     if (!(await ds.create(key, wep))) throw new InputError(`workload "${req.name}" already exists`);
     return wep;
   } catch (err) {
-    if (nsMade) await env.removeNetns([netns]).catch(() => undefined);
+    if (nsMade) await env.removeSandbox(netns).catch(() => undefined);
     await ipam.release(ip).catch(() => undefined);
     if (ip6) await ipam.release(ip6).catch(() => undefined);
     throw err instanceof SimError ? err : new SimError(`cannot add workload "${req.name}": ${errorMessage(err)}`, { cause: err });
@@ -140,8 +142,7 @@ export async function deleteWorkload(ds: Datastore, lab: string, name: string, e
   if (!NAME_RE.test(name)) throw new InputError(`invalid workload name ${JSON.stringify(name)}`);
   const found = await findWorkload(ds, name);
   const netns = found?.value.spec.netns ?? env.workloadNs(lab, name);
-  const hadNetns = existsSync(`/run/netns/${netns}`);
-  if (hadNetns) await env.removeNetns([netns]);
+  const hadNetns = await env.removeSandbox(netns);
   if (found) await ds.delete(found.key);
   const released = await new Ipam(ds).releaseHandle(`${lab}.${name}`);
   if (!found && !hadNetns && released.length === 0) throw new InputError(`unknown workload "${name}"`);

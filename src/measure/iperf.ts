@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { tryRun } from '../util/exec.js';
 import { BackendError } from '../util/errors.js';
+import type { NodeRunner } from '../util/node-runner.js';
 
 /** One iperf3 run, from its JSON (`-J`) output. */
 export interface IperfResult {
@@ -53,20 +51,15 @@ export function parsePingTimes(out: string): number[] {
 
 /**
  * One iperf3 test: a one-off server in namespace `to`, the client (with `clientArgs`, e.g.
- * `-P 4` or `-u -b 0`) in namespace `from`, against `ip`.
+ * `-P 4` or `-u -b 0`) in namespace `from`, against `ip`; both started through the lab's backend.
  */
-export async function runIperf(o: { from: string; to: string; ip: string; port: number; durationS: number; clientArgs?: string[] }): Promise<IperfResult> {
-  const server = spawn('ip', ['netns', 'exec', o.to, 'iperf3', '-s', '-1', '--forceflush', '-p', String(o.port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runIperf(runner: NodeRunner, o: { from: string; to: string; ip: string; port: number; durationS: number; clientArgs?: string[] }): Promise<IperfResult> {
+  const server = await runner.spawn(o.to, ['iperf3', '-s', '-1', '--forceflush', '-p', String(o.port)], { what: 'iperf3 server', ready: /listening/ });
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BackendError('iperf3 server did not start')), 10_000);
-      createInterface({ input: server.stdout! }).on('line', (l) => { if (l.includes('listening')) { clearTimeout(timer); resolve(); } });
-      server.once('exit', (c) => { clearTimeout(timer); reject(new BackendError(`iperf3 server exited (${c})`)); });
-    });
     const args = ['-c', o.ip, '-p', String(o.port), '-t', String(o.durationS), '-J', ...(o.clientArgs ?? [])];
-    const r = await tryRun('ip', ['netns', 'exec', o.from, 'iperf3', ...args], { timeoutMs: (o.durationS + 20) * 1000 });
+    const r = await runner.exec(o.from, ['iperf3', ...args], { timeoutMs: (o.durationS + 20) * 1000 });
     return parseIperf(r.stdout);
   } finally {
-    server.kill('SIGKILL');
+    await server.stop('SIGKILL');
   }
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { Helper, NodeRunner } from '../util/node-runner.js';
 import { parseRouteMonitor, type RouteEvent } from './convergence.js';
 
 /**
@@ -6,29 +6,20 @@ import { parseRouteMonitor, type RouteEvent } from './convergence.js';
  * microsecond as they happen. Stop to get them all as events.
  */
 export class RouteMonitor {
-  private readonly out = new Map<string, string>();
-  private readonly procs: ChildProcess[] = [];
+  private constructor(private readonly monitors: { host: string; helper: Helper }[]) {}
 
-  constructor(hosts: { name: string; netns: string }[]) {
-    for (const h of hosts) {
-      this.out.set(h.name, '');
-      const p = spawn('ip', ['-n', h.netns, '-ts', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      p.stdout!.on('data', (d: Buffer) => this.out.set(h.name, this.out.get(h.name)! + d.toString()));
-      this.procs.push(p);
-    }
+  static async start(runner: NodeRunner, hosts: { name: string; netns: string }[]): Promise<RouteMonitor> {
+    const monitors = await Promise.all(hosts.map(async (h) => ({ host: h.name, helper: await runner.spawn(h.netns, ['ip', '-ts', 'monitor', 'route'], { what: `route monitor on ${h.name}` }) })));
+    return new RouteMonitor(monitors);
   }
 
   /** Events so far, without stopping. */
   events(): RouteEvent[] {
-    return [...this.out].flatMap(([host, text]) => parseRouteMonitor(host, text));
+    return this.monitors.flatMap((m) => parseRouteMonitor(m.host, m.helper.output()));
   }
 
   async stop(): Promise<RouteEvent[]> {
-    await Promise.all(this.procs.map((p) => new Promise<void>((resolve) => {
-      if (p.exitCode !== null || p.signalCode !== null) return resolve();
-      p.once('exit', () => resolve());
-      p.kill('SIGTERM');
-    })));
+    await Promise.all(this.monitors.map((m) => m.helper.stop('SIGTERM')));
     return this.events();
   }
 }

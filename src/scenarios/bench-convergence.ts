@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { blockOf } from '../net/cidr.js';
 import { Ipam } from '../ipam/ipam.js';
@@ -10,11 +8,13 @@ import { convergenceMarkdown, writeConvergenceReport, type ConvergenceCell, type
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
 import { addHost, deleteHost } from '../sim/hosts.js';
 import { addLabWorkload, deleteLabWorkload, down, heal, status, up, waitForRoutes, withDatastore } from '../sim/lab.js';
-import { names } from '../sim/names.js';
+import { backendOf } from '../sim/backends/index.js';
+import { cutLink, restoreLink, signalDaemon } from '../sim/faults.js';
 import { readLabState, type LabState } from '../sim/state.js';
 import { resolveTopology } from '../topologies/index.js';
-import { ipBatch, sleep, waitFor } from '../util/exec.js';
-import { BackendError, errorMessage } from '../util/errors.js';
+import { sleep, waitFor } from '../util/exec.js';
+import type { Helper, NodeRunner } from '../util/node-runner.js';
+import { errorMessage } from '../util/errors.js';
 import { createProgress, type Progress } from '../util/progress.js';
 
 // The result types and the Markdown live with the report (no engine import needed to render one).
@@ -137,7 +137,8 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
   const [h1, h2, h3] = state.hosts;
   const wOn = (h: string) => st.workloads.find((w) => w.host === h)!;
   const others = (h: string) => state.hosts.filter((x) => x.name !== h).map((x) => x.name);
-  const mon = new RouteMonitor(state.hosts.map((h) => ({ name: h.name, netns: h.netns })));
+  const backend = backendOf(state);
+  const mon = await RouteMonitor.start(backend, state.hosts.map((h) => ({ name: h.name, netns: h.netns })));
   await sleep(200); // the monitors are listening
   const cp = (t0: number, dst: string, kind: 'add' | 'del', hosts: string[]) => {
     const r = routeConvergence(mon.events(), t0, dst, kind, hosts);
@@ -185,9 +186,8 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
       case 'host-crash': {
         const w3 = wOn(h3!.name);
         const block = blockOf(w3.ip, 31);
-        const port = names.fabricPort(h3!.name);
         const t0 = Date.now() * 1000;
-        await ipBatch(state.fabric.netns, [`link set ${port} down`]);
+        await cutLink(state, h3!.name);
         const holdMs = (TIMER_SETTINGS[setting].timers.holdTime ?? 240) * 1000;
         let controlPlaneMs: number | undefined;
         try {
@@ -195,7 +195,7 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
         } catch {
           // never withdrawn within the wait: reported as such
         }
-        await ipBatch(state.fabric.netns, [`link set ${port} up`]);
+        await restoreLink(state, h3!.name);
         await withDatastore(state, (ds) => waitForRoutes(ds, state, 60_000));
         return controlPlaneMs === undefined ? { note: 'not withdrawn within hold time + 150 s' } : { controlPlaneMs };
       }
@@ -211,9 +211,9 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
           // Long enough for the dead reflector's sessions to be declared down (BFD, or the hold time).
           const holdS = timers.bfd ? 1 : timers.holdTime ?? 240;
           const seconds = Math.min(holdS + 5, 30);
-          const stream = await withStream(src.netns, dst.netns, dst.ip, seconds, async () => {
+          const stream = await withStream(backendOf(rr), src.netns, dst.netns, dst.ip, seconds, async () => {
             await sleep(1000);
-            await ipBatch(rr.fabric.netns, [`link set ${names.fabricPort('host1')} down`]);
+            await cutLink(rr, 'host1');
           });
           const short = seconds < holdS ? `stream of ${seconds} s, shorter than the ${holdS} s it takes to notice` : undefined;
           return { stream, ...notes(short, notRecovered(stream)) };
@@ -227,19 +227,18 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
         const [src, dst] = [wOn(h1!.name), wOn(h3!.name)];
         // The minimum: 1 s before the event, the event, 2 s after; then until traffic flows again.
         const seconds = 4;
-        const stream = await withStream(src.netns, dst.netns, dst.ip, seconds, async () => {
+        const stream = await withStream(backend, src.netns, dst.netns, dst.ip, seconds, async () => {
           await sleep(1000);
           if (event === 'link-flap') {
-            const port = names.fabricPort(h3!.name);
-            await ipBatch(state.fabric.netns, [`link set ${port} down`]);
+            await cutLink(state, h3!.name);
             await sleep(1000);
-            await ipBatch(state.fabric.netns, [`link set ${port} up`]);
+            await restoreLink(state, h3!.name);
           } else if (event === 'agent-restart') {
-            process.kill(h3!.agent.pid!, 'SIGKILL');
+            signalDaemon(state, { node: h3!.name, daemon: 'agent' }, 'SIGKILL');
             await sleep(300);
             await heal(readLabState(state.lab));
           } else {
-            process.kill(state.etcd.pid!, 'SIGKILL');
+            signalDaemon(state, 'etcd', 'SIGKILL');
             await sleep(1000);
             await heal(readLabState(state.lab));
           }
@@ -259,37 +258,23 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
  * `during` ended — so the loss counts the whole outage — or until STREAM_CAP_S, when it is
  * reported as not recovered (its loss is then only a lower bound, and summaries leave it out).
  */
-async function withStream(srcNs: string, dstNs: string, dstIp: string, minS: number, during: () => Promise<void>): Promise<StreamResult> {
+async function withStream(runner: NodeRunner, srcNs: string, dstNs: string, dstIp: string, minS: number, during: () => Promise<void>): Promise<StreamResult> {
   const cap = Math.max(minS, STREAM_CAP_S);
-  const recv = spawn('ip', ['netns', 'exec', dstNs, process.execPath, STREAM, 'recv', String(STREAM_PORT), String(cap + 10)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let send: ReturnType<typeof spawn> | undefined;
+  const samples: RecvSample[] = [];
+  let out = '';
+  const recv = await runner.spawn(dstNs, [process.execPath, STREAM, 'recv', String(STREAM_PORT), String(cap + 10)], {
+    what: 'the stream receiver', ready: /^listening$/,
+    onLine: (l) => {
+      if (l.startsWith('n ')) samples.push({ atMs: performance.now(), received: Number(l.slice(2)) });
+      else if (l !== 'listening') out += l;
+    },
+  });
+  let sender: Helper | undefined;
   try {
-    let out = '';
-    const samples: RecvSample[] = [];
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BackendError('stream receiver did not start')), 10_000);
-      createInterface({ input: recv.stdout! }).on('line', (l) => {
-        if (l === 'listening') {
-          clearTimeout(timer);
-          resolve();
-        } else if (l.startsWith('n ')) {
-          samples.push({ atMs: performance.now(), received: Number(l.slice(2)) });
-        } else {
-          out += l;
-        }
-      });
-    });
-    const received = new Promise<void>((resolve) => recv.once('exit', () => resolve()));
-    await ready;
     const t0 = performance.now();
-    const sender = spawn('ip', ['netns', 'exec', srcNs, process.execPath, STREAM, 'send', dstIp, String(STREAM_PORT), String(RATE), String(cap * RATE)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    send = sender;
-    let sendOut = '';
-    sender.stdout!.on('data', (b: Buffer) => { sendOut += b.toString(); });
-    sender.stdin!.on('error', () => undefined); // EPIPE when it has already finished: nothing to stop
-    const sent = new Promise<void>((resolve) => sender.once('exit', () => resolve()));
+    sender = await runner.spawn(srcNs, [process.execPath, STREAM, 'send', dstIp, String(STREAM_PORT), String(RATE), String(cap * RATE)], { what: 'the stream sender', stdin: true });
     let senderDone = false;
-    void sent.then(() => { senderDone = true; });
+    void sender.exited.then(() => { senderDone = true; });
     // The sender is a fresh node process: let its first packets arrive before the event, so
     // that the time before the event really is what `during` waits.
     await waitFor('the probe stream to arrive', async () => (samples.at(-1)?.received ?? 0) > 0 || senderDone, 10_000, 20);
@@ -303,15 +288,14 @@ async function withStream(srcNs: string, dstNs: string, dstIp: string, minS: num
     }
     // Recovered: stop once the minimum is out (at once if it is). Not: stop now.
     if (!senderDone) sender.stdin!.end(`stop ${recovered ? minS * RATE : 0}\n`);
-    await sent;
+    await sender.exited;
     await sleep(300); // the last datagrams in flight
-    recv.kill('SIGTERM');
-    await received;
-    const { sent: count } = JSON.parse(sendOut) as { sent: number };
+    await recv.stop('SIGTERM');
+    const { sent: count } = JSON.parse(sender.output()) as { sent: number };
     const { received: seqs } = JSON.parse(out) as { received: number[] };
     return { ...streamLoss(seqs, count, RATE), recovered };
   } finally {
-    send?.kill('SIGKILL');
-    recv.kill('SIGKILL');
+    await sender?.stop('SIGKILL');
+    await recv.stop('SIGKILL');
   }
 }

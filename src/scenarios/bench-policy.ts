@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Ctl } from '../ctl/resources.js';
 import { parsePingTimes, runIperf } from '../measure/iperf.js';
@@ -15,7 +13,9 @@ import { table } from '../util/table.js';
 import { down, status, up, withDatastore } from '../sim/lab.js';
 import type { LabState } from '../sim/state.js';
 import { applyAndWait } from './policy.js';
-import { run } from '../util/exec.js';
+import { backendOf } from '../sim/backends/index.js';
+import { execOk, type Helper, type NodeRunner } from '../util/node-runner.js';
+import { startServer } from '../verify/reachability.js';
 import { BackendError } from '../util/errors.js';
 
 const PROBE = fileURLToPath(new URL('../../dist/verify/probe.js', import.meta.url));
@@ -88,9 +88,10 @@ export async function benchPolicyRun(o: {
       const servers = ['srv1', 'srv2', 'srv3'].map(w);
       let markPort = FIRST_MARK_PORT;
       const servePorts = [UNPOLICED_PORT, ...Array.from({ length: o.trials * o.sizes.length * o.variants.length + 1 }, (_, i) => FIRST_MARK_PORT + i)];
-      const serving = servers.map((s) => serve(s.netns, s.name, servePorts));
+      const runner = backendOf(state);
+      const serving: Helper[] = [];
       try {
-        await Promise.all(serving.map((s) => s.ready));
+        await Promise.all(servers.map(async (s) => serving.push(await startServer(runner, s, servePorts))));
         // 'none' last: every measured apply starts from a policy that keeps its new port closed.
         const cases: { variant: Variant | 'none'; size: number }[] = [...o.variants.flatMap((v) => o.sizes.map((size) => ({ variant: v, size }))), { variant: 'none', size: 0 }];
         const samples = new Map<string, { enforce: number[]; gbps: number[]; connect: number[]; ping: number[] }>();
@@ -103,16 +104,16 @@ export async function benchPolicyRun(o: {
             let enforceMs: number | undefined;
             if (c.variant === 'none') {
               await withDatastore(state, (ds) => new Ctl(ds).delete([{ kind: 'GlobalNetworkPolicy', metadata: { name: 'bench' } }]));
-              await waitAllAnswer(client.netns, servers.map((s) => `${s.ip}:${UNPOLICED_PORT}`), 10_000);
+              await waitAllAnswer(runner, client.netns, servers.map((s) => `${s.ip}:${UNPOLICED_PORT}`), 10_000);
             } else {
               markPort++;
               enforceMs = await applyAndMeasure(state, client.netns, servers.map((s) => s.ip), benchPolicy(c.variant, c.size, client.ip, markPort), markPort);
               acc.enforce.push(enforceMs);
             }
-            const ip = await runIperf({ from: client.netns, to: servers[1]!.netns, ip: servers[1]!.ip, port: IPERF_PORT, durationS: o.durationS });
+            const ip = await runIperf(runner, { from: client.netns, to: servers[1]!.netns, ip: servers[1]!.ip, port: IPERF_PORT, durationS: o.durationS });
             acc.gbps.push(ip.bitsPerSecond / 1e9);
-            acc.connect.push(...JSON.parse(await run('ip', ['netns', 'exec', client.netns, process.execPath, PROBE, 'connects', '100', `${servers[1]!.ip}:${markPort}`], { timeoutMs: 60_000 })) as number[]);
-            acc.ping.push(...parsePingTimes(await run('ip', ['netns', 'exec', client.netns, 'ping', '-n', '-c', '50', '-i', '0.01', servers[1]!.ip], { timeoutMs: 30_000 })));
+            acc.connect.push(...JSON.parse(await execOk(runner, client.netns, [process.execPath, PROBE, 'connects', '100', `${servers[1]!.ip}:${markPort}`], { timeoutMs: 60_000 })) as number[]);
+            acc.ping.push(...parsePingTimes(await execOk(runner, client.netns, ['ping', '-n', '-c', '50', '-i', '0.01', servers[1]!.ip], { timeoutMs: 30_000 })));
             trialLog.push({ dataplane, variant: c.variant, size: c.size, trial: t, ...(enforceMs !== undefined ? { enforceMs } : {}), gbps: ip.bitsPerSecond / 1e9 });
             o.log(`trial ${t}/${o.trials} ${dataplane} ${c.variant.padEnd(7)} ${String(c.size).padStart(5)}: ${enforceMs !== undefined ? `enforced on 3 hosts in ${enforceMs} ms, ` : ''}${(ip.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`);
           }
@@ -130,7 +131,7 @@ export async function benchPolicyRun(o: {
           });
         }
       } finally {
-        serving.forEach((s) => s.kill());
+        await Promise.all(serving.map((s) => s.stop('SIGKILL')));
       }
     } finally {
       await down(lab);
@@ -151,32 +152,25 @@ export async function benchPolicyRun(o: {
 
 /** Applies the policy and returns ms from the apply until the mark port answers on every server. */
 async function applyAndMeasure(state: LabState, clientNs: string, serverIps: string[], policy: Record<string, unknown>, markPort: number): Promise<number> {
-  const watcher = spawn('ip', ['netns', 'exec', clientNs, process.execPath, PROBE, 'until', '30000', ...serverIps.map((ip) => `${ip}:${markPort}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: watcher.stdout! })[Symbol.asyncIterator]();
+  let answer: (line: string) => void = () => undefined;
+  const answered = new Promise<string>((resolve) => { answer = resolve; });
+  const watcher = await backendOf(state).spawn(clientNs, [process.execPath, PROBE, 'until', '30000', ...serverIps.map((ip) => `${ip}:${markPort}`)], {
+    what: 'the enforcement watcher', ready: /^ready$/, onLine: (l) => { if (l !== 'ready') answer(l); },
+  });
   try {
-    if ((await lines.next()).value !== 'ready') throw new BackendError('the enforcement watcher did not start');
     const t0 = Date.now();
     await withDatastore(state, (ds) => new Ctl(ds).apply([policy]));
-    const firsts = JSON.parse((await lines.next()).value as string) as (number | null)[];
+    const firsts = JSON.parse(await answered) as (number | null)[];
     if (firsts.some((f) => f === null)) throw new BackendError(`port ${markPort} never answered on every host within 30 s of apply`);
     return Math.max(...(firsts as number[])) - t0;
   } finally {
-    watcher.kill('SIGKILL');
+    await watcher.stop('SIGKILL');
   }
 }
 
-async function waitAllAnswer(clientNs: string, targets: string[], deadlineMs: number): Promise<void> {
-  const out = await run('ip', ['netns', 'exec', clientNs, process.execPath, PROBE, 'until', String(deadlineMs), ...targets], { timeoutMs: deadlineMs + 5000 });
+async function waitAllAnswer(runner: NodeRunner, clientNs: string, targets: string[], deadlineMs: number): Promise<void> {
+  const out = await execOk(runner, clientNs, [process.execPath, PROBE, 'until', String(deadlineMs), ...targets], { timeoutMs: deadlineMs + 5000 });
   if (out.includes('null')) throw new BackendError(`not every server answered within ${deadlineMs} ms: ${out}`);
-}
-
-function serve(netns: string, name: string, ports: number[]): { ready: Promise<void>; kill: () => void } {
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, PROBE, 'serve', ports.join(','), name], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', () => resolve());
-    child.once('exit', (c) => reject(new BackendError(`probe server in ${name} exited (${c})`)));
-  });
-  return { ready, kill: () => child.kill('SIGKILL') };
 }
 
 

@@ -4,14 +4,15 @@ import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '..
 import { throughputMarkdown, writeThroughputReport, type LatencyCell, type Mode, type ThroughputCell, type ThroughputResults } from '../report/throughput-report.js';
 import { down, status, up } from '../sim/lab.js';
 import { resolveTopology } from '../topologies/index.js';
-import { run } from '../util/exec.js';
+import { backendOf } from '../sim/backends/index.js';
+import { execOk, type NodeRunner } from '../util/node-runner.js';
 import { createProgress, type Progress } from '../util/progress.js';
 
 // The result types and the Markdown live with the report (no engine import needed to render one).
 export { throughputMarkdown, type Mode, type ThroughputResults };
 export const MODES: Mode[] = ['tcp-1', 'tcp-4', 'udp'];
 
-interface Path { id: string; describe: string; from: string; to: string; ip: string }
+interface Path { id: string; describe: string; from: string; to: string; ip: string; runner: NodeRunner }
 
 const PORT = 5201;
 const PINGS = 200;
@@ -45,10 +46,10 @@ export async function benchThroughput(o: {
     const [s3, sv] = [await status(l3.state), await status(vx.state)];
     const wl = (st: typeof s3, host: string, i = 0) => st.workloads.filter((w) => w.host === host)[i]!;
     const paths: Path[] = [
-      { id: 'host-host', describe: 'host ↔ host over the fabric (the physical limit)', from: l3.state.hosts[0]!.netns, to: l3.state.hosts[1]!.netns, ip: l3.state.hosts[1]!.ip },
-      { id: 'l3', describe: 'workload ↔ workload across hosts, plain routing (Calico L3)', from: wl(s3, 'host1').netns, to: wl(s3, 'host2').netns, ip: wl(s3, 'host2').ip },
-      { id: 'vxlan', describe: 'workload ↔ workload across hosts, VXLAN overlay', from: wl(sv, 'host1').netns, to: wl(sv, 'host2').netns, ip: wl(sv, 'host2').ip },
-      { id: 'same-host', describe: 'workload ↔ workload on one host', from: wl(s3, 'host1').netns, to: wl(s3, 'host1', 1).netns, ip: wl(s3, 'host1', 1).ip },
+      { id: 'host-host', describe: 'host ↔ host over the fabric (the physical limit)', from: l3.state.hosts[0]!.netns, to: l3.state.hosts[1]!.netns, ip: l3.state.hosts[1]!.ip, runner: backendOf(l3.state) },
+      { id: 'l3', describe: 'workload ↔ workload across hosts, plain routing (Calico L3)', from: wl(s3, 'host1').netns, to: wl(s3, 'host2').netns, ip: wl(s3, 'host2').ip, runner: backendOf(l3.state) },
+      { id: 'vxlan', describe: 'workload ↔ workload across hosts, VXLAN overlay', from: wl(sv, 'host1').netns, to: wl(sv, 'host2').netns, ip: wl(sv, 'host2').ip, runner: backendOf(vx.state) },
+      { id: 'same-host', describe: 'workload ↔ workload on one host', from: wl(s3, 'host1').netns, to: wl(s3, 'host1', 1).netns, ip: wl(s3, 'host1', 1).ip, runner: backendOf(l3.state) },
     ];
     const trials = new Map<string, IperfResult[]>();
     const pings = new Map<string, number[][]>();
@@ -65,7 +66,7 @@ export async function benchThroughput(o: {
       }
       for (const p of paths) {
         progress.trial(t, o.trials, `ping ${p.id}`);
-        const out = await run('ip', ['netns', 'exec', p.from, 'ping', '-n', '-c', String(PINGS), '-i', String(PING_INTERVAL_MS / 1000), p.ip], { timeoutMs: 30_000 });
+        const out = await execOk(p.runner, p.from, ['ping', '-n', '-c', String(PINGS), '-i', String(PING_INTERVAL_MS / 1000), p.ip], { timeoutMs: 30_000 });
         const times = parsePingTimes(out);
         add(pings, p.id, times);
         progress.result(`RTT p50 ${quantile(times, 0.5).toFixed(3)} ms, p99 ${quantile(times, 0.99).toFixed(3)} ms`);
@@ -117,5 +118,5 @@ export async function benchThroughput(o: {
 /** One iperf3 test of a path in a mode. */
 function iperf(p: Path, mode: Mode, durationS: number): Promise<IperfResult> {
   const clientArgs = [...(mode === 'tcp-4' ? ['-P', '4'] : []), ...(mode === 'udp' ? ['-u', '-b', '0', '-l', '1400'] : [])];
-  return runIperf({ from: p.from, to: p.to, ip: p.ip, port: PORT, durationS, clientArgs });
+  return runIperf(p.runner, { from: p.from, to: p.to, ip: p.ip, port: PORT, durationS, clientArgs });
 }

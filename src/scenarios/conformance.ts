@@ -7,11 +7,12 @@ import type { LabState } from '../sim/state.js';
 import type { PoolPlan } from '../model/topology.js';
 import { familyOf } from '../net/cidr.js';
 import { resolveTopology, type GeneratorOptions } from '../topologies/index.js';
+import { backendOf } from '../sim/backends/index.js';
 import { FabricCapture } from '../verify/capture.js';
 import { checkCapture, type FlowExpectation } from '../verify/flows.js';
 import { readPcapFile } from '../verify/pcap.js';
 import { PROBE_PORT, reachability, type Endpoint, type PairResult } from '../verify/reachability.js';
-import { ipJson } from '../util/exec.js';
+import { ipJsonIn } from '../util/node-runner.js';
 import { errorMessage } from '../util/errors.js';
 import { sysdump } from './sysdump.js';
 
@@ -106,15 +107,16 @@ export async function checkLab(suite: string, state: LabState, dir: string, expe
 
   const workloads: Endpoint[] = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip, ...(w.ip6 ? { ip6: w.ip6 } : {}) }));
   const outside: Endpoint[] = state.routers.flatMap((r) => r.clients.map((c) => ({ name: c.name, netns: c.netns, ip: c.ip })));
-  const capture = await FabricCapture.start(state, `${dir}/pcap`);
+  const runner = backendOf(state);
+  const capture = await FabricCapture.start(runner, state, `${dir}/pcap`);
   let cells: PairResult[];
   try {
     cells = [
-      ...(await reachability({ endpoints: workloads })),
-      ...(outside.length ? await reachability({ endpoints: workloads, sources: outside, families: [4] }) : []),
+      ...(await reachability({ runner, endpoints: workloads })),
+      ...(outside.length ? await reachability({ runner, endpoints: workloads, sources: outside, families: [4] }) : []),
       // Outside clients as servers too: traffic a workload starts towards the outside (which a
       // natOutgoing pool translates).
-      ...(outside.length ? await reachability({ endpoints: outside, sources: workloads, families: [4] }) : []),
+      ...(outside.length ? await reachability({ runner, endpoints: outside, sources: workloads, families: [4] }) : []),
     ];
   } finally {
     await capture.stop();
@@ -126,8 +128,8 @@ export async function checkLab(suite: string, state: LabState, dir: string, expe
     return { name: h.name, netns: h.netns, ip: h.ip, ...(ip6 ? { ip6 } : {}) };
   });
   cells.push(
-    ...(await reachability({ endpoints: workloads, sources: hosts })),
-    ...(await reachability({ endpoints: hosts, sources: workloads })),
+    ...(await reachability({ runner, endpoints: workloads, sources: hosts })),
+    ...(await reachability({ runner, endpoints: hosts, sources: workloads })),
   );
   checks.push(...cells.map((c) => cellCheck(suite, c, expect(c))));
   checks.push(...(await captureChecks(suite, state, st, capture.files.map((f) => f.file), outside)));
@@ -155,7 +157,7 @@ async function controlPlaneChecks(suite: string, state: LabState, st: LabStatus)
   const missing = await withDatastore(state, (ds) => missingRoutes(ds, state));
   // Inter-host routes must come from BGP: no agent-owned (proto 80) route points at another host.
   const engineMade = (await Promise.all(state.hosts.map(async (h) =>
-    (await ipJson<{ dst: string; gateway?: string }[]>(h.netns, ['route', 'show', 'proto', '80'])).filter((r) => r.gateway).map((r) => `${h.name}: ${r.dst} via ${r.gateway}`)))).flat();
+    (await ipJsonIn<{ dst: string; gateway?: string }[]>(backendOf(state), h.netns, ['route', 'show', 'proto', '80'])).filter((r) => r.gateway).map((r) => `${h.name}: ${r.dst} via ${r.gateway}`)))).flat();
   return [
     { suite, name: 'BGP sessions established', ok: down.length === 0, expected: `${want.length} sessions Established`, actual: down.length ? `not established: ${down.join(', ')}` : `${want.length} Established` },
     { suite, name: 'every block learned by BGP everywhere', ok: missing.length === 0, expected: 'every host and router holds every other host\'s blocks as proto bird routes', actual: missing.length ? missing.slice(0, 5).join('; ') : 'all present' },
@@ -164,7 +166,7 @@ async function controlPlaneChecks(suite: string, state: LabState, st: LabStatus)
 }
 
 async function captureChecks(suite: string, state: LabState, st: LabStatus, files: string[], outside: Endpoint[]): Promise<Check[]> {
-  const macOf = async (netns: string) => (await ipJson<{ address: string }[]>(netns, ['link', 'show', 'eth0']))[0]!.address;
+  const macOf = async (netns: string) => (await ipJsonIn<{ address: string }[]>(backendOf(state), netns, ['link', 'show', 'eth0']))[0]!.address;
   const exp: FlowExpectation = {
     workloads: [
       ...st.workloads.map((w) => ({ name: w.name, ip: w.ip, ips: [w.ip, ...(w.ip6 ? [w.ip6] : [])], host: w.host })),

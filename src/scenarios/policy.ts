@@ -9,6 +9,7 @@ import { down, status, up, withDatastore } from '../sim/lab.js';
 import type { LabState } from '../sim/state.js';
 import { waitFor } from '../util/exec.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { backendOf } from '../sim/backends/index.js';
 import { reachability, type PairResult, type Proto } from '../verify/reachability.js';
 import { table } from '../util/table.js';
 import { cellCheck, type Check } from './conformance.js';
@@ -166,7 +167,7 @@ export async function runPolicyScenario(o: {
   try {
     const st = await status(state);
     const eps = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip, ...(w.ip6 ? { ip6: w.ip6 } : {}) }));
-    const matrixOf = () => reachability({ endpoints: eps, ports: s.ports, families: s.families, timeoutMs: 1500 });
+    const matrixOf = () => reachability({ runner: backendOf(state), endpoints: eps, ports: s.ports, families: s.families, timeoutMs: 1500 });
     // Before any policy every cell must pass (the namespace profiles allow all): so a cell
     // blocked afterwards was blocked by the policy, not by a broken probe or lab.
     log('== the same matrix before any policy: every cell must answer');

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolveTopology } from '../topologies/index.js';
 import { down, status, up, type LabStatus } from '../sim/lab.js';
 import { matrix, table } from '../util/table.js';
-import { run } from '../util/exec.js';
+import { backendOf } from '../sim/backends/index.js';
 import { pingMatrix, tcpMatrix, type PairResult } from '../verify/reachability.js';
 
 export interface ScenarioResult {
@@ -26,6 +26,7 @@ export async function quickstart(opts: { name?: string; reportDir?: string; prin
   let result: ScenarioResult | undefined;
   try {
     const st = await status(state);
+    const runner = backendOf(state);
     print('\n== BGP sessions (from each BIRD control socket)');
     print(table(['host', 'peer', 'peer ip', 'state', 'since'], st.bgp.map((b) => [b.host, b.peer, b.peerIp, b.state, b.since])));
     print('\n== workloads');
@@ -33,11 +34,11 @@ export async function quickstart(opts: { name?: string; reportDir?: string; prin
     print('\n== routes learned by BGP (proto bird) and programmed by the agent (proto 80)');
     for (const h of state.hosts) {
       print(`-- ${h.name}`);
-      print(await run('ip', ['-n', h.netns, 'route', 'show']));
+      print((await runner.exec(h.netns, ['ip', 'route', 'show'])).stdout.trimEnd());
     }
     const eps = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip }));
     const t0 = performance.now();
-    const [icmp, tcp] = [await pingMatrix(eps), await tcpMatrix(eps)];
+    const [icmp, tcp] = [await pingMatrix(runner, eps), await tcpMatrix(runner, eps)];
     timings.matrix = Math.round(performance.now() - t0);
     const names = eps.map((e) => e.name);
     const okOf = (rs: PairResult[]) => (f: string, t: string) => rs.find((r) => r.from === f && r.to === t)?.ok;

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { birdc } from '../bgp/bird.js';
+import { backendOf } from '../sim/backends/index.js';
 import { withDatastore } from '../sim/lab.js';
 import type { LabState } from '../sim/state.js';
 import { tryRun } from '../util/exec.js';
@@ -13,10 +14,11 @@ import { errorMessage } from '../util/errors.js';
 export async function sysdump(state: LabState, dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const nodes = [...state.hosts, ...state.routers];
+  const backend = backendOf(state);
   await Promise.all(nodes.map(async (n) => {
     const out: string[] = [];
     for (const args of [['-4', 'route', 'show', 'table', 'all'], ['-6', 'route'], ['neigh'], ['-br', 'addr']]) {
-      const r = await tryRun('ip', ['-n', n.netns, ...args]);
+      const r = await backend.exec(n.netns, ['ip', ...args]);
       out.push(`$ ip ${args.join(' ')}\n${r.stdout}${r.stderr}`);
     }
     for (const cmd of ['show protocols all', 'show route all']) {

@@ -1,6 +1,13 @@
 import type { CniEnv } from '../cni/workload.js';
+import type { Backend } from './backend.js';
 import { names } from './names.js';
-import { removeNetns } from './procs.js';
 
-/** The lab's side of the CNI (cni/workload.ts): its naming scheme, and namespace removal. */
-export const cniEnv: CniEnv = { workloadNs: names.workloadNs, caliIface: names.caliIface, removeNetns };
+/** The lab's side of the CNI (cni/workload.ts): its naming scheme, and its backend's sandboxes. */
+export function cniEnv(backend: Backend): CniEnv {
+  return {
+    workloadNs: (lab, name) => backend.workloadNetns(lab, name),
+    caliIface: names.caliIface,
+    createSandbox: (netns) => backend.addWorkloadNetns(netns),
+    removeSandbox: async (netns) => (await backend.removeNodes([netns])).length > 0,
+  };
+}

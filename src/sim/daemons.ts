@@ -1,6 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isAlive, spawnDaemon } from './procs.js';
 import type { HostState, LabState, RouterState } from './state.js';
 import { ETCD_CLIENT_PORT } from './state.js';
 
@@ -65,15 +63,4 @@ export function agentSpec(s: LabState, h: HostState): DaemonSpec {
       '--bird-config', h.bird.config, '--bird-socket', h.bird.socket,
     ],
   };
-}
-
-/** Starts a daemon that is not running (callers check): stale files of a predecessor go first. */
-export function startDaemon(spec: DaemonSpec): number {
-  mkdirSync(spec.cwd ?? spec.log.slice(0, spec.log.lastIndexOf('/')), { recursive: true });
-  for (const f of spec.staleFiles ?? []) rmSync(f, { force: true });
-  return spawnDaemon({ netns: spec.netns, argv: spec.argv, logFile: spec.log, cwd: spec.cwd });
-}
-
-export function daemonAlive(spec: DaemonSpec, pid: number | undefined): boolean {
-  return isAlive(pid, spec.marks);
 }

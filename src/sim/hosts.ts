@@ -8,10 +8,10 @@ import { FIRST_HOST_ORDINAL, type HostPlan } from '../model/topology.js';
 import { ipAt } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
 import { cniEnv } from './cni-env.js';
-import { backendFor, registerNodes, routerConfig, startHostDaemons, waitForRoutes, withDatastore } from './lab.js';
+import { registerNodes, routerConfig, startHostDaemons, waitForRoutes, withDatastore } from './lab.js';
 import { NAME_RE } from '../model/names.js';
 import { requireRoot } from './preflight.js';
-import { removeNetns } from './procs.js';
+import { backendOf } from './backends/index.js';
 import { hostState, writeLabState, type LabState } from './state.js';
 import { rmSync } from 'node:fs';
 
@@ -43,7 +43,7 @@ export async function addHost(state: LabState, name: string, opts: HostOptions =
     ...(opts.routeReflector ? { routeReflectorClusterId: opts.routeReflector } : {}),
     labels: { ...opts.labels, ...(opts.routeReflector ? { 'route-reflector': 'true' } : {}) },
   };
-  const backend = backendFor(state.backend);
+  const backend = backendOf(state);
   const hs = hostState(state.dir, name, plan.ip, plan.asNumber ?? state.plan.asNumber, backend.hostNetns(state.lab, name));
   await withDatastore(state, async (ds) => {
     // The Node first: a name taken in etcd (by a host outside this engine's view) stops us here.
@@ -53,7 +53,7 @@ export async function addHost(state: LabState, name: string, opts: HostOptions =
       await startHostDaemons(ds, state, [hs]);
     } catch (err) {
       await ds.delete(keys.node(name));
-      await removeNetns([hs.netns]);
+      await backend.removeNodes([hs.netns]);
       throw err;
     }
     state.hosts.push(hs);
@@ -74,15 +74,16 @@ export async function deleteHost(state: LabState, name: string): Promise<{ workl
   const h = state.hosts.find((x) => x.name === name);
   if (!h) throw new InputError(`unknown host "${name}" in lab ${state.lab} (hosts: ${state.hosts.map((x) => x.name).join(', ')})`);
   if (state.hosts.length === 1) throw new InputError(`"${name}" is the last host of lab ${state.lab}: use calico-sim down`);
+  const backend = backendOf(state);
   const result = await withDatastore(state, async (ds) => {
     const weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value).filter((w) => w.spec.node === name);
-    for (const w of weps) await deleteWorkload(ds, state.lab, w.metadata.name, cniEnv);
+    for (const w of weps) await deleteWorkload(ds, state.lab, w.metadata.name, cniEnv(backend));
     const blocks = await new Ipam(ds).releaseEmptyBlocks(name);
     await ds.delete(keys.node(name));
     await ds.delete(keys.agentStatus(name));
     return { workloads: weps.map((w) => w.metadata.name), blocks };
   });
-  await removeNetns([h.netns]);
+  await backend.removeNodes([h.netns]);
   rmSync(h.dir, { recursive: true, force: true });
   state.hosts = state.hosts.filter((x) => x !== h);
   state.plan.hosts = state.plan.hosts.filter((x) => x.name !== name);

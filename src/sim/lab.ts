@@ -1,6 +1,6 @@
 import { labelMap } from '../model/labels.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { bgpSessions } from '../bgp/bird.js';
+import { bgpSessions, birdc, type BgpSession } from '../bgp/bird.js';
 import { writeBirdConfig } from '../bgp/confd.js';
 import { renderBirdConfig } from '../bgp/render.js';
 import { computeDesired } from '../agent/desired.js';
@@ -15,19 +15,17 @@ import { API_VERSION, type AgentStatus, type BGPConfiguration, type BGPPeer, typ
 import type { HostPlan, LabPlan } from '../model/topology.js';
 import { renderRouterConfig } from '../bgp/router.js';
 import { parseSelector } from '../model/selector.js';
-import { FatalWaitError, ipJson, waitFor } from '../util/exec.js';
+import { FatalWaitError, sleep, waitFor } from '../util/exec.js';
+import { ipJsonIn } from '../util/node-runner.js';
 import { DatastoreError, InputError, InterruptedError, NoSuchLabError, SimError, errorMessage } from '../util/errors.js';
 import { capacityProblems, describeEstimate, estimateLab, machineFacts } from './capacity.js';
 import type { Backend, DestroyReport } from './backend.js';
-import { NetnsBackend } from './backends/netns.js';
+import { allLabs, backendFor, backendOf, DEFAULT_BACKEND } from './backends/index.js';
 import { cniEnv } from './cni-env.js';
-import { agentSpec, birdSpec, daemonAlive, etcdSpec, startDaemon, type DaemonSpec } from './daemons.js';
-import { daemonEnding, isStopped } from './procs.js';
+import { agentSpec, birdSpec, etcdSpec, type DaemonSpec } from './daemons.js';
 import { checkLabName, NAME_RE } from '../model/names.js';
 import { neighbourPreflight, requireRoot, requireTools } from './preflight.js';
 import { claimStateDir, initialState, labPhase, readLabState, removeStaleClaims, thisBuilder, writeLabState, type HostState, type LabPhase, type LabState, type RouterState } from './state.js';
-
-export const backends: Record<string, () => Backend> = { netns: () => new NetnsBackend() };
 
 export interface UpResult {
   state: LabState;
@@ -48,7 +46,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
   const lab = checkLabName(opts.name);
   requireRoot();
   requireTools();
-  const backend = backendFor(opts.backend ?? 'netns');
+  const backend = backendFor(opts.backend ?? DEFAULT_BACKEND);
   checkCapacity(plan, opts.ignoreLimits ?? false, log);
   const state = initialState(lab, plan, backend.kind, {
     fabric: backend.fabricNetns(lab),
@@ -96,7 +94,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     await backend.addRouters(lab, plan, plan.routers);
     phase('namespaces');
 
-    state.etcd.pid = startDaemon(etcdSpec(state));
+    state.etcd.pid = backend.startDaemon(etcdSpec(state));
     writeLabState(state);
     ds = new Datastore([state.etcd.clientUrl]);
     await ds.ready(15_000, interrupt.signal);
@@ -115,7 +113,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     await settled(plan.hosts.map(async (h) => {
       for (const w of plan.workloads.filter((x) => x.host === h.name)) {
         step();
-        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) }, cniEnv);
+        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) }, cniEnv(backend));
       }
     }));
     phase('workloads');
@@ -239,10 +237,11 @@ export function routerConfig(state: LabState, r: RouterState): string {
 }
 
 async function startRouters(state: LabState): Promise<void> {
+  const backend = backendOf(state);
   await Promise.all(state.routers.map(async (r) => {
     mkdirSync(r.dir, { recursive: true });
     await writeBirdConfig(r.bird.config, routerConfig(state, r));
-    r.bird.pid = startDaemon(birdSpec(r));
+    r.bird.pid = backend.startDaemon(birdSpec(r));
   }));
 }
 
@@ -278,11 +277,12 @@ export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<v
 /** Renders each host's first BIRD config from the datastore, then starts BIRD and the agent. */
 export async function startHostDaemons(ds: Datastore, state: LabState, hosts: HostState[]): Promise<void> {
   const snap = await readSnapshot(ds);
+  const backend = backendOf(state);
   await settled(hosts.map(async (h) => {
     mkdirSync(h.dir, { recursive: true });
     await writeBirdConfig(h.bird.config, renderBirdConfig(computeDesired(snap, h.name).bird));
-    h.bird.pid = startDaemon(birdSpec(h));
-    h.agent.pid = startDaemon(agentSpec(state, h));
+    h.bird.pid = backend.startDaemon(birdSpec(h));
+    h.agent.pid = backend.startDaemon(agentSpec(state, h));
   }));
 }
 
@@ -293,8 +293,9 @@ export async function startHostDaemons(ds: Datastore, state: LabState, hosts: Ho
 export async function missingRoutes(ds: Datastore, state: LabState): Promise<string[]> {
   const snap = await readSnapshot(ds);
   const missing: string[] = [];
+  const backend = backendOf(state);
   const learnedBy = async (netns: string, families: string[]) =>
-    new Set((await Promise.all(families.map((f) => ipJson<{ dst: string }[]>(netns, [f, 'route', 'show', 'proto', 'bird'])))).flat().map((r) => r.dst));
+    new Set((await Promise.all(families.map((f) => ipJsonIn<{ dst: string }[]>(backend, netns, [f, 'route', 'show', 'proto', 'bird'])))).flat().map((r) => r.dst));
   await Promise.all([
     ...state.hosts.map(async (h) => ({ h, learned: await learnedBy(h.netns, ['-4', '-6']), v6: true })),
     // Routers outside the cluster speak IPv4 only.
@@ -325,32 +326,31 @@ export async function waitForRoutes(ds: Datastore, state: LabState, timeoutMs: n
   }
 }
 
+/** The last lines of a daemon's log, on one line. */
+function logTail(spec: DaemonSpec): string {
+  return existsSync(spec.log) ? readFileSync(spec.log, 'utf8').trim().split('\n').slice(-3).join(' | ') : 'no log';
+}
+
 /** Fails at once, with the end of its log, if a daemon of the lab died. */
 function assertDaemonsAlive(state: LabState): void {
+  const backend = backendOf(state);
   const specs: [DaemonSpec, number | undefined][] = [
     [etcdSpec(state), state.etcd.pid],
     ...state.hosts.flatMap((h): [DaemonSpec, number | undefined][] => [[birdSpec(h), h.bird.pid], [agentSpec(state, h), h.agent.pid]]),
     ...state.routers.map((r): [DaemonSpec, number | undefined] => [birdSpec(r), r.bird.pid]),
   ];
   for (const [spec, pid] of specs) {
-    if (!daemonAlive(spec, pid)) {
-      const tail = existsSync(spec.log) ? readFileSync(spec.log, 'utf8').trim().split('\n').slice(-3).join(' | ') : 'no log';
-      const ending = daemonEnding(pid);
-      throw new FatalWaitError(`${spec.what} has exited${ending ? ` (${ending})` : ''}: ${tail || 'nothing in its log'}`);
+    if (!backend.daemonAlive(spec, pid)) {
+      const ending = backend.daemonEnding(pid);
+      throw new FatalWaitError(`${spec.what} has exited${ending ? ` (${ending})` : ''}: ${logTail(spec) || 'nothing in its log'}`);
     }
   }
-}
-
-export function backendFor(kind: string): Backend {
-  const make = backends[kind];
-  if (!make) throw new InputError(`unknown backend "${kind}" (known: ${Object.keys(backends).join(', ')})`);
-  return make();
 }
 
 /** The lab to act on: the named one (an empty or malformed name is an error), or the only one there is. */
 export async function resolveLab(name: string | undefined): Promise<LabState> {
   if (name !== undefined) return readLabState(checkLabName(name));
-  const labs = await backendFor('netns').labs();
+  const labs = (await allLabs()).map((l) => l.lab);
   if (labs.length === 0) throw new NoSuchLabError(undefined, []);
   if (labs.length > 1) throw new InputError(`several labs are running (${labs.join(', ')}): say which with --name`);
   return readLabState(labs[0]!);
@@ -364,7 +364,7 @@ export interface DownReport extends DestroyReport {
 export async function down(name: string): Promise<DownReport> {
   requireRoot();
   checkLabName(name);
-  let kind = 'netns';
+  let kind: string | undefined;
   let phase: LabPhase | undefined;
   try {
     const st = readLabState(name);
@@ -373,21 +373,22 @@ export async function down(name: string): Promise<DownReport> {
   } catch {
     // no state file (its directory was removed by hand): the system state is enough
   }
-  return { ...(await backendFor(kind).destroy(name)), ...(phase ? { phase } : {}) };
+  // Without state (its directory was removed by hand), the backend that still holds it.
+  const backend = kind ? backendFor(kind) : (await allLabs()).find((l) => l.lab === name)?.backend ?? backendFor(DEFAULT_BACKEND);
+  return { ...(await backend.destroy(name)), ...(phase ? { phase } : {}) };
 }
 
 export async function downAll(): Promise<DownReport[]> {
   requireRoot();
   removeStaleClaims();
-  const labs = await backendFor('netns').labs();
-  return Promise.all(labs.map((l) => down(l)));
+  return Promise.all((await allLabs()).map((l) => down(l.lab)));
 }
 
 /** Opens the lab's datastore for the duration of `fn`. */
-export async function withDatastore<T>(state: LabState, fn: (ds: Datastore) => Promise<T>): Promise<T> {
+export async function withDatastore<T>(state: LabState, fn: (ds: Datastore) => Promise<T>, readyMs = 5_000): Promise<T> {
   const ds = new Datastore([state.etcd.clientUrl]);
   try {
-    await ds.ready(5_000);
+    await ds.ready(readyMs);
     return await fn(ds);
   } finally {
     ds.close();
@@ -421,10 +422,11 @@ export interface LabStatus {
   errors: string[];
 }
 
-const daemonState = (alive: boolean, pid: number | undefined): DaemonState => (!alive ? 'dead' : isStopped(pid) ? 'stalled' : 'running');
-
 /** What runs and how BGP stands, from /proc, BIRD's sockets and etcd. Never throws for a dead part. */
 export async function status(state: LabState): Promise<LabStatus> {
+  const backend = backendOf(state);
+  const daemonAlive = (spec: DaemonSpec, pid: number | undefined) => backend.daemonAlive(spec, pid);
+  const daemonState = (alive: boolean, pid: number | undefined): DaemonState => (!alive ? 'dead' : backend.daemonStopped(pid) ? 'stalled' : 'running');
   const errors: string[] = [];
   const phase = labPhase(state);
   if (phase === 'incomplete') errors.push(`incomplete, builder gone: the up that built this lab (process ${state.builder!.pid}) died before it finished; remove it with calico-sim down --name ${state.lab}, or run the same up again (it reaps it first)`);
@@ -437,7 +439,7 @@ export async function status(state: LabState): Promise<LabStatus> {
       await withDatastore(state, async (ds) => {
         weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value);
         agents = (await ds.list<AgentStatus>(keys.agentStatuses)).items.map((i) => i.value);
-      });
+      }, 2_000); // an etcd that just died must not hold status up
     } catch (err) {
       errors.push(`etcd: ${errorMessage(err)}`);
     }
@@ -506,23 +508,59 @@ export async function status(state: LabState): Promise<LabStatus> {
   };
 }
 
-/** The supervisor's pass: restarts every daemon of the lab that is not running. */
+/** A host's or router's BGP sessions, from its BIRD's control socket (none when BIRD is not running). */
+export async function nodeSessions(state: LabState, node: string): Promise<{ alive: boolean; sessions: BgpSession[] }> {
+  const h = [...state.hosts, ...state.routers].find((x) => x.name === node);
+  if (!h) throw new InputError(`unknown host "${node}" in lab ${state.lab} (hosts and routers: ${[...state.hosts, ...state.routers].map((x) => x.name).join(', ')})`);
+  const alive = backendOf(state).daemonAlive(birdSpec(h), h.bird.pid);
+  return { alive, sessions: alive ? await bgpSessions(h.bird.socket) : [] };
+}
+
+/** How long a restarted daemon must stay up (and BIRD answer on its socket) to count as restarted. */
+const HEAL_VERIFY_MS = 1_500;
+
+/**
+ * The supervisor's pass: restarts every daemon of the lab that is not running, then checks that
+ * each one it restarted still runs (and a BIRD answers on its control socket) — a daemon that
+ * dies at once (a BIRD without a config) is an error naming it, with the end of its log.
+ */
 export async function heal(state: LabState): Promise<string[]> {
   requireRoot();
-  const restarted: string[] = [];
-  const restart = (spec: DaemonSpec, pid: number | undefined): number | undefined => {
-    if (daemonAlive(spec, pid)) return pid;
-    restarted.push(spec.what);
-    return startDaemon(spec);
+  const backend = backendOf(state);
+  const restarted: { spec: DaemonSpec; pid: number; socket?: string }[] = [];
+  const restart = (spec: DaemonSpec, pid: number | undefined, socket?: string): number | undefined => {
+    if (backend.daemonAlive(spec, pid)) return pid;
+    const started = backend.startDaemon(spec);
+    restarted.push({ spec, pid: started, ...(socket ? { socket } : {}) });
+    return started;
   };
   state.etcd.pid = restart(etcdSpec(state), state.etcd.pid);
   for (const h of state.hosts) {
-    h.bird.pid = restart(birdSpec(h), h.bird.pid);
+    h.bird.pid = restart(birdSpec(h), h.bird.pid, h.bird.socket);
     h.agent.pid = restart(agentSpec(state, h), h.agent.pid);
   }
-  for (const r of state.routers) r.bird.pid = restart(birdSpec(r), r.bird.pid);
+  for (const r of state.routers) r.bird.pid = restart(birdSpec(r), r.bird.pid, r.bird.socket);
   writeLabState(state);
-  return restarted;
+  const failed: string[] = [];
+  await Promise.all(restarted.map(async ({ spec, pid, socket }) => {
+    const deadline = Date.now() + HEAL_VERIFY_MS;
+    let answered = socket === undefined;
+    while (Date.now() < deadline || !answered) {
+      if (!backend.daemonAlive(spec, pid)) {
+        const ending = backend.daemonEnding(pid);
+        failed.push(`${spec.what} died right after its restart${ending ? ` (${ending})` : ''}: ${logTail(spec) || 'nothing in its log'}`);
+        return;
+      }
+      if (!answered) answered = await birdc(socket!, 'show status').then(() => true, () => false);
+      if (!answered && Date.now() > deadline + 5_000) {
+        failed.push(`${spec.what} was restarted but does not answer on ${socket}`);
+        return;
+      }
+      await sleep(100);
+    }
+  }));
+  if (failed.length) throw new SimError(`heal: ${failed.join('; ')}`);
+  return restarted.map((r) => r.spec.what);
 }
 
 export async function addLabWorkload(state: LabState, name: string, host: string, o: { namespace?: string; labels?: Record<string, string> } = {}): Promise<WorkloadEndpoint> {
@@ -534,12 +572,12 @@ export async function addLabWorkload(state: LabState, name: string, host: string
   if (state.hosts.some((x) => x.name === name)) throw new InputError(`"${name}" is a host name; workload names must differ from host names`);
   const labels = labelMap.safeParse(o.labels ?? {});
   if (!labels.success) throw new InputError(`--label ${labels.error.issues[0]!.path.join('.')}: ${labels.error.issues[0]!.message}`);
-  return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }, cniEnv));
+  return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }, cniEnv(backendOf(state))));
 }
 
 export async function deleteLabWorkload(state: LabState, name: string): Promise<{ name: string; released: string[] }> {
   requireRoot();
-  return withDatastore(state, (ds) => deleteWorkload(ds, state.lab, name, cniEnv));
+  return withDatastore(state, (ds) => deleteWorkload(ds, state.lab, name, cniEnv(backendOf(state))));
 }
 
 /** The namespace of a host or workload of the lab, by name. */

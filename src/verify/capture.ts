@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { names } from '../sim/names.js';
+import type { Backend } from '../sim/backend.js';
 import type { LabState } from '../sim/state.js';
-import { BackendError } from '../util/errors.js';
+import type { Helper } from '../util/node-runner.js';
 
 export interface CaptureFile {
   /** The node whose fabric link this is (a host or a router). */
@@ -14,30 +12,26 @@ export interface CaptureFile {
 }
 
 /**
- * tcpdump on every fabric link of a lab (the fabric-side end of each host's and router's
- * uplink, inside the fabric namespace), one pcap file per link. Headers are enough: 256 bytes.
+ * tcpdump on every fabric link of a lab (the fabric side of each host's and router's uplink, as
+ * the lab's backend places it), one pcap file per link. Headers are enough: 256 bytes.
  */
 export class FabricCapture {
-  private constructor(private readonly procs: ChildProcess[], readonly files: CaptureFile[]) {}
+  private constructor(private readonly procs: Helper[], readonly files: CaptureFile[]) {}
 
-  static async start(state: LabState, dir: string): Promise<FabricCapture> {
+  static async start(backend: Backend, state: LabState, dir: string): Promise<FabricCapture> {
     mkdirSync(dir, { recursive: true });
     const nodes = [...state.hosts.map((h) => h.name), ...state.routers.map((r) => r.name)];
-    const files = nodes.map((node): CaptureFile => ({ node, link: names.fabricPort(node), file: `${dir}/${node}.pcap` }));
-    const procs: ChildProcess[] = [];
+    const links = nodes.map((node) => ({ node, uplink: backend.uplink(state.lab, node) }));
+    const files = links.map(({ node, uplink }): CaptureFile => ({ node, link: uplink.ifname, file: `${dir}/${node}.pcap` }));
+    const procs: Helper[] = [];
     const capture = new FabricCapture(procs, files);
     try {
-      await Promise.all(files.map((f) => {
+      await Promise.all(links.map(async ({ uplink }, i) => {
         // -Z root: Debian's tcpdump otherwise drops to a user that cannot write the report dir.
         // --immediate-mode: without it, packets of a short matrix wait in the kernel ring
         // buffer and are lost when tcpdump is stopped.
-        const p = spawn('ip', ['netns', 'exec', state.fabric.netns, 'tcpdump', '-i', f.link, '-w', f.file, '-U', '--immediate-mode', '-n', '-s', '256', '-Z', 'root'], { stdio: ['ignore', 'ignore', 'pipe'] });
-        procs.push(p);
-        return new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new BackendError(`tcpdump on ${f.link} did not start`)), 10_000);
-          createInterface({ input: p.stderr! }).on('line', (l) => { if (l.includes('listening on')) { clearTimeout(timer); resolve(); } });
-          p.once('exit', (code) => { clearTimeout(timer); reject(new BackendError(`tcpdump on ${f.link} exited (${code})`)); });
-        });
+        procs.push(await backend.spawn(uplink.netns, ['tcpdump', '-i', uplink.ifname, '-w', files[i]!.file, '-U', '--immediate-mode', '-n', '-s', '256', '-Z', 'root'],
+          { what: `tcpdump on ${uplink.ifname}`, ready: /listening on/, readyOn: 'stderr' }));
       }));
     } catch (err) {
       await capture.stop();
@@ -48,12 +42,7 @@ export class FabricCapture {
 
   /** Stops every tcpdump (SIGINT: it flushes and closes its file) and waits for them. */
   async stop(): Promise<CaptureFile[]> {
-    await Promise.all(this.procs.map((p) => new Promise<void>((resolve) => {
-      if (p.exitCode !== null || p.signalCode !== null) return resolve();
-      const timer = setTimeout(() => p.kill('SIGKILL'), 5_000);
-      p.once('exit', () => { clearTimeout(timer); resolve(); });
-      p.kill('SIGINT');
-    })));
+    await Promise.all(this.procs.map((p) => p.stop('SIGINT')));
     return this.files;
   }
 }

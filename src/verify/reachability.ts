@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { run } from '../util/exec.js';
 import { BackendError } from '../util/errors.js';
+import type { Helper, NodeRunner } from '../util/node-runner.js';
 import type { ProbeResult } from './probe.js';
 
 // The compiled prober, also when this module runs from source (tests).
@@ -34,6 +32,8 @@ export interface PairResult {
 }
 
 export interface MatrixOptions {
+  /** The lab's backend: how the probes reach the endpoints' namespaces. */
+  runner: NodeRunner;
   /** Who is probed (and, by default, who probes). */
   endpoints: Endpoint[];
   /** Who probes: e.g. an outside client. Default: the endpoints themselves. */
@@ -59,28 +59,28 @@ export async function reachability(o: MatrixOptions): Promise<PairResult[]> {
   const timeoutMs = o.timeoutMs ?? 2000;
   const sources = o.sources ?? o.endpoints;
   const ports = o.ports ?? [PROBE_PORT];
-  const servers: ChildProcess[] = [];
+  const servers: Helper[] = [];
   try {
-    if (protos.some((p) => p !== 'icmp')) await Promise.all(o.endpoints.map((e) => startServer(e, ports, servers)));
+    if (protos.some((p) => p !== 'icmp')) await Promise.all(o.endpoints.map(async (e) => servers.push(await startServer(o.runner, e, ports))));
     const jobs = sources.flatMap((src) => protos.map((proto) => async () => {
       const targets = families.flatMap((f) => o.endpoints
         .filter((d) => d !== src && d.name !== src.name && addr(d, f) && addr(src, f))
         .map((d) => ({ d, f, ip: addr(d, f)! })));
       if (targets.length === 0) return [];
-      return proto === 'icmp' ? ping(src, targets, timeoutMs) : probe(src, proto, targets.flatMap((t) => ports.map((port) => ({ ...t, port }))), timeoutMs);
+      return proto === 'icmp' ? ping(o.runner, src, targets, timeoutMs) : probe(o.runner, src, proto, targets.flatMap((t) => ports.map((port) => ({ ...t, port }))), timeoutMs);
     }));
     return (await pool(jobs, CONCURRENCY)).flat();
   } finally {
-    servers.forEach((s) => s.kill('SIGKILL'));
+    await Promise.all(servers.map((s) => s.stop('SIGKILL')));
   }
 }
 
 type Target = { d: Endpoint; f: Family; ip: string; port?: number };
 
-async function ping(src: Endpoint, targets: Target[], timeoutMs: number): Promise<PairResult[]> {
+async function ping(runner: NodeRunner, src: Endpoint, targets: Target[], timeoutMs: number): Promise<PairResult[]> {
   const w = Math.max(1, Math.ceil(timeoutMs / 1000));
   const script = targets.map((t) => `(r=$(ping -n -c 1 -W ${w} ${t.ip} 2>&1) && echo "${t.ip} ok $(echo "$r" | sed -n 's/.*time=\\([0-9.]*\\).*/\\1/p')" || echo "${t.ip} fail") &`).join('\n') + '\nwait\n';
-  const out = await run('ip', ['netns', 'exec', src.netns, 'sh', '-c', script], { timeoutMs: timeoutMs + 10_000 });
+  const out = await runOk(runner, src, ['sh', '-c', script], timeoutMs + 10_000);
   const rtt = new Map(out.split('\n').filter((l) => l.includes(' ok')).map((l) => [l.split(' ')[0], Number(l.split(' ')[2])]));
   return targets.map((t): PairResult => {
     const ok = rtt.has(t.ip);
@@ -89,8 +89,8 @@ async function ping(src: Endpoint, targets: Target[], timeoutMs: number): Promis
 }
 
 /** A pass needs the reply to name the intended endpoint (not just any open port). */
-async function probe(src: Endpoint, proto: 'tcp' | 'udp', targets: Target[], timeoutMs: number): Promise<PairResult[]> {
-  const out = await run('ip', ['netns', 'exec', src.netns, process.execPath, PROBE, 'probe', String(timeoutMs), ...targets.map((t) => `${proto}:${t.ip}:${t.port ?? PROBE_PORT}`)], { timeoutMs: timeoutMs + 10_000 });
+async function probe(runner: NodeRunner, src: Endpoint, proto: 'tcp' | 'udp', targets: Target[], timeoutMs: number): Promise<PairResult[]> {
+  const out = await runOk(runner, src, [process.execPath, PROBE, 'probe', String(timeoutMs), ...targets.map((t) => `${proto}:${t.ip}:${t.port ?? PROBE_PORT}`)], timeoutMs + 10_000);
   const results = JSON.parse(out) as ProbeResult[];
   return targets.map((t, i) => judgeProbe(src.name, addr(src, t.f), proto, { name: t.d.name, family: t.f, ip: t.ip, port: t.port ?? PROBE_PORT }, results[i]!));
 }
@@ -123,13 +123,13 @@ async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> 
 }
 
 /** ICMP over IPv4 from every endpoint (or the given sources) to every other. */
-export function pingMatrix(endpoints: Endpoint[], timeoutS = 1, sources?: Endpoint[]): Promise<PairResult[]> {
-  return reachability({ endpoints, sources, protos: ['icmp'], families: [familyOf(endpoints)], timeoutMs: timeoutS * 1000 });
+export function pingMatrix(runner: NodeRunner, endpoints: Endpoint[], timeoutS = 1, sources?: Endpoint[]): Promise<PairResult[]> {
+  return reachability({ runner, endpoints, sources, protos: ['icmp'], families: [familyOf(endpoints)], timeoutMs: timeoutS * 1000 });
 }
 
 /** TCP over IPv4 (or IPv6 when the endpoints' `ip` is IPv6) from every endpoint to every other. */
-export function tcpMatrix(endpoints: Endpoint[], timeoutMs = 2000, sources?: Endpoint[]): Promise<PairResult[]> {
-  return reachability({ endpoints, sources, protos: ['tcp'], families: [familyOf(endpoints)], timeoutMs });
+export function tcpMatrix(runner: NodeRunner, endpoints: Endpoint[], timeoutMs = 2000, sources?: Endpoint[]): Promise<PairResult[]> {
+  return reachability({ runner, endpoints, sources, protos: ['tcp'], families: [familyOf(endpoints)], timeoutMs });
 }
 
 /** The callers of pingMatrix/tcpMatrix put the address to probe in `ip`, IPv4 or IPv6. */
@@ -137,12 +137,14 @@ function familyOf(eps: Endpoint[]): Family {
   return eps.some((e) => e.ip.includes(':')) ? 6 : 4;
 }
 
-function startServer(e: Endpoint, ports: number[], servers: ChildProcess[]): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', e.netns, process.execPath, PROBE, 'serve', ports.join(','), e.name], { stdio: ['ignore', 'pipe', 'pipe'] });
-  servers.push(child);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new BackendError(`probe server in ${e.name} did not start`)), 10_000);
-    createInterface({ input: child.stdout! }).once('line', () => { clearTimeout(timer); resolve(); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new BackendError(`probe server in ${e.name} exited (${code})`)); });
-  });
+/** The probe's echo server in an endpoint: answers with the endpoint's name and the source it saw. */
+export function startServer(runner: NodeRunner, e: { name: string; netns: string }, ports: number[]): Promise<Helper> {
+  return runner.spawn(e.netns, [process.execPath, PROBE, 'serve', ports.join(','), e.name], { what: `probe server in ${e.name}`, ready: /^/ });
+}
+
+/** A command in the endpoint's namespace that must succeed; its stdout. */
+async function runOk(runner: NodeRunner, e: Endpoint, argv: string[], timeoutMs: number): Promise<string> {
+  const r = await runner.exec(e.netns, argv, { timeoutMs });
+  if (r.exitCode !== 0) throw new BackendError(`${argv[0] === 'sh' ? 'ping' : 'probe'} from ${e.name} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  return r.stdout;
 }

@@ -3,6 +3,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { down, up, type UpResult } from '../../src/sim/lab.js';
 import { resolveTopology } from '../../src/topologies/index.js';
 import { NETNS_PREFIX } from '../../src/model/names.js';
+import { backendFor } from '../../src/sim/backends/index.js';
+
+/** The backend the test labs are built with: how tests reach their nodes. */
+export const runner = backendFor('netns');
 
 /** Builds a lab for a test file; pair with `downLab` in afterAll. */
 export async function upLab(topology: string, name: string): Promise<UpResult> {

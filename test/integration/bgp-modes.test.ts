@@ -4,9 +4,10 @@ import { resolveTopology } from '../../src/topologies/index.js';
 import { pingMatrix, tcpMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
-import { ipRoutes } from '../helpers/lab.js';
+import { ipRoutes, runner } from '../helpers/lab.js';
 import { birdc } from '../../src/bgp/bird.js';
 import { keys } from '../../src/datastore/keys.js';
+import { signalDaemon } from '../../src/sim/faults.js';
 
 const labs = ['t-mesh', 't-rr', 't-gw', 't-rack'];
 afterAll(async () => {
@@ -26,7 +27,7 @@ describe('BGP modes on real namespaces', () => {
     const { state } = await up(resolveTopology('mesh', { hosts: 6 }), { name: 't-mesh' });
     const st = await status(state);
     expect(Object.values(sessionsPerHost(st))).toEqual([5, 5, 5, 5, 5, 5]);
-    const icmp = await pingMatrix(endpoints(st));
+    const icmp = await pingMatrix(runner, endpoints(st));
     expect(icmp).toHaveLength(30);
     expect(icmp.filter((r) => !r.ok)).toEqual([]);
     await down('t-mesh');
@@ -45,18 +46,18 @@ describe('BGP modes on real namespaces', () => {
     for (let i = 3; i <= 10; i++) expect(perHost[`host${i}`], `host${i}`).toBe(2);
     const eps = endpoints(st);
     expect(eps).toHaveLength(8);
-    expect((await pingMatrix(eps)).filter((r) => !r.ok)).toEqual([]);
+    expect((await pingMatrix(runner, eps)).filter((r) => !r.ok)).toEqual([]);
 
     // Lose route reflector host1 abruptly: every client keeps every block through host2.
     const rr1 = readLabState('t-rr').hosts.find((h) => h.name === 'host1')!;
-    process.kill(rr1.bird.pid!, 'SIGKILL');
+    signalDaemon(readLabState('t-rr'), { node: 'host1', daemon: 'bird' });
     await waitFor('clients to notice the dead reflector', async () => {
       const now = await status(readLabState('t-rr'));
       return now.bgp.filter((b) => b.peerIp === rr1.ip && b.state === 'Established').length === 0;
     }, 15_000, 200);
     const clients = { ...state, hosts: state.hosts.filter((h) => h.name !== 'host1') };
     expect(await withDatastore(state, (ds) => missingRoutes(ds, clients))).toEqual([]);
-    expect((await pingMatrix(eps)).filter((r) => !r.ok)).toEqual([]);
+    expect((await pingMatrix(runner, eps)).filter((r) => !r.ok)).toEqual([]);
     // Not stale routes kept by graceful restart: every client's BIRD has every other client's
     // block from the surviving reflector host2 itself.
     const blocks = (await withDatastore(state, (ds) => ds.list<{ cidr: string; affinity: string }>(keys.blocks))).items.map((i) => i.value);
@@ -65,12 +66,11 @@ describe('BGP modes on real namespaces', () => {
       for (const b of blocks.filter((x) => x.affinity !== `host:${h.name}`)) expect(viaRr2, `${h.name} has ${b.cidr} from host2`).toContain(b.cidr);
     }
     // Negative control: with both reflectors gone, the clients' sessions carry no route at all.
-    const rr2 = readLabState('t-rr').hosts.find((h) => h.name === 'host2')!;
-    process.kill(rr2.bird.pid!, 'SIGKILL');
+    signalDaemon(readLabState('t-rr'), { node: 'host2', daemon: 'bird' });
     const host3 = readLabState('t-rr').hosts.find((h) => h.name === 'host3')!;
     await waitFor('host3 to lose its sessions', async () => !/Established/.test(await birdc(host3.bird.socket, 'show protocols')), 15_000, 200);
     expect(await birdc(host3.bird.socket, 'show route protocol Node_198_18_0_12')).not.toMatch(/198\.19\./);
-    expect((await pingMatrix(eps.slice(1, 3))).every((r) => !r.ok)).toBe(true);
+    expect((await pingMatrix(runner, eps.slice(1, 3))).every((r) => !r.ok)).toBe(true);
     await down('t-rr');
   }, 120_000);
 
@@ -86,15 +86,15 @@ describe('BGP modes on real namespaces', () => {
 
     const outside = { name: gw.clients[0]!.name, netns: gw.clients[0]!.netns, ip: gw.clients[0]!.ip };
     const eps = endpoints(st);
-    const icmp = await pingMatrix(eps, 1, [outside]);
+    const icmp = await pingMatrix(runner, eps, 1, [outside]);
     expect(icmp).toHaveLength(3);
     expect(icmp.filter((r) => !r.ok)).toEqual([]);
-    const tcp = await tcpMatrix(eps, 2000, [outside]);
+    const tcp = await tcpMatrix(runner, eps, 2000, [outside]);
     expect(tcp.filter((r) => !r.ok)).toEqual([]);
     // No NAT: every workload saw the outside client's own address as the source.
     expect(tcp.map((r) => r.seenAs)).toEqual(eps.map(() => outside.ip));
     // Negative control: an address in the pool that no workload holds does not answer.
-    expect((await pingMatrix([{ name: 'ghost', netns: eps[0]!.netns, ip: '198.19.3.3' }], 1, [outside]))[0]!.ok).toBe(false);
+    expect((await pingMatrix(runner, [{ name: 'ghost', netns: eps[0]!.netns, ip: '198.19.3.3' }], 1, [outside]))[0]!.ok).toBe(false);
     await down('t-gw');
   });
 
@@ -108,7 +108,7 @@ describe('BGP modes on real namespaces', () => {
     expect(st.bgp.find((b) => b.host === 'host3')!.peerIp).toBe(state.routers.find((r) => r.name === 'tor-b')!.ip);
     // Both ToRs hold every block, learned by BGP (missingRoutes covers routers too).
     expect(await withDatastore(state, (ds) => missingRoutes(ds, state))).toEqual([]);
-    expect((await pingMatrix(endpoints(st))).filter((r) => !r.ok)).toEqual([]);
+    expect((await pingMatrix(runner, endpoints(st))).filter((r) => !r.ok)).toEqual([]);
     await down('t-rack');
   });
 });

@@ -8,7 +8,7 @@ import { resolveTopology } from '../../src/topologies/index.js';
 import { pingMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
-import { cli } from '../helpers/lab.js';
+import { cli, runner } from '../helpers/lab.js';
 
 const LAB = 't-ctl';
 afterAll(async () => {
@@ -32,7 +32,7 @@ describe('ctl on a running lab', () => {
         && st.bgp.every((b) => !b.peer.startsWith('Mesh_'));
     }, 20_000, 200);
     const st = await status(readLabState(LAB));
-    expect((await pingMatrix(st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip })))).filter((r) => !r.ok)).toEqual([]);
+    expect((await pingMatrix(runner, st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip })))).filter((r) => !r.ok)).toEqual([]);
     expect(readLabState(LAB).hosts.map((h) => [h.bird.pid, h.agent.pid])).toEqual(pids);
     expect(st.hosts.every((h) => h.bird.alive && h.agent.alive)).toBe(true);
 

@@ -5,7 +5,8 @@ import { resolveTopology } from '../../src/topologies/index.js';
 import { pingMatrix, tcpMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
-import { ipRoutes } from '../helpers/lab.js';
+import { ipRoutes, runner } from '../helpers/lab.js';
+import { signalDaemon } from '../../src/sim/faults.js';
 
 afterAll(async () => {
   await down('t-dual');
@@ -21,16 +22,16 @@ describe('dual stack and session options on real namespaces', () => {
     expect(st.workloads.every((w) => w.ip6?.startsWith('2001:db8:1:'))).toBe(true);
     const v6 = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip6! }));
     const v4 = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip }));
-    expect((await pingMatrix(v6)).filter((r) => !r.ok)).toEqual([]);
-    expect((await pingMatrix(v4)).filter((r) => !r.ok)).toEqual([]);
-    const tcp6 = await tcpMatrix(v6);
+    expect((await pingMatrix(runner, v6)).filter((r) => !r.ok)).toEqual([]);
+    expect((await pingMatrix(runner, v4)).filter((r) => !r.ok)).toEqual([]);
+    const tcp6 = await tcpMatrix(runner, v6);
     expect(tcp6.filter((r) => !r.ok)).toEqual([]);
     for (const r of tcp6) expect(r.seenAs).toBe(v6.find((e) => e.name === r.from)!.ip); // no NAT in IPv6 either
     // The other host's IPv6 block was learned by BGP, with the host's IPv6 fabric address as next hop.
     const learned = await ipRoutes(state.hosts[0]!.netns, '-6', 'proto', 'bird');
     expect(learned).toContainEqual(expect.objectContaining({ gateway: state.plan.hosts[1]!.ip6 }));
     // Negative control: an unassigned IPv6 pool address does not answer.
-    expect((await pingMatrix([v6[0]!, { name: 'ghost', netns: v6[1]!.netns, ip: '2001:db8:1::ff0' }]))[0]!.ok).toBe(false);
+    expect((await pingMatrix(runner, [v6[0]!, { name: 'ghost', netns: v6[1]!.netns, ip: '2001:db8:1::ff0' }]))[0]!.ok).toBe(false);
     await down('t-dual');
   });
 
@@ -47,12 +48,12 @@ describe('dual stack and session options on real namespaces', () => {
     expect(all).toMatch(/Keepalive timer:\s+\S+\/3/);
     // A peer that dies is noticed by BFD in well under the 9 s hold time.
     const h2 = readLabState('t-bfd').hosts[1]!;
-    process.kill(h2.bird.pid!, 'SIGSTOP'); // alive but silent: only BFD or the hold timer can tell
+    signalDaemon(readLabState('t-bfd'), { node: h2.name, daemon: 'bird' }, 'SIGSTOP'); // alive but silent: only BFD or the hold timer can tell
     const t0 = Date.now();
     try {
       await waitFor('host1 to drop host2', async () => !/Established/.test(await birdc(h1.bird.socket, 'show protocols Mesh_198_18_0_12')), 8_000, 50);
     } finally {
-      process.kill(h2.bird.pid!, 'SIGCONT');
+      signalDaemon(readLabState('t-bfd'), { node: h2.name, daemon: 'bird' }, 'SIGCONT');
     }
     const ms = Date.now() - t0;
     console.log(`BFD detected a silent peer in ${ms} ms (hold time 9 s)`);

@@ -3,7 +3,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChainIR, HostPolicyIR, MatchIR, RuleIR } from '../../src/policy/ir.js';
 import { IptablesPolicy } from '../../src/policy/iptables-apply.js';
-import { removeNetns } from '../../src/sim/procs.js';
+import { removeNetns } from '../../src/sim/backends/procs.js';
 import { ipBatch, run, setSysctls, waitFor } from '../../src/util/exec.js';
 
 /**

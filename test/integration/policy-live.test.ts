@@ -8,6 +8,8 @@ import { down, heal, status, up, withDatastore, type UpResult } from '../../src/
 import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
 import { reachability } from '../../src/verify/reachability.js';
+import { runner } from '../helpers/lab.js';
+import { signalDaemon } from '../../src/sim/faults.js';
 
 const sh = async (netns: string, cmd: string) => String((await execa('ip', ['netns', 'exec', netns, 'sh', '-c', cmd])).stdout);
 
@@ -77,7 +79,7 @@ for (const dataplane of ['iptables', 'nftables'] as const) {
       const hosts = lab.state.hosts;
       const before = await Promise.all(hosts.map((h) => ruleset(h.netns, dataplane)));
       expect(before.every((b) => b.includes(dataplane === 'iptables' ? 'cali-FORWARD' : 'chain forward'))).toBe(true);
-      for (const h of hosts) process.kill(h.agent.pid!, 'SIGKILL');
+      for (const h of hosts) signalDaemon(lab.state, { node: h.name, daemon: 'agent' });
       await waitFor('agents reported dead', async () => (await status(lab.state)).hosts.every((h) => !h.agent.alive), 5_000);
       expect((await heal(lab.state)).sort()).toEqual(hosts.map((h) => `agent@${h.name}`).sort());
       const pids = readLabState(LAB).hosts.map((h) => h.agent.pid);
@@ -97,7 +99,7 @@ for (const dataplane of ['iptables', 'nftables'] as const) {
           expect(await sh(h.netns, 'iptables-save -t filter; ip6tables-save -t filter; ipset list -n')).not.toMatch(/cali/);
         }
         const [client, web1, db1] = [await ns('client'), await ns('web1'), await ns('db1')];
-        const cells = await reachability({ endpoints: [web1, db1].map((w) => ({ name: w.name, netns: w.netns, ip: w.ip })), sources: [{ name: client.name, netns: client.netns, ip: client.ip }], protos: ['tcp'], families: [4], ports: [80, 5432], timeoutMs: 1000 });
+        const cells = await reachability({ runner, endpoints: [web1, db1].map((w) => ({ name: w.name, netns: w.netns, ip: w.ip })), sources: [{ name: client.name, netns: client.netns, ip: client.ip }], protos: ['tcp'], families: [4], ports: [80, 5432], timeoutMs: 1000 });
         expect(cells.map((c) => `${c.to}:${c.port} ${c.ok}`).sort()).toEqual(['db1:5432 false', 'db1:80 false', 'web1:5432 false', 'web1:80 true']);
       }, 60_000);
     }

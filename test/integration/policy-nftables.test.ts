@@ -7,7 +7,7 @@ import { workloadIfaceSysctls } from '../../src/cni/sysctls.js';
 import { HOST_VETH_MAC, WORKLOAD_GATEWAY, WORKLOAD_GATEWAY6 } from '../../src/cni/workload.js';
 import type { ChainIR, HostPolicyIR, MatchIR, RuleIR } from '../../src/policy/ir.js';
 import { NftPolicy } from '../../src/policy/nftables-apply.js';
-import { removeNetns } from '../../src/sim/procs.js';
+import { removeNetns } from '../../src/sim/backends/procs.js';
 import { inNetns, ipBatch, run, setSysctls, tryRun, waitFor } from '../../src/util/exec.js';
 
 /**

@@ -7,7 +7,7 @@ import { readLabState } from '../../src/sim/state.js';
 import { keys } from '../../src/datastore/keys.js';
 import { blockOf } from '../../src/net/cidr.js';
 import { waitFor } from '../../src/util/exec.js';
-import { labNamespaces, ipRoutes } from '../helpers/lab.js';
+import { labNamespaces, ipRoutes, runner } from '../helpers/lab.js';
 
 afterAll(async () => {
   await down('t-borrow');
@@ -36,7 +36,7 @@ describe('a running lab changes', () => {
     const st = await status(readLabState('t-borrow'));
     const eps = endpoints(st);
     const a5 = eps.find((e) => e.name === 'a5')!;
-    const results = await pingMatrix([...eps.filter((e) => e.name !== 'a5'), a5]);
+    const results = await pingMatrix(runner, [...eps.filter((e) => e.name !== 'a5'), a5]);
     expect(results.filter((r) => !r.ok)).toEqual([]);
     await down('t-borrow');
   });
@@ -50,7 +50,7 @@ describe('a running lab changes', () => {
     await withDatastore(state, (ds) => waitForRoutes(ds, readLabState('t-hosts'), 5_000));
     const st = await status(readLabState('t-hosts'));
     expect(st.bgp.filter((b) => b.state === 'Established')).toHaveLength(6);
-    expect((await pingMatrix(endpoints(st))).filter((r) => !r.ok)).toEqual([]);
+    expect((await pingMatrix(runner, endpoints(st))).filter((r) => !r.ok)).toEqual([]);
     expect(await withDatastore(state, (ds) => missingRoutes(ds, readLabState('t-hosts')))).toEqual([]);
     // No daemon was restarted to get there.
     expect(readLabState('t-hosts').hosts.slice(0, 2).map((h) => h.bird.pid)).toEqual(birdPidsBefore);

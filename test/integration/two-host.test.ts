@@ -9,8 +9,9 @@ import { waitFor } from '../../src/util/exec.js';
 import { Agent } from '../../src/agent/agent.js';
 import { Dataplane } from '../../src/agent/dataplane.js';
 import { blockOf, cidrContains } from '../../src/net/cidr.js';
-import { cli, downLab, ipRoutes, ping, upLab } from '../helpers/lab.js';
+import { cli, downLab, ipRoutes, ping, runner, upLab } from '../helpers/lab.js';
 import { Ipam } from '../../src/ipam/ipam.js';
+import { signalDaemon } from '../../src/sim/faults.js';
 
 const LAB = 't-2host';
 
@@ -75,8 +76,8 @@ describe('two hosts routing workload traffic by BGP', () => {
   it('every workload reaches every other one by ICMP and TCP; an unassigned pool address does not answer', async () => {
     const st = await status(lab.state);
     const eps = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip }));
-    const icmp = await pingMatrix(eps);
-    const tcp = await tcpMatrix(eps);
+    const icmp = await pingMatrix(runner, eps);
+    const tcp = await tcpMatrix(runner, eps);
     expect(icmp.filter((r) => !r.ok)).toEqual([]);
     expect(tcp.filter((r) => !r.ok)).toEqual([]);
     expect(icmp).toHaveLength(12);
@@ -84,7 +85,7 @@ describe('two hosts routing workload traffic by BGP', () => {
     // Negative control: the same verifiers report failure for an address nobody holds (the
     // judging of wrong answers and translated sources is unit-tested in reachability-judge).
     const ghost = { name: 'ghost', netns: eps[2]!.netns, ip: '198.19.0.250' };
-    const toGhost = await reachability({ endpoints: [ghost], sources: [eps[1]!], protos: ['icmp', 'tcp', 'udp'], families: [4], timeoutMs: 1000 });
+    const toGhost = await reachability({ runner, endpoints: [ghost], sources: [eps[1]!], protos: ['icmp', 'tcp', 'udp'], families: [4], timeoutMs: 1000 });
     expect(toGhost.map((r) => [r.proto, r.ok])).toEqual([['icmp', false], ['tcp', false], ['udp', false]]);
   });
 
@@ -119,7 +120,7 @@ describe('two hosts routing workload traffic by BGP', () => {
     const host1 = state.hosts.find((h) => h.name === 'host1')!;
     const st = await status(state);
     const [w1, w3] = ['w1', 'w3'].map((n) => st.workloads.find((w) => w.name === n)!);
-    process.kill(host1.agent.pid!, 'SIGKILL');
+    signalDaemon(state, { node: 'host1', daemon: 'agent' });
     await waitFor('agent reported dead', async () => !(await status(state)).hosts.find((h) => h.name === 'host1')!.agent.alive, 5_000);
     expect(await ping(w3!.netns, w1!.ip)).toBe(true);
 

@@ -1,11 +1,14 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { HostPlan, LabPlan, RouterPlan } from '../../model/topology.js';
-import { ipBatch, setSysctls } from '../../util/exec.js';
-import type { Backend, DestroyReport } from '../backend.js';
+import { inNetns, ipBatch, setSysctls, tryRun, type RunResult } from '../../util/exec.js';
+import type { Helper, HelperOptions } from '../../util/node-runner.js';
+import type { Backend, DestroyReport, Uplink } from '../backend.js';
+import type { DaemonSpec } from '../daemons.js';
+import { startHelper } from '../helper.js';
 import { checkLabName, NETNS_PREFIX } from '../../model/names.js';
 import { labOfNetns, names, STATE_ROOT } from '../names.js';
-import { pidsInNetns, removeNetns } from '../procs.js';
+import { daemonEnding, isAlive, isStopped, pidsInNetns, removeNetns, spawnDaemon } from './procs.js';
 import { labsWithState } from '../state.js';
 import { BackendError } from '../../util/errors.js';
 
@@ -29,6 +32,62 @@ export class NetnsBackend implements Backend {
 
   clientNetns(lab: string, client: string): string {
     return names.clientNs(lab, client);
+  }
+
+  workloadNetns(lab: string, workload: string): string {
+    return names.workloadNs(lab, workload);
+  }
+
+  async exec(netns: string | undefined, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+    const [cmd, ...args] = inNetns(netns, argv);
+    return tryRun(cmd!, args, opts);
+  }
+
+  spawn(netns: string | undefined, argv: string[], opts: HelperOptions): Promise<Helper> {
+    return startHelper(inNetns(netns, argv), opts);
+  }
+
+  async addWorkloadNetns(netns: string): Promise<void> {
+    await ipBatch(undefined, [`netns add ${netns}`]);
+  }
+
+  async removeNodes(netns: string[]): Promise<string[]> {
+    const present = netns.filter((n) => existsSync(`/run/netns/${n}`));
+    await removeNetns(present);
+    return present;
+  }
+
+  /** A node's uplink is a veth whose fabric end sits on the bridge, in the fabric namespace. */
+  uplink(lab: string, node: string): Uplink {
+    return { netns: this.fabricNetns(lab), ifname: names.fabricPort(node) };
+  }
+
+  async setUplink(lab: string, node: string, up: boolean): Promise<void> {
+    const l = this.uplink(lab, node);
+    await ipBatch(l.netns, [`link set ${l.ifname} ${up ? 'up' : 'down'}`]);
+  }
+
+  /** Daemons run in their node's namespace, in a session of their own (`ip netns exec`). */
+  startDaemon(spec: DaemonSpec): number {
+    mkdirSync(spec.cwd ?? dirname(spec.log), { recursive: true });
+    for (const f of spec.staleFiles ?? []) rmSync(f, { force: true });
+    return spawnDaemon({ netns: spec.netns, argv: spec.argv, logFile: spec.log, cwd: spec.cwd });
+  }
+
+  daemonAlive(spec: DaemonSpec, pid: number | undefined): boolean {
+    return isAlive(pid, spec.marks);
+  }
+
+  daemonStopped(pid: number | undefined): boolean {
+    return isStopped(pid);
+  }
+
+  daemonEnding(pid: number | undefined): string | undefined {
+    return daemonEnding(pid);
+  }
+
+  signalDaemon(pid: number, signal: NodeJS.Signals): void {
+    process.kill(pid, signal);
   }
 
   async addRouters(lab: string, plan: LabPlan, routers: RouterPlan[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { inNetns, ipBatch, sleep } from '../util/exec.js';
-import { BackendError } from '../util/errors.js';
+import { inNetns, ipBatch, sleep } from '../../util/exec.js';
+import { BackendError } from '../../util/errors.js';
 
 /**
  * Starts a long-lived daemon that outlives the calling CLI: its own session, stdout and stderr
