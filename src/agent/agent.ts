@@ -5,7 +5,8 @@ import { readSnapshot } from '../datastore/snapshot.js';
 import type { Datastore } from '../datastore/store.js';
 import type { AgentStatus } from '../model/resources.js';
 import { errorMessage } from '../util/errors.js';
-import type { Dataplane } from './dataplane.js';
+import type { CommandRunner } from '../util/exec.js';
+import { DataplaneError, type ApplyResult, type Dataplane } from './dataplane.js';
 import { computeDesired } from './desired.js';
 
 export interface AgentOptions {
@@ -14,6 +15,8 @@ export interface AgentOptions {
   dataplane: Dataplane;
   /** BIRD config file and control socket this agent keeps in step (the confd role). */
   bird?: { config: string; socket: string };
+  /** Runs `bird -p` and `birdc configure`: the dataplane's runner unless given. */
+  runner?: CommandRunner;
   /** Full re-read of datastore and kernel, to repair drift nobody told us about. */
   resyncMs?: number;
   heartbeatMs?: number;
@@ -36,7 +39,7 @@ export class Agent {
   private stopped = false;
 
   constructor(private readonly o: AgentOptions) {
-    this.confd = o.bird ? new BirdConfd(o.bird.config, o.bird.socket) : undefined;
+    this.confd = o.bird ? new BirdConfd(o.bird.config, o.bird.socket, o.runner ?? o.dataplane.runner) : undefined;
     const now = new Date().toISOString();
     this.status = { host: o.host, pid: process.pid, startedAt: now, heartbeatAt: now, reconciles: 0 };
   }
@@ -83,7 +86,16 @@ export class Agent {
     try {
       const snapshot = await readSnapshot(this.o.ds);
       const desired = computeDesired(snapshot, this.o.host);
-      const r = await this.o.dataplane.apply(desired);
+      // Steps that failed are reported with what the others did; the next pass retries them.
+      let r: ApplyResult;
+      let dataplaneError: string | undefined;
+      try {
+        r = await this.o.dataplane.apply(desired);
+      } catch (err) {
+        if (!(err instanceof DataplaneError)) throw err;
+        r = err.result;
+        dataplaneError = err.message;
+      }
       let birdError: string | undefined;
       if (this.confd) {
         try {
@@ -95,7 +107,7 @@ export class Agent {
         }
       }
       const ms = Math.round(performance.now() - t0);
-      const error = [...desired.policyProblems, ...r.errors, ...(birdError ? [birdError] : [])].join('; ') || undefined;
+      const error = [...desired.policyProblems, ...(dataplaneError ? [dataplaneError] : []), ...(birdError ? [birdError] : [])].join('; ') || undefined;
       this.status.reconciles++;
       const before = this.status.lastReconcile;
       this.status.lastReconcile = {

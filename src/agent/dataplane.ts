@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { inNetns, ipBatch, ipJson, run, setSysctls } from '../util/exec.js';
-import { errorMessage } from '../util/errors.js';
+import { inNetns, ipBatch, ipJson, processRunner, run, setSysctls, type CommandRunner } from '../util/exec.js';
+import { BackendError, errorMessage } from '../util/errors.js';
 import type { PolicyDataplaneKind } from '../model/resources.js';
 import type { PolicyDataplane } from '../policy/ir.js';
 import { IptablesPolicy } from '../policy/iptables-apply.js';
@@ -14,12 +14,49 @@ export interface ApplyResult {
   skipped: number;
   /** Policy chains and sets written (0 when the policy did not change). */
   policy: { chains: number; sets: number };
-  errors: string[];
+}
+
+/** A part of an apply that can fail on its own while the others go on. */
+export type ApplyStep = 'policy' | 'vxlan' | 'routes' | 'sysctls' | 'nat';
+
+/**
+ * Some steps of an apply failed (the others were done). `result` says what the apply did or
+ * tried; `failures` has each step's error (a CommandError, or an error wrapping one as `cause`).
+ * The message is theirs, joined with `; `; `cause` is the error itself when there is one,
+ * else an AggregateError of them all. Nothing is remembered as done: the next apply retries.
+ */
+export class DataplaneError extends BackendError {
+  constructor(readonly result: ApplyResult, readonly failures: { step: ApplyStep; error: unknown }[]) {
+    const errors = failures.map((f) => f.error);
+    const message = errors.map(errorMessage).join('; ');
+    super(message, { cause: errors.length === 1 ? errors[0] : new AggregateError(errors, message) });
+  }
+}
+
+/** Reads and writes /proc/sys of the namespace this process runs in (keys like `net.ipv4.ip_forward`). */
+export interface ProcSys {
+  read(key: string): string;
+  write(key: string, value: string): void;
+}
+
+const procSysPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`;
+
+/** The real /proc/sys. */
+export const realProcSys: ProcSys = {
+  read: (key) => readFileSync(procSysPath(key), 'utf8'),
+  write: (key, value) => writeFileSync(procSysPath(key), value),
+};
+
+export interface DataplaneOptions {
+  /** Runs every command (ip, bridge, sysctl, iptables-restore, ipset, nft): the real one unless given. */
+  runner?: CommandRunner;
+  /** /proc/sys, for the sysctls of the namespace this process runs in (no `netns`): the real one unless given. */
+  procSys?: ProcSys;
 }
 
 /** The policy ruleset of a kind, for a namespace (undefined: the current one). */
-export function policyDataplane(kind: PolicyDataplaneKind, netns: string | undefined): PolicyDataplane {
-  return kind === 'nftables' ? new NftPolicy(netns) : new IptablesPolicy(netns);
+export function policyDataplane(kind: PolicyDataplaneKind, netns: string | undefined, runner: CommandRunner = processRunner): PolicyDataplane {
+  return kind === 'nftables' ? new NftPolicy(netns, runner) : new IptablesPolicy(netns, runner);
 }
 
 /** Pure: what to replace and what to delete so that `actual` becomes `desired`. */
@@ -49,7 +86,9 @@ interface IpRoute { dst: string; type?: string; dev?: string; gateway?: string }
 
 /**
  * The thin layer that touches one host's kernel. `netns` undefined means "the namespace this
- * process runs in" (the agent daemon); a name drives the host from outside with `ip -n`.
+ * process runs in" (the agent daemon); a name drives the host from outside with `ip -n`. Every
+ * command goes through `options.runner`, as Felix's managers go through their shims: a test
+ * gives a fake that records the commands and answers as a kernel would.
  */
 export class Dataplane {
   /** What was last applied of things we cannot cheaply read back; re-applied on every change. */
@@ -59,10 +98,18 @@ export class Dataplane {
   /** Rulesets of the other kind still to remove (a switch, or leftovers from before a restart). */
   private toRemove: PolicyDataplane[] | undefined;
 
-  constructor(readonly netns?: string) {}
+  /** What runs its commands; the agent's BIRD reloads use it too unless told otherwise. */
+  readonly runner: CommandRunner;
+  private readonly procSys: ProcSys;
 
+  constructor(readonly netns?: string, options: DataplaneOptions = {}) {
+    this.runner = options.runner ?? processRunner;
+    this.procSys = options.procSys ?? realProcSys;
+  }
+
+  /** The routes we own: those with our protocol number (the kernel's, BIRD's... are never touched). */
   async readRoutes(): Promise<DesiredRoute[]> {
-    const [v4, v6] = await Promise.all(['-4', '-6'].map((f) => ipJson<IpRoute[]>(this.netns, [f, 'route', 'show', 'proto', String(AGENT_ROUTE_PROTO)])));
+    const [v4, v6] = await Promise.all(['-4', '-6'].map((f) => ipJson<IpRoute[]>(this.netns, [f, 'route', 'show', 'proto', String(AGENT_ROUTE_PROTO)], this.runner)));
     return [...v4!, ...v6!].map((r): DesiredRoute => {
       const dst = r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
       return r.type === 'blackhole' ? { dst, type: 'blackhole' } : { dst, type: 'unicast', dev: r.dev ?? '', ...(r.gateway ? { via: r.gateway } : {}) };
@@ -70,48 +117,41 @@ export class Dataplane {
   }
 
   async links(): Promise<Set<string>> {
-    const rows = await ipJson<{ ifname: string }[]>(this.netns, ['link', 'show']);
+    const rows = await ipJson<{ ifname: string }[]>(this.netns, ['link', 'show'], this.runner);
     return new Set(rows.map((r) => r.ifname));
   }
 
-  /** Reads the kernel, then converges it to `desired` in one route batch and one sysctl pass. */
+  /**
+   * Reads the kernel, then converges it to `desired` in one route batch and one sysctl pass.
+   * A step that fails does not stop the others: they all run, then a DataplaneError carries
+   * every failure and what was done. Failing to read the kernel throws at once (a CommandError).
+   */
   async apply(desired: DesiredState): Promise<ApplyResult> {
-    const errors: string[] = [];
+    const failures: { step: ApplyStep; error: unknown }[] = [];
+    const step = async (name: ApplyStep, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (error) {
+        failures.push({ step: name, error });
+      }
+    };
     // Policy first: a workload must never be reachable before its rules are in place (an
     // unknown cali interface is dropped by the dispatch chains until then).
     let policy = { chains: 0, sets: 0 };
-    try {
-      policy = await this.applyPolicy(desired);
-    } catch (err) {
-      errors.push(errorMessage(err));
-    }
+    await step('policy', async () => { policy = await this.applyPolicy(desired); });
     const [actual, links] = await Promise.all([this.readRoutes(), this.links()]);
-    try {
-      await this.applyVxlan(desired.vxlan, links);
-    } catch (err) {
-      errors.push(errorMessage(err));
-    }
+    await step('vxlan', () => this.applyVxlan(desired.vxlan, links));
     // A workload's veth may not exist yet (its endpoint record can come first): skip it for now.
     const present = desired.routes.filter((r) => r.type === 'blackhole' || links.has(r.dev));
     const { put, del } = diffRoutes(present, actual);
-    try {
-      await ipBatch(this.netns, routeLines(put, del), { force: true });
-    } catch (err) {
-      errors.push(errorMessage(err));
-    }
+    await step('routes', () => ipBatch(this.netns, routeLines(put, del), { force: true, runner: this.runner }));
     const sysctls: Record<string, string> = { ...HOST_SYSCTLS };
     for (const iface of desired.workloadIfaces.filter((i) => links.has(i))) Object.assign(sysctls, workloadIfaceSysctls(iface));
-    try {
-      await this.setSysctls(sysctls);
-    } catch (err) {
-      errors.push(errorMessage(err));
-    }
-    try {
-      await this.applyNat(desired.natTable);
-    } catch (err) {
-      errors.push(errorMessage(err));
-    }
-    return { added: put.length, removed: del.length, skipped: desired.routes.length - present.length, policy, errors };
+    await step('sysctls', () => this.setSysctls(sysctls));
+    await step('nat', () => this.applyNat(desired.natTable));
+    const result: ApplyResult = { added: put.length, removed: del.length, skipped: desired.routes.length - present.length, policy };
+    if (failures.length) throw new DataplaneError(result, failures);
+    return result;
   }
 
   /**
@@ -122,12 +162,12 @@ export class Dataplane {
   private async applyPolicy(desired: DesiredState): Promise<{ chains: number; sets: number }> {
     const kind = desired.policyDataplane;
     const other = kind === 'nftables' ? 'iptables' : 'nftables';
-    this.toRemove ??= [policyDataplane(other, this.netns)];
+    this.toRemove ??= [policyDataplane(other, this.netns, this.runner)];
     let r: { chains: number; sets: number };
     if (this.policy?.kind === kind) {
       r = await this.policy.apply(desired.policy);
     } else {
-      const next = policyDataplane(kind, this.netns);
+      const next = policyDataplane(kind, this.netns, this.runner);
       r = await next.apply(desired.policy);
       if (this.policy) this.toRemove.push(this.policy);
       this.policy = next;
@@ -149,7 +189,7 @@ export class Dataplane {
   /** The VXLAN device, its neighbour and forwarding entries per peer; removed when unwanted. */
   private async applyVxlan(v: VxlanState | undefined, links: Set<string>): Promise<void> {
     if (!v) {
-      if (links.has(VXLAN_DEVICE)) await ipBatch(this.netns, [`link del ${VXLAN_DEVICE}`]);
+      if (links.has(VXLAN_DEVICE)) await ipBatch(this.netns, [`link del ${VXLAN_DEVICE}`], { runner: this.runner });
       this.applied.vxlan = '';
       return;
     }
@@ -160,13 +200,13 @@ export class Dataplane {
         `link add ${VXLAN_DEVICE} type vxlan id ${VXLAN_VNI} local ${v.localIp} dev eth0 dstport ${VXLAN_PORT} nolearning`,
         `link set ${VXLAN_DEVICE} address ${v.mac}`,
         `link set ${VXLAN_DEVICE} up`,
-      ]);
+      ], { runner: this.runner });
       links.add(VXLAN_DEVICE);
     }
-    await ipBatch(this.netns, v.peers.map((p) => `neigh replace ${p.ip} lladdr ${p.mac} dev ${VXLAN_DEVICE} nud permanent`));
+    await ipBatch(this.netns, v.peers.map((p) => `neigh replace ${p.ip} lladdr ${p.mac} dev ${VXLAN_DEVICE} nud permanent`), { runner: this.runner });
     const fdb = v.peers.map((p) => `fdb replace ${p.mac} dev ${VXLAN_DEVICE} dst ${p.ip} self permanent`).join('\n') + '\n';
     const [cmd, ...args] = inNetns(this.netns, ['bridge', '-batch', '-']);
-    if (v.peers.length) await run(cmd!, args, { input: fdb });
+    if (v.peers.length) await run(cmd!, args, { input: fdb }, this.runner);
     this.applied.vxlan = wanted;
   }
 
@@ -176,16 +216,15 @@ export class Dataplane {
     // Never touched iptables and nothing wanted: stay away (no modules loaded for nothing).
     const text = table || '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n';
     const [cmd, ...args] = inNetns(this.netns, ['iptables-restore', '-w']);
-    await run(cmd!, args, { input: text });
+    await run(cmd!, args, { input: text }, this.runner);
     this.applied.nat = table;
   }
 
   private async setSysctls(values: Record<string, string>): Promise<void> {
-    if (this.netns) return setSysctls(this.netns, values);
+    if (this.netns) return setSysctls(this.netns, values, this.runner);
     // In our own namespace: read /proc/sys and write only what differs, with no process at all.
     for (const [k, v] of Object.entries(values)) {
-      const path = `/proc/sys/${k.replaceAll('.', '/')}`;
-      if (readFileSync(path, 'utf8').trim() !== v) writeFileSync(path, v);
+      if (this.procSys.read(k).trim() !== v) this.procSys.write(k, v);
     }
   }
 }

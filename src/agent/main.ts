@@ -4,6 +4,7 @@ import { NETNS_PREFIX } from '../model/names.js';
 import { Command } from 'commander';
 import { Datastore } from '../datastore/store.js';
 import { errorMessage } from '../util/errors.js';
+import { processRunner } from '../util/exec.js';
 import { Agent } from './agent.js';
 import { Dataplane } from './dataplane.js';
 
@@ -25,11 +26,14 @@ const program = new Command('calico-sim-agent')
       throw new Error('refusing to program a namespace that is not a calico-sim lab\'s: run me inside a host namespace (ip netns exec) or pass --netns');
     }
     const ds = new Datastore(o.etcd.split(','));
+    // Every command of this agent (ip, sysctl, iptables, nft, bird, birdc) runs as a child process.
+    const runner = processRunner;
     const agent = new Agent({
       host: o.host,
       ds,
-      dataplane: new Dataplane(o.netns),
+      dataplane: new Dataplane(o.netns, { runner }),
       bird: o.birdConfig && o.birdSocket ? { config: o.birdConfig, socket: o.birdSocket } : undefined,
+      runner,
       resyncMs: o.resyncMs,
     });
     const stop = async () => {

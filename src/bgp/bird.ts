@@ -2,8 +2,8 @@
  * Thin wrappers around the real BIRD 2 binaries (`bird -p`, `birdc`) and pure parsers for the
  * text `birdc` prints. Formats are those of BIRD 2.0.12; see test/unit/fixtures/birdc-*.txt.
  */
-import { tryRun, type RunResult } from '../util/exec.js';
-import { BackendError } from '../util/errors.js';
+import { processRunner, type CommandResult, type CommandRunner } from '../util/exec.js';
+import { BackendError, CommandError } from '../util/errors.js';
 
 /** One row of `birdc show protocols`. */
 export interface BirdProtocol {
@@ -36,39 +36,47 @@ export interface BgpSession {
 /** What a successful `birdc configure` reported. */
 export type ConfigureOutcome = 'reconfigured' | 'in-progress' | 'queued';
 
-/** Runs `bird -p -c <path>`; throws BackendError with BIRD's `file:line:col message` if invalid. */
-export async function checkBirdConfig(path: string): Promise<void> {
-  const r = await tryRun('bird', ['-p', '-c', path], { timeoutMs: 10_000 });
+/**
+ * Runs `bird -p -c <path>`; throws BackendError with BIRD's `file:line:col message` if invalid
+ * (the failed command, a CommandError, is its cause).
+ */
+export async function checkBirdConfig(path: string, runner: CommandRunner = processRunner): Promise<void> {
+  const argv = ['bird', '-p', '-c', path];
+  const r = await runner.run(argv, { timeoutMs: 10_000, reject: false });
   if (r.exitCode === 0) return;
-  const detail = (r.stderr || r.stdout).trim().replace(/^bird: /gm, '') || `could not run bird (exit code ${r.exitCode})`;
-  throw new BackendError(`invalid BIRD config: ${detail}`);
+  const detail = (r.stderr || r.stdout).trim().replace(/^bird: /gm, '') || `could not run bird (${r.reason ?? `exit code ${r.exitCode}`})`;
+  throw new BackendError(`invalid BIRD config: ${detail}`, { cause: new CommandError({ argv, ...r }) });
 }
 
 /** Runs `birdc -s <socket> <command...>` and returns its stdout (banner included). */
-export async function birdc(socket: string, command: string): Promise<string> {
-  const r = await runBirdc(socket, command);
-  if (r.exitCode !== 0) throw new BackendError(`birdc -s ${socket} ${command}: ${replyText(r).split('\n').join(' | ')}`);
+export async function birdc(socket: string, command: string, runner: CommandRunner = processRunner): Promise<string> {
+  const { argv, r } = await runBirdc(socket, command, runner);
+  if (r.exitCode !== 0) throw new BackendError(`birdc -s ${socket} ${command}: ${replyText(r).split('\n').join(' | ')}`, { cause: new CommandError({ argv, ...r }) });
   return r.stdout;
 }
 
 /** `birdc configure`: makes BIRD reload its config file; throws unless BIRD accepted it. */
-export async function configure(socket: string): Promise<ConfigureOutcome> {
-  return configureOutcome(replyText(await runBirdc(socket, 'configure')));
+export async function configure(socket: string, runner: CommandRunner = processRunner): Promise<ConfigureOutcome> {
+  const { argv, r } = await runBirdc(socket, 'configure', runner);
+  return configureOutcome(replyText(r), r.exitCode === 0 ? undefined : new CommandError({ argv, ...r }));
 }
 
-/** Reads the reply to `birdc configure`; throws BackendError with BIRD's words if it failed. */
-export function configureOutcome(output: string): ConfigureOutcome {
+/**
+ * Reads the reply to `birdc configure`; throws BackendError with BIRD's words if it failed
+ * (with `cause`, when given: the failed birdc command).
+ */
+export function configureOutcome(output: string, cause?: CommandError): ConfigureOutcome {
   for (const line of output.split('\n').map((l) => l.trim())) {
     if (line === 'Reconfigured') return 'reconfigured';
     if (line === 'Reconfiguration in progress') return 'in-progress';
     if (line === 'Reconfiguration queued' || line.startsWith('Reconfiguration already in progress')) return 'queued';
   }
-  throw new BackendError(`birdc configure failed: ${withoutBanner(output).trim().split('\n').join(' | ')}`);
+  throw new BackendError(`birdc configure failed: ${withoutBanner(output).trim().split('\n').join(' | ')}`, cause ? { cause } : undefined);
 }
 
 /** `birdc show protocols all`, BGP protocols only. */
-export async function bgpSessions(socket: string): Promise<BgpSession[]> {
-  return parseBgpSessions(await birdc(socket, 'show protocols all'));
+export async function bgpSessions(socket: string, runner: CommandRunner = processRunner): Promise<BgpSession[]> {
+  return parseBgpSessions(await birdc(socket, 'show protocols all', runner));
 }
 
 /**
@@ -131,14 +139,15 @@ function protocolBlocks(output: string): ProtocolBlock[] {
   return blocks;
 }
 
-function runBirdc(socket: string, command: string): Promise<RunResult> {
-  return tryRun('birdc', ['-s', socket, ...command.trim().split(/\s+/)], { timeoutMs: 10_000 });
+async function runBirdc(socket: string, command: string, runner: CommandRunner): Promise<{ argv: string[]; r: CommandResult }> {
+  const argv = ['birdc', '-s', socket, ...command.trim().split(/\s+/)];
+  return { argv, r: await runner.run(argv, { timeoutMs: 10_000, reject: false }) };
 }
 
 /** What birdc said, for error messages and configure: stdout and stderr, banner dropped. */
-function replyText(r: RunResult): string {
+function replyText(r: CommandResult): string {
   const text = [withoutBanner(r.stdout), r.stderr].map((s) => s.trim()).filter(Boolean).join('\n');
-  return text || `exit code ${r.exitCode}`;
+  return text || (r.reason ?? `exit code ${r.exitCode ?? -1}`);
 }
 
 /** Drops birdc's `BIRD 2.0.12 ready.` line. */

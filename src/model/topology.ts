@@ -173,7 +173,7 @@ export function loadTopologyFile(path: string): LabPlan {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TopologyError(`${path}: cannot read topology file: ${errorMessage(err)}`);
+    throw new TopologyError(`${path}: cannot read topology file: ${errorMessage(err)}`, { cause: err });
   }
   return parseTopology(text, path);
 }
@@ -184,7 +184,7 @@ export function parseTopology(text: string, source: string): LabPlan {
     doc = parseYaml(text, { prettyErrors: true });
   } catch (err) {
     const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}: ` : '';
-    throw new TopologyError(`${source}: ${where}malformed YAML: ${errorMessage(err).split('\n')[0]}`);
+    throw new TopologyError(`${source}: ${where}malformed YAML: ${errorMessage(err).split('\n')[0]}`, { cause: err });
   }
   return planTopology(doc, source);
 }

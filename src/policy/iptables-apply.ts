@@ -3,7 +3,7 @@
  * `ipset restore` / `iptables-restore` / `ip6tables-restore` each, inside a namespace. Only the
  * filter table is ever written (the agent writes `nat` itself, see agent/dataplane.ts).
  */
-import { inNetns, run } from '../util/exec.js';
+import { inNetns, processRunner, run, type CommandRunner } from '../util/exec.js';
 import { BackendError, errorMessage } from '../util/errors.js';
 import type { HostPolicyIR, PolicyDataplane } from './ir.js';
 import { compileIptables, isOurSet, renderDelta, renderFull, renderRemove, type CompiledPolicy, type RestorePlan } from './iptables.js';
@@ -14,7 +14,7 @@ export class IptablesPolicy implements PolicyDataplane {
   private applied: CompiledPolicy | undefined;
 
   /** `netns` undefined: the namespace this process runs in (as Dataplane). */
-  constructor(readonly netns?: string) {}
+  constructor(readonly netns?: string, private readonly runner: CommandRunner = processRunner) {}
 
   async apply(ir: HostPolicyIR): Promise<{ chains: number; sets: number }> {
     const desired = compileIptables(ir);
@@ -53,7 +53,7 @@ export class IptablesPolicy implements PolicyDataplane {
   private async exec(cmd: string, args: string[], input?: string): Promise<string> {
     const [c, ...a] = inNetns(this.netns, [cmd, ...args]);
     try {
-      return await run(c!, a, input === undefined ? {} : { input });
+      return await run(c!, a, input === undefined ? {} : { input }, this.runner);
     } catch (err) {
       throw new BackendError(`iptables policy${this.netns ? ` in ${this.netns}` : ''}: ${errorMessage(err)}`, { cause: err });
     }

@@ -1,17 +1,18 @@
-import { inNetns, run, tryRun } from '../util/exec.js';
+import { inNetns, processRunner, run, tryRun, type CommandRunner } from '../util/exec.js';
 import type { HostPolicyIR, PolicyDataplane } from './ir.js';
 import { NFT_FAMILY, NFT_TABLE, compileNft, deltaCounts, diffNft, fullCounts, renderDelta, renderFull, type NftDesired } from './nftables.js';
 
 /**
  * The nftables policy dataplane of one namespace (`netns` undefined: the one this process runs
- * in). Thin: compiles, then runs one `nft -f -` per apply. It keeps what it last applied: the
- * first apply rebuilds the whole table, later ones send only the delta.
+ * in). Thin: compiles, then runs one `nft -f -` per apply (through `runner`: the real one unless
+ * a test gives a fake). It keeps what it last applied: the first apply rebuilds the whole
+ * table, later ones send only the delta.
  */
 export class NftPolicy implements PolicyDataplane {
   readonly kind = 'nftables' as const;
   private applied: NftDesired | undefined;
 
-  constructor(readonly netns: string | undefined) {}
+  constructor(readonly netns: string | undefined, private readonly runner: CommandRunner = processRunner) {}
 
   async apply(ir: HostPolicyIR): Promise<{ chains: number; sets: number }> {
     const desired = compileNft(ir); // throws InputError before anything is touched
@@ -37,7 +38,7 @@ export class NftPolicy implements PolicyDataplane {
   async remove(): Promise<void> {
     this.applied = undefined;
     const [cmd, ...args] = inNetns(this.netns, ['nft', 'list', 'tables', NFT_FAMILY]);
-    const r = await tryRun(cmd!, args);
+    const r = await tryRun(cmd!, args, {}, this.runner);
     // Never used nftables here and nothing of ours: stay away.
     if (!r.stdout.split('\n').some((l) => l.trim() === `table ${NFT_FAMILY} ${NFT_TABLE}`)) return;
     await this.nft(`delete table ${NFT_FAMILY} ${NFT_TABLE}\n`);
@@ -45,6 +46,6 @@ export class NftPolicy implements PolicyDataplane {
 
   private async nft(script: string): Promise<void> {
     const [cmd, ...args] = inNetns(this.netns, ['nft', '-f', '-']);
-    await run(cmd!, args, { input: script });
+    await run(cmd!, args, { input: script }, this.runner);
   }
 }

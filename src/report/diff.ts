@@ -169,13 +169,13 @@ export function loadResults(arg: string): { kind?: unknown } {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InputError(`${file}: cannot read: ${errorMessage(err)}`);
+    throw new InputError(`${file}: cannot read: ${errorMessage(err)}`, { cause: err });
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new InputError(`${file}: not JSON: ${errorMessage(err)}`);
+    throw new InputError(`${file}: not JSON: ${errorMessage(err)}`, { cause: err });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${file}: not a results file (expected a JSON object)`);
   return value as { kind?: unknown };

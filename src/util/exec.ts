@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { BackendError, InterruptedError } from './errors.js';
+import { BackendError, CommandError, InterruptedError } from './errors.js';
 
 export interface RunResult {
   stdout: string;
@@ -7,38 +7,79 @@ export interface RunResult {
   exitCode: number;
 }
 
-/** Runs a command and throws a BackendError naming the command and its stderr if it fails. */
-export async function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await execa(cmd, args, {
-    input: opts.input,
-    reject: false,
-    timeout: opts.timeoutMs ?? 30_000,
-    stripFinalNewline: true,
-  });
-  if (r.exitCode !== 0 || r.failed) {
-    const what = [cmd, ...args].join(' ');
-    const detail = (r.stderr || r.stdout || r.shortMessage || '').toString().trim().split('\n').slice(-3).join(' | ');
-    throw new BackendError(`command failed: ${what}: ${detail}`);
-  }
-  return String(r.stdout);
+/** How to run one command. */
+export interface CommandOptions {
+  /** Written to the command's stdin (then closed). */
+  input?: string;
+  /** Killed (SIGTERM) after this long; 30 s unless given. */
+  timeoutMs?: number;
+  /** false: a failed command is returned, not thrown (for probes whose failure is an answer). */
+  reject?: boolean;
 }
 
-/** Like run() but never throws: for probes whose failure is an answer. */
-export async function tryRun(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  const r = await execa(cmd, args, { input: opts.input, reject: false, timeout: opts.timeoutMs ?? 30_000 });
-  return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
+/** What a command did. stdout and stderr lose their final newline. */
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  /** undefined when it did not exit on its own: killed, timed out, or never started. */
+  exitCode: number | undefined;
+  signal?: NodeJS.Signals;
+  /** Why it did not run to an exit code, when it did not: `timed out after 30000 ms`, `spawn ip ENOENT`. */
+  reason?: string;
+}
+
+/**
+ * Runs commands (an argv, no shell). Code that touches the kernel takes one, so that tests can
+ * give it a fake that records what would run and answers as a kernel would. A failure (non-zero
+ * exit, signal, timeout, not started) throws a CommandError unless `reject: false`; then it is
+ * returned, and `new CommandError({ argv, ...result })` makes the same error.
+ */
+export interface CommandRunner {
+  run(argv: readonly string[], opts?: CommandOptions): Promise<CommandResult>;
+}
+
+/** The real runner: child processes of this one. */
+export const processRunner: CommandRunner = {
+  async run(argv, opts = {}) {
+    const [file, ...args] = argv;
+    if (!file) throw new TypeError('cannot run an empty command line');
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const r = await execa(file, args, { input: opts.input, reject: false, timeout: timeoutMs, stripFinalNewline: true });
+    const reason = r.timedOut ? `timed out after ${timeoutMs} ms`
+      : r.failed && r.exitCode === undefined && !r.signal && r.cause instanceof Error ? r.cause.message : undefined;
+    const result: CommandResult = {
+      stdout: String(r.stdout ?? ''),
+      stderr: String(r.stderr ?? ''),
+      exitCode: r.exitCode,
+      ...(r.signal ? { signal: r.signal } : {}),
+      ...(reason ? { reason } : {}),
+    };
+    if (r.failed && opts.reject !== false) throw new CommandError({ argv, ...result }, r.cause === undefined ? undefined : { cause: r.cause });
+    return result;
+  },
+};
+
+/** Runs a command and returns its stdout; throws a CommandError if it fails. */
+export async function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}, runner: CommandRunner = processRunner): Promise<string> {
+  return (await runner.run([cmd, ...args], opts)).stdout;
+}
+
+/** Like run() but never throws: for probes whose failure is an answer (exit code -1: none). */
+export async function tryRun(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}, runner: CommandRunner = processRunner): Promise<RunResult> {
+  const r = await runner.run([cmd, ...args], { ...opts, reject: false });
+  return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
 }
 
 /** `ip [-n ns] -batch -` with the given lines: one process for many kernel changes. */
-export async function ipBatch(netns: string | undefined, lines: string[], opts: { force?: boolean } = {}): Promise<void> {
+export async function ipBatch(netns: string | undefined, lines: string[], opts: { force?: boolean; runner?: CommandRunner } = {}): Promise<void> {
   if (lines.length === 0) return;
-  const args = [...(netns ? ['-n', netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
-  await run('ip', args, { input: lines.join('\n') + '\n' });
+  const argv = ['ip', ...(netns ? ['-n', netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  await (opts.runner ?? processRunner).run(argv, { input: lines.join('\n') + '\n' });
 }
 
 /** `ip [-n ns] -j ...` parsed as JSON. */
-export async function ipJson<T>(netns: string | undefined, args: string[]): Promise<T> {
-  const out = await run('ip', [...(netns ? ['-n', netns] : []), '-j', ...args]);
+export async function ipJson<T>(netns: string | undefined, args: string[], runner: CommandRunner = processRunner): Promise<T> {
+  const out = (await runner.run(['ip', ...(netns ? ['-n', netns] : []), '-j', ...args])).stdout;
   return (out.trim() === '' ? [] : JSON.parse(out)) as T;
 }
 
@@ -48,11 +89,10 @@ export function inNetns(netns: string | undefined, argv: string[]): string[] {
 }
 
 /** Sets sysctls in one process: keys like `net.ipv4.ip_forward`. */
-export async function setSysctls(netns: string | undefined, values: Record<string, string>): Promise<void> {
+export async function setSysctls(netns: string | undefined, values: Record<string, string>, runner: CommandRunner = processRunner): Promise<void> {
   const pairs = Object.entries(values).map(([k, v]) => `${k}=${v}`);
   if (pairs.length === 0) return;
-  const [cmd, ...args] = inNetns(netns, ['sysctl', '-q', '-w', ...pairs]);
-  await run(cmd!, args);
+  await runner.run(inNetns(netns, ['sysctl', '-q', '-w', ...pairs]));
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -76,7 +116,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new BackendError(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : last}` : ''}`);
+      throw new BackendError(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : last}` : ''}`, last === undefined ? undefined : { cause: last });
     }
     await sleep(everyMs);
   }
