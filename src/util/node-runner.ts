@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { BackendError } from './errors.js';
+import { CommandError } from './errors.js';
 import type { RunResult } from './exec.js';
 
 /**
@@ -41,13 +41,10 @@ export interface Helper {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
-/** Runs `argv` in a node and returns its stdout; a non-zero exit is a BackendError with its stderr. */
+/** Runs `argv` in a node and returns its stdout; a non-zero exit is a CommandError (argv, exit code, stderr). */
 export async function execOk(runner: NodeRunner, netns: string | undefined, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
   const r = await runner.exec(netns, argv, opts);
-  if (r.exitCode !== 0) {
-    const detail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
-    throw new BackendError(`command failed${netns ? ` in ${netns}` : ''}: ${argv.join(' ')}: ${detail || `exit code ${r.exitCode}`}`);
-  }
+  if (r.exitCode !== 0) throw new CommandError({ argv, exitCode: r.exitCode, stderr: r.stderr, stdout: r.stdout, ...(netns ? { reason: `in ${netns}: exit code ${r.exitCode}` } : {}) });
   return r.stdout;
 }
 

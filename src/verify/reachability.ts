@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { BackendError } from '../util/errors.js';
-import type { Helper, NodeRunner } from '../util/node-runner.js';
+import { execOk, type Helper, type NodeRunner } from '../util/node-runner.js';
 import type { ProbeResult } from './probe.js';
 
 // The compiled prober, also when this module runs from source (tests).
@@ -80,7 +79,7 @@ type Target = { d: Endpoint; f: Family; ip: string; port?: number };
 async function ping(runner: NodeRunner, src: Endpoint, targets: Target[], timeoutMs: number): Promise<PairResult[]> {
   const w = Math.max(1, Math.ceil(timeoutMs / 1000));
   const script = targets.map((t) => `(r=$(ping -n -c 1 -W ${w} ${t.ip} 2>&1) && echo "${t.ip} ok $(echo "$r" | sed -n 's/.*time=\\([0-9.]*\\).*/\\1/p')" || echo "${t.ip} fail") &`).join('\n') + '\nwait\n';
-  const out = await runOk(runner, src, ['sh', '-c', script], timeoutMs + 10_000);
+  const out = await execOk(runner, src.netns, ['sh', '-c', script], { timeoutMs: timeoutMs + 10_000 });
   const rtt = new Map(out.split('\n').filter((l) => l.includes(' ok')).map((l) => [l.split(' ')[0], Number(l.split(' ')[2])]));
   return targets.map((t): PairResult => {
     const ok = rtt.has(t.ip);
@@ -90,7 +89,7 @@ async function ping(runner: NodeRunner, src: Endpoint, targets: Target[], timeou
 
 /** A pass needs the reply to name the intended endpoint (not just any open port). */
 async function probe(runner: NodeRunner, src: Endpoint, proto: 'tcp' | 'udp', targets: Target[], timeoutMs: number): Promise<PairResult[]> {
-  const out = await runOk(runner, src, [process.execPath, PROBE, 'probe', String(timeoutMs), ...targets.map((t) => `${proto}:${t.ip}:${t.port ?? PROBE_PORT}`)], timeoutMs + 10_000);
+  const out = await execOk(runner, src.netns, [process.execPath, PROBE, 'probe', String(timeoutMs), ...targets.map((t) => `${proto}:${t.ip}:${t.port ?? PROBE_PORT}`)], { timeoutMs: timeoutMs + 10_000 });
   const results = JSON.parse(out) as ProbeResult[];
   return targets.map((t, i) => judgeProbe(src.name, addr(src, t.f), proto, { name: t.d.name, family: t.f, ip: t.ip, port: t.port ?? PROBE_PORT }, results[i]!));
 }
@@ -142,9 +141,3 @@ export function startServer(runner: NodeRunner, e: { name: string; netns: string
   return runner.spawn(e.netns, [process.execPath, PROBE, 'serve', ports.join(','), e.name], { what: `probe server in ${e.name}`, ready: /^/ });
 }
 
-/** A command in the endpoint's namespace that must succeed; its stdout. */
-async function runOk(runner: NodeRunner, e: Endpoint, argv: string[], timeoutMs: number): Promise<string> {
-  const r = await runner.exec(e.netns, argv, { timeoutMs });
-  if (r.exitCode !== 0) throw new BackendError(`${argv[0] === 'sh' ? 'ping' : 'probe'} from ${e.name} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
-  return r.stdout;
-}
