@@ -29,9 +29,9 @@ import {
   type NetworkPolicy,
   type Profile,
 } from '../model/resources.js';
-import { felixConfigurationSpecSchema, POLICY_SPEC_SCHEMAS, profileSpecSchema, selectorText as selector, strict } from '../policy/model.js';
+import { felixConfigurationSpecSchema, POLICY_SPEC_SCHEMAS, profileSpecSchema } from '../policy/model.js';
+import { issue, resourceName, resourceSchema, selectorText as selector, strict } from '../model/resource-fields.js';
 import { outsideLabRanges } from '../model/address-plan.js';
-import { labelMap } from '../model/labels.js';
 import { table } from '../util/table.js';
 import { DatastoreError, InputError, errorMessage } from '../util/errors.js';
 
@@ -119,29 +119,11 @@ type LogSeverity = (typeof LOG_SEVERITIES)[number];
 const MAX_AS = 4294967295;
 const CALICO_DEFAULT_AS = 64512;
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** Calico's resource names: a lowercase DNS-1123 subdomain of at most 253 characters. */
-const resourceName = z
-  .string()
-  .max(253, 'must be at most 253 characters')
-  .regex(DNS1123_SUBDOMAIN, 'must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit');
-
 const asNumber = z
   .number()
   .int(`must be an AS number, a whole number from 1 to ${MAX_AS}`)
   .min(1, `must be an AS number from 1 to ${MAX_AS}`)
   .max(MAX_AS, `must be an AS number from 1 to ${MAX_AS}`);
-
-function metadataSchema(kind: string, namespaced: boolean) {
-  return strict({
-    name: resourceName,
-    namespace: namespaced ? resourceName.optional() : z.never({ error: `${kind} is not namespaced: leave metadata.namespace out` }).optional(),
-    labels: labelMap.optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-    creationTimestamp: z.string().optional(),
-  });
-}
 
 /** ipipMode / vxlanMode: only Never. */
 /** IP-in-IP: Never only (this kernel has no IPIP). VXLAN: Never, or Always (the overlay baseline). */
@@ -225,11 +207,6 @@ const ipv4Id = z.string().superRefine((text, ctx) => {
   }
   if (!ok) ctx.addIssue({ code: 'custom', message: `must be an IPv4-formatted id, e.g. 224.0.0.1 (got ${JSON.stringify(text)})` });
 });
-
-type Ctx = z.core.$RefinementCtx;
-function issue(ctx: Ctx, path: (string | number)[], message: string): void {
-  ctx.addIssue({ code: 'custom', path, message });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Spec schemas, one per kind
@@ -337,10 +314,6 @@ const BGPConfigurationSpec = strict({
 
 // ---------------------------------------------------------------------------------------------
 // Resource schemas
-
-function resourceSchema<K extends string, S extends z.ZodType>(kind: K, namespaced: boolean, spec: S) {
-  return strict({ apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata: metadataSchema(kind, namespaced), spec });
-}
 
 const IPPoolSchema: z.ZodType<IPPoolResource> = resourceSchema('IPPool', false, IPPoolSpec);
 const NodeSchema: z.ZodType<NodeResource> = resourceSchema('Node', false, NodeSpec);

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { familyOf, parseCidr } from '../net/cidr.js';
 import type { EntityRule, IcmpFields, PolicyPort, PolicyProtocol, PolicySpec, PolicyType, Profile, Rule } from '../model/resources.js';
 import { labelMap } from '../model/labels.js';
-import { parseSelector } from '../model/selector.js';
+import { issue, selectorText, strict, unsupported } from '../model/resource-fields.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { Family, PortRange } from './ir.js';
 
@@ -81,37 +81,9 @@ export function comparePolicies(a: { order?: number; sortName: string }, b: { or
 }
 
 // ---------------------------------------------------------------------------------------------
-// zod helpers (also used by ctl/resources.ts)
+// zod helpers (the shared ones, strict, unsupported and selectorText, are in src/model/resource-fields.ts)
 
 type Ctx = z.core.$RefinementCtx;
-function issue(ctx: Ctx, path: (string | number)[], message: string): void {
-  ctx.addIssue({ code: 'custom', path, message });
-}
-
-/** Schemas of the Calico fields calico-sim refuses (left out of the "known fields" lists). */
-const UNSUPPORTED = new WeakSet<object>();
-
-/** A Calico field calico-sim refuses: says so, and why. */
-function unsupported(why: string) {
-  const schema = z.never({ error: `not supported by calico-sim (${why})` }).optional();
-  UNSUPPORTED.add(schema);
-  return schema;
-}
-
-/** A strict object whose unknown-field error lists the known (and supported) fields. */
-export function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape).filter((k) => !UNSUPPORTED.has(shape[k]!)).join(', ');
-  return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field (known fields: ${known})` : undefined) });
-}
-
-/** A Calico selector, checked by the selector parser (stored as written); the error names the column. */
-export const selectorText = z.string().superRefine((text, ctx) => {
-  try {
-    parseSelector(text);
-  } catch (err) {
-    issue(ctx, [], errorMessage(err));
-  }
-});
 
 /** A policy or rule selector: also no global(), which Calico allows only in namespaceSelector. */
 const policySelector = selectorText.superRefine((text, ctx) => {
