@@ -18,16 +18,20 @@ import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from '../model/block-size.js';
 import { blockOf, canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import {
   API_VERSION,
+  LOG_SEVERITIES,
   type AllocationBlock,
-  type BGPPeer,
-  type BgpTimers,
-  type CalicoNode,
-  type FelixConfiguration,
-  type GlobalNetworkPolicy,
+  type BGPConfigurationResource,
+  type BGPPeerResource,
+  type FelixConfigurationResource,
+  type GlobalNetworkPolicyResource,
   type IPPool,
-  type Meta,
-  type NetworkPolicy,
-  type Profile,
+  type IPPoolResource,
+  type NetworkPolicyResource,
+  type NodeResource,
+  type ProfileResource,
+  type Resource,
+  type ResourceRef,
+  type StoredResource,
 } from '../model/resources.js';
 import { felixConfigurationSpecSchema, POLICY_SPEC_SCHEMAS, profileSpecSchema } from '../policy/model.js';
 import { issue, resourceName, resourceSchema, selectorText as selector, strict } from '../model/resource-fields.js';
@@ -52,69 +56,7 @@ export class ResourceError extends InputError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Resource types
-
-/** Metadata as calicoctl accepts it; `creationTimestamp` is set by the datastore on create. */
-export interface ResourceMeta extends Meta {
-  annotations?: Record<string, string>;
-}
-
-export type IPPoolResource = Omit<IPPool, 'metadata'> & { metadata: ResourceMeta };
-export type NodeResource = Omit<CalicoNode, 'metadata'> & { metadata: ResourceMeta };
-export type BGPPeerResource = Omit<BGPPeer, 'metadata'> & { metadata: ResourceMeta };
-/** metadata.namespace is always set (`default` when the file leaves it out), as Calico stores it. */
-export type NetworkPolicyResource = Omit<NetworkPolicy, 'metadata'> & { metadata: ResourceMeta & { namespace: string } };
-export type GlobalNetworkPolicyResource = Omit<GlobalNetworkPolicy, 'metadata'> & { metadata: ResourceMeta };
-export type ProfileResource = Omit<Profile, 'metadata'> & { metadata: ResourceMeta };
-export type FelixConfigurationResource = Omit<FelixConfiguration, 'metadata'> & { metadata: ResourceMeta };
-
-/**
- * A BGPConfiguration: `default` (the cluster's) or `node.<nodename>` (one node's). asNumber and
- * nodeToNodeMeshEnabled exist only in `default`, where they are always set (Calico's defaults:
- * 64512, true) — so `default` is a model BGPConfiguration, a node one is not.
- */
-export interface BGPConfigurationResource {
-  apiVersion: typeof API_VERSION;
-  kind: 'BGPConfiguration';
-  metadata: ResourceMeta;
-  spec: { logSeverityScreen?: LogSeverity; nodeToNodeMeshEnabled?: boolean; asNumber?: number } & BgpTimers;
-}
-
-/** A validated resource of a kind calico-sim can write. */
-export type Resource =
-  | IPPoolResource
-  | NodeResource
-  | BGPPeerResource
-  | BGPConfigurationResource
-  | NetworkPolicyResource
-  | GlobalNetworkPolicyResource
-  | ProfileResource
-  | FelixConfigurationResource;
-export type ResourceKind = Resource['kind'];
-
-/** A resource as read back from etcd (of any kind, not re-validated). */
-export interface StoredResource {
-  apiVersion: string;
-  kind: string;
-  metadata: ResourceMeta;
-  spec?: Record<string, unknown>;
-}
-
-/** What delete needs: kind (any calicoctl spelling) and name. Every Resource is one. */
-export interface ResourceRef {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-}
-
-export function ref(kind: string, name: string, namespace?: string): ResourceRef {
-  return { kind, metadata: namespace === undefined ? { name } : { name, namespace } };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Field schemas
-
-const LOG_SEVERITIES = ['Debug', 'Info', 'Warning', 'Error', 'Fatal'] as const;
-type LogSeverity = (typeof LOG_SEVERITIES)[number];
 
 const MAX_AS = 4294967295;
 const CALICO_DEFAULT_AS = 64512;

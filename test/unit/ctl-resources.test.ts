@@ -4,14 +4,12 @@ import {
   crossCheck,
   formatResources,
   parseResourceFile,
-  ref,
   resolveKind,
   ResourceError,
   summary,
   validateResources,
-  type Resource,
-  type StoredResource,
 } from '../../src/ctl/resources.js';
+import { ref, type Resource, type StoredResource } from '../../src/model/resources.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
 import { SimError } from '../../src/util/errors.js';
 
