@@ -1,7 +1,8 @@
 /**
  * Calico's policy resources (NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration):
- * zod schemas of their specs that check what calicoctl checks, and the pure helpers resolve.ts
- * and ctl share (protocol numbers, port ranges, defaulted types, policy names and order).
+ * zod schemas of their specs and of the whole resources that check what calicoctl checks, and
+ * the pure helpers resolve.ts and ctl share (protocol numbers, port ranges, defaulted types,
+ * policy names and order).
  *
  * Fields Calico has but calico-sim does not implement (namespaceSelector, serviceAccounts, http,
  * doNotTrack...) are refused by name ("not supported by calico-sim"), so that a policy never
@@ -9,9 +10,22 @@
  */
 import { z } from 'zod';
 import { familyOf, parseCidr } from '../net/cidr.js';
-import type { EntityRule, IcmpFields, PolicyPort, PolicyProtocol, PolicySpec, PolicyType, Profile, Rule } from '../model/resources.js';
+import type {
+  EntityRule,
+  FelixConfigurationResource,
+  GlobalNetworkPolicyResource,
+  IcmpFields,
+  NetworkPolicyResource,
+  PolicyPort,
+  PolicyProtocol,
+  PolicySpec,
+  PolicyType,
+  Profile,
+  ProfileResource,
+  Rule,
+} from '../model/resources.js';
 import { labelMap } from '../model/labels.js';
-import { issue, selectorText, strict, unsupported } from '../model/resource-fields.js';
+import { issue, resourceSchema, selectorText, strict, unsupported } from '../model/resource-fields.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { Family, PortRange } from './ir.js';
 
@@ -241,4 +255,17 @@ export const profileSpecSchema: z.ZodType<Profile['spec']> = strict({
 
 export const felixConfigurationSpecSchema = strict({
   nftablesMode: z.enum(['Enabled', 'Disabled']).optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Resources (the envelope is src/model/resource-fields.ts's; ctl validates files with these)
+
+export const NetworkPolicySchema: z.ZodType<NetworkPolicyResource> = resourceSchema('NetworkPolicy', true, POLICY_SPEC_SCHEMAS.NetworkPolicy).transform((r) => ({
+  ...r,
+  metadata: { ...r.metadata, namespace: r.metadata.namespace ?? 'default' },
+}));
+export const GlobalNetworkPolicySchema: z.ZodType<GlobalNetworkPolicyResource> = resourceSchema('GlobalNetworkPolicy', false, POLICY_SPEC_SCHEMAS.GlobalNetworkPolicy);
+export const ProfileSchema: z.ZodType<ProfileResource> = resourceSchema('Profile', false, profileSpecSchema.prefault({}));
+export const FelixConfigurationSchema: z.ZodType<FelixConfigurationResource> = resourceSchema('FelixConfiguration', false, felixConfigurationSpecSchema.prefault({})).superRefine((r, ctx) => {
+  if (r.metadata.name !== 'default') issue(ctx, ['metadata', 'name'], 'must be "default": calico-sim has only the cluster-wide FelixConfiguration');
 });
