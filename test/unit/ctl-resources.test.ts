@@ -5,10 +5,10 @@ import {
   formatResources,
   parseResourceFile,
   resolveKind,
-  ResourceError,
   summary,
   validateResources,
 } from '../../src/ctl/resources.js';
+import { ResourceError } from '../../src/ctl/resource-error.js';
 import { ref, type Resource, type StoredResource } from '../../src/model/resources.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
 import { SimError } from '../../src/util/errors.js';
