@@ -9,179 +9,16 @@
  * src/policy/model.ts), add an entry to KINDS (key, spellings, table columns), and any rule that involves other resources to
  * CROSS_CHECKS. Nothing else switches on the kind.
  */
-import { parseAllDocuments, stringify as stringifyYaml } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
 import { blockUsage } from '../ipam/blocks.js';
 import { blockOf, canonicalIp, cidrsOverlap, parseCidr } from '../net/cidr.js';
 import { API_VERSION, type AllocationBlock, type Resource, type ResourceRef, type StoredResource } from '../model/resources.js';
-import { FelixConfigurationSchema, GlobalNetworkPolicySchema, NetworkPolicySchema, ProfileSchema } from '../policy/model.js';
-import { BGPConfigurationSchema, BGPPeerSchema, IPPoolSchema, NodeSchema } from '../model/pool-bgp-schemas.js';
-import { table } from '../util/table.js';
 import { DatastoreError, errorMessage } from '../util/errors.js';
+import { identity, infoOf, keyOf, kindInfo, KINDS, resolveKind, spellingList, WRITABLE_KINDS, type KindInfo } from './kinds.js';
 import { ResourceError } from './resource-error.js';
-
-// ---------------------------------------------------------------------------------------------
-// The kind table
-
-export interface FormatOptions {
-  /** The cluster AS (BGPConfiguration default), shown in parentheses for nodes without their own. */
-  defaultAsNumber?: number;
-  /** The kind of an empty list, so that a table still has its header. */
-  kind?: string;
-}
-
-interface KindInfo {
-  readonly kind: string;
-  /** calicoctl's spellings, lower case: singular, plural, short names. */
-  readonly spellings: readonly string[];
-  readonly namespaced: boolean;
-  /** etcd prefix of every resource of the kind. */
-  readonly prefix: string;
-  key(name: string, namespace?: string): string;
-  /** Validates one resource; absent for kinds calico-sim only reads (`readOnly` says why). */
-  readonly schema?: z.ZodType<Resource>;
-  readonly readOnly?: string;
-  readonly columns: readonly string[];
-  row(r: StoredResource, o: FormatOptions): (string | number)[];
-}
-
-const KINDS: readonly KindInfo[] = [
-  {
-    kind: 'IPPool',
-    spellings: ['ippool', 'ippools', 'ipp', 'ipps', 'pool', 'pools'],
-    namespaced: false,
-    prefix: keys.ippools,
-    key: (name) => keys.ippool(name),
-    schema: IPPoolSchema,
-    columns: ['NAME', 'CIDR', 'SELECTOR'],
-    row: (r) => [r.metadata.name, text(r.spec?.cidr), text(r.spec?.nodeSelector, 'all()')],
-  },
-  {
-    kind: 'Node',
-    spellings: ['node', 'nodes', 'no', 'nos'],
-    namespaced: false,
-    prefix: keys.nodes,
-    key: (name) => keys.node(name),
-    schema: NodeSchema,
-    columns: ['NAME', 'ASN', 'IPV4', 'IPV6', 'RR CLUSTER'],
-    row: (r, o) => {
-      const bgp = (r.spec?.bgp ?? {}) as Record<string, unknown>;
-      const asn = bgp.asNumber !== undefined ? text(bgp.asNumber) : `(${o.defaultAsNumber ?? 'default'})`;
-      return [r.metadata.name, asn, text(bgp.ipv4Address), text(bgp.ipv6Address), text(bgp.routeReflectorClusterID)];
-    },
-  },
-  {
-    kind: 'BGPPeer',
-    spellings: ['bgppeer', 'bgppeers', 'bgpp', 'bgpps', 'bp', 'bps'],
-    namespaced: false,
-    prefix: keys.bgpPeers,
-    key: (name) => keys.bgpPeer(name),
-    schema: BGPPeerSchema,
-    columns: ['NAME', 'PEERIP', 'NODE', 'ASN'],
-    row: (r) => [
-      r.metadata.name,
-      text(r.spec?.peerIP ?? (r.spec?.peerSelector !== undefined ? `(selector) ${text(r.spec.peerSelector)}` : undefined)),
-      text(r.spec?.node ?? r.spec?.nodeSelector, '(global)'),
-      text(r.spec?.asNumber),
-    ],
-  },
-  {
-    kind: 'BGPConfiguration',
-    spellings: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
-    namespaced: false,
-    prefix: keys.bgpConfiguration(''),
-    key: (name) => keys.bgpConfiguration(name),
-    schema: BGPConfigurationSchema,
-    columns: ['NAME', 'LOGSEVERITY', 'MESHENABLED', 'ASNUMBER'],
-    row: (r) => [r.metadata.name, text(r.spec?.logSeverityScreen), text(r.spec?.nodeToNodeMeshEnabled), text(r.spec?.asNumber)],
-  },
-  {
-    kind: 'NetworkPolicy',
-    spellings: ['networkpolicy', 'networkpolicies', 'policy', 'policies', 'pol', 'pols', 'np', 'nps'],
-    namespaced: true,
-    prefix: keys.networkPolicies,
-    key: (name, namespace) => keys.networkPolicy(name, namespace),
-    schema: NetworkPolicySchema,
-    columns: ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES'],
-    row: (r) => [text(r.metadata.namespace, 'default'), r.metadata.name, text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
-  },
-  {
-    kind: 'GlobalNetworkPolicy',
-    spellings: ['globalnetworkpolicy', 'globalnetworkpolicies', 'gnp', 'gnps'],
-    namespaced: false,
-    prefix: keys.globalNetworkPolicies,
-    key: (name) => keys.globalNetworkPolicy(name),
-    schema: GlobalNetworkPolicySchema,
-    columns: ['NAME', 'ORDER', 'SELECTOR', 'TYPES'],
-    row: (r) => [r.metadata.name, text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
-  },
-  {
-    kind: 'Profile',
-    spellings: ['profile', 'profiles', 'pro', 'pros'],
-    namespaced: false,
-    prefix: keys.profiles,
-    key: (name) => keys.profile(name),
-    schema: ProfileSchema,
-    columns: ['NAME', 'LABELS TO APPLY'],
-    row: (r) => {
-      const labels = r.spec?.labelsToApply;
-      return [r.metadata.name, typeof labels === 'object' && labels !== null ? Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',') : ''];
-    },
-  },
-  {
-    kind: 'FelixConfiguration',
-    spellings: ['felixconfiguration', 'felixconfigurations', 'felixconfig', 'felixconfigs'],
-    namespaced: false,
-    prefix: keys.felixConfiguration(''),
-    key: (name) => keys.felixConfiguration(name),
-    schema: FelixConfigurationSchema,
-    columns: ['NAME', 'NFTABLESMODE'],
-    row: (r) => [r.metadata.name, text(r.spec?.nftablesMode, '(Disabled)')],
-  },
-  {
-    kind: 'WorkloadEndpoint',
-    spellings: ['workloadendpoint', 'workloadendpoints', 'wep', 'weps'],
-    namespaced: true,
-    prefix: keys.workloadEndpoints,
-    key: (name, namespace) => keys.workloadEndpoint(name, namespace),
-    readOnly: 'workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`',
-    columns: ['NAME', 'NODE', 'NETWORKS', 'INTERFACE'],
-    row: (r) => [r.metadata.name, text(r.spec?.node), Array.isArray(r.spec?.ipNetworks) ? r.spec.ipNetworks.join(',') : '', text(r.spec?.interfaceName)],
-  },
-];
-
-function text(v: unknown, fallback = ''): string {
-  return v === undefined || v === null ? fallback : String(v);
-}
-
-function list(v: unknown): string {
-  return Array.isArray(v) ? v.join(',') : text(v);
-}
-
-function spellingList(): string {
-  return KINDS.map((k) => `${k.kind} (${k.spellings.join(', ')})`).join('; ');
-}
-
-function kindInfo(spelling: string): KindInfo | undefined {
-  const s = spelling.toLowerCase();
-  return KINDS.find((k) => k.kind.toLowerCase() === s || k.spellings.includes(s));
-}
-
-/** The kind a calicoctl spelling stands for (`ipp`, `BGPPeers`, `wep`...); throws a ResourceError. */
-export function resolveKind(spelling: string): string {
-  const k = kindInfo(spelling);
-  if (!k) throw new ResourceError([`unknown resource type ${JSON.stringify(spelling)} (known: ${spellingList()})`]);
-  return k.kind;
-}
-
-/** The kinds calico-sim can apply from a file. */
-export const WRITABLE_KINDS: readonly string[] = KINDS.filter((k) => k.schema).map((k) => k.kind);
-
-function keyOf(k: KindInfo, r: { metadata: { name: string; namespace?: string } }): string {
-  return k.namespaced ? k.key(r.metadata.name, r.metadata.namespace ?? 'default') : k.key(r.metadata.name);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Validation
@@ -494,10 +331,6 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
   },
 ];
 
-function identity(r: { kind: string; metadata: { name: string; namespace?: string } }): string {
-  return `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
-}
-
 /**
  * Checks validated `incoming` resources against the datastore's `current` resources (each with
  * its right `kind`) and against each other: a pool overlapping another pool or a node's network,
@@ -568,39 +401,6 @@ export function checkDeletes(current: readonly StoredResource[], blocks: readonl
     }
   }
   return problems;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Formatting
-
-function byName(a: StoredResource, b: StoredResource): number {
-  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '');
-}
-
-/**
- * Resources as calicoctl prints them: `yaml` and `json` are one `kind: List` (which apply reads
- * back), `table` has calicoctl-like columns, one table per kind.
- */
-export function formatResources(list: readonly StoredResource[], format: 'yaml' | 'json' | 'table', o: FormatOptions = {}): string {
-  if (format === 'json') return JSON.stringify({ apiVersion: API_VERSION, items: list, kind: 'List' }, null, 2);
-  if (format === 'yaml') return stringifyYaml({ apiVersion: API_VERSION, items: list, kind: 'List' }, { indentSeq: false, lineWidth: 0 }).trimEnd();
-  const kinds = [...new Set(list.map((r) => r.kind))];
-  if (kinds.length === 0 && o.kind) kinds.push(kindInfo(o.kind)?.kind ?? o.kind);
-  return kinds
-    .map((kind) => {
-      const info = KINDS.find((k) => k.kind === kind);
-      const rows = list.filter((r) => r.kind === kind);
-      if (!info) return table(['NAME'], rows.map((r) => [r.metadata.name]));
-      return table([...info.columns], rows.map((r) => info.row(r, o)));
-    })
-    .join('\n\n');
-}
-
-/** calicoctl's summary: `Successfully applied 2 'IPPool' resource(s)` (no kind when mixed). */
-export function summary(verb: 'applied' | 'deleted', results: readonly { kind: string }[]): string {
-  const kinds = new Set(results.map((r) => r.kind));
-  const kind = kinds.size === 1 ? ` '${[...kinds][0]}'` : '';
-  return `Successfully ${verb} ${results.length}${kind} resource(s)`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -720,12 +520,12 @@ export class Ctl {
   }
 }
 
-function infoOf(kind: string): KindInfo {
-  return KINDS.find((k) => k.kind === kind)!;
-}
-
 /** A stored value with the kind its key says (and a metadata object to read the name from). */
 function withKind(value: StoredResource, info: KindInfo): StoredResource {
   const metadata = typeof value.metadata === 'object' && value.metadata !== null ? value.metadata : { name: '' };
   return value.kind === info.kind && metadata === value.metadata ? value : { ...value, kind: info.kind, metadata };
+}
+
+function byName(a: StoredResource, b: StoredResource): number {
+  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '');
 }

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkDeletes,
-  crossCheck,
-  formatResources,
-  parseResourceFile,
-  resolveKind,
-  summary,
-  validateResources,
-} from '../../src/ctl/resources.js';
+import { checkDeletes, crossCheck, parseResourceFile, validateResources } from '../../src/ctl/resources.js';
+import { resolveKind } from '../../src/ctl/kinds.js';
+import { formatResources, summary } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
 import { ref, type Resource, type StoredResource } from '../../src/model/resources.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
