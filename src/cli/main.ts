@@ -154,7 +154,7 @@ host.command('del')
 const ctl = program.command('ctl').description('the calicoctl role: resources, node status and IPAM of a lab');
 const readResources = async (file: string) => {
   const { readFileSync } = await import('node:fs');
-  const { parseResourceFile } = await import('../ctl/resources.js');
+  const { parseResourceFile } = await import('../ctl/parse.js');
   let text: string;
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkDeletes, crossCheck, parseResourceFile, validateResources } from '../../src/ctl/resources.js';
+import { checkDeletes, crossCheck } from '../../src/ctl/resources.js';
+import { parseResourceFile, validateResources } from '../../src/ctl/parse.js';
 import { resolveKind } from '../../src/ctl/kinds.js';
 import { formatResources, summary } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
