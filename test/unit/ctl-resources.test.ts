@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkDeletes, crossCheck } from '../../src/ctl/resources.js';
+import { checkDeletes, crossCheck } from '../../src/ctl/cross-checks.js';
 import { parseResourceFile, validateResources } from '../../src/ctl/parse.js';
 import { resolveKind } from '../../src/ctl/kinds.js';
 import { formatResources, summary } from '../../src/ctl/format.js';
