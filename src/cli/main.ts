@@ -173,7 +173,7 @@ for (const [verb, done, what] of [
     .option('--name <lab>', 'lab name')
     .action(async (o: { filename: string; name?: string }) => {
       const { resolveLab, withDatastore } = await engine();
-      const { Ctl } = await import('../ctl/resources.js');
+      const { Ctl } = await import('../ctl/ctl.js');
       const { summary } = await import('../ctl/format.js');
       const resources = await readResources(o.filename);
       const results = await withDatastore(await resolveLab(o.name), (ds) => (verb === 'apply' ? new Ctl(ds).apply(resources) : new Ctl(ds).delete(resources)));
@@ -189,7 +189,7 @@ ctl.command('get')
   .action(async (kind: string, name: string | undefined, o: { output: string; name?: string }) => {
     if (!['yaml', 'json', 'table'].includes(o.output)) throw new InputError(`-o ${o.output}: use yaml, json or table`);
     const { resolveLab, withDatastore } = await engine();
-    const { Ctl } = await import('../ctl/resources.js');
+    const { Ctl } = await import('../ctl/ctl.js');
     const { formatResources } = await import('../ctl/format.js');
     const { resolveKind } = await import('../ctl/kinds.js');
     const out = await withDatastore(await resolveLab(o.name), async (ds) => {

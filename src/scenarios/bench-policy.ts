@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Ctl } from '../ctl/resources.js';
+import { Ctl } from '../ctl/ctl.js';
 import { parsePingTimes, runIperf } from '../measure/iperf.js';
 import { quantile, summarize } from '../measure/stats.js';
 import { planTopology } from '../model/topology.js';

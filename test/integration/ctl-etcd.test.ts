@@ -3,7 +3,7 @@
  * refused file or delete leaves etcd exactly as it was.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Ctl } from '../../src/ctl/resources.js';
+import { Ctl } from '../../src/ctl/ctl.js';
 import { parseResourceFile } from '../../src/ctl/parse.js';
 import { formatResources, summary } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';

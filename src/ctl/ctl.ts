@@ -1,6 +1,7 @@
 /**
- * The calicoctl role over the datastore: resources (read by parse.ts, checked by cross-checks.ts)
- * applied, deleted or read in etcd; an apply or a delete is ONE etcd transaction (all or nothing).
+ * The calicoctl role over the datastore: class Ctl applies, deletes and reads Calico v3 resources
+ * in etcd. An apply or a delete checks everything first (parse.ts validates, cross-checks.ts
+ * checks against what is stored), then writes in ONE etcd transaction: all or nothing.
  */
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
@@ -10,9 +11,6 @@ import { checkDeletes, crossCheck, resolveTargets } from './cross-checks.js';
 import { infoOf, keyOf, KINDS, resolveKind, type KindInfo } from './kinds.js';
 import { validateResources } from './parse.js';
 import { ResourceError } from './resource-error.js';
-
-// ---------------------------------------------------------------------------------------------
-// The datastore side
 
 export interface ApplyResult {
   kind: string;
