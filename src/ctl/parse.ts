@@ -142,7 +142,7 @@ function readDocuments(text: string, source: string): { raw: unknown; where: str
       if (err) {
         const line = err.linePos ? `line ${err.linePos[0].line}: ` : '';
         const what = errorMessage(err).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        throw new ResourceError([`${source}: document ${i + 1}: ${line}malformed YAML: ${what}`]);
+        throw new ResourceError([`${source}: document ${i + 1}: ${line}malformed YAML: ${what}`], { cause: err });
       }
       docs.push(doc.toJS({ maxAliasCount: 100 }));
     }

@@ -173,7 +173,7 @@ export function loadTopologyFile(path: string): LabPlan {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TopologyError(`${path}: cannot read topology file: ${errorMessage(err)}`);
+    throw new TopologyError(`${path}: cannot read topology file: ${errorMessage(err)}`, { cause: err });
   }
   return parseTopology(text, path);
 }
@@ -184,7 +184,7 @@ export function parseTopology(text: string, source: string): LabPlan {
     doc = parseYaml(text, { prettyErrors: true });
   } catch (err) {
     const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}: ` : '';
-    throw new TopologyError(`${source}: ${where}malformed YAML: ${errorMessage(err).split('\n')[0]}`);
+    throw new TopologyError(`${source}: ${where}malformed YAML: ${errorMessage(err).split('\n')[0]}`, { cause: err });
   }
   return planTopology(doc, source);
 }
@@ -200,8 +200,9 @@ export function planTopology(doc: unknown, source: string): LabPlan {
 }
 
 function plan(t: Topology, source: string): LabPlan {
-  const fail = (field: string, why: string): never => {
-    throw new TopologyError(`${source}: ${field}: ${why}`);
+  /** `cause`: the error `why` comes from, if any. */
+  const fail = (field: string, why: string, cause?: unknown): never => {
+    throw new TopologyError(`${source}: ${field}: ${why}`, cause === undefined ? undefined : { cause });
   };
   const fabric = checkCidr(t.fabric, 'fabric', fail);
   const seen = new Map<string, string>();
@@ -230,7 +231,7 @@ function plan(t: Topology, source: string): LabPlan {
         try {
           parseSelector(sel);
         } catch (err) {
-          fail(`bgp.peers[${i}].${f}`, errorMessage(err));
+          fail(`bgp.peers[${i}].${f}`, errorMessage(err), err);
         }
       }
     }
@@ -240,7 +241,7 @@ function plan(t: Topology, source: string): LabPlan {
     try {
       parseSelector(routerHostSelector(r.peerWith));
     } catch (err) {
-      fail(`routers[${i}].peerWith`, errorMessage(err));
+      fail(`routers[${i}].peerWith`, errorMessage(err), err);
     }
     r.peerRouters.forEach((n, j) => {
       if (n === r.name || !t.routers.some((x) => x.name === n)) fail(`routers[${i}].peerRouters[${j}]`, `unknown router "${n}"`);
@@ -321,12 +322,12 @@ function routerHostSelector(peerWith: string): string {
 }
 
 /** A valid network inside the lab address ranges, in canonical form. */
-function checkCidr(cidr: string, field: string, fail: (f: string, why: string) => never): string {
+function checkCidr(cidr: string, field: string, fail: (f: string, why: string, cause?: unknown) => never): string {
   let canonical: string;
   try {
     canonical = parseCidr(cidr).cidr;
   } catch (err) {
-    return fail(field, errorMessage(err));
+    return fail(field, errorMessage(err), err);
   }
   const outside = outsideLabRanges(canonical);
   return outside ? fail(field, outside) : canonical;
