@@ -154,7 +154,7 @@ host.command('del')
 const ctl = program.command('ctl').description('the calicoctl role: resources, node status and IPAM of a lab');
 const readResources = async (file: string) => {
   const { readFileSync } = await import('node:fs');
-  const { parseResourceFile } = await import('../ctl/resources.js');
+  const { parseResourceFile } = await import('../ctl/parse.js');
   let text: string;
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
@@ -173,7 +173,8 @@ for (const [verb, done, what] of [
     .option('--name <lab>', 'lab name')
     .action(async (o: { filename: string; name?: string }) => {
       const { resolveLab, withDatastore } = await engine();
-      const { Ctl, summary } = await import('../ctl/resources.js');
+      const { Ctl } = await import('../ctl/ctl.js');
+      const { summary } = await import('../ctl/format.js');
       const resources = await readResources(o.filename);
       const results = await withDatastore(await resolveLab(o.name), (ds) => (verb === 'apply' ? new Ctl(ds).apply(resources) : new Ctl(ds).delete(resources)));
       print(summary(done, results));
@@ -188,7 +189,9 @@ ctl.command('get')
   .action(async (kind: string, name: string | undefined, o: { output: string; name?: string }) => {
     if (!['yaml', 'json', 'table'].includes(o.output)) throw new InputError(`-o ${o.output}: use yaml, json or table`);
     const { resolveLab, withDatastore } = await engine();
-    const { Ctl, formatResources, resolveKind } = await import('../ctl/resources.js');
+    const { Ctl } = await import('../ctl/ctl.js');
+    const { formatResources } = await import('../ctl/format.js');
+    const { resolveKind } = await import('../ctl/kinds.js');
     const out = await withDatastore(await resolveLab(o.name), async (ds) => {
       const c = new Ctl(ds);
       const list = await c.get(kind, name);

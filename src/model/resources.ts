@@ -228,3 +228,67 @@ export interface FelixConfiguration {
 
 /** Which ruleset the agent programs (Calico's FelixConfiguration nftablesMode). */
 export type PolicyDataplaneKind = 'iptables' | 'nftables';
+
+// ---------------------------------------------------------------------------------------------
+// Resources as calicoctl writes them (src/ctl validates them with the schemas of
+// pool-bgp-schemas.ts and src/policy/model.ts, and reads them back as StoredResource)
+
+/** BGPConfiguration's log levels (spec.logSeverityScreen). */
+export const LOG_SEVERITIES = ['Debug', 'Info', 'Warning', 'Error', 'Fatal'] as const;
+export type LogSeverity = (typeof LOG_SEVERITIES)[number];
+
+/** Metadata as calicoctl accepts it; `creationTimestamp` is set by the datastore on create. */
+export interface ResourceMeta extends Meta {
+  annotations?: Record<string, string>;
+}
+
+export type IPPoolResource = Omit<IPPool, 'metadata'> & { metadata: ResourceMeta };
+export type NodeResource = Omit<CalicoNode, 'metadata'> & { metadata: ResourceMeta };
+export type BGPPeerResource = Omit<BGPPeer, 'metadata'> & { metadata: ResourceMeta };
+/** metadata.namespace is always set (`default` when the file leaves it out), as Calico stores it. */
+export type NetworkPolicyResource = Omit<NetworkPolicy, 'metadata'> & { metadata: ResourceMeta & { namespace: string } };
+export type GlobalNetworkPolicyResource = Omit<GlobalNetworkPolicy, 'metadata'> & { metadata: ResourceMeta };
+export type ProfileResource = Omit<Profile, 'metadata'> & { metadata: ResourceMeta };
+export type FelixConfigurationResource = Omit<FelixConfiguration, 'metadata'> & { metadata: ResourceMeta };
+
+/**
+ * A BGPConfiguration: `default` (the cluster's) or `node.<nodename>` (one node's). asNumber and
+ * nodeToNodeMeshEnabled exist only in `default`, where they are always set (Calico's defaults:
+ * 64512, true) — so `default` is a model BGPConfiguration, a node one is not.
+ */
+export interface BGPConfigurationResource {
+  apiVersion: typeof API_VERSION;
+  kind: 'BGPConfiguration';
+  metadata: ResourceMeta;
+  spec: { logSeverityScreen?: LogSeverity; nodeToNodeMeshEnabled?: boolean; asNumber?: number } & BgpTimers;
+}
+
+/** A validated resource of a kind calico-sim can write. */
+export type Resource =
+  | IPPoolResource
+  | NodeResource
+  | BGPPeerResource
+  | BGPConfigurationResource
+  | NetworkPolicyResource
+  | GlobalNetworkPolicyResource
+  | ProfileResource
+  | FelixConfigurationResource;
+export type ResourceKind = Resource['kind'];
+
+/** A resource as read back from etcd (of any kind, not re-validated). */
+export interface StoredResource {
+  apiVersion: string;
+  kind: string;
+  metadata: ResourceMeta;
+  spec?: Record<string, unknown>;
+}
+
+/** What delete needs: kind (any calicoctl spelling) and name. Every Resource is one. */
+export interface ResourceRef {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+export function ref(kind: string, name: string, namespace?: string): ResourceRef {
+  return { kind, metadata: namespace === undefined ? { name } : { name, namespace } };
+}

@@ -200,8 +200,9 @@ export function planTopology(doc: unknown, source: string): LabPlan {
 }
 
 function plan(t: Topology, source: string): LabPlan {
-  const fail = (field: string, why: string): never => {
-    throw new TopologyError(`${source}: ${field}: ${why}`);
+  /** `cause`: the error `why` comes from, if any. */
+  const fail = (field: string, why: string, cause?: unknown): never => {
+    throw new TopologyError(`${source}: ${field}: ${why}`, cause === undefined ? undefined : { cause });
   };
   const fabric = checkCidr(t.fabric, 'fabric', fail);
   const seen = new Map<string, string>();
@@ -230,7 +231,7 @@ function plan(t: Topology, source: string): LabPlan {
         try {
           parseSelector(sel);
         } catch (err) {
-          fail(`bgp.peers[${i}].${f}`, errorMessage(err));
+          fail(`bgp.peers[${i}].${f}`, errorMessage(err), err);
         }
       }
     }
@@ -240,7 +241,7 @@ function plan(t: Topology, source: string): LabPlan {
     try {
       parseSelector(routerHostSelector(r.peerWith));
     } catch (err) {
-      fail(`routers[${i}].peerWith`, errorMessage(err));
+      fail(`routers[${i}].peerWith`, errorMessage(err), err);
     }
     r.peerRouters.forEach((n, j) => {
       if (n === r.name || !t.routers.some((x) => x.name === n)) fail(`routers[${i}].peerRouters[${j}]`, `unknown router "${n}"`);
@@ -321,12 +322,12 @@ function routerHostSelector(peerWith: string): string {
 }
 
 /** A valid network inside the lab address ranges, in canonical form. */
-function checkCidr(cidr: string, field: string, fail: (f: string, why: string) => never): string {
+function checkCidr(cidr: string, field: string, fail: (f: string, why: string, cause?: unknown) => never): string {
   let canonical: string;
   try {
     canonical = parseCidr(cidr).cidr;
   } catch (err) {
-    return fail(field, errorMessage(err));
+    return fail(field, errorMessage(err), err);
   }
   const outside = outsideLabRanges(canonical);
   return outside ? fail(field, outside) : canonical;

@@ -1,7 +1,8 @@
 /**
  * Calico's policy resources (NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration):
- * zod schemas of their specs that check what calicoctl checks, and the pure helpers resolve.ts
- * and ctl share (protocol numbers, port ranges, defaulted types, policy names and order).
+ * zod schemas of their specs and of the whole resources that check what calicoctl checks, and
+ * the pure helpers resolve.ts and ctl share (protocol numbers, port ranges, defaulted types,
+ * policy names and order).
  *
  * Fields Calico has but calico-sim does not implement (namespaceSelector, serviceAccounts, http,
  * doNotTrack...) are refused by name ("not supported by calico-sim"), so that a policy never
@@ -9,9 +10,22 @@
  */
 import { z } from 'zod';
 import { familyOf, parseCidr } from '../net/cidr.js';
-import type { EntityRule, IcmpFields, PolicyPort, PolicyProtocol, PolicySpec, PolicyType, Profile, Rule } from '../model/resources.js';
+import type {
+  EntityRule,
+  FelixConfigurationResource,
+  GlobalNetworkPolicyResource,
+  IcmpFields,
+  NetworkPolicyResource,
+  PolicyPort,
+  PolicyProtocol,
+  PolicySpec,
+  PolicyType,
+  Profile,
+  ProfileResource,
+  Rule,
+} from '../model/resources.js';
 import { labelMap } from '../model/labels.js';
-import { parseSelector } from '../model/selector.js';
+import { issue, resourceSchema, selectorText, strict, unsupported } from '../model/resource-fields.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { Family, PortRange } from './ir.js';
 
@@ -81,37 +95,9 @@ export function comparePolicies(a: { order?: number; sortName: string }, b: { or
 }
 
 // ---------------------------------------------------------------------------------------------
-// zod helpers (also used by ctl/resources.ts)
+// zod helpers (the shared ones, strict, unsupported and selectorText, are in src/model/resource-fields.ts)
 
 type Ctx = z.core.$RefinementCtx;
-function issue(ctx: Ctx, path: (string | number)[], message: string): void {
-  ctx.addIssue({ code: 'custom', path, message });
-}
-
-/** Schemas of the Calico fields calico-sim refuses (left out of the "known fields" lists). */
-const UNSUPPORTED = new WeakSet<object>();
-
-/** A Calico field calico-sim refuses: says so, and why. */
-function unsupported(why: string) {
-  const schema = z.never({ error: `not supported by calico-sim (${why})` }).optional();
-  UNSUPPORTED.add(schema);
-  return schema;
-}
-
-/** A strict object whose unknown-field error lists the known (and supported) fields. */
-export function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape).filter((k) => !UNSUPPORTED.has(shape[k]!)).join(', ');
-  return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field (known fields: ${known})` : undefined) });
-}
-
-/** A Calico selector, checked by the selector parser (stored as written); the error names the column. */
-export const selectorText = z.string().superRefine((text, ctx) => {
-  try {
-    parseSelector(text);
-  } catch (err) {
-    issue(ctx, [], errorMessage(err));
-  }
-});
 
 /** A policy or rule selector: also no global(), which Calico allows only in namespaceSelector. */
 const policySelector = selectorText.superRefine((text, ctx) => {
@@ -269,4 +255,17 @@ export const profileSpecSchema: z.ZodType<Profile['spec']> = strict({
 
 export const felixConfigurationSpecSchema = strict({
   nftablesMode: z.enum(['Enabled', 'Disabled']).optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Resources (the envelope is src/model/resource-fields.ts's; ctl validates files with these)
+
+export const NetworkPolicySchema: z.ZodType<NetworkPolicyResource> = resourceSchema('NetworkPolicy', true, POLICY_SPEC_SCHEMAS.NetworkPolicy).transform((r) => ({
+  ...r,
+  metadata: { ...r.metadata, namespace: r.metadata.namespace ?? 'default' },
+}));
+export const GlobalNetworkPolicySchema: z.ZodType<GlobalNetworkPolicyResource> = resourceSchema('GlobalNetworkPolicy', false, POLICY_SPEC_SCHEMAS.GlobalNetworkPolicy);
+export const ProfileSchema: z.ZodType<ProfileResource> = resourceSchema('Profile', false, profileSpecSchema.prefault({}));
+export const FelixConfigurationSchema: z.ZodType<FelixConfigurationResource> = resourceSchema('FelixConfiguration', false, felixConfigurationSpecSchema.prefault({})).superRefine((r, ctx) => {
+  if (r.metadata.name !== 'default') issue(ctx, ['metadata', 'name'], 'must be "default": calico-sim has only the cluster-wide FelixConfiguration');
 });

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ctl } from '../ctl/resources.js';
+import { Ctl } from '../ctl/ctl.js';
 import { parsePingTimes, runIperf } from '../measure/iperf.js';
 import { quantile, summarize } from '../measure/stats.js';
 import { planTopology } from '../model/topology.js';

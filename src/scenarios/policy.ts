@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { Ctl } from '../ctl/resources.js';
+import { Ctl } from '../ctl/ctl.js';
 import { keys } from '../datastore/keys.js';
 import { planTopology, type LabPlan } from '../model/topology.js';
 import type { AgentStatus, PolicyDataplaneKind } from '../model/resources.js';

@@ -3,7 +3,11 @@
  * refused file or delete leaves etcd exactly as it was.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Ctl, formatResources, parseResourceFile, ref, ResourceError, summary } from '../../src/ctl/resources.js';
+import { Ctl } from '../../src/ctl/ctl.js';
+import { parseResourceFile } from '../../src/ctl/parse.js';
+import { formatResources, summary } from '../../src/ctl/format.js';
+import { ResourceError } from '../../src/ctl/resource-error.js';
+import { ref } from '../../src/model/resources.js';
 import { keys } from '../../src/datastore/keys.js';
 import { Datastore } from '../../src/datastore/store.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { benchPolicy, policyBenchMarkdown } from '../../src/scenarios/bench-policy.js';
-import { validateResources } from '../../src/ctl/resources.js';
+import { validateResources } from '../../src/ctl/parse.js';
 
 const summary = (median: number) => ({ n: 3, median, min: median, max: median });
 

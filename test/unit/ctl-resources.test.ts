@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkDeletes,
-  crossCheck,
-  formatResources,
-  parseResourceFile,
-  ref,
-  resolveKind,
-  ResourceError,
-  summary,
-  validateResources,
-  type Resource,
-  type StoredResource,
-} from '../../src/ctl/resources.js';
+import { YAMLError } from 'yaml';
+import { checkDeletes, crossCheck } from '../../src/ctl/cross-checks.js';
+import { parseResourceFile, validateResources } from '../../src/ctl/parse.js';
+import { resolveKind } from '../../src/ctl/kinds.js';
+import { formatResources, summary } from '../../src/ctl/format.js';
+import { ResourceError } from '../../src/ctl/resource-error.js';
+import { ref, type Resource, type StoredResource } from '../../src/model/resources.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
 import { SimError } from '../../src/util/errors.js';
 
@@ -191,6 +185,17 @@ describe('parseResourceFile: every error names the document, the resource and th
 
   it.each(cases)('%s', (_what, text, expected) => {
     expect(problemsOf(text)).toContain(expected);
+  });
+
+  it('keeps the YAML parser\'s error as the cause of a malformed YAML file', () => {
+    let err: unknown;
+    try {
+      parseResourceFile(`${V3}\nkind: IPPool\nkind: Node\n`, 'f.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ResourceError);
+    expect((err as ResourceError).cause).toBeInstanceOf(YAMLError);
   });
 
   it('reports every problem of every document, the first one in the message', () => {

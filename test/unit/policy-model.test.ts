@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatResources, parseResourceFile, ResourceError } from '../../src/ctl/resources.js';
+import { parseResourceFile } from '../../src/ctl/parse.js';
+import { formatResources } from '../../src/ctl/format.js';
+import { ResourceError } from '../../src/ctl/resource-error.js';
 import { comparePolicies, parsePort, policySortName, policyTypes, protocolNumber, supportsPorts } from '../../src/policy/model.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/policy/', import.meta.url));

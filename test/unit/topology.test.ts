@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { YAMLParseError } from 'yaml';
 import { parseTopology } from '../../src/model/topology.js';
 import { builtinTopologies, resolveTopology } from '../../src/topologies/index.js';
 import { TopologyError } from '../../src/util/errors.js';
@@ -47,6 +48,21 @@ describe('topology parsing', () => {
   it.each(bad)('refuses %s with the file and field', (_what, text, re) => {
     expect(() => parseTopology(text, 't.yaml')).toThrow(TopologyError);
     expect(() => parseTopology(text, 't.yaml')).toThrow(re);
+  });
+
+  it('keeps the error it wraps as the cause', () => {
+    const thrown = (text: string): TopologyError => {
+      try {
+        parseTopology(text, 't.yaml');
+      } catch (err) {
+        return err as TopologyError;
+      }
+      throw new Error('no error');
+    };
+    expect(thrown('hosts: [a, b\n').cause).toBeInstanceOf(YAMLParseError);
+    expect(thrown('pools: [{cidr: 198.19.0.0/33}]\nhosts: [{name: a}]\n').cause).toBeInstanceOf(Error);
+    expect(thrown("bgp: {peers: [{name: p, peerSelector: 'has(rr'}]}\nhosts: [{name: a}]\n").cause).toBeInstanceOf(Error);
+    expect(thrown('hosts: [{name: a}, {name: a}]\n')).not.toHaveProperty('cause');
   });
 
   it('refuses an unknown topology name and a missing file', () => {

@@ -1,0 +1,216 @@
+/**
+ * Checks of resources against each other and against what the datastore holds (pure): what an
+ * apply must not do (crossCheck: a pool overlapping another pool or a node's network, an address
+ * claimed by two nodes, a peering for an unknown node), and what stops a delete (checkDeletes: a
+ * resource that does not exist, a Node with workload endpoints, an IPPool with allocated blocks).
+ */
+import { blockUsage } from '../ipam/blocks.js';
+import type { AllocationBlock, Resource, ResourceRef, StoredResource } from '../model/resources.js';
+import { blockOf, canonicalIp, cidrsOverlap, parseCidr } from '../net/cidr.js';
+import { identity, kindInfo, spellingList, type KindInfo } from './kinds.js';
+import { describe, label, origins } from './origins.js';
+
+interface CheckInput {
+  /** Stored resources not replaced by the incoming ones. */
+  existing: readonly StoredResource[];
+  incoming: readonly Resource[];
+  /** What the datastore would hold after the apply. */
+  after: readonly StoredResource[];
+}
+
+/** A rule: the problems it finds, each with the incoming resource it is about. */
+type CrossCheck = (c: CheckInput) => [Resource, string][];
+
+function spec(r: StoredResource): Record<string, unknown> {
+  return r.spec ?? {};
+}
+
+interface NodeAddress {
+  field: string;
+  /** As written: 198.18.0.11/16. */
+  value: string;
+  /** Canonical address: 198.18.0.11. */
+  ip: string;
+  /** Its network: 198.18.0.0/16. */
+  network: string;
+}
+
+function nodeAddresses(r: StoredResource): NodeAddress[] {
+  const bgp = (spec(r).bgp ?? {}) as Record<string, unknown>;
+  const out: NodeAddress[] = [];
+  for (const field of ['ipv4Address', 'ipv6Address'] as const) {
+    const value = bgp[field];
+    if (typeof value !== 'string') continue;
+    try {
+      const [ip, prefix] = value.split('/');
+      out.push({ field: `spec.bgp.${field}`, value, ip: canonicalIp(ip!), network: blockOf(ip!, Number(prefix)) });
+    } catch {
+      // A malformed stored address cannot clash with anything.
+    }
+  }
+  return out;
+}
+
+function poolCidr(r: StoredResource): string | undefined {
+  const cidr = spec(r).cidr;
+  try {
+    return typeof cidr === 'string' ? parseCidr(cidr).cidr : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function overlaps(a: string, b: string): boolean {
+  try {
+    return cidrsOverlap(a, b);
+  } catch {
+    return false;
+  }
+}
+
+function ofKind<T extends StoredResource>(list: readonly T[], kind: string): T[] {
+  return list.filter((r) => r.kind === kind);
+}
+
+/**
+ * The cross-resource rules. Each reports only problems that involve an incoming resource (what is
+ * already stored is not re-judged), once per pair.
+ */
+const CROSS_CHECKS: readonly CrossCheck[] = [
+  // A pool overlapping another pool, or the network of a node's address: Calico would route
+  // workload addresses over host addresses.
+  ({ existing, incoming, after }) => {
+    const problems: [Resource, string][] = [];
+    const newPools = ofKind(incoming, 'IPPool');
+    newPools.forEach((pool, i) => {
+      const cidr = poolCidr(pool)!;
+      const others = [...ofKind(existing, 'IPPool'), ...newPools.slice(0, i)];
+      for (const other of others) {
+        const theirs = poolCidr(other);
+        if (theirs && overlaps(cidr, theirs)) {
+          const where = origins.get(other) ? `, ${origins.get(other)}` : '';
+          problems.push([pool, `${describe(pool)}: spec.cidr: ${cidr} overlaps IPPool ${other.metadata.name} (${theirs}${where})`]);
+        }
+      }
+      for (const node of ofKind(after, 'Node')) {
+        for (const a of nodeAddresses(node)) {
+          if (overlaps(cidr, a.network)) {
+            problems.push([
+              pool,
+              `${describe(pool)}: spec.cidr: ${cidr} overlaps the network ${a.network} of Node ${node.metadata.name} (${a.field} ${a.value}): workload routes would shadow host addresses`,
+            ]);
+          }
+        }
+      }
+    });
+    // A new node whose network covers a pool that stays as it is (new pools were checked above).
+    for (const node of ofKind(incoming, 'Node')) {
+      for (const a of nodeAddresses(node)) {
+        for (const pool of ofKind(existing, 'IPPool')) {
+          const cidr = poolCidr(pool);
+          if (cidr && overlaps(cidr, a.network)) {
+            problems.push([node, `${describe(node)}: ${a.field}: the node's network ${a.network} overlaps IPPool ${pool.metadata.name} (${cidr}): workload routes would shadow host addresses`]);
+          }
+        }
+      }
+    }
+    return problems;
+  },
+
+  // A second node claiming an address another node uses.
+  ({ existing, incoming }) => {
+    const problems: [Resource, string][] = [];
+    const newNodes = ofKind(incoming, 'Node');
+    newNodes.forEach((node, i) => {
+      const others = [...ofKind(existing, 'Node'), ...newNodes.slice(0, i)].filter((o) => o.metadata.name !== node.metadata.name);
+      for (const a of nodeAddresses(node)) {
+        const owner = others.find((o) => nodeAddresses(o).some((b) => b.ip === a.ip));
+        if (owner) {
+          const where = origins.get(owner) ? ` (${origins.get(owner)})` : '';
+          problems.push([node, `${describe(node)}: ${a.field}: ${a.ip} is already used by Node ${owner.metadata.name}${where}: two nodes cannot share an address`]);
+        }
+      }
+    });
+    return problems;
+  },
+
+  // A peering scoped to a node that does not exist.
+  ({ incoming, after }) => {
+    const nodes = new Set(ofKind(after, 'Node').map((n) => n.metadata.name));
+    return ofKind(incoming, 'BGPPeer')
+      .filter((p) => typeof spec(p).node === 'string' && !nodes.has(spec(p).node as string))
+      .map((p): [Resource, string] => [p, `${describe(p)}: spec.node: unknown node ${JSON.stringify(spec(p).node)} (no Node resource of that name${nodes.size ? `; nodes: ${[...nodes].sort().join(', ')}` : ''})`]);
+  },
+];
+
+/**
+ * Checks validated `incoming` resources against the datastore's `current` resources (each with
+ * its right `kind`) and against each other: a pool overlapping another pool or a node's network,
+ * a node claiming another node's address, a BGPPeer for an unknown node. Returns the problems.
+ */
+export function crossCheck(current: readonly StoredResource[], incoming: readonly Resource[]): string[] {
+  const replaced = new Set(incoming.map(identity));
+  const existing = current.filter((r) => !replaced.has(identity(r)));
+  const input: CheckInput = { existing, incoming, after: [...existing, ...incoming] };
+  const order = new Map(incoming.map((r, i) => [r, i]));
+  return CROSS_CHECKS.flatMap((check) => check(input))
+    .sort((a, b) => order.get(a[0])! - order.get(b[0])!)
+    .map(([, problem]) => problem);
+}
+
+/** Resolves delete targets to their kind; problems for unknown kinds and read-only ones. */
+export function resolveTargets(targets: readonly ResourceRef[]): { refs: { info: KindInfo; name: string; namespace?: string; at: string }[]; problems: string[] } {
+  const problems: string[] = [];
+  const refs: { info: KindInfo; name: string; namespace?: string; at: string }[] = [];
+  const seen = new Set<string>();
+  for (const t of targets) {
+    const info = kindInfo(t.kind);
+    const where = origins.get(t);
+    const at = where ? label(where, t.kind, t.metadata.name) : `${t.kind} ${t.metadata.name}`;
+    if (!info) problems.push(`${at}: kind: unknown resource type ${JSON.stringify(t.kind)} (known: ${spellingList()})`);
+    else if (!info.schema) problems.push(`${at}: ${info.kind} cannot be deleted here: ${info.readOnly}`);
+    else {
+      const namespace = info.namespaced ? (t.metadata.namespace ?? 'default') : undefined;
+      const id = `${info.kind}/${namespace ?? ''}/${t.metadata.name}`;
+      if (!seen.has(id)) refs.push({ info, name: t.metadata.name, namespace, at });
+      seen.add(id);
+    }
+  }
+  return { refs, problems };
+}
+
+/**
+ * Why the targets cannot be deleted, given everything stored (`current`, with workload endpoints)
+ * and the IPAM blocks: a resource that does not exist, a Node that still has workload endpoints,
+ * an IPPool that still has allocated blocks. Empty if the delete may go ahead.
+ */
+export function checkDeletes(current: readonly StoredResource[], blocks: readonly AllocationBlock[], targets: readonly ResourceRef[]): string[] {
+  const { refs, problems } = resolveTargets(targets);
+  const byId = new Map(current.map((r) => [identity(r), r]));
+  const missing = refs.filter((t) => !byId.has(`${t.info.kind}/${t.namespace ?? ''}/${t.name}`));
+  if (missing.length) {
+    problems.push(`resource${missing.length > 1 ? 's do' : ' does'} not exist: ${missing.map((t) => `${t.info.kind}(${t.namespace ? `${t.namespace}/` : ''}${t.name})`).join(', ')}; nothing was deleted`);
+  }
+  for (const t of refs) {
+    const r = byId.get(`${t.info.kind}/${t.namespace ?? ''}/${t.name}`);
+    if (!r) continue;
+    if (t.info.kind === 'Node') {
+      const weps = ofKind(current, 'WorkloadEndpoint').filter((w) => spec(w).node === t.name);
+      if (weps.length) {
+        const names = weps.map((w) => (w.metadata.namespace && w.metadata.namespace !== 'default' ? `${w.metadata.namespace}/${w.metadata.name}` : w.metadata.name)).sort();
+        problems.push(`${t.at}: Node ${t.name} still has ${weps.length} workload endpoint${weps.length > 1 ? 's' : ''} (${names.join(', ')}): delete ${weps.length > 1 ? 'those workloads' : 'that workload'} first`);
+      }
+    }
+    if (t.info.kind === 'IPPool') {
+      const cidr = poolCidr(r);
+      const inPool = cidr ? blocks.filter((b) => !b.deleted && overlaps(cidr, b.cidr)) : [];
+      if (inPool.length) {
+        const used = inPool.reduce((n, b) => n + blockUsage(b).used, 0);
+        problems.push(
+          `${t.at}: IPPool ${t.name} still has ${inPool.length} allocated block${inPool.length > 1 ? 's' : ''} (${used} address${used === 1 ? '' : 'es'} in use): delete the workloads using it first`,
+        );
+      }
+    }
+  }
+  return problems;
+}

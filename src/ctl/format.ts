@@ -1,0 +1,108 @@
+/**
+ * What `ctl get` prints, as calicoctl prints it: yaml or json (one `kind: List`, which apply
+ * reads back), or tables with calicoctl-like columns, one per kind; and the one-line summary of
+ * an apply or a delete.
+ */
+import { stringify as stringifyYaml } from 'yaml';
+import { API_VERSION, type StoredResource } from '../model/resources.js';
+import { table } from '../util/table.js';
+import { kindInfo, type KindName } from './kinds.js';
+
+export interface FormatOptions {
+  /** The cluster AS (BGPConfiguration default), shown in parentheses for nodes without their own. */
+  defaultAsNumber?: number;
+  /** The kind of an empty list, so that a table still has its header. */
+  kind?: string;
+}
+
+/** A kind's table: calicoctl-like columns, and the row of one resource. */
+interface KindTable {
+  readonly columns: readonly string[];
+  row(r: StoredResource, o: FormatOptions): (string | number)[];
+}
+
+/** The table of every kind of KINDS (kinds.ts): a kind without one does not compile. */
+const TABLES: Readonly<Record<KindName, KindTable>> = {
+  IPPool: {
+    columns: ['NAME', 'CIDR', 'SELECTOR'],
+    row: (r) => [r.metadata.name, text(r.spec?.cidr), text(r.spec?.nodeSelector, 'all()')],
+  },
+  Node: {
+    columns: ['NAME', 'ASN', 'IPV4', 'IPV6', 'RR CLUSTER'],
+    row: (r, o) => {
+      const bgp = (r.spec?.bgp ?? {}) as Record<string, unknown>;
+      const asn = bgp.asNumber !== undefined ? text(bgp.asNumber) : `(${o.defaultAsNumber ?? 'default'})`;
+      return [r.metadata.name, asn, text(bgp.ipv4Address), text(bgp.ipv6Address), text(bgp.routeReflectorClusterID)];
+    },
+  },
+  BGPPeer: {
+    columns: ['NAME', 'PEERIP', 'NODE', 'ASN'],
+    row: (r) => [
+      r.metadata.name,
+      text(r.spec?.peerIP ?? (r.spec?.peerSelector !== undefined ? `(selector) ${text(r.spec.peerSelector)}` : undefined)),
+      text(r.spec?.node ?? r.spec?.nodeSelector, '(global)'),
+      text(r.spec?.asNumber),
+    ],
+  },
+  BGPConfiguration: {
+    columns: ['NAME', 'LOGSEVERITY', 'MESHENABLED', 'ASNUMBER'],
+    row: (r) => [r.metadata.name, text(r.spec?.logSeverityScreen), text(r.spec?.nodeToNodeMeshEnabled), text(r.spec?.asNumber)],
+  },
+  NetworkPolicy: {
+    columns: ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES'],
+    row: (r) => [text(r.metadata.namespace, 'default'), r.metadata.name, text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
+  },
+  GlobalNetworkPolicy: {
+    columns: ['NAME', 'ORDER', 'SELECTOR', 'TYPES'],
+    row: (r) => [r.metadata.name, text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
+  },
+  Profile: {
+    columns: ['NAME', 'LABELS TO APPLY'],
+    row: (r) => {
+      const labels = r.spec?.labelsToApply;
+      return [r.metadata.name, typeof labels === 'object' && labels !== null ? Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',') : ''];
+    },
+  },
+  FelixConfiguration: {
+    columns: ['NAME', 'NFTABLESMODE'],
+    row: (r) => [r.metadata.name, text(r.spec?.nftablesMode, '(Disabled)')],
+  },
+  WorkloadEndpoint: {
+    columns: ['NAME', 'NODE', 'NETWORKS', 'INTERFACE'],
+    row: (r) => [r.metadata.name, text(r.spec?.node), Array.isArray(r.spec?.ipNetworks) ? r.spec.ipNetworks.join(',') : '', text(r.spec?.interfaceName)],
+  },
+};
+
+function text(v: unknown, fallback = ''): string {
+  return v === undefined || v === null ? fallback : String(v);
+}
+
+function list(v: unknown): string {
+  return Array.isArray(v) ? v.join(',') : text(v);
+}
+
+/**
+ * Resources as calicoctl prints them: `yaml` and `json` are one `kind: List` (which apply reads
+ * back), `table` has calicoctl-like columns, one table per kind.
+ */
+export function formatResources(list: readonly StoredResource[], format: 'yaml' | 'json' | 'table', o: FormatOptions = {}): string {
+  if (format === 'json') return JSON.stringify({ apiVersion: API_VERSION, items: list, kind: 'List' }, null, 2);
+  if (format === 'yaml') return stringifyYaml({ apiVersion: API_VERSION, items: list, kind: 'List' }, { indentSeq: false, lineWidth: 0 }).trimEnd();
+  const kinds = [...new Set(list.map((r) => r.kind))];
+  if (kinds.length === 0 && o.kind) kinds.push(kindInfo(o.kind)?.kind ?? o.kind);
+  return kinds
+    .map((kind) => {
+      const kindTable = Object.hasOwn(TABLES, kind) ? TABLES[kind as KindName] : undefined;
+      const rows = list.filter((r) => r.kind === kind);
+      if (!kindTable) return table(['NAME'], rows.map((r) => [r.metadata.name]));
+      return table([...kindTable.columns], rows.map((r) => kindTable.row(r, o)));
+    })
+    .join('\n\n');
+}
+
+/** calicoctl's summary: `Successfully applied 2 'IPPool' resource(s)` (no kind when mixed). */
+export function summary(verb: 'applied' | 'deleted', results: readonly { kind: string }[]): string {
+  const kinds = new Set(results.map((r) => r.kind));
+  const kind = kinds.size === 1 ? ` '${[...kinds][0]}'` : '';
+  return `Successfully ${verb} ${results.length}${kind} resource(s)`;
+}

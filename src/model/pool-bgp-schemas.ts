@@ -1,0 +1,241 @@
+/**
+ * zod schemas of the Calico v3 resources that make the network: IPPool, Node, BGPPeer and
+ * BGPConfiguration, checking what calicoctl checks (the policy kinds' are in src/policy/model.ts).
+ * Each is typed by its resource type in resources.ts, so schema and type cannot drift apart; on
+ * the way in, defaults are filled in and addresses made canonical, as calicoctl stores them.
+ */
+import { z } from 'zod';
+import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
+import { canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
+import { outsideLabRanges } from './address-plan.js';
+import { issue, resourceName, resourceSchema, selectorText as selector, strict } from './resource-fields.js';
+import {
+  LOG_SEVERITIES,
+  type BGPConfigurationResource,
+  type BGPPeerResource,
+  type IPPool,
+  type IPPoolResource,
+  type NodeResource,
+} from './resources.js';
+import { errorMessage } from '../util/errors.js';
+
+// ---------------------------------------------------------------------------------------------
+// Field schemas
+
+const MAX_AS = 4294967295;
+const CALICO_DEFAULT_AS = 64512;
+
+const asNumber = z
+  .number()
+  .int(`must be an AS number, a whole number from 1 to ${MAX_AS}`)
+  .min(1, `must be an AS number from 1 to ${MAX_AS}`)
+  .max(MAX_AS, `must be an AS number from 1 to ${MAX_AS}`);
+
+/** IP-in-IP: Never only (this kernel has no IPIP). VXLAN: Never, or Always (the overlay baseline). */
+function tunnelMode(tunnel: 'IP-in-IP' | 'VXLAN') {
+  const allowed = tunnel === 'VXLAN' ? ['Never', 'Always'] : ['Never'];
+  return z
+    .string()
+    .default('Never')
+    .superRefine((mode, ctx) => {
+      if (allowed.includes(mode)) return;
+      ctx.addIssue({
+        code: 'custom',
+        message: tunnel === 'VXLAN'
+          ? `must be Never or Always (CrossSubnet needs several subnets; calico-sim has one fabric), got ${JSON.stringify(mode)}`
+          : `${JSON.stringify(mode)} is not supported: there is no ${tunnel} in this kernel, only Never is accepted`,
+      });
+    })
+    .transform((m) => m as 'Never' | 'Always');
+}
+
+/**
+ * `address/prefix` of one family, as Calico writes a node's address (198.18.0.11/16); stored with
+ * the address in canonical form.
+ */
+function addressWithPrefix(family: IpFamily) {
+  const example = family === 4 ? '198.18.0.11/17' : '2001:db8:f::b/64';
+  const bits = familyBits(family);
+  return z
+    .string()
+    .superRefine((text, ctx) => {
+      const m = /^([^/]+)\/(0|[1-9][0-9]{0,2})$/.exec(text);
+      let why: string | undefined;
+      if (!m) why = `must be an IPv${family} address with its prefix length, as Calico writes it (e.g. ${example})`;
+      else if (familyOf(m[1]!) !== family) why = `${JSON.stringify(text)} is not an IPv${family} address (e.g. ${example})`;
+      else if (Number(m[2]) > bits) why = `prefix length /${m[2]} is out of range for IPv${family} (0 to ${bits})`;
+      else {
+        try {
+          canonicalIp(m[1]!);
+          why = outsideLabRanges(m[1]!);
+        } catch (err) {
+          why = errorMessage(err);
+        }
+      }
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    })
+    .transform((text) => {
+      const [ip, prefix] = text.split('/');
+      return `${canonicalIp(ip!)}/${prefix}`;
+    });
+}
+
+/** A BGP peer's address: a plain IPv4 or IPv6 address (no port). */
+const peerAddress = z
+  .string()
+  .superRefine((text, ctx) => {
+    if (/^\[.*\]:\d+$/.test(text) || /^[0-9.]+:\d+$/.test(text)) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: ports are not supported, give the address alone (BGP port 179)` });
+      return;
+    }
+    try {
+      canonicalIp(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not an IPv4 or IPv6 address` });
+      return;
+    }
+    // BGP sessions run over the IPv4 fabric (IPv6 rides them by multiprotocol BGP).
+    if (familyOf(text) !== 4) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)` });
+    else {
+      const outside = outsideLabRanges(text);
+      if (outside) ctx.addIssue({ code: 'custom', message: outside });
+    }
+  })
+  .transform((text) => canonicalIp(text));
+
+const ipv4Id = z.string().superRefine((text, ctx) => {
+  let ok = familyOf(text) === 4;
+  try {
+    canonicalIp(text);
+  } catch {
+    ok = false;
+  }
+  if (!ok) ctx.addIssue({ code: 'custom', message: `must be an IPv4-formatted id, e.g. 224.0.0.1 (got ${JSON.stringify(text)})` });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Spec schemas, one per kind
+
+/** A pool's CIDR: valid, no host bits, clear of the link-local range. */
+const poolCidrField = z.string().superRefine((text, ctx) => {
+  try {
+    const cidr = parseCidr(text);
+    const linkLocal = familyOf(text) === 4 ? '169.254.0.0/16' : 'fe80::/10';
+    if (cidrsOverlap(cidr.cidr, linkLocal)) {
+      ctx.addIssue({ code: 'custom', message: `${cidr.cidr} overlaps the link-local range ${linkLocal}, which Calico refuses (workloads reach their host at 169.254.1.1)` });
+    }
+    const outside = outsideLabRanges(cidr.cidr);
+    if (outside) ctx.addIssue({ code: 'custom', message: outside });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+  }
+});
+
+const IPPoolSpec = strict({
+  cidr: poolCidrField,
+  blockSize: z.number().int('must be a whole number (a prefix length)').optional(),
+  ipipMode: tunnelMode('IP-in-IP').transform((): 'Never' => 'Never'),
+  vxlanMode: tunnelMode('VXLAN'),
+  natOutgoing: z.boolean().default(false),
+  disabled: z.boolean().optional(),
+  nodeSelector: selector.default('all()'),
+})
+  .superRefine((s, ctx) => {
+    const family = familyOf(s.cidr);
+    const { min, max } = blockPrefixRange(family);
+    if (s.blockSize !== undefined && (s.blockSize < min || s.blockSize > max)) {
+      issue(ctx, ['blockSize'], `must be from ${min} to ${max} for an IPv${family} pool (got ${s.blockSize})`);
+      return;
+    }
+    const prefix = Number(s.cidr.split('/')[1]);
+    const size = s.blockSize ?? DEFAULT_BLOCK_SIZE[family];
+    if (size < prefix) {
+      issue(
+        ctx,
+        s.blockSize === undefined ? ['cidr'] : ['blockSize'],
+        `the pool ${s.cidr} is smaller than one /${size} block${s.blockSize === undefined ? ' (the default block size; set spec.blockSize)' : ''}: the block size must be at least the pool's prefix length (${prefix})`,
+      );
+    }
+  })
+  .transform(
+    (s): IPPool['spec'] => ({
+      cidr: parseCidr(s.cidr).cidr,
+      blockSize: s.blockSize ?? DEFAULT_BLOCK_SIZE[familyOf(s.cidr)],
+      ipipMode: s.ipipMode,
+      vxlanMode: s.vxlanMode,
+      natOutgoing: s.natOutgoing,
+      ...(s.disabled === undefined ? {} : { disabled: s.disabled }),
+      nodeSelector: s.nodeSelector,
+    }),
+  );
+
+const NodeSpec = strict({
+  bgp: strict({
+    ipv4Address: addressWithPrefix(4),
+    ipv6Address: addressWithPrefix(6).optional(),
+    asNumber: asNumber.optional(),
+    routeReflectorClusterID: ipv4Id.optional(),
+  }),
+});
+
+const BGPPeerSpec = strict({
+  node: resourceName.optional(),
+  nodeSelector: selector.optional(),
+  peerIP: peerAddress.optional(),
+  asNumber: asNumber.optional(),
+  peerSelector: selector.optional(),
+  numAllowedLocalASNumbers: z.number().int().min(0).max(10).optional(),
+}).superRefine((s, ctx) => {
+  if (s.peerIP === undefined && s.peerSelector === undefined) {
+    issue(ctx, [], 'one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required');
+  }
+  if (s.peerIP !== undefined && s.peerSelector !== undefined) {
+    issue(ctx, ['peerSelector'], 'cannot be used with spec.peerIP: a peering is either to one address or to the nodes the selector matches');
+  }
+  if (s.peerIP !== undefined && s.asNumber === undefined) issue(ctx, ['asNumber'], 'required with spec.peerIP');
+  if (s.peerSelector !== undefined && s.asNumber !== undefined) {
+    issue(ctx, ['asNumber'], "not allowed with spec.peerSelector: the peers' AS numbers come from their Node resources");
+  }
+  if (s.node !== undefined && s.nodeSelector !== undefined) {
+    issue(ctx, ['nodeSelector'], 'cannot be used with spec.node: give at most one of them (neither means every node)');
+  }
+});
+
+const BGPConfigurationSpec = strict({
+  logSeverityScreen: z.enum(LOG_SEVERITIES).optional(),
+  nodeToNodeMeshEnabled: z.boolean().optional(),
+  asNumber: asNumber.optional(),
+  // calico-sim extensions (Calico fixes these in its BIRD templates): see BgpTimers.
+  holdTime: z.number().int().min(3).max(65535).optional(),
+  keepaliveTime: z.number().int().min(1).max(65535).optional(),
+  connectRetryTime: z.number().int().min(1).max(65535).optional(),
+  gracefulRestart: z.boolean().optional(),
+  bfd: strict({ intervalMs: z.number().int().min(10).max(60000), multiplier: z.number().int().min(1).max(255) }).optional(),
+}).superRefine((s, ctx) => {
+  if (s.holdTime !== undefined && s.keepaliveTime !== undefined && s.keepaliveTime >= s.holdTime) {
+    issue(ctx, ['keepaliveTime'], `must be below spec.holdTime (${s.holdTime})`);
+  }
+}).prefault({});
+
+// ---------------------------------------------------------------------------------------------
+// Resource schemas
+
+export const IPPoolSchema: z.ZodType<IPPoolResource> = resourceSchema('IPPool', false, IPPoolSpec);
+export const NodeSchema: z.ZodType<NodeResource> = resourceSchema('Node', false, NodeSpec);
+export const BGPPeerSchema: z.ZodType<BGPPeerResource> = resourceSchema('BGPPeer', false, BGPPeerSpec);
+export const BGPConfigurationSchema: z.ZodType<BGPConfigurationResource> = resourceSchema('BGPConfiguration', false, BGPConfigurationSpec)
+  .superRefine((r, ctx) => {
+    const { name } = r.metadata;
+    if (name !== 'default' && !name.startsWith('node.')) {
+      issue(ctx, ['metadata', 'name'], 'must be "default" (the cluster\'s) or "node.<nodename>" (one node\'s)');
+    } else if (name !== 'default') {
+      for (const field of ['asNumber', 'nodeToNodeMeshEnabled'] as const) {
+        if (r.spec[field] !== undefined) issue(ctx, ['spec', field], 'only valid in the global BGPConfiguration "default", not in a per-node one');
+      }
+    }
+  })
+  .transform((r) =>
+    r.metadata.name === 'default'
+      ? { ...r, spec: { ...r.spec, nodeToNodeMeshEnabled: r.spec.nodeToNodeMeshEnabled ?? true, asNumber: r.spec.asNumber ?? CALICO_DEFAULT_AS } }
+      : r,
+  );
