@@ -4,7 +4,9 @@ import { constants } from 'node:os';
 import { InputError, InterruptedError, NoSuchLabError, errorMessage } from '../util/errors.js';
 
 // The engine (etcd client, gRPC, execa...) loads only when a command runs: --help stays instant.
-const engine = () => import('../sim/lab.js');
+const engine = async () => ({
+  ...(await import('../sim/lab.js')), ...(await import('../sim/status.js')), ...(await import('../sim/heal.js')), ...(await import('../sim/workloads.js')),
+});
 
 const print = (s: string) => console.log(s);
 // A reader that goes away (`up … | head`) must not crash a command halfway through what it builds.

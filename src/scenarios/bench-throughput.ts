@@ -2,7 +2,8 @@ import { parsePingTimes, runIperf, type IperfResult } from '../measure/iperf.js'
 import { quantile, summarize } from '../measure/stats.js';
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
 import { throughputMarkdown, writeThroughputReport, type LatencyCell, type Mode, type ThroughputCell, type ThroughputResults } from '../report/throughput-report.js';
-import { down, status, up } from '../sim/lab.js';
+import { down, up } from '../sim/lab.js';
+import { status } from '../sim/status.js';
 import { resolveTopology } from '../topologies/index.js';
 import { backendOf } from '../sim/backends/index.js';
 import { execOk, type NodeRunner } from '../util/node-runner.js';

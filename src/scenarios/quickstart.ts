@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolveTopology } from '../topologies/index.js';
-import { down, status, up, type LabStatus } from '../sim/lab.js';
+import { down, up } from '../sim/lab.js';
+import { status, type LabStatus } from '../sim/status.js';
 import { matrix, table } from '../util/table.js';
 import { backendOf } from '../sim/backends/index.js';
 import { pingMatrix, tcpMatrix, type PairResult } from '../verify/reachability.js';

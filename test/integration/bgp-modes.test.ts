@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { down, status, up, withDatastore, missingRoutes } from '../../src/sim/lab.js';
+import { down, up, withDatastore } from '../../src/sim/lab.js';
+import { status } from '../../src/sim/status.js';
+import { missingRoutes } from '../../src/sim/readiness.js';
 import { resolveTopology } from '../../src/topologies/index.js';
 import { pingMatrix, tcpMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';

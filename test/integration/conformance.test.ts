@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkLab } from '../../src/scenarios/conformance.js';
-import { down, status, up } from '../../src/sim/lab.js';
+import { down, up } from '../../src/sim/lab.js';
+import { status } from '../../src/sim/status.js';
 import { resolveTopology } from '../../src/topologies/index.js';
 import { cli } from '../helpers/lab.js';
 

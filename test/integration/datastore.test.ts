@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Datastore } from '../../src/datastore/store.js';
 import { keys } from '../../src/datastore/keys.js';
-import { registerNodes } from '../../src/sim/lab.js';
+import { registerNodes } from '../../src/sim/bootstrap.js';
 import { DatastoreError } from '../../src/util/errors.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 

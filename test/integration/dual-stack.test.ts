@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { down, status, up } from '../../src/sim/lab.js';
+import { down, up } from '../../src/sim/lab.js';
+import { status } from '../../src/sim/status.js';
 import { birdc } from '../../src/bgp/bird.js';
 import { resolveTopology } from '../../src/topologies/index.js';
 import { pingMatrix, tcpMatrix } from '../../src/verify/reachability.js';

@@ -1,5 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { addLabWorkload, down, status, up, withDatastore, missingRoutes, waitForRoutes } from '../../src/sim/lab.js';
+import { addLabWorkload } from '../../src/sim/workloads.js';
+import { down, up, withDatastore } from '../../src/sim/lab.js';
+import { status } from '../../src/sim/status.js';
+import { missingRoutes, waitForRoutes } from '../../src/sim/readiness.js';
 import { addHost, deleteHost } from '../../src/sim/hosts.js';
 import { resolveTopology } from '../../src/topologies/index.js';
 import { pingMatrix } from '../../src/verify/reachability.js';

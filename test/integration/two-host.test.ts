@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { keys } from '../../src/datastore/keys.js';
-import { addLabWorkload, deleteLabWorkload, heal, missingRoutes, status, withDatastore, type UpResult } from '../../src/sim/lab.js';
+import { addLabWorkload, deleteLabWorkload } from '../../src/sim/workloads.js';
+import { heal } from '../../src/sim/heal.js';
+import { missingRoutes } from '../../src/sim/readiness.js';
+import { status } from '../../src/sim/status.js';
+import { withDatastore, type UpResult } from '../../src/sim/lab.js';
 import type { AllocationBlock, WorkloadEndpoint } from '../../src/model/resources.js';
 import { pingMatrix, reachability, tcpMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';
