@@ -8,7 +8,7 @@ import { convergenceMarkdown, writeConvergenceReport, type ConvergenceCell, type
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
 import { addHost, deleteHost } from '../sim/hosts.js';
 import { addLabWorkload, deleteLabWorkload } from '../sim/workloads.js';
-import { down, up, withDatastore } from '../sim/lab.js';
+import { withLab, withDatastore } from '../sim/lab.js';
 import { heal } from '../sim/heal.js';
 import { status } from '../sim/status.js';
 import { waitForRoutes } from '../sim/readiness.js';
@@ -73,11 +73,9 @@ export async function benchConvergence(o: {
     for (const setting of o.settings) {
       const lab = `${prefix}-conv-${setting}`.slice(0, 16);
       progress.step(`${setting}: building a 3-host mesh`);
-      await down(lab);
       const plan = resolveTopology('mesh', { hosts: 3 });
       // 2-address blocks: a host's second workload fits its block, the third needs a new one.
-      await up({ ...plan, pools: plan.pools.map((p) => ({ ...p, blockSize: 31 })), timers: TIMER_SETTINGS[setting].timers }, { name: lab });
-      try {
+      await withLab({ ...plan, pools: plan.pools.map((p) => ({ ...p, blockSize: 31 })), timers: TIMER_SETTINGS[setting].timers }, { name: lab }, async () => {
         for (const event of o.events) {
           // Waiting out BIRD's default 240 s hold time five times is 20 minutes: one trial there.
           const trials = event === 'host-crash' && setting === 'default' ? 1 : o.trials;
@@ -92,9 +90,7 @@ export async function benchConvergence(o: {
           }
           measurements.push({ event, setting, trials: rs, ...summarizeTrials(rs) });
         }
-      } finally {
-        await down(lab);
-      }
+      });
     }
     const res: ConvergenceResults = buildRunReport({
       kind: 'bench-convergence', runId, startedAt: started, finishedAt: new Date(), ...(await env),
@@ -206,9 +202,7 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
       case 'rr-fail': {
         // Its own lab: 2 route reflectors (host1, host2) and 2 clients with a workload each.
         const rrLab = `${prefix}-rr-${setting}`.slice(0, 16);
-        await down(rrLab);
-        const { state: rr } = await up({ ...resolveTopology('route-reflector', { hosts: 4 }), timers: TIMER_SETTINGS[setting].timers }, { name: rrLab });
-        try {
+        return withLab({ ...resolveTopology('route-reflector', { hosts: 4 }), timers: TIMER_SETTINGS[setting].timers }, { name: rrLab }, async ({ state: rr }) => {
           const rst = await status(rr);
           const [src, dst] = [rst.workloads.find((w) => w.host === 'host3')!, rst.workloads.find((w) => w.host === 'host4')!];
           const { timers } = TIMER_SETTINGS[setting];
@@ -221,9 +215,7 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
           });
           const short = seconds < holdS ? `stream of ${seconds} s, shorter than the ${holdS} s it takes to notice` : undefined;
           return { stream, ...notes(short, notRecovered(stream)) };
-        } finally {
-          await down(rrLab);
-        }
+        });
       }
       case 'link-flap':
       case 'agent-restart':

@@ -10,7 +10,7 @@ import { writeReportFiles, type ReportImage } from '../report/html.js';
 import type { PolicyBenchData, PolicyBenchResults, PolicyBenchRow, Variant } from '../report/policy-report.js';
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
 import { table } from '../util/table.js';
-import { down, up, withDatastore } from '../sim/lab.js';
+import { withLab, withDatastore } from '../sim/lab.js';
 import { status } from '../sim/status.js';
 import type { LabState } from '../sim/state.js';
 import { applyAndWait } from './policy.js';
@@ -79,10 +79,8 @@ export async function benchPolicyRun(o: {
   const trialLog: PolicyBenchData['trials'] = [];
   for (const dataplane of o.dataplanes) {
     const lab = `bp-${dataplane.slice(0, 3)}`;
-    await down(lab);
     o.log(`== ${dataplane}: building a 3-host lab`);
-    const { state } = await up(planTopology({ ...TOPOLOGY, dataplane }, 'bench policy'), { name: lab });
-    try {
+    await withLab(planTopology({ ...TOPOLOGY, dataplane }, 'bench policy'), { name: lab }, async ({ state }) => {
       const st = await status(state);
       const w = (n: string) => st.workloads.find((x) => x.name === n)!;
       const client = w('client');
@@ -134,9 +132,7 @@ export async function benchPolicyRun(o: {
       } finally {
         await Promise.all(serving.map((s) => s.stop('SIGKILL')));
       }
-    } finally {
-      await down(lab);
-    }
+    });
   }
   const { machine, versions } = await collectEnvironment();
   const res: PolicyBenchResults = buildRunReport({

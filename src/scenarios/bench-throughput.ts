@@ -2,7 +2,7 @@ import { parsePingTimes, runIperf, type IperfResult } from '../measure/iperf.js'
 import { quantile, summarize } from '../measure/stats.js';
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
 import { throughputMarkdown, writeThroughputReport, type LatencyCell, type Mode, type ThroughputCell, type ThroughputResults } from '../report/throughput-report.js';
-import { down, up } from '../sim/lab.js';
+import { withLab } from '../sim/lab.js';
 import { status } from '../sim/status.js';
 import { resolveTopology } from '../topologies/index.js';
 import { backendOf } from '../sim/backends/index.js';
@@ -38,12 +38,10 @@ export async function benchThroughput(o: {
   const prefix = o.labPrefix ?? 'bench';
   const labs = { l3: `${prefix}-l3`, vxlan: `${prefix}-vxlan` };
   const env = collectEnvironment();
-  await Promise.all(Object.values(labs).map((l) => down(l)));
+  progress.step('building the labs: two-host (plain L3) and two-host over VXLAN');
+  const two = resolveTopology('two-host');
   try {
-    progress.step('building the labs: two-host (plain L3) and two-host over VXLAN');
-    const two = resolveTopology('two-host');
-    const l3 = await up(two, { name: labs.l3 });
-    const vx = await up({ ...two, pools: two.pools.map((p) => ({ ...p, vxlan: true })) }, { name: labs.vxlan });
+    return await withLab(two, { name: labs.l3 }, (l3) => withLab({ ...two, pools: two.pools.map((p) => ({ ...p, vxlan: true })) }, { name: labs.vxlan }, async (vx) => {
     const [s3, sv] = [await status(l3.state), await status(vx.state)];
     const wl = (st: typeof s3, host: string, i = 0) => st.workloads.filter((w) => w.host === host)[i]!;
     const paths: Path[] = [
@@ -110,9 +108,9 @@ export async function benchThroughput(o: {
     progress.done();
     o.log(`\n${throughputMarkdown(res)}\nreport: ${dir}/report.md`);
     return res;
+    }));
   } finally {
     progress.done();
-    await Promise.all(Object.values(labs).map((l) => down(l)));
   }
 }
 

@@ -2,7 +2,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { desiredSessions } from '../bgp/peers.js';
 import { readSnapshot } from '../datastore/snapshot.js';
 import { junitXml, type JunitSuite } from '../report/junit.js';
-import { down, up, withDatastore } from '../sim/lab.js';
+import { withLab, withDatastore } from '../sim/lab.js';
 import { missingRoutes } from '../sim/readiness.js';
 import { status, type LabStatus } from '../sim/status.js';
 import type { LabState } from '../sim/state.js';
@@ -85,10 +85,8 @@ export async function conformance(o: { suite?: SuiteLab[]; reportDir: string; lo
 
 async function conformLab(s: SuiteLab, dir: string): Promise<Check[]> {
   mkdirSync(dir, { recursive: true });
-  await down(s.lab);
   const plan = resolveTopology(s.topology, s.options);
-  const { state } = await up({ ...plan, pools: plan.pools.map((p) => (familyOf(p.cidr) === 4 ? { ...p, ...s.pools } : p)) }, { name: s.lab });
-  try {
+  return withLab({ ...plan, pools: plan.pools.map((p) => (familyOf(p.cidr) === 4 ? { ...p, ...s.pools } : p)) }, { name: s.lab }, async ({ state }) => {
     const raw = await checkLab(s.id, state, dir);
     const checks = s.negativeControl ? negativeControl(s.negativeControl, raw) : raw;
     if (checks.some((c) => !c.ok)) {
@@ -96,9 +94,7 @@ async function conformLab(s: SuiteLab, dir: string): Promise<Check[]> {
       for (const c of checks) if (!c.ok) c.evidence = [c.evidence, `sysdump ${where}`].filter(Boolean).join('; ');
     }
     return checks;
-  } finally {
-    await down(s.lab);
-  }
+  });
 }
 
 /** All checks of one running lab. Exported for tests that break a lab on purpose first. */

@@ -5,7 +5,7 @@ import { Ctl } from '../ctl/ctl.js';
 import { keys } from '../datastore/keys.js';
 import { planTopology, type LabPlan } from '../model/topology.js';
 import type { AgentStatus, PolicyDataplaneKind } from '../model/resources.js';
-import { down, up, withDatastore } from '../sim/lab.js';
+import { withLab, withDatastore } from '../sim/lab.js';
 import { status } from '../sim/status.js';
 import type { LabState } from '../sim/state.js';
 import { waitFor } from '../util/exec.js';
@@ -161,11 +161,9 @@ export async function runPolicyScenario(o: {
   if (o.breakPolicy) docs = breakPolicy(docs, o.breakPolicy);
   const plan = scenarioPlan(s, o.dataplane);
   const lab = o.name ?? `${s.id.slice(0, 10)}-${o.dataplane.slice(0, 3)}`;
-  await down(lab);
   const t0 = performance.now();
-  const { state } = await up(plan, { name: lab, log: (l) => log(`   ${l}`) });
-  const timings: Record<string, number> = { up: Math.round(performance.now() - t0) };
-  try {
+  return withLab(plan, { name: lab, log: (l) => log(`   ${l}`) }, async ({ state }) => {
+    const timings: Record<string, number> = { up: Math.round(performance.now() - t0) };
     const st = await status(state);
     const eps = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip, ...(w.ip6 ? { ip6: w.ip6 } : {}) }));
     const matrixOf = () => reachability({ runner: backendOf(state), endpoints: eps, ports: s.ports, families: s.families, timeoutMs: 1500 });
@@ -190,9 +188,7 @@ export async function runPolicyScenario(o: {
     checks.push(...before.filter((c) => !c.ok));
     if (before.length !== cells.length) checks.push({ suite: s.id, name: 'the matrix before and after policy has the same cells', ok: false, expected: `${cells.length}`, actual: `${before.length}` });
     return { scenario: s.id, dataplane: o.dataplane, passed: checks.every((c) => c.ok), checks, cells, timings };
-  } finally {
-    await down(lab);
-  }
+  });
 }
 
 /**

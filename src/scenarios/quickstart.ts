@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolveTopology } from '../topologies/index.js';
-import { down, up } from '../sim/lab.js';
+import { withLab } from '../sim/lab.js';
 import { status, type LabStatus } from '../sim/status.js';
 import { matrix, table } from '../util/table.js';
 import { backendOf } from '../sim/backends/index.js';
@@ -22,10 +22,11 @@ export async function quickstart(opts: { name?: string; reportDir?: string; prin
   const plan = resolveTopology('two-host');
   const name = opts.name ?? 'quickstart';
   print(`== up: topology two-host as lab "${name}"`);
-  const { state, timings, notes } = await up(plan, { name, log: (l) => print(`   ${l}`) });
-  notes.forEach((n) => print(`   preflight: ${n}`));
-  let result: ScenarioResult | undefined;
-  try {
+  let timings: Record<string, number> = {};
+  const result = await withLab(plan, { name, log: (l) => print(`   ${l}`) }, async (lab) => {
+    const { state, notes } = lab;
+    timings = lab.timings;
+    notes.forEach((n) => print(`   preflight: ${n}`));
     const st = await status(state);
     const runner = backendOf(state);
     print('\n== BGP sessions (from each BIRD control socket)');
@@ -47,12 +48,8 @@ export async function quickstart(opts: { name?: string; reportDir?: string; prin
     print(matrix(names, okOf(icmp)));
     print('\n== TCP (connect, reply must name the workload)');
     print(matrix(names, okOf(tcp)));
-    result = summarize(st, icmp, tcp, timings);
-  } finally {
-    const t0 = performance.now();
-    await down(name);
-    timings.down = Math.round(performance.now() - t0);
-  }
+    return summarize(st, icmp, tcp, timings);
+  });
   print('\n== summary');
   print(table(['check', 'result'], Object.entries(result.summary).map(([k, v]) => [k, String(v)])));
   print(`\nup (to all routes learned): ${timings.total} ms · reachability matrix: ${timings.matrix} ms · down: ${timings.down} ms`);

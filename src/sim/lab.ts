@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { existsSync } from 'node:fs';
 import { addWorkload } from '../cni/workload.js';
 import { Datastore } from '../datastore/store.js';
@@ -122,6 +123,52 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
   } finally {
     ds?.close();
     signals.forEach((s) => process.off(s, onSignal));
+  }
+}
+
+/** Labs a running scenario owns: removed when a signal stops the process. */
+const owned = new Set<string>();
+let ownedHandler: ((sig: NodeJS.Signals) => void) | undefined;
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+function own(lab: string, log: Log): void {
+  owned.add(lab);
+  if (ownedHandler) return;
+  ownedHandler = (sig) => {
+    log(`${sig}: removing ${[...owned].join(', ')}`);
+    void Promise.allSettled([...owned].map((l) => down(l))).then(() => process.exit(128 + (osConstants.signals[sig] ?? 0)));
+  };
+  SIGNALS.forEach((s) => process.on(s, ownedHandler!));
+}
+
+function disown(lab: string): void {
+  owned.delete(lab);
+  if (owned.size > 0 || !ownedHandler) return;
+  SIGNALS.forEach((s) => process.off(s, ownedHandler!));
+  ownedHandler = undefined;
+}
+
+/**
+ * A lab for the length of `fn`: leftovers of an earlier run of the same name are removed, the lab
+ * is built, `fn` runs, and the lab is removed again — also when `fn` throws, and when SIGINT,
+ * SIGTERM or SIGHUP stops the process (which then exits 128 + the signal's number). `timings.down`
+ * is the teardown's time in ms, set once it is done.
+ */
+export async function withLab<T>(plan: LabPlan, opts: { name: string; backend?: string; log?: Log }, fn: (lab: UpResult) => Promise<T>): Promise<T> {
+  const log = opts.log ?? (() => undefined);
+  await down(opts.name);
+  const lab = await up(plan, opts);
+  own(opts.name, log);
+  try {
+    return await fn(lab);
+  } finally {
+    const t0 = performance.now();
+    try {
+      await down(opts.name);
+    } finally {
+      disown(opts.name);
+    }
+    lab.timings.down = Math.round(performance.now() - t0);
   }
 }
 
