@@ -310,7 +310,7 @@ report.command('diff')
   });
 report.command('schema')
   .description('print the JSON Schema of results.json (docs/results-schema.md): the common envelope, or a kind with its results')
-  .argument('[kind]', 'bench-throughput or bench-convergence (default: the envelope every kind shares)')
+  .argument('[kind]', 'bench-throughput, bench-convergence or bench-policy (default: the envelope every kind shares)')
   .action(async (kind?: string) => {
     const { resultsJsonSchema } = await import('../report/results-schema.js');
     print(JSON.stringify(resultsJsonSchema(kind), null, 2));
