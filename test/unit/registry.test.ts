@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { addOptions, toOption } from '../../src/cli/options.js';
+import { BENCHMARKS, RUN_OPTIONS, SCENARIOS, type AnyBenchmark } from '../../src/cli/registry.js';
 import { diffResults } from '../../src/report/diff.js';
 import { RESULT_KIND_IDS, RESULT_KINDS, resultKind } from '../../src/report/kinds.js';
 import { PolicyBenchResultsSchema } from '../../src/report/policy-report.js';
 import { resultsJsonSchema, validateRunReport } from '../../src/report/results-schema.js';
 import { buildRunReport } from '../../src/report/run-report.js';
+import { POLICY_SCENARIOS } from '../../src/scenarios/policy.js';
 import { InputError } from '../../src/util/errors.js';
 
 const ENV = {
@@ -84,5 +90,64 @@ describe('the registry, report side (src/report/kinds.ts)', () => {
     const example = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!) as { kind: string; parameters: unknown; results: unknown }).find((e) => e.kind === 'bench-policy')!;
     expect(PolicyBenchResultsSchema.shape.parameters.safeParse(example.parameters).success).toBe(true);
     expect(PolicyBenchResultsSchema.shape.results.safeParse(example.results).success).toBe(true);
+  });
+});
+
+describe('the registry, run side (src/cli/registry.ts)', () => {
+  const benchmarks = Object.entries(BENCHMARKS) as [string, AnyBenchmark][];
+  it('one benchmark per results kind, each with its own command', () => {
+    expect(benchmarks.map(([k]) => k)).toEqual([...RESULT_KIND_IDS]);
+    expect(new Set(benchmarks.map(([, b]) => b.command)).size).toBe(benchmarks.length);
+  });
+  it('every benchmark\'s options build, and their defaults parse', () => {
+    for (const [kind, b] of benchmarks) {
+      const cmd = addOptions(new Command(b.command).exitOverride(), b.options);
+      cmd.parse([], { from: 'user' });
+      for (const [key, spec] of Object.entries(b.options)) if (spec.default !== undefined) expect(cmd.opts()[key], `${kind} ${key}`).not.toBeUndefined();
+      expect(b.description.length, kind).toBeGreaterThan(20);
+    }
+    expect(() => addOptions(new Command('run'), RUN_OPTIONS)).not.toThrow();
+  });
+  it('bad values are refused while commander parses, before anything runs', () => {
+    const policy = BENCHMARKS['bench-policy'];
+    const cmd = addOptions(new Command('policy').exitOverride(), policy.options);
+    expect(() => cmd.parse(['--trials', '0x2'], { from: 'user' })).toThrow(new InputError('--trials takes a whole number ≥ 1, not "0x2"'));
+    expect(() => cmd.parse(['--dataplane', 'pf'], { from: 'user' })).toThrow(/unknown dataplane "pf"/);
+  });
+  it('the policy scenarios are those of src/scenarios/policy.ts; options a scenario takes are options of run', () => {
+    expect(Object.keys(SCENARIOS)).toEqual(['quickstart', ...POLICY_SCENARIOS.map((p) => p.id)]);
+    for (const [name, sc] of Object.entries(SCENARIOS)) {
+      for (const o of sc.takes) expect(Object.keys(RUN_OPTIONS), name).toContain(o);
+    }
+    expect(toOption(RUN_OPTIONS.break).long).toBe('--break');
+  });
+});
+
+/**
+ * The modules `calico-sim --help` loads: src/cli/main.ts and what it imports statically,
+ * following relative imports (not `import type`, not `import()`). None may reach the engine.
+ */
+function staticClosure(entry: string): { files: string[]; packages: string[] } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    const src = readFileSync(file, 'utf8');
+    for (const m of src.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s+'([^']+)'/gm)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else packages.add(spec);
+    }
+  };
+  visit(entry);
+  return { files: [...files].map((f) => f.slice(f.indexOf('/src/') + 1)).sort(), packages: [...packages].sort() };
+}
+
+describe('--help stays instant', () => {
+  it('the CLI loads no engine, benchmark, scenario, zod or charts until a command runs', () => {
+    const { files, packages } = staticClosure(join(fileURLToPath(new URL('../../src/cli/', import.meta.url)), 'main.ts'));
+    expect(packages.filter((p) => !p.startsWith('node:'))).toEqual(['commander']);
+    expect(files.filter((f) => !/^src\/(cli|util\/(errors|table)|topologies\/catalog)\.?/.test(f))).toEqual([]);
   });
 });
