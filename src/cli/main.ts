@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { constants } from 'node:os';
-import { InputError, InterruptedError, errorMessage } from '../util/errors.js';
 import { benchCommands } from './bench.js';
 import { ctlCommands } from './ctl.js';
+import { errorLines, exitCodeFor, throwInsteadOfExit } from './exit.js';
 import { hostCommands } from './host.js';
 import { labCommands } from './lab.js';
 import { reportCommands } from './report.js';
@@ -17,7 +16,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 const program = new Command('calico-sim')
   .description('Calico\'s pure layer-3 network from real parts (etcd, BIRD, kernel routes) in network namespaces')
   .option('--debug', 'print stack traces on errors')
-  .showHelpAfterError();
+  .addHelpText('after', '\nExit codes: 0 done or passed, 1 checks ran and something failed, 2 bad input, 3 could not run, 128+n stopped by signal n.');
 
 labCommands(program);
 workloadCommands(program);
@@ -26,13 +25,10 @@ ctlCommands(program);
 runCommands(program);
 benchCommands(program);
 reportCommands(program);
+throwInsteadOfExit(program);
 
 program.parseAsync().catch((err: unknown) => {
   if (program.opts().debug && err instanceof Error) console.error(err.stack);
-  const problems = (err as { problems?: unknown }).problems;
-  if (Array.isArray(problems) && problems.length > 1) problems.forEach((p) => console.error(`calico-sim: ${String(p)}`));
-  else console.error(`calico-sim: ${errorMessage(err)}`);
-  // 2: the input was wrong (topology, resource file, names, options); 1: something failed;
-  // 128 + n: signal n interrupted it (what it had made is removed).
-  process.exitCode = err instanceof InputError ? 2 : err instanceof InterruptedError ? 128 + (constants.signals[err.signal] ?? 0) : 1;
+  errorLines(err).forEach((l) => console.error(l));
+  process.exitCode = exitCodeFor(err);
 });
