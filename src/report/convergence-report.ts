@@ -1,8 +1,11 @@
+import { z } from 'zod';
 import type { TrialResult, TrialsSummary } from '../measure/convergence.js';
 import type { Summary } from '../measure/stats.js';
-import { renderBarChart, type BarSeries } from './charts.js';
+import type { BarSeries } from './charts.js';
 import { writeReportFiles, type ReportImage } from './html.js';
+import { defineResultKind, idDescribe, int, rangeOf, RunReportSchema, summary, type Metric } from './result-kind.js';
 import type { RunReport } from './run-report.js';
+import { InputError } from '../util/errors.js';
 import { table } from '../util/table.js';
 
 /** The BGP timers a convergence run is measured under (scenarios/bench-convergence.ts TIMER_SETTINGS). */
@@ -31,6 +34,59 @@ export interface ConvergenceData {
 
 /** What `bench convergence` writes as results.json (docs/results-schema.md). */
 export type ConvergenceResults = RunReport<'bench-convergence', ConvergenceParameters, ConvergenceData>;
+
+const stream = z.object({
+  sent: int, received: int, lost: int, lossDerivedMs: z.number(), longestGapMs: z.number(), duplicates: int, recovered: z.boolean(),
+});
+
+export const ConvergenceResultsSchema = RunReportSchema.extend({
+  kind: z.literal('bench-convergence'),
+  parameters: z.object({
+    trials: z.number().int().positive(), events: z.array(z.string()), settings: z.array(z.string()),
+    streamRatePps: z.number().positive(), streamCapS: z.number().positive(),
+  }),
+  results: z.object({
+    timerResolution: z.string(),
+    settings: z.array(idDescribe),
+    events: z.array(idDescribe),
+    measurements: z.array(z.object({
+      event: z.string(), setting: z.string(),
+      trials: z.array(z.object({ controlPlaneMs: z.number().optional(), stream: stream.optional(), note: z.string().optional() })),
+      controlPlaneMs: summary.optional(), lossMs: summary.optional(), longestGapMs: summary.optional(), notRecovered: int.optional(),
+    })),
+  }),
+});
+
+// Compile-time: what the benchmark writes fits what the schema accepts (tsc fails otherwise).
+type Fits<T extends U, U> = T;
+export type ConvergenceFitsSchema = Fits<ConvergenceResults, z.input<typeof ConvergenceResultsSchema>>;
+
+/** Pure: median control-plane time and loss per event × timer setting, and trials whose stream did not recover. */
+export function convergenceMetrics(measurements: ConvergenceData['measurements']): Metric[] {
+  return measurements.flatMap((m) => {
+    const id = `${m.event} ${m.setting}`;
+    const hasStream = m.trials.some((t) => t.stream);
+    return [
+      ...(m.controlPlaneMs ? [{ metric: `${id} control plane`, unit: 'ms', value: m.controlPlaneMs.median, ...rangeOf(m.controlPlaneMs), higherIsBetter: false }] : []),
+      ...(m.lossMs ? [{ metric: `${id} loss`, unit: 'ms', value: m.lossMs.median, ...rangeOf(m.lossMs), higherIsBetter: false }] : []),
+      ...(hasStream ? [{ metric: `${id} not recovered`, unit: 'trials', value: m.notRecovered ?? 0, range: { min: m.notRecovered ?? 0, max: m.notRecovered ?? 0 }, higherIsBetter: false }] : []),
+    ];
+  });
+}
+
+/** `bench-convergence` in the registry (src/report/kinds.ts); files from before the envelope said `"kind": "convergence"`. */
+export const convergenceKind = defineResultKind({
+  id: 'bench-convergence',
+  schema: ConvergenceResultsSchema,
+  metrics: (d: ConvergenceData) => convergenceMetrics(d.measurements),
+  legacy: {
+    kind: 'convergence',
+    metrics: (f, which) => {
+      if (!Array.isArray(f.results)) throw new InputError(`${which}: not a convergence results file (no "results" list)`);
+      return convergenceMetrics((f.results as ConvergenceCell[]).map((m) => ({ ...m, trials: m.trials ?? [] })));
+    },
+  },
+});
 
 const ms = (v: number) => v.toFixed(1);
 const medianRange = (s?: Summary) => (s ? `${ms(s.median)} (${ms(s.min)}–${ms(s.max)})` : '-');
@@ -102,6 +158,7 @@ const spansDecades = (series: BarSeries[]) => {
  * table), report.md and the self-contained report.html. Returns their paths.
  */
 export async function writeConvergenceReport(res: ConvergenceResults, dir: string): Promise<string[]> {
+  const { renderBarChart } = await import('./charts.js'); // chart.js and the canvas load only to draw
   const d = res.results;
   const capS = res.parameters.streamCapS;
   const images: ReportImage[] = [];

@@ -1,13 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Summary } from '../measure/stats.js';
 import { InputError, errorMessage } from '../util/errors.js';
-import type { ConvergenceData } from './convergence-report.js';
+import { legacyKind, RESULT_KIND_IDS, resultKind } from './kinds.js';
+import { RESULTS_SCHEMA, type Metric } from './result-kind.js';
 import { validateRunReport } from './results-schema.js';
-import { RESULTS_SCHEMA } from './run-report.js';
 import { table } from '../util/table.js';
-import type { ThroughputData } from './throughput-report.js';
-import type { PolicyBenchData } from './policy-report.js';
 
 export interface DiffRow {
   metric: string;
@@ -34,79 +31,31 @@ export interface DiffResult {
   unmatched: string[];
 }
 
-interface Metric { metric: string; unit: string; value: number; range?: { min: number; max: number }; higherIsBetter: boolean }
+type File = Record<string, unknown>;
 
-const range = (s?: Summary) => (s && Number.isFinite(s.min) && Number.isFinite(s.max) ? { range: { min: s.min, max: s.max } } : {});
-
-/** Median Gbit/s per path × mode with its trial range; RTT p50/p99 per path, with the trials' range when recorded. */
-function throughputMetrics(d: ThroughputData): Metric[] {
-  return [
-    ...d.throughput.map((x) => ({ metric: `${x.path} ${x.mode} median`, unit: 'Gbit/s', value: x.gbps?.median, ...range(x.gbps), higherIsBetter: true })),
-    ...d.latency.flatMap((l) => [
-      { metric: `${l.path} RTT p50`, unit: 'ms', value: l.p50Ms, ...range(l.p50Trials), higherIsBetter: false },
-      { metric: `${l.path} RTT p99`, unit: 'ms', value: l.p99Ms, ...range(l.p99Trials), higherIsBetter: false },
-    ]),
-  ];
+/** The kind of a results file: its `kind`, or the registered kind an older file's top-level `kind` names. */
+function kindOf(f: File, which: string): string {
+  if (typeof f.kind !== 'string') throw new InputError(`${which}: not a results file (no "kind")`);
+  return f.schema === RESULTS_SCHEMA ? f.kind : legacyKind(f.kind)?.id ?? f.kind;
 }
-
-/** Median control-plane time and loss per event × timer setting, and trials whose stream did not recover. */
-function convergenceMetrics(d: ConvergenceData): Metric[] {
-  return d.measurements.flatMap((m) => {
-    const id = `${m.event} ${m.setting}`;
-    const hasStream = m.trials.some((t) => t.stream);
-    return [
-      ...(m.controlPlaneMs ? [{ metric: `${id} control plane`, unit: 'ms', value: m.controlPlaneMs.median, ...range(m.controlPlaneMs), higherIsBetter: false }] : []),
-      ...(m.lossMs ? [{ metric: `${id} loss`, unit: 'ms', value: m.lossMs.median, ...range(m.lossMs), higherIsBetter: false }] : []),
-      ...(hasStream ? [{ metric: `${id} not recovered`, unit: 'trials', value: m.notRecovered ?? 0, range: { min: m.notRecovered ?? 0, max: m.notRecovered ?? 0 }, higherIsBetter: false }] : []),
-    ];
-  });
-}
-
-/** Per dataplane × variant × size: apply → enforced and throughput, each with its trial range. */
-function policyMetrics(d: PolicyBenchData): Metric[] {
-  return d.rows.flatMap((x) => {
-    const id = `${x.dataplane} ${x.variant}${x.variant === 'none' ? '' : ` ${x.size}`}`;
-    return [
-      ...(x.enforceMs ? [{ metric: `${id} apply → enforced`, unit: 'ms', value: x.enforceMs.median, ...range(x.enforceMs), higherIsBetter: false }] : []),
-      { metric: `${id} throughput`, unit: 'Gbit/s', value: x.gbps.median, ...range(x.gbps), higherIsBetter: true },
-    ];
-  });
-}
-
-type Legacy = { kind: 'throughput'; results: ThroughputData['throughput']; latency: ThroughputData['latency'] }
-  | { kind: 'convergence'; results: ConvergenceData['measurements'] };
 
 /**
- * The kind and comparable figures of a results file: the common envelope (validated against its
- * schema), or the shapes written before it ("throughput", "convergence" at the top level).
+ * The comparable figures of a results file of a registered kind: the common envelope (validated
+ * against the kind's schema) or the shape written before it, read by the kind's own functions.
  */
-function figures(r: unknown, which: string): { kind: string; metrics: Metric[] } {
-  const o = r as { schema?: unknown; kind?: unknown };
-  let out: { kind: string; metrics: Metric[] };
-  if (o?.schema === RESULTS_SCHEMA) {
-    const v = validateRunReport(r);
+function figures(f: File, which: string): Metric[] {
+  let metrics: Metric[];
+  if (f.schema === RESULTS_SCHEMA) {
+    const v = validateRunReport(f);
     if (!v.ok) throw new InputError(`${which}: not a valid ${RESULTS_SCHEMA} file: ${v.issues.slice(0, 3).join('; ')}`);
-    const kind = v.report.kind;
-    if (kind === 'bench-throughput') out = { kind, metrics: throughputMetrics(v.report.results as ThroughputData) };
-    else if (kind === 'bench-convergence') out = { kind, metrics: convergenceMetrics(v.report.results as ConvergenceData) };
-    else if (kind === 'bench-policy') out = { kind, metrics: policyMetrics(v.report.results as PolicyBenchData) };
-    else out = { kind, metrics: [] };
+    metrics = resultKind(v.report.kind)!.metrics(v.report.results as never);
   } else {
-    const l = r as Legacy;
-    if (l?.kind === 'throughput') {
-      if (!Array.isArray(l.results) || !Array.isArray(l.latency)) throw new InputError(`${which}: not a throughput results file (no "results"/"latency" lists)`);
-      out = { kind: 'bench-throughput', metrics: throughputMetrics({ paths: [], throughput: l.results, latency: l.latency, ratios: {} }) };
-    } else if (l?.kind === 'convergence') {
-      if (!Array.isArray(l.results)) throw new InputError(`${which}: not a convergence results file (no "results" list)`);
-      out = { kind: 'bench-convergence', metrics: convergenceMetrics({ timerResolution: '', settings: [], events: [], measurements: l.results.map((m) => ({ ...m, trials: m.trials ?? [] })) }) };
-    } else {
-      out = { kind: String(o?.kind), metrics: [] };
-    }
+    const legacy = legacyKind(f.kind)?.legacy;
+    if (!legacy) throw new InputError(`${which}: not a ${RESULTS_SCHEMA} file (its "schema" is ${JSON.stringify(f.schema)})`);
+    metrics = legacy.metrics(f, which);
   }
-  return { kind: out.kind, metrics: out.metrics.filter((m) => typeof m.value === 'number' && Number.isFinite(m.value)) };
+  return metrics.filter((m) => typeof m.value === 'number' && Number.isFinite(m.value));
 }
-
-const COMPARABLE = ['bench-throughput', 'bench-convergence', 'bench-policy'];
 
 /**
  * Pure: compares two benchmark runs metric by metric. A metric regressed when the new median is
@@ -117,13 +66,14 @@ const COMPARABLE = ['bench-throughput', 'bench-convergence', 'bench-policy'];
  */
 export function diffResults(oldRes: { kind?: unknown }, newRes: { kind?: unknown }, thresholdPct: number): DiffResult {
   if (!Number.isFinite(thresholdPct) || thresholdPct < 0) throw new InputError(`threshold ${thresholdPct}: a percentage ≥ 0`);
-  const [a, b] = [figures(oldRes, 'old'), figures(newRes, 'new')];
-  if (a.kind !== b.kind) throw new InputError(`cannot compare a "${a.kind}" run with a "${b.kind}" run`);
-  if (!COMPARABLE.includes(a.kind)) throw new InputError(`cannot compare "${a.kind}" runs (only ${COMPARABLE.join(', ')} results)`);
-  const after = new Map(b.metrics.map((m) => [m.metric, m]));
+  const [oldFile, newFile] = [oldRes as File, newRes as File];
+  const [kind, newKind] = [kindOf(oldFile, 'old'), kindOf(newFile, 'new')];
+  if (newKind !== kind) throw new InputError(`cannot compare a ${kind} run with a ${newKind} run`);
+  if (!resultKind(kind)) throw new InputError(`cannot compare ${kind} runs (only ${RESULT_KIND_IDS.join(', ')} results)`);
+  const [before, after] = [figures(oldFile, 'old'), new Map(figures(newFile, 'new').map((m) => [m.metric, m]))];
   const rows: DiffRow[] = [];
   const unmatched: string[] = [];
-  for (const o of a.metrics) {
+  for (const o of before) {
     const n = after.get(o.metric);
     after.delete(o.metric);
     if (!n) {
@@ -140,7 +90,7 @@ export function diffResults(oldRes: { kind?: unknown }, newRes: { kind?: unknown
   }
   unmatched.push(...[...after.keys()].map((k) => `${k} (new only)`));
   if (rows.length === 0) throw new InputError('the two runs have no metric in common');
-  return { kind: a.kind, rows, regressions: rows.filter((r) => r.regression).length, thresholdPct, unmatched };
+  return { kind, rows, regressions: rows.filter((r) => r.regression).length, thresholdPct, unmatched };
 }
 
 /** The comparison as a table, a line per metric, then a one-line verdict that states the rule. */

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { tryRun } from '../util/exec.js';
+import { RESULTS_SCHEMA } from './result-kind.js';
 
 /**
  * The common envelope of every run's `reports/<run-id>/results.json` (docs/results-schema.md):
@@ -10,11 +11,8 @@ import { tryRun } from '../util/exec.js';
  * the file are the thin part.
  */
 
-export const RESULTS_SCHEMA = 'calico-sim/results/v1';
-
-/** Kinds whose `results` are specified in docs/results-schema.md; others may follow. */
-export const RUN_KINDS = ['bench-throughput', 'bench-convergence', 'bench-policy', 'conformance'] as const;
-export type RunKind = (typeof RUN_KINDS)[number];
+/** The schema tag of the envelope; the kinds whose `results` are specified are src/report/kinds.ts's. */
+export { RESULTS_SCHEMA };
 
 export interface Machine {
   hostname: string;

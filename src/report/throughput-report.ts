@@ -1,8 +1,10 @@
+import { z } from 'zod';
 import type { IperfResult } from '../measure/iperf.js';
 import type { Summary } from '../measure/stats.js';
-import { renderBarChart, renderCdfChart } from './charts.js';
 import { writeReportFiles, type ReportImage } from './html.js';
+import { defineResultKind, idDescribe, int, rangeOf, RunReportSchema, summary, type Metric } from './result-kind.js';
 import type { RunReport } from './run-report.js';
+import { InputError } from '../util/errors.js';
 import { table } from '../util/table.js';
 
 export type Mode = 'tcp-1' | 'tcp-4' | 'udp';
@@ -54,6 +56,59 @@ export interface ThroughputData {
 /** What `bench throughput` writes as results.json (docs/results-schema.md). */
 export type ThroughputResults = RunReport<'bench-throughput', ThroughputParameters, ThroughputData>;
 
+const iperf = z.object({
+  bitsPerSecond: z.number(), retransmits: z.number().optional(), lostPercent: z.number().optional(), cpuSender: z.number(), cpuReceiver: z.number(),
+});
+
+export const ThroughputResultsSchema = RunReportSchema.extend({
+  kind: z.literal('bench-throughput'),
+  parameters: z.object({
+    trials: z.number().int().positive(), durationS: z.number().positive(), modes: z.array(z.enum(['tcp-1', 'tcp-4', 'udp'])),
+    pingsPerTrial: int, pingIntervalMs: z.number().positive(),
+  }),
+  results: z.object({
+    paths: z.array(idDescribe),
+    throughput: z.array(z.object({
+      path: z.string(), mode: z.enum(['tcp-1', 'tcp-4', 'udp']), trials: z.array(iperf), gbps: summary,
+      retransmits: z.number().optional(), cpuSender: z.number(), cpuReceiver: z.number(),
+    })),
+    latency: z.array(z.object({
+      path: z.string(), samples: int, p50Ms: z.number(), p99Ms: z.number(),
+      p50Trials: summary.optional(), p99Trials: summary.optional(), samplesMs: z.array(z.number()).optional(),
+    })),
+    ratios: z.record(z.string(), z.number()),
+  }),
+});
+
+// Compile-time: what the benchmark writes fits what the schema accepts (tsc fails otherwise).
+type Fits<T extends U, U> = T;
+export type ThroughputFitsSchema = Fits<ThroughputResults, z.input<typeof ThroughputResultsSchema>>;
+
+/** Pure: median Gbit/s per path × mode with its trial range; RTT p50/p99 per path, with the trials' range when recorded. */
+export function throughputMetrics(d: Pick<ThroughputData, 'throughput' | 'latency'>): Metric[] {
+  return [
+    ...d.throughput.map((x) => ({ metric: `${x.path} ${x.mode} median`, unit: 'Gbit/s', value: x.gbps?.median, ...rangeOf(x.gbps), higherIsBetter: true })),
+    ...d.latency.flatMap((l) => [
+      { metric: `${l.path} RTT p50`, unit: 'ms', value: l.p50Ms, ...rangeOf(l.p50Trials), higherIsBetter: false },
+      { metric: `${l.path} RTT p99`, unit: 'ms', value: l.p99Ms, ...rangeOf(l.p99Trials), higherIsBetter: false },
+    ]),
+  ];
+}
+
+/** `bench-throughput` in the registry (src/report/kinds.ts); files from before the envelope said `"kind": "throughput"`. */
+export const throughputKind = defineResultKind({
+  id: 'bench-throughput',
+  schema: ThroughputResultsSchema,
+  metrics: (d: ThroughputData) => throughputMetrics(d),
+  legacy: {
+    kind: 'throughput',
+    metrics: (f, which) => {
+      if (!Array.isArray(f.results) || !Array.isArray(f.latency)) throw new InputError(`${which}: not a throughput results file (no "results"/"latency" lists)`);
+      return throughputMetrics({ throughput: f.results as ThroughputCell[], latency: f.latency as LatencyCell[] });
+    },
+  },
+});
+
 /** Pure: the report as Markdown — the table of medians with min/max, ratios, latency. */
 export function throughputMarkdown(r: ThroughputResults): string {
   const g = (x: number) => x.toFixed(2);
@@ -92,6 +147,7 @@ export function throughputMarkdown(r: ThroughputResults): string {
  * report with the charts linked) and report.html (the same, self-contained). Returns their paths.
  */
 export async function writeThroughputReport(res: ThroughputResults, dir: string): Promise<string[]> {
+  const { renderBarChart, renderCdfChart } = await import('./charts.js'); // chart.js and the canvas load only to draw
   const images: ReportImage[] = [];
   const d = res.results;
   const pathIds = d.paths.map((p) => p.id);

@@ -87,8 +87,8 @@ describe('results.json validates against the schema', () => {
     expect(env.versions.node).toBe(process.version);
     expect(env.versions.calicoSim).toMatch(/^\d+\.\d+\.\d+/);
     expect(await collectEnvironment()).toBe(env); // asked once
-    const r = buildRunReport({ kind: 'bench-policy', runId: 'p', startedAt: new Date(), finishedAt: new Date(), ...env, topology: { name: 'two-host', hosts: 2, workloads: 3 }, parameters: { rules: 1000 }, results: { anything: true } });
-    const back = JSON.parse(readFileSync(writeRunReport(join(dir, 'policy'), r), 'utf8'));
+    const r = buildRunReport({ kind: 'conformance', runId: 'c', startedAt: new Date(), finishedAt: new Date(), ...env, topology: { name: 'two-host', hosts: 2, workloads: 3 }, parameters: { suite: ['two-host'] }, results: { anything: true } });
+    const back = JSON.parse(readFileSync(writeRunReport(join(dir, 'conformance'), r), 'utf8'));
     expect(validateRunReport(back)).toMatchObject({ ok: true });
   });
   it('the examples in docs/results-schema.md validate', () => {

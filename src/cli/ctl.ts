@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import { InputError, errorMessage } from '../util/errors.js';
+import { engine, print } from './common.js';
+import { oneOf, toOption } from './options.js';
+
+/** The calicoctl role: apply, delete, get, node status, ipam show, ipam check. */
+export function ctlCommands(program: Command): void {
+  const ctl = program.command('ctl').description('the calicoctl role: resources, node status and IPAM of a lab');
+  for (const [verb, done, what] of [
+    ['apply', 'applied', 'create or update Calico v3 resources (IPPool, Node, BGPPeer, BGPConfiguration) from a YAML/JSON file; all or nothing'],
+    ['delete', 'deleted', 'delete the resources named in a file; all or nothing'],
+  ] as const) {
+    ctl.command(verb)
+      .description(what)
+      .requiredOption('-f, --filename <file>', 'resource file (- for standard input)')
+      .option('--name <lab>', 'lab name')
+      .action(async (o: { filename: string; name?: string }) => {
+        const { resolveLab, withDatastore } = await engine();
+        const { Ctl } = await import('../ctl/ctl.js');
+        const { summary } = await import('../ctl/format.js');
+        const resources = await readResources(o.filename);
+        const results = await withDatastore(await resolveLab(o.name), (ds) => (verb === 'apply' ? new Ctl(ds).apply(resources) : new Ctl(ds).delete(resources)));
+        print(summary(done, results));
+      });
+  }
+  ctl.command('get')
+    .description('show resources of a kind (ippool, node, bgppeer, bgpconfig, workloadendpoint...)')
+    .argument('<kind>', 'resource kind, singular, plural or short')
+    .argument('[name]', 'one resource')
+    .addOption(toOption({ flags: '-o, --output <format>', description: 'yaml, json or table', parse: oneOf(['yaml', 'json', 'table'] as const), default: 'table' }))
+    .option('--name <lab>', 'lab name')
+    .action(async (kind: string, name: string | undefined, o: { output: 'yaml' | 'json' | 'table'; name?: string }) => {
+      const { resolveLab, withDatastore } = await engine();
+      const { Ctl } = await import('../ctl/ctl.js');
+      const { formatResources } = await import('../ctl/format.js');
+      const { resolveKind } = await import('../ctl/kinds.js');
+      const out = await withDatastore(await resolveLab(o.name), async (ds) => {
+        const c = new Ctl(ds);
+        const list = await c.get(kind, name);
+        return formatResources(list, o.output, { kind: resolveKind(kind), defaultAsNumber: await c.defaultAsNumber() });
+      });
+      print(out);
+    });
+
+  const ctlNode = ctl.command('node').description('node commands');
+  ctlNode.command('status')
+    .description('BGP sessions of a host, from its BIRD control socket (like calicoctl node status); exit code 1 when its BIRD is not running')
+    .requiredOption('--host <host>', 'host (or router) name')
+    .option('--name <lab>', 'lab name')
+    .action(async (o: { host: string; name?: string }) => {
+      const { nodeSessions, resolveLab } = await engine();
+      const { formatNodeStatus } = await import('../ctl/reports.js');
+      const { alive, sessions } = await nodeSessions(await resolveLab(o.name), o.host);
+      print(formatNodeStatus(o.host, alive, sessions));
+      if (!alive) process.exitCode = 1;
+    });
+
+  const ctlIpam = ctl.command('ipam').description('IPAM commands');
+  ctlIpam.command('show')
+    .description('blocks per host and their usage')
+    .option('--name <lab>', 'lab name')
+    .action(async (o: { name?: string }) => {
+      const { resolveLab, withDatastore } = await engine();
+      const { Ipam } = await import('../ipam/ipam.js');
+      const { formatIpamShow } = await import('../ctl/reports.js');
+      print(formatIpamShow(await withDatastore(await resolveLab(o.name), (ds) => new Ipam(ds).allBlocks())));
+    });
+  ctlIpam.command('check')
+    .description('find leaked, double-used or unrecorded addresses and inconsistent blocks; exit code 1 when it finds any')
+    .option('--name <lab>', 'lab name')
+    .action(async (o: { name?: string }) => {
+      const { resolveLab, withDatastore } = await engine();
+      const { Ipam } = await import('../ipam/ipam.js');
+      const problems = await withDatastore(await resolveLab(o.name), (ds) => new Ipam(ds).check());
+      for (const p of problems) print(`${p.kind}: ${p.detail}`);
+      print(problems.length === 0 ? 'IPAM is consistent: no problem found' : `${problems.length} problem(s) found`);
+      if (problems.length) process.exitCode = 1;
+    });
+}
+
+/** The resources of a file (- for standard input); a file that cannot be read is an input error. */
+async function readResources(file: string) {
+  const { readFileSync } = await import('node:fs');
+  const { parseResourceFile } = await import('../ctl/parse.js');
+  let text: string;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(`${file}: cannot read: ${errorMessage(err)}`);
+  }
+  return parseResourceFile(text, file);
+}

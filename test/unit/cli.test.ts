@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommanderError, Command } from 'commander';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CommanderExit, errorLines, exitCodeFor } from '../../src/cli/exit.js';
+import { BackendError, InputError, InterruptedError, NoSuchLabError, TopologyError } from '../../src/util/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'csim-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The built CLI, as a user runs it (none of these commands needs root or a lab); execa strips the last newline. */
+const cli = async (...args: string[]) => {
+  const r = await execa(process.execPath, ['bin/calico-sim.js', ...args], { reject: false, timeout: 30_000 });
+  return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+};
+
+describe('exit codes', () => {
+  it('2 bad input, 3 could not run, 128 + n interrupted', () => {
+    expect(exitCodeFor(new InputError('x'))).toBe(2);
+    expect(exitCodeFor(new TopologyError('x'))).toBe(2);
+    expect(exitCodeFor(new NoSuchLabError('a', []))).toBe(2);
+    expect(exitCodeFor(new BackendError('BIRD died'))).toBe(3);
+    expect(exitCodeFor(new Error('timeout'))).toBe(3);
+    expect(exitCodeFor('a string')).toBe(3);
+    expect(exitCodeFor(new InterruptedError('SIGINT'))).toBe(130);
+    expect(exitCodeFor(new InterruptedError('SIGTERM'))).toBe(143);
+  });
+  it('a usage error is 2 with one line and a hint; help asked for is 0 and says nothing more', () => {
+    const sub = new Command('calico-sim').command('bench').command('policy');
+    const usage = new CommanderExit(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'"), sub);
+    expect(exitCodeFor(usage)).toBe(2);
+    expect(errorLines(usage)).toEqual(["calico-sim: unknown option '--x'", '(see calico-sim bench policy --help)']);
+    const help = new CommanderExit(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'), sub);
+    expect(exitCodeFor(help)).toBe(0);
+    expect(errorLines(help)).toEqual([]);
+  });
+});
+
+describe('the CLI', () => {
+  it('--help of the program, a group and a command', async () => {
+    for (const args of [['--help'], ['bench', '--help'], ['bench', 'policy', '--help'], ['run', '--help'], ['report', 'schema', '--help'], ['help', 'bench']]) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout, args.join(' ')).toMatch(/^Usage: calico-sim/);
+      expect(r.stderr).toBe('');
+    }
+    expect((await cli('bench', '--help')).stdout).toMatch(/throughput[\s\S]*convergence[\s\S]*policy/);
+    expect((await cli('--help')).stdout).toMatch(/Exit codes: 0 done or passed, 1 checks ran and something failed, 2 bad input, 3 could not run/);
+  });
+  it('every command has --help', async () => {
+    const commands = ['up', 'down', 'status', 'exec', 'heal', 'workload', 'workload add', 'workload del', 'host', 'host add', 'host del',
+      'ctl', 'ctl apply', 'ctl delete', 'ctl get', 'ctl node', 'ctl node status', 'ctl ipam', 'ctl ipam show', 'ctl ipam check',
+      'run', 'conformance', 'bench', 'bench throughput', 'bench convergence', 'bench policy', 'report', 'report diff', 'report schema'];
+    const results = await Promise.all(commands.map((c) => cli(...c.split(' '), '--help')));
+    results.forEach((r, i) => {
+      expect(r.code, commands[i]).toBe(0);
+      expect(r.stdout, commands[i]).toMatch(new RegExp(`^Usage: calico-sim ${commands[i]} `));
+    });
+    expect((await cli('run', '--help')).stdout).toMatch(/quickstart[\s\S]*tenant-isolation[\s\S]*security-groups[\s\S]*default-deny/);
+  });
+  it.each([
+    [['up', '--hosts', '0x2', 'two-host'], 'calico-sim: --hosts takes a whole number, not "0x2"'],
+    [['up', '--hosts', ' 1e0 ', 'mesh'], 'calico-sim: --hosts takes a whole number, not " 1e0 "'],
+    [['bench', 'policy', '--trials', ''], 'calico-sim: --trials takes a whole number ≥ 1, not ""'],
+    [['bench', 'convergence', '--events', 'link-flap,meteor'], 'calico-sim: --events: unknown event "meteor" (known: workload-existing-block, workload-new-block, host-join, host-crash, rr-fail, link-flap, agent-restart, etcd-restart)'],
+    [['workload', 'add', 'w9', '--host', 'host1', '--label', 'role'], 'calico-sim: --label takes key=value, not "role"'],
+    [['run', 'nosuch'], 'calico-sim: unknown scenario "nosuch" (known: quickstart, tenant-isolation, security-groups, default-deny)'],
+    [['run', 'quickstart', '--break', 'web'], 'calico-sim: quickstart does not take --break'],
+    [['report', 'schema', 'conformance'], 'calico-sim: unknown results kind "conformance" (known: bench-throughput, bench-convergence, bench-policy)'],
+  ])('bad input %j: exit 2, one line', async (args, line) => {
+    const r = await cli(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(line);
+    expect(r.stdout).toBe('');
+  });
+  it.each([
+    [['nosuchcommand'], "calico-sim: unknown command 'nosuchcommand'", 'calico-sim'],
+    [['stauts'], "calico-sim: unknown command 'stauts' (Did you mean status?)", 'calico-sim'],
+    [['bench', 'nosuch'], "calico-sim: unknown command 'nosuch'", 'calico-sim bench'],
+    [['up', 'two-host', '--nosuch'], "calico-sim: unknown option '--nosuch'", 'calico-sim up'],
+    [['up'], "calico-sim: missing required argument 'topology'", 'calico-sim up'],
+    [['workload', 'add', 'w9'], "calico-sim: required option '--host <host>' not specified", 'calico-sim workload add'],
+    [['report', 'diff', 'a'], "calico-sim: missing required argument 'new'", 'calico-sim report diff'],
+    [['down', 'extra'], "calico-sim: too many arguments for 'down'. Expected 0 arguments but got 1.", 'calico-sim down'],
+    [['bench'], 'calico-sim: missing command after "bench": throughput, convergence, policy', 'calico-sim bench'],
+  ])('usage error %j: exit 2, one line and a hint, not the help', async (args, line, cmd) => {
+    const r = await cli(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`${line}\n(see ${cmd} --help)`);
+    expect(r.stdout).toBe('');
+  });
+  it('report schema bench-policy prints the JSON Schema of bench-policy files', async () => {
+    const r = await cli('report', 'schema', 'bench-policy');
+    expect(r.code, r.stderr).toBe(0);
+    const schema = JSON.parse(r.stdout) as { properties: { kind: { const: string }; results: { properties: object } } };
+    expect(schema.properties.kind.const).toBe('bench-policy');
+    expect(Object.keys(schema.properties.results.properties)).toEqual(['rows', 'trials']);
+  });
+  it('report diff of two kinds says so plainly (exit 2)', async () => {
+    const file = (name: string, kind: string) => {
+      const f = join(dir, name);
+      writeFileSync(f, JSON.stringify({ schema: 'calico-sim/results/v1', kind }));
+      return f;
+    };
+    const r = await cli('report', 'diff', file('t.json', 'bench-throughput'), file('p.json', 'bench-policy'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('calico-sim: cannot compare a bench-throughput run with a bench-policy run');
+  });
+});
