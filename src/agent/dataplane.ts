@@ -204,7 +204,7 @@ export class Dataplane {
       links.add(VXLAN_DEVICE);
     }
     await ipBatch(this.netns, v.peers.map((p) => `neigh replace ${p.ip} lladdr ${p.mac} dev ${VXLAN_DEVICE} nud permanent`), { runner: this.runner });
-    const fdb = v.peers.map((p) => `fdb replace ${p.mac} dev ${VXLAN_DEVICE} dst ${p.ip} self permanent`).join('\n') + '\n';
+    const fdb = `${v.peers.map((p) => `fdb replace ${p.mac} dev ${VXLAN_DEVICE} dst ${p.ip} self permanent`).join('\n')}\n`;
     const [cmd, ...args] = inNetns(this.netns, ['bridge', '-batch', '-']);
     if (v.peers.length) await run(cmd!, args, { input: fdb }, this.runner);
     this.applied.vxlan = wanted;

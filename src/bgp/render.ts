@@ -110,7 +110,7 @@ export function renderBirdConfig(input: BirdInput): string {
     templateSection(c),
     sessionsSection(c),
   ];
-  return sections.map((lines) => lines.join('\n')).join('\n\n') + '\n';
+  return `${sections.map((lines) => lines.join('\n')).join('\n\n')}\n`;
 }
 
 /** BIRD protocol name of a session, as Calico names them: `Mesh_198_18_0_12`, `Node_…`, `Global_…`. */
@@ -379,6 +379,7 @@ function checkTimers(t: BgpTimers, host: string): BgpTimers {
 
 /** Names end up in comments: one line of printable text. */
 function checkName(name: string, what: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (name.length === 0 || /[\x00-\x1f\x7f]/.test(name)) throw new SimError(`invalid ${what}: ${JSON.stringify(name)}`);
   return name;
 }

@@ -1,4 +1,4 @@
-import { CommanderError, type Command } from 'commander';
+import type { CommanderError, Command } from 'commander';
 import { constants } from 'node:os';
 import { InputError, InterruptedError, errorMessage } from '../util/errors.js';
 

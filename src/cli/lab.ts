@@ -24,7 +24,7 @@ export function labCommands(program: Command): void {
       const plan = resolveTopology(topology, { hosts: o.hosts, workloads: o.workloads });
       const name = o.name ?? defaultLabName(plan.source, topology);
       const r = await up(plan, { name, backend: o.backend, ignoreLimits: o.ignoreLimits, log: (l) => print(`  ${l}`) });
-      r.notes.forEach((n) => print(`preflight: ${n}`));
+      for (const n of r.notes) print(`preflight: ${n}`);
       print(`lab "${name}" is up: ${r.state.hosts.length} hosts, ${plan.workloads.length} workloads, all blocks learned by BGP in ${r.timings.total} ms`);
     });
 
@@ -64,7 +64,7 @@ export function labCommands(program: Command): void {
       print(table(['workload', 'host', 'ip', 'interface'], st.workloads.map((w) => [w.name, w.host, w.ip, w.interface])));
       print('');
       print(table(['host', 'peer', 'peer ip', 'state', 'since', 'info'], st.bgp.map((b) => [b.host, b.peer, b.peerIp, b.state, b.since, b.info])));
-      st.errors.forEach((e) => print(`error: ${e}`));
+      for (const e of st.errors) print(`error: ${e}`);
     });
 
   program.command('exec')

@@ -29,6 +29,6 @@ throwInsteadOfExit(program);
 
 program.parseAsync().catch((err: unknown) => {
   if (program.opts().debug && err instanceof Error) console.error(err.stack);
-  errorLines(err).forEach((l) => console.error(l));
+  for (const l of errorLines(err)) console.error(l);
   process.exitCode = exitCodeFor(err);
 });

@@ -152,7 +152,7 @@ function readDocuments(text: string, source: string): { raw: unknown; where: str
     const where = `${source}: document ${i + 1}`;
     const items = listItems(doc);
     if (typeof items === 'string') throw new ResourceError([`${where}: ${items}`]);
-    if (items) items.forEach((raw, j) => entries.push({ raw, where: `${where} item ${j + 1}` }));
+    if (items) for (const [j, raw] of items.entries()) entries.push({ raw, where: `${where} item ${j + 1}` });
     else if (doc !== null && doc !== undefined) entries.push({ raw: doc, where }); // empty documents are skipped
   });
   return entries;

@@ -69,11 +69,11 @@ function evaluate(node: Node, labels: Labels): boolean {
         case '!=':
           return v !== node.value;
         case 'contains':
-          return v !== undefined && v.includes(node.value);
+          return v?.includes(node.value) === true;
         case 'starts with':
-          return v !== undefined && v.startsWith(node.value);
+          return v?.startsWith(node.value) === true;
         case 'ends with':
-          return v !== undefined && v.endsWith(node.value);
+          return v?.endsWith(node.value) === true;
       }
       break;
     }

@@ -213,11 +213,11 @@ function plan(t: Topology, source: string): LabPlan {
   };
   t.hosts.forEach((h, i) => {
     claim(h.name, `hosts[${i}].name`);
-    h.workloads.forEach((w, j) => claim(typeof w === 'string' ? w : w.name, `hosts[${i}].workloads[${j}]`));
+    for (const [j, w] of h.workloads.entries()) claim(typeof w === 'string' ? w : w.name, `hosts[${i}].workloads[${j}]`);
   });
   t.routers.forEach((r, i) => {
     claim(r.name, `routers[${i}].name`);
-    r.clients.forEach((c, j) => claim(c, `routers[${i}].clients[${j}]`));
+    for (const [j, c] of r.clients.entries()) claim(c, `routers[${i}].clients[${j}]`);
   });
   if (t.routers.length > MAX_ROUTERS) fail('routers', `at most ${MAX_ROUTERS} routers (fabric addresses .2–.10)`);
   t.bgp.peers.forEach((p, i) => {

@@ -253,7 +253,7 @@ export function renderFull(d: NftDesired): string {
   for (const c of SKELETON) block(`chain ${c.name}`, [...(c.hook ? [c.hook] : []), ...c.rules]);
   for (const [name, rules] of d.chains) block(`chain ${name}`, rules);
   out.push('}');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 export interface NftDelta {
@@ -348,5 +348,5 @@ export function renderDelta(prev: NftDesired, next: NftDesired): string {
   for (const c of d.addChains) out.push(`add chain ${T} ${c}`);
   for (const c of [...d.addChains, ...d.changedChains]) for (const r of next.chains.get(c)!) out.push(`add rule ${T} ${c} ${r}`);
   for (const m of d.mapAdd) out.push(`add element ${T} ${m.map} { "${m.iface}" : goto ${m.chain} }`);
-  return out.length ? out.join('\n') + '\n' : '';
+  return out.length ? `${out.join('\n')}\n` : '';
 }

@@ -62,21 +62,23 @@ export function markdownToHtml(md: string, image: (src: string, alt: string) => 
   };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    let m: RegExpExecArray | null;
+    const heading = /^(#{1,6})\s+(.*)$/.exec(line);
+    const img = /^\s*!\[([^\]]*)\]\(([^)\s]+)\)\s*$/.exec(line);
+    const item = /^\s*[-*]\s+(.*)$/.exec(line);
     if (line.startsWith('```')) {
       flush();
       const code: string[] = [];
       for (i++; i < lines.length && !lines[i]!.startsWith('```'); i++) code.push(lines[i]!);
       out.push(`<pre><code>${esc(code.join('\n'))}</code></pre>`);
-    } else if ((m = /^(#{1,6})\s+(.*)$/.exec(line))) {
+    } else if (heading) {
       flush();
-      out.push(`<h${m[1]!.length}>${inline(m[2]!.trim())}</h${m[1]!.length}>`);
-    } else if ((m = /^\s*!\[([^\]]*)\]\(([^)\s]+)\)\s*$/.exec(line))) {
+      out.push(`<h${heading[1]!.length}>${inline(heading[2]!.trim())}</h${heading[1]!.length}>`);
+    } else if (img) {
       flush();
-      out.push(image(m[2]!, m[1]!));
-    } else if ((m = /^\s*[-*]\s+(.*)$/.exec(line))) {
+      out.push(image(img[2]!, img[1]!));
+    } else if (item) {
       if (para.length) flush();
-      list.push(m[1]!);
+      list.push(item[1]!);
     } else if (line.trim() === '') {
       flush();
     } else if (list.length && /^\s+\S/.test(line)) {

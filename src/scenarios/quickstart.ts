@@ -26,7 +26,7 @@ export async function quickstart(opts: { name?: string; reportDir?: string; prin
   const result = await withLab(plan, { name, log: (l) => print(`   ${l}`) }, async (lab) => {
     const { state, notes } = lab;
     timings = lab.timings;
-    notes.forEach((n) => print(`   preflight: ${n}`));
+    for (const n of notes) print(`   preflight: ${n}`);
     const st = await status(state);
     const runner = backendOf(state);
     print('\n== BGP sessions (from each BIRD control socket)');

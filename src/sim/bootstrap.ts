@@ -9,7 +9,7 @@ import { computeDesired } from '../agent/desired.js';
 import { keys } from '../datastore/keys.js';
 import { Ipam } from '../ipam/ipam.js';
 import { readSnapshot } from '../datastore/snapshot.js';
-import { Datastore } from '../datastore/store.js';
+import type { Datastore } from '../datastore/store.js';
 import { API_VERSION, type BGPConfiguration, type BGPPeer, type CalicoNode, type IPPool } from '../model/resources.js';
 import type { HostPlan, LabPlan } from '../model/topology.js';
 import { renderRouterConfig } from '../bgp/router.js';
@@ -17,7 +17,7 @@ import { parseSelector } from '../model/selector.js';
 import { DatastoreError } from '../util/errors.js';
 import { backendOf } from './backends/index.js';
 import { agentSpec, birdSpec } from './daemons.js';
-import { type HostState, type LabState, type RouterState } from './state.js';
+import type { HostState, LabState, RouterState } from './state.js';
 import { settled } from '../util/settled.js';
 
 export async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {

@@ -51,12 +51,12 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     interrupt.abort(new InterruptedError(sig));
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  signals.forEach((s) => process.on(s, onSignal));
+  for (const s of signals) process.on(s, onSignal);
   const step = () => interrupt.signal.throwIfAborted();
   try {
     await claimLab(backend, state, log);
   } catch (err) {
-    signals.forEach((s) => process.off(s, onSignal));
+    for (const s of signals) process.off(s, onSignal);
     throw err;
   }
   // From here on the lab exists: lab.json names this process as its builder, so a kill -9
@@ -75,7 +75,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
   let ds: Datastore | undefined;
   try {
     notes.push(neighbourPreflight(plan.hosts.length, plan.workloads.length));
-    notes.forEach((n) => log(`preflight: ${n}`));
+    for (const n of notes) log(`preflight: ${n}`);
     await backend.createFabric(lab, plan);
     step();
     await backend.addHosts(lab, plan, plan.hosts);
@@ -122,7 +122,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     throw why;
   } finally {
     ds?.close();
-    signals.forEach((s) => process.off(s, onSignal));
+    for (const s of signals) process.off(s, onSignal);
   }
 }
 
@@ -138,13 +138,13 @@ function own(lab: string, log: Log): void {
     log(`${sig}: removing ${[...owned].join(', ')}`);
     void Promise.allSettled([...owned].map((l) => down(l))).then(() => process.exit(128 + (osConstants.signals[sig] ?? 0)));
   };
-  SIGNALS.forEach((s) => process.on(s, ownedHandler!));
+  for (const s of SIGNALS) process.on(s, ownedHandler!);
 }
 
 function disown(lab: string): void {
   owned.delete(lab);
   if (owned.size > 0 || !ownedHandler) return;
-  SIGNALS.forEach((s) => process.off(s, ownedHandler!));
+  for (const s of SIGNALS) process.off(s, ownedHandler!);
   ownedHandler = undefined;
 }
 

@@ -3,13 +3,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostOfAffinity } from '../ipam/blocks.js';
 import { familyOf } from '../net/cidr.js';
 import { readSnapshot } from '../datastore/snapshot.js';
-import { Datastore } from '../datastore/store.js';
+import type { Datastore } from '../datastore/store.js';
 import { FatalWaitError, waitFor } from '../util/exec.js';
 import { ipJsonIn } from '../util/node-runner.js';
 import { BackendError, errorMessage } from '../util/errors.js';
 import { backendOf } from './backends/index.js';
 import { agentSpec, birdSpec, etcdSpec, type DaemonSpec } from './daemons.js';
-import { type LabState } from './state.js';
+import type { LabState } from './state.js';
 
 /**
  * Every host's kernel holds, as a `proto bird` route, every block another host owns; so does

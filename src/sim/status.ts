@@ -1,7 +1,7 @@
 /** How a lab stands: its phase, each daemon's liveness, its workloads and BGP sessions. */
 import { bgpSessions, type BgpSession } from '../bgp/bird.js';
 import { keys } from '../datastore/keys.js';
-import { type AgentStatus, type WorkloadEndpoint } from '../model/resources.js';
+import type { AgentStatus, WorkloadEndpoint } from '../model/resources.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { backendOf } from './backends/index.js';
 import { agentSpec, birdSpec, etcdSpec, type DaemonSpec } from './daemons.js';

@@ -1,13 +1,13 @@
 /** Workloads of a running lab, through the CNI, by name. */
 import { labelMap } from '../model/labels.js';
 import { addWorkload, deleteWorkload, findWorkload } from '../cni/workload.js';
-import { type WorkloadEndpoint } from '../model/resources.js';
+import type { WorkloadEndpoint } from '../model/resources.js';
 import { InputError } from '../util/errors.js';
 import { backendOf } from './backends/index.js';
 import { cniEnv } from './cni-env.js';
 import { NAME_RE } from '../model/names.js';
 import { requireRoot } from './preflight.js';
-import { type LabState } from './state.js';
+import type { LabState } from './state.js';
 import { withDatastore } from './lab.js';
 
 export async function addLabWorkload(state: LabState, name: string, host: string, o: { namespace?: string; labels?: Record<string, string> } = {}): Promise<WorkloadEndpoint> {

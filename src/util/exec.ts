@@ -74,7 +74,7 @@ export async function tryRun(cmd: string, args: string[], opts: { input?: string
 export async function ipBatch(netns: string | undefined, lines: string[], opts: { force?: boolean; runner?: CommandRunner } = {}): Promise<void> {
   if (lines.length === 0) return;
   const argv = ['ip', ...(netns ? ['-n', netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
-  await (opts.runner ?? processRunner).run(argv, { input: lines.join('\n') + '\n' });
+  await (opts.runner ?? processRunner).run(argv, { input: `${lines.join('\n')}\n` });
 }
 
 /** `ip [-n ns] -j ...` parsed as JSON. */

@@ -230,28 +230,32 @@ function decodePacket(index: number, timestampUs: number, origLen: number, data:
 function decodeLink(linkType: number, b: Buffer, d: Layers, ctx: Ctx): void {
   switch (linkType) {
     case LINKTYPE.ETHERNET:
-      return decodeEthernet(b, 0, b.length, d, ctx);
+      decodeEthernet(b, 0, b.length, d, ctx);
+      return;
     case LINKTYPE.LINUX_SLL: {
       // packet type(2) ARPHRD(2) address length(2) address(8) protocol(2)
-      if (b.length < 16) return void ctx.errs.push(`truncated Linux cooked (SLL) header: ${b.length} of 16 bytes`);
+      if (b.length < 16) { ctx.errs.push(`truncated Linux cooked (SLL) header: ${b.length} of 16 bytes`); return; }
       const hatype = b.readUInt16BE(2);
       const alen = b.readUInt16BE(4);
       if (hatype === 1 && alen === 6) d.src_mac = mac(b, 6);
-      return decodeEthertype(b.readUInt16BE(14), b, 16, b.length, d, ctx);
+      decodeEthertype(b.readUInt16BE(14), b, 16, b.length, d, ctx);
+      return;
     }
     case LINKTYPE.LINUX_SLL2: {
       // protocol(2) reserved(2) ifindex(4) ARPHRD(2) packet type(1) address length(1) address(8)
-      if (b.length < 20) return void ctx.errs.push(`truncated Linux cooked (SLL2) header: ${b.length} of 20 bytes`);
+      if (b.length < 20) { ctx.errs.push(`truncated Linux cooked (SLL2) header: ${b.length} of 20 bytes`); return; }
       const hatype = b.readUInt16BE(8);
       const alen = b[11]!;
       if (hatype === 1 && alen === 6) d.src_mac = mac(b, 12);
-      return decodeEthertype(b.readUInt16BE(0), b, 20, b.length, d, ctx);
+      decodeEthertype(b.readUInt16BE(0), b, 20, b.length, d, ctx);
+      return;
     }
     case LINKTYPE.RAW:
     case 12: // DLT_RAW on most systems, as some old files store it
     case LINKTYPE.IPV4:
     case LINKTYPE.IPV6:
-      return decodeIp(b, 0, b.length, d, ctx);
+      decodeIp(b, 0, b.length, d, ctx);
+      return;
     default:
       ctx.errs.push(`unsupported link type ${linkType}`);
   }
@@ -260,7 +264,7 @@ function decodeLink(linkType: number, b: Buffer, d: Layers, ctx: Ctx): void {
 const VLAN_TPIDS = new Set([0x8100, 0x88a8, 0x9100]);
 
 function decodeEthernet(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
-  if (end - off < 14) return void ctx.errs.push(`truncated Ethernet header: ${Math.max(0, end - off)} of 14 bytes`);
+  if (end - off < 14) { ctx.errs.push(`truncated Ethernet header: ${Math.max(0, end - off)} of 14 bytes`); return; }
   d.dst_mac = mac(b, off);
   d.src_mac = mac(b, off + 6);
   decodeEthertype(b.readUInt16BE(off + 12), b, off + 14, end, d, ctx);
@@ -269,8 +273,9 @@ function decodeEthernet(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx
 /** Network layer by EtherType, after stripping 802.1Q / 802.1ad tags. */
 function decodeEthertype(type: number, b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
   while (VLAN_TPIDS.has(type)) {
-    if (end - off < 4) return void ctx.errs.push('truncated VLAN tag');
-    (d.vlan ??= []).push(b.readUInt16BE(off) & 0x0fff);
+    if (end - off < 4) { ctx.errs.push('truncated VLAN tag'); return; }
+    d.vlan ??= [];
+    d.vlan.push(b.readUInt16BE(off) & 0x0fff);
     type = b.readUInt16BE(off + 2);
     off += 4;
   }
@@ -279,28 +284,34 @@ function decodeEthertype(type: number, b: Buffer, off: number, end: number, d: L
 }
 
 function decodeIp(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx, expect?: 4 | 6): void {
-  if (end - off < 1) return void ctx.errs.push('truncated IP header: no bytes');
+  if (end - off < 1) { ctx.errs.push('truncated IP header: no bytes'); return; }
   const version = b[off]! >> 4;
-  if (expect !== undefined && version !== expect) return void ctx.errs.push(`malformed: IPv${expect} expected, version field says ${version}`);
-  if (version === 4) return decodeIpv4(b, off, end, d, ctx);
-  if (version === 6) return decodeIpv6(b, off, end, d, ctx);
+  if (expect !== undefined && version !== expect) { ctx.errs.push(`malformed: IPv${expect} expected, version field says ${version}`); return; }
+  if (version === 4) {
+    decodeIpv4(b, off, end, d, ctx);
+    return;
+  }
+  if (version === 6) {
+    decodeIpv6(b, off, end, d, ctx);
+    return;
+  }
   ctx.errs.push(`malformed: IP version ${version}`);
 }
 
 function decodeIpv4(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
   const avail = end - off;
-  if (avail < 20) return void ctx.errs.push(`truncated IPv4 header: ${avail} of 20 bytes`);
+  if (avail < 20) { ctx.errs.push(`truncated IPv4 header: ${avail} of 20 bytes`); return; }
   const ihl = (b[off]! & 0x0f) * 4;
-  if (ihl < 20) return void ctx.errs.push(`malformed IPv4 header: header length ${ihl} < 20`);
+  if (ihl < 20) { ctx.errs.push(`malformed IPv4 header: header length ${ihl} < 20`); return; }
   const ip: IpInfo = { version: 4, src: ipv4(b, off + 12), dst: ipv4(b, off + 16), protocol: b[off + 9]!, ttl: b[off + 8]! };
   d.ip = ip;
   const frag = b.readUInt16BE(off + 6);
   const more = (frag & 0x2000) !== 0;
   const fragOffset = (frag & 0x1fff) * 8;
   if (more || fragOffset > 0) ip.fragment = { id: b.readUInt16BE(off + 4), offset: fragOffset, more };
-  if (avail < ihl) return void ctx.errs.push(`truncated IPv4 options: header length ${ihl}, ${avail} bytes captured`);
+  if (avail < ihl) { ctx.errs.push(`truncated IPv4 options: header length ${ihl}, ${avail} bytes captured`); return; }
   const total = b.readUInt16BE(off + 2);
-  if (total !== 0 && total < ihl) return void ctx.errs.push(`malformed IPv4 header: total length ${total} < header length ${ihl}`);
+  if (total !== 0 && total < ihl) { ctx.errs.push(`malformed IPv4 header: total length ${total} < header length ${ihl}`); return; }
   // Total length 0 happens in captures of TSO packets; otherwise it bounds the payload (Ethernet pads).
   const pend = total === 0 ? end : Math.min(end, off + total);
   if (fragOffset > 0) return; // a later fragment: no transport header
@@ -312,7 +323,7 @@ const IPV6_GENERIC_EXT = new Set([0, 43, 60, 135, 139, 140]);
 
 function decodeIpv6(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
   const avail = end - off;
-  if (avail < 40) return void ctx.errs.push(`truncated IPv6 header: ${avail} of 40 bytes`);
+  if (avail < 40) { ctx.errs.push(`truncated IPv6 header: ${avail} of 40 bytes`); return; }
   const payloadLen = b.readUInt16BE(off + 4);
   let nh = b[off + 6]!;
   const ip: IpInfo = { version: 6, src: ipv6(b, off + 8), dst: ipv6(b, off + 24), protocol: nh, ttl: b[off + 7]! };
@@ -326,7 +337,8 @@ function decodeIpv6(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): v
       if (pend - cur < 2) {
         ip.protocol = nh;
         ip.extensionHeaders = [...exts, nh];
-        return void ctx.errs.push(`truncated IPv6 extension header ${nh}`);
+        ctx.errs.push(`truncated IPv6 extension header ${nh}`);
+        return;
       }
       const len = nh === 51 ? (b[cur + 1]! + 2) * 4 : (b[cur + 1]! + 1) * 8;
       exts.push(nh);
@@ -335,14 +347,16 @@ function decodeIpv6(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): v
       if (cur > pend) {
         ip.protocol = nh;
         ip.extensionHeaders = exts;
-        return void ctx.errs.push(`truncated IPv6 extension header ${exts[exts.length - 1]}: ${len} bytes, ${pend - (cur - len)} captured`);
+        ctx.errs.push(`truncated IPv6 extension header ${exts[exts.length - 1]}: ${len} bytes, ${pend - (cur - len)} captured`);
+        return;
       }
     } else if (nh === 44) {
       exts.push(nh);
       if (pend - cur < 8) {
         ip.protocol = nh;
         ip.extensionHeaders = exts;
-        return void ctx.errs.push(`truncated IPv6 fragment header: ${Math.max(0, pend - cur)} of 8 bytes`);
+        ctx.errs.push(`truncated IPv6 fragment header: ${Math.max(0, pend - cur)} of 8 bytes`);
+        return;
       }
       const fo = b.readUInt16BE(cur + 2);
       ip.fragment = { id: b.readUInt32BE(cur + 4), offset: fo & 0xfff8, more: (fo & 1) !== 0 };
@@ -367,7 +381,7 @@ function decodeL4(proto: number, b: Buffer, off: number, end: number, d: Layers,
   switch (proto) {
     case 6: {
       d.l4 = { protocol: 'tcp' };
-      if (avail < 4) return void ctx.errs.push(`truncated TCP header: ${Math.max(0, avail)} of 20 bytes`);
+      if (avail < 4) { ctx.errs.push(`truncated TCP header: ${Math.max(0, avail)} of 20 bytes`); return; }
       d.l4.srcPort = b.readUInt16BE(off);
       d.l4.dstPort = b.readUInt16BE(off + 2);
       if (avail < 20) ctx.errs.push(`truncated TCP header: ${avail} of 20 bytes`);
@@ -380,7 +394,8 @@ function decodeL4(proto: number, b: Buffer, off: number, end: number, d: Layers,
           d.l4.srcPort = b.readUInt16BE(off);
           d.l4.dstPort = b.readUInt16BE(off + 2);
         }
-        return void ctx.errs.push(`truncated UDP header: ${Math.max(0, avail)} of 8 bytes`);
+        ctx.errs.push(`truncated UDP header: ${Math.max(0, avail)} of 8 bytes`);
+        return;
       }
       const sport = b.readUInt16BE(off);
       const dport = b.readUInt16BE(off + 2);
@@ -388,12 +403,13 @@ function decodeL4(proto: number, b: Buffer, off: number, end: number, d: Layers,
       d.l4.dstPort = dport;
       const ulen = b.readUInt16BE(off + 4);
       const pend = ulen >= 8 ? Math.min(end, off + ulen) : end;
-      return decodeUdpPayload(sport, dport, b, off + 8, pend, d, ctx);
+      decodeUdpPayload(sport, dport, b, off + 8, pend, d, ctx);
+      return;
     }
     case 1:
     case 58: {
       d.l4 = { protocol: proto === 1 ? 'icmp' : 'icmpv6' };
-      if (avail < 1) return void ctx.errs.push(`truncated ${d.l4.protocol.toUpperCase()} header: no bytes`);
+      if (avail < 1) { ctx.errs.push(`truncated ${d.l4.protocol.toUpperCase()} header: no bytes`); return; }
       const type = b[off]!;
       d.l4.icmpType = type;
       if (avail >= 2) d.l4.icmpCode = b[off + 1]!;
@@ -405,11 +421,13 @@ function decodeL4(proto: number, b: Buffer, off: number, end: number, d: Layers,
     case 4:
     case 41: {
       d.l4 = { protocol: 'other' };
-      return encapsulate(proto === 4 ? 'ipip' : 'ip6ip', d, ctx, (inner, ictx) => decodeIp(b, off, end, inner, ictx, proto === 4 ? 4 : 6));
+      encapsulate(proto === 4 ? 'ipip' : 'ip6ip', d, ctx, (inner, ictx) => decodeIp(b, off, end, inner, ictx, proto === 4 ? 4 : 6));
+      return;
     }
     case 47:
       d.l4 = { protocol: 'other' };
-      return decodeGre(b, off, end, d, ctx);
+      decodeGre(b, off, end, d, ctx);
+      return;
     case 50: {
       d.l4 = { protocol: 'other' };
       const enc: Encapsulation = { kind: 'esp' };
@@ -429,21 +447,25 @@ function decodeUdpPayload(sport: number, dport: number, b: Buffer, off: number, 
     // flags(1: 0x08 = VNI valid) reserved(3) VNI(3) reserved(1), then an Ethernet frame
     if (avail < 8) {
       d.encapsulation = { kind: 'vxlan' };
-      return void ctx.errs.push(`truncated VXLAN header: ${Math.max(0, avail)} of 8 bytes`);
+      ctx.errs.push(`truncated VXLAN header: ${Math.max(0, avail)} of 8 bytes`);
+      return;
     }
     const vni = b.readUIntBE(off + 4, 3);
-    return encapsulate('vxlan', d, ctx, (inner, ictx) => decodeEthernet(b, off + 8, end, inner, ictx), { vni });
+    encapsulate('vxlan', d, ctx, (inner, ictx) => decodeEthernet(b, off + 8, end, inner, ictx), { vni });
+    return;
   }
   if (dport === GENEVE_PORT) {
     // ver(2 bits) option length(6 bits, 4-byte units) flags(1) protocol type(2) VNI(3) reserved(1) options
     if (avail < 8) {
       d.encapsulation = { kind: 'geneve' };
-      return void ctx.errs.push(`truncated Geneve header: ${Math.max(0, avail)} of 8 bytes`);
+      ctx.errs.push(`truncated Geneve header: ${Math.max(0, avail)} of 8 bytes`);
+      return;
     }
     const optLen = (b[off]! & 0x3f) * 4;
     const ptype = b.readUInt16BE(off + 2);
     const vni = b.readUIntBE(off + 4, 3);
-    return encapsulate('geneve', d, ctx, (inner, ictx) => decodeByProtocolType(ptype, b, off + 8 + optLen, end, inner, ictx), { vni });
+    encapsulate('geneve', d, ctx, (inner, ictx) => decodeByProtocolType(ptype, b, off + 8 + optLen, end, inner, ictx), { vni });
+    return;
   }
   if (sport === WIREGUARD_PORT || dport === WIREGUARD_PORT) {
     d.encapsulation = { kind: 'wireguard' };
@@ -460,7 +482,8 @@ function decodeGre(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): vo
   const avail = end - off;
   if (avail < 4) {
     d.encapsulation = { kind: 'gre' };
-    return void ctx.errs.push(`truncated GRE header: ${Math.max(0, avail)} of 4 bytes`);
+    ctx.errs.push(`truncated GRE header: ${Math.max(0, avail)} of 4 bytes`);
+    return;
   }
   const flags = b.readUInt16BE(off);
   const ptype = b.readUInt16BE(off + 2);
@@ -480,7 +503,8 @@ function decodeGre(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): vo
   const extra = key !== undefined ? { vni: key } : {};
   if (avail < hlen) {
     d.encapsulation = { kind: 'gre', ...extra };
-    return void ctx.errs.push(`truncated GRE header: ${avail} of ${hlen} bytes`);
+    ctx.errs.push(`truncated GRE header: ${avail} of ${hlen} bytes`);
+    return;
   }
   if (version !== 0) {
     d.encapsulation = { kind: 'gre', ...extra };
@@ -491,8 +515,14 @@ function decodeGre(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): vo
 
 /** An EtherType-numbered payload of GRE or Geneve: IP, or an Ethernet frame (0x6558, transparent bridging). */
 function decodeByProtocolType(ptype: number, b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
-  if (ptype === 0x6558) return decodeEthernet(b, off, end, d, ctx);
-  if (ptype === 0x0800 || ptype === 0x86dd) return decodeIp(b, off, end, d, ctx, ptype === 0x0800 ? 4 : 6);
+  if (ptype === 0x6558) {
+    decodeEthernet(b, off, end, d, ctx);
+    return;
+  }
+  if (ptype === 0x0800 || ptype === 0x86dd) {
+    decodeIp(b, off, end, d, ctx, ptype === 0x0800 ? 4 : 6);
+    return;
+  }
   // Anything else (MPLS, ERSPAN, NSH...): encapsulation recognised, inner left undecoded.
 }
 
@@ -500,7 +530,7 @@ function decodeByProtocolType(ptype: number, b: Buffer, off: number, end: number
 function encapsulate(kind: EncapsulationKind, d: Layers, ctx: Ctx, decodeInner: (inner: Layers, ictx: Ctx) => void, extra: { vni?: number } = {}): void {
   const enc: Encapsulation = { kind, ...extra };
   d.encapsulation = enc;
-  if (ctx.depth + 1 > MAX_ENCAP_DEPTH) return void ctx.errs.push(`${kind}: encapsulation nested deeper than ${MAX_ENCAP_DEPTH} levels, not decoded`);
+  if (ctx.depth + 1 > MAX_ENCAP_DEPTH) { ctx.errs.push(`${kind}: encapsulation nested deeper than ${MAX_ENCAP_DEPTH} levels, not decoded`); return; }
   const inner: Layers = {};
   const ictx: Ctx = { errs: [], depth: ctx.depth + 1 };
   decodeInner(inner, ictx);

@@ -78,7 +78,7 @@ type Target = { d: Endpoint; f: Family; ip: string; port?: number };
 
 async function ping(runner: NodeRunner, src: Endpoint, targets: Target[], timeoutMs: number): Promise<PairResult[]> {
   const w = Math.max(1, Math.ceil(timeoutMs / 1000));
-  const script = targets.map((t) => `(r=$(ping -n -c 1 -W ${w} ${t.ip} 2>&1) && echo "${t.ip} ok $(echo "$r" | sed -n 's/.*time=\\([0-9.]*\\).*/\\1/p')" || echo "${t.ip} fail") &`).join('\n') + '\nwait\n';
+  const script = `${targets.map((t) => `(r=$(ping -n -c 1 -W ${w} ${t.ip} 2>&1) && echo "${t.ip} ok $(echo "$r" | sed -n 's/.*time=\\([0-9.]*\\).*/\\1/p')" || echo "${t.ip} fail") &`).join('\n')}\nwait\n`;
   const out = await execOk(runner, src.netns, ['sh', '-c', script], { timeoutMs: timeoutMs + 10_000 });
   const rtt = new Map(out.split('\n').filter((l) => l.includes(' ok')).map((l) => [l.split(' ')[0], Number(l.split(' ')[2])]));
   return targets.map((t): PairResult => {

@@ -137,13 +137,13 @@ const H1 = desired([
 ], ['cali1', 'cali2', 'cali3']);
 const LINKS = ['lo', 'eth0', 'cali1', 'cali2'];
 
-const H1_BATCH = [
+const H1_BATCH = `${[
   `route replace blackhole 198.19.0.0/26 proto ${P}`,
   `route replace blackhole fd00:10::/122 proto ${P}`,
   `route replace 198.19.0.1/32 dev cali1 scope link proto ${P}`,
   `route replace 198.19.0.2/32 dev cali2 scope link proto ${P}`,
   `route replace fd00:10::1/128 dev cali1 proto ${P}`,
-].join('\n') + '\n';
+].join('\n')}\n`;
 
 /** What the kernel holds once H1 is applied. */
 const H1_KERNEL: KernelRoute[] = [
@@ -216,11 +216,11 @@ const cases: Case[] = [
           k.routes.push({ dst: '198.19.0.9/32', dev: 'caligone', protocol: String(P), scope: 'link' });
           k.routes.push({ type: 'blackhole', dst: '198.19.0.64/26', protocol: String(P) });
         },
-        batch: [
+        batch: `${[
           `route del 198.19.0.9/32 proto ${P}`,
           `route del blackhole 198.19.0.64/26 proto ${P}`,
           `route replace 198.19.0.2/32 dev cali2 scope link proto ${P}`,
-        ].join('\n') + '\n',
+        ].join('\n')}\n`,
         result: { added: 1, removed: 2, skipped: 1, policy: { chains: 0, sets: 0 } },
       },
       { batch: null, result: converged, noWrite: true },
@@ -237,10 +237,10 @@ const cases: Case[] = [
           k.routes = k.routes.map((r) => (r.dst === '198.19.0.1/32' ? { ...r, dev: 'caliold' } : r));
           k.links.push('cali3');
         },
-        batch: [
+        batch: `${[
           `route replace 198.19.0.1/32 dev cali1 scope link proto ${P}`,
           `route replace 198.19.0.3/32 dev cali3 scope link proto ${P}`,
-        ].join('\n') + '\n',
+        ].join('\n')}\n`,
         result: { added: 2, removed: 0, skipped: 0, policy: { chains: 0, sets: 0 } },
       },
     ],

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,7 +152,7 @@ describe('renderBirdConfig: content', () => {
     const text = renderBirdConfig(input);
     expect(text.match(/protocol bgp /g)).toHaveLength(1); // one session carries both families
     expect(text).toContain('next hop address 2001:db8:f::9;');
-    expect(text).toMatch(/protocol static calico_blocks6 \{\n  ipv6;\n  route 2001:db8:1::40\/122 blackhole;/);
+    expect(text).toMatch(/protocol static calico_blocks6 \{\n {2}ipv6;\n {2}route 2001:db8:1::40\/122 blackhole;/);
     expect(renderBirdConfig(inputFor(mesh, 'h1'))).not.toContain('ipv6');
   });
 

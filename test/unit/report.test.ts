@@ -6,7 +6,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { renderBarChart, renderCdfChart } from '../../src/report/charts.js';
 import { diffResults, formatDiff } from '../../src/report/diff.js';
 import { markdownToHtml, renderHtmlReport } from '../../src/report/html.js';
-import { validateRunReport } from '../../src/report/results-schema.js';
 import { buildRunReport } from '../../src/report/run-report.js';
 import { throughputMarkdown, writeThroughputReport, type Mode, type ThroughputResults } from '../../src/report/throughput-report.js';
 import { InputError } from '../../src/util/errors.js';
