@@ -8,10 +8,13 @@ import { join } from 'node:path';
  */
 export default function setup(): void {
   const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => {
-      const p = join(dir, e.name);
-      return e.isDirectory() ? newest(p) : statSync(p).mtimeMs;
-    }));
+    Math.max(
+      0,
+      ...readdirSync(dir, { withFileTypes: true }).map((e) => {
+        const p = join(dir, e.name);
+        return e.isDirectory() ? newest(p) : statSync(p).mtimeMs;
+      }),
+    );
   const built = existsSync('dist/cli/main.js') ? newest('dist') : 0;
   if (newest('src') > built) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 }

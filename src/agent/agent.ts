@@ -47,10 +47,16 @@ export class Agent {
   async start(): Promise<void> {
     // Watch first, then read: a change made in between triggers one more pass, none is lost.
     for (const prefix of [keys.resourcePrefix, keys.ipamPrefix]) {
-      this.watchers.push(await this.o.ds.watch(prefix, () => this.kick(), (err) => {
-        this.log(`watch on ${prefix}: ${errorMessage(err)} (resyncing)`);
-        this.kick();
-      }));
+      this.watchers.push(
+        await this.o.ds.watch(
+          prefix,
+          () => this.kick(),
+          (err) => {
+            this.log(`watch on ${prefix}: ${errorMessage(err)} (resyncing)`);
+            this.kick();
+          },
+        ),
+      );
     }
     await this.reconcileNow();
     this.timers.push(setInterval(() => this.kick(), this.o.resyncMs ?? 10_000));
@@ -76,7 +82,9 @@ export class Agent {
         this.again = false;
         await this.pass();
       } while (this.again && !this.stopped);
-    })().finally(() => { this.running = undefined; });
+    })().finally(() => {
+      this.running = undefined;
+    });
     return this.running;
   }
 
@@ -111,8 +119,14 @@ export class Agent {
       this.status.reconciles++;
       const before = this.status.lastReconcile;
       this.status.lastReconcile = {
-        at, ms, routesAdded: r.added, routesRemoved: r.removed, ...(snapshot.revision ? { revision: snapshot.revision } : {}),
-        policyChains: r.policy.chains, policySets: r.policy.sets, ...(error ? { error } : {}),
+        at,
+        ms,
+        routesAdded: r.added,
+        routesRemoved: r.removed,
+        ...(snapshot.revision ? { revision: snapshot.revision } : {}),
+        policyChains: r.policy.chains,
+        policySets: r.policy.sets,
+        ...(error ? { error } : {}),
       };
       // Say at once what we programmed (callers wait on it), not at the next heartbeat.
       if (before?.revision !== snapshot.revision || error || before?.error) void this.heartbeat();

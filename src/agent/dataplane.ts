@@ -26,7 +26,10 @@ export type ApplyStep = 'policy' | 'vxlan' | 'routes' | 'sysctls' | 'nat';
  * else an AggregateError of them all. Nothing is remembered as done: the next apply retries.
  */
 export class DataplaneError extends BackendError {
-  constructor(readonly result: ApplyResult, readonly failures: { step: ApplyStep; error: unknown }[]) {
+  constructor(
+    readonly result: ApplyResult,
+    readonly failures: { step: ApplyStep; error: unknown }[],
+  ) {
     const errors = failures.map((f) => f.error);
     const message = errors.map(errorMessage).join('; ');
     super(message, { cause: errors.length === 1 ? errors[0] : new AggregateError(errors, message) });
@@ -65,7 +68,10 @@ export function diffRoutes(desired: DesiredRoute[], actual: DesiredRoute[]): { p
   const want = new Map(desired.map((r) => [r.dst, r]));
   const have = new Map(actual.map((r) => [r.dst, r]));
   return {
-    put: desired.filter((r) => { const h = have.get(r.dst); return !h || key(h) !== key(r); }),
+    put: desired.filter((r) => {
+      const h = have.get(r.dst);
+      return !h || key(h) !== key(r);
+    }),
     del: actual.filter((r) => !want.has(r.dst)),
   };
 }
@@ -74,15 +80,22 @@ export function diffRoutes(desired: DesiredRoute[], actual: DesiredRoute[]): { p
 export function routeLines(put: DesiredRoute[], del: DesiredRoute[]): string[] {
   return [
     ...del.map((r) => `route del ${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst} proto ${AGENT_ROUTE_PROTO}`),
-    ...put.map((r) => r.type === 'blackhole'
-      ? `route replace blackhole ${r.dst} proto ${AGENT_ROUTE_PROTO}`
-      : r.via
-        ? `route replace ${r.dst} via ${r.via} dev ${r.dev} onlink proto ${AGENT_ROUTE_PROTO}`
-        : `route replace ${r.dst} dev ${r.dev}${r.dst.includes(':') ? '' : ' scope link'} proto ${AGENT_ROUTE_PROTO}`),
+    ...put.map((r) =>
+      r.type === 'blackhole'
+        ? `route replace blackhole ${r.dst} proto ${AGENT_ROUTE_PROTO}`
+        : r.via
+          ? `route replace ${r.dst} via ${r.via} dev ${r.dev} onlink proto ${AGENT_ROUTE_PROTO}`
+          : `route replace ${r.dst} dev ${r.dev}${r.dst.includes(':') ? '' : ' scope link'} proto ${AGENT_ROUTE_PROTO}`,
+    ),
   ];
 }
 
-interface IpRoute { dst: string; type?: string; dev?: string; gateway?: string }
+interface IpRoute {
+  dst: string;
+  type?: string;
+  dev?: string;
+  gateway?: string;
+}
 
 /**
  * The thin layer that touches one host's kernel. `netns` undefined means "the namespace this
@@ -102,7 +115,10 @@ export class Dataplane {
   readonly runner: CommandRunner;
   private readonly procSys: ProcSys;
 
-  constructor(readonly netns?: string, options: DataplaneOptions = {}) {
+  constructor(
+    readonly netns?: string,
+    options: DataplaneOptions = {},
+  ) {
     this.runner = options.runner ?? processRunner;
     this.procSys = options.procSys ?? realProcSys;
   }
@@ -138,7 +154,9 @@ export class Dataplane {
     // Policy first: a workload must never be reachable before its rules are in place (an
     // unknown cali interface is dropped by the dispatch chains until then).
     let policy = { chains: 0, sets: 0 };
-    await step('policy', async () => { policy = await this.applyPolicy(desired); });
+    await step('policy', async () => {
+      policy = await this.applyPolicy(desired);
+    });
     const [actual, links] = await Promise.all([this.readRoutes(), this.links()]);
     await step('vxlan', () => this.applyVxlan(desired.vxlan, links));
     // A workload's veth may not exist yet (its endpoint record can come first): skip it for now.
@@ -196,14 +214,22 @@ export class Dataplane {
     const wanted = JSON.stringify(v);
     if (wanted === this.applied.vxlan && links.has(VXLAN_DEVICE)) return;
     if (!links.has(VXLAN_DEVICE)) {
-      await ipBatch(this.netns, [
-        `link add ${VXLAN_DEVICE} type vxlan id ${VXLAN_VNI} local ${v.localIp} dev eth0 dstport ${VXLAN_PORT} nolearning`,
-        `link set ${VXLAN_DEVICE} address ${v.mac}`,
-        `link set ${VXLAN_DEVICE} up`,
-      ], { runner: this.runner });
+      await ipBatch(
+        this.netns,
+        [
+          `link add ${VXLAN_DEVICE} type vxlan id ${VXLAN_VNI} local ${v.localIp} dev eth0 dstport ${VXLAN_PORT} nolearning`,
+          `link set ${VXLAN_DEVICE} address ${v.mac}`,
+          `link set ${VXLAN_DEVICE} up`,
+        ],
+        { runner: this.runner },
+      );
       links.add(VXLAN_DEVICE);
     }
-    await ipBatch(this.netns, v.peers.map((p) => `neigh replace ${p.ip} lladdr ${p.mac} dev ${VXLAN_DEVICE} nud permanent`), { runner: this.runner });
+    await ipBatch(
+      this.netns,
+      v.peers.map((p) => `neigh replace ${p.ip} lladdr ${p.mac} dev ${VXLAN_DEVICE} nud permanent`),
+      { runner: this.runner },
+    );
     const fdb = `${v.peers.map((p) => `fdb replace ${p.mac} dev ${VXLAN_DEVICE} dst ${p.ip} self permanent`).join('\n')}\n`;
     const [cmd, ...args] = inNetns(this.netns, ['bridge', '-batch', '-']);
     if (v.peers.length) await run(cmd!, args, { input: fdb }, this.runner);

@@ -83,7 +83,10 @@ function bgpTimers(s: Snapshot): BgpTimers {
 export function computeDesired(s: Snapshot, host: string): DesiredState {
   const policyProblems: string[] = [];
   const me = s.nodes.find((n) => n.metadata.name === host);
-  const localBlocks = s.blocks.filter((b) => !b.deleted && hostOfAffinity(b.affinity) === host).map((b) => b.cidr).sort(compareCidrs);
+  const localBlocks = s.blocks
+    .filter((b) => !b.deleted && hostOfAffinity(b.affinity) === host)
+    .map((b) => b.cidr)
+    .sort(compareCidrs);
   const routes: DesiredRoute[] = localBlocks.map((dst) => ({ dst, type: 'blackhole' }));
   const local = s.workloadEndpoints.filter((w) => w.spec.node === host);
   const borrowed = borrowedAddresses(s.blocks, host);
@@ -109,7 +112,10 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
     routes,
     workloadIfaces: local.map((w) => w.spec.interfaceName).sort(),
     ...(vxlan ? { vxlan } : {}),
-    natTable: natTable(v4Pools.filter((p) => p.spec.natOutgoing).map((p) => p.spec.cidr), v4Pools.map((p) => p.spec.cidr)),
+    natTable: natTable(
+      v4Pools.filter((p) => p.spec.natOutgoing).map((p) => p.spec.cidr),
+      v4Pools.map((p) => p.spec.cidr),
+    ),
     policy: resolvePolicy(s, host, (p) => policyProblems.push(p)),
     policyProblems,
     policyDataplane: s.felixConfiguration?.spec.nftablesMode === 'Enabled' ? 'nftables' : 'iptables',
@@ -122,14 +128,16 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
       localBlocks: localBlocks.filter((b) => familyOf(b) === 4),
       borrowed: borrowed.filter((ip) => familyOf(ip) === 4).map((ip) => `${ip}/32`),
       pools: pools.filter((p) => familyOf(p) === 4),
-      ...(ipv6Address && pools.some((p) => familyOf(p) === 6) ? {
-        ipv6: {
-          address: ipv6Address,
-          localBlocks: localBlocks.filter((b) => familyOf(b) === 6),
-          borrowed: borrowed.filter((ip) => familyOf(ip) === 6).map((ip) => `${ip}/128`),
-          pools: pools.filter((p) => familyOf(p) === 6),
-        },
-      } : {}),
+      ...(ipv6Address && pools.some((p) => familyOf(p) === 6)
+        ? {
+            ipv6: {
+              address: ipv6Address,
+              localBlocks: localBlocks.filter((b) => familyOf(b) === 6),
+              borrowed: borrowed.filter((ip) => familyOf(ip) === 6).map((ip) => `${ip}/128`),
+              pools: pools.filter((p) => familyOf(p) === 6),
+            },
+          }
+        : {}),
       timers: bgpTimers(s),
     },
   };

@@ -23,7 +23,7 @@ const program = new Command('calico-sim-agent')
   .action(async (o: { host: string; etcd: string; netns?: string; birdConfig?: string; birdSocket?: string; resyncMs: number }) => {
     // Without --netns the agent programs the namespace it runs in: only ever a lab's own.
     if (!o.netns && !inLabNamespace()) {
-      throw new Error('refusing to program a namespace that is not a calico-sim lab\'s: run me inside a host namespace (ip netns exec) or pass --netns');
+      throw new Error("refusing to program a namespace that is not a calico-sim lab's: run me inside a host namespace (ip netns exec) or pass --netns");
     }
     const ds = new Datastore(o.etcd.split(','));
     // Every command of this agent (ip, sysctl, iptables, nft, bird, birdc) runs as a child process.

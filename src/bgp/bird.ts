@@ -92,7 +92,11 @@ export function parseBgpSessions(output: string): BgpSession[] {
   return protocolBlocks(output)
     .filter((b) => b.row.proto === 'BGP')
     .map(({ row, details }) => {
-      const field = (label: string) => details.find((l) => l.startsWith(`${label}:`))?.slice(label.length + 1).trim();
+      const field = (label: string) =>
+        details
+          .find((l) => l.startsWith(`${label}:`))
+          ?.slice(label.length + 1)
+          .trim();
       const bgpState = field('BGP state');
       const neighborAddress = field('Neighbor address');
       const neighborAs = Number(field('Neighbor AS'));
@@ -146,7 +150,10 @@ async function runBirdc(socket: string, command: string, runner: CommandRunner):
 
 /** What birdc said, for error messages and configure: stdout and stderr, banner dropped. */
 function replyText(r: CommandResult): string {
-  const text = [withoutBanner(r.stdout), r.stderr].map((s) => s.trim()).filter(Boolean).join('\n');
+  const text = [withoutBanner(r.stdout), r.stderr]
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join('\n');
   return text || (r.reason ?? `exit code ${r.exitCode ?? -1}`);
 }
 

@@ -12,7 +12,11 @@ import { renderBirdConfig, type BirdInput } from './render.js';
 export class BirdConfd {
   private reloadPending = false;
 
-  constructor(readonly configPath: string, readonly socketPath: string, private readonly runner: CommandRunner = processRunner) {}
+  constructor(
+    readonly configPath: string,
+    readonly socketPath: string,
+    private readonly runner: CommandRunner = processRunner,
+  ) {}
 
   /** Returns true if the config changed (and BIRD was asked to reload it). */
   async update(input: BirdInput): Promise<boolean> {

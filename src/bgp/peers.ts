@@ -56,8 +56,7 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
   const peers = [...(s.bgpPeers ?? [])].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   for (const p of peers) {
     const { spec } = p;
-    const inScope = (n: CalicoNode) =>
-      spec.node ? n.metadata.name === spec.node : parseSelector(spec.nodeSelector ?? 'all()').matches(labelsOf(n));
+    const inScope = (n: CalicoNode) => (spec.node ? n.metadata.name === spec.node : parseSelector(spec.nodeSelector ?? 'all()').matches(labelsOf(n)));
     const kind = spec.node ? 'Node' : 'Global';
     if (spec.peerIP) {
       if (!inScope(me) || spec.peerIP === myIp || sessions.has(spec.peerIP)) continue;
@@ -84,4 +83,3 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
   }
   return [...sessions.values()];
 }
-

@@ -29,7 +29,7 @@ export function renderRouterConfig(r: RouterInput): string {
     '  interface "*";',
     '}',
     '',
-    '# What the cluster announces goes into this router\'s kernel (proto bird).',
+    "# What the cluster announces goes into this router's kernel (proto bird).",
     'protocol kernel {',
     '  ipv4 { import none; export where source = RTS_BGP; };',
     '  merge paths on;',
@@ -51,13 +51,6 @@ export function renderRouterConfig(r: RouterInput): string {
     '  connect retry time 5;',
     '  error wait time 5,30;',
     '}',
-    ...neighbors.flatMap((n) => [
-      '',
-      `# ${n.name}`,
-      `protocol bgp Peer_${n.ip.replaceAll('.', '_')} from peer {`,
-      `  neighbor ${n.ip} as ${n.asNumber};`,
-      `  source address ${r.routerId};`,
-      '}',
-    ]),
+    ...neighbors.flatMap((n) => ['', `# ${n.name}`, `protocol bgp Peer_${n.ip.replaceAll('.', '_')} from peer {`, `  neighbor ${n.ip} as ${n.asNumber};`, `  source address ${r.routerId};`, '}']),
   ].join('\n')}\n`;
 }

@@ -7,9 +7,8 @@ import { BENCHMARKS, type AnyBenchmark } from './registry.js';
 export function benchCommands(program: Command): void {
   const bench = program.command('bench').description('benchmarks that print figures and write reports');
   for (const b of Object.values(BENCHMARKS) as AnyBenchmark[]) {
-    addOptions(bench.command(b.command).description(b.description), b.options)
-      .action(async (o: Record<string, unknown>) => {
-        await b.run(o as never, print);
-      });
+    addOptions(bench.command(b.command).description(b.description), b.options).action(async (o: Record<string, unknown>) => {
+      await b.run(o as never, print);
+    });
   }
 }

@@ -10,7 +10,8 @@ export function ctlCommands(program: Command): void {
     ['apply', 'applied', 'create or update Calico v3 resources (IPPool, Node, BGPPeer, BGPConfiguration) from a YAML/JSON file; all or nothing'],
     ['delete', 'deleted', 'delete the resources named in a file; all or nothing'],
   ] as const) {
-    ctl.command(verb)
+    ctl
+      .command(verb)
       .description(what)
       .requiredOption('-f, --filename <file>', 'resource file (- for standard input)')
       .option('--name <lab>', 'lab name')
@@ -23,7 +24,8 @@ export function ctlCommands(program: Command): void {
         print(summary(done, results));
       });
   }
-  ctl.command('get')
+  ctl
+    .command('get')
     .description('show resources of a kind (ippool, node, bgppeer, bgpconfig, workloadendpoint...)')
     .argument('<kind>', 'resource kind, singular, plural or short')
     .argument('[name]', 'one resource')
@@ -43,7 +45,8 @@ export function ctlCommands(program: Command): void {
     });
 
   const ctlNode = ctl.command('node').description('node commands');
-  ctlNode.command('status')
+  ctlNode
+    .command('status')
     .description('BGP sessions of a host, from its BIRD control socket (like calicoctl node status); exit code 1 when its BIRD is not running')
     .requiredOption('--host <host>', 'host (or router) name')
     .option('--name <lab>', 'lab name')
@@ -56,7 +59,8 @@ export function ctlCommands(program: Command): void {
     });
 
   const ctlIpam = ctl.command('ipam').description('IPAM commands');
-  ctlIpam.command('show')
+  ctlIpam
+    .command('show')
     .description('blocks per host and their usage')
     .option('--name <lab>', 'lab name')
     .action(async (o: { name?: string }) => {
@@ -65,7 +69,8 @@ export function ctlCommands(program: Command): void {
       const { formatIpamShow } = await import('../ctl/reports.js');
       print(formatIpamShow(await withDatastore(await resolveLab(o.name), (ds) => new Ipam(ds).allBlocks())));
     });
-  ctlIpam.command('check')
+  ctlIpam
+    .command('check')
     .description('find leaked, double-used or unrecorded addresses and inconsistent blocks; exit code 1 when it finds any')
     .option('--name <lab>', 'lab name')
     .action(async (o: { name?: string }) => {

@@ -11,7 +11,10 @@ export const EXIT = { ok: 0, failed: 1, input: 2, couldNotRun: 3 } as const;
 
 /** Commander stopped parsing in `command`: help was shown, or the command line is wrong. */
 export class CommanderExit extends Error {
-  constructor(readonly error: CommanderError, readonly command: Command) {
+  constructor(
+    readonly error: CommanderError,
+    readonly command: Command,
+  ) {
     super(error.message);
   }
 }
@@ -37,10 +40,14 @@ export function errorLines(err: unknown): string[] {
   if (err instanceof CommanderExit) {
     if (exitCodeFor(err) === EXIT.ok) return [];
     const path = pathOf(err.command);
-    const what = err.error.code === 'commander.help'
-      // A command group given no command (commander would print the whole help).
-      ? `missing command${path.length > 1 ? ` after "${path.slice(1).join(' ')}"` : ''}: ${err.command.commands.map((c) => c.name()).filter((n) => n !== 'help').join(', ')}`
-      : err.error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+    const what =
+      err.error.code === 'commander.help'
+        ? // A command group given no command (commander would print the whole help).
+          `missing command${path.length > 1 ? ` after "${path.slice(1).join(' ')}"` : ''}: ${err.command.commands
+            .map((c) => c.name())
+            .filter((n) => n !== 'help')
+            .join(', ')}`
+        : err.error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
     return [`${path[0]}: ${what}`, `(see ${path.join(' ')} --help)`];
   }
   const problems = (err as { problems?: unknown } | null)?.problems;

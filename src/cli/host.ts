@@ -5,11 +5,12 @@ import { dottedQuad, labelOption, toOption, wholeNumber } from './options.js';
 /** Hosts in a running lab: add, del. */
 export function hostCommands(program: Command): void {
   const host = program.command('host').description('add or delete hosts in a running lab');
-  host.command('add')
+  host
+    .command('add')
     .description('add a host: namespace on the fabric, Node resource, BIRD and agent; every peer reloads its BGP config')
     .argument('<name>', 'host name')
     .option('--name <lab>', 'lab name')
-    .addOption(toOption({ flags: '--as <n>', description: 'the host\'s own AS number (default: the cluster\'s)', parse: wholeNumber({ min: 1, max: 4294967295 }) }))
+    .addOption(toOption({ flags: '--as <n>', description: "the host's own AS number (default: the cluster's)", parse: wholeNumber({ min: 1, max: 4294967295 }) }))
     .addOption(toOption({ flags: '--route-reflector <clusterId>', description: 'make it a route reflector with this cluster id (e.g. 224.0.0.1)', parse: dottedQuad }))
     .addOption(labelOption('a label of the Node resource'))
     .action(async (name: string, o: { name?: string; as?: number; routeReflector?: string; label?: Record<string, string> }) => {
@@ -19,7 +20,8 @@ export function hostCommands(program: Command): void {
       const h = await addHost(await resolveLab(o.name), name, { asNumber: o.as, routeReflector: o.routeReflector, labels: o.label ?? {} });
       print(`host ${name} added at ${h.ip}; every host has every block again after ${Math.round(performance.now() - t0)} ms`);
     });
-  host.command('del')
+  host
+    .command('del')
     .description('delete a host with its workloads, blocks, Node resource, daemons and namespace')
     .argument('<name>', 'host name')
     .option('--name <lab>', 'lab name')

@@ -7,14 +7,15 @@ import { toOption, wholeNumber } from './options.js';
 
 /** A lab as a whole: up, down, status, exec, heal. */
 export function labCommands(program: Command): void {
-  program.command('up')
+  program
+    .command('up')
     .description('build a lab from a built-in topology or a topology YAML file')
     .argument('<topology>', `built-in topology (${builtinTopologies().join(', ')}) or path to a YAML file`)
     .addHelpText('after', `\nGenerated topologies: ${describeBuiltins()}`)
-    .option('--name <lab>', 'lab name (default: the topology\'s name)')
+    .option('--name <lab>', "lab name (default: the topology's name)")
     .addOption(toOption({ flags: '--hosts <n>', description: 'hosts, for the generated topologies', parse: wholeNumber() }))
     .addOption(toOption({ flags: '--workloads <n>', description: 'workloads per host, for the generated topologies (default 1)', parse: wholeNumber() }))
-    .option('--backend <kind>', 'where the lab\'s nodes live: netns (network namespaces, the default)')
+    .option('--backend <kind>', "where the lab's nodes live: netns (network namespaces, the default)")
     .option('--ignore-limits', 'build even a lab this machine cannot hold (memory, neighbour table, processes, build time), as estimated before anything is made')
     .action(async (topology: string, o: { name?: string; hosts?: number; workloads?: number; backend?: string; ignoreLimits?: boolean }) => {
       const { resolveTopology } = await import('../topologies/index.js');
@@ -28,7 +29,8 @@ export function labCommands(program: Command): void {
       print(`lab "${name}" is up: ${r.state.hosts.length} hosts, ${plan.workloads.length} workloads, all blocks learned by BGP in ${r.timings.total} ms`);
     });
 
-  program.command('down')
+  program
+    .command('down')
     .description('remove a lab: its namespaces, veths, processes and state directory')
     .option('--name <lab>', 'lab name (may be left out when only one lab exists)')
     .option('--all', 'remove every lab on this machine')
@@ -37,17 +39,18 @@ export function labCommands(program: Command): void {
       const { down, downAll, resolveLab } = await engine();
       const t0 = performance.now();
       // Idempotent: removing a lab that is not there is not an error.
-      const reports = o.all ? await downAll()
-        : o.name !== undefined ? [await down(o.name)]
-        : await Promise.all((await labsOrNone(resolveLab)).map((l) => down(l)));
+      const reports = o.all ? await downAll() : o.name !== undefined ? [await down(o.name)] : await Promise.all((await labsOrNone(resolveLab)).map((l) => down(l)));
       const was = (p: string | undefined) => (p === 'incomplete' ? ' (it was incomplete: its builder had died)' : p === 'building' ? ' (it was still being built)' : '');
       for (const r of reports) print(`lab "${r.lab}" removed${was(r.phase)}: ${r.namespaces.length} namespaces, ${r.processes} processes${r.stateDir ? `, ${r.stateDir}` : ''}`);
       if (reports.length === 0) print('no lab to remove');
       print(`down took ${Math.round(performance.now() - t0)} ms`);
     });
 
-  program.command('status')
-    .description('daemons, workloads and BGP sessions of a lab; exit code 0 when the lab is ready and every daemon runs, 1 when a part is dead or stalled or the lab is incomplete, 2 when there is no such lab')
+  program
+    .command('status')
+    .description(
+      'daemons, workloads and BGP sessions of a lab; exit code 0 when the lab is ready and every daemon runs, 1 when a part is dead or stalled or the lab is incomplete, 2 when there is no such lab',
+    )
     .option('--name <lab>', 'lab name')
     .option('--json', 'machine-readable output (a stable contract)')
     .action(async (o: { name?: string; json?: boolean }) => {
@@ -57,17 +60,38 @@ export function labCommands(program: Command): void {
       if (o.json) return print(JSON.stringify(st, null, 2));
       const phase = st.phase === 'ready' ? (st.healthy ? 'running' : 'degraded') : st.phase === 'building' ? `being built by process ${st.builder?.pid}` : 'INCOMPLETE, builder gone';
       print(`lab ${st.lab} (backend ${st.backend}, topology ${st.topology}): ${phase}; etcd ${daemon(st.etcd.state, st.etcd.pid)} at ${st.etcd.endpoints.join(',')}`);
-      print(table(['host', 'ip', 'as', 'bird', 'agent', 'last heartbeat'], st.hosts.map((h) => [
-        h.name, h.ip, h.as, daemon(h.bird.state, h.bird.pid), daemon(h.agent.state, h.agent.pid),
-        h.agent.heartbeatAgeMs !== undefined ? `${Math.round(h.agent.heartbeatAgeMs / 1000)} s ago` : '-'])));
+      print(
+        table(
+          ['host', 'ip', 'as', 'bird', 'agent', 'last heartbeat'],
+          st.hosts.map((h) => [
+            h.name,
+            h.ip,
+            h.as,
+            daemon(h.bird.state, h.bird.pid),
+            daemon(h.agent.state, h.agent.pid),
+            h.agent.heartbeatAgeMs !== undefined ? `${Math.round(h.agent.heartbeatAgeMs / 1000)} s ago` : '-',
+          ]),
+        ),
+      );
       print('');
-      print(table(['workload', 'host', 'ip', 'interface'], st.workloads.map((w) => [w.name, w.host, w.ip, w.interface])));
+      print(
+        table(
+          ['workload', 'host', 'ip', 'interface'],
+          st.workloads.map((w) => [w.name, w.host, w.ip, w.interface]),
+        ),
+      );
       print('');
-      print(table(['host', 'peer', 'peer ip', 'state', 'since', 'info'], st.bgp.map((b) => [b.host, b.peer, b.peerIp, b.state, b.since, b.info])));
+      print(
+        table(
+          ['host', 'peer', 'peer ip', 'state', 'since', 'info'],
+          st.bgp.map((b) => [b.host, b.peer, b.peerIp, b.state, b.since, b.info]),
+        ),
+      );
       for (const e of st.errors) print(`error: ${e}`);
     });
 
-  program.command('exec')
+  program
+    .command('exec')
     .description('run a command inside a host or workload namespace')
     .argument('<target>', 'host or workload name')
     .argument('<command...>', 'the command (put it after --)')
@@ -80,7 +104,8 @@ export function labCommands(program: Command): void {
       process.exitCode = r.exitCode ?? 1;
     });
 
-  program.command('heal')
+  program
+    .command('heal')
     .description('restart every daemon of a lab (etcd, BIRD, agents) that is not running')
     .option('--name <lab>', 'lab name')
     .action(async (o: { name?: string }) => {
@@ -107,5 +132,12 @@ function daemon(state: 'running' | 'stalled' | 'dead', pid: number | undefined):
 /** The lab name `up` picks when none is given: the topology's file or built-in name, as a lab name. */
 export function defaultLabName(source: string, arg: string): string {
   const base = (source.split('/').pop() ?? arg).replace(/\.ya?ml$/, '').replace(/ \(built-in.*$/, '');
-  return base.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 16).replace(/-+$/, '') || 'lab';
+  return (
+    base
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 16)
+      .replace(/-+$/, '') || 'lab'
+  );
 }

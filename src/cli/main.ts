@@ -14,7 +14,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 const program = new Command('calico-sim')
-  .description('Calico\'s pure layer-3 network from real parts (etcd, BIRD, kernel routes) in network namespaces')
+  .description("Calico's pure layer-3 network from real parts (etcd, BIRD, kernel routes) in network namespaces")
   .option('--debug', 'print stack traces on errors')
   .addHelpText('after', '\nExit codes: 0 done or passed, 1 checks ran and something failed, 2 bad input, 3 could not run, 128+n stopped by signal n.');
 

@@ -48,20 +48,22 @@ function items(raw: string, flag: string, what: string): string[] {
 
 /** A comma-separated list of names out of a known set, in the order given. */
 export function commaList<T extends string>(known: readonly T[], what: string): Parser<T[]> {
-  return (raw, flag) => items(raw, flag, what).map((x) => {
-    if (!known.includes(x as T)) throw new InputError(`${flag}: unknown ${what} ${quote(x)} (known: ${known.join(', ')})`);
-    return x as T;
-  });
+  return (raw, flag) =>
+    items(raw, flag, what).map((x) => {
+      if (!known.includes(x as T)) throw new InputError(`${flag}: unknown ${what} ${quote(x)} (known: ${known.join(', ')})`);
+      return x as T;
+    });
 }
 
 /** A comma-separated list of whole numbers in min..max. */
 export function wholeNumberList(o: { min?: number; max?: number } = {}): Parser<number[]> {
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = o;
-  return (raw, flag) => items(raw, flag, 'number').map((x) => {
-    const n = WHOLE.test(x) ? Number(x) : NaN;
-    if (!(n >= min && n <= max)) throw new InputError(`${flag} takes whole numbers${rangeText(min, max)}, not ${quote(x)}`);
-    return n;
-  });
+  return (raw, flag) =>
+    items(raw, flag, 'number').map((x) => {
+      const n = WHOLE.test(x) ? Number(x) : NaN;
+      if (!(n >= min && n <= max)) throw new InputError(`${flag} takes whole numbers${rangeText(min, max)}, not ${quote(x)}`);
+      return n;
+    });
 }
 
 /** One name out of a known set. */
@@ -111,9 +113,7 @@ export interface OptionSpec<T = unknown> {
 }
 
 /** The value an option spec gives an action: the parsed type, undefined when it has no default and was not given. */
-export type OptionValue<S> = S extends OptionSpec<infer T>
-  ? (unknown extends T ? string : T) | (S extends { default: string } ? never : undefined)
-  : never;
+export type OptionValue<S> = S extends OptionSpec<infer T> ? (unknown extends T ? string : T) | (S extends { default: string } ? never : undefined) : never;
 export type OptionValues<O> = { [K in keyof O]: OptionValue<O[K]> };
 
 /** A commander Option from a spec: its parser wired in, its default parsed and shown as typed. */

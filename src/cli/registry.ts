@@ -40,7 +40,14 @@ const keys = <T extends string>(set: Record<T, 1>) => Object.keys(set) as T[];
 const DATAPLANES = keys<PolicyDataplaneKind>({ iptables: 1, nftables: 1 });
 const VARIANTS = keys<Variant>({ rules: 1, members: 1 });
 export const CONVERGENCE_EVENTS = keys<EventId>({
-  'workload-existing-block': 1, 'workload-new-block': 1, 'host-join': 1, 'host-crash': 1, 'rr-fail': 1, 'link-flap': 1, 'agent-restart': 1, 'etcd-restart': 1,
+  'workload-existing-block': 1,
+  'workload-new-block': 1,
+  'host-join': 1,
+  'host-crash': 1,
+  'rr-fail': 1,
+  'link-flap': 1,
+  'agent-restart': 1,
+  'etcd-restart': 1,
 });
 export const TIMER_SETTINGS = keys<TimerSetting>({ default: 1, tuned: 1, bfd: 1 });
 
@@ -50,49 +57,72 @@ const reportDir = { flags: '--report-dir <dir>', description: 'where reports/<ru
 
 /** Every benchmark, under the id of the results kind it writes (src/report/kinds.ts). */
 export const BENCHMARKS = {
-  'bench-throughput': benchmark({
-    command: 'throughput',
-    description: 'iperf3 (TCP 1 and 4 streams, UDP) and ping RTT on four paths side by side: host↔host, L3 workloads across hosts, the same over VXLAN, one host',
-    options: { trials: trials('5', 'trials per path and mode (at least 5 for figures worth quoting)'), duration, reportDir },
-  }, async (o, log) => {
-    const { benchThroughput } = await import('../scenarios/bench-throughput.js');
-    return benchThroughput({ trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log });
-  }),
-  'bench-convergence': benchmark({
-    command: 'convergence',
-    description: 'control-plane (ip monitor route) and data-plane (1,000 pkt/s stream loss) convergence per event, with default, tuned and BFD timers',
-    options: {
-      trials: trials('5', 'trials per event and timer setting'),
-      events: { flags: '--events <list>', description: `comma-separated events (default: all): ${CONVERGENCE_EVENTS.join(', ')}`, parse: commaList(CONVERGENCE_EVENTS, 'event') },
-      timers: { flags: '--timers <list>', description: 'comma-separated timer settings (default: tuned,bfd,default): default is slow, a host crash waits out a 240 s hold time', parse: commaList(TIMER_SETTINGS, 'timer setting') },
-      reportDir,
+  'bench-throughput': benchmark(
+    {
+      command: 'throughput',
+      description: 'iperf3 (TCP 1 and 4 streams, UDP) and ping RTT on four paths side by side: host↔host, L3 workloads across hosts, the same over VXLAN, one host',
+      options: { trials: trials('5', 'trials per path and mode (at least 5 for figures worth quoting)'), duration, reportDir },
     },
-  }, async (o, log) => {
-    const { benchConvergence } = await import('../scenarios/bench-convergence.js');
-    return benchConvergence({ trials: o.trials, events: o.events ?? CONVERGENCE_EVENTS, settings: o.timers ?? ['tuned', 'bfd', 'default'], reportDir: o.reportDir, log });
-  }),
-  'bench-policy': benchmark({
-    command: 'policy',
-    description: 'network policy cost on iptables and nftables: apply → enforced on every host, throughput of an allowed flow, new-connection and ping latency, at 0…5,000 rules per endpoint (or set members)',
-    options: {
-      dataplane: { flags: '--dataplane <list>', description: 'comma-separated: iptables,nftables', parse: commaList(DATAPLANES, 'dataplane'), default: 'iptables,nftables' },
-      sizes: { flags: '--sizes <list>', description: 'rules per endpoint (or members of one rule\'s set), comma-separated', parse: wholeNumberList({ max: 20_000 }), default: '0,100,1000,5000' },
-      variants: { flags: '--variants <list>', description: 'rules (N rules walked by every new flow), members (one rule, a set of N addresses)', parse: commaList(VARIANTS, 'variant'), default: 'rules,members' },
-      trials: trials('3', 'trials per size'),
-      duration,
-      reportDir,
+    async (o, log) => {
+      const { benchThroughput } = await import('../scenarios/bench-throughput.js');
+      return benchThroughput({ trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log });
     },
-  }, async (o, log) => {
-    const { benchPolicyRun } = await import('../scenarios/bench-policy.js');
-    return benchPolicyRun({ dataplanes: o.dataplane, sizes: o.sizes, variants: o.variants, trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log });
-  }),
+  ),
+  'bench-convergence': benchmark(
+    {
+      command: 'convergence',
+      description: 'control-plane (ip monitor route) and data-plane (1,000 pkt/s stream loss) convergence per event, with default, tuned and BFD timers',
+      options: {
+        trials: trials('5', 'trials per event and timer setting'),
+        events: { flags: '--events <list>', description: `comma-separated events (default: all): ${CONVERGENCE_EVENTS.join(', ')}`, parse: commaList(CONVERGENCE_EVENTS, 'event') },
+        timers: {
+          flags: '--timers <list>',
+          description: 'comma-separated timer settings (default: tuned,bfd,default): default is slow, a host crash waits out a 240 s hold time',
+          parse: commaList(TIMER_SETTINGS, 'timer setting'),
+        },
+        reportDir,
+      },
+    },
+    async (o, log) => {
+      const { benchConvergence } = await import('../scenarios/bench-convergence.js');
+      return benchConvergence({ trials: o.trials, events: o.events ?? CONVERGENCE_EVENTS, settings: o.timers ?? ['tuned', 'bfd', 'default'], reportDir: o.reportDir, log });
+    },
+  ),
+  'bench-policy': benchmark(
+    {
+      command: 'policy',
+      description:
+        'network policy cost on iptables and nftables: apply → enforced on every host, throughput of an allowed flow, new-connection and ping latency, at 0…5,000 rules per endpoint (or set members)',
+      options: {
+        dataplane: { flags: '--dataplane <list>', description: 'comma-separated: iptables,nftables', parse: commaList(DATAPLANES, 'dataplane'), default: 'iptables,nftables' },
+        sizes: { flags: '--sizes <list>', description: "rules per endpoint (or members of one rule's set), comma-separated", parse: wholeNumberList({ max: 20_000 }), default: '0,100,1000,5000' },
+        variants: {
+          flags: '--variants <list>',
+          description: 'rules (N rules walked by every new flow), members (one rule, a set of N addresses)',
+          parse: commaList(VARIANTS, 'variant'),
+          default: 'rules,members',
+        },
+        trials: trials('3', 'trials per size'),
+        duration,
+        reportDir,
+      },
+    },
+    async (o, log) => {
+      const { benchPolicyRun } = await import('../scenarios/bench-policy.js');
+      return benchPolicyRun({ dataplanes: o.dataplane, sizes: o.sizes, variants: o.variants, trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log });
+    },
+  ),
 } satisfies Record<ResultKindId, AnyBenchmark>;
 
 /** The options of `run`: every scenario takes --name and --report-dir, and declares which others it takes. */
 export const RUN_OPTIONS = {
   name: { flags: '--name <lab>', description: 'lab name' },
   dataplane: { flags: '--dataplane <kind>', description: 'policy scenarios: the ruleset the agents program, iptables or nftables', parse: oneOf(DATAPLANES), default: 'iptables' },
-  break: { flags: '--break <policy>', description: 'policy scenarios, a negative control: flip the first Allow rule of this policy to Deny (the run must then fail at the cells that rule allowed)', parse: text },
+  break: {
+    flags: '--break <policy>',
+    description: 'policy scenarios, a negative control: flip the first Allow rule of this policy to Deny (the run must then fail at the cells that rule allowed)',
+    parse: text,
+  },
   reportDir: { flags: '--report-dir <dir>', description: 'write the results as JSON here', parse: text },
 } satisfies Specs;
 export type RunOptions = OptionValues<typeof RUN_OPTIONS>;

@@ -7,14 +7,18 @@ import { RUN_COMMON_OPTIONS, RUN_OPTIONS, SCENARIOS, type RunOptions } from './r
 /** The checks: `run <scenario>` (the scenarios of src/cli/registry.ts) and the conformance suite. */
 export function runCommands(program: Command): void {
   const names = Object.keys(SCENARIOS);
-  const run = program.command('run')
+  const run = program
+    .command('run')
     .description('run a scenario: up, checks, report, down; exit code 1 when a check fails')
     .argument('<scenario>', `the scenario: ${names.join(', ')}`)
-    .addHelpText('after', [
-      '\nScenarios:',
-      ...names.map((n) => `  ${n.padEnd(18)}${SCENARIOS[n]!.description}`),
-      '\nThe policy scenarios apply examples/policy/<scenario>.yaml and judge every cell against an expected matrix of allowed and blocked cells.',
-    ].join('\n'));
+    .addHelpText(
+      'after',
+      [
+        '\nScenarios:',
+        ...names.map((n) => `  ${n.padEnd(18)}${SCENARIOS[n]!.description}`),
+        '\nThe policy scenarios apply examples/policy/<scenario>.yaml and judge every cell against an expected matrix of allowed and blocked cells.',
+      ].join('\n'),
+    );
   addOptions(run, RUN_OPTIONS).action(async (name: string, o: RunOptions, cmd: Command) => {
     const scenario = SCENARIOS[name];
     if (!scenario) throw new InputError(`unknown scenario "${name}" (known: ${names.join(', ')})`);
@@ -26,8 +30,11 @@ export function runCommands(program: Command): void {
     if (!r.passed) process.exitCode = 1;
   });
 
-  program.command('conformance')
-    .description('the conformance suite: builds each lab, probes every pair (ICMP/TCP/UDP, IPv4/IPv6) while capturing the fabric, proves no NAT and no encapsulation, tears down; exit code 1 when a check fails')
+  program
+    .command('conformance')
+    .description(
+      'the conformance suite: builds each lab, probes every pair (ICMP/TCP/UDP, IPv4/IPv6) while capturing the fabric, proves no NAT and no encapsulation, tears down; exit code 1 when a check fails',
+    )
     .argument('[labs...]', 'which labs of the suite (default: two-host, mesh, route-reflector, gateway, dual-stack)')
     .option('--report-dir <dir>', 'captures, flow reports and sysdumps of failures', 'reports/conformance')
     .option('--junit <file>', 'write JUnit XML (one testcase per check)')

@@ -5,7 +5,8 @@ import { labelOption } from './options.js';
 /** Workloads in a running lab: add, del. */
 export function workloadCommands(program: Command): void {
   const workload = program.command('workload').description('add or delete workloads in a running lab');
-  workload.command('add')
+  workload
+    .command('add')
     .description('create a workload on a host: address from IPAM, veth, routes, endpoint record')
     .argument('<name>', 'workload name')
     .requiredOption('--host <host>', 'host to place it on')
@@ -17,7 +18,8 @@ export function workloadCommands(program: Command): void {
       const wep = await addLabWorkload(await resolveLab(o.name), name, o.host, { namespace: o.namespace, labels: o.label ?? {} });
       print(`workload ${name} on ${o.host}: ${wep.spec.ipNetworks.join(', ')} via ${wep.spec.interfaceName}`);
     });
-  workload.command('del')
+  workload
+    .command('del')
     .description('delete a workload: namespace, veth, routes, record, address')
     .argument('<name>', 'workload name')
     .option('--name <lab>', 'lab name')

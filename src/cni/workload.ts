@@ -93,8 +93,14 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest, env: CniE
     kind: 'WorkloadEndpoint',
     metadata: { name: req.name, namespace, creationTimestamp: new Date().toISOString(), ...(req.labels && Object.keys(req.labels).length ? { labels: req.labels } : {}) },
     spec: {
-      node: req.host, orchestrator: 'cni', workload: req.name, endpoint: 'eth0', interfaceName: iface,
-      ipNetworks: [`${ip}/32`, ...(ip6 ? [`${ip6}/128`] : [])], netns, profiles: [namespaceProfile(namespace)],
+      node: req.host,
+      orchestrator: 'cni',
+      workload: req.name,
+      endpoint: 'eth0',
+      interfaceName: iface,
+      ipNetworks: [`${ip}/32`, ...(ip6 ? [`${ip6}/128`] : [])],
+      netns,
+      profiles: [namespaceProfile(namespace)],
     },
   };
   let nsMade = false;

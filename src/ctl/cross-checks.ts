@@ -139,7 +139,10 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
     const nodes = new Set(ofKind(after, 'Node').map((n) => n.metadata.name));
     return ofKind(incoming, 'BGPPeer')
       .filter((p) => typeof spec(p).node === 'string' && !nodes.has(spec(p).node as string))
-      .map((p): [Resource, string] => [p, `${describe(p)}: spec.node: unknown node ${JSON.stringify(spec(p).node)} (no Node resource of that name${nodes.size ? `; nodes: ${[...nodes].sort().join(', ')}` : ''})`]);
+      .map((p): [Resource, string] => [
+        p,
+        `${describe(p)}: spec.node: unknown node ${JSON.stringify(spec(p).node)} (no Node resource of that name${nodes.size ? `; nodes: ${[...nodes].sort().join(', ')}` : ''})`,
+      ]);
   },
 ];
 
@@ -189,7 +192,9 @@ export function checkDeletes(current: readonly StoredResource[], blocks: readonl
   const byId = new Map(current.map((r) => [identity(r), r]));
   const missing = refs.filter((t) => !byId.has(`${t.info.kind}/${t.namespace ?? ''}/${t.name}`));
   if (missing.length) {
-    problems.push(`resource${missing.length > 1 ? 's do' : ' does'} not exist: ${missing.map((t) => `${t.info.kind}(${t.namespace ? `${t.namespace}/` : ''}${t.name})`).join(', ')}; nothing was deleted`);
+    problems.push(
+      `resource${missing.length > 1 ? 's do' : ' does'} not exist: ${missing.map((t) => `${t.info.kind}(${t.namespace ? `${t.namespace}/` : ''}${t.name})`).join(', ')}; nothing was deleted`,
+    );
   }
   for (const t of refs) {
     const r = byId.get(`${t.info.kind}/${t.namespace ?? ''}/${t.name}`);
@@ -198,7 +203,9 @@ export function checkDeletes(current: readonly StoredResource[], blocks: readonl
       const weps = ofKind(current, 'WorkloadEndpoint').filter((w) => spec(w).node === t.name);
       if (weps.length) {
         const names = weps.map((w) => (w.metadata.namespace && w.metadata.namespace !== 'default' ? `${w.metadata.namespace}/${w.metadata.name}` : w.metadata.name)).sort();
-        problems.push(`${t.at}: Node ${t.name} still has ${weps.length} workload endpoint${weps.length > 1 ? 's' : ''} (${names.join(', ')}): delete ${weps.length > 1 ? 'those workloads' : 'that workload'} first`);
+        problems.push(
+          `${t.at}: Node ${t.name} still has ${weps.length} workload endpoint${weps.length > 1 ? 's' : ''} (${names.join(', ')}): delete ${weps.length > 1 ? 'those workloads' : 'that workload'} first`,
+        );
       }
     }
     if (t.info.kind === 'IPPool') {

@@ -53,7 +53,10 @@ export class Ctl {
     }
     for (let attempt = 1; ; attempt++) {
       const { entries, revision } = await this.readResources();
-      const problems = crossCheck(entries.map((e) => e.value), valid);
+      const problems = crossCheck(
+        entries.map((e) => e.value),
+        valid,
+      );
       if (problems.length) throw new ResourceError(problems);
       const stored = new Map(entries.map((e) => [e.key, e.value]));
       const now = new Date().toISOString();
@@ -78,14 +81,21 @@ export class Ctl {
   async delete(targets: readonly ResourceRef[]): Promise<DeleteResult[]> {
     for (let attempt = 1; ; attempt++) {
       const [{ entries, revision }, blocks] = await Promise.all([this.readResources(), this.ds.list<AllocationBlock>(keys.blocks)]);
-      const problems = checkDeletes(entries.map((e) => e.value), blocks.items.map((b) => b.value), targets);
+      const problems = checkDeletes(
+        entries.map((e) => e.value),
+        blocks.items.map((b) => b.value),
+        targets,
+      );
       if (problems.length) throw new ResourceError(problems);
       const { refs } = resolveTargets(targets);
       if (refs.length > MAX_RESOURCES_PER_TXN) {
         throw new ResourceError([`cannot delete ${refs.length} resources at once: etcd takes at most ${MAX_RESOURCES_PER_TXN} writes in one transaction`]);
       }
       const deletes = refs.map((t) => keyOf(t.info, { metadata: { name: t.name, namespace: t.namespace } }));
-      const unchangedSince = [{ prefix: keys.resourcePrefix, revision }, { prefix: keys.blocks, revision: blocks.revision }];
+      const unchangedSince = [
+        { prefix: keys.resourcePrefix, revision },
+        { prefix: keys.blocks, revision: blocks.revision },
+      ];
       if (await this.ds.txn({ deletes, unchangedSince })) return refs.map((t) => ({ kind: t.info.kind, name: t.name }));
       if (attempt === MAX_ATTEMPTS) throw new DatastoreError(`the datastore kept changing during ${MAX_ATTEMPTS} attempts to delete; nothing was deleted`);
     }

@@ -60,7 +60,14 @@ const TABLES: Readonly<Record<KindName, KindTable>> = {
     columns: ['NAME', 'LABELS TO APPLY'],
     row: (r) => {
       const labels = r.spec?.labelsToApply;
-      return [r.metadata.name, typeof labels === 'object' && labels !== null ? Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',') : ''];
+      return [
+        r.metadata.name,
+        typeof labels === 'object' && labels !== null
+          ? Object.entries(labels)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(',')
+          : '',
+      ];
     },
   },
   FelixConfiguration: {
@@ -94,8 +101,15 @@ export function formatResources(list: readonly StoredResource[], format: 'yaml' 
     .map((kind) => {
       const kindTable = Object.hasOwn(TABLES, kind) ? TABLES[kind as KindName] : undefined;
       const rows = list.filter((r) => r.kind === kind);
-      if (!kindTable) return table(['NAME'], rows.map((r) => [r.metadata.name]));
-      return table([...kindTable.columns], rows.map((r) => kindTable.row(r, o)));
+      if (!kindTable)
+        return table(
+          ['NAME'],
+          rows.map((r) => [r.metadata.name]),
+        );
+      return table(
+        [...kindTable.columns],
+        rows.map((r) => kindTable.row(r, o)),
+      );
     })
     .join('\n\n');
 }

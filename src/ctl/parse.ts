@@ -64,7 +64,8 @@ function validateOne(raw: unknown, where: string): { resource?: Resource; proble
   if (obj.apiVersion !== API_VERSION) {
     return { problems: [`${at}: apiVersion: must be ${API_VERSION} (got ${obj.apiVersion === undefined ? 'nothing' : describeValue(obj.apiVersion)})`] };
   }
-  if (typeof obj.kind !== 'string') return { problems: [`${at}: kind: ${obj.kind === undefined ? 'required' : `expected a string, got ${describeValue(obj.kind)}`} (one of ${WRITABLE_KINDS.join(', ')})`] };
+  if (typeof obj.kind !== 'string')
+    return { problems: [`${at}: kind: ${obj.kind === undefined ? 'required' : `expected a string, got ${describeValue(obj.kind)}`} (one of ${WRITABLE_KINDS.join(', ')})`] };
   const info = KINDS.find((k) => k.kind === obj.kind);
   if (!info) {
     const hint = kindInfo(obj.kind) ? ` (kinds are case-sensitive in files: ${kindInfo(obj.kind)!.kind})` : '';
@@ -106,9 +107,7 @@ function validateEntries(entries: readonly { raw: unknown; where: string }[]): R
  * the normalized resources (defaults filled, addresses canonical); throws a ResourceError.
  */
 export function validateResources(resources: readonly unknown[]): Resource[] {
-  return validateEntries(
-    resources.map((raw, i) => ({ raw, where: (typeof raw === 'object' && raw !== null && origins.get(raw)) || `resource ${i + 1}` })),
-  );
+  return validateEntries(resources.map((raw, i) => ({ raw, where: (typeof raw === 'object' && raw !== null && origins.get(raw)) || `resource ${i + 1}` })));
 }
 
 /**
@@ -141,7 +140,9 @@ function readDocuments(text: string, source: string): { raw: unknown; where: str
       const err = doc.errors[0];
       if (err) {
         const line = err.linePos ? `line ${err.linePos[0].line}: ` : '';
-        const what = errorMessage(err).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        const what = errorMessage(err)
+          .split('\n')[0]!
+          .replace(/ at line \d+, column \d+:?$/, '');
         throw new ResourceError([`${source}: document ${i + 1}: ${line}malformed YAML: ${what}`], { cause: err });
       }
       docs.push(doc.toJS({ maxAliasCount: 100 }));

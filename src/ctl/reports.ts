@@ -17,12 +17,7 @@ export function formatNodeStatus(host: string, birdAlive: boolean, sessions: Bgp
   const rows = [...sessions]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((s) => [s.neighborAddress, peerType(s.name), s.state, s.since, s.bgpState === s.info || !s.info ? s.bgpState : `${s.bgpState} ${s.info}`.trim()]);
-  return [
-    'Calico process is running.',
-    '',
-    'IPv4 BGP status',
-    table(['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'INFO'], rows),
-  ].join('\n');
+  return ['Calico process is running.', '', 'IPv4 BGP status', table(['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'INFO'], rows)].join('\n');
 }
 
 /** `calicoctl ipam show --show-blocks`, condensed: blocks per host with their usage. */

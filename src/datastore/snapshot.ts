@@ -1,15 +1,4 @@
-import type {
-  AllocationBlock,
-  BGPConfiguration,
-  BGPPeer,
-  CalicoNode,
-  FelixConfiguration,
-  GlobalNetworkPolicy,
-  IPPool,
-  NetworkPolicy,
-  Profile,
-  WorkloadEndpoint,
-} from '../model/resources.js';
+import type { AllocationBlock, BGPConfiguration, BGPPeer, CalicoNode, FelixConfiguration, GlobalNetworkPolicy, IPPool, NetworkPolicy, Profile, WorkloadEndpoint } from '../model/resources.js';
 import { keys } from './keys.js';
 import type { Datastore } from './store.js';
 

@@ -37,7 +37,10 @@ export class Datastore {
 
   /** Writes only if the key does not exist. Returns false if it did. */
   async create(key: string, value: unknown): Promise<boolean> {
-    const res = await this.client.if(key, 'Version', '==', 0).then(this.client.put(key).value(JSON.stringify(value))).commit();
+    const res = await this.client
+      .if(key, 'Version', '==', 0)
+      .then(this.client.put(key).value(JSON.stringify(value)))
+      .commit();
     return res.succeeded;
   }
 
@@ -61,11 +64,7 @@ export class Datastore {
    * otherwise. (A key deleted under the prefix since then goes unnoticed.) etcd refuses more than
    * 128 operations in a transaction (its --max-txn-ops default).
    */
-  async txn(ops: {
-    puts?: { key: string; value: unknown }[];
-    deletes?: string[];
-    unchangedSince?: { prefix: string; revision: string }[];
-  }): Promise<boolean> {
+  async txn(ops: { puts?: { key: string; value: unknown }[]; deletes?: string[]; unchangedSince?: { prefix: string; revision: string }[] }): Promise<boolean> {
     const compare = (ops.unchangedSince ?? []).map(({ prefix, revision }) => ({
       key: Buffer.from(prefix),
       range_end: prefixEnd(prefix),
@@ -83,7 +82,10 @@ export class Datastore {
 
   /** Writes only if the key is still at `modRevision`. Returns false if someone else wrote first. */
   async cas(key: string, value: unknown, modRevision: string): Promise<boolean> {
-    const res = await this.client.if(key, 'Mod', '==', modRevision).then(this.client.put(key).value(JSON.stringify(value))).commit();
+    const res = await this.client
+      .if(key, 'Mod', '==', modRevision)
+      .then(this.client.put(key).value(JSON.stringify(value)))
+      .commit();
     return res.succeeded;
   }
 

@@ -48,12 +48,7 @@ function sameAttrs(a: Record<string, string> | undefined, b: Record<string, stri
  * Returns the updated copy and the addresses (fewer than `count` if the block ran out), or
  * undefined if the block is full. The input block is not modified.
  */
-export function assignInBlock(
-  block: AllocationBlock,
-  handleId: string,
-  count = 1,
-  attrs?: Record<string, string>,
-): { block: AllocationBlock; ips: string[] } | undefined {
+export function assignInBlock(block: AllocationBlock, handleId: string, count = 1, attrs?: Record<string, string>): { block: AllocationBlock; ips: string[] } | undefined {
   if (!Number.isInteger(count) || count < 1) throw new IpamError(`cannot assign ${count} addresses: the count must be a positive integer`);
   const taken = block.unallocated.slice(0, count);
   if (taken.length === 0) return undefined;
@@ -126,10 +121,7 @@ export function blockAllocations(block: AllocationBlock): BlockAllocation[] {
  * individually. `owner` defaults to the block's affinity host. Allocations that record no node
  * are not counted (nothing says where they live).
  */
-export function foreignAllocationsInBlock(
-  block: AllocationBlock,
-  owner: string | undefined = hostOfAffinity(block.affinity),
-): { ip: string; node: string; handleId: string | undefined }[] {
+export function foreignAllocationsInBlock(block: AllocationBlock, owner: string | undefined = hostOfAffinity(block.affinity)): { ip: string; node: string; handleId: string | undefined }[] {
   return blockAllocations(block)
     .filter((a): a is BlockAllocation & { node: string } => a.node !== undefined && a.node !== owner)
     .map((a) => ({ ip: a.ip, node: a.node, handleId: a.handleId }));
@@ -144,6 +136,10 @@ export function borrowedAddresses(blocks: readonly AllocationBlock[], host: stri
   const mine = hostAffinity(host);
   return blocks
     .filter((b) => b.affinity !== mine)
-    .flatMap((b) => blockAllocations(b).filter((a) => a.node === host).map((a) => a.ip))
+    .flatMap((b) =>
+      blockAllocations(b)
+        .filter((a) => a.node === host)
+        .map((a) => a.ip),
+    )
     .sort(compareIps);
 }

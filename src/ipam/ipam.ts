@@ -12,26 +12,8 @@ import type { Datastore, Versioned } from '../datastore/store.js';
 import type { AllocationBlock, BlockAffinity, CalicoNode, IPPool, WorkloadEndpoint } from '../model/resources.js';
 import { blockPrefixRange } from '../model/block-size.js';
 import { IpamError } from '../util/errors.js';
-import {
-  assignInBlock,
-  blockAllocations,
-  blockUsage,
-  hostAffinity,
-  isEmpty,
-  newBlock,
-  releaseInBlock,
-} from './blocks.js';
-import {
-  blockOf,
-  canonicalIp,
-  cidrContains,
-  cidrsOverlap,
-  compareCidrs,
-  eachBlock,
-  familyOf,
-  parseCidr,
-  type IpFamily,
-} from '../net/cidr.js';
+import { assignInBlock, blockAllocations, blockUsage, hostAffinity, isEmpty, newBlock, releaseInBlock } from './blocks.js';
+import { blockOf, canonicalIp, cidrContains, cidrsOverlap, compareCidrs, eachBlock, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import { checkIpam, type CheckEndpoint, type IpamProblem } from './check.js';
 
 /** How many times a read–modify–write is retried after losing a race before giving up. */
@@ -105,9 +87,7 @@ export class Ipam {
     const range = blockPrefixRange(familyOf(cidr.cidr));
     const min = Math.max(cidr.prefix, range.min);
     if (!Number.isInteger(blockSize) || blockSize < min || blockSize > range.max) {
-      throw new IpamError(
-        `IP pool ${pool.metadata.name}: block size /${blockSize} is invalid for ${cidr.cidr} (it must be from /${min} to /${range.max})`,
-      );
+      throw new IpamError(`IP pool ${pool.metadata.name}: block size /${blockSize} is invalid for ${cidr.cidr} (it must be from /${min} to /${range.max})`);
     }
     const clash = (await this.allPools()).find((p) => p.metadata.name !== pool.metadata.name && cidrsOverlap(p.spec.cidr, cidr.cidr));
     if (clash) {
@@ -176,7 +156,11 @@ export class Ipam {
    */
   /** Releases every address recorded with this handle (a workload's); returns them. */
   async releaseHandle(handleId: string): Promise<string[]> {
-    const ips = (await this.allBlocks()).flatMap((b) => blockAllocations(b).filter((a) => a.handleId === handleId).map((a) => a.ip));
+    const ips = (await this.allBlocks()).flatMap((b) =>
+      blockAllocations(b)
+        .filter((a) => a.handleId === handleId)
+        .map((a) => a.ip),
+    );
     for (const ip of ips) await this.release(ip);
     return ips;
   }
@@ -190,9 +174,7 @@ export class Ipam {
       const current = await this.ds.get<AllocationBlock>(key);
       if (!current) throw new IpamError(`${ip} is not allocated (its block ${cidrFromKey(key)} does not exist)`);
       const { block } = releaseInBlock(current.value, address);
-      const done = block.affinity === null && isEmpty(block)
-        ? await this.ds.casDelete(key, current.modRevision)
-        : await this.ds.cas(key, block, current.modRevision);
+      const done = block.affinity === null && isEmpty(block) ? await this.ds.casDelete(key, current.modRevision) : await this.ds.cas(key, block, current.modRevision);
       if (done) return;
     }
     throw new IpamError(`could not release ${ip}: lost ${MAX_ATTEMPTS} races for its block`);
@@ -238,8 +220,7 @@ export class Ipam {
     const [blocks, affinities, weps, nodeList] = await Promise.all([
       this.allBlocks(),
       this.ds.list<BlockAffinity>(keys.allAffinities),
-      endpoints ?? this.ds.list<WorkloadEndpoint>(keys.workloadEndpoints).then(({ items }) =>
-        items.map(({ value: w }) => ({ name: w.metadata.name, node: w.spec.node, ips: w.spec.ipNetworks }))),
+      endpoints ?? this.ds.list<WorkloadEndpoint>(keys.workloadEndpoints).then(({ items }) => items.map(({ value: w }) => ({ name: w.metadata.name, node: w.spec.node, ips: w.spec.ipNetworks }))),
       nodes ?? this.ds.list<CalicoNode>(keys.nodes).then(({ items }) => items.map((n) => n.value.metadata.name)),
     ]);
     return checkIpam({
@@ -290,7 +271,12 @@ export class Ipam {
    * if every block of every pool is taken.
    */
   private async claimBlock(host: string, pools: IPPool[]): Promise<boolean> {
-    const taken = new Set(await this.ds.client.getAll().prefix(keys.blocksOf(familyOf(pools[0]!.spec.cidr))).keys());
+    const taken = new Set(
+      await this.ds.client
+        .getAll()
+        .prefix(keys.blocksOf(familyOf(pools[0]!.spec.cidr)))
+        .keys(),
+    );
     for (const pool of pools) {
       for (const cidr of eachBlock(pool.spec.cidr, pool.spec.blockSize)) {
         const key = keys.block(cidr);

@@ -25,7 +25,7 @@ export function parseRouteMonitor(host: string, text: string): RouteEvent[] {
     const words = m[4]!.trim().split(/\s+/);
     const types = new Set(['blackhole', 'unreachable', 'prohibit', 'local', 'broadcast', 'unicast']);
     const dstWord = types.has(words[0]!) ? words[1]! : words[0]!;
-    if (!dstWord || dstWord === 'default' && words.length < 2) continue;
+    if (!dstWord || (dstWord === 'default' && words.length < 2)) continue;
     const dst = dstWord.includes('/') || dstWord === 'default' ? dstWord : `${dstWord}/${dstWord.includes(':') ? 128 : 32}`;
     const protoAt = words.indexOf('proto');
     // The monitor prints local time without a zone, as the system clock reads it.
@@ -89,7 +89,10 @@ export function streamLoss(receivedSeqs: number[], sent: number, rate: number): 
 }
 
 /** The receiver's count of packets so far, stamped on the controller's clock (ms). */
-export interface RecvSample { atMs: number; received: number }
+export interface RecvSample {
+  atMs: number;
+  received: number;
+}
 
 /**
  * Pure: when the stream counts as flowing again after an event that ended at `sinceMs`: the first
@@ -103,7 +106,11 @@ export function flowingAgainAt(samples: RecvSample[], sinceMs: number, ratePps: 
     const end = after[j]!;
     // The latest sample at least a window before this one.
     let i = -1;
-    for (let k = j - 1; k >= 0; k--) if (end.atMs - after[k]!.atMs >= windowMs) { i = k; break; }
+    for (let k = j - 1; k >= 0; k--)
+      if (end.atMs - after[k]!.atMs >= windowMs) {
+        i = k;
+        break;
+      }
     if (i < 0) continue;
     const start = after[i]!;
     if (end.received - start.received >= (fraction * ratePps * (end.atMs - start.atMs)) / 1000) return end.atMs;
@@ -118,7 +125,11 @@ export type StreamResult = StreamLoss & {
 };
 
 /** One trial of a convergence event: the figures it measured, and what went wrong, if anything. */
-export interface TrialResult { controlPlaneMs?: number; stream?: StreamResult; note?: string }
+export interface TrialResult {
+  controlPlaneMs?: number;
+  stream?: StreamResult;
+  note?: string;
+}
 
 export interface TrialsSummary {
   controlPlaneMs?: Summary;

@@ -1,6 +1,12 @@
 /** Pure summary statistics for benchmark trials. */
 
-export interface Summary { n: number; median: number; min: number; max: number; p99?: number }
+export interface Summary {
+  n: number;
+  median: number;
+  min: number;
+  max: number;
+  p99?: number;
+}
 
 /** The q-quantile (0..1) by linear interpolation between closest ranks. */
 export function quantile(values: number[], q: number): number {

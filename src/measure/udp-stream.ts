@@ -24,7 +24,9 @@ if (mode === 'recv') {
   const [port, seconds] = args.map(Number);
   const received: number[] = [];
   const sock = createSocket({ type: 'udp6', ipv6Only: false });
-  sock.on('message', (m) => { if (m.length >= 4) received.push(m.readUInt32BE(0)); });
+  sock.on('message', (m) => {
+    if (m.length >= 4) received.push(m.readUInt32BE(0));
+  });
   const progress = setInterval(() => process.stdout.write(`n ${received.length}\n`), 100);
   let finished = false;
   const finish = () => {
@@ -56,7 +58,10 @@ if (mode === 'recv') {
       sock.send(b, port, ip);
     }
     if (next >= limit) {
-      setTimeout(() => { sock.close(); finalLine({ sent: next, startUs }); }, 50);
+      setTimeout(() => {
+        sock.close();
+        finalLine({ sent: next, startUs });
+      }, 50);
       return;
     }
     setImmediate(tick);

@@ -9,14 +9,7 @@ import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import { outsideLabRanges } from './address-plan.js';
 import { issue, resourceName, resourceSchema, selectorText as selector, strict } from './resource-fields.js';
-import {
-  LOG_SEVERITIES,
-  type BGPConfigurationResource,
-  type BGPPeerResource,
-  type IPPool,
-  type IPPoolResource,
-  type NodeResource,
-} from './resources.js';
+import { LOG_SEVERITIES, type BGPConfigurationResource, type BGPPeerResource, type IPPool, type IPPoolResource, type NodeResource } from './resources.js';
 import { errorMessage } from '../util/errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -25,11 +18,7 @@ import { errorMessage } from '../util/errors.js';
 const MAX_AS = 4294967295;
 const CALICO_DEFAULT_AS = 64512;
 
-const asNumber = z
-  .number()
-  .int(`must be an AS number, a whole number from 1 to ${MAX_AS}`)
-  .min(1, `must be an AS number from 1 to ${MAX_AS}`)
-  .max(MAX_AS, `must be an AS number from 1 to ${MAX_AS}`);
+const asNumber = z.number().int(`must be an AS number, a whole number from 1 to ${MAX_AS}`).min(1, `must be an AS number from 1 to ${MAX_AS}`).max(MAX_AS, `must be an AS number from 1 to ${MAX_AS}`);
 
 /** IP-in-IP: Never only (this kernel has no IPIP). VXLAN: Never, or Always (the overlay baseline). */
 function tunnelMode(tunnel: 'IP-in-IP' | 'VXLAN') {
@@ -41,9 +30,10 @@ function tunnelMode(tunnel: 'IP-in-IP' | 'VXLAN') {
       if (allowed.includes(mode)) return;
       ctx.addIssue({
         code: 'custom',
-        message: tunnel === 'VXLAN'
-          ? `must be Never or Always (CrossSubnet needs several subnets; calico-sim has one fabric), got ${JSON.stringify(mode)}`
-          : `${JSON.stringify(mode)} is not supported: there is no ${tunnel} in this kernel, only Never is accepted`,
+        message:
+          tunnel === 'VXLAN'
+            ? `must be Never or Always (CrossSubnet needs several subnets; calico-sim has one fabric), got ${JSON.stringify(mode)}`
+            : `${JSON.stringify(mode)} is not supported: there is no ${tunnel} in this kernel, only Never is accepted`,
       });
     })
     .transform((m) => m as 'Never' | 'Always');
@@ -157,17 +147,15 @@ const IPPoolSpec = strict({
       );
     }
   })
-  .transform(
-    (s): IPPool['spec'] => ({
-      cidr: parseCidr(s.cidr).cidr,
-      blockSize: s.blockSize ?? DEFAULT_BLOCK_SIZE[familyOf(s.cidr)],
-      ipipMode: s.ipipMode,
-      vxlanMode: s.vxlanMode,
-      natOutgoing: s.natOutgoing,
-      ...(s.disabled === undefined ? {} : { disabled: s.disabled }),
-      nodeSelector: s.nodeSelector,
-    }),
-  );
+  .transform((s): IPPool['spec'] => ({
+    cidr: parseCidr(s.cidr).cidr,
+    blockSize: s.blockSize ?? DEFAULT_BLOCK_SIZE[familyOf(s.cidr)],
+    ipipMode: s.ipipMode,
+    vxlanMode: s.vxlanMode,
+    natOutgoing: s.natOutgoing,
+    ...(s.disabled === undefined ? {} : { disabled: s.disabled }),
+    nodeSelector: s.nodeSelector,
+  }));
 
 const NodeSpec = strict({
   bgp: strict({
@@ -211,11 +199,13 @@ const BGPConfigurationSpec = strict({
   connectRetryTime: z.number().int().min(1).max(65535).optional(),
   gracefulRestart: z.boolean().optional(),
   bfd: strict({ intervalMs: z.number().int().min(10).max(60000), multiplier: z.number().int().min(1).max(255) }).optional(),
-}).superRefine((s, ctx) => {
-  if (s.holdTime !== undefined && s.keepaliveTime !== undefined && s.keepaliveTime >= s.holdTime) {
-    issue(ctx, ['keepaliveTime'], `must be below spec.holdTime (${s.holdTime})`);
-  }
-}).prefault({});
+})
+  .superRefine((s, ctx) => {
+    if (s.holdTime !== undefined && s.keepaliveTime !== undefined && s.keepaliveTime >= s.holdTime) {
+      issue(ctx, ['keepaliveTime'], `must be below spec.holdTime (${s.holdTime})`);
+    }
+  })
+  .prefault({});
 
 // ---------------------------------------------------------------------------------------------
 // Resource schemas
@@ -234,8 +224,4 @@ export const BGPConfigurationSchema: z.ZodType<BGPConfigurationResource> = resou
       }
     }
   })
-  .transform((r) =>
-    r.metadata.name === 'default'
-      ? { ...r, spec: { ...r.spec, nodeToNodeMeshEnabled: r.spec.nodeToNodeMeshEnabled ?? true, asNumber: r.spec.asNumber ?? CALICO_DEFAULT_AS } }
-      : r,
-  );
+  .transform((r) => (r.metadata.name === 'default' ? { ...r, spec: { ...r.spec, nodeToNodeMeshEnabled: r.spec.nodeToNodeMeshEnabled ?? true, asNumber: r.spec.asNumber ?? CALICO_DEFAULT_AS } } : r));

@@ -27,7 +27,9 @@ export function unsupported(why: string) {
 
 /** A strict object whose unknown-field error lists the known (and supported) fields. */
 export function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape).filter((k) => !UNSUPPORTED.has(shape[k]!)).join(', ');
+  const known = Object.keys(shape)
+    .filter((k) => !UNSUPPORTED.has(shape[k]!))
+    .join(', ');
   return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field (known fields: ${known})` : undefined) });
 }
 

@@ -264,15 +264,7 @@ export interface BGPConfigurationResource {
 }
 
 /** A validated resource of a kind calico-sim can write. */
-export type Resource =
-  | IPPoolResource
-  | NodeResource
-  | BGPPeerResource
-  | BGPConfigurationResource
-  | NetworkPolicyResource
-  | GlobalNetworkPolicyResource
-  | ProfileResource
-  | FelixConfigurationResource;
+export type Resource = IPPoolResource | NodeResource | BGPPeerResource | BGPConfigurationResource | NetworkPolicyResource | GlobalNetworkPolicyResource | ProfileResource | FelixConfigurationResource;
 export type ResourceKind = Resource['kind'];
 
 /** A resource as read back from etcd (of any kind, not re-validated). */

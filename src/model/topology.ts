@@ -32,10 +32,7 @@ const PoolSchema = z.strictObject({
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
 
 /** A workload: a name, or a name with the labels policies select on and a namespace (a tenant). */
-const WorkloadSchema = z.union([
-  name,
-  z.strictObject({ name, namespace: name.default('default'), labels: labelMap.default({}) }),
-]);
+const WorkloadSchema = z.union([name, z.strictObject({ name, namespace: name.default('default'), labels: labelMap.default({}) })]);
 
 const HostSchema = z.strictObject({
   name,
@@ -84,30 +81,43 @@ export const TopologySchema = z.strictObject({
   fabric: z.string().default('198.18.0.0/17'),
   /** The fabric's IPv6 network, used when a pool is IPv6 (dual stack). */
   fabric6: z.string().default('2001:db8:f::/64'),
-  bgp: z.strictObject({
-    nodeToNodeMesh: z.boolean().default(true),
-    peers: z.array(PeerSchema).default([]),
-    holdTime: z.number().int().min(3).max(65535).optional(),
-    keepaliveTime: z.number().int().min(1).max(65535).optional(),
-    connectRetryTime: z.number().int().min(1).max(65535).optional(),
-    gracefulRestart: z.boolean().optional(),
-    bfd: z.strictObject({ intervalMs: z.number().int().min(10).max(60000).default(100), multiplier: z.number().int().min(1).max(255).default(3) }).optional(),
-  }).default({ nodeToNodeMesh: true, peers: [] }),
-  pools: z.array(PoolSchema).min(1).default([{ cidr: '198.19.0.0/16', blockSize: 26, natOutgoing: false, vxlan: false }]),
+  bgp: z
+    .strictObject({
+      nodeToNodeMesh: z.boolean().default(true),
+      peers: z.array(PeerSchema).default([]),
+      holdTime: z.number().int().min(3).max(65535).optional(),
+      keepaliveTime: z.number().int().min(1).max(65535).optional(),
+      connectRetryTime: z.number().int().min(1).max(65535).optional(),
+      gracefulRestart: z.boolean().optional(),
+      bfd: z.strictObject({ intervalMs: z.number().int().min(10).max(60000).default(100), multiplier: z.number().int().min(1).max(255).default(3) }).optional(),
+    })
+    .default({ nodeToNodeMesh: true, peers: [] }),
+  pools: z
+    .array(PoolSchema)
+    .min(1)
+    .default([{ cidr: '198.19.0.0/16', blockSize: 26, natOutgoing: false, vxlan: false }]),
   hosts: z.array(HostSchema).min(1, 'a lab needs at least one host'),
   routers: z.array(RouterSchema).default([]),
   /** The ruleset the agents program for network policy (Calico's FelixConfiguration nftablesMode). */
   dataplane: z.enum(['iptables', 'nftables']).default('iptables'),
   /** Calico's IPAM configuration. */
-  ipam: z.strictObject({
-    strictAffinity: z.boolean().default(false),
-    maxBlocksPerHost: z.number().int().min(0).default(0),
-  }).default({ strictAffinity: false, maxBlocksPerHost: 0 }),
+  ipam: z
+    .strictObject({
+      strictAffinity: z.boolean().default(false),
+      maxBlocksPerHost: z.number().int().min(0).default(0),
+    })
+    .default({ strictAffinity: false, maxBlocksPerHost: 0 }),
 });
 
 export type Topology = z.infer<typeof TopologySchema>;
 
-export interface PoolPlan { name: string; cidr: string; blockSize: number; natOutgoing: boolean; vxlan: boolean }
+export interface PoolPlan {
+  name: string;
+  cidr: string;
+  blockSize: number;
+  natOutgoing: boolean;
+  vxlan: boolean;
+}
 export interface HostPlan {
   name: string;
   ip: string;
@@ -120,7 +130,15 @@ export interface HostPlan {
   routeReflectorClusterId?: string;
   labels: Record<string, string>;
 }
-export interface PeerPlan { name: string; node?: string; nodeSelector?: string; peerIP?: string; asNumber?: number; peerSelector?: string; numAllowedLocalASNumbers?: number }
+export interface PeerPlan {
+  name: string;
+  node?: string;
+  nodeSelector?: string;
+  peerIP?: string;
+  asNumber?: number;
+  peerSelector?: string;
+  numAllowedLocalASNumbers?: number;
+}
 export interface RouterPlan {
   name: string;
   asNumber: number;
@@ -269,7 +287,9 @@ function plan(t: Topology, source: string): LabPlan {
   const fabric6 = dualStack ? checkCidr(t.fabric6, 'fabric6', fail) : undefined;
   if (fabric6) {
     if (familyOf(fabric6) !== 6) fail('fabric6', `${fabric6} is not an IPv6 network`);
-    pools.forEach((p, i) => { if (cidrsOverlap(p.cidr, fabric6)) fail(`pools[${i}].cidr`, `pool ${p.cidr} overlaps the IPv6 fabric ${fabric6}`); });
+    pools.forEach((p, i) => {
+      if (cidrsOverlap(p.cidr, fabric6)) fail(`pools[${i}].cidr`, `pool ${p.cidr} overlaps the IPv6 fabric ${fabric6}`);
+    });
   }
   const capacity = 2 ** (32 - fabricPrefix) - FIRST_HOST_ORDINAL - 1;
   if (t.hosts.length > capacity) fail('hosts', `${t.hosts.length} hosts do not fit in the fabric ${fabric} (room for ${capacity})`);
@@ -280,18 +300,25 @@ function plan(t: Topology, source: string): LabPlan {
     fabric: { cidr: fabric, gatewayIp: ipAt(fabric, FABRIC_GATEWAY_ORDINAL), prefixLength: fabricPrefix },
     ...(fabric6 ? { fabric6: { cidr: fabric6, gatewayIp: ipAt(fabric6, FABRIC_GATEWAY_ORDINAL), prefixLength: Number(fabric6.split('/')[1]) } } : {}),
     pools,
-    hosts: t.hosts.map((h, i): HostPlan => ({
-      name: h.name,
-      ip: ipAt(fabric, FIRST_HOST_ORDINAL + i),
-      ...(fabric6 ? { ip6: ipAt(fabric6, FIRST_HOST_ORDINAL + i), prefixLength6: Number(fabric6.split('/')[1]) } : {}),
-      prefixLength: fabricPrefix,
-      ...(h.asNumber ? { asNumber: h.asNumber } : {}),
-      ...(h.routeReflector ? { routeReflectorClusterId: h.routeReflector } : {}),
-      labels: { ...h.labels, ...(h.routeReflector ? { 'route-reflector': 'true' } : {}) },
-    })),
-    workloads: t.hosts.flatMap((h) => h.workloads.map((w): WorkloadPlan => (typeof w === 'string'
-      ? { name: w, host: h.name }
-      : { name: w.name, host: h.name, ...(w.namespace !== 'default' ? { namespace: w.namespace } : {}), ...(Object.keys(w.labels).length ? { labels: w.labels } : {}) }))),
+    hosts: t.hosts.map(
+      (h, i): HostPlan => ({
+        name: h.name,
+        ip: ipAt(fabric, FIRST_HOST_ORDINAL + i),
+        ...(fabric6 ? { ip6: ipAt(fabric6, FIRST_HOST_ORDINAL + i), prefixLength6: Number(fabric6.split('/')[1]) } : {}),
+        prefixLength: fabricPrefix,
+        ...(h.asNumber ? { asNumber: h.asNumber } : {}),
+        ...(h.routeReflector ? { routeReflectorClusterId: h.routeReflector } : {}),
+        labels: { ...h.labels, ...(h.routeReflector ? { 'route-reflector': 'true' } : {}) },
+      }),
+    ),
+    workloads: t.hosts.flatMap((h) =>
+      h.workloads.map(
+        (w): WorkloadPlan =>
+          typeof w === 'string'
+            ? { name: w, host: h.name }
+            : { name: w.name, host: h.name, ...(w.namespace !== 'default' ? { namespace: w.namespace } : {}), ...(Object.keys(w.labels).length ? { labels: w.labels } : {}) },
+      ),
+    ),
     dataplane: t.dataplane,
     peers: t.bgp.peers,
     timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
@@ -299,7 +326,9 @@ function plan(t: Topology, source: string): LabPlan {
     routers: t.routers.map((r, i): RouterPlan => {
       const net = checkCidr(r.network, `routers[${i}].network`, fail);
       if (cidrsOverlap(net, fabric)) fail(`routers[${i}].network`, `${net} overlaps the fabric ${fabric}`);
-      pools.forEach((p) => { if (cidrsOverlap(net, p.cidr)) fail(`routers[${i}].network`, `${net} overlaps the pool ${p.cidr}`); });
+      pools.forEach((p) => {
+        if (cidrsOverlap(net, p.cidr)) fail(`routers[${i}].network`, `${net} overlaps the pool ${p.cidr}`);
+      });
       return {
         name: r.name,
         asNumber: r.asNumber,

@@ -94,7 +94,8 @@ function direction(ir: HostPolicyIR, d: DirectionIR, p: Packet, sets: ReadonlyMa
   if (d.policies.length && !passed) return { allowed: false, why: 'denied: no policy allowed it' };
   for (const c of d.profiles.map(chain)) {
     const hit = decide(c, p, sets);
-    if (hit && hit.action !== 'pass') return { allowed: hit.action === 'allow', why: `${hit.action === 'allow' ? 'allowed' : 'denied'} by ${c.name} rule ${hit.rule}${passed ? ` (after pass by ${passed})` : ''}` };
+    if (hit && hit.action !== 'pass')
+      return { allowed: hit.action === 'allow', why: `${hit.action === 'allow' ? 'allowed' : 'denied'} by ${c.name} rule ${hit.rule}${passed ? ` (after pass by ${passed})` : ''}` };
   }
   const none = d.profiles.length ? 'no profile allowed it' : 'no policy and no profile';
   return { allowed: false, why: `denied: ${passed ? `passed by ${passed}, then ` : ''}${none}` };
@@ -109,7 +110,10 @@ export function evaluate(ir: HostPolicyIR, p: Packet): Verdict {
     return ep;
   };
   const reasons: string[] = [];
-  const steps: [string | undefined, 'egress' | 'ingress'][] = [[p.fromIface, 'egress'], [p.toIface, 'ingress']];
+  const steps: [string | undefined, 'egress' | 'ingress'][] = [
+    [p.fromIface, 'egress'],
+    [p.toIface, 'ingress'],
+  ];
   for (const [iface, dir] of steps) {
     if (iface === undefined) continue;
     const ep = endpoint(iface);

@@ -14,7 +14,10 @@ export class IptablesPolicy implements PolicyDataplane {
   private applied: CompiledPolicy | undefined;
 
   /** `netns` undefined: the namespace this process runs in (as Dataplane). */
-  constructor(readonly netns?: string, private readonly runner: CommandRunner = processRunner) {}
+  constructor(
+    readonly netns?: string,
+    private readonly runner: CommandRunner = processRunner,
+  ) {}
 
   async apply(ir: HostPolicyIR): Promise<{ chains: number; sets: number }> {
     const desired = compileIptables(ir);
@@ -47,7 +50,10 @@ export class IptablesPolicy implements PolicyDataplane {
   }
 
   private async kernelSets(): Promise<string[]> {
-    return (await this.exec('ipset', ['list', '-n'])).split('\n').map((l) => l.trim()).filter(Boolean);
+    return (await this.exec('ipset', ['list', '-n']))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
   }
 
   private async exec(cmd: string, args: string[], input?: string): Promise<string> {

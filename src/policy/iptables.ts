@@ -38,7 +38,10 @@ export const CHAINS = {
 } as const;
 
 /** Our hooks in the base chains; only renderFull writes them (they never change). */
-export const HOOKS: ReadonlyArray<readonly [base: string, target: string]> = [['INPUT', CHAINS.input], ['FORWARD', CHAINS.forward]];
+export const HOOKS: ReadonlyArray<readonly [base: string, target: string]> = [
+  ['INPUT', CHAINS.input],
+  ['FORWARD', CHAINS.forward],
+];
 
 /** A chain we own: everything named `cali-` in the filter table. */
 export const isOurChain = (name: string) => name.startsWith('cali-');
@@ -56,8 +59,15 @@ export const endpointChainName = (direction: 'ingress' | 'egress', iface: string
 
 /** Chain name → its rules in `-A chain ...` form, in order. */
 export type Ruleset = Map<string, string[]>;
-export interface IpsetSpec { family: Family; members: string[] }
-export interface CompiledPolicy { v4: Ruleset; v6: Ruleset; sets: Map<string, IpsetSpec> }
+export interface IpsetSpec {
+  family: Family;
+  members: string[];
+}
+export interface CompiledPolicy {
+  v4: Ruleset;
+  v6: Ruleset;
+  sets: Map<string, IpsetSpec>;
+}
 
 /**
  * What the applier runs, in this order: `ipset restore -exist` (ipset), `iptables-restore`
@@ -65,7 +75,15 @@ export interface CompiledPolicy { v4: Ruleset; v6: Ruleset; sets: Map<string, Ip
  * -exist` again (ipsetAfter: sets are destroyed only once no rule uses them). Empty texts are
  * skipped; `chains` and `sets` count what was rewritten, added or removed.
  */
-export interface RestorePlan { ipset: string; v4: string; v6: string; ipsetAfter: string; noflush: boolean; chains: number; sets: number }
+export interface RestorePlan {
+  ipset: string;
+  v4: string;
+  v6: string;
+  ipsetAfter: string;
+  noflush: boolean;
+  chains: number;
+  sets: number;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Compiling
@@ -138,37 +156,37 @@ function ipsetMembers(family: Family, members: string[]): string[] {
 function staticChains(family: Family, endpoints: EndpointIR[]): Array<[string, string[]]> {
   const { forward, input, wlToHost, fromWl, toWl } = CHAINS;
   return [
-    [forward, [
-      // Deviation: Felix runs the conntrack pair at the top of each endpoint chain; once here is
-      // cheaper and means the same for workload traffic. It applies to all forwarded traffic,
-      // which is otherwise left alone (no endpoint chain sees it, FORWARD's policy decides).
-      line(forward, 'Accept established and related', CONNTRACK[0]!),
-      line(forward, 'Drop conntrack invalid', CONNTRACK[1]!),
-      line(forward, 'Clear policy marks', CLEAR_MARKS),
-      line(forward, 'From workload: its egress policy', `-i ${WL} -j ${fromWl}`),
-      line(forward, 'To workload: its ingress policy', `-o ${WL} -j ${toWl}`),
-      // Endpoint chains DROP or RETURN: reaching these means every policy on the way allowed it.
-      // Same-host traffic went through both dispatch chains above before getting here.
-      line(forward, 'Policy accepted packet from workload', `-i ${WL} -j ACCEPT`),
-      line(forward, 'Policy accepted packet to workload', `-o ${WL} -j ACCEPT`),
-    ]],
+    [
+      forward,
+      [
+        // Deviation: Felix runs the conntrack pair at the top of each endpoint chain; once here is
+        // cheaper and means the same for workload traffic. It applies to all forwarded traffic,
+        // which is otherwise left alone (no endpoint chain sees it, FORWARD's policy decides).
+        line(forward, 'Accept established and related', CONNTRACK[0]!),
+        line(forward, 'Drop conntrack invalid', CONNTRACK[1]!),
+        line(forward, 'Clear policy marks', CLEAR_MARKS),
+        line(forward, 'From workload: its egress policy', `-i ${WL} -j ${fromWl}`),
+        line(forward, 'To workload: its ingress policy', `-o ${WL} -j ${toWl}`),
+        // Endpoint chains DROP or RETURN: reaching these means every policy on the way allowed it.
+        // Same-host traffic went through both dispatch chains above before getting here.
+        line(forward, 'Policy accepted packet from workload', `-i ${WL} -j ACCEPT`),
+        line(forward, 'Policy accepted packet to workload', `-o ${WL} -j ACCEPT`),
+      ],
+    ],
     [input, [line(input, 'From workload to host', `-i ${WL} -g ${wlToHost}`)]],
     // Felix's cali-wl-to-host, with DefaultEndpointToHostAction ACCEPT.
-    [wlToHost, [
-      line(wlToHost, 'Accept established and related', CONNTRACK[0]!),
-      line(wlToHost, 'Drop conntrack invalid', CONNTRACK[1]!),
-      ...(family === 6 ? ND_TYPES.map((t) => line(wlToHost, 'Allow ICMPv6 ND and MLD to host', `-p 58 -m icmp6 --icmpv6-type ${t} -j ACCEPT`)) : []),
-      line(wlToHost, 'Workload egress policy', `-j ${fromWl}`),
-      line(wlToHost, 'Egress policy accepted packet to host', '-j ACCEPT'),
-    ]],
-    [fromWl, [
-      ...endpoints.map((ep) => line(fromWl, `From ${ep.name}`, `-i ${ep.iface} -g ${endpointChainName('egress', ep.iface)}`)),
-      line(fromWl, 'Unknown interface', '-j DROP'),
-    ]],
-    [toWl, [
-      ...endpoints.map((ep) => line(toWl, `To ${ep.name}`, `-o ${ep.iface} -g ${endpointChainName('ingress', ep.iface)}`)),
-      line(toWl, 'Unknown interface', '-j DROP'),
-    ]],
+    [
+      wlToHost,
+      [
+        line(wlToHost, 'Accept established and related', CONNTRACK[0]!),
+        line(wlToHost, 'Drop conntrack invalid', CONNTRACK[1]!),
+        ...(family === 6 ? ND_TYPES.map((t) => line(wlToHost, 'Allow ICMPv6 ND and MLD to host', `-p 58 -m icmp6 --icmpv6-type ${t} -j ACCEPT`)) : []),
+        line(wlToHost, 'Workload egress policy', `-j ${fromWl}`),
+        line(wlToHost, 'Egress policy accepted packet to host', '-j ACCEPT'),
+      ],
+    ],
+    [fromWl, [...endpoints.map((ep) => line(fromWl, `From ${ep.name}`, `-i ${ep.iface} -g ${endpointChainName('egress', ep.iface)}`)), line(fromWl, 'Unknown interface', '-j DROP')]],
+    [toWl, [...endpoints.map((ep) => line(toWl, `To ${ep.name}`, `-o ${ep.iface} -g ${endpointChainName('ingress', ep.iface)}`)), line(toWl, 'Unknown interface', '-j DROP')]],
   ];
 }
 
@@ -240,7 +258,10 @@ function ruleMatches(r: RuleIR, family: Family, setFamily: Map<string, Family>, 
     if (r.notProtocol === r.protocol) return [];
     parts.push(`-p ${r.protocol}`);
   } else if (r.notProtocol !== undefined) parts.push(`! -p ${r.notProtocol}`);
-  for (const [side, m] of [['src', r.src], ['dst', r.dst]] as const) {
+  for (const [side, m] of [
+    ['src', r.src],
+    ['dst', r.dst],
+  ] as const) {
     if (m.net) parts.push(`${side === 'src' ? '-s' : '-d'} ${m.net}`);
     for (const id of m.sets) parts.push(`-m set --match-set ${checkedSet(id, family, setFamily, where)} ${side}`);
     for (const id of m.notSets) parts.push(`-m set ! --match-set ${checkedSet(id, family, setFamily, where)} ${side}`);
@@ -249,7 +270,10 @@ function ruleMatches(r: RuleIR, family: Family, setFamily: Map<string, Family>, 
   if ((hasPorts(r.src) || hasPorts(r.dst)) && !PORT_PROTOCOLS.includes(r.protocol ?? -1)) {
     throw new InputError(`policy IR: ${where}: ports need protocol TCP, UDP or SCTP`);
   }
-  for (const [flag, m] of [['--sports', r.src], ['--dports', r.dst]] as const) {
+  for (const [flag, m] of [
+    ['--sports', r.src],
+    ['--dports', r.dst],
+  ] as const) {
     for (const chunk of portChunks(m.notPorts)) parts.push(`-m multiport ! ${flag} ${chunk}`);
   }
   if (r.icmp || r.notIcmp) {
@@ -288,7 +312,10 @@ export function portChunks(ranges: PortRange[]): string[] {
   let used = MULTIPORT_SLOTS;
   for (const r of merged) {
     const cost = r.first === r.last ? 1 : 2;
-    if (used + cost > MULTIPORT_SLOTS) { chunks.push([]); used = 0; }
+    if (used + cost > MULTIPORT_SLOTS) {
+      chunks.push([]);
+      used = 0;
+    }
     chunks[chunks.length - 1]!.push(cost === 1 ? `${r.first}` : `${r.first}:${r.last}`);
     used += cost;
   }
@@ -308,17 +335,18 @@ const ipsetType = (family: Family) => `hash:net family ${family === 4 ? 'inet' :
  * the sets the namespace has now: those of ours not wanted are destroyed after the rules.
  */
 export function renderFull(desired: CompiledPolicy, kernelSets: string[] = []): RestorePlan {
-  const table = (rules: Ruleset) => [
-    '*filter',
-    ':INPUT ACCEPT [0:0]',
-    ':FORWARD ACCEPT [0:0]',
-    ':OUTPUT ACCEPT [0:0]',
-    ...[...rules.keys()].map((c) => `:${c} - [0:0]`),
-    ...HOOKS.map(([base, target]) => line(base, 'calico-sim policy', `-j ${target}`)),
-    ...[...rules.values()].flat(),
-    'COMMIT',
-    '',
-  ].join('\n');
+  const table = (rules: Ruleset) =>
+    [
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      ':FORWARD ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      ...[...rules.keys()].map((c) => `:${c} - [0:0]`),
+      ...HOOKS.map(([base, target]) => line(base, 'calico-sim policy', `-j ${target}`)),
+      ...[...rules.values()].flat(),
+      'COMMIT',
+      '',
+    ].join('\n');
   const ipset: string[] = [];
   for (const [name, s] of desired.sets) {
     const tmp = tmpSetName(s.family, name.slice(name.indexOf(':') + 1));
@@ -353,13 +381,7 @@ export function renderDelta(previous: CompiledPolicy, desired: CompiledPolicy): 
     const removed = [...prev.keys()].filter((c) => !want.has(c));
     if (!changed.length && !removed.length) return '';
     for (const c of [...changed.map(([c]) => c), ...removed]) touched.add(c);
-    return text([
-      '*filter',
-      ...[...changed.map(([c]) => c), ...removed].map((c) => `:${c} - [0:0]`),
-      ...changed.flatMap(([, rules]) => rules),
-      ...removed.map((c) => `-X ${c}`),
-      'COMMIT',
-    ]);
+    return text(['*filter', ...[...changed.map(([c]) => c), ...removed].map((c) => `:${c} - [0:0]`), ...changed.flatMap(([, rules]) => rules), ...removed.map((c) => `-X ${c}`), 'COMMIT']);
   };
   const ipset: string[] = [];
   const after: string[] = [];
@@ -373,9 +395,16 @@ export function renderDelta(previous: CompiledPolicy, desired: CompiledPolicy): 
       ...s.members.filter((m) => !had.has(m)).map((m) => `add ${name} ${m}`),
       ...(old?.members ?? []).filter((m) => !want.has(m)).map((m) => `del ${name} ${m}`),
     ];
-    if (lines.length) { ipset.push(...lines); sets++; }
+    if (lines.length) {
+      ipset.push(...lines);
+      sets++;
+    }
   }
-  for (const name of previous.sets.keys()) if (!desired.sets.has(name)) { after.push(`destroy ${name}`); sets++; }
+  for (const name of previous.sets.keys())
+    if (!desired.sets.has(name)) {
+      after.push(`destroy ${name}`);
+      sets++;
+    }
   const v4 = table(previous.v4, desired.v4);
   const v6 = table(previous.v6, desired.v6);
   return { ipset: text(ipset), v4, v6, ipsetAfter: text(after), noflush: true, chains: touched.size, sets };

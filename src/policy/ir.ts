@@ -16,9 +16,15 @@ export type Family = 4 | 6;
 export type Action = 'allow' | 'deny' | 'pass' | 'log';
 
 /** A port or an inclusive range. */
-export interface PortRange { first: number; last: number }
+export interface PortRange {
+  first: number;
+  last: number;
+}
 
-export interface IcmpMatch { type: number; code?: number }
+export interface IcmpMatch {
+  type: number;
+  code?: number;
+}
 
 /** One side (source or destination) of a rule. Absent/empty fields match anything. */
 export interface MatchIR {

@@ -107,11 +107,13 @@ const policySelector = selectorText.superRefine((text, ctx) => {
 // ---------------------------------------------------------------------------------------------
 // Rules
 
-const protocol: z.ZodType<PolicyProtocol> = z.union([z.number(), z.string()], { error: 'expected a protocol: TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number from 1 to 255' }).superRefine((p, ctx) => {
-  if (typeof p === 'number' ? Number.isInteger(p) && p >= 1 && p <= 255 : Object.hasOwn(PROTOCOL_NUMBERS, p)) return;
-  const hint = typeof p === 'string' ? Object.keys(PROTOCOL_NUMBERS).find((n) => n.toLowerCase() === p.toLowerCase()) : undefined;
-  issue(ctx, [], `${JSON.stringify(p)} is not a protocol: use TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number from 1 to 255${hint ? ` (names are case-sensitive: ${hint})` : ''}`);
-}) as z.ZodType<PolicyProtocol>;
+const protocol: z.ZodType<PolicyProtocol> = z
+  .union([z.number(), z.string()], { error: 'expected a protocol: TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number from 1 to 255' })
+  .superRefine((p, ctx) => {
+    if (typeof p === 'number' ? Number.isInteger(p) && p >= 1 && p <= 255 : Object.hasOwn(PROTOCOL_NUMBERS, p)) return;
+    const hint = typeof p === 'string' ? Object.keys(PROTOCOL_NUMBERS).find((n) => n.toLowerCase() === p.toLowerCase()) : undefined;
+    issue(ctx, [], `${JSON.stringify(p)} is not a protocol: use TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number from 1 to 255${hint ? ` (names are case-sensitive: ${hint})` : ''}`);
+  }) as z.ZodType<PolicyProtocol>;
 
 const port: z.ZodType<PolicyPort> = z.union([z.number(), z.string()], { error: 'expected a port: a number, or "first:last"' }).superRefine((p, ctx) => {
   try {
@@ -148,7 +150,7 @@ const entityRule: z.ZodType<EntityRule> = strict({
   notSelector: policySelector.optional(),
   ports: z.array(port).optional(),
   notPorts: z.array(port).optional(),
-  namespaceSelector: unsupported('rule selectors match endpoints of the policy\'s namespace, or of every namespace for global policies and profiles'),
+  namespaceSelector: unsupported("rule selectors match endpoints of the policy's namespace, or of every namespace for global policies and profiles"),
   serviceAccounts: unsupported('there are no service accounts'),
   services: unsupported('there are no Kubernetes services'),
 });

@@ -12,7 +12,10 @@ export class NftPolicy implements PolicyDataplane {
   readonly kind = 'nftables' as const;
   private applied: NftDesired | undefined;
 
-  constructor(readonly netns: string | undefined, private readonly runner: CommandRunner = processRunner) {}
+  constructor(
+    readonly netns: string | undefined,
+    private readonly runner: CommandRunner = processRunner,
+  ) {}
 
   async apply(ir: HostPolicyIR): Promise<{ chains: number; sets: number }> {
     const desired = compileNft(ir); // throws InputError before anything is touched

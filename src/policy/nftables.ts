@@ -150,7 +150,10 @@ function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, Se
     if (s.family !== r.family) throw new InputError(`${where}: IPv${r.family} rule uses IPv${s.family} set ${id}`);
     return `@${setName(s.family, id)}`;
   };
-  for (const [m, addr, port] of [[r.src, 'saddr', 'sport'], [r.dst, 'daddr', 'dport']] as Array<[MatchIR, string, string]>) {
+  for (const [m, addr, port] of [
+    [r.src, 'saddr', 'sport'],
+    [r.dst, 'daddr', 'dport'],
+  ] as Array<[MatchIR, string, string]>) {
     if (m.net) out.push(`${ip} ${addr} ${m.net}`);
     for (const id of m.sets) out.push(`${ip} ${addr} ${setRef(id)}`);
     for (const id of m.notSets) out.push(`${ip} ${addr} != ${setRef(id)}`);
@@ -220,13 +223,19 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
     if (!ID_RE.test(c.id)) throw new InputError(`bad chain id ${JSON.stringify(c.id)}`);
     const name = policyChainName(c);
     if (policyChains.has(name)) throw new InputError(`duplicate ${c.kind} ${c.direction} chain id ${c.id}`);
-    policyChains.set(name, c.rules.map((r, i) => ruleText(r, i, c, setIrs)));
+    policyChains.set(
+      name,
+      c.rules.map((r, i) => ruleText(r, i, c, setIrs)),
+    );
   }
   const maps: NftDesired['maps'] = { 'from-wl': new Map(), 'to-wl': new Map() };
   for (const ep of ir.endpoints) {
     if (!IFACE_RE.test(ep.iface)) throw new InputError(`endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not a cali* name of at most 15 characters`);
     if (maps['to-wl'].has(ep.iface)) throw new InputError(`duplicate endpoint interface ${ep.iface}`);
-    for (const [direction, map] of [['ingress', 'to-wl'], ['egress', 'from-wl']] as const) {
+    for (const [direction, map] of [
+      ['ingress', 'to-wl'],
+      ['egress', 'from-wl'],
+    ] as const) {
       const name = endpointChainName(direction, ep.iface);
       chains.set(name, endpointRules(ep.name, ep[direction], direction, policyChains));
       maps[map].set(ep.iface, name);

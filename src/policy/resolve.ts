@@ -146,7 +146,7 @@ class Builder {
     ruleCache.set(list, byScope);
     const hit = byScope.get(scope ?? '');
     if (hit) {
-      for (const u of hit.uses) (u.kind === 'nets' ? this.netsSet(u.family, u.nets) : this.selectorSet(u.family, u.text, u.scope));
+      for (const u of hit.uses) u.kind === 'nets' ? this.netsSet(u.family, u.nets) : this.selectorSet(u.family, u.text, u.scope);
       return hit.rules;
     }
     this.recording = [];

@@ -117,11 +117,14 @@ function valueLabels(series: BarSeries[], format: (v: number) => string): Plugin
 
 async function render<T extends 'bar' | 'line'>(config: ChartConfiguration<T>, size: { width?: number; height?: number } = {}): Promise<Buffer> {
   const canvas = createCanvas(size.width ?? WIDTH, size.height ?? HEIGHT);
-  const chart = new Chart(canvas as unknown as HTMLCanvasElement, {
-    ...config,
-    options: { ...config.options, responsive: false, animation: false, devicePixelRatio: 1 },
-    plugins: [whiteBackground, ...(config.plugins ?? [])],
-  } as ChartConfiguration<T>);
+  const chart = new Chart(
+    canvas as unknown as HTMLCanvasElement,
+    {
+      ...config,
+      options: { ...config.options, responsive: false, animation: false, devicePixelRatio: 1 },
+      plugins: [whiteBackground, ...(config.plugins ?? [])],
+    } as ChartConfiguration<T>,
+  );
   try {
     return await canvas.encode('png');
   } finally {
@@ -144,40 +147,49 @@ const niceAbove = (v: number) => {
  * value labels (`format`) and a logarithmic y axis for figures that span decades.
  */
 export function renderBarChart(opts: {
-  title: string; labels: string[]; series: BarSeries[]; yLabel: string;
-  logScale?: boolean; format?: (v: number) => string; width?: number; height?: number;
+  title: string;
+  labels: string[];
+  series: BarSeries[];
+  yLabel: string;
+  logScale?: boolean;
+  format?: (v: number) => string;
+  width?: number;
+  height?: number;
 }): Promise<Buffer> {
   const all = opts.series.flatMap((s) => [...s.values, ...(s.max ?? [])]).filter(Number.isFinite);
   const top = Math.max(0, ...all);
   const positive = all.filter((v) => v > 0);
   const y = opts.logScale
     ? {
-      type: 'logarithmic' as const,
-      min: 10 ** Math.floor(Math.log10(Math.min(...positive, top || 1) / 1.5)),
-      max: niceAbove(Math.max(top, 1) * 1.6),
-      // Label 1, 2 and 5 × 10^k only: all nine per decade crowd each other.
-      ticks: { callback: (v: number | string) => (isNiceLog(Number(v)) ? Number(v).toLocaleString('en-US') : '') },
-    }
+        type: 'logarithmic' as const,
+        min: 10 ** Math.floor(Math.log10(Math.min(...positive, top || 1) / 1.5)),
+        max: niceAbove(Math.max(top, 1) * 1.6),
+        // Label 1, 2 and 5 × 10^k only: all nine per decade crowd each other.
+        ticks: { callback: (v: number | string) => (isNiceLog(Number(v)) ? Number(v).toLocaleString('en-US') : '') },
+      }
     : { beginAtZero: true, suggestedMax: top * (opts.format ? 1.12 : 1.05) };
-  return render<'bar'>({
-    type: 'bar',
-    data: {
-      labels: opts.labels,
-      datasets: opts.series.map((s, i) => ({
-        label: s.label,
-        data: opts.labels.map((_, j) => finiteOrNull(s.values[j])).map((v) => (opts.logScale && v !== null && v <= 0 ? null : v)),
-        backgroundColor: COLORS[i % COLORS.length],
-      })),
-    },
-    options: {
-      plugins: { title: { display: true, text: opts.title, font: { size: 16 } }, legend: { position: 'top' } },
-      scales: {
-        y: { ...y, title: { display: true, text: opts.yLabel } },
-        x: { ticks: { font: { size: 13 } } },
+  return render<'bar'>(
+    {
+      type: 'bar',
+      data: {
+        labels: opts.labels,
+        datasets: opts.series.map((s, i) => ({
+          label: s.label,
+          data: opts.labels.map((_, j) => finiteOrNull(s.values[j])).map((v) => (opts.logScale && v !== null && v <= 0 ? null : v)),
+          backgroundColor: COLORS[i % COLORS.length],
+        })),
       },
+      options: {
+        plugins: { title: { display: true, text: opts.title, font: { size: 16 } }, legend: { position: 'top' } },
+        scales: {
+          y: { ...y, title: { display: true, text: opts.yLabel } },
+          x: { ticks: { font: { size: 13 } } },
+        },
+      },
+      plugins: [errorBars(opts.series), ...(opts.format ? [valueLabels(opts.series, opts.format)] : [])],
     },
-    plugins: [errorBars(opts.series), ...(opts.format ? [valueLabels(opts.series, opts.format)] : [])],
-  }, opts);
+    opts,
+  );
 }
 
 /** Empirical CDF of each series: a step line from 0 to 1 over the sorted values. */

@@ -36,24 +36,39 @@ export interface ConvergenceData {
 export type ConvergenceResults = RunReport<'bench-convergence', ConvergenceParameters, ConvergenceData>;
 
 const stream = z.object({
-  sent: int, received: int, lost: int, lossDerivedMs: z.number(), longestGapMs: z.number(), duplicates: int, recovered: z.boolean(),
+  sent: int,
+  received: int,
+  lost: int,
+  lossDerivedMs: z.number(),
+  longestGapMs: z.number(),
+  duplicates: int,
+  recovered: z.boolean(),
 });
 
 export const ConvergenceResultsSchema = RunReportSchema.extend({
   kind: z.literal('bench-convergence'),
   parameters: z.object({
-    trials: z.number().int().positive(), events: z.array(z.string()), settings: z.array(z.string()),
-    streamRatePps: z.number().positive(), streamCapS: z.number().positive(),
+    trials: z.number().int().positive(),
+    events: z.array(z.string()),
+    settings: z.array(z.string()),
+    streamRatePps: z.number().positive(),
+    streamCapS: z.number().positive(),
   }),
   results: z.object({
     timerResolution: z.string(),
     settings: z.array(idDescribe),
     events: z.array(idDescribe),
-    measurements: z.array(z.object({
-      event: z.string(), setting: z.string(),
-      trials: z.array(z.object({ controlPlaneMs: z.number().optional(), stream: stream.optional(), note: z.string().optional() })),
-      controlPlaneMs: summary.optional(), lossMs: summary.optional(), longestGapMs: summary.optional(), notRecovered: int.optional(),
-    })),
+    measurements: z.array(
+      z.object({
+        event: z.string(),
+        setting: z.string(),
+        trials: z.array(z.object({ controlPlaneMs: z.number().optional(), stream: stream.optional(), note: z.string().optional() })),
+        controlPlaneMs: summary.optional(),
+        lossMs: summary.optional(),
+        longestGapMs: summary.optional(),
+        notRecovered: int.optional(),
+      }),
+    ),
   }),
 });
 
@@ -113,8 +128,10 @@ export function convergenceMarkdown(r: ConvergenceResults): string {
     ...d.events.map((e) => `- \`${e.id}\`: ${e.describe}`),
     '',
     '```',
-    table(['event', 'timers', 'control plane ms, median (min–max)', 'loss ms (RFC 6412)', 'longest gap ms', 'trials'],
-      d.measurements.map((x) => [x.event, x.setting, medianRange(x.controlPlaneMs), lossCell(x, p.streamCapS), medianRange(x.longestGapMs), x.trials.length])),
+    table(
+      ['event', 'timers', 'control plane ms, median (min–max)', 'loss ms (RFC 6412)', 'longest gap ms', 'trials'],
+      d.measurements.map((x) => [x.event, x.setting, medianRange(x.controlPlaneMs), lossCell(x, p.streamCapS), medianRange(x.longestGapMs), x.trials.length]),
+    ),
     '```',
     '',
     ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
@@ -168,10 +185,16 @@ export async function writeConvergenceReport(res: ConvergenceResults, dir: strin
     const log = spansDecades(cp.series);
     images.push({
       name: 'control-plane.png',
-      caption: 'Control-plane convergence: from the event until the route is in (or out of) every other host\'s kernel; bar = median of the trials, whiskers = min–max',
+      caption: "Control-plane convergence: from the event until the route is in (or out of) every other host's kernel; bar = median of the trials, whiskers = min–max",
       png: await renderBarChart({
-        title: `Control-plane convergence (${res.runId})`, labels: cp.labels, series: cp.series, format: fmt, logScale: log,
-        yLabel: `control-plane convergence (ms${log ? ', log scale' : ''})`, width: 1100, height: 560,
+        title: `Control-plane convergence (${res.runId})`,
+        labels: cp.labels,
+        series: cp.series,
+        format: fmt,
+        logScale: log,
+        yLabel: `control-plane convergence (ms${log ? ', log scale' : ''})`,
+        width: 1100,
+        height: 560,
       }),
     });
   }
@@ -182,17 +205,17 @@ export async function writeConvergenceReport(res: ConvergenceResults, dir: strin
       name: 'loss.png',
       caption: `Data-plane loss (RFC 6412: lost packets × ${1000 / res.parameters.streamRatePps} ms) of a ${res.parameters.streamRatePps} pkt/s stream; bar = median of the trials that recovered, whiskers = min–max`,
       png: await renderBarChart({
-        title: `Data-plane loss (${res.runId})`, labels: loss.labels, series: loss.series, format: fmt, logScale: log,
-        yLabel: `loss-derived convergence time (ms${log ? ', log scale' : ''})`, width: 1100, height: 560,
+        title: `Data-plane loss (${res.runId})`,
+        labels: loss.labels,
+        series: loss.series,
+        format: fmt,
+        logScale: log,
+        yLabel: `loss-derived convergence time (ms${log ? ', log scale' : ''})`,
+        width: 1100,
+        height: 560,
       }),
     });
   }
-  const markdown = [
-    convergenceMarkdown(res).trimEnd(),
-    '',
-    '## Charts',
-    '',
-    ...images.flatMap((i) => [`![${i.caption}](${i.name})`, '']),
-  ].join('\n');
+  const markdown = [convergenceMarkdown(res).trimEnd(), '', '## Charts', '', ...images.flatMap((i) => [`![${i.caption}](${i.name})`, ''])].join('\n');
   return writeReportFiles(dir, `Convergence (${res.runId})`, markdown, images);
 }

@@ -36,7 +36,7 @@ type File = Record<string, unknown>;
 /** The kind of a results file: its `kind`, or the registered kind an older file's top-level `kind` names. */
 function kindOf(f: File, which: string): string {
   if (typeof f.kind !== 'string') throw new InputError(`${which}: not a results file (no "kind")`);
-  return f.schema === RESULTS_SCHEMA ? f.kind : legacyKind(f.kind)?.id ?? f.kind;
+  return f.schema === RESULTS_SCHEMA ? f.kind : (legacyKind(f.kind)?.id ?? f.kind);
 }
 
 /**
@@ -84,8 +84,14 @@ export function diffResults(oldRes: { kind?: unknown }, newRes: { kind?: unknown
     const beyondThreshold = (o.higherIsBetter ? -changePct : changePct) > thresholdPct;
     const outside = !o.range || (o.higherIsBetter ? n.value < o.range.min : n.value > o.range.max);
     rows.push({
-      metric: o.metric, unit: o.unit, old: o.value, ...(o.range ? { oldMin: o.range.min, oldMax: o.range.max } : {}), new: n.value,
-      changePct, beyondThreshold, regression: beyondThreshold && outside,
+      metric: o.metric,
+      unit: o.unit,
+      old: o.value,
+      ...(o.range ? { oldMin: o.range.min, oldMax: o.range.max } : {}),
+      new: n.value,
+      changePct,
+      beyondThreshold,
+      regression: beyondThreshold && outside,
     });
   }
   unmatched.push(...[...after.keys()].map((k) => `${k} (new only)`));
@@ -99,16 +105,15 @@ export function formatDiff(d: DiffResult): string {
   const pct = (v: number) => (Number.isFinite(v) ? `${v > 0 ? '+' : ''}${v.toFixed(1)} %` : v > 0 ? '+inf' : '-inf');
   const verdict = (r: DiffRow) => (r.regression ? 'REGRESSION' : r.beyondThreshold ? 'within old min–max (noise)' : '');
   const lines = [
-    table(['metric', 'unit', 'old', 'old min–max', 'new', 'change', ''], d.rows.map((r) => [
-      r.metric, r.unit, num(r.old, r.unit), r.oldMin !== undefined ? `${num(r.oldMin, r.unit)}–${num(r.oldMax!, r.unit)}` : '-', num(r.new, r.unit), pct(r.changePct), verdict(r),
-    ])),
+    table(
+      ['metric', 'unit', 'old', 'old min–max', 'new', 'change', ''],
+      d.rows.map((r) => [r.metric, r.unit, num(r.old, r.unit), r.oldMin !== undefined ? `${num(r.oldMin, r.unit)}–${num(r.oldMax!, r.unit)}` : '-', num(r.new, r.unit), pct(r.changePct), verdict(r)]),
+    ),
     '',
   ];
   if (d.unmatched.length) lines.push(`not compared: ${d.unmatched.join(', ')}`);
   lines.push(`a regression: the new median worse than the old by more than ${d.thresholdPct} % and outside the old run's min–max over its trials`);
-  lines.push(d.regressions
-    ? `${d.regressions} regression(s) beyond ${d.thresholdPct} % (of ${d.rows.length} metrics)`
-    : `no regression beyond ${d.thresholdPct} % (${d.rows.length} metrics)`);
+  lines.push(d.regressions ? `${d.regressions} regression(s) beyond ${d.thresholdPct} % (of ${d.rows.length} metrics)` : `no regression beyond ${d.thresholdPct} % (${d.rows.length} metrics)`);
   return lines.join('\n');
 }
 

@@ -6,7 +6,11 @@ import { join } from 'node:path';
  * into HTML, images embedded as data: URLs, so the file can be mailed or attached to CI as is.
  */
 
-export interface ReportImage { name: string; png: Buffer; caption: string }
+export interface ReportImage {
+  name: string;
+  png: Buffer;
+  caption: string;
+}
 
 export function renderHtmlReport(o: { title: string; markdown: string; images: ReportImage[] }): string {
   const used = new Set<string>();
@@ -94,12 +98,15 @@ export function markdownToHtml(md: string, image: (src: string, alt: string) => 
 
 /** Inline markup of one line: escaped first, then `code`, **bold**, [text](url). */
 function inline(s: string): string {
-  return s.split(/(`[^`]*`)/).map((part) => {
-    if (part.startsWith('`') && part.endsWith('`') && part.length >= 2) return `<code>${esc(part.slice(1, -1))}</code>`;
-    return esc(part)
-      .replace(/\*\*(.+?)\*\*/g, '<strong>$1</strong>')
-      .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, '<a href="$2">$1</a>');
-  }).join('');
+  return s
+    .split(/(`[^`]*`)/)
+    .map((part) => {
+      if (part.startsWith('`') && part.endsWith('`') && part.length >= 2) return `<code>${esc(part.slice(1, -1))}</code>`;
+      return esc(part)
+        .replace(/\*\*(.+?)\*\*/g, '<strong>$1</strong>')
+        .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, '<a href="$2">$1</a>');
+    })
+    .join('');
 }
 
 function esc(s: string): string {

@@ -13,7 +13,8 @@ export interface JunitSuite {
 }
 
 const esc = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
+  s
+    .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
     // XML 1.0 forbids most control characters, even escaped.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
@@ -21,10 +22,7 @@ const esc = (s: string) =>
 /** Pure: JUnit XML with one testcase per check. */
 export function junitXml(suites: JunitSuite[]): string {
   const count = (f: (c: JunitCase) => boolean) => suites.reduce((n, s) => n + s.cases.filter(f).length, 0);
-  const lines = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="calico-sim conformance" tests="${count(() => true)}" failures="${count((c) => !!c.failure)}">`,
-  ];
+  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="calico-sim conformance" tests="${count(() => true)}" failures="${count((c) => !!c.failure)}">`];
   for (const s of suites) {
     const failures = s.cases.filter((c) => c.failure).length;
     const time = s.cases.reduce((t, c) => t + (c.timeMs ?? 0), 0) / 1000;

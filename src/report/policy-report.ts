@@ -25,7 +25,13 @@ export interface PolicyBenchRow {
   pingMs: { p50: number; p99: number };
 }
 
-export interface PolicyBenchParameters { dataplanes: PolicyDataplaneKind[]; sizes: number[]; variants: Variant[]; trials: number; durationS: number }
+export interface PolicyBenchParameters {
+  dataplanes: PolicyDataplaneKind[];
+  sizes: number[];
+  variants: Variant[];
+  trials: number;
+  durationS: number;
+}
 export interface PolicyBenchData {
   rows: PolicyBenchRow[];
   trials: { dataplane: string; variant: string; size: number; trial: number; enforceMs?: number; gbps: number }[];
@@ -42,17 +48,35 @@ const percentiles = z.object({ p50: figure, p99: figure });
 export const PolicyBenchResultsSchema = RunReportSchema.extend({
   kind: z.literal('bench-policy'),
   parameters: z.object({
-    dataplanes: z.array(dataplane), sizes: z.array(int), variants: z.array(variant),
-    trials: z.number().int().positive(), durationS: z.number().positive(),
+    dataplanes: z.array(dataplane),
+    sizes: z.array(int),
+    variants: z.array(variant),
+    trials: z.number().int().positive(),
+    durationS: z.number().positive(),
   }),
   results: z.object({
-    rows: z.array(z.object({
-      dataplane, variant: z.union([variant, z.literal('none')]), size: int,
-      enforceMs: summary.optional(), gbps: summary, ratio: figure, connectMs: percentiles, pingMs: percentiles,
-    })),
-    trials: z.array(z.object({
-      dataplane: z.string(), variant: z.string(), size: int, trial: z.number().int().positive(), enforceMs: z.number().optional(), gbps: z.number(),
-    })),
+    rows: z.array(
+      z.object({
+        dataplane,
+        variant: z.union([variant, z.literal('none')]),
+        size: int,
+        enforceMs: summary.optional(),
+        gbps: summary,
+        ratio: figure,
+        connectMs: percentiles,
+        pingMs: percentiles,
+      }),
+    ),
+    trials: z.array(
+      z.object({
+        dataplane: z.string(),
+        variant: z.string(),
+        size: int,
+        trial: z.number().int().positive(),
+        enforceMs: z.number().optional(),
+        gbps: z.number(),
+      }),
+    ),
   }),
 });
 

@@ -23,7 +23,14 @@ export const RunReportSchema = z.object({
   finishedAt: z.iso.datetime(),
   machine: z.object({ hostname: z.string(), kernel: z.string(), cpus: z.number().int().positive(), cpuModel: z.string(), memoryBytes: int }),
   versions: z.object({
-    node: z.string(), calicoSim: z.string(), bird: z.string(), etcd: z.string(), iperf3: z.string(), iptables: z.string(), nft: z.string(), kernel: z.string(),
+    node: z.string(),
+    calicoSim: z.string(),
+    bird: z.string(),
+    etcd: z.string(),
+    iperf3: z.string(),
+    iptables: z.string(),
+    nft: z.string(),
+    kernel: z.string(),
   }),
   topology: z.object({ name: z.string(), hosts: int, workloads: int, describe: z.string().optional() }),
   parameters: z.record(z.string(), z.unknown()),
@@ -40,8 +47,7 @@ export interface Metric {
 }
 
 /** Pure: `{ range }` of a summary with finite min and max, else nothing (spread into a Metric). */
-export const rangeOf = (s?: Summary): { range?: { min: number; max: number } } =>
-  (s && Number.isFinite(s.min) && Number.isFinite(s.max) ? { range: { min: s.min, max: s.max } } : {});
+export const rangeOf = (s?: Summary): { range?: { min: number; max: number } } => (s && Number.isFinite(s.min) && Number.isFinite(s.max) ? { range: { min: s.min, max: s.max } } : {});
 
 /** A kind of results.json: everything `report diff`, `report schema` and validation need to know. */
 export interface ResultKind<Id extends string = string, R = unknown> {

@@ -66,12 +66,27 @@ export function newRunId(kind: string, at: Date): string {
 
 /** Pure: the envelope around a run's results. */
 export function buildRunReport<K extends string, P, R>(o: {
-  kind: K; runId: string; startedAt: Date; finishedAt: Date; machine: Machine; versions: Versions; topology: TopologyInfo; parameters: P; results: R;
+  kind: K;
+  runId: string;
+  startedAt: Date;
+  finishedAt: Date;
+  machine: Machine;
+  versions: Versions;
+  topology: TopologyInfo;
+  parameters: P;
+  results: R;
 }): RunReport<K, P, R> {
   return {
-    schema: RESULTS_SCHEMA, runId: o.runId, kind: o.kind,
-    startedAt: o.startedAt.toISOString(), finishedAt: o.finishedAt.toISOString(),
-    machine: o.machine, versions: o.versions, topology: o.topology, parameters: o.parameters, results: o.results,
+    schema: RESULTS_SCHEMA,
+    runId: o.runId,
+    kind: o.kind,
+    startedAt: o.startedAt.toISOString(),
+    finishedAt: o.finishedAt.toISOString(),
+    machine: o.machine,
+    versions: o.versions,
+    topology: o.topology,
+    parameters: o.parameters,
+    results: o.results,
   };
 }
 
@@ -111,11 +126,13 @@ let environment: Promise<{ machine: Machine; versions: Versions }> | undefined;
 export function collectEnvironment(): Promise<{ machine: Machine; versions: Versions }> {
   environment ??= (async () => {
     const tools = Object.keys(TOOLS) as Tool[];
-    const outs = await Promise.all(tools.map(async (t) => {
-      const [cmd, ...args] = TOOLS[t].argv;
-      const r = await tryRun(cmd, args, { timeoutMs: 10_000 });
-      return [t, `${r.stdout}\n${r.stderr}`] as const;
-    }));
+    const outs = await Promise.all(
+      tools.map(async (t) => {
+        const [cmd, ...args] = TOOLS[t].argv;
+        const r = await tryRun(cmd, args, { timeoutMs: 10_000 });
+        return [t, `${r.stdout}\n${r.stderr}`] as const;
+      }),
+    );
     return {
       machine: machineFrom({ hostname: hostname(), release: release(), cpus: cpus(), totalmem: totalmem() }),
       versions: versionsFrom(Object.fromEntries(outs), { node: process.version, calicoSim: packageVersion(), kernel: release() }),

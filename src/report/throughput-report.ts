@@ -57,25 +57,46 @@ export interface ThroughputData {
 export type ThroughputResults = RunReport<'bench-throughput', ThroughputParameters, ThroughputData>;
 
 const iperf = z.object({
-  bitsPerSecond: z.number(), retransmits: z.number().optional(), lostPercent: z.number().optional(), cpuSender: z.number(), cpuReceiver: z.number(),
+  bitsPerSecond: z.number(),
+  retransmits: z.number().optional(),
+  lostPercent: z.number().optional(),
+  cpuSender: z.number(),
+  cpuReceiver: z.number(),
 });
 
 export const ThroughputResultsSchema = RunReportSchema.extend({
   kind: z.literal('bench-throughput'),
   parameters: z.object({
-    trials: z.number().int().positive(), durationS: z.number().positive(), modes: z.array(z.enum(['tcp-1', 'tcp-4', 'udp'])),
-    pingsPerTrial: int, pingIntervalMs: z.number().positive(),
+    trials: z.number().int().positive(),
+    durationS: z.number().positive(),
+    modes: z.array(z.enum(['tcp-1', 'tcp-4', 'udp'])),
+    pingsPerTrial: int,
+    pingIntervalMs: z.number().positive(),
   }),
   results: z.object({
     paths: z.array(idDescribe),
-    throughput: z.array(z.object({
-      path: z.string(), mode: z.enum(['tcp-1', 'tcp-4', 'udp']), trials: z.array(iperf), gbps: summary,
-      retransmits: z.number().optional(), cpuSender: z.number(), cpuReceiver: z.number(),
-    })),
-    latency: z.array(z.object({
-      path: z.string(), samples: int, p50Ms: z.number(), p99Ms: z.number(),
-      p50Trials: summary.optional(), p99Trials: summary.optional(), samplesMs: z.array(z.number()).optional(),
-    })),
+    throughput: z.array(
+      z.object({
+        path: z.string(),
+        mode: z.enum(['tcp-1', 'tcp-4', 'udp']),
+        trials: z.array(iperf),
+        gbps: summary,
+        retransmits: z.number().optional(),
+        cpuSender: z.number(),
+        cpuReceiver: z.number(),
+      }),
+    ),
+    latency: z.array(
+      z.object({
+        path: z.string(),
+        samples: int,
+        p50Ms: z.number(),
+        p99Ms: z.number(),
+        p50Trials: summary.optional(),
+        p99Trials: summary.optional(),
+        samplesMs: z.array(z.number()).optional(),
+      }),
+    ),
     ratios: z.record(z.string(), z.number()),
   }),
 });
@@ -134,8 +155,10 @@ export function throughputMarkdown(r: ThroughputResults): string {
     `Round-trip time: ${p.pingsPerTrial} pings every ${p.pingIntervalMs} ms per path and trial; p50/p99 of all of them, and the range of the trials' own p50/p99.`,
     '',
     '```',
-    table(['path', 'RTT p50 (ms)', 'p50 of trials', 'RTT p99 (ms)', 'p99 of trials', 'samples'],
-      d.latency.map((l) => [l.path, ms(l.p50Ms), range(l.p50Trials), ms(l.p99Ms), range(l.p99Trials), l.samples])),
+    table(
+      ['path', 'RTT p50 (ms)', 'p50 of trials', 'RTT p99 (ms)', 'p99 of trials', 'samples'],
+      d.latency.map((l) => [l.path, ms(l.p50Ms), range(l.p50Trials), ms(l.p99Ms), range(l.p99Trials), l.samples]),
+    ),
     '```',
     '',
   ].join('\n');
@@ -180,12 +203,6 @@ export async function writeThroughputReport(res: ThroughputResults, dir: string)
       }),
     });
   }
-  const markdown = [
-    throughputMarkdown(res).trimEnd(),
-    '',
-    '## Charts',
-    '',
-    ...images.flatMap((i) => [`![${i.caption}](${i.name})`, '']),
-  ].join('\n');
+  const markdown = [throughputMarkdown(res).trimEnd(), '', '## Charts', '', ...images.flatMap((i) => [`![${i.caption}](${i.name})`, ''])].join('\n');
   return writeReportFiles(dir, `Throughput (${res.runId})`, markdown, images);
 }

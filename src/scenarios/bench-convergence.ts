@@ -57,7 +57,11 @@ export const EVENTS: Record<EventId, string> = {
  * constant-rate UDP stream across the affected path.
  */
 export async function benchConvergence(o: {
-  trials: number; events: EventId[]; settings: TimerSetting[]; reportDir: string; log: (l: string) => void;
+  trials: number;
+  events: EventId[];
+  settings: TimerSetting[];
+  reportDir: string;
+  log: (l: string) => void;
   /** Lab names are `<prefix>-conv-<setting>` and `<prefix>-rr-<setting>` (tests use `t-…`). Default "bench". */
   labPrefix?: string;
   progress?: Progress;
@@ -93,9 +97,15 @@ export async function benchConvergence(o: {
       });
     }
     const res: ConvergenceResults = buildRunReport({
-      kind: 'bench-convergence', runId, startedAt: started, finishedAt: new Date(), ...(await env),
+      kind: 'bench-convergence',
+      runId,
+      startedAt: started,
+      finishedAt: new Date(),
+      ...(await env),
       topology: {
-        name: 'mesh', hosts: 3, workloads: 3,
+        name: 'mesh',
+        hosts: 3,
+        workloads: 3,
         describe: 'a 3-host full mesh with /31 blocks, one workload per host (host-join adds a fourth host); rr-fail: route-reflector, 4 hosts (2 reflectors), in a lab of its own',
       },
       parameters: { trials: o.trials, events: o.events, settings: o.settings, streamRatePps: RATE, streamCapS: STREAM_CAP_S },
@@ -125,8 +135,7 @@ function describeTrial(r: TrialResult): string {
   return parts.join('; ');
 }
 
-const notRecovered = (s: StreamResult) =>
-  (s.recovered ? undefined : `traffic not flowing again within ${STREAM_CAP_S} s: the loss shown is only a lower bound`);
+const notRecovered = (s: StreamResult) => (s.recovered ? undefined : `traffic not flowing again within ${STREAM_CAP_S} s: the loss shown is only a lower bound`);
 const notes = (...n: (string | undefined)[]) => {
   const text = n.filter(Boolean).join('; ');
   return text ? { note: text } : {};
@@ -138,7 +147,10 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
   const wOn = (h: string) => st.workloads.find((w) => w.host === h)!;
   const others = (h: string) => state.hosts.filter((x) => x.name !== h).map((x) => x.name);
   const backend = backendOf(state);
-  const mon = await RouteMonitor.start(backend, state.hosts.map((h) => ({ name: h.name, netns: h.netns })));
+  const mon = await RouteMonitor.start(
+    backend,
+    state.hosts.map((h) => ({ name: h.name, netns: h.netns })),
+  );
   await sleep(200); // the monitors are listening
   const cp = (t0: number, dst: string, kind: 'add' | 'del', hosts: string[]) => {
     const r = routeConvergence(mon.events(), t0, dst, kind, hosts);
@@ -207,7 +219,7 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
           const [src, dst] = [rst.workloads.find((w) => w.host === 'host3')!, rst.workloads.find((w) => w.host === 'host4')!];
           const { timers } = TIMER_SETTINGS[setting];
           // Long enough for the dead reflector's sessions to be declared down (BFD, or the hold time).
-          const holdS = timers.bfd ? 1 : timers.holdTime ?? 240;
+          const holdS = timers.bfd ? 1 : (timers.holdTime ?? 240);
           const seconds = Math.min(holdS + 5, 30);
           const stream = await withStream(backendOf(rr), src.netns, dst.netns, dst.ip, seconds, async () => {
             await sleep(1000);
@@ -259,7 +271,8 @@ async function withStream(runner: NodeRunner, srcNs: string, dstNs: string, dstI
   const samples: RecvSample[] = [];
   let out = '';
   const recv = await runner.spawn(dstNs, [process.execPath, STREAM, 'recv', String(STREAM_PORT), String(cap + 10)], {
-    what: 'the stream receiver', ready: /^listening$/,
+    what: 'the stream receiver',
+    ready: /^listening$/,
     onLine: (l) => {
       if (l.startsWith('n ')) samples.push({ atMs: performance.now(), received: Number(l.slice(2)) });
       else if (l !== 'listening') out += l;
@@ -270,7 +283,9 @@ async function withStream(runner: NodeRunner, srcNs: string, dstNs: string, dstI
     const t0 = performance.now();
     sender = await runner.spawn(srcNs, [process.execPath, STREAM, 'send', dstIp, String(STREAM_PORT), String(RATE), String(cap * RATE)], { what: 'the stream sender', stdin: true });
     let senderDone = false;
-    void sender.exited.then(() => { senderDone = true; });
+    void sender.exited.then(() => {
+      senderDone = true;
+    });
     // The sender is a fresh node process: let its first packets arrive before the event, so
     // that the time before the event really is what `during` waits.
     await waitFor('the probe stream to arrive', async () => (samples.at(-1)?.received ?? 0) > 0 || senderDone, 10_000, 20);

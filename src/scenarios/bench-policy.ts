@@ -37,18 +37,21 @@ const FILLER_NET = [198, 18, 128, 0];
 export function benchPolicy(variant: Variant, size: number, clientIp: string, markPort: number): Record<string, unknown> {
   const filler = (i: number) => `${FILLER_NET[0]}.${FILLER_NET[1]}.${FILLER_NET[2]! + Math.floor(i / 256)}.${i % 256}/32`;
   const allow = { action: 'Allow', protocol: 'TCP', destination: { ports: [IPERF_PORT, markPort] } };
-  const ingress = variant === 'rules'
-    ? [
-      ...Array.from({ length: size }, (_, i) => ({ action: 'Allow', protocol: 'TCP', source: { nets: [filler(i)] }, destination: { ports: [9] } })),
-      { ...allow, source: { selector: "role == 'client'" } },
-      { action: 'Allow', protocol: 'ICMP', source: { selector: "role == 'client'" } },
-    ]
-    : [
-      { ...allow, source: { nets: [...Array.from({ length: Math.max(0, size - 1) }, (_, i) => filler(i)), `${clientIp}/32`] } },
-      { action: 'Allow', protocol: 'ICMP', source: { nets: [`${clientIp}/32`] } },
-    ];
+  const ingress =
+    variant === 'rules'
+      ? [
+          ...Array.from({ length: size }, (_, i) => ({ action: 'Allow', protocol: 'TCP', source: { nets: [filler(i)] }, destination: { ports: [9] } })),
+          { ...allow, source: { selector: "role == 'client'" } },
+          { action: 'Allow', protocol: 'ICMP', source: { selector: "role == 'client'" } },
+        ]
+      : [
+          { ...allow, source: { nets: [...Array.from({ length: Math.max(0, size - 1) }, (_, i) => filler(i)), `${clientIp}/32`] } },
+          { action: 'Allow', protocol: 'ICMP', source: { nets: [`${clientIp}/32`] } },
+        ];
   return {
-    apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'bench' },
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'GlobalNetworkPolicy',
+    metadata: { name: 'bench' },
     spec: { selector: "role == 'server'", types: ['Ingress'], ingress },
   };
 }
@@ -56,7 +59,13 @@ export function benchPolicy(variant: Variant, size: number, clientIp: string, ma
 const TOPOLOGY = {
   name: 'bench-policy',
   hosts: [
-    { name: 'host1', workloads: [{ name: 'client', labels: { role: 'client' } }, { name: 'srv1', labels: { role: 'server' } }] },
+    {
+      name: 'host1',
+      workloads: [
+        { name: 'client', labels: { role: 'client' } },
+        { name: 'srv1', labels: { role: 'server' } },
+      ],
+    },
     { name: 'host2', workloads: [{ name: 'srv2', labels: { role: 'server' } }] },
     { name: 'host3', workloads: [{ name: 'srv3', labels: { role: 'server' } }] },
   ],
@@ -69,7 +78,13 @@ const TOPOLOGY = {
  * hosts, and the latency of new connections and of pings. Sizes alternate within each trial.
  */
 export async function benchPolicyRun(o: {
-  dataplanes: PolicyDataplaneKind[]; sizes: number[]; variants: Variant[]; trials: number; durationS: number; reportDir: string; log: (l: string) => void;
+  dataplanes: PolicyDataplaneKind[];
+  sizes: number[];
+  variants: Variant[];
+  trials: number;
+  durationS: number;
+  reportDir: string;
+  log: (l: string) => void;
 }): Promise<PolicyBenchResults> {
   const startedAt = new Date();
   const runId = newRunId('bench-policy', startedAt);
@@ -103,18 +118,31 @@ export async function benchPolicyRun(o: {
             let enforceMs: number | undefined;
             if (c.variant === 'none') {
               await withDatastore(state, (ds) => new Ctl(ds).delete([{ kind: 'GlobalNetworkPolicy', metadata: { name: 'bench' } }]));
-              await waitAllAnswer(runner, client.netns, servers.map((s) => `${s.ip}:${UNPOLICED_PORT}`), 10_000);
+              await waitAllAnswer(
+                runner,
+                client.netns,
+                servers.map((s) => `${s.ip}:${UNPOLICED_PORT}`),
+                10_000,
+              );
             } else {
               markPort++;
-              enforceMs = await applyAndMeasure(state, client.netns, servers.map((s) => s.ip), benchPolicy(c.variant, c.size, client.ip, markPort), markPort);
+              enforceMs = await applyAndMeasure(
+                state,
+                client.netns,
+                servers.map((s) => s.ip),
+                benchPolicy(c.variant, c.size, client.ip, markPort),
+                markPort,
+              );
               acc.enforce.push(enforceMs);
             }
             const ip = await runIperf(runner, { from: client.netns, to: servers[1]!.netns, ip: servers[1]!.ip, port: IPERF_PORT, durationS: o.durationS });
             acc.gbps.push(ip.bitsPerSecond / 1e9);
-            acc.connect.push(...JSON.parse(await execOk(runner, client.netns, [process.execPath, PROBE, 'connects', '100', `${servers[1]!.ip}:${markPort}`], { timeoutMs: 60_000 })) as number[]);
+            acc.connect.push(...(JSON.parse(await execOk(runner, client.netns, [process.execPath, PROBE, 'connects', '100', `${servers[1]!.ip}:${markPort}`], { timeoutMs: 60_000 })) as number[]));
             acc.ping.push(...parsePingTimes(await execOk(runner, client.netns, ['ping', '-n', '-c', '50', '-i', '0.01', servers[1]!.ip], { timeoutMs: 30_000 })));
             trialLog.push({ dataplane, variant: c.variant, size: c.size, trial: t, ...(enforceMs !== undefined ? { enforceMs } : {}), gbps: ip.bitsPerSecond / 1e9 });
-            o.log(`trial ${t}/${o.trials} ${dataplane} ${c.variant.padEnd(7)} ${String(c.size).padStart(5)}: ${enforceMs !== undefined ? `enforced on 3 hosts in ${enforceMs} ms, ` : ''}${(ip.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`);
+            o.log(
+              `trial ${t}/${o.trials} ${dataplane} ${c.variant.padEnd(7)} ${String(c.size).padStart(5)}: ${enforceMs !== undefined ? `enforced on 3 hosts in ${enforceMs} ms, ` : ''}${(ip.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`,
+            );
           }
         }
         const base = summarize(samples.get('none/0')!.gbps).median;
@@ -122,9 +150,12 @@ export async function benchPolicyRun(o: {
           const s = samples.get(`${c.variant}/${c.size}`)!;
           const gbps = summarize(s.gbps);
           rows.push({
-            dataplane, variant: c.variant, size: c.size,
+            dataplane,
+            variant: c.variant,
+            size: c.size,
             ...(s.enforce.length ? { enforceMs: summarize(s.enforce) } : {}),
-            gbps, ratio: gbps.median / base,
+            gbps,
+            ratio: gbps.median / base,
             connectMs: { p50: quantile(s.connect, 0.5), p99: quantile(s.connect, 0.99) },
             pingMs: { p50: quantile(s.ping, 0.5), p99: quantile(s.ping, 0.99) },
           });
@@ -136,7 +167,12 @@ export async function benchPolicyRun(o: {
   }
   const { machine, versions } = await collectEnvironment();
   const res: PolicyBenchResults = buildRunReport({
-    kind: 'bench-policy', runId, startedAt, finishedAt: new Date(), machine, versions,
+    kind: 'bench-policy',
+    runId,
+    startedAt,
+    finishedAt: new Date(),
+    machine,
+    versions,
     topology: { name: TOPOLOGY.name, hosts: 3, workloads: 4, describe: 'one lab per dataplane: client and srv1 on host1, srv2 on host2, srv3 on host3' },
     parameters: { dataplanes: o.dataplanes, sizes: o.sizes, variants: o.variants, trials: o.trials, durationS: o.durationS },
     results: { rows, trials: trialLog },
@@ -150,9 +186,15 @@ export async function benchPolicyRun(o: {
 /** Applies the policy and returns ms from the apply until the mark port answers on every server. */
 async function applyAndMeasure(state: LabState, clientNs: string, serverIps: string[], policy: Record<string, unknown>, markPort: number): Promise<number> {
   let answer: (line: string) => void = () => undefined;
-  const answered = new Promise<string>((resolve) => { answer = resolve; });
+  const answered = new Promise<string>((resolve) => {
+    answer = resolve;
+  });
   const watcher = await backendOf(state).spawn(clientNs, [process.execPath, PROBE, 'until', '30000', ...serverIps.map((ip) => `${ip}:${markPort}`)], {
-    what: 'the enforcement watcher', ready: /^ready$/, onLine: (l) => { if (l !== 'ready') answer(l); },
+    what: 'the enforcement watcher',
+    ready: /^ready$/,
+    onLine: (l) => {
+      if (l !== 'ready') answer(l);
+    },
   });
   try {
     const t0 = Date.now();
@@ -170,19 +212,24 @@ async function waitAllAnswer(runner: NodeRunner, clientNs: string, targets: stri
   if (out.includes('null')) throw new BackendError(`not every server answered within ${deadlineMs} ms: ${out}`);
 }
 
-
-
 /** Pure: the table, with the issue's targets (≥ 90 % throughput and ≤ 1 s enforcement at 1,000). */
 export function policyBenchMarkdown(r: Pick<PolicyBenchResults, 'runId' | 'parameters' | 'results'>): string {
   const f = (n: number, d = 2) => n.toFixed(d);
   const rows = r.results.rows.map((x) => [
-    x.dataplane, x.variant, x.variant === 'none' ? '-' : String(x.size),
+    x.dataplane,
+    x.variant,
+    x.variant === 'none' ? '-' : String(x.size),
     x.enforceMs ? `${Math.round(x.enforceMs.median)} (${Math.round(x.enforceMs.min)}–${Math.round(x.enforceMs.max)})` : '-',
-    `${f(x.gbps.median)} (${f(x.gbps.min)}–${f(x.gbps.max)})`, `${f(x.ratio * 100, 1)} %`,
-    `${f(x.connectMs.p50, 3)} / ${f(x.connectMs.p99, 3)}`, `${f(x.pingMs.p50, 3)} / ${f(x.pingMs.p99, 3)}`,
+    `${f(x.gbps.median)} (${f(x.gbps.min)}–${f(x.gbps.max)})`,
+    `${f(x.ratio * 100, 1)} %`,
+    `${f(x.connectMs.p50, 3)} / ${f(x.connectMs.p99, 3)}`,
+    `${f(x.pingMs.p50, 3)} / ${f(x.pingMs.p99, 3)}`,
   ]);
   const at1000 = r.results.rows.filter((x) => x.size === 1000 && x.variant === 'rules');
-  const verdicts = at1000.map((x) => `- ${x.dataplane}, 1,000 rules: throughput ${f(x.ratio * 100, 1)} % of no policy (target ≥ 90 %) ${x.ratio >= 0.9 ? '✔' : '✘'}; enforced on every host ${Math.round(x.enforceMs!.median)} ms after apply (target ≤ 1,000 ms) ${x.enforceMs!.median <= 1000 ? '✔' : '✘'}`);
+  const verdicts = at1000.map(
+    (x) =>
+      `- ${x.dataplane}, 1,000 rules: throughput ${f(x.ratio * 100, 1)} % of no policy (target ≥ 90 %) ${x.ratio >= 0.9 ? '✔' : '✘'}; enforced on every host ${Math.round(x.enforceMs!.median)} ms after apply (target ≤ 1,000 ms) ${x.enforceMs!.median <= 1000 ? '✔' : '✘'}`,
+  );
   return [
     `# Policy benchmark ${r.runId}`,
     '',
@@ -211,7 +258,10 @@ export async function writePolicyBenchReport(r: PolicyBenchResults, dir: string)
       name: 'enforce.png',
       caption: 'ctl apply → the policy is enforced on all 3 hosts (ms), per rules (or set members) per endpoint; bar = median, whiskers = min–max',
       png: await renderBarChart({
-        title: `Policy apply → enforced on every host (${r.runId})`, labels, yLabel: 'ms from ctl apply', format: (v) => v.toFixed(0),
+        title: `Policy apply → enforced on every host (${r.runId})`,
+        labels,
+        yLabel: 'ms from ctl apply',
+        format: (v) => v.toFixed(0),
         series: keys.map((k) => ({
           label: k,
           values: r.parameters.sizes.map((n) => cell(k, n)?.enforceMs?.median ?? NaN),
@@ -224,7 +274,10 @@ export async function writePolicyBenchReport(r: PolicyBenchResults, dir: string)
       name: 'throughput.png',
       caption: 'iperf3 TCP throughput of an allowed flow, % of the same dataplane with no policy; bar = median, whiskers = min–max',
       png: await renderBarChart({
-        title: `Allowed-flow throughput vs no policy (${r.runId})`, labels, yLabel: '% of no-policy median', format: (v) => v.toFixed(0),
+        title: `Allowed-flow throughput vs no policy (${r.runId})`,
+        labels,
+        yLabel: '% of no-policy median',
+        format: (v) => v.toFixed(0),
         series: keys.map((k) => {
           const d = k.split(' ')[0]!;
           const pct = (v: number | undefined) => (v === undefined ? NaN : (100 * v) / base(d));

@@ -125,12 +125,17 @@ export async function checkLab(suite: string, state: LabState, dir: string, expe
     const ip6 = state.plan.hosts.find((p) => p.name === h.name)?.ip6;
     return { name: h.name, netns: h.netns, ip: h.ip, ...(ip6 ? { ip6 } : {}) };
   });
-  cells.push(
-    ...(await reachability({ runner, endpoints: workloads, sources: hosts })),
-    ...(await reachability({ runner, endpoints: hosts, sources: workloads })),
-  );
+  cells.push(...(await reachability({ runner, endpoints: workloads, sources: hosts })), ...(await reachability({ runner, endpoints: hosts, sources: workloads })));
   checks.push(...cells.map((c) => cellCheck(suite, c, expect(c))));
-  checks.push(...(await captureChecks(suite, state, st, capture.files.map((f) => f.file), outside)));
+  checks.push(
+    ...(await captureChecks(
+      suite,
+      state,
+      st,
+      capture.files.map((f) => f.file),
+      outside,
+    )),
+  );
   return checks;
 }
 
@@ -140,11 +145,11 @@ export type CellExpectation = (cell: PairResult) => 'pass' | 'blocked';
 /** Pure: a reachability cell judged against what the scenario expects of it. */
 export function cellCheck(suite: string, c: PairResult, want: 'pass' | 'blocked'): Check {
   const name = `${c.proto}${c.port !== undefined && c.port !== PROBE_PORT ? `/${c.port}` : ''} v${c.family} ${c.from} → ${c.to}`;
-  const actual = c.ok ? `answered in ${c.rttMs} ms` : c.detail ?? 'no answer';
+  const actual = c.ok ? `answered in ${c.rttMs} ms` : (c.detail ?? 'no answer');
   return want === 'pass'
     ? { suite, name, ok: c.ok, expected: `${c.to} (${c.ip}) answers ${c.from}, seeing its own address`, actual, timeMs: c.rttMs }
-    // Blocked means dropped: no answer at all. A refusal or a wrong answer means the packet got through.
-    : { suite, name: `${name} (blocked)`, ok: !c.ok && (c.detail === 'timeout' || c.detail === 'no echo reply'), expected: `${c.to} (${c.ip}) does not answer ${c.from} (dropped: a timeout)`, actual };
+    : // Blocked means dropped: no answer at all. A refusal or a wrong answer means the packet got through.
+      { suite, name: `${name} (blocked)`, ok: !c.ok && (c.detail === 'timeout' || c.detail === 'no echo reply'), expected: `${c.to} (${c.ip}) does not answer ${c.from} (dropped: a timeout)`, actual };
 }
 
 async function controlPlaneChecks(suite: string, state: LabState, st: LabStatus): Promise<Check[]> {
@@ -154,12 +159,35 @@ async function controlPlaneChecks(suite: string, state: LabState, st: LabStatus)
   const down = want.filter((w) => !up.has(w));
   const missing = await withDatastore(state, (ds) => missingRoutes(ds, state));
   // Inter-host routes must come from BGP: no agent-owned (proto 80) route points at another host.
-  const engineMade = (await Promise.all(state.hosts.map(async (h) =>
-    (await ipJsonIn<{ dst: string; gateway?: string }[]>(backendOf(state), h.netns, ['route', 'show', 'proto', '80'])).filter((r) => r.gateway).map((r) => `${h.name}: ${r.dst} via ${r.gateway}`)))).flat();
+  const engineMade = (
+    await Promise.all(
+      state.hosts.map(async (h) =>
+        (await ipJsonIn<{ dst: string; gateway?: string }[]>(backendOf(state), h.netns, ['route', 'show', 'proto', '80'])).filter((r) => r.gateway).map((r) => `${h.name}: ${r.dst} via ${r.gateway}`),
+      ),
+    )
+  ).flat();
   return [
-    { suite, name: 'BGP sessions established', ok: down.length === 0, expected: `${want.length} sessions Established`, actual: down.length ? `not established: ${down.join(', ')}` : `${want.length} Established` },
-    { suite, name: 'every block learned by BGP everywhere', ok: missing.length === 0, expected: 'every host and router holds every other host\'s blocks as proto bird routes', actual: missing.length ? missing.slice(0, 5).join('; ') : 'all present' },
-    { suite, name: 'no inter-host route made by hand', ok: engineMade.length === 0, expected: 'routes via other hosts come from BIRD only', actual: engineMade.length ? engineMade.join('; ') : 'none' },
+    {
+      suite,
+      name: 'BGP sessions established',
+      ok: down.length === 0,
+      expected: `${want.length} sessions Established`,
+      actual: down.length ? `not established: ${down.join(', ')}` : `${want.length} Established`,
+    },
+    {
+      suite,
+      name: 'every block learned by BGP everywhere',
+      ok: missing.length === 0,
+      expected: "every host and router holds every other host's blocks as proto bird routes",
+      actual: missing.length ? missing.slice(0, 5).join('; ') : 'all present',
+    },
+    {
+      suite,
+      name: 'no inter-host route made by hand',
+      ok: engineMade.length === 0,
+      expected: 'routes via other hosts come from BIRD only',
+      actual: engineMade.length ? engineMade.join('; ') : 'none',
+    },
   ];
 }
 
@@ -182,14 +210,19 @@ async function captureChecks(suite: string, state: LabState, st: LabStatus, file
   const of = (re: RegExp) => report.violations.filter((v) => re.test(v));
   const sample = report.flows.find((f) => f.ok)?.sample;
   const mk = (name: string, expected: string, bad: string[]): Check => ({
-    suite, name, ok: bad.length === 0 && report.packetsInspected > 0, expected,
-    actual: bad.length ? bad.slice(0, 3).join(' | ') : `${report.flows.length} flows, ${report.packetsInspected} packets inspected${sample ? `; e.g. #${sample.index} ${sample.ip?.src} > ${sample.ip?.dst}` : ''}`,
+    suite,
+    name,
+    ok: bad.length === 0 && report.packetsInspected > 0,
+    expected,
+    actual: bad.length
+      ? bad.slice(0, 3).join(' | ')
+      : `${report.flows.length} flows, ${report.packetsInspected} packets inspected${sample ? `; e.g. #${sample.index} ${sample.ip?.src} > ${sample.ip?.dst}` : ''}`,
     evidence,
   });
   return [
     mk('no encapsulation on the fabric', 'no VXLAN, IPIP, GRE, ESP, Geneve or WireGuard header', of(/encapsulat|inside/)),
-    mk('no NAT on the fabric', 'every flow carries the workloads\' own addresses', of(/NAT|not observed|unexpected/)),
-    mk('a routed hop between two hosts', 'workload packets cross the fabric between two hosts\' MACs', of(/routed hop/)),
+    mk('no NAT on the fabric', "every flow carries the workloads' own addresses", of(/NAT|not observed|unexpected/)),
+    mk('a routed hop between two hosts', "workload packets cross the fabric between two hosts' MACs", of(/routed hop/)),
   ];
 }
 
@@ -213,8 +246,10 @@ export function negativeControl(kind: 'nat' | 'encapsulation', checks: Check[]):
     ...checks.filter((c) => !/on the fabric$|between two hosts$/.test(c.name) && !outbound.includes(c)),
     { ...nat, name: 'negative control: the capture checker reports NAT', ok: !nat.ok && /NAT/.test(nat.actual), expected: 'the masqueraded flows of this lab are flagged' },
     {
-      suite: nat.suite, name: 'negative control: the probes see the host address, not the workload\'s',
-      ok: outbound.length > 0, expected: 'workload → outside TCP/UDP answers report a translated source',
+      suite: nat.suite,
+      name: "negative control: the probes see the host address, not the workload's",
+      ok: outbound.length > 0,
+      expected: 'workload → outside TCP/UDP answers report a translated source',
       actual: outbound.length ? `${outbound.length} translated, e.g. ${outbound[0]!.name}: ${outbound[0]!.actual}` : 'no probe saw a translated source',
     },
   ];
@@ -224,12 +259,14 @@ export function writeReports(r: ConformanceResult, o: { junit?: string; json?: s
   if (o.junit) {
     const suites: JunitSuite[] = [...new Set(r.checks.map((c) => c.suite))].map((s) => ({
       name: s,
-      cases: r.checks.filter((c) => c.suite === s).map((c) => ({
-        name: c.name,
-        classname: `conformance.${s}`,
-        timeMs: c.timeMs,
-        ...(c.ok ? {} : { failure: { message: `expected ${c.expected}, got ${c.actual}`, details: c.evidence } }),
-      })),
+      cases: r.checks
+        .filter((c) => c.suite === s)
+        .map((c) => ({
+          name: c.name,
+          classname: `conformance.${s}`,
+          timeMs: c.timeMs,
+          ...(c.ok ? {} : { failure: { message: `expected ${c.expected}, got ${c.actual}`, details: c.evidence } }),
+        })),
     }));
     writeFileSync(o.junit, junitXml(suites));
   }

@@ -16,7 +16,12 @@ import { table } from '../util/table.js';
 import { cellCheck, type Check } from './conformance.js';
 
 /** A workload as a policy scenario sees it: where it is, and what policies select on. */
-export interface ScenarioWorkload { name: string; host: string; namespace: string; labels: Record<string, string> }
+export interface ScenarioWorkload {
+  name: string;
+  host: string;
+  namespace: string;
+  labels: Record<string, string>;
+}
 
 /**
  * A policy scenario: a lab of labelled workloads, a policy file (Calico v3 YAML, applied with
@@ -72,9 +77,7 @@ export const POLICY_SCENARIOS: PolicyScenario[] = [
       const role = to.labels.role;
       if (role === 'client') return 'pass';
       if (proto !== 'tcp') return 'blocked';
-      const open = (role === 'web' && port === 80)
-        || (role === 'app' && port === 8080 && from.labels.role === 'web')
-        || (role === 'db' && port === 5432 && from.labels.role === 'app');
+      const open = (role === 'web' && port === 80) || (role === 'app' && port === 8080 && from.labels.role === 'web') || (role === 'db' && port === 5432 && from.labels.role === 'app');
       return open ? 'pass' : 'blocked';
     },
   },
@@ -82,11 +85,7 @@ export const POLICY_SCENARIOS: PolicyScenario[] = [
     id: 'default-deny',
     describe: 'a rule-less policy selects every workload both ways: nothing passes but TCP from the admin workload, which two more policies allow',
     topology: {
-      hosts: hosts(
-        [wl('admin', { role: 'admin' }), wl('w1', { role: 'worker' })],
-        [wl('w2', { role: 'worker' }), wl('w3', { role: 'worker' })],
-        [wl('w4', { role: 'worker' })],
-      ),
+      hosts: hosts([wl('admin', { role: 'admin' }), wl('w1', { role: 'worker' })], [wl('w2', { role: 'worker' }), wl('w3', { role: 'worker' })], [wl('w4', { role: 'worker' })]),
     },
     policyFile: 'default-deny.yaml',
     ports: [7777],
@@ -111,7 +110,9 @@ export function scenarioPlan(s: PolicyScenario, dataplane: PolicyDataplaneKind):
 /** The scenario's policy documents, parsed (plain objects, as ctl apply takes them). */
 export function scenarioPolicies(s: PolicyScenario): Record<string, unknown>[] {
   const path = policyFilePath(s);
-  return parseAllDocuments(readFileSync(path, 'utf8')).map((d) => d.toJS() as Record<string, unknown>).filter(Boolean);
+  return parseAllDocuments(readFileSync(path, 'utf8'))
+    .map((d) => d.toJS() as Record<string, unknown>)
+    .filter(Boolean);
 }
 
 /**
@@ -125,7 +126,10 @@ export function breakPolicy(docs: Record<string, unknown>[], name: string): Reco
     if (done || meta?.name !== name) return d;
     const copy = structuredClone(d) as { spec: { ingress?: { action: string }[]; egress?: { action: string }[] } };
     const rule = [...(copy.spec.ingress ?? []), ...(copy.spec.egress ?? [])].find((r) => r.action === 'Allow');
-    if (rule) { rule.action = 'Deny'; done = true; }
+    if (rule) {
+      rule.action = 'Deny';
+      done = true;
+    }
     return copy as unknown as Record<string, unknown>;
   });
   if (!done) throw new InputError(`--break ${name}: no policy of that name with an Allow rule in the scenario`);
@@ -148,13 +152,7 @@ export interface PolicyRunResult {
  * out), down. `checks` holds one check per cell of the second matrix, in the same order, then
  * any failure of the first. `breakPolicy` runs a negative control.
  */
-export async function runPolicyScenario(o: {
-  scenario: string;
-  dataplane: PolicyDataplaneKind;
-  name?: string;
-  breakPolicy?: string;
-  log?: (l: string) => void;
-}): Promise<PolicyRunResult> {
+export async function runPolicyScenario(o: { scenario: string; dataplane: PolicyDataplaneKind; name?: string; breakPolicy?: string; log?: (l: string) => void }): Promise<PolicyRunResult> {
   const s = policyScenario(o.scenario);
   const log = o.log ?? (() => undefined);
   let docs = scenarioPolicies(s);
@@ -170,7 +168,10 @@ export async function runPolicyScenario(o: {
     // Before any policy every cell must pass (the namespace profiles allow all): so a cell
     // blocked afterwards was blocked by the policy, not by a broken probe or lab.
     log('== the same matrix before any policy: every cell must answer');
-    const before = (await matrixOf()).map((c) => ({ ...cellCheck(`${s.id} before policy`, c, 'pass'), name: `before policy: ${c.proto}${c.proto === 'icmp' ? '' : `/${c.port}`} v${c.family} ${c.from} → ${c.to}` }));
+    const before = (await matrixOf()).map((c) => ({
+      ...cellCheck(`${s.id} before policy`, c, 'pass'),
+      name: `before policy: ${c.proto}${c.proto === 'icmp' ? '' : `/${c.port}`} v${c.family} ${c.from} → ${c.to}`,
+    }));
     log(`   ${before.filter((c) => c.ok).length}/${before.length} answered`);
     log(`== apply ${policyFilePath(s)}${o.breakPolicy ? ` (with the first Allow of "${o.breakPolicy}" flipped to Deny)` : ''}`);
     const t1 = performance.now();
@@ -202,14 +203,19 @@ export async function applyAndWait(state: LabState, docs: unknown[], timeoutMs =
     // having anything to program).
     const { items } = await ds.list(keys.resourcePrefix);
     const revision = items.reduce((m, i) => (BigInt(i.modRevision) > m ? BigInt(i.modRevision) : m), 0n).toString();
-    await waitFor(`every agent to program revision ${revision}`, async () => {
-      const { items } = await ds.list<AgentStatus>(keys.agentStatuses);
-      const done = state.hosts.filter((h) => {
-        const st = items.find((i) => i.value.host === h.name)?.value.lastReconcile;
-        return st && BigInt(st.revision ?? '0') >= BigInt(revision) && !st.error;
-      });
-      return done.length === state.hosts.length;
-    }, timeoutMs, 20);
+    await waitFor(
+      `every agent to program revision ${revision}`,
+      async () => {
+        const { items } = await ds.list<AgentStatus>(keys.agentStatuses);
+        const done = state.hosts.filter((h) => {
+          const st = items.find((i) => i.value.host === h.name)?.value.lastReconcile;
+          return st && BigInt(st.revision ?? '0') >= BigInt(revision) && !st.error;
+        });
+        return done.length === state.hosts.length;
+      },
+      timeoutMs,
+      20,
+    );
     return revision;
   }).catch((err: unknown) => {
     throw err instanceof InputError ? err : new Error(`applying the policies: ${errorMessage(err)}`, { cause: err });
@@ -227,12 +233,19 @@ export function printPolicyRun(r: PolicyRunResult, print: (s: string) => void, r
       if (i < 0) return '-';
       return `${r.cells[i]!.ok ? 'pass' : 'blk'}${r.checks[i]!.ok ? '' : '!'}`;
     };
-    print(table(['from \\ to', ...names], names.map((f) => [f, ...names.map((t) => mark(f, t))])));
+    print(
+      table(
+        ['from \\ to', ...names],
+        names.map((f) => [f, ...names.map((t) => mark(f, t))]),
+      ),
+    );
   }
   const failed = r.checks.filter((c) => !c.ok);
   for (const f of failed.slice(0, 20)) print(`FAIL ${f.name}: expected ${f.expected}, got ${f.actual}`);
   if (failed.length > 20) print(`… and ${failed.length - 20} more`);
-  print(`\n${r.checks.length - failed.length}/${r.checks.length} cells as expected · up ${r.timings.up} ms · policy enforced on every host ${r.timings.enforced} ms after apply · matrix ${r.timings.matrix} ms`);
+  print(
+    `\n${r.checks.length - failed.length}/${r.checks.length} cells as expected · up ${r.timings.up} ms · policy enforced on every host ${r.timings.enforced} ms after apply · matrix ${r.timings.matrix} ms`,
+  );
   print(`${r.scenario} on ${r.dataplane}: ${r.passed ? 'PASSED' : 'FAILED'}`);
   if (reportDir) {
     mkdirSync(reportDir, { recursive: true });

@@ -30,9 +30,19 @@ export async function quickstart(opts: { name?: string; reportDir?: string; prin
     const st = await status(state);
     const runner = backendOf(state);
     print('\n== BGP sessions (from each BIRD control socket)');
-    print(table(['host', 'peer', 'peer ip', 'state', 'since'], st.bgp.map((b) => [b.host, b.peer, b.peerIp, b.state, b.since])));
+    print(
+      table(
+        ['host', 'peer', 'peer ip', 'state', 'since'],
+        st.bgp.map((b) => [b.host, b.peer, b.peerIp, b.state, b.since]),
+      ),
+    );
     print('\n== workloads');
-    print(table(['workload', 'host', 'ip', 'interface'], st.workloads.map((w) => [w.name, w.host, w.ip, w.interface])));
+    print(
+      table(
+        ['workload', 'host', 'ip', 'interface'],
+        st.workloads.map((w) => [w.name, w.host, w.ip, w.interface]),
+      ),
+    );
     print('\n== routes learned by BGP (proto bird) and programmed by the agent (proto 80)');
     for (const h of state.hosts) {
       print(`-- ${h.name}`);
@@ -51,7 +61,12 @@ export async function quickstart(opts: { name?: string; reportDir?: string; prin
     return summarize(st, icmp, tcp, timings);
   });
   print('\n== summary');
-  print(table(['check', 'result'], Object.entries(result.summary).map(([k, v]) => [k, String(v)])));
+  print(
+    table(
+      ['check', 'result'],
+      Object.entries(result.summary).map(([k, v]) => [k, String(v)]),
+    ),
+  );
   print(`\nup (to all routes learned): ${timings.total} ms · reachability matrix: ${timings.matrix} ms · down: ${timings.down} ms`);
   print(result.passed ? 'QUICKSTART PASSED' : 'QUICKSTART FAILED');
   if (opts.reportDir) {

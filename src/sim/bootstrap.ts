@@ -22,19 +22,25 @@ import { settled } from '../util/settled.js';
 
 export async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void> {
   const bgp: BGPConfiguration = {
-    apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' },
+    apiVersion: API_VERSION,
+    kind: 'BGPConfiguration',
+    metadata: { name: 'default' },
     spec: { asNumber: plan.asNumber, nodeToNodeMeshEnabled: plan.meshEnabled, ...plan.timers },
   };
   await ds.put(keys.bgpConfiguration(), bgp);
   // Which policy ruleset the agents program: Calico's FelixConfiguration nftablesMode.
   await ds.put(keys.felixConfiguration(), {
-    apiVersion: API_VERSION, kind: 'FelixConfiguration', metadata: { name: 'default' },
+    apiVersion: API_VERSION,
+    kind: 'FelixConfiguration',
+    metadata: { name: 'default' },
     spec: { nftablesMode: plan.dataplane === 'nftables' ? 'Enabled' : 'Disabled' },
   });
   const ipam = new Ipam(ds);
   for (const p of plan.pools) {
     const pool: IPPool = {
-      apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: p.name },
+      apiVersion: API_VERSION,
+      kind: 'IPPool',
+      metadata: { name: p.name },
       spec: { cidr: p.cidr, blockSize: p.blockSize, ipipMode: 'Never', vxlanMode: p.vxlan ? 'Always' : 'Never', natOutgoing: p.natOutgoing, nodeSelector: 'all()' },
     };
     await ipam.ensurePool(pool);
@@ -42,10 +48,14 @@ export async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void>
   const peers: BGPPeer[] = [
     ...plan.peers.map(({ name, ...spec }): BGPPeer => ({ apiVersion: API_VERSION, kind: 'BGPPeer', metadata: { name }, spec })),
     // Each router outside the cluster is an explicit peer of the hosts it serves.
-    ...plan.routers.map((r): BGPPeer => ({
-      apiVersion: API_VERSION, kind: 'BGPPeer', metadata: { name: `router-${r.name}` },
-      spec: { peerIP: r.ip, asNumber: r.asNumber, nodeSelector: r.hostSelector, ...(r.allowLocalAs ? { numAllowedLocalASNumbers: r.allowLocalAs } : {}) },
-    })),
+    ...plan.routers.map(
+      (r): BGPPeer => ({
+        apiVersion: API_VERSION,
+        kind: 'BGPPeer',
+        metadata: { name: `router-${r.name}` },
+        spec: { peerIP: r.ip, asNumber: r.asNumber, nodeSelector: r.hostSelector, ...(r.allowLocalAs ? { numAllowedLocalASNumbers: r.allowLocalAs } : {}) },
+      }),
+    ),
   ];
   for (const p of peers) await ds.put(keys.bgpPeer(p.metadata.name), p);
   await ipam.setIpamConfig({ ...plan.ipam, autoAllocateBlocks: true });
@@ -61,7 +71,10 @@ export function routerConfig(state: LabState, r: RouterState): string {
   const hosts = state.plan.hosts.filter((h) => selector.matches({ ...h.labels, 'projectcalico.org/name': h.name }));
   const routers = state.plan.routers.filter((x) => plan.peerRouters.includes(x.name) || x.peerRouters.includes(plan.name));
   return renderRouterConfig({
-    name: r.name, routerId: r.ip, asNumber: r.as, network: plan.network.cidr,
+    name: r.name,
+    routerId: r.ip,
+    asNumber: r.as,
+    network: plan.network.cidr,
     neighbors: [
       ...hosts.map((h) => ({ name: `host ${h.name}`, ip: h.ip, asNumber: h.asNumber ?? state.plan.asNumber })),
       ...routers.map((x) => ({ name: `router ${x.name}`, ip: x.ip, asNumber: x.asNumber })),
@@ -71,11 +84,13 @@ export function routerConfig(state: LabState, r: RouterState): string {
 
 export async function startRouters(state: LabState): Promise<void> {
   const backend = backendOf(state);
-  await Promise.all(state.routers.map(async (r) => {
-    mkdirSync(r.dir, { recursive: true });
-    await writeBirdConfig(r.bird.config, routerConfig(state, r));
-    r.bird.pid = backend.startDaemon(birdSpec(r));
-  }));
+  await Promise.all(
+    state.routers.map(async (r) => {
+      mkdirSync(r.dir, { recursive: true });
+      await writeBirdConfig(r.bird.config, routerConfig(state, r));
+      r.bird.pid = backend.startDaemon(birdSpec(r));
+    }),
+  );
 }
 
 /**
@@ -111,10 +126,12 @@ export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<v
 export async function startHostDaemons(ds: Datastore, state: LabState, hosts: HostState[]): Promise<void> {
   const snap = await readSnapshot(ds);
   const backend = backendOf(state);
-  await settled(hosts.map(async (h) => {
-    mkdirSync(h.dir, { recursive: true });
-    await writeBirdConfig(h.bird.config, renderBirdConfig(computeDesired(snap, h.name).bird));
-    h.bird.pid = backend.startDaemon(birdSpec(h));
-    h.agent.pid = backend.startDaemon(agentSpec(state, h));
-  }));
+  await settled(
+    hosts.map(async (h) => {
+      mkdirSync(h.dir, { recursive: true });
+      await writeBirdConfig(h.bird.config, renderBirdConfig(computeDesired(snap, h.name).bird));
+      h.bird.pid = backend.startDaemon(birdSpec(h));
+      h.agent.pid = backend.startDaemon(agentSpec(state, h));
+    }),
+  );
 }

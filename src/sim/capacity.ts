@@ -60,12 +60,15 @@ export function estimateLab(plan: LabPlan): LabEstimate {
   const blocks = Math.max(hosts, Math.ceil(workloads / 64));
   const namespaces = 1 + hosts + workloads + routers + clients;
   const birds = hosts + routers;
-  const memoryMB = COST.cliMB + COST.etcdMB + hosts * COST.agentMB + namespaces * COST.netnsMB
-    + birds * (COST.birdMB + sessionsPerHost * COST.birdPerSessionMB + blocks * COST.birdPerRouteMB);
+  const memoryMB = COST.cliMB + COST.etcdMB + hosts * COST.agentMB + namespaces * COST.netnsMB + birds * (COST.birdMB + sessionsPerHost * COST.birdPerSessionMB + blocks * COST.birdPerRouteMB);
   // Up, measured: 20 hosts × 1 workload 61 s, 40 × 1 285 s (every agent reacts to every event).
   const seconds = 3 + 0.17 * hosts * Math.max(workloads, 1) + 0.05 * namespaces;
   return {
-    hosts, workloads, namespaces, sessionsPerHost, sessions,
+    hosts,
+    workloads,
+    namespaces,
+    sessionsPerHost,
+    sessions,
     neighbours: 2 * sessions + 2 * workloads + hosts,
     processes: 1 + birds + hosts,
     threads: 10 + birds + hosts * COST.agentThreads,
@@ -127,14 +130,17 @@ export function capacityProblems(e: LabEstimate, m: MachineFacts): { hard: strin
   if (e.hosts + 10 > BRIDGE_PORTS) hard.push(`${e.hosts} hosts: the fabric is one Linux bridge, which takes at most ${BRIDGE_PORTS} ports`);
   if (e.memoryMB > m.memAvailableMB * MEMORY_SHARE) soft.push(`needs about ${fmtMB(e.memoryMB)} of memory, ${fmtMB(m.memAvailableMB)} is available`);
   if (e.neighbours > NEIGHBOUR_CEILING) soft.push(`needs about ${e.neighbours} neighbour entries, more than the ${NEIGHBOUR_CEILING} the kernel's shared table is raised to`);
-  if (e.threads > m.threadsMax / 2 || e.processes > m.pidMax / 2) soft.push(`needs about ${e.threads} threads in ${e.processes} processes (kernel limits: threads-max ${m.threadsMax}, pid_max ${m.pidMax})`);
+  if (e.threads > m.threadsMax / 2 || e.processes > m.pidMax / 2)
+    soft.push(`needs about ${e.threads} threads in ${e.processes} processes (kernel limits: threads-max ${m.threadsMax}, pid_max ${m.pidMax})`);
   if (e.seconds > MAX_SECONDS) soft.push(`would take about ${fmtDuration(e.seconds)} to build`);
   return { hard, soft };
 }
 
 export function describeEstimate(e: LabEstimate): string {
-  return `${e.hosts} hosts, ${e.workloads} workloads, ${e.namespaces} namespaces, ${e.sessions} BGP sessions (${e.sessionsPerHost} on the busiest host), ` +
-    `about ${fmtMB(e.memoryMB)} of memory, ${e.neighbours} neighbour entries, ${e.processes} processes, ${fmtDuration(e.seconds)} to build`;
+  return (
+    `${e.hosts} hosts, ${e.workloads} workloads, ${e.namespaces} namespaces, ${e.sessions} BGP sessions (${e.sessionsPerHost} on the busiest host), ` +
+    `about ${fmtMB(e.memoryMB)} of memory, ${e.neighbours} neighbour entries, ${e.processes} processes, ${fmtDuration(e.seconds)} to build`
+  );
 }
 
 export function machineFacts(): MachineFacts {

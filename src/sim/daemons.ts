@@ -31,13 +31,30 @@ export function etcdSpec(s: LabState): DaemonSpec {
     staleFiles: [`${s.dir}/etcd:${ETCD_CLIENT_PORT}`],
     marks: ['etcd', s.etcd.dataDir],
     argv: [
-      'etcd', '--name', name, '--data-dir', s.etcd.dataDir,
-      '--listen-client-urls', `${s.etcd.endpoints[0]},unix://etcd:${ETCD_CLIENT_PORT}`,
-      '--advertise-client-urls', s.etcd.endpoints[0]!,
-      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${name}=${peer}`,
-      '--logger', 'zap', '--log-outputs', 'stderr',
+      'etcd',
+      '--name',
+      name,
+      '--data-dir',
+      s.etcd.dataDir,
+      '--listen-client-urls',
+      `${s.etcd.endpoints[0]},unix://etcd:${ETCD_CLIENT_PORT}`,
+      '--advertise-client-urls',
+      s.etcd.endpoints[0]!,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `${name}=${peer}`,
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
       // Agents write heartbeats all the time: keep the history short so etcd never fills up.
-      '--auto-compaction-mode', 'revision', '--auto-compaction-retention', '1000',
+      '--auto-compaction-mode',
+      'revision',
+      '--auto-compaction-retention',
+      '1000',
     ],
   };
 }
@@ -58,9 +75,6 @@ export function agentSpec(s: LabState, h: HostState): DaemonSpec {
     netns: h.netns,
     log: h.agent.log,
     marks: [AGENT_MAIN, h.bird.config],
-    argv: [
-      process.execPath, AGENT_MAIN, '--host', h.name, '--etcd', s.etcd.endpoints.join(','),
-      '--bird-config', h.bird.config, '--bird-socket', h.bird.socket,
-    ],
+    argv: [process.execPath, AGENT_MAIN, '--host', h.name, '--etcd', s.etcd.endpoints.join(','), '--bird-config', h.bird.config, '--bird-socket', h.bird.socket],
   };
 }

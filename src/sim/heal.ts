@@ -34,23 +34,29 @@ export async function heal(state: LabState): Promise<string[]> {
   for (const r of state.routers) r.bird.pid = restart(birdSpec(r), r.bird.pid, r.bird.socket);
   writeLabState(state);
   const failed: string[] = [];
-  await Promise.all(restarted.map(async ({ spec, pid, socket }) => {
-    const deadline = Date.now() + HEAL_VERIFY_MS;
-    let answered = socket === undefined;
-    while (Date.now() < deadline || !answered) {
-      if (!backend.daemonAlive(spec, pid)) {
-        const ending = backend.daemonEnding(pid);
-        failed.push(`${spec.what} died right after its restart${ending ? ` (${ending})` : ''}: ${logTail(spec) || 'nothing in its log'}`);
-        return;
+  await Promise.all(
+    restarted.map(async ({ spec, pid, socket }) => {
+      const deadline = Date.now() + HEAL_VERIFY_MS;
+      let answered = socket === undefined;
+      while (Date.now() < deadline || !answered) {
+        if (!backend.daemonAlive(spec, pid)) {
+          const ending = backend.daemonEnding(pid);
+          failed.push(`${spec.what} died right after its restart${ending ? ` (${ending})` : ''}: ${logTail(spec) || 'nothing in its log'}`);
+          return;
+        }
+        if (!answered)
+          answered = await birdc(socket!, 'show status').then(
+            () => true,
+            () => false,
+          );
+        if (!answered && Date.now() > deadline + 5_000) {
+          failed.push(`${spec.what} was restarted but does not answer on ${socket}`);
+          return;
+        }
+        await sleep(100);
       }
-      if (!answered) answered = await birdc(socket!, 'show status').then(() => true, () => false);
-      if (!answered && Date.now() > deadline + 5_000) {
-        failed.push(`${spec.what} was restarted but does not answer on ${socket}`);
-        return;
-      }
-      await sleep(100);
-    }
-  }));
+    }),
+  );
   if (failed.length) throw new SimError(`heal: ${failed.join('; ')}`);
   return restarted.map((r) => r.spec.what);
 }

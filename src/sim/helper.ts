@@ -45,7 +45,11 @@ export async function startHelper(argv: string[], opts: HelperOptions): Promise<
       clearTimeout(timer);
       reject(new BackendError(`${opts.what} exited (${signal ?? `code ${code}`}) before it was ready${err ? `: ${tail(err)}` : ''}`));
     });
-    if (!opts.ready) child.once('spawn', () => { clearTimeout(timer); resolve(); });
+    if (!opts.ready)
+      child.once('spawn', () => {
+        clearTimeout(timer);
+        resolve();
+      });
   });
   const helper: Helper = {
     what: opts.what,

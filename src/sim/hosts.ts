@@ -94,11 +94,12 @@ export async function deleteHost(state: LabState, name: string): Promise<{ workl
   return result;
 }
 
-
 /** Routers outside the cluster follow the host list: re-render and reload their BIRD. */
 async function reconfigureRouters(state: LabState): Promise<void> {
-  await Promise.all(state.routers.map(async (r) => {
-    await writeBirdConfig(r.bird.config, routerConfig(state, r));
-    await configure(r.bird.socket);
-  }));
+  await Promise.all(
+    state.routers.map(async (r) => {
+      await writeBirdConfig(r.bird.config, routerConfig(state, r));
+      await configure(r.bird.socket);
+    }),
+  );
 }

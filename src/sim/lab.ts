@@ -37,12 +37,18 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
   requireTools();
   const backend = backendFor(opts.backend ?? DEFAULT_BACKEND);
   checkCapacity(plan, opts.ignoreLimits ?? false, log);
-  const state = initialState(lab, plan, backend.kind, {
-    fabric: backend.fabricNetns(lab),
-    host: (h) => backend.hostNetns(lab, h),
-    router: (r) => backend.routerNetns(lab, r),
-    client: (c) => backend.clientNetns(lab, c),
-  }, thisBuilder());
+  const state = initialState(
+    lab,
+    plan,
+    backend.kind,
+    {
+      fabric: backend.fabricNetns(lab),
+      host: (h) => backend.hostNetns(lab, h),
+      router: (r) => backend.routerNetns(lab, r),
+      client: (c) => backend.clientNetns(lab, c),
+    },
+    thisBuilder(),
+  );
   // SIGINT, SIGTERM and SIGHUP stop the build at its next step and remove what was made.
   const interrupt = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
@@ -99,12 +105,18 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
 
     // Hosts in parallel; one host's workloads in turn, so they fill a block before claiming the
     // next (Calico's CNI plugin takes a per-host IPAM lock for the same reason).
-    await settled(plan.hosts.map(async (h) => {
-      for (const w of plan.workloads.filter((x) => x.host === h.name)) {
-        step();
-        await addWorkload(ds!, { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) }, cniEnv(backend));
-      }
-    }));
+    await settled(
+      plan.hosts.map(async (h) => {
+        for (const w of plan.workloads.filter((x) => x.host === h.name)) {
+          step();
+          await addWorkload(
+            ds!,
+            { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) },
+            cniEnv(backend),
+          );
+        }
+      }),
+    );
     phase('workloads');
 
     await waitForRoutes(ds, state, 30_000, interrupt.signal);
@@ -114,7 +126,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     timings.total = Math.round(performance.now() - t0);
     return { state, timings, notes };
   } catch (err) {
-    const why = interrupt.signal.aborted ? interrupt.signal.reason as InterruptedError : err;
+    const why = interrupt.signal.aborted ? (interrupt.signal.reason as InterruptedError) : err;
     log(`up failed, removing what was made: ${errorMessage(why)}`);
     ds?.close();
     ds = undefined;
@@ -238,7 +250,7 @@ export async function down(name: string): Promise<DownReport> {
     // no state file (its directory was removed by hand): the system state is enough
   }
   // Without state (its directory was removed by hand), the backend that still holds it.
-  const backend = kind ? backendFor(kind) : (await allLabs()).find((l) => l.lab === name)?.backend ?? backendFor(DEFAULT_BACKEND);
+  const backend = kind ? backendFor(kind) : ((await allLabs()).find((l) => l.lab === name)?.backend ?? backendFor(DEFAULT_BACKEND));
   return { ...(await backend.destroy(name)), ...(phase ? { phase } : {}) };
 }
 

@@ -4,7 +4,12 @@ import { SimError } from '../util/errors.js';
 
 /** Commands a lab needs, and the Debian package that brings each. */
 const TOOLS: Record<string, string> = {
-  ip: 'iproute2', bird: 'bird2', birdc: 'bird2', etcd: 'etcd-server', sysctl: 'procps', ping: 'iputils-ping',
+  ip: 'iproute2',
+  bird: 'bird2',
+  birdc: 'bird2',
+  etcd: 'etcd-server',
+  sysctl: 'procps',
+  ping: 'iputils-ping',
 };
 
 export function requireRoot(): void {

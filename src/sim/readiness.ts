@@ -21,30 +21,37 @@ export async function missingRoutes(ds: Datastore, state: LabState): Promise<str
   const backend = backendOf(state);
   const learnedBy = async (netns: string, families: string[]) =>
     new Set((await Promise.all(families.map((f) => ipJsonIn<{ dst: string }[]>(backend, netns, [f, 'route', 'show', 'proto', 'bird'])))).flat().map((r) => r.dst));
-  await Promise.all([
-    ...state.hosts.map(async (h) => ({ h, learned: await learnedBy(h.netns, ['-4', '-6']), v6: true })),
-    // Routers outside the cluster speak IPv4 only.
-    ...state.routers.map(async (h) => ({ h, learned: await learnedBy(h.netns, ['-4']), v6: false })),
-  ].map(async (p) => {
-    const { h, learned, v6 } = await p;
-    for (const b of snap.blocks) {
-      const owner = hostOfAffinity(b.affinity);
-      if (!v6 && familyOf(b.cidr) === 6) continue;
-      if (owner && owner !== h.name && !learned.has(b.cidr)) missing.push(`${h.name} lacks ${b.cidr} (owned by ${owner})`);
-    }
-  }));
+  await Promise.all(
+    [
+      ...state.hosts.map(async (h) => ({ h, learned: await learnedBy(h.netns, ['-4', '-6']), v6: true })),
+      // Routers outside the cluster speak IPv4 only.
+      ...state.routers.map(async (h) => ({ h, learned: await learnedBy(h.netns, ['-4']), v6: false })),
+    ].map(async (p) => {
+      const { h, learned, v6 } = await p;
+      for (const b of snap.blocks) {
+        const owner = hostOfAffinity(b.affinity);
+        if (!v6 && familyOf(b.cidr) === 6) continue;
+        if (owner && owner !== h.name && !learned.has(b.cidr)) missing.push(`${h.name} lacks ${b.cidr} (owned by ${owner})`);
+      }
+    }),
+  );
   return missing.sort();
 }
 
 export async function waitForRoutes(ds: Datastore, state: LabState, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   let last: string[] = [];
   try {
-    await waitFor('every block to be learned by BGP on every host', async () => {
-      signal?.throwIfAborted();
-      assertDaemonsAlive(state);
-      last = await missingRoutes(ds, state);
-      return last.length === 0;
-    }, timeoutMs, 50);
+    await waitFor(
+      'every block to be learned by BGP on every host',
+      async () => {
+        signal?.throwIfAborted();
+        assertDaemonsAlive(state);
+        last = await missingRoutes(ds, state);
+        return last.length === 0;
+      },
+      timeoutMs,
+      50,
+    );
   } catch (err) {
     if (err instanceof FatalWaitError || signal?.aborted) throw err;
     throw new BackendError(`${errorMessage(err)}; still missing: ${last.slice(0, 5).join('; ')}`, { cause: err });
@@ -61,7 +68,10 @@ function assertDaemonsAlive(state: LabState): void {
   const backend = backendOf(state);
   const specs: [DaemonSpec, number | undefined][] = [
     [etcdSpec(state), state.etcd.pid],
-    ...state.hosts.flatMap((h): [DaemonSpec, number | undefined][] => [[birdSpec(h), h.bird.pid], [agentSpec(state, h), h.agent.pid]]),
+    ...state.hosts.flatMap((h): [DaemonSpec, number | undefined][] => [
+      [birdSpec(h), h.bird.pid],
+      [agentSpec(state, h), h.agent.pid],
+    ]),
     ...state.routers.map((r): [DaemonSpec, number | undefined] => [birdSpec(r), r.bird.pid]),
   ];
   for (const [spec, pid] of specs) {

@@ -62,7 +62,9 @@ export function readLabState(lab: string): LabState {
 /** Labs that have a state directory with a lab.json. */
 export function labsWithState(): string[] {
   if (!existsSync(STATE_ROOT)) return [];
-  return readdirSync(STATE_ROOT).filter((d) => LAB_RE.test(d) && existsSync(`${STATE_ROOT}/${d}/lab.json`)).sort();
+  return readdirSync(STATE_ROOT)
+    .filter((d) => LAB_RE.test(d) && existsSync(`${STATE_ROOT}/${d}/lab.json`))
+    .sort();
 }
 
 /** This process, as a builder record. */
@@ -165,7 +167,11 @@ export function initialState(lab: string, plan: LabPlan, backend: string, ns: Ne
     routers: plan.routers.map((r) => {
       const rdir = `${dir}/routers/${r.name}`;
       return {
-        name: r.name, netns: ns.router(r.name), ip: r.ip, as: r.asNumber, dir: rdir,
+        name: r.name,
+        netns: ns.router(r.name),
+        ip: r.ip,
+        as: r.asNumber,
+        dir: rdir,
         bird: { config: `${rdir}/bird.conf`, socket: `${rdir}/bird.ctl`, log: `${rdir}/bird.log` },
         clients: r.clients.map((c) => ({ name: c.name, netns: ns.client(c.name), ip: c.ip })),
       };
@@ -176,7 +182,11 @@ export function initialState(lab: string, plan: LabPlan, backend: string, ns: Ne
 export function hostState(labDir: string, name: string, ip: string, as: number, netns: string): HostState {
   const dir = `${labDir}/hosts/${name}`;
   return {
-    name, netns, ip, as, dir,
+    name,
+    netns,
+    ip,
+    as,
+    dir,
     bird: { config: `${dir}/bird.conf`, socket: `${dir}/bird.ctl`, log: `${dir}/bird.log` },
     agent: { log: `${dir}/agent.log` },
   };

@@ -25,12 +25,22 @@ export interface LabStatus {
   healthy: boolean;
   etcd: { endpoints: string[]; clientUrl: string; pid?: number; alive: boolean; state: DaemonState };
   hosts: {
-    name: string; netns: string; ip: string; as: number;
+    name: string;
+    netns: string;
+    ip: string;
+    as: number;
     bird: { socket: string; pid?: number; alive: boolean; state: DaemonState };
     agent: { pid?: number; alive: boolean; state: DaemonState; heartbeatAt?: string; heartbeatAgeMs?: number; lastReconcile?: AgentStatus['lastReconcile'] };
   }[];
   workloads: { name: string; host: string; netns: string; ip: string; ip6?: string; interface: string }[];
-  routers: { name: string; netns: string; ip: string; as: number; bird: { socket: string; pid?: number; alive: boolean; state: DaemonState }; clients: { name: string; netns: string; ip: string }[] }[];
+  routers: {
+    name: string;
+    netns: string;
+    ip: string;
+    as: number;
+    bird: { socket: string; pid?: number; alive: boolean; state: DaemonState };
+    clients: { name: string; netns: string; ip: string }[];
+  }[];
   bgp: { host: string; peer: string; peerIp: string; state: string; since: string; info: string }[];
   errors: string[];
 }
@@ -42,17 +52,24 @@ export async function status(state: LabState): Promise<LabStatus> {
   const daemonState = (alive: boolean, pid: number | undefined): DaemonState => (!alive ? 'dead' : backend.daemonStopped(pid) ? 'stalled' : 'running');
   const errors: string[] = [];
   const phase = labPhase(state);
-  if (phase === 'incomplete') errors.push(`incomplete, builder gone: the up that built this lab (process ${state.builder!.pid}) died before it finished; remove it with calico-sim down --name ${state.lab}, or run the same up again (it reaps it first)`);
+  if (phase === 'incomplete')
+    errors.push(
+      `incomplete, builder gone: the up that built this lab (process ${state.builder!.pid}) died before it finished; remove it with calico-sim down --name ${state.lab}, or run the same up again (it reaps it first)`,
+    );
   const etcdAlive = daemonAlive(etcdSpec(state), state.etcd.pid);
   const etcdState = daemonState(etcdAlive, state.etcd.pid);
   let weps: WorkloadEndpoint[] = [];
   let agents: AgentStatus[] = [];
   if (etcdState === 'running') {
     try {
-      await withDatastore(state, async (ds) => {
-        weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value);
-        agents = (await ds.list<AgentStatus>(keys.agentStatuses)).items.map((i) => i.value);
-      }, 2_000); // an etcd that just died must not hold status up
+      await withDatastore(
+        state,
+        async (ds) => {
+          weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value);
+          agents = (await ds.list<AgentStatus>(keys.agentStatuses)).items.map((i) => i.value);
+        },
+        2_000,
+      ); // an etcd that just died must not hold status up
     } catch (err) {
       errors.push(`etcd: ${errorMessage(err)}`);
     }
@@ -79,25 +96,37 @@ export async function status(state: LabState): Promise<LabStatus> {
     if (st !== 'running') errors.push(`bird@${h.name} is ${st}`);
     return { socket: h.bird.socket, pid: h.bird.pid, alive: st !== 'dead', state: st };
   };
-  const routers = await Promise.all(state.routers.map(async (r) => ({
-    name: r.name, netns: r.netns, ip: r.ip, as: r.as, bird: await birdOf(r), clients: r.clients,
-  })));
+  const routers = await Promise.all(
+    state.routers.map(async (r) => ({
+      name: r.name,
+      netns: r.netns,
+      ip: r.ip,
+      as: r.as,
+      bird: await birdOf(r),
+      clients: r.clients,
+    })),
+  );
   const now = Date.now();
-  const hosts = await Promise.all(state.hosts.map(async (h) => {
-    const bird = await birdOf(h);
-    const agentAlive = daemonAlive(agentSpec(state, h), h.agent.pid);
-    const hb = agents.find((a) => a.host === h.name);
-    const ageMs = hb ? Math.max(0, now - Date.parse(hb.heartbeatAt)) : undefined;
-    let agentState = daemonState(agentAlive, h.agent.pid);
-    // A heartbeat is only expected when etcd can take it.
-    if (agentState === 'running' && etcdState === 'running' && phase === 'ready' && (ageMs === undefined || ageMs > HEARTBEAT_STALE_MS)) agentState = 'stalled';
-    if (agentState !== 'running') errors.push(`agent@${h.name} is ${agentState}${agentState === 'stalled' && ageMs !== undefined ? ` (last heartbeat ${Math.round(ageMs / 1000)} s ago)` : ''}`);
-    return {
-      name: h.name, netns: h.netns, ip: h.ip, as: h.as,
-      bird,
-      agent: { pid: h.agent.pid, alive: agentAlive, state: agentState, heartbeatAt: hb?.heartbeatAt, ...(ageMs !== undefined ? { heartbeatAgeMs: ageMs } : {}), lastReconcile: hb?.lastReconcile },
-    };
-  }));
+  const hosts = await Promise.all(
+    state.hosts.map(async (h) => {
+      const bird = await birdOf(h);
+      const agentAlive = daemonAlive(agentSpec(state, h), h.agent.pid);
+      const hb = agents.find((a) => a.host === h.name);
+      const ageMs = hb ? Math.max(0, now - Date.parse(hb.heartbeatAt)) : undefined;
+      let agentState = daemonState(agentAlive, h.agent.pid);
+      // A heartbeat is only expected when etcd can take it.
+      if (agentState === 'running' && etcdState === 'running' && phase === 'ready' && (ageMs === undefined || ageMs > HEARTBEAT_STALE_MS)) agentState = 'stalled';
+      if (agentState !== 'running') errors.push(`agent@${h.name} is ${agentState}${agentState === 'stalled' && ageMs !== undefined ? ` (last heartbeat ${Math.round(ageMs / 1000)} s ago)` : ''}`);
+      return {
+        name: h.name,
+        netns: h.netns,
+        ip: h.ip,
+        as: h.as,
+        bird,
+        agent: { pid: h.agent.pid, alive: agentAlive, state: agentState, heartbeatAt: hb?.heartbeatAt, ...(ageMs !== undefined ? { heartbeatAgeMs: ageMs } : {}), lastReconcile: hb?.lastReconcile },
+      };
+    }),
+  );
   bgp.sort((a, b) => a.host.localeCompare(b.host) || a.peer.localeCompare(b.peer));
   const healthy = phase === 'ready' && etcdState === 'running' && [...hosts.flatMap((h) => [h.bird, h.agent]), ...routers.map((r) => r.bird)].every((d) => d.state === 'running');
   return {
@@ -109,12 +138,16 @@ export async function status(state: LabState): Promise<LabStatus> {
     healthy,
     etcd: { endpoints: state.etcd.endpoints, clientUrl: state.etcd.clientUrl, pid: state.etcd.pid, alive: etcdAlive, state: etcdState },
     hosts,
-    workloads: weps.map((w) => ({
-      name: w.metadata.name, host: w.spec.node, netns: w.spec.netns,
-      ip: w.spec.ipNetworks.find((n) => !n.includes(':'))?.split('/')[0] ?? '',
-      ...(w.spec.ipNetworks.some((n) => n.includes(':')) ? { ip6: w.spec.ipNetworks.find((n) => n.includes(':'))!.split('/')[0] } : {}),
-      interface: w.spec.interfaceName,
-    })).sort((a, b) => a.name.localeCompare(b.name)),
+    workloads: weps
+      .map((w) => ({
+        name: w.metadata.name,
+        host: w.spec.node,
+        netns: w.spec.netns,
+        ip: w.spec.ipNetworks.find((n) => !n.includes(':'))?.split('/')[0] ?? '',
+        ...(w.spec.ipNetworks.some((n) => n.includes(':')) ? { ip6: w.spec.ipNetworks.find((n) => n.includes(':'))!.split('/')[0] } : {}),
+        interface: w.spec.interfaceName,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
     routers,
     bgp,
     errors,

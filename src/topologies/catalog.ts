@@ -49,7 +49,10 @@ export const generators: Record<string, Generator> = {
     minHosts: 1,
     make: (n, w) => ({
       name: 'dual-stack',
-      pools: [{ cidr: '198.19.0.0/16', blockSize: 26 }, { name: 'default-ipv6-ippool', cidr: '2001:db8:1::/48', blockSize: 122 }],
+      pools: [
+        { cidr: '198.19.0.0/16', blockSize: 26 },
+        { name: 'default-ipv6-ippool', cidr: '2001:db8:1::/48', blockSize: 122 },
+      ],
       hosts: hostList(n, w),
     }),
   },
@@ -88,11 +91,14 @@ export const generators: Record<string, Generator> = {
 };
 
 export function builtinTopologies(): string[] {
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5));
+  const files = readdirSync(DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -5));
   return [...files, ...Object.keys(generators)].sort();
 }
 
 export function describeBuiltins(): string {
-  return Object.entries(generators).map(([n, g]) => `${n} (--hosts, default ${g.defaultHosts}): ${g.describe}`).join('; ');
+  return Object.entries(generators)
+    .map(([n, g]) => `${n} (--hosts, default ${g.defaultHosts}): ${g.describe}`)
+    .join('; ');
 }
-

@@ -12,15 +12,26 @@ export class InputError extends SimError {}
 /** The named lab does not exist: an input error (exit 2), with the labs that do exist. */
 export class NoSuchLabError extends InputError {
   /** `lab` undefined: none was named and none exists. */
-  constructor(readonly lab: string | undefined, readonly known: string[], options?: { cause?: unknown }) {
-    super(lab === undefined ? 'no lab is running (start one: calico-sim up two-host)'
-      : `no lab named "${lab}" (${known.length ? `labs here: ${known.join(', ')}` : 'no lab exists: start one with calico-sim up two-host'})`, options);
+  constructor(
+    readonly lab: string | undefined,
+    readonly known: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      lab === undefined
+        ? 'no lab is running (start one: calico-sim up two-host)'
+        : `no lab named "${lab}" (${known.length ? `labs here: ${known.join(', ')}` : 'no lab exists: start one with calico-sim up two-host'})`,
+      options,
+    );
   }
 }
 
 /** A signal stopped the command; what it had made is removed. CLI exit code 128 + signal number. */
 export class InterruptedError extends SimError {
-  constructor(readonly signal: NodeJS.Signals, options?: { cause?: unknown }) {
+  constructor(
+    readonly signal: NodeJS.Signals,
+    options?: { cause?: unknown },
+  ) {
     super(`interrupted by ${signal}`, options);
   }
 }
@@ -96,7 +107,12 @@ export function formatArgv(argv: readonly string[]): string {
 }
 
 function firstLines(text: string): string {
-  return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, DETAIL_LINES).join(' | ');
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, DETAIL_LINES)
+    .join(' | ');
 }
 
 function clip(text: string, max: number): string {

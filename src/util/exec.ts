@@ -45,8 +45,7 @@ export const processRunner: CommandRunner = {
     if (!file) throw new TypeError('cannot run an empty command line');
     const timeoutMs = opts.timeoutMs ?? 30_000;
     const r = await execa(file, args, { input: opts.input, reject: false, timeout: timeoutMs, stripFinalNewline: true });
-    const reason = r.timedOut ? `timed out after ${timeoutMs} ms`
-      : r.failed && r.exitCode === undefined && !r.signal && r.cause instanceof Error ? r.cause.message : undefined;
+    const reason = r.timedOut ? `timed out after ${timeoutMs} ms` : r.failed && r.exitCode === undefined && !r.signal && r.cause instanceof Error ? r.cause.message : undefined;
     const result: CommandResult = {
       stdout: String(r.stdout ?? ''),
       stderr: String(r.stderr ?? ''),

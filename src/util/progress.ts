@@ -5,7 +5,11 @@
  */
 
 /** What the status line is drawn on: process.stderr, or a fake in tests. */
-export interface ProgressStream { isTTY?: boolean; columns?: number; write(s: string): unknown }
+export interface ProgressStream {
+  isTTY?: boolean;
+  columns?: number;
+  write(s: string): unknown;
+}
 
 export interface ProgressState {
   step?: string;
@@ -37,8 +41,7 @@ export function formatElapsed(ms: number): string {
   return h ? `${h}:${two(m)}:${two(sec)}` : `${two(m)}:${two(sec)}`;
 }
 
-const where = (s: ProgressState) =>
-  [s.step, s.trial && `trial ${s.trial[0]}/${s.trial[1]}`, s.item].filter(Boolean).join(' · ');
+const where = (s: ProgressState) => [s.step, s.trial && `trial ${s.trial[0]}/${s.trial[1]}`, s.item].filter(Boolean).join(' · ');
 
 /** Pure: the plain log line of a finished trial (or, without a trial, of a step). */
 export function plainLine(s: ProgressState, elapsedMs: number, outcome?: string): string {

@@ -16,7 +16,10 @@ export interface CaptureFile {
  * the lab's backend places it), one pcap file per link. Headers are enough: 256 bytes.
  */
 export class FabricCapture {
-  private constructor(private readonly procs: Helper[], readonly files: CaptureFile[]) {}
+  private constructor(
+    private readonly procs: Helper[],
+    readonly files: CaptureFile[],
+  ) {}
 
   static async start(backend: Backend, state: LabState, dir: string): Promise<FabricCapture> {
     mkdirSync(dir, { recursive: true });
@@ -26,13 +29,20 @@ export class FabricCapture {
     const procs: Helper[] = [];
     const capture = new FabricCapture(procs, files);
     try {
-      await Promise.all(links.map(async ({ uplink }, i) => {
-        // -Z root: Debian's tcpdump otherwise drops to a user that cannot write the report dir.
-        // --immediate-mode: without it, packets of a short matrix wait in the kernel ring
-        // buffer and are lost when tcpdump is stopped.
-        procs.push(await backend.spawn(uplink.netns, ['tcpdump', '-i', uplink.ifname, '-w', files[i]!.file, '-U', '--immediate-mode', '-n', '-s', '256', '-Z', 'root'],
-          { what: `tcpdump on ${uplink.ifname}`, ready: /listening on/, readyOn: 'stderr' }));
-      }));
+      await Promise.all(
+        links.map(async ({ uplink }, i) => {
+          // -Z root: Debian's tcpdump otherwise drops to a user that cannot write the report dir.
+          // --immediate-mode: without it, packets of a short matrix wait in the kernel ring
+          // buffer and are lost when tcpdump is stopped.
+          procs.push(
+            await backend.spawn(uplink.netns, ['tcpdump', '-i', uplink.ifname, '-w', files[i]!.file, '-U', '--immediate-mode', '-n', '-s', '256', '-Z', 'root'], {
+              what: `tcpdump on ${uplink.ifname}`,
+              ready: /listening on/,
+              readyOn: 'stderr',
+            }),
+          );
+        }),
+      );
     } catch (err) {
       await capture.stop();
       throw err;

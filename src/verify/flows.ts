@@ -223,11 +223,16 @@ function natText(wIp: string, otherIp: string, otherSide: 'source' | 'destinatio
 function protoName(ip: { protocol: number }, l4?: L4Info): string {
   if (l4 && l4.protocol !== 'other') return l4.protocol;
   switch (ip.protocol) {
-    case 6: return 'tcp';
-    case 17: return 'udp';
-    case 1: return 'icmp';
-    case 58: return 'icmpv6';
-    default: return `proto ${ip.protocol}`;
+    case 6:
+      return 'tcp';
+    case 17:
+      return 'udp';
+    case 1:
+      return 'icmp';
+    case 58:
+      return 'icmpv6';
+    default:
+      return `proto ${ip.protocol}`;
   }
 }
 

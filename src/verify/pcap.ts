@@ -234,7 +234,10 @@ function decodeLink(linkType: number, b: Buffer, d: Layers, ctx: Ctx): void {
       return;
     case LINKTYPE.LINUX_SLL: {
       // packet type(2) ARPHRD(2) address length(2) address(8) protocol(2)
-      if (b.length < 16) { ctx.errs.push(`truncated Linux cooked (SLL) header: ${b.length} of 16 bytes`); return; }
+      if (b.length < 16) {
+        ctx.errs.push(`truncated Linux cooked (SLL) header: ${b.length} of 16 bytes`);
+        return;
+      }
       const hatype = b.readUInt16BE(2);
       const alen = b.readUInt16BE(4);
       if (hatype === 1 && alen === 6) d.src_mac = mac(b, 6);
@@ -243,7 +246,10 @@ function decodeLink(linkType: number, b: Buffer, d: Layers, ctx: Ctx): void {
     }
     case LINKTYPE.LINUX_SLL2: {
       // protocol(2) reserved(2) ifindex(4) ARPHRD(2) packet type(1) address length(1) address(8)
-      if (b.length < 20) { ctx.errs.push(`truncated Linux cooked (SLL2) header: ${b.length} of 20 bytes`); return; }
+      if (b.length < 20) {
+        ctx.errs.push(`truncated Linux cooked (SLL2) header: ${b.length} of 20 bytes`);
+        return;
+      }
       const hatype = b.readUInt16BE(8);
       const alen = b[11]!;
       if (hatype === 1 && alen === 6) d.src_mac = mac(b, 12);
@@ -264,7 +270,10 @@ function decodeLink(linkType: number, b: Buffer, d: Layers, ctx: Ctx): void {
 const VLAN_TPIDS = new Set([0x8100, 0x88a8, 0x9100]);
 
 function decodeEthernet(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
-  if (end - off < 14) { ctx.errs.push(`truncated Ethernet header: ${Math.max(0, end - off)} of 14 bytes`); return; }
+  if (end - off < 14) {
+    ctx.errs.push(`truncated Ethernet header: ${Math.max(0, end - off)} of 14 bytes`);
+    return;
+  }
   d.dst_mac = mac(b, off);
   d.src_mac = mac(b, off + 6);
   decodeEthertype(b.readUInt16BE(off + 12), b, off + 14, end, d, ctx);
@@ -273,7 +282,10 @@ function decodeEthernet(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx
 /** Network layer by EtherType, after stripping 802.1Q / 802.1ad tags. */
 function decodeEthertype(type: number, b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
   while (VLAN_TPIDS.has(type)) {
-    if (end - off < 4) { ctx.errs.push('truncated VLAN tag'); return; }
+    if (end - off < 4) {
+      ctx.errs.push('truncated VLAN tag');
+      return;
+    }
     d.vlan ??= [];
     d.vlan.push(b.readUInt16BE(off) & 0x0fff);
     type = b.readUInt16BE(off + 2);
@@ -284,9 +296,15 @@ function decodeEthertype(type: number, b: Buffer, off: number, end: number, d: L
 }
 
 function decodeIp(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx, expect?: 4 | 6): void {
-  if (end - off < 1) { ctx.errs.push('truncated IP header: no bytes'); return; }
+  if (end - off < 1) {
+    ctx.errs.push('truncated IP header: no bytes');
+    return;
+  }
   const version = b[off]! >> 4;
-  if (expect !== undefined && version !== expect) { ctx.errs.push(`malformed: IPv${expect} expected, version field says ${version}`); return; }
+  if (expect !== undefined && version !== expect) {
+    ctx.errs.push(`malformed: IPv${expect} expected, version field says ${version}`);
+    return;
+  }
   if (version === 4) {
     decodeIpv4(b, off, end, d, ctx);
     return;
@@ -300,18 +318,30 @@ function decodeIp(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx, expe
 
 function decodeIpv4(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
   const avail = end - off;
-  if (avail < 20) { ctx.errs.push(`truncated IPv4 header: ${avail} of 20 bytes`); return; }
+  if (avail < 20) {
+    ctx.errs.push(`truncated IPv4 header: ${avail} of 20 bytes`);
+    return;
+  }
   const ihl = (b[off]! & 0x0f) * 4;
-  if (ihl < 20) { ctx.errs.push(`malformed IPv4 header: header length ${ihl} < 20`); return; }
+  if (ihl < 20) {
+    ctx.errs.push(`malformed IPv4 header: header length ${ihl} < 20`);
+    return;
+  }
   const ip: IpInfo = { version: 4, src: ipv4(b, off + 12), dst: ipv4(b, off + 16), protocol: b[off + 9]!, ttl: b[off + 8]! };
   d.ip = ip;
   const frag = b.readUInt16BE(off + 6);
   const more = (frag & 0x2000) !== 0;
   const fragOffset = (frag & 0x1fff) * 8;
   if (more || fragOffset > 0) ip.fragment = { id: b.readUInt16BE(off + 4), offset: fragOffset, more };
-  if (avail < ihl) { ctx.errs.push(`truncated IPv4 options: header length ${ihl}, ${avail} bytes captured`); return; }
+  if (avail < ihl) {
+    ctx.errs.push(`truncated IPv4 options: header length ${ihl}, ${avail} bytes captured`);
+    return;
+  }
   const total = b.readUInt16BE(off + 2);
-  if (total !== 0 && total < ihl) { ctx.errs.push(`malformed IPv4 header: total length ${total} < header length ${ihl}`); return; }
+  if (total !== 0 && total < ihl) {
+    ctx.errs.push(`malformed IPv4 header: total length ${total} < header length ${ihl}`);
+    return;
+  }
   // Total length 0 happens in captures of TSO packets; otherwise it bounds the payload (Ethernet pads).
   const pend = total === 0 ? end : Math.min(end, off + total);
   if (fragOffset > 0) return; // a later fragment: no transport header
@@ -323,7 +353,10 @@ const IPV6_GENERIC_EXT = new Set([0, 43, 60, 135, 139, 140]);
 
 function decodeIpv6(b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
   const avail = end - off;
-  if (avail < 40) { ctx.errs.push(`truncated IPv6 header: ${avail} of 40 bytes`); return; }
+  if (avail < 40) {
+    ctx.errs.push(`truncated IPv6 header: ${avail} of 40 bytes`);
+    return;
+  }
   const payloadLen = b.readUInt16BE(off + 4);
   let nh = b[off + 6]!;
   const ip: IpInfo = { version: 6, src: ipv6(b, off + 8), dst: ipv6(b, off + 24), protocol: nh, ttl: b[off + 7]! };
@@ -381,7 +414,10 @@ function decodeL4(proto: number, b: Buffer, off: number, end: number, d: Layers,
   switch (proto) {
     case 6: {
       d.l4 = { protocol: 'tcp' };
-      if (avail < 4) { ctx.errs.push(`truncated TCP header: ${Math.max(0, avail)} of 20 bytes`); return; }
+      if (avail < 4) {
+        ctx.errs.push(`truncated TCP header: ${Math.max(0, avail)} of 20 bytes`);
+        return;
+      }
       d.l4.srcPort = b.readUInt16BE(off);
       d.l4.dstPort = b.readUInt16BE(off + 2);
       if (avail < 20) ctx.errs.push(`truncated TCP header: ${avail} of 20 bytes`);
@@ -409,7 +445,10 @@ function decodeL4(proto: number, b: Buffer, off: number, end: number, d: Layers,
     case 1:
     case 58: {
       d.l4 = { protocol: proto === 1 ? 'icmp' : 'icmpv6' };
-      if (avail < 1) { ctx.errs.push(`truncated ${d.l4.protocol.toUpperCase()} header: no bytes`); return; }
+      if (avail < 1) {
+        ctx.errs.push(`truncated ${d.l4.protocol.toUpperCase()} header: no bytes`);
+        return;
+      }
       const type = b[off]!;
       d.l4.icmpType = type;
       if (avail >= 2) d.l4.icmpCode = b[off + 1]!;
@@ -530,7 +569,10 @@ function decodeByProtocolType(ptype: number, b: Buffer, off: number, end: number
 function encapsulate(kind: EncapsulationKind, d: Layers, ctx: Ctx, decodeInner: (inner: Layers, ictx: Ctx) => void, extra: { vni?: number } = {}): void {
   const enc: Encapsulation = { kind, ...extra };
   d.encapsulation = enc;
-  if (ctx.depth + 1 > MAX_ENCAP_DEPTH) { ctx.errs.push(`${kind}: encapsulation nested deeper than ${MAX_ENCAP_DEPTH} levels, not decoded`); return; }
+  if (ctx.depth + 1 > MAX_ENCAP_DEPTH) {
+    ctx.errs.push(`${kind}: encapsulation nested deeper than ${MAX_ENCAP_DEPTH} levels, not decoded`);
+    return;
+  }
   const inner: Layers = {};
   const ictx: Ctx = { errs: [], depth: ctx.depth + 1 };
   decodeInner(inner, ictx);
@@ -569,7 +611,12 @@ export function ipv6(b: Uint8Array, off = 0): string {
 /** The text this reader prints for an address given in any valid spelling; undefined if not an address. */
 export function canonicalIp(text: string): string | undefined {
   try {
-    return canonicalIpText(text.trim().replace(/\/\d+$/, '').replace(/%.*$/, ''));
+    return canonicalIpText(
+      text
+        .trim()
+        .replace(/\/\d+$/, '')
+        .replace(/%.*$/, ''),
+    );
   } catch {
     return undefined;
   }

@@ -13,7 +13,13 @@
 import { createSocket } from 'node:dgram';
 import { connect, createServer, isIPv6 } from 'node:net';
 
-export interface ProbeResult { target: string; ok: boolean; reply?: string; error?: string; ms: number }
+export interface ProbeResult {
+  target: string;
+  ok: boolean;
+  reply?: string;
+  error?: string;
+  ms: number;
+}
 
 const [mode, ...args] = process.argv.slice(2);
 const seen = (addr: string | undefined) => (addr ?? '').replace(/^::ffff:/, '');
@@ -22,7 +28,9 @@ if (mode === 'serve') {
   const [ports, name] = args;
   const list = ports!.split(',').map(Number);
   let ready = 0;
-  const up = () => { if (++ready === 2 * list.length) console.log('listening'); };
+  const up = () => {
+    if (++ready === 2 * list.length) console.log('listening');
+  };
   for (const port of list) {
     const tcp = createServer((sock) => {
       sock.on('error', () => undefined); // a client that resets must not take the server down
@@ -63,8 +71,21 @@ if (mode === 'serve') {
 function firstSuccess(target: string, deadlineMs: number): Promise<number | null> {
   return new Promise((resolve) => {
     let done = false;
-    const end = (v: number | null) => { if (!done) { done = true; clearInterval(timer); clearTimeout(giveUp); resolve(v); } };
-    const timer = setInterval(() => void probe(`tcp:${target}`, 300).then((r) => { if (r.ok) end(Date.now()); }), 10);
+    const end = (v: number | null) => {
+      if (!done) {
+        done = true;
+        clearInterval(timer);
+        clearTimeout(giveUp);
+        resolve(v);
+      }
+    };
+    const timer = setInterval(
+      () =>
+        void probe(`tcp:${target}`, 300).then((r) => {
+          if (r.ok) end(Date.now());
+        }),
+      10,
+    );
     const giveUp = setTimeout(() => end(null), deadlineMs);
   });
 }
@@ -83,16 +104,32 @@ function probe(target: string, timeoutMs: number): Promise<ProbeResult> {
     };
     if (proto === 'udp') {
       const sock = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
-      const timer = setTimeout(() => { sock.close(); finish(false, '', 'timeout'); }, timeoutMs);
-      sock.on('message', (m) => { clearTimeout(timer); sock.close(); finish(true, m.toString()); });
-      sock.on('error', (e) => { clearTimeout(timer); sock.close(); finish(false, '', e.message); });
+      const timer = setTimeout(() => {
+        sock.close();
+        finish(false, '', 'timeout');
+      }, timeoutMs);
+      sock.on('message', (m) => {
+        clearTimeout(timer);
+        sock.close();
+        finish(true, m.toString());
+      });
+      sock.on('error', (e) => {
+        clearTimeout(timer);
+        sock.close();
+        finish(false, '', e.message);
+      });
       sock.send('probe', port, host);
       return;
     }
     let reply = '';
     const sock = connect({ host, port, timeout: timeoutMs });
-    const done = (ok: boolean, error?: string) => { sock.destroy(); finish(ok, reply, error); };
-    sock.on('data', (d) => { reply += d.toString(); });
+    const done = (ok: boolean, error?: string) => {
+      sock.destroy();
+      finish(ok, reply, error);
+    };
+    sock.on('data', (d) => {
+      reply += d.toString();
+    });
     sock.on('end', () => done(reply.length > 0, 'closed without a reply'));
     sock.on('timeout', () => done(false, 'timeout'));
     sock.on('error', (e) => done(false, e.message));

@@ -11,7 +11,12 @@ const CONCURRENCY = 16;
 export type Proto = 'icmp' | 'tcp' | 'udp';
 export type Family = 4 | 6;
 
-export interface Endpoint { name: string; netns: string; ip: string; ip6?: string }
+export interface Endpoint {
+  name: string;
+  netns: string;
+  ip: string;
+  ip6?: string;
+}
 
 /** One cell of a reachability matrix. */
 export interface PairResult {
@@ -45,7 +50,7 @@ export interface MatrixOptions {
 }
 
 /** An endpoint's address of a family (`ip` may itself be IPv6, for IPv6-only callers). */
-const addr = (e: Endpoint, f: Family) => (f === 4 ? (e.ip.includes(':') ? undefined : e.ip) : e.ip6 ?? (e.ip.includes(':') ? e.ip : undefined));
+const addr = (e: Endpoint, f: Family) => (f === 4 ? (e.ip.includes(':') ? undefined : e.ip) : (e.ip6 ?? (e.ip.includes(':') ? e.ip : undefined)));
 
 /**
  * Probes every (source, destination) pair with every protocol and address family both ends
@@ -61,13 +66,21 @@ export async function reachability(o: MatrixOptions): Promise<PairResult[]> {
   const servers: Helper[] = [];
   try {
     if (protos.some((p) => p !== 'icmp')) await Promise.all(o.endpoints.map(async (e) => servers.push(await startServer(o.runner, e, ports))));
-    const jobs = sources.flatMap((src) => protos.map((proto) => async () => {
-      const targets = families.flatMap((f) => o.endpoints
-        .filter((d) => d !== src && d.name !== src.name && addr(d, f) && addr(src, f))
-        .map((d) => ({ d, f, ip: addr(d, f)! })));
-      if (targets.length === 0) return [];
-      return proto === 'icmp' ? ping(o.runner, src, targets, timeoutMs) : probe(o.runner, src, proto, targets.flatMap((t) => ports.map((port) => ({ ...t, port }))), timeoutMs);
-    }));
+    const jobs = sources.flatMap((src) =>
+      protos.map((proto) => async () => {
+        const targets = families.flatMap((f) => o.endpoints.filter((d) => d !== src && d.name !== src.name && addr(d, f) && addr(src, f)).map((d) => ({ d, f, ip: addr(d, f)! })));
+        if (targets.length === 0) return [];
+        return proto === 'icmp'
+          ? ping(o.runner, src, targets, timeoutMs)
+          : probe(
+              o.runner,
+              src,
+              proto,
+              targets.flatMap((t) => ports.map((port) => ({ ...t, port }))),
+              timeoutMs,
+            );
+      }),
+    );
     return (await pool(jobs, CONCURRENCY)).flat();
   } finally {
     await Promise.all(servers.map((s) => s.stop('SIGKILL')));
@@ -80,7 +93,12 @@ async function ping(runner: NodeRunner, src: Endpoint, targets: Target[], timeou
   const w = Math.max(1, Math.ceil(timeoutMs / 1000));
   const script = `${targets.map((t) => `(r=$(ping -n -c 1 -W ${w} ${t.ip} 2>&1) && echo "${t.ip} ok $(echo "$r" | sed -n 's/.*time=\\([0-9.]*\\).*/\\1/p')" || echo "${t.ip} fail") &`).join('\n')}\nwait\n`;
   const out = await execOk(runner, src.netns, ['sh', '-c', script], { timeoutMs: timeoutMs + 10_000 });
-  const rtt = new Map(out.split('\n').filter((l) => l.includes(' ok')).map((l) => [l.split(' ')[0], Number(l.split(' ')[2])]));
+  const rtt = new Map(
+    out
+      .split('\n')
+      .filter((l) => l.includes(' ok'))
+      .map((l) => [l.split(' ')[0], Number(l.split(' ')[2])]),
+  );
   return targets.map((t): PairResult => {
     const ok = rtt.has(t.ip);
     return { from: src.name, to: t.d.name, family: t.f, proto: 'icmp', ip: t.ip, ok, ...(ok ? { rttMs: rtt.get(t.ip) } : { detail: 'no echo reply' }) };
@@ -89,7 +107,9 @@ async function ping(runner: NodeRunner, src: Endpoint, targets: Target[], timeou
 
 /** A pass needs the reply to name the intended endpoint (not just any open port). */
 async function probe(runner: NodeRunner, src: Endpoint, proto: 'tcp' | 'udp', targets: Target[], timeoutMs: number): Promise<PairResult[]> {
-  const out = await execOk(runner, src.netns, [process.execPath, PROBE, 'probe', String(timeoutMs), ...targets.map((t) => `${proto}:${t.ip}:${t.port ?? PROBE_PORT}`)], { timeoutMs: timeoutMs + 10_000 });
+  const out = await execOk(runner, src.netns, [process.execPath, PROBE, 'probe', String(timeoutMs), ...targets.map((t) => `${proto}:${t.ip}:${t.port ?? PROBE_PORT}`)], {
+    timeoutMs: timeoutMs + 10_000,
+  });
   const results = JSON.parse(out) as ProbeResult[];
   return targets.map((t, i) => judgeProbe(src.name, addr(src, t.f), proto, { name: t.d.name, family: t.f, ip: t.ip, port: t.port ?? PROBE_PORT }, results[i]!));
 }
@@ -103,7 +123,13 @@ export function judgeProbe(from: string, own: string | undefined, proto: 'tcp' |
   const ok = r.ok && name === to.name && seenAs === own;
   const detail = !r.ok ? r.error : name !== to.name ? `answered by "${name}"` : `seen as ${seenAs}, not ${own}: address translated`;
   return {
-    from, to: to.name, family: to.family, proto, ip: to.ip, ...(to.port !== undefined ? { port: to.port } : {}), ok,
+    from,
+    to: to.name,
+    family: to.family,
+    proto,
+    ip: to.ip,
+    ...(to.port !== undefined ? { port: to.port } : {}),
+    ok,
     ...(ok ? { rttMs: r.ms } : { detail }),
     ...(seenAs ? { seenAs } : {}),
   };
@@ -112,12 +138,14 @@ export function judgeProbe(from: string, own: string | undefined, proto: 'tcp' |
 async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> {
   const results: T[] = new Array(jobs.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      results[i] = await jobs[i]!();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, jobs.length) }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        results[i] = await jobs[i]!();
+      }
+    }),
+  );
   return results;
 }
 
@@ -140,4 +168,3 @@ function familyOf(eps: Endpoint[]): Family {
 export function startServer(runner: NodeRunner, e: { name: string; netns: string }, ports: number[]): Promise<Helper> {
   return runner.spawn(e.netns, [process.execPath, PROBE, 'serve', ports.join(','), e.name], { what: `probe server in ${e.name}`, ready: /^/ });
 }
-

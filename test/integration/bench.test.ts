@@ -13,8 +13,7 @@ describe('bench throughput (one short trial: the figures come from the benchmark
     const lines: string[] = [];
     const r = await benchThroughput({ trials: 1, durationS: 1, reportDir: dir, log: (l) => lines.push(l), labPrefix: 't-bench' });
     const d = r.results;
-    expect(d.throughput.map((x) => `${x.path} ${x.mode}`)).toEqual(
-      ['host-host', 'l3', 'vxlan', 'same-host'].flatMap((p) => ['tcp-1', 'tcp-4', 'udp'].map((m) => `${p} ${m}`)));
+    expect(d.throughput.map((x) => `${x.path} ${x.mode}`)).toEqual(['host-host', 'l3', 'vxlan', 'same-host'].flatMap((p) => ['tcp-1', 'tcp-4', 'udp'].map((m) => `${p} ${m}`)));
     for (const x of d.throughput) expect(x.gbps.median, `${x.path} ${x.mode}`).toBeGreaterThan(0);
     expect(Object.keys(d.ratios)).toEqual(['l3/host-host', 'vxlan/host-host', 'same-host/host-host', 'l3/vxlan']);
     expect(d.latency.every((l) => l.samples > 150 && l.p99Ms >= l.p50Ms && l.p50Trials!.n === 1)).toBe(true);

@@ -53,10 +53,15 @@ describe('BGP modes on real namespaces', () => {
     // Lose route reflector host1 abruptly: every client keeps every block through host2.
     const rr1 = readLabState('t-rr').hosts.find((h) => h.name === 'host1')!;
     signalDaemon(readLabState('t-rr'), { node: 'host1', daemon: 'bird' });
-    await waitFor('clients to notice the dead reflector', async () => {
-      const now = await status(readLabState('t-rr'));
-      return now.bgp.filter((b) => b.peerIp === rr1.ip && b.state === 'Established').length === 0;
-    }, 15_000, 200);
+    await waitFor(
+      'clients to notice the dead reflector',
+      async () => {
+        const now = await status(readLabState('t-rr'));
+        return now.bgp.filter((b) => b.peerIp === rr1.ip && b.state === 'Established').length === 0;
+      },
+      15_000,
+      200,
+    );
     const clients = { ...state, hosts: state.hosts.filter((h) => h.name !== 'host1') };
     expect(await withDatastore(state, (ds) => missingRoutes(ds, clients))).toEqual([]);
     expect((await pingMatrix(runner, eps)).filter((r) => !r.ok)).toEqual([]);

@@ -63,7 +63,7 @@ describe('the conformance suite', () => {
     const nat = checks.find((c) => c.name === 'negative control: the capture checker reports NAT')!;
     expect(nat.ok).toBe(true);
     expect(nat.actual).toMatch(/NAT suspected: 198\.18\.0\.1\d \(host\d's host address\) > 198\.18\.255\.10/);
-    expect(checks.find((c) => c.name === 'negative control: the probes see the host address, not the workload\'s')!.ok).toBe(true);
+    expect(checks.find((c) => c.name === "negative control: the probes see the host address, not the workload's")!.ok).toBe(true);
     const vxlan = checks.find((c) => c.name === 'negative control: the capture checker reports VXLAN')!;
     expect(vxlan.ok).toBe(true);
     expect(vxlan.actual).toMatch(/encapsulated \(vxlan vni 4096\)/);

@@ -99,7 +99,12 @@ describe('Ctl on a real etcd', () => {
     expect(after.value.metadata.creationTimestamp).toBe(pool.value.metadata.creationTimestamp);
 
     // One new, one known.
-    const mixed = await ctl.apply(parseResourceFile(`${V3}\nkind: IPPool\nmetadata: {name: second}\nspec: {cidr: 198.19.128.0/17}\n---\n${V3}\nkind: IPPool\nmetadata: {name: default-ipv4-ippool}\nspec: {cidr: 198.19.0.0/17}\n`, 'p.yaml'));
+    const mixed = await ctl.apply(
+      parseResourceFile(
+        `${V3}\nkind: IPPool\nmetadata: {name: second}\nspec: {cidr: 198.19.128.0/17}\n---\n${V3}\nkind: IPPool\nmetadata: {name: default-ipv4-ippool}\nspec: {cidr: 198.19.0.0/17}\n`,
+        'p.yaml',
+      ),
+    );
     expect(mixed.map((r) => r.action)).toEqual(['created', 'configured']);
     expect(summary('applied', mixed)).toBe("Successfully applied 2 'IPPool' resource(s)");
   });
@@ -134,8 +139,9 @@ describe('Ctl on a real etcd', () => {
     expect((await refused(ctl.apply(overlap)))[0]).toMatch(/^fabric\.yaml: document 1 \(IPPool fabric\): spec\.cidr: 198\.18\.0\.0\/24 overlaps the network 198\.18\.0\.0\/17 of Node node-a/);
 
     // A good policy and a bad one in one file: the error names the field, nothing is written.
-    const policies = `${V3}\nkind: GlobalNetworkPolicy\nmetadata: {name: good}\nspec: {selector: "role == 'web'", ingress: [{action: Allow, protocol: TCP, destination: {ports: [80]}}]}\n---\n`
-      + `${V3}\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: tenant-a}\nspec: {ingress: [{action: Allow, destination: {ports: ['90:80']}, protocol: TCP}]}\n`;
+    const policies =
+      `${V3}\nkind: GlobalNetworkPolicy\nmetadata: {name: good}\nspec: {selector: "role == 'web'", ingress: [{action: Allow, protocol: TCP, destination: {ports: [80]}}]}\n---\n` +
+      `${V3}\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: tenant-a}\nspec: {ingress: [{action: Allow, destination: {ports: ['90:80']}, protocol: TCP}]}\n`;
     expect(() => parseResourceFile(policies, 'policies.yaml')).toThrow(/policies\.yaml: document 2 \(NetworkPolicy bad\): spec\.ingress\[0\]\.destination\.ports\[0\]: /);
     const rawPolicies = [
       { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'good' }, spec: { ingress: [{ action: 'Allow' }] } },
@@ -148,7 +154,10 @@ describe('Ctl on a real etcd', () => {
 
   it('refuses more resources than one etcd transaction can hold', async () => {
     const many = Array.from({ length: 129 }, (_, i) => ({
-      apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: `p${i}` }, spec: { cidr: `198.19.${i}.0/24` },
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'IPPool',
+      metadata: { name: `p${i}` },
+      spec: { cidr: `198.19.${i}.0/24` },
     }));
     expect(await refused(ctl.apply(many))).toEqual(['cannot apply 129 resources at once: etcd takes at most 128 writes in one transaction; split the file']);
     // 128 go through, in one transaction.
@@ -159,7 +168,9 @@ describe('Ctl on a real etcd', () => {
   it('delete refuses a node with workload endpoints and a pool with blocks, deleting nothing', async () => {
     await ctl.apply(parseResourceFile(cluster, 'cluster.yaml'));
     const wep = (name: string, node: string) => ({
-      apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name, namespace: 'default' },
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name, namespace: 'default' },
       spec: { node, orchestrator: 'cni', workload: name, endpoint: 'eth0', interfaceName: `cali-${name}`, ipNetworks: ['198.19.0.0/32'], netns: `ns-${name}` },
     });
     await ds.put(keys.workloadEndpoint('w1'), wep('w1', 'node-a'));
@@ -171,9 +182,7 @@ describe('Ctl on a real etcd', () => {
       'node node-a: Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first',
       'ippool default-ipv4-ippool: IPPool default-ipv4-ippool still has 1 allocated block (2 addresses in use): delete the workloads using it first',
     ]);
-    expect(await refused(ctl.delete([ref('bgppeer', 'tor'), ref('Node', 'ghost'), ref('IPPool', 'nope')]))).toEqual([
-      'resources do not exist: Node(ghost), IPPool(nope); nothing was deleted',
-    ]);
+    expect(await refused(ctl.delete([ref('bgppeer', 'tor'), ref('Node', 'ghost'), ref('IPPool', 'nope')]))).toEqual(['resources do not exist: Node(ghost), IPPool(nope); nothing was deleted']);
     expect(await refused(ctl.delete([ref('wep', 'w1')]))).toEqual([
       'wep w1: WorkloadEndpoint cannot be deleted here: workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`',
     ]);
@@ -183,8 +192,16 @@ describe('Ctl on a real etcd', () => {
     await ds.delete(keys.workloadEndpoint('w1'));
     await ds.delete(keys.workloadEndpoint('w2'));
     await ds.delete(keys.block('198.19.0.0/26'));
-    const done = await ctl.delete(parseResourceFile(`${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {peerSelector: all()}\n---\n${V3}\nkind: Node\nmetadata: {name: node-a}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n`, 'del.yaml'));
-    expect(done).toEqual([{ kind: 'BGPPeer', name: 'tor' }, { kind: 'Node', name: 'node-a' }]);
+    const done = await ctl.delete(
+      parseResourceFile(
+        `${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {peerSelector: all()}\n---\n${V3}\nkind: Node\nmetadata: {name: node-a}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n`,
+        'del.yaml',
+      ),
+    );
+    expect(done).toEqual([
+      { kind: 'BGPPeer', name: 'tor' },
+      { kind: 'Node', name: 'node-a' },
+    ]);
     expect(summary('deleted', done)).toBe('Successfully deleted 2 resource(s)');
     expect(await ds.get(keys.node('node-a'))).toBeUndefined();
     expect(await ds.get(keys.bgpPeer('tor'))).toBeUndefined();
@@ -195,20 +212,40 @@ describe('Ctl on a real etcd', () => {
 
   it('get: every kind spelling, sorted by name, one by name, and the tables', async () => {
     await ctl.apply(parseResourceFile(cluster, 'cluster.yaml'));
-    await ds.put(keys.workloadEndpoint('w2'), { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: 'w2', namespace: 'default' }, spec: { node: 'node-b', interfaceName: 'cali2', ipNetworks: ['198.19.0.65/32'] } });
-    await ds.put(keys.workloadEndpoint('w1'), { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: 'w1', namespace: 'default' }, spec: { node: 'node-a', interfaceName: 'cali1', ipNetworks: ['198.19.0.1/32'] } });
+    await ds.put(keys.workloadEndpoint('w2'), {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name: 'w2', namespace: 'default' },
+      spec: { node: 'node-b', interfaceName: 'cali2', ipNetworks: ['198.19.0.65/32'] },
+    });
+    await ds.put(keys.workloadEndpoint('w1'), {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name: 'w1', namespace: 'default' },
+      spec: { node: 'node-a', interfaceName: 'cali1', ipNetworks: ['198.19.0.1/32'] },
+    });
     // Not a resource of a kind ctl knows: ignored by apply's checks, invisible to get.
     await ds.put(`${keys.resourcePrefix}profiles/kns.default`, { kind: 'Profile', metadata: { name: 'kns.default' } });
 
     const spellings: [string[], string[]][] = [
       [['ippool', 'ippools', 'ipp', 'IPPool', 'IPPools'], ['default-ipv4-ippool']],
-      [['node', 'nodes', 'Node', 'NODES'], ['node-a', 'node-b']],
+      [
+        ['node', 'nodes', 'Node', 'NODES'],
+        ['node-a', 'node-b'],
+      ],
       [['bgppeer', 'bgppeers', 'BGPPeer'], ['tor']],
       [['bgpconfig', 'bgpconfiguration', 'bgpconfigurations', 'BGPConfiguration'], ['default']],
-      [['workloadendpoint', 'workloadendpoints', 'wep', 'WorkloadEndpoints'], ['w1', 'w2']],
+      [
+        ['workloadendpoint', 'workloadendpoints', 'wep', 'WorkloadEndpoints'],
+        ['w1', 'w2'],
+      ],
     ];
     for (const [names, expected] of spellings) {
-      for (const s of names) expect((await ctl.get(s)).map((r) => r.metadata.name), s).toEqual(expected);
+      for (const s of names)
+        expect(
+          (await ctl.get(s)).map((r) => r.metadata.name),
+          s,
+        ).toEqual(expected);
     }
 
     expect(await ctl.get('node', 'node-a')).toEqual([expect.objectContaining({ kind: 'Node', spec: { bgp: { ipv4Address: '198.18.0.11/17', routeReflectorClusterID: '224.0.0.1' } } })]);

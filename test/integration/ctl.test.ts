@@ -25,15 +25,26 @@ describe('ctl on a running lab', () => {
     expect(applied.stderr).toBe('');
     expect(applied.stdout).toMatch(/Successfully applied 3 .*resource/);
 
-    await waitFor('the route-reflector design', async () => {
-      const st = await status(readLabState(LAB));
-      const up = st.bgp.filter((b) => b.state === 'Established');
-      const per = (h: string) => up.filter((b) => b.host === h).map((b) => b.peer);
-      return per('host1').length === 3 && ['host2', 'host3', 'host4'].every((h) => per(h).length === 1 && per(h)[0] === 'Node_198_18_0_11')
-        && st.bgp.every((b) => !b.peer.startsWith('Mesh_'));
-    }, 20_000, 200);
+    await waitFor(
+      'the route-reflector design',
+      async () => {
+        const st = await status(readLabState(LAB));
+        const up = st.bgp.filter((b) => b.state === 'Established');
+        const per = (h: string) => up.filter((b) => b.host === h).map((b) => b.peer);
+        return per('host1').length === 3 && ['host2', 'host3', 'host4'].every((h) => per(h).length === 1 && per(h)[0] === 'Node_198_18_0_11') && st.bgp.every((b) => !b.peer.startsWith('Mesh_'));
+      },
+      20_000,
+      200,
+    );
     const st = await status(readLabState(LAB));
-    expect((await pingMatrix(runner, st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip })))).filter((r) => !r.ok)).toEqual([]);
+    expect(
+      (
+        await pingMatrix(
+          runner,
+          st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip })),
+        )
+      ).filter((r) => !r.ok),
+    ).toEqual([]);
     expect(readLabState(LAB).hosts.map((h) => [h.bird.pid, h.agent.pid])).toEqual(pids);
     expect(st.hosts.every((h) => h.bird.alive && h.agent.alive)).toBe(true);
 
@@ -58,7 +69,11 @@ describe('ctl on a running lab', () => {
       ['overlapping pools', file('overlap.yaml', `${head}kind: IPPool\nmetadata: {name: p3}\nspec: {cidr: 198.19.4.0/24}\n`), /overlap\.yaml: .*IPPool p3.*overlaps.*198\.19\.0\.0\/16/],
       ['pool over the fabric', file('fabric.yaml', `${head}kind: IPPool\nmetadata: {name: p4}\nspec: {cidr: 198.18.0.0/24}\n`), /fabric\.yaml: .*IPPool p4.*overlaps/],
       ['unknown node', file('node.yaml', `${head}kind: BGPPeer\nmetadata: {name: x}\nspec: {node: nosuchhost, peerIP: 198.18.0.9, asNumber: 64512}\n`), /node\.yaml: .*BGPPeer x.*nosuchhost/],
-      ['one bad document among good ones', file('mixed.yaml', `${head}kind: IPPool\nmetadata: {name: good}\nspec: {cidr: 198.19.200.0/24}\n---\n${head}kind: IPPool\nmetadata: {name: bad}\nspec: {cidr: nonsense}\n`), /mixed\.yaml: document 2 \(IPPool bad\)/],
+      [
+        'one bad document among good ones',
+        file('mixed.yaml', `${head}kind: IPPool\nmetadata: {name: good}\nspec: {cidr: 198.19.200.0/24}\n---\n${head}kind: IPPool\nmetadata: {name: bad}\nspec: {cidr: nonsense}\n`),
+        /mixed\.yaml: document 2 \(IPPool bad\)/,
+      ],
     ];
     /** Every resource in etcd, with its revision: any write would show. */
     const resources = () => withDatastore(readLabState(LAB), async (ds) => (await ds.list(keys.resourcePrefix)).items.map((i) => [i.key, i.modRevision]));

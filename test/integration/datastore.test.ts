@@ -21,7 +21,10 @@ describe('datastore on a real etcd', () => {
     const h = (name: string, ip: string) => ({ name, ip, prefixLength: 16, labels: {} });
     await registerNodes(ds, [h('node-a', '198.18.0.11'), h('node-b', '198.18.0.12')]);
     expect((await ds.get(keys.node('node-a')))?.value).toMatchObject({
-      apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'node-a' }, spec: { bgp: { ipv4Address: '198.18.0.11/16' } },
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Node',
+      metadata: { name: 'node-a' },
+      spec: { bgp: { ipv4Address: '198.18.0.11/16' } },
     });
     const dup = registerNodes(ds, [h('node-a', '198.18.0.13')]);
     await expect(dup).rejects.toThrow(DatastoreError);

@@ -40,10 +40,15 @@ describe('dual stack and session options on real namespaces', () => {
     await down('t-bfd');
     const { state } = await up(resolveTopology('test/fixtures/mesh-bfd.yaml'), { name: 't-bfd' });
     const h1 = state.hosts[0]!;
-    await waitFor('BFD sessions up', async () => {
-      const out = await birdc(h1.bird.socket, 'show bfd sessions');
-      return (out.match(/\sUp\s/g) ?? []).length === 2;
-    }, 10_000, 200);
+    await waitFor(
+      'BFD sessions up',
+      async () => {
+        const out = await birdc(h1.bird.socket, 'show bfd sessions');
+        return (out.match(/\sUp\s/g) ?? []).length === 2;
+      },
+      10_000,
+      200,
+    );
     const all = await birdc(h1.bird.socket, 'show protocols all Mesh_198_18_0_12');
     expect(all).toMatch(/Hold timer:\s+\S+\/9/);
     expect(all).toMatch(/Keepalive timer:\s+\S+\/3/);

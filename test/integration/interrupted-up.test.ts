@@ -36,18 +36,22 @@ describe('an interrupted up', () => {
     await cli('down', '--name', 't-intr-b');
   });
 
-  it.each(['SIGINT', 'SIGTERM'] as const)('rolls back on %s: exit 128+n, nothing left, at random moments', async (signal) => {
-    for (const ms of moments(RUNS)) {
-      const code = await interruptedUp('t-intr', signal, ms);
-      // Done before the signal (0) is the only other honest outcome.
-      if (code === 0) {
-        await cli('down', '--name', 't-intr');
-      } else if (code !== undefined) {
-        expect(code, `stopped after ${ms} ms`).toBe(signal === 'SIGINT' ? 130 : 143);
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'rolls back on %s: exit 128+n, nothing left, at random moments',
+    async (signal) => {
+      for (const ms of moments(RUNS)) {
+        const code = await interruptedUp('t-intr', signal, ms);
+        // Done before the signal (0) is the only other honest outcome.
+        if (code === 0) {
+          await cli('down', '--name', 't-intr');
+        } else if (code !== undefined) {
+          expect(code, `stopped after ${ms} ms`).toBe(signal === 'SIGINT' ? 130 : 143);
+        }
+        await nothingLeft('t-intr');
       }
-      await nothingLeft('t-intr');
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 
   it('after kill -9 the lab is reported incomplete (status exit 1), and the next up of the name reaps and rebuilds it', async () => {
     for (const ms of moments(RUNS)) {
@@ -120,14 +124,18 @@ describe('an empty or malformed lab name is an error for every command, and chan
     ['down', '--name', 'Bad_Name'],
     ['up', 'two-host', '--name', ''],
     ['run', 'quickstart', '--name', ''],
-  ])('%s %s %s …', async (...argv) => {
-    // The single running lab is what an empty name used to pick.
-    if (!existsSync(`${STATE_ROOT}/t-name/lab.json`)) expect((await cli('up', 'two-host', '--name', 't-name')).code).toBe(0);
-    const before = labNamespaces('t-name').sort();
-    const r = await cli(...argv);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^calico-sim: invalid lab name "(|Bad_Name)"/);
-    expect(labNamespaces('t-name').sort()).toEqual(before);
-    expect((await cli('status', '--name', 't-name')).code).toBe(0);
-  }, 60_000);
+  ])(
+    '%s %s %s …',
+    async (...argv) => {
+      // The single running lab is what an empty name used to pick.
+      if (!existsSync(`${STATE_ROOT}/t-name/lab.json`)) expect((await cli('up', 'two-host', '--name', 't-name')).code).toBe(0);
+      const before = labNamespaces('t-name').sort();
+      const r = await cli(...argv);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^calico-sim: invalid lab name "(|Bad_Name)"/);
+      expect(labNamespaces('t-name').sort()).toEqual(before);
+      expect((await cli('status', '--name', 't-name')).code).toBe(0);
+    },
+    60_000,
+  );
 });

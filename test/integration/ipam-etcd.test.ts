@@ -140,9 +140,7 @@ describe('IPAM against a real etcd', () => {
     // A second pool is used once the first one is full; both are named when all are exhausted.
     await ipam.ensurePool(pool('tiny-2', '198.19.1.0/26', 26));
     expect((await ipam.autoAssign({ host: 'host-c', handleId: 'c' })).block).toBe('198.19.1.0/26');
-    await expect(ipam.autoAssign({ host: 'host-d', handleId: 'd' })).rejects.toThrow(
-      new IpamError(`IP pool(s) 198.19.0.0/25, 198.19.1.0/26 exhausted: no free block for host host-d; ${strict}`),
-    );
+    await expect(ipam.autoAssign({ host: 'host-d', handleId: 'd' })).rejects.toThrow(new IpamError(`IP pool(s) 198.19.0.0/25, 198.19.1.0/26 exhausted: no free block for host host-d; ${strict}`));
 
     // Without strict affinity the same hosts borrow, until no address is left anywhere.
     await ipam.setIpamConfig({ strictAffinity: false });
@@ -164,9 +162,7 @@ describe('IPAM against a real etcd', () => {
     expect((await ipam.pools()).map((p) => p.metadata.name)).toEqual(['on']);
     expect((await ipam.autoAssign({ host: 'host-a', handleId: 'x' })).block).toBe('198.19.1.0/26');
 
-    await expect(ipam.ensurePool(pool('clash', '198.19.0.128/25', 26))).rejects.toThrow(
-      new IpamError('IP pool clash (198.19.0.128/25) overlaps IP pool off (198.19.0.0/24)'),
-    );
+    await expect(ipam.ensurePool(pool('clash', '198.19.0.128/25', 26))).rejects.toThrow(new IpamError('IP pool clash (198.19.0.128/25) overlaps IP pool off (198.19.0.0/24)'));
     await expect(ipam.ensurePool(pool('bad', '198.19.2.1/24', 26))).rejects.toThrow(/host bits set/);
     await expect(ipam.ensurePool(pool('big-blocks', '198.18.0.0/16', 19))).rejects.toThrow(/block size \/19 is invalid/);
     await expect(ipam.ensurePool(pool('small-pool', '198.18.0.0/28', 26))).rejects.toThrow(/block size \/26 is invalid/);
@@ -274,10 +270,8 @@ describe('IPAM against a real etcd', () => {
 });
 
 describe('IPv6 and dual stack', () => {
-  it('assigns IPv6 addresses from /122 blocks at Calico\'s ipv6 keys', async () => {
-    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x', family: 6 })).rejects.toThrow(
-      new IpamError('no enabled IP pool for IPv6: cannot assign an address to host host-a'),
-    );
+  it("assigns IPv6 addresses from /122 blocks at Calico's ipv6 keys", async () => {
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x', family: 6 })).rejects.toThrow(new IpamError('no enabled IP pool for IPv6: cannot assign an address to host host-a'));
     expect(await ipam.ensurePool(V6_POOL)).toBe(true);
     await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x' })).rejects.toThrow(/no enabled IP pool for IPv4/);
 
@@ -362,7 +356,7 @@ describe('IPAM config, borrowing and strict affinity', () => {
     expect(await ipam.getIpamConfig()).toEqual({ strictAffinity: true, autoAllocateBlocks: false, maxBlocksPerHost: 0 });
   });
 
-  it('borrows from another host\'s block once its own is full; strict affinity refuses; release leaves the owner\'s block', async () => {
+  it("borrows from another host's block once its own is full; strict affinity refuses; release leaves the owner's block", async () => {
     await ipam.ensurePool(pool('two-blocks', '198.19.0.0/25', 26));
     await ipam.setIpamConfig({ maxBlocksPerHost: 1 });
     const mine = await assignMany('host-a', 64);
@@ -446,9 +440,7 @@ describe('IPAM config, borrowing and strict affinity', () => {
     await ipam.ensurePool(pool('four-blocks', '198.19.0.0/24', 26));
     await ipam.setIpamConfig({ autoAllocateBlocks: false });
     await expect(ipam.autoAssign({ host: 'host-a', handleId: 'a' })).rejects.toThrow(
-      new IpamError(
-        'IP pool(s) 198.19.0.0/24: host host-a has no free address in its blocks and may not claim one (autoAllocateBlocks is off), and no other block has a free address to borrow',
-      ),
+      new IpamError('IP pool(s) 198.19.0.0/24: host host-a has no free address in its blocks and may not claim one (autoAllocateBlocks is off), and no other block has a free address to borrow'),
     );
     await ipam.setIpamConfig({ autoAllocateBlocks: true });
     await assignMany('host-b', 1);
@@ -496,8 +488,6 @@ describe('ipam check against etcd', () => {
       metadata: { name: 'x', namespace: 'default' },
       spec: { node: 'host-a', orchestrator: 'cni', workload: 'x', endpoint: 'eth0', interfaceName: 'calix', ipNetworks: [`${x.ip}/32`], netns: 'x' },
     });
-    expect(await ipam.check()).toEqual([
-      { kind: 'leaked-address', detail: '198.19.0.1 is allocated in block 198.19.0.0/26 (handle leak, node host-a) but no workload endpoint uses it' },
-    ]);
+    expect(await ipam.check()).toEqual([{ kind: 'leaked-address', detail: '198.19.0.1 is allocated in block 198.19.0.0/26 (handle leak, node host-a) but no workload endpoint uses it' }]);
   });
 });

@@ -11,14 +11,28 @@ import { STATE_ROOT } from '../../src/sim/names.js';
  * rules, links, addresses, iptables and nftables rules. Every command must succeed.
  */
 async function netSnapshot(netns?: string): Promise<string> {
-  const cmds = [['ip', '-4', 'route', 'show', 'table', 'all'], ['ip', '-6', 'route', 'show', 'table', 'all'], ['ip', '-4', 'rule'], ['ip', '-6', 'rule'],
-    ['ip', '-br', 'link'], ['ip', '-br', 'addr'], ['iptables-save'], ['ip6tables-save'], ['nft', 'list', 'ruleset']];
-  const outs = await Promise.all(cmds.map(async (argv) => {
-    const [c, ...a] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
-    const r = await execa(c!, a);
-    // iptables-save stamps the time in comments; that is not a rule.
-    return `$ ${argv.join(' ')}\n${String(r.stdout).split('\n').filter((l) => !l.startsWith('#')).join('\n')}`;
-  }));
+  const cmds = [
+    ['ip', '-4', 'route', 'show', 'table', 'all'],
+    ['ip', '-6', 'route', 'show', 'table', 'all'],
+    ['ip', '-4', 'rule'],
+    ['ip', '-6', 'rule'],
+    ['ip', '-br', 'link'],
+    ['ip', '-br', 'addr'],
+    ['iptables-save'],
+    ['ip6tables-save'],
+    ['nft', 'list', 'ruleset'],
+  ];
+  const outs = await Promise.all(
+    cmds.map(async (argv) => {
+      const [c, ...a] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+      const r = await execa(c!, a);
+      // iptables-save stamps the time in comments; that is not a rule.
+      return `$ ${argv.join(' ')}\n${String(r.stdout)
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .join('\n')}`;
+    }),
+  );
   return outs.join('\n');
 }
 
@@ -124,7 +138,11 @@ describe('lab lifecycle from the CLI', () => {
       ['a duplicate host name', [file('dup.yaml', 'hosts: [{name: a}, {name: a}]\n')], /dup\.yaml: hosts\[1\]\.name: duplicate name "a"/],
       ['a pool overlapping the fabric', [file('overlap.yaml', 'pools: [{cidr: 198.18.0.0/20}]\nhosts: [{name: a}]\n')], /overlap\.yaml: pools\[0\]\.cidr: pool 198\.18\.0\.0\/20 overlaps the fabric/],
       ['a bad lab name', ['two-host', '--name', 'Bad_Name'], /invalid lab name "Bad_Name"/],
-      ['a network outside the lab ranges', [file('rfc1918.yaml', 'pools: [{cidr: 10.0.0.0/16}]\nhosts: [{name: a}]\n')], /rfc1918\.yaml: pools\[0\]\.cidr: 10\.0\.0\.0\/16 is outside the lab address ranges/],
+      [
+        'a network outside the lab ranges',
+        [file('rfc1918.yaml', 'pools: [{cidr: 10.0.0.0/16}]\nhosts: [{name: a}]\n')],
+        /rfc1918\.yaml: pools\[0\]\.cidr: 10\.0\.0\.0\/16 is outside the lab address ranges/,
+      ],
     ];
     it.each(cases)('%s', async (_what, args, re) => {
       const before = { netns: labNamespaces(), state: existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT) : [] };

@@ -112,7 +112,14 @@ async function inNs(ns: string, ...argv: string[]): Promise<string> {
 async function ensureTshark(): Promise<void> {
   if ((await tryRun('sh', ['-c', 'command -v tshark'])).exitCode === 0) return;
   await run('sh', ['-c', 'echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections'], { timeoutMs: 30_000 });
-  const r = await tryRun('sh', ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tshark || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tshark)'], { timeoutMs: 300_000 });
+  const r = await tryRun(
+    'sh',
+    [
+      '-c',
+      'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tshark || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tshark)',
+    ],
+    { timeoutMs: 300_000 },
+  );
   if (r.exitCode !== 0) throw new Error(`tshark is missing and could not be installed (apt-get install tshark): ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
 }
 
@@ -120,31 +127,78 @@ async function ensureTshark(): Promise<void> {
 // tshark's view of a file, one row per frame.
 
 const FIELDS = [
-  'frame.number', 'frame.protocols', 'eth.src', 'eth.dst', 'sll.src.eth',
-  'ip.src', 'ip.dst', 'ip.ttl', 'ip.frag_offset', 'ip.flags.mf',
-  'ipv6.src', 'ipv6.dst', 'ipv6.hlim', 'ipv6.fraghdr.offset',
-  'udp.srcport', 'udp.dstport', 'tcp.srcport', 'tcp.dstport', 'icmp.type', 'icmpv6.type', 'vxlan.vni',
+  'frame.number',
+  'frame.protocols',
+  'eth.src',
+  'eth.dst',
+  'sll.src.eth',
+  'ip.src',
+  'ip.dst',
+  'ip.ttl',
+  'ip.frag_offset',
+  'ip.flags.mf',
+  'ipv6.src',
+  'ipv6.dst',
+  'ipv6.hlim',
+  'ipv6.fraghdr.offset',
+  'udp.srcport',
+  'udp.dstport',
+  'tcp.srcport',
+  'tcp.dstport',
+  'icmp.type',
+  'icmpv6.type',
+  'vxlan.vni',
 ] as const;
 type Row = Record<(typeof FIELDS)[number], string[]>;
 
 async function tshark(file: string): Promise<Row[]> {
-  const out = await run('tshark', [
-    '-r', file, '-n',
-    // Per-frame decoding, as our reader does: no reassembly across frames.
-    '-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-o', 'tcp.desegment_tcp_streams:FALSE',
-    '-T', 'fields', ...FIELDS.flatMap((f) => ['-e', f]), '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,',
-  ], { timeoutMs: 60_000 });
-  return out.split('\n').filter((l) => l.trim() !== '').map((line) => {
-    const cols = line.split('\t');
-    return Object.fromEntries(FIELDS.map((f, i) => [f, cols[i] ? cols[i]!.split(',') : []])) as Row;
-  });
+  const out = await run(
+    'tshark',
+    [
+      '-r',
+      file,
+      '-n',
+      // Per-frame decoding, as our reader does: no reassembly across frames.
+      '-o',
+      'ip.defragment:FALSE',
+      '-o',
+      'ipv6.defragment:FALSE',
+      '-o',
+      'tcp.desegment_tcp_streams:FALSE',
+      '-T',
+      'fields',
+      ...FIELDS.flatMap((f) => ['-e', f]),
+      '-E',
+      'separator=/t',
+      '-E',
+      'occurrence=a',
+      '-E',
+      'aggregator=,',
+    ],
+    { timeoutMs: 60_000 },
+  );
+  return out
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((line) => {
+      const cols = line.split('\t');
+      return Object.fromEntries(FIELDS.map((f, i) => [f, cols[i] ? cols[i]!.split(',') : []])) as Row;
+    });
 }
 
 const TRANSPORTS = new Set(['tcp', 'udp', 'icmp', 'icmpv6']);
 const EXT_HEADER: Record<string, number> = { 'ipv6.hopopts': 0, 'ipv6.routing': 43, 'ipv6.fraghdr': 44, 'ipv6.dstopts': 60 };
 
 /** One IP layer as tshark saw it: which occurrence of ip/ipv6 fields it is, and what follows it. */
-interface TsLayer { version: 4 | 6; src: string; dst: string; ttl: string; transport?: string; exts: number[]; pos: number }
+interface TsLayer {
+  version: 4 | 6;
+  src: string;
+  dst: string;
+  ttl: string;
+  transport?: string;
+  exts: number[];
+  pos: number;
+}
 
 function layers(row: Row): { layers: TsLayer[]; tokens: string[] } {
   const tokens = row['frame.protocols'][0]!.split(':');
@@ -249,7 +303,12 @@ function compare(p: Packet, row: Row, linkType: number): string[] {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Capture { name: string; file: string; cap?: PcapCapture; rows?: Row[] }
+interface Capture {
+  name: string;
+  file: string;
+  cap?: PcapCapture;
+  rows?: Row[];
+}
 const captures: Capture[] = [];
 
 describe.skipIf(!IS_ROOT)('pcap reader vs tshark on real tcpdump captures (root: namespaces pcaptest_*)', () => {
@@ -292,7 +351,10 @@ describe.skipIf(!IS_ROOT)('pcap reader vs tshark on real tcpdump captures (root:
     ];
 
     // Traffic. Plain, then through the VXLAN tunnel.
-    for (const [d4, d6] of [[B4, B6], [VB4, VB6]] as const) {
+    for (const [d4, d6] of [
+      [B4, B6],
+      [VB4, VB6],
+    ] as const) {
       await inNs(NS_A, 'ping', '-n', '-c', '2', '-i', '0.2', '-W', '2', d4);
       await inNs(NS_A, 'ping', '-6', '-n', '-c', '2', '-i', '0.2', '-W', '2', d6);
       expect(await inNs(NS_A, 'bash', '-c', `exec 3<>/dev/tcp/${d4}/${TCP_PORT} && timeout 5 cat <&3`)).toBe('hello');
@@ -325,7 +387,10 @@ describe.skipIf(!IS_ROOT)('pcap reader vs tshark on real tcpdump captures (root:
     for (const c of captures) {
       expect(c.cap!.packets.length, c.name).toBeGreaterThan(30);
       const ts = c.cap!.packets.map((p) => p.timestampUs);
-      expect(ts.every((t, i) => i === 0 || t >= ts[i - 1]!), `${c.name} timestamps ascend`).toBe(true);
+      expect(
+        ts.every((t, i) => i === 0 || t >= ts[i - 1]!),
+        `${c.name} timestamps ascend`,
+      ).toBe(true);
       expect(Math.abs(ts[0]! / 1000 - Date.now())).toBeLessThan(300_000);
     }
   });
@@ -335,7 +400,10 @@ describe.skipIf(!IS_ROOT)('pcap reader vs tshark on real tcpdump captures (root:
       expect(c.cap!.packets.length, `${c.name}: packet count`).toBe(c.rows!.length);
       const diffs = c.cap!.packets.flatMap((p, i) => compare(p, c.rows![i]!, c.cap!.linkType));
       expect(diffs, c.name).toEqual([]);
-      expect(c.cap!.packets.filter((p) => p.error).map((p) => `#${p.index} ${p.error}`), `${c.name}: decode errors`).toEqual([]);
+      expect(
+        c.cap!.packets.filter((p) => p.error).map((p) => `#${p.index} ${p.error}`),
+        `${c.name}: decode errors`,
+      ).toEqual([]);
       // Not vacuous: many packets had an inner packet to compare, of both IP versions.
       const inner = c.cap!.packets.flatMap((p) => (p.encapsulation?.inner ? [p.encapsulation.inner.version] : []));
       expect(inner.filter((v) => v === 4).length, `${c.name}: VXLAN packets with inner IPv4`).toBeGreaterThan(5);
@@ -345,9 +413,16 @@ describe.skipIf(!IS_ROOT)('pcap reader vs tshark on real tcpdump captures (root:
 
   it('the Ethernet capture holds every kind of traffic generated, so the agreement covers it', () => {
     const ps = captures.find((c) => c.name === 'eth')!.cap!.packets;
-    const has = (what: string, f: (p: Packet) => boolean | undefined) => expect(ps.some((p) => !p.encapsulation && f(p)), what).toBe(true);
+    const has = (what: string, f: (p: Packet) => boolean | undefined) =>
+      expect(
+        ps.some((p) => !p.encapsulation && f(p)),
+        what,
+      ).toBe(true);
     const inVxlan = (what: string, f: (i: InnerPacket) => boolean | undefined) =>
-      expect(ps.some((p) => p.encapsulation?.kind === 'vxlan' && p.encapsulation.vni === VNI && p.encapsulation.inner && f(p.encapsulation.inner)), `vxlan: ${what}`).toBe(true);
+      expect(
+        ps.some((p) => p.encapsulation?.kind === 'vxlan' && p.encapsulation.vni === VNI && p.encapsulation.inner && f(p.encapsulation.inner)),
+        `vxlan: ${what}`,
+      ).toBe(true);
     has('ICMP echo', (p) => p.ip?.src === A4 && p.ip.dst === B4 && p.l4?.icmpType === 8 && p.l4.icmpId !== undefined);
     has('ICMPv6 echo reply', (p) => p.ip?.src === B6 && p.ip.dst === A6 && p.l4?.icmpType === 129);
     has('TCP over IPv4', (p) => p.ip?.dst === B4 && p.l4?.protocol === 'tcp' && p.l4.dstPort === TCP_PORT);
@@ -371,9 +446,19 @@ describe.skipIf(!IS_ROOT)('pcap reader vs tshark on real tcpdump captures (root:
     const ps = captures.find((c) => c.name === 'eth')!.cap!.packets;
     // The veth ends play two "hosts" that are also the workloads; the tunnel plays an overlay.
     const exp = {
-      workloads: [{ name: 'a', ip: A4, ips: [A6] }, { name: 'b', ip: B4, ips: [B6] }],
-      hosts: [{ name: 'nsA', mac: MAC_VA }, { name: 'nsB', mac: MAC_VB }],
-      expectedFlows: [{ from: 'a', to: 'b', protocol: 'icmp' as const }, { from: 'b', to: 'a', protocol: 'tcp' as const }, { from: A6, to: B6, protocol: 'icmpv6' as const }],
+      workloads: [
+        { name: 'a', ip: A4, ips: [A6] },
+        { name: 'b', ip: B4, ips: [B6] },
+      ],
+      hosts: [
+        { name: 'nsA', mac: MAC_VA },
+        { name: 'nsB', mac: MAC_VB },
+      ],
+      expectedFlows: [
+        { from: 'a', to: 'b', protocol: 'icmp' as const },
+        { from: 'b', to: 'a', protocol: 'tcp' as const },
+        { from: A6, to: B6, protocol: 'icmpv6' as const },
+      ],
     };
     const r = checkCapture(ps, exp);
     const vxlanPackets = ps.filter((p) => p.encapsulation).length;
@@ -384,8 +469,17 @@ describe.skipIf(!IS_ROOT)('pcap reader vs tshark on real tcpdump captures (root:
     expect(r.flows.filter((f) => f.ok && f.sample.encapsulation)).toEqual([]);
 
     // The tunnel's inner addresses as the expected workload flow: seen only inside VXLAN.
-    const overlay = checkCapture(ps, { workloads: [{ name: 'va', ip: VA4 }, { name: 'vb', ip: VB4 }], hosts: exp.hosts, expectedFlows: [{ from: 'va', to: 'vb', protocol: 'icmp' }] });
+    const overlay = checkCapture(ps, {
+      workloads: [
+        { name: 'va', ip: VA4 },
+        { name: 'vb', ip: VB4 },
+      ],
+      hosts: exp.hosts,
+      expectedFlows: [{ from: 'va', to: 'vb', protocol: 'icmp' }],
+    });
     expect(overlay.ok).toBe(false);
-    expect(overlay.violations).toContainEqual(expect.stringMatching(/^expected flow 198\.18\.200\.129 \(workload va\) > 198\.18\.200\.130 \(workload vb\) \(icmp\) seen only inside vxlan encapsulation \(first #\d+\), never as plain IP$/));
+    expect(overlay.violations).toContainEqual(
+      expect.stringMatching(/^expected flow 198\.18\.200\.129 \(workload va\) > 198\.18\.200\.130 \(workload vb\) \(icmp\) seen only inside vxlan encapsulation \(first #\d+\), never as plain IP$/),
+    );
   });
 });

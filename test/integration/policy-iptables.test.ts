@@ -19,8 +19,12 @@ const X = 'csim_t-ipt_x';
 const ALL = [H, W1, W2, X];
 const IF1 = 'caliipt000001';
 const IF2 = 'caliipt000002';
-const IP1 = '198.19.0.1', IP2 = '198.19.0.2', IP61 = '2001:db8:1::1', IP62 = '2001:db8:1::2';
-const HOST_IP = '198.18.0.1', HOST_IP6 = '2001:db8:f::1';
+const IP1 = '198.19.0.1',
+  IP2 = '198.19.0.2',
+  IP61 = '2001:db8:1::1',
+  IP62 = '2001:db8:1::2';
+const HOST_IP = '198.18.0.1',
+  HOST_IP6 = '2001:db8:f::1';
 
 const any = (): MatchIR => ({ sets: [], notSets: [], ports: [], notPorts: [] });
 const rule = (family: 4 | 6, action: RuleIR['action'], over: Partial<RuleIR> = {}): RuleIR => ({ family, action, src: any(), dst: any(), ...over });
@@ -29,7 +33,10 @@ const port = (n: number): MatchIR => ({ ...any(), ports: [{ first: n, last: n }]
 
 /** w2's ingress: TCP 8080 and echo requests from w1 only (when `tcp`). */
 const web = (tcp: boolean): ChainIR => ({
-  id: 'web', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy default/web',
+  id: 'web',
+  kind: 'policy',
+  direction: 'ingress',
+  name: 'NetworkPolicy default/web',
   rules: [
     ...(tcp ? [rule(4, 'allow', { protocol: 6, src: from('w1'), dst: port(8080) }), rule(6, 'allow', { protocol: 6, src: from('w16'), dst: port(8080) })] : []),
     rule(4, 'allow', { protocol: 1, src: from('w1'), icmp: { type: 8 } }),
@@ -45,7 +52,13 @@ function irWith(tcp: boolean): HostPolicyIR {
       { id: 'w16', family: 6, members: [`${IP61}/128`], source: 'selector app == w1' },
     ],
     chains: [
-      { id: 'noping6', kind: 'policy', direction: 'egress', name: 'NetworkPolicy default/noping6', rules: [rule(6, 'deny', { protocol: 58, icmp: { type: 128 } }), rule(4, 'allow'), rule(6, 'allow')] },
+      {
+        id: 'noping6',
+        kind: 'policy',
+        direction: 'egress',
+        name: 'NetworkPolicy default/noping6',
+        rules: [rule(6, 'deny', { protocol: 58, icmp: { type: 128 } }), rule(4, 'allow'), rule(6, 'allow')],
+      },
       web(tcp),
       open('egress'),
       open('ingress'),
@@ -65,14 +78,24 @@ async function ping(netns: string, ip: string): Promise<boolean> {
 }
 /** One TCP connect: `ok`, `refused` (RST: nothing listens) or `timeout` (dropped). */
 async function connect(netns: string, ip: string, port: number): Promise<string> {
-  const js = `const s=require('net').connect({host:'${ip}',port:${port}});s.setTimeout(800);`
-    + `s.on('connect',()=>{console.log('ok');process.exit(0)});s.on('timeout',()=>{console.log('timeout');process.exit(0)});s.on('error',e=>{console.log(e.code==='ECONNREFUSED'?'refused':e.code);process.exit(0)})`;
+  const js =
+    `const s=require('net').connect({host:'${ip}',port:${port}});s.setTimeout(800);` +
+    `s.on('connect',()=>{console.log('ok');process.exit(0)});s.on('timeout',()=>{console.log('timeout');process.exit(0)});s.on('error',e=>{console.log(e.code==='ECONNREFUSED'?'refused':e.code);process.exit(0)})`;
   return String((await ns(netns, [process.execPath, '-e', js])).stdout).trim();
 }
 /** Filter tables and sets as text, without dates, counters and ipset's random hash seed. */
 async function kernelState(netns: string): Promise<string> {
-  const save = async (cmd: string) => (await run('ip', ['netns', 'exec', netns, cmd, '-t', 'filter'])).split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/ \[\d+:\d+\]$/, '')).join('\n');
-  const sets = (await run('ip', ['netns', 'exec', netns, 'ipset', 'save'])).split('\n').map((l) => l.replace(/ initval 0x[0-9a-f]+/, '')).sort().join('\n');
+  const save = async (cmd: string) =>
+    (await run('ip', ['netns', 'exec', netns, cmd, '-t', 'filter']))
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => l.replace(/ \[\d+:\d+\]$/, ''))
+      .join('\n');
+  const sets = (await run('ip', ['netns', 'exec', netns, 'ipset', 'save']))
+    .split('\n')
+    .map((l) => l.replace(/ initval 0x[0-9a-f]+/, ''))
+    .sort()
+    .join('\n');
   return `${await save('iptables-save')}\n${await save('ip6tables-save')}\n${sets}`;
 }
 
@@ -81,13 +104,19 @@ const started = Date.now();
 
 beforeAll(async () => {
   await removeNetns(ALL); // a previous crashed run must not get in the way
-  await ipBatch(undefined, ALL.map((n) => `netns add ${n}`));
+  await ipBatch(
+    undefined,
+    ALL.map((n) => `netns add ${n}`),
+  );
   // No DAD: addresses (the gateway link-local above all) are usable at once.
   const noDad = { 'net.ipv6.conf.all.accept_dad': '0', 'net.ipv6.conf.default.accept_dad': '0' };
   await Promise.all([H, W1, W2].map((n) => setSysctls(n, noDad)));
   await setSysctls(H, { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' });
   await ipBatch(H, ['link set lo up', `addr add ${HOST_IP}/32 dev lo`, `addr add ${HOST_IP6}/128 dev lo`]);
-  for (const [w, iface, ip, ip6] of [[W1, IF1, IP1, IP61], [W2, IF2, IP2, IP62]] as const) {
+  for (const [w, iface, ip, ip6] of [
+    [W1, IF1, IP1, IP61],
+    [W2, IF2, IP2, IP62],
+  ] as const) {
     await ipBatch(H, [
       `link add ${iface} type veth peer name eth0 netns ${w}`,
       `link set ${iface} address ee:ee:ee:ee:ee:ee`,
@@ -97,12 +126,16 @@ beforeAll(async () => {
     ]);
     await setSysctls(H, { [`net.ipv4.conf.${iface}.proxy_arp`]: '1', [`net.ipv4.neigh.${iface}.proxy_delay`]: '0' });
     await ipBatch(w, [
-      'link set lo up', `addr add ${ip}/32 dev eth0`, 'link set eth0 up',
+      'link set lo up',
+      `addr add ${ip}/32 dev eth0`,
+      'link set eth0 up',
       // Proxy ARP answers only for a target routed through another interface, and this host has
       // no fabric link to route 169.254.1.1 through: a static neighbour stands in for it.
       'neigh replace 169.254.1.1 lladdr ee:ee:ee:ee:ee:ee dev eth0 nud permanent',
-      'route add 169.254.1.1 dev eth0 scope link', 'route add default via 169.254.1.1 dev eth0',
-      `addr add ${ip6}/128 dev eth0 nodad`, 'route add default via fe80::ecee:eeff:feee:eeee dev eth0',
+      'route add 169.254.1.1 dev eth0 scope link',
+      'route add default via 169.254.1.1 dev eth0',
+      `addr add ${ip6}/128 dev eth0 nodad`,
+      'route add default via fe80::ecee:eeff:feee:eeee dev eth0',
     ]);
   }
   // Echo servers on two ports in w2 (v4 and v6).
@@ -150,11 +183,22 @@ describe('IptablesPolicy on a host namespace with two workloads', () => {
   });
 
   it('an established TCP connection survives a change that denies new ones', async () => {
-    client = execa('ip', ['netns', 'exec', W1, process.execPath, '-e',
-      `const s=require('net').connect(8080,'${IP2}',()=>console.log('connected'));s.setEncoding('utf8');s.on('data',d=>process.stdout.write('echo:'+d));process.stdin.on('data',d=>s.write(d));s.on('error',e=>console.log('error '+e.code))`],
-    { reject: false, stdin: 'pipe' });
+    client = execa(
+      'ip',
+      [
+        'netns',
+        'exec',
+        W1,
+        process.execPath,
+        '-e',
+        `const s=require('net').connect(8080,'${IP2}',()=>console.log('connected'));s.setEncoding('utf8');s.on('data',d=>process.stdout.write('echo:'+d));process.stdin.on('data',d=>s.write(d));s.on('error',e=>console.log('error '+e.code))`,
+      ],
+      { reject: false, stdin: 'pipe' },
+    );
     procs.push(client);
-    client.stdout!.on('data', (d: Buffer) => { clientOut += d.toString(); });
+    client.stdout!.on('data', (d: Buffer) => {
+      clientOut += d.toString();
+    });
     await waitFor('client connected', async () => clientOut.includes('connected'), 3000, 50);
     client.stdin!.write('one\n');
     await echoed('one');
@@ -191,7 +235,7 @@ describe('IptablesPolicy on a host namespace with two workloads', () => {
   });
 });
 
-describe('IptablesPolicy and the unit test\'s golden IR', () => {
+describe("IptablesPolicy and the unit test's golden IR", () => {
   it('the kernel takes the full texts and the deltas; remove() leaves nothing', async () => {
     const ir = JSON.parse(readFileSync(new URL('../unit/golden/policy-iptables/host-ir.json', import.meta.url), 'utf8')) as HostPolicyIR;
     const p = new IptablesPolicy(X);

@@ -18,9 +18,15 @@ const sh = async (netns: string, cmd: string) => String((await execa('ip', ['net
 /** A host's whole policy ruleset, with what legitimately differs between two writes removed. */
 async function ruleset(netns: string, dataplane: 'iptables' | 'nftables'): Promise<string> {
   if (dataplane === 'iptables') {
-    const rules = (await sh(netns, 'iptables-save -t filter; ip6tables-save -t filter')).split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]'));
+    const rules = (await sh(netns, 'iptables-save -t filter; ip6tables-save -t filter'))
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]'));
     // A hash set has no order: ipset lists members as they hash.
-    const sets = (await sh(netns, 'ipset save')).split('\n').map((l) => l.replace(/ initval 0x[0-9a-f]+/, '')).sort();
+    const sets = (await sh(netns, 'ipset save'))
+      .split('\n')
+      .map((l) => l.replace(/ initval 0x[0-9a-f]+/, ''))
+      .sort();
     return [...rules, ...sets].join('\n');
   }
   // nft lists sets and chains in creation order; a delta appends what it adds. Compare content:
@@ -61,7 +67,12 @@ for (const dataplane of ['iptables', 'nftables'] as const) {
         const web = docs.find((d) => (d.metadata as { name: string }).name === 'web')!;
         const widened = JSON.parse(JSON.stringify(web)) as { spec: { ingress: { destination: { ports: number[] } }[] } };
         widened.spec.ingress[0]!.destination.ports = [80, 443];
-        const extra = { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'db-audit' }, spec: { order: 50, selector: "role == 'db'", types: ['Ingress'], ingress: [{ action: 'Log', protocol: 'TCP' }] } };
+        const extra = {
+          apiVersion: 'projectcalico.org/v3',
+          kind: 'GlobalNetworkPolicy',
+          metadata: { name: 'db-audit' },
+          spec: { order: 50, selector: "role == 'db'", types: ['Ingress'], ingress: [{ action: 'Log', protocol: 'TCP' }] },
+        };
         await applyAndWait(lab.state, [widened]);
         await applyAndWait(lab.state, [extra]);
         await applyAndWait(lab.state, [web]);
@@ -85,10 +96,15 @@ for (const dataplane of ['iptables', 'nftables'] as const) {
       await waitFor('agents reported dead', async () => (await status(lab.state)).hosts.every((h) => !h.agent.alive), 5_000);
       expect((await heal(lab.state)).sort()).toEqual(hosts.map((h) => `agent@${h.name}`).sort());
       const pids = readLabState(LAB).hosts.map((h) => h.agent.pid);
-      await waitFor('restarted agents programmed', () => withDatastore(lab.state, async (ds) => {
-        const { items } = await ds.list<AgentStatus>(keys.agentStatuses);
-        return items.filter((i) => pids.includes(i.value.pid) && i.value.lastReconcile && !i.value.lastReconcile.error).length === hosts.length;
-      }), 15_000);
+      await waitFor(
+        'restarted agents programmed',
+        () =>
+          withDatastore(lab.state, async (ds) => {
+            const { items } = await ds.list<AgentStatus>(keys.agentStatuses);
+            return items.filter((i) => pids.includes(i.value.pid) && i.value.lastReconcile && !i.value.lastReconcile.error).length === hosts.length;
+          }),
+        15_000,
+      );
       const after = await Promise.all(hosts.map((h) => ruleset(h.netns, dataplane)));
       for (let i = 0; i < hosts.length; i++) expect(after[i], hosts[i]!.name).toBe(before[i]);
     }, 60_000);
@@ -101,7 +117,15 @@ for (const dataplane of ['iptables', 'nftables'] as const) {
           expect(await sh(h.netns, 'iptables-save -t filter; ip6tables-save -t filter; ipset list -n')).not.toMatch(/cali/);
         }
         const [client, web1, db1] = [await ns('client'), await ns('web1'), await ns('db1')];
-        const cells = await reachability({ runner, endpoints: [web1, db1].map((w) => ({ name: w.name, netns: w.netns, ip: w.ip })), sources: [{ name: client.name, netns: client.netns, ip: client.ip }], protos: ['tcp'], families: [4], ports: [80, 5432], timeoutMs: 1000 });
+        const cells = await reachability({
+          runner,
+          endpoints: [web1, db1].map((w) => ({ name: w.name, netns: w.netns, ip: w.ip })),
+          sources: [{ name: client.name, netns: client.netns, ip: client.ip }],
+          protos: ['tcp'],
+          families: [4],
+          ports: [80, 5432],
+          timeoutMs: 1000,
+        });
         expect(cells.map((c) => `${c.to}:${c.port} ${c.ok}`).sort()).toEqual(['db1:5432 false', 'db1:80 false', 'web1:5432 false', 'web1:80 true']);
       }, 60_000);
     }

@@ -29,7 +29,11 @@ const anyM = (): MatchIR => ({ sets: [], notSets: [], ports: [], notPorts: [] })
 const fromA = (m: Partial<MatchIR> = {}): MatchIR => ({ ...anyM(), sets: ['wa4'], ...m });
 const rule = (r: Partial<RuleIR> & Pick<RuleIR, 'family' | 'action'>): RuleIR => ({ src: anyM(), dst: anyM(), ...r });
 const profile = (direction: 'ingress' | 'egress'): ChainIR => ({
-  id: 'kns', kind: 'profile', direction, name: 'Profile kns.default', rules: [rule({ family: 4, action: 'allow' }), rule({ family: 6, action: 'allow' })],
+  id: 'kns',
+  kind: 'profile',
+  direction,
+  name: 'Profile kns.default',
+  rules: [rule({ family: 4, action: 'allow' }), rule({ family: 6, action: 'allow' })],
 });
 const policyB = (rules: RuleIR[]): ChainIR => ({ id: 'bweb', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy default/b', rules });
 const ep = (w: typeof W.a, policies: string[] = []) => ({ iface: w.iface, name: `default/${w.ns}`, ingress: { policies, profiles: ['kns'] }, egress: { policies: [], profiles: ['kns'] } });
@@ -42,17 +46,46 @@ const open: HostPolicyIR = { sets, chains: [profile('ingress'), profile('egress'
 /** b accepts TCP 8080 and ping from a over IPv4; nothing else (IPv6 included). */
 const web: HostPolicyIR = {
   sets,
-  chains: [policyB([rule({ family: 4, action: 'allow', protocol: 6, src: fromA(), dst: { ...anyM(), ports: [{ first: 8080, last: 8080 }] } }), rule({ family: 4, action: 'allow', protocol: 1, icmp: { type: 8 }, src: fromA() })]), profile('ingress'), profile('egress')],
+  chains: [
+    policyB([
+      rule({ family: 4, action: 'allow', protocol: 6, src: fromA(), dst: { ...anyM(), ports: [{ first: 8080, last: 8080 }] } }),
+      rule({ family: 4, action: 'allow', protocol: 1, icmp: { type: 8 }, src: fromA() }),
+    ]),
+    profile('ingress'),
+    profile('egress'),
+  ],
   endpoints: [ep(W.a), ep(W.b, ['bweb'])],
 };
 /** b accepts only UDP 53 from a: new TCP connections and pings are dropped. */
-const lockdown: HostPolicyIR = { ...web, chains: [policyB([rule({ family: 4, action: 'allow', protocol: 17, src: fromA(), dst: { ...anyM(), ports: [{ first: 53, last: 53 }] } })]), profile('ingress'), profile('egress')] };
+const lockdown: HostPolicyIR = {
+  ...web,
+  chains: [policyB([rule({ family: 4, action: 'allow', protocol: 17, src: fromA(), dst: { ...anyM(), ports: [{ first: 53, last: 53 }] } })]), profile('ingress'), profile('egress')],
+};
 
 /** a's egress allows only TCP 8080 and 9090; b's ingress as in `web`: each side drops something the other allows. */
 const both: HostPolicyIR = {
   sets,
   chains: [
-    { id: 'aeg', kind: 'policy', direction: 'egress', name: 'NetworkPolicy default/a', rules: [rule({ family: 4, action: 'allow', protocol: 6, dst: { ...anyM(), ports: [{ first: 8080, last: 8080 }, { first: 9090, last: 9090 }] } })] },
+    {
+      id: 'aeg',
+      kind: 'policy',
+      direction: 'egress',
+      name: 'NetworkPolicy default/a',
+      rules: [
+        rule({
+          family: 4,
+          action: 'allow',
+          protocol: 6,
+          dst: {
+            ...anyM(),
+            ports: [
+              { first: 8080, last: 8080 },
+              { first: 9090, last: 9090 },
+            ],
+          },
+        }),
+      ],
+    },
     ...web.chains,
   ],
   endpoints: [{ ...ep(W.a), egress: { policies: ['aeg'], profiles: ['kns'] } }, ep(W.b, ['bweb'])],
@@ -84,11 +117,16 @@ s.on('data',d=>process.stdout.write(d));s.on('error',e=>{console.error(e.code);p
 class Session {
   private out = '';
   constructor(private proc: ResultPromise) {
-    proc.stdout!.on('data', (d: Buffer) => { this.out += d.toString(); });
+    proc.stdout!.on('data', (d: Buffer) => {
+      this.out += d.toString();
+    });
   }
   async echo(text: string): Promise<boolean> {
     this.proc.stdin!.write(`${text}\n`);
-    return waitFor(`echo of ${text}`, async () => this.out.includes(text), 3000, 50).then(() => true, () => false);
+    return waitFor(`echo of ${text}`, async () => this.out.includes(text), 3000, 50).then(
+      () => true,
+      () => false,
+    );
   }
 }
 
@@ -107,15 +145,19 @@ const listRuleset = (ns: string) => nft(ns, ['list', 'ruleset']);
 async function content(ns: string): Promise<string> {
   const items = (JSON.parse(await nft(ns, ['-j', 'list', 'ruleset'])) as { nftables: Record<string, Record<string, unknown>>[] }).nftables;
   const perChain = new Map<string, number>();
-  return items.filter((x) => !('metainfo' in x)).map((x) => {
-    const [kind, v] = Object.entries(x)[0]!;
-    const { handle: _h, ...rest } = v;
-    if (Array.isArray(rest.elem)) rest.elem = rest.elem.map((e) => JSON.stringify(e)).sort();
-    if (kind !== 'rule') return `${kind} ${JSON.stringify(rest)}`;
-    const i = perChain.get(String(rest.chain)) ?? 0;
-    perChain.set(String(rest.chain), i + 1);
-    return `rule ${String(rest.chain)} ${String(i).padStart(4, '0')} ${JSON.stringify(rest)}`;
-  }).sort().join('\n');
+  return items
+    .filter((x) => !('metainfo' in x))
+    .map((x) => {
+      const [kind, v] = Object.entries(x)[0]!;
+      const { handle: _h, ...rest } = v;
+      if (Array.isArray(rest.elem)) rest.elem = rest.elem.map((e) => JSON.stringify(e)).sort();
+      if (kind !== 'rule') return `${kind} ${JSON.stringify(rest)}`;
+      const i = perChain.get(String(rest.chain)) ?? 0;
+      perChain.set(String(rest.chain), i + 1);
+      return `rule ${String(rest.chain)} ${String(i).padStart(4, '0')} ${JSON.stringify(rest)}`;
+    })
+    .sort()
+    .join('\n');
 }
 
 // ---- the scratch host --------------------------------------------------------------------------
@@ -123,7 +165,10 @@ const children: ResultPromise[] = [];
 
 beforeAll(async () => {
   await removeNetns(ALL_NS); // leftovers of a crashed run
-  await ipBatch(undefined, ALL_NS.map((n) => `netns add ${n}`));
+  await ipBatch(
+    undefined,
+    ALL_NS.map((n) => `netns add ${n}`),
+  );
   // The host-side link-local (the IPv6 gateway) must be usable at once: no DAD on new links.
   await setSysctls(HOST, { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1', 'net.ipv6.conf.default.accept_dad': '0' });
   await ipBatch(HOST, [
@@ -164,7 +209,9 @@ afterAll(async () => {
 });
 
 describe('every golden script of the unit test is accepted by the real nft', () => {
-  const files = readdirSync(GOLDEN).filter((f) => f.endsWith('.nft')).sort();
+  const files = readdirSync(GOLDEN)
+    .filter((f) => f.endsWith('.nft'))
+    .sort();
 
   it('full scripts pass `nft -c -f` (check mode) in a scratch namespace', async () => {
     const full = files.filter((f) => !f.endsWith('.delta.nft'));

@@ -25,9 +25,12 @@ describe('policy scenarios', () => {
     it(`negative control on ${dataplane}: app's Allow flipped to Deny fails exactly web → app on TCP 8080`, async () => {
       const r = await runPolicyScenario({ scenario: 'security-groups', dataplane, breakPolicy: 'app', name: `t-pol-brk-${dataplane.slice(0, 3)}` });
       expect(r.passed).toBe(false);
-      expect(r.checks.filter((c) => !c.ok).map((c) => c.name).sort()).toEqual([
-        'tcp/8080 v4 web1 → app1', 'tcp/8080 v4 web1 → app2', 'tcp/8080 v4 web2 → app1', 'tcp/8080 v4 web2 → app2',
-      ]);
+      expect(
+        r.checks
+          .filter((c) => !c.ok)
+          .map((c) => c.name)
+          .sort(),
+      ).toEqual(['tcp/8080 v4 web1 → app1', 'tcp/8080 v4 web1 → app2', 'tcp/8080 v4 web2 → app1', 'tcp/8080 v4 web2 → app2']);
     }, 120_000);
   }
 

@@ -33,8 +33,7 @@ describe('a running lab changes', () => {
     expect(owner).not.toBe('host1');
     // The /32 is learned by BGP from host1 everywhere (more specific than the owner's /30).
     for (const h of ['host2', 'host3']) {
-      await waitFor(`${h} to learn ${ip}/32 from host1`, async () =>
-        (await ipRoutes(`csim_t-borrow_h_${h}`, 'proto', 'bird')).some((r) => r.dst === ip && r.gateway === '198.18.0.11'), 5_000, 50);
+      await waitFor(`${h} to learn ${ip}/32 from host1`, async () => (await ipRoutes(`csim_t-borrow_h_${h}`, 'proto', 'bird')).some((r) => r.dst === ip && r.gateway === '198.18.0.11'), 5_000, 50);
     }
     const st = await status(readLabState('t-borrow'));
     const eps = endpoints(st);
@@ -56,7 +55,11 @@ describe('a running lab changes', () => {
     expect((await pingMatrix(runner, endpoints(st))).filter((r) => !r.ok)).toEqual([]);
     expect(await withDatastore(state, (ds) => missingRoutes(ds, readLabState('t-hosts')))).toEqual([]);
     // No daemon was restarted to get there.
-    expect(readLabState('t-hosts').hosts.slice(0, 2).map((h) => h.bird.pid)).toEqual(birdPidsBefore);
+    expect(
+      readLabState('t-hosts')
+        .hosts.slice(0, 2)
+        .map((h) => h.bird.pid),
+    ).toEqual(birdPidsBefore);
     expect(st.hosts.filter((h) => h.bird.alive && h.agent.alive)).toHaveLength(3);
 
     const r = await deleteHost(readLabState('t-hosts'), 'host3');

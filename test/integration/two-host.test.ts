@@ -41,19 +41,31 @@ describe('two hosts routing workload traffic by BGP', () => {
       expect(h.bird.pid).toBeGreaterThan(0);
       expect(h.agent.pid).toBeGreaterThan(0);
     }
-    expect(st.workloads.map((w) => [w.name, w.host])).toEqual([['w1', 'host1'], ['w2', 'host1'], ['w3', 'host2'], ['w4', 'host2']]);
+    expect(st.workloads.map((w) => [w.name, w.host])).toEqual([
+      ['w1', 'host1'],
+      ['w2', 'host1'],
+      ['w3', 'host2'],
+      ['w4', 'host2'],
+    ]);
     for (const w of st.workloads) expect(w.interface).toMatch(/^cali[0-9a-f]{11}$/);
   });
 
   it("each host's kernel has the other host's block as a proto bird route (and BGP, not the engine, put it there)", async () => {
     const st = await status(lab.state);
     const ipsOn = (host: string) => st.workloads.filter((w) => w.host === host).map((w) => w.ip);
-    for (const [me, other] of [['host1', 'host2'], ['host2', 'host1']] as const) {
+    for (const [me, other] of [
+      ['host1', 'host2'],
+      ['host2', 'host1'],
+    ] as const) {
       const routes = await ipRoutes(`csim_${LAB}_h_${me}`, 'proto', 'bird');
       expect(routes.length).toBeGreaterThan(0);
       const otherIp = lab.state.hosts.find((h) => h.name === other)!.ip;
       for (const r of routes) expect(r.gateway).toBe(otherIp);
-      for (const ip of ipsOn(other)) expect(routes.some((r) => cidrContains(r.dst, ip)), `${me} routes ${ip}`).toBe(true);
+      for (const ip of ipsOn(other))
+        expect(
+          routes.some((r) => cidrContains(r.dst, ip)),
+          `${me} routes ${ip}`,
+        ).toBe(true);
     }
     expect(await missingRoutes2()).toEqual([]);
   });
@@ -90,7 +102,11 @@ describe('two hosts routing workload traffic by BGP', () => {
     // judging of wrong answers and translated sources is unit-tested in reachability-judge).
     const ghost = { name: 'ghost', netns: eps[2]!.netns, ip: '198.19.0.250' };
     const toGhost = await reachability({ runner, endpoints: [ghost], sources: [eps[1]!], protos: ['icmp', 'tcp', 'udp'], families: [4], timeoutMs: 1000 });
-    expect(toGhost.map((r) => [r.proto, r.ok])).toEqual([['icmp', false], ['tcp', false], ['udp', false]]);
+    expect(toGhost.map((r) => [r.proto, r.ok])).toEqual([
+      ['icmp', false],
+      ['tcp', false],
+      ['udp', false],
+    ]);
   });
 
   it('a workload added in a block new to its host is reachable from the other host within 5 s, by a BGP-learned route; deleting it removes route, address and record', async () => {

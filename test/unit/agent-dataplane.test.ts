@@ -19,7 +19,10 @@ interface KernelRoute {
   scope?: string;
 }
 
-interface Call { argv: string[]; input?: string }
+interface Call {
+  argv: string[];
+  input?: string;
+}
 
 /**
  * A kernel behind a CommandRunner: it records every command, answers `ip -j route show proto N`
@@ -33,7 +36,10 @@ class FakeKernel implements CommandRunner {
   /** Commands (argv joined with spaces) that fail with this stderr. */
   failing = new Map<string, string>();
 
-  constructor(public routes: KernelRoute[], public links: string[]) {}
+  constructor(
+    public routes: KernelRoute[],
+    public links: string[],
+  ) {}
 
   async run(argv: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
     this.calls.push({ argv: [...argv], ...(opts.input !== undefined ? { input: opts.input } : {}) });
@@ -71,28 +77,35 @@ class FakeKernel implements CommandRunner {
       return { stdout: '', stderr: 'RTNETLINK answers: Operation not permitted\nCommand failed -:1', exitCode: 1 };
     }
     const errors: string[] = [];
-    input.split('\n').filter(Boolean).forEach((line, i) => {
-      const words = line.split(' ');
-      if (words[0] !== 'route' || (words[1] !== 'replace' && words[1] !== 'del')) throw new Error(`fake kernel: cannot do "${line}"`);
-      const rest = words.slice(2);
-      const blackhole = rest[0] === 'blackhole';
-      if (blackhole) rest.shift();
-      const dst = rest.shift()!;
-      const arg = (k: string) => { const at = rest.indexOf(k); return at < 0 ? undefined : rest[at + 1]; };
-      const proto = arg('proto') ?? 'boot';
-      if (words[1] === 'del') {
-        const at = this.routes.findIndex((r) => r.dst === dst && r.protocol === proto && (!blackhole || r.type === 'blackhole'));
-        if (at < 0) errors.push(`RTNETLINK answers: No such process\nCommand failed -:${i + 1}`);
-        else this.routes.splice(at, 1);
-        return;
-      }
-      const gateway = arg('via');
-      const dev = arg('dev');
-      const scope = arg('scope');
-      const route: KernelRoute = blackhole ? { type: 'blackhole', dst, protocol: proto }
-        : { dst, ...(gateway ? { gateway } : {}), ...(dev ? { dev } : {}), protocol: proto, ...(scope ? { scope } : {}) };
-      this.routes = [...this.routes.filter((r) => r.dst !== dst), route];
-    });
+    input
+      .split('\n')
+      .filter(Boolean)
+      .forEach((line, i) => {
+        const words = line.split(' ');
+        if (words[0] !== 'route' || (words[1] !== 'replace' && words[1] !== 'del')) throw new Error(`fake kernel: cannot do "${line}"`);
+        const rest = words.slice(2);
+        const blackhole = rest[0] === 'blackhole';
+        if (blackhole) rest.shift();
+        const dst = rest.shift()!;
+        const arg = (k: string) => {
+          const at = rest.indexOf(k);
+          return at < 0 ? undefined : rest[at + 1];
+        };
+        const proto = arg('proto') ?? 'boot';
+        if (words[1] === 'del') {
+          const at = this.routes.findIndex((r) => r.dst === dst && r.protocol === proto && (!blackhole || r.type === 'blackhole'));
+          if (at < 0) errors.push(`RTNETLINK answers: No such process\nCommand failed -:${i + 1}`);
+          else this.routes.splice(at, 1);
+          return;
+        }
+        const gateway = arg('via');
+        const dev = arg('dev');
+        const scope = arg('scope');
+        const route: KernelRoute = blackhole
+          ? { type: 'blackhole', dst, protocol: proto }
+          : { dst, ...(gateway ? { gateway } : {}), ...(dev ? { dev } : {}), protocol: proto, ...(scope ? { scope } : {}) };
+        this.routes = [...this.routes.filter((r) => r.dst !== dst), route];
+      });
     return errors.length ? { stdout: '', stderr: errors.join('\n'), exitCode: 1 } : { stdout: '', stderr: '', exitCode: 0 };
   }
 }
@@ -127,14 +140,17 @@ const desired = (routes: DesiredRoute[], workloadIfaces: string[]): DesiredState
 });
 
 /** Host h1: two blocks (v4, v6), three workloads, of which cali3's veth does not exist yet. */
-const H1 = desired([
-  { dst: '198.19.0.0/26', type: 'blackhole' },
-  { dst: 'fd00:10::/122', type: 'blackhole' },
-  { dst: '198.19.0.1/32', type: 'unicast', dev: 'cali1' },
-  { dst: '198.19.0.2/32', type: 'unicast', dev: 'cali2' },
-  { dst: 'fd00:10::1/128', type: 'unicast', dev: 'cali1' },
-  { dst: '198.19.0.3/32', type: 'unicast', dev: 'cali3' },
-], ['cali1', 'cali2', 'cali3']);
+const H1 = desired(
+  [
+    { dst: '198.19.0.0/26', type: 'blackhole' },
+    { dst: 'fd00:10::/122', type: 'blackhole' },
+    { dst: '198.19.0.1/32', type: 'unicast', dev: 'cali1' },
+    { dst: '198.19.0.2/32', type: 'unicast', dev: 'cali2' },
+    { dst: 'fd00:10::1/128', type: 'unicast', dev: 'cali1' },
+    { dst: '198.19.0.3/32', type: 'unicast', dev: 'cali3' },
+  ],
+  ['cali1', 'cali2', 'cali3'],
+);
 const LINKS = ['lo', 'eth0', 'cali1', 'cali2'];
 
 const H1_BATCH = `${[
@@ -216,11 +232,7 @@ const cases: Case[] = [
           k.routes.push({ dst: '198.19.0.9/32', dev: 'caligone', protocol: String(P), scope: 'link' });
           k.routes.push({ type: 'blackhole', dst: '198.19.0.64/26', protocol: String(P) });
         },
-        batch: `${[
-          `route del 198.19.0.9/32 proto ${P}`,
-          `route del blackhole 198.19.0.64/26 proto ${P}`,
-          `route replace 198.19.0.2/32 dev cali2 scope link proto ${P}`,
-        ].join('\n')}\n`,
+        batch: `${[`route del 198.19.0.9/32 proto ${P}`, `route del blackhole 198.19.0.64/26 proto ${P}`, `route replace 198.19.0.2/32 dev cali2 scope link proto ${P}`].join('\n')}\n`,
         result: { added: 1, removed: 2, skipped: 1, policy: { chains: 0, sets: 0 } },
       },
       { batch: null, result: converged, noWrite: true },
@@ -237,10 +249,7 @@ const cases: Case[] = [
           k.routes = k.routes.map((r) => (r.dst === '198.19.0.1/32' ? { ...r, dev: 'caliold' } : r));
           k.links.push('cali3');
         },
-        batch: `${[
-          `route replace 198.19.0.1/32 dev cali1 scope link proto ${P}`,
-          `route replace 198.19.0.3/32 dev cali3 scope link proto ${P}`,
-        ].join('\n')}\n`,
+        batch: `${[`route replace 198.19.0.1/32 dev cali1 scope link proto ${P}`, `route replace 198.19.0.3/32 dev cali3 scope link proto ${P}`].join('\n')}\n`,
         result: { added: 2, removed: 0, skipped: 0, policy: { chains: 0, sets: 0 } },
       },
     ],
@@ -268,7 +277,10 @@ describe('Dataplane.apply against a fake kernel', () => {
       kernel.calls = [];
       procSys.writes = [];
       if (step.failBatch) kernel.failBatches = 1;
-      const outcome = await dp.apply(H1).then((result) => ({ result }), (err: unknown) => ({ err }));
+      const outcome = await dp.apply(H1).then(
+        (result) => ({ result }),
+        (err: unknown) => ({ err }),
+      );
       let result: ApplyResult;
       if ('result' in outcome) {
         expect(step.failBatch, `step ${i}: apply succeeded`).toBeFalsy();
@@ -284,10 +296,16 @@ describe('Dataplane.apply against a fake kernel', () => {
         result = e.result;
       }
       const batches = kernel.calls.filter(isBatch);
-      expect(batches.map((c) => c.input), `step ${i}: batches`).toEqual(step.batch === null ? [] : [step.batch]);
+      expect(
+        batches.map((c) => c.input),
+        `step ${i}: batches`,
+      ).toEqual(step.batch === null ? [] : [step.batch]);
       expect(result, `step ${i}: result`).toEqual(step.result);
       if (step.noWrite) {
-        expect(kernel.calls.filter((c) => !isRead(c)), `step ${i}: writes`).toEqual([]);
+        expect(
+          kernel.calls.filter((c) => !isRead(c)),
+          `step ${i}: writes`,
+        ).toEqual([]);
         expect(procSys.writes, `step ${i}: sysctl writes`).toEqual([]);
       }
     }
@@ -325,9 +343,14 @@ describe('Dataplane.apply against a fake kernel', () => {
     await new Dataplane('csim-t-h1', { runner: kernel, procSys }).apply(H1);
     const sysctls = Object.entries({
       ...HOST_SYSCTLS,
-      ...Object.fromEntries(['cali1', 'cali2'].flatMap((i) => [
-        [`net.ipv4.conf.${i}.forwarding`, '1'], [`net.ipv4.conf.${i}.rp_filter`, '1'], [`net.ipv4.conf.${i}.proxy_arp`, '1'], [`net.ipv4.neigh.${i}.proxy_delay`, '0'],
-      ])),
+      ...Object.fromEntries(
+        ['cali1', 'cali2'].flatMap((i) => [
+          [`net.ipv4.conf.${i}.forwarding`, '1'],
+          [`net.ipv4.conf.${i}.rp_filter`, '1'],
+          [`net.ipv4.conf.${i}.proxy_arp`, '1'],
+          [`net.ipv4.neigh.${i}.proxy_delay`, '0'],
+        ]),
+      ),
     }).map(([k, v]) => `${k}=${v}`);
     expect(kernel.calls.map((c) => c.argv.join(' '))).toEqual([
       'ip netns exec csim-t-h1 ipset list -n',
@@ -360,9 +383,7 @@ describe('Dataplane.apply against a fake kernel', () => {
     kernel.failing.clear();
     kernel.calls = [];
     await dp.apply(H1);
-    expect(kernel.calls.map((c) => c.argv.join(' ')).filter((c) => c.includes('ipset') || c.includes('tables-restore'))).toEqual([
-      'ipset list -n', 'iptables-restore -w', 'ip6tables-restore -w',
-    ]);
+    expect(kernel.calls.map((c) => c.argv.join(' ')).filter((c) => c.includes('ipset') || c.includes('tables-restore'))).toEqual(['ipset list -n', 'iptables-restore -w', 'ip6tables-restore -w']);
   });
 
   it('two failed steps: the error says both, and its cause holds both', async () => {
@@ -371,10 +392,12 @@ describe('Dataplane.apply against a fake kernel', () => {
     kernel.failBatches = 1;
     const err = (await new Dataplane(undefined, { runner: kernel, procSys: new FakeProcSys() }).apply(H1).catch((e: unknown) => e)) as DataplaneError;
     expect(err.failures.map((f) => f.step)).toEqual(['policy', 'routes']);
-    expect(err.message).toBe([
-      'iptables policy: command failed: iptables-restore -w (exit code 1): no iptables here',
-      'command failed: ip -force -batch - (exit code 1): RTNETLINK answers: Operation not permitted | Command failed -:1',
-    ].join('; '));
+    expect(err.message).toBe(
+      [
+        'iptables policy: command failed: iptables-restore -w (exit code 1): no iptables here',
+        'command failed: ip -force -batch - (exit code 1): RTNETLINK answers: Operation not permitted | Command failed -:1',
+      ].join('; '),
+    );
     expect(err.cause).toBeInstanceOf(AggregateError);
     expect((err.cause as AggregateError).errors).toEqual(err.failures.map((f) => f.error));
   });
@@ -403,9 +426,12 @@ describe('BirdConfd through a runner', () => {
     const runner: CommandRunner = {
       async run(argv, opts = {}) {
         calls.push(argv.join(' '));
-        const r: CommandResult = argv[0] === 'bird' ? { stdout: '', stderr: '', exitCode: 0 }
-          : refuse ? { stdout: '', stderr: 'Unable to connect to server control socket (bird.ctl): Connection refused', exitCode: 1 }
-            : { stdout: 'BIRD 2.0.12 ready.\nReading configuration from bird.conf\nReconfigured', stderr: '', exitCode: 0 };
+        const r: CommandResult =
+          argv[0] === 'bird'
+            ? { stdout: '', stderr: '', exitCode: 0 }
+            : refuse
+              ? { stdout: '', stderr: 'Unable to connect to server control socket (bird.ctl): Connection refused', exitCode: 1 }
+              : { stdout: 'BIRD 2.0.12 ready.\nReading configuration from bird.conf\nReconfigured', stderr: '', exitCode: 0 };
         if (r.exitCode !== 0 && opts.reject !== false) throw new CommandError({ argv, ...r });
         return r;
       },

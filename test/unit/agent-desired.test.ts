@@ -7,16 +7,28 @@ import { newBlock } from '../../src/ipam/blocks.js';
 import { API_VERSION } from '../../src/model/resources.js';
 
 const node = (name: string, ip: string, asNumber?: number) => ({
-  apiVersion: API_VERSION, kind: 'Node' as const, metadata: { name }, spec: { bgp: { ipv4Address: `${ip}/16`, ...(asNumber ? { asNumber } : {}) } },
+  apiVersion: API_VERSION,
+  kind: 'Node' as const,
+  metadata: { name },
+  spec: { bgp: { ipv4Address: `${ip}/16`, ...(asNumber ? { asNumber } : {}) } },
 });
 const wep = (name: string, host: string, ip: string, iface: string) => ({
-  apiVersion: API_VERSION, kind: 'WorkloadEndpoint' as const, metadata: { name, namespace: 'default' },
+  apiVersion: API_VERSION,
+  kind: 'WorkloadEndpoint' as const,
+  metadata: { name, namespace: 'default' },
   spec: { node: host, orchestrator: 'cni' as const, workload: name, endpoint: 'eth0' as const, interfaceName: iface, ipNetworks: [`${ip}/32`], netns: `ns-${name}` },
 });
 
 const snap: Snapshot = {
   nodes: [node('h1', '198.18.0.11'), node('h2', '198.18.0.12', 65001)],
-  pools: [{ apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '198.19.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } }],
+  pools: [
+    {
+      apiVersion: API_VERSION,
+      kind: 'IPPool',
+      metadata: { name: 'p' },
+      spec: { cidr: '198.19.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' },
+    },
+  ],
   bgpConfiguration: { apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, nodeToNodeMeshEnabled: true } },
   blocks: [newBlock('198.19.0.64/26', 'h1'), newBlock('198.19.0.0/26', 'h1'), newBlock('198.19.0.128/26', 'h2'), newBlock('198.19.1.0/26', null)],
   workloadEndpoints: [wep('a', 'h1', '198.19.0.1', 'caliaaaaaaaaaaa'), wep('b', 'h2', '198.19.0.129', 'calibbbbbbbbbbb')],
@@ -36,11 +48,20 @@ describe('agent desired state (pure)', () => {
   it('feeds BIRD with the other nodes, the local blocks and the pools', () => {
     const { bird } = computeDesired(snap, 'h1');
     expect(bird).toEqual({
-      host: 'h1', routerId: '198.18.0.11', asNumber: 64512,
-      sessions: [{
-        name: 'Mesh_198_18_0_12', description: 'node-to-node mesh: node h2', ip: '198.18.0.12', asNumber: 65001,
-        passive: true, rrClient: false, clusterNode: true,
-      }],
+      host: 'h1',
+      routerId: '198.18.0.11',
+      asNumber: 64512,
+      sessions: [
+        {
+          name: 'Mesh_198_18_0_12',
+          description: 'node-to-node mesh: node h2',
+          ip: '198.18.0.12',
+          asNumber: 65001,
+          passive: true,
+          rrClient: false,
+          clusterNode: true,
+        },
+      ],
       localBlocks: ['198.19.0.0/26', '198.19.0.64/26'],
       borrowed: [],
       pools: ['198.19.0.0/16'],
@@ -94,7 +115,7 @@ describe('route reconciliation (pure)', () => {
 describe('VXLAN mode and natOutgoing (the overlay baseline and the negative controls)', () => {
   const vx = { ...snap, pools: [{ ...snap.pools[0]!, spec: { ...snap.pools[0]!.spec, vxlanMode: 'Always' as const, natOutgoing: true } }] };
 
-  it('routes other hosts\' blocks through the VXLAN device, to their host address, onlink', () => {
+  it("routes other hosts' blocks through the VXLAN device, to their host address, onlink", () => {
     const d = computeDesired(vx, 'h1');
     expect(d.routes).toContainEqual({ dst: '198.19.0.128/26', type: 'unicast', dev: 'vxlan.calico', via: '198.18.0.12' });
     expect(d.vxlan).toEqual({ localIp: '198.18.0.11', mac: '66:00:c6:12:00:0b', peers: [{ ip: '198.18.0.12', mac: '66:00:c6:12:00:0c' }] });
@@ -106,11 +127,9 @@ describe('VXLAN mode and natOutgoing (the overlay baseline and the negative cont
 
   it('masquerades traffic from a natOutgoing pool to anything outside the pools, and nothing else', () => {
     expect(computeDesired(vx, 'h1').natTable).toBe(natTable(['198.19.0.0/16'], ['198.19.0.0/16']));
-    expect(natTable(['198.19.0.0/16'], ['198.19.0.0/16', '198.19.128.0/17']).split('\n')).toEqual(expect.arrayContaining([
-      '-A cali-nat-outgoing -d 198.19.0.0/16 -j RETURN',
-      '-A cali-nat-outgoing -d 198.19.128.0/17 -j RETURN',
-      '-A cali-nat-outgoing -s 198.19.0.0/16 -j MASQUERADE',
-    ]));
+    expect(natTable(['198.19.0.0/16'], ['198.19.0.0/16', '198.19.128.0/17']).split('\n')).toEqual(
+      expect.arrayContaining(['-A cali-nat-outgoing -d 198.19.0.0/16 -j RETURN', '-A cali-nat-outgoing -d 198.19.128.0/17 -j RETURN', '-A cali-nat-outgoing -s 198.19.0.0/16 -j MASQUERADE']),
+    );
     expect(computeDesired(snap, 'h1').natTable).toBe('');
   });
 });

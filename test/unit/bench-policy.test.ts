@@ -24,11 +24,18 @@ describe('bench policy', () => {
 
   it('the verdicts against the targets follow the figures', () => {
     const row = (dataplane: 'iptables' | 'nftables', ratio: number, enforce: number) => ({
-      dataplane, variant: 'rules' as const, size: 1000, enforceMs: summary(enforce), gbps: summary(10 * ratio), ratio,
-      connectMs: { p50: 0.5, p99: 1 }, pingMs: { p50: 0.1, p99: 0.2 },
+      dataplane,
+      variant: 'rules' as const,
+      size: 1000,
+      enforceMs: summary(enforce),
+      gbps: summary(10 * ratio),
+      ratio,
+      connectMs: { p50: 0.5, p99: 1 },
+      pingMs: { p50: 0.1, p99: 0.2 },
     });
     const r = {
-      runId: 'x', parameters: { dataplanes: ['iptables', 'nftables'] as ('iptables' | 'nftables')[], sizes: [1000], variants: ['rules' as const], trials: 3, durationS: 3 },
+      runId: 'x',
+      parameters: { dataplanes: ['iptables', 'nftables'] as ('iptables' | 'nftables')[], sizes: [1000], variants: ['rules' as const], trials: 3, durationS: 3 },
       results: { rows: [row('iptables', 0.97, 800), row('nftables', 0.5, 1500)], trials: [] },
     };
     const md = policyBenchMarkdown(r);

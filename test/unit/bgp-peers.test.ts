@@ -4,11 +4,18 @@ import type { Snapshot } from '../../src/datastore/snapshot.js';
 import { API_VERSION, type BGPPeer, type CalicoNode } from '../../src/model/resources.js';
 
 const node = (i: number, bgp: Partial<CalicoNode['spec']['bgp']> = {}, labels?: Record<string, string>): CalicoNode => ({
-  apiVersion: API_VERSION, kind: 'Node', metadata: { name: `h${i}`, ...(labels ? { labels } : {}) }, spec: { bgp: { ipv4Address: `198.18.0.${10 + i}/16`, ...bgp } },
+  apiVersion: API_VERSION,
+  kind: 'Node',
+  metadata: { name: `h${i}`, ...(labels ? { labels } : {}) },
+  spec: { bgp: { ipv4Address: `198.18.0.${10 + i}/16`, ...bgp } },
 });
 const peer = (name: string, spec: BGPPeer['spec']): BGPPeer => ({ apiVersion: API_VERSION, kind: 'BGPPeer', metadata: { name }, spec });
 const snap = (nodes: CalicoNode[], mesh: boolean, bgpPeers: BGPPeer[] = []): Snapshot => ({
-  nodes, pools: [], blocks: [], workloadEndpoints: [], bgpPeers,
+  nodes,
+  pools: [],
+  blocks: [],
+  workloadEndpoints: [],
+  bgpPeers,
   bgpConfiguration: { apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, nodeToNodeMeshEnabled: mesh } },
 });
 
@@ -27,7 +34,10 @@ function expectSymmetric(s: Snapshot): void {
 
 describe('BGP sessions from the datastore (pure)', () => {
   it('full mesh: N−1 sessions per node, one active side per pair', () => {
-    const s = snap(Array.from({ length: 6 }, (_, i) => node(i + 1)), true);
+    const s = snap(
+      Array.from({ length: 6 }, (_, i) => node(i + 1)),
+      true,
+    );
     for (const n of s.nodes) expect(desiredSessions(s, n.metadata.name)).toHaveLength(5);
     expectSymmetric(s);
   });

@@ -54,8 +54,8 @@ describe('parseProtocols', () => {
   });
 
   it('throws on output that is not a protocol table', () => {
-    expect(() => parseProtocols('BIRD 2.0.12 ready.\nNo such command. Press `?\' for help.\n')).toThrow(BackendError);
-    expect(() => parseProtocols('BIRD 2.0.12 ready.\nNo such command. Press `?\' for help.\n')).toThrow(/No such command/);
+    expect(() => parseProtocols("BIRD 2.0.12 ready.\nNo such command. Press `?' for help.\n")).toThrow(BackendError);
+    expect(() => parseProtocols("BIRD 2.0.12 ready.\nNo such command. Press `?' for help.\n")).toThrow(/No such command/);
   });
 });
 
@@ -147,7 +147,7 @@ describe('configureOutcome', () => {
     expect(configureOutcome('Reading configuration from /x/bird.conf\nReconfiguration queued\n')).toBe('queued');
   });
 
-  it('throws with BIRD\'s message on a syntax error (real)', () => {
+  it("throws with BIRD's message on a syntax error (real)", () => {
     expect(() => configureOutcome(fixture('birdc-configure-syntax-error.txt'))).toThrow(BackendError);
     expect(() => configureOutcome(fixture('birdc-configure-syntax-error.txt'))).toThrow(
       'birdc configure failed: Reading configuration from b1.conf | b1.conf:21:10 syntax error, unexpected CF_SYM_UNDEFINED',

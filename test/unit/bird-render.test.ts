@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,14 +23,24 @@ const h2 = { name: 'h2', ip: '198.18.0.10' };
 const h3 = { name: 'h3', ip: '198.18.0.12' };
 
 const node = (n: { name: string; ip: string }, bgp: Partial<CalicoNode['spec']['bgp']> = {}, labels?: Record<string, string>): CalicoNode => ({
-  apiVersion: API_VERSION, kind: 'Node', metadata: { name: n.name, ...(labels ? { labels } : {}) }, spec: { bgp: { ipv4Address: `${n.ip}/16`, ...bgp } },
+  apiVersion: API_VERSION,
+  kind: 'Node',
+  metadata: { name: n.name, ...(labels ? { labels } : {}) },
+  spec: { bgp: { ipv4Address: `${n.ip}/16`, ...bgp } },
 });
 const peer = (name: string, spec: BGPPeer['spec']): BGPPeer => ({ apiVersion: API_VERSION, kind: 'BGPPeer', metadata: { name }, spec });
 
 function snapshot(nodes: CalicoNode[], over: Partial<Snapshot> = {}, mesh = true): Snapshot {
   return {
     nodes: [...nodes].reverse(), // scrambled on purpose
-    pools: [{ apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '198.19.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } }],
+    pools: [
+      {
+        apiVersion: API_VERSION,
+        kind: 'IPPool',
+        metadata: { name: 'p' },
+        spec: { cidr: '198.19.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' },
+      },
+    ],
     bgpConfiguration: { apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, nodeToNodeMeshEnabled: mesh } },
     bgpPeers: [],
     blocks: [newBlock('198.19.10.0/26', 'h1'), newBlock('198.19.9.192/26', 'h1'), newBlock('198.19.0.0/26', 'h2')],
@@ -41,16 +51,21 @@ function snapshot(nodes: CalicoNode[], over: Partial<Snapshot> = {}, mesh = true
 
 const mesh = snapshot([node(h1), node(h2), node(h3)]);
 /** Two route reflectors (h1, h2: cluster 224.0.0.1) and a client h3, as Calico documents it. */
-const rr = snapshot([node(h1, { routeReflectorClusterID: '224.0.0.1' }, { 'route-reflector': 'true' }), node(h2, { routeReflectorClusterID: '224.0.0.1' }, { 'route-reflector': 'true' }), node(h3)], {
-  bgpPeers: [peer('peer-with-route-reflectors', { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" })],
-}, false);
+const rr = snapshot(
+  [node(h1, { routeReflectorClusterID: '224.0.0.1' }, { 'route-reflector': 'true' }), node(h2, { routeReflectorClusterID: '224.0.0.1' }, { 'route-reflector': 'true' }), node(h3)],
+  {
+    bgpPeers: [peer('peer-with-route-reflectors', { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" })],
+  },
+  false,
+);
 /** A gateway router peered by every node (iBGP) and a node-specific eBGP peer. */
-const explicit = snapshot([node(h1), node(h2)], {
-  bgpPeers: [
-    peer('gateway', { peerIP: '198.18.0.2', asNumber: 64512 }),
-    peer('tor-h1', { node: 'h1', peerIP: '198.18.0.3', asNumber: 65001 }),
-  ],
-}, false);
+const explicit = snapshot(
+  [node(h1), node(h2)],
+  {
+    bgpPeers: [peer('gateway', { peerIP: '198.18.0.2', asNumber: 64512 }), peer('tor-h1', { node: 'h1', peerIP: '198.18.0.3', asNumber: 65001 })],
+  },
+  false,
+);
 
 /** h1 ran out of blocks and borrowed an address from h2's block. */
 const borrowing = snapshot([node(h1), node(h2)], {
@@ -64,9 +79,13 @@ const dual = snapshot([node(h1, { ipv6Address: '2001:db8:f::9/64' }), node(h2, {
 });
 
 /** AS per rack: h1 and h2 share AS 65101 and peer eBGP with their top-of-rack router only. */
-const rack = snapshot([node(h1, { asNumber: 65101 }, { rack: 'a' }), node(h2, { asNumber: 65101 }, { rack: 'a' })], {
-  bgpPeers: [peer('tor-a', { nodeSelector: "rack == 'a'", peerIP: '198.18.0.2', asNumber: 65001, numAllowedLocalASNumbers: 1 })],
-}, false);
+const rack = snapshot(
+  [node(h1, { asNumber: 65101 }, { rack: 'a' }), node(h2, { asNumber: 65101 }, { rack: 'a' })],
+  {
+    bgpPeers: [peer('tor-a', { nodeSelector: "rack == 'a'", peerIP: '198.18.0.2', asNumber: 65001, numAllowedLocalASNumbers: 1 })],
+  },
+  false,
+);
 
 const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
 
@@ -178,7 +197,7 @@ describe('renderBirdConfig: content', () => {
     expect(h2Text).not.toContain('198_18_0_3');
   });
 
-  it('eBGP to a top-of-rack router: own AS, the router\'s AS, and rack mates\' routes accepted despite the shared AS', () => {
+  it("eBGP to a top-of-rack router: own AS, the router's AS, and rack mates' routes accepted despite the shared AS", () => {
     const text = renderBirdConfig(inputFor(rack, 'h1'));
     expect(text).toContain('local as 65101;');
     expect(block(text, '198.18.0.2')).toMatch(/neighbor 198\.18\.0\.2 as 65001;[\s\S]*allow local as 1;/);

@@ -63,7 +63,11 @@ describe('labels: key=value, one per flag, the flag repeats', () => {
   });
   it('on a command: each --label takes exactly one value', () => {
     const parse = (...argv: string[]) => {
-      const cmd = new Command('t').exitOverride().configureOutput({ writeErr: () => undefined }).argument('[rest...]').addOption(labelOption('a label'));
+      const cmd = new Command('t')
+        .exitOverride()
+        .configureOutput({ writeErr: () => undefined })
+        .argument('[rest...]')
+        .addOption(labelOption('a label'));
       cmd.parse(argv, { from: 'user' });
       return { labels: cmd.opts().label as unknown, rest: cmd.args };
     };
@@ -84,7 +88,11 @@ describe('other parsers', () => {
     expect(fails(() => percentage('1e1', '--threshold'))).toMatch(/^--threshold takes a percentage ≥ 0/);
     expect(fails(() => text('', '--break'))).toBe('--break takes a value, not ""');
     expect(dottedQuad('224.0.0.1', '--route-reflector')).toBe('224.0.0.1');
-    for (const bad of ['1.2.3', '1.2.3.256', '1.2.3.4.5', 'a.b.c.d', '1..2.3']) expect(fails(() => dottedQuad(bad, '--route-reflector')), bad).toMatch(/^--route-reflector takes four dot-separated numbers/);
+    for (const bad of ['1.2.3', '1.2.3.256', '1.2.3.4.5', 'a.b.c.d', '1..2.3'])
+      expect(
+        fails(() => dottedQuad(bad, '--route-reflector')),
+        bad,
+      ).toMatch(/^--route-reflector takes four dot-separated numbers/);
   });
 });
 
@@ -100,8 +108,12 @@ describe('options from specs', () => {
     expect(cmd.opts()).toEqual({ trials: 7, sizes: [0, 100], reportDir: 'reports' });
     expect(cmd.helpInformation()).toMatch(/--trials <n>\s+trials \(default: 5\)/);
     expect(cmd.helpInformation()).toMatch(/--sizes <list>\s+sizes \(default: "0,100"\)/);
-    expect(() => new Command('u').exitOverride().addOption(toOption({ flags: '--trials <n>', description: 't', parse: wholeNumber() })).parse(['--trials', '0x2'], { from: 'user' }))
-      .toThrow(new InputError('--trials takes a whole number, not "0x2"'));
+    expect(() =>
+      new Command('u')
+        .exitOverride()
+        .addOption(toOption({ flags: '--trials <n>', description: 't', parse: wholeNumber() }))
+        .parse(['--trials', '0x2'], { from: 'user' }),
+    ).toThrow(new InputError('--trials takes a whole number, not "0x2"'));
   });
   it('a spec stored under another name than its key is a programming error', () => {
     expect(() => addOptions(new Command('t'), { dir: { flags: '--report-dir <dir>', description: 'where' } })).toThrow(/stored as reportDir, not dir/);

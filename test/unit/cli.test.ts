@@ -50,9 +50,37 @@ describe('the CLI', () => {
     expect((await cli('--help')).stdout).toMatch(/Exit codes: 0 done or passed, 1 checks ran and something failed, 2 bad input, 3 could not run/);
   });
   it('every command has --help', async () => {
-    const commands = ['up', 'down', 'status', 'exec', 'heal', 'workload', 'workload add', 'workload del', 'host', 'host add', 'host del',
-      'ctl', 'ctl apply', 'ctl delete', 'ctl get', 'ctl node', 'ctl node status', 'ctl ipam', 'ctl ipam show', 'ctl ipam check',
-      'run', 'conformance', 'bench', 'bench throughput', 'bench convergence', 'bench policy', 'report', 'report diff', 'report schema'];
+    const commands = [
+      'up',
+      'down',
+      'status',
+      'exec',
+      'heal',
+      'workload',
+      'workload add',
+      'workload del',
+      'host',
+      'host add',
+      'host del',
+      'ctl',
+      'ctl apply',
+      'ctl delete',
+      'ctl get',
+      'ctl node',
+      'ctl node status',
+      'ctl ipam',
+      'ctl ipam show',
+      'ctl ipam check',
+      'run',
+      'conformance',
+      'bench',
+      'bench throughput',
+      'bench convergence',
+      'bench policy',
+      'report',
+      'report diff',
+      'report schema',
+    ];
     const results = await Promise.all(commands.map((c) => cli(...c.split(' '), '--help')));
     results.forEach((r, i) => {
       expect(r.code, commands[i]).toBe(0);
@@ -64,7 +92,10 @@ describe('the CLI', () => {
     [['up', '--hosts', '0x2', 'two-host'], 'calico-sim: --hosts takes a whole number, not "0x2"'],
     [['up', '--hosts', ' 1e0 ', 'mesh'], 'calico-sim: --hosts takes a whole number, not " 1e0 "'],
     [['bench', 'policy', '--trials', ''], 'calico-sim: --trials takes a whole number ≥ 1, not ""'],
-    [['bench', 'convergence', '--events', 'link-flap,meteor'], 'calico-sim: --events: unknown event "meteor" (known: workload-existing-block, workload-new-block, host-join, host-crash, rr-fail, link-flap, agent-restart, etcd-restart)'],
+    [
+      ['bench', 'convergence', '--events', 'link-flap,meteor'],
+      'calico-sim: --events: unknown event "meteor" (known: workload-existing-block, workload-new-block, host-join, host-crash, rr-fail, link-flap, agent-restart, etcd-restart)',
+    ],
     [['workload', 'add', 'w9', '--host', 'host1', '--label', 'role'], 'calico-sim: --label takes key=value, not "role"'],
     [['run', 'nosuch'], 'calico-sim: unknown scenario "nosuch" (known: quickstart, tenant-isolation, security-groups, default-deny)'],
     [['run', 'quickstart', '--break', 'web'], 'calico-sim: quickstart does not take --break'],

@@ -97,10 +97,15 @@ describe('processRunner', () => {
 
   it('a timeout and a signal are named, with no exit code', async () => {
     await expect(processRunner.run(['sleep', '5'], { timeoutMs: 100 })).rejects.toMatchObject({
-      exitCode: undefined, signal: 'SIGTERM', reason: 'timed out after 100 ms', message: 'command failed: sleep 5 (timed out after 100 ms)',
+      exitCode: undefined,
+      signal: 'SIGTERM',
+      reason: 'timed out after 100 ms',
+      message: 'command failed: sleep 5 (timed out after 100 ms)',
     });
     await expect(processRunner.run(['sh', '-c', 'kill -KILL $$'])).rejects.toMatchObject({
-      exitCode: undefined, signal: 'SIGKILL', message: "command failed: sh -c 'kill -KILL $$' (killed by SIGKILL)",
+      exitCode: undefined,
+      signal: 'SIGKILL',
+      message: "command failed: sh -c 'kill -KILL $$' (killed by SIGKILL)",
     });
   });
 
@@ -143,7 +148,14 @@ describe('helpers run through the runner they are given', () => {
 describe('waitFor', () => {
   it('keeps the last error as the cause of its timeout', async () => {
     const last = new Error('not yet');
-    const err = await waitFor('nothing', async () => { throw last; }, 30, 10).catch((e: unknown) => e);
+    const err = await waitFor(
+      'nothing',
+      async () => {
+        throw last;
+      },
+      30,
+      10,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendError);
     expect((err as Error).message).toBe('timed out after 30 ms waiting for nothing: not yet');
     expect((err as Error).cause).toBe(last);

@@ -4,13 +4,20 @@ import { flowingAgainAt, parseRouteMonitor, routeConvergence, streamLoss, summar
 describe('control-plane convergence from route events', () => {
   const monitor = (lines: string[]) => lines.join('\n');
   it('parses `ip -ts monitor route` adds and deletes with microseconds', () => {
-    const ev = parseRouteMonitor('h2', monitor([
-      '[2026-11-26T14:28:08.808530] 198.19.0.64/26 via 198.18.0.11 dev eth0 proto bird metric 32 ',
-      '[2026-11-26T14:28:08.811898] Deleted blackhole 198.19.1.0/26 proto 80 ',
-      '[2026-11-26T14:28:09.000001] 198.19.0.5 dev cali1234 proto 80 scope link ',
-      'garbage',
-    ]));
-    expect(ev.map((e) => [e.kind, e.dst, e.proto])).toEqual([['add', '198.19.0.64/26', 'bird'], ['del', '198.19.1.0/26', '80'], ['add', '198.19.0.5/32', '80']]);
+    const ev = parseRouteMonitor(
+      'h2',
+      monitor([
+        '[2026-11-26T14:28:08.808530] 198.19.0.64/26 via 198.18.0.11 dev eth0 proto bird metric 32 ',
+        '[2026-11-26T14:28:08.811898] Deleted blackhole 198.19.1.0/26 proto 80 ',
+        '[2026-11-26T14:28:09.000001] 198.19.0.5 dev cali1234 proto 80 scope link ',
+        'garbage',
+      ]),
+    );
+    expect(ev.map((e) => [e.kind, e.dst, e.proto])).toEqual([
+      ['add', '198.19.0.64/26', 'bird'],
+      ['del', '198.19.1.0/26', '80'],
+      ['add', '198.19.0.5/32', '80'],
+    ]);
     expect(ev[1]!.atUs - ev[0]!.atUs).toBe(3368);
   });
 
@@ -83,7 +90,9 @@ describe('trial summaries', () => {
   it('a stream that did not recover is counted apart, not as a loss figure', () => {
     const rs: TrialResult[] = [{ stream: stream(1000) }, { stream: stream(59_000, false) }, { stream: stream(3000) }];
     expect(summarizeTrials(rs)).toEqual({
-      lossMs: { n: 2, median: 2000, min: 1000, max: 3000 }, longestGapMs: { n: 2, median: 2000, min: 1000, max: 3000 }, notRecovered: 1,
+      lossMs: { n: 2, median: 2000, min: 1000, max: 3000 },
+      longestGapMs: { n: 2, median: 2000, min: 1000, max: 3000 },
+      notRecovered: 1,
     });
     expect(summarizeTrials([{ stream: stream(59_000, false) }])).toEqual({ notRecovered: 1 });
   });

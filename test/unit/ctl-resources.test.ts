@@ -21,8 +21,7 @@ function doc(kind: string, name: string, spec: string, metadata = ''): string {
 }
 
 const pool = (name: string, cidr: string, extra = '') => doc('IPPool', name, `cidr: ${cidr}\n${extra}`);
-const node = (name: string, ip: string, extra = '', metadata = '') =>
-  doc('Node', name, `bgp:\n  ipv4Address: ${ip}\n${extra.replace(/^/gm, '  ')}`, metadata);
+const node = (name: string, ip: string, extra = '', metadata = '') => doc('Node', name, `bgp:\n  ipv4Address: ${ip}\n${extra.replace(/^/gm, '  ')}`, metadata);
 
 /** The problems parseResourceFile reports for a file (fails the test if it parses). */
 function problemsOf(text: string, source = 'f.yaml'): readonly string[] {
@@ -104,27 +103,71 @@ describe('parseResourceFile: every error names the document, the resource and th
   const cases: [string, string, string][] = [
     // The example of the brief, as the second document of a file.
     ['asNumber with peerIP', `${pool('p', '198.19.0.0/17')}---\n${peer('rr-peers', 'peerIP: 198.18.0.1')}`, 'f.yaml: document 2 (BGPPeer rr-peers): spec.asNumber: required with spec.peerIP'],
-    ['apiVersion', `apiVersion: projectcalico.org/v1\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 198.19.0.0/17}\n`, 'f.yaml: document 1 (IPPool p): apiVersion: must be projectcalico.org/v3 (got string "projectcalico.org/v1")'],
-    ['no kind', `${V3}\nmetadata: {name: p}\n`, 'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration)'],
-    ['unsupported kind', doc('KubeControllersConfiguration', 'default', 'logSeverityScreen: Info'), 'f.yaml: document 1 (KubeControllersConfiguration default): kind: unsupported kind "KubeControllersConfiguration"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration'],
-    ['kind spelled in lower case', doc('ippool', 'p', 'cidr: 198.19.0.0/17'), 'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration'],
-    ['read-only kind', doc('WorkloadEndpoint', 'w1', 'node: a'), 'f.yaml: document 1 (WorkloadEndpoint w1): kind: WorkloadEndpoint cannot be applied: workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`'],
+    [
+      'apiVersion',
+      `apiVersion: projectcalico.org/v1\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 198.19.0.0/17}\n`,
+      'f.yaml: document 1 (IPPool p): apiVersion: must be projectcalico.org/v3 (got string "projectcalico.org/v1")',
+    ],
+    [
+      'no kind',
+      `${V3}\nmetadata: {name: p}\n`,
+      'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration)',
+    ],
+    [
+      'unsupported kind',
+      doc('KubeControllersConfiguration', 'default', 'logSeverityScreen: Info'),
+      'f.yaml: document 1 (KubeControllersConfiguration default): kind: unsupported kind "KubeControllersConfiguration"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration',
+    ],
+    [
+      'kind spelled in lower case',
+      doc('ippool', 'p', 'cidr: 198.19.0.0/17'),
+      'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration',
+    ],
+    [
+      'read-only kind',
+      doc('WorkloadEndpoint', 'w1', 'node: a'),
+      'f.yaml: document 1 (WorkloadEndpoint w1): kind: WorkloadEndpoint cannot be applied: workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`',
+    ],
     ['not a mapping', `- 1\n`, 'f.yaml: document 1 item 1: expected a resource (a mapping with apiVersion, kind, metadata and spec), got number 1'],
     ['no metadata', `${V3}\nkind: IPPool\nspec: {cidr: 198.19.0.0/17}\n`, 'f.yaml: document 1 (IPPool): metadata: required'],
     ['no name', `${V3}\nkind: IPPool\nmetadata: {labels: {}}\nspec: {cidr: 198.19.0.0/17}\n`, 'f.yaml: document 1 (IPPool): metadata.name: required'],
-    ['upper-case name', pool('Pool_1', '198.19.0.0/17'), 'f.yaml: document 1 (IPPool Pool_1): metadata.name: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit'],
+    [
+      'upper-case name',
+      pool('Pool_1', '198.19.0.0/17'),
+      'f.yaml: document 1 (IPPool Pool_1): metadata.name: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit',
+    ],
     ['long name', pool('a'.repeat(254), '198.19.0.0/17'), `f.yaml: document 1 (IPPool ${'a'.repeat(254)}): metadata.name: must be at most 253 characters`],
-    ['namespace on a cluster resource', pool('p', '198.19.0.0/17').replace('  name: p\n', '  name: p\n  namespace: default\n'), 'f.yaml: document 1 (IPPool p): metadata.namespace: IPPool is not namespaced: leave metadata.namespace out'],
-    ['unknown metadata field', pool('p', '198.19.0.0/17').replace('  name: p\n', '  name: p\n  uid: x\n'), 'f.yaml: document 1 (IPPool p): metadata.uid: unknown field (known fields: name, namespace, labels, annotations, creationTimestamp)'],
+    [
+      'namespace on a cluster resource',
+      pool('p', '198.19.0.0/17').replace('  name: p\n', '  name: p\n  namespace: default\n'),
+      'f.yaml: document 1 (IPPool p): metadata.namespace: IPPool is not namespaced: leave metadata.namespace out',
+    ],
+    [
+      'unknown metadata field',
+      pool('p', '198.19.0.0/17').replace('  name: p\n', '  name: p\n  uid: x\n'),
+      'f.yaml: document 1 (IPPool p): metadata.uid: unknown field (known fields: name, namespace, labels, annotations, creationTimestamp)',
+    ],
     ['label value not a string', node('n1', '198.18.0.11/17', '', '  labels:\n    rack: 1\n'), 'f.yaml: document 1 (Node n1): metadata.labels.rack: expected a string, got number 1'],
-    ['bad label key', node('n1', '198.18.0.11/17', '', '  labels:\n    "rack id": a\n'), 'f.yaml: document 1 (Node n1): metadata.labels["rack id"]: invalid label key: [DNS subdomain/]name, the name at most 63 characters of a-z, A-Z, 0-9, "-", "_" and "."'],
+    [
+      'bad label key',
+      node('n1', '198.18.0.11/17', '', '  labels:\n    "rack id": a\n'),
+      'f.yaml: document 1 (Node n1): metadata.labels["rack id"]: invalid label key: [DNS subdomain/]name, the name at most 63 characters of a-z, A-Z, 0-9, "-", "_" and "."',
+    ],
     ['no spec', `${V3}\nkind: IPPool\nmetadata: {name: p}\n`, 'f.yaml: document 1 (IPPool p): spec: required'],
-    ['unknown spec field (a typo)', pool('p', '198.19.0.0/17', 'natOutGoing: true'), 'f.yaml: document 1 (IPPool p): spec.natOutGoing: unknown field (known fields: cidr, blockSize, ipipMode, vxlanMode, natOutgoing, disabled, nodeSelector)'],
+    [
+      'unknown spec field (a typo)',
+      pool('p', '198.19.0.0/17', 'natOutGoing: true'),
+      'f.yaml: document 1 (IPPool p): spec.natOutGoing: unknown field (known fields: cidr, blockSize, ipipMode, vxlanMode, natOutgoing, disabled, nodeSelector)',
+    ],
     // IPPool
     ['pool without cidr', doc('IPPool', 'p', 'blockSize: 26'), 'f.yaml: document 1 (IPPool p): spec.cidr: required'],
     ['pool CIDR invalid', pool('p', '198.19.0.0/33'), 'f.yaml: document 1 (IPPool p): spec.cidr: "198.19.0.0/33" is not a valid IPv4 CIDR (expected a.b.c.d/n with n from 0 to 32)'],
     ['pool CIDR with host bits', pool('p', '198.19.0.1/17'), 'f.yaml: document 1 (IPPool p): spec.cidr: 198.19.0.1/17 has host bits set (the network is 198.19.0.0/17)'],
-    ['pool in link-local', pool('p', '169.254.0.0/16'), 'f.yaml: document 1 (IPPool p): spec.cidr: 169.254.0.0/16 overlaps the link-local range 169.254.0.0/16, which Calico refuses (workloads reach their host at 169.254.1.1)'],
+    [
+      'pool in link-local',
+      pool('p', '169.254.0.0/16'),
+      'f.yaml: document 1 (IPPool p): spec.cidr: 169.254.0.0/16 overlaps the link-local range 169.254.0.0/16, which Calico refuses (workloads reach their host at 169.254.1.1)',
+    ],
     ['pool outside the lab ranges', pool('p', '10.0.0.0/16'), 'f.yaml: document 1 (IPPool p): spec.cidr: 10.0.0.0/16 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
     ['pool wider than the lab range', pool('p', '198.16.0.0/14'), 'f.yaml: document 1 (IPPool p): spec.cidr: 198.16.0.0/14 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
     ['IPv6 pool outside the lab ranges', pool('p', 'fd00:19::/64'), 'f.yaml: document 1 (IPPool p): spec.cidr: fd00:19::/64 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
@@ -132,53 +175,165 @@ describe('parseResourceFile: every error names the document, the resource and th
     ['block size too large for v4', pool('p', '198.19.0.0/17', 'blockSize: 33'), 'f.yaml: document 1 (IPPool p): spec.blockSize: must be from 20 to 32 for an IPv4 pool (got 33)'],
     ['block size out of the v6 range', pool('p', '2001:db8:1::/48', 'blockSize: 26'), 'f.yaml: document 1 (IPPool p): spec.blockSize: must be from 116 to 128 for an IPv6 pool (got 26)'],
     ['block size not a number', pool('p', '198.19.0.0/17', 'blockSize: "26"'), 'f.yaml: document 1 (IPPool p): spec.blockSize: expected a number, got string "26"'],
-    ['block larger than the pool', pool('p', '198.19.0.0/27', 'blockSize: 26'), "f.yaml: document 1 (IPPool p): spec.blockSize: the pool 198.19.0.0/27 is smaller than one /26 block: the block size must be at least the pool's prefix length (27)"],
-    ['default block larger than the pool', pool('p', '198.19.0.0/28'), "f.yaml: document 1 (IPPool p): spec.cidr: the pool 198.19.0.0/28 is smaller than one /26 block (the default block size; set spec.blockSize): the block size must be at least the pool's prefix length (28)"],
-    ['IP-in-IP', pool('p', '198.19.0.0/17', 'ipipMode: Always'), 'f.yaml: document 1 (IPPool p): spec.ipipMode: "Always" is not supported: there is no IP-in-IP in this kernel, only Never is accepted'],
-    ['VXLAN', pool('p', '198.19.0.0/17', 'vxlanMode: CrossSubnet'), 'f.yaml: document 1 (IPPool p): spec.vxlanMode: must be Never or Always (CrossSubnet needs several subnets; calico-sim has one fabric), got "CrossSubnet"'],
-    ['bogus tunnel mode', pool('p', '198.19.0.0/17', 'vxlanMode: Sometimes'), 'f.yaml: document 1 (IPPool p): spec.vxlanMode: must be Never or Always (CrossSubnet needs several subnets; calico-sim has one fabric), got "Sometimes"'],
+    [
+      'block larger than the pool',
+      pool('p', '198.19.0.0/27', 'blockSize: 26'),
+      "f.yaml: document 1 (IPPool p): spec.blockSize: the pool 198.19.0.0/27 is smaller than one /26 block: the block size must be at least the pool's prefix length (27)",
+    ],
+    [
+      'default block larger than the pool',
+      pool('p', '198.19.0.0/28'),
+      "f.yaml: document 1 (IPPool p): spec.cidr: the pool 198.19.0.0/28 is smaller than one /26 block (the default block size; set spec.blockSize): the block size must be at least the pool's prefix length (28)",
+    ],
+    [
+      'IP-in-IP',
+      pool('p', '198.19.0.0/17', 'ipipMode: Always'),
+      'f.yaml: document 1 (IPPool p): spec.ipipMode: "Always" is not supported: there is no IP-in-IP in this kernel, only Never is accepted',
+    ],
+    [
+      'VXLAN',
+      pool('p', '198.19.0.0/17', 'vxlanMode: CrossSubnet'),
+      'f.yaml: document 1 (IPPool p): spec.vxlanMode: must be Never or Always (CrossSubnet needs several subnets; calico-sim has one fabric), got "CrossSubnet"',
+    ],
+    [
+      'bogus tunnel mode',
+      pool('p', '198.19.0.0/17', 'vxlanMode: Sometimes'),
+      'f.yaml: document 1 (IPPool p): spec.vxlanMode: must be Never or Always (CrossSubnet needs several subnets; calico-sim has one fabric), got "Sometimes"',
+    ],
     ['natOutgoing not a bool', pool('p', '198.19.0.0/17', 'natOutgoing: "yes"'), 'f.yaml: document 1 (IPPool p): spec.natOutgoing: expected true or false, got string "yes"'],
     ['disabled not a bool', pool('p', '198.19.0.0/17', 'disabled: 1'), 'f.yaml: document 1 (IPPool p): spec.disabled: expected true or false, got number 1'],
-    ['bad node selector', pool('p', '198.19.0.0/17', 'nodeSelector: rack = "a"'), 'f.yaml: document 1 (IPPool p): spec.nodeSelector: invalid selector "rack = \\"a\\"": expected "==" but found "=" at column 5'],
+    [
+      'bad node selector',
+      pool('p', '198.19.0.0/17', 'nodeSelector: rack = "a"'),
+      'f.yaml: document 1 (IPPool p): spec.nodeSelector: invalid selector "rack = \\"a\\"": expected "==" but found "=" at column 5',
+    ],
     // Node
     ['node without bgp', doc('Node', 'n1', 'bgp: null'), 'f.yaml: document 1 (Node n1): spec.bgp: expected a mapping, got null'],
-    ['node address without prefix', node('n1', '198.18.0.11'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: must be an IPv4 address with its prefix length, as Calico writes it (e.g. 198.18.0.11/17)'],
+    [
+      'node address without prefix',
+      node('n1', '198.18.0.11'),
+      'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: must be an IPv4 address with its prefix length, as Calico writes it (e.g. 198.18.0.11/17)',
+    ],
     ['node address of the wrong family', node('n1', '2001:db8:f::b/64'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: "2001:db8:f::b/64" is not an IPv4 address (e.g. 198.18.0.11/17)'],
     ['node address invalid', node('n1', '198.18.0.300/17'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: "198.18.0.300" is not a valid IPv4 address'],
     ['node prefix out of range', node('n1', '198.18.0.11/33'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: prefix length /33 is out of range for IPv4 (0 to 32)'],
-    ['node IPv6 address of the wrong family', node('n1', '198.18.0.11/17', 'ipv6Address: 198.18.0.11/17'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv6Address: "198.18.0.11/17" is not an IPv6 address (e.g. 2001:db8:f::b/64)'],
+    [
+      'node IPv6 address of the wrong family',
+      node('n1', '198.18.0.11/17', 'ipv6Address: 198.18.0.11/17'),
+      'f.yaml: document 1 (Node n1): spec.bgp.ipv6Address: "198.18.0.11/17" is not an IPv6 address (e.g. 2001:db8:f::b/64)',
+    ],
     ['node address outside the lab ranges', node('n1', '10.0.0.1/16'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4Address: 10.0.0.1 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
-    ['node IPv6 address outside the lab ranges', node('n1', '198.18.0.11/17', 'ipv6Address: fd00:18::11/64'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv6Address: fd00:18::11 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
+    [
+      'node IPv6 address outside the lab ranges',
+      node('n1', '198.18.0.11/17', 'ipv6Address: fd00:18::11/64'),
+      'f.yaml: document 1 (Node n1): spec.bgp.ipv6Address: fd00:18::11 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)',
+    ],
     ['node AS 0', node('n1', '198.18.0.11/17', 'asNumber: 0'), 'f.yaml: document 1 (Node n1): spec.bgp.asNumber: must be an AS number from 1 to 4294967295'],
     ['node AS too large', node('n1', '198.18.0.11/17', 'asNumber: 4294967296'), 'f.yaml: document 1 (Node n1): spec.bgp.asNumber: must be an AS number from 1 to 4294967295'],
     ['node AS fractional', node('n1', '198.18.0.11/17', 'asNumber: 64512.5'), 'f.yaml: document 1 (Node n1): spec.bgp.asNumber: must be an AS number, a whole number from 1 to 4294967295'],
-    ['RR cluster id not IPv4', node('n1', '198.18.0.11/17', 'routeReflectorClusterID: rr-1'), 'f.yaml: document 1 (Node n1): spec.bgp.routeReflectorClusterID: must be an IPv4-formatted id, e.g. 224.0.0.1 (got "rr-1")'],
-    ['unknown node field', doc('Node', 'n1', 'bgp:\n  ipv4Address: 198.18.0.11/17\n  ipv4IPIPTunnelAddr: 198.19.0.1'), 'f.yaml: document 1 (Node n1): spec.bgp.ipv4IPIPTunnelAddr: unknown field (known fields: ipv4Address, ipv6Address, asNumber, routeReflectorClusterID)'],
+    [
+      'RR cluster id not IPv4',
+      node('n1', '198.18.0.11/17', 'routeReflectorClusterID: rr-1'),
+      'f.yaml: document 1 (Node n1): spec.bgp.routeReflectorClusterID: must be an IPv4-formatted id, e.g. 224.0.0.1 (got "rr-1")',
+    ],
+    [
+      'unknown node field',
+      doc('Node', 'n1', 'bgp:\n  ipv4Address: 198.18.0.11/17\n  ipv4IPIPTunnelAddr: 198.19.0.1'),
+      'f.yaml: document 1 (Node n1): spec.bgp.ipv4IPIPTunnelAddr: unknown field (known fields: ipv4Address, ipv6Address, asNumber, routeReflectorClusterID)',
+    ],
     // BGPPeer
-    ['peer with neither peerIP nor peerSelector', peer('p', 'node: n1'), 'f.yaml: document 1 (BGPPeer p): spec: one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required'],
-    ['peer with both', peer('p', 'peerIP: 198.18.0.1\nasNumber: 65000\npeerSelector: all()'), 'f.yaml: document 1 (BGPPeer p): spec.peerSelector: cannot be used with spec.peerIP: a peering is either to one address or to the nodes the selector matches'],
-    ['peer AS with peerSelector', peer('p', 'peerSelector: has(rr)\nasNumber: 65000'), "f.yaml: document 1 (BGPPeer p): spec.asNumber: not allowed with spec.peerSelector: the peers' AS numbers come from their Node resources"],
-    ['peer with node and nodeSelector', peer('p', 'peerSelector: has(rr)\nnode: n1\nnodeSelector: all()'), 'f.yaml: document 1 (BGPPeer p): spec.nodeSelector: cannot be used with spec.node: give at most one of them (neither means every node)'],
+    [
+      'peer with neither peerIP nor peerSelector',
+      peer('p', 'node: n1'),
+      'f.yaml: document 1 (BGPPeer p): spec: one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required',
+    ],
+    [
+      'peer with both',
+      peer('p', 'peerIP: 198.18.0.1\nasNumber: 65000\npeerSelector: all()'),
+      'f.yaml: document 1 (BGPPeer p): spec.peerSelector: cannot be used with spec.peerIP: a peering is either to one address or to the nodes the selector matches',
+    ],
+    [
+      'peer AS with peerSelector',
+      peer('p', 'peerSelector: has(rr)\nasNumber: 65000'),
+      "f.yaml: document 1 (BGPPeer p): spec.asNumber: not allowed with spec.peerSelector: the peers' AS numbers come from their Node resources",
+    ],
+    [
+      'peer with node and nodeSelector',
+      peer('p', 'peerSelector: has(rr)\nnode: n1\nnodeSelector: all()'),
+      'f.yaml: document 1 (BGPPeer p): spec.nodeSelector: cannot be used with spec.node: give at most one of them (neither means every node)',
+    ],
     ['peer IP invalid', peer('p', 'peerIP: 198.18.0\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "198.18.0" is not an IPv4 or IPv6 address'],
-    ['peer IP with a port', peer('p', 'peerIP: 198.18.0.1:179\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "198.18.0.1:179": ports are not supported, give the address alone (BGP port 179)'],
-    ['peer IPv6 with a port', peer('p', 'peerIP: "[2001:db8:f::1]:179"\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "[2001:db8:f::1]:179": ports are not supported, give the address alone (BGP port 179)'],
-    ['peer IP outside the lab ranges', peer('p', 'peerIP: 10.0.0.1\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: 10.0.0.1 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)'],
-    ['peer IPv6 address', peer('p', 'peerIP: 2001:db8:f::1\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "2001:db8:f::1": BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)'],
-    ['peer IPv6 address outside the lab ranges too', peer('p', 'peerIP: fd00:18::1\nasNumber: 65000'), 'f.yaml: document 1 (BGPPeer p): spec.peerIP: "fd00:18::1": BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)'],
-    ['peer node name invalid', peer('p', 'peerSelector: has(rr)\nnode: Node_1'), 'f.yaml: document 1 (BGPPeer p): spec.node: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit'],
+    [
+      'peer IP with a port',
+      peer('p', 'peerIP: 198.18.0.1:179\nasNumber: 65000'),
+      'f.yaml: document 1 (BGPPeer p): spec.peerIP: "198.18.0.1:179": ports are not supported, give the address alone (BGP port 179)',
+    ],
+    [
+      'peer IPv6 with a port',
+      peer('p', 'peerIP: "[2001:db8:f::1]:179"\nasNumber: 65000'),
+      'f.yaml: document 1 (BGPPeer p): spec.peerIP: "[2001:db8:f::1]:179": ports are not supported, give the address alone (BGP port 179)',
+    ],
+    [
+      'peer IP outside the lab ranges',
+      peer('p', 'peerIP: 10.0.0.1\nasNumber: 65000'),
+      'f.yaml: document 1 (BGPPeer p): spec.peerIP: 10.0.0.1 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)',
+    ],
+    [
+      'peer IPv6 address',
+      peer('p', 'peerIP: 2001:db8:f::1\nasNumber: 65000'),
+      'f.yaml: document 1 (BGPPeer p): spec.peerIP: "2001:db8:f::1": BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)',
+    ],
+    [
+      'peer IPv6 address outside the lab ranges too',
+      peer('p', 'peerIP: fd00:18::1\nasNumber: 65000'),
+      'f.yaml: document 1 (BGPPeer p): spec.peerIP: "fd00:18::1": BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)',
+    ],
+    [
+      'peer node name invalid',
+      peer('p', 'peerSelector: has(rr)\nnode: Node_1'),
+      'f.yaml: document 1 (BGPPeer p): spec.node: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit',
+    ],
     ['peer selector invalid', peer('p', 'peerSelector: has(rr'), 'f.yaml: document 1 (BGPPeer p): spec.peerSelector: invalid selector "has(rr": expected ")" at column 6'],
     // BGPConfiguration
-    ['BGPConfiguration name', doc('BGPConfiguration', 'cluster', 'asNumber: 65000'), 'f.yaml: document 1 (BGPConfiguration cluster): metadata.name: must be "default" (the cluster\'s) or "node.<nodename>" (one node\'s)'],
-    ['per-node AS', doc('BGPConfiguration', 'node.n1', 'asNumber: 65000'), 'f.yaml: document 1 (BGPConfiguration node.n1): spec.asNumber: only valid in the global BGPConfiguration "default", not in a per-node one'],
-    ['per-node mesh', doc('BGPConfiguration', 'node.n1', 'nodeToNodeMeshEnabled: false'), 'f.yaml: document 1 (BGPConfiguration node.n1): spec.nodeToNodeMeshEnabled: only valid in the global BGPConfiguration "default", not in a per-node one'],
-    ['mesh not a bool', doc('BGPConfiguration', 'default', 'nodeToNodeMeshEnabled: "false"'), 'f.yaml: document 1 (BGPConfiguration default): spec.nodeToNodeMeshEnabled: expected true or false, got string "false"'],
-    ['log severity', doc('BGPConfiguration', 'default', 'logSeverityScreen: Verbose'), 'f.yaml: document 1 (BGPConfiguration default): spec.logSeverityScreen: must be one of "Debug", "Info", "Warning", "Error", "Fatal" (got string "Verbose")'],
+    [
+      'BGPConfiguration name',
+      doc('BGPConfiguration', 'cluster', 'asNumber: 65000'),
+      'f.yaml: document 1 (BGPConfiguration cluster): metadata.name: must be "default" (the cluster\'s) or "node.<nodename>" (one node\'s)',
+    ],
+    [
+      'per-node AS',
+      doc('BGPConfiguration', 'node.n1', 'asNumber: 65000'),
+      'f.yaml: document 1 (BGPConfiguration node.n1): spec.asNumber: only valid in the global BGPConfiguration "default", not in a per-node one',
+    ],
+    [
+      'per-node mesh',
+      doc('BGPConfiguration', 'node.n1', 'nodeToNodeMeshEnabled: false'),
+      'f.yaml: document 1 (BGPConfiguration node.n1): spec.nodeToNodeMeshEnabled: only valid in the global BGPConfiguration "default", not in a per-node one',
+    ],
+    [
+      'mesh not a bool',
+      doc('BGPConfiguration', 'default', 'nodeToNodeMeshEnabled: "false"'),
+      'f.yaml: document 1 (BGPConfiguration default): spec.nodeToNodeMeshEnabled: expected true or false, got string "false"',
+    ],
+    [
+      'log severity',
+      doc('BGPConfiguration', 'default', 'logSeverityScreen: Verbose'),
+      'f.yaml: document 1 (BGPConfiguration default): spec.logSeverityScreen: must be one of "Debug", "Info", "Warning", "Error", "Fatal" (got string "Verbose")',
+    ],
     // The file itself
     ['same resource twice', `${pool('p', '198.19.0.0/17')}---\n${pool('p', '198.19.128.0/17')}`, 'f.yaml: document 2 (IPPool p): metadata.name: IPPool p is given twice (also at f.yaml: document 1)'],
     ['List without items', `${V3}\nkind: List\n`, 'f.yaml: document 1: items: must be the list of resources of the List (got nothing)'],
-    ['List item', `${V3}\nkind: List\nitems:\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: p}, spec: {cidr: 198.19.0.0/17}}\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: q}, spec: {cidr: 198.19.128.0/17, ipipMode: Always}}\n`, 'f.yaml: document 1 item 2 (IPPool q): spec.ipipMode: "Always" is not supported: there is no IP-in-IP in this kernel, only Never is accepted'],
+    [
+      'List item',
+      `${V3}\nkind: List\nitems:\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: p}, spec: {cidr: 198.19.0.0/17}}\n- {apiVersion: projectcalico.org/v3, kind: IPPool, metadata: {name: q}, spec: {cidr: 198.19.128.0/17, ipipMode: Always}}\n`,
+      'f.yaml: document 1 item 2 (IPPool q): spec.ipipMode: "Always" is not supported: there is no IP-in-IP in this kernel, only Never is accepted',
+    ],
     // Line numbers count from the top of the file.
-    ['malformed YAML', `${pool('p', '198.19.0.0/17')}---\nkind: [IPPool\n`, 'f.yaml: document 2: line 9: malformed YAML: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    [
+      'malformed YAML',
+      `${pool('p', '198.19.0.0/17')}---\nkind: [IPPool\n`,
+      'f.yaml: document 2: line 9: malformed YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ],
     ['duplicate YAML key', `${V3}\nkind: IPPool\nkind: Node\n`, 'f.yaml: document 1: line 3: malformed YAML: Map keys must be unique'],
     ['empty file', '---\n', 'f.yaml: no resources in the file'],
   ];
@@ -187,7 +342,7 @@ describe('parseResourceFile: every error names the document, the resource and th
     expect(problemsOf(text)).toContain(expected);
   });
 
-  it('keeps the YAML parser\'s error as the cause of a malformed YAML file', () => {
+  it("keeps the YAML parser's error as the cause of a malformed YAML file", () => {
     let err: unknown;
     try {
       parseResourceFile(`${V3}\nkind: IPPool\nkind: Node\n`, 'f.yaml');
@@ -287,7 +442,9 @@ describe('crossCheck: against the datastore and each other', () => {
 
 describe('checkDeletes', () => {
   const current: StoredResource[] = [
-    ...(JSON.parse(JSON.stringify(parseResourceFile(`${pool('p', '198.19.0.0/17')}---\n${pool('empty', '198.19.128.0/17')}---\n${node('node-a', '198.18.0.11/17')}---\n${node('node-b', '198.18.0.12/17')}`, 'x'))) as StoredResource[]),
+    ...(JSON.parse(
+      JSON.stringify(parseResourceFile(`${pool('p', '198.19.0.0/17')}---\n${pool('empty', '198.19.128.0/17')}---\n${node('node-a', '198.18.0.11/17')}---\n${node('node-b', '198.18.0.12/17')}`, 'x')),
+    ) as StoredResource[]),
     { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: 'w2', namespace: 'default' }, spec: { node: 'node-a', ipNetworks: ['198.19.0.1/32'] } },
     { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: 'w1', namespace: 'default' }, spec: { node: 'node-a', ipNetworks: ['198.19.0.0/32'] } },
   ];
@@ -299,21 +456,15 @@ describe('checkDeletes', () => {
   });
 
   it('lists every resource that does not exist', () => {
-    expect(checkDeletes(current, blocks, [ref('Node', 'node-x'), ref('ipp', 'nope'), ref('IPPool', 'empty')])).toEqual([
-      'resources do not exist: Node(node-x), IPPool(nope); nothing was deleted',
-    ]);
+    expect(checkDeletes(current, blocks, [ref('Node', 'node-x'), ref('ipp', 'nope'), ref('IPPool', 'empty')])).toEqual(['resources do not exist: Node(node-x), IPPool(nope); nothing was deleted']);
   });
 
   it('refuses a node that still has workload endpoints, and lists them', () => {
-    expect(checkDeletes(current, blocks, [ref('Node', 'node-a')])).toEqual([
-      'Node node-a: Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first',
-    ]);
+    expect(checkDeletes(current, blocks, [ref('Node', 'node-a')])).toEqual(['Node node-a: Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first']);
   });
 
   it('refuses a pool that still has allocated blocks, and says how many', () => {
-    expect(checkDeletes(current, blocks, [ref('IPPool', 'p')])).toEqual([
-      'IPPool p: IPPool p still has 2 allocated blocks (2 addresses in use): delete the workloads using it first',
-    ]);
+    expect(checkDeletes(current, blocks, [ref('IPPool', 'p')])).toEqual(['IPPool p: IPPool p still has 2 allocated blocks (2 addresses in use): delete the workloads using it first']);
   });
 
   it('refuses workload endpoints (the CNI owns them) and unknown kinds', () => {
@@ -325,9 +476,7 @@ describe('checkDeletes', () => {
 
   it('names file positions when the targets come from a file', () => {
     const targets = parseResourceFile(node('node-a', '198.18.0.11/17'), 'del.yaml');
-    expect(checkDeletes(current, blocks, targets)).toEqual([
-      'del.yaml: document 1 (Node node-a): Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first',
-    ]);
+    expect(checkDeletes(current, blocks, targets)).toEqual(['del.yaml: document 1 (Node node-a): Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first']);
   });
 });
 
@@ -495,17 +644,49 @@ describe('policy kinds', () => {
   });
 
   const bad: [string, string, string][] = [
-    ['bad selector: names spec.selector and the column', gnp('p', 'selector: role == web'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.selector: invalid selector "role == web": expected a quoted string but found "web" at column 8'],
-    ['ports without protocol', np('p', 'egress:\n- action: Allow\n  destination: {ports: [53]}'), 'f.yaml: document 1 (NetworkPolicy p): spec.egress[0].destination.ports: needs protocol TCP, UDP or SCTP (no protocol given)'],
-    ['reversed port range', gnp('p', 'ingress:\n- action: Allow\n  protocol: TCP\n  destination: {ports: [22, "90:80"]}'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].destination.ports[1]: "90:80": first port is above last'],
-    ['unknown rule field', gnp('p', 'ingress:\n- action: Allow\n  protocols: [TCP]'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].protocols: unknown field (known fields: action, ipVersion, protocol, notProtocol, icmp, notICMP, source, destination, metadata)'],
+    [
+      'bad selector: names spec.selector and the column',
+      gnp('p', 'selector: role == web'),
+      'f.yaml: document 1 (GlobalNetworkPolicy p): spec.selector: invalid selector "role == web": expected a quoted string but found "web" at column 8',
+    ],
+    [
+      'ports without protocol',
+      np('p', 'egress:\n- action: Allow\n  destination: {ports: [53]}'),
+      'f.yaml: document 1 (NetworkPolicy p): spec.egress[0].destination.ports: needs protocol TCP, UDP or SCTP (no protocol given)',
+    ],
+    [
+      'reversed port range',
+      gnp('p', 'ingress:\n- action: Allow\n  protocol: TCP\n  destination: {ports: [22, "90:80"]}'),
+      'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].destination.ports[1]: "90:80": first port is above last',
+    ],
+    [
+      'unknown rule field',
+      gnp('p', 'ingress:\n- action: Allow\n  protocols: [TCP]'),
+      'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].protocols: unknown field (known fields: action, ipVersion, protocol, notProtocol, icmp, notICMP, source, destination, metadata)',
+    ],
     ['unknown spec field', np('p', 'podSelector: {}'), 'f.yaml: document 1 (NetworkPolicy p): spec.podSelector: unknown field (known fields: order, selector, types, ingress, egress)'],
-    ['namespaceSelector', np('p', 'ingress:\n- action: Allow\n  source: {namespaceSelector: all()}'), "f.yaml: document 1 (NetworkPolicy p): spec.ingress[0].source.namespaceSelector: not supported by calico-sim (rule selectors match endpoints of the policy's namespace, or of every namespace for global policies and profiles)"],
+    [
+      'namespaceSelector',
+      np('p', 'ingress:\n- action: Allow\n  source: {namespaceSelector: all()}'),
+      "f.yaml: document 1 (NetworkPolicy p): spec.ingress[0].source.namespaceSelector: not supported by calico-sim (rule selectors match endpoints of the policy's namespace, or of every namespace for global policies and profiles)",
+    ],
     ['no action', gnp('p', 'ingress:\n- protocol: TCP'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].action: required (one of "Allow", "Deny", "Pass", "Log")'],
     ['order not a number', gnp('p', 'order: first'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.order: expected a number, got string "first"'],
-    ['ICMP with IPv6 nets', gnp('p', 'ingress:\n- {action: Allow, protocol: ICMP, destination: {nets: ["2001:db8::/32"]}}'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].destination.nets[0]: "2001:db8::/32" is IPv6, but protocol ICMP is IPv4'],
-    ['bad namespace', np('p', 'selector: all()', 'Tenant_A'), 'f.yaml: document 1 (NetworkPolicy p): metadata.namespace: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit'],
-    ['Felix not default', doc('FelixConfiguration', 'global', 'nftablesMode: Disabled'), 'f.yaml: document 1 (FelixConfiguration global): metadata.name: must be "default": calico-sim has only the cluster-wide FelixConfiguration'],
+    [
+      'ICMP with IPv6 nets',
+      gnp('p', 'ingress:\n- {action: Allow, protocol: ICMP, destination: {nets: ["2001:db8::/32"]}}'),
+      'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].destination.nets[0]: "2001:db8::/32" is IPv6, but protocol ICMP is IPv4',
+    ],
+    [
+      'bad namespace',
+      np('p', 'selector: all()', 'Tenant_A'),
+      'f.yaml: document 1 (NetworkPolicy p): metadata.namespace: must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit',
+    ],
+    [
+      'Felix not default',
+      doc('FelixConfiguration', 'global', 'nftablesMode: Disabled'),
+      'f.yaml: document 1 (FelixConfiguration global): metadata.name: must be "default": calico-sim has only the cluster-wide FelixConfiguration',
+    ],
     ['profile rule', doc('Profile', 'p', 'ingress: [{action: Accept}]'), 'f.yaml: document 1 (Profile p): spec.ingress[0].action: must be one of "Allow", "Deny", "Pass", "Log" (got string "Accept")'],
   ];
   it.each(bad)('refuses %s', (_what, text, expected) => {

@@ -16,11 +16,15 @@ function pkt(src: string, dst: string, l4: L4Info, o: { smac?: string; dmac?: st
   const v6 = src.includes(':');
   const proto = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58, other: 0 }[l4.protocol];
   return {
-    index: n, timestampUs: n * 1000, length: 100, capturedLength: 100,
+    index: n,
+    timestampUs: n * 1000,
+    length: 100,
+    capturedLength: 100,
     ...(o.noMacs ? {} : { src_mac: o.smac ?? H1.mac, dst_mac: o.dmac ?? H2.mac }),
     ethertype: v6 ? 0x86dd : 0x0800,
     ip: { version: v6 ? 6 : 4, src, dst, protocol: o.encap?.kind === 'ipip' ? 4 : proto, ttl: 63 },
-    l4, ...(o.encap ? { encapsulation: o.encap } : {}),
+    l4,
+    ...(o.encap ? { encapsulation: o.encap } : {}),
   };
 }
 const tcp = (srcPort: number, dstPort: number): L4Info => ({ protocol: 'tcp', srcPort, dstPort });
@@ -43,7 +47,13 @@ function cleanCapture(): Packet[] {
 
 describe('checkCapture', () => {
   it('clean routed workload flows pass, grouped by addresses, protocol and ports', () => {
-    const r = checkCapture(cleanCapture(), { ...EXP, expectedFlows: [{ from: W1.ip, to: W2.ip, protocol: 'icmp' }, { from: 'w2', to: 'w1', protocol: 'tcp' }] });
+    const r = checkCapture(cleanCapture(), {
+      ...EXP,
+      expectedFlows: [
+        { from: W1.ip, to: W2.ip, protocol: 'icmp' },
+        { from: 'w2', to: 'w1', protocol: 'tcp' },
+      ],
+    });
     expect(r.violations).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.packetsInspected).toBe(6);
@@ -126,14 +136,20 @@ describe('checkCapture', () => {
     const r = checkCapture(ps, EXP);
     expect(r.ok).toBe(false);
     expect(r.violations).toEqual([
-      'not a routed hop: Ethernet 02:00:00:00:99:99 (not a host) > 02:00:00:00:00:02 (host2): both must be hosts\' fabric MACs — flow icmp 198.18.200.65 > 198.18.200.129 id 1, 1 of 1 packet(s), first #1',
+      "not a routed hop: Ethernet 02:00:00:00:99:99 (not a host) > 02:00:00:00:00:02 (host2): both must be hosts' fabric MACs — flow icmp 198.18.200.65 > 198.18.200.129 id 1, 1 of 1 packet(s), first #1",
       "not a routed hop: Ethernet 02:00:00:00:00:02 > 02:00:00:00:00:02 are both host2's: the source and destination must be two different hosts — flow icmp 198.18.200.129 > 198.18.200.65 id 1, 1 of 1 packet(s), first #2",
     ]);
     expect(r.flows.map((f) => f.ok)).toEqual([false, false, true]);
   });
 
   it('host MACs are matched in any spelling; a cooked capture without MACs is a note, not a failure', () => {
-    const upper = { ...EXP, hosts: [{ ...H1, mac: '02-00-00-00-00-01' }, { ...H2, mac: '02:00:00:00:00:02'.toUpperCase() }] };
+    const upper = {
+      ...EXP,
+      hosts: [
+        { ...H1, mac: '02-00-00-00-00-01' },
+        { ...H2, mac: '02:00:00:00:00:02'.toUpperCase() },
+      ],
+    };
     expect(checkCapture(cleanCapture(), upper).ok).toBe(true);
     n = 0;
     const r = checkCapture([pkt(W1.ip, W2.ip, echo(8, 1), { noMacs: true })], EXP);
@@ -142,7 +158,14 @@ describe('checkCapture', () => {
   });
 
   it('a missing expected flow is "not observed"', () => {
-    const r = checkCapture(cleanCapture(), { ...EXP, expectedFlows: [{ from: 'w2', to: 'w1', protocol: 'icmp' }, { from: '2001:DB8:FF::65', to: W2.ip }, { from: W1.ip, to: W2.ip, protocol: 'udp' }] });
+    const r = checkCapture(cleanCapture(), {
+      ...EXP,
+      expectedFlows: [
+        { from: 'w2', to: 'w1', protocol: 'icmp' },
+        { from: '2001:DB8:FF::65', to: W2.ip },
+        { from: W1.ip, to: W2.ip, protocol: 'udp' },
+      ],
+    });
     expect(r.ok).toBe(false);
     expect(r.violations).toEqual([
       // the ICMP flow w2 > w1 exists (echo reply), so that one passes
@@ -155,7 +178,9 @@ describe('checkCapture', () => {
     n = 0;
     const r = checkCapture([pkt('198.18.200.10', '198.18.200.11', udp(51820, 51820), { encap: { kind: 'wireguard' } })], { workloads: [], hosts: [] });
     expect(r.packetsInspected).toBe(1);
-    expect(r.violations).toEqual(['encapsulated (wireguard): outer 198.18.200.10 > 198.18.200.11, inner packet not decodable — flow udp 198.18.200.10:51820 > 198.18.200.11:51820 [wireguard], 1 of 1 packet(s), first #1']);
+    expect(r.violations).toEqual([
+      'encapsulated (wireguard): outer 198.18.200.10 > 198.18.200.11, inner packet not decodable — flow udp 198.18.200.10:51820 > 198.18.200.11:51820 [wireguard], 1 of 1 packet(s), first #1',
+    ]);
     expect(r.notes).toEqual(['routed-hop check skipped: the expectation names no host MAC']);
   });
 

@@ -126,31 +126,40 @@ describe('folder graph of src/', () => {
 describe('cycle finder (pure)', () => {
   it('finds the strongly connected components of a graph', () => {
     const edges = [
-      { from: 'a', to: 'b' }, { from: 'b', to: 'c' }, { from: 'c', to: 'a' },
-      { from: 'c', to: 'd' }, { from: 'd', to: 'e' }, { from: 'e', to: 'd' }, { from: 'f', to: 'a' },
+      { from: 'a', to: 'b' },
+      { from: 'b', to: 'c' },
+      { from: 'c', to: 'a' },
+      { from: 'c', to: 'd' },
+      { from: 'd', to: 'e' },
+      { from: 'e', to: 'd' },
+      { from: 'f', to: 'a' },
     ];
     expect(stronglyConnected(['a', 'b', 'c', 'd', 'e', 'f', 'g'], edges)).toEqual([['a', 'b', 'c'], ['d', 'e'], ['f'], ['g']]);
     expect(stronglyConnected(['x'], [{ from: 'x', to: 'x' }])).toEqual([['x']]);
   });
 
   it('reads static, re-export, side-effect and dynamic imports, and ignores the same folder and outside src/', () => {
-    const edges = folderEdges(new Map([
-      ['a/one.ts', "import { two } from '../b/two.js';\nimport type { T } from './local.js';\nexport { x } from \"../c/x.js\";"],
-      ['b/deep/two.ts', "import '../../d/side.js';\nconst m = await import('../../e/lazy.js');\nconst u = new URL('../../../dist/x.js', import.meta.url);"],
-      ['b/three.ts', "import { y } from '../../test/y.js';\nimport {\n  z,\n} from 'zod';"],
-    ]));
+    const edges = folderEdges(
+      new Map([
+        ['a/one.ts', "import { two } from '../b/two.js';\nimport type { T } from './local.js';\nexport { x } from \"../c/x.js\";"],
+        ['b/deep/two.ts', "import '../../d/side.js';\nconst m = await import('../../e/lazy.js');\nconst u = new URL('../../../dist/x.js', import.meta.url);"],
+        ['b/three.ts', "import { y } from '../../test/y.js';\nimport {\n  z,\n} from 'zod';"],
+      ]),
+    );
     expect(edges.map((e) => `${e.from}->${e.to}`)).toEqual(['a->b', 'a->c', 'b->d', 'b->e']);
     expect(edges[1]!.where).toBe('src/a/one.ts:3: export { x } from "../c/x.js";');
   });
 
   it('reports a synthetic cycle with the imports that form it (negative control)', () => {
-    const edges = folderEdges(new Map([
-      ['model/topology.ts', "import { NAME_RE } from '../sim/names.js';"],
-      ['sim/backends/netns.ts', "import type { LabPlan } from '../../model/topology.js';"],
-      ['sim/lab.ts', "const { cniEnv } = await import('../cni/env.js');"],
-      ['cni/workload.ts', "import { names } from '../sim/names.js';"],
-      ['util/exec.ts', "import { x } from '../net/cidr.js';"],
-    ]));
+    const edges = folderEdges(
+      new Map([
+        ['model/topology.ts', "import { NAME_RE } from '../sim/names.js';"],
+        ['sim/backends/netns.ts', "import type { LabPlan } from '../../model/topology.js';"],
+        ['sim/lab.ts', "const { cniEnv } = await import('../cni/env.js');"],
+        ['cni/workload.ts', "import { names } from '../sim/names.js';"],
+        ['util/exec.ts', "import { x } from '../net/cidr.js';"],
+      ]),
+    );
     expect(cycleReport(edges)).toEqual([
       [
         'folders cni, model, sim import each other in a cycle:',

@@ -1,29 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cidrFromKey, keys } from '../../src/datastore/keys.js';
-import {
-  assignInBlock,
-  blockAllocations,
-  blockUsage,
-  borrowedAddresses,
-  foreignAllocationsInBlock,
-  isEmpty,
-  newBlock,
-  releaseInBlock,
-} from '../../src/ipam/blocks.js';
-import {
-  blockCidrs,
-  blockOf,
-  canonicalIp,
-  cidrContains,
-  cidrsOverlap,
-  compareCidrs,
-  compareIps,
-  eachBlock,
-  familyOf,
-  ipAt,
-  ordinalOf,
-  parseCidr,
-} from '../../src/net/cidr.js';
+import { assignInBlock, blockAllocations, blockUsage, borrowedAddresses, foreignAllocationsInBlock, isEmpty, newBlock, releaseInBlock } from '../../src/ipam/blocks.js';
+import { blockCidrs, blockOf, canonicalIp, cidrContains, cidrsOverlap, compareCidrs, compareIps, eachBlock, familyOf, ipAt, ordinalOf, parseCidr } from '../../src/net/cidr.js';
 import type { AllocationBlock } from '../../src/model/resources.js';
 import { IpamError } from '../../src/util/errors.js';
 
@@ -37,8 +15,21 @@ describe('parseCidr', () => {
     expect(parseCidr('198.19.0.7/32').cidr).toBe('198.19.0.7/32');
   });
 
-  it.each(['', '198.19.0.0', '198.19.0.0/', '198.19.0.0/33', '198.19.0.0/-1', '198.19.0.0/016', '198.19.0/16', '198.19.0.256/32',
-    '198.019.0.0/16', ' 198.19.0.0/16', '198.19.0.0/16 ', 'abc/8', '198.19.0.0/1.5'])('refuses %j clearly', (s) => {
+  it.each([
+    '',
+    '198.19.0.0',
+    '198.19.0.0/',
+    '198.19.0.0/33',
+    '198.19.0.0/-1',
+    '198.19.0.0/016',
+    '198.19.0/16',
+    '198.19.0.256/32',
+    '198.019.0.0/16',
+    ' 198.19.0.0/16',
+    '198.19.0.0/16 ',
+    'abc/8',
+    '198.19.0.0/1.5',
+  ])('refuses %j clearly', (s) => {
     expect(() => parseCidr(s)).toThrow(IpamError);
     expect(() => parseCidr(s)).toThrow(`"${s}" is not a valid IPv4 CIDR`);
   });
@@ -134,12 +125,7 @@ describe('addresses in blocks', () => {
   });
 
   it('compareCidrs orders by address, then prefix', () => {
-    expect(['198.19.1.0/26', '198.19.0.64/26', '198.19.0.0/26', '198.19.0.0/16'].sort(compareCidrs)).toEqual([
-      '198.19.0.0/16',
-      '198.19.0.0/26',
-      '198.19.0.64/26',
-      '198.19.1.0/26',
-    ]);
+    expect(['198.19.1.0/26', '198.19.0.64/26', '198.19.0.0/26', '198.19.0.0/16'].sort(compareCidrs)).toEqual(['198.19.0.0/16', '198.19.0.0/26', '198.19.0.64/26', '198.19.1.0/26']);
     // Numeric, not textual: 198.19.10.0 comes after 198.19.9.0.
     expect(['198.19.10.0/26', '198.19.9.0/26'].sort(compareCidrs)).toEqual(['198.19.9.0/26', '198.19.10.0/26']);
   });
@@ -266,14 +252,24 @@ describe('IPv6', () => {
     expect(canonicalIp(want)).toBe(want);
   });
 
-  it.each(['2001:db8:1::/129', '2001:db8:1::/048', '2001:db8:1:::/48', '2001:db8::1::/64', '2001:db8:1::g/128', '2001:db8:1:2:3:4:5:6:7/128',
-    '2001:db8:1:2:3:4:5/112', ':2001:db8::/32', '2001:db8::/', 'fe80::1%eth0/128', '::ffff:198.19.0.256/128', ' ::/0', '2001:db8:12345::/48'])(
-    'refuses %j clearly',
-    (s) => {
-      expect(() => parseCidr(s)).toThrow(IpamError);
-      expect(() => parseCidr(s)).toThrow(`"${s}" is not a valid IPv6 CIDR`);
-    },
-  );
+  it.each([
+    '2001:db8:1::/129',
+    '2001:db8:1::/048',
+    '2001:db8:1:::/48',
+    '2001:db8::1::/64',
+    '2001:db8:1::g/128',
+    '2001:db8:1:2:3:4:5:6:7/128',
+    '2001:db8:1:2:3:4:5/112',
+    ':2001:db8::/32',
+    '2001:db8::/',
+    'fe80::1%eth0/128',
+    '::ffff:198.19.0.256/128',
+    ' ::/0',
+    '2001:db8:12345::/48',
+  ])('refuses %j clearly', (s) => {
+    expect(() => parseCidr(s)).toThrow(IpamError);
+    expect(() => parseCidr(s)).toThrow(`"${s}" is not a valid IPv6 CIDR`);
+  });
 
   it('refuses host bits and names the canonical network', () => {
     expect(() => parseCidr('2001:db8:1::5/48')).toThrow(new IpamError('2001:db8:1::5/48 has host bits set (the network is 2001:db8:1::/48)'));
@@ -329,12 +325,7 @@ describe('IPv6', () => {
   });
 
   it('orders IPv4 before IPv6, numerically within a family', () => {
-    expect(['2001:db8:1::40/122', '198.19.0.0/26', '2001:db8:1::/48', '2001:db8:1::/122'].sort(compareCidrs)).toEqual([
-      '198.19.0.0/26',
-      '2001:db8:1::/48',
-      '2001:db8:1::/122',
-      '2001:db8:1::40/122',
-    ]);
+    expect(['2001:db8:1::40/122', '198.19.0.0/26', '2001:db8:1::/48', '2001:db8:1::/122'].sort(compareCidrs)).toEqual(['198.19.0.0/26', '2001:db8:1::/48', '2001:db8:1::/122', '2001:db8:1::40/122']);
     expect(['2001:db8:1::a', '2001:db8:1::9', '198.19.0.10', '198.19.0.9'].sort(compareIps)).toEqual(['198.19.0.9', '198.19.0.10', '2001:db8:1::9', '2001:db8:1::a']);
   });
 
@@ -350,7 +341,7 @@ describe('IPv6', () => {
     expect(releaseInBlock(r.block, '2001:db8:1:0::41').handleId).toBe('pod-1');
   });
 
-  it('keys: Calico\'s ipv6 layout, and back to the CIDR', () => {
+  it("keys: Calico's ipv6 layout, and back to the CIDR", () => {
     expect(keys.block('2001:db8:1::/122')).toBe('/calico/ipam/v2/assignment/ipv6/block/2001:db8:1::-122');
     expect(keys.block('198.19.0.0/26')).toBe('/calico/ipam/v2/assignment/ipv4/block/198.19.0.0-26');
     expect(keys.affinity('host-a', '2001:db8:1::40/122')).toBe('/calico/ipam/v2/host/host-a/ipv6/block/2001:db8:1::40-122');
@@ -375,7 +366,7 @@ describe('borrowed addresses', () => {
     return b;
   }
 
-  it('lists the addresses of a host that lie in other hosts\' blocks, IPv4 first', () => {
+  it("lists the addresses of a host that lie in other hosts' blocks, IPv4 first", () => {
     const a = blockWith('198.19.0.0/26', 'host-a', ['host-a', 'host-a']);
     const b = blockWith('198.19.0.64/26', 'host-b', ['host-b', 'host-a', 'host-c', 'host-a']);
     const v6 = blockWith('2001:db8:1::/122', 'host-b', ['host-a']);

@@ -18,11 +18,7 @@ function blockWith(cidr: string, owner: string | null, nodes: string[]): Allocat
  */
 function clean(): IpamCheckInput {
   return {
-    blocks: [
-      blockWith('198.19.0.0/26', 'host-a', ['host-a', 'host-a']),
-      blockWith('198.19.0.64/26', 'host-b', ['host-b', 'host-a']),
-      blockWith('2001:db8:1::/122', 'host-a', ['host-a']),
-    ],
+    blocks: [blockWith('198.19.0.0/26', 'host-a', ['host-a', 'host-a']), blockWith('198.19.0.64/26', 'host-b', ['host-b', 'host-a']), blockWith('2001:db8:1::/122', 'host-a', ['host-a'])],
     affinities: [
       { host: 'host-a', cidr: '198.19.0.0/26' },
       { host: 'host-b', cidr: '198.19.0.64/26' },
@@ -53,9 +49,7 @@ describe('checkIpam', () => {
   it('leaked-address: allocated, used by no endpoint', () => {
     const input = clean();
     input.endpoints = input.endpoints.filter((e) => e.name !== 'a2');
-    expect(checkIpam(input)).toEqual([
-      { kind: 'leaked-address', detail: '198.19.0.1 is allocated in block 198.19.0.0/26 (handle 198.19.0.0/26-h1, node host-a) but no workload endpoint uses it' },
-    ]);
+    expect(checkIpam(input)).toEqual([{ kind: 'leaked-address', detail: '198.19.0.1 is allocated in block 198.19.0.0/26 (handle 198.19.0.0/26-h1, node host-a) but no workload endpoint uses it' }]);
   });
 
   it('double-use: one address, two endpoints', () => {
@@ -111,14 +105,10 @@ describe('checkIpam', () => {
     const input = clean();
     const b = input.blocks[0]!;
     b.allocations[1] = 7;
-    expect(checkIpam(input)).toEqual([
-      { kind: 'bad-attribute-index', detail: '198.19.0.1 (block 198.19.0.0/26, ordinal 1) refers to attribute 7, but the block has 2 attribute(s)' },
-    ]);
+    expect(checkIpam(input)).toEqual([{ kind: 'bad-attribute-index', detail: '198.19.0.1 (block 198.19.0.0/26, ordinal 1) refers to attribute 7, but the block has 2 attribute(s)' }]);
     // Without an endpoint, the address also shows as leaked, with an unknown handle.
     input.endpoints = input.endpoints.filter((e) => e.name !== 'a2');
-    expect(checkIpam(input).map((p) => p.detail)).toContain(
-      '198.19.0.1 is allocated in block 198.19.0.0/26 (handle unknown, node unknown) but no workload endpoint uses it',
-    );
+    expect(checkIpam(input).map((p) => p.detail)).toContain('198.19.0.1 is allocated in block 198.19.0.0/26 (handle unknown, node unknown) but no workload endpoint uses it');
   });
 
   it('inconsistent-block: free list and slot count contradicting the block', () => {

@@ -15,7 +15,7 @@ describe('who builds a lab', () => {
     expect(labPhase({ builder: { pid: r.pid!, start: '1' } })).toBe('incomplete');
   });
 
-  it('a live process that took the builder\'s pid does not count as the builder (start time differs)', () => {
+  it("a live process that took the builder's pid does not count as the builder (start time differs)", () => {
     const me = thisBuilder();
     expect(me.start).toMatch(/^\d+$/);
     expect(labPhase({ builder: { pid: me.pid, start: String(Number(me.start) - 1) } })).toBe('incomplete');

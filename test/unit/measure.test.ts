@@ -33,7 +33,12 @@ describe('statistics', () => {
   it('quantiles interpolate between ranks; the summary has median, min, max', () => {
     expect(quantile([4, 1, 3, 2], 0.5)).toBe(2.5);
     expect(quantile([1, 2, 3, 4, 5], 0.5)).toBe(3);
-    expect(quantile(Array.from({ length: 101 }, (_, i) => i), 0.99)).toBe(99);
+    expect(
+      quantile(
+        Array.from({ length: 101 }, (_, i) => i),
+        0.99,
+      ),
+    ).toBe(99);
     expect(summarize([3, 1, 2])).toEqual({ n: 3, median: 2, min: 1, max: 3 });
   });
 });
@@ -41,7 +46,11 @@ describe('statistics', () => {
 describe('the throughput report', () => {
   it('shows the medians, the ranges and the ratios it was given', () => {
     const res = {
-      schema: 'calico-sim/results/v1', kind: 'bench-throughput', runId: 'r', startedAt: '2026-11-26T14:00:00.000Z', finishedAt: '2026-11-26T14:05:00.000Z',
+      schema: 'calico-sim/results/v1',
+      kind: 'bench-throughput',
+      runId: 'r',
+      startedAt: '2026-11-26T14:00:00.000Z',
+      finishedAt: '2026-11-26T14:05:00.000Z',
       machine: { hostname: 'vm', kernel: 'k', cpus: 2, cpuModel: 'AMD EPYC', memoryBytes: 2 ** 30 },
       versions: { node: 'v20', calicoSim: '0.1.0', bird: '2', etcd: '3.4', iperf3: '3.12', iptables: '1.8.9', nft: '1.0.6', kernel: 'k' },
       topology: { name: 'two-host', hosts: 2, workloads: 3 },

@@ -55,7 +55,12 @@ const tcp = (sport: number, dport: number) => cat(u16(sport), u16(dport), u32(10
 const icmpEcho = (type: number, id: number, seq: number) => cat([type, 0, 0, 0], u16(id), u16(seq), Buffer.from('abcdefgh'));
 const vxlan = (vni: number, frame: Buffer) => cat([0x08, 0, 0, 0], [(vni >> 16) & 0xff, (vni >> 8) & 0xff, vni & 0xff, 0], frame);
 
-interface Rec { data: Buffer; sec?: number; frac?: number; origLen?: number }
+interface Rec {
+  data: Buffer;
+  sec?: number;
+  frac?: number;
+  origLen?: number;
+}
 
 function pcap(records: Rec[], o: { linkType?: number; bigEndian?: boolean; nano?: boolean; snaplen?: number } = {}): Buffer {
   const w32 = (x: number) => {
@@ -79,7 +84,12 @@ function pcap(records: Rec[], o: { linkType?: number; bigEndian?: boolean; nano?
 describe('pcap file header', () => {
   it('reads a little-endian microsecond file: link type, timestamps, lengths, 1-based indexes', () => {
     const frame = eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: '198.18.200.1', dst: '198.18.200.2', proto: 17 }, udp(40000, 5000, Buffer.from('hi'))));
-    const cap = readPcap(pcap([{ data: frame, sec: 1_700_000_000, frac: 123_456 }, { data: frame, sec: 1_700_000_001, frac: 7 }]));
+    const cap = readPcap(
+      pcap([
+        { data: frame, sec: 1_700_000_000, frac: 123_456 },
+        { data: frame, sec: 1_700_000_001, frac: 7 },
+      ]),
+    );
     expect(cap).toMatchObject({ linkType: 1, bigEndian: false, nanosecond: false, snaplen: 262144 });
     expect(cap.packets.map((p) => [p.index, p.timestampUs, p.length, p.capturedLength])).toEqual([
       [1, 1_700_000_000_123_456, frame.length, frame.length],
@@ -148,8 +158,13 @@ describe('decoding', () => {
     const frame = cat(eth('ff:ff:ff:ff:ff:ff', MAC_A, 0x0800, ip), Buffer.alloc(60 - 14 - ip.length)); // padded to 60
     const [p] = readPcap(pcap([{ data: frame }])).packets;
     expect(p).toEqual({
-      index: 1, timestampUs: 1_700_000_000_000_000, length: 60, capturedLength: 60,
-      src_mac: MAC_A, dst_mac: 'ff:ff:ff:ff:ff:ff', ethertype: 0x0800,
+      index: 1,
+      timestampUs: 1_700_000_000_000_000,
+      length: 60,
+      capturedLength: 60,
+      src_mac: MAC_A,
+      dst_mac: 'ff:ff:ff:ff:ff:ff',
+      ethertype: 0x0800,
       ip: { version: 4, src: '198.18.200.1', dst: '198.18.200.2', protocol: 17, ttl: 63 },
       l4: { protocol: 'udp', srcPort: 12345, dstPort: 53 },
     });
@@ -176,7 +191,10 @@ describe('decoding', () => {
   it('802.1Q and QinQ (802.1ad) tags', () => {
     const ip = ipv4Packet({ src: '198.18.200.1', dst: '198.18.200.2', proto: 17 }, udp(1, 2));
     const one = eth(MAC_B, MAC_A, 0x0800, ip, [{ tpid: 0x8100, vid: 0x2000 | 100 }]); // priority bits are not the VID
-    const two = eth(MAC_B, MAC_A, 0x0800, ip, [{ tpid: 0x88a8, vid: 200 }, { tpid: 0x8100, vid: 300 }]);
+    const two = eth(MAC_B, MAC_A, 0x0800, ip, [
+      { tpid: 0x88a8, vid: 200 },
+      { tpid: 0x8100, vid: 300 },
+    ]);
     const [a, b] = readPcap(pcap([{ data: one }, { data: two }])).packets;
     expect(a).toMatchObject({ vlan: [100], ethertype: 0x0800, ip: { src: '198.18.200.1' }, l4: { dstPort: 2 } });
     expect(b).toMatchObject({ vlan: [200, 300], ethertype: 0x0800, ip: { dst: '198.18.200.2' }, l4: { srcPort: 1 } });
@@ -212,8 +230,18 @@ describe('decoding', () => {
     expect(p!.ip).toMatchObject({ src: '198.18.200.1', dst: '198.18.200.2', protocol: 17 });
     expect(p!.l4).toEqual({ protocol: 'udp', srcPort: 51000, dstPort: 4789 });
     expect(p!.encapsulation).toEqual({
-      kind: 'vxlan', vni: 42,
-      inner: { version: 4, src: '198.18.200.129', dst: '198.18.200.130', protocol: 1, ttl: 64, src_mac: '02:00:00:00:01:01', dst_mac: '02:00:00:00:01:02', l4: { protocol: 'icmp', icmpType: 8, icmpCode: 0, icmpId: 1234 } },
+      kind: 'vxlan',
+      vni: 42,
+      inner: {
+        version: 4,
+        src: '198.18.200.129',
+        dst: '198.18.200.130',
+        protocol: 1,
+        ttl: 64,
+        src_mac: '02:00:00:00:01:01',
+        dst_mac: '02:00:00:00:01:02',
+        l4: { protocol: 'icmp', icmpType: 8, icmpCode: 0, icmpId: 1234 },
+      },
     });
   });
 
@@ -237,10 +265,12 @@ describe('decoding', () => {
     const innerIp = ipv4Packet({ src: '198.18.200.65', dst: '198.18.200.66', proto: 17 }, udp(1000, 2000));
     const greIp = cat(u16(0x2000), u16(0x0800), u32(77), innerIp);
     const greTap = cat(u16(0), u16(0x6558), eth(MAC_B, MAC_A, 0x0800, innerIp));
-    const [a, b] = readPcap(pcap([
-      { data: eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: '198.18.200.1', dst: '198.18.200.2', proto: 47 }, greIp)) },
-      { data: eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: '198.18.200.1', dst: '198.18.200.2', proto: 47 }, greTap)) },
-    ])).packets;
+    const [a, b] = readPcap(
+      pcap([
+        { data: eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: '198.18.200.1', dst: '198.18.200.2', proto: 47 }, greIp)) },
+        { data: eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: '198.18.200.1', dst: '198.18.200.2', proto: 47 }, greTap)) },
+      ]),
+    ).packets;
     expect(a!.encapsulation).toMatchObject({ kind: 'gre', vni: 77, inner: { src: '198.18.200.65', dst: '198.18.200.66', l4: { protocol: 'udp', srcPort: 1000, dstPort: 2000 } } });
     expect(b!.encapsulation).toMatchObject({ kind: 'gre', inner: { src: '198.18.200.65', src_mac: MAC_A } });
   });

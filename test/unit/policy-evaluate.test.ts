@@ -189,9 +189,7 @@ describe('evaluate: on a hand-made IR', () => {
   };
 
   it('pass in a profile goes on to the next profile; a policy pass skips to the profiles', () => {
-    expect(evaluate(ir, tcp('10.1.1.1', '198.19.0.1', 80, { toIface: 'cali1' })).reason).toBe(
-      'ingress of default/w1: allowed by Profile r2 rule 1 (after pass by GlobalNetworkPolicy p1 rule 1)',
-    );
+    expect(evaluate(ir, tcp('10.1.1.1', '198.19.0.1', 80, { toIface: 'cali1' })).reason).toBe('ingress of default/w1: allowed by Profile r2 rule 1 (after pass by GlobalNetworkPolicy p1 rule 1)');
     expect(evaluate(ir, tcp('192.0.2.1', '198.19.0.1', 80, { toIface: 'cali1' })).reason).toBe('ingress of default/w1: denied: no policy allowed it');
   });
 

@@ -45,7 +45,9 @@ describe('policy files: what is accepted, and how it is stored', () => {
   it('takes the same name in two namespaces, but not twice in one', () => {
     const np = (ns: string) => `apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: p, namespace: ${ns}}\nspec: {}\n`;
     expect(parseResourceFile(`${np('a')}---\n${np('b')}`, 'x.yaml')).toHaveLength(2);
-    expect(() => parseResourceFile(`${np('a')}---\n${np('a')}`, 'x.yaml')).toThrow('x.yaml: document 2 (NetworkPolicy p): metadata.name: NetworkPolicy a/p is given twice (also at x.yaml: document 1)');
+    expect(() => parseResourceFile(`${np('a')}---\n${np('a')}`, 'x.yaml')).toThrow(
+      'x.yaml: document 2 (NetworkPolicy p): metadata.name: NetworkPolicy a/p is given twice (also at x.yaml: document 1)',
+    );
   });
 
   it('accepts Calico syntax corner cases: port strings, protocol numbers, ICMP code, Log, empty spec', () => {
@@ -74,7 +76,9 @@ spec:
 });
 
 describe('bad policy files: each refused, the message naming the field', () => {
-  const files = readdirSync(`${FIXTURES}bad`).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(`${FIXTURES}bad`)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 
   it('has the fixtures', () => expect(files.length).toBeGreaterThan(25));
 

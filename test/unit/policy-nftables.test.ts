@@ -1,4 +1,3 @@
-
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expectGolden } from '../helpers/golden.js';
@@ -31,10 +30,36 @@ const sets: SetIR[] = [
 ];
 
 const webIngress: ChainIR = {
-  id: 'web1', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy default/web',
+  id: 'web1',
+  kind: 'policy',
+  direction: 'ingress',
+  name: 'NetworkPolicy default/web',
   rules: [
-    rule({ family: 4, action: 'allow', protocol: 6, src: match({ sets: ['fe4'] }), dst: match({ ports: [{ first: 8000, last: 8080 }, { first: 80, last: 80 }, { first: 8080, last: 8090 }] }) }),
-    rule({ family: 6, action: 'allow', protocol: 6, src: match({ sets: ['fe6'] }), dst: match({ ports: [{ first: 80, last: 80 }, { first: 8000, last: 8080 }] }) }),
+    rule({
+      family: 4,
+      action: 'allow',
+      protocol: 6,
+      src: match({ sets: ['fe4'] }),
+      dst: match({
+        ports: [
+          { first: 8000, last: 8080 },
+          { first: 80, last: 80 },
+          { first: 8080, last: 8090 },
+        ],
+      }),
+    }),
+    rule({
+      family: 6,
+      action: 'allow',
+      protocol: 6,
+      src: match({ sets: ['fe6'] }),
+      dst: match({
+        ports: [
+          { first: 80, last: 80 },
+          { first: 8000, last: 8080 },
+        ],
+      }),
+    }),
     rule({ family: 4, action: 'allow', protocol: 1, icmp: { type: 8, code: 0 }, src: match({ sets: ['n10'], notSets: ['n101'] }) }),
     rule({ family: 6, action: 'allow', protocol: 58, icmp: { type: 128 }, src: match({ sets: ['net6'] }) }),
     rule({ family: 4, action: 'log', protocol: 17, dst: match({ notPorts: [{ first: 53, last: 53 }] }) }),
@@ -42,7 +67,10 @@ const webIngress: ChainIR = {
   ],
 };
 const denyAll: ChainIR = {
-  id: 'gdeny', kind: 'policy', direction: 'ingress', name: 'GlobalNetworkPolicy default-deny',
+  id: 'gdeny',
+  kind: 'policy',
+  direction: 'ingress',
+  name: 'GlobalNetworkPolicy default-deny',
   rules: [
     rule({ family: 4, action: 'deny', protocol: 1, notIcmp: { type: 8, code: 0 } }),
     rule({ family: 6, action: 'deny', protocol: 58, notIcmp: { type: 128 } }),
@@ -50,7 +78,10 @@ const denyAll: ChainIR = {
   ],
 };
 const webEgress: ChainIR = {
-  id: 'web1', kind: 'policy', direction: 'egress', name: 'NetworkPolicy default/web',
+  id: 'web1',
+  kind: 'policy',
+  direction: 'egress',
+  name: 'NetworkPolicy default/web',
   rules: [
     rule({ family: 4, action: 'allow', protocol: 17, dst: match({ ports: [{ first: 53, last: 53 }] }) }),
     rule({ family: 4, action: 'allow', protocol: 132, src: match({ ports: [{ first: 1024, last: 65535 }] }), dst: match({ sets: ['fe4'], notPorts: [{ first: 22, last: 22 }] }) }),
@@ -58,7 +89,10 @@ const webEgress: ChainIR = {
   ],
 };
 const profile = (direction: 'ingress' | 'egress'): ChainIR => ({
-  id: 'knsdefault', kind: 'profile', direction, name: 'Profile kns.default',
+  id: 'knsdefault',
+  kind: 'profile',
+  direction,
+  name: 'Profile kns.default',
   rules: [rule({ family: 4, action: 'allow' }), rule({ family: 6, action: 'allow' })],
 });
 
@@ -79,7 +113,10 @@ const labels: HostPolicyIR = {
 
 /** A new policy selecting the db endpoint (ingress). */
 const dbPolicy: ChainIR = {
-  id: 'db1', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy default/db',
+  id: 'db1',
+  kind: 'policy',
+  direction: 'ingress',
+  name: 'NetworkPolicy default/db',
   rules: [rule({ family: 4, action: 'allow', protocol: 6, src: match({ sets: ['fe4'] }), dst: match({ ports: [{ first: 5432, last: 5432 }] }) })],
 };
 const newPolicy: HostPolicyIR = {
@@ -130,14 +167,22 @@ describe('compileNft + renderFull: golden scripts', () => {
       'meta mark & 0x10000 == 0x10000 return',
       'drop comment "default/db egress: no profile allowed"',
     ]);
-    expect([...d.maps['from-wl']]).toEqual([[DB, `fw-${DB}`], [WEB, `fw-${WEB}`]]);
-    expect([...d.maps['to-wl']]).toEqual([[DB, `tw-${DB}`], [WEB, `tw-${WEB}`]]);
+    expect([...d.maps['from-wl']]).toEqual([
+      [DB, `fw-${DB}`],
+      [WEB, `fw-${WEB}`],
+    ]);
+    expect([...d.maps['to-wl']]).toEqual([
+      [DB, `tw-${DB}`],
+      [WEB, `tw-${WEB}`],
+    ]);
   });
 
   it('rule statements: matches, merged port ranges, actions, and a comment naming policy and rule', () => {
     const pi = compileNft(base).chains.get('pi-web1')!;
     expect(pi[0]).toBe('meta nfproto ipv4 meta l4proto 6 ip saddr @s4-fe4 th dport { 80, 8000-8090 } meta mark set meta mark | 0x10000 return comment "NetworkPolicy default/web rule 0"');
-    expect(pi[2]).toBe('meta nfproto ipv4 meta l4proto 1 ip saddr @s4-n10 ip saddr != @s4-n101 icmp type 8 icmp code 0 meta mark set meta mark | 0x10000 return comment "NetworkPolicy default/web rule 2"');
+    expect(pi[2]).toBe(
+      'meta nfproto ipv4 meta l4proto 1 ip saddr @s4-n10 ip saddr != @s4-n101 icmp type 8 icmp code 0 meta mark set meta mark | 0x10000 return comment "NetworkPolicy default/web rule 2"',
+    );
     expect(pi[3]).toContain('ip6 saddr @s6-net6 icmpv6 type 128 meta mark');
     expect(pi[4]).toBe('meta nfproto ipv4 meta l4proto 17 th dport != { 53 } log prefix "calico-packet: " comment "NetworkPolicy default/web rule 4"');
     expect(pi[5]).toMatch(/ip saddr @s4-mon4 meta mark set meta mark \| 0x20000 return/);
@@ -152,7 +197,15 @@ describe('inline nets', () => {
   it('a single net is matched inline, with no set', () => {
     const one: HostPolicyIR = {
       sets: [],
-      chains: [{ id: 'one', kind: 'policy', direction: 'ingress', name: 'GlobalNetworkPolicy one', rules: [rule({ family: 4, action: 'allow', protocol: 6, src: match({ net: '198.18.128.7/32' }), dst: match({ net: '198.19.0.0/26' }) })] }],
+      chains: [
+        {
+          id: 'one',
+          kind: 'policy',
+          direction: 'ingress',
+          name: 'GlobalNetworkPolicy one',
+          rules: [rule({ family: 4, action: 'allow', protocol: 6, src: match({ net: '198.18.128.7/32' }), dst: match({ net: '198.19.0.0/26' }) })],
+        },
+      ],
       endpoints: [{ iface: 'cali0123456789a', name: 'default/w', ingress: { policies: ['one'], profiles: [] }, egress: { policies: [], profiles: [] } }],
     };
     const d = compileNft(one);
@@ -182,11 +235,7 @@ describe('diffNft + renderDelta', () => {
     golden('labels.delta.nft', text);
     expect(lines(text).every((l) => /^(add|delete) element inet calico s4-/.test(l))).toBe(true);
     // Deletions come first (a member may be replaced by a covering CIDR).
-    expect(lines(text)).toEqual([
-      'delete element inet calico s4-fe4 { 198.19.0.5/32 }',
-      'add element inet calico s4-fe4 { 198.19.0.9/32 }',
-      'add element inet calico s4-mon4 { 198.19.3.0/26 }',
-    ]);
+    expect(lines(text)).toEqual(['delete element inet calico s4-fe4 { 198.19.0.5/32 }', 'add element inet calico s4-fe4 { 198.19.0.9/32 }', 'add element inet calico s4-mon4 { 198.19.3.0/26 }']);
     expect(deltaCounts(diffNft(d0, compileNft(labels)))).toEqual({ chains: 0, sets: 2 });
   });
 
@@ -233,8 +282,10 @@ describe('diffNft + renderDelta', () => {
 });
 
 describe('compileNft refuses what nft cannot take', () => {
-  const bad = (chain: Partial<ChainIR>, extra: Partial<HostPolicyIR> = {}) => () =>
-    compileNft({ sets, chains: [{ id: 'x', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy a/x', rules: [], ...chain }], endpoints: [], ...extra });
+  const bad =
+    (chain: Partial<ChainIR>, extra: Partial<HostPolicyIR> = {}) =>
+    () =>
+      compileNft({ sets, chains: [{ id: 'x', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy a/x', rules: [], ...chain }], endpoints: [], ...extra });
 
   it('ports without TCP, UDP or SCTP', () => {
     expect(bad({ rules: [rule({ family: 4, action: 'allow', dst: match({ ports: [{ first: 80, last: 80 }] }) })] })).toThrow(/ports need protocol/);

@@ -1,4 +1,3 @@
-
 import { fileURLToPath } from 'node:url';
 import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
 import { describe, expect, it } from 'vitest';
@@ -128,9 +127,7 @@ describe('resolvePolicy: Calico corner cases', () => {
   });
 
   it('labels: own labels over profile labels (the first profile wins), implicit namespace and orchestrator over all', () => {
-    const profiles = new Map(
-      resourcesFrom([profile('p1', 'labelsToApply: {a: p1, b: p1}'), profile('p2', 'labelsToApply: {a: p2, c: p2}')].join('---\n')).profiles!.map((p) => [p.metadata.name, p]),
-    );
+    const profiles = new Map(resourcesFrom([profile('p1', 'labelsToApply: {a: p1, b: p1}'), profile('p2', 'labelsToApply: {a: p2, c: p2}')].join('---\n')).profiles!.map((p) => [p.metadata.name, p]));
     const w = wep('w', { ns: 'ns1', node: 'h1', iface: 'cali1', ips: [], labels: { b: 'own', 'projectcalico.org/namespace': 'fake' }, profiles: ['p1', 'p2'] });
     expect(endpointLabels(w, profiles)).toEqual({ a: 'p1', b: 'own', c: 'p2', 'projectcalico.org/namespace': 'ns1', 'projectcalico.org/orchestrator': 'cni' });
     // Profile labels select endpoints.
@@ -204,9 +201,29 @@ describe('resolvePolicy: Calico corner cases', () => {
       'h1',
     );
     const [sctp4, sctp6, icmp6, log4] = chainNamed(ir, 'GlobalNetworkPolicy fields').rules;
-    expect(sctp4).toMatchObject({ family: 4, protocol: 132, notProtocol: 17, src: { ports: [{ first: 1000, last: 2000 }] }, dst: { ports: [{ first: 80, last: 80 }, { first: 443, last: 443 }], notPorts: [{ first: 8000, last: 8080 }] } });
+    expect(sctp4).toMatchObject({
+      family: 4,
+      protocol: 132,
+      notProtocol: 17,
+      src: { ports: [{ first: 1000, last: 2000 }] },
+      dst: {
+        ports: [
+          { first: 80, last: 80 },
+          { first: 443, last: 443 },
+        ],
+        notPorts: [{ first: 8000, last: 8080 }],
+      },
+    });
     expect(sctp6).toMatchObject({ family: 6, protocol: 132 });
-    expect(icmp6).toEqual({ family: 6, action: 'deny', protocol: 58, src: { sets: [], notSets: [], ports: [], notPorts: [] }, dst: { sets: [], notSets: [], ports: [], notPorts: [] }, icmp: { type: 1, code: 4 }, notIcmp: { type: 2 } });
+    expect(icmp6).toEqual({
+      family: 6,
+      action: 'deny',
+      protocol: 58,
+      src: { sets: [], notSets: [], ports: [], notPorts: [] },
+      dst: { sets: [], notSets: [], ports: [], notPorts: [] },
+      icmp: { type: 1, code: 4 },
+      notIcmp: { type: 2 },
+    });
     expect(log4).toMatchObject({ family: 4, action: 'log', protocol: 136 });
   });
 

@@ -40,7 +40,12 @@ describe('progress formatting (pure)', () => {
 describe('progress when not on a terminal', () => {
   it('plain log lines, as before: steps and finished trials; nothing on the stream', () => {
     const lines: string[] = [];
-    const stream = { isTTY: false, write: () => { throw new Error('no status line off a terminal'); } };
+    const stream = {
+      isTTY: false,
+      write: () => {
+        throw new Error('no status line off a terminal');
+      },
+    };
     let t = 1000;
     const p = createProgress({ log: (l) => lines.push(l), stream, now: () => t });
     p.step('tuned · agent-restart');
@@ -52,12 +57,7 @@ describe('progress when not on a terminal', () => {
     p.result('lost 3/4000');
     p.log('the table');
     p.done();
-    expect(lines).toEqual([
-      '[00:00] tuned · agent-restart',
-      '[00:04] tuned · agent-restart · trial 1/2: lost 0/4000',
-      '[01:05] tuned · agent-restart · trial 2/2: lost 3/4000',
-      'the table',
-    ]);
+    expect(lines).toEqual(['[00:00] tuned · agent-restart', '[00:04] tuned · agent-restart · trial 1/2: lost 0/4000', '[01:05] tuned · agent-restart · trial 2/2: lost 3/4000', 'the table']);
   });
 });
 

@@ -11,7 +11,10 @@ describe('a TCP/UDP cell is judged on who answered and whom they saw', () => {
     expect(judgeProbe('w1', '198.19.0.1', 'tcp', to, { target: 'x', ok: true, reply: 'impostor 198.19.0.1', ms: 1 })).toMatchObject({ ok: false, detail: 'answered by "impostor"' });
   });
   it('fails when the answer saw another source address: NAT on the way', () => {
-    expect(judgeProbe('w1', '198.19.0.1', 'udp', to, { target: 'x', ok: true, reply: 'w2 198.18.0.11', ms: 1 })).toMatchObject({ ok: false, detail: 'seen as 198.18.0.11, not 198.19.0.1: address translated' });
+    expect(judgeProbe('w1', '198.19.0.1', 'udp', to, { target: 'x', ok: true, reply: 'w2 198.18.0.11', ms: 1 })).toMatchObject({
+      ok: false,
+      detail: 'seen as 198.18.0.11, not 198.19.0.1: address translated',
+    });
   });
   it('fails with the probe error when nothing answered', () => {
     expect(judgeProbe('w1', '198.19.0.1', 'tcp', to, { target: 'x', ok: false, error: 'connect ECONNREFUSED', ms: 1 })).toMatchObject({ ok: false, detail: 'connect ECONNREFUSED' });

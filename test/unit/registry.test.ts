@@ -23,7 +23,12 @@ const at = new Date('2026-11-26T16:00:00Z');
 /** One small but complete file of each registered kind. */
 const SAMPLES: Record<string, unknown> = {
   'bench-throughput': buildRunReport({
-    kind: 'bench-throughput', runId: 't', startedAt: at, finishedAt: at, ...ENV, topology: { name: 'two-host', hosts: 2, workloads: 4 },
+    kind: 'bench-throughput',
+    runId: 't',
+    startedAt: at,
+    finishedAt: at,
+    ...ENV,
+    topology: { name: 'two-host', hosts: 2, workloads: 4 },
     parameters: { trials: 3, durationS: 3, modes: ['tcp-1'], pingsPerTrial: 200, pingIntervalMs: 5 },
     results: {
       paths: [{ id: 'l3', describe: 'L3' }],
@@ -33,15 +38,27 @@ const SAMPLES: Record<string, unknown> = {
     },
   }),
   'bench-convergence': buildRunReport({
-    kind: 'bench-convergence', runId: 'c', startedAt: at, finishedAt: at, ...ENV, topology: { name: 'mesh', hosts: 3, workloads: 3 },
+    kind: 'bench-convergence',
+    runId: 'c',
+    startedAt: at,
+    finishedAt: at,
+    ...ENV,
+    topology: { name: 'mesh', hosts: 3, workloads: 3 },
     parameters: { trials: 3, events: ['host-crash'], settings: ['bfd'], streamRatePps: 1000, streamCapS: 60 },
     results: {
-      timerResolution: '1 µs', settings: [{ id: 'bfd', describe: 'BFD' }], events: [{ id: 'host-crash', describe: 'crash' }],
+      timerResolution: '1 µs',
+      settings: [{ id: 'bfd', describe: 'BFD' }],
+      events: [{ id: 'host-crash', describe: 'crash' }],
       measurements: [{ event: 'host-crash', setting: 'bfd', trials: [{ controlPlaneMs: 480 }], controlPlaneMs: s(480) }],
     },
   }),
   'bench-policy': buildRunReport({
-    kind: 'bench-policy', runId: 'p', startedAt: at, finishedAt: at, ...ENV, topology: { name: 'bench-policy', hosts: 3, workloads: 4 },
+    kind: 'bench-policy',
+    runId: 'p',
+    startedAt: at,
+    finishedAt: at,
+    ...ENV,
+    topology: { name: 'bench-policy', hosts: 3, workloads: 4 },
     parameters: { dataplanes: ['nftables'], sizes: [1000], variants: ['members'], trials: 3, durationS: 3 },
     results: {
       rows: [
@@ -99,7 +116,7 @@ describe('the registry, run side (src/cli/registry.ts)', () => {
     expect(benchmarks.map(([k]) => k)).toEqual([...RESULT_KIND_IDS]);
     expect(new Set(benchmarks.map(([, b]) => b.command)).size).toBe(benchmarks.length);
   });
-  it('every benchmark\'s options build, and their defaults parse', () => {
+  it("every benchmark's options build, and their defaults parse", () => {
     for (const [kind, b] of benchmarks) {
       const cmd = addOptions(new Command(b.command).exitOverride(), b.options);
       cmd.parse([], { from: 'user' });

@@ -17,21 +17,30 @@ const ENV = {
   versions: { node: 'v20.20.2', calicoSim: '0.1.0', bird: '2.0.12', etcd: '3.4.23', iperf3: '3.12', iptables: '1.8.9 (nf_tables)', nft: '1.0.6', kernel: '6.1.0' },
 };
 
-const stream = (lost: number, recovered = true): StreamResult =>
-  ({ sent: 4000 + lost, received: 4000, lost, lossDerivedMs: lost, longestGapMs: lost, duplicates: 0, recovered });
+const stream = (lost: number, recovered = true): StreamResult => ({ sent: 4000 + lost, received: 4000, lost, lossDerivedMs: lost, longestGapMs: lost, duplicates: 0, recovered });
 
 /** A convergence run: two settings, a control-plane event, a stream event (one BFD trial never recovering). */
 function convergence(o: { flapLoss?: number } = {}): ConvergenceResults {
   const cell = (event: 'host-crash' | 'link-flap', setting: 'tuned' | 'bfd', trials: TrialResult[]) => ({ event, setting, trials, ...summarizeTrials(trials) });
   const flap = o.flapLoss ?? 1013;
   return buildRunReport({
-    kind: 'bench-convergence', runId: 'convergence-test', startedAt: new Date('2026-11-26T14:00:00Z'), finishedAt: new Date('2026-11-26T14:30:00Z'), ...ENV,
+    kind: 'bench-convergence',
+    runId: 'convergence-test',
+    startedAt: new Date('2026-11-26T14:00:00Z'),
+    finishedAt: new Date('2026-11-26T14:30:00Z'),
+    ...ENV,
     topology: { name: 'mesh', hosts: 3, workloads: 3 },
     parameters: { trials: 3, events: ['host-crash', 'link-flap'], settings: ['tuned', 'bfd'], streamRatePps: 1000, streamCapS: 60 },
     results: {
       timerResolution: 'route events: 1 µs; stream: 1 ms',
-      settings: [{ id: 'tuned', describe: 'hold 9 s' }, { id: 'bfd', describe: 'BFD 100 ms × 3' }],
-      events: [{ id: 'host-crash', describe: 'a host goes away' }, { id: 'link-flap', describe: 'a link flaps' }],
+      settings: [
+        { id: 'tuned', describe: 'hold 9 s' },
+        { id: 'bfd', describe: 'BFD 100 ms × 3' },
+      ],
+      events: [
+        { id: 'host-crash', describe: 'a host goes away' },
+        { id: 'link-flap', describe: 'a link flaps' },
+      ],
       measurements: [
         cell('host-crash', 'tuned', [{ controlPlaneMs: 8730.7 }, { controlPlaneMs: 8060.6 }, { controlPlaneMs: 9369.7 }]),
         cell('link-flap', 'tuned', [{ stream: stream(flap) }, { stream: stream(flap - 1) }, { stream: stream(flap + 1) }]),
@@ -52,10 +61,16 @@ describe('the results envelope (pure builders)', () => {
     expect(newRunId('bench-throughput', new Date('2026-11-26T14:18:26.552Z'))).toBe('bench-throughput-2026-11-26T14-18-26-552Z');
   });
   it('versions from real --version output; a missing tool is "unknown"', () => {
-    const v = versionsFrom({
-      bird: 'BIRD version 2.0.12\n', etcd: 'etcd Version: 3.4.23\nGit SHA: Not provided\n', iperf3: 'iperf 3.12 (cJSON 1.7.15)\nLinux vm 6.1.0',
-      iptables: 'iptables v1.8.9 (nf_tables)\n', nft: 'nftables v1.0.6 (Lester Gooch #5)\n',
-    }, { node: 'v20.20.2', calicoSim: '0.1.0', kernel: '6.1.0' });
+    const v = versionsFrom(
+      {
+        bird: 'BIRD version 2.0.12\n',
+        etcd: 'etcd Version: 3.4.23\nGit SHA: Not provided\n',
+        iperf3: 'iperf 3.12 (cJSON 1.7.15)\nLinux vm 6.1.0',
+        iptables: 'iptables v1.8.9 (nf_tables)\n',
+        nft: 'nftables v1.0.6 (Lester Gooch #5)\n',
+      },
+      { node: 'v20.20.2', calicoSim: '0.1.0', kernel: '6.1.0' },
+    );
     expect(v).toEqual(ENV.versions);
     expect(versionsFrom({ bird: '\nbash: bird: command not found' }, { node: 'v20', calicoSim: '0.1.0', kernel: 'k' }).bird).toBe('unknown');
   });
@@ -87,7 +102,16 @@ describe('results.json validates against the schema', () => {
     expect(env.versions.node).toBe(process.version);
     expect(env.versions.calicoSim).toMatch(/^\d+\.\d+\.\d+/);
     expect(await collectEnvironment()).toBe(env); // asked once
-    const r = buildRunReport({ kind: 'conformance', runId: 'c', startedAt: new Date(), finishedAt: new Date(), ...env, topology: { name: 'two-host', hosts: 2, workloads: 3 }, parameters: { suite: ['two-host'] }, results: { anything: true } });
+    const r = buildRunReport({
+      kind: 'conformance',
+      runId: 'c',
+      startedAt: new Date(),
+      finishedAt: new Date(),
+      ...env,
+      topology: { name: 'two-host', hosts: 2, workloads: 3 },
+      parameters: { suite: ['two-host'] },
+      results: { anything: true },
+    });
     const back = JSON.parse(readFileSync(writeRunReport(join(dir, 'conformance'), r), 'utf8'));
     expect(validateRunReport(back)).toMatchObject({ ok: true });
   });
@@ -116,14 +140,20 @@ describe('the convergence report', () => {
     expect(md).toContain('- bfd · link-flap · trial 2: traffic not flowing again within 60 s');
     expect(lossCell({ event: 'link-flap', setting: 'bfd', trials: [{ stream: stream(60_000, false) }], notRecovered: 1 }, 30)).toBe('1/1 not recovered within 30 s');
   });
-  it('the chart series carry the table\'s numbers', () => {
+  it("the chart series carry the table's numbers", () => {
     const d = convergence().results;
     const cp = convergenceSeries(d, 'controlPlaneMs', 60);
     expect(cp.labels).toEqual(['host-crash']);
-    expect(cp.series.map((s) => [s.label, s.values[0], s.min![0], s.max![0]])).toEqual([['tuned', 8730.7, 8060.6, 9369.7], ['bfd', 482.4, 455.3, 505.8]]);
+    expect(cp.series.map((s) => [s.label, s.values[0], s.min![0], s.max![0]])).toEqual([
+      ['tuned', 8730.7, 8060.6, 9369.7],
+      ['bfd', 482.4, 455.3, 505.8],
+    ]);
     const loss = convergenceSeries(d, 'lossMs', 60);
     expect(loss.labels).toEqual(['link-flap']);
-    expect(loss.series.map((s) => [s.label, s.values[0], s.notes![0]])).toEqual([['tuned', 1013, undefined], ['bfd', 8650, '1/3 not recovered (60 s)']]);
+    expect(loss.series.map((s) => [s.label, s.values[0], s.notes![0]])).toEqual([
+      ['tuned', 1013, undefined],
+      ['bfd', 8650, '1/3 not recovered (60 s)'],
+    ]);
   });
   it('writes both charts, report.md linking them, and a self-contained report.html', async () => {
     const out = join(dir, 'conv-report');
@@ -146,28 +176,50 @@ describe('report diff of convergence runs', () => {
     const m = worse.results.measurements.find((x) => x.event === 'link-flap' && x.setting === 'tuned')!;
     m.trials[0]!.stream = stream(60_000, false);
     Object.assign(m, summarizeTrials(m.trials));
-    expect(diffResults(convergence(), worse, 10).rows.filter((r) => r.regression).map((r) => r.metric)).toEqual(['link-flap tuned not recovered']);
+    expect(
+      diffResults(convergence(), worse, 10)
+        .rows.filter((r) => r.regression)
+        .map((r) => r.metric),
+    ).toEqual(['link-flap tuned not recovered']);
     expect(diffResults(convergence(), convergence(), 0).regressions).toBe(0);
   });
 });
 
 describe('report diff of policy benchmark runs', () => {
   const s = (median: number, min: number, max: number) => ({ n: 5, median, min, max });
-  const run = (enforce: number) => buildRunReport({
-    kind: 'bench-policy', runId: 'policy-test', startedAt: new Date('2026-11-26T16:00:00Z'), finishedAt: new Date('2026-11-26T16:15:00Z'), ...ENV,
-    topology: { name: 'bench-policy', hosts: 3, workloads: 4 },
-    parameters: { dataplanes: ['iptables'], sizes: [1000], variants: ['rules'], trials: 5, durationS: 3 },
-    results: {
-      rows: [
-        { dataplane: 'iptables', variant: 'rules', size: 1000, enforceMs: s(enforce, 411, 1078), gbps: s(13.1, 11.0, 16.5), ratio: 1.09, connectMs: { p50: 0.73, p99: 4.3 }, pingMs: { p50: 0.15, p99: 0.5 } },
-        { dataplane: 'iptables', variant: 'none', size: 0, gbps: s(12.1, 9.1, 13.2), ratio: 1, connectMs: { p50: 0.59, p99: 4.6 }, pingMs: { p50: 0.14, p99: 0.28 } },
-      ],
-      trials: [],
-    },
-  });
+  const run = (enforce: number) =>
+    buildRunReport({
+      kind: 'bench-policy',
+      runId: 'policy-test',
+      startedAt: new Date('2026-11-26T16:00:00Z'),
+      finishedAt: new Date('2026-11-26T16:15:00Z'),
+      ...ENV,
+      topology: { name: 'bench-policy', hosts: 3, workloads: 4 },
+      parameters: { dataplanes: ['iptables'], sizes: [1000], variants: ['rules'], trials: 5, durationS: 3 },
+      results: {
+        rows: [
+          {
+            dataplane: 'iptables',
+            variant: 'rules',
+            size: 1000,
+            enforceMs: s(enforce, 411, 1078),
+            gbps: s(13.1, 11.0, 16.5),
+            ratio: 1.09,
+            connectMs: { p50: 0.73, p99: 4.3 },
+            pingMs: { p50: 0.15, p99: 0.5 },
+          },
+          { dataplane: 'iptables', variant: 'none', size: 0, gbps: s(12.1, 9.1, 13.2), ratio: 1, connectMs: { p50: 0.59, p99: 4.6 }, pingMs: { p50: 0.14, p99: 0.28 } },
+        ],
+        trials: [],
+      },
+    });
 
   it('flags slower enforcement beyond the threshold and the old range; noise inside it is not', () => {
-    expect(diffResults(run(542), run(1500), 10).rows.filter((r) => r.regression).map((r) => r.metric)).toEqual(['iptables rules 1000 apply → enforced']);
+    expect(
+      diffResults(run(542), run(1500), 10)
+        .rows.filter((r) => r.regression)
+        .map((r) => r.metric),
+    ).toEqual(['iptables rules 1000 apply → enforced']);
     expect(diffResults(run(542), run(700), 10).regressions).toBe(0);
   });
 });

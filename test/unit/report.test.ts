@@ -37,18 +37,24 @@ function results(o: { gbps?: (p: string, m: Mode) => number; rtt?: (p: string) =
   const rtt = o.rtt ?? ((p) => 0.05 + PATHS.indexOf(p) * 0.02);
   const spread = (v: number) => ({ n: 5, median: v, min: v * 0.9, max: v * 1.1 });
   return buildRunReport({
-    kind: 'bench-throughput', runId: 'throughput-test', startedAt: new Date('2026-11-26T14:00:00Z'), finishedAt: new Date('2026-11-26T14:05:00Z'), ...ENV,
+    kind: 'bench-throughput',
+    runId: 'throughput-test',
+    startedAt: new Date('2026-11-26T14:00:00Z'),
+    finishedAt: new Date('2026-11-26T14:05:00Z'),
+    ...ENV,
     topology: { name: 'two-host', hosts: 2, workloads: 3 },
     parameters: { trials: 5, durationS: 3, modes: MODES, pingsPerTrial: 200, pingIntervalMs: 5 },
     results: {
       paths: PATHS.map((id) => ({ id, describe: `the ${id} path` })),
-      throughput: PATHS.flatMap((path) => MODES.map((mode) => {
-        const m = gbps(path, mode);
-        return { path, mode, trials: [], gbps: { n: 5, median: m, min: m * 0.9, max: m * 1.08 }, retransmits: 3, cpuSender: 80, cpuReceiver: 70 };
-      })),
+      throughput: PATHS.flatMap((path) =>
+        MODES.map((mode) => {
+          const m = gbps(path, mode);
+          return { path, mode, trials: [], gbps: { n: 5, median: m, min: m * 0.9, max: m * 1.08 }, retransmits: 3, cpuSender: 80, cpuReceiver: 70 };
+        }),
+      ),
       latency: PATHS.map((path) => {
         const base = rtt(path);
-        const samplesMs = Array.from({ length: 200 }, (_, i) => base * (0.8 + 0.4 * ((i * 37) % 200) / 200));
+        const samplesMs = Array.from({ length: 200 }, (_, i) => base * (0.8 + (0.4 * ((i * 37) % 200)) / 200));
         return { path, samples: 200, p50Ms: base, p99Ms: base * 1.2, p50Trials: spread(base), p99Trials: spread(base * 1.2), samplesMs };
       }),
       ratios: { 'l3/host-host': 0.9, 'vxlan/host-host': 0.6, 'same-host/host-host': 1.4, 'l3/vxlan': 1.5 },
@@ -57,10 +63,16 @@ function results(o: { gbps?: (p: string, m: Mode) => number; rtt?: (p: string) =
 }
 
 describe('charts (chart.js on @napi-rs/canvas)', () => {
-  const bar = (values: number[]) => renderBarChart({
-    title: 'Throughput', labels: ['a', 'b', 'c'], yLabel: 'Gbit/s',
-    series: [{ label: 'tcp-1', values, min: values.map((v) => v * 0.9), max: values.map((v) => v * 1.1) }, { label: 'udp', values: [1, 2, 3] }],
-  });
+  const bar = (values: number[]) =>
+    renderBarChart({
+      title: 'Throughput',
+      labels: ['a', 'b', 'c'],
+      yLabel: 'Gbit/s',
+      series: [
+        { label: 'tcp-1', values, min: values.map((v) => v * 0.9), max: values.map((v) => v * 1.1) },
+        { label: 'udp', values: [1, 2, 3] },
+      ],
+    });
   it('a bar chart is a 900×500 PNG and changes with the data', async () => {
     const [one, two, again] = await Promise.all([bar([10, 12, 14]), bar([10, 6, 14]), bar([10, 12, 14])]);
     expect(pngSize(one)).toEqual({ width: 900, height: 500 });
@@ -81,7 +93,14 @@ describe('the HTML report', () => {
     const res = results();
     const png = Buffer.from('not really a png');
     const md = `${throughputMarkdown(res)}\n![the chart](chart.png)\n`;
-    const html = renderHtmlReport({ title: 'T <1>', markdown: md, images: [{ name: 'chart.png', png, caption: 'the chart' }, { name: 'extra.png', png, caption: 'extra' }] });
+    const html = renderHtmlReport({
+      title: 'T <1>',
+      markdown: md,
+      images: [
+        { name: 'chart.png', png, caption: 'the chart' },
+        { name: 'extra.png', png, caption: 'extra' },
+      ],
+    });
     expect(html).toMatch(/^<!DOCTYPE html>/);
     expect(html).toContain('<title>T &lt;1&gt;</title>');
     expect(html).toContain('<h1>Throughput (throughput-test)</h1>');
@@ -95,8 +114,7 @@ describe('the HTML report', () => {
     expect(html.indexOf('the chart</figcaption>')).toBeLessThan(html.indexOf('extra</figcaption>'));
   });
   it('escapes code blocks and keeps paragraphs apart from lists', () => {
-    expect(markdownToHtml('a\nb\n\n- x\n- y\ntext\n\n```\n<x> & y\n```')).toBe(
-      '<p>a b</p>\n<ul>\n<li>x</li>\n<li>y</li>\n</ul>\n<p>text</p>\n<pre><code>&lt;x&gt; &amp; y</code></pre>');
+    expect(markdownToHtml('a\nb\n\n- x\n- y\ntext\n\n```\n<x> & y\n```')).toBe('<p>a b</p>\n<ul>\n<li>x</li>\n<li>y</li>\n</ul>\n<p>text</p>\n<pre><code>&lt;x&gt; &amp; y</code></pre>');
   });
 });
 
@@ -155,7 +173,7 @@ describe('report diff', () => {
   it('the table shows the figures and marks the regressions', () => {
     const text = formatDiff(diffResults(results(), slower, 10));
     expect(text).toMatch(/l3 tcp-1 median\s+Gbit\/s\s+11\.00\s+9\.90–11\.88\s+8\.80\s+-20\.0 %\s+REGRESSION/);
-    expect(text).toContain('a regression: the new median worse than the old by more than 10 % and outside the old run\'s min–max over its trials');
+    expect(text).toContain("a regression: the new median worse than the old by more than 10 % and outside the old run's min–max over its trials");
     expect(text).toMatch(/1 regression\(s\) beyond 10 %/);
   });
   it('different kinds, no common metric or a bad threshold are input errors', () => {

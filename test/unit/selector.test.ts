@@ -94,7 +94,7 @@ const table: Array<[string, Labels, boolean]> = [
   // whitespace
   ['app=="web"&&tier!="backend"', web, true],
   ['\n\tapp  ==  "web"\n&&\n!has( x )\t', web, true],
-  ['app==\'web\'||has(z)', db, false],
+  ["app=='web'||has(z)", db, false],
   // keywords are only keywords in their place
   ['has == "x"', { has: 'x' }, true],
   ['in in {"x"}', { in: 'x' }, true],
@@ -102,9 +102,21 @@ const table: Array<[string, Labels, boolean]> = [
 ];
 
 const labelSets: Labels[] = [
-  none, web, db, ns, quoted,
-  { a: '1' }, { b: '2' }, { b: '2', c: '3' }, { a: '1', c: '3' }, { a: '', b: '', c: '' }, { c: 'x' },
-  { app: '' }, { app: 'cache', tier: 'mid' }, { has: 'x', in: 'x', contains: 'no' }, { x: '1', z: '2' },
+  none,
+  web,
+  db,
+  ns,
+  quoted,
+  { a: '1' },
+  { b: '2' },
+  { b: '2', c: '3' },
+  { a: '1', c: '3' },
+  { a: '', b: '', c: '' },
+  { c: 'x' },
+  { app: '' },
+  { app: 'cache', tier: 'mid' },
+  { has: 'x', in: 'x', contains: 'no' },
+  { x: '1', z: '2' },
 ];
 
 describe('selector evaluation', () => {

@@ -18,7 +18,10 @@ describe('topology parsing', () => {
     expect(p.meshEnabled).toBe(true);
     expect(p.fabric).toEqual({ cidr: '198.18.0.0/17', gatewayIp: '198.18.0.1', prefixLength: 17 });
     expect(p.pools).toEqual([{ name: 'default-ipv4-ippool', cidr: '198.19.0.0/16', blockSize: 26, natOutgoing: false, vxlan: false }]);
-    expect(p.hosts.map((h) => [h.name, h.ip])).toEqual([['a', '198.18.0.11'], ['b', '198.18.0.12']]);
+    expect(p.hosts.map((h) => [h.name, h.ip])).toEqual([
+      ['a', '198.18.0.11'],
+      ['b', '198.18.0.12'],
+    ]);
     expect(p.workloads).toEqual([{ name: 'w1', host: 'a' }]);
   });
 

@@ -93,38 +93,44 @@ export class NetnsBackend implements Backend {
   async addRouters(lab: string, plan: LabPlan, routers: RouterPlan[]): Promise<void> {
     if (routers.length === 0) return;
     const clients = routers.flatMap((r) => r.clients.map((c) => ({ ...c, router: r })));
-    await ipBatch(undefined, [
-      ...routers.map((r) => `netns add ${this.routerNetns(lab, r.name)}`),
-      ...clients.map((c) => `netns add ${this.clientNetns(lab, c.name)}`),
-    ]);
-    await ipBatch(this.fabricNetns(lab), routers.flatMap((r) => [
-      `link add ${names.fabricPort(r.name)} type veth peer name eth0 netns ${this.routerNetns(lab, r.name)}`,
-      `link set ${names.fabricPort(r.name)} master ${BRIDGE}`,
-      `link set ${names.fabricPort(r.name)} up`,
-    ]));
-    await Promise.all(routers.map(async (r) => {
-      const ns = this.routerNetns(lab, r.name);
-      await ipBatch(ns, [
-        'link set lo up',
-        `addr add ${r.ip}/${plan.fabric.prefixLength} dev eth0`,
-        'link set eth0 up',
-        'link add lan0 type bridge',
-        `addr add ${r.network.gatewayIp}/${r.network.prefixLength} dev lan0`,
-        'link set lan0 up',
-        ...r.clients.flatMap((c) => [
-          `link add ${names.fabricPort(c.name)} type veth peer name eth0 netns ${this.clientNetns(lab, c.name)}`,
-          `link set ${names.fabricPort(c.name)} master lan0`,
-          `link set ${names.fabricPort(c.name)} up`,
+    await ipBatch(undefined, [...routers.map((r) => `netns add ${this.routerNetns(lab, r.name)}`), ...clients.map((c) => `netns add ${this.clientNetns(lab, c.name)}`)]);
+    await ipBatch(
+      this.fabricNetns(lab),
+      routers.flatMap((r) => [
+        `link add ${names.fabricPort(r.name)} type veth peer name eth0 netns ${this.routerNetns(lab, r.name)}`,
+        `link set ${names.fabricPort(r.name)} master ${BRIDGE}`,
+        `link set ${names.fabricPort(r.name)} up`,
+      ]),
+    );
+    await Promise.all(
+      routers.map(async (r) => {
+        const ns = this.routerNetns(lab, r.name);
+        await ipBatch(ns, [
+          'link set lo up',
+          `addr add ${r.ip}/${plan.fabric.prefixLength} dev eth0`,
+          'link set eth0 up',
+          'link add lan0 type bridge',
+          `addr add ${r.network.gatewayIp}/${r.network.prefixLength} dev lan0`,
+          'link set lan0 up',
+          ...r.clients.flatMap((c) => [
+            `link add ${names.fabricPort(c.name)} type veth peer name eth0 netns ${this.clientNetns(lab, c.name)}`,
+            `link set ${names.fabricPort(c.name)} master lan0`,
+            `link set ${names.fabricPort(c.name)} up`,
+          ]),
+        ]);
+        await setSysctls(ns, { 'net.ipv4.ip_forward': '1' });
+      }),
+    );
+    await Promise.all(
+      clients.map((c) =>
+        ipBatch(this.clientNetns(lab, c.name), [
+          'link set lo up',
+          `addr add ${c.ip}/${c.router.network.prefixLength} dev eth0`,
+          'link set eth0 up',
+          `route add default via ${c.router.network.gatewayIp} dev eth0`,
         ]),
-      ]);
-      await setSysctls(ns, { 'net.ipv4.ip_forward': '1' });
-    }));
-    await Promise.all(clients.map((c) => ipBatch(this.clientNetns(lab, c.name), [
-      'link set lo up',
-      `addr add ${c.ip}/${c.router.network.prefixLength} dev eth0`,
-      'link set eth0 up',
-      `route add default via ${c.router.network.gatewayIp} dev eth0`,
-    ])));
+      ),
+    );
   }
 
   async createFabric(lab: string, plan: LabPlan): Promise<void> {
@@ -141,33 +147,39 @@ export class NetnsBackend implements Backend {
 
   async addHosts(lab: string, plan: LabPlan, hosts: HostPlan[]): Promise<void> {
     const fabric = this.fabricNetns(lab);
-    await ipBatch(undefined, hosts.map((h) => `netns add ${this.hostNetns(lab, h.name)}`));
-    await ipBatch(fabric, hosts.flatMap((h) => {
-      const port = names.fabricPort(h.name);
-      return [
-        `link add ${port} type veth peer name eth0 netns ${this.hostNetns(lab, h.name)}`,
-        `link set ${port} master ${BRIDGE}`,
-        `link set ${port} up`,
-      ];
-    }));
+    await ipBatch(
+      undefined,
+      hosts.map((h) => `netns add ${this.hostNetns(lab, h.name)}`),
+    );
+    await ipBatch(
+      fabric,
+      hosts.flatMap((h) => {
+        const port = names.fabricPort(h.name);
+        return [`link add ${port} type veth peer name eth0 netns ${this.hostNetns(lab, h.name)}`, `link set ${port} master ${BRIDGE}`, `link set ${port} up`];
+      }),
+    );
     // One batch per host namespace (ip -batch cannot switch namespaces), all at once.
-    await Promise.all(hosts.map(async (h) => {
-      const ns = this.hostNetns(lab, h.name);
-      // Dual stack: interfaces made from now on (the workloads' cali veths) skip duplicate
-      // address detection, so their link-local gateway address answers at once.
-      if (plan.fabric6) await setSysctls(ns, { 'net.ipv6.conf.default.accept_dad': '0' });
-      await ipBatch(ns, [
-        'link set lo up',
-        `addr add ${h.ip}/${h.prefixLength} dev eth0`,
-        ...(plan.fabric6 && h.ip6 ? [`addr add ${h.ip6}/${plan.fabric6.prefixLength} dev eth0 nodad`] : []),
-        'link set eth0 up',
-        `route add default via ${plan.fabric.gatewayIp} dev eth0`,
-      ]);
-    }));
+    await Promise.all(
+      hosts.map(async (h) => {
+        const ns = this.hostNetns(lab, h.name);
+        // Dual stack: interfaces made from now on (the workloads' cali veths) skip duplicate
+        // address detection, so their link-local gateway address answers at once.
+        if (plan.fabric6) await setSysctls(ns, { 'net.ipv6.conf.default.accept_dad': '0' });
+        await ipBatch(ns, [
+          'link set lo up',
+          `addr add ${h.ip}/${h.prefixLength} dev eth0`,
+          ...(plan.fabric6 && h.ip6 ? [`addr add ${h.ip6}/${plan.fabric6.prefixLength} dev eth0 nodad`] : []),
+          'link set eth0 up',
+          `route add default via ${plan.fabric.gatewayIp} dev eth0`,
+        ]);
+      }),
+    );
   }
 
   async labs(): Promise<string[]> {
-    const fromNetns = listNetns().map(labOfNetns).filter((l): l is string => !!l);
+    const fromNetns = listNetns()
+      .map(labOfNetns)
+      .filter((l): l is string => !!l);
     // Only directories that are labs: a shared CALICO_SIM_STATE may hold other things.
     return [...new Set([...fromNetns, ...labsWithState()])].sort();
   }

@@ -74,7 +74,14 @@ export function pidsInNetns(netnsNames: string[]): number[] {
  */
 export async function killAll(pids: number[], graceMs = 1000): Promise<void> {
   const targets = pids.filter((p) => p !== process.pid);
-  const signal = (sig: NodeJS.Signals) => targets.forEach((p) => { try { process.kill(p, sig); } catch { /* gone */ } });
+  const signal = (sig: NodeJS.Signals) =>
+    targets.forEach((p) => {
+      try {
+        process.kill(p, sig);
+      } catch {
+        /* gone */
+      }
+    });
   const alive = () => targets.filter((p) => !isGone(p));
   signal('SIGTERM');
   let deadline = Date.now() + graceMs;
@@ -95,7 +102,11 @@ export async function removeNetns(netns: string[]): Promise<void> {
   const present = () => netns.filter((n) => existsSync(`/run/netns/${n}`));
   for (let round = 0; round < 3 && present().length > 0; round++) {
     await killAll(pidsInNetns(present()));
-    await ipBatch(undefined, present().map((n) => `netns del ${n}`), { force: true }).catch(() => undefined);
+    await ipBatch(
+      undefined,
+      present().map((n) => `netns del ${n}`),
+      { force: true },
+    ).catch(() => undefined);
     const stragglers = pidsInNetns(netns);
     if (stragglers.length === 0 && present().length === 0) return;
   }
