@@ -37,7 +37,7 @@ export async function ping(netns: string, ip: string, timeoutS = 1): Promise<boo
 }
 
 export async function ipRoutes(netns: string, ...filter: string[]): Promise<{ dst: string; dev?: string; gateway?: string; protocol?: string; type?: string }[]> {
-  const family = filter.filter((f) => f === '-4' || f === '-6');
-  const r = await execa('ip', ['-n', netns, '-j', ...family, 'route', 'show', ...filter.filter((f) => !family.includes(f))]);
+  const isFamily = (f: string) => f === '-4' || f === '-6';
+  const r = await execa('ip', ['-n', netns, '-j', ...filter.filter(isFamily), 'route', 'show', ...filter.filter((f) => !isFamily(f))]);
   return JSON.parse(String(r.stdout) || '[]');
 }

@@ -7,13 +7,13 @@ import { newBlock } from '../../src/ipam/blocks.js';
 import { API_VERSION } from '../../src/model/resources.js';
 
 const node = (name: string, ip: string, asNumber?: number) => ({
-  apiVersion: API_VERSION,
+  apiVersion: API_VERSION as typeof API_VERSION,
   kind: 'Node' as const,
   metadata: { name },
   spec: { bgp: { ipv4Address: `${ip}/16`, ...(asNumber ? { asNumber } : {}) } },
 });
 const wep = (name: string, host: string, ip: string, iface: string) => ({
-  apiVersion: API_VERSION,
+  apiVersion: API_VERSION as typeof API_VERSION,
   kind: 'WorkloadEndpoint' as const,
   metadata: { name, namespace: 'default' },
   spec: { node: host, orchestrator: 'cni' as const, workload: name, endpoint: 'eth0' as const, interfaceName: iface, ipNetworks: [`${ip}/32`], netns: `ns-${name}` },
