@@ -98,10 +98,9 @@ export function labCommands(program: Command): void {
     .option('--name <lab>', 'lab name')
     .action(async (target: string, command: string[], o: { name?: string }) => {
       const { netnsOf, resolveLab } = await engine();
-      const { execa } = await import('execa');
-      const ns = await netnsOf(await resolveLab(o.name), target);
-      const r = await execa('ip', ['netns', 'exec', ns, ...command], { stdio: 'inherit', reject: false });
-      process.exitCode = r.exitCode ?? 1;
+      const { backendOf } = await import('../sim/backends/index.js');
+      const state = await resolveLab(o.name);
+      process.exitCode = await backendOf(state).attach(await netnsOf(state, target), command);
     });
 
   program

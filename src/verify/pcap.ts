@@ -8,6 +8,9 @@
  * IPv6-in-IP (inner IP decoded), GRE (inner decoded when it carries IP or Ethernet), ESP (also
  * UDP-encapsulated on 4500), Geneve (inner decoded) and WireGuard.
  *
+ * Longer than the project's ~450 lines on purpose: it is one decoder whose layers call each other
+ * (link → IP → transport → encapsulation → inner link…); split, every file would import every other.
+ *
  * A bad file header throws a PcapError; a bad packet never does: it gets an `error` text and
  * whatever was decoded before the problem.
  */

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { HostPlan, LabPlan, RouterPlan } from '../../model/topology.js';
@@ -45,6 +47,15 @@ export class NetnsBackend implements Backend {
 
   spawn(netns: string | undefined, argv: string[], opts: HelperOptions): Promise<Helper> {
     return startHelper(inNetns(netns, argv), opts);
+  }
+
+  attach(netns: string, argv: string[]): Promise<number> {
+    const [cmd, ...args] = inNetns(netns, argv);
+    return new Promise((resolve) => {
+      const child = spawn(cmd!, args, { stdio: 'inherit' });
+      child.once('error', () => resolve(127));
+      child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
+    });
   }
 
   async addWorkloadNetns(netns: string): Promise<void> {
