@@ -1,35 +1,46 @@
-import type { Watcher } from 'etcd3';
 import { BirdConfd } from '../bgp/confd.js';
 import { keys } from '../datastore/keys.js';
-import { readSnapshot } from '../datastore/snapshot.js';
+import { Syncer } from '../datastore/syncer.js';
 import type { Datastore } from '../datastore/store.js';
 import type { AgentStatus } from '../model/resources.js';
 import { errorMessage } from '../util/errors.js';
 import type { CommandRunner } from '../util/exec.js';
 import { DataplaneError, type ApplyResult, type Dataplane } from './dataplane.js';
 import { computeDesired } from './desired.js';
+import { relevanceContext, relevantTo } from './relevance.js';
 
 export interface AgentOptions {
   host: string;
   ds: Datastore;
+  /**
+   * The local copy of the datastore this agent computes from. Agents of one process share one
+   * (the Typha role: one watch for all of them); without it the agent makes and runs its own.
+   */
+  syncer?: Syncer;
   dataplane: Dataplane;
   /** BIRD config file and control socket this agent keeps in step (the confd role). */
   bird?: { config: string; socket: string };
   /** Runs `bird -p` and `birdc configure`: the dataplane's runner unless given. */
   runner?: CommandRunner;
-  /** Full re-read of datastore and kernel, to repair drift nobody told us about. */
+  /** Period of the full pass over the kernel (routes, rules, BIRD config), to repair drift nobody told us about. */
   resyncMs?: number;
   heartbeatMs?: number;
   log?: (line: string) => void;
 }
 
 /**
- * The Felix role for one host: watch etcd, compute the desired state (pure), converge the
- * kernel (thin dataplane) and BIRD's config. Level-triggered: every pass starts from a full
- * read, so a restart, a missed event or a hand-deleted route all heal the same way.
+ * The Felix role for one host: keep a local copy of the datastore (a Syncer: one read, then the
+ * watch's deltas), compute the desired state (pure) when a change concerns this host, converge
+ * the kernel (thin dataplane) and BIRD's config. Each pass still compares the whole desired state
+ * with what the kernel holds, so a restart, a missed event or a hand-deleted route heal the same
+ * way; what changed is what decides *whether* a pass runs (relevance.ts), not what it checks.
  */
 export class Agent {
-  private watchers: Watcher[] = [];
+  private readonly syncer: Syncer;
+  private readonly ownSyncer: boolean;
+  private unsubscribe: (() => void) | undefined;
+  private stopRouteWatch: (() => void) | undefined;
+  private syncStarted: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
   private running: Promise<void> | undefined;
   private again = false;
@@ -42,23 +53,20 @@ export class Agent {
     this.confd = o.bird ? new BirdConfd(o.bird.config, o.bird.socket, o.runner ?? o.dataplane.runner) : undefined;
     const now = new Date().toISOString();
     this.status = { host: o.host, pid: process.pid, startedAt: now, heartbeatAt: now, reconciles: 0 };
+    this.ownSyncer = !o.syncer;
+    this.syncer = o.syncer ?? new Syncer(o.ds, (l) => this.log(l));
   }
 
   async start(): Promise<void> {
-    // Watch first, then read: a change made in between triggers one more pass, none is lost.
-    for (const prefix of [keys.resourcePrefix, keys.ipamPrefix]) {
-      this.watchers.push(
-        await this.o.ds.watch(
-          prefix,
-          () => this.kick(),
-          (err) => {
-            this.log(`watch on ${prefix}: ${errorMessage(err)} (resyncing)`);
-            this.kick();
-          },
-        ),
-      );
-    }
+    // Subscribe first, then read: a change made in between triggers one more pass, none is lost.
+    this.unsubscribe = this.syncer.onChange((changes, revision) => {
+      const ctx = relevanceContext(this.syncer.snapshot());
+      if (changes.some((c) => relevantTo(this.o.host, c, ctx))) this.kick();
+      else this.unchangedAt(revision);
+    });
+    await this.synced();
     await this.reconcileNow();
+    this.stopRouteWatch = this.o.dataplane.watchRouteDeletions?.(() => this.kick());
     this.timers.push(setInterval(() => this.kick(), this.o.resyncMs ?? 10_000));
     this.timers.push(setInterval(() => void this.heartbeat(), this.o.heartbeatMs ?? 2_000));
     await this.heartbeat();
@@ -68,7 +76,10 @@ export class Agent {
   kick(): void {
     if (this.stopped) return;
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.reconcileNow(), 10);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.reconcileNow();
+    }, 10);
   }
 
   /** One pass at a time; a kick during a pass schedules exactly one more. */
@@ -92,7 +103,8 @@ export class Agent {
     const t0 = performance.now();
     const at = new Date().toISOString();
     try {
-      const snapshot = await readSnapshot(this.o.ds);
+      await this.synced();
+      const snapshot = this.syncer.snapshot();
       const desired = computeDesired(snapshot, this.o.host);
       // Steps that failed are reported with what the others did; the next pass retries them.
       let r: ApplyResult;
@@ -147,11 +159,30 @@ export class Agent {
     }
   }
 
+  /**
+   * Nothing this host programs changed up to `revision`: once no pass is due, the last pass
+   * stands for it too. Told at the next heartbeat, so that whoever waits for a revision to be
+   * programmed everywhere is answered without a pass, and without a write per event.
+   */
+  /** The own syncer's first read, once (a shared one is started by its owner). */
+  private synced(): Promise<void> {
+    this.syncStarted ??= this.ownSyncer ? this.syncer.start() : Promise.resolve();
+    return this.syncStarted;
+  }
+
+  private unchangedAt(revision: string): void {
+    const last = this.status.lastReconcile;
+    if (!last || last.error || this.running || this.debounce) return;
+    if (!last.revision || BigInt(revision) > BigInt(last.revision)) last.revision = revision;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.debounce);
     this.timers.forEach(clearInterval);
-    await Promise.all(this.watchers.map((w) => w.cancel()));
+    this.unsubscribe?.();
+    this.stopRouteWatch?.();
+    if (this.ownSyncer) await this.syncer.stop();
     await this.running;
   }
 

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { inNetns, ipBatch, ipJson, processRunner, run, setSysctls, type CommandRunner } from '../util/exec.js';
 import { BackendError, errorMessage } from '../util/errors.js';
@@ -121,6 +123,21 @@ export class Dataplane {
   ) {
     this.runner = options.runner ?? processRunner;
     this.procSys = options.procSys ?? realProcSys;
+  }
+
+  /**
+   * Calls `onDeleted` whenever a route leaves this host's kernel (`ip monitor route`), so that a
+   * route deleted by hand is put back in milliseconds, not at the next periodic pass — as Felix's
+   * route table reacts to netlink. Returns the function that stops watching.
+   */
+  watchRouteDeletions(onDeleted: () => void): () => void {
+    const [cmd, ...args] = inNetns(this.netns, ['ip', 'monitor', 'route']);
+    const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.once('error', () => undefined); // no `ip`: the periodic pass still repairs
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.startsWith('Deleted ')) onDeleted();
+    });
+    return () => child.kill();
   }
 
   /** The routes we own: those with our protocol number (the kernel's, BIRD's... are never touched). */

@@ -25,18 +25,26 @@ export interface Snapshot {
 
 export async function readSnapshot(ds: Datastore): Promise<Snapshot> {
   const [res, ipam] = await Promise.all([ds.list<unknown>(keys.resourcePrefix), ds.list<unknown>(keys.blocks)]);
-  const of = <T>(prefix: string) => res.items.filter((i) => i.key.startsWith(prefix)).map((i) => i.value as T);
+  return snapshotOf([...res.items, ...ipam.items], res.revision);
+}
+
+/** The prefixes a Snapshot is made of: what an agent reads, and what its syncer watches. */
+export const SNAPSHOT_PREFIXES = [keys.resourcePrefix, keys.blocks] as const;
+
+/** Pure: a Snapshot from the key/values under SNAPSHOT_PREFIXES (any order). */
+export function snapshotOf(items: readonly { key: string; value: unknown }[], revision?: string): Snapshot {
+  const of = <T>(prefix: string) => items.filter((i) => i.key.startsWith(prefix)).map((i) => i.value as T);
   return {
     nodes: of<CalicoNode>(keys.nodes),
     pools: of<IPPool>(keys.ippools),
     bgpConfiguration: of<BGPConfiguration>(keys.bgpConfiguration('')).find((c) => c.metadata.name === 'default'),
     bgpPeers: of<BGPPeer>(keys.bgpPeers),
-    blocks: ipam.items.map((i) => i.value as AllocationBlock),
+    blocks: of<AllocationBlock>(keys.blocks),
     workloadEndpoints: of<WorkloadEndpoint>(keys.workloadEndpoints),
     networkPolicies: of<NetworkPolicy>(keys.networkPolicies),
     globalNetworkPolicies: of<GlobalNetworkPolicy>(keys.globalNetworkPolicies),
     profiles: of<Profile>(keys.profiles),
     felixConfiguration: of<FelixConfiguration>(keys.felixConfiguration('')).find((c) => c.metadata.name === 'default'),
-    revision: res.revision,
+    ...(revision ? { revision } : {}),
   };
 }

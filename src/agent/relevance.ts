@@ -1,0 +1,43 @@
+import type { Snapshot } from '../datastore/snapshot.js';
+import type { SyncChange } from '../datastore/syncer.js';
+import { keys } from '../datastore/keys.js';
+import { blockAllocations, hostAffinity } from '../ipam/blocks.js';
+import type { AllocationBlock, WorkloadEndpoint } from '../model/resources.js';
+
+/** What of the whole datastore widens what a host must react to. */
+export interface RelevanceContext {
+  /** Some policy or profile rule selects endpoints by label: any endpoint may join a set here. */
+  selectorRules: boolean;
+  /** A pool is in VXLAN mode: every other host's block is a route here. */
+  vxlan: boolean;
+}
+
+/**
+ * Pure: does this change alter what `host`'s agent programs? Felix's calculation graph in one
+ * question, so that an agent does work in proportion to what changed for it: another host's
+ * workload changes nothing here unless a selector may pick it; another host's block only in
+ * VXLAN mode or when it holds an address borrowed by this host. Everything else it watches
+ * (nodes, pools, BGP settings and peers, policies, profiles, Felix settings) is relevant.
+ */
+export function relevantTo(host: string, change: SyncChange, ctx: RelevanceContext): boolean {
+  if (change.key.startsWith(keys.workloadEndpoints)) {
+    const on = (w: unknown) => (w as WorkloadEndpoint | undefined)?.spec?.node === host;
+    return ctx.selectorRules || on(change.old) || on(change.value);
+  }
+  if (change.key.startsWith(keys.blocks)) {
+    if (ctx.vxlan) return true;
+    const touches = (b: unknown) => {
+      const block = b as AllocationBlock | undefined;
+      if (!block?.allocations) return false;
+      return block.affinity === hostAffinity(host) || blockAllocations(block).some((a) => a.node === host);
+    };
+    return touches(change.old) || touches(change.value);
+  }
+  return true;
+}
+
+/** Pure: the context, from a snapshot. */
+export function relevanceContext(s: Snapshot): RelevanceContext {
+  const selectorRules = (s.networkPolicies?.length ?? 0) > 0 || (s.globalNetworkPolicies?.length ?? 0) > 0 || (s.profiles ?? []).some((p) => /"(not)?[sS]elector"/.test(JSON.stringify(p.spec)));
+  return { selectorRules, vxlan: s.pools.some((p) => !p.spec.disabled && p.spec.vxlanMode === 'Always') };
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { relevanceContext, relevantTo } from '../../src/agent/relevance.js';
+import { keys } from '../../src/datastore/keys.js';
+import { newBlock } from '../../src/ipam/blocks.js';
+import type { AllocationBlock } from '../../src/model/resources.js';
+
+const none = { selectorRules: false, vxlan: false };
+const wep = (node: string) => ({ spec: { node } });
+const withAllocation = (b: AllocationBlock, node: string): AllocationBlock => ({ ...b, allocations: [0, ...b.allocations.slice(1)], attributes: [{ handle_id: 'x', secondary: { node } }] });
+
+describe('which changes concern a host (the agent computes only for those)', () => {
+  it.each([
+    ['its own workload', keys.workloadEndpoint('w1'), undefined, wep('h1'), none, true],
+    ['its own workload, deleted', keys.workloadEndpoint('w1'), wep('h1'), undefined, none, true],
+    ['a workload moving here', keys.workloadEndpoint('w1'), wep('h2'), wep('h1'), none, true],
+    ["another host's workload", keys.workloadEndpoint('w2'), undefined, wep('h2'), none, false],
+    ["another host's workload when a rule selects by label", keys.workloadEndpoint('w2'), undefined, wep('h2'), { ...none, selectorRules: true }, true],
+    ['its own block', keys.block('198.19.0.0/26'), undefined, newBlock('198.19.0.0/26', 'h1'), none, true],
+    ["another host's block", keys.block('198.19.0.64/26'), undefined, newBlock('198.19.0.64/26', 'h2'), none, false],
+    ["another host's block in VXLAN mode", keys.block('198.19.0.64/26'), undefined, newBlock('198.19.0.64/26', 'h2'), { ...none, vxlan: true }, true],
+    [
+      "another host's block holding an address borrowed by this host",
+      keys.block('198.19.0.64/26'),
+      newBlock('198.19.0.64/26', 'h2'),
+      withAllocation(newBlock('198.19.0.64/26', 'h2'), 'h1'),
+      none,
+      true,
+    ],
+    ['a node', keys.node('h9'), undefined, { spec: {} }, none, true],
+    ['a pool', keys.ippool('p'), undefined, { spec: {} }, none, true],
+    ['a policy', keys.globalNetworkPolicy('g'), undefined, { spec: {} }, none, true],
+  ] as const)('%s → %s', (_what, key, old, value, ctx, expected) => {
+    expect(relevantTo('h1', { key, old, value }, ctx)).toBe(expected);
+  });
+
+  it('the context: selector rules come from policies and from profiles whose rules select; VXLAN from an enabled pool', () => {
+    const pool = (vxlanMode: string, disabled = false) => ({ spec: { cidr: '198.19.0.0/16', vxlanMode, disabled } });
+    const base = { nodes: [], blocks: [], workloadEndpoints: [] };
+    expect(relevanceContext({ ...base, pools: [pool('Never')] } as never)).toEqual({ selectorRules: false, vxlan: false });
+    expect(relevanceContext({ ...base, pools: [pool('Always')] } as never).vxlan).toBe(true);
+    expect(relevanceContext({ ...base, pools: [pool('Always', true)] } as never).vxlan).toBe(false);
+    expect(relevanceContext({ ...base, pools: [], profiles: [{ spec: { ingress: [{ action: 'Allow' }] } }] } as never).selectorRules).toBe(false);
+    expect(relevanceContext({ ...base, pools: [], profiles: [{ spec: { ingress: [{ action: 'Allow', source: { selector: "role == 'db'" } }] } }] } as never).selectorRules).toBe(true);
+    expect(relevanceContext({ ...base, pools: [], globalNetworkPolicies: [{}] } as never).selectorRules).toBe(true);
+  });
+});
