@@ -13,11 +13,11 @@ describe('lab size estimate and limits', () => {
     expect(capacityProblems(e, machine)).toEqual({ hard: [], soft: [] });
   });
 
-  it('a 40-host mesh fits and is estimated near its measured build time (285 s)', () => {
+  it('a 40-host mesh fits and is estimated near its measured build time (22 s)', () => {
     const e = estimateLab(resolveTopology('mesh', { hosts: 40 }));
     expect(e.sessions).toBe(780);
-    expect(e.seconds).toBeGreaterThan(200);
-    expect(e.seconds).toBeLessThan(400);
+    expect(e.seconds).toBeGreaterThan(15);
+    expect(e.seconds).toBeLessThan(30);
     expect(capacityProblems(e, machine).soft).toEqual([]);
   });
 
@@ -26,7 +26,6 @@ describe('lab size estimate and limits', () => {
     expect(p.hard).toEqual([]);
     expect(p.soft.join('\n')).toMatch(/memory/);
     expect(p.soft.join('\n')).toMatch(/neighbour entries/);
-    expect(p.soft.join('\n')).toMatch(/to build/);
   });
 
   it('route reflectors need far fewer sessions and neighbours than a mesh of the same size', () => {
@@ -41,6 +40,11 @@ describe('lab size estimate and limits', () => {
   it('more hosts than a Linux bridge has ports is a hard limit, whatever the machine', () => {
     const e = estimateLab(resolveTopology('route-reflector', { hosts: 1100 }));
     expect(capacityProblems(e, { memAvailableMB: 1e9, pidMax: 1e9, threadsMax: 1e9 }).hard.join()).toMatch(/1024 ports/);
+  });
+
+  it('a lab that would take over half an hour to build is refused', () => {
+    const e = estimateLab(resolveTopology('route-reflector', { hosts: 1000, workloads: 8 }));
+    expect(capacityProblems(e, { memAvailableMB: 1e9, pidMax: 1e9, threadsMax: 1e9 }).soft.join()).toMatch(/to build/);
   });
 
   it('a small machine refuses what a large one holds (the check reads the machine, not a constant)', () => {
