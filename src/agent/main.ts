@@ -1,51 +1,75 @@
 #!/usr/bin/env node
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { NETNS_PREFIX } from '../model/names.js';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { Command } from 'commander';
+import { Syncer } from '../datastore/syncer.js';
 import { Datastore } from '../datastore/store.js';
+import { NETNS_PREFIX } from '../model/names.js';
 import { errorMessage } from '../util/errors.js';
 import { processRunner } from '../util/exec.js';
 import { Agent } from './agent.js';
 import { Dataplane } from './dataplane.js';
 
+/** One host this process serves: which node, the namespace it drives, its BIRD. */
+interface Served {
+  host: string;
+  netns?: string;
+  birdConfig?: string;
+  birdSocket?: string;
+}
+
 /**
- * The per-host agent daemon. The engine starts it inside the host's namespace:
+ * The agent daemon. Per host, the engine starts it inside the host's namespace:
  *   ip netns exec <host-ns> node dist/agent/main.js --host h1 --etcd http://198.18.0.1:2379 ...
+ * For a large lab, one process serves many hosts (--hosts-file): one datastore connection and
+ * one Syncer (Typha's role: one watch, fanned out), an Agent per host driving that host's
+ * namespace from outside with `ip -n`. The agent code is the same either way.
  */
 const program = new Command('calico-sim-agent')
-  .description('calico-sim per-host agent (the Felix + confd role): watches etcd, converges routes, sysctls and BIRD config')
-  .requiredOption('--host <name>', 'node name this agent serves')
+  .description('calico-sim agent (the Felix + confd role): watches etcd, converges routes, sysctls, rules and BIRD config of one host, or of many')
+  .option('--host <name>', 'node name this agent serves')
+  .option('--hosts-file <path>', 'serve many hosts: a JSON list of {host, netns, birdConfig, birdSocket}')
   .requiredOption('--etcd <urls>', 'comma-separated etcd endpoints')
   .option('--netns <name>', 'drive this namespace from outside (ip -n) instead of the one the agent runs in')
   .option('--bird-config <path>', 'BIRD config file to render')
   .option('--bird-socket <path>', 'BIRD control socket to reload through')
   .option('--resync-ms <ms>', 'full resync period', (v) => Number(v), 10_000)
-  .action(async (o: { host: string; etcd: string; netns?: string; birdConfig?: string; birdSocket?: string; resyncMs: number }) => {
-    // Without --netns the agent programs the namespace it runs in: only ever a lab's own.
-    if (!o.netns && !inLabNamespace()) {
+  .action(async (o: { host?: string; hostsFile?: string; etcd: string; netns?: string; birdConfig?: string; birdSocket?: string; resyncMs: number }) => {
+    if (!o.host === !o.hostsFile) throw new Error('give --host or --hosts-file');
+    const served: Served[] = o.hostsFile ? (JSON.parse(readFileSync(o.hostsFile, 'utf8')) as Served[]) : [{ host: o.host!, netns: o.netns, birdConfig: o.birdConfig, birdSocket: o.birdSocket }];
+    // Without a namespace to drive, an agent programs the namespace it runs in: only ever a lab's own.
+    if (served.some((s) => !s.netns) && !inLabNamespace()) {
       throw new Error("refusing to program a namespace that is not a calico-sim lab's: run me inside a host namespace (ip netns exec) or pass --netns");
     }
     const ds = new Datastore(o.etcd.split(','));
-    // Every command of this agent (ip, sysctl, iptables, nft, bird, birdc) runs as a child process.
+    const log = (l: string) => console.log(l);
+    const syncer = new Syncer(ds, (l) => log(`${new Date().toISOString()} syncer ${l}`));
+    // Every command of these agents (ip, sysctl, iptables, nft, bird, birdc) runs as a child process.
     const runner = processRunner;
-    const agent = new Agent({
-      host: o.host,
-      ds,
-      dataplane: new Dataplane(o.netns, { runner }),
-      bird: o.birdConfig && o.birdSocket ? { config: o.birdConfig, socket: o.birdSocket } : undefined,
-      runner,
-      resyncMs: o.resyncMs,
-    });
+    const agents = served.map(
+      (s) =>
+        new Agent({
+          host: s.host,
+          ds,
+          syncer,
+          dataplane: new Dataplane(s.netns, { runner }),
+          bird: s.birdConfig && s.birdSocket ? { config: s.birdConfig, socket: s.birdSocket } : undefined,
+          runner,
+          resyncMs: o.resyncMs,
+          log,
+        }),
+    );
     const stop = async () => {
-      await agent.stop();
+      await Promise.all(agents.map((a) => a.stop()));
+      await syncer.stop();
       ds.close();
       process.exit(0);
     };
     process.on('SIGTERM', () => void stop());
     process.on('SIGINT', () => void stop());
     await ds.ready(30_000);
-    await agent.start();
-    console.log(`${new Date().toISOString()} ${o.host} agent started (pid ${process.pid})`);
+    await syncer.start();
+    await Promise.all(agents.map((a) => a.start()));
+    console.log(`${new Date().toISOString()} agent started for ${served.map((s) => s.host).join(', ')} (pid ${process.pid})`);
   });
 
 /** True if this process runs in one of the named namespaces a lab made. */

@@ -3,7 +3,7 @@ import { builtinTopologies, describeBuiltins } from '../topologies/catalog.js';
 import { InputError, NoSuchLabError } from '../util/errors.js';
 import { table } from '../util/table.js';
 import { engine, print } from './common.js';
-import { toOption, wholeNumber } from './options.js';
+import { oneOf, toOption, wholeNumber } from './options.js';
 
 /** A lab as a whole: up, down, status, exec, heal. */
 export function labCommands(program: Command): void {
@@ -16,13 +16,21 @@ export function labCommands(program: Command): void {
     .addOption(toOption({ flags: '--hosts <n>', description: 'hosts, for the generated topologies', parse: wholeNumber() }))
     .addOption(toOption({ flags: '--workloads <n>', description: 'workloads per host, for the generated topologies (default 1)', parse: wholeNumber() }))
     .option('--backend <kind>', "where the lab's nodes live: netns (network namespaces, the default)")
+    .addOption(
+      toOption({
+        flags: '--agents <mode>',
+        description: 'per-host (a process per host, as calico-node) or shared (processes serving up to 50 hosts each, one datastore watch per process); default: per-host up to 20 hosts, shared above',
+        parse: oneOf(['per-host', 'shared'] as const),
+      }),
+    )
     .option('--ignore-limits', 'build even a lab this machine cannot hold (memory, neighbour table, processes, build time), as estimated before anything is made')
-    .action(async (topology: string, o: { name?: string; hosts?: number; workloads?: number; backend?: string; ignoreLimits?: boolean }) => {
+    .action(async (topology: string, o: { name?: string; hosts?: number; workloads?: number; backend?: string; agents?: 'per-host' | 'shared'; ignoreLimits?: boolean }) => {
       const { resolveTopology } = await import('../topologies/index.js');
       const { up } = await engine();
       // An unknown backend is bad input, refused before the topology is even read.
       if (o.backend !== undefined) (await import('../sim/backends/index.js')).backendFor(o.backend);
-      const plan = resolveTopology(topology, { hosts: o.hosts, workloads: o.workloads });
+      const resolved = resolveTopology(topology, { hosts: o.hosts, workloads: o.workloads });
+      const plan = o.agents ? { ...resolved, agents: { ...resolved.agents, mode: o.agents } } : resolved;
       const name = o.name ?? defaultLabName(plan.source, topology);
       const r = await up(plan, { name, backend: o.backend, ignoreLimits: o.ignoreLimits, log: (l) => print(`  ${l}`) });
       for (const n of r.notes) print(`preflight: ${n}`);
@@ -59,7 +67,9 @@ export function labCommands(program: Command): void {
       if (!st.healthy) process.exitCode = 1;
       if (o.json) return print(JSON.stringify(st, null, 2));
       const phase = st.phase === 'ready' ? (st.healthy ? 'running' : 'degraded') : st.phase === 'building' ? `being built by process ${st.builder?.pid}` : 'INCOMPLETE, builder gone';
-      print(`lab ${st.lab} (backend ${st.backend}, topology ${st.topology}): ${phase}; etcd ${daemon(st.etcd.state, st.etcd.pid)} at ${st.etcd.endpoints.join(',')}`);
+      print(
+        `lab ${st.lab} (backend ${st.backend}, topology ${st.topology}, agents ${st.agents === 'shared' ? 'shared by groups of hosts' : 'one per host'}): ${phase}; etcd ${daemon(st.etcd.state, st.etcd.pid)} at ${st.etcd.endpoints.join(',')}`,
+      );
       print(
         table(
           ['host', 'ip', 'as', 'bird', 'agent', 'last heartbeat'],

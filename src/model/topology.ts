@@ -100,6 +100,17 @@ export const TopologySchema = z.strictObject({
   routers: z.array(RouterSchema).default([]),
   /** The ruleset the agents program for network policy (Calico's FelixConfiguration nftablesMode). */
   dataplane: z.enum(['iptables', 'nftables']).default('iptables'),
+  /**
+   * How the agents run: a process per host (as calico-node does), or `shared` processes serving
+   * up to `hostsPerProcess` hosts each with one datastore watch (what large labs need: a Node
+   * process costs ~90 MB). `auto`: per host up to AUTO_SHARED_ABOVE hosts, shared above.
+   */
+  agents: z
+    .strictObject({
+      mode: z.enum(['auto', 'per-host', 'shared']).default('auto'),
+      hostsPerProcess: z.number().int().min(1).max(1000).default(50),
+    })
+    .default({ mode: 'auto', hostsPerProcess: 50 }),
   /** Calico's IPAM configuration. */
   ipam: z
     .strictObject({
@@ -175,7 +186,11 @@ export interface LabPlan {
   timers: BgpTimers;
   ipam: { strictAffinity: boolean; maxBlocksPerHost: number };
   dataplane: PolicyDataplaneKind;
+  agents: { mode: 'auto' | 'per-host' | 'shared'; hostsPerProcess: number };
 }
+
+/** Labs with more hosts than this run their agents in shared processes unless told otherwise. */
+export const AUTO_SHARED_ABOVE = 20;
 
 /** Fabric addresses: .1 is the fabric gateway (and etcd), routers .2–.10, hosts from .11. */
 export const FABRIC_GATEWAY_ORDINAL = 1;
@@ -320,6 +335,7 @@ function plan(t: Topology, source: string): LabPlan {
       ),
     ),
     dataplane: t.dataplane,
+    agents: t.agents,
     peers: t.bgp.peers,
     timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
     ipam: t.ipam,

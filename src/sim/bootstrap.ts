@@ -16,7 +16,7 @@ import { renderRouterConfig } from '../bgp/router.js';
 import { parseSelector } from '../model/selector.js';
 import { DatastoreError } from '../util/errors.js';
 import { backendOf } from './backends/index.js';
-import { agentSpec, birdSpec } from './daemons.js';
+import { agentDaemons, birdSpec, writeAgentGroupFile } from './daemons.js';
 import type { HostState, LabState, RouterState } from './state.js';
 import { settled } from '../util/settled.js';
 
@@ -122,7 +122,10 @@ export async function registerNodes(ds: Datastore, hosts: HostPlan[]): Promise<v
   }
 }
 
-/** Renders each host's first BIRD config from the datastore, then starts BIRD and the agent. */
+/**
+ * Renders each host's first BIRD config from the datastore, then starts BIRD, and the agents
+ * serving these hosts: a process per host, or one per group of hosts (writing its hosts file).
+ */
 export async function startHostDaemons(ds: Datastore, state: LabState, hosts: HostState[]): Promise<void> {
   const snap = await readSnapshot(ds);
   const backend = backendOf(state);
@@ -131,7 +134,12 @@ export async function startHostDaemons(ds: Datastore, state: LabState, hosts: Ho
       mkdirSync(h.dir, { recursive: true });
       await writeBirdConfig(h.bird.config, renderBirdConfig(computeDesired(snap, h.name).bird));
       h.bird.pid = backend.startDaemon(birdSpec(h));
-      h.agent.pid = backend.startDaemon(agentSpec(state, h));
     }),
   );
+  for (const { spec, hosts: served } of agentDaemons(state, hosts)) {
+    const group = served[0]!.agent.group;
+    if (group) writeAgentGroupFile(state, group, served);
+    const pid = backend.startDaemon(spec);
+    for (const h of served) h.agent.pid = pid;
+  }
 }

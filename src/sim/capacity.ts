@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseSelector } from '../model/selector.js';
 import type { LabPlan } from '../model/topology.js';
+import { sharedAgents } from './state.js';
 
 /**
  * What a lab will cost this machine, estimated before anything is built, and whether the machine
@@ -32,7 +33,11 @@ export interface MachineFacts {
 
 /** Measured per part: an agent process, BIRD by its sessions and routes, etcd, a namespace. */
 const COST = {
+  /** A process per host (up mesh --hosts 20/40: 94/96 MB each). */
   agentMB: 100,
+  /** A shared process: its base, and per host it serves (30 hosts in one process: 141 MB). */
+  sharedAgentMB: 45,
+  sharedAgentPerHostMB: 3.5,
   agentThreads: 11,
   birdMB: 2.5,
   birdPerSessionMB: 0.02,
@@ -60,7 +65,9 @@ export function estimateLab(plan: LabPlan): LabEstimate {
   const blocks = Math.max(hosts, Math.ceil(workloads / 64));
   const namespaces = 1 + hosts + workloads + routers + clients;
   const birds = hosts + routers;
-  const memoryMB = COST.cliMB + COST.etcdMB + hosts * COST.agentMB + namespaces * COST.netnsMB + birds * (COST.birdMB + sessionsPerHost * COST.birdPerSessionMB + blocks * COST.birdPerRouteMB);
+  const agentProcesses = sharedAgents(plan) ? Math.ceil(hosts / plan.agents.hostsPerProcess) : hosts;
+  const agentsMB = sharedAgents(plan) ? agentProcesses * COST.sharedAgentMB + hosts * COST.sharedAgentPerHostMB : hosts * COST.agentMB;
+  const memoryMB = COST.cliMB + COST.etcdMB + agentsMB + namespaces * COST.netnsMB + birds * (COST.birdMB + blocks * COST.birdPerRouteMB) + 2 * sessions * COST.birdPerSessionMB;
   // Up, measured with agents that react only to what concerns their host: mesh 20 hosts × 1
   // workload 10 s, 40 × 1 22 s (`calico-sim up mesh --hosts N`), on 2 cores.
   const seconds = 1 + 0.27 * (hosts + workloads);
@@ -71,8 +78,8 @@ export function estimateLab(plan: LabPlan): LabEstimate {
     sessionsPerHost,
     sessions,
     neighbours: 2 * sessions + 2 * workloads + hosts,
-    processes: 1 + birds + hosts,
-    threads: 10 + birds + hosts * COST.agentThreads,
+    processes: 1 + birds + agentProcesses,
+    threads: 10 + birds + agentProcesses * COST.agentThreads,
     memoryMB: Math.round(memoryMB),
     seconds: Math.round(seconds),
   };

@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { HostState, LabState, RouterState } from './state.js';
 import { ETCD_CLIENT_PORT } from './state.js';
@@ -69,7 +70,9 @@ export function birdSpec(h: HostState | RouterState): DaemonSpec {
   };
 }
 
+/** The agent serving `h`: its own process, or the shared process of its group. */
 export function agentSpec(s: LabState, h: HostState): DaemonSpec {
+  if (h.agent.group) return agentGroupSpec(s, h.agent.group);
   return {
     what: `agent@${h.name}`,
     netns: h.netns,
@@ -77,4 +80,40 @@ export function agentSpec(s: LabState, h: HostState): DaemonSpec {
     marks: [AGENT_MAIN, h.bird.config],
     argv: [process.execPath, AGENT_MAIN, '--host', h.name, '--etcd', s.etcd.endpoints.join(','), '--bird-config', h.bird.config, '--bird-socket', h.bird.socket],
   };
+}
+
+/**
+ * A shared agent process: it runs in the fabric namespace (where etcd listens) and drives each
+ * of its hosts' namespaces with `ip -n`; the hosts it serves are in its hosts file.
+ */
+function agentGroupSpec(s: LabState, group: string): DaemonSpec {
+  const file = agentGroupFile(s, group);
+  return {
+    what: `agents@${group}`,
+    netns: s.fabric.netns,
+    log: `${s.dir}/agents/${group}.log`,
+    marks: [AGENT_MAIN, file],
+    argv: [process.execPath, AGENT_MAIN, '--hosts-file', file, '--etcd', s.etcd.endpoints.join(',')],
+  };
+}
+
+export const agentGroupFile = (s: LabState, group: string) => `${s.dir}/agents/${group}.json`;
+
+/** Writes the hosts file of a shared agent process: the group's hosts (as the lab has them now, unless given). */
+export function writeAgentGroupFile(s: LabState, group: string, members: readonly HostState[] = s.hosts.filter((h) => h.agent.group === group)): void {
+  const served = members.map((h) => ({ host: h.name, netns: h.netns, birdConfig: h.bird.config, birdSocket: h.bird.socket }));
+  mkdirSync(`${s.dir}/agents`, { recursive: true });
+  writeFileSync(agentGroupFile(s, group), JSON.stringify(served, null, 2));
+}
+
+/** The agent processes serving `hosts` (each once, however many hosts it serves), with the hosts each serves. */
+export function agentDaemons(s: LabState, hosts: readonly HostState[] = s.hosts): { spec: DaemonSpec; hosts: HostState[] }[] {
+  const byWhat = new Map<string, { spec: DaemonSpec; hosts: HostState[] }>();
+  for (const h of hosts) {
+    const spec = agentSpec(s, h);
+    const entry = byWhat.get(spec.what) ?? { spec, hosts: [] };
+    entry.hosts.push(h);
+    byWhat.set(spec.what, entry);
+  }
+  return [...byWhat.values()];
 }

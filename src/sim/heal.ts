@@ -3,7 +3,7 @@ import { birdc } from '../bgp/bird.js';
 import { sleep } from '../util/exec.js';
 import { SimError } from '../util/errors.js';
 import { backendOf } from './backends/index.js';
-import { agentSpec, birdSpec, etcdSpec, type DaemonSpec } from './daemons.js';
+import { agentDaemons, birdSpec, etcdSpec, type DaemonSpec } from './daemons.js';
 import { requireRoot } from './preflight.js';
 import { writeLabState, type LabState } from './state.js';
 import { logTail } from './readiness.js';
@@ -27,9 +27,11 @@ export async function heal(state: LabState): Promise<string[]> {
     return started;
   };
   state.etcd.pid = restart(etcdSpec(state), state.etcd.pid);
-  for (const h of state.hosts) {
-    h.bird.pid = restart(birdSpec(h), h.bird.pid, h.bird.socket);
-    h.agent.pid = restart(agentSpec(state, h), h.agent.pid);
+  for (const h of state.hosts) h.bird.pid = restart(birdSpec(h), h.bird.pid, h.bird.socket);
+  // A shared agent process is restarted once for all the hosts it serves.
+  for (const { spec, hosts } of agentDaemons(state)) {
+    const pid = restart(spec, hosts[0]!.agent.pid);
+    for (const h of hosts) h.agent.pid = pid;
   }
   for (const r of state.routers) r.bird.pid = restart(birdSpec(r), r.bird.pid, r.bird.socket);
   writeLabState(state);

@@ -14,8 +14,9 @@ import { withDatastore } from './lab.js';
 import { NAME_RE } from '../model/names.js';
 import { requireRoot } from './preflight.js';
 import { backendOf } from './backends/index.js';
-import { hostState, writeLabState, type LabState } from './state.js';
+import { hostState, inAgentGroup, writeLabState, type LabState } from './state.js';
 import { rmSync } from 'node:fs';
+import { agentSpec, writeAgentGroupFile } from './daemons.js';
 
 export interface HostOptions {
   asNumber?: number;
@@ -46,7 +47,9 @@ export async function addHost(state: LabState, name: string, opts: HostOptions =
     labels: { ...opts.labels, ...(opts.routeReflector ? { 'route-reflector': 'true' } : {}) },
   };
   const backend = backendOf(state);
-  const hs = hostState(state.dir, name, plan.ip, plan.asNumber ?? state.plan.asNumber, backend.hostNetns(state.lab, name));
+  const own = hostState(state.dir, name, plan.ip, plan.asNumber ?? state.plan.asNumber, backend.hostNetns(state.lab, name));
+  // A lab whose agents are shared gives a new host a shared-style process of its own.
+  const hs = state.hosts.some((h) => h.agent.group) ? inAgentGroup(state.dir, own, `agents-${name}`) : own;
   await withDatastore(state, async (ds) => {
     // The Node first: a name taken in etcd (by a host outside this engine's view) stops us here.
     await registerNodes(ds, [plan]);
@@ -85,9 +88,19 @@ export async function deleteHost(state: LabState, name: string): Promise<{ workl
     await ds.delete(keys.agentStatus(name));
     return { workloads: weps.map((w) => w.metadata.name), blocks };
   });
+  // A shared agent process lives outside the host's namespace: it is stopped, and restarted
+  // without this host when it serves others (a restart costs nothing: routes stay).
+  const group = h.agent.group;
+  if (group && h.agent.pid && backend.daemonAlive(agentSpec(state, h), h.agent.pid)) backend.signalDaemon(h.agent.pid, 'SIGKILL');
   await backend.removeNodes([h.netns]);
   rmSync(h.dir, { recursive: true, force: true });
   state.hosts = state.hosts.filter((x) => x !== h);
+  const rest = group ? state.hosts.filter((x) => x.agent.group === group) : [];
+  if (rest.length > 0) {
+    writeAgentGroupFile(state, group!, rest);
+    const pid = backend.startDaemon(agentSpec(state, rest[0]!));
+    for (const x of rest) x.agent.pid = pid;
+  }
   state.plan.hosts = state.plan.hosts.filter((x) => x.name !== name);
   writeLabState(state);
   await reconfigureRouters(state);

@@ -8,7 +8,7 @@ import { FatalWaitError, waitFor } from '../util/exec.js';
 import { ipJsonIn } from '../util/node-runner.js';
 import { BackendError, errorMessage } from '../util/errors.js';
 import { backendOf } from './backends/index.js';
-import { agentSpec, birdSpec, etcdSpec, type DaemonSpec } from './daemons.js';
+import { agentDaemons, birdSpec, etcdSpec, type DaemonSpec } from './daemons.js';
 import type { LabState } from './state.js';
 
 /**
@@ -68,10 +68,8 @@ function assertDaemonsAlive(state: LabState): void {
   const backend = backendOf(state);
   const specs: [DaemonSpec, number | undefined][] = [
     [etcdSpec(state), state.etcd.pid],
-    ...state.hosts.flatMap((h): [DaemonSpec, number | undefined][] => [
-      [birdSpec(h), h.bird.pid],
-      [agentSpec(state, h), h.agent.pid],
-    ]),
+    ...state.hosts.map((h): [DaemonSpec, number | undefined] => [birdSpec(h), h.bird.pid]),
+    ...agentDaemons(state).map(({ spec, hosts }): [DaemonSpec, number | undefined] => [spec, hosts[0]!.agent.pid]),
     ...state.routers.map((r): [DaemonSpec, number | undefined] => [birdSpec(r), r.bird.pid]),
   ];
   for (const [spec, pid] of specs) {

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import type { LabPlan } from '../model/topology.js';
+import { AUTO_SHARED_ABOVE, type LabPlan } from '../model/topology.js';
 import { NoSuchLabError } from '../util/errors.js';
 import { LAB_RE } from '../model/names.js';
 import { names, STATE_ROOT } from './names.js';
@@ -16,7 +16,11 @@ interface BgpSpeakerState {
 
 /** A host: its BIRD and its agent. */
 export interface HostState extends BgpSpeakerState {
-  agent: { log: string; pid?: number };
+  /**
+   * Its agent. `group`: the shared agent process serving it with other hosts (its pid and log
+   * are then the group's); without it, a process of its own in the host's namespace.
+   */
+  agent: { log: string; pid?: number; group?: string };
 }
 
 /** A router outside the cluster: its BIRD, and the outside clients on its LAN. */
@@ -163,7 +167,10 @@ export function initialState(lab: string, plan: LabPlan, backend: string, ns: Ne
       dataDir: `${dir}/etcd-data`,
       log: `${dir}/etcd.log`,
     },
-    hosts: plan.hosts.map((h) => hostState(dir, h.name, h.ip, h.asNumber ?? plan.asNumber, ns.host(h.name))),
+    hosts: plan.hosts.map((h, i) => {
+      const hs = hostState(dir, h.name, h.ip, h.asNumber ?? plan.asNumber, ns.host(h.name));
+      return sharedAgents(plan) ? inAgentGroup(dir, hs, `agents-${Math.floor(i / plan.agents.hostsPerProcess) + 1}`) : hs;
+    }),
     routers: plan.routers.map((r) => {
       const rdir = `${dir}/routers/${r.name}`;
       return {
@@ -177,6 +184,16 @@ export function initialState(lab: string, plan: LabPlan, backend: string, ns: Ne
       };
     }),
   };
+}
+
+/** Whether the lab's agents run in shared processes (the plan's choice, or its size). */
+export function sharedAgents(plan: Pick<LabPlan, 'agents' | 'hosts'>): boolean {
+  return plan.agents.mode === 'shared' || (plan.agents.mode === 'auto' && plan.hosts.length > AUTO_SHARED_ABOVE);
+}
+
+/** The host served by the shared agent process `group`, which logs to its own file. */
+export function inAgentGroup(labDir: string, h: HostState, group: string): HostState {
+  return { ...h, agent: { log: `${labDir}/agents/${group}.log`, group } };
 }
 
 export function hostState(labDir: string, name: string, ip: string, as: number, netns: string): HostState {

@@ -21,6 +21,8 @@ export interface LabStatus {
   /** ready; building (its `up` still runs); incomplete (the `up` that built it died). */
   phase: LabPhase;
   builder?: { pid: number };
+  /** `per-host`: an agent process per host; `shared`: processes serving groups of hosts. */
+  agents: 'per-host' | 'shared';
   /** True when the lab is ready and every daemon runs: `status` exits 0 only then. */
   healthy: boolean;
   etcd: { endpoints: string[]; clientUrl: string; pid?: number; alive: boolean; state: DaemonState };
@@ -30,7 +32,8 @@ export interface LabStatus {
     ip: string;
     as: number;
     bird: { socket: string; pid?: number; alive: boolean; state: DaemonState };
-    agent: { pid?: number; alive: boolean; state: DaemonState; heartbeatAt?: string; heartbeatAgeMs?: number; lastReconcile?: AgentStatus['lastReconcile'] };
+    /** `process`: the shared agent process serving this host, when the lab shares them. */
+    agent: { pid?: number; process?: string; alive: boolean; state: DaemonState; heartbeatAt?: string; heartbeatAgeMs?: number; lastReconcile?: AgentStatus['lastReconcile'] };
   }[];
   workloads: { name: string; host: string; netns: string; ip: string; ip6?: string; interface: string }[];
   routers: {
@@ -123,7 +126,15 @@ export async function status(state: LabState): Promise<LabStatus> {
         ip: h.ip,
         as: h.as,
         bird,
-        agent: { pid: h.agent.pid, alive: agentAlive, state: agentState, heartbeatAt: hb?.heartbeatAt, ...(ageMs !== undefined ? { heartbeatAgeMs: ageMs } : {}), lastReconcile: hb?.lastReconcile },
+        agent: {
+          pid: h.agent.pid,
+          ...(h.agent.group ? { process: h.agent.group } : {}),
+          alive: agentAlive,
+          state: agentState,
+          heartbeatAt: hb?.heartbeatAt,
+          ...(ageMs !== undefined ? { heartbeatAgeMs: ageMs } : {}),
+          lastReconcile: hb?.lastReconcile,
+        },
       };
     }),
   );
@@ -133,6 +144,7 @@ export async function status(state: LabState): Promise<LabStatus> {
     lab: state.lab,
     backend: state.backend,
     topology: state.topology,
+    agents: state.hosts.some((h) => h.agent.group) ? 'shared' : 'per-host',
     phase,
     ...(state.builder ? { builder: { pid: state.builder.pid } } : {}),
     healthy,

@@ -24,8 +24,18 @@ describe('lab size estimate and limits', () => {
   it('a mesh this machine cannot hold is refused with the reasons (an override may lift them)', () => {
     const p = capacityProblems(estimateLab(resolveTopology('mesh', { hosts: 600 })), machine);
     expect(p.hard).toEqual([]);
-    expect(p.soft.join('\n')).toMatch(/memory/);
     expect(p.soft.join('\n')).toMatch(/neighbour entries/);
+  });
+
+  it('shared agent processes are what lets a large lab fit in memory', () => {
+    const plan = resolveTopology('route-reflector', { hosts: 500 });
+    const shared = estimateLab(plan);
+    const perHost = estimateLab({ ...plan, agents: { mode: 'per-host', hostsPerProcess: 50 } });
+    expect(perHost.memoryMB).toBeGreaterThan(45_000);
+    expect(capacityProblems(perHost, machine).soft.join()).toMatch(/memory/);
+    expect(shared.memoryMB).toBeLessThan(6_000);
+    expect(capacityProblems(shared, machine).soft).toEqual([]);
+    expect(shared.processes).toBe(1 + 500 + 10);
   });
 
   it('route reflectors need far fewer sessions and neighbours than a mesh of the same size', () => {
