@@ -2,6 +2,7 @@ import type { PolicyDataplaneKind } from '../model/resources.js';
 import type { EventId, TimerSetting } from '../report/convergence-report.js';
 import type { ResultKindId } from '../report/kinds.js';
 import type { Variant } from '../report/policy-report.js';
+import type { ScaleMode } from '../report/scale-report.js';
 import { commaList, oneOf, text, wholeNumber, wholeNumberList, type OptionSpec, type OptionValues } from './options.js';
 
 /**
@@ -38,6 +39,7 @@ const benchmark = <O extends Specs>(b: Omit<Benchmark<O>, 'run'>, run: Benchmark
 // The known values of the list options, checked by tsc against the types of what they select.
 const keys = <T extends string>(set: Record<T, 1>) => Object.keys(set) as T[];
 const DATAPLANES = keys<PolicyDataplaneKind>({ iptables: 1, nftables: 1 });
+const SCALE_MODES = keys<ScaleMode>({ mesh: 1, rr: 1 });
 const VARIANTS = keys<Variant>({ rules: 1, members: 1 });
 export const CONVERGENCE_EVENTS = keys<EventId>({
   'workload-existing-block': 1,
@@ -110,6 +112,33 @@ export const BENCHMARKS = {
     async (o, log) => {
       const { benchPolicyRun } = await import('../scenarios/bench-policy.js');
       return benchPolicyRun({ dataplanes: o.dataplane, sizes: o.sizes, variants: o.variants, trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log });
+    },
+  ),
+  'bench-scale': benchmark(
+    {
+      command: 'scale',
+      description:
+        'full mesh against route reflectors as the lab grows (whole stack: etcd, agents, BIRD; 1 workload per host; BFD): up time per phase, sessions, routes and memory per host, daemon CPU, a new block reaching every host and a crashed host withdrawn everywhere, per size; charts against the number of hosts',
+      options: {
+        modes: { flags: '--modes <list>', description: 'comma-separated: mesh (node-to-node full mesh), rr (2 route reflectors)', parse: commaList(SCALE_MODES, 'mode'), default: 'mesh,rr' },
+        hosts: {
+          flags: '--hosts <list>',
+          description: 'lab sizes, comma-separated (a size this machine cannot hold is reported as such)',
+          parse: wholeNumberList({ min: 3, max: 1013 }),
+          default: '10,25,50,100',
+        },
+        agents: {
+          flags: '--agents <mode>',
+          description: 'per-host, shared, or auto (per host up to 20 hosts, shared above)',
+          parse: oneOf(['auto', 'per-host', 'shared'] as const),
+          default: 'auto',
+        },
+        reportDir,
+      },
+    },
+    async (o, log) => {
+      const { benchScale } = await import('../scenarios/bench-scale.js');
+      return benchScale({ modes: o.modes, hosts: o.hosts, agents: o.agents, reportDir: o.reportDir, log });
     },
   ),
 } satisfies Record<ResultKindId, AnyBenchmark>;

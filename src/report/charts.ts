@@ -220,3 +220,33 @@ export function renderCdfChart(opts: { title: string; series: { label: string; v
     },
   });
 }
+
+/**
+ * Lines over a numeric x axis (e.g. figures against lab size), one per series; the y axis goes
+ * logarithmic (and says so in its title) when the values span more than 50×.
+ */
+export function renderLineChart(opts: { title: string; xLabel: string; yLabel: string; series: { label: string; points: { x: number; y: number }[] }[] }): Promise<Buffer> {
+  const ys = opts.series.flatMap((s) => s.points.map((p) => p.y)).filter((v) => Number.isFinite(v) && v > 0);
+  const log = ys.length > 1 && Math.max(...ys) / Math.min(...ys) > 50;
+  return render<'line'>({
+    type: 'line',
+    data: {
+      datasets: opts.series.map((s, i) => ({
+        label: s.label,
+        data: s.points.filter((p) => Number.isFinite(p.y) && (!log || p.y > 0)),
+        borderColor: COLORS[i % COLORS.length],
+        backgroundColor: COLORS[i % COLORS.length],
+        borderWidth: 2,
+        pointRadius: 4,
+      })),
+    },
+    options: {
+      parsing: false,
+      plugins: { title: { display: true, text: opts.title, font: { size: 16 } }, legend: { position: 'top' } },
+      scales: {
+        x: { type: 'linear', title: { display: true, text: opts.xLabel } },
+        y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), title: { display: true, text: `${opts.yLabel}${log ? ' (log scale)' : ''}` } },
+      },
+    },
+  });
+}

@@ -1,6 +1,7 @@
 import { convergenceKind } from './convergence-report.js';
 import { policyBenchKind } from './policy-report.js';
 import type { ResultKind } from './result-kind.js';
+import { scaleKind } from './scale-report.js';
 import { throughputKind } from './throughput-report.js';
 
 /**
@@ -9,7 +10,7 @@ import { throughputKind } from './throughput-report.js';
  * `report schema` prints from it. The run side of each kind (its `bench` command: description,
  * options, how to run it) is its entry in src/cli/registry.ts, which tsc holds to this list.
  */
-export const RESULT_KINDS = [throughputKind, convergenceKind, policyBenchKind] as const;
+export const RESULT_KINDS = [throughputKind, convergenceKind, policyBenchKind, scaleKind] as const;
 
 export type ResultKindId = (typeof RESULT_KINDS)[number]['id'];
 

@@ -86,7 +86,7 @@ describe('lab lifecycle from the CLI', () => {
 
     expect((await labProcesses('t-life-a')).length).toBeGreaterThanOrEqual(5); // etcd + 2 BIRD + 2 agents
     const downA = await cli('down', '--name', 't-life-a');
-    expect(downA.stdout).toMatch(/lab "t-life-a" removed: 7 namespaces, 5 processes/);
+    expect(downA.stdout).toMatch(/lab "t-life-a" removed: 7 namespaces, 7 processes/); // etcd, 2 BIRDs, 2 agents and their kernel route watches
     expect(labNamespaces('t-life-a')).toEqual([]);
     expect(labNamespaces('t-life-b').length).toBe(7); // the other lab is untouched
     if (foreignLabs().length === 0) {
@@ -120,7 +120,7 @@ describe('lab lifecycle from the CLI', () => {
     expect(up.code).toBe(0);
     await execa('rm', ['-rf', `${STATE_ROOT}/t-life-a`]); // the engine's memory is gone
     const down = await cli('down', '--name', 't-life-a');
-    expect(down.stdout).toMatch(/lab "t-life-a" removed: 7 namespaces, 5 processes/);
+    expect(down.stdout).toMatch(/lab "t-life-a" removed: 7 namespaces, 7 processes/); // etcd, 2 BIRDs, 2 agents and their kernel route watches
     expect(labNamespaces('t-life-a')).toEqual([]);
     expect(await labProcesses('t-life-a')).toEqual([]);
   });

@@ -99,7 +99,7 @@ describe('the CLI', () => {
     [['workload', 'add', 'w9', '--host', 'host1', '--label', 'role'], 'calico-sim: --label takes key=value, not "role"'],
     [['run', 'nosuch'], 'calico-sim: unknown scenario "nosuch" (known: quickstart, tenant-isolation, security-groups, default-deny)'],
     [['run', 'quickstart', '--break', 'web'], 'calico-sim: quickstart does not take --break'],
-    [['report', 'schema', 'conformance'], 'calico-sim: unknown results kind "conformance" (known: bench-throughput, bench-convergence, bench-policy)'],
+    [['report', 'schema', 'conformance'], 'calico-sim: unknown results kind "conformance" (known: bench-throughput, bench-convergence, bench-policy, bench-scale)'],
   ])('bad input %j: exit 2, one line', async (args, line) => {
     const r = await cli(...args);
     expect(r.code).toBe(2);
@@ -115,7 +115,7 @@ describe('the CLI', () => {
     [['workload', 'add', 'w9'], "calico-sim: required option '--host <host>' not specified", 'calico-sim workload add'],
     [['report', 'diff', 'a'], "calico-sim: missing required argument 'new'", 'calico-sim report diff'],
     [['down', 'extra'], "calico-sim: too many arguments for 'down'. Expected 0 arguments but got 1.", 'calico-sim down'],
-    [['bench'], 'calico-sim: missing command after "bench": throughput, convergence, policy', 'calico-sim bench'],
+    [['bench'], 'calico-sim: missing command after "bench": throughput, convergence, policy, scale', 'calico-sim bench'],
   ])('usage error %j: exit 2, one line and a hint, not the help', async (args, line, cmd) => {
     const r = await cli(...args);
     expect(r.code).toBe(2);

@@ -68,11 +68,38 @@ const SAMPLES: Record<string, unknown> = {
       trials: [{ dataplane: 'nftables', variant: 'members', size: 1000, trial: 1, enforceMs: 305, gbps: 12.3 }],
     },
   }),
+  'bench-scale': buildRunReport({
+    kind: 'bench-scale',
+    runId: 'sc',
+    startedAt: at,
+    finishedAt: at,
+    ...ENV,
+    topology: { name: 'mesh / route-reflector', hosts: 10, workloads: 10 },
+    parameters: { modes: ['mesh', 'rr'], hosts: [10, 5000], workloadsPerHost: 1, agents: 'auto', timers: 'BFD' },
+    results: {
+      rows: [
+        {
+          mode: 'mesh',
+          hosts: 10,
+          ok: true,
+          upMs: { namespaces: 100, etcd: 300, daemons: 400, workloads: 2000, 'bgp-converged': 500, total: 3300 },
+          sessions: { total: 45, perHostMedian: 9, perHostMax: 9 },
+          routesPerHost: { median: 9, max: 9 },
+          memoryMB: { birdMedian: 3.1, birdMax: 3.3, birdTotal: 31, agentsTotal: 950, agentProcesses: 10, etcd: 40, total: 1021 },
+          cpuSeconds: 12.5,
+          newBlockMs: 180,
+          crashWithdrawMs: 420,
+          sampledHosts: 9,
+        },
+        { mode: 'rr', hosts: 5000, ok: false, reason: 'too large: the fabric is one Linux bridge' },
+      ],
+    },
+  }),
 };
 
 describe('the registry, report side (src/report/kinds.ts)', () => {
   it('every kind has a schema that accepts its own files and a diff that finds figures in them', () => {
-    expect(RESULT_KIND_IDS).toEqual(['bench-throughput', 'bench-convergence', 'bench-policy']);
+    expect(RESULT_KIND_IDS).toEqual(['bench-throughput', 'bench-convergence', 'bench-policy', 'bench-scale']);
     expect(Object.keys(SAMPLES)).toEqual([...RESULT_KIND_IDS]);
     for (const k of RESULT_KINDS) {
       const file = JSON.parse(JSON.stringify(SAMPLES[k.id]));
