@@ -119,7 +119,8 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     );
     phase('workloads');
 
-    await waitForRoutes(ds, state, 30_000, interrupt.signal);
+    // BGP needs longer on a large lab: every BIRD learns every block (measured: mesh 50 in 33 s).
+    await waitForRoutes(ds, state, 30_000 + 1_000 * plan.hosts.length, interrupt.signal);
     phase('bgp-converged');
     delete state.builder;
     writeLabState(state);

@@ -48,5 +48,6 @@ export function neighbourPreflight(hosts: number, workloads: number): string {
       changed.push(`${k} ${current[k]}→${v}`);
     }
   }
+  if (changed.length === 0) return `neighbour table: unchanged, already raised (gc_thresh3=${current.gc_thresh3}; this lab needs about ${need} entries)`;
   return `neighbour table: raised ${changed.join(', ')} in the root namespace (shared by all namespaces; this lab needs about ${need} entries)`;
 }
