@@ -279,6 +279,99 @@ describe('decoding', () => {
   });
 });
 
+describe('encapsulation is recognised by its header, not by its port', () => {
+  const A = '198.18.200.65';
+  const B = '198.18.200.129';
+  const decode = (...datagrams: Buffer[]) => readPcap(pcap(datagrams.map((u) => ({ data: eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: A, dst: B, proto: 17 }, u)) })))).packets;
+  // What the reachability probes send: "probe", and the answer "<name> <source seen>\n".
+  const texts = ['probe', `w2 ${A}\n`];
+
+  it("a probe's text from or to 51820, 4789, 8472, 6081 or 4500 is plain UDP", () => {
+    const pairs = [
+      [51820, 7777],
+      [7777, 51820],
+      [7777, 4789],
+      [7777, 8472],
+      [7777, 6081],
+      [7777, 4500],
+      [4500, 7777],
+    ] as const;
+    for (const [sport, dport] of pairs) {
+      for (const text of texts) {
+        const [p] = decode(udp(sport, dport, Buffer.from(text)));
+        expect(p!.encapsulation, `${sport} > ${dport} ${JSON.stringify(text)}`).toBeUndefined();
+        expect(p!.error).toBeUndefined();
+        expect(p!.l4).toEqual({ protocol: 'udp', srcPort: sport, dstPort: dport });
+      }
+    }
+  });
+
+  it('WireGuard: each message type at its length, from an ephemeral port to 51820 or back', () => {
+    const msg = (type: number, len: number) => cat([type, 0, 0, 0], Buffer.alloc(len - 4, 0xa5));
+    const ps = decode(udp(40000, 51820, msg(1, 148)), udp(51820, 40000, msg(2, 92)), udp(51820, 40000, msg(3, 64)), udp(40000, 51820, msg(4, 32)), udp(40000, 51820, msg(4, 1440)));
+    expect(ps.map((p) => p.encapsulation)).toEqual(Array(5).fill({ kind: 'wireguard' }));
+  });
+
+  it('not WireGuard: a wrong length for the type, an unknown type, non-zero reserved bytes', () => {
+    const ps = decode(
+      udp(51820, 51820, cat([1, 0, 0, 0], Buffer.alloc(100))), // initiation is 148 bytes
+      udp(51820, 51820, cat([4, 0, 0, 0], Buffer.alloc(29))), // transport data is whole 16-byte blocks
+      udp(51820, 51820, cat([4, 0, 0, 0], Buffer.alloc(12))), // shorter than header and tag
+      udp(51820, 51820, cat([5, 0, 0, 0], Buffer.alloc(28))),
+      udp(51820, 51820, cat([4, 0, 1, 0], Buffer.alloc(28))),
+    );
+    expect(ps.map((p) => p.encapsulation)).toEqual(Array(5).fill(undefined));
+  });
+
+  it('not VXLAN: flags other than 0x08, non-zero reserved bytes, fewer than 8 bytes', () => {
+    const frame = eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: A, dst: B, proto: 1 }, icmpEcho(8, 1, 1)));
+    const bad = (i: number, v: number) => {
+      const h = vxlan(42, frame);
+      h[i] = v;
+      return h;
+    };
+    const ps = decode(udp(1, 4789, bad(0, 0x00)), udp(1, 4789, bad(0, 0x88)), udp(1, 4789, bad(2, 1)), udp(1, 4789, bad(7, 1)), udp(1, 4789, Buffer.from([8, 0, 0, 0])));
+    expect(ps.map((p) => p.encapsulation)).toEqual(Array(5).fill(undefined));
+    expect(decode(udp(1, 4789, vxlan(42, frame)))[0]!.encapsulation).toMatchObject({ kind: 'vxlan', vni: 42 });
+  });
+
+  it('not Geneve: version 1, or options longer than the datagram', () => {
+    const ps = decode(udp(9, 6081, cat([0x40, 0], u16(0x6558), [0, 0, 5, 0], Buffer.alloc(20))), udp(9, 6081, cat([0x3f, 0], u16(0x6558), [0, 0, 5, 0], Buffer.alloc(20))));
+    expect(ps.map((p) => p.encapsulation)).toEqual([undefined, undefined]);
+  });
+
+  it('not ESP on 4500: a keepalive, the non-ESP marker, a reserved SPI, a length not in 4-byte words', () => {
+    const ps = decode(
+      udp(4500, 4500, Buffer.from([0xff])),
+      udp(4500, 4500, cat(u32(0), Buffer.alloc(28))),
+      udp(4500, 4500, cat(u32(255), u32(1), Buffer.alloc(16))),
+      udp(4500, 4500, cat(u32(0x1234), u32(1), Buffer.alloc(15))),
+    );
+    expect(ps.map((p) => p.encapsulation)).toEqual(Array(4).fill(undefined));
+    expect(decode(udp(4500, 4500, cat(u32(0x1234), u32(1), Buffer.alloc(16))))[0]!.encapsulation).toEqual({ kind: 'esp', spi: 0x1234 });
+  });
+
+  it('ESP is encrypted, so no header tells it from text whose length is whole words: why the probes keep their client ports off 4500', () => {
+    expect(decode(udp(7777, 4500, Buffer.from('w10 198.19.0.10\n')))[0]!.encapsulation).toEqual({ kind: 'esp', spi: Buffer.from('w10 ').readUInt32BE(0) });
+  });
+
+  it('a header cut by the snap length: recognised from its first 4 bytes (with an error), not from fewer', () => {
+    const frame = eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: A, dst: B, proto: 1 }, icmpEcho(8, 1, 1)));
+    const full = eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: A, dst: B, proto: 17 }, udp(1, 4789, vxlan(42, frame))));
+    const at = 14 + 20 + 8; // where the VXLAN header starts
+    const ps = readPcap(
+      pcap([
+        { data: full.subarray(0, at + 6), origLen: full.length },
+        { data: full.subarray(0, at + 2), origLen: full.length },
+      ]),
+    ).packets;
+    expect(ps[0]!.encapsulation).toEqual({ kind: 'vxlan' });
+    expect(ps[0]!.error).toBe('truncated VXLAN header: 6 of 8 bytes');
+    expect(ps[1]!.encapsulation).toBeUndefined();
+    expect(ps[1]!.error).toBe(`truncated UDP payload: 2 of ${8 + frame.length} bytes captured, too few to tell whether it is VXLAN`);
+  });
+});
+
 describe('address text', () => {
   it('IPv6 per RFC 5952', () => {
     const t = (s: string) => ipv6(Uint8Array.from(v6Bytes(s)));
