@@ -307,7 +307,7 @@ function plan(t: Topology, source: string): LabPlan {
     asNumber: t.asNumber,
     meshEnabled: t.bgp.nodeToNodeMesh,
     fabric: { cidr: fabric, gatewayIp: ipAt(fabric, FABRIC_GATEWAY_ORDINAL), prefixLength: fabricPrefix },
-    ...(fabric6 ? { fabric6: { cidr: fabric6, gatewayIp: ipAt(fabric6, FABRIC_GATEWAY_ORDINAL), prefixLength: Number(fabric6.split('/')[1]) } } : {}),
+    ...(fabric6 ? { fabric6: { cidr: fabric6, gatewayIp: at(fabric6, FABRIC_GATEWAY_ORDINAL, 'fabric6', 'the fabric gateway'), prefixLength: Number(fabric6.split('/')[1]) } } : {}),
     pools,
     hosts: t.hosts.map(
       (h, i): HostPlan => ({

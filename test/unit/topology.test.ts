@@ -62,6 +62,11 @@ describe('topology parsing', () => {
       'hosts: [{name: a}]\npools: [{cidr: 198.19.0.0/16}, {cidr: "2001:db8:1::/120"}]\nfabric6: "2001:db8:f::/127"\n',
       /t\.yaml: fabric6: 2001:db8:f::\/127 is too small: it has no address 11 for host a$/,
     ],
+    [
+      'an IPv6 fabric with no room for its gateway',
+      'hosts: [{name: a}]\npools: [{cidr: 198.19.0.0/16}, {cidr: "2001:db8:1::/120"}]\nfabric6: "2001:db8:f::/128"\n',
+      /t\.yaml: fabric6: 2001:db8:f::\/128 is too small: it has no address 1 for the fabric gateway$/,
+    ],
     ['too many hosts for the fabric', `fabric: 198.18.0.0/28\nhosts: [${Array.from({ length: 5 }, (_, i) => `{name: h${i}}`).join(', ')}]\n`, /t\.yaml: hosts: 5 hosts do not fit/],
   ];
   it.each(bad)('refuses %s with the file and field', (_what, text, re) => {
