@@ -13,7 +13,9 @@ export const FUZZ_SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) :
 const SCALE = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : 1;
 
 /** Most any single call may take: the inputs are at most some kilobytes (or a few deep nestings). */
-export const CALL_BUDGET_MS = 1_000;
+export const CALL_BUDGET_MS = 2_000;
+/** Times a slow call is retried before it fails: a busy machine stalls one call, a blow-up stalls every one. */
+const SLOW_TRIES = 3;
 
 /** fast-check parameters: the seed, `numRuns` (times FUZZ_RUNS), and a wall-clock limit for the whole property. */
 export function fuzzParams(numRuns: number, timeLimitMs = 20_000): fc.Parameters<unknown> {
@@ -29,19 +31,22 @@ type ErrorClass = abstract new (...args: never[]) => Error;
 
 /**
  * Calls `fn`: fine if it returns, or throws an instance of one of `allowed`; anything else thrown
- * (a TypeError, a RangeError from a blown stack...) is rethrown, and a call slower than the budget
- * fails. Returns what `fn` returned, or the typed error.
+ * (a TypeError, a RangeError from a blown stack...) is rethrown. A call slower than the budget is
+ * timed again, and fails if it is slow every time. Returns what `fn` returned, or the typed error.
  */
 export function resultOrTypedError<T>(fn: () => T, allowed: readonly ErrorClass[]): { value: T } | { error: Error } {
-  const t0 = performance.now();
-  let out: { value: T } | { error: Error };
-  try {
-    out = { value: fn() };
-  } catch (err) {
-    if (!allowed.some((c) => err instanceof c)) throw err;
-    out = { error: err as Error };
+  const times: number[] = [];
+  for (;;) {
+    const t0 = performance.now();
+    let out: { value: T } | { error: Error };
+    try {
+      out = { value: fn() };
+    } catch (err) {
+      if (!allowed.some((c) => err instanceof c)) throw err;
+      out = { error: err as Error };
+    }
+    times.push(Math.round(performance.now() - t0));
+    if (times.at(-1)! <= CALL_BUDGET_MS) return out;
+    if (times.length === SLOW_TRIES) throw new Error(`took ${times.join(', ')} ms in ${SLOW_TRIES} tries, more than the ${CALL_BUDGET_MS} ms budget of one call`);
   }
-  const ms = performance.now() - t0;
-  if (ms > CALL_BUDGET_MS) throw new Error(`took ${Math.round(ms)} ms, more than the ${CALL_BUDGET_MS} ms budget of one call`);
-  return out;
 }
