@@ -145,7 +145,12 @@ function readDocuments(text: string, source: string): { raw: unknown; where: str
           .replace(/ at line \d+, column \d+:?$/, '');
         throw new ResourceError([`${source}: document ${i + 1}: ${line}malformed YAML: ${what}`], { cause: err });
       }
-      docs.push(doc.toJS({ maxAliasCount: 100 }));
+      try {
+        docs.push(doc.toJS({ maxAliasCount: 100 }));
+      } catch (err) {
+        // Aliases are resolved here: an unknown anchor, or too many aliases (an expansion attack).
+        throw new ResourceError([`${source}: document ${i + 1}: malformed YAML: ${errorMessage(err)}`], { cause: err });
+      }
     }
   }
   const entries: { raw: unknown; where: string }[] = [];

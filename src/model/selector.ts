@@ -196,9 +196,13 @@ function tokenize(text: string): Token[] {
 
 const FUNCTIONS = new Set(['all', 'global', 'has']);
 
+/** Nesting of "(" and "!" the parser accepts: recursive descent, deeper input would overflow the stack. */
+export const MAX_SELECTOR_DEPTH = 100;
+
 class Parser {
   private readonly tokens: Token[];
   private i = 0;
+  private depth = 0;
 
   constructor(private readonly text: string) {
     this.tokens = tokenize(text);
@@ -251,11 +255,16 @@ class Parser {
   }
 
   private parseUnary(): Node {
-    if (this.peek().kind === '!') {
-      this.next();
-      return negate(this.parseUnary());
+    if (++this.depth > MAX_SELECTOR_DEPTH) this.fail(this.peek(), `an expression nested at most ${MAX_SELECTOR_DEPTH} levels deep`);
+    try {
+      if (this.peek().kind === '!') {
+        this.next();
+        return negate(this.parseUnary());
+      }
+      return this.parsePrimary();
+    } finally {
+      this.depth--;
     }
-    return this.parsePrimary();
   }
 
   private parsePrimary(): Node {

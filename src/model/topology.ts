@@ -3,7 +3,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { cidrsOverlap, familyOf, ipAt, parseCidr } from '../net/cidr.js';
-import { TopologyError, errorMessage } from '../util/errors.js';
+import { IpamError, TopologyError, errorMessage } from '../util/errors.js';
 import { NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
 import { outsideLabRanges } from './address-plan.js';
@@ -237,6 +237,15 @@ function plan(t: Topology, source: string): LabPlan {
   const fail = (field: string, why: string, cause?: unknown): never => {
     throw new TopologyError(`${source}: ${field}: ${why}`, cause === undefined ? undefined : { cause });
   };
+  /** The address at `ordinal` of `cidr`: a network too small to have it is an error at `field`. */
+  const at = (cidr: string, ordinal: number, field: string, what: string): string => {
+    try {
+      return ipAt(cidr, ordinal);
+    } catch (err) {
+      if (!(err instanceof IpamError)) throw err;
+      return fail(field, `${cidr} is too small: it has no address ${ordinal} for ${what}`, err);
+    }
+  };
   const fabric = checkCidr(t.fabric, 'fabric', fail);
   const seen = new Map<string, string>();
   const claim = (n: string, field: string) => {
@@ -313,13 +322,13 @@ function plan(t: Topology, source: string): LabPlan {
     asNumber: t.asNumber,
     meshEnabled: t.bgp.nodeToNodeMesh,
     fabric: { cidr: fabric, gatewayIp: ipAt(fabric, FABRIC_GATEWAY_ORDINAL), prefixLength: fabricPrefix },
-    ...(fabric6 ? { fabric6: { cidr: fabric6, gatewayIp: ipAt(fabric6, FABRIC_GATEWAY_ORDINAL), prefixLength: Number(fabric6.split('/')[1]) } } : {}),
+    ...(fabric6 ? { fabric6: { cidr: fabric6, gatewayIp: at(fabric6, FABRIC_GATEWAY_ORDINAL, 'fabric6', 'the fabric gateway'), prefixLength: Number(fabric6.split('/')[1]) } } : {}),
     pools,
     hosts: t.hosts.map(
       (h, i): HostPlan => ({
         name: h.name,
         ip: ipAt(fabric, FIRST_HOST_ORDINAL + i),
-        ...(fabric6 ? { ip6: ipAt(fabric6, FIRST_HOST_ORDINAL + i), prefixLength6: Number(fabric6.split('/')[1]) } : {}),
+        ...(fabric6 ? { ip6: at(fabric6, FIRST_HOST_ORDINAL + i, 'fabric6', `host ${h.name}`), prefixLength6: Number(fabric6.split('/')[1]) } : {}),
         prefixLength: fabricPrefix,
         ...(h.asNumber ? { asNumber: h.asNumber } : {}),
         ...(h.routeReflector ? { routeReflectorClusterId: h.routeReflector } : {}),
@@ -352,8 +361,8 @@ function plan(t: Topology, source: string): LabPlan {
         hostSelector: routerHostSelector(r.peerWith),
         peerRouters: r.peerRouters,
         allowLocalAs: r.allowLocalAs,
-        network: { cidr: net, gatewayIp: ipAt(net, 1), prefixLength: Number(net.split('/')[1]) },
-        clients: r.clients.map((c, j) => ({ name: c, ip: ipAt(net, FIRST_CLIENT_ORDINAL + j) })),
+        network: { cidr: net, gatewayIp: at(net, 1, `routers[${i}].network`, `the router`), prefixLength: Number(net.split('/')[1]) },
+        clients: r.clients.map((c, j) => ({ name: c, ip: at(net, FIRST_CLIENT_ORDINAL + j, `routers[${i}].network`, `client ${c}`) })),
       };
     }),
   };

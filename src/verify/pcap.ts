@@ -6,7 +6,8 @@
  * noted), IPv6 (extension headers walked), TCP/UDP ports, ICMP/ICMPv6 type, and every kind of
  * encapsulation an overlay network could use: VXLAN (its inner frame decoded), IP-in-IP and
  * IPv6-in-IP (inner IP decoded), GRE (inner decoded when it carries IP or Ethernet), ESP (also
- * UDP-encapsulated on 4500), Geneve (inner decoded) and WireGuard.
+ * UDP-encapsulated on 4500), Geneve (inner decoded) and WireGuard; those in UDP by their header on
+ * their port, never by the port alone.
  *
  * Longer than the project's ~450 lines on purpose: it is one decoder whose layers call each other
  * (link → IP → transport → encapsulation → inner link…); split, every file would import every other.
@@ -17,6 +18,7 @@
 import { canonicalIp as canonicalIpText, formatIpv6 } from '../net/cidr.js';
 import { readFileSync } from 'node:fs';
 import { SimError } from '../util/errors.js';
+import { ESP_IN_UDP_PORT, GENEVE_PORT, VXLAN_PORTS, WIREGUARD_PORT } from './encap-ports.js';
 
 /** The file is not a classic pcap file, or cannot be read. */
 export class PcapError extends SimError {}
@@ -31,12 +33,7 @@ export const LINKTYPE = {
   LINUX_SLL2: 276,
 } as const;
 
-/** UDP destination ports that mean VXLAN (IANA 4789; 8472 is the Linux kernel's old default). */
-export const VXLAN_PORTS: readonly number[] = [4789, 8472];
-export const GENEVE_PORT = 6081;
-export const WIREGUARD_PORT = 51820;
-/** IPsec NAT traversal: ESP in UDP (RFC 3948), told apart from IKE by its non-zero SPI. */
-export const ESP_IN_UDP_PORT = 4500;
+export { ESP_IN_UDP_PORT, GENEVE_PORT, VXLAN_PORTS, WIREGUARD_PORT } from './encap-ports.js';
 
 export interface IpInfo {
   version: 4 | 6;
@@ -442,7 +439,8 @@ function decodeL4(proto: number, b: Buffer, off: number, end: number, d: Layers,
       d.l4.dstPort = dport;
       const ulen = b.readUInt16BE(off + 4);
       const pend = ulen >= 8 ? Math.min(end, off + ulen) : end;
-      decodeUdpPayload(sport, dport, b, off + 8, pend, d, ctx);
+      // Length 0 (a jumbogram, or a TSO capture): the captured bytes are the payload.
+      decodeUdpPayload(sport, dport, b, off + 8, pend, ulen >= 8 ? ulen - 8 : pend - off - 8, d, ctx);
       return;
     }
     case 1:
@@ -483,40 +481,78 @@ function decodeL4(proto: number, b: Buffer, off: number, end: number, d: Layers,
   }
 }
 
-function decodeUdpPayload(sport: number, dport: number, b: Buffer, off: number, end: number, d: Layers, ctx: Ctx): void {
+/**
+ * The encapsulations carried in UDP, each recognised by its header on its port, never by the port
+ * alone (a probe whose ephemeral port happens to be 51820 is not WireGuard). `len` is the payload
+ * length the UDP header gives; `end - off` bytes of it were captured. A header needs its first 4
+ * bytes captured to be recognised: a header cut later by the snap length is recognised with an
+ * error, one cut before that is not recognised and gets an error.
+ */
+function decodeUdpPayload(sport: number, dport: number, b: Buffer, off: number, end: number, len: number, d: Layers, ctx: Ctx): void {
   const avail = end - off;
-  if (VXLAN_PORTS.includes(dport)) {
-    // flags(1: 0x08 = VNI valid) reserved(3) VNI(3) reserved(1), then an Ethernet frame
+  const ports = (p: number) => sport === p || dport === p;
+  const candidates = [VXLAN_PORTS.includes(dport) && 'VXLAN', dport === GENEVE_PORT && 'Geneve', ports(WIREGUARD_PORT) && 'WireGuard', ports(ESP_IN_UDP_PORT) && 'ESP'].filter((c) => !!c);
+  if (candidates.length === 0) return;
+  if (avail < 4) {
+    if (len > avail) ctx.errs.push(`truncated UDP payload: ${Math.max(0, avail)} of ${len} bytes captured, too few to tell whether it is ${candidates.join(' or ')}`);
+    return;
+  }
+  // Bytes past the capture (snap length) are taken to match.
+  const zero = (...at: number[]) => at.every((i) => i >= avail || b[off + i] === 0);
+  if (VXLAN_PORTS.includes(dport) && len >= 8 && b[off] === 0x08 && zero(1, 2, 3, 7)) {
+    // RFC 7348: flags(1: 0x08 = VNI valid) reserved(3) VNI(3) reserved(1), then an Ethernet frame
     if (avail < 8) {
       d.encapsulation = { kind: 'vxlan' };
-      ctx.errs.push(`truncated VXLAN header: ${Math.max(0, avail)} of 8 bytes`);
+      ctx.errs.push(`truncated VXLAN header: ${avail} of 8 bytes`);
       return;
     }
     const vni = b.readUIntBE(off + 4, 3);
     encapsulate('vxlan', d, ctx, (inner, ictx) => decodeEthernet(b, off + 8, end, inner, ictx), { vni });
     return;
   }
-  if (dport === GENEVE_PORT) {
-    // ver(2 bits) option length(6 bits, 4-byte units) flags(1) protocol type(2) VNI(3) reserved(1) options
+  const optLen = (b[off]! & 0x3f) * 4;
+  if (dport === GENEVE_PORT && b[off]! >> 6 === 0 && 8 + optLen <= len) {
+    // RFC 8926: version(2 bits, 0) option length(6 bits, 4-byte units) flags(1) protocol type(2) VNI(3) reserved(1) options
     if (avail < 8) {
       d.encapsulation = { kind: 'geneve' };
-      ctx.errs.push(`truncated Geneve header: ${Math.max(0, avail)} of 8 bytes`);
+      ctx.errs.push(`truncated Geneve header: ${avail} of 8 bytes`);
       return;
     }
-    const optLen = (b[off]! & 0x3f) * 4;
     const ptype = b.readUInt16BE(off + 2);
     const vni = b.readUIntBE(off + 4, 3);
     encapsulate('geneve', d, ctx, (inner, ictx) => decodeByProtocolType(ptype, b, off + 8 + optLen, end, inner, ictx), { vni });
     return;
   }
-  if (sport === WIREGUARD_PORT || dport === WIREGUARD_PORT) {
+  if (ports(WIREGUARD_PORT) && isWireGuardMessage(b[off]!, len) && zero(1, 2, 3)) {
     d.encapsulation = { kind: 'wireguard' };
     return;
   }
-  if ((sport === ESP_IN_UDP_PORT || dport === ESP_IN_UDP_PORT) && avail >= 8) {
-    // RFC 3948: a zero first word is the non-ESP marker of IKE; a single 0xff byte is a keepalive.
+  if (ports(ESP_IN_UDP_PORT)) {
+    // RFC 3948: a 1-byte 0xff is a NAT keepalive and a zero first word the non-ESP marker of IKE;
+    // ESP's SPI is never 1-255 (reserved, RFC 4303 2.1) and its length is whole 4-byte words
+    // (RFC 4303 2.4), at least SPI, sequence number and one word of padded trailer.
     const spi = b.readUInt32BE(off);
-    if (spi !== 0) d.encapsulation = { kind: 'esp', spi };
+    if (spi > 255 && len >= 12 && len % 4 === 0) d.encapsulation = { kind: 'esp', spi };
+  }
+}
+
+/**
+ * A WireGuard message by its type (first byte, then 3 reserved zero bytes) and its length, fixed
+ * per type: handshake initiation 148 bytes, response 92, cookie reply 64; transport data is a
+ * 16-byte header, the payload padded to 16 bytes, and a 16-byte tag.
+ */
+function isWireGuardMessage(type: number, len: number): boolean {
+  switch (type) {
+    case 1:
+      return len === 148;
+    case 2:
+      return len === 92;
+    case 3:
+      return len === 64;
+    case 4:
+      return len >= 32 && len % 16 === 0;
+    default:
+      return false;
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { connect, createServer, isIPv6 } from 'node:net';
+import { bindUdpClient } from './udp-client.js';
 
 export interface ProbeResult {
   target: string;
@@ -103,22 +104,27 @@ function probe(target: string, timeoutMs: number): Promise<ProbeResult> {
       resolve({ target, ok, ...(ok ? { reply: reply.trim() } : { error }), ms: Math.round((performance.now() - t0) * 1000) / 1000 });
     };
     if (proto === 'udp') {
-      const sock = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
-      const timer = setTimeout(() => {
-        sock.close();
-        finish(false, '', 'timeout');
-      }, timeoutMs);
-      sock.on('message', (m) => {
-        clearTimeout(timer);
-        sock.close();
-        finish(true, m.toString());
-      });
-      sock.on('error', (e) => {
-        clearTimeout(timer);
-        sock.close();
-        finish(false, '', e.message);
-      });
-      sock.send('probe', port, host);
+      // The source port is kept off the encapsulation ports: see bindUdpClient.
+      bindUdpClient(isIPv6(host) ? 'udp6' : 'udp4').then(
+        (sock) => {
+          const timer = setTimeout(() => {
+            sock.close();
+            finish(false, '', 'timeout');
+          }, timeoutMs);
+          sock.on('message', (m) => {
+            clearTimeout(timer);
+            sock.close();
+            finish(true, m.toString());
+          });
+          sock.on('error', (e) => {
+            clearTimeout(timer);
+            sock.close();
+            finish(false, '', e.message);
+          });
+          sock.send('probe', port, host);
+        },
+        (e: Error) => finish(false, '', e.message),
+      );
       return;
     }
     let reply = '';

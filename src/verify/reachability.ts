@@ -4,6 +4,10 @@ import type { ProbeResult } from './probe.js';
 
 // The compiled prober, also when this module runs from source (tests).
 const PROBE = fileURLToPath(new URL('../../dist/verify/probe.js', import.meta.url));
+/**
+ * The probe servers' port. None of the encapsulation ports (encap-ports.ts), nor are the UDP
+ * probes' source ports (udp-client.ts): a capture check never has to tell a probe from a tunnel.
+ */
 export const PROBE_PORT = 7777;
 /** How many source namespaces probe at once: bounds processes and sockets on big labs. */
 const CONCURRENCY = 16;

@@ -353,6 +353,27 @@ describe('parseResourceFile: every error names the document, the resource and th
     expect((err as ResourceError).cause).toBeInstanceOf(YAMLError);
   });
 
+  it('an alias that cannot be resolved is malformed YAML, a ResourceError (found by fuzz-resources)', () => {
+    // Before: ReferenceError ("Unresolved alias", "Excessive alias count...") out of parseResourceFile.
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)].join('\n');
+    const cases: [string, string][] = [
+      ['<<: *a', 'f.yaml: document 1: malformed YAML: Unresolved alias (the anchor must be set before the alias): a'],
+      [`${V3}\n---\nb: *a\n`, 'f.yaml: document 2: malformed YAML: Unresolved alias (the anchor must be set before the alias): a'],
+      [bomb, 'f.yaml: document 1: malformed YAML: Excessive alias count indicates a resource exhaustion attack'],
+    ];
+    for (const [text, problem] of cases) {
+      let err: unknown;
+      try {
+        parseResourceFile(text, 'f.yaml');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ResourceError);
+      expect((err as ResourceError).problems).toEqual([problem]);
+      expect((err as ResourceError).cause).toBeInstanceOf(ReferenceError);
+    }
+  });
+
   it('reports every problem of every document, the first one in the message', () => {
     const text = `${pool('a', '198.19.0.1/17')}---\n${pool('b', '198.19.128.0/17')}---\n${doc('BGPPeer', 'c', 'peerIP: 198.18.0.1')}`;
     let err: unknown;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkCapture, type FlowExpectation } from '../../src/verify/flows.js';
-import type { Encapsulation, L4Info, Packet } from '../../src/verify/pcap.js';
+import { readPcap, type Encapsulation, type L4Info, type Packet } from '../../src/verify/pcap.js';
+import { eth, icmpEcho, ipv4Packet, pcap, udp as udpBytes, vxlan } from '../helpers/pcap-writer.js';
 
 // Two hosts on one fabric link, one workload each (dual stack on w1), and the MACs of the
 // hosts' fabric interfaces.
@@ -199,5 +200,34 @@ describe('checkCapture', () => {
 
   it('an empty capture with no expected flows passes with nothing inspected', () => {
     expect(checkCapture([], EXP)).toEqual({ ok: true, packetsInspected: 0, flows: [], violations: [], notes: [] });
+  });
+});
+
+describe('checkCapture on captured bytes: a UDP probe on an encapsulation port is not encapsulation', () => {
+  const frame = (src: typeof W1, dst: typeof W1, datagram: Buffer) => {
+    const [smac, dmac] = src === W1 ? [H1.mac, H2.mac] : [H2.mac, H1.mac];
+    return { data: eth(dmac, smac, 0x0800, ipv4Packet({ src: src.ip, dst: dst.ip, proto: 17, ttl: 63 }, datagram)) };
+  };
+  const answer = Buffer.from(`w2 ${W1.ip}\n`);
+
+  it("probes from 51820, and answers to 51820, 4789, 6081 and 4500, with the probe's text: no violation", () => {
+    const packets = readPcap(
+      pcap([
+        frame(W1, W2, udpBytes(51820, 7777, Buffer.from('probe'))),
+        frame(W2, W1, udpBytes(7777, 51820, answer)),
+        ...[4789, 6081, 4500].flatMap((port) => [frame(W1, W2, udpBytes(port, 7777, Buffer.from('probe'))), frame(W2, W1, udpBytes(7777, port, answer))]),
+      ]),
+    ).packets;
+    const r = checkCapture(packets, { ...EXP, expectedFlows: [{ from: 'w1', to: 'w2', protocol: 'udp' }] });
+    expect(r.violations).toEqual([]);
+    expect(r.packetsInspected).toBe(8);
+  });
+
+  it('a real VXLAN header between the same workloads is still a violation', () => {
+    const inner = eth(H2.mac, H1.mac, 0x0800, ipv4Packet({ src: W1.ip, dst: W2.ip, proto: 1 }, icmpEcho(8, 9, 1)));
+    const packets = readPcap(pcap([frame(W1, W2, udpBytes(51820, 4789, vxlan(7, inner)))])).packets;
+    expect(checkCapture(packets, EXP).violations).toEqual([
+      expect.stringMatching(/^encapsulated \(vxlan vni 7\): outer 198\.18\.200\.65 > 198\.18\.200\.129, inner 198\.18\.200\.65 > 198\.18\.200\.129 icmp/),
+    ]);
   });
 });

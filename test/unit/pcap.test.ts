@@ -2,82 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalIp, canonicalMac, ipv6, LINKTYPE, PcapError, readPcap, readPcapFile } from '../../src/verify/pcap.js';
+import { canonicalIp, canonicalMac, ipv6, PcapError, readPcap, readPcapFile } from '../../src/verify/pcap.js';
+import { cat, eth, icmpEcho, ipv4Packet, ipv6Packet, MAC_A, MAC_B, macBytes, pcap, tcp, u16, u32, udp, v6Bytes, vxlan } from '../helpers/pcap-writer.js';
 import { SimError } from '../../src/util/errors.js';
-
-// ---------------------------------------------------------------------------------------------
-// A tiny pcap writer, for crafting the bytes a capture would hold. Deliberately independent of
-// the reader: its own address parsing, its own layouts straight from the RFCs.
-
-const cat = (...parts: (Buffer | number[])[]) => Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p))));
-const u16 = (x: number) => [x >> 8, x & 0xff];
-const u32 = (x: number) => [(x >>> 24) & 0xff, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff];
-
-function macBytes(m: string): number[] {
-  return m.split(':').map((h) => parseInt(h, 16));
-}
-function v4Bytes(a: string): number[] {
-  return a.split('.').map(Number);
-}
-function v6Bytes(a: string): number[] {
-  const [head, tail] = a.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.flatMap((g) => u16(parseInt(g, 16)));
-}
-
-const MAC_A = '02:00:00:00:00:0a';
-const MAC_B = '02:00:00:00:00:0b';
-
-function eth(dst: string, src: string, type: number, payload: Buffer, vlans: { tpid: number; vid: number }[] = []): Buffer {
-  return cat(macBytes(dst), macBytes(src), ...vlans.flatMap((v) => [u16(v.tpid), u16(v.vid)]), u16(type), payload);
-}
-
-function ipv4Packet(o: { src: string; dst: string; proto: number; ttl?: number; id?: number; mf?: boolean; fragOffset?: number; options?: number[] }, payload: Buffer): Buffer {
-  const opts = o.options ?? [];
-  const ihl = 5 + opts.length / 4;
-  const flags = (o.mf ? 0x2000 : 0) | ((o.fragOffset ?? 0) / 8);
-  const h = cat([0x40 | ihl, 0], u16(ihl * 4 + payload.length), u16(o.id ?? 1), u16(flags), [o.ttl ?? 64, o.proto], [0, 0], v4Bytes(o.src), v4Bytes(o.dst), opts);
-  let sum = 0;
-  for (let i = 0; i < h.length; i += 2) sum += h.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-  h.writeUInt16BE(~sum & 0xffff, 10);
-  return cat(h, payload);
-}
-
-function ipv6Packet(o: { src: string; dst: string; nh: number; hop?: number }, payload: Buffer): Buffer {
-  return cat([0x60, 0, 0, 0], u16(payload.length), [o.nh, o.hop ?? 64], v6Bytes(o.src), v6Bytes(o.dst), payload);
-}
-
-const udp = (sport: number, dport: number, payload: Buffer = Buffer.alloc(0)) => cat(u16(sport), u16(dport), u16(8 + payload.length), [0, 0], payload);
-const tcp = (sport: number, dport: number) => cat(u16(sport), u16(dport), u32(1000), u32(0), [0x50, 0x02], u16(64240), [0, 0], [0, 0]);
-const icmpEcho = (type: number, id: number, seq: number) => cat([type, 0, 0, 0], u16(id), u16(seq), Buffer.from('abcdefgh'));
-const vxlan = (vni: number, frame: Buffer) => cat([0x08, 0, 0, 0], [(vni >> 16) & 0xff, (vni >> 8) & 0xff, vni & 0xff, 0], frame);
-
-interface Rec {
-  data: Buffer;
-  sec?: number;
-  frac?: number;
-  origLen?: number;
-}
-
-function pcap(records: Rec[], o: { linkType?: number; bigEndian?: boolean; nano?: boolean; snaplen?: number } = {}): Buffer {
-  const w32 = (x: number) => {
-    const b = Buffer.alloc(4);
-    if (o.bigEndian) b.writeUInt32BE(x >>> 0);
-    else b.writeUInt32LE(x >>> 0);
-    return b;
-  };
-  const w16 = (x: number) => {
-    const b = Buffer.alloc(2);
-    if (o.bigEndian) b.writeUInt16BE(x);
-    else b.writeUInt16LE(x);
-    return b;
-  };
-  const header = cat(w32(o.nano ? 0xa1b23c4d : 0xa1b2c3d4), w16(2), w16(4), w32(0), w32(0), w32(o.snaplen ?? 262144), w32(o.linkType ?? LINKTYPE.ETHERNET));
-  return cat(header, ...records.flatMap((r, i) => [cat(w32(r.sec ?? 1_700_000_000 + i), w32(r.frac ?? 0), w32(r.data.length), w32(r.origLen ?? r.data.length)), r.data]));
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -349,6 +276,99 @@ describe('decoding', () => {
   it('raw IP link type (101)', () => {
     const [p] = readPcap(pcap([{ data: ipv6Packet({ src: 'fe80::1', dst: 'ff02::1', nh: 58, hop: 255 }, cat([134, 0, 0, 0])) }], { linkType: 101 })).packets;
     expect(p).toMatchObject({ ip: { version: 6, src: 'fe80::1', dst: 'ff02::1' }, l4: { protocol: 'icmpv6', icmpType: 134 } });
+  });
+});
+
+describe('encapsulation is recognised by its header, not by its port', () => {
+  const A = '198.18.200.65';
+  const B = '198.18.200.129';
+  const decode = (...datagrams: Buffer[]) => readPcap(pcap(datagrams.map((u) => ({ data: eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: A, dst: B, proto: 17 }, u)) })))).packets;
+  // What the reachability probes send: "probe", and the answer "<name> <source seen>\n".
+  const texts = ['probe', `w2 ${A}\n`];
+
+  it("a probe's text from or to 51820, 4789, 8472, 6081 or 4500 is plain UDP", () => {
+    const pairs = [
+      [51820, 7777],
+      [7777, 51820],
+      [7777, 4789],
+      [7777, 8472],
+      [7777, 6081],
+      [7777, 4500],
+      [4500, 7777],
+    ] as const;
+    for (const [sport, dport] of pairs) {
+      for (const text of texts) {
+        const [p] = decode(udp(sport, dport, Buffer.from(text)));
+        expect(p!.encapsulation, `${sport} > ${dport} ${JSON.stringify(text)}`).toBeUndefined();
+        expect(p!.error).toBeUndefined();
+        expect(p!.l4).toEqual({ protocol: 'udp', srcPort: sport, dstPort: dport });
+      }
+    }
+  });
+
+  it('WireGuard: each message type at its length, from an ephemeral port to 51820 or back', () => {
+    const msg = (type: number, len: number) => cat([type, 0, 0, 0], Buffer.alloc(len - 4, 0xa5));
+    const ps = decode(udp(40000, 51820, msg(1, 148)), udp(51820, 40000, msg(2, 92)), udp(51820, 40000, msg(3, 64)), udp(40000, 51820, msg(4, 32)), udp(40000, 51820, msg(4, 1440)));
+    expect(ps.map((p) => p.encapsulation)).toEqual(Array(5).fill({ kind: 'wireguard' }));
+  });
+
+  it('not WireGuard: a wrong length for the type, an unknown type, non-zero reserved bytes', () => {
+    const ps = decode(
+      udp(51820, 51820, cat([1, 0, 0, 0], Buffer.alloc(100))), // initiation is 148 bytes
+      udp(51820, 51820, cat([4, 0, 0, 0], Buffer.alloc(29))), // transport data is whole 16-byte blocks
+      udp(51820, 51820, cat([4, 0, 0, 0], Buffer.alloc(12))), // shorter than header and tag
+      udp(51820, 51820, cat([5, 0, 0, 0], Buffer.alloc(28))),
+      udp(51820, 51820, cat([4, 0, 1, 0], Buffer.alloc(28))),
+    );
+    expect(ps.map((p) => p.encapsulation)).toEqual(Array(5).fill(undefined));
+  });
+
+  it('not VXLAN: flags other than 0x08, non-zero reserved bytes, fewer than 8 bytes', () => {
+    const frame = eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: A, dst: B, proto: 1 }, icmpEcho(8, 1, 1)));
+    const bad = (i: number, v: number) => {
+      const h = vxlan(42, frame);
+      h[i] = v;
+      return h;
+    };
+    const ps = decode(udp(1, 4789, bad(0, 0x00)), udp(1, 4789, bad(0, 0x88)), udp(1, 4789, bad(2, 1)), udp(1, 4789, bad(7, 1)), udp(1, 4789, Buffer.from([8, 0, 0, 0])));
+    expect(ps.map((p) => p.encapsulation)).toEqual(Array(5).fill(undefined));
+    expect(decode(udp(1, 4789, vxlan(42, frame)))[0]!.encapsulation).toMatchObject({ kind: 'vxlan', vni: 42 });
+  });
+
+  it('not Geneve: version 1, or options longer than the datagram', () => {
+    const ps = decode(udp(9, 6081, cat([0x40, 0], u16(0x6558), [0, 0, 5, 0], Buffer.alloc(20))), udp(9, 6081, cat([0x3f, 0], u16(0x6558), [0, 0, 5, 0], Buffer.alloc(20))));
+    expect(ps.map((p) => p.encapsulation)).toEqual([undefined, undefined]);
+  });
+
+  it('not ESP on 4500: a keepalive, the non-ESP marker, a reserved SPI, a length not in 4-byte words', () => {
+    const ps = decode(
+      udp(4500, 4500, Buffer.from([0xff])),
+      udp(4500, 4500, cat(u32(0), Buffer.alloc(28))),
+      udp(4500, 4500, cat(u32(255), u32(1), Buffer.alloc(16))),
+      udp(4500, 4500, cat(u32(0x1234), u32(1), Buffer.alloc(15))),
+    );
+    expect(ps.map((p) => p.encapsulation)).toEqual(Array(4).fill(undefined));
+    expect(decode(udp(4500, 4500, cat(u32(0x1234), u32(1), Buffer.alloc(16))))[0]!.encapsulation).toEqual({ kind: 'esp', spi: 0x1234 });
+  });
+
+  it('ESP is encrypted, so no header tells it from text whose length is whole words: why the probes keep their client ports off 4500', () => {
+    expect(decode(udp(7777, 4500, Buffer.from('w10 198.19.0.10\n')))[0]!.encapsulation).toEqual({ kind: 'esp', spi: Buffer.from('w10 ').readUInt32BE(0) });
+  });
+
+  it('a header cut by the snap length: recognised from its first 4 bytes (with an error), not from fewer', () => {
+    const frame = eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: A, dst: B, proto: 1 }, icmpEcho(8, 1, 1)));
+    const full = eth(MAC_B, MAC_A, 0x0800, ipv4Packet({ src: A, dst: B, proto: 17 }, udp(1, 4789, vxlan(42, frame))));
+    const at = 14 + 20 + 8; // where the VXLAN header starts
+    const ps = readPcap(
+      pcap([
+        { data: full.subarray(0, at + 6), origLen: full.length },
+        { data: full.subarray(0, at + 2), origLen: full.length },
+      ]),
+    ).packets;
+    expect(ps[0]!.encapsulation).toEqual({ kind: 'vxlan' });
+    expect(ps[0]!.error).toBe('truncated VXLAN header: 6 of 8 bytes');
+    expect(ps[1]!.encapsulation).toBeUndefined();
+    expect(ps[1]!.error).toBe(`truncated UDP payload: 2 of ${8 + frame.length} bytes captured, too few to tell whether it is VXLAN`);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Labels, matches, parseSelector, SelectorError } from '../../src/model/selector.js';
+import { type Labels, MAX_SELECTOR_DEPTH, matches, parseSelector, SelectorError } from '../../src/model/selector.js';
 import { SimError } from '../../src/util/errors.js';
 
 const none: Labels = {};
@@ -217,5 +217,18 @@ describe('selector errors', () => {
     expect(() => parseSelector('-a == "x"')).toThrow('expected a label key ([prefix/]name) but found "-a" at column 0');
     expect(() => parseSelector('a == "x" b')).toThrow('but found "b" at column 9');
     expect(() => matches('a ==', {})).toThrow(SelectorError);
+  });
+
+  it('nesting deeper than MAX_SELECTOR_DEPTH is a SelectorError, not a blown stack (found by fuzz-selector)', () => {
+    // Before: 10,000 "(" (or 100,000 "!") threw RangeError: Maximum call stack size exceeded.
+    for (const text of [`${'('.repeat(10_000)}a == "x"${')'.repeat(10_000)}`, `${'!'.repeat(100_000)}has(a)`, `${'!('.repeat(5_000)}has(a)${')'.repeat(5_000)}`]) {
+      expect(() => parseSelector(text)).toThrow(SelectorError);
+    }
+    expect(() => parseSelector(`${'('.repeat(MAX_SELECTOR_DEPTH)}has(a)${')'.repeat(MAX_SELECTOR_DEPTH)}`)).toThrow(
+      `expected an expression nested at most ${MAX_SELECTOR_DEPTH} levels deep but found "has" at column ${MAX_SELECTOR_DEPTH}`,
+    );
+    const deepest = `${'('.repeat(MAX_SELECTOR_DEPTH - 1)}has(a)${')'.repeat(MAX_SELECTOR_DEPTH - 1)}`;
+    expect(parseSelector(deepest).toString()).toBe('has(a)');
+    expect(parseSelector(`${'!'.repeat(MAX_SELECTOR_DEPTH - 1)}has(a)`).toString()).toBe('!has(a)');
   });
 });

@@ -46,6 +46,27 @@ describe('topology parsing', () => {
     ['pool overlapping the fabric', 'pools: [{cidr: 198.18.64.0/24}]\nhosts: [{name: a}]\n', /t\.yaml: pools\[0\]\.cidr: pool 198\.18\.64\.0\/24 overlaps the fabric/],
     ['overlapping pools', 'pools: [{cidr: 198.19.0.0/16}, {cidr: 198.19.4.0/24}]\nhosts: [{name: a}]\n', /pools\[1\]\.cidr: pool 198\.19\.4\.0\/24 overlaps pools\[0\]/],
     ['block larger than pool', 'pools: [{cidr: 198.19.0.0/24, blockSize: 22}]\nhosts: [{name: a}]\n', /pools\[0\]\.blockSize: /],
+    // Found by fuzz-topology: these threw IpamError ("ordinal 1 is outside block ..."), not a TopologyError.
+    [
+      'a router network with no room for the router',
+      'hosts: [{name: a}]\nrouters: [{name: r, asNumber: 65001, network: "2001:db8:2::/128"}]\n',
+      /t\.yaml: routers\[0\]\.network: 2001:db8:2::\/128 is too small: it has no address 1 for the router$/,
+    ],
+    [
+      'a router network with no room for its clients',
+      'hosts: [{name: a}]\nrouters: [{name: r, asNumber: 65001, network: 198.18.255.0/30, clients: [c]}]\n',
+      /t\.yaml: routers\[0\]\.network: 198\.18\.255\.0\/30 is too small: it has no address 10 for client c$/,
+    ],
+    [
+      'an IPv6 fabric with no room for the hosts',
+      'hosts: [{name: a}]\npools: [{cidr: 198.19.0.0/16}, {cidr: "2001:db8:1::/120"}]\nfabric6: "2001:db8:f::/127"\n',
+      /t\.yaml: fabric6: 2001:db8:f::\/127 is too small: it has no address 11 for host a$/,
+    ],
+    [
+      'an IPv6 fabric with no room for its gateway',
+      'hosts: [{name: a}]\npools: [{cidr: 198.19.0.0/16}, {cidr: "2001:db8:1::/120"}]\nfabric6: "2001:db8:f::/128"\n',
+      /t\.yaml: fabric6: 2001:db8:f::\/128 is too small: it has no address 1 for the fabric gateway$/,
+    ],
     ['too many hosts for the fabric', `fabric: 198.18.0.0/28\nhosts: [${Array.from({ length: 5 }, (_, i) => `{name: h${i}}`).join(', ')}]\n`, /t\.yaml: hosts: 5 hosts do not fit/],
   ];
   it.each(bad)('refuses %s with the file and field', (_what, text, re) => {
