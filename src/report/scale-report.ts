@@ -33,6 +33,8 @@ export interface ScaleRow {
   crashWithdrawMs?: number;
   /** How many hosts the two churn timings watched (all, or a random sample on large labs). */
   sampledHosts?: number;
+  /** What was not measured on a lab that was built, and why. */
+  note?: string;
 }
 
 export interface ScaleParameters {
@@ -64,6 +66,7 @@ export const ScaleResultsSchema = RunReportSchema.extend({
         newBlockMs: z.number().optional(),
         crashWithdrawMs: z.number().optional(),
         sampledHosts: int.optional(),
+        note: z.string().optional(),
       }),
     ),
   }),
@@ -137,6 +140,8 @@ export function scaleMarkdown(r: Pick<ScaleResults, 'runId' | 'parameters' | 're
       ],
       rows,
     ),
+    '',
+    ...r.results.rows.filter((x) => x.note).map((x) => `- ${label(x.mode)}, ${x.hosts} hosts: ${x.note}`),
     '',
   ].join('\n');
 }
