@@ -7,6 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { API_VERSION, type Resource } from '../model/resources.js';
 import { errorMessage } from '../util/errors.js';
+import { YamlAliasError, yamlValue } from '../util/yaml.js';
 import { identity, kindInfo, KINDS, WRITABLE_KINDS } from './kinds.js';
 import { describe, label, origins } from './origins.js';
 import { ResourceError } from './resource-error.js';
@@ -145,7 +146,12 @@ function readDocuments(text: string, source: string): { raw: unknown; where: str
           .replace(/ at line \d+, column \d+:?$/, '');
         throw new ResourceError([`${source}: document ${i + 1}: ${line}malformed YAML: ${what}`], { cause: err });
       }
-      docs.push(doc.toJS({ maxAliasCount: 100 }));
+      try {
+        docs.push(yamlValue(doc));
+      } catch (e) {
+        if (e instanceof YamlAliasError) throw new ResourceError([`${source}: document ${i + 1}: ${e.message}`], { cause: e });
+        throw e;
+      }
     }
   }
   const entries: { raw: unknown; where: string }[] = [];

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseDocument, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { cidrsOverlap, familyOf, ipAt, parseCidr } from '../net/cidr.js';
 import { TopologyError, errorMessage } from '../util/errors.js';
+import { YamlAliasError, yamlValue } from '../util/yaml.js';
 import { NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
 import { outsideLabRanges } from './address-plan.js';
@@ -199,8 +200,11 @@ export function loadTopologyFile(path: string): LabPlan {
 export function parseTopology(text: string, source: string): LabPlan {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { prettyErrors: true });
+    const parsed = parseDocument(text, { prettyErrors: true });
+    if (parsed.errors[0]) throw parsed.errors[0];
+    doc = yamlValue(parsed);
   } catch (err) {
+    if (err instanceof YamlAliasError) throw new TopologyError(`${source}: ${err.message}`, { cause: err });
     const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}: ` : '';
     throw new TopologyError(`${source}: ${where}malformed YAML: ${errorMessage(err).split('\n')[0]}`, { cause: err });
   }

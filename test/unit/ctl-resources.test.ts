@@ -8,6 +8,7 @@ import { ResourceError } from '../../src/ctl/resource-error.js';
 import { ref, type Resource, type StoredResource } from '../../src/model/resources.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
 import { SimError } from '../../src/util/errors.js';
+import { billionLaughs } from '../helpers/bad-input.js';
 
 const V3 = 'apiVersion: projectcalico.org/v3';
 
@@ -340,6 +341,15 @@ describe('parseResourceFile: every error names the document, the resource and th
 
   it.each(cases)('%s', (_what, text, expected) => {
     expect(problemsOf(text)).toContain(expected);
+  });
+
+  it('refuses a YAML alias bomb at once, naming the file, the document and where the aliases multiply', () => {
+    const t0 = performance.now();
+    expect(problemsOf(`${pool('p', '198.19.0.0/17')}---\n${billionLaughs(9)}`, 'bomb.yaml')).toEqual([
+      'bomb.yaml: document 2: l2[0]: alias *l1: its aliases would expand more than 100 times (a YAML alias bomb, "billion laughs"): refused',
+    ]);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(problemsOf(`${V3}\nkind: IPPool\nmetadata: {name: p}\nspec: *nope\n`)).toEqual(['f.yaml: document 1: spec: alias *nope names no anchor defined before it']);
   });
 
   it("keeps the YAML parser's error as the cause of a malformed YAML file", () => {

@@ -3,6 +3,7 @@ import { YAMLParseError } from 'yaml';
 import { parseTopology } from '../../src/model/topology.js';
 import { builtinTopologies, resolveTopology } from '../../src/topologies/index.js';
 import { TopologyError } from '../../src/util/errors.js';
+import { billionLaughs } from '../helpers/bad-input.js';
 
 const ok = `
 hosts:
@@ -51,6 +52,17 @@ describe('topology parsing', () => {
   it.each(bad)('refuses %s with the file and field', (_what, text, re) => {
     expect(() => parseTopology(text, 't.yaml')).toThrow(TopologyError);
     expect(() => parseTopology(text, 't.yaml')).toThrow(re);
+  });
+
+  it('refuses a YAML alias bomb at once, naming the file and where the aliases multiply', () => {
+    const t0 = performance.now();
+    expect(() => parseTopology(billionLaughs(9), 'bomb.yaml')).toThrow(
+      new TopologyError('bomb.yaml: l2[0]: alias *l1: its aliases would expand more than 100 times (a YAML alias bomb, "billion laughs"): refused'),
+    );
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    // A few aliases are fine; an alias of no anchor names the field.
+    expect(parseTopology('hosts: [{name: a, labels: &l {rack: r1}}, {name: b, labels: *l}]\n', 't.yaml').hosts.map((h) => h.labels)).toEqual([{ rack: 'r1' }, { rack: 'r1' }]);
+    expect(() => parseTopology('hosts: [{name: a, workloads: *ws}]\n', 't.yaml')).toThrow(new TopologyError('t.yaml: hosts[0].workloads: alias *ws names no anchor defined before it'));
   });
 
   it('keeps the error it wraps as the cause', () => {
