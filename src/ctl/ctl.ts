@@ -9,6 +9,7 @@ import type { AllocationBlock, ResourceRef, StoredResource } from '../model/reso
 import { DatastoreError } from '../util/errors.js';
 import { checkDeletes, crossCheck, resolveTargets } from './cross-checks.js';
 import { infoOf, keyOf, KINDS, resolveKind, type KindInfo } from './kinds.js';
+import { resourceSizeProblems } from './limits.js';
 import { validateResources } from './parse.js';
 import { ResourceError } from './resource-error.js';
 
@@ -43,11 +44,14 @@ export class Ctl {
 
   /**
    * Creates or replaces the resources (spec and labels; creationTimestamp is kept). Validates all
-   * of them (schema, then against the datastore and each other) before writing any; throws a
+   * of them (schema, size, then against the datastore and each other) before writing any; throws a
    * ResourceError listing every problem. Returns, in input order, what happened to each.
    */
   async apply(resources: readonly unknown[]): Promise<ApplyResult[]> {
     const valid = validateResources(resources);
+    // What etcd would refuse as too large is refused here, before anything is read or sent.
+    const tooLarge = resourceSizeProblems(valid);
+    if (tooLarge.length) throw new ResourceError(tooLarge);
     if (valid.length > MAX_RESOURCES_PER_TXN) {
       throw new ResourceError([`cannot apply ${valid.length} resources at once: etcd takes at most ${MAX_RESOURCES_PER_TXN} writes in one transaction; split the file`]);
     }

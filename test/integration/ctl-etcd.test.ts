@@ -12,6 +12,7 @@ import { keys } from '../../src/datastore/keys.js';
 import { Datastore } from '../../src/datastore/store.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
+import { bigPolicy } from '../helpers/bad-input.js';
 
 const V3 = 'apiVersion: projectcalico.org/v3';
 
@@ -149,6 +150,18 @@ describe('Ctl on a real etcd', () => {
     ];
     expect((await refused(ctl.apply(rawPolicies)))[0]).toMatch(/^resource 2 \(NetworkPolicy bad\): spec\.selector: .*column/);
 
+    expect(await dump(ds)).toEqual(before);
+  });
+
+  it('refuses a resource too large for one etcd request before sending it, writing nothing', async () => {
+    await ctl.apply(parseResourceFile(cluster, 'cluster.yaml'));
+    const before = await dump(ds);
+    const big = parseResourceFile(bigPolicy('huge', 5 * 1024 * 1024), 'big.yaml');
+    expect(await refused(ctl.apply(big))).toEqual([
+      expect.stringMatching(
+        /^big\.yaml: document 1 \(GlobalNetworkPolicy huge\): spec\.ingress: 5\.\d MiB .*; the resource takes 5\.\d MiB \([\d,]+ bytes\) as stored, more than the 1 MiB \(1,048,576 bytes\) one resource may take/,
+      ),
+    ]);
     expect(await dump(ds)).toEqual(before);
   });
 

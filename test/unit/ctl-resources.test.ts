@@ -8,7 +8,10 @@ import { ResourceError } from '../../src/ctl/resource-error.js';
 import { ref, type Resource, type StoredResource } from '../../src/model/resources.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
 import { SimError } from '../../src/util/errors.js';
-import { billionLaughs } from '../helpers/bad-input.js';
+import { Ctl } from '../../src/ctl/ctl.js';
+import { formatBytes, MAX_RESOURCE_BYTES, resourceSizeProblems } from '../../src/ctl/limits.js';
+import type { Datastore } from '../../src/datastore/store.js';
+import { bigPolicy, billionLaughs } from '../helpers/bad-input.js';
 
 const V3 = 'apiVersion: projectcalico.org/v3';
 
@@ -738,5 +741,39 @@ describe('policy kinds', () => {
         'default  Enabled',
       ].join('\n'),
     );
+  });
+});
+
+/** A datastore that fails the test if anything is read from or written to it. */
+const untouchable = new Proxy({} as Datastore, {
+  get: (_t, p) => {
+    throw new Error(`the datastore was used (${String(p)})`);
+  },
+});
+
+describe('size limits: refused before anything is sent', () => {
+  it('formats sizes with their exact byte count', () => {
+    expect(formatBytes(MAX_RESOURCE_BYTES)).toBe('1 MiB (1,048,576 bytes)');
+    expect(formatBytes(5_531_208)).toBe('5.3 MiB (5,531,208 bytes)');
+    expect(formatBytes(2048)).toBe('2 KiB (2,048 bytes)');
+    expect(formatBytes(100)).toBe('100 bytes');
+  });
+
+  it('a resource over 1 MiB as stored: the file, the resource, its largest field, its size and the limit', async () => {
+    const rs = parseResourceFile(`${pool('p', '198.19.0.0/17')}---\n${bigPolicy('huge', 1.5 * 1024 * 1024)}`, 'big.yaml');
+    const problems = resourceSizeProblems(rs);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(
+      /^big\.yaml: document 2 \(GlobalNetworkPolicy huge\): spec\.ingress: 1\.\d MiB \([\d,]+ bytes\); the resource takes 1\.\d MiB \([\d,]+ bytes\) as stored, more than the 1 MiB \(1,048,576 bytes\) one resource may take \(etcd takes at most 1\.5 MiB in one request\): split it into smaller resources$/,
+    );
+    // apply refuses it before reading or writing anything.
+    const err = await new Ctl(untouchable).apply(rs).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResourceError);
+    expect((err as ResourceError).problems).toEqual(problems);
+  });
+
+  it('a resource just under the limit is fine', () => {
+    const rs = parseResourceFile(bigPolicy('big', 900 * 1024), 'big.yaml');
+    expect(resourceSizeProblems(rs)).toEqual([]);
   });
 });
