@@ -9,7 +9,8 @@ import type { AllocationBlock, ResourceRef, StoredResource } from '../model/reso
 import { DatastoreError } from '../util/errors.js';
 import { checkDeletes, crossCheck, resolveTargets } from './cross-checks.js';
 import { infoOf, keyOf, KINDS, resolveKind, type KindInfo } from './kinds.js';
-import { resourceSizeProblems } from './limits.js';
+import { applyLimitProblems, MAX_RESOURCES_PER_TXN, resourceSizeProblems } from './limits.js';
+import { filesOf } from './origins.js';
 import { validateResources } from './parse.js';
 import { ResourceError } from './resource-error.js';
 
@@ -24,8 +25,6 @@ export interface DeleteResult {
   name: string;
 }
 
-/** etcd's default --max-txn-ops: the most writes one transaction may hold. */
-export const MAX_RESOURCES_PER_TXN = 128;
 /** How many times apply/delete re-reads and retries when someone else wrote in between. */
 const MAX_ATTEMPTS = 5;
 
@@ -52,9 +51,8 @@ export class Ctl {
     // What etcd would refuse as too large is refused here, before anything is read or sent.
     const tooLarge = resourceSizeProblems(valid);
     if (tooLarge.length) throw new ResourceError(tooLarge);
-    if (valid.length > MAX_RESOURCES_PER_TXN) {
-      throw new ResourceError([`cannot apply ${valid.length} resources at once: etcd takes at most ${MAX_RESOURCES_PER_TXN} writes in one transaction; split the file`]);
-    }
+    const tooMuch = applyLimitProblems(valid);
+    if (tooMuch.length) throw new ResourceError(tooMuch);
     for (let attempt = 1; ; attempt++) {
       const { entries, revision } = await this.readResources();
       const problems = crossCheck(
@@ -83,6 +81,12 @@ export class Ctl {
    * allocated blocks; the ResourceError lists every such problem.
    */
   async delete(targets: readonly ResourceRef[]): Promise<DeleteResult[]> {
+    const { refs } = resolveTargets(targets);
+    if (refs.length > MAX_RESOURCES_PER_TXN) {
+      throw new ResourceError([
+        `${filesOf(targets)}: ${refs.length.toLocaleString('en-US')} resources: one delete removes at most ${MAX_RESOURCES_PER_TXN.toLocaleString('en-US')} (one etcd transaction, all or nothing); split the file`,
+      ]);
+    }
     for (let attempt = 1; ; attempt++) {
       const [{ entries, revision }, blocks] = await Promise.all([this.readResources(), this.ds.list<AllocationBlock>(keys.blocks)]);
       const problems = checkDeletes(
@@ -91,10 +95,6 @@ export class Ctl {
         targets,
       );
       if (problems.length) throw new ResourceError(problems);
-      const { refs } = resolveTargets(targets);
-      if (refs.length > MAX_RESOURCES_PER_TXN) {
-        throw new ResourceError([`cannot delete ${refs.length} resources at once: etcd takes at most ${MAX_RESOURCES_PER_TXN} writes in one transaction`]);
-      }
       const deletes = refs.map((t) => keyOf(t.info, { metadata: { name: t.name, namespace: t.namespace } }));
       const unchangedSince = [
         { prefix: keys.resourcePrefix, revision },

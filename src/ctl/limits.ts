@@ -3,9 +3,10 @@
  * larger than its --max-request-bytes with a bare gRPC error, and writes nothing of it; here the
  * refusal names the file, the resource, its size and the limit.
  */
+import { ETCD_MAX_REQUEST_BYTES, ETCD_MAX_TXN_OPS } from '../datastore/limits.js';
 import type { Resource } from '../model/resources.js';
 import { infoOf, keyOf } from './kinds.js';
-import { describe } from './origins.js';
+import { describe, filesOf } from './origins.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -16,6 +17,15 @@ const MIB = 1024 * KIB;
  * etcd, with room for the rest of the request.
  */
 export const MAX_RESOURCE_BYTES = 1 * MIB;
+
+/** The most resources one apply or delete writes: one etcd transaction of the lab's etcd holds that many operations. */
+export const MAX_RESOURCES_PER_TXN = ETCD_MAX_TXN_OPS;
+
+/**
+ * The most bytes (keys and values) one apply writes: the lab's etcd request limit less 1 MiB for
+ * the rest of the request (framing of every operation, the compares).
+ */
+export const MAX_TXN_BYTES = ETCD_MAX_REQUEST_BYTES - 1 * MIB;
 
 /** Pure: `5.0 MiB (5,242,880 bytes)`. */
 export function formatBytes(n: number): string {
@@ -63,4 +73,24 @@ function largestField(r: Resource): { path: string; bytes: number } | undefined 
     }
   }
   return best;
+}
+
+/**
+ * Pure: why the resources, each within MAX_RESOURCE_BYTES, cannot be applied in one transaction
+ * (too many, or too many bytes), naming the file; empty when they can.
+ */
+export function applyLimitProblems(resources: readonly Resource[]): string[] {
+  const file = filesOf(resources);
+  if (resources.length > MAX_RESOURCES_PER_TXN) {
+    return [
+      `${file}: ${resources.length.toLocaleString('en-US')} resources: one apply writes at most ${MAX_RESOURCES_PER_TXN.toLocaleString('en-US')} (one etcd transaction, all or nothing); split the file`,
+    ];
+  }
+  const bytes = resources.reduce((n, r) => n + storedBytes(r), 0);
+  if (bytes > MAX_TXN_BYTES) {
+    return [
+      `${file}: the ${resources.length.toLocaleString('en-US')} resources take ${formatBytes(bytes)} as stored: one apply writes at most ${formatBytes(MAX_TXN_BYTES)} (one etcd transaction, all or nothing); split the file`,
+    ];
+  }
+  return [];
 }

@@ -9,7 +9,7 @@ import { API_VERSION, type Resource } from '../model/resources.js';
 import { errorMessage } from '../util/errors.js';
 import { YamlAliasError, yamlValue } from '../util/yaml.js';
 import { identity, kindInfo, KINDS, WRITABLE_KINDS } from './kinds.js';
-import { describe, label, origins } from './origins.js';
+import { describe, label, origins, sourceFiles } from './origins.js';
 import { ResourceError } from './resource-error.js';
 
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -83,7 +83,7 @@ function validateOne(raw: unknown, where: string): { resource?: Resource; proble
  * Validates resources given as values (`where` names each in errors), and refuses the same
  * resource twice. Throws a ResourceError listing every problem.
  */
-function validateEntries(entries: readonly { raw: unknown; where: string }[]): Resource[] {
+function validateEntries(entries: readonly { raw: unknown; where: string; file?: string | undefined }[]): Resource[] {
   const problems: string[] = [];
   const out: Resource[] = [];
   const seen = new Map<string, string>();
@@ -92,6 +92,7 @@ function validateEntries(entries: readonly { raw: unknown; where: string }[]): R
     problems.push(...v.problems);
     if (!v.resource) continue;
     const r = v.resource;
+    if (e.file !== undefined) sourceFiles.set(r, e.file);
     const id = identity(r);
     const first = seen.get(id);
     const shown = r.metadata.namespace === undefined ? r.metadata.name : `${r.metadata.namespace}/${r.metadata.name}`;
@@ -108,7 +109,12 @@ function validateEntries(entries: readonly { raw: unknown; where: string }[]): R
  * the normalized resources (defaults filled, addresses canonical); throws a ResourceError.
  */
 export function validateResources(resources: readonly unknown[]): Resource[] {
-  return validateEntries(resources.map((raw, i) => ({ raw, where: (typeof raw === 'object' && raw !== null && origins.get(raw)) || `resource ${i + 1}` })));
+  return validateEntries(
+    resources.map((raw, i) => {
+      const known = typeof raw === 'object' && raw !== null;
+      return { raw, where: (known && origins.get(raw)) || `resource ${i + 1}`, file: known ? sourceFiles.get(raw) : undefined };
+    }),
+  );
 }
 
 /**
@@ -120,7 +126,7 @@ export function validateResources(resources: readonly unknown[]): Resource[] {
 export function parseResourceFile(text: string, source: string): Resource[] {
   const entries = readDocuments(text, source);
   if (entries.length === 0) throw new ResourceError([`${source}: no resources in the file`]);
-  return validateEntries(entries);
+  return validateEntries(entries.map((e) => ({ ...e, file: source })));
 }
 
 function readDocuments(text: string, source: string): { raw: unknown; where: string }[] {

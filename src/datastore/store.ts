@@ -16,7 +16,9 @@ export class Datastore {
   readonly client: Etcd3;
 
   constructor(readonly endpoints: string[]) {
-    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 3_000 });
+    // gRPC's default 4 MiB would fail a list, or a watch event batch, of more than that (one
+    // apply may write up to ETCD_MAX_REQUEST_BYTES): take whatever etcd sends.
+    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 3_000, grpcOptions: { 'grpc.max_receive_message_length': -1 } });
   }
 
   async get<T>(key: string): Promise<Versioned<T> | undefined> {
@@ -61,8 +63,8 @@ export class Datastore {
    * Puts and deletes in ONE transaction: all of them or none. With `unchangedSince`, commits only
    * if no key under each prefix was created or modified after that revision (a `list` revision),
    * so that what was checked is still what is written over; returns false, writing nothing,
-   * otherwise. (A key deleted under the prefix since then goes unnoticed.) etcd refuses more than
-   * 128 operations in a transaction (its --max-txn-ops default).
+   * otherwise. (A key deleted under the prefix since then goes unnoticed.) A lab's etcd refuses
+   * more than ETCD_MAX_TXN_OPS operations or ETCD_MAX_REQUEST_BYTES in a transaction (limits.ts).
    */
   async txn(ops: { puts?: { key: string; value: unknown }[]; deletes?: string[]; unchangedSince?: { prefix: string; revision: string }[] }): Promise<boolean> {
     const compare = (ops.unchangedSince ?? []).map(({ prefix, revision }) => ({

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { ETCD_LIMIT_FLAGS } from '../datastore/limits.js';
 import type { HostState, LabState, RouterState } from './state.js';
 import { ETCD_CLIENT_PORT } from './state.js';
 
@@ -55,6 +56,8 @@ export function etcdSpec(s: LabState): DaemonSpec {
       'revision',
       '--auto-compaction-retention',
       '1000',
+      // A resource file is applied in one transaction: let it hold thousands of resources.
+      ...ETCD_LIMIT_FLAGS,
     ],
   };
 }

@@ -165,17 +165,29 @@ describe('Ctl on a real etcd', () => {
     expect(await dump(ds)).toEqual(before);
   });
 
-  it('refuses more resources than one etcd transaction can hold', async () => {
-    const many = Array.from({ length: 129 }, (_, i) => ({
+  it('applies 200 policies of one file all or nothing, and reads back more than gRPC takes by default (4 MiB)', async () => {
+    const policy = (i: number) =>
+      `${V3}\nkind: GlobalNetworkPolicy\nmetadata: {name: allow-${i}}\nspec: {selector: "app == 'a${i}'", ingress: [{action: Allow, protocol: TCP, destination: {ports: [${1000 + i}]}}]}\n`;
+    const file = Array.from({ length: 200 }, (_, i) => policy(i)).join('---\n');
+    // One bad document among them: nothing is written.
+    const bad = `${file}---\n${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {node: node-x, peerIP: 198.18.0.1, asNumber: 65001}\n`;
+    expect(await refused(ctl.apply(parseResourceFile(bad, 'many.yaml')))).toEqual(['many.yaml: document 201 (BGPPeer tor): spec.node: unknown node "node-x" (no Node resource of that name)']);
+    expect(await ctl.get('gnp')).toHaveLength(0);
+    // All 200, in one transaction: one revision.
+    const results = await ctl.apply(parseResourceFile(file, 'many.yaml'));
+    expect(results).toHaveLength(200);
+    const revisions = new Set((await ds.list(keys.globalNetworkPolicies)).items.map((i) => i.modRevision));
+    expect(revisions.size).toBe(1);
+
+    // Eight resources of 800 KiB: 6.4 MiB in one transaction, then listed back whole.
+    const items = Array.from({ length: 8 }, (_, i) => ({
       apiVersion: 'projectcalico.org/v3',
-      kind: 'IPPool',
-      metadata: { name: `p${i}` },
-      spec: { cidr: `198.19.${i}.0/24` },
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: `inventory-${i}`, annotations: { hosts: 'x'.repeat(800 * 1024) } },
+      spec: {},
     }));
-    expect(await refused(ctl.apply(many))).toEqual(['cannot apply 129 resources at once: etcd takes at most 128 writes in one transaction; split the file']);
-    // 128 go through, in one transaction.
-    expect(await ctl.apply(many.slice(0, 128))).toHaveLength(128);
-    expect(await ctl.get('ipp')).toHaveLength(128);
+    expect(await ctl.apply(parseResourceFile(JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'List', items }), 'inventory.json'))).toHaveLength(8);
+    expect(await ctl.get('gnp')).toHaveLength(208);
   });
 
   it('delete refuses a node with workload endpoints and a pool with blocks, deleting nothing', async () => {

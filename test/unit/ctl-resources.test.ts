@@ -9,7 +9,10 @@ import { ref, type Resource, type StoredResource } from '../../src/model/resourc
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
 import { SimError } from '../../src/util/errors.js';
 import { Ctl } from '../../src/ctl/ctl.js';
-import { formatBytes, MAX_RESOURCE_BYTES, resourceSizeProblems } from '../../src/ctl/limits.js';
+import { applyLimitProblems, formatBytes, MAX_RESOURCE_BYTES, MAX_RESOURCES_PER_TXN, MAX_TXN_BYTES, resourceSizeProblems } from '../../src/ctl/limits.js';
+import { ETCD_MAX_REQUEST_BYTES, ETCD_MAX_TXN_OPS } from '../../src/datastore/limits.js';
+import { etcdSpec } from '../../src/sim/daemons.js';
+import type { LabState } from '../../src/sim/state.js';
 import type { Datastore } from '../../src/datastore/store.js';
 import { bigPolicy, billionLaughs } from '../helpers/bad-input.js';
 
@@ -775,5 +778,72 @@ describe('size limits: refused before anything is sent', () => {
   it('a resource just under the limit is fine', () => {
     const rs = parseResourceFile(bigPolicy('big', 900 * 1024), 'big.yaml');
     expect(resourceSizeProblems(rs)).toEqual([]);
+  });
+});
+
+/** A datastore holding nothing, whose transactions all commit: records what each wrote. */
+function emptyStore(): { ds: Datastore; txns: Parameters<Datastore['txn']>[0][] } {
+  const txns: Parameters<Datastore['txn']>[0][] = [];
+  const ds = {
+    list: async () => ({ items: [], revision: '1' }),
+    txn: async (ops: Parameters<Datastore['txn']>[0]) => {
+      txns.push(ops);
+      return true;
+    },
+  } as unknown as Datastore;
+  return { ds, txns };
+}
+
+/** `n` valid policies, one document each. */
+const policies = (n: number) =>
+  Array.from({ length: n }, (_, i) => doc('GlobalNetworkPolicy', `allow-${i}`, `selector: app == 'a${i}'\ningress:\n  - {action: Allow, protocol: TCP, destination: {ports: [${1000 + i}]}}`)).join(
+    '---\n',
+  );
+
+describe('big files: one transaction, all or nothing', () => {
+  it("the lab's etcd takes a transaction as large as apply writes", () => {
+    const spec = etcdSpec({ lab: 'x', dir: '/run/x', fabric: { netns: 'ns' }, etcd: { endpoints: ['http://198.18.0.1:2379'], dataDir: '/run/x/etcd', log: '/run/x/etcd.log' } } as LabState);
+    const flag = (f: string) => Number(spec.argv[spec.argv.indexOf(f) + 1]);
+    expect(flag('--max-txn-ops')).toBe(ETCD_MAX_TXN_OPS);
+    expect(flag('--max-request-bytes')).toBe(ETCD_MAX_REQUEST_BYTES);
+    expect(MAX_RESOURCES_PER_TXN).toBeLessThanOrEqual(ETCD_MAX_TXN_OPS);
+    expect(MAX_RESOURCES_PER_TXN).toBe(10_000);
+    expect(MAX_TXN_BYTES).toBeLessThan(ETCD_MAX_REQUEST_BYTES);
+    expect(MAX_RESOURCE_BYTES).toBeLessThan(MAX_TXN_BYTES);
+  });
+
+  it('applies 200 policies of one file in one transaction', async () => {
+    const { ds, txns } = emptyStore();
+    const results = await new Ctl(ds).apply(parseResourceFile(policies(200), 'many.yaml'));
+    expect(results).toHaveLength(200);
+    expect(results.every((r) => r.action === 'created')).toBe(true);
+    expect(txns).toHaveLength(1);
+    expect(txns[0]!.puts).toHaveLength(200);
+  });
+
+  it('refuses more than 10,000 resources, or more than 9 MiB, naming the file, before anything is read', async () => {
+    const many = Array.from({ length: 10_001 }, (_, i) => ({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: `p${i}` }, spec: {} }));
+    const err = await new Ctl(untouchable).apply(many).catch((e: unknown) => e);
+    expect((err as ResourceError).problems).toEqual(['resources: 10,001 resources: one apply writes at most 10,000 (one etcd transaction, all or nothing); split the file']);
+    const fromFile = parseResourceFile(policies(3), 'many.yaml');
+    expect(applyLimitProblems(fromFile)).toEqual([]);
+    // Twelve resources of 800 KiB (a JSON List): each fits, together they do not.
+    const items = Array.from({ length: 12 }, (_, i) => ({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: `big-${i}`, annotations: { inventory: 'x'.repeat(800 * 1024) } },
+      spec: {},
+    }));
+    const big = parseResourceFile(JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'List', items }), 'big.yaml');
+    expect(resourceSizeProblems(big)).toEqual([]);
+    expect(applyLimitProblems(big)).toEqual([
+      expect.stringMatching(
+        /^big\.yaml: the 12 resources take \d+\.\d MiB \([\d,]+ bytes\) as stored: one apply writes at most 9 MiB \(9,437,184 bytes\) \(one etcd transaction, all or nothing\); split the file$/,
+      ),
+    ]);
+    const refs = Array.from({ length: 10_001 }, (_, i) => ref('gnp', `p${i}`));
+    expect(((await new Ctl(untouchable).delete(refs).catch((e: unknown) => e)) as ResourceError).problems).toEqual([
+      'resources: 10,001 resources: one delete removes at most 10,000 (one etcd transaction, all or nothing); split the file',
+    ]);
   });
 });
