@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Ctl } from '../../src/ctl/ctl.js';
-import { parseResourceFile } from '../../src/ctl/parse.js';
+import { parseDeleteTargets, parseResourceFile } from '../../src/ctl/parse.js';
 import { formatResources, summary } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
 import { ref } from '../../src/model/resources.js';
@@ -217,11 +217,9 @@ describe('Ctl on a real etcd', () => {
     await ds.delete(keys.workloadEndpoint('w1'));
     await ds.delete(keys.workloadEndpoint('w2'));
     await ds.delete(keys.block('198.19.0.0/26'));
+    // A delete file needs no spec.
     const done = await ctl.delete(
-      parseResourceFile(
-        `${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {peerSelector: all()}\n---\n${V3}\nkind: Node\nmetadata: {name: node-a}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n`,
-        'del.yaml',
-      ),
+      parseDeleteTargets(`${V3}\nkind: BGPPeer\nmetadata: {name: tor}\n---\n${V3}\nkind: Node\nmetadata: {name: node-a}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n`, 'del.yaml'),
     );
     expect(done).toEqual([
       { kind: 'BGPPeer', name: 'tor' },

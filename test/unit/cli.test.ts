@@ -141,6 +141,17 @@ describe('the CLI', () => {
       expect(performance.now() - t0).toBeLessThan(10_000);
     }
   });
+  it('ctl delete -f reads documents without spec (it goes on to look for the lab)', async () => {
+    const file = join(dir, 'del.yaml');
+    writeFileSync(file, 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: web, namespace: t}\n');
+    const r = await cli('ctl', 'delete', '-f', file, '--name', 't-bi-nolab');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^calico-sim: no lab named "t-bi-nolab"/);
+    // apply still needs the spec.
+    const a = await cli('ctl', 'apply', '-f', file, '--name', 't-bi-nolab');
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(new RegExp(`^calico-sim: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: document 1 \\(IPPool p\\): spec: required`));
+  });
   it('report schema bench-policy prints the JSON Schema of bench-policy files', async () => {
     const r = await cli('report', 'schema', 'bench-policy');
     expect(r.code, r.stderr).toBe(0);

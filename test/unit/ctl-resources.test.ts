@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { YAMLError } from 'yaml';
 import { checkDeletes, crossCheck } from '../../src/ctl/cross-checks.js';
-import { parseResourceFile, validateResources } from '../../src/ctl/parse.js';
+import { parseDeleteTargets, parseResourceFile, validateResources } from '../../src/ctl/parse.js';
 import { resolveKind } from '../../src/ctl/kinds.js';
 import { formatResources, summary } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
@@ -493,6 +493,40 @@ describe('checkDeletes', () => {
   it('names file positions when the targets come from a file', () => {
     const targets = parseResourceFile(node('node-a', '198.18.0.11/17'), 'del.yaml');
     expect(checkDeletes(current, blocks, targets)).toEqual(['del.yaml: document 1 (Node node-a): Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first']);
+  });
+});
+
+describe('parseDeleteTargets: what a delete -f reads', () => {
+  it('needs only apiVersion, kind and metadata: no spec', () => {
+    const text = `${V3}\nkind: IPPool\nmetadata: {name: p}\n---\n${V3}\nkind: NetworkPolicy\nmetadata: {name: web, namespace: tenant-a}\n---\n${V3}\nkind: NetworkPolicy\nmetadata: {name: deny, labels: {a: b}}\n---\n${pool('q', '198.19.0.0/17')}`;
+    const targets = parseDeleteTargets(text, 'del.yaml');
+    expect(targets).toEqual([ref('IPPool', 'p'), ref('NetworkPolicy', 'web', 'tenant-a'), ref('NetworkPolicy', 'deny'), ref('IPPool', 'q')]);
+    // Errors about them still name the file and the document.
+    expect(checkDeletes([], [], targets.slice(0, 1))).toEqual(['resource does not exist: IPPool(p); nothing was deleted']);
+    expect(checkDeletes([], [], [ref('wep', 'w1')])[0]).toMatch(/^wep w1: WorkloadEndpoint cannot be deleted here/);
+    const wep = parseDeleteTargets(`${V3}\nkind: WorkloadEndpoint\nmetadata: {name: w1}\n`, 'del.yaml');
+    expect(checkDeletes([], [], wep)[0]).toMatch(/^del\.yaml: document 1 \(WorkloadEndpoint w1\): WorkloadEndpoint cannot be deleted here/);
+    // The spec is not read: one that apply would refuse does not stop a delete.
+    expect(parseDeleteTargets(`${V3}\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: nonsense}\n`, 'del.yaml')).toEqual([ref('IPPool', 'p')]);
+  });
+
+  it('still refuses what names no resource, naming the file, the document and the field', () => {
+    const problems = (text: string) => {
+      try {
+        parseDeleteTargets(text, 'del.yaml');
+      } catch (err) {
+        return (err as ResourceError).problems;
+      }
+      throw new Error('expected the file to be refused');
+    };
+    expect(problems(`${V3}\nkind: IPPool\nmetadata: {namespace: x}\n`)).toEqual([
+      'del.yaml: document 1 (IPPool): metadata.name: required',
+      'del.yaml: document 1 (IPPool): metadata.namespace: IPPool is not namespaced: leave metadata.namespace out',
+    ]);
+    expect(problems(`${V3}\nkind: IPPool\n`)).toEqual(['del.yaml: document 1 (IPPool): metadata: required']);
+    expect(problems(`${V3}\nkind: ippool\nmetadata: {name: p}\n`)[0]).toMatch(/^del\.yaml: document 1 \(ippool p\): kind: unsupported kind "ippool" \(kinds are case-sensitive in files: IPPool\)/);
+    expect(problems(`kind: IPPool\nmetadata: {name: p}\n`)).toEqual(['del.yaml: document 1 (IPPool p): apiVersion: must be projectcalico.org/v3 (got nothing)']);
+    expect(problems(`${V3}\nkind: IPPool\nmetadata: {name: p}\nspecs: {}\n`)).toEqual(['del.yaml: document 1 (IPPool p): specs: unknown field (known fields: apiVersion, kind, metadata, spec)']);
   });
 });
 
