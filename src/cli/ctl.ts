@@ -21,8 +21,14 @@ export function ctlCommands(program: Command): void {
         const { summary } = await import('../ctl/format.js');
         // A delete needs only each resource's kind and name: no spec.
         const resources = await readResources(o.filename, verb);
-        const results = await withDatastore(await resolveLab(o.name), (ds) => (verb === 'apply' ? new Ctl(ds).apply(resources) : new Ctl(ds).delete(resources)));
+        const results = await withDatastore(
+          await resolveLab(o.name),
+          (ds): Promise<{ kind: string; name: string; releasedBlocks?: string[] }[]> => (verb === 'apply' ? new Ctl(ds).apply(resources) : new Ctl(ds).delete(resources)),
+        );
         print(summary(done, results));
+        for (const r of results) {
+          if (r.releasedBlocks) print(`released the empty IPAM block${r.releasedBlocks.length > 1 ? 's' : ''} of ${r.kind} ${r.name}: ${r.releasedBlocks.join(', ')}`);
+        }
       });
   }
   ctl

@@ -2,7 +2,7 @@
  * Checks of resources against each other and against what the datastore holds (pure): what an
  * apply must not do (crossCheck: a pool overlapping another pool or a node's network, an address
  * claimed by two nodes, a peering for an unknown node), and what stops a delete (checkDeletes: a
- * resource that does not exist, a Node with workload endpoints, an IPPool with allocated blocks).
+ * resource that does not exist, a Node with workload endpoints, an IPPool with addresses in use).
  */
 import { blockUsage } from '../ipam/blocks.js';
 import type { AllocationBlock, Resource, ResourceRef, StoredResource } from '../model/resources.js';
@@ -182,10 +182,17 @@ export function resolveTargets(targets: readonly ResourceRef[]): { refs: { info:
   return { refs, problems };
 }
 
+/** The IPAM blocks inside a pool (none if its CIDR cannot be read). */
+export function poolBlocks(pool: StoredResource, blocks: readonly AllocationBlock[]): AllocationBlock[] {
+  const cidr = poolCidr(pool);
+  return cidr ? blocks.filter((b) => overlaps(cidr, b.cidr)) : [];
+}
+
 /**
  * Why the targets cannot be deleted, given everything stored (`current`, with workload endpoints)
  * and the IPAM blocks: a resource that does not exist, a Node that still has workload endpoints,
- * an IPPool that still has allocated blocks. Empty if the delete may go ahead.
+ * an IPPool with addresses in use (its empty blocks do not stop it: they are released with it).
+ * Empty if the delete may go ahead.
  */
 export function checkDeletes(current: readonly StoredResource[], blocks: readonly AllocationBlock[], targets: readonly ResourceRef[]): string[] {
   const { refs, problems } = resolveTargets(targets);
@@ -209,12 +216,12 @@ export function checkDeletes(current: readonly StoredResource[], blocks: readonl
       }
     }
     if (t.info.kind === 'IPPool') {
-      const cidr = poolCidr(r);
-      const inPool = cidr ? blocks.filter((b) => !b.deleted && overlaps(cidr, b.cidr)) : [];
-      if (inPool.length) {
-        const used = inPool.reduce((n, b) => n + blockUsage(b).used, 0);
+      // Empty blocks are released with the pool (poolBlocks); addresses in use stop the delete.
+      const inUse = poolBlocks(r, blocks).filter((b) => blockUsage(b).used > 0);
+      if (inUse.length) {
+        const used = inUse.reduce((n, b) => n + blockUsage(b).used, 0);
         problems.push(
-          `${t.at}: IPPool ${t.name} still has ${inPool.length} allocated block${inPool.length > 1 ? 's' : ''} (${used} address${used === 1 ? '' : 'es'} in use): delete the workloads using it first`,
+          `${t.at}: IPPool ${t.name} still has ${used} address${used === 1 ? '' : 'es'} in use, in ${inUse.length} block${inUse.length > 1 ? 's' : ''} (${inUse.map((b) => b.cidr).join(', ')}): delete the workloads using ${used === 1 ? 'it' : 'them'} first`,
         );
       }
     }

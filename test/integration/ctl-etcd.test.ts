@@ -190,7 +190,7 @@ describe('Ctl on a real etcd', () => {
     expect(await ctl.get('gnp')).toHaveLength(208);
   });
 
-  it('delete refuses a node with workload endpoints and a pool with blocks, deleting nothing', async () => {
+  it('delete refuses a node with workload endpoints and a pool with addresses in use, deleting nothing', async () => {
     await ctl.apply(parseResourceFile(cluster, 'cluster.yaml'));
     const wep = (name: string, node: string) => ({
       apiVersion: 'projectcalico.org/v3',
@@ -201,11 +201,12 @@ describe('Ctl on a real etcd', () => {
     await ds.put(keys.workloadEndpoint('w1'), wep('w1', 'node-a'));
     await ds.put(keys.workloadEndpoint('w2'), wep('w2', 'node-a'));
     await ds.put(keys.block('198.19.0.0/26'), assignInBlock(newBlock('198.19.0.0/26', 'node-a'), 'lab.w1', 2)!.block);
+    await ds.put(keys.affinity('node-a', '198.19.0.0/26'), { state: 'confirmed', deleted: false });
     const before = await dump(ds);
 
     expect(await refused(ctl.delete([ref('bgppeer', 'tor'), ref('node', 'node-a'), ref('ippool', 'default-ipv4-ippool')]))).toEqual([
       'node node-a: Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first',
-      'ippool default-ipv4-ippool: IPPool default-ipv4-ippool still has 1 allocated block (2 addresses in use): delete the workloads using it first',
+      'ippool default-ipv4-ippool: IPPool default-ipv4-ippool still has 2 addresses in use, in 1 block (198.19.0.0/26): delete the workloads using them first',
     ]);
     expect(await refused(ctl.delete([ref('bgppeer', 'tor'), ref('Node', 'ghost'), ref('IPPool', 'nope')]))).toEqual(['resources do not exist: Node(ghost), IPPool(nope); nothing was deleted']);
     expect(await refused(ctl.delete([ref('wep', 'w1')]))).toEqual([
@@ -213,10 +214,11 @@ describe('Ctl on a real etcd', () => {
     ]);
     expect(await dump(ds)).toEqual(before);
 
-    // Once the workloads and their block are gone, the delete goes through, in one transaction.
+    // Once the workloads are gone (their addresses released, the block left empty with its
+    // affinity, as IPAM leaves it), the delete goes through, in one transaction.
     await ds.delete(keys.workloadEndpoint('w1'));
     await ds.delete(keys.workloadEndpoint('w2'));
-    await ds.delete(keys.block('198.19.0.0/26'));
+    await ds.put(keys.block('198.19.0.0/26'), newBlock('198.19.0.0/26', 'node-a'));
     // A delete file needs no spec.
     const done = await ctl.delete(
       parseDeleteTargets(`${V3}\nkind: BGPPeer\nmetadata: {name: tor}\n---\n${V3}\nkind: Node\nmetadata: {name: node-a}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n`, 'del.yaml'),
@@ -229,8 +231,10 @@ describe('Ctl on a real etcd', () => {
     expect(await ds.get(keys.node('node-a'))).toBeUndefined();
     expect(await ds.get(keys.bgpPeer('tor'))).toBeUndefined();
     expect(await ds.get(keys.node('node-b'))).toBeDefined();
-    await ctl.delete([ref('ippool', 'default-ipv4-ippool')]);
+    // The pool goes with its empty block and the block's affinity record.
+    expect(await ctl.delete([ref('ippool', 'default-ipv4-ippool')])).toEqual([{ kind: 'IPPool', name: 'default-ipv4-ippool', releasedBlocks: ['198.19.0.0/26'] }]);
     expect(await ds.get(keys.ippool('default-ipv4-ippool'))).toBeUndefined();
+    expect(await ds.client.getAll().prefix(keys.ipamPrefix).keys()).toEqual([]);
   });
 
   it('get: every kind spelling, sorted by name, one by name, and the tables', async () => {

@@ -14,6 +14,7 @@ import { ETCD_MAX_REQUEST_BYTES, ETCD_MAX_TXN_OPS } from '../../src/datastore/li
 import { etcdSpec } from '../../src/sim/daemons.js';
 import type { LabState } from '../../src/sim/state.js';
 import type { Datastore } from '../../src/datastore/store.js';
+import { keys } from '../../src/datastore/keys.js';
 import { bigPolicy, billionLaughs } from '../helpers/bad-input.js';
 
 const V3 = 'apiVersion: projectcalico.org/v3';
@@ -465,9 +466,9 @@ describe('checkDeletes', () => {
     { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: 'w1', namespace: 'default' }, spec: { node: 'node-a', ipNetworks: ['198.19.0.0/32'] } },
   ];
   const block = assignInBlock(newBlock('198.19.0.0/26', 'node-a'), 'lab.w1', 2)!.block;
-  const blocks = [block, newBlock('198.19.0.64/26', 'node-b')];
+  const blocks = [block, newBlock('198.19.0.64/26', 'node-b'), newBlock('198.19.128.0/26', 'node-b'), newBlock('198.19.128.64/26', null)];
 
-  it('allows deleting what exists and is unused (any spelling of the kind)', () => {
+  it('allows deleting what exists and is unused (any spelling of the kind), a pool whose blocks are all empty too', () => {
     expect(checkDeletes(current, blocks, [ref('ippool', 'empty'), ref('nodes', 'node-b')])).toEqual([]);
   });
 
@@ -479,8 +480,8 @@ describe('checkDeletes', () => {
     expect(checkDeletes(current, blocks, [ref('Node', 'node-a')])).toEqual(['Node node-a: Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first']);
   });
 
-  it('refuses a pool that still has allocated blocks, and says how many', () => {
-    expect(checkDeletes(current, blocks, [ref('IPPool', 'p')])).toEqual(['IPPool p: IPPool p still has 2 allocated blocks (2 addresses in use): delete the workloads using it first']);
+  it('refuses a pool with addresses in use, and says how many and where (its empty blocks do not count)', () => {
+    expect(checkDeletes(current, blocks, [ref('IPPool', 'p')])).toEqual(['IPPool p: IPPool p still has 2 addresses in use, in 1 block (198.19.0.0/26): delete the workloads using them first']);
   });
 
   it('refuses workload endpoints (the CNI owns them) and unknown kinds', () => {
@@ -879,5 +880,55 @@ describe('big files: one transaction, all or nothing', () => {
     expect(((await new Ctl(untouchable).delete(refs).catch((e: unknown) => e)) as ResourceError).problems).toEqual([
       'resources: 10,001 resources: one delete removes at most 10,000 (one etcd transaction, all or nothing); split the file',
     ]);
+  });
+});
+
+describe('Ctl.delete of an IPPool releases its empty blocks in the same transaction', () => {
+  /** A datastore holding `data` (key → value) whose transactions all commit: records what each wrote. */
+  function storeOf(data: Record<string, unknown>) {
+    const txns: Parameters<Datastore['txn']>[0][] = [];
+    const ds = {
+      list: async (prefix: string) => ({
+        items: Object.entries(data)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([key, value]) => ({ key, value, modRevision: '5' })),
+        revision: '7',
+      }),
+      txn: async (ops: Parameters<Datastore['txn']>[0]) => {
+        txns.push(ops);
+        return true;
+      },
+    } as unknown as Datastore;
+    return { ds, txns };
+  }
+  const pools = parseResourceFile(`${pool('p', '198.19.0.0/17')}---\n${pool('q', '198.19.128.0/17')}`, 'x');
+  const affinity = { state: 'confirmed', deleted: false };
+  const data = (blockP: ReturnType<typeof newBlock>) => ({
+    [keys.ippool('p')]: pools[0],
+    [keys.ippool('q')]: pools[1],
+    [keys.block('198.19.0.0/26')]: blockP,
+    [keys.affinity('node-a', '198.19.0.0/26')]: affinity,
+    [keys.block('198.19.0.64/26')]: newBlock('198.19.0.64/26', null),
+    [keys.block('198.19.128.0/26')]: newBlock('198.19.128.0/26', 'node-b'),
+    [keys.affinity('node-b', '198.19.128.0/26')]: affinity,
+  });
+
+  it('deletes the pool, its empty blocks and their affinities, and nothing of the other pool', async () => {
+    const { ds, txns } = storeOf(data(newBlock('198.19.0.0/26', 'node-a')));
+    expect(await new Ctl(ds).delete(parseDeleteTargets(`${V3}\nkind: IPPool\nmetadata: {name: p}\n`, 'del.yaml'))).toEqual([
+      { kind: 'IPPool', name: 'p', releasedBlocks: ['198.19.0.0/26', '198.19.0.64/26'] },
+    ]);
+    expect(txns).toHaveLength(1);
+    expect(new Set(txns[0]!.deletes)).toEqual(new Set([keys.ippool('p'), keys.block('198.19.0.0/26'), keys.block('198.19.0.64/26'), keys.affinity('node-a', '198.19.0.0/26')]));
+    // Guarded: an allocation (a block written) or a new affinity between the check and the commit fails it.
+    expect(txns[0]!.unchangedSince!.map((u) => u.prefix)).toEqual([keys.resourcePrefix, keys.blocks, keys.allAffinities]);
+  });
+
+  it('refuses, writing nothing, while an address of the pool is in use', async () => {
+    const used = assignInBlock(newBlock('198.19.0.0/26', 'node-a'), 'lab.w1', 3)!.block;
+    const { ds, txns } = storeOf(data(used));
+    const err = await new Ctl(ds).delete([ref('IPPool', 'p'), ref('IPPool', 'q')]).catch((e: unknown) => e);
+    expect((err as ResourceError).problems).toEqual(['IPPool p: IPPool p still has 3 addresses in use, in 1 block (198.19.0.0/26): delete the workloads using them first']);
+    expect(txns).toEqual([]);
   });
 });
