@@ -21,10 +21,13 @@ export function ctlCommands(program: Command): void {
         const { summary } = await import('../ctl/format.js');
         // A delete needs only each resource's kind and name: no spec.
         const resources = await readResources(o.filename, verb);
-        const results = await withDatastore(
-          await resolveLab(o.name),
-          (ds): Promise<{ kind: string; name: string; releasedBlocks?: string[] }[]> => (verb === 'apply' ? new Ctl(ds).apply(resources) : new Ctl(ds).delete(resources)),
-        );
+        const state = await resolveLab(o.name);
+        const { labNetworks } = await import('../model/address-plan.js');
+        const results = await withDatastore(state, (ds): Promise<{ kind: string; name: string; releasedBlocks?: string[] }[]> => {
+          // The lab's own networks, which no pool may overlap (the rule of topology files).
+          const ctl = new Ctl(ds, { labNetworks: labNetworks(state.plan) });
+          return verb === 'apply' ? ctl.apply(resources) : ctl.delete(resources);
+        });
         print(summary(done, results));
         for (const r of results) {
           if (r.releasedBlocks) print(`released the empty IPAM block${r.releasedBlocks.length > 1 ? 's' : ''} of ${r.kind} ${r.name}: ${r.releasedBlocks.join(', ')}`);

@@ -6,6 +6,7 @@
 import { affinityFromKey, keys } from '../datastore/keys.js';
 import { ETCD_MAX_TXN_OPS } from '../datastore/limits.js';
 import type { Datastore } from '../datastore/store.js';
+import type { LabNetwork } from '../model/address-plan.js';
 import type { AllocationBlock, BlockAffinity, ResourceRef, StoredResource } from '../model/resources.js';
 import { compareCidrs } from '../net/cidr.js';
 import { DatastoreError } from '../util/errors.js';
@@ -43,7 +44,11 @@ interface StoredEntry {
  * after a concurrent write): a bad file, or a refused delete, changes nothing.
  */
 export class Ctl {
-  constructor(private readonly ds: Datastore) {}
+  /** `labNetworks`: the lab's fabric, IPv6 fabric and router LANs (labNetworks(plan)), which no IPPool may overlap. */
+  constructor(
+    private readonly ds: Datastore,
+    private readonly opts: { labNetworks?: readonly LabNetwork[] } = {},
+  ) {}
 
   /**
    * Creates or replaces the resources (spec and labels; creationTimestamp is kept). Validates all
@@ -62,6 +67,7 @@ export class Ctl {
       const problems = crossCheck(
         entries.map((e) => e.value),
         valid,
+        this.opts.labNetworks,
       );
       if (problems.length) throw new ResourceError(problems);
       const stored = new Map(entries.map((e) => [e.key, e.value]));

@@ -7,7 +7,7 @@ import { TopologyError, errorMessage } from '../util/errors.js';
 import { YamlAliasError, yamlValue } from '../util/yaml.js';
 import { NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
-import { outsideLabRanges } from './address-plan.js';
+import { labNetworks, outsideLabRanges, poolOverlapsLab } from './address-plan.js';
 import type { BgpTimers, PolicyDataplaneKind } from './resources.js';
 import { compact } from '../util/object.js';
 import { labelMap } from './labels.js';
@@ -269,11 +269,13 @@ function plan(t: Topology, source: string): LabPlan {
       if (n === r.name || !t.routers.some((x) => x.name === n)) fail(`routers[${i}].peerRouters[${j}]`, `unknown router "${n}"`);
     });
   });
+  const routerNets = t.routers.map((r, i) => {
+    const net = checkCidr(r.network, `routers[${i}].network`, fail);
+    if (cidrsOverlap(net, fabric)) fail(`routers[${i}].network`, `${net} overlaps the fabric ${fabric}`);
+    return net;
+  });
   const pools = t.pools.map((p, i): PoolPlan => {
     const cidr = checkCidr(p.cidr, `pools[${i}].cidr`, fail);
-    if (cidrsOverlap(cidr, fabric)) {
-      fail(`pools[${i}].cidr`, `pool ${cidr} overlaps the fabric (host) network ${fabric}: workload routes would shadow host addresses`);
-    }
     const prefix = Number(cidr.split('/')[1]);
     const family = familyOf(cidr);
     const blockSize = p.blockSize ?? DEFAULT_BLOCK_SIZE[family];
@@ -289,12 +291,17 @@ function plan(t: Topology, source: string): LabPlan {
   const fabricPrefix = Number(fabric.split('/')[1]);
   const dualStack = pools.some((p) => familyOf(p.cidr) === 6);
   const fabric6 = dualStack ? checkCidr(t.fabric6, 'fabric6', fail) : undefined;
-  if (fabric6) {
-    if (familyOf(fabric6) !== 6) fail('fabric6', `${fabric6} is not an IPv6 network`);
-    pools.forEach((p, i) => {
-      if (cidrsOverlap(p.cidr, fabric6)) fail(`pools[${i}].cidr`, `pool ${p.cidr} overlaps the IPv6 fabric ${fabric6}`);
-    });
-  }
+  if (fabric6 && familyOf(fabric6) !== 6) fail('fabric6', `${fabric6} is not an IPv6 network`);
+  // The rule ctl applies to an IPPool on a running lab, too.
+  const networks = labNetworks({
+    fabric: { cidr: fabric },
+    fabric6: fabric6 ? { cidr: fabric6 } : undefined,
+    routers: t.routers.map((r, i) => ({ name: r.name, network: { cidr: routerNets[i]! } })),
+  });
+  pools.forEach((p, i) => {
+    const why = poolOverlapsLab(p.cidr, networks);
+    if (why) fail(`pools[${i}].cidr`, why);
+  });
   const capacity = 2 ** (32 - fabricPrefix) - FIRST_HOST_ORDINAL - 1;
   if (t.hosts.length > capacity) fail('hosts', `${t.hosts.length} hosts do not fit in the fabric ${fabric} (room for ${capacity})`);
   return {
@@ -328,11 +335,7 @@ function plan(t: Topology, source: string): LabPlan {
     timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
     ipam: t.ipam,
     routers: t.routers.map((r, i): RouterPlan => {
-      const net = checkCidr(r.network, `routers[${i}].network`, fail);
-      if (cidrsOverlap(net, fabric)) fail(`routers[${i}].network`, `${net} overlaps the fabric ${fabric}`);
-      pools.forEach((p) => {
-        if (cidrsOverlap(net, p.cidr)) fail(`routers[${i}].network`, `${net} overlaps the pool ${p.cidr}`);
-      });
+      const net = routerNets[i]!;
       return {
         name: r.name,
         asNumber: r.asNumber,

@@ -7,7 +7,9 @@ import { formatResources, summary } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
 import { ref, type Resource, type StoredResource } from '../../src/model/resources.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
-import { SimError } from '../../src/util/errors.js';
+import { SimError, TopologyError } from '../../src/util/errors.js';
+import { labNetworks } from '../../src/model/address-plan.js';
+import { parseTopology } from '../../src/model/topology.js';
 import { Ctl } from '../../src/ctl/ctl.js';
 import { applyLimitProblems, formatBytes, MAX_RESOURCE_BYTES, MAX_RESOURCES_PER_TXN, MAX_TXN_BYTES, resourceSizeProblems } from '../../src/ctl/limits.js';
 import { ETCD_MAX_REQUEST_BYTES, ETCD_MAX_TXN_OPS } from '../../src/datastore/limits.js';
@@ -424,6 +426,30 @@ describe('crossCheck: against the datastore and each other', () => {
       'new.yaml: document 1 (IPPool fabric): spec.cidr: 198.18.100.0/24 overlaps the network 198.18.0.0/17 of Node node-a (spec.bgp.ipv4Address 198.18.0.11/17): workload routes would shadow host addresses',
       'new.yaml: document 1 (IPPool fabric): spec.cidr: 198.18.100.0/24 overlaps the network 198.18.0.0/17 of Node node-b (spec.bgp.ipv4Address 198.18.0.12/17): workload routes would shadow host addresses',
     ]);
+  });
+
+  it("refuses a pool overlapping the lab's networks whatever the Node records say, with the rule and the words of topology files", () => {
+    const topo = (extraPool: string) =>
+      `pools: [{cidr: 198.19.0.0/16}, {cidr: "2001:db8:1::/48"}${extraPool}]\nhosts: [{name: node-a}, {name: node-b}]\nrouters: [{name: gw, asNumber: 65000, network: 198.18.255.0/24}]\n`;
+    const networks = labNetworks(parseTopology(topo(''), 't.yaml'));
+    expect(networks).toEqual([
+      { cidr: '198.18.0.0/17', what: 'the fabric (host) network' },
+      { cidr: '2001:db8:f::/64', what: 'the IPv6 fabric' },
+      { cidr: '198.18.255.0/24', what: 'the LAN of router gw' },
+    ]);
+    // The nodes say nothing of IPv6 (Node resources applied with an ipv4Address only): the lab's IPv6 fabric is still there.
+    const withLab = (text: string) => crossCheck(current, parseResourceFile(text, 'new.yaml'), networks);
+    const v6 = 'pool 2001:db8:f::/80 overlaps the IPv6 fabric 2001:db8:f::/64: workload routes would shadow host addresses';
+    expect(withLab(pool('v6', '2001:db8:f::/80'))).toEqual([`new.yaml: document 1 (IPPool v6): spec.cidr: ${v6}`]);
+    expect(() => parseTopology(topo(', {cidr: "2001:db8:f::/80"}'), 't.yaml')).toThrow(new TopologyError(`t.yaml: pools[2].cidr: ${v6}`));
+    const lan = "pool 198.18.255.128/25 overlaps the LAN of router gw 198.18.255.0/24: workload routes would shadow the router's clients";
+    expect(withLab(pool('lan', '198.18.255.128/25'))).toEqual([`new.yaml: document 1 (IPPool lan): spec.cidr: ${lan}`]);
+    expect(() => parseTopology(topo(', {cidr: 198.18.255.128/25}'), 't.yaml')).toThrow(new TopologyError(`t.yaml: pools[2].cidr: ${lan}`));
+    // The IPv4 fabric: said once, not once per node on it.
+    expect(withLab(pool('fabric', '198.18.100.0/24'))).toEqual([
+      'new.yaml: document 1 (IPPool fabric): spec.cidr: pool 198.18.100.0/24 overlaps the fabric (host) network 198.18.0.0/17: workload routes would shadow host addresses',
+    ]);
+    expect(withLab(pool('fine', '2001:db8:2::/64'))).toEqual([]);
   });
 
   it('refuses a node whose network covers a pool', () => {
