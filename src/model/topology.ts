@@ -5,7 +5,7 @@ import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { cidrsOverlap, familyOf, ipAt, parseCidr } from '../net/cidr.js';
 import { TopologyError, errorMessage } from '../util/errors.js';
 import { YamlAliasError, yamlValue } from '../util/yaml.js';
-import { NAME_RE } from './names.js';
+import { LAB_RE, NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
 import { labNetworks, outsideLabRanges, poolOverlapsLab } from './address-plan.js';
 import type { BgpTimers, PolicyDataplaneKind } from './resources.js';
@@ -75,7 +75,8 @@ const RouterSchema = z.strictObject({
 });
 
 export const TopologySchema = z.strictObject({
-  name: name.optional(),
+  /** The lab's name when `up` is given none (README: "Topology files"). */
+  name: z.string().regex(LAB_RE, 'must be 1-16 characters of a-z, 0-9 and "-" (not at either end): it names the lab').optional(),
   description: z.string().optional(),
   asNumber: asNumber.default(64512),
   // 198.18.0.0/17: DESIGN.md's fabric /16 would contain its own external range 198.18.255.0/24.
@@ -163,6 +164,8 @@ export interface WorkloadPlan {
 /** A validated topology with every address decided: what the engine builds. */
 export interface LabPlan {
   source: string;
+  /** The topology's `name:`: the lab's name when `up` is given none. */
+  name?: string;
   asNumber: number;
   meshEnabled: boolean;
   fabric: { cidr: string; gatewayIp: string; prefixLength: number };
@@ -306,6 +309,7 @@ function plan(t: Topology, source: string): LabPlan {
   if (t.hosts.length > capacity) fail('hosts', `${t.hosts.length} hosts do not fit in the fabric ${fabric} (room for ${capacity})`);
   return {
     source,
+    ...(t.name ? { name: t.name } : {}),
     asNumber: t.asNumber,
     meshEnabled: t.bgp.nodeToNodeMesh,
     fabric: { cidr: fabric, gatewayIp: ipAt(fabric, FABRIC_GATEWAY_ORDINAL), prefixLength: fabricPrefix },

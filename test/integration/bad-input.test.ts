@@ -1,6 +1,7 @@
 /**
  * Bad input on real labs, through the CLI as a user types it: what only a running lab can show.
- * Labs: t-bi-ds (dual stack, one host, no workload).
+ * Labs: t-bi-ds (dual stack, one host, no workload) and t-bi-named (named by its file's `name:`;
+ * its file is t-bi-file.yaml, so that naming it after the file would make t-bi-file).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,9 +11,11 @@ import { keys } from '../../src/datastore/keys.js';
 import { down, up, withDatastore } from '../../src/sim/lab.js';
 import { readLabState } from '../../src/sim/state.js';
 import { resolveTopology } from '../../src/topologies/index.js';
-import { cli } from '../helpers/lab.js';
+import { cli, labNamespaces } from '../helpers/lab.js';
 
 const DS = 't-bi-ds';
+const NAMED = 't-bi-named';
+const BY_FILE = 't-bi-file';
 const dir = mkdtempSync(join(tmpdir(), 'csim-bi-'));
 const file = (name: string, text: string) => {
   const p = join(dir, name);
@@ -22,6 +25,8 @@ const file = (name: string, text: string) => {
 
 afterAll(async () => {
   await down(DS);
+  await down(NAMED);
+  await down(BY_FILE);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -44,5 +49,17 @@ describe('bad input on a running lab', () => {
     );
     expect(await pools()).toEqual(before);
     await down(DS);
+  });
+
+  it("up FILE without --name names the lab after the file's name:", async () => {
+    await down(NAMED);
+    const topology = file(`${BY_FILE}.yaml`, `name: ${NAMED}\nhosts: [{name: host1}]\n`);
+    const r = await cli('up', topology);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`lab "${NAMED}" is up`));
+    expect(labNamespaces(NAMED).length).toBeGreaterThan(0);
+    expect(labNamespaces(BY_FILE)).toEqual([]);
+    expect((await cli('down', '--name', NAMED)).code).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { YAMLParseError } from 'yaml';
+import { defaultLabName } from '../../src/cli/lab.js';
 import { parseTopology } from '../../src/model/topology.js';
 import { builtinTopologies, resolveTopology } from '../../src/topologies/index.js';
 import { TopologyError } from '../../src/util/errors.js';
@@ -78,6 +79,21 @@ describe('topology parsing', () => {
     expect(thrown('pools: [{cidr: 198.19.0.0/33}]\nhosts: [{name: a}]\n').cause).toBeInstanceOf(Error);
     expect(thrown("bgp: {peers: [{name: p, peerSelector: 'has(rr'}]}\nhosts: [{name: a}]\n").cause).toBeInstanceOf(Error);
     expect(thrown('hosts: [{name: a}, {name: a}]\n')).not.toHaveProperty('cause');
+  });
+
+  it("names the lab after the topology's name: when it has one, else after the file", () => {
+    const named = parseTopology('name: my-lab\nhosts: [{name: a}]\n', 'dir/other-file.yaml');
+    expect(named.name).toBe('my-lab');
+    expect(defaultLabName(named.source, 'dir/other-file.yaml', named.name)).toBe('my-lab');
+    const unnamed = parseTopology('hosts: [{name: a}]\n', 'dir/other-file.yaml');
+    expect(unnamed.name).toBeUndefined();
+    expect(defaultLabName(unnamed.source, 'dir/other-file.yaml', unnamed.name)).toBe('other-file');
+    expect(defaultLabName(resolveTopology('two-host').source, 'two-host', resolveTopology('two-host').name)).toBe('two-host');
+    expect(resolveTopology('mesh', { hosts: 3 }).name).toBe('mesh');
+    // A name that cannot name a lab is refused where it is written.
+    expect(() => parseTopology('name: a-name-too-long-for-a-lab\nhosts: [{name: a}]\n', 't.yaml')).toThrow(
+      new TopologyError('t.yaml: name: must be 1-16 characters of a-z, 0-9 and "-" (not at either end): it names the lab'),
+    );
   });
 
   it('refuses an unknown topology name and a missing file', () => {
