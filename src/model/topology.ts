@@ -305,8 +305,16 @@ function plan(t: Topology, source: string): LabPlan {
     const why = poolOverlapsLab(p.cidr, networks);
     if (why) fail(`pools[${i}].cidr`, why);
   });
-  const capacity = 2 ** (32 - fabricPrefix) - FIRST_HOST_ORDINAL - 1;
-  if (t.hosts.length > capacity) fail('hosts', `${t.hosts.length} hosts do not fit in the fabric ${fabric} (room for ${capacity})`);
+  for (const [field, net] of [['fabric', fabric], ...(fabric6 ? [['fabric6', fabric6]] : [])] as const) {
+    const room = hostRoom(net);
+    if (t.hosts.length > room) {
+      const n = t.hosts.length;
+      fail(
+        'hosts',
+        `${n} host${n === 1 ? '' : 's'} do${n === 1 ? 'es' : ''} not fit in the ${field} ${net}: it has room for ${room} host${room === 1 ? '' : 's'} (hosts take the addresses from .${FIRST_HOST_ORDINAL}${familyOf(net) === 4 ? ' to the last before the broadcast' : ' on'}; .${FABRIC_GATEWAY_ORDINAL} is the gateway, .${FIRST_ROUTER_ORDINAL}–.${FIRST_ROUTER_ORDINAL + MAX_ROUTERS - 1} the routers); ${n} host${n === 1 ? ' needs' : 's need'} a /${prefixForHosts(n, familyOf(net))} or larger`,
+      );
+    }
+  }
   return {
     source,
     ...(t.name ? { name: t.name } : {}),
@@ -352,6 +360,21 @@ function plan(t: Topology, source: string): LabPlan {
       };
     }),
   };
+}
+
+/** Pure: how many hosts a fabric network holds: addresses from FIRST_HOST_ORDINAL on (IPv4: up to the last before the broadcast); never negative. */
+export function hostRoom(net: string): number {
+  const { prefix, bits } = parseCidr(net);
+  const size = 2 ** Math.min(bits - prefix, 40); // more than any lab needs; keeps the number exact
+  return Math.max(0, size - FIRST_HOST_ORDINAL - (bits === 32 ? 1 : 0));
+}
+
+/** Pure: the longest prefix of a fabric of `family` with room for `hosts` hosts. */
+function prefixForHosts(hosts: number, family: 4 | 6): number {
+  const bits = family === 4 ? 32 : 128;
+  let prefix = bits;
+  while (hostRoom(`${family === 4 ? '0.0.0.0' : '::'}/${prefix}`) < hosts) prefix--;
+  return prefix;
 }
 
 /** A router's `peerWith` as a Calico selector over the hosts' labels. */

@@ -66,6 +66,25 @@ describe('topology parsing', () => {
     expect(() => parseTopology('hosts: [{name: a, workloads: *ws}]\n', 't.yaml')).toThrow(new TopologyError('t.yaml: hosts[0].workloads: alias *ws names no anchor defined before it'));
   });
 
+  it('a fabric too small for the hosts says how many fit (never fewer than none) and what they need', () => {
+    const hosts = (n: number) => `hosts: [${Array.from({ length: n }, (_, i) => `{name: h${i}}`).join(', ')}]\n`;
+    expect(() => parseTopology(`fabric: 198.18.0.0/30\n${hosts(1)}`, 't.yaml')).toThrow(
+      new TopologyError(
+        't.yaml: hosts: 1 host does not fit in the fabric 198.18.0.0/30: it has room for 0 hosts (hosts take the addresses from .11 to the last before the broadcast; .1 is the gateway, .2–.10 the routers); 1 host needs a /28 or larger',
+      ),
+    );
+    expect(() => parseTopology(`fabric: 198.18.0.0/28\n${hosts(5)}`, 't.yaml')).toThrow(
+      new TopologyError(
+        't.yaml: hosts: 5 hosts do not fit in the fabric 198.18.0.0/28: it has room for 4 hosts (hosts take the addresses from .11 to the last before the broadcast; .1 is the gateway, .2–.10 the routers); 5 hosts need a /27 or larger',
+      ),
+    );
+    expect(parseTopology(`fabric: 198.18.0.0/28\n${hosts(4)}`, 't.yaml').hosts.map((h) => h.ip)).toEqual(['198.18.0.11', '198.18.0.12', '198.18.0.13', '198.18.0.14']);
+    // The IPv6 fabric of a dual-stack lab too.
+    expect(() => parseTopology(`fabric6: "2001:db8:f::/125"\npools: [{cidr: "2001:db8:1::/64"}]\n${hosts(1)}`, 't.yaml')).toThrow(
+      /^t\.yaml: hosts: 1 host does not fit in the fabric6 2001:db8:f::\/125: it has room for 0 hosts .*; 1 host needs a \/124 or larger$/,
+    );
+  });
+
   it('keeps the error it wraps as the cause', () => {
     const thrown = (text: string): TopologyError => {
       try {
