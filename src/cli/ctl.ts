@@ -8,7 +8,7 @@ export function ctlCommands(program: Command): void {
   const ctl = program.command('ctl').description('the calicoctl role: resources, node status and IPAM of a lab');
   for (const [verb, done, what] of [
     ['apply', 'applied', 'create or update Calico v3 resources (IPPool, Node, BGPPeer, BGPConfiguration) from a YAML/JSON file; all or nothing'],
-    ['delete', 'deleted', 'delete the resources named in a file; all or nothing'],
+    ['delete', 'deleted', 'delete the resources named in a file (apiVersion, kind and metadata suffice: no spec needed); all or nothing'],
   ] as const) {
     ctl
       .command(verb)
@@ -19,9 +19,19 @@ export function ctlCommands(program: Command): void {
         const { resolveLab, withDatastore } = await engine();
         const { Ctl } = await import('../ctl/ctl.js');
         const { summary } = await import('../ctl/format.js');
-        const resources = await readResources(o.filename);
-        const results = await withDatastore(await resolveLab(o.name), (ds) => (verb === 'apply' ? new Ctl(ds).apply(resources) : new Ctl(ds).delete(resources)));
+        // A delete needs only each resource's kind and name: no spec.
+        const resources = await readResources(o.filename, verb);
+        const state = await resolveLab(o.name);
+        const { labNetworks } = await import('../model/address-plan.js');
+        const results = await withDatastore(state, (ds): Promise<{ kind: string; name: string; releasedBlocks?: string[] }[]> => {
+          // The lab's own networks, which no pool may overlap (the rule of topology files).
+          const ctl = new Ctl(ds, { labNetworks: labNetworks(state.plan) });
+          return verb === 'apply' ? ctl.apply(resources) : ctl.delete(resources);
+        });
         print(summary(done, results));
+        for (const r of results) {
+          if (r.releasedBlocks) print(`released the empty IPAM block${r.releasedBlocks.length > 1 ? 's' : ''} of ${r.kind} ${r.name}: ${r.releasedBlocks.join(', ')}`);
+        }
       });
   }
   ctl
@@ -83,15 +93,15 @@ export function ctlCommands(program: Command): void {
     });
 }
 
-/** The resources of a file (- for standard input); a file that cannot be read is an input error. */
-async function readResources(file: string) {
+/** The resources of a file (- for standard input), for an apply or a delete; a file that cannot be read is an input error. */
+async function readResources(file: string, verb: 'apply' | 'delete') {
   const { readFileSync } = await import('node:fs');
-  const { parseResourceFile } = await import('../ctl/parse.js');
+  const { parseDeleteTargets, parseResourceFile } = await import('../ctl/parse.js');
   let text: string;
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
   } catch (err) {
     throw new InputError(`${file}: cannot read: ${errorMessage(err)}`);
   }
-  return parseResourceFile(text, file);
+  return verb === 'apply' ? parseResourceFile(text, file) : parseDeleteTargets(text, file);
 }

@@ -31,7 +31,7 @@ export function labCommands(program: Command): void {
       if (o.backend !== undefined) (await import('../sim/backends/index.js')).backendFor(o.backend);
       const resolved = resolveTopology(topology, { hosts: o.hosts, workloads: o.workloads });
       const plan = o.agents ? { ...resolved, agents: { ...resolved.agents, mode: o.agents } } : resolved;
-      const name = o.name ?? defaultLabName(plan.source, topology);
+      const name = o.name ?? defaultLabName(plan.source, topology, plan.name);
       const r = await up(plan, { name, backend: o.backend, ignoreLimits: o.ignoreLimits, log: (l) => print(`  ${l}`) });
       for (const n of r.notes) print(`preflight: ${n}`);
       print(`lab "${name}" is up: ${r.state.hosts.length} hosts, ${plan.workloads.length} workloads, all blocks learned by BGP in ${r.timings.total} ms`);
@@ -138,8 +138,12 @@ function daemon(state: 'running' | 'stalled' | 'dead', pid: number | undefined):
   return state === 'running' ? `running (${pid})` : state === 'stalled' ? `STALLED (${pid})` : `DEAD${pid ? ` (was ${pid})` : ''}`;
 }
 
-/** The lab name `up` picks when none is given: the topology's file or built-in name, as a lab name. */
-export function defaultLabName(source: string, arg: string): string {
+/**
+ * The lab name `up` picks when none is given: the topology's `name:` when it has one (`name`),
+ * else its file or built-in name, as a lab name.
+ */
+export function defaultLabName(source: string, arg: string, name?: string): string {
+  if (name !== undefined) return name;
   const base = (source.split('/').pop() ?? arg).replace(/\.ya?ml$/, '').replace(/ \(built-in.*$/, '');
   return (
     base

@@ -2,9 +2,10 @@
  * Checks of resources against each other and against what the datastore holds (pure): what an
  * apply must not do (crossCheck: a pool overlapping another pool or a node's network, an address
  * claimed by two nodes, a peering for an unknown node), and what stops a delete (checkDeletes: a
- * resource that does not exist, a Node with workload endpoints, an IPPool with allocated blocks).
+ * resource that does not exist, a Node with workload endpoints, an IPPool with addresses in use).
  */
 import { blockUsage } from '../ipam/blocks.js';
+import { type LabNetwork, poolOverlapsLab } from '../model/address-plan.js';
 import type { AllocationBlock, Resource, ResourceRef, StoredResource } from '../model/resources.js';
 import { blockOf, canonicalIp, cidrsOverlap, parseCidr } from '../net/cidr.js';
 import { identity, kindInfo, spellingList, type KindInfo } from './kinds.js';
@@ -16,6 +17,8 @@ interface CheckInput {
   incoming: readonly Resource[];
   /** What the datastore would hold after the apply. */
   after: readonly StoredResource[];
+  /** The lab's own networks (fabric, IPv6 fabric, router LANs), when known: no pool may overlap them. */
+  networks: readonly LabNetwork[];
 }
 
 /** A rule: the problems it finds, each with the incoming resource it is about. */
@@ -77,13 +80,17 @@ function ofKind<T extends StoredResource>(list: readonly T[], kind: string): T[]
  * already stored is not re-judged), once per pair.
  */
 const CROSS_CHECKS: readonly CrossCheck[] = [
-  // A pool overlapping another pool, or the network of a node's address: Calico would route
-  // workload addresses over host addresses.
-  ({ existing, incoming, after }) => {
+  // A pool overlapping another pool, the lab's networks (the rule a topology's pools follow), or
+  // the network of a node's address: Calico would route workload addresses over host addresses.
+  ({ existing, incoming, after, networks }) => {
     const problems: [Resource, string][] = [];
     const newPools = ofKind(incoming, 'IPPool');
+    // A node's network inside a lab network adds nothing to the lab network's check.
+    const covered = (net: string) => networks.some((n) => overlaps(net, n.cidr) && Number(net.split('/')[1]) >= Number(n.cidr.split('/')[1]));
     newPools.forEach((pool, i) => {
       const cidr = poolCidr(pool)!;
+      const why = poolOverlapsLab(cidr, networks);
+      if (why) problems.push([pool, `${describe(pool)}: spec.cidr: ${why}`]);
       const others = [...ofKind(existing, 'IPPool'), ...newPools.slice(0, i)];
       for (const other of others) {
         const theirs = poolCidr(other);
@@ -94,7 +101,7 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
       }
       for (const node of ofKind(after, 'Node')) {
         for (const a of nodeAddresses(node)) {
-          if (overlaps(cidr, a.network)) {
+          if (!covered(a.network) && overlaps(cidr, a.network)) {
             problems.push([
               pool,
               `${describe(pool)}: spec.cidr: ${cidr} overlaps the network ${a.network} of Node ${node.metadata.name} (${a.field} ${a.value}): workload routes would shadow host addresses`,
@@ -148,13 +155,14 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
 
 /**
  * Checks validated `incoming` resources against the datastore's `current` resources (each with
- * its right `kind`) and against each other: a pool overlapping another pool or a node's network,
- * a node claiming another node's address, a BGPPeer for an unknown node. Returns the problems.
+ * its right `kind`), the lab's `networks` and each other: a pool overlapping another pool, a lab
+ * network or a node's network, a node claiming another node's address, a BGPPeer for an unknown
+ * node. Returns the problems.
  */
-export function crossCheck(current: readonly StoredResource[], incoming: readonly Resource[]): string[] {
+export function crossCheck(current: readonly StoredResource[], incoming: readonly Resource[], networks: readonly LabNetwork[] = []): string[] {
   const replaced = new Set(incoming.map(identity));
   const existing = current.filter((r) => !replaced.has(identity(r)));
-  const input: CheckInput = { existing, incoming, after: [...existing, ...incoming] };
+  const input: CheckInput = { existing, incoming, after: [...existing, ...incoming], networks };
   const order = new Map(incoming.map((r, i) => [r, i]));
   return CROSS_CHECKS.flatMap((check) => check(input))
     .sort((a, b) => order.get(a[0])! - order.get(b[0])!)
@@ -182,10 +190,17 @@ export function resolveTargets(targets: readonly ResourceRef[]): { refs: { info:
   return { refs, problems };
 }
 
+/** The IPAM blocks inside a pool (none if its CIDR cannot be read). */
+export function poolBlocks(pool: StoredResource, blocks: readonly AllocationBlock[]): AllocationBlock[] {
+  const cidr = poolCidr(pool);
+  return cidr ? blocks.filter((b) => overlaps(cidr, b.cidr)) : [];
+}
+
 /**
  * Why the targets cannot be deleted, given everything stored (`current`, with workload endpoints)
  * and the IPAM blocks: a resource that does not exist, a Node that still has workload endpoints,
- * an IPPool that still has allocated blocks. Empty if the delete may go ahead.
+ * an IPPool with addresses in use (its empty blocks do not stop it: they are released with it).
+ * Empty if the delete may go ahead.
  */
 export function checkDeletes(current: readonly StoredResource[], blocks: readonly AllocationBlock[], targets: readonly ResourceRef[]): string[] {
   const { refs, problems } = resolveTargets(targets);
@@ -209,12 +224,12 @@ export function checkDeletes(current: readonly StoredResource[], blocks: readonl
       }
     }
     if (t.info.kind === 'IPPool') {
-      const cidr = poolCidr(r);
-      const inPool = cidr ? blocks.filter((b) => !b.deleted && overlaps(cidr, b.cidr)) : [];
-      if (inPool.length) {
-        const used = inPool.reduce((n, b) => n + blockUsage(b).used, 0);
+      // Empty blocks are released with the pool (poolBlocks); addresses in use stop the delete.
+      const inUse = poolBlocks(r, blocks).filter((b) => blockUsage(b).used > 0);
+      if (inUse.length) {
+        const used = inUse.reduce((n, b) => n + blockUsage(b).used, 0);
         problems.push(
-          `${t.at}: IPPool ${t.name} still has ${inPool.length} allocated block${inPool.length > 1 ? 's' : ''} (${used} address${used === 1 ? '' : 'es'} in use): delete the workloads using it first`,
+          `${t.at}: IPPool ${t.name} still has ${used} address${used === 1 ? '' : 'es'} in use, in ${inUse.length} block${inUse.length > 1 ? 's' : ''} (${inUse.map((b) => b.cidr).join(', ')}): delete the workloads using ${used === 1 ? 'it' : 'them'} first`,
         );
       }
     }

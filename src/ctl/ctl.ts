@@ -3,12 +3,17 @@
  * in etcd. An apply or a delete checks everything first (parse.ts validates, cross-checks.ts
  * checks against what is stored), then writes in ONE etcd transaction: all or nothing.
  */
-import { keys } from '../datastore/keys.js';
+import { affinityFromKey, keys } from '../datastore/keys.js';
+import { ETCD_MAX_TXN_OPS } from '../datastore/limits.js';
 import type { Datastore } from '../datastore/store.js';
-import type { AllocationBlock, ResourceRef, StoredResource } from '../model/resources.js';
+import type { LabNetwork } from '../model/address-plan.js';
+import type { AllocationBlock, BlockAffinity, ResourceRef, StoredResource } from '../model/resources.js';
+import { compareCidrs } from '../net/cidr.js';
 import { DatastoreError } from '../util/errors.js';
-import { checkDeletes, crossCheck, resolveTargets } from './cross-checks.js';
+import { checkDeletes, crossCheck, poolBlocks, resolveTargets } from './cross-checks.js';
 import { infoOf, keyOf, KINDS, resolveKind, type KindInfo } from './kinds.js';
+import { applyLimitProblems, MAX_RESOURCES_PER_TXN, resourceSizeProblems } from './limits.js';
+import { filesOf } from './origins.js';
 import { validateResources } from './parse.js';
 import { ResourceError } from './resource-error.js';
 
@@ -21,10 +26,10 @@ export interface ApplyResult {
 export interface DeleteResult {
   kind: string;
   name: string;
+  /** For an IPPool: the empty IPAM blocks released with it (CIDRs, in address order). */
+  releasedBlocks?: string[];
 }
 
-/** etcd's default --max-txn-ops: the most writes one transaction may hold. */
-export const MAX_RESOURCES_PER_TXN = 128;
 /** How many times apply/delete re-reads and retries when someone else wrote in between. */
 const MAX_ATTEMPTS = 5;
 
@@ -39,23 +44,30 @@ interface StoredEntry {
  * after a concurrent write): a bad file, or a refused delete, changes nothing.
  */
 export class Ctl {
-  constructor(private readonly ds: Datastore) {}
+  /** `labNetworks`: the lab's fabric, IPv6 fabric and router LANs (labNetworks(plan)), which no IPPool may overlap. */
+  constructor(
+    private readonly ds: Datastore,
+    private readonly opts: { labNetworks?: readonly LabNetwork[] } = {},
+  ) {}
 
   /**
    * Creates or replaces the resources (spec and labels; creationTimestamp is kept). Validates all
-   * of them (schema, then against the datastore and each other) before writing any; throws a
+   * of them (schema, size, then against the datastore and each other) before writing any; throws a
    * ResourceError listing every problem. Returns, in input order, what happened to each.
    */
   async apply(resources: readonly unknown[]): Promise<ApplyResult[]> {
     const valid = validateResources(resources);
-    if (valid.length > MAX_RESOURCES_PER_TXN) {
-      throw new ResourceError([`cannot apply ${valid.length} resources at once: etcd takes at most ${MAX_RESOURCES_PER_TXN} writes in one transaction; split the file`]);
-    }
+    // What etcd would refuse as too large is refused here, before anything is read or sent.
+    const tooLarge = resourceSizeProblems(valid);
+    if (tooLarge.length) throw new ResourceError(tooLarge);
+    const tooMuch = applyLimitProblems(valid);
+    if (tooMuch.length) throw new ResourceError(tooMuch);
     for (let attempt = 1; ; attempt++) {
       const { entries, revision } = await this.readResources();
       const problems = crossCheck(
         entries.map((e) => e.value),
         valid,
+        this.opts.labNetworks,
       );
       if (problems.length) throw new ResourceError(problems);
       const stored = new Map(entries.map((e) => [e.key, e.value]));
@@ -76,27 +88,50 @@ export class Ctl {
   /**
    * Deletes resources by kind and name (any calicoctl spelling of the kind). Refuses, deleting
    * nothing, if one does not exist, a Node still has workload endpoints, or an IPPool still has
-   * allocated blocks; the ResourceError lists every such problem.
+   * addresses in use; the ResourceError lists every such problem. An IPPool's empty blocks (and
+   * their affinity records) are released in the same transaction, as Calico does.
    */
   async delete(targets: readonly ResourceRef[]): Promise<DeleteResult[]> {
+    const { refs } = resolveTargets(targets);
+    const n = (x: number) => x.toLocaleString('en-US');
+    if (refs.length > MAX_RESOURCES_PER_TXN) {
+      throw new ResourceError([`${filesOf(targets)}: ${n(refs.length)} resources: one delete removes at most ${n(MAX_RESOURCES_PER_TXN)} (one etcd transaction, all or nothing); split the file`]);
+    }
     for (let attempt = 1; ; attempt++) {
-      const [{ entries, revision }, blocks] = await Promise.all([this.readResources(), this.ds.list<AllocationBlock>(keys.blocks)]);
+      const [{ entries, revision }, blocks, affinities] = await Promise.all([this.readResources(), this.ds.list<AllocationBlock>(keys.blocks), this.ds.list<BlockAffinity>(keys.allAffinities)]);
       const problems = checkDeletes(
         entries.map((e) => e.value),
         blocks.items.map((b) => b.value),
         targets,
       );
       if (problems.length) throw new ResourceError(problems);
-      const { refs } = resolveTargets(targets);
-      if (refs.length > MAX_RESOURCES_PER_TXN) {
-        throw new ResourceError([`cannot delete ${refs.length} resources at once: etcd takes at most ${MAX_RESOURCES_PER_TXN} writes in one transaction`]);
+      const byKey = new Map(entries.map((e) => [e.key, e.value]));
+      const deletes: string[] = [];
+      const results = refs.map((t): DeleteResult => {
+        const key = keyOf(t.info, { metadata: { name: t.name, namespace: t.namespace } });
+        deletes.push(key);
+        if (t.info.kind !== 'IPPool') return { kind: t.info.kind, name: t.name };
+        // The pool's blocks are all empty (checkDeletes): release them and their affinities.
+        const released = poolBlocks(
+          byKey.get(key)!,
+          blocks.items.map((b) => b.value),
+        ).map((b) => b.cidr);
+        const inPool = new Set(released);
+        deletes.push(...blocks.items.filter((b) => inPool.has(b.value.cidr)).map((b) => b.key));
+        deletes.push(...affinities.items.filter((a) => inPool.has(affinityFromKey(a.key)?.cidr ?? '')).map((a) => a.key));
+        return { kind: t.info.kind, name: t.name, ...(released.length ? { releasedBlocks: released.sort(compareCidrs) } : {}) };
+      });
+      if (deletes.length > ETCD_MAX_TXN_OPS) {
+        throw new ResourceError([
+          `${filesOf(targets)}: this delete takes ${n(deletes.length)} writes (${n(refs.length)} resources, ${n(deletes.length - refs.length)} records of the empty IPAM blocks released with the pools): one etcd transaction holds at most ${n(ETCD_MAX_TXN_OPS)}; split the file`,
+        ]);
       }
-      const deletes = refs.map((t) => keyOf(t.info, { metadata: { name: t.name, namespace: t.namespace } }));
       const unchangedSince = [
         { prefix: keys.resourcePrefix, revision },
         { prefix: keys.blocks, revision: blocks.revision },
+        { prefix: keys.allAffinities, revision: affinities.revision },
       ];
-      if (await this.ds.txn({ deletes, unchangedSince })) return refs.map((t) => ({ kind: t.info.kind, name: t.name }));
+      if (await this.ds.txn({ deletes, unchangedSince })) return results;
       if (attempt === MAX_ATTEMPTS) throw new DatastoreError(`the datastore kept changing during ${MAX_ATTEMPTS} attempts to delete; nothing was deleted`);
     }
   }

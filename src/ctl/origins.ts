@@ -6,6 +6,15 @@
 /** Where each parsed or validated resource came from (`peers.yaml: document 2`), for errors. */
 export const origins = new WeakMap<object, string>();
 
+/** The file each parsed resource came from (`peers.yaml`), for errors about a file as a whole. */
+export const sourceFiles = new WeakMap<object, string>();
+
+/** `a.yaml` or `a.yaml, b.yaml`: the files the resources came from; `resources` when made in code. */
+export function filesOf(resources: readonly object[]): string {
+  const files = [...new Set(resources.map((r) => sourceFiles.get(r)).filter((f) => f !== undefined))];
+  return files.length ? files.join(', ') : 'resources';
+}
+
 /** `<where> (<Kind> <name>)`, leaving out what is not a non-empty string. */
 export function label(where: string, kind: unknown, name: unknown): string {
   const k = typeof kind === 'string' && kind ? kind : undefined;

@@ -4,11 +4,13 @@
  * Every problem names where it is: `<source>: document <n> (<Kind> <name>): <field path>: <reason>`.
  */
 import { parseAllDocuments } from 'yaml';
-import type { z } from 'zod';
-import { API_VERSION, type Resource } from '../model/resources.js';
+import { z } from 'zod';
+import { resourceName, strict } from '../model/resource-fields.js';
+import { API_VERSION, ref, type Resource, type ResourceRef } from '../model/resources.js';
 import { errorMessage } from '../util/errors.js';
-import { identity, kindInfo, KINDS, WRITABLE_KINDS } from './kinds.js';
-import { describe, label, origins } from './origins.js';
+import { YamlAliasError, yamlValue } from '../util/yaml.js';
+import { identity, type KindInfo, kindInfo, KINDS, WRITABLE_KINDS } from './kinds.js';
+import { describe, label, origins, sourceFiles } from './origins.js';
 import { ResourceError } from './resource-error.js';
 
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -53,24 +55,34 @@ function issueLines(err: z.ZodError): string[] {
   });
 }
 
-/** Validates one resource: the value, or the problems (each prefixed with `where (Kind name)`). */
-function validateOne(raw: unknown, where: string): { resource?: Resource; problems: string[] } {
+/**
+ * The envelope of a resource: a mapping with apiVersion v3 and a kind calico-sim knows (exact
+ * spelling, as in files). Its kind and `at` (`where (Kind name)`, for errors), or the problems.
+ */
+function envelope(raw: unknown, where: string, what: string): { info?: KindInfo; at: string; problems: string[] } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return { problems: [`${where}: expected a resource (a mapping with apiVersion, kind, metadata and spec), got ${describeValue(raw)}`] };
+    return { at: where, problems: [`${where}: expected a resource (a mapping with ${what}), got ${describeValue(raw)}`] };
   }
   const obj = raw as Record<string, unknown>;
   const meta = obj.metadata as Record<string, unknown> | undefined;
   const at = label(where, obj.kind, typeof meta === 'object' && meta !== null ? meta.name : undefined);
   if (obj.apiVersion !== API_VERSION) {
-    return { problems: [`${at}: apiVersion: must be ${API_VERSION} (got ${obj.apiVersion === undefined ? 'nothing' : describeValue(obj.apiVersion)})`] };
+    return { at, problems: [`${at}: apiVersion: must be ${API_VERSION} (got ${obj.apiVersion === undefined ? 'nothing' : describeValue(obj.apiVersion)})`] };
   }
   if (typeof obj.kind !== 'string')
-    return { problems: [`${at}: kind: ${obj.kind === undefined ? 'required' : `expected a string, got ${describeValue(obj.kind)}`} (one of ${WRITABLE_KINDS.join(', ')})`] };
+    return { at, problems: [`${at}: kind: ${obj.kind === undefined ? 'required' : `expected a string, got ${describeValue(obj.kind)}`} (one of ${WRITABLE_KINDS.join(', ')})`] };
   const info = KINDS.find((k) => k.kind === obj.kind);
   if (!info) {
     const hint = kindInfo(obj.kind) ? ` (kinds are case-sensitive in files: ${kindInfo(obj.kind)!.kind})` : '';
-    return { problems: [`${at}: kind: unsupported kind ${JSON.stringify(obj.kind)}${hint}; calico-sim applies ${WRITABLE_KINDS.join(', ')}`] };
+    return { at, problems: [`${at}: kind: unsupported kind ${JSON.stringify(obj.kind)}${hint}; calico-sim applies ${WRITABLE_KINDS.join(', ')}`] };
   }
+  return { info, at, problems: [] };
+}
+
+/** Validates one resource: the value, or the problems (each prefixed with `where (Kind name)`). */
+function validateOne(raw: unknown, where: string): { resource?: Resource; problems: string[] } {
+  const { info, at, problems } = envelope(raw, where, 'apiVersion, kind, metadata and spec');
+  if (!info) return { problems };
   if (!info.schema) return { problems: [`${at}: kind: ${info.kind} cannot be applied: ${info.readOnly}`] };
   const parsed = info.schema.safeParse(raw, { error: errorMap });
   if (!parsed.success) return { problems: issueLines(parsed.error).map((l) => `${at}: ${l}`) };
@@ -78,11 +90,39 @@ function validateOne(raw: unknown, where: string): { resource?: Resource; proble
   return { resource: parsed.data, problems: [] };
 }
 
+/** What a delete reads of a resource: its identity; the spec (and other metadata) may be there or not. */
+const targetSchemas = new Map(
+  KINDS.map((info) => [
+    info.kind,
+    strict({
+      apiVersion: z.literal(API_VERSION),
+      kind: z.literal(info.kind),
+      metadata: z.looseObject({
+        name: resourceName,
+        namespace: info.namespaced ? resourceName.optional() : z.never({ error: `${info.kind} is not namespaced: leave metadata.namespace out` }).optional(),
+      }),
+      spec: z.unknown().optional(),
+    }),
+  ]),
+);
+
+/** Reads one delete target: kind, name and namespace, or the problems. */
+function targetOne(raw: unknown, where: string): { target?: ResourceRef; problems: string[] } {
+  const { info, at, problems } = envelope(raw, where, 'apiVersion, kind and metadata');
+  if (!info) return { problems };
+  const parsed = targetSchemas.get(info.kind)!.safeParse(raw, { error: errorMap });
+  if (!parsed.success) return { problems: issueLines(parsed.error).map((l) => `${at}: ${l}`) };
+  const { name, namespace } = parsed.data.metadata;
+  const target = ref(info.kind, name, namespace);
+  origins.set(target, where);
+  return { target, problems: [] };
+}
+
 /**
  * Validates resources given as values (`where` names each in errors), and refuses the same
  * resource twice. Throws a ResourceError listing every problem.
  */
-function validateEntries(entries: readonly { raw: unknown; where: string }[]): Resource[] {
+function validateEntries(entries: readonly { raw: unknown; where: string; file?: string | undefined }[]): Resource[] {
   const problems: string[] = [];
   const out: Resource[] = [];
   const seen = new Map<string, string>();
@@ -91,6 +131,7 @@ function validateEntries(entries: readonly { raw: unknown; where: string }[]): R
     problems.push(...v.problems);
     if (!v.resource) continue;
     const r = v.resource;
+    if (e.file !== undefined) sourceFiles.set(r, e.file);
     const id = identity(r);
     const first = seen.get(id);
     const shown = r.metadata.namespace === undefined ? r.metadata.name : `${r.metadata.namespace}/${r.metadata.name}`;
@@ -107,7 +148,12 @@ function validateEntries(entries: readonly { raw: unknown; where: string }[]): R
  * the normalized resources (defaults filled, addresses canonical); throws a ResourceError.
  */
 export function validateResources(resources: readonly unknown[]): Resource[] {
-  return validateEntries(resources.map((raw, i) => ({ raw, where: (typeof raw === 'object' && raw !== null && origins.get(raw)) || `resource ${i + 1}` })));
+  return validateEntries(
+    resources.map((raw, i) => {
+      const known = typeof raw === 'object' && raw !== null;
+      return { raw, where: (known && origins.get(raw)) || `resource ${i + 1}`, file: known ? sourceFiles.get(raw) : undefined };
+    }),
+  );
 }
 
 /**
@@ -119,7 +165,29 @@ export function validateResources(resources: readonly unknown[]): Resource[] {
 export function parseResourceFile(text: string, source: string): Resource[] {
   const entries = readDocuments(text, source);
   if (entries.length === 0) throw new ResourceError([`${source}: no resources in the file`]);
-  return validateEntries(entries);
+  return validateEntries(entries.map((e) => ({ ...e, file: source })));
+}
+
+/**
+ * Reads the resources a `delete -f` names, from a file as parseResourceFile reads one: each
+ * document needs only apiVersion, kind and metadata.name (and metadata.namespace for a
+ * namespaced kind); a spec may be there or not and is not checked. Throws a ResourceError naming
+ * each problem.
+ */
+export function parseDeleteTargets(text: string, source: string): ResourceRef[] {
+  const entries = readDocuments(text, source);
+  if (entries.length === 0) throw new ResourceError([`${source}: no resources in the file`]);
+  const problems: string[] = [];
+  const out: ResourceRef[] = [];
+  for (const e of entries) {
+    const v = targetOne(e.raw, e.where);
+    problems.push(...v.problems);
+    if (!v.target) continue;
+    sourceFiles.set(v.target, source);
+    out.push(v.target);
+  }
+  if (problems.length) throw new ResourceError(problems);
+  return out;
 }
 
 function readDocuments(text: string, source: string): { raw: unknown; where: string }[] {
@@ -146,10 +214,11 @@ function readDocuments(text: string, source: string): { raw: unknown; where: str
         throw new ResourceError([`${source}: document ${i + 1}: ${line}malformed YAML: ${what}`], { cause: err });
       }
       try {
-        docs.push(doc.toJS({ maxAliasCount: 100 }));
+        docs.push(yamlValue(doc));
       } catch (err) {
         // Aliases are resolved here: an unknown anchor, or too many aliases (an expansion attack).
-        throw new ResourceError([`${source}: document ${i + 1}: malformed YAML: ${errorMessage(err)}`], { cause: err });
+        const why = err instanceof YamlAliasError ? err.message : `malformed YAML: ${errorMessage(err)}`;
+        throw new ResourceError([`${source}: document ${i + 1}: ${why}`], { cause: err });
       }
     }
   }

@@ -17,9 +17,12 @@ export class Datastore {
   readonly client: Etcd3;
 
   constructor(readonly endpoints: string[]) {
+    // gRPC's default 4 MiB would fail a list, or a watch event batch, of more than that (one
+    // apply may write up to ETCD_MAX_REQUEST_BYTES): take whatever etcd sends.
     this.client = new Etcd3({
       hosts: endpoints,
       dialTimeout: 3_000,
+      grpcOptions: { 'grpc.max_receive_message_length': -1 },
       // The lab's etcd is one local server that a fault or `heal` restarts in well under a second.
       // The client's defaults (a circuit breaker that stays open 5 s after 3 failures, watch
       // retries backing off from 128 ms to 30 s) left the agents blind for ~7 s after a restart.
@@ -73,8 +76,8 @@ export class Datastore {
    * Puts and deletes in ONE transaction: all of them or none. With `unchangedSince`, commits only
    * if no key under each prefix was created or modified after that revision (a `list` revision),
    * so that what was checked is still what is written over; returns false, writing nothing,
-   * otherwise. (A key deleted under the prefix since then goes unnoticed.) etcd refuses more than
-   * 128 operations in a transaction (its --max-txn-ops default).
+   * otherwise. (A key deleted under the prefix since then goes unnoticed.) A lab's etcd refuses
+   * more than ETCD_MAX_TXN_OPS operations or ETCD_MAX_REQUEST_BYTES in a transaction (limits.ts).
    */
   async txn(ops: { puts?: { key: string; value: unknown }[]; deletes?: string[]; unchangedSince?: { prefix: string; revision: string }[] }): Promise<boolean> {
     const compare = (ops.unchangedSince ?? []).map(({ prefix, revision }) => ({

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseDocument, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { cidrsOverlap, familyOf, ipAt, parseCidr } from '../net/cidr.js';
 import { IpamError, TopologyError, errorMessage } from '../util/errors.js';
-import { NAME_RE } from './names.js';
+import { YamlAliasError, yamlValue } from '../util/yaml.js';
+import { LAB_RE, NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
-import { outsideLabRanges } from './address-plan.js';
+import { labNetworks, outsideLabRanges, poolOverlapsLab } from './address-plan.js';
 import type { BgpTimers, PolicyDataplaneKind } from './resources.js';
 import { compact } from '../util/object.js';
 import { labelMap } from './labels.js';
@@ -74,7 +75,8 @@ const RouterSchema = z.strictObject({
 });
 
 export const TopologySchema = z.strictObject({
-  name: name.optional(),
+  /** The lab's name when `up` is given none (README: "Topology files"). */
+  name: z.string().regex(LAB_RE, 'must be 1-16 characters of a-z, 0-9 and "-" (not at either end): it names the lab').optional(),
   description: z.string().optional(),
   asNumber: asNumber.default(64512),
   // 198.18.0.0/17: DESIGN.md's fabric /16 would contain its own external range 198.18.255.0/24.
@@ -173,6 +175,8 @@ export interface WorkloadPlan {
 /** A validated topology with every address decided: what the engine builds. */
 export interface LabPlan {
   source: string;
+  /** The topology's `name:`: the lab's name when `up` is given none. */
+  name?: string;
   asNumber: number;
   meshEnabled: boolean;
   fabric: { cidr: string; gatewayIp: string; prefixLength: number };
@@ -214,8 +218,11 @@ export function loadTopologyFile(path: string): LabPlan {
 export function parseTopology(text: string, source: string): LabPlan {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { prettyErrors: true });
+    const parsed = parseDocument(text, { prettyErrors: true });
+    if (parsed.errors[0]) throw parsed.errors[0];
+    doc = yamlValue(parsed);
   } catch (err) {
+    if (err instanceof YamlAliasError) throw new TopologyError(`${source}: ${err.message}`, { cause: err });
     const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}: ` : '';
     throw new TopologyError(`${source}: ${where}malformed YAML: ${errorMessage(err).split('\n')[0]}`, { cause: err });
   }
@@ -289,11 +296,13 @@ function plan(t: Topology, source: string): LabPlan {
       if (n === r.name || !t.routers.some((x) => x.name === n)) fail(`routers[${i}].peerRouters[${j}]`, `unknown router "${n}"`);
     });
   });
+  const routerNets = t.routers.map((r, i) => {
+    const net = checkCidr(r.network, `routers[${i}].network`, fail);
+    if (cidrsOverlap(net, fabric)) fail(`routers[${i}].network`, `${net} overlaps the fabric ${fabric}`);
+    return net;
+  });
   const pools = t.pools.map((p, i): PoolPlan => {
     const cidr = checkCidr(p.cidr, `pools[${i}].cidr`, fail);
-    if (cidrsOverlap(cidr, fabric)) {
-      fail(`pools[${i}].cidr`, `pool ${cidr} overlaps the fabric (host) network ${fabric}: workload routes would shadow host addresses`);
-    }
     const prefix = Number(cidr.split('/')[1]);
     const family = familyOf(cidr);
     const blockSize = p.blockSize ?? DEFAULT_BLOCK_SIZE[family];
@@ -309,16 +318,30 @@ function plan(t: Topology, source: string): LabPlan {
   const fabricPrefix = Number(fabric.split('/')[1]);
   const dualStack = pools.some((p) => familyOf(p.cidr) === 6);
   const fabric6 = dualStack ? checkCidr(t.fabric6, 'fabric6', fail) : undefined;
-  if (fabric6) {
-    if (familyOf(fabric6) !== 6) fail('fabric6', `${fabric6} is not an IPv6 network`);
-    pools.forEach((p, i) => {
-      if (cidrsOverlap(p.cidr, fabric6)) fail(`pools[${i}].cidr`, `pool ${p.cidr} overlaps the IPv6 fabric ${fabric6}`);
-    });
+  if (fabric6 && familyOf(fabric6) !== 6) fail('fabric6', `${fabric6} is not an IPv6 network`);
+  // The rule ctl applies to an IPPool on a running lab, too.
+  const networks = labNetworks({
+    fabric: { cidr: fabric },
+    fabric6: fabric6 ? { cidr: fabric6 } : undefined,
+    routers: t.routers.map((r, i) => ({ name: r.name, network: { cidr: routerNets[i]! } })),
+  });
+  pools.forEach((p, i) => {
+    const why = poolOverlapsLab(p.cidr, networks);
+    if (why) fail(`pools[${i}].cidr`, why);
+  });
+  for (const [field, net] of [['fabric', fabric], ...(fabric6 ? [['fabric6', fabric6]] : [])] as const) {
+    const room = hostRoom(net);
+    if (t.hosts.length > room) {
+      const n = t.hosts.length;
+      fail(
+        'hosts',
+        `${n} host${n === 1 ? '' : 's'} do${n === 1 ? 'es' : ''} not fit in the ${field} ${net}: it has room for ${room} host${room === 1 ? '' : 's'} (hosts take the addresses from .${FIRST_HOST_ORDINAL}${familyOf(net) === 4 ? ' to the last before the broadcast' : ' on'}; .${FABRIC_GATEWAY_ORDINAL} is the gateway, .${FIRST_ROUTER_ORDINAL}–.${FIRST_ROUTER_ORDINAL + MAX_ROUTERS - 1} the routers); ${n} host${n === 1 ? ' needs' : 's need'} a /${prefixForHosts(n, familyOf(net))} or larger`,
+      );
+    }
   }
-  const capacity = 2 ** (32 - fabricPrefix) - FIRST_HOST_ORDINAL - 1;
-  if (t.hosts.length > capacity) fail('hosts', `${t.hosts.length} hosts do not fit in the fabric ${fabric} (room for ${capacity})`);
   return {
     source,
+    ...(t.name ? { name: t.name } : {}),
     asNumber: t.asNumber,
     meshEnabled: t.bgp.nodeToNodeMesh,
     fabric: { cidr: fabric, gatewayIp: ipAt(fabric, FABRIC_GATEWAY_ORDINAL), prefixLength: fabricPrefix },
@@ -349,11 +372,7 @@ function plan(t: Topology, source: string): LabPlan {
     timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
     ipam: t.ipam,
     routers: t.routers.map((r, i): RouterPlan => {
-      const net = checkCidr(r.network, `routers[${i}].network`, fail);
-      if (cidrsOverlap(net, fabric)) fail(`routers[${i}].network`, `${net} overlaps the fabric ${fabric}`);
-      pools.forEach((p) => {
-        if (cidrsOverlap(net, p.cidr)) fail(`routers[${i}].network`, `${net} overlaps the pool ${p.cidr}`);
-      });
+      const net = routerNets[i]!;
       return {
         name: r.name,
         asNumber: r.asNumber,
@@ -366,6 +385,21 @@ function plan(t: Topology, source: string): LabPlan {
       };
     }),
   };
+}
+
+/** Pure: how many hosts a fabric network holds: addresses from FIRST_HOST_ORDINAL on (IPv4: up to the last before the broadcast); never negative. */
+export function hostRoom(net: string): number {
+  const { prefix, bits } = parseCidr(net);
+  const size = 2 ** Math.min(bits - prefix, 40); // more than any lab needs; keeps the number exact
+  return Math.max(0, size - FIRST_HOST_ORDINAL - (bits === 32 ? 1 : 0));
+}
+
+/** Pure: the longest prefix of a fabric of `family` with room for `hosts` hosts. */
+function prefixForHosts(hosts: number, family: 4 | 6): number {
+  const bits = family === 4 ? 32 : 128;
+  let prefix = bits;
+  while (hostRoom(`${family === 4 ? '0.0.0.0' : '::'}/${prefix}`) < hosts) prefix--;
+  return prefix;
 }
 
 /** A router's `peerWith` as a Calico selector over the hosts' labels. */

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { ETCD_LIMIT_FLAGS } from '../datastore/limits.js';
 import type { HostState, LabState, RouterState } from './state.js';
 import { ETCD_CLIENT_PORT } from './state.js';
 
@@ -56,6 +57,8 @@ export function etcdSpec(s: LabState): DaemonSpec {
       'revision',
       '--auto-compaction-retention',
       '1000',
+      // A resource file is applied in one transaction: let it hold thousands of resources.
+      ...ETCD_LIMIT_FLAGS,
     ],
   };
 }

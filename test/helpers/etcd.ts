@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ETCD_LIMIT_FLAGS } from '../../src/datastore/limits.js';
 import { Datastore } from '../../src/datastore/store.js';
 
 export interface EtcdServer {
@@ -47,6 +48,8 @@ export async function startEtcd(): Promise<EtcdServer> {
       'stderr',
       '--log-level',
       'warn',
+      // The limits of a lab's etcd.
+      ...ETCD_LIMIT_FLAGS,
     ],
     { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Ctl } from '../../src/ctl/ctl.js';
-import { parseResourceFile } from '../../src/ctl/parse.js';
+import { parseDeleteTargets, parseResourceFile } from '../../src/ctl/parse.js';
 import { formatResources, summary } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
 import { ref } from '../../src/model/resources.js';
@@ -12,6 +12,7 @@ import { keys } from '../../src/datastore/keys.js';
 import { Datastore } from '../../src/datastore/store.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
+import { bigPolicy } from '../helpers/bad-input.js';
 
 const V3 = 'apiVersion: projectcalico.org/v3';
 
@@ -152,20 +153,44 @@ describe('Ctl on a real etcd', () => {
     expect(await dump(ds)).toEqual(before);
   });
 
-  it('refuses more resources than one etcd transaction can hold', async () => {
-    const many = Array.from({ length: 129 }, (_, i) => ({
-      apiVersion: 'projectcalico.org/v3',
-      kind: 'IPPool',
-      metadata: { name: `p${i}` },
-      spec: { cidr: `198.19.${i}.0/24` },
-    }));
-    expect(await refused(ctl.apply(many))).toEqual(['cannot apply 129 resources at once: etcd takes at most 128 writes in one transaction; split the file']);
-    // 128 go through, in one transaction.
-    expect(await ctl.apply(many.slice(0, 128))).toHaveLength(128);
-    expect(await ctl.get('ipp')).toHaveLength(128);
+  it('refuses a resource too large for one etcd request before sending it, writing nothing', async () => {
+    await ctl.apply(parseResourceFile(cluster, 'cluster.yaml'));
+    const before = await dump(ds);
+    const big = parseResourceFile(bigPolicy('huge', 5 * 1024 * 1024), 'big.yaml');
+    expect(await refused(ctl.apply(big))).toEqual([
+      expect.stringMatching(
+        /^big\.yaml: document 1 \(GlobalNetworkPolicy huge\): spec\.ingress: 5\.\d MiB .*; the resource takes 5\.\d MiB \([\d,]+ bytes\) as stored, more than the 1 MiB \(1,048,576 bytes\) one resource may take/,
+      ),
+    ]);
+    expect(await dump(ds)).toEqual(before);
   });
 
-  it('delete refuses a node with workload endpoints and a pool with blocks, deleting nothing', async () => {
+  it('applies 200 policies of one file all or nothing, and reads back more than gRPC takes by default (4 MiB)', async () => {
+    const policy = (i: number) =>
+      `${V3}\nkind: GlobalNetworkPolicy\nmetadata: {name: allow-${i}}\nspec: {selector: "app == 'a${i}'", ingress: [{action: Allow, protocol: TCP, destination: {ports: [${1000 + i}]}}]}\n`;
+    const file = Array.from({ length: 200 }, (_, i) => policy(i)).join('---\n');
+    // One bad document among them: nothing is written.
+    const bad = `${file}---\n${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {node: node-x, peerIP: 198.18.0.1, asNumber: 65001}\n`;
+    expect(await refused(ctl.apply(parseResourceFile(bad, 'many.yaml')))).toEqual(['many.yaml: document 201 (BGPPeer tor): spec.node: unknown node "node-x" (no Node resource of that name)']);
+    expect(await ctl.get('gnp')).toHaveLength(0);
+    // All 200, in one transaction: one revision.
+    const results = await ctl.apply(parseResourceFile(file, 'many.yaml'));
+    expect(results).toHaveLength(200);
+    const revisions = new Set((await ds.list(keys.globalNetworkPolicies)).items.map((i) => i.modRevision));
+    expect(revisions.size).toBe(1);
+
+    // Eight resources of 800 KiB: 6.4 MiB in one transaction, then listed back whole.
+    const items = Array.from({ length: 8 }, (_, i) => ({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: `inventory-${i}`, annotations: { hosts: 'x'.repeat(800 * 1024) } },
+      spec: {},
+    }));
+    expect(await ctl.apply(parseResourceFile(JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'List', items }), 'inventory.json'))).toHaveLength(8);
+    expect(await ctl.get('gnp')).toHaveLength(208);
+  });
+
+  it('delete refuses a node with workload endpoints and a pool with addresses in use, deleting nothing', async () => {
     await ctl.apply(parseResourceFile(cluster, 'cluster.yaml'));
     const wep = (name: string, node: string) => ({
       apiVersion: 'projectcalico.org/v3',
@@ -176,11 +201,12 @@ describe('Ctl on a real etcd', () => {
     await ds.put(keys.workloadEndpoint('w1'), wep('w1', 'node-a'));
     await ds.put(keys.workloadEndpoint('w2'), wep('w2', 'node-a'));
     await ds.put(keys.block('198.19.0.0/26'), assignInBlock(newBlock('198.19.0.0/26', 'node-a'), 'lab.w1', 2)!.block);
+    await ds.put(keys.affinity('node-a', '198.19.0.0/26'), { state: 'confirmed', deleted: false });
     const before = await dump(ds);
 
     expect(await refused(ctl.delete([ref('bgppeer', 'tor'), ref('node', 'node-a'), ref('ippool', 'default-ipv4-ippool')]))).toEqual([
       'node node-a: Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first',
-      'ippool default-ipv4-ippool: IPPool default-ipv4-ippool still has 1 allocated block (2 addresses in use): delete the workloads using it first',
+      'ippool default-ipv4-ippool: IPPool default-ipv4-ippool still has 2 addresses in use, in 1 block (198.19.0.0/26): delete the workloads using them first',
     ]);
     expect(await refused(ctl.delete([ref('bgppeer', 'tor'), ref('Node', 'ghost'), ref('IPPool', 'nope')]))).toEqual(['resources do not exist: Node(ghost), IPPool(nope); nothing was deleted']);
     expect(await refused(ctl.delete([ref('wep', 'w1')]))).toEqual([
@@ -188,15 +214,14 @@ describe('Ctl on a real etcd', () => {
     ]);
     expect(await dump(ds)).toEqual(before);
 
-    // Once the workloads and their block are gone, the delete goes through, in one transaction.
+    // Once the workloads are gone (their addresses released, the block left empty with its
+    // affinity, as IPAM leaves it), the delete goes through, in one transaction.
     await ds.delete(keys.workloadEndpoint('w1'));
     await ds.delete(keys.workloadEndpoint('w2'));
-    await ds.delete(keys.block('198.19.0.0/26'));
+    await ds.put(keys.block('198.19.0.0/26'), newBlock('198.19.0.0/26', 'node-a'));
+    // A delete file needs no spec.
     const done = await ctl.delete(
-      parseResourceFile(
-        `${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {peerSelector: all()}\n---\n${V3}\nkind: Node\nmetadata: {name: node-a}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n`,
-        'del.yaml',
-      ),
+      parseDeleteTargets(`${V3}\nkind: BGPPeer\nmetadata: {name: tor}\n---\n${V3}\nkind: Node\nmetadata: {name: node-a}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n`, 'del.yaml'),
     );
     expect(done).toEqual([
       { kind: 'BGPPeer', name: 'tor' },
@@ -206,8 +231,10 @@ describe('Ctl on a real etcd', () => {
     expect(await ds.get(keys.node('node-a'))).toBeUndefined();
     expect(await ds.get(keys.bgpPeer('tor'))).toBeUndefined();
     expect(await ds.get(keys.node('node-b'))).toBeDefined();
-    await ctl.delete([ref('ippool', 'default-ipv4-ippool')]);
+    // The pool goes with its empty block and the block's affinity record.
+    expect(await ctl.delete([ref('ippool', 'default-ipv4-ippool')])).toEqual([{ kind: 'IPPool', name: 'default-ipv4-ippool', releasedBlocks: ['198.19.0.0/26'] }]);
     expect(await ds.get(keys.ippool('default-ipv4-ippool'))).toBeUndefined();
+    expect(await ds.client.getAll().prefix(keys.ipamPrefix).keys()).toEqual([]);
   });
 
   it('get: every kind spelling, sorted by name, one by name, and the tables', async () => {

@@ -5,6 +5,7 @@ import { CommanderError, Command } from 'commander';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CommanderExit, errorLines, exitCodeFor } from '../../src/cli/exit.js';
+import { billionLaughs } from '../helpers/bad-input.js';
 import { BackendError, InputError, InterruptedError, NoSuchLabError, TopologyError } from '../../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'csim-cli-'));
@@ -121,6 +122,35 @@ describe('the CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`${line}\n(see ${cmd} --help)`);
     expect(r.stdout).toBe('');
+  });
+  it('a YAML alias bomb in a topology or resource file: exit 2 at once, one line naming the file and the field', async () => {
+    const bomb = join(dir, 'bomb.yaml');
+    writeFileSync(bomb, billionLaughs(9));
+    for (const args of [
+      ['up', bomb],
+      ['ctl', 'apply', '-f', bomb],
+      ['ctl', 'delete', '-f', bomb],
+    ]) {
+      const t0 = performance.now();
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.startsWith(`calico-sim: ${bomb}: `)).toBe(true);
+      expect(r.stderr).toMatch(/: l2\[0\]: alias \*l1: its aliases would expand more than 100 times \(a YAML alias bomb, "billion laughs"\): refused$/);
+      expect(r.stderr).not.toContain('\n');
+      expect(r.stdout).toBe('');
+      expect(performance.now() - t0).toBeLessThan(10_000);
+    }
+  });
+  it('ctl delete -f reads documents without spec (it goes on to look for the lab)', async () => {
+    const file = join(dir, 'del.yaml');
+    writeFileSync(file, 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: web, namespace: t}\n');
+    const r = await cli('ctl', 'delete', '-f', file, '--name', 't-bi-nolab');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^calico-sim: no lab named "t-bi-nolab"/);
+    // apply still needs the spec.
+    const a = await cli('ctl', 'apply', '-f', file, '--name', 't-bi-nolab');
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(new RegExp(`^calico-sim: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: document 1 \\(IPPool p\\): spec: required`));
   });
   it('report schema bench-policy prints the JSON Schema of bench-policy files', async () => {
     const r = await cli('report', 'schema', 'bench-policy');

@@ -1,13 +1,24 @@
+import { YamlAliasError } from '../../src/util/yaml.js';
 import { describe, expect, it } from 'vitest';
 import { YAMLError } from 'yaml';
 import { checkDeletes, crossCheck } from '../../src/ctl/cross-checks.js';
-import { parseResourceFile, validateResources } from '../../src/ctl/parse.js';
+import { parseDeleteTargets, parseResourceFile, validateResources } from '../../src/ctl/parse.js';
 import { resolveKind } from '../../src/ctl/kinds.js';
 import { formatResources, summary } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
 import { ref, type Resource, type StoredResource } from '../../src/model/resources.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
-import { SimError } from '../../src/util/errors.js';
+import { SimError, TopologyError } from '../../src/util/errors.js';
+import { labNetworks } from '../../src/model/address-plan.js';
+import { parseTopology } from '../../src/model/topology.js';
+import { Ctl } from '../../src/ctl/ctl.js';
+import { applyLimitProblems, formatBytes, MAX_RESOURCE_BYTES, MAX_RESOURCES_PER_TXN, MAX_TXN_BYTES, resourceSizeProblems } from '../../src/ctl/limits.js';
+import { ETCD_MAX_REQUEST_BYTES, ETCD_MAX_TXN_OPS } from '../../src/datastore/limits.js';
+import { etcdSpec } from '../../src/sim/daemons.js';
+import type { LabState } from '../../src/sim/state.js';
+import type { Datastore } from '../../src/datastore/store.js';
+import { keys } from '../../src/datastore/keys.js';
+import { bigPolicy, billionLaughs } from '../helpers/bad-input.js';
 
 const V3 = 'apiVersion: projectcalico.org/v3';
 
@@ -342,6 +353,15 @@ describe('parseResourceFile: every error names the document, the resource and th
     expect(problemsOf(text)).toContain(expected);
   });
 
+  it('refuses a YAML alias bomb at once, naming the file, the document and where the aliases multiply', () => {
+    const t0 = performance.now();
+    expect(problemsOf(`${pool('p', '198.19.0.0/17')}---\n${billionLaughs(9)}`, 'bomb.yaml')).toEqual([
+      'bomb.yaml: document 2: l2[0]: alias *l1: its aliases would expand more than 100 times (a YAML alias bomb, "billion laughs"): refused',
+    ]);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(problemsOf(`${V3}\nkind: IPPool\nmetadata: {name: p}\nspec: *nope\n`)).toEqual(['f.yaml: document 1: spec: alias *nope names no anchor defined before it']);
+  });
+
   it("keeps the YAML parser's error as the cause of a malformed YAML file", () => {
     let err: unknown;
     try {
@@ -353,13 +373,13 @@ describe('parseResourceFile: every error names the document, the resource and th
     expect((err as ResourceError).cause).toBeInstanceOf(YAMLError);
   });
 
-  it('an alias that cannot be resolved is malformed YAML, a ResourceError (found by fuzz-resources)', () => {
+  it('an alias that cannot be resolved, or an alias bomb, is a ResourceError naming the field (found by fuzz-resources)', () => {
     // Before: ReferenceError ("Unresolved alias", "Excessive alias count...") out of parseResourceFile.
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)].join('\n');
     const cases: [string, string][] = [
-      ['<<: *a', 'f.yaml: document 1: malformed YAML: Unresolved alias (the anchor must be set before the alias): a'],
-      [`${V3}\n---\nb: *a\n`, 'f.yaml: document 2: malformed YAML: Unresolved alias (the anchor must be set before the alias): a'],
-      [bomb, 'f.yaml: document 1: malformed YAML: Excessive alias count indicates a resource exhaustion attack'],
+      ['<<: *a', 'f.yaml: document 1: ["<<"]: alias *a names no anchor defined before it'],
+      [`${V3}\n---\nb: *a\n`, 'f.yaml: document 2: b: alias *a names no anchor defined before it'],
+      [bomb, 'f.yaml: document 1: c[0]: alias *b: its aliases would expand more than 100 times (a YAML alias bomb, "billion laughs"): refused'],
     ];
     for (const [text, problem] of cases) {
       let err: unknown;
@@ -370,7 +390,7 @@ describe('parseResourceFile: every error names the document, the resource and th
       }
       expect(err).toBeInstanceOf(ResourceError);
       expect((err as ResourceError).problems).toEqual([problem]);
-      expect((err as ResourceError).cause).toBeInstanceOf(ReferenceError);
+      expect((err as ResourceError).cause).toBeInstanceOf(YamlAliasError);
     }
   });
 
@@ -430,6 +450,30 @@ describe('crossCheck: against the datastore and each other', () => {
     ]);
   });
 
+  it("refuses a pool overlapping the lab's networks whatever the Node records say, with the rule and the words of topology files", () => {
+    const topo = (extraPool: string) =>
+      `pools: [{cidr: 198.19.0.0/16}, {cidr: "2001:db8:1::/48"}${extraPool}]\nhosts: [{name: node-a}, {name: node-b}]\nrouters: [{name: gw, asNumber: 65000, network: 198.18.255.0/24}]\n`;
+    const networks = labNetworks(parseTopology(topo(''), 't.yaml'));
+    expect(networks).toEqual([
+      { cidr: '198.18.0.0/17', what: 'the fabric (host) network' },
+      { cidr: '2001:db8:f::/64', what: 'the IPv6 fabric' },
+      { cidr: '198.18.255.0/24', what: 'the LAN of router gw' },
+    ]);
+    // The nodes say nothing of IPv6 (Node resources applied with an ipv4Address only): the lab's IPv6 fabric is still there.
+    const withLab = (text: string) => crossCheck(current, parseResourceFile(text, 'new.yaml'), networks);
+    const v6 = 'pool 2001:db8:f::/80 overlaps the IPv6 fabric 2001:db8:f::/64: workload routes would shadow host addresses';
+    expect(withLab(pool('v6', '2001:db8:f::/80'))).toEqual([`new.yaml: document 1 (IPPool v6): spec.cidr: ${v6}`]);
+    expect(() => parseTopology(topo(', {cidr: "2001:db8:f::/80"}'), 't.yaml')).toThrow(new TopologyError(`t.yaml: pools[2].cidr: ${v6}`));
+    const lan = "pool 198.18.255.128/25 overlaps the LAN of router gw 198.18.255.0/24: workload routes would shadow the router's clients";
+    expect(withLab(pool('lan', '198.18.255.128/25'))).toEqual([`new.yaml: document 1 (IPPool lan): spec.cidr: ${lan}`]);
+    expect(() => parseTopology(topo(', {cidr: 198.18.255.128/25}'), 't.yaml')).toThrow(new TopologyError(`t.yaml: pools[2].cidr: ${lan}`));
+    // The IPv4 fabric: said once, not once per node on it.
+    expect(withLab(pool('fabric', '198.18.100.0/24'))).toEqual([
+      'new.yaml: document 1 (IPPool fabric): spec.cidr: pool 198.18.100.0/24 overlaps the fabric (host) network 198.18.0.0/17: workload routes would shadow host addresses',
+    ]);
+    expect(withLab(pool('fine', '2001:db8:2::/64'))).toEqual([]);
+  });
+
   it('refuses a node whose network covers a pool', () => {
     expect(check(node('node-c', '198.19.0.200/24'))).toEqual([
       "new.yaml: document 1 (Node node-c): spec.bgp.ipv4Address: the node's network 198.19.0.0/24 overlaps IPPool default-ipv4-ippool (198.19.0.0/17): workload routes would shadow host addresses",
@@ -470,9 +514,9 @@ describe('checkDeletes', () => {
     { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: 'w1', namespace: 'default' }, spec: { node: 'node-a', ipNetworks: ['198.19.0.0/32'] } },
   ];
   const block = assignInBlock(newBlock('198.19.0.0/26', 'node-a'), 'lab.w1', 2)!.block;
-  const blocks = [block, newBlock('198.19.0.64/26', 'node-b')];
+  const blocks = [block, newBlock('198.19.0.64/26', 'node-b'), newBlock('198.19.128.0/26', 'node-b'), newBlock('198.19.128.64/26', null)];
 
-  it('allows deleting what exists and is unused (any spelling of the kind)', () => {
+  it('allows deleting what exists and is unused (any spelling of the kind), a pool whose blocks are all empty too', () => {
     expect(checkDeletes(current, blocks, [ref('ippool', 'empty'), ref('nodes', 'node-b')])).toEqual([]);
   });
 
@@ -484,8 +528,8 @@ describe('checkDeletes', () => {
     expect(checkDeletes(current, blocks, [ref('Node', 'node-a')])).toEqual(['Node node-a: Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first']);
   });
 
-  it('refuses a pool that still has allocated blocks, and says how many', () => {
-    expect(checkDeletes(current, blocks, [ref('IPPool', 'p')])).toEqual(['IPPool p: IPPool p still has 2 allocated blocks (2 addresses in use): delete the workloads using it first']);
+  it('refuses a pool with addresses in use, and says how many and where (its empty blocks do not count)', () => {
+    expect(checkDeletes(current, blocks, [ref('IPPool', 'p')])).toEqual(['IPPool p: IPPool p still has 2 addresses in use, in 1 block (198.19.0.0/26): delete the workloads using them first']);
   });
 
   it('refuses workload endpoints (the CNI owns them) and unknown kinds', () => {
@@ -498,6 +542,40 @@ describe('checkDeletes', () => {
   it('names file positions when the targets come from a file', () => {
     const targets = parseResourceFile(node('node-a', '198.18.0.11/17'), 'del.yaml');
     expect(checkDeletes(current, blocks, targets)).toEqual(['del.yaml: document 1 (Node node-a): Node node-a still has 2 workload endpoints (w1, w2): delete those workloads first']);
+  });
+});
+
+describe('parseDeleteTargets: what a delete -f reads', () => {
+  it('needs only apiVersion, kind and metadata: no spec', () => {
+    const text = `${V3}\nkind: IPPool\nmetadata: {name: p}\n---\n${V3}\nkind: NetworkPolicy\nmetadata: {name: web, namespace: tenant-a}\n---\n${V3}\nkind: NetworkPolicy\nmetadata: {name: deny, labels: {a: b}}\n---\n${pool('q', '198.19.0.0/17')}`;
+    const targets = parseDeleteTargets(text, 'del.yaml');
+    expect(targets).toEqual([ref('IPPool', 'p'), ref('NetworkPolicy', 'web', 'tenant-a'), ref('NetworkPolicy', 'deny'), ref('IPPool', 'q')]);
+    // Errors about them still name the file and the document.
+    expect(checkDeletes([], [], targets.slice(0, 1))).toEqual(['resource does not exist: IPPool(p); nothing was deleted']);
+    expect(checkDeletes([], [], [ref('wep', 'w1')])[0]).toMatch(/^wep w1: WorkloadEndpoint cannot be deleted here/);
+    const wep = parseDeleteTargets(`${V3}\nkind: WorkloadEndpoint\nmetadata: {name: w1}\n`, 'del.yaml');
+    expect(checkDeletes([], [], wep)[0]).toMatch(/^del\.yaml: document 1 \(WorkloadEndpoint w1\): WorkloadEndpoint cannot be deleted here/);
+    // The spec is not read: one that apply would refuse does not stop a delete.
+    expect(parseDeleteTargets(`${V3}\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: nonsense}\n`, 'del.yaml')).toEqual([ref('IPPool', 'p')]);
+  });
+
+  it('still refuses what names no resource, naming the file, the document and the field', () => {
+    const problems = (text: string) => {
+      try {
+        parseDeleteTargets(text, 'del.yaml');
+      } catch (err) {
+        return (err as ResourceError).problems;
+      }
+      throw new Error('expected the file to be refused');
+    };
+    expect(problems(`${V3}\nkind: IPPool\nmetadata: {namespace: x}\n`)).toEqual([
+      'del.yaml: document 1 (IPPool): metadata.name: required',
+      'del.yaml: document 1 (IPPool): metadata.namespace: IPPool is not namespaced: leave metadata.namespace out',
+    ]);
+    expect(problems(`${V3}\nkind: IPPool\n`)).toEqual(['del.yaml: document 1 (IPPool): metadata: required']);
+    expect(problems(`${V3}\nkind: ippool\nmetadata: {name: p}\n`)[0]).toMatch(/^del\.yaml: document 1 \(ippool p\): kind: unsupported kind "ippool" \(kinds are case-sensitive in files: IPPool\)/);
+    expect(problems(`kind: IPPool\nmetadata: {name: p}\n`)).toEqual(['del.yaml: document 1 (IPPool p): apiVersion: must be projectcalico.org/v3 (got nothing)']);
+    expect(problems(`${V3}\nkind: IPPool\nmetadata: {name: p}\nspecs: {}\n`)).toEqual(['del.yaml: document 1 (IPPool p): specs: unknown field (known fields: apiVersion, kind, metadata, spec)']);
   });
 });
 
@@ -749,5 +827,156 @@ describe('policy kinds', () => {
         'default  Enabled',
       ].join('\n'),
     );
+  });
+});
+
+/** A datastore that fails the test if anything is read from or written to it. */
+const untouchable = new Proxy({} as Datastore, {
+  get: (_t, p) => {
+    throw new Error(`the datastore was used (${String(p)})`);
+  },
+});
+
+describe('size limits: refused before anything is sent', () => {
+  it('formats sizes with their exact byte count', () => {
+    expect(formatBytes(MAX_RESOURCE_BYTES)).toBe('1 MiB (1,048,576 bytes)');
+    expect(formatBytes(5_531_208)).toBe('5.3 MiB (5,531,208 bytes)');
+    expect(formatBytes(2048)).toBe('2 KiB (2,048 bytes)');
+    expect(formatBytes(100)).toBe('100 bytes');
+  });
+
+  it('a resource over 1 MiB as stored: the file, the resource, its largest field, its size and the limit', async () => {
+    const rs = parseResourceFile(`${pool('p', '198.19.0.0/17')}---\n${bigPolicy('huge', 1.5 * 1024 * 1024)}`, 'big.yaml');
+    const problems = resourceSizeProblems(rs);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(
+      /^big\.yaml: document 2 \(GlobalNetworkPolicy huge\): spec\.ingress: 1\.\d MiB \([\d,]+ bytes\); the resource takes 1\.\d MiB \([\d,]+ bytes\) as stored, more than the 1 MiB \(1,048,576 bytes\) one resource may take \(etcd takes at most 1\.5 MiB in one request\): split it into smaller resources$/,
+    );
+    // apply refuses it before reading or writing anything.
+    const err = await new Ctl(untouchable).apply(rs).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResourceError);
+    expect((err as ResourceError).problems).toEqual(problems);
+  });
+
+  it('a resource just under the limit is fine', () => {
+    const rs = parseResourceFile(bigPolicy('big', 900 * 1024), 'big.yaml');
+    expect(resourceSizeProblems(rs)).toEqual([]);
+  });
+});
+
+/** A datastore holding nothing, whose transactions all commit: records what each wrote. */
+function emptyStore(): { ds: Datastore; txns: Parameters<Datastore['txn']>[0][] } {
+  const txns: Parameters<Datastore['txn']>[0][] = [];
+  const ds = {
+    list: async () => ({ items: [], revision: '1' }),
+    txn: async (ops: Parameters<Datastore['txn']>[0]) => {
+      txns.push(ops);
+      return true;
+    },
+  } as unknown as Datastore;
+  return { ds, txns };
+}
+
+/** `n` valid policies, one document each. */
+const policies = (n: number) =>
+  Array.from({ length: n }, (_, i) => doc('GlobalNetworkPolicy', `allow-${i}`, `selector: app == 'a${i}'\ningress:\n  - {action: Allow, protocol: TCP, destination: {ports: [${1000 + i}]}}`)).join(
+    '---\n',
+  );
+
+describe('big files: one transaction, all or nothing', () => {
+  it("the lab's etcd takes a transaction as large as apply writes", () => {
+    const spec = etcdSpec({ lab: 'x', dir: '/run/x', fabric: { netns: 'ns' }, etcd: { endpoints: ['http://198.18.0.1:2379'], dataDir: '/run/x/etcd', log: '/run/x/etcd.log' } } as LabState);
+    const flag = (f: string) => Number(spec.argv[spec.argv.indexOf(f) + 1]);
+    expect(flag('--max-txn-ops')).toBe(ETCD_MAX_TXN_OPS);
+    expect(flag('--max-request-bytes')).toBe(ETCD_MAX_REQUEST_BYTES);
+    expect(MAX_RESOURCES_PER_TXN).toBeLessThanOrEqual(ETCD_MAX_TXN_OPS);
+    expect(MAX_RESOURCES_PER_TXN).toBe(10_000);
+    expect(MAX_TXN_BYTES).toBeLessThan(ETCD_MAX_REQUEST_BYTES);
+    expect(MAX_RESOURCE_BYTES).toBeLessThan(MAX_TXN_BYTES);
+  });
+
+  it('applies 200 policies of one file in one transaction', async () => {
+    const { ds, txns } = emptyStore();
+    const results = await new Ctl(ds).apply(parseResourceFile(policies(200), 'many.yaml'));
+    expect(results).toHaveLength(200);
+    expect(results.every((r) => r.action === 'created')).toBe(true);
+    expect(txns).toHaveLength(1);
+    expect(txns[0]!.puts).toHaveLength(200);
+  });
+
+  it('refuses more than 10,000 resources, or more than 9 MiB, naming the file, before anything is read', async () => {
+    const many = Array.from({ length: 10_001 }, (_, i) => ({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: `p${i}` }, spec: {} }));
+    const err = await new Ctl(untouchable).apply(many).catch((e: unknown) => e);
+    expect((err as ResourceError).problems).toEqual(['resources: 10,001 resources: one apply writes at most 10,000 (one etcd transaction, all or nothing); split the file']);
+    const fromFile = parseResourceFile(policies(3), 'many.yaml');
+    expect(applyLimitProblems(fromFile)).toEqual([]);
+    // Twelve resources of 800 KiB (a JSON List): each fits, together they do not.
+    const items = Array.from({ length: 12 }, (_, i) => ({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: `big-${i}`, annotations: { inventory: 'x'.repeat(800 * 1024) } },
+      spec: {},
+    }));
+    const big = parseResourceFile(JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'List', items }), 'big.yaml');
+    expect(resourceSizeProblems(big)).toEqual([]);
+    expect(applyLimitProblems(big)).toEqual([
+      expect.stringMatching(
+        /^big\.yaml: the 12 resources take \d+\.\d MiB \([\d,]+ bytes\) as stored: one apply writes at most 9 MiB \(9,437,184 bytes\) \(one etcd transaction, all or nothing\); split the file$/,
+      ),
+    ]);
+    const refs = Array.from({ length: 10_001 }, (_, i) => ref('gnp', `p${i}`));
+    expect(((await new Ctl(untouchable).delete(refs).catch((e: unknown) => e)) as ResourceError).problems).toEqual([
+      'resources: 10,001 resources: one delete removes at most 10,000 (one etcd transaction, all or nothing); split the file',
+    ]);
+  });
+});
+
+describe('Ctl.delete of an IPPool releases its empty blocks in the same transaction', () => {
+  /** A datastore holding `data` (key → value) whose transactions all commit: records what each wrote. */
+  function storeOf(data: Record<string, unknown>) {
+    const txns: Parameters<Datastore['txn']>[0][] = [];
+    const ds = {
+      list: async (prefix: string) => ({
+        items: Object.entries(data)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([key, value]) => ({ key, value, modRevision: '5' })),
+        revision: '7',
+      }),
+      txn: async (ops: Parameters<Datastore['txn']>[0]) => {
+        txns.push(ops);
+        return true;
+      },
+    } as unknown as Datastore;
+    return { ds, txns };
+  }
+  const pools = parseResourceFile(`${pool('p', '198.19.0.0/17')}---\n${pool('q', '198.19.128.0/17')}`, 'x');
+  const affinity = { state: 'confirmed', deleted: false };
+  const data = (blockP: ReturnType<typeof newBlock>) => ({
+    [keys.ippool('p')]: pools[0],
+    [keys.ippool('q')]: pools[1],
+    [keys.block('198.19.0.0/26')]: blockP,
+    [keys.affinity('node-a', '198.19.0.0/26')]: affinity,
+    [keys.block('198.19.0.64/26')]: newBlock('198.19.0.64/26', null),
+    [keys.block('198.19.128.0/26')]: newBlock('198.19.128.0/26', 'node-b'),
+    [keys.affinity('node-b', '198.19.128.0/26')]: affinity,
+  });
+
+  it('deletes the pool, its empty blocks and their affinities, and nothing of the other pool', async () => {
+    const { ds, txns } = storeOf(data(newBlock('198.19.0.0/26', 'node-a')));
+    expect(await new Ctl(ds).delete(parseDeleteTargets(`${V3}\nkind: IPPool\nmetadata: {name: p}\n`, 'del.yaml'))).toEqual([
+      { kind: 'IPPool', name: 'p', releasedBlocks: ['198.19.0.0/26', '198.19.0.64/26'] },
+    ]);
+    expect(txns).toHaveLength(1);
+    expect(new Set(txns[0]!.deletes)).toEqual(new Set([keys.ippool('p'), keys.block('198.19.0.0/26'), keys.block('198.19.0.64/26'), keys.affinity('node-a', '198.19.0.0/26')]));
+    // Guarded: an allocation (a block written) or a new affinity between the check and the commit fails it.
+    expect(txns[0]!.unchangedSince!.map((u) => u.prefix)).toEqual([keys.resourcePrefix, keys.blocks, keys.allAffinities]);
+  });
+
+  it('refuses, writing nothing, while an address of the pool is in use', async () => {
+    const used = assignInBlock(newBlock('198.19.0.0/26', 'node-a'), 'lab.w1', 3)!.block;
+    const { ds, txns } = storeOf(data(used));
+    const err = await new Ctl(ds).delete([ref('IPPool', 'p'), ref('IPPool', 'q')]).catch((e: unknown) => e);
+    expect((err as ResourceError).problems).toEqual(['IPPool p: IPPool p still has 3 addresses in use, in 1 block (198.19.0.0/26): delete the workloads using them first']);
+    expect(txns).toEqual([]);
   });
 });

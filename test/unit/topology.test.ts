@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { YAMLParseError } from 'yaml';
+import { defaultLabName } from '../../src/cli/lab.js';
 import { parseTopology } from '../../src/model/topology.js';
 import { builtinTopologies, resolveTopology } from '../../src/topologies/index.js';
 import { TopologyError } from '../../src/util/errors.js';
+import { billionLaughs } from '../helpers/bad-input.js';
 
 const ok = `
 hosts:
@@ -60,18 +62,48 @@ describe('topology parsing', () => {
     [
       'an IPv6 fabric with no room for the hosts',
       'hosts: [{name: a}]\npools: [{cidr: 198.19.0.0/16}, {cidr: "2001:db8:1::/120"}]\nfabric6: "2001:db8:f::/127"\n',
-      /t\.yaml: fabric6: 2001:db8:f::\/127 is too small: it has no address 11 for host a$/,
+      /t\.yaml: hosts: 1 host does not fit in the fabric6 2001:db8:f::\/127: it has room for 0 hosts .*; 1 host needs a \/124 or larger$/,
     ],
     [
       'an IPv6 fabric with no room for its gateway',
       'hosts: [{name: a}]\npools: [{cidr: 198.19.0.0/16}, {cidr: "2001:db8:1::/120"}]\nfabric6: "2001:db8:f::/128"\n',
-      /t\.yaml: fabric6: 2001:db8:f::\/128 is too small: it has no address 1 for the fabric gateway$/,
+      /t\.yaml: hosts: 1 host does not fit in the fabric6 2001:db8:f::\/128: it has room for 0 hosts .*; 1 host needs a \/124 or larger$/,
     ],
     ['too many hosts for the fabric', `fabric: 198.18.0.0/28\nhosts: [${Array.from({ length: 5 }, (_, i) => `{name: h${i}}`).join(', ')}]\n`, /t\.yaml: hosts: 5 hosts do not fit/],
   ];
   it.each(bad)('refuses %s with the file and field', (_what, text, re) => {
     expect(() => parseTopology(text, 't.yaml')).toThrow(TopologyError);
     expect(() => parseTopology(text, 't.yaml')).toThrow(re);
+  });
+
+  it('refuses a YAML alias bomb at once, naming the file and where the aliases multiply', () => {
+    const t0 = performance.now();
+    expect(() => parseTopology(billionLaughs(9), 'bomb.yaml')).toThrow(
+      new TopologyError('bomb.yaml: l2[0]: alias *l1: its aliases would expand more than 100 times (a YAML alias bomb, "billion laughs"): refused'),
+    );
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    // A few aliases are fine; an alias of no anchor names the field.
+    expect(parseTopology('hosts: [{name: a, labels: &l {rack: r1}}, {name: b, labels: *l}]\n', 't.yaml').hosts.map((h) => h.labels)).toEqual([{ rack: 'r1' }, { rack: 'r1' }]);
+    expect(() => parseTopology('hosts: [{name: a, workloads: *ws}]\n', 't.yaml')).toThrow(new TopologyError('t.yaml: hosts[0].workloads: alias *ws names no anchor defined before it'));
+  });
+
+  it('a fabric too small for the hosts says how many fit (never fewer than none) and what they need', () => {
+    const hosts = (n: number) => `hosts: [${Array.from({ length: n }, (_, i) => `{name: h${i}}`).join(', ')}]\n`;
+    expect(() => parseTopology(`fabric: 198.18.0.0/30\n${hosts(1)}`, 't.yaml')).toThrow(
+      new TopologyError(
+        't.yaml: hosts: 1 host does not fit in the fabric 198.18.0.0/30: it has room for 0 hosts (hosts take the addresses from .11 to the last before the broadcast; .1 is the gateway, .2–.10 the routers); 1 host needs a /28 or larger',
+      ),
+    );
+    expect(() => parseTopology(`fabric: 198.18.0.0/28\n${hosts(5)}`, 't.yaml')).toThrow(
+      new TopologyError(
+        't.yaml: hosts: 5 hosts do not fit in the fabric 198.18.0.0/28: it has room for 4 hosts (hosts take the addresses from .11 to the last before the broadcast; .1 is the gateway, .2–.10 the routers); 5 hosts need a /27 or larger',
+      ),
+    );
+    expect(parseTopology(`fabric: 198.18.0.0/28\n${hosts(4)}`, 't.yaml').hosts.map((h) => h.ip)).toEqual(['198.18.0.11', '198.18.0.12', '198.18.0.13', '198.18.0.14']);
+    // The IPv6 fabric of a dual-stack lab too.
+    expect(() => parseTopology(`fabric6: "2001:db8:f::/125"\npools: [{cidr: "2001:db8:1::/64"}]\n${hosts(1)}`, 't.yaml')).toThrow(
+      /^t\.yaml: hosts: 1 host does not fit in the fabric6 2001:db8:f::\/125: it has room for 0 hosts .*; 1 host needs a \/124 or larger$/,
+    );
   });
 
   it('keeps the error it wraps as the cause', () => {
@@ -87,6 +119,21 @@ describe('topology parsing', () => {
     expect(thrown('pools: [{cidr: 198.19.0.0/33}]\nhosts: [{name: a}]\n').cause).toBeInstanceOf(Error);
     expect(thrown("bgp: {peers: [{name: p, peerSelector: 'has(rr'}]}\nhosts: [{name: a}]\n").cause).toBeInstanceOf(Error);
     expect(thrown('hosts: [{name: a}, {name: a}]\n')).not.toHaveProperty('cause');
+  });
+
+  it("names the lab after the topology's name: when it has one, else after the file", () => {
+    const named = parseTopology('name: my-lab\nhosts: [{name: a}]\n', 'dir/other-file.yaml');
+    expect(named.name).toBe('my-lab');
+    expect(defaultLabName(named.source, 'dir/other-file.yaml', named.name)).toBe('my-lab');
+    const unnamed = parseTopology('hosts: [{name: a}]\n', 'dir/other-file.yaml');
+    expect(unnamed.name).toBeUndefined();
+    expect(defaultLabName(unnamed.source, 'dir/other-file.yaml', unnamed.name)).toBe('other-file');
+    expect(defaultLabName(resolveTopology('two-host').source, 'two-host', resolveTopology('two-host').name)).toBe('two-host');
+    expect(resolveTopology('mesh', { hosts: 3 }).name).toBe('mesh');
+    // A name that cannot name a lab is refused where it is written.
+    expect(() => parseTopology('name: a-name-too-long-for-a-lab\nhosts: [{name: a}]\n', 't.yaml')).toThrow(
+      new TopologyError('t.yaml: name: must be 1-16 characters of a-z, 0-9 and "-" (not at either end): it names the lab'),
+    );
   });
 
   it('refuses an unknown topology name and a missing file', () => {
