@@ -8,7 +8,7 @@ import { YamlAliasError, yamlValue } from '../util/yaml.js';
 import { LAB_RE, NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
 import { labNetworks, outsideLabRanges, poolOverlapsLab } from './address-plan.js';
-import type { BgpTimers, PolicyDataplaneKind } from './resources.js';
+import type { BGPPeer, BgpTimers, PolicyDataplaneKind } from './resources.js';
 import { compact } from '../util/object.js';
 import { labelMap } from './labels.js';
 
@@ -143,15 +143,8 @@ export interface HostPlan {
   routeReflectorClusterId?: string;
   labels: Record<string, string>;
 }
-export interface PeerPlan {
-  name: string;
-  node?: string;
-  nodeSelector?: string;
-  peerIP?: string;
-  asNumber?: number;
-  peerSelector?: string;
-  numAllowedLocalASNumbers?: number;
-}
+/** A BGPPeer of the topology: Calico's spec, and its name. */
+export type PeerPlan = { name: string } & BGPPeer['spec'];
 export interface RouterPlan {
   name: string;
   asNumber: number;

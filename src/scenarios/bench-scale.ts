@@ -16,6 +16,7 @@ import { resolveTopology } from '../topologies/index.js';
 import { InterruptedError, errorMessage } from '../util/errors.js';
 import { sleep, waitFor } from '../util/exec.js';
 import { ipJsonIn } from '../util/node-runner.js';
+import { pool } from '../util/pool.js';
 import { TIMER_SETTINGS } from './bench-convergence.js';
 
 /** The churn timings watch every host up to this many, a random sample of this many above. */
@@ -95,7 +96,10 @@ async function measure(state: LabState): Promise<Omit<ScaleRow, 'mode' | 'hosts'
   const st = await status(state);
   const established = st.bgp.filter((b) => b.state === 'Established');
   const perHost = state.hosts.map((h) => established.filter((b) => b.host === h.name).length);
-  const routes = await pool(state.hosts, async (h) => (await ipJsonIn<unknown[]>(backend, h.netns, ['-4', 'route', 'show', 'proto', 'bird'])).length);
+  const routes = await pool(
+    state.hosts.map((h) => async () => (await ipJsonIn<unknown[]>(backend, h.netns, ['-4', 'route', 'show', 'proto', 'bird'])).length),
+    CONCURRENCY,
+  );
   const birdMB = state.hosts.map((h) => rssMB(h.bird.pid));
   const agents = agentDaemons(state).map((a) => a.hosts[0]!.agent.pid);
   const agentsMB = sum(agents.map(rssMB));
@@ -192,18 +196,4 @@ function shuffle<T>(xs: T[]): T[] {
     [a[i], a[j]] = [a[j]!, a[i]!];
   }
   return a;
-}
-
-async function pool<T, R>(items: T[], fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { execOk, type Helper, type NodeRunner } from '../util/node-runner.js';
+import { pool } from '../util/pool.js';
 import type { ProbeResult } from './probe.js';
 
 // The compiled prober, also when this module runs from source (tests).
@@ -137,20 +138,6 @@ export function judgeProbe(from: string, own: string | undefined, proto: 'tcp' |
     ...(ok ? { rttMs: r.ms } : { detail }),
     ...(seenAs ? { seenAs } : {}),
   };
-}
-
-async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const results: T[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, jobs.length) }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        results[i] = await jobs[i]!();
-      }
-    }),
-  );
-  return results;
 }
 
 /** ICMP over IPv4 from every endpoint (or the given sources) to every other. */
