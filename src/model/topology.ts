@@ -8,6 +8,7 @@ import { YamlAliasError, yamlValue } from '../util/yaml.js';
 import { LAB_RE, NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
 import { labNetworks, outsideLabRanges, poolOverlapsLab } from './address-plan.js';
+import { poolCapacityProblems } from './pool-capacity.js';
 import type { BGPPeer, BgpTimers, PolicyDataplaneKind } from './resources.js';
 import { compact } from '../util/object.js';
 import { labelMap } from './labels.js';
@@ -332,6 +333,13 @@ function plan(t: Topology, source: string): LabPlan {
       );
     }
   }
+  // A pool too small for the workloads would stop the build halfway: refuse it now.
+  const short = poolCapacityProblems({
+    pools,
+    workloadsPerHost: t.hosts.map((h, i) => ({ host: h.name, field: `hosts[${i}].workloads`, workloads: h.workloads.length })),
+    ipam: t.ipam,
+  })[0];
+  if (short) fail(short.field, short.why);
   return {
     source,
     ...(t.name ? { name: t.name } : {}),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError, Command } from 'commander';
@@ -151,6 +151,15 @@ describe('the CLI', () => {
     const a = await cli('ctl', 'apply', '-f', file, '--name', 't-bi-nolab');
     expect(a.code).toBe(2);
     expect(a.stderr).toMatch(new RegExp(`^calico-sim: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: document 1 \\(IPPool p\\): spec: required`));
+  });
+  it('up of a topology whose pool cannot hold its workloads: exit 2, one line, nothing built', async () => {
+    const file = join(dir, 'small-pool.yaml');
+    writeFileSync(file, 'pools: [{cidr: 198.19.0.0/30, blockSize: 30}]\nhosts: [{name: a, workloads: [w1, w2, w3]}, {name: b, workloads: [w4, w5]}]\n');
+    const r = await cli('up', file, '--name', 't-bi-pool');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`calico-sim: ${file}: pools: the IPv4 pool (198.19.0.0/30) holds 4 addresses; the 5 workloads need 5 IPv4 addresses, one each (a /29 pool or larger)`);
+    expect(r.stdout).toBe('');
+    expect(existsSync('/run/calico-sim/t-bi-pool')).toBe(false);
   });
   it('report schema bench-policy prints the JSON Schema of bench-policy files', async () => {
     const r = await cli('report', 'schema', 'bench-policy');
