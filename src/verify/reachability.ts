@@ -94,9 +94,13 @@ export async function reachability(o: MatrixOptions): Promise<PairResult[]> {
 
 type Target = { d: Endpoint; f: Family; ip: string; port?: number };
 
+/**
+ * Two echo requests 0.2 s apart; any reply is a pass. The first packet to a neighbour not yet
+ * resolved (IPv6 neighbour discovery on a fresh fabric) can be lost: that is not a blocked path.
+ */
 async function ping(runner: NodeRunner, src: Endpoint, targets: Target[], timeoutMs: number): Promise<PairResult[]> {
   const w = Math.max(1, Math.ceil(timeoutMs / 1000));
-  const script = `${targets.map((t) => `(r=$(ping -n -c 1 -W ${w} ${t.ip} 2>&1) && echo "${t.ip} ok $(echo "$r" | sed -n 's/.*time=\\([0-9.]*\\).*/\\1/p')" || echo "${t.ip} fail") &`).join('\n')}\nwait\n`;
+  const script = `${targets.map((t) => `(r=$(ping -n -c 2 -i 0.2 -W ${w} ${t.ip} 2>&1) && echo "${t.ip} ok $(echo "$r" | sed -n 's/.*time=\\([0-9.]*\\).*/\\1/p' | head -n 1)" || echo "${t.ip} fail") &`).join('\n')}\nwait\n`;
   const out = await execOk(runner, src.netns, ['sh', '-c', script], { timeoutMs: timeoutMs + 10_000 });
   const rtt = new Map(
     out
