@@ -46,6 +46,11 @@ export function isAlive(pid: number | undefined, marks: string[]): boolean {
 
 /** Pids of every process whose network namespace is one of the named ones (read from /proc). */
 export function pidsInNetns(netnsNames: string[]): number[] {
+  return pidsInNamespaces(netnsInodes(netnsNames));
+}
+
+/** The inodes of named network namespaces that still exist. */
+function netnsInodes(netnsNames: string[]): Set<number> {
   const inodes = new Set<number>();
   for (const ns of netnsNames) {
     try {
@@ -54,6 +59,11 @@ export function pidsInNetns(netnsNames: string[]): number[] {
       // already gone
     }
   }
+  return inodes;
+}
+
+/** Pids of every process in one of these network namespaces (by inode: named or not any more). */
+function pidsInNamespaces(inodes: Set<number>): number[] {
   if (inodes.size === 0) return [];
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -100,18 +110,22 @@ export async function killAll(pids: number[], graceMs = 1000): Promise<void> {
  */
 export async function removeNetns(netns: string[]): Promise<void> {
   const present = () => netns.filter((n) => existsSync(`/run/netns/${n}`));
-  for (let round = 0; round < 3 && present().length > 0; round++) {
-    await killAll(pidsInNetns(present()));
+  // By inode, taken first: a process started into a namespace while it is being deleted (a
+  // daemon's child, racing `down`) keeps the namespace alive after its name is gone.
+  const inodes = netnsInodes(netns);
+  for (let round = 0; round < 3 && (present().length > 0 || pidsInNamespaces(inodes).length > 0); round++) {
+    await killAll(pidsInNamespaces(inodes));
     await ipBatch(
       undefined,
       present().map((n) => `netns del ${n}`),
       { force: true },
     ).catch(() => undefined);
-    const stragglers = pidsInNetns(netns);
-    if (stragglers.length === 0 && present().length === 0) return;
+    if (pidsInNamespaces(inodes).length === 0 && present().length === 0) return;
   }
   const left = present();
   if (left.length > 0) throw new BackendError(`could not remove namespaces ${left.join(', ')}`);
+  const stragglers = pidsInNamespaces(inodes);
+  if (stragglers.length > 0) throw new BackendError(`processes ${stragglers.join(', ')} outlived their removed namespaces`);
 }
 
 /** True if the process is stopped (SIGSTOP, or traced): alive, but doing nothing. */
