@@ -36,8 +36,19 @@ export function relevantTo(host: string, change: SyncChange, ctx: RelevanceConte
   return true;
 }
 
-/** Pure: the context, from a snapshot. */
+/** Contexts already computed, per snapshot: the agents sharing a Syncer share its snapshot too. */
+const contexts = new WeakMap<Snapshot, RelevanceContext>();
+
+/** Pure: the context, from a snapshot (computed once per snapshot, however many agents ask). */
 export function relevanceContext(s: Snapshot): RelevanceContext {
+  const known = contexts.get(s);
+  if (known) return known;
+  const ctx = computeContext(s);
+  contexts.set(s, ctx);
+  return ctx;
+}
+
+function computeContext(s: Snapshot): RelevanceContext {
   const selectorRules = (s.networkPolicies?.length ?? 0) > 0 || (s.globalNetworkPolicies?.length ?? 0) > 0 || (s.profiles ?? []).some((p) => /"(not)?[sS]elector"/.test(JSON.stringify(p.spec)));
   return { selectorRules, vxlan: s.pools.some((p) => !p.spec.disabled && p.spec.vxlanMode === 'Always') };
 }
