@@ -49,6 +49,7 @@ export const CONVERGENCE_EVENTS = keys<EventId>({
   'rr-fail': 1,
   'link-flap': 1,
   'agent-restart': 1,
+  'bird-restart': 1,
   'etcd-restart': 1,
 });
 export const TIMER_SETTINGS = keys<TimerSetting>({ default: 1, tuned: 1, bfd: 1 });

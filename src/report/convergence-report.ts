@@ -11,7 +11,7 @@ import { table } from '../util/table.js';
 /** The BGP timers a convergence run is measured under (scenarios/bench-convergence.ts TIMER_SETTINGS). */
 export type TimerSetting = 'default' | 'tuned' | 'bfd';
 /** The events a convergence run measures (scenarios/bench-convergence.ts EVENTS). */
-export type EventId = 'workload-existing-block' | 'workload-new-block' | 'host-join' | 'host-crash' | 'rr-fail' | 'link-flap' | 'agent-restart' | 'etcd-restart';
+export type EventId = 'workload-existing-block' | 'workload-new-block' | 'host-join' | 'host-crash' | 'rr-fail' | 'link-flap' | 'agent-restart' | 'bird-restart' | 'etcd-restart';
 
 export interface ConvergenceParameters {
   /** Trials per event and timer setting (a host crash under BIRD's default timers: one). */

@@ -48,6 +48,7 @@ export const EVENTS: Record<EventId, string> = {
   'rr-fail': 'one of two route reflectors loses its link for good (loss of a stream between two of its clients)',
   'link-flap': "a host's link goes down for 1 s and comes back (loss of a 1,000 pkt/s stream across it, kept up until traffic flows again)",
   'agent-restart': "an agent is killed (-9) and restarted (loss of a stream to that host's workload)",
+  'bird-restart': "a host's BIRD is killed (-9) and restarted by heal (loss of a stream to that host's workload; graceful restart keeps the routes)",
   'etcd-restart': 'etcd is killed (-9) and restarted (loss of a stream across the lab)',
 };
 
@@ -231,6 +232,7 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
       }
       case 'link-flap':
       case 'agent-restart':
+      case 'bird-restart':
       case 'etcd-restart': {
         const [src, dst] = [wOn(h1!.name), wOn(h3!.name)];
         // The minimum: 1 s before the event, the event, 2 s after; then until traffic flows again.
@@ -241,8 +243,8 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
             await cutLink(state, h3!.name);
             await sleep(1000);
             await restoreLink(state, h3!.name);
-          } else if (event === 'agent-restart') {
-            signalDaemon(state, { node: h3!.name, daemon: 'agent' }, 'SIGKILL');
+          } else if (event === 'agent-restart' || event === 'bird-restart') {
+            signalDaemon(state, { node: h3!.name, daemon: event === 'agent-restart' ? 'agent' : 'bird' }, 'SIGKILL');
             await sleep(300);
             await heal(readLabState(state.lab));
           } else {

@@ -63,13 +63,19 @@ export function etcdSpec(s: LabState): DaemonSpec {
   };
 }
 
-export function birdSpec(h: HostState | RouterState): DaemonSpec {
+/**
+ * BIRD on `h`. `recovery` (a restart of a BIRD that ran: `heal`) adds `-R`, as calico-node starts
+ * BIRD: graceful-restart recovery, so the peers keep its routes as stale until it has sent them
+ * again (End-of-RIB) and its kernel protocol leaves the kernel's routes alone until then. A first
+ * start has nothing to recover and would only wait for peers that are not up yet.
+ */
+export function birdSpec(h: HostState | RouterState, o: { recovery?: boolean } = {}): DaemonSpec {
   return {
     what: `bird@${h.name}`,
     netns: h.netns,
     log: h.bird.log,
     marks: ['bird\0-f', h.bird.socket],
-    argv: ['bird', '-f', '-c', h.bird.config, '-s', h.bird.socket, '-P', `${h.dir}/bird.pid`],
+    argv: ['bird', '-f', '-c', h.bird.config, '-s', h.bird.socket, '-P', `${h.dir}/bird.pid`, ...(o.recovery ? ['-R'] : [])],
   };
 }
 

@@ -27,13 +27,13 @@ export async function heal(state: LabState): Promise<string[]> {
     return started;
   };
   state.etcd.pid = restart(etcdSpec(state), state.etcd.pid);
-  for (const h of state.hosts) h.bird.pid = restart(birdSpec(h), h.bird.pid, h.bird.socket);
+  for (const h of state.hosts) h.bird.pid = restart(birdSpec(h, { recovery: true }), h.bird.pid, h.bird.socket);
   // A shared agent process is restarted once for all the hosts it serves.
   for (const { spec, hosts } of agentDaemons(state)) {
     const pid = restart(spec, hosts[0]!.agent.pid);
     for (const h of hosts) h.agent.pid = pid;
   }
-  for (const r of state.routers) r.bird.pid = restart(birdSpec(r), r.bird.pid, r.bird.socket);
+  for (const r of state.routers) r.bird.pid = restart(birdSpec(r, { recovery: true }), r.bird.pid, r.bird.socket);
   writeLabState(state);
   const failed: string[] = [];
   await Promise.all(

@@ -95,7 +95,7 @@ describe('the CLI', () => {
     [['bench', 'policy', '--trials', ''], 'calico-sim: --trials takes a whole number ≥ 1, not ""'],
     [
       ['bench', 'convergence', '--events', 'link-flap,meteor'],
-      'calico-sim: --events: unknown event "meteor" (known: workload-existing-block, workload-new-block, host-join, host-crash, rr-fail, link-flap, agent-restart, etcd-restart)',
+      'calico-sim: --events: unknown event "meteor" (known: workload-existing-block, workload-new-block, host-join, host-crash, rr-fail, link-flap, agent-restart, bird-restart, etcd-restart)',
     ],
     [['workload', 'add', 'w9', '--host', 'host1', '--label', 'role'], 'calico-sim: --label takes key=value, not "role"'],
     [['run', 'nosuch'], 'calico-sim: unknown scenario "nosuch" (known: quickstart, tenant-isolation, security-groups, default-deny)'],
