@@ -18,7 +18,7 @@ export function hostCommands(program: Command): void {
       const { addHost } = await import('../sim/hosts.js');
       const t0 = performance.now();
       const h = await addHost(await resolveLab(o.name), name, { asNumber: o.as, routeReflector: o.routeReflector, labels: o.label ?? {} });
-      print(`host ${name} added at ${h.ip}; every host has every block again after ${Math.round(performance.now() - t0)} ms`);
+      print(`host ${name} added at ${h.ip}${h.ip6 ? ` and ${h.ip6}` : ''}; every host has every block again after ${Math.round(performance.now() - t0)} ms`);
     });
   host
     .command('del')

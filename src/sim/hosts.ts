@@ -38,10 +38,20 @@ export async function addHost(state: LabState, name: string, opts: HostOptions =
   const used = new Set(state.hosts.map((h) => h.ip));
   let ordinal = FIRST_HOST_ORDINAL;
   while (used.has(ipAt(state.plan.fabric.cidr, ordinal))) ordinal++;
+  const { fabric, fabric6 } = state.plan;
+  const at = (cidr: string) => {
+    try {
+      return ipAt(cidr, ordinal);
+    } catch {
+      throw new InputError(`the fabric ${cidr} of lab ${state.lab} is full: no address for another host`);
+    }
+  };
   const plan: HostPlan = {
     name,
-    ip: ipAt(state.plan.fabric.cidr, ordinal),
-    prefixLength: state.plan.fabric.prefixLength,
+    ip: at(fabric.cidr),
+    // A dual-stack lab: the IPv6 fabric address at the same ordinal, as `up` gives its hosts.
+    ...(fabric6 ? { ip6: at(fabric6.cidr), prefixLength6: fabric6.prefixLength } : {}),
+    prefixLength: fabric.prefixLength,
     ...(opts.asNumber ? { asNumber: opts.asNumber } : {}),
     ...(opts.routeReflector ? { routeReflectorClusterId: opts.routeReflector } : {}),
     labels: { ...opts.labels, ...(opts.routeReflector ? { 'route-reflector': 'true' } : {}) },

@@ -8,6 +8,8 @@ import { readLabState } from '../../src/sim/state.js';
 import { waitFor } from '../../src/util/exec.js';
 import { ipRoutes, runner } from '../helpers/lab.js';
 import { signalDaemon } from '../../src/sim/faults.js';
+import { addHost } from '../../src/sim/hosts.js';
+import { addLabWorkload } from '../../src/sim/workloads.js';
 
 afterAll(async () => {
   await down('t-dual');
@@ -33,6 +35,15 @@ describe('dual stack and session options on real namespaces', () => {
     expect(learned).toContainEqual(expect.objectContaining({ gateway: state.plan.hosts[1]!.ip6 }));
     // Negative control: an unassigned IPv6 pool address does not answer.
     expect((await pingMatrix(runner, [v6[0]!, { name: 'ghost', netns: v6[1]!.netns, ip: '2001:db8:1::ff0' }]))[0]!.ok).toBe(false);
+    // A host added to the running lab gets its IPv6 fabric address too: its IPv6 block is learned
+    // and its workload answers over IPv6 (it had none, and host add timed out waiting for BGP).
+    const added = await addHost(readLabState('t-dual'), 'host3');
+    expect(added.ip6).toBe('2001:db8:f::d');
+    const w = await addLabWorkload(readLabState('t-dual'), 'host3-w1', 'host3');
+    const w6 = w.spec.ipNetworks.find((n) => n.includes(':'))!.split('/')[0]!;
+    const after = await status(readLabState('t-dual'));
+    const nw = after.workloads.find((x) => x.name === 'host3-w1')!;
+    expect((await pingMatrix(runner, [v6[0]!, { name: nw.name, netns: nw.netns, ip: w6 }])).filter((r) => !r.ok)).toEqual([]);
     await down('t-dual');
   });
 
