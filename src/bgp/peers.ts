@@ -47,6 +47,7 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
       passive: compareIps(myIp, ip) < 0,
       rrClient: !!myCluster && peerCluster !== myCluster,
       clusterNode: true,
+      peerNode: peer.metadata.name,
     });
   };
 

@@ -32,6 +32,8 @@ export interface BirdSession {
   clusterNode: boolean;
   /** Accept paths holding our own AS this many times (Calico's numAllowedLocalASNumbers). */
   allowLocalAs?: number;
+  /** The peer's node name, when it is a cluster node. */
+  peerNode?: string;
 }
 
 export interface BirdInput {
@@ -114,7 +116,7 @@ export function renderBirdConfig(input: BirdInput): string {
       c.borrowed.map((b) => b.text),
     ),
     ...(c.ipv6 ? [blocksSection(V6, c.ipv6.localBlocks, c.ipv6.borrowed)] : []),
-    ...(c.timers.bfd ? [bfdSection(c.timers.bfd)] : []),
+    ...(c.timers.bfd && (!c.timers.bfd.nodes || c.sessions.some((p) => bfdOn(c, p))) ? [bfdSection(c.timers.bfd)] : []),
     templateSection(c),
     sessionsSection(c),
   ];
@@ -260,7 +262,7 @@ function templateSection(c: Checked): string[] {
     ...(t.holdTime !== undefined ? [`  hold time ${t.holdTime};`] : []),
     ...(t.keepaliveTime !== undefined ? [`  keepalive time ${t.keepaliveTime};`] : []),
     `  graceful restart ${t.gracefulRestart === false ? 'off' : 'on'};`,
-    ...(t.bfd ? ['  bfd on;'] : []),
+    ...(t.bfd && !t.bfd.nodes ? ['  bfd on;'] : []),
     '}',
   ];
   return [
@@ -270,6 +272,12 @@ function templateSection(c: Checked): string[] {
     '# Settings shared by every session with a router outside the cluster.',
     ...template(ROUTER_TEMPLATE, 'calico_import_from_routers'),
   ];
+}
+
+/** BFD on this session: on every one, or only where one of `bfd.nodes` is at either end. */
+function bfdOn(c: Checked, p: BirdSession): boolean {
+  const nodes = c.timers.bfd?.nodes;
+  return !nodes || nodes.includes(c.host) || (p.peerNode !== undefined && nodes.includes(p.peerNode));
 }
 
 /** One `protocol bgp` per session: mesh, route reflector and explicit peers alike. */
@@ -286,6 +294,7 @@ function sessionsSection(c: Checked): string[] {
       ...(p.passive ? ['  passive on;    # the peer connects to us'] : []),
       ...(p.rrClient ? ['  rr client;', `  rr cluster id ${c.rrClusterId};`] : []),
       ...(p.allowLocalAs ? [`  allow local as ${p.allowLocalAs};`] : []),
+      ...(c.timers.bfd?.nodes && bfdOn(c, p) ? ['  bfd on;    # BFD only for the sessions of the nodes it names'] : []),
       '}',
     );
   }

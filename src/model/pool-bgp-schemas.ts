@@ -198,7 +198,7 @@ const BGPConfigurationSpec = strict({
   keepaliveTime: z.number().int().min(1).max(65535).optional(),
   connectRetryTime: z.number().int().min(1).max(65535).optional(),
   gracefulRestart: z.boolean().optional(),
-  bfd: strict({ intervalMs: z.number().int().min(10).max(60000), multiplier: z.number().int().min(1).max(255) }).optional(),
+  bfd: strict({ intervalMs: z.number().int().min(10).max(60000), multiplier: z.number().int().min(1).max(255), nodes: z.array(z.string().min(1)).optional() }).optional(),
 })
   .superRefine((s, ctx) => {
     if (s.holdTime !== undefined && s.keepaliveTime !== undefined && s.keepaliveTime >= s.holdTime) {

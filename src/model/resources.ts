@@ -74,8 +74,12 @@ export type BgpTimers = {
   connectRetryTime?: number;
   /** Graceful restart (default on, as in Calico's templates). */
   gracefulRestart?: boolean;
-  /** BFD on every session: fast failure detection instead of waiting for the hold timer. */
-  bfd?: { intervalMs: number; multiplier: number };
+  /**
+   * BFD: fast failure detection instead of waiting for the hold timer — on every session, or
+   * with `nodes` only on the sessions that have one of these nodes at either end (a large lab
+   * cannot afford BFD on tens of thousands of sessions; `bench scale` watches one host's crash).
+   */
+  bfd?: { intervalMs: number; multiplier: number; nodes?: string[] };
 };
 
 export interface BGPConfiguration {

@@ -1,3 +1,4 @@
+import { MAX_FABRIC_NODES } from './backends/fabric-bridges.js';
 import { readFileSync } from 'node:fs';
 import { parseSelector } from '../model/selector.js';
 import type { LabPlan } from '../model/topology.js';
@@ -47,8 +48,6 @@ const COST = {
   cliMB: 120,
 } as const;
 
-/** Hard limits of the lab's construction (not of the machine): no override makes them fit. */
-export const BRIDGE_PORTS = 1024;
 /** The neighbour-table ceiling the preflight raises gc_thresh3 to. */
 export const NEIGHBOUR_CEILING = 65_536;
 /** Share of the available memory a lab may plan to take. */
@@ -135,7 +134,8 @@ function countSessions(plan: LabPlan): { sessions: number; sessionsPerHost: numb
 export function capacityProblems(e: LabEstimate, m: MachineFacts): { hard: string[]; soft: string[] } {
   const hard: string[] = [];
   const soft: string[] = [];
-  if (e.hosts + 10 > BRIDGE_PORTS) hard.push(`${e.hosts} hosts: the fabric is one Linux bridge, which takes at most ${BRIDGE_PORTS} ports`);
+  // A hard limit of the lab's construction (not of the machine): no override makes it fit.
+  if (e.hosts + 10 > MAX_FABRIC_NODES) hard.push(`${e.hosts} hosts: the fabric's bridges hold at most ${MAX_FABRIC_NODES} hosts and routers`);
   if (e.memoryMB > m.memAvailableMB * MEMORY_SHARE) soft.push(`needs about ${fmtMB(e.memoryMB)} of memory, ${fmtMB(m.memAvailableMB)} is available`);
   if (e.neighbours > NEIGHBOUR_CEILING) soft.push(`needs about ${e.neighbours} neighbour entries, more than the ${NEIGHBOUR_CEILING} the kernel's shared table is raised to`);
   if (e.threads > m.threadsMax / 2 || e.processes > m.pidMax / 2)

@@ -109,6 +109,8 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-dual-stack.conf', inputFor(dual, 'h1')],
   ['bird-ebgp-rack.conf', inputFor(rack, 'h1')],
   ['bird-timers-bfd.conf', { ...inputFor(mesh, 'h1'), timers: { holdTime: 9, keepaliveTime: 3, connectRetryTime: 2, gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
+  // BFD only on the sessions of h3 (bench scale's crash subject): h1's session with h3 has it.
+  ['bird-bfd-nodes.conf', { ...inputFor(mesh, 'h1'), timers: { gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3, nodes: ['h3'] } } }],
 ];
 
 describe('renderBirdConfig: golden files, each accepted by the real `bird -p`', () => {
@@ -119,6 +121,19 @@ describe('renderBirdConfig: golden files, each accepted by the real `bird -p`', 
       await expectBirdAccepts(name, text);
     });
   }
+
+  it('BFD scoped to nodes: only their sessions get `bfd on`, and a host with none of them has no BFD at all', () => {
+    const bfd = { intervalMs: 100, multiplier: 3, nodes: ['h3'] };
+    const h1 = renderBirdConfig({ ...inputFor(mesh, 'h1'), timers: { bfd } });
+    expect(h1.match(/^ {2}bfd on;/gm)).toHaveLength(1);
+    expect(h1).toMatch(/node h3\n(?:.*\n){0,6} {2}bfd on;/);
+    const h3 = renderBirdConfig({ ...inputFor(mesh, 'h3'), timers: { bfd } });
+    expect(h3.match(/^ {2}bfd on;/gm)).toHaveLength(2); // h3 itself: every session
+    const none = renderBirdConfig({ ...inputFor(mesh, 'h1'), timers: { bfd: { ...bfd, nodes: ['elsewhere'] } } });
+    expect(none).not.toMatch(/bfd/);
+    // Unscoped, the template carries it for every session, as before.
+    expect(renderBirdConfig({ ...inputFor(mesh, 'h1'), timers: { bfd: { intervalMs: 100, multiplier: 3 } } }).match(/bfd on;/g)).toHaveLength(2);
+  });
 
   it('with no IPv4 pools renders a filter that rejects everything, still valid BIRD', async () => {
     const text = renderBirdConfig({ ...inputFor(mesh, 'h1'), pools: [] });

@@ -91,7 +91,7 @@ const SAMPLES: Record<string, unknown> = {
           crashWithdrawMs: 420,
           sampledHosts: 9,
         },
-        { mode: 'rr', hosts: 5000, ok: false, reason: 'too large: the fabric is one Linux bridge' },
+        { mode: 'rr', hosts: 5000, ok: false, reason: 'too large: needs about 1302.9 GB of memory' },
       ],
     },
   }),

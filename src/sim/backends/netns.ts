@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { HostPlan, LabPlan, RouterPlan } from '../../model/topology.js';
-import { inNetns, ipBatch, setSysctls, tryRun, type RunResult } from '../../util/exec.js';
+import { inNetns, ipBatch, ipJson, setSysctls, tryRun, type RunResult } from '../../util/exec.js';
 import type { Helper, HelperOptions } from '../../util/node-runner.js';
 import type { Backend, DestroyReport, Uplink } from '../backend.js';
 import type { DaemonSpec } from '../daemons.js';
@@ -13,10 +13,9 @@ import { labOfNetns, names, STATE_ROOT } from '../names.js';
 import { daemonEnding, isAlive, isStopped, pidsInNetns, removeNetns, spawnDaemon } from './procs.js';
 import { labsWithState } from '../state.js';
 import { BackendError } from '../../util/errors.js';
+import { attachPortLines, nodePortsPerBridge, SPINE_BRIDGE } from './fabric-bridges.js';
 
-const BRIDGE = 'br0';
-
-/** The embedded backend: plain network namespaces, veth pairs and one Linux bridge. */
+/** The embedded backend: plain network namespaces, veth pairs and Linux bridges (fabric-bridges.ts). */
 export class NetnsBackend implements Backend {
   readonly kind = 'netns';
 
@@ -105,13 +104,9 @@ export class NetnsBackend implements Backend {
     if (routers.length === 0) return;
     const clients = routers.flatMap((r) => r.clients.map((c) => ({ ...c, router: r })));
     await ipBatch(undefined, [...routers.map((r) => `netns add ${this.routerNetns(lab, r.name)}`), ...clients.map((c) => `netns add ${this.clientNetns(lab, c.name)}`)]);
-    await ipBatch(
-      this.fabricNetns(lab),
-      routers.flatMap((r) => [
-        `link add ${names.fabricPort(r.name)} type veth peer name eth0 netns ${this.routerNetns(lab, r.name)}`,
-        `link set ${names.fabricPort(r.name)} master ${BRIDGE}`,
-        `link set ${names.fabricPort(r.name)} up`,
-      ]),
+    await this.plugIntoFabric(
+      lab,
+      routers.map((r) => ({ port: names.fabricPort(r.name), netns: this.routerNetns(lab, r.name) })),
     );
     await Promise.all(
       routers.map(async (r) => {
@@ -149,25 +144,34 @@ export class NetnsBackend implements Backend {
     await ipBatch(undefined, [`netns add ${ns}`]);
     await ipBatch(ns, [
       'link set lo up',
-      `link add ${BRIDGE} type bridge`,
-      `addr add ${plan.fabric.gatewayIp}/${plan.fabric.prefixLength} dev ${BRIDGE}`,
-      ...(plan.fabric6 ? [`addr add ${plan.fabric6.gatewayIp}/${plan.fabric6.prefixLength} dev ${BRIDGE} nodad`] : []),
-      `link set ${BRIDGE} up`,
+      `link add ${SPINE_BRIDGE} type bridge`,
+      `addr add ${plan.fabric.gatewayIp}/${plan.fabric.prefixLength} dev ${SPINE_BRIDGE}`,
+      ...(plan.fabric6 ? [`addr add ${plan.fabric6.gatewayIp}/${plan.fabric6.prefixLength} dev ${SPINE_BRIDGE} nodad`] : []),
+      `link set ${SPINE_BRIDGE} up`,
+    ]);
+  }
+
+  /** A veth per node, `eth0` in the node's namespace, its fabric end on a bridge with room. */
+  private async plugIntoFabric(lab: string, nodes: { port: string; netns: string }[]): Promise<void> {
+    const fabric = this.fabricNetns(lab);
+    const ports = nodePortsPerBridge(await ipJson<{ ifname: string; master?: string }[]>(fabric, ['link', 'show']));
+    await ipBatch(fabric, [
+      ...nodes.map((n) => `link add ${n.port} type veth peer name eth0 netns ${n.netns}`),
+      ...attachPortLines(
+        ports,
+        nodes.map((n) => n.port),
+      ),
     ]);
   }
 
   async addHosts(lab: string, plan: LabPlan, hosts: HostPlan[]): Promise<void> {
-    const fabric = this.fabricNetns(lab);
     await ipBatch(
       undefined,
       hosts.map((h) => `netns add ${this.hostNetns(lab, h.name)}`),
     );
-    await ipBatch(
-      fabric,
-      hosts.flatMap((h) => {
-        const port = names.fabricPort(h.name);
-        return [`link add ${port} type veth peer name eth0 netns ${this.hostNetns(lab, h.name)}`, `link set ${port} master ${BRIDGE}`, `link set ${port} up`];
-      }),
+    await this.plugIntoFabric(
+      lab,
+      hosts.map((h) => ({ port: names.fabricPort(h.name), netns: this.hostNetns(lab, h.name) })),
     );
     // One batch per host namespace (ip -batch cannot switch namespaces), all at once.
     await Promise.all(
