@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InputError, errorMessage } from '../util/errors.js';
 import { engine, print } from './common.js';
-import { oneOf, toOption } from './options.js';
+import { oneOf, toOption, LAB_HELP } from './options.js';
 
 /** The calicoctl role: apply, delete, get, node status, ipam show, ipam check. */
 export function ctlCommands(program: Command): void {
@@ -14,14 +14,14 @@ export function ctlCommands(program: Command): void {
       .command(verb)
       .description(what)
       .requiredOption('-f, --filename <file>', 'resource file (- for standard input)')
-      .option('--name <lab>', 'lab name')
-      .action(async (o: { filename: string; name?: string }) => {
+      .option('--lab <lab>', LAB_HELP)
+      .action(async (o: { filename: string; lab?: string }) => {
         const { resolveLab, withDatastore } = await engine();
         const { Ctl } = await import('../ctl/ctl.js');
         const { summary } = await import('../ctl/format.js');
         // A delete needs only each resource's kind and name: no spec.
         const resources = await readResources(o.filename, verb);
-        const state = await resolveLab(o.name);
+        const state = await resolveLab(o.lab);
         const { labNetworks } = await import('../model/address-plan.js');
         const results = await withDatastore(state, (ds): Promise<{ kind: string; name: string; releasedBlocks?: string[] }[]> => {
           // The lab's own networks, which no pool may overlap (the rule of topology files).
@@ -40,13 +40,13 @@ export function ctlCommands(program: Command): void {
     .argument('<kind>', 'resource kind, singular, plural or short')
     .argument('[name]', 'one resource')
     .addOption(toOption({ flags: '-o, --output <format>', description: 'yaml, json or table', parse: oneOf(['yaml', 'json', 'table'] as const), default: 'table' }))
-    .option('--name <lab>', 'lab name')
-    .action(async (kind: string, name: string | undefined, o: { output: 'yaml' | 'json' | 'table'; name?: string }) => {
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (kind: string, name: string | undefined, o: { output: 'yaml' | 'json' | 'table'; lab?: string }) => {
       const { resolveLab, withDatastore } = await engine();
       const { Ctl } = await import('../ctl/ctl.js');
       const { formatResources } = await import('../ctl/format.js');
       const { resolveKind } = await import('../ctl/kinds.js');
-      const out = await withDatastore(await resolveLab(o.name), async (ds) => {
+      const out = await withDatastore(await resolveLab(o.lab), async (ds) => {
         const c = new Ctl(ds);
         const list = await c.get(kind, name);
         return formatResources(list, o.output, { kind: resolveKind(kind), defaultAsNumber: await c.defaultAsNumber() });
@@ -59,11 +59,11 @@ export function ctlCommands(program: Command): void {
     .command('status')
     .description('BGP sessions of a host, from its BIRD control socket (like calicoctl node status); exit code 1 when its BIRD is not running')
     .requiredOption('--host <host>', 'host (or router) name')
-    .option('--name <lab>', 'lab name')
-    .action(async (o: { host: string; name?: string }) => {
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (o: { host: string; lab?: string }) => {
       const { nodeSessions, resolveLab } = await engine();
       const { formatNodeStatus } = await import('../ctl/reports.js');
-      const { alive, sessions } = await nodeSessions(await resolveLab(o.name), o.host);
+      const { alive, sessions } = await nodeSessions(await resolveLab(o.lab), o.host);
       print(formatNodeStatus(o.host, alive, sessions));
       if (!alive) process.exitCode = 1;
     });
@@ -72,21 +72,21 @@ export function ctlCommands(program: Command): void {
   ctlIpam
     .command('show')
     .description('blocks per host and their usage')
-    .option('--name <lab>', 'lab name')
-    .action(async (o: { name?: string }) => {
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (o: { lab?: string }) => {
       const { resolveLab, withDatastore } = await engine();
       const { Ipam } = await import('../ipam/ipam.js');
       const { formatIpamShow } = await import('../ctl/reports.js');
-      print(formatIpamShow(await withDatastore(await resolveLab(o.name), (ds) => new Ipam(ds).allBlocks())));
+      print(formatIpamShow(await withDatastore(await resolveLab(o.lab), (ds) => new Ipam(ds).allBlocks())));
     });
   ctlIpam
     .command('check')
     .description('find leaked, double-used or unrecorded addresses and inconsistent blocks; exit code 1 when it finds any')
-    .option('--name <lab>', 'lab name')
-    .action(async (o: { name?: string }) => {
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (o: { lab?: string }) => {
       const { resolveLab, withDatastore } = await engine();
       const { Ipam } = await import('../ipam/ipam.js');
-      const problems = await withDatastore(await resolveLab(o.name), (ds) => new Ipam(ds).check());
+      const problems = await withDatastore(await resolveLab(o.lab), (ds) => new Ipam(ds).check());
       for (const p of problems) print(`${p.kind}: ${p.detail}`);
       print(problems.length === 0 ? 'IPAM is consistent: no problem found' : `${problems.length} problem(s) found`);
       if (problems.length) process.exitCode = 1;

@@ -48,7 +48,9 @@ export function errorLines(err: unknown): string[] {
             .filter((n) => n !== 'help')
             .join(', ')}`
         : err.error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-    return [`${path[0]}: ${what}`, `(see ${path.join(' ')} --help)`];
+    // `--name` meant the lab everywhere before `--lab`; only up, down and run still take it.
+    const hint = err.error.code === 'commander.unknownOption' && /'--name'/.test(what) ? ' (the lab is --lab)' : '';
+    return [`${path[0]}: ${what}${hint}`, `(see ${path.join(' ')} --help)`];
   }
   const problems = (err as { problems?: unknown } | null)?.problems;
   if (Array.isArray(problems) && problems.length > 1) return problems.map((p) => `calico-sim: ${String(p)}`);

@@ -3,7 +3,7 @@ import { builtinTopologies, describeBuiltins } from '../topologies/catalog.js';
 import { InputError, NoSuchLabError } from '../util/errors.js';
 import { table } from '../util/table.js';
 import { engine, print } from './common.js';
-import { oneOf, toOption, wholeNumber } from './options.js';
+import { LAB_HELP, labArg, NAME_ALIAS_HELP, oneOf, toOption, wholeNumber } from './options.js';
 
 /** A lab as a whole: up, down, status, exec, heal. */
 export function labCommands(program: Command): void {
@@ -12,7 +12,8 @@ export function labCommands(program: Command): void {
     .description('build a lab from a built-in topology or a topology YAML file')
     .argument('<topology>', `built-in topology (${builtinTopologies().join(', ')}) or path to a YAML file`)
     .addHelpText('after', `\nGenerated topologies: ${describeBuiltins()}`)
-    .option('--name <lab>', "lab name (default: the topology's name)")
+    .option('--lab <lab>', "the lab's name (default: the topology's name)")
+    .option('--name <lab>', NAME_ALIAS_HELP)
     .addOption(toOption({ flags: '--hosts <n>', description: 'hosts, for the generated topologies', parse: wholeNumber() }))
     .addOption(toOption({ flags: '--workloads <n>', description: 'workloads per host, for the generated topologies (default 1)', parse: wholeNumber() }))
     .option('--backend <kind>', "where the lab's nodes live: netns (network namespaces, the default)")
@@ -24,14 +25,14 @@ export function labCommands(program: Command): void {
       }),
     )
     .option('--ignore-limits', 'build even a lab this machine cannot hold (memory, neighbour table, processes, build time), as estimated before anything is made')
-    .action(async (topology: string, o: { name?: string; hosts?: number; workloads?: number; backend?: string; agents?: 'per-host' | 'shared'; ignoreLimits?: boolean }) => {
+    .action(async (topology: string, o: { lab?: string; name?: string; hosts?: number; workloads?: number; backend?: string; agents?: 'per-host' | 'shared'; ignoreLimits?: boolean }) => {
       const { resolveTopology } = await import('../topologies/index.js');
       const { up } = await engine();
       // An unknown backend is bad input, refused before the topology is even read.
       if (o.backend !== undefined) (await import('../sim/backends/index.js')).backendFor(o.backend);
       const resolved = resolveTopology(topology, { hosts: o.hosts, workloads: o.workloads });
       const plan = o.agents ? { ...resolved, agents: { ...resolved.agents, mode: o.agents } } : resolved;
-      const name = o.name ?? defaultLabName(plan.source, topology, plan.name);
+      const name = labArg(o) ?? defaultLabName(plan.source, topology, plan.name);
       const r = await up(plan, { name, backend: o.backend, ignoreLimits: o.ignoreLimits, log: (l) => print(`  ${l}`) });
       for (const n of r.notes) print(`preflight: ${n}`);
       print(`lab "${name}" is up: ${r.state.hosts.length} hosts, ${plan.workloads.length} workloads, all blocks learned by BGP in ${r.timings.total} ms`);
@@ -40,14 +41,16 @@ export function labCommands(program: Command): void {
   program
     .command('down')
     .description('remove a lab: its namespaces, veths, processes and state directory')
-    .option('--name <lab>', 'lab name (may be left out when only one lab exists)')
+    .option('--lab <lab>', LAB_HELP)
+    .option('--name <lab>', NAME_ALIAS_HELP)
     .option('--all', 'remove every lab on this machine')
-    .action(async (o: { name?: string; all?: boolean }) => {
-      if (o.all && o.name !== undefined) throw new InputError('give --name or --all, not both');
+    .action(async (o: { lab?: string; name?: string; all?: boolean }) => {
+      const lab = labArg(o);
+      if (o.all && lab !== undefined) throw new InputError('give --lab or --all, not both');
       const { down, downAll, resolveLab } = await engine();
       const t0 = performance.now();
       // Idempotent: removing a lab that is not there is not an error.
-      const reports = o.all ? await downAll() : o.name !== undefined ? [await down(o.name)] : await Promise.all((await labsOrNone(resolveLab)).map((l) => down(l)));
+      const reports = o.all ? await downAll() : lab !== undefined ? [await down(lab)] : await Promise.all((await labsOrNone(resolveLab)).map((l) => down(l)));
       const was = (p: string | undefined) => (p === 'incomplete' ? ' (it was incomplete: its builder had died)' : p === 'building' ? ' (it was still being built)' : '');
       for (const r of reports) print(`lab "${r.lab}" removed${was(r.phase)}: ${r.namespaces.length} namespaces, ${r.processes} processes${r.stateDir ? `, ${r.stateDir}` : ''}`);
       if (reports.length === 0) print('no lab to remove');
@@ -59,11 +62,11 @@ export function labCommands(program: Command): void {
     .description(
       'daemons, workloads and BGP sessions of a lab; exit code 0 when the lab is ready and every daemon runs, 1 when a part is dead or stalled or the lab is incomplete, 2 when there is no such lab',
     )
-    .option('--name <lab>', 'lab name')
+    .option('--lab <lab>', LAB_HELP)
     .option('--json', 'machine-readable output (a stable contract)')
-    .action(async (o: { name?: string; json?: boolean }) => {
+    .action(async (o: { lab?: string; json?: boolean }) => {
       const { status, resolveLab } = await engine();
-      const st = await status(await resolveLab(o.name));
+      const st = await status(await resolveLab(o.lab));
       if (!st.healthy) process.exitCode = 1;
       if (o.json) return print(JSON.stringify(st, null, 2));
       const phase = st.phase === 'ready' ? (st.healthy ? 'running' : 'degraded') : st.phase === 'building' ? `being built by process ${st.builder?.pid}` : 'INCOMPLETE, builder gone';
@@ -105,21 +108,21 @@ export function labCommands(program: Command): void {
     .description('run a command inside a host or workload namespace')
     .argument('<target>', 'host or workload name')
     .argument('<command...>', 'the command (put it after --)')
-    .option('--name <lab>', 'lab name')
-    .action(async (target: string, command: string[], o: { name?: string }) => {
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (target: string, command: string[], o: { lab?: string }) => {
       const { netnsOf, resolveLab } = await engine();
       const { backendOf } = await import('../sim/backends/index.js');
-      const state = await resolveLab(o.name);
+      const state = await resolveLab(o.lab);
       process.exitCode = await backendOf(state).attach(await netnsOf(state, target), command);
     });
 
   program
     .command('heal')
     .description('restart every daemon of a lab (etcd, BIRD, agents) that is not running')
-    .option('--name <lab>', 'lab name')
-    .action(async (o: { name?: string }) => {
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (o: { lab?: string }) => {
       const { heal, resolveLab } = await engine();
-      const restarted = await heal(await resolveLab(o.name));
+      const restarted = await heal(await resolveLab(o.lab));
       print(restarted.length ? `restarted: ${restarted.join(', ')}` : 'every daemon is running');
     });
 }

@@ -7,6 +7,17 @@ import { InputError } from '../util/errors.js';
  * parses, so a bad value stops the command before it does anything.
  */
 
+/** The help of `--lab`, the lab every command works on. */
+export const LAB_HELP = 'the lab (may be left out when only one lab exists)';
+/** The help of `--name`, the lab flag's older spelling, kept where it always meant the lab. */
+export const NAME_ALIAS_HELP = 'the same as --lab';
+
+/** The lab of a command that takes `--lab` and its alias `--name` (up, down, run). */
+export function labArg(o: { lab?: string; name?: string }): string | undefined {
+  if (o.lab !== undefined && o.name !== undefined && o.lab !== o.name) throw new InputError(`--lab ${quote(o.lab)} and --name ${quote(o.name)}: --name is --lab's other spelling, give one`);
+  return o.lab ?? o.name;
+}
+
 /** Turns one raw value of `flag` into a T, or throws an InputError that names `flag`. */
 export type Parser<T> = (raw: string, flag: string) => T;
 

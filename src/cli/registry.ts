@@ -3,7 +3,7 @@ import type { EventId, TimerSetting } from '../report/convergence-report.js';
 import type { ResultKindId } from '../report/kinds.js';
 import type { Variant } from '../report/policy-report.js';
 import type { ScaleMode } from '../report/scale-report.js';
-import { commaList, oneOf, text, wholeNumber, wholeNumberList, type OptionSpec, type OptionValues } from './options.js';
+import { commaList, labArg, oneOf, text, wholeNumber, wholeNumberList, type OptionSpec, type OptionValues } from './options.js';
 
 /**
  * The registry, run side: every `bench …` command and every `run …` scenario, with what it is,
@@ -144,9 +144,10 @@ export const BENCHMARKS = {
   ),
 } satisfies Record<ResultKindId, AnyBenchmark>;
 
-/** The options of `run`: every scenario takes --name and --report-dir, and declares which others it takes. */
+/** The options of `run`: every scenario takes --lab (alias --name) and --report-dir, and declares which others it takes. */
 export const RUN_OPTIONS = {
-  name: { flags: '--name <lab>', description: 'lab name' },
+  lab: { flags: '--lab <lab>', description: "the lab (default: the scenario's own name)" },
+  name: { flags: '--name <lab>', description: 'the same as --lab' },
   dataplane: { flags: '--dataplane <kind>', description: 'policy scenarios: the ruleset the agents program, iptables or nftables', parse: oneOf(DATAPLANES), default: 'iptables' },
   break: {
     flags: '--break <policy>',
@@ -157,7 +158,7 @@ export const RUN_OPTIONS = {
 } satisfies Specs;
 export type RunOptions = OptionValues<typeof RUN_OPTIONS>;
 /** Options a scenario may leave out of its `takes`. */
-export const RUN_COMMON_OPTIONS = ['name', 'reportDir'] as const;
+export const RUN_COMMON_OPTIONS = ['lab', 'name', 'reportDir'] as const;
 
 export interface Scenario {
   description: string;
@@ -173,7 +174,7 @@ const policyScenario = (id: string, description: string): Scenario => ({
   takes: ['dataplane', 'break'],
   run: async (o, print) => {
     const { runPolicyScenario, printPolicyRun } = await import('../scenarios/policy.js');
-    const r = await runPolicyScenario({ scenario: id, dataplane: o.dataplane, name: o.name, breakPolicy: o.break, log: print });
+    const r = await runPolicyScenario({ scenario: id, dataplane: o.dataplane, name: labArg(o), breakPolicy: o.break, log: print });
     printPolicyRun(r, print, o.reportDir);
     return r;
   },
@@ -186,7 +187,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     takes: [],
     run: async (o, print) => {
       const { quickstart } = await import('../scenarios/quickstart.js');
-      return quickstart({ name: o.name, reportDir: o.reportDir, print });
+      return quickstart({ name: labArg(o), reportDir: o.reportDir, print });
     },
   },
   'tenant-isolation': policyScenario('tenant-isolation', 'two tenants over three hosts, dual stack: inside a tenant everything passes, across tenants nothing'),

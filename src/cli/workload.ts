@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { engine, print } from './common.js';
-import { labelOption } from './options.js';
+import { labelOption, LAB_HELP } from './options.js';
 
 /** Workloads in a running lab: add, del. */
 export function workloadCommands(program: Command): void {
@@ -12,20 +12,20 @@ export function workloadCommands(program: Command): void {
     .requiredOption('--host <host>', 'host to place it on')
     .option('--namespace <ns>', 'its namespace (tenant): NetworkPolicy scope and profile kns.<ns>', 'default')
     .addOption(labelOption('a label policies select on'))
-    .option('--name <lab>', 'lab name')
-    .action(async (name: string, o: { host: string; name?: string; namespace: string; label?: Record<string, string> }) => {
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (name: string, o: { host: string; lab?: string; namespace: string; label?: Record<string, string> }) => {
       const { addLabWorkload, resolveLab } = await engine();
-      const wep = await addLabWorkload(await resolveLab(o.name), name, o.host, { namespace: o.namespace, labels: o.label ?? {} });
+      const wep = await addLabWorkload(await resolveLab(o.lab), name, o.host, { namespace: o.namespace, labels: o.label ?? {} });
       print(`workload ${name} on ${o.host}: ${wep.spec.ipNetworks.join(', ')} via ${wep.spec.interfaceName}`);
     });
   workload
     .command('del')
     .description('delete a workload: namespace, veth, routes, record, address')
     .argument('<name>', 'workload name')
-    .option('--name <lab>', 'lab name')
-    .action(async (name: string, o: { name?: string }) => {
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (name: string, o: { lab?: string }) => {
       const { deleteLabWorkload, resolveLab } = await engine();
-      const r = await deleteLabWorkload(await resolveLab(o.name), name);
+      const r = await deleteLabWorkload(await resolveLab(o.lab), name);
       print(`workload ${name} deleted (released ${r.released.join(', ') || 'no address'})`);
     });
 }

@@ -37,12 +37,12 @@ describe('bad input on a running lab', () => {
     // Node host1 applied as calicoctl users write it (as examples/switch-to-route-reflector.yaml
     // does): an IPv4 address only. host1's eth0 keeps its IPv6 fabric address all the same.
     const node = file('node.yaml', 'apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: host1}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n');
-    expect((await cli('ctl', 'apply', '-f', node, '--name', DS)).code).toBe(0);
+    expect((await cli('ctl', 'apply', '-f', node, '--lab', DS)).code).toBe(0);
     const pools = () => withDatastore(readLabState(DS), async (ds) => (await ds.list(keys.ippools)).items.map((i) => [i.key, i.modRevision]));
     const before = await pools();
 
     const pool = file('v6.yaml', 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: over-fabric}\nspec: {cidr: "2001:db8:f::/80"}\n');
-    const r = await cli('ctl', 'apply', '-f', pool, '--name', DS);
+    const r = await cli('ctl', 'apply', '-f', pool, '--lab', DS);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
       `calico-sim: ${pool}: document 1 (IPPool over-fabric): spec.cidr: pool 2001:db8:f::/80 overlaps the IPv6 fabric 2001:db8:f::/64: workload routes would shadow host addresses`,

@@ -21,7 +21,7 @@ describe('ctl on a running lab', () => {
     await down(LAB);
     const { state } = await up(resolveTopology('mesh', { hosts: 4 }), { name: LAB });
     const pids = state.hosts.map((h) => [h.bird.pid, h.agent.pid]);
-    const applied = await cli('ctl', 'apply', '-f', 'examples/switch-to-route-reflector.yaml', '--name', LAB);
+    const applied = await cli('ctl', 'apply', '-f', 'examples/switch-to-route-reflector.yaml', '--lab', LAB);
     expect(applied.stderr).toBe('');
     expect(applied.stdout).toMatch(/Successfully applied 3 .*resource/);
 
@@ -48,9 +48,9 @@ describe('ctl on a running lab', () => {
     expect(readLabState(LAB).hosts.map((h) => [h.bird.pid, h.agent.pid])).toEqual(pids);
     expect(st.hosts.every((h) => h.bird.alive && h.agent.alive)).toBe(true);
 
-    const get = await cli('ctl', 'get', 'bgppeers', '-o', 'yaml', '--name', LAB);
+    const get = await cli('ctl', 'get', 'bgppeers', '-o', 'yaml', '--lab', LAB);
     expect(get.stdout).toMatch(/kind: BGPPeer[\s\S]*name: peer-with-route-reflectors[\s\S]*peerSelector: route-reflector == 'true'/);
-    const nodes = await cli('ctl', 'get', 'nodes', '--name', LAB);
+    const nodes = await cli('ctl', 'get', 'nodes', '--lab', LAB);
     expect(nodes.stdout).toMatch(/host1\s+.*198\.18\.0\.11/);
   });
 
@@ -79,7 +79,7 @@ describe('ctl on a running lab', () => {
     const resources = () => withDatastore(readLabState(LAB), async (ds) => (await ds.list(keys.resourcePrefix)).items.map((i) => [i.key, i.modRevision]));
     it.each(cases)('%s', async (_what, path, re) => {
       const before = await resources();
-      const r = await cli('ctl', 'apply', '-f', path, '--name', LAB);
+      const r = await cli('ctl', 'apply', '-f', path, '--lab', LAB);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(re);
       expect(await resources()).toEqual(before);

@@ -59,7 +59,7 @@ describe('an interrupted up', () => {
     let incomplete = 0;
     for (const ms of midBuildAndRandom(RUNS)) {
       await interruptedUp('t-intr', 'SIGKILL', ms);
-      const st = await cli('status', '--name', 't-intr', '--json');
+      const st = await cli('status', '--lab', 't-intr', '--json');
       if (st.code === 2) {
         // Killed before it claimed the name: nothing was made.
         expect(st.stderr).toMatch(/no lab named "t-intr"/);
@@ -78,7 +78,7 @@ describe('an interrupted up', () => {
       expect(s.healthy).toBe(false);
       expect(st.code).toBe(1);
       expect(s.errors.join('\n')).toMatch(/incomplete, builder gone/);
-      const text = await cli('status', '--name', 't-intr');
+      const text = await cli('status', '--lab', 't-intr');
       expect(text.stdout).toMatch(/INCOMPLETE, builder gone/);
       const again = await cli('up', 'two-host', '--name', 't-intr');
       expect(again.code).toBe(0);
@@ -106,7 +106,7 @@ describe('an interrupted up', () => {
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(/is being built by process \d+|already exists/);
     expect((await first).exitCode).toBe(0);
-    expect((await cli('status', '--name', 't-intr-b')).code).toBe(0);
+    expect((await cli('status', '--lab', 't-intr-b')).code).toBe(0);
     await cli('down', '--name', 't-intr-b');
     await nothingLeft('t-intr-b');
   }, 60_000);
@@ -119,14 +119,15 @@ describe('an empty or malformed lab name is an error for every command, and chan
 
   it.each([
     ['down', '--name', ''],
-    ['status', '--name', ''],
-    ['heal', '--name', ''],
-    ['exec', '--name', '', 'host1', '--', 'true'],
-    ['workload', 'add', 'wx', '--host', 'host1', '--name', ''],
-    ['workload', 'del', 'host1-w1', '--name', ''],
-    ['host', 'del', 'host2', '--name', ''],
-    ['ctl', 'get', 'nodes', '--name', ''],
-    ['ctl', 'ipam', 'show', '--name', ''],
+    ['down', '--lab', ''],
+    ['status', '--lab', ''],
+    ['heal', '--lab', ''],
+    ['exec', '--lab', '', 'host1', '--', 'true'],
+    ['workload', 'add', 'wx', '--host', 'host1', '--lab', ''],
+    ['workload', 'del', 'host1-w1', '--lab', ''],
+    ['host', 'del', 'host2', '--lab', ''],
+    ['ctl', 'get', 'nodes', '--lab', ''],
+    ['ctl', 'ipam', 'show', '--lab', ''],
     ['down', '--name', 'Bad_Name'],
     ['up', 'two-host', '--name', ''],
     ['run', 'quickstart', '--name', ''],
@@ -140,7 +141,7 @@ describe('an empty or malformed lab name is an error for every command, and chan
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^calico-sim: invalid lab name "(|Bad_Name)"/);
       expect(labNamespaces('t-name').sort()).toEqual(before);
-      expect((await cli('status', '--name', 't-name')).code).toBe(0);
+      expect((await cli('status', '--lab', 't-name')).code).toBe(0);
     },
     60_000,
   );

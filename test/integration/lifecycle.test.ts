@@ -78,10 +78,10 @@ describe('lab lifecycle from the CLI', () => {
     expect(ambiguous.code).not.toBe(0);
     expect(ambiguous.stderr).toMatch(/several labs are running \(.*t-life-a.*t-life-b.*\): say which with --name/);
 
-    const st = JSON.parse((await cli('status', '--name', 't-life-b', '--json')).stdout);
+    const st = JSON.parse((await cli('status', '--lab', 't-life-b', '--json')).stdout);
     expect(st.lab).toBe('t-life-b');
     expect(st.bgp.every((s: { state: string }) => s.state === 'Established')).toBe(true);
-    const ex = await cli('exec', '--name', 't-life-b', 'w1', '--', 'ping', '-c1', '-W1', st.workloads.find((w: { name: string }) => w.name === 'w4').ip);
+    const ex = await cli('exec', '--lab', 't-life-b', 'w1', '--', 'ping', '-c1', '-W1', st.workloads.find((w: { name: string }) => w.name === 'w4').ip);
     expect(ex.code).toBe(0);
 
     expect((await labProcesses('t-life-a')).length).toBeGreaterThanOrEqual(5); // etcd + 2 BIRD + 2 agents

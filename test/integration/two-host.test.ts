@@ -191,18 +191,18 @@ describe('two hosts routing workload traffic by BGP', () => {
   });
 
   it('ctl node status shows the mesh session; ctl ipam check is clean, and finds a deliberately leaked address', async () => {
-    const ns = await cli('ctl', 'node', 'status', '--host', 'host1', '--name', LAB);
+    const ns = await cli('ctl', 'node', 'status', '--host', 'host1', '--lab', LAB);
     expect(ns.code).toBe(0);
     expect(ns.stdout).toMatch(/198\.18\.0\.12\s+node-to-node mesh\s+up\s+\S+\s+Established/);
-    const clean = await cli('ctl', 'ipam', 'check', '--name', LAB);
+    const clean = await cli('ctl', 'ipam', 'check', '--lab', LAB);
     expect(clean.stdout).toContain('IPAM is consistent');
     expect(clean.code).toBe(0);
     const leaked = await withDatastore(lab.state, (ds) => new Ipam(ds).autoAssign({ host: 'host2', handleId: 'leak' }));
-    const dirty = await cli('ctl', 'ipam', 'check', '--name', LAB);
+    const dirty = await cli('ctl', 'ipam', 'check', '--lab', LAB);
     expect(dirty.code).toBe(1);
     expect(dirty.stdout).toMatch(new RegExp(`leaked-address: .*${leaked.ip.replaceAll('.', '\\.')}`));
     await withDatastore(lab.state, (ds) => new Ipam(ds).release(leaked.ip));
-    const show = await cli('ctl', 'ipam', 'show', '--name', LAB);
+    const show = await cli('ctl', 'ipam', 'show', '--lab', LAB);
     expect(show.stdout).toMatch(/host1\s+198\.19\.0\.\d+\/31/);
   });
 

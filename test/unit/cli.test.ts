@@ -98,6 +98,7 @@ describe('the CLI', () => {
       'calico-sim: --events: unknown event "meteor" (known: workload-existing-block, workload-new-block, host-join, host-crash, rr-fail, link-flap, agent-restart, bird-restart, etcd-restart)',
     ],
     [['workload', 'add', 'w9', '--host', 'host1', '--label', 'role'], 'calico-sim: --label takes key=value, not "role"'],
+    [['up', 'two-host', '--lab', 'a', '--name', 'b'], 'calico-sim: --lab "a" and --name "b": --name is --lab\'s other spelling, give one'],
     [['run', 'nosuch'], 'calico-sim: unknown scenario "nosuch" (known: quickstart, tenant-isolation, security-groups, default-deny)'],
     [['run', 'quickstart', '--break', 'web'], 'calico-sim: quickstart does not take --break'],
     [['report', 'schema', 'conformance'], 'calico-sim: unknown results kind "conformance" (known: bench-throughput, bench-convergence, bench-policy, bench-scale)'],
@@ -113,6 +114,8 @@ describe('the CLI', () => {
     [['bench', 'nosuch'], "calico-sim: unknown command 'nosuch'", 'calico-sim bench'],
     [['up', 'two-host', '--nosuch'], "calico-sim: unknown option '--nosuch'", 'calico-sim up'],
     [['up'], "calico-sim: missing required argument 'topology'", 'calico-sim up'],
+    [['status', '--name', 'lab1'], "calico-sim: unknown option '--name' (the lab is --lab)", 'calico-sim status'],
+    [['workload', 'add', 'w9', '--host', 'h1', '--name', 'w9'], "calico-sim: unknown option '--name' (the lab is --lab)", 'calico-sim workload add'],
     [['workload', 'add', 'w9'], "calico-sim: required option '--host <host>' not specified", 'calico-sim workload add'],
     [['report', 'diff', 'a'], "calico-sim: missing required argument 'new'", 'calico-sim report diff'],
     [['down', 'extra'], "calico-sim: too many arguments for 'down'. Expected 0 arguments but got 1.", 'calico-sim down'],
@@ -144,11 +147,11 @@ describe('the CLI', () => {
   it('ctl delete -f reads documents without spec (it goes on to look for the lab)', async () => {
     const file = join(dir, 'del.yaml');
     writeFileSync(file, 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: web, namespace: t}\n');
-    const r = await cli('ctl', 'delete', '-f', file, '--name', 't-bi-nolab');
+    const r = await cli('ctl', 'delete', '-f', file, '--lab', 't-bi-nolab');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^calico-sim: no lab named "t-bi-nolab"/);
     // apply still needs the spec.
-    const a = await cli('ctl', 'apply', '-f', file, '--name', 't-bi-nolab');
+    const a = await cli('ctl', 'apply', '-f', file, '--lab', 't-bi-nolab');
     expect(a.code).toBe(2);
     expect(a.stderr).toMatch(new RegExp(`^calico-sim: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: document 1 \\(IPPool p\\): spec: required`));
   });
