@@ -214,13 +214,17 @@ function checkBlockSize(pool: Cidr, blockSize: number): void {
   }
 }
 
-/** The block CIDRs of a pool, lazily, in address order (for pools too large to list, e.g. IPv6). */
-export function* eachBlock(poolCidr: string, blockSize: number): Generator<string> {
+/**
+ * The block CIDRs of a pool, lazily (for pools too large to list, e.g. IPv6), in address order —
+ * or, with `from` in [0, 1), starting that far into the pool and wrapping around to its start.
+ */
+export function* eachBlock(poolCidr: string, blockSize: number, from = 0): Generator<string> {
   const pool = parseCidr(poolCidr);
   checkBlockSize(pool, blockSize);
   const step = sizeOf(blockSize, pool.bits);
-  const end = pool.network + sizeOf(pool.prefix, pool.bits);
-  for (let n = pool.network; n < end; n += step) yield `${formatAddress(n, pool.bits)}/${blockSize}`;
+  const count = sizeOf(pool.prefix, pool.bits) / step;
+  const first = (count * BigInt(Math.floor(Math.min(Math.max(from, 0), 1 - 2 ** -32) * 2 ** 32))) >> 32n;
+  for (let i = 0n; i < count; i++) yield `${formatAddress(pool.network + ((first + i) % count) * step, pool.bits)}/${blockSize}`;
 }
 
 /** All block CIDRs of a pool, in address order. */

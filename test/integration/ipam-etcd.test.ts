@@ -184,6 +184,25 @@ describe('IPAM against a real etcd', () => {
     expect(affinities).toHaveLength(4);
   });
 
+  it('200 hosts claiming their first block at once: each gets its own, in O(N) transactions, not O(N²)', async () => {
+    // Every claim is a create-if-absent transaction; count them on the shared client.
+    let txns = 0;
+    const counted = new Datastore([etcd!.endpoint]);
+    extraClients.push(counted);
+    const createAll = counted.createAll.bind(counted);
+    counted.createAll = (ops) => {
+      txns++;
+      return createAll(ops);
+    };
+    await ipam.ensurePool(DEFAULT_POOL);
+    const n = 200;
+    const won = await Promise.all(Array.from({ length: n }, (_, i) => new Ipam(counted).autoAssign({ host: `host-${i}`, handleId: `h${i}` })));
+    expect(new Set(won.map((w) => w.block)).size).toBe(n);
+    expect(won.every((w) => !w.borrowed)).toBe(true);
+    // Claiming in address order only, host k lost k races: ~n²/2 = 20,000 transactions.
+    expect(txns).toBeLessThan(n * 5);
+  });
+
   it('without strict affinity, the hosts that lose the race for blocks borrow instead', async () => {
     await ipam.ensurePool(pool('four-blocks', '198.19.0.0/24', 26));
     const clients = Array.from({ length: 8 }, () => new Datastore([etcd!.endpoint]));

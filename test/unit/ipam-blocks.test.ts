@@ -64,6 +64,14 @@ describe('blockCidrs', () => {
     expect(it.next().value).toBe('0.0.0.1/32');
   });
 
+  it('eachBlock from a point of the pool on wraps around to its start, every block once', () => {
+    expect([...eachBlock('198.19.0.0/24', 26, 0.5)]).toEqual(['198.19.0.128/26', '198.19.0.192/26', '198.19.0.0/26', '198.19.0.64/26']);
+    expect([...eachBlock('198.19.0.0/24', 26, 0.99)][0]).toBe('198.19.0.192/26');
+    expect([...eachBlock('198.19.0.0/24', 26, 1)][0]).toBe('198.19.0.192/26'); // clamped below 1
+    // An IPv6 pool of 2^74 blocks: lazily, from half way.
+    expect(eachBlock('2001:db8:1::/48', 122, 0.5).next().value).toBe('2001:db8:1:8000::/122');
+  });
+
   it('refuses block sizes that do not fit the pool, and bad pools', () => {
     expect(() => blockCidrs('198.19.0.0/16', 15)).toThrow(new IpamError('block size /15 does not fit pool 198.19.0.0/16: it must be between /16 and /32'));
     expect(() => blockCidrs('198.19.0.0/16', 33)).toThrow(IpamError);
