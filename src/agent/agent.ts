@@ -67,7 +67,14 @@ export class Agent {
     await this.synced();
     await this.reconcileNow();
     this.stopRouteWatch = this.o.dataplane.watchRouteDeletions?.(() => this.kick());
-    this.timers.push(setInterval(() => this.kick(), this.o.resyncMs ?? 10_000));
+    // The periodic pass at a random phase: the agents of a shared process (or of a lab started
+    // at once) would otherwise all pass over their kernels at the same instant.
+    const resyncMs = this.o.resyncMs ?? 10_000;
+    const phase = setTimeout(() => {
+      this.kick();
+      this.timers.push(setInterval(() => this.kick(), resyncMs));
+    }, Math.random() * resyncMs);
+    this.timers.push(phase);
     this.timers.push(setInterval(() => void this.heartbeat(), this.o.heartbeatMs ?? 2_000));
     await this.heartbeat();
   }
@@ -179,7 +186,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.debounce);
-    this.timers.forEach(clearInterval);
+    this.timers.forEach(clearTimeout);
     this.unsubscribe?.();
     this.stopRouteWatch?.();
     if (this.ownSyncer) await this.syncer.stop();

@@ -108,6 +108,9 @@ interface IpRoute {
 export class Dataplane {
   /** What was last applied of things we cannot cheaply read back; re-applied on every change. */
   private applied = { vxlan: '', nat: '' };
+  /** Sysctls written from outside the namespace, and the ifindex of each interface they name. */
+  private readonly sysctlsWritten = new Map<string, string>();
+  private readonly sysctlIfaces = new Map<string, number>();
   /** The ruleset last applied whole; undefined until the first apply succeeds. */
   private policy: PolicyDataplane | undefined;
   /** Rulesets of the other kind still to remove (a switch, or leftovers from before a restart). */
@@ -131,7 +134,7 @@ export class Dataplane {
    * route table reacts to netlink. Returns the function that stops watching.
    */
   watchRouteDeletions(onDeleted: () => void): () => void {
-    const [cmd, ...args] = inNetns(this.netns, ['ip', 'monitor', 'route']);
+    const [cmd, ...args] = ['ip', ...(this.netns ? ['-n', this.netns] : []), 'monitor', 'route'];
     const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     child.once('error', () => undefined); // no `ip`: the periodic pass still repairs
     createInterface({ input: child.stdout! }).on('line', (l) => {
@@ -149,9 +152,10 @@ export class Dataplane {
     });
   }
 
-  async links(): Promise<Set<string>> {
-    const rows = await ipJson<{ ifname: string }[]>(this.netns, ['link', 'show'], this.runner);
-    return new Set(rows.map((r) => r.ifname));
+  /** The interfaces of the namespace: name → ifindex (a veth made again under its name has a new one). */
+  async links(): Promise<Map<string, number>> {
+    const rows = await ipJson<{ ifname: string; ifindex: number }[]>(this.netns, ['link', 'show'], this.runner);
+    return new Map(rows.map((r) => [r.ifname, r.ifindex]));
   }
 
   /**
@@ -182,7 +186,7 @@ export class Dataplane {
     await step('routes', () => ipBatch(this.netns, routeLines(put, del), { force: true, runner: this.runner }));
     const sysctls: Record<string, string> = { ...HOST_SYSCTLS };
     for (const iface of desired.workloadIfaces.filter((i) => links.has(i))) Object.assign(sysctls, workloadIfaceSysctls(iface));
-    await step('sysctls', () => this.setSysctls(sysctls));
+    await step('sysctls', () => this.setSysctls(sysctls, links));
     await step('nat', () => this.applyNat(desired.natTable));
     const result: ApplyResult = { added: put.length, removed: del.length, skipped: desired.routes.length - present.length, policy };
     if (failures.length) throw new DataplaneError(result, failures);
@@ -222,7 +226,7 @@ export class Dataplane {
   }
 
   /** The VXLAN device, its neighbour and forwarding entries per peer; removed when unwanted. */
-  private async applyVxlan(v: VxlanState | undefined, links: Set<string>): Promise<void> {
+  private async applyVxlan(v: VxlanState | undefined, links: Map<string, number>): Promise<void> {
     if (!v) {
       if (links.has(VXLAN_DEVICE)) await ipBatch(this.netns, [`link del ${VXLAN_DEVICE}`], { runner: this.runner });
       this.applied.vxlan = '';
@@ -240,7 +244,7 @@ export class Dataplane {
         ],
         { runner: this.runner },
       );
-      links.add(VXLAN_DEVICE);
+      links.set(VXLAN_DEVICE, -1);
     }
     await ipBatch(
       this.netns,
@@ -263,8 +267,25 @@ export class Dataplane {
     this.applied.nat = table;
   }
 
-  private async setSysctls(values: Record<string, string>): Promise<void> {
-    if (this.netns) return setSysctls(this.netns, values, this.runner);
+  /**
+   * From outside the namespace a sysctl costs a process, so only what changed since the last
+   * write is written (Felix too sets an interface's sysctls once, when it appears): a host's
+   * settings once, a workload veth's when it appears — again if it is made anew (new ifindex).
+   */
+  private async setSysctls(values: Record<string, string>, links: Map<string, number>): Promise<void> {
+    if (this.netns) {
+      for (const [iface, index] of this.sysctlIfaces) {
+        if (links.get(iface) === index) continue;
+        this.sysctlIfaces.delete(iface);
+        for (const k of this.sysctlsWritten.keys()) if (k.split('.').includes(iface)) this.sysctlsWritten.delete(k);
+      }
+      const todo = Object.fromEntries(Object.entries(values).filter(([k, v]) => this.sysctlsWritten.get(k) !== v));
+      if (Object.keys(todo).length === 0) return;
+      await setSysctls(this.netns, todo, this.runner);
+      for (const [k, v] of Object.entries(todo)) this.sysctlsWritten.set(k, v);
+      for (const [iface, index] of links) if (Object.keys(todo).some((k) => k.split('.').includes(iface))) this.sysctlIfaces.set(iface, index);
+      return;
+    }
     // In our own namespace: read /proc/sys and write only what differs, with no process at all.
     for (const [k, v] of Object.entries(values)) {
       if (this.procSys.read(k).trim() !== v) this.procSys.write(k, v);

@@ -5,7 +5,7 @@ import { Syncer } from '../datastore/syncer.js';
 import { Datastore } from '../datastore/store.js';
 import { NETNS_PREFIX } from '../model/names.js';
 import { errorMessage } from '../util/errors.js';
-import { processRunner } from '../util/exec.js';
+import { processRunner, limitedRunner } from '../util/exec.js';
 import { Agent } from './agent.js';
 import { Dataplane } from './dataplane.js';
 
@@ -24,6 +24,9 @@ interface Served {
  * one Syncer (Typha's role: one watch, fanned out), an Agent per host driving that host's
  * namespace from outside with `ip -n`. The agent code is the same either way.
  */
+/** Commands a shared agent process runs at once (2 cores here: more only queue in the kernel). */
+const SHARED_COMMANDS = 8;
+
 const program = new Command('calico-sim-agent')
   .description('calico-sim agent (the Felix + confd role): watches etcd, converges routes, sysctls, rules and BIRD config of one host, or of many')
   .option('--host <name>', 'node name this agent serves')
@@ -43,8 +46,9 @@ const program = new Command('calico-sim-agent')
     const ds = new Datastore(o.etcd.split(','));
     const log = (l: string) => console.log(l);
     const syncer = new Syncer(ds, (l) => log(`${new Date().toISOString()} syncer ${l}`));
-    // Every command of these agents (ip, sysctl, iptables, nft, bird, birdc) runs as a child process.
-    const runner = processRunner;
+    // Every command of these agents (ip, sysctl, iptables, nft, bird, birdc) runs as a child
+    // process; a shared process runs at most SHARED_COMMANDS at once, however many hosts it serves.
+    const runner = o.hostsFile ? limitedRunner(processRunner, SHARED_COMMANDS) : processRunner;
     const agents = served.map(
       (s) =>
         new Agent({

@@ -82,9 +82,38 @@ export async function ipJson<T>(netns: string | undefined, args: string[], runne
   return (out.trim() === '' ? [] : JSON.parse(out)) as T;
 }
 
-/** The argv that runs `argv` inside a network namespace (or as is, for the current one). */
+/**
+ * The argv that runs `argv` inside a named network namespace (or as is, for the current one):
+ * `nsenter --net`, a setns(2) and nothing else. `ip netns exec` also makes a mount namespace and
+ * remounts /sys, which copies every mount of the machine — with a thousand namespaces (each one a
+ * bind mount in /run/netns) that turned a lab's routine commands into minutes of D-state waits.
+ * What needs /sys and /etc/netns/<ns> as the namespace sees them (a user's shell) uses
+ * `ip netns exec` itself (see the backend's attach).
+ */
 export function inNetns(netns: string | undefined, argv: string[]): string[] {
-  return netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+  return netns ? ['nsenter', `--net=/run/netns/${netns}`, '--', ...argv] : argv;
+}
+
+/**
+ * A runner that lets at most `limit` of its commands run at once and queues the rest: a shared
+ * agent process drives up to 50 hosts, and 50 periodic passes starting together would fork
+ * hundreds of processes at the same instant.
+ */
+export function limitedRunner(inner: CommandRunner, limit: number): CommandRunner {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async run(argv, opts) {
+      if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      active++;
+      try {
+        return await inner.run(argv, opts);
+      } finally {
+        active--;
+        waiting.shift()?.();
+      }
+    },
+  };
 }
 
 /** Sets sysctls in one process: keys like `net.ipv4.ip_forward`. */

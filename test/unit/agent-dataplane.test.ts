@@ -35,6 +35,8 @@ class FakeKernel implements CommandRunner {
   failBatches = 0;
   /** Commands (argv joined with spaces) that fail with this stderr. */
   failing = new Map<string, string>();
+  /** An interface's ifindex, when not its position + 1 (a veth made anew). */
+  ifindex = new Map<string, number>();
 
   constructor(
     public routes: KernelRoute[],
@@ -53,11 +55,11 @@ class FakeKernel implements CommandRunner {
     const cmd = argv.join(' ');
     const failure = this.failing.get(cmd);
     if (failure !== undefined) return { stdout: '', stderr: failure, exitCode: 1 };
-    if (argv[0] === 'ip' && argv[1] === 'netns' && argv[2] === 'exec') return this.answer(argv.slice(4), input);
+    if (argv[0] === 'nsenter' && argv[1]?.startsWith('--net=') && argv[2] === '--') return this.answer(argv.slice(3), input);
     const ip = argv[0] === 'ip' && argv[1] === '-n' ? ['ip', ...argv.slice(3)] : argv;
     const show = /^ip -j -([46]) route show proto (\d+)$/.exec(ip.join(' '));
     if (show) return ok(JSON.stringify(this.show(show[1] === '6' ? 6 : 4, show[2]!)));
-    if (ip.join(' ') === 'ip -j link show') return ok(JSON.stringify(this.links.map((ifname) => ({ ifname }))));
+    if (ip.join(' ') === 'ip -j link show') return ok(JSON.stringify(this.links.map((ifname, i) => ({ ifname, ifindex: this.ifindex.get(ifname) ?? i + 1 }))));
     if (ip.join(' ') === 'ip -force -batch -') return this.batch(input);
     if (cmd === 'ipset list -n' || cmd === 'nft list tables inet') return ok();
     if (['ipset restore -exist', 'iptables-restore -w', 'ip6tables-restore -w', 'iptables-restore -w --noflush', 'ip6tables-restore -w --noflush'].includes(cmd)) return ok();
@@ -353,18 +355,32 @@ describe('Dataplane.apply against a fake kernel', () => {
       ),
     }).map(([k, v]) => `${k}=${v}`);
     expect(kernel.calls.map((c) => c.argv.join(' '))).toEqual([
-      'ip netns exec csim-t-h1 ipset list -n',
-      'ip netns exec csim-t-h1 iptables-restore -w',
-      'ip netns exec csim-t-h1 ip6tables-restore -w',
-      'ip netns exec csim-t-h1 nft list tables inet',
+      'nsenter --net=/run/netns/csim-t-h1 -- ipset list -n',
+      'nsenter --net=/run/netns/csim-t-h1 -- iptables-restore -w',
+      'nsenter --net=/run/netns/csim-t-h1 -- ip6tables-restore -w',
+      'nsenter --net=/run/netns/csim-t-h1 -- nft list tables inet',
       `ip -n csim-t-h1 -j -4 route show proto ${P}`,
       `ip -n csim-t-h1 -j -6 route show proto ${P}`,
       'ip -n csim-t-h1 -j link show',
       'ip -n csim-t-h1 -force -batch -',
-      `ip netns exec csim-t-h1 sysctl -q -w ${sysctls.join(' ')}`,
+      `nsenter --net=/run/netns/csim-t-h1 -- sysctl -q -w ${sysctls.join(' ')}`,
     ]);
     expect(kernel.calls.find(isBatch)?.input).toBe(H1_BATCH);
     expect(procSys.writes).toEqual([]);
+  });
+
+  it('driving a named namespace, sysctls cost a process only when they change: once, then for a veth made anew', async () => {
+    const kernel = new FakeKernel([], [...LINKS]);
+    const dp = new Dataplane('csim-t-h1', { runner: kernel, procSys: new FakeProcSys() });
+    const sysctlCalls = () => kernel.calls.filter((c) => c.argv.includes('sysctl')).map((c) => c.argv.slice(6));
+    await dp.apply(H1);
+    expect(sysctlCalls()).toHaveLength(1);
+    await dp.apply(H1);
+    expect(sysctlCalls()).toHaveLength(1); // nothing changed: no process
+    kernel.ifindex.set('cali2', 99); // cali2 deleted and made again by a workload's CNI ADD
+    await dp.apply(H1);
+    expect(sysctlCalls()).toHaveLength(2);
+    expect(sysctlCalls()[1]).toEqual(['net.ipv4.conf.cali2.forwarding=1', 'net.ipv4.conf.cali2.rp_filter=1', 'net.ipv4.conf.cali2.proxy_arp=1', 'net.ipv4.neigh.cali2.proxy_delay=0']);
   });
 
   it('a failed ruleset write does not stop the routes; the error keeps the command as cause, and the next apply rewrites the ruleset', async () => {

@@ -60,6 +60,7 @@ describe('agent desired state (pure)', () => {
           passive: true,
           rrClient: false,
           clusterNode: true,
+          peerNode: 'h2',
         },
       ],
       localBlocks: ['198.19.0.0/26', '198.19.0.64/26'],

@@ -139,7 +139,7 @@ describe('helpers run through the runner they are given', () => {
     expect(calls).toEqual([
       { argv: ['ip', '-n', 'ns1', '-force', '-batch', '-'], opts: { input: 'route del 10.0.0.0/8\n' } },
       { argv: ['ip', '-j', 'link', 'show'] },
-      { argv: ['ip', 'netns', 'exec', 'ns1', 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'] },
+      { argv: ['nsenter', '--net=/run/netns/ns1', '--', 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'] },
       { argv: ['true', 'x'], opts: { input: 'in' } },
     ]);
   });

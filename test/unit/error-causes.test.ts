@@ -67,7 +67,7 @@ describe('wrapping errors keep their cause', () => {
   it('the iptables policy: its error names the namespace and keeps the failed command', async () => {
     const err = await new IptablesPolicy('csim-x-h1', failing({ stdout: '', stderr: 'ipset v7.17: Kernel error', exitCode: 1 })).remove().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendError);
-    expect((err as Error).message).toBe('iptables policy in csim-x-h1: command failed: ip netns exec csim-x-h1 iptables-save -t filter (exit code 1): ipset v7.17: Kernel error');
-    expect((err as Error).cause).toMatchObject({ argv: ['ip', 'netns', 'exec', 'csim-x-h1', 'iptables-save', '-t', 'filter'], exitCode: 1 });
+    expect((err as Error).message).toBe('iptables policy in csim-x-h1: command failed: nsenter --net=/run/netns/csim-x-h1 -- iptables-save -t filter (exit code 1): ipset v7.17: Kernel error');
+    expect((err as Error).cause).toMatchObject({ argv: ['nsenter', '--net=/run/netns/csim-x-h1', '--', 'iptables-save', '-t', 'filter'], exitCode: 1 });
   });
 });

@@ -48,8 +48,9 @@ export class NetnsBackend implements Backend {
     return startHelper(inNetns(netns, argv), opts);
   }
 
+  /** A user's command: `ip netns exec`, so /sys and /etc/netns/<ns>/ are the namespace's own. */
   attach(netns: string, argv: string[]): Promise<number> {
-    const [cmd, ...args] = inNetns(netns, argv);
+    const [cmd, ...args] = ['ip', 'netns', 'exec', netns, ...argv];
     return new Promise((resolve) => {
       const child = spawn(cmd!, args, { stdio: 'inherit' });
       child.once('error', () => resolve(127));
