@@ -3,7 +3,7 @@ import { builtinTopologies, describeBuiltins } from '../topologies/catalog.js';
 import { InputError, NoSuchLabError } from '../util/errors.js';
 import { table } from '../util/table.js';
 import { engine, print } from './common.js';
-import { LAB_HELP, labArg, NAME_ALIAS_HELP, oneOf, toOption, wholeNumber } from './options.js';
+import { LAB_HELP, labArg, NAME_ALIAS_HELP, oneOf, outputOption, toOption, wholeNumber, type OutputFormat } from './options.js';
 
 /** A lab as a whole: up, down, status, exec, heal. */
 export function labCommands(program: Command): void {
@@ -51,10 +51,36 @@ export function labCommands(program: Command): void {
       const t0 = performance.now();
       // Idempotent: removing a lab that is not there is not an error.
       const reports = o.all ? await downAll() : lab !== undefined ? [await down(lab)] : await Promise.all((await labsOrNone(resolveLab)).map((l) => down(l)));
+      // A lab named that had nothing to remove is a typo until proven otherwise: say which exist.
+      const [only] = reports;
+      if (lab !== undefined && only && only.namespaces.length === 0 && only.processes === 0 && !only.stateDir) {
+        const { allLabs } = await import('../sim/backends/index.js');
+        throw new NoSuchLabError(
+          lab,
+          (await allLabs()).map((l) => l.lab),
+        );
+      }
       const was = (p: string | undefined) => (p === 'incomplete' ? ' (it was incomplete: its builder had died)' : p === 'building' ? ' (it was still being built)' : '');
       for (const r of reports) print(`lab "${r.lab}" removed${was(r.phase)}: ${r.namespaces.length} namespaces, ${r.processes} processes${r.stateDir ? `, ${r.stateDir}` : ''}`);
       if (reports.length === 0) print('no lab to remove');
       print(`down took ${Math.round(performance.now() - t0)} ms`);
+    });
+
+  program
+    .command('ls')
+    .description('the labs on this machine: backend, topology, state, hosts, workloads, age')
+    .addOption(outputOption())
+    .action(async (o: { output: OutputFormat }) => {
+      const { listLabs } = await import('../sim/status.js');
+      const labs = await listLabs();
+      if (o.output !== 'table') return print(await machineText(labs, o.output));
+      if (labs.length === 0) return print('no lab (start one: calico-sim up two-host)');
+      print(
+        table(
+          ['lab', 'backend', 'topology', 'state', 'hosts', 'workloads', 'age'],
+          labs.map((l) => [l.lab, l.backend, l.topology, l.phase, l.hosts, l.workloads ?? '?', l.ageS === undefined ? '-' : age(l.ageS)]),
+        ),
+      );
     });
 
   program
@@ -156,4 +182,19 @@ export function defaultLabName(source: string, arg: string, name?: string): stri
       .slice(0, 16)
       .replace(/-+$/, '') || 'lab'
   );
+}
+
+/** JSON (2-space indent) or YAML of a listing. */
+export async function machineText(value: unknown, format: 'json' | 'yaml'): Promise<string> {
+  if (format === 'json') return JSON.stringify(value, null, 2);
+  const { stringify } = await import('yaml');
+  return stringify(value).trimEnd();
+}
+
+/** An age as people say it: 45 s, 12 min, 3 h, 2 d. */
+export function age(s: number): string {
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86400)} d`;
 }

@@ -7,6 +7,11 @@ import { InputError } from '../util/errors.js';
  * parses, so a bad value stops the command before it does anything.
  */
 
+/** `-o`: how a listing command prints (one set of formats for every command that lists). */
+export const outputOption = (dflt: 'table' | 'json' = 'table') =>
+  toOption({ flags: '-o, --output <format>', description: 'table, json or yaml', parse: oneOf(['table', 'json', 'yaml'] as const), default: dflt });
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
 /** The help of `--lab`, the lab every command works on. */
 export const LAB_HELP = 'the lab (may be left out when only one lab exists)';
 /** The help of `--name`, the lab flag's older spelling, kept where it always meant the lab. */

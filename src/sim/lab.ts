@@ -201,7 +201,7 @@ function checkCapacity(plan: LabPlan, ignoreLimits: boolean, log: Log): void {
  */
 async function claimLab(backend: Backend, state: LabState, log: Log): Promise<void> {
   const lab = state.lab;
-  const exists = (why: string) => new InputError(`lab "${lab}" ${why}: use another --name, or calico-sim down --name ${lab}`);
+  const exists = (why: string) => new InputError(`lab "${lab}" ${why}: use another --lab, or calico-sim down --lab ${lab}`);
   removeStaleClaims();
   // Leftovers of a lab whose state directory was removed by hand (namespaces only) have no
   // builder: they are reaped.
@@ -229,7 +229,7 @@ export async function resolveLab(name: string | undefined): Promise<LabState> {
   if (name !== undefined) return readLabState(checkLabName(name));
   const labs = (await allLabs()).map((l) => l.lab);
   if (labs.length === 0) throw new NoSuchLabError(undefined, []);
-  if (labs.length > 1) throw new InputError(`several labs are running (${labs.join(', ')}): say which with --name`);
+  if (labs.length > 1) throw new InputError(`several labs are running (${labs.join(', ')}): say which with --lab`);
   return readLabState(labs[0]!);
 }
 

@@ -57,7 +57,7 @@ export async function status(state: LabState): Promise<LabStatus> {
   const phase = labPhase(state);
   if (phase === 'incomplete')
     errors.push(
-      `incomplete, builder gone: the up that built this lab (process ${state.builder!.pid}) died before it finished; remove it with calico-sim down --name ${state.lab}, or run the same up again (it reaps it first)`,
+      `incomplete, builder gone: the up that built this lab (process ${state.builder!.pid}) died before it finished; remove it with calico-sim down --lab ${state.lab}, or run the same up again (it reaps it first)`,
     );
   const etcdAlive = daemonAlive(etcdSpec(state), state.etcd.pid);
   const etcdState = daemonState(etcdAlive, state.etcd.pid);
@@ -172,4 +172,45 @@ export async function nodeSessions(state: LabState, node: string): Promise<{ ali
   if (!h) throw new InputError(`unknown host "${node}" in lab ${state.lab} (hosts and routers: ${[...state.hosts, ...state.routers].map((x) => x.name).join(', ')})`);
   const alive = backendOf(state).daemonAlive(birdSpec(h), h.bird.pid);
   return { alive, sessions: alive ? await bgpSessions(h.bird.socket) : [] };
+}
+
+/** One line of `calico-sim ls`: a lab as found on this machine. */
+export interface LabSummary {
+  lab: string;
+  backend: string;
+  topology: string;
+  /** ready, building or incomplete; `unknown` when only the system holds it (no lab.json). */
+  phase: LabPhase | 'unknown';
+  hosts: number;
+  /** From the datastore; undefined when it does not answer. */
+  workloads?: number;
+  createdAt?: string;
+  ageS?: number;
+}
+
+/** Every lab on the machine, from the backends and each lab's state; etcd is asked for workloads only. */
+export async function listLabs(now = Date.now()): Promise<LabSummary[]> {
+  const { allLabs } = await import('./backends/index.js');
+  const { readLabState } = await import('./state.js');
+  return Promise.all(
+    (await allLabs()).map(async ({ lab, backend }): Promise<LabSummary> => {
+      let state: LabState;
+      try {
+        state = readLabState(lab);
+      } catch {
+        return { lab, backend: backend.kind, topology: '-', phase: 'unknown', hosts: 0 };
+      }
+      const workloads = await withDatastore(state, async (ds) => (await ds.list(keys.workloadEndpoints)).items.length, 2_000).catch(() => undefined);
+      return {
+        lab,
+        backend: state.backend,
+        topology: state.topology,
+        phase: labPhase(state),
+        hosts: state.hosts.length,
+        ...(workloads !== undefined ? { workloads } : {}),
+        createdAt: state.createdAt,
+        ageS: Math.max(0, Math.round((now - Date.parse(state.createdAt)) / 1000)),
+      };
+    }),
+  );
 }

@@ -76,7 +76,7 @@ describe('lab lifecycle from the CLI', () => {
     // Without --name and with two labs, the CLI asks which one.
     const ambiguous = await cli('status');
     expect(ambiguous.code).not.toBe(0);
-    expect(ambiguous.stderr).toMatch(/several labs are running \(.*t-life-a.*t-life-b.*\): say which with --name/);
+    expect(ambiguous.stderr).toMatch(/several labs are running \(.*t-life-a.*t-life-b.*\): say which with --lab/);
 
     const st = JSON.parse((await cli('status', '--lab', 't-life-b', '--json')).stdout);
     expect(st.lab).toBe('t-life-b');
@@ -102,8 +102,11 @@ describe('lab lifecycle from the CLI', () => {
       expect(existsSync(`${STATE_ROOT}/${lab}`)).toBe(false);
     }
     expect(await netSnapshot()).toBe(before);
-    // down is idempotent.
-    expect((await cli('down', '--name', 't-life-a')).code).toBe(0);
+    // down of a lab that is not there changes nothing, and says so: a typo must not look like success.
+    const again = await cli('down', '--lab', 't-life-a');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^calico-sim: no lab named "t-life-a" \((labs here: .*|no lab exists: start one with calico-sim up two-host)\)$/);
+    expect(await netSnapshot()).toBe(before);
   });
 
   it('an up that fails half way removes everything it made', async () => {
