@@ -134,7 +134,7 @@ export class Dataplane {
    * route table reacts to netlink. Returns the function that stops watching.
    */
   watchRouteDeletions(onDeleted: () => void): () => void {
-    const [cmd, ...args] = ['ip', ...(this.netns ? ['-n', this.netns] : []), 'monitor', 'route'];
+    const [cmd, ...args] = inNetns(this.netns, ['ip', 'monitor', 'route']);
     const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     child.once('error', () => undefined); // no `ip`: the periodic pass still repairs
     createInterface({ input: child.stdout! }).on('line', (l) => {

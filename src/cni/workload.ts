@@ -57,8 +57,11 @@ export async function ensureNamespaceProfile(ds: Datastore, namespace: string): 
 
 /** A workload's endpoint record by workload name (names are unique across namespaces in a lab). */
 export async function findWorkload(ds: Datastore, name: string): Promise<{ key: string; value: WorkloadEndpoint } | undefined> {
-  const { items } = await ds.list<WorkloadEndpoint>(keys.workloadEndpoints);
-  return items.find((i) => i.value.metadata.name === name);
+  // Keys only (…/workloadendpoints/<namespace>/<name>), then the one record: a lab of 1,000
+  // workloads adding them all at once would otherwise read every record for every add.
+  const key = (await ds.client.getAll().prefix(keys.workloadEndpoints).keys()).find((k) => k.slice(k.lastIndexOf('/') + 1) === name);
+  const value = key === undefined ? undefined : await ds.get<WorkloadEndpoint>(key);
+  return key === undefined || !value ? undefined : { key, value: value.value };
 }
 
 /**

@@ -101,6 +101,7 @@ function countSessions(plan: LabPlan): { sessions: number; sessionsPerHost: numb
   const bump = (host: string) => degree.set(host, (degree.get(host) ?? 0) + 1);
   for (const p of plan.peers) {
     const nodes = p.node ? hosts.filter((h) => h.name === p.node) : select(p.nodeSelector);
+    const targets = p.peerIP || plan.meshEnabled ? [] : select(p.peerSelector); // once per peer, not per node
     for (const n of nodes) {
       if (p.peerIP) {
         sessions++;
@@ -108,7 +109,7 @@ function countSessions(plan: LabPlan): { sessions: number; sessionsPerHost: numb
         continue;
       }
       if (plan.meshEnabled) continue; // host-to-host sessions the mesh already has
-      for (const t of select(p.peerSelector)) {
+      for (const t of targets) {
         const key = [n.name, t.name].sort().join(' ');
         if (t.name === n.name || pairs.has(key)) continue;
         pairs.add(key);

@@ -72,20 +72,21 @@ export async function tryRun(cmd: string, args: string[], opts: { input?: string
 /** `ip [-n ns] -batch -` with the given lines: one process for many kernel changes. */
 export async function ipBatch(netns: string | undefined, lines: string[], opts: { force?: boolean; runner?: CommandRunner } = {}): Promise<void> {
   if (lines.length === 0) return;
-  const argv = ['ip', ...(netns ? ['-n', netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  // Not `ip -n`: it too unshares a mount namespace and remounts /sys (see inNetns).
+  const argv = inNetns(netns, ['ip', ...(opts.force ? ['-force'] : []), '-batch', '-']);
   await (opts.runner ?? processRunner).run(argv, { input: `${lines.join('\n')}\n` });
 }
 
 /** `ip [-n ns] -j ...` parsed as JSON. */
 export async function ipJson<T>(netns: string | undefined, args: string[], runner: CommandRunner = processRunner): Promise<T> {
-  const out = (await runner.run(['ip', ...(netns ? ['-n', netns] : []), '-j', ...args])).stdout;
+  const out = (await runner.run(inNetns(netns, ['ip', '-j', ...args]))).stdout;
   return (out.trim() === '' ? [] : JSON.parse(out)) as T;
 }
 
 /**
  * The argv that runs `argv` inside a named network namespace (or as is, for the current one):
- * `nsenter --net`, a setns(2) and nothing else. `ip netns exec` also makes a mount namespace and
- * remounts /sys, which copies every mount of the machine — with a thousand namespaces (each one a
+ * `nsenter --net`, a setns(2) and nothing else. `ip netns exec` — and `ip -n` too — also make a
+ * mount namespace and remount /sys, which copies every mount of the machine — with a thousand namespaces (each one a
  * bind mount in /run/netns) that turned a lab's routine commands into minutes of D-state waits.
  * What needs /sys and /etc/netns/<ns> as the namespace sees them (a user's shell) uses
  * `ip netns exec` itself (see the backend's attach).

@@ -127,7 +127,7 @@ class FakeProcSys implements ProcSys {
 
 /** Commands that only read the kernel. */
 const isRead = (c: Call) => (c.argv[0] === 'ip' && c.argv.includes('-j')) || c.argv.join(' ') === 'ipset list -n' || c.argv.join(' ') === 'nft list tables inet';
-const isBatch = (c: Call) => c.argv[0] === 'ip' && c.argv.includes('-batch') && c.argv.includes('-force');
+const isBatch = (c: Call) => c.argv.includes('ip') && c.argv.includes('-batch') && c.argv.includes('-force');
 
 const P = AGENT_ROUTE_PROTO;
 
@@ -359,10 +359,10 @@ describe('Dataplane.apply against a fake kernel', () => {
       'nsenter --net=/run/netns/csim-t-h1 -- iptables-restore -w',
       'nsenter --net=/run/netns/csim-t-h1 -- ip6tables-restore -w',
       'nsenter --net=/run/netns/csim-t-h1 -- nft list tables inet',
-      `ip -n csim-t-h1 -j -4 route show proto ${P}`,
-      `ip -n csim-t-h1 -j -6 route show proto ${P}`,
-      'ip -n csim-t-h1 -j link show',
-      'ip -n csim-t-h1 -force -batch -',
+      `nsenter --net=/run/netns/csim-t-h1 -- ip -j -4 route show proto ${P}`,
+      `nsenter --net=/run/netns/csim-t-h1 -- ip -j -6 route show proto ${P}`,
+      'nsenter --net=/run/netns/csim-t-h1 -- ip -j link show',
+      'nsenter --net=/run/netns/csim-t-h1 -- ip -force -batch -',
       `nsenter --net=/run/netns/csim-t-h1 -- sysctl -q -w ${sysctls.join(' ')}`,
     ]);
     expect(kernel.calls.find(isBatch)?.input).toBe(H1_BATCH);

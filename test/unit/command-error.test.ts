@@ -137,7 +137,7 @@ describe('helpers run through the runner they are given', () => {
     await setSysctls('ns1', { 'net.ipv4.ip_forward': '1' }, runner);
     await run('true', ['x'], { input: 'in' }, runner);
     expect(calls).toEqual([
-      { argv: ['ip', '-n', 'ns1', '-force', '-batch', '-'], opts: { input: 'route del 10.0.0.0/8\n' } },
+      { argv: ['nsenter', '--net=/run/netns/ns1', '--', 'ip', '-force', '-batch', '-'], opts: { input: 'route del 10.0.0.0/8\n' } },
       { argv: ['ip', '-j', 'link', 'show'] },
       { argv: ['nsenter', '--net=/run/netns/ns1', '--', 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'] },
       { argv: ['true', 'x'], opts: { input: 'in' } },
