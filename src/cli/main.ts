@@ -4,6 +4,7 @@ import { ctlCommands } from './ctl.js';
 import { errorLines, exitCodeFor, throwInsteadOfExit } from './exit.js';
 import { hostCommands } from './host.js';
 import { labCommands } from './lab.js';
+import { probeCommands } from './probe.js';
 import { reportCommands } from './report.js';
 import { runCommands } from './run.js';
 import { workloadCommands } from './workload.js';
@@ -19,6 +20,7 @@ const program = new Command('calico-sim')
   .addHelpText('after', '\nExit codes: 0 done or passed, 1 checks ran and something failed, 2 bad input, 3 could not run, 128+n stopped by signal n.');
 
 labCommands(program);
+probeCommands(program);
 workloadCommands(program);
 hostCommands(program);
 ctlCommands(program);

@@ -52,6 +52,8 @@ export interface MatrixOptions {
   /** TCP/UDP ports every endpoint serves and is probed on (default PROBE_PORT). */
   ports?: number[];
   timeoutMs?: number;
+  /** Probe only the pairs this accepts (a sample); default every pair of different endpoints. */
+  only?: (from: Endpoint, to: Endpoint) => boolean;
 }
 
 /** An endpoint's address of a family (`ip` may itself be IPv6, for IPv6-only callers). */
@@ -73,7 +75,9 @@ export async function reachability(o: MatrixOptions): Promise<PairResult[]> {
     if (protos.some((p) => p !== 'icmp')) await Promise.all(o.endpoints.map(async (e) => servers.push(await startServer(o.runner, e, ports))));
     const jobs = sources.flatMap((src) =>
       protos.map((proto) => async () => {
-        const targets = families.flatMap((f) => o.endpoints.filter((d) => d !== src && d.name !== src.name && addr(d, f) && addr(src, f)).map((d) => ({ d, f, ip: addr(d, f)! })));
+        const targets = families.flatMap((f) =>
+          o.endpoints.filter((d) => d !== src && d.name !== src.name && addr(d, f) && addr(src, f) && (o.only?.(src, d) ?? true)).map((d) => ({ d, f, ip: addr(d, f)! })),
+        );
         if (targets.length === 0) return [];
         return proto === 'icmp'
           ? ping(o.runner, src, targets, timeoutMs)

@@ -78,6 +78,11 @@ describe('lab lifecycle from the CLI', () => {
     expect(ambiguous.code).not.toBe(0);
     expect(ambiguous.stderr).toMatch(/several labs are running \(.*t-life-a.*t-life-b.*\): say which with --lab/);
 
+    // ls finds both, with what they are (other labs on the machine may be listed too).
+    const ls = JSON.parse((await cli('ls', '-o', 'json')).stdout) as { lab: string; backend: string; phase: string; hosts: number; workloads: number; ageS: number }[];
+    for (const lab of ['t-life-a', 't-life-b']) expect(ls.find((l) => l.lab === lab)).toMatchObject({ backend: 'netns', phase: 'ready', hosts: 2, workloads: 4 });
+    expect((await cli('ls')).stdout).toMatch(/t-life-a +netns +\S*two-host\S* +ready +2 +4 +\d+ s/);
+
     const st = JSON.parse((await cli('status', '--lab', 't-life-b', '--json')).stdout);
     expect(st.lab).toBe('t-life-b');
     expect(st.bgp.every((s: { state: string }) => s.state === 'Established')).toBe(true);

@@ -55,6 +55,8 @@ describe('the CLI', () => {
       'up',
       'down',
       'status',
+      'ls',
+      'probe',
       'exec',
       'heal',
       'workload',
