@@ -54,6 +54,11 @@ export interface BirdInput {
   pools: string[];
   timers?: BgpTimers;
   /**
+   * How often BIRD rescans the kernel's routes and interfaces, seconds (netlink tells it of
+   * changes in between). Calico's 2 s; a lab of many hosts on one machine scans less often.
+   */
+  scanTimeS?: number;
+  /**
    * IPv6 over the same (IPv4) sessions, by multiprotocol BGP: the host's IPv6 fabric address (the
    * next hop it announces), its IPv6 blocks and borrowed /128s, the IPv6 pools.
    */
@@ -82,6 +87,7 @@ interface Session extends BirdSession {
 /** The input after validation: sorted, de-duplicated, ready to print. */
 interface Checked {
   host: string;
+  scanTimeS: number;
   routerId: string;
   routerAddr: number;
   asNumber: number;
@@ -106,10 +112,10 @@ export function renderBirdConfig(input: BirdInput): string {
       c.localBlocks.map((b) => b.text),
     ),
     ...(c.ipv6 ? [filtersSection(V6, c.ipv6.pools, c.ipv6.localBlocks)] : []),
-    deviceSection(),
+    deviceSection(c.scanTimeS),
     directSection(c.ipv6 ? [V4, V6] : [V4]),
-    kernelSection(V4),
-    ...(c.ipv6 ? [kernelSection(V6)] : []),
+    kernelSection(V4, c.scanTimeS),
+    ...(c.ipv6 ? [kernelSection(V6, c.scanTimeS)] : []),
     blocksSection(
       V4,
       c.localBlocks.map((b) => b.text),
@@ -192,8 +198,8 @@ function filtersSection(f: Family, pools: string[], blocks: string[]): string[] 
   ];
 }
 
-function deviceSection(): string[] {
-  return ['# Interface up/down events.', 'protocol device {', '  scan time 2;', '}'];
+function deviceSection(scanTimeS: number): string[] {
+  return ['# Interface up/down events.', 'protocol device {', `  scan time ${scanTimeS};`, '}'];
 }
 
 /** Connected routes, so that iBGP next hops resolve recursively. */
@@ -201,7 +207,7 @@ function directSection(families: Family[]): string[] {
   return ['# Connected networks (not workload interfaces), for recursive next-hop resolution.', 'protocol direct {', ...families.map((f) => `  ${f.channel};`), '  interface -"cali*", "*";', '}'];
 }
 
-function kernelSection(f: Family): string[] {
+function kernelSection(f: Family, scanTimeS: number): string[] {
   return [
     `# ${f.label} routes learned from peers go to the kernel; nothing is learned from it.`,
     `protocol kernel kernel${f.suffix || '4'} {`,
@@ -210,7 +216,7 @@ function kernelSection(f: Family): string[] {
     `    export filter calico_kernel_programming${f.suffix};`,
     '  };',
     '  merge paths on;    # ECMP when several peers announce a prefix',
-    '  scan time 2;',
+    `  scan time ${scanTimeS};`,
     '  graceful restart;',
     '}',
   ];
@@ -321,8 +327,11 @@ function checkInput(input: BirdInput): Checked {
     seen.add(ip.addr);
     return { ...p, name, description: checkName(p.description, 'peer description'), ip: ip.text, asNumber: checkAs(p.asNumber, `AS number of peer ${name}`), addr: ip.addr };
   });
+  const scanTimeS = input.scanTimeS ?? 2;
+  if (!Number.isInteger(scanTimeS) || scanTimeS < 1 || scanTimeS > 3600) throw new SimError(`scan time of host ${host} must be a whole number of seconds in 1..3600, got ${scanTimeS}`);
   return {
     host,
+    scanTimeS,
     routerId: router.text,
     routerAddr: router.addr,
     asNumber,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeDesired, natTable } from '../../src/agent/desired.js';
+import { computeDesired, LARGE_LAB_NODES, LARGE_LAB_SCAN_S, natTable } from '../../src/agent/desired.js';
 import { workloadIfaceSysctls } from '../../src/cni/sysctls.js';
 import { diffRoutes, routeLines } from '../../src/agent/dataplane.js';
 import type { Snapshot } from '../../src/datastore/snapshot.js';
@@ -71,6 +71,16 @@ describe('agent desired state (pure)', () => {
     expect(computeDesired(snap, 'h2').bird.sessions[0]).toMatchObject({ ip: '198.18.0.11', passive: false });
     const noMesh = { ...snap, bgpConfiguration: { ...snap.bgpConfiguration!, spec: { asNumber: 64512, nodeToNodeMeshEnabled: false } } };
     expect(computeDesired(noMesh, 'h1').bird.sessions).toEqual([]);
+  });
+
+  it("BIRD scans the kernel every 2 s as Calico's does, every 30 s in a lab of more than 50 nodes", async () => {
+    const { renderBirdConfig } = await import('../../src/bgp/render.js');
+    expect(computeDesired(snap, 'h1').bird.scanTimeS).toBeUndefined();
+    expect(renderBirdConfig(computeDesired(snap, 'h1').bird).match(/scan time 2;/g)).toHaveLength(2); // device, kernel
+    const many = { ...snap, nodes: Array.from({ length: LARGE_LAB_NODES + 1 }, (_, i) => node(`h${i + 1}`, `198.18.1.${i + 1}`)) };
+    const big = computeDesired(many, 'h1').bird;
+    expect(big.scanTimeS).toBe(LARGE_LAB_SCAN_S);
+    expect(renderBirdConfig(big).match(new RegExp(`scan time ${LARGE_LAB_SCAN_S};`, 'g'))).toHaveLength(2);
   });
 
   it('sets the sysctls Calico sets on a host-side veth', () => {
