@@ -133,13 +133,15 @@ export function labCommands(program: Command): void {
     .command('exec')
     .description('run a command inside a host or workload namespace')
     .argument('<target>', 'host or workload name')
-    .argument('<command...>', 'the command (put it after --)')
+    .argument('[command...]', 'the command (put it after --); none: a shell (bash, else sh)')
     .option('--lab <lab>', LAB_HELP)
     .action(async (target: string, command: string[], o: { lab?: string }) => {
       const { netnsOf, resolveLab } = await engine();
       const { backendOf } = await import('../sim/backends/index.js');
       const state = await resolveLab(o.lab);
-      process.exitCode = await backendOf(state).attach(await netnsOf(state, target), command);
+      // Through sh, so that a command that does not exist exits 127 as in a shell (ip netns exec says 1).
+      const argv = command.length ? ['sh', '-c', 'exec "$@"', 'sh', ...command] : ['sh', '-c', 'command -v bash >/dev/null && exec bash -i || exec sh -i'];
+      process.exitCode = await backendOf(state).attach(await netnsOf(state, target), argv);
     });
 
   program

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { benchCommands } from './bench.js';
 import { ctlCommands } from './ctl.js';
@@ -16,6 +17,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 const program = new Command('calico-sim')
   .description("Calico's pure layer-3 network from real parts (etcd, BIRD, kernel routes) in network namespaces")
+  .version(version(), '--version', 'print the version of calico-sim')
   .option('--debug', 'print stack traces on errors')
   .addHelpText('after', '\nExit codes: 0 done or passed, 1 checks ran and something failed, 2 bad input, 3 could not run, 128+n stopped by signal n.');
 
@@ -34,3 +36,8 @@ program.parseAsync().catch((err: unknown) => {
   for (const l of errorLines(err)) console.error(l);
   process.exitCode = exitCodeFor(err);
 });
+
+/** The version in package.json (read once, when asked). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}

@@ -13,6 +13,7 @@ import { backendOf } from '../sim/backends/index.js';
 import { FabricCapture } from '../verify/capture.js';
 import { checkCapture, type FlowExpectation } from '../verify/flows.js';
 import { readPcapFile } from '../verify/pcap.js';
+import { probePairs } from '../verify/probe-plan.js';
 import { PROBE_PORT, reachability, type Endpoint, type PairResult } from '../verify/reachability.js';
 import { ipJsonIn } from '../util/node-runner.js';
 import { errorMessage } from '../util/errors.js';
@@ -97,8 +98,22 @@ async function conformLab(s: SuiteLab, dir: string): Promise<Check[]> {
   });
 }
 
+/**
+ * The suite's checks on a lab someone built (`conformance --lab`): nothing is built or torn down.
+ * With `sample`, reachability covers that many random pairs of each matrix and the capture
+ * checks are left out (a capture per fabric link of a 1,000-host lab is 1,000 tcpdumps).
+ */
+export async function conformanceOfLab(state: LabState, o: { reportDir: string; sample?: number }): Promise<ConformanceResult> {
+  const t0 = performance.now();
+  mkdirSync(o.reportDir, { recursive: true });
+  const checks = await checkLab(state.lab, state, o.reportDir, () => 'pass', o.sample);
+  const r = { passed: checks.every((c) => c.ok), durationMs: Math.round(performance.now() - t0), checks };
+  writeFileSync(`${o.reportDir}/checks.json`, `${JSON.stringify(r, null, 2)}\n`);
+  return r;
+}
+
 /** All checks of one running lab. Exported for tests that break a lab on purpose first. */
-export async function checkLab(suite: string, state: LabState, dir: string, expect: CellExpectation = () => 'pass'): Promise<Check[]> {
+export async function checkLab(suite: string, state: LabState, dir: string, expect: CellExpectation = () => 'pass', sample?: number): Promise<Check[]> {
   const checks: Check[] = [];
   const st = await status(state);
   checks.push(...(await controlPlaneChecks(suite, state, st)));
@@ -106,6 +121,7 @@ export async function checkLab(suite: string, state: LabState, dir: string, expe
   const workloads: Endpoint[] = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip, ...(w.ip6 ? { ip6: w.ip6 } : {}) }));
   const outside: Endpoint[] = state.routers.flatMap((r) => r.clients.map((c) => ({ name: c.name, netns: c.netns, ip: c.ip })));
   const runner = backendOf(state);
+  if (sample !== undefined) return [...checks, ...(await sampledCells(state, workloads, outside, sample)).map((c) => cellCheck(suite, c, expect(c)))];
   const capture = await FabricCapture.start(runner, state, `${dir}/pcap`);
   let cells: PairResult[];
   try {
@@ -138,6 +154,38 @@ export async function checkLab(suite: string, state: LabState, dir: string, expe
   );
   return checks;
 }
+
+/** `sample` random pairs of each matrix of checkLab: workloads, outside clients, hosts. */
+async function sampledCells(state: LabState, workloads: Endpoint[], outside: Endpoint[], sample: number): Promise<PairResult[]> {
+  const runner = backendOf(state);
+  const hosts: Endpoint[] = state.hosts.map((h) => ({ name: h.name, netns: h.netns, ip: h.ip }));
+  const matrix = async (from: Endpoint[], to: Endpoint[], families?: (4 | 6)[]) => {
+    const pairs = new Set(probePairs(from, to, sample).map(([f, t]) => `${f.name}>${t.name}`));
+    if (pairs.size === 0) return [];
+    const names = (side: 0 | 1) => new Set([...pairs].map((p) => p.split('>')[side]!));
+    const [src, dst] = [names(0), names(1)];
+    return reachability({
+      runner,
+      endpoints: to.filter((e) => dst.has(e.name)),
+      sources: from.filter((e) => src.has(e.name)),
+      only: (f, t) => pairs.has(`${f.name}>${t.name}`),
+      ...(families ? { families } : {}),
+    });
+  };
+  return [
+    ...(await matrix(workloads, workloads)),
+    ...(outside.length ? await matrix(outside, workloads, [4]) : []),
+    ...(outside.length ? await matrix(workloads, outside, [4]) : []),
+    ...(await matrix(hosts, workloads)),
+  ];
+}
+
+/** Pure: what a check is about, for the per-category summary of `conformance --lab`. */
+export function checkCategory(c: Pick<Check, 'name'>): 'control plane' | 'reachability' | 'captures' {
+  if (CONTROL_PLANE_CHECKS.includes(c.name)) return 'control plane';
+  return /^(icmp|tcp|udp)\b/.test(c.name) ? 'reachability' : 'captures';
+}
+const CONTROL_PLANE_CHECKS = ['BGP sessions established', 'every block learned by BGP everywhere', 'no inter-host route made by hand'];
 
 /** What a scenario expects of one cell: reachable, or blocked (by a policy). */
 export type CellExpectation = (cell: PairResult) => 'pass' | 'blocked';

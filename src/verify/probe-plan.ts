@@ -45,11 +45,11 @@ export function pickEndpoints(all: ProbeEndpoint[], spec: string | undefined, fl
   return picked;
 }
 
-export type Pair = [from: ProbeEndpoint, to: ProbeEndpoint];
+export type Pair<T = ProbeEndpoint> = [from: T, to: T];
 
-/** Every (from, to) pair of two different workloads; with `sample`, that many of them at random. */
-export function probePairs(from: ProbeEndpoint[], to: ProbeEndpoint[], sample?: number, random: () => number = Math.random): Pair[] {
-  const pairs: Pair[] = from.flatMap((f) => to.filter((t) => t.name !== f.name).map((t): Pair => [f, t]));
+/** Every (from, to) pair of two different endpoints; with `sample`, that many of them at random. */
+export function probePairs<T extends { name: string }>(from: T[], to: T[], sample?: number, random: () => number = Math.random): Pair<T>[] {
+  const pairs: Pair<T>[] = from.flatMap((f) => to.filter((t) => t.name !== f.name).map((t): Pair<T> => [f, t]));
   if (sample === undefined || sample >= pairs.length) return pairs;
   // A partial Fisher–Yates: the first `sample` places get a uniform random choice.
   for (let i = 0; i < sample; i++) {

@@ -88,6 +88,11 @@ describe('lab lifecycle from the CLI', () => {
     expect(st.bgp.every((s: { state: string }) => s.state === 'Established')).toBe(true);
     const ex = await cli('exec', '--lab', 't-life-b', 'w1', '--', 'ping', '-c1', '-W1', st.workloads.find((w: { name: string }) => w.name === 'w4').ip);
     expect(ex.code).toBe(0);
+    // A command that does not exist exits 127, as in a shell; with no command, a shell.
+    expect((await cli('exec', '--lab', 't-life-b', 'w1', '--', 'no-such-command')).code).toBe(127);
+    const shell = await execa(process.execPath, ['bin/calico-sim.js', 'exec', '--lab', 't-life-b', 'w1'], { input: 'ip -o -4 addr show dev eth0; exit 7\n', reject: false });
+    expect(shell.exitCode).toBe(7);
+    expect(String(shell.stdout)).toContain(st.workloads.find((w: { name: string }) => w.name === 'w1').ip);
 
     expect((await labProcesses('t-life-a')).length).toBeGreaterThanOrEqual(5); // etcd + 2 BIRD + 2 agents
     const downA = await cli('down', '--name', 't-life-a');

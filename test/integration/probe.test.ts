@@ -56,7 +56,15 @@ describe('probe: the first-lab walkthrough of the README, on a lab built from it
     expect(sel.cells.map((c) => `${c.from}>${c.to}`).sort()).toEqual(['web>client', 'web>db']);
     const sample = JSON.parse((await cli('probe', '--lab', LAB, '--sample', '2', '--proto', 'icmp', '-o', 'json')).stdout) as ProbeRun;
     expect(sample.pairs).toBe(2);
-  }, 120_000);
+
+    // The suite's checks on this lab as the user built it; --sample leaves the captures out.
+    const cf = await cli('conformance', '--lab', LAB, '--sample', '3', '--report-dir', dir);
+    expect(cf.code).toBe(0);
+    expect(cf.stdout).toMatch(/^control plane +3\/3 passed$/m);
+    expect(cf.stdout).toMatch(/^reachability +\d+\/\d+ passed$/m);
+    expect(cf.stdout).toMatch(/^captures +left out \(--sample\)$/m);
+    expect(cf.stdout).toContain(`report: ${dir}/${LAB}`);
+  }, 180_000);
 
   it('bad input is exit 2 and one line: an unknown workload, a malformed expectations file', async () => {
     const typo = await cli('probe', '--lab', LAB, '--from', 'wbe');
