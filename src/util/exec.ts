@@ -105,13 +105,15 @@ export function limitedRunner(inner: CommandRunner, limit: number): CommandRunne
   const waiting: (() => void)[] = [];
   return {
     async run(argv, opts) {
+      // A finishing command hands its slot to the first in line, so none can slip in between.
       if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-      active++;
+      else active++;
       try {
         return await inner.run(argv, opts);
       } finally {
-        active--;
-        waiting.shift()?.();
+        const next = waiting.shift();
+        if (next) next();
+        else active--;
       }
     },
   };
