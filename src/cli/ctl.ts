@@ -57,15 +57,19 @@ export function ctlCommands(program: Command): void {
   const ctlNode = ctl.command('node').description('node commands');
   ctlNode
     .command('status')
-    .description('BGP sessions of a host, from its BIRD control socket (like calicoctl node status); exit code 1 when its BIRD is not running')
-    .requiredOption('--host <host>', 'host (or router) name')
+    .description('BGP sessions of a host (or of every host), from its BIRD control socket (like calicoctl node status); exit code 1 when a BIRD is not running')
+    .option('--host <host>', 'host (or router) name; default every host and router')
     .option('--lab <lab>', LAB_HELP)
-    .action(async (o: { host: string; lab?: string }) => {
+    .action(async (o: { host?: string; lab?: string }) => {
       const { nodeSessions, resolveLab } = await engine();
       const { formatNodeStatus } = await import('../ctl/reports.js');
-      const { alive, sessions } = await nodeSessions(await resolveLab(o.lab), o.host);
-      print(formatNodeStatus(o.host, alive, sessions));
-      if (!alive) process.exitCode = 1;
+      const state = await resolveLab(o.lab);
+      const nodes = o.host !== undefined ? [o.host] : [...state.hosts, ...state.routers].map((n) => n.name);
+      for (const [i, node] of nodes.entries()) {
+        const { alive, sessions } = await nodeSessions(state, node);
+        print(`${i ? '\n' : ''}${nodes.length > 1 ? `== ${node}\n` : ''}${formatNodeStatus(node, alive, sessions)}`);
+        if (!alive) process.exitCode = 1;
+      }
     });
 
   const ctlIpam = ctl.command('ipam').description('IPAM commands');

@@ -113,10 +113,21 @@ export function labCommands(program: Command): void {
         ),
       );
       print('');
+      // Grouped by host, as a network engineer reads a rack.
+      const byHost = [...st.workloads].sort((a, b) => a.host.localeCompare(b.host, undefined, { numeric: true }) || a.name.localeCompare(b.name));
       print(
         table(
-          ['workload', 'host', 'ip', 'interface'],
-          st.workloads.map((w) => [w.name, w.host, w.ip, w.interface]),
+          ['host', 'workload', 'namespace', 'ip', 'interface', 'labels'],
+          byHost.map((w) => [
+            w.host,
+            w.name,
+            w.namespace,
+            [w.ip, w.ip6].filter(Boolean).join(', '),
+            w.interface,
+            Object.entries(w.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',') || '-',
+          ]),
         ),
       );
       print('');
@@ -125,6 +136,11 @@ export function labCommands(program: Command): void {
           ['host', 'peer', 'peer ip', 'state', 'since', 'info'],
           st.bgp.map((b) => [b.host, b.peer, b.peerIp, b.state, b.since, b.info]),
         ),
+      );
+      const established = st.bgp.filter((b) => b.state === 'Established').length;
+      const daemons = [st.etcd, ...st.hosts.flatMap((h) => [h.bird, h.agent]), ...st.routers.map((r) => r.bird)];
+      print(
+        `\n${established}/${st.bgp.length} sessions Established; ${daemons.filter((d) => d.state === 'running').length}/${daemons.length} daemons running; ${st.workloads.length} workloads on ${st.hosts.length} hosts`,
       );
       for (const e of st.errors) print(`error: ${e}`);
     });

@@ -35,7 +35,7 @@ export interface LabStatus {
     /** `process`: the shared agent process serving this host, when the lab shares them. */
     agent: { pid?: number; process?: string; alive: boolean; state: DaemonState; heartbeatAt?: string; heartbeatAgeMs?: number; lastReconcile?: AgentStatus['lastReconcile'] };
   }[];
-  workloads: { name: string; host: string; netns: string; ip: string; ip6?: string; interface: string }[];
+  workloads: { name: string; host: string; namespace: string; labels: Record<string, string>; netns: string; ip: string; ip6?: string; interface: string }[];
   routers: {
     name: string;
     netns: string;
@@ -154,6 +154,8 @@ export async function status(state: LabState): Promise<LabStatus> {
       .map((w) => ({
         name: w.metadata.name,
         host: w.spec.node,
+        namespace: w.metadata.namespace ?? 'default',
+        labels: w.metadata.labels ?? {},
         netns: w.spec.netns,
         ip: w.spec.ipNetworks.find((n) => !n.includes(':'))?.split('/')[0] ?? '',
         ...(w.spec.ipNetworks.some((n) => n.includes(':')) ? { ip6: w.spec.ipNetworks.find((n) => n.includes(':'))!.split('/')[0] } : {}),

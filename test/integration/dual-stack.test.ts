@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { down, up } from '../../src/sim/lab.js';
+import { down, up, withDatastore } from '../../src/sim/lab.js';
+import { waitForRoutes } from '../../src/sim/readiness.js';
 import { status } from '../../src/sim/status.js';
 import { birdc } from '../../src/bgp/bird.js';
 import { resolveTopology } from '../../src/topologies/index.js';
@@ -41,6 +42,8 @@ describe('dual stack and session options on real namespaces', () => {
     expect(added.ip6).toBe('2001:db8:f::d');
     const w = await addLabWorkload(readLabState('t-dual'), 'host3-w1', 'host3');
     const w6 = w.spec.ipNetworks.find((n) => n.includes(':'))!.split('/')[0]!;
+    // Its new IPv6 block travels by BGP to the others (and theirs back) before it can answer.
+    await withDatastore(readLabState('t-dual'), (ds) => waitForRoutes(ds, readLabState('t-dual'), 30_000));
     const after = await status(readLabState('t-dual'));
     const nw = after.workloads.find((x) => x.name === 'host3-w1')!;
     expect((await pingMatrix(runner, [v6[0]!, { name: nw.name, netns: nw.netns, ip: w6 }])).filter((r) => !r.ok)).toEqual([]);

@@ -83,6 +83,10 @@ describe('lab lifecycle from the CLI', () => {
     for (const lab of ['t-life-a', 't-life-b']) expect(ls.find((l) => l.lab === lab)).toMatchObject({ backend: 'netns', phase: 'ready', hosts: 2, workloads: 4 });
     expect((await cli('ls')).stdout).toMatch(/t-life-a +netns +\S*two-host\S* +ready +2 +4 +\d+ s/);
 
+    const text = (await cli('status', '--lab', 't-life-b')).stdout;
+    expect(text).toMatch(/^2\/2 sessions Established; 5\/5 daemons running; 4 workloads on 2 hosts$/m);
+    expect(text).toMatch(/^host1 +w1 +default +198\.19\./m); // workloads grouped by host, with their namespace
+
     const st = JSON.parse((await cli('status', '--lab', 't-life-b', '--json')).stdout);
     expect(st.lab).toBe('t-life-b');
     expect(st.bgp.every((s: { state: string }) => s.state === 'Established')).toBe(true);

@@ -37,6 +37,14 @@ describe('probe: the first-lab walkthrough of the README, on a lab built from it
     expect(early.code).toBe(1);
     expect(early.stdout).toMatch(/NOT AS EXPECTED: client → db: expected blocked, tcp v4 :5432 was open/);
 
+    // The suite's checks on this lab as the user built it (all open); --sample leaves the captures out.
+    const cf = await cli('conformance', '--lab', LAB, '--sample', '3', '--report-dir', dir);
+    expect(cf.code).toBe(0);
+    expect(cf.stdout).toMatch(/^control plane +3\/3 passed$/m);
+    expect(cf.stdout).toMatch(/^reachability +\d+\/\d+ passed$/m);
+    expect(cf.stdout).toMatch(/^captures +left out \(--sample\)$/m);
+    expect(cf.stdout).toContain(`report: ${dir}/${LAB}`);
+
     expect((await cli('ctl', 'apply', '-f', 'examples/first-lab/db-policy.yaml', '--lab', LAB)).code).toBe(0);
     // The agents program the policy within a pass; the expectations then hold.
     const after = await waitFor(
@@ -57,13 +65,13 @@ describe('probe: the first-lab walkthrough of the README, on a lab built from it
     const sample = JSON.parse((await cli('probe', '--lab', LAB, '--sample', '2', '--proto', 'icmp', '-o', 'json')).stdout) as ProbeRun;
     expect(sample.pairs).toBe(2);
 
-    // The suite's checks on this lab as the user built it; --sample leaves the captures out.
-    const cf = await cli('conformance', '--lab', LAB, '--sample', '3', '--report-dir', dir);
-    expect(cf.code).toBe(0);
-    expect(cf.stdout).toMatch(/^control plane +3\/3 passed$/m);
-    expect(cf.stdout).toMatch(/^reachability +\d+\/\d+ passed$/m);
-    expect(cf.stdout).toMatch(/^captures +left out \(--sample\)$/m);
-    expect(cf.stdout).toContain(`report: ${dir}/${LAB}`);
+    // Negative control of conformance --lab: with the policy in, the flows it blocks fail the
+    // suite's reachability (which expects every pair open); the control plane and captures pass.
+    const blocked = await cli('conformance', '--lab', LAB, '--report-dir', dir);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stdout).toMatch(/^control plane +3\/3 passed$/m);
+    expect(blocked.stdout).toMatch(/^reachability +\d+\/\d+ passed$\n {3}FAIL \w+ v4 \S+ → db/m);
+    expect(blocked.stdout).toMatch(/^captures +(\d+)\/\1 passed$/m);
   }, 180_000);
 
   it('bad input is exit 2 and one line: an unknown workload, a malformed expectations file', async () => {

@@ -191,6 +191,9 @@ describe('two hosts routing workload traffic by BGP', () => {
   });
 
   it('ctl node status shows the mesh session; ctl ipam check is clean, and finds a deliberately leaked address', async () => {
+    const every = await cli('ctl', 'node', 'status', '--lab', LAB);
+    expect(every.code).toBe(0);
+    expect(every.stdout).toMatch(/^== host1$[\s\S]*^== host2$/m);
     const ns = await cli('ctl', 'node', 'status', '--host', 'host1', '--lab', LAB);
     expect(ns.code).toBe(0);
     expect(ns.stdout).toMatch(/198\.18\.0\.12\s+node-to-node mesh\s+up\s+\S+\s+Established/);
