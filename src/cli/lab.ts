@@ -34,7 +34,6 @@ export function labCommands(program: Command): void {
       const plan = o.agents ? { ...resolved, agents: { ...resolved.agents, mode: o.agents } } : resolved;
       const name = labArg(o) ?? defaultLabName(plan.source, topology, plan.name);
       const r = await up(plan, { name, backend: o.backend, ignoreLimits: o.ignoreLimits, log: (l) => print(`  ${l}`) });
-      for (const n of r.notes) print(`preflight: ${n}`);
       print(`lab "${name}" is up: ${r.state.hosts.length} hosts, ${plan.workloads.length} workloads, all blocks learned by BGP in ${r.timings.total} ms`);
     });
 

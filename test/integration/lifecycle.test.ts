@@ -70,6 +70,7 @@ describe('lab lifecycle from the CLI', () => {
     expect(a.code).toBe(0);
     expect(b.code).toBe(0);
     expect(a.stdout).toMatch(/lab "t-life-a" is up: 2 hosts, 4 workloads/);
+    expect(a.stdout.match(/preflight:/g)).toHaveLength(1); // said once, before the build
     expect(labNamespaces('t-life-a').length).toBe(7); // fabric + 2 hosts + 4 workloads
     expect(labNamespaces('t-life-b').length).toBe(7);
 
