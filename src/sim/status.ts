@@ -3,9 +3,9 @@ import { bgpSessions, type BgpSession } from '../bgp/bird.js';
 import { keys } from '../datastore/keys.js';
 import type { AgentStatus, WorkloadEndpoint } from '../model/resources.js';
 import { InputError, errorMessage } from '../util/errors.js';
-import { backendOf } from './backends/index.js';
+import { allLabs, backendOf } from './backends/index.js';
 import { agentSpec, birdSpec, etcdSpec, type DaemonSpec } from './daemons.js';
-import { labPhase, type HostState, type LabPhase, type LabState, type RouterState } from './state.js';
+import { labPhase, readLabState, type HostState, type LabPhase, type LabState, type RouterState } from './state.js';
 import { withDatastore } from './lab.js';
 
 /** How a daemon stands: running; stalled (stopped, or an agent whose heartbeat is stale); dead. */
@@ -192,8 +192,6 @@ export interface LabSummary {
 
 /** Every lab on the machine, from the backends and each lab's state; etcd is asked for workloads only. */
 export async function listLabs(now = Date.now()): Promise<LabSummary[]> {
-  const { allLabs } = await import('./backends/index.js');
-  const { readLabState } = await import('./state.js');
   return Promise.all(
     (await allLabs()).map(async ({ lab, backend }): Promise<LabSummary> => {
       let state: LabState;

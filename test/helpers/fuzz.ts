@@ -7,7 +7,8 @@
  * another seed, or more runs for a longer campaign: FUZZ_SEED=123 FUZZ_RUNS=20 npx vitest run
  * test/unit/fuzz- (FUZZ_RUNS multiplies each property's own number of runs).
  */
-import type fc from 'fast-check';
+import fc from 'fast-check';
+import { it } from 'vitest';
 
 export const FUZZ_SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20_240_601;
 const SCALE = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : 1;
@@ -49,4 +50,9 @@ export function resultOrTypedError<T>(fn: () => T, allowed: readonly ErrorClass[
     if (times.at(-1)! <= CALL_BUDGET_MS) return out;
     if (times.length === SLOW_TRIES) throw new Error(`took ${times.join(', ')} ms in ${SLOW_TRIES} tries, more than the ${CALL_BUDGET_MS} ms budget of one call`);
   }
+}
+
+/** A test that `check` holds for `numRuns` values of `arbitrary`, with the shared seed and budgets. */
+export function itHolds<T>(title: string, arbitrary: fc.Arbitrary<T>, check: (value: T) => void, numRuns: number): void {
+  it(title, () => fc.assert(fc.property(arbitrary, check), fuzzParams(numRuns)), fuzzTimeout());
 }

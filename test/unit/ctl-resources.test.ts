@@ -18,6 +18,16 @@ import { etcdSpec } from '../../src/sim/daemons.js';
 import type { LabState } from '../../src/sim/state.js';
 import type { Datastore } from '../../src/datastore/store.js';
 import { keys } from '../../src/datastore/keys.js';
+
+/** What `fn` throws (undefined if it returns). */
+function parseError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
 import { bigPolicy, billionLaughs } from '../helpers/bad-input.js';
 
 const V3 = 'apiVersion: projectcalico.org/v3';
@@ -364,12 +374,7 @@ describe('parseResourceFile: every error names the document, the resource and th
   });
 
   it("keeps the YAML parser's error as the cause of a malformed YAML file", () => {
-    let err: unknown;
-    try {
-      parseResourceFile(`${V3}\nkind: IPPool\nkind: Node\n`, 'f.yaml');
-    } catch (e) {
-      err = e;
-    }
+    const err = parseError(() => parseResourceFile(`${V3}\nkind: IPPool\nkind: Node\n`, 'f.yaml'));
     expect(err).toBeInstanceOf(ResourceError);
     expect((err as ResourceError).cause).toBeInstanceOf(YAMLError);
   });
@@ -383,12 +388,7 @@ describe('parseResourceFile: every error names the document, the resource and th
       [bomb, 'f.yaml: document 1: c[0]: alias *b: its aliases would expand more than 100 times (a YAML alias bomb, "billion laughs"): refused'],
     ];
     for (const [text, problem] of cases) {
-      let err: unknown;
-      try {
-        parseResourceFile(text, 'f.yaml');
-      } catch (e) {
-        err = e;
-      }
+      const err = parseError(() => parseResourceFile(text, 'f.yaml'));
       expect(err).toBeInstanceOf(ResourceError);
       expect((err as ResourceError).problems).toEqual([problem]);
       expect((err as ResourceError).cause).toBeInstanceOf(YamlAliasError);
@@ -397,12 +397,7 @@ describe('parseResourceFile: every error names the document, the resource and th
 
   it('reports every problem of every document, the first one in the message', () => {
     const text = `${pool('a', '198.19.0.1/17')}---\n${pool('b', '198.19.128.0/17')}---\n${doc('BGPPeer', 'c', 'peerIP: 198.18.0.1')}`;
-    let err: unknown;
-    try {
-      parseResourceFile(text, 'f.yaml');
-    } catch (e) {
-      err = e;
-    }
+    const err = parseError(() => parseResourceFile(text, 'f.yaml'));
     expect(err).toBeInstanceOf(ResourceError);
     expect(err).toBeInstanceOf(SimError);
     expect((err as ResourceError).problems).toEqual([

@@ -3,11 +3,11 @@
  * InputError), never another exception, and in bounded time.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe } from 'vitest';
 import { parseResourceFile } from '../../src/ctl/parse.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
 import { InputError } from '../../src/util/errors.js';
-import { fuzzParams, fuzzTimeout, resultOrTypedError } from '../helpers/fuzz.js';
+import { itHolds, resultOrTypedError } from '../helpers/fuzz.js';
 import { anyText, cidrish, ipish, labelsish, mostly, nameish, numberish, selectorish, quietYamlWarnings, serialized } from '../helpers/fuzz-values.js';
 
 const ALLOWED = [ResourceError, InputError];
@@ -139,36 +139,9 @@ const file = fc.oneof(
 describe('parseResourceFile on any text', () => {
   quietYamlWarnings();
 
-  it(
-    'arbitrary text and YAML-ish fragments: resources or a ResourceError',
-    () => {
-      fc.assert(
-        fc.property(anyText, (text) => void parse(text)),
-        fuzzParams(1000),
-      );
-    },
-    fuzzTimeout(),
-  );
+  itHolds('arbitrary text and YAML-ish fragments: resources or a ResourceError', anyText, (text) => void parse(text), 1000);
 
-  it(
-    'arbitrary JSON values, serialized as YAML or JSON: resources or a ResourceError',
-    () => {
-      fc.assert(
-        fc.property(serialized(fc.jsonValue({ maxDepth: 4 })), (text) => void parse(text)),
-        fuzzParams(500),
-      );
-    },
-    fuzzTimeout(),
-  );
+  itHolds('arbitrary JSON values, serialized as YAML or JSON: resources or a ResourceError', serialized(fc.jsonValue({ maxDepth: 4 })), (text) => void parse(text), 500);
 
-  it(
-    'resource files of every kind, fields mostly plausible: resources or a ResourceError',
-    () => {
-      fc.assert(
-        fc.property(file, (text) => void parse(text)),
-        fuzzParams(1000),
-      );
-    },
-    fuzzTimeout(),
-  );
+  itHolds('resource files of every kind, fields mostly plausible: resources or a ResourceError', file, (text) => void parse(text), 1000);
 });

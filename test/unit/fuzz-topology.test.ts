@@ -3,10 +3,10 @@
  * InputError), never another exception, and in bounded time.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { parseTopology } from '../../src/model/topology.js';
 import { InputError, TopologyError } from '../../src/util/errors.js';
-import { fuzzParams, fuzzTimeout, resultOrTypedError } from '../helpers/fuzz.js';
+import { itHolds, resultOrTypedError } from '../helpers/fuzz.js';
 import { anyText, cidrish, ipish, labelsish, mostly, nameish, numberish, selectorish, quietYamlWarnings, serialized } from '../helpers/fuzz-values.js';
 
 const ALLOWED = [TopologyError, InputError];
@@ -131,50 +131,19 @@ const plausibleTopology = fc
 describe('parseTopology on any text', () => {
   quietYamlWarnings();
 
-  it(
-    'arbitrary text and YAML-ish fragments: a plan or a TopologyError',
-    () => {
-      fc.assert(
-        fc.property(anyText, (text) => void parse(text)),
-        fuzzParams(1000),
-      );
-    },
-    fuzzTimeout(),
-  );
+  itHolds('arbitrary text and YAML-ish fragments: a plan or a TopologyError', anyText, (text) => void parse(text), 1000);
 
-  it(
-    'arbitrary JSON values, serialized as YAML or JSON: a plan or a TopologyError',
-    () => {
-      fc.assert(
-        fc.property(serialized(fc.jsonValue({ maxDepth: 4 })), (text) => void parse(text)),
-        fuzzParams(500),
-      );
-    },
-    fuzzTimeout(),
-  );
+  itHolds('arbitrary JSON values, serialized as YAML or JSON: a plan or a TopologyError', serialized(fc.jsonValue({ maxDepth: 4 })), (text) => void parse(text), 500);
 
-  it(
+  itHolds(
     'topology documents, fields mostly plausible: a plan or a TopologyError, and a plan gives every host an address',
-    () => {
-      fc.assert(
-        fc.property(serialized(topology), (text) => {
-          const r = parse(text);
-          if ('value' in r) expect(r.value.hosts.every((h) => h.ip !== undefined)).toBe(true);
-        }),
-        fuzzParams(1000),
-      );
+    serialized(topology),
+    (text) => {
+      const r = parse(text);
+      if ('value' in r) expect(r.value.hosts.every((h) => h.ip !== undefined)).toBe(true);
     },
-    fuzzTimeout(),
+    1000,
   );
 
-  it(
-    'mostly valid topologies, networks from roomy to too small: a plan or a TopologyError',
-    () => {
-      fc.assert(
-        fc.property(serialized(plausibleTopology), (text) => void parse(text)),
-        fuzzParams(1000),
-      );
-    },
-    fuzzTimeout(),
-  );
+  itHolds('mostly valid topologies, networks from roomy to too small: a plan or a TopologyError', serialized(plausibleTopology), (text) => void parse(text), 1000);
 });
