@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { InputError, errorMessage } from '../util/errors.js';
+import type { GetFormat } from '../ctl/format.js';
 import { engine, print } from './common.js';
-import { oneOf, toOption, LAB_HELP } from './options.js';
+import { LAB_HELP, machineText, oneOf, outputOption, toOption, type OutputFormat } from './options.js';
 
 /** The calicoctl role: apply, delete, get, node status, ipam show, ipam check. */
 export function ctlCommands(program: Command): void {
@@ -36,20 +37,26 @@ export function ctlCommands(program: Command): void {
   }
   ctl
     .command('get')
-    .description('show resources of a kind (ippool, node, bgppeer, bgpconfig, workloadendpoint...)')
+    .description('show resources of a kind (ippool, node, bgppeer, bgpconfig, networkpolicy, workloadendpoint...), or one by name')
     .argument('<kind>', 'resource kind, singular, plural or short')
-    .argument('[name]', 'one resource')
-    .addOption(toOption({ flags: '-o, --output <format>', description: 'yaml, json or table', parse: oneOf(['yaml', 'json', 'table'] as const), default: 'table' }))
+    .argument('[name]', 'one resource: yaml and json print the object itself, not a List')
+    .addOption(
+      toOption({ flags: '-o, --output <format>', description: 'table, wide (a table with the labels), yaml or json', parse: oneOf(['table', 'wide', 'yaml', 'json'] as const), default: 'table' }),
+    )
+    .option('-n, --namespace <namespace>', 'namespace of a namespaced kind (workload endpoints, network policies); default "default"')
+    .option('-A, --all-namespaces', 'list a namespaced kind across every namespace')
     .option('--lab <lab>', LAB_HELP)
-    .action(async (kind: string, name: string | undefined, o: { output: 'yaml' | 'json' | 'table'; lab?: string }) => {
+    .action(async (kind: string, name: string | undefined, o: { output: GetFormat; namespace?: string; allNamespaces?: boolean; lab?: string }) => {
+      if (o.allNamespaces && o.namespace !== undefined) throw new InputError('give -n NAMESPACE or -A, not both');
+      if (o.allNamespaces && name !== undefined) throw new InputError(`-A lists every namespace; a named resource is looked up in one (-n NAMESPACE, default "default")`);
       const { resolveLab, withDatastore } = await engine();
       const { Ctl } = await import('../ctl/ctl.js');
       const { formatResources } = await import('../ctl/format.js');
       const { resolveKind } = await import('../ctl/kinds.js');
       const out = await withDatastore(await resolveLab(o.lab), async (ds) => {
         const c = new Ctl(ds);
-        const list = await c.get(kind, name);
-        return formatResources(list, o.output, { kind: resolveKind(kind), defaultAsNumber: await c.defaultAsNumber() });
+        const list = await c.get(kind, name, { namespace: o.namespace, all: o.allNamespaces });
+        return formatResources(list, o.output, { kind: resolveKind(kind), single: name !== undefined, defaultAsNumber: await c.defaultAsNumber() });
       });
       print(out);
     });
@@ -60,16 +67,27 @@ export function ctlCommands(program: Command): void {
     .description('BGP sessions of a host (or of every host), from its BIRD control socket (like calicoctl node status); exit code 1 when a BIRD is not running')
     .option('--host <host>', 'host (or router) name; default every host and router')
     .option('--lab <lab>', LAB_HELP)
-    .action(async (o: { host?: string; lab?: string }) => {
+    .addOption(outputOption())
+    .action(async (o: { host?: string; lab?: string; output: OutputFormat }) => {
       const { nodeSessions, resolveLab } = await engine();
-      const { formatNodeStatus } = await import('../ctl/reports.js');
+      const { formatNodeStatus, nodeStatusJson } = await import('../ctl/reports.js');
       const state = await resolveLab(o.lab);
       const nodes = o.host !== undefined ? [o.host] : [...state.hosts, ...state.routers].map((n) => n.name);
-      for (const [i, node] of nodes.entries()) {
-        const { alive, sessions } = await nodeSessions(state, node);
-        print(`${i ? '\n' : ''}${nodes.length > 1 ? `== ${node}\n` : ''}${formatNodeStatus(node, alive, sessions)}`);
-        if (!alive) process.exitCode = 1;
-      }
+      const { pool } = await import('../util/pool.js');
+      // A few birdc at a time: a lab may have a thousand hosts.
+      const all = await pool(
+        nodes.map((node) => async () => ({ node, ...(await nodeSessions(state, node)) })),
+        16,
+      );
+      if (all.some((n) => !n.alive)) process.exitCode = 1;
+      if (o.output !== 'table')
+        return print(
+          await machineText(
+            all.map((n) => nodeStatusJson(n.node, n.alive, n.sessions)),
+            o.output,
+          ),
+        );
+      for (const [i, { node, alive, sessions }] of all.entries()) print(`${i ? '\n' : ''}${nodes.length > 1 ? `== ${node}\n` : ''}${formatNodeStatus(node, alive, sessions)}`);
     });
 
   const ctlIpam = ctl.command('ipam').description('IPAM commands');
@@ -77,11 +95,13 @@ export function ctlCommands(program: Command): void {
     .command('show')
     .description('blocks per host and their usage')
     .option('--lab <lab>', LAB_HELP)
-    .action(async (o: { lab?: string }) => {
+    .addOption(outputOption())
+    .action(async (o: { lab?: string; output: OutputFormat }) => {
       const { resolveLab, withDatastore } = await engine();
       const { Ipam } = await import('../ipam/ipam.js');
-      const { formatIpamShow } = await import('../ctl/reports.js');
-      print(formatIpamShow(await withDatastore(await resolveLab(o.lab), (ds) => new Ipam(ds).allBlocks())));
+      const { formatIpamShow, ipamShowJson } = await import('../ctl/reports.js');
+      const blocks = await withDatastore(await resolveLab(o.lab), (ds) => new Ipam(ds).allBlocks());
+      print(o.output === 'table' ? formatIpamShow(blocks) : await machineText(ipamShowJson(blocks), o.output));
     });
   ctlIpam
     .command('check')

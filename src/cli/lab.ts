@@ -3,7 +3,7 @@ import { builtinTopologies, describeBuiltins } from '../topologies/catalog.js';
 import { InputError, NoSuchLabError } from '../util/errors.js';
 import { table } from '../util/table.js';
 import { engine, print } from './common.js';
-import { LAB_HELP, labArg, NAME_ALIAS_HELP, oneOf, outputOption, toOption, wholeNumber, type OutputFormat } from './options.js';
+import { LAB_HELP, labArg, machineText, NAME_ALIAS_HELP, oneOf, outputOption, toOption, wholeNumber, type OutputFormat } from './options.js';
 
 /** A lab as a whole: up, down, status, exec, heal. */
 export function labCommands(program: Command): void {
@@ -88,12 +88,14 @@ export function labCommands(program: Command): void {
       'daemons, workloads and BGP sessions of a lab; exit code 0 when the lab is ready and every daemon runs, 1 when a part is dead or stalled or the lab is incomplete, 2 when there is no such lab',
     )
     .option('--lab <lab>', LAB_HELP)
-    .option('--json', 'machine-readable output (a stable contract)')
-    .action(async (o: { lab?: string; json?: boolean }) => {
+    .addOption(outputOption())
+    .option('--json', 'the same as -o json (machine-readable, a stable contract)')
+    .action(async (o: { lab?: string; output: OutputFormat; json?: boolean }) => {
       const { status, resolveLab } = await engine();
       const st = await status(await resolveLab(o.lab));
       if (!st.healthy) process.exitCode = 1;
-      if (o.json) return print(JSON.stringify(st, null, 2));
+      const format = o.json ? 'json' : o.output;
+      if (format !== 'table') return print(await machineText(st, format));
       const phase = st.phase === 'ready' ? (st.healthy ? 'running' : 'degraded') : st.phase === 'building' ? `being built by process ${st.builder?.pid}` : 'INCOMPLETE, builder gone';
       print(
         `lab ${st.lab} (backend ${st.backend}, topology ${st.topology}, agents ${st.agents === 'shared' ? 'shared by groups of hosts' : 'one per host'}): ${phase}; etcd ${daemon(st.etcd.state, st.etcd.pid)} at ${st.etcd.endpoints.join(',')}`,
@@ -146,17 +148,34 @@ export function labCommands(program: Command): void {
 
   program
     .command('exec')
-    .description('run a command inside a host or workload namespace')
+    .description("run a command inside a host or workload namespace; the lab's hosts and workloads resolve by name there (exec w1 -- ping w3)")
     .argument('<target>', 'host or workload name')
     .argument('[command...]', 'the command (put it after --); none: a shell (bash, else sh)')
     .option('--lab <lab>', LAB_HELP)
     .action(async (target: string, command: string[], o: { lab?: string }) => {
       const { netnsOf, resolveLab } = await engine();
       const { backendOf } = await import('../sim/backends/index.js');
+      const { writeEtcHosts } = await import('../sim/etc-hosts.js');
       const state = await resolveLab(o.lab);
+      const netns = await netnsOf(state, target);
       // Through sh, so that a command that does not exist exits 127 as in a shell (ip netns exec says 1).
       const argv = command.length ? ['sh', '-c', 'exec "$@"', 'sh', ...command] : ['sh', '-c', 'command -v bash >/dev/null && exec bash -i || exec sh -i'];
-      process.exitCode = await backendOf(state).attach(await netnsOf(state, target), argv);
+      process.exitCode = await backendOf(state).attach(netns, argv, { etcHosts: await writeEtcHosts(state) });
+    });
+
+  program
+    .command('birdc')
+    .description("run birdc on a host's or router's BIRD (its control socket found for you): calico-sim birdc host1 show protocols; no command: birdc's prompt")
+    .argument('<node>', 'host or router name')
+    .argument('[command...]', 'the birdc command, e.g. show route (put it after -- when it has options)')
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (node: string, command: string[], o: { lab?: string }) => {
+      const { resolveLab } = await engine();
+      const { backendOf } = await import('../sim/backends/index.js');
+      const state = await resolveLab(o.lab);
+      const speaker = [...state.hosts, ...state.routers].find((x) => x.name === node);
+      if (!speaker) throw new InputError(`no host or router named "${node}" in lab ${state.lab} (BIRD runs on: ${[...state.hosts, ...state.routers].map((x) => x.name).join(', ')})`);
+      process.exitCode = await backendOf(state).attach(speaker.netns, ['birdc', '-s', speaker.bird.socket, ...command]);
     });
 
   program
@@ -199,13 +218,6 @@ export function defaultLabName(source: string, arg: string, name?: string): stri
       .slice(0, 16)
       .replace(/-+$/, '') || 'lab'
   );
-}
-
-/** JSON (2-space indent) or YAML of a listing. */
-export async function machineText(value: unknown, format: 'json' | 'yaml'): Promise<string> {
-  if (format === 'json') return JSON.stringify(value, null, 2);
-  const { stringify } = await import('yaml');
-  return stringify(value).trimEnd();
 }
 
 /** An age as people say it: 45 s, 12 min, 3 h, 2 d. */

@@ -12,6 +12,13 @@ export const outputOption = (dflt: 'table' | 'json' = 'table') =>
   toOption({ flags: '-o, --output <format>', description: 'table, json or yaml', parse: oneOf(['table', 'json', 'yaml'] as const), default: dflt });
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
+/** A listing as `-o json` (2-space indent) or `-o yaml` prints it. */
+export async function machineText(value: unknown, format: 'json' | 'yaml'): Promise<string> {
+  if (format === 'json') return JSON.stringify(value, null, 2);
+  const { stringify } = await import('yaml');
+  return stringify(value).trimEnd();
+}
+
 /** The help of `--lab`, the lab every command works on. */
 export const LAB_HELP = 'the lab (may be left out when only one lab exists)';
 /** The help of `--name`, the lab flag's older spelling, kept where it always meant the lab. */

@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 import { InputError, errorMessage } from '../util/errors.js';
 import { table } from '../util/table.js';
 import { engine, print } from './common.js';
-import { machineText } from './lab.js';
-import { commaList, LAB_HELP, outputOption, text, toOption, wholeNumber, wholeNumberList, type OutputFormat } from './options.js';
+import { commaList, LAB_HELP, machineText, outputOption, text, toOption, wholeNumber, wholeNumberList, type OutputFormat } from './options.js';
 
 type Proto = 'icmp' | 'tcp' | 'udp';
 

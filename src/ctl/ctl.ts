@@ -138,17 +138,20 @@ export class Ctl {
 
   /**
    * Resources of a kind (any calicoctl spelling), sorted by name; with `name`, that one resource
-   * (a ResourceError if it does not exist). Workload endpoints are looked up in `namespace`
-   * (default: `default`) when named, listed across namespaces otherwise.
+   * (a ResourceError if it does not exist). Namespaced kinds (workload endpoints, network
+   * policies) are read in `scope.namespace` (default `default`), or in every namespace with
+   * `scope.all`, as calicoctl's `-n` and `-A`; other kinds ignore the scope.
    */
-  async get(kind: string, name?: string, namespace?: string): Promise<StoredResource[]> {
+  async get(kind: string, name?: string, scope: { namespace?: string; all?: boolean } = {}): Promise<StoredResource[]> {
     const info = infoOf(resolveKind(kind));
+    const namespace = scope.namespace ?? 'default';
     if (name !== undefined) {
       const found = await this.ds.get<StoredResource>(keyOf(info, { metadata: { name, namespace } }));
-      if (!found) throw new ResourceError([`resource does not exist: ${info.kind}(${info.namespaced ? `${namespace ?? 'default'}/` : ''}${name})`]);
+      if (!found) throw new ResourceError([`resource does not exist: ${info.kind}(${info.namespaced ? `${namespace}/` : ''}${name})`]);
       return [withKind(found.value, info)];
     }
-    const { items } = await this.ds.list<StoredResource>(info.prefix);
+    // One namespace's key prefix ends in "/": "default/" is not a prefix of "default-x/".
+    const { items } = await this.ds.list<StoredResource>(info.namespaced && !scope.all ? info.key('', namespace) : info.prefix);
     return items.map((i) => withKind(i.value, info)).sort(byName);
   }
 

@@ -1,7 +1,7 @@
 /**
  * What `ctl get` prints, as calicoctl prints it: yaml or json (one `kind: List`, which apply
- * reads back), or tables with calicoctl-like columns, one per kind; and the one-line summary of
- * an apply or a delete.
+ * reads back, or the object itself for one named resource), or tables with calicoctl-like
+ * columns, one per kind (`wide`: and the labels); and the one-line summary of an apply or a delete.
  */
 import { stringify as stringifyYaml } from 'yaml';
 import { API_VERSION, type StoredResource } from '../model/resources.js';
@@ -13,7 +13,11 @@ export interface FormatOptions {
   defaultAsNumber?: number;
   /** The kind of an empty list, so that a table still has its header. */
   kind?: string;
+  /** One named resource: yaml and json print the object itself, not a List (as calicoctl does). */
+  single?: boolean;
 }
+
+export type GetFormat = 'yaml' | 'json' | 'table' | 'wide';
 
 /** A kind's table: calicoctl-like columns, and the row of one resource. */
 interface KindTable {
@@ -75,8 +79,8 @@ const TABLES: Readonly<Record<KindName, KindTable>> = {
     row: (r) => [r.metadata.name, text(r.spec?.nftablesMode, '(Disabled)')],
   },
   WorkloadEndpoint: {
-    columns: ['NAME', 'NODE', 'NETWORKS', 'INTERFACE'],
-    row: (r) => [r.metadata.name, text(r.spec?.node), Array.isArray(r.spec?.ipNetworks) ? r.spec.ipNetworks.join(',') : '', text(r.spec?.interfaceName)],
+    columns: ['NAMESPACE', 'NAME', 'NODE', 'NETWORKS', 'INTERFACE'],
+    row: (r) => [text(r.metadata.namespace, 'default'), r.metadata.name, text(r.spec?.node), Array.isArray(r.spec?.ipNetworks) ? r.spec.ipNetworks.join(',') : '', text(r.spec?.interfaceName)],
   },
 };
 
@@ -88,27 +92,34 @@ function list(v: unknown): string {
   return Array.isArray(v) ? v.join(',') : text(v);
 }
 
+/** `k=v,k=v`, or `-` for none. */
+function labelText(r: StoredResource): string {
+  const labels = r.metadata.labels;
+  if (typeof labels !== 'object' || labels === null || Object.keys(labels).length === 0) return '-';
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(',');
+}
+
 /**
  * Resources as calicoctl prints them: `yaml` and `json` are one `kind: List` (which apply reads
- * back), `table` has calicoctl-like columns, one table per kind.
+ * back; with `single`, the one object), `table` has calicoctl-like columns, one table per kind,
+ * and `wide` adds each resource's labels.
  */
-export function formatResources(list: readonly StoredResource[], format: 'yaml' | 'json' | 'table', o: FormatOptions = {}): string {
-  if (format === 'json') return JSON.stringify({ apiVersion: API_VERSION, items: list, kind: 'List' }, null, 2);
-  if (format === 'yaml') return stringifyYaml({ apiVersion: API_VERSION, items: list, kind: 'List' }, { indentSeq: false, lineWidth: 0 }).trimEnd();
+export function formatResources(list: readonly StoredResource[], format: GetFormat, o: FormatOptions = {}): string {
+  const doc = o.single && list.length === 1 ? list[0] : { apiVersion: API_VERSION, items: list, kind: 'List' };
+  if (format === 'json') return JSON.stringify(doc, null, 2);
+  if (format === 'yaml') return stringifyYaml(doc, { indentSeq: false, lineWidth: 0 }).trimEnd();
+  const wide = format === 'wide';
   const kinds = [...new Set(list.map((r) => r.kind))];
   if (kinds.length === 0 && o.kind) kinds.push(kindInfo(o.kind)?.kind ?? o.kind);
   return kinds
     .map((kind) => {
-      const kindTable = Object.hasOwn(TABLES, kind) ? TABLES[kind as KindName] : undefined;
+      const kindTable: KindTable = Object.hasOwn(TABLES, kind) ? TABLES[kind as KindName] : { columns: ['NAME'], row: (r) => [r.metadata.name] };
       const rows = list.filter((r) => r.kind === kind);
-      if (!kindTable)
-        return table(
-          ['NAME'],
-          rows.map((r) => [r.metadata.name]),
-        );
       return table(
-        [...kindTable.columns],
-        rows.map((r) => kindTable.row(r, o)),
+        [...kindTable.columns, ...(wide ? ['LABELS'] : [])],
+        rows.map((r) => [...kindTable.row(r, o), ...(wide ? [labelText(r)] : [])]),
       );
     })
     .join('\n\n');

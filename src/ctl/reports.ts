@@ -1,6 +1,7 @@
 import type { BgpSession } from '../bgp/bird.js';
 import { blockUsage, hostOfAffinity } from '../ipam/blocks.js';
 import type { AllocationBlock } from '../model/resources.js';
+import { compareCidrs } from '../net/cidr.js';
 import { table } from '../util/table.js';
 
 /** Calico's words for who a session is with, from the protocol name confd gave it. */
@@ -20,15 +21,49 @@ export function formatNodeStatus(host: string, birdAlive: boolean, sessions: Bgp
   return ['Calico process is running.', '', 'IPv4 BGP status', table(['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'INFO'], rows)].join('\n');
 }
 
-/** `calicoctl ipam show --show-blocks`, condensed: blocks per host with their usage. */
-export function formatIpamShow(blocks: AllocationBlock[]): string {
+/** One host's BGP sessions, as `ctl node status -o json|yaml` prints them (a documented contract). */
+export interface NodeStatusJson {
+  node: string;
+  birdRunning: boolean;
+  sessions: { peerAddress: string; peerType: string; protocol: string; state: string; since: string; bgpState: string; info: string }[];
+}
+
+export function nodeStatusJson(node: string, birdRunning: boolean, sessions: readonly BgpSession[]): NodeStatusJson {
+  return {
+    node,
+    birdRunning,
+    sessions: [...sessions]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((s) => ({ peerAddress: s.neighborAddress, peerType: peerType(s.name), protocol: s.name, state: s.state, since: s.since, bgpState: s.bgpState, info: s.info })),
+  };
+}
+
+/** The blocks of `ctl ipam show`, as `-o json|yaml` prints them (a documented contract). */
+export interface IpamShowJson {
+  blocks: { host: string | null; cidr: string; inUse: number; size: number }[];
+  inUse: number;
+  size: number;
+}
+
+export function ipamShowJson(blocks: readonly AllocationBlock[]): IpamShowJson {
   const rows = [...blocks]
-    .sort((a, b) => (hostOfAffinity(a.affinity) ?? '').localeCompare(hostOfAffinity(b.affinity) ?? '') || a.cidr.localeCompare(b.cidr))
+    .sort((a, b) => (hostOfAffinity(a.affinity) ?? '').localeCompare(hostOfAffinity(b.affinity) ?? '') || compareCidrs(a.cidr, b.cidr))
     .map((b) => {
       const { used, total } = blockUsage(b);
-      return [hostOfAffinity(b.affinity) ?? '(none)', b.cidr, `${used}/${total}`, `${Math.round((100 * used) / total)}%`];
+      return { host: hostOfAffinity(b.affinity) ?? null, cidr: b.cidr, inUse: used, size: total };
     });
-  const used = blocks.reduce((n, b) => n + blockUsage(b).used, 0);
-  const total = blocks.reduce((n, b) => n + blockUsage(b).total, 0);
-  return [table(['HOST', 'BLOCK', 'IN USE', 'USAGE'], rows), '', `${blocks.length} blocks, ${used} of ${total} addresses in use`].join('\n');
+  return { blocks: rows, inUse: rows.reduce((n, b) => n + b.inUse, 0), size: rows.reduce((n, b) => n + b.size, 0) };
+}
+
+/** `calicoctl ipam show --show-blocks`, condensed: blocks per host with their usage. */
+export function formatIpamShow(blocks: readonly AllocationBlock[]): string {
+  const { blocks: rows, inUse, size } = ipamShowJson(blocks);
+  return [
+    table(
+      ['HOST', 'BLOCK', 'IN USE', 'USAGE'],
+      rows.map((b) => [b.host ?? '(none)', b.cidr, `${b.inUse}/${b.size}`, `${Math.round((100 * b.inUse) / b.size)}%`]),
+    ),
+    '',
+    `${rows.length} blocks, ${inUse} of ${size} addresses in use`,
+  ].join('\n');
 }

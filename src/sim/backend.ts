@@ -46,8 +46,12 @@ export interface Backend extends NodeRunner {
   uplink(lab: string, node: string): Uplink;
   /** Cuts (false) or restores (true) a node's uplink: the link-failure fault. */
   setUplink(lab: string, node: string, up: boolean): Promise<void>;
-  /** Runs a command in a node with the terminal attached (`calico-sim exec`); resolves with its exit code. */
-  attach(netns: string, argv: string[]): Promise<number>;
+  /**
+   * Runs a command in a node with the terminal attached (`calico-sim exec`); resolves with its
+   * exit code. `etcHosts`: a file the command sees as /etc/hosts (the lab's names), without the
+   * machine's own /etc/hosts changing.
+   */
+  attach(netns: string, argv: string[], o?: { etcHosts?: string }): Promise<number>;
   /** Starts a lab daemon (etcd, BIRD, an agent) that outlives the CLI; returns its pid. */
   startDaemon(spec: DaemonSpec): number;
   /** True if the daemon with this pid runs (and is the one the spec describes). */

@@ -237,7 +237,7 @@ describe('Ctl on a real etcd', () => {
     expect(await ds.client.getAll().prefix(keys.ipamPrefix).keys()).toEqual([]);
   });
 
-  it('get: every kind spelling, sorted by name, one by name, and the tables', async () => {
+  it('get: every kind spelling, sorted by name, one by name, namespaces (-n, -A), and the tables', async () => {
     await ctl.apply(parseResourceFile(cluster, 'cluster.yaml'));
     await ds.put(keys.workloadEndpoint('w2'), {
       apiVersion: 'projectcalico.org/v3',
@@ -250,6 +250,13 @@ describe('Ctl on a real etcd', () => {
       kind: 'WorkloadEndpoint',
       metadata: { name: 'w1', namespace: 'default' },
       spec: { node: 'node-a', interfaceName: 'cali1', ipNetworks: ['198.19.0.1/32'] },
+    });
+    // In another namespace, whose name starts with "default": not in the default one's list.
+    await ds.put(keys.workloadEndpoint('w0', 'default-b'), {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name: 'w0', namespace: 'default-b', labels: { app: 'db' } },
+      spec: { node: 'node-a', interfaceName: 'cali0', ipNetworks: ['198.19.0.2/32'] },
     });
     // Not a resource of a kind ctl knows: ignored by apply's checks, invisible to get.
     await ds.put(`${keys.resourcePrefix}profiles/kns.default`, { kind: 'Profile', metadata: { name: 'kns.default' } });
@@ -278,7 +285,12 @@ describe('Ctl on a real etcd', () => {
     expect(await ctl.get('node', 'node-a')).toEqual([expect.objectContaining({ kind: 'Node', spec: { bgp: { ipv4Address: '198.18.0.11/17', routeReflectorClusterID: '224.0.0.1' } } })]);
     expect(await ctl.get('wep', 'w1')).toHaveLength(1);
     await expect(ctl.get('ipp', 'nope')).rejects.toThrow('resource does not exist: IPPool(nope)');
-    await expect(ctl.get('wep', 'w1', 'other')).rejects.toThrow('resource does not exist: WorkloadEndpoint(other/w1)');
+    await expect(ctl.get('wep', 'w1', { namespace: 'other' })).rejects.toThrow('resource does not exist: WorkloadEndpoint(other/w1)');
+    expect((await ctl.get('wep', 'w0', { namespace: 'default-b' }))[0]!.metadata).toMatchObject({ name: 'w0', namespace: 'default-b' });
+    expect((await ctl.get('wep', undefined, { namespace: 'default-b' })).map((r) => r.metadata.name)).toEqual(['w0']);
+    expect((await ctl.get('wep', undefined, { all: true })).map((r) => `${r.metadata.namespace}/${r.metadata.name}`)).toEqual(['default-b/w0', 'default/w1', 'default/w2']);
+    // Kinds without namespaces ignore them.
+    expect((await ctl.get('node', undefined, { namespace: 'default-b' })).map((r) => r.metadata.name)).toEqual(['node-a', 'node-b']);
     await expect(ctl.get('pods')).rejects.toThrow(/^unknown resource type "pods"/);
 
     const asn = await ctl.defaultAsNumber();
@@ -292,7 +304,21 @@ describe('Ctl on a real etcd', () => {
       ].join('\n'),
     );
     expect(formatResources(await ctl.get('weps'), 'table')).toBe(
-      ['NAME  NODE    NETWORKS        INTERFACE', '----  ------  --------------  ---------', 'w1    node-a  198.19.0.1/32   cali1', 'w2    node-b  198.19.0.65/32  cali2'].join('\n'),
+      [
+        'NAMESPACE  NAME  NODE    NETWORKS        INTERFACE',
+        '---------  ----  ------  --------------  ---------',
+        'default    w1    node-a  198.19.0.1/32   cali1',
+        'default    w2    node-b  198.19.0.65/32  cali2',
+      ].join('\n'),
+    );
+    expect(formatResources(await ctl.get('weps', undefined, { all: true }), 'wide')).toBe(
+      [
+        'NAMESPACE  NAME  NODE    NETWORKS        INTERFACE  LABELS',
+        '---------  ----  ------  --------------  ---------  ------',
+        'default-b  w0    node-a  198.19.0.2/32   cali0      app=db',
+        'default    w1    node-a  198.19.0.1/32   cali1      -',
+        'default    w2    node-b  198.19.0.65/32  cali2      -',
+      ].join('\n'),
     );
 
     // What get prints as YAML applies back unchanged (every resource configured, same values).

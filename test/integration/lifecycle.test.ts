@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, labNamespaces } from '../helpers/lab.js';
@@ -98,6 +98,19 @@ describe('lab lifecycle from the CLI', () => {
     const shell = await execa(process.execPath, ['bin/calico-sim.js', 'exec', '--lab', 't-life-b', 'w1'], { input: 'ip -o -4 addr show dev eth0; exit 7\n', reject: false });
     expect(shell.exitCode).toBe(7);
     expect(String(shell.stdout)).toContain(st.workloads.find((w: { name: string }) => w.name === 'w1').ip);
+    // The lab's names resolve inside (exec w1 -- ping w3), and the machine's /etc/hosts stays as it was.
+    const etcHosts = readFileSync('/etc/hosts', 'utf8');
+    const byName = await cli('exec', '--lab', 't-life-b', 'w1', '--', 'ping', '-c1', '-W1', 'w4');
+    expect(byName.code).toBe(0);
+    expect(byName.stdout).toContain(`PING w4 (${st.workloads.find((w: { name: string }) => w.name === 'w4').ip})`);
+    expect((await cli('exec', '--lab', 't-life-b', 'host1', '--', 'getent', 'hosts', 'host2', 'w2.default')).stdout).toMatch(/^198\.18\.0\.12\s+host2\n198\.19\.\S+\s+w2 w2\.default$/);
+    expect(readFileSync('/etc/hosts', 'utf8')).toBe(etcHosts);
+    expect((await execa('findmnt', ['/etc/hosts'], { reject: false })).stdout).toBe('');
+    // birdc on a host's BIRD, its socket found for it.
+    const birdc = await cli('birdc', '--lab', 't-life-b', 'host1', 'show', 'protocols');
+    expect(birdc.code).toBe(0);
+    expect(birdc.stdout).toMatch(/^Mesh_198_18_0_12 +BGP +--- +up +\S+ +Established/m);
+    expect((await cli('birdc', '--lab', 't-life-b', 'w1', 'show', 'status')).stderr).toBe('calico-sim: no host or router named "w1" in lab t-life-b (BIRD runs on: host1, host2)');
 
     expect((await labProcesses('t-life-a')).length).toBeGreaterThanOrEqual(5); // etcd + 2 BIRD + 2 agents
     const downA = await cli('down', '--name', 't-life-a');

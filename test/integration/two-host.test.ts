@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { parse } from 'yaml';
+import type { IpamShowJson } from '../../src/ctl/reports.js';
 import { keys } from '../../src/datastore/keys.js';
 import { addLabWorkload, deleteLabWorkload } from '../../src/sim/workloads.js';
 import { heal } from '../../src/sim/heal.js';
@@ -197,6 +199,11 @@ describe('two hosts routing workload traffic by BGP', () => {
     const ns = await cli('ctl', 'node', 'status', '--host', 'host1', '--lab', LAB);
     expect(ns.code).toBe(0);
     expect(ns.stdout).toMatch(/198\.18\.0\.12\s+node-to-node mesh\s+up\s+\S+\s+Established/);
+    const json = await cli('ctl', 'node', 'status', '-o', 'json', '--lab', LAB);
+    expect(JSON.parse(json.stdout)).toEqual([
+      { node: 'host1', birdRunning: true, sessions: [expect.objectContaining({ peerAddress: '198.18.0.12', peerType: 'node-to-node mesh', state: 'up', bgpState: 'Established' })] },
+      { node: 'host2', birdRunning: true, sessions: [expect.objectContaining({ peerAddress: '198.18.0.11', peerType: 'node-to-node mesh', state: 'up', bgpState: 'Established' })] },
+    ]);
     const clean = await cli('ctl', 'ipam', 'check', '--lab', LAB);
     expect(clean.stdout).toContain('IPAM is consistent');
     expect(clean.code).toBe(0);
@@ -207,6 +214,13 @@ describe('two hosts routing workload traffic by BGP', () => {
     await withDatastore(lab.state, (ds) => new Ipam(ds).release(leaked.ip));
     const show = await cli('ctl', 'ipam', 'show', '--lab', LAB);
     expect(show.stdout).toMatch(/host1\s+198\.19\.0\.\d+\/31/);
+    const yaml = parse((await cli('ctl', 'ipam', 'show', '-o', 'yaml', '--lab', LAB)).stdout) as IpamShowJson;
+    expect(yaml.blocks.map((b) => b.host).sort()).toEqual(['host1', 'host2']);
+    expect(yaml.inUse).toBe(yaml.blocks.reduce((n, b) => n + b.inUse, 0));
+    expect(yaml.blocks.every((b) => b.size === 2 && /^198\.19\.0\.\d+\/31$/.test(b.cidr))).toBe(true);
+    // status -o yaml is status --json's contract, in YAML.
+    const st = await cli('status', '-o', 'yaml', '--lab', LAB);
+    expect(parse(st.stdout)).toMatchObject({ lab: LAB, phase: 'ready', hosts: [{ name: 'host1' }, { name: 'host2' }], bgp: [{ state: 'Established' }, { state: 'Established' }] });
   });
 
   it('kill -9 of etcd: traffic keeps flowing, heal restarts it (its stale unix socket is no obstacle)', async () => {

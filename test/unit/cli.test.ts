@@ -58,6 +58,7 @@ describe('the CLI', () => {
       'ls',
       'probe',
       'exec',
+      'birdc',
       'heal',
       'workload',
       'workload add',
@@ -103,6 +104,9 @@ describe('the CLI', () => {
     [['up', 'two-host', '--lab', 'a', '--name', 'b'], 'calico-sim: --lab "a" and --name "b": --name is --lab\'s other spelling, give one'],
     [['run', 'nosuch'], 'calico-sim: unknown scenario "nosuch" (known: quickstart, tenant-isolation, security-groups, default-deny)'],
     [['run', 'quickstart', '--break', 'web'], 'calico-sim: quickstart does not take --break'],
+    [['ctl', 'get', 'wep', '-A', '-n', 'x'], 'calico-sim: give -n NAMESPACE or -A, not both'],
+    [['ctl', 'get', 'wep', 'w1', '-A'], 'calico-sim: -A lists every namespace; a named resource is looked up in one (-n NAMESPACE, default "default")'],
+    [['ctl', 'get', 'wep', '-o', 'xml'], 'calico-sim: --output takes table, wide, yaml or json, not "xml"'],
     [['report', 'schema', 'conformance'], 'calico-sim: unknown results kind "conformance" (known: bench-throughput, bench-convergence, bench-policy, bench-scale)'],
   ])('bad input %j: exit 2, one line', async (args, line) => {
     const r = await cli(...args);

@@ -635,9 +635,9 @@ describe('formatResources (goldens)', () => {
         '-------  -----------  -----------  --------',
         'default  Info         false        64512',
         '',
-        'NAME  NODE    NETWORKS                         INTERFACE',
-        '----  ------  -------------------------------  ---------------',
-        'w1    node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a',
+        'NAMESPACE  NAME  NODE    NETWORKS                         INTERFACE',
+        '---------  ----  ------  -------------------------------  ---------------',
+        'default    w1    node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a',
       ].join('\n'),
     );
   });
@@ -678,6 +678,33 @@ describe('formatResources (goldens)', () => {
     );
     expect(parseResourceFile(yaml, 'back.yaml')).toEqual([rs[0], rs[3]]);
     expect(formatResources([], 'yaml')).toBe('apiVersion: projectcalico.org/v3\nitems: []\nkind: List');
+  });
+
+  it('one named resource: yaml and json are the object itself (as calicoctl prints it), not a List', () => {
+    expect(formatResources([rs[3]!], 'yaml', { single: true })).toBe(
+      ['apiVersion: projectcalico.org/v3', 'kind: BGPPeer', 'metadata:', '  name: tor', 'spec:', '  node: node-b', '  peerIP: 198.18.0.1', '  asNumber: 65001'].join('\n'),
+    );
+    expect(JSON.parse(formatResources([rs[3]!], 'json', { single: true }))).toEqual(rs[3]);
+    expect(parseResourceFile(formatResources([rs[3]!], 'yaml', { single: true }), 'one.yaml')).toEqual([rs[3]]);
+  });
+
+  it('wide: a table with the labels ("-" for none)', () => {
+    expect(
+      formatResources(
+        [
+          { ...wep, metadata: { ...wep.metadata, labels: { app: 'db', tier: 'back' } } },
+          { ...wep, metadata: { name: 'w2', namespace: 'b' } },
+        ],
+        'wide',
+      ),
+    ).toBe(
+      [
+        'NAMESPACE  NAME  NODE    NETWORKS                         INTERFACE        LABELS',
+        '---------  ----  ------  -------------------------------  ---------------  ----------------',
+        'default    w1    node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a  app=db,tier=back',
+        'b          w2    node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a  -',
+      ].join('\n'),
+    );
   });
 
   it('json: the same List', () => {

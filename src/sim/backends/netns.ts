@@ -49,8 +49,12 @@ export class NetnsBackend implements Backend {
   }
 
   /** A user's command: `ip netns exec`, so /sys and /etc/netns/<ns>/ are the namespace's own. */
-  attach(netns: string, argv: string[]): Promise<number> {
-    const [cmd, ...args] = ['ip', 'netns', 'exec', netns, ...argv];
+  attach(netns: string, argv: string[], o: { etcHosts?: string } = {}): Promise<number> {
+    // ip netns exec runs the command in a mount namespace of its own whose mounts do not
+    // propagate back (it remounts / as a slave): a bind mount over /etc/hosts there is seen by
+    // that command alone.
+    const withHosts = o.etcHosts ? ['sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', o.etcHosts, ...argv] : argv;
+    const [cmd, ...args] = ['ip', 'netns', 'exec', netns, ...withHosts];
     return new Promise((resolve) => {
       const child = spawn(cmd!, args, { stdio: 'inherit' });
       child.once('error', () => resolve(127));
