@@ -21,6 +21,32 @@ export interface BarSeries {
   notes?: (string | undefined)[];
 }
 
+/**
+ * A chart to draw, as data: a report builds these purely (its captions and series testable without
+ * a canvas) and `renderChart` draws them. `caption` goes under the image in report.md/report.html.
+ */
+export type ChartSpec = { name: string; caption: string } & ({ type: 'bar'; chart: BarChartOptions } | { type: 'cdf'; chart: CdfChartOptions });
+
+export interface BarChartOptions {
+  title: string;
+  /** A second line under the title, e.g. how many trials a bar summarizes and what its whiskers are: the PNG may be seen without its caption. */
+  subtitle?: string;
+  labels: string[];
+  series: BarSeries[];
+  yLabel: string;
+  logScale?: boolean;
+  format?: (v: number) => string;
+  width?: number;
+  height?: number;
+}
+
+export interface CdfChartOptions {
+  title: string;
+  subtitle?: string;
+  series: { label: string; values: number[] }[];
+  xLabel: string;
+}
+
 /** Fills the canvas white before anything is drawn (a PNG is transparent otherwise). */
 const whiteBackground: Plugin = {
   id: 'whiteBackground',
@@ -132,6 +158,18 @@ async function render<T extends 'bar' | 'line'>(config: ChartConfiguration<T>, s
   }
 }
 
+/** The title, the subtitle under it when there is one, and the legend: the same on every chart. */
+const heading = (title: string, subtitle?: string) => ({
+  title: { display: true, text: title, font: { size: 16 } },
+  subtitle: { display: subtitle !== undefined, text: subtitle ?? '', font: { size: 12 }, padding: { bottom: 6 } },
+  legend: { position: 'top' as const },
+});
+
+/** Draws a chart a report built as data (see `ChartSpec`). */
+export function renderChart(spec: ChartSpec): Promise<Buffer> {
+  return spec.type === 'bar' ? renderBarChart(spec.chart) : renderCdfChart(spec.chart);
+}
+
 const finiteOrNull = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
 
 const mantissa = (v: number) => v / 10 ** Math.floor(Math.log10(v));
@@ -143,19 +181,30 @@ const niceAbove = (v: number) => {
 };
 
 /**
+ * Pure: the top of a linear y axis that leaves room over each bar for its upright note (drawn
+ * after the bars, where the scale does not reckon with it): without it a long note over a tall
+ * bar runs into the legend and the subtitle. `plotPx` is about the height of the plot area; a
+ * note at 11 px is about 6.5 px a character, plus the value label and the gap under it.
+ */
+export function linearMax(series: BarSeries[], base: number, plotPx: number): number {
+  const needs = series.flatMap((s) =>
+    s.values.flatMap((v, j) => {
+      const note = s.notes?.[j];
+      if (!note || !Number.isFinite(v)) return []; // a note without a bar sits on the axis
+      const hi = s.max?.[j];
+      const barTop = Math.max(v, hi !== undefined && Number.isFinite(hi) ? hi : v);
+      const free = 1 - (30 + 6.5 * note.length) / plotPx;
+      return [barTop / Math.max(0.25, free)];
+    }),
+  );
+  return Math.max(base, ...needs);
+}
+
+/**
  * A grouped bar chart (one group per label, one bar per series) with optional min–max error bars,
  * value labels (`format`) and a logarithmic y axis for figures that span decades.
  */
-export function renderBarChart(opts: {
-  title: string;
-  labels: string[];
-  series: BarSeries[];
-  yLabel: string;
-  logScale?: boolean;
-  format?: (v: number) => string;
-  width?: number;
-  height?: number;
-}): Promise<Buffer> {
+export function renderBarChart(opts: BarChartOptions): Promise<Buffer> {
   const all = opts.series.flatMap((s) => [...s.values, ...(s.max ?? [])]).filter(Number.isFinite);
   const top = Math.max(0, ...all);
   const positive = all.filter((v) => v > 0);
@@ -167,7 +216,7 @@ export function renderBarChart(opts: {
         // Label 1, 2 and 5 × 10^k only: all nine per decade crowd each other.
         ticks: { callback: (v: number | string) => (isNiceLog(Number(v)) ? Number(v).toLocaleString('en-US') : '') },
       }
-    : { beginAtZero: true, suggestedMax: top * (opts.format ? 1.12 : 1.05) };
+    : { beginAtZero: true, suggestedMax: linearMax(opts.series, top * (opts.format ? 1.12 : 1.05), (opts.height ?? HEIGHT) - 140) };
   return render<'bar'>(
     {
       type: 'bar',
@@ -180,7 +229,7 @@ export function renderBarChart(opts: {
         })),
       },
       options: {
-        plugins: { title: { display: true, text: opts.title, font: { size: 16 } }, legend: { position: 'top' } },
+        plugins: heading(opts.title, opts.subtitle),
         scales: {
           y: { ...y, title: { display: true, text: opts.yLabel } },
           x: { ticks: { font: { size: 13 } } },
@@ -193,7 +242,7 @@ export function renderBarChart(opts: {
 }
 
 /** Empirical CDF of each series: a step line from 0 to 1 over the sorted values. */
-export function renderCdfChart(opts: { title: string; series: { label: string; values: number[] }[]; xLabel: string }): Promise<Buffer> {
+export function renderCdfChart(opts: CdfChartOptions): Promise<Buffer> {
   return render<'line'>({
     type: 'line',
     data: {
@@ -212,7 +261,7 @@ export function renderCdfChart(opts: { title: string; series: { label: string; v
     },
     options: {
       parsing: false,
-      plugins: { title: { display: true, text: opts.title, font: { size: 16 } }, legend: { position: 'top' } },
+      plugins: heading(opts.title, opts.subtitle),
       scales: {
         x: { type: 'linear', title: { display: true, text: opts.xLabel } },
         y: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'fraction of samples ≤ x' } },
@@ -242,7 +291,7 @@ export function renderLineChart(opts: { title: string; xLabel: string; yLabel: s
     },
     options: {
       parsing: false,
-      plugins: { title: { display: true, text: opts.title, font: { size: 16 } }, legend: { position: 'top' } },
+      plugins: heading(opts.title),
       scales: {
         x: { type: 'linear', title: { display: true, text: opts.xLabel } },
         y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), title: { display: true, text: `${opts.yLabel}${log ? ' (log scale)' : ''}` } },

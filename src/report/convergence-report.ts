@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { TrialResult, TrialsSummary } from '../measure/convergence.js';
 import type { Summary } from '../measure/stats.js';
-import type { BarSeries } from './charts.js';
+import { trialsNote } from './captions.js';
+import type { BarSeries, ChartSpec } from './charts.js';
 import { writeReportFiles, type ReportImage } from './html.js';
 import { defineResultKind, idDescribe, int, rangeOf, RunReportSchema, summary, type Metric } from './result-kind.js';
 import type { RunReport } from './run-report.js';
@@ -169,25 +170,31 @@ const spansDecades = (series: BarSeries[]) => {
   return v.length > 1 && Math.max(...v) / Math.min(...v) > 50;
 };
 
+/** Pure: the trial counts behind one chart's bars (a Summary's `n`), for its note. */
+const barTrials = (d: ConvergenceData, figure: 'controlPlaneMs' | 'lossMs', labels: string[]) => d.measurements.filter((m) => labels.includes(m.event)).map((m) => m[figure]?.n);
+
 /**
- * The report files of a convergence run in `dir`: control-plane.png and loss.png (per event ×
- * timer setting, bars = median, whiskers = min–max, the figures written on the bars, as in the
- * table), report.md and the self-contained report.html. Returns their paths.
+ * Pure: the charts of a convergence run, control-plane.png and loss.png (per event × timer
+ * setting, the figures written on the bars, as in the table); each says in its subtitle and
+ * caption how many trials a bar is the median of and what the whiskers are. Loss bars are of the
+ * trials whose stream recovered only: the others have no figure, their bar a note instead.
  */
-export async function writeConvergenceReport(res: ConvergenceResults, dir: string): Promise<string[]> {
-  const { renderBarChart } = await import('./charts.js'); // chart.js and the canvas load only to draw
+export function convergenceCharts(res: ConvergenceResults): ChartSpec[] {
   const d = res.results;
   const capS = res.parameters.streamCapS;
-  const images: ReportImage[] = [];
+  const charts: ChartSpec[] = [];
   const fmt = (v: number) => v.toFixed(1); // as in the table
   const cp = convergenceSeries(d, 'controlPlaneMs', capS);
   if (cp.labels.length) {
     const log = spansDecades(cp.series);
-    images.push({
+    const note = trialsNote(barTrials(d, 'controlPlaneMs', cp.labels));
+    charts.push({
       name: 'control-plane.png',
-      caption: "Control-plane convergence: from the event until the route is in (or out of) every other host's kernel; bar = median of the trials, whiskers = min–max",
-      png: await renderBarChart({
+      caption: `Control-plane convergence: from the event until the route is in (or out of) every other host's kernel; ${note}`,
+      type: 'bar',
+      chart: {
         title: `Control-plane convergence (${res.runId})`,
+        subtitle: note,
         labels: cp.labels,
         series: cp.series,
         format: fmt,
@@ -195,17 +202,20 @@ export async function writeConvergenceReport(res: ConvergenceResults, dir: strin
         yLabel: `control-plane convergence (ms${log ? ', log scale' : ''})`,
         width: 1100,
         height: 560,
-      }),
+      },
     });
   }
   const loss = convergenceSeries(d, 'lossMs', capS);
   if (loss.labels.length) {
     const log = spansDecades(loss.series) && loss.series.every((s) => s.values.every((v) => !Number.isFinite(v) || v > 0));
-    images.push({
+    const note = trialsNote(barTrials(d, 'lossMs', loss.labels), 'that recovered');
+    charts.push({
       name: 'loss.png',
-      caption: `Data-plane loss (RFC 6412: lost packets × ${1000 / res.parameters.streamRatePps} ms) of a ${res.parameters.streamRatePps} pkt/s stream; bar = median of the trials that recovered, whiskers = min–max`,
-      png: await renderBarChart({
+      caption: `Data-plane loss (RFC 6412: lost packets × ${1000 / res.parameters.streamRatePps} ms) of a ${res.parameters.streamRatePps} pkt/s stream; ${note}`,
+      type: 'bar',
+      chart: {
         title: `Data-plane loss (${res.runId})`,
+        subtitle: note,
         labels: loss.labels,
         series: loss.series,
         format: fmt,
@@ -213,9 +223,20 @@ export async function writeConvergenceReport(res: ConvergenceResults, dir: strin
         yLabel: `loss-derived convergence time (ms${log ? ', log scale' : ''})`,
         width: 1100,
         height: 560,
-      }),
+      },
     });
   }
+  return charts;
+}
+
+/**
+ * The report files of a convergence run in `dir`: the charts of `convergenceCharts`, report.md
+ * and the self-contained report.html. Returns their paths.
+ */
+export async function writeConvergenceReport(res: ConvergenceResults, dir: string): Promise<string[]> {
+  const { renderChart } = await import('./charts.js'); // chart.js and the canvas load only to draw
+  const images: ReportImage[] = [];
+  for (const c of convergenceCharts(res)) images.push({ name: c.name, caption: c.caption, png: await renderChart(c) });
   const markdown = [convergenceMarkdown(res).trimEnd(), '', '## Charts', '', ...images.flatMap((i) => [`![${i.caption}](${i.name})`, ''])].join('\n');
   return writeReportFiles(dir, `Convergence (${res.runId})`, markdown, images);
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { IperfResult } from '../measure/iperf.js';
-import type { Summary } from '../measure/stats.js';
+import { summarize, type Summary } from '../measure/stats.js';
+import { trialCount, trialsNote } from './captions.js';
+import type { BarSeries, ChartSpec } from './charts.js';
 import { writeReportFiles, type ReportImage } from './html.js';
 import { defineResultKind, idDescribe, int, rangeOf, RunReportSchema, summary, type Metric } from './result-kind.js';
 import type { RunReport } from './run-report.js';
@@ -8,6 +10,31 @@ import { InputError } from '../util/errors.js';
 import { table } from '../util/table.js';
 
 export type Mode = 'tcp-1' | 'tcp-4' | 'udp';
+
+/**
+ * The iperf3 client options of each mode, as src/scenarios/bench-throughput.ts `iperf` runs them
+ * (keep the two alike): the report says what a mode measured in the command's own words.
+ */
+export const MODE_IPERF_ARGS: Record<Mode, readonly string[]> = { 'tcp-1': [], 'tcp-4': ['-P', '4'], udp: ['-u', '-b', '0', '-l', '1400'] };
+
+/** Pure: a mode's iperf3 client command without target and duration, e.g. `iperf3 -u -b 0 -l 1400`. */
+export const modeCommand = (m: Mode): string => ['iperf3', ...MODE_IPERF_ARGS[m]].join(' ');
+
+/**
+ * What each mode is, for a reader who does not know iperf3. The UDP figure is not a throughput
+ * like TCP's: with `-b 0` the sender floods datagrams as fast as it can, without congestion
+ * control, so what it tells is how much of the flood arrived, and how much was lost.
+ */
+export const MODE_DESCRIPTIONS: Record<Mode, string> = {
+  'tcp-1': `TCP, 1 stream (\`${modeCommand('tcp-1')}\`)`,
+  'tcp-4': `TCP, 4 parallel streams (\`${modeCommand('tcp-4')}\`)`,
+  udp: `unlimited-rate UDP blast (\`${modeCommand('udp')}\`): 1,400-byte datagrams sent as fast as the sender can, without congestion control; Gbit/s is what the receiver got, lost % the datagrams that never arrived`,
+};
+
+/** The modes in chart legends: the table's id and what it is, short. */
+const MODE_LEGEND: Record<Mode, string> = { 'tcp-1': 'tcp-1: TCP, 1 stream', 'tcp-4': 'tcp-4: TCP, 4 streams', udp: 'udp: unlimited-rate UDP (-u -b 0)' };
+
+const isTcp = (m: Mode) => m !== 'udp';
 
 export interface ThroughputParameters {
   /** Trials per path and mode, alternating between paths. */
@@ -130,13 +157,32 @@ export const throughputKind = defineResultKind({
   },
 });
 
-/** Pure: the report as Markdown — the table of medians with min/max, ratios, latency. */
+/** Pure: a UDP cell's loss over its trials, % of datagrams lost (iperf3's lost_percent); undefined when its trials did not record it. */
+export function lossOf(c: Pick<ThroughputCell, 'trials'>): Summary | undefined {
+  const lost = c.trials.flatMap((t) => (t.lostPercent !== undefined ? [t.lostPercent] : []));
+  return lost.length ? summarize(lost) : undefined;
+}
+
+const gbit = (x: number) => x.toFixed(2);
+const pct = (x: number) => x.toFixed(2);
+
+/**
+ * Pure: the report as Markdown (also what `bench throughput` prints) — what each mode is, the TCP
+ * table (medians with min–max, retransmits), the UDP table apart (received and lost), ratios, latency.
+ */
 export function throughputMarkdown(r: ThroughputResults): string {
-  const g = (x: number) => x.toFixed(2);
   const ms = (x: number) => x.toFixed(3);
   const range = (s?: Summary) => (s ? `${ms(s.min)}–${ms(s.max)}` : '-');
   const { results: d, parameters: p } = r;
-  const rows = d.throughput.map((x) => [x.path, x.mode, g(x.gbps.median), `${g(x.gbps.min)}–${g(x.gbps.max)}`, x.retransmits ?? '-', `${Math.round(x.cpuSender)}/${Math.round(x.cpuReceiver)}`]);
+  const cpu = (x: ThroughputCell) => `${Math.round(x.cpuSender)}/${Math.round(x.cpuReceiver)}`;
+  const tcp = d.throughput.filter((x) => isTcp(x.mode));
+  const udp = d.throughput.filter((x) => x.mode === 'udp');
+  const of = (cells: ThroughputCell[]) => `median of ${trialCount(cells.map((x) => x.gbps.n))}, min–max of those trials`;
+  const tcpRows = tcp.map((x) => [x.path, x.mode, gbit(x.gbps.median), `${gbit(x.gbps.min)}–${gbit(x.gbps.max)}`, x.retransmits ?? '-', cpu(x)]);
+  const udpRows = udp.map((x) => {
+    const lost = lossOf(x);
+    return [x.path, gbit(x.gbps.median), `${gbit(x.gbps.min)}–${gbit(x.gbps.max)}`, lost ? pct(lost.median) : '-', lost ? `${pct(lost.min)}–${pct(lost.max)}` : '-', cpu(x)];
+  });
   return [
     `# Throughput (${r.runId})`,
     '',
@@ -144,10 +190,21 @@ export function throughputMarkdown(r: ThroughputResults): string {
     '',
     ...d.paths.map((x) => `- **${x.id}**: ${x.describe}`),
     '',
-    '```',
-    table(['path', 'mode', 'Gbit/s (median)', 'min–max', 'retransmits', 'CPU % snd/rcv'], rows),
-    '```',
+    'Modes:',
     '',
+    ...p.modes.map((m) => `- **${m}**: ${MODE_DESCRIPTIONS[m]}`),
+    '',
+    ...(tcp.length ? [`TCP throughput, ${of(tcp)}:`, '', '```', table(['path', 'mode', 'Gbit/s (median)', 'min–max', 'retransmits', 'CPU % snd/rcv'], tcpRows), '```', ''] : []),
+    ...(udp.length
+      ? [
+          `UDP, unlimited rate (\`${modeCommand('udp')}\`): Gbit/s received and % of datagrams lost, ${of(udp)}:`,
+          '',
+          '```',
+          table(['path', 'Gbit/s received (median)', 'min–max', 'lost % (median)', 'lost % min–max', 'CPU % snd/rcv'], udpRows),
+          '```',
+          '',
+        ]
+      : []),
     'Ratios of median TCP (1 stream) throughput:',
     '',
     ...Object.entries(d.ratios).map(([k, v]) => `- ${k}: ${(100 * v).toFixed(1)} %`),
@@ -165,44 +222,77 @@ export function throughputMarkdown(r: ThroughputResults): string {
 }
 
 /**
- * The report files of a throughput run in `dir`: throughput.png (median Gbit/s per path, one bar
- * per mode, min–max whiskers), rtt-cdf.png (when the RTT samples were kept), report.md (the table
+ * Pure: the charts of a throughput run. TCP and UDP apart, each on its own axis: an unlimited-rate
+ * UDP blast is another quantity (how much of a flood got through, and its loss), and in one chart
+ * its bars would set the scale the TCP bars are read on. Each chart says in its subtitle and
+ * caption how many trials a bar is and what the whiskers are.
+ */
+export function throughputCharts(res: ThroughputResults): ChartSpec[] {
+  const d = res.results;
+  const p = res.parameters;
+  const pathIds = d.paths.map((x) => x.id);
+  const cell = (path: string, mode: Mode) => d.throughput.find((r) => r.path === path && r.mode === mode);
+  const bars = (modes: Mode[]): BarSeries[] =>
+    modes.map((mode) => ({
+      label: MODE_LEGEND[mode],
+      values: pathIds.map((x) => cell(x, mode)?.gbps.median ?? NaN),
+      min: pathIds.map((x) => cell(x, mode)?.gbps.min ?? NaN),
+      max: pathIds.map((x) => cell(x, mode)?.gbps.max ?? NaN),
+    }));
+  const note = (modes: Mode[]) => trialsNote(modes.flatMap((m) => pathIds.map((x) => cell(x, m)?.gbps.n)));
+  const charts: ChartSpec[] = [];
+  const tcp = p.modes.filter(isTcp);
+  if (tcp.length) {
+    charts.push({
+      name: 'throughput.png',
+      caption: `TCP throughput per path (iperf3, ${tcp.join(' and ')}): ${note(tcp)}`,
+      type: 'bar',
+      chart: { title: `TCP throughput (${res.runId})`, subtitle: note(tcp), labels: pathIds, series: bars(tcp), yLabel: 'TCP throughput (Gbit/s)', format: gbit }, // as in the table
+    });
+  }
+  if (p.modes.includes('udp')) {
+    // The loss under each path's name: it belongs to the bar, and the axis stays Gbit/s alone.
+    const lost = (x: string) => {
+      const c = cell(x, 'udp');
+      const l = c && lossOf(c);
+      return l ? `${x} (lost ${pct(l.median)} %)` : `${x} (loss not recorded)`;
+    };
+    charts.push({
+      name: 'udp.png',
+      caption: `Unlimited-rate UDP blast per path (${modeCommand('udp')}), on its own axis: Gbit/s the receiver got, ${note(['udp'])}; under each path, the median % of datagrams lost`,
+      type: 'bar',
+      chart: {
+        title: `UDP, unlimited rate: received (${res.runId})`,
+        subtitle: `${modeCommand('udp')}; ${note(['udp'])}`,
+        labels: pathIds.map(lost),
+        series: bars(['udp']),
+        yLabel: 'UDP received (Gbit/s)',
+        format: gbit,
+      },
+    });
+  }
+  const rtt = d.latency.filter((l) => l.samplesMs?.length);
+  if (rtt.length) {
+    const pooled = `every ping of the ${trialCount([p.trials])} pooled (${p.pingsPerTrial} per path and trial): a distribution, no whiskers`;
+    charts.push({
+      name: 'rtt-cdf.png',
+      caption: `Round-trip time per path: empirical CDF of ${rtt.map((l) => l.samplesMs!.length).join('/')} ping samples, ${pooled}`,
+      type: 'cdf',
+      chart: { title: `RTT (${res.runId})`, subtitle: pooled, series: rtt.map((l) => ({ label: l.path, values: l.samplesMs! })), xLabel: 'round-trip time (ms)' },
+    });
+  }
+  return charts;
+}
+
+/**
+ * The report files of a throughput run in `dir`: the charts of `throughputCharts` (throughput.png:
+ * TCP; udp.png: the UDP blast; rtt-cdf.png when the RTT samples were kept), report.md (the table
  * report with the charts linked) and report.html (the same, self-contained). Returns their paths.
  */
 export async function writeThroughputReport(res: ThroughputResults, dir: string): Promise<string[]> {
-  const { renderBarChart, renderCdfChart } = await import('./charts.js'); // chart.js and the canvas load only to draw
+  const { renderChart } = await import('./charts.js'); // chart.js and the canvas load only to draw
   const images: ReportImage[] = [];
-  const d = res.results;
-  const pathIds = d.paths.map((p) => p.id);
-  const cell = (path: string, mode: string) => d.throughput.find((r) => r.path === path && r.mode === mode)?.gbps;
-  images.push({
-    name: 'throughput.png',
-    caption: `Median throughput of ${res.parameters.trials} trial(s) per path and mode; whiskers span min–max`,
-    png: await renderBarChart({
-      title: `Throughput (${res.runId})`,
-      labels: pathIds,
-      series: res.parameters.modes.map((mode) => ({
-        label: mode,
-        values: pathIds.map((p) => cell(p, mode)?.median ?? NaN),
-        min: pathIds.map((p) => cell(p, mode)?.min ?? NaN),
-        max: pathIds.map((p) => cell(p, mode)?.max ?? NaN),
-      })),
-      yLabel: 'throughput, median of trials (Gbit/s)',
-      format: (v) => v.toFixed(2), // as in the table
-    }),
-  });
-  const rtt = d.latency.filter((l) => l.samplesMs?.length);
-  if (rtt.length) {
-    images.push({
-      name: 'rtt-cdf.png',
-      caption: `Round-trip time per path: empirical CDF of ${rtt.map((l) => l.samplesMs!.length).join('/')} ping samples (all trials)`,
-      png: await renderCdfChart({
-        title: `RTT (${res.runId})`,
-        series: rtt.map((l) => ({ label: l.path, values: l.samplesMs! })),
-        xLabel: 'round-trip time (ms)',
-      }),
-    });
-  }
+  for (const c of throughputCharts(res)) images.push({ name: c.name, caption: c.caption, png: await renderChart(c) });
   const markdown = [throughputMarkdown(res).trimEnd(), '', '## Charts', '', ...images.flatMap((i) => [`![${i.caption}](${i.name})`, ''])].join('\n');
   return writeReportFiles(dir, `Throughput (${res.runId})`, markdown, images);
 }

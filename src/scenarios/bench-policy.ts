@@ -5,6 +5,7 @@ import { parsePingTimes, runIperf } from '../measure/iperf.js';
 import { quantile, summarize } from '../measure/stats.js';
 import { planTopology } from '../model/topology.js';
 import type { PolicyDataplaneKind } from '../model/resources.js';
+import { trialsNote } from '../report/captions.js';
 import { renderBarChart } from '../report/charts.js';
 import { writeReportFiles, type ReportImage } from '../report/html.js';
 import type { PolicyBenchData, PolicyBenchResults, PolicyBenchRow, Variant } from '../report/policy-report.js';
@@ -253,12 +254,15 @@ export async function writePolicyBenchReport(r: PolicyBenchResults, dir: string)
   const labels = r.parameters.sizes.map((n) => `${n.toLocaleString('en-US')}`);
   const cell = (k: string, size: number) => rows.find((x) => `${x.dataplane} ${x.variant}` === k && x.size === size);
   const base = (d: string) => r.results.rows.find((x) => x.dataplane === d && x.variant === 'none')!.gbps.median;
+  const enforceNote = trialsNote(rows.map((x) => x.enforceMs?.n));
+  const gbpsNote = trialsNote(rows.map((x) => x.gbps.n));
   const images: ReportImage[] = [
     {
       name: 'enforce.png',
-      caption: 'ctl apply → the policy is enforced on all 3 hosts (ms), per rules (or set members) per endpoint; bar = median, whiskers = min–max',
+      caption: `ctl apply → the policy is enforced on all 3 hosts (ms), per rules (or set members) per endpoint; ${enforceNote}`,
       png: await renderBarChart({
         title: `Policy apply → enforced on every host (${r.runId})`,
+        subtitle: enforceNote,
         labels,
         yLabel: 'ms from ctl apply',
         format: (v) => v.toFixed(0),
@@ -272,9 +276,10 @@ export async function writePolicyBenchReport(r: PolicyBenchResults, dir: string)
     },
     {
       name: 'throughput.png',
-      caption: 'iperf3 TCP throughput of an allowed flow, % of the same dataplane with no policy; bar = median, whiskers = min–max',
+      caption: `iperf3 TCP throughput of an allowed flow, % of the same dataplane with no policy; ${gbpsNote}`,
       png: await renderBarChart({
         title: `Allowed-flow throughput vs no policy (${r.runId})`,
+        subtitle: gbpsNote,
         labels,
         yLabel: '% of no-policy median',
         format: (v) => v.toFixed(0),

@@ -1,7 +1,7 @@
 import { parsePingTimes, runIperf, type IperfResult } from '../measure/iperf.js';
 import { quantile, summarize } from '../measure/stats.js';
 import { buildRunReport, collectEnvironment, newRunId, writeRunReport } from '../report/run-report.js';
-import { throughputMarkdown, writeThroughputReport, type LatencyCell, type Mode, type ThroughputCell, type ThroughputResults } from '../report/throughput-report.js';
+import { MODE_IPERF_ARGS, throughputMarkdown, writeThroughputReport, type LatencyCell, type Mode, type ThroughputCell, type ThroughputResults } from '../report/throughput-report.js';
 import { withLab } from '../sim/lab.js';
 import { status } from '../sim/status.js';
 import { resolveTopology } from '../topologies/index.js';
@@ -155,6 +155,7 @@ export async function benchThroughput(o: {
 
 /** One iperf3 test of a path in a mode. */
 function iperf(p: Path, mode: Mode, durationS: number): Promise<IperfResult> {
-  const clientArgs = [...(mode === 'tcp-4' ? ['-P', '4'] : []), ...(mode === 'udp' ? ['-u', '-b', '0', '-l', '1400'] : [])];
+  // What the report says each mode runs (MODE_DESCRIPTIONS) is what runs.
+  const clientArgs = [...MODE_IPERF_ARGS[mode]];
   return runIperf(p.runner, { from: p.from, to: p.to, ip: p.ip, port: PORT, durationS, clientArgs });
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StreamResult, TrialResult } from '../../src/measure/convergence.js';
 import { summarizeTrials } from '../../src/measure/convergence.js';
-import { convergenceMarkdown, convergenceSeries, lossCell, writeConvergenceReport, type ConvergenceResults } from '../../src/report/convergence-report.js';
+import { convergenceCharts, convergenceMarkdown, convergenceSeries, lossCell, writeConvergenceReport, type ConvergenceResults } from '../../src/report/convergence-report.js';
 import { diffResults } from '../../src/report/diff.js';
 import { resultsJsonSchema, validateRunReport } from '../../src/report/results-schema.js';
 import { buildRunReport, collectEnvironment, machineFrom, newRunId, RESULTS_SCHEMA, versionsFrom, writeRunReport } from '../../src/report/run-report.js';
@@ -154,6 +154,17 @@ describe('the convergence report', () => {
       ['tuned', 1013, undefined],
       ['bfd', 8650, '1/3 not recovered (60 s)'],
     ]);
+  });
+  it('each chart says how many trials a bar is the median of, and that the whiskers are their min–max', () => {
+    const [cp, loss, ...rest] = convergenceCharts(convergence());
+    expect(rest).toEqual([]);
+    const cpNote = 'bar = median of 3 trials, whiskers = min–max of those trials';
+    expect(cp).toMatchObject({ name: 'control-plane.png', caption: `Control-plane convergence: from the event until the route is in (or out of) every other host's kernel; ${cpNote}` });
+    expect(cp!.type === 'bar' && cp!.chart.subtitle).toBe(cpNote);
+    // A BFD link flap recovered in 2 of its 3 trials: its bar is the median of those 2.
+    const lossNote = 'bar = median of 2–3 trials that recovered (per bar), whiskers = min–max of those trials';
+    expect(loss).toMatchObject({ name: 'loss.png', caption: `Data-plane loss (RFC 6412: lost packets × 1 ms) of a 1000 pkt/s stream; ${lossNote}` });
+    expect(loss!.type === 'bar' && loss!.chart.subtitle).toBe(lossNote);
   });
   it('writes both charts, report.md linking them, and a self-contained report.html', async () => {
     const out = join(dir, 'conv-report');

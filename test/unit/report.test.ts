@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { renderBarChart, renderCdfChart } from '../../src/report/charts.js';
+import { trialCount, trialsNote } from '../../src/report/captions.js';
+import { linearMax, renderBarChart, renderCdfChart } from '../../src/report/charts.js';
 import { diffResults, formatDiff } from '../../src/report/diff.js';
 import { markdownToHtml, renderHtmlReport } from '../../src/report/html.js';
 import { buildRunReport } from '../../src/report/run-report.js';
-import { throughputMarkdown, writeThroughputReport, type Mode, type ThroughputResults } from '../../src/report/throughput-report.js';
+import { MODE_IPERF_ARGS, throughputCharts, throughputMarkdown, writeThroughputReport, type Mode, type ThroughputResults } from '../../src/report/throughput-report.js';
 import { InputError } from '../../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'csim-report-'));
@@ -30,7 +31,8 @@ const ENV = {
 
 /**
  * A complete throughput run; `gbps(path, mode)` and `rtt(path)` set its medians. Trials spread
- * −10 %…+8 % around the throughput median and ±10 % around each RTT percentile.
+ * −10 %…+8 % around the throughput median and ±10 % around each RTT percentile. UDP has no
+ * retransmits; its trials lost 0.5–2 % of their datagrams, 0.9 % in the median.
  */
 function results(o: { gbps?: (p: string, m: Mode) => number; rtt?: (p: string) => number } = {}): ThroughputResults {
   const gbps = o.gbps ?? ((p, m) => 10 + PATHS.indexOf(p) + MODES.indexOf(m) / 2);
@@ -49,7 +51,9 @@ function results(o: { gbps?: (p: string, m: Mode) => number; rtt?: (p: string) =
       throughput: PATHS.flatMap((path) =>
         MODES.map((mode) => {
           const m = gbps(path, mode);
-          return { path, mode, trials: [], gbps: { n: 5, median: m, min: m * 0.9, max: m * 1.08 }, retransmits: 3, cpuSender: 80, cpuReceiver: 70 };
+          const cell = { path, mode, trials: [], gbps: { n: 5, median: m, min: m * 0.9, max: m * 1.08 }, cpuSender: 80, cpuReceiver: 70 };
+          if (mode !== 'udp') return { ...cell, retransmits: 3 };
+          return { ...cell, trials: [0.5, 0.9, 2, 0.7, 1.2].map((lostPercent) => ({ bitsPerSecond: m * 1e9, lostPercent, cpuSender: 80, cpuReceiver: 70 })) };
         }),
       ),
       latency: PATHS.map((path) => {
@@ -79,6 +83,17 @@ describe('charts (chart.js on @napi-rs/canvas)', () => {
     expect(pngSize(two)).toEqual({ width: 900, height: 500 });
     expect(one.equals(two)).toBe(false);
     expect(one.equals(again)).toBe(true);
+  });
+  it('a subtitle (what the bars are) is drawn into the image', async () => {
+    const opts = { title: 'T', labels: ['a'], yLabel: 'Gbit/s', series: [{ label: 's', values: [1], min: [0.9], max: [1.1] }] };
+    const [plain, noted] = await Promise.all([renderBarChart(opts), renderBarChart({ ...opts, subtitle: 'bar = median of 5 trials, whiskers = min–max of those trials' })]);
+    expect(plain.equals(noted)).toBe(false);
+  });
+  it('a linear axis leaves room over a bar for its upright note; a note on the axis or none needs none', () => {
+    const noted = [{ label: 's', values: [100, 50], max: [110, 60], notes: ['1/3 not recovered (60 s)', undefined] }];
+    // 30 + 6.5 × 24 characters = 186 px of 360: the whisker top (110) may fill 174/360 of the axis.
+    expect(linearMax(noted, 123, 360)).toBeCloseTo(110 / (174 / 360));
+    expect(linearMax([{ label: 's', values: [100, NaN], notes: [undefined, 'no figure'] }], 123, 360)).toBe(123);
   });
   it('a CDF chart is a 900×500 PNG and changes with the data', async () => {
     const cdf = (shift: number) => renderCdfChart({ title: 'RTT', xLabel: 'ms', series: [{ label: 'l3', values: [0.1, 0.2, 0.15, 0.3].map((v) => v + shift) }] });
@@ -118,19 +133,84 @@ describe('the HTML report', () => {
   });
 });
 
+describe('chart notes: how many trials a bar is, and what its whiskers are', () => {
+  it('the same count everywhere, counts that differ, a single trial', () => {
+    expect(trialsNote([5, 5, 5])).toBe('bar = median of 5 trials, whiskers = min–max of those trials');
+    expect(trialsNote([2, 3, undefined], 'that recovered')).toBe('bar = median of 2–3 trials that recovered (per bar), whiskers = min–max of those trials');
+    expect(trialsNote([1, 3])).toBe('bar = median of 1–3 trials (per bar), whiskers = min–max of those trials; a bar of 1 trial has none');
+    expect(trialsNote([1, 1])).toBe('bar = 1 trial, no whiskers');
+    expect(trialsNote([])).toBe('no trials');
+    expect([trialCount([5]), trialCount([1]), trialCount([3, 5])]).toEqual(['5 trials', '1 trial', '3–5 trials']);
+  });
+});
+
+describe('the throughput report reads without knowing iperf3', () => {
+  it('says what each mode is: UDP is an unlimited-rate blast, as the benchmark runs it', () => {
+    expect(MODE_IPERF_ARGS.udp).toEqual(['-u', '-b', '0', '-l', '1400']); // src/scenarios/bench-throughput.ts `iperf`
+    const md = throughputMarkdown(results());
+    expect(md).toContain('- **tcp-1**: TCP, 1 stream (`iperf3`)');
+    expect(md).toContain('- **tcp-4**: TCP, 4 parallel streams (`iperf3 -P 4`)');
+    expect(md).toContain('- **udp**: unlimited-rate UDP blast (`iperf3 -u -b 0 -l 1400`): 1,400-byte datagrams sent as fast as the sender can');
+    const html = renderHtmlReport({ title: 'T', markdown: md, images: [] });
+    expect(html).toContain('<li><strong>udp</strong>: unlimited-rate UDP blast (<code>iperf3 -u -b 0 -l 1400</code>)');
+  });
+  it('UDP has a table of its own, with its loss; the TCP table states its trial count and holds TCP only', () => {
+    const md = throughputMarkdown(results());
+    const [tcp, udp] = md.slice(md.indexOf('TCP throughput, ')).split(/^UDP, /m);
+    expect(tcp).toMatch(/^TCP throughput, median of 5 trials, min–max of those trials:/);
+    expect(tcp).toMatch(/l3\s+tcp-4\s+11\.50\s+10\.35–12\.42\s+3\s+80\/70/);
+    expect(tcp).not.toMatch(/\budp\b/);
+    expect(udp).toMatch(/^unlimited rate \(`iperf3 -u -b 0 -l 1400`\): Gbit\/s received and % of datagrams lost, median of 5 trials, min–max of those trials:/);
+    expect(udp).toMatch(/path\s+Gbit\/s received \(median\)\s+min–max\s+lost % \(median\)\s+lost % min–max\s+CPU % snd\/rcv/);
+    // Median and range of the trials' lostPercent (0.5, 0.9, 2, 0.7, 1.2).
+    expect(udp).toMatch(/l3\s+12\.00\s+10\.80–12\.96\s+0\.90\s+0\.50–2\.00\s+80\/70/);
+    // Trials that did not record their loss (a file from before it was kept) show none, not a zero.
+    const old = results();
+    for (const c of old.results.throughput) c.trials = [];
+    expect(throughputMarkdown(old)).toMatch(/l3\s+12\.00\s+10\.80–12\.96\s+-\s+-\s+80\/70/);
+  });
+  it('TCP and UDP are charted apart, each on its own axis; every chart states its trials and its whiskers', () => {
+    const [tcp, udp, rtt, ...rest] = throughputCharts(results());
+    expect(rest).toEqual([]);
+    const note = 'bar = median of 5 trials, whiskers = min–max of those trials';
+    expect(tcp).toMatchObject({ name: 'throughput.png', type: 'bar', caption: `TCP throughput per path (iperf3, tcp-1 and tcp-4): ${note}` });
+    expect(tcp!.type === 'bar' && tcp!.chart).toMatchObject({ subtitle: note, labels: PATHS, yLabel: 'TCP throughput (Gbit/s)' });
+    expect(tcp!.type === 'bar' && tcp!.chart.series.map((x) => x.label)).toEqual(['tcp-1: TCP, 1 stream', 'tcp-4: TCP, 4 streams']);
+    expect(udp).toMatchObject({ name: 'udp.png', type: 'bar' });
+    expect(udp!.caption).toBe(`Unlimited-rate UDP blast per path (iperf3 -u -b 0 -l 1400), on its own axis: Gbit/s the receiver got, ${note}; under each path, the median % of datagrams lost`);
+    const u = udp!.type === 'bar' ? udp!.chart : undefined;
+    expect(u).toMatchObject({ subtitle: `iperf3 -u -b 0 -l 1400; ${note}`, yLabel: 'UDP received (Gbit/s)' });
+    expect(u!.labels).toEqual(PATHS.map((p) => `${p} (lost 0.90 %)`));
+    expect(u!.series.map((x) => [x.label, x.values[1], x.min![1], x.max![1]])).toEqual([['udp: unlimited-rate UDP (-u -b 0)', 12, 12 * 0.9, 12 * 1.08]]);
+    expect(rtt).toMatchObject({ name: 'rtt-cdf.png', type: 'cdf' });
+    expect(rtt!.caption).toBe('Round-trip time per path: empirical CDF of 200/200/200/200 ping samples, every ping of the 5 trials pooled (200 per path and trial): a distribution, no whiskers');
+    // A run without UDP has no UDP chart; one that counted fewer trials for a cell says so.
+    const tcpOnly = results();
+    tcpOnly.parameters.modes = ['tcp-1'];
+    tcpOnly.results.throughput = tcpOnly.results.throughput.filter((x) => x.mode === 'tcp-1');
+    tcpOnly.results.throughput[0]!.gbps.n = 3;
+    const charts = throughputCharts(tcpOnly);
+    expect(charts.map((c) => c.name)).toEqual(['throughput.png', 'rtt-cdf.png']);
+    expect(charts[0]!.caption).toBe('TCP throughput per path (iperf3, tcp-1): bar = median of 3–5 trials (per bar), whiskers = min–max of those trials');
+  });
+});
+
 describe('the throughput report files', () => {
   it('writes the charts, report.md linking them, and a self-contained report.html', async () => {
     const out = join(dir, 'run');
     mkdirSync(out);
     const files = await writeThroughputReport(results(), out);
-    expect(files.map((f) => f.slice(out.length + 1))).toEqual(['throughput.png', 'rtt-cdf.png', 'report.md', 'report.html']);
-    expect(pngSize(readFileSync(join(out, 'throughput.png')))).toEqual({ width: 900, height: 500 });
-    expect(pngSize(readFileSync(join(out, 'rtt-cdf.png')))).toEqual({ width: 900, height: 500 });
+    expect(files.map((f) => f.slice(out.length + 1))).toEqual(['throughput.png', 'udp.png', 'rtt-cdf.png', 'report.md', 'report.html']);
+    for (const png of ['throughput.png', 'udp.png', 'rtt-cdf.png']) expect(pngSize(readFileSync(join(out, png)))).toEqual({ width: 900, height: 500 });
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     expect(md).toContain('](throughput.png)');
+    expect(md).toContain('](udp.png)');
     expect(md).toContain('](rtt-cdf.png)');
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    expect(html.match(/src="data:image\/png;base64,/g)).toHaveLength(2);
+    expect(html.match(/src="data:image\/png;base64,/g)).toHaveLength(3);
+    // The captions, with the trial count and the whiskers, under the images.
+    expect(html).toContain('<figcaption>TCP throughput per path (iperf3, tcp-1 and tcp-4): bar = median of 5 trials, whiskers = min–max of those trials</figcaption>');
+    expect(html).toContain('<figcaption>Unlimited-rate UDP blast per path (iperf3 -u -b 0 -l 1400), on its own axis');
   });
   it('without RTT samples (older results) there is no CDF chart', async () => {
     const out = join(dir, 'old-run');
@@ -138,7 +218,7 @@ describe('the throughput report files', () => {
     const res = results();
     res.results.latency = res.results.latency.map(({ samplesMs: _, ...l }) => l);
     const files = await writeThroughputReport(res, out);
-    expect(files.map((f) => f.slice(out.length + 1))).toEqual(['throughput.png', 'report.md', 'report.html']);
+    expect(files.map((f) => f.slice(out.length + 1))).toEqual(['throughput.png', 'udp.png', 'report.md', 'report.html']);
   });
 });
 
