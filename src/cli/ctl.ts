@@ -4,6 +4,10 @@ import type { GetFormat } from '../ctl/format.js';
 import { engine, print } from './common.js';
 import { LAB_HELP, machineText, oneOf, outputOption, toOption, type OutputFormat } from './options.js';
 
+/** How long `ctl apply --wait` waits at most: this, plus WAIT_PER_HOST_MS per host. */
+const WAIT_BASE_S = 60;
+const WAIT_PER_HOST_MS = 100;
+
 /** The calicoctl role: apply, delete, get, node status, ipam show, ipam check. */
 export function ctlCommands(program: Command): void {
   const ctl = program.command('ctl').description('the calicoctl role: resources, node status and IPAM of a lab');
@@ -16,7 +20,11 @@ export function ctlCommands(program: Command): void {
       .description(what)
       .requiredOption('-f, --filename <file>', 'resource file (- for standard input)')
       .option('--lab <lab>', LAB_HELP)
-      .action(async (o: { filename: string; lab?: string }) => {
+      .option(
+        '--wait',
+        `return once every agent has programmed the change and BGP has settled (every session Established, every block learned everywhere), saying how long each took; gives up after ${WAIT_BASE_S} s + ${WAIT_PER_HOST_MS} ms per host`,
+      )
+      .action(async (o: { filename: string; lab?: string; wait?: boolean }) => {
         const { resolveLab, withDatastore } = await engine();
         const { Ctl } = await import('../ctl/ctl.js');
         const { summary } = await import('../ctl/format.js');
@@ -24,15 +32,24 @@ export function ctlCommands(program: Command): void {
         const resources = await readResources(o.filename, verb);
         const state = await resolveLab(o.lab);
         const { labNetworks } = await import('../model/address-plan.js');
-        const results = await withDatastore(state, (ds): Promise<{ kind: string; name: string; releasedBlocks?: string[] }[]> => {
+        await withDatastore(state, async (ds) => {
           // The lab's own networks, which no pool may overlap (the rule of topology files).
           const ctl = new Ctl(ds, { labNetworks: labNetworks(state.plan) });
-          return verb === 'apply' ? ctl.apply(resources) : ctl.delete(resources);
+          const results: { kind: string; name: string; releasedBlocks?: string[] }[] = verb === 'apply' ? await ctl.apply(resources) : await ctl.delete(resources);
+          const t0 = performance.now();
+          print(summary(done, results));
+          for (const r of results) {
+            if (r.releasedBlocks) print(`released the empty IPAM block${r.releasedBlocks.length > 1 ? 's' : ''} of ${r.kind} ${r.name}: ${r.releasedBlocks.join(', ')}`);
+          }
+          if (!o.wait) return;
+          const { waitForAgents, waitForBgpSettled } = await import('../sim/readiness.js');
+          const deadline = t0 + 1000 * WAIT_BASE_S + WAIT_PER_HOST_MS * state.hosts.length;
+          await waitForAgents(ds, state, ctl.lastRevision!, Math.max(0, deadline - performance.now()));
+          const agentsMs = Math.round(performance.now() - t0);
+          print(`every agent (${state.hosts.length}) programmed it ${agentsMs} ms after the write`);
+          const { sessions } = await waitForBgpSettled(ds, state, Math.max(0, deadline - performance.now()));
+          print(`BGP settled ${Math.round(performance.now() - t0)} ms after the write: ${sessions}/${sessions} sessions Established, every block learned everywhere`);
         });
-        print(summary(done, results));
-        for (const r of results) {
-          if (r.releasedBlocks) print(`released the empty IPAM block${r.releasedBlocks.length > 1 ? 's' : ''} of ${r.kind} ${r.name}: ${r.releasedBlocks.join(', ')}`);
-        }
       });
   }
   ctl

@@ -63,7 +63,8 @@ export const BENCHMARKS = {
   'bench-throughput': benchmark(
     {
       command: 'throughput',
-      description: 'iperf3 (TCP 1 and 4 streams, an unlimited-rate UDP blast and its loss) and ping RTT on four paths side by side: host↔host, L3 workloads across hosts, the same over VXLAN, one host',
+      description:
+        'iperf3 (TCP 1 and 4 streams, an unlimited-rate UDP blast and its loss) and ping RTT on four paths side by side: host↔host, L3 workloads across hosts, the same over VXLAN, one host',
       options: { trials: trials('5', 'trials per path and mode (at least 5 for figures worth quoting)'), duration, reportDir },
     },
     async (o, log) => {

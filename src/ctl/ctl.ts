@@ -44,6 +44,9 @@ interface StoredEntry {
  * after a concurrent write): a bad file, or a refused delete, changes nothing.
  */
 export class Ctl {
+  /** The etcd revision of this Ctl's last apply or delete: the agents have seen it once they report it. */
+  lastRevision: string | undefined;
+
   /** `labNetworks`: the lab's fabric, IPv6 fabric and router LANs (labNetworks(plan)), which no IPPool may overlap. */
   constructor(
     private readonly ds: Datastore,
@@ -80,7 +83,11 @@ export class Ctl {
         const metadata = { ...r.metadata, creationTimestamp: before?.metadata.creationTimestamp ?? now };
         return { key, value: { ...r, metadata } };
       });
-      if (await this.ds.txn({ puts, unchangedSince: [{ prefix: keys.resourcePrefix, revision }] })) return results;
+      const written = await this.ds.txn({ puts, unchangedSince: [{ prefix: keys.resourcePrefix, revision }] });
+      if (written) {
+        this.lastRevision = written;
+        return results;
+      }
       if (attempt === MAX_ATTEMPTS) throw new DatastoreError(`the datastore kept changing during ${MAX_ATTEMPTS} attempts to apply; nothing was applied`);
     }
   }
@@ -131,7 +138,11 @@ export class Ctl {
         { prefix: keys.blocks, revision: blocks.revision },
         { prefix: keys.allAffinities, revision: affinities.revision },
       ];
-      if (await this.ds.txn({ deletes, unchangedSince })) return results;
+      const written = await this.ds.txn({ deletes, unchangedSince });
+      if (written) {
+        this.lastRevision = written;
+        return results;
+      }
       if (attempt === MAX_ATTEMPTS) throw new DatastoreError(`the datastore kept changing during ${MAX_ATTEMPTS} attempts to delete; nothing was deleted`);
     }
   }

@@ -75,11 +75,11 @@ export class Datastore {
   /**
    * Puts and deletes in ONE transaction: all of them or none. With `unchangedSince`, commits only
    * if no key under each prefix was created or modified after that revision (a `list` revision),
-   * so that what was checked is still what is written over; returns false, writing nothing,
-   * otherwise. (A key deleted under the prefix since then goes unnoticed.) A lab's etcd refuses
+   * so that what was checked is still what is written over. Returns the revision of the write
+   * (what a watcher must have seen for the change to have reached it), or false, writing nothing. (A key deleted under the prefix since then goes unnoticed.) A lab's etcd refuses
    * more than ETCD_MAX_TXN_OPS operations or ETCD_MAX_REQUEST_BYTES in a transaction (limits.ts).
    */
-  async txn(ops: { puts?: { key: string; value: unknown }[]; deletes?: string[]; unchangedSince?: { prefix: string; revision: string }[] }): Promise<boolean> {
+  async txn(ops: { puts?: { key: string; value: unknown }[]; deletes?: string[]; unchangedSince?: { prefix: string; revision: string }[] }): Promise<string | false> {
     const compare = (ops.unchangedSince ?? []).map(({ prefix, revision }) => ({
       key: Buffer.from(prefix),
       range_end: prefixEnd(prefix),
@@ -92,7 +92,7 @@ export class Datastore {
       ...(ops.deletes ?? []).map((key) => ({ request_delete_range: { key: Buffer.from(key) } })),
     ];
     const res = await this.client.kv.txn({ compare, success, failure: [] });
-    return res.succeeded;
+    return res.succeeded && res.header.revision;
   }
 
   /** Writes only if the key is still at `modRevision`. Returns false if someone else wrote first. */

@@ -2,13 +2,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { Ctl } from '../ctl/ctl.js';
-import { keys } from '../datastore/keys.js';
 import { planTopology, type LabPlan } from '../model/topology.js';
-import type { AgentStatus, PolicyDataplaneKind } from '../model/resources.js';
+import type { PolicyDataplaneKind } from '../model/resources.js';
 import { withLab, withDatastore } from '../sim/lab.js';
+import { waitForAgents } from '../sim/readiness.js';
 import { status } from '../sim/status.js';
 import type { LabState } from '../sim/state.js';
-import { waitFor } from '../util/exec.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { backendOf } from '../sim/backends/index.js';
 import { reachability, type PairResult, type Proto } from '../verify/reachability.js';
@@ -198,25 +197,10 @@ export async function runPolicyScenario(o: { scenario: string; dataplane: Policy
  */
 export async function applyAndWait(state: LabState, docs: unknown[], timeoutMs = 20_000): Promise<string> {
   return withDatastore(state, async (ds) => {
-    await new Ctl(ds).apply(docs);
-    // The revision of the write (not the store's, which heartbeats move on without the agents
-    // having anything to program).
-    const { items } = await ds.list(keys.resourcePrefix);
-    const revision = items.reduce((m, i) => (BigInt(i.modRevision) > m ? BigInt(i.modRevision) : m), 0n).toString();
-    await waitFor(
-      `every agent to program revision ${revision}`,
-      async () => {
-        const { items } = await ds.list<AgentStatus>(keys.agentStatuses);
-        const done = state.hosts.filter((h) => {
-          const st = items.find((i) => i.value.host === h.name)?.value.lastReconcile;
-          return st && BigInt(st.revision ?? '0') >= BigInt(revision) && !st.error;
-        });
-        return done.length === state.hosts.length;
-      },
-      timeoutMs,
-      20,
-    );
-    return revision;
+    const ctl = new Ctl(ds);
+    await ctl.apply(docs);
+    await waitForAgents(ds, state, ctl.lastRevision!, timeoutMs);
+    return ctl.lastRevision!;
   }).catch((err: unknown) => {
     throw err instanceof InputError ? err : new Error(`applying the policies: ${errorMessage(err)}`, { cause: err });
   });

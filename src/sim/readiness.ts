@@ -1,6 +1,9 @@
 /** When a lab is ready: every block learned by BGP everywhere, and no daemon dead on the way. */
 import { existsSync, readFileSync } from 'node:fs';
+import { bgpSessions } from '../bgp/bird.js';
+import { keys } from '../datastore/keys.js';
 import { hostOfAffinity } from '../ipam/blocks.js';
+import type { AgentStatus } from '../model/resources.js';
 import { familyOf } from '../net/cidr.js';
 import { readSnapshot } from '../datastore/snapshot.js';
 import type { Datastore } from '../datastore/store.js';
@@ -68,6 +71,67 @@ export async function waitForRoutes(ds: Datastore, state: LabState, timeoutMs: n
     if (err instanceof FatalWaitError || signal?.aborted) throw err;
     throw new BackendError(`${errorMessage(err)}; still missing: ${last.slice(0, 5).join('; ')}`, { cause: err });
   }
+}
+
+/**
+ * Every host's agent has programmed the datastore up to `revision` (the write a caller waits on)
+ * without error: its routes, rules and BIRD config reflect it. An agent whose last pass failed is
+ * waited for (its next pass retries); on timeout the message says what each agent said.
+ */
+export async function waitForAgents(ds: Datastore, state: LabState, revision: string, timeoutMs: number): Promise<void> {
+  let behind: string[] = [];
+  try {
+    await waitFor(
+      `every agent to program revision ${revision}`,
+      async () => {
+        const { items } = await ds.list<AgentStatus>(keys.agentStatuses);
+        const last = new Map(items.map((i) => [i.value.host, i.value.lastReconcile]));
+        behind = state.hosts.flatMap((h) => {
+          const r = last.get(h.name);
+          if (r?.error) return [`agent@${h.name}: ${r.error}`];
+          return r && BigInt(r.revision ?? '0') >= BigInt(revision) ? [] : [`agent@${h.name} at revision ${r?.revision ?? 'none'}`];
+        });
+        return behind.length === 0;
+      },
+      timeoutMs,
+      20,
+    );
+  } catch (err) {
+    throw new BackendError(`${errorMessage(err)}; ${behind.slice(0, 5).join('; ')}`, { cause: err });
+  }
+}
+
+/**
+ * BGP has settled: every BGP session of every BIRD (hosts and routers) is Established, and every
+ * node has learned every block (missingRoutes). A session that cannot come up (a peer address
+ * nobody has) keeps it unsettled: the timeout names it.
+ */
+export async function waitForBgpSettled(ds: Datastore, state: LabState, timeoutMs: number): Promise<{ sessions: number }> {
+  let unsettled: string[] = [];
+  let sessions = 0;
+  try {
+    await waitFor(
+      'BGP to settle (every session Established, every block learned everywhere)',
+      async () => {
+        assertDaemonsAlive(state);
+        const speakers = [...state.hosts, ...state.routers];
+        const all = await pool(
+          speakers.map((h) => async () => (await bgpSessions(h.bird.socket)).map((s) => ({ node: h.name, s }))),
+          READ_CONCURRENCY,
+        );
+        const down = all.flat().filter(({ s }) => s.bgpState !== 'Established');
+        sessions = all.flat().length;
+        unsettled = [...down.map(({ node, s }) => `${node} ${s.name} ${s.bgpState || s.state}`), ...(down.length ? [] : await missingRoutes(ds, state))];
+        return unsettled.length === 0;
+      },
+      timeoutMs,
+      100,
+    );
+  } catch (err) {
+    if (err instanceof FatalWaitError) throw err;
+    throw new BackendError(`${errorMessage(err)}; not yet: ${unsettled.slice(0, 5).join('; ')}`, { cause: err });
+  }
+  return { sessions };
 }
 
 /** The last lines of a daemon's log, on one line. */

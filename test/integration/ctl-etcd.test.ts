@@ -334,7 +334,7 @@ describe('Ctl on a real etcd', () => {
     /** A Datastore whose next txn first lets "someone else" write. */
     class Racing extends Datastore {
       race?: () => Promise<void>;
-      override async txn(ops: Parameters<Datastore['txn']>[0]): Promise<boolean> {
+      override async txn(ops: Parameters<Datastore['txn']>[0]): Promise<string | false> {
         const race = this.race;
         this.race = undefined;
         if (race) await race();
@@ -363,7 +363,8 @@ describe('Ctl on a real etcd', () => {
   it('txn commits only if nothing under the guarded prefix changed since the read', async () => {
     await ds.put('/calico/test/a', 1);
     const { revision } = await ds.list('/calico/test/');
-    expect(await ds.txn({ puts: [{ key: '/calico/test/b', value: 2 }], unchangedSince: [{ prefix: '/calico/test/', revision }] })).toBe(true);
+    const written = await ds.txn({ puts: [{ key: '/calico/test/b', value: 2 }], unchangedSince: [{ prefix: '/calico/test/', revision }] });
+    expect(written).toBe((await ds.get('/calico/test/b'))!.modRevision);
     // b was written after `revision`: a second write guarded by the same revision is refused whole.
     expect(await ds.txn({ puts: [{ key: '/calico/test/c', value: 3 }], deletes: ['/calico/test/a'], unchangedSince: [{ prefix: '/calico/test/', revision }] })).toBe(false);
     expect(await ds.client.getAll().prefix('/calico/test/').strings()).toEqual({ '/calico/test/a': '1', '/calico/test/b': '2' });

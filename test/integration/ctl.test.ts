@@ -8,8 +8,9 @@ import { keys } from '../../src/datastore/keys.js';
 import { resolveTopology } from '../../src/topologies/index.js';
 import { pingMatrix } from '../../src/verify/reachability.js';
 import { readLabState } from '../../src/sim/state.js';
-import { waitFor } from '../../src/util/exec.js';
 import { cli, runner } from '../helpers/lab.js';
+import { Ctl } from '../../src/ctl/ctl.js';
+import { waitForAgents, waitForBgpSettled } from '../../src/sim/readiness.js';
 
 const LAB = 't-ctl';
 afterAll(async () => {
@@ -21,22 +22,19 @@ describe('ctl on a running lab', () => {
     await down(LAB);
     const { state } = await up(resolveTopology('mesh', { hosts: 4 }), { name: LAB });
     const pids = state.hosts.map((h) => [h.bird.pid, h.agent.pid]);
-    const applied = await cli('ctl', 'apply', '-f', 'examples/switch-to-route-reflector.yaml', '--lab', LAB);
+    // --wait returns once every agent has the change and BGP has settled: no polling after it.
+    const applied = await cli('ctl', 'apply', '-f', 'examples/switch-to-route-reflector.yaml', '--lab', LAB, '--wait');
     expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
     expect(applied.stdout).toMatch(/Successfully applied 3 .*resource/);
-
-    await waitFor(
-      'the route-reflector design',
-      async () => {
-        const st = await status(readLabState(LAB));
-        const up = st.bgp.filter((b) => b.state === 'Established');
-        const per = (h: string) => up.filter((b) => b.host === h).map((b) => b.peer);
-        return per('host1').length === 3 && ['host2', 'host3', 'host4'].every((h) => per(h).length === 1 && per(h)[0] === 'Node_198_18_0_11') && st.bgp.every((b) => !b.peer.startsWith('Mesh_'));
-      },
-      20_000,
-      200,
-    );
+    expect(applied.stdout).toMatch(/^every agent \(4\) programmed it \d+ ms after the write$/m);
+    expect(applied.stdout).toMatch(/^BGP settled \d+ ms after the write: 6\/6 sessions Established, every block learned everywhere$/m);
     const st = await status(readLabState(LAB));
+    const established = st.bgp.filter((b) => b.state === 'Established');
+    const per = (h: string) => established.filter((b) => b.host === h).map((b) => b.peer);
+    expect(per('host1')).toHaveLength(3);
+    for (const h of ['host2', 'host3', 'host4']) expect(per(h)).toEqual(['Node_198_18_0_11']);
+    expect(st.bgp.filter((b) => b.peer.startsWith('Mesh_'))).toEqual([]);
     expect(
       (
         await pingMatrix(
@@ -52,6 +50,20 @@ describe('ctl on a running lab', () => {
     expect(get.stdout).toMatch(/kind: BGPPeer[\s\S]*name: peer-with-route-reflectors[\s\S]*peerSelector: route-reflector == 'true'/);
     const nodes = await cli('ctl', 'get', 'nodes', '--lab', LAB);
     expect(nodes.stdout).toMatch(/host1\s+.*198\.18\.0\.11/);
+  });
+
+  it('--wait can fail: a peer nobody answers keeps BGP unsettled, and the timeout names its session', async () => {
+    const state = readLabState(LAB);
+    const ghost = { apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: 'ghost' }, spec: { node: 'host2', peerIP: '198.18.0.9', asNumber: 64999 } };
+    await withDatastore(state, async (ds) => {
+      const ctl = new Ctl(ds);
+      await ctl.apply([ghost]);
+      await waitForAgents(ds, state, ctl.lastRevision!, 10_000);
+      await expect(waitForBgpSettled(ds, state, 2_000)).rejects.toThrow(/^timed out after 2000 ms waiting for BGP to settle .*; not yet: host2 Node_198_18_0_9 (Active|Connect|Idle)/);
+      await ctl.delete([ghost]);
+      await waitForAgents(ds, state, ctl.lastRevision!, 10_000);
+      expect((await waitForBgpSettled(ds, state, 10_000)).sessions).toBe(6);
+    });
   });
 
   describe('bad resource files fail with a clear error and change nothing', () => {
