@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Installs what calico-sim needs, idempotently, then builds it. Run as root on Debian 12.
+# --docker: also what the docker backend needs (docker.io, debootstrap), and a running dockerd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(bird2 etcd-server etcd-client iproute2 iptables ipset nftables tcpdump tshark iperf3 iputils-ping procps fonts-dejavu-core)
+DOCKER=0
+case "${1:-}" in
+  --docker) DOCKER=1; PACKAGES+=(docker.io debootstrap) ;;
+  "") ;;
+  *) echo "usage: bash scripts/setup.sh [--docker]" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "calico-sim: setup must run as root (it installs Debian packages and the lab creates network namespaces): run it with sudo, or as root" >&2
@@ -39,11 +46,27 @@ if command -v dpkg-query >/dev/null 2>&1; then
     [ $had_policy -eq 0 ] && rm -f "$policy"
   fi
 else
-  for t in ip bird birdc etcd etcdctl iptables ipset nft tcpdump iperf3 ping; do
+  tools=(ip bird birdc etcd etcdctl iptables ipset nft tcpdump iperf3 ping)
+  [ $DOCKER -eq 1 ] && tools+=(dockerd debootstrap)
+  for t in "${tools[@]}"; do
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   done
   if [ ${#missing[@]} -gt 0 ]; then
-    echo "calico-sim: missing tools: ${missing[*]}. This is not a Debian system: install BIRD 2, etcd 3.4+, iproute2, iptables, ipset, nftables, tcpdump, iperf3 and ping with your package manager, then run this again" >&2
+    echo "calico-sim: missing tools: ${missing[*]}. This is not a Debian system: install BIRD 2, etcd 3.4+, iproute2, iptables, ipset, nftables, tcpdump, iperf3 and ping (and for --docker: Docker and debootstrap) with your package manager, then run this again" >&2
+    exit 1
+  fi
+fi
+
+# The docker backend's engine. One that already answers (DOCKER_HOST, else the default socket) is
+# used as it is: labs only make containers with --network none. Otherwise dockerd is started with
+# everything that would touch the machine's network off: no bridge, no iptables, no forwarding.
+if [ $DOCKER -eq 1 ] && ! docker info >/dev/null 2>&1; then
+  echo "setup: starting dockerd (log: /var/log/calico-sim-dockerd.log)"
+  setsid dockerd --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --userland-proxy=false \
+    >>/var/log/calico-sim-dockerd.log 2>&1 </dev/null &
+  for _ in $(seq 1 100); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
+  if ! docker info >/dev/null 2>&1; then
+    echo "calico-sim: dockerd did not start: see /var/log/calico-sim-dockerd.log" >&2
     exit 1
   fi
 fi

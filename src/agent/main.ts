@@ -40,8 +40,8 @@ const program = new Command('calico-sim-agent')
     if (!o.host === !o.hostsFile) throw new Error('give --host or --hosts-file');
     const served: Served[] = o.hostsFile ? (JSON.parse(readFileSync(o.hostsFile, 'utf8')) as Served[]) : [{ host: o.host!, netns: o.netns, birdConfig: o.birdConfig, birdSocket: o.birdSocket }];
     // Without a namespace to drive, an agent programs the namespace it runs in: only ever a lab's own.
-    if (served.some((s) => !s.netns) && !inLabNamespace()) {
-      throw new Error("refusing to program a namespace that is not a calico-sim lab's: run me inside a host namespace (ip netns exec) or pass --netns");
+    if (served.some((s) => !s.netns) && !inLabNamespace() && !existsSync('/.dockerenv')) {
+      throw new Error("refusing to program a namespace that is not a calico-sim lab's: run me inside a host namespace (ip netns exec) or container, or pass --netns");
     }
     const ds = new Datastore(o.etcd.split(','));
     const log = (l: string) => console.log(l);

@@ -16,7 +16,7 @@ export function labCommands(program: Command): void {
     .option('--name <lab>', NAME_ALIAS_HELP)
     .addOption(toOption({ flags: '--hosts <n>', description: 'hosts, for the generated topologies', parse: wholeNumber() }))
     .addOption(toOption({ flags: '--workloads <n>', description: 'workloads per host, for the generated topologies (default 1)', parse: wholeNumber() }))
-    .option('--backend <kind>', "where the lab's nodes live: netns (network namespaces, the default)")
+    .option('--backend <kind>', "where the lab's nodes live: netns (network namespaces, the default) or docker (containers); default: the topology's backend:, else netns")
     .addOption(
       toOption({
         flags: '--agents <mode>',

@@ -57,6 +57,9 @@ export const TIMER_SETTINGS = keys<TimerSetting>({ default: 1, tuned: 1, bfd: 1 
 const trials = (dflt: string, description: string) => ({ flags: '--trials <n>', description, parse: wholeNumber({ min: 1 }), default: dflt });
 const duration = { flags: '--duration <s>', description: 'seconds per iperf3 run', parse: wholeNumber({ min: 1, unit: 'seconds' }), default: '3' };
 const reportDir = { flags: '--report-dir <dir>', description: 'where reports/<run-id>/ goes', parse: text, default: 'reports' };
+/** `--backend`: where a scenario's or benchmark's lab is built. */
+export const BACKENDS = ['netns', 'docker'] as const;
+export const backendOption = { flags: '--backend <kind>', description: 'where the lab is built: netns (network namespaces) or docker (containers)', parse: oneOf(BACKENDS), default: 'netns' };
 
 /** Every benchmark, under the id of the results kind it writes (src/report/kinds.ts). */
 export const BENCHMARKS = {
@@ -65,11 +68,11 @@ export const BENCHMARKS = {
       command: 'throughput',
       description:
         'iperf3 (TCP 1 and 4 streams, an unlimited-rate UDP blast and its loss) and ping RTT on four paths side by side: host↔host, L3 workloads across hosts, the same over VXLAN, one host',
-      options: { trials: trials('5', 'trials per path and mode (at least 5 for figures worth quoting)'), duration, reportDir },
+      options: { trials: trials('5', 'trials per path and mode (at least 5 for figures worth quoting)'), duration, reportDir, backend: backendOption },
     },
     async (o, log) => {
       const { benchThroughput } = await import('../scenarios/bench-throughput.js');
-      return benchThroughput({ trials: o.trials, durationS: o.duration, reportDir: o.reportDir, log });
+      return benchThroughput({ trials: o.trials, durationS: o.duration, reportDir: o.reportDir, backend: o.backend, log });
     },
   ),
   'bench-convergence': benchmark(
@@ -85,11 +88,12 @@ export const BENCHMARKS = {
           parse: commaList(TIMER_SETTINGS, 'timer setting'),
         },
         reportDir,
+        backend: backendOption,
       },
     },
     async (o, log) => {
       const { benchConvergence } = await import('../scenarios/bench-convergence.js');
-      return benchConvergence({ trials: o.trials, events: o.events ?? CONVERGENCE_EVENTS, settings: o.timers ?? ['tuned', 'bfd', 'default'], reportDir: o.reportDir, log });
+      return benchConvergence({ trials: o.trials, events: o.events ?? CONVERGENCE_EVENTS, settings: o.timers ?? ['tuned', 'bfd', 'default'], reportDir: o.reportDir, backend: o.backend, log });
     },
   ),
   'bench-policy': benchmark(
@@ -156,10 +160,11 @@ export const RUN_OPTIONS = {
     parse: text,
   },
   reportDir: { flags: '--report-dir <dir>', description: 'write the results as JSON here', parse: text },
+  backend: backendOption,
 } satisfies Specs;
 export type RunOptions = OptionValues<typeof RUN_OPTIONS>;
 /** Options a scenario may leave out of its `takes`. */
-export const RUN_COMMON_OPTIONS = ['lab', 'name', 'reportDir'] as const;
+export const RUN_COMMON_OPTIONS = ['lab', 'name', 'reportDir', 'backend'] as const;
 
 export interface Scenario {
   description: string;
@@ -175,7 +180,7 @@ const policyScenario = (id: string, description: string): Scenario => ({
   takes: ['dataplane', 'break'],
   run: async (o, print) => {
     const { runPolicyScenario, printPolicyRun } = await import('../scenarios/policy.js');
-    const r = await runPolicyScenario({ scenario: id, dataplane: o.dataplane, name: labArg(o), breakPolicy: o.break, log: print });
+    const r = await runPolicyScenario({ scenario: id, dataplane: o.dataplane, name: labArg(o), backend: o.backend, breakPolicy: o.break, log: print });
     printPolicyRun(r, print, o.reportDir);
     return r;
   },
@@ -188,7 +193,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     takes: [],
     run: async (o, print) => {
       const { quickstart } = await import('../scenarios/quickstart.js');
-      return quickstart({ name: labArg(o), reportDir: o.reportDir, print });
+      return quickstart({ name: labArg(o), backend: o.backend, reportDir: o.reportDir, print });
     },
   },
   'tenant-isolation': policyScenario('tenant-isolation', 'two tenants over three hosts, dual stack: inside a tenant everything passes, across tenants nothing'),

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InputError } from '../util/errors.js';
 import { print } from './common.js';
 import { addOptions, toOption, wholeNumber } from './options.js';
-import { RUN_COMMON_OPTIONS, RUN_OPTIONS, SCENARIOS, type RunOptions } from './registry.js';
+import { backendOption, RUN_COMMON_OPTIONS, RUN_OPTIONS, SCENARIOS, type RunOptions } from './registry.js';
 
 /** The checks: `run <scenario>` (the scenarios of src/cli/registry.ts) and the conformance suite. */
 export function runCommands(program: Command): void {
@@ -39,11 +39,13 @@ export function runCommands(program: Command): void {
     .option('--lab <lab>', "check a lab you built instead (nothing is built or removed): the suite's control-plane checks, every pair (or --sample), the captures")
     .addOption(toOption({ flags: '--sample <n>', description: 'with --lab: probe this many random pairs of each matrix, and leave the captures out (large labs)', parse: wholeNumber({ min: 1 }) }))
     .option('--report-dir <dir>', 'captures, flow reports and sysdumps of failures', 'reports/conformance')
+    .addOption(toOption(backendOption))
     .option('--junit <file>', 'write JUnit XML (one testcase per check)')
     .option('--json <file>', 'write the results as JSON')
-    .action(async (labs: string[], o: { lab?: string; sample?: number; reportDir: string; junit?: string; json?: string }) => {
+    .action(async (labs: string[], o: { lab?: string; sample?: number; reportDir: string; backend: string; junit?: string; json?: string }, cmd: Command) => {
       const { conformance, conformanceOfLab, checkCategory, DEFAULT_SUITE, writeReports } = await import('../scenarios/conformance.js');
       if (o.lab !== undefined && labs.length) throw new InputError('give suite labs or --lab, not both');
+      if (o.lab !== undefined && cmd.getOptionValueSource('backend') === 'cli') throw new InputError("--backend builds the suite's labs; a lab given with --lab is checked where it is");
       if (o.sample !== undefined && o.lab === undefined) throw new InputError('--sample goes with --lab (the suite probes every pair of its small labs)');
       const unknown = labs.filter((l) => !DEFAULT_SUITE.some((s) => s.id === l));
       if (unknown.length) throw new InputError(`unknown suite lab(s) ${unknown.join(', ')} (known: ${DEFAULT_SUITE.map((s) => s.id).join(', ')})`);
@@ -61,7 +63,7 @@ export function runCommands(program: Command): void {
           for (const f of bad.slice(0, 10)) print(`   FAIL ${f.name}: expected ${f.expected}, got ${f.actual}`);
         }
         print(`report: ${reportDir}`);
-      } else r = await conformance({ suite, reportDir: o.reportDir, log: print });
+      } else r = await conformance({ suite, reportDir: o.reportDir, backend: o.backend, log: print });
       writeReports(r, o);
       const failed = r.checks.filter((c) => !c.ok).length;
       print(`\nconformance: ${r.checks.length - failed} passed, ${failed} failed, in ${(r.durationMs / 1000).toFixed(1)} s${o.junit ? ` (JUnit: ${o.junit})` : ''}`);

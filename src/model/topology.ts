@@ -44,6 +44,11 @@ const HostSchema = z.strictObject({
   /** Per-host AS number (AS per rack); default: the topology's asNumber. */
   asNumber: asNumber.optional(),
   labels: labelMap.default({}),
+  /**
+   * Resource limits of the host's container (the docker backend: its BIRD, agent and anything
+   * run in it share them): `cpus` (e.g. 0.5) and `memory` in MiB. Namespaces have no limits.
+   */
+  resources: z.strictObject({ cpus: z.number().min(0.01).max(1024).optional(), memoryMiB: z.number().int().min(32).max(1048576).optional() }).optional(),
 });
 
 /** A Calico BGPPeer, as in the resource's spec, plus its name. */
@@ -103,6 +108,8 @@ export const TopologySchema = z.strictObject({
   routers: z.array(RouterSchema).default([]),
   /** The ruleset the agents program for network policy (Calico's FelixConfiguration nftablesMode). */
   dataplane: z.enum(['iptables', 'nftables']).default('iptables'),
+  /** Where the nodes live: network namespaces (the default) or Docker containers; `up --backend` overrides it. */
+  backend: z.enum(['netns', 'docker']).optional(),
   /**
    * How the agents run: a process per host (as calico-node does), or `shared` processes serving
    * up to `hostsPerProcess` hosts each with one datastore watch (what large labs need: a Node
@@ -143,6 +150,13 @@ export interface HostPlan {
   asNumber?: number;
   routeReflectorClusterId?: string;
   labels: Record<string, string>;
+  /** Its container's resource limits (docker backend). */
+  limits?: NodeLimits;
+}
+/** CPU (cores, may be fractional) and memory (MiB) a node may use. */
+export interface NodeLimits {
+  cpus?: number;
+  memoryMiB?: number;
 }
 /** A BGPPeer of the topology: Calico's spec, and its name. */
 export type PeerPlan = { name: string } & BGPPeer['spec'];
@@ -185,6 +199,8 @@ export interface LabPlan {
   ipam: { strictAffinity: boolean; maxBlocksPerHost: number };
   dataplane: PolicyDataplaneKind;
   agents: { mode: 'auto' | 'per-host' | 'shared'; hostsPerProcess: number };
+  /** The backend the topology asks for (`up --backend` overrides it). */
+  backend?: 'netns' | 'docker';
 }
 
 /** Labs with more hosts than this run their agents in shared processes unless told otherwise. */
@@ -357,6 +373,7 @@ function plan(t: Topology, source: string): LabPlan {
         ...(h.asNumber ? { asNumber: h.asNumber } : {}),
         ...(h.routeReflector ? { routeReflectorClusterId: h.routeReflector } : {}),
         labels: { ...h.labels, ...(h.routeReflector ? { 'route-reflector': 'true' } : {}) },
+        ...(h.resources && Object.keys(h.resources).length ? { limits: h.resources } : {}),
       }),
     ),
     workloads: t.hosts.flatMap((h) =>
@@ -369,6 +386,7 @@ function plan(t: Topology, source: string): LabPlan {
     ),
     dataplane: t.dataplane,
     agents: t.agents,
+    ...(t.backend ? { backend: t.backend } : {}),
     peers: t.bgp.peers,
     timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
     ipam: t.ipam,

@@ -122,7 +122,7 @@ export function convergenceMarkdown(r: ConvergenceResults): string {
   return [
     `# Convergence (${r.runId})`,
     '',
-    `${p.trials} trials per event and setting; probe stream ${p.streamRatePps} pkt/s, kept up until it has flowed again for 1 s after the event (at most ${p.streamCapS} s); timer resolution: ${d.timerResolution}; ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}, BIRD ${r.versions.bird}.`,
+    `${p.trials} trials per event and setting; probe stream ${p.streamRatePps} pkt/s, kept up until it has flowed again for 1 s after the event (at most ${p.streamCapS} s); timer resolution: ${d.timerResolution}; labs on the ${r.topology.backend ?? 'netns'} backend; ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}, BIRD ${r.versions.bird}.`,
     '',
     ...d.settings.map((s) => `- **${s.id}**: ${s.describe}`),
     '',

@@ -32,7 +32,7 @@ export const RunReportSchema = z.object({
     nft: z.string(),
     kernel: z.string(),
   }),
-  topology: z.object({ name: z.string(), hosts: int, workloads: int, describe: z.string().optional() }),
+  topology: z.object({ name: z.string(), hosts: int, workloads: int, describe: z.string().optional(), backend: z.string().optional() }),
   parameters: z.record(z.string(), z.unknown()),
   results: z.unknown(),
 });

@@ -42,6 +42,8 @@ export interface TopologyInfo {
   workloads: number;
   /** When the run used more than one lab, or changed the topology (blocks, pool mode...). */
   describe?: string;
+  /** Where the labs were built (netns, docker): figures differ between backends. Absent: netns. */
+  backend?: string;
 }
 
 export interface RunReport<K extends string = string, P = unknown, R = unknown> {

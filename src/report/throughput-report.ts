@@ -186,7 +186,7 @@ export function throughputMarkdown(r: ThroughputResults): string {
   return [
     `# Throughput (${r.runId})`,
     '',
-    `${p.trials} trials of ${p.durationS} s per path and mode, alternating; ${r.machine.cpus} CPUs (${r.machine.cpuModel}), kernel ${r.machine.kernel}; BIRD ${r.versions.bird}, iperf3 ${r.versions.iperf3}.`,
+    `${p.trials} trials of ${p.durationS} s per path and mode, alternating; labs on the ${r.topology.backend ?? 'netns'} backend; ${r.machine.cpus} CPUs (${r.machine.cpuModel}), kernel ${r.machine.kernel}; BIRD ${r.versions.bird}, iperf3 ${r.versions.iperf3}.`,
     '',
     ...d.paths.map((x) => `- **${x.id}**: ${x.describe}`),
     '',

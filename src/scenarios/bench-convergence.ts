@@ -66,6 +66,8 @@ export async function benchConvergence(o: {
   /** Lab names are `<prefix>-conv-<setting>` and `<prefix>-rr-<setting>` (tests use `t-…`). Default "bench". */
   labPrefix?: string;
   progress?: Progress;
+  /** Where the labs are built (netns, docker). */
+  backend?: string;
 }): Promise<ConvergenceResults> {
   const started = new Date();
   const runId = newRunId('bench-convergence', started);
@@ -80,7 +82,7 @@ export async function benchConvergence(o: {
       progress.step(`${setting}: building a 3-host mesh`);
       const plan = resolveTopology('mesh', { hosts: 3 });
       // 2-address blocks: a host's second workload fits its block, the third needs a new one.
-      await withLab({ ...plan, pools: plan.pools.map((p) => ({ ...p, blockSize: 31 })), timers: TIMER_SETTINGS[setting].timers }, { name: lab }, async () => {
+      await withLab({ ...plan, pools: plan.pools.map((p) => ({ ...p, blockSize: 31 })), timers: TIMER_SETTINGS[setting].timers }, { name: lab, backend: o.backend }, async () => {
         for (const event of o.events) {
           // Waiting out BIRD's default 240 s hold time five times is 20 minutes: one trial there.
           const trials = event === 'host-crash' && setting === 'default' ? 1 : o.trials;
@@ -108,6 +110,7 @@ export async function benchConvergence(o: {
         hosts: 3,
         workloads: 3,
         describe: 'a 3-host full mesh with /31 blocks, one workload per host (host-join adds a fourth host); rr-fail: route-reflector, 4 hosts (2 reflectors), in a lab of its own',
+        backend: o.backend ?? 'netns',
       },
       parameters: { trials: o.trials, events: o.events, settings: o.settings, streamRatePps: RATE, streamCapS: STREAM_CAP_S },
       results: {
@@ -215,7 +218,7 @@ async function trial(state: LabState, event: EventId, setting: TimerSetting, t: 
       case 'rr-fail': {
         // Its own lab: 2 route reflectors (host1, host2) and 2 clients with a workload each.
         const rrLab = `${prefix}-rr-${setting}`.slice(0, 16);
-        return withLab({ ...resolveTopology('route-reflector', { hosts: 4 }), timers: TIMER_SETTINGS[setting].timers }, { name: rrLab }, async ({ state: rr }) => {
+        return withLab({ ...resolveTopology('route-reflector', { hosts: 4 }), timers: TIMER_SETTINGS[setting].timers }, { name: rrLab, backend: state.backend }, async ({ state: rr }) => {
           const rst = await status(rr);
           const [src, dst] = [rst.workloads.find((w) => w.host === 'host3')!, rst.workloads.find((w) => w.host === 'host4')!];
           const { timers } = TIMER_SETTINGS[setting];

@@ -40,6 +40,8 @@ export async function benchThroughput(o: {
   /** Lab names are `<prefix>-l3` and `<prefix>-vxlan` (tests use `t-…`). Default "bench". */
   labPrefix?: string;
   progress?: Progress;
+  /** Where the labs are built (netns, docker). */
+  backend?: string;
 }): Promise<ThroughputResults> {
   const started = new Date();
   const runId = newRunId('bench-throughput', started);
@@ -51,8 +53,8 @@ export async function benchThroughput(o: {
   progress.step('building the labs: two-host (plain L3) and two-host over VXLAN');
   const two = resolveTopology('two-host');
   try {
-    return await withLab(two, { name: labs.l3 }, (l3) =>
-      withLab({ ...two, pools: two.pools.map((p) => ({ ...p, vxlan: true })) }, { name: labs.vxlan }, async (vx) => {
+    return await withLab(two, { name: labs.l3, backend: o.backend }, (l3) =>
+      withLab({ ...two, pools: two.pools.map((p) => ({ ...p, vxlan: true })) }, { name: labs.vxlan, backend: o.backend }, async (vx) => {
         const [s3, sv] = [await status(l3.state), await status(vx.state)];
         const wl = (st: typeof s3, host: string, i = 0) => st.workloads.filter((w) => w.host === host)[i]!;
         const paths: Path[] = [
@@ -137,7 +139,13 @@ export async function benchThroughput(o: {
           startedAt: started,
           finishedAt: new Date(),
           ...(await env),
-          topology: { name: 'two-host', hosts: 2, workloads: s3.workloads.length, describe: 'two labs of the two-host topology: plain routing, and the same with a VXLAN pool' },
+          topology: {
+            name: 'two-host',
+            hosts: 2,
+            workloads: s3.workloads.length,
+            describe: 'two labs of the two-host topology: plain routing, and the same with a VXLAN pool',
+            backend: o.backend ?? 'netns',
+          },
           parameters: { trials: o.trials, durationS: o.durationS, modes: MODES, pingsPerTrial: PINGS, pingIntervalMs: PING_INTERVAL_MS },
           results: { paths: paths.map(({ id, describe }) => ({ id, describe })), throughput, latency, ratios },
         });

@@ -66,14 +66,14 @@ export interface ConformanceResult {
  * from the captures that the traffic was plain routed IP — no NAT, no encapsulation — and that
  * BGP, not the engine, carried the routes. A failing lab leaves a sysdump in the report dir.
  */
-export async function conformance(o: { suite?: SuiteLab[]; reportDir: string; log?: (l: string) => void }): Promise<ConformanceResult> {
+export async function conformance(o: { suite?: SuiteLab[]; reportDir: string; backend?: string; log?: (l: string) => void }): Promise<ConformanceResult> {
   const log = o.log ?? (() => undefined);
   const t0 = performance.now();
   const checks: Check[] = [];
   for (const s of o.suite ?? DEFAULT_SUITE) {
     log(`== ${s.id}`);
     const lt0 = performance.now();
-    const labChecks = await conformLab(s, `${o.reportDir}/${s.id}`).catch((err: unknown): Check[] => [
+    const labChecks = await conformLab(s, `${o.reportDir}/${s.id}`, o.backend).catch((err: unknown): Check[] => [
       { suite: s.id, name: 'lab builds', ok: false, expected: 'the lab comes up', actual: errorMessage(err) },
     ]);
     checks.push(...labChecks);
@@ -84,10 +84,10 @@ export async function conformance(o: { suite?: SuiteLab[]; reportDir: string; lo
   return { passed: checks.every((c) => c.ok), durationMs: Math.round(performance.now() - t0), checks };
 }
 
-async function conformLab(s: SuiteLab, dir: string): Promise<Check[]> {
+async function conformLab(s: SuiteLab, dir: string, backend?: string): Promise<Check[]> {
   mkdirSync(dir, { recursive: true });
   const plan = resolveTopology(s.topology, s.options);
-  return withLab({ ...plan, pools: plan.pools.map((p) => (familyOf(p.cidr) === 4 ? { ...p, ...s.pools } : p)) }, { name: s.lab }, async ({ state }) => {
+  return withLab({ ...plan, pools: plan.pools.map((p) => (familyOf(p.cidr) === 4 ? { ...p, ...s.pools } : p)) }, { name: s.lab, backend }, async ({ state }) => {
     const raw = await checkLab(s.id, state, dir);
     const checks = s.negativeControl ? negativeControl(s.negativeControl, raw) : raw;
     if (checks.some((c) => !c.ok)) {

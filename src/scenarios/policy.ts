@@ -151,7 +151,14 @@ export interface PolicyRunResult {
  * out), down. `checks` holds one check per cell of the second matrix, in the same order, then
  * any failure of the first. `breakPolicy` runs a negative control.
  */
-export async function runPolicyScenario(o: { scenario: string; dataplane: PolicyDataplaneKind; name?: string; breakPolicy?: string; log?: (l: string) => void }): Promise<PolicyRunResult> {
+export async function runPolicyScenario(o: {
+  scenario: string;
+  dataplane: PolicyDataplaneKind;
+  name?: string;
+  backend?: string;
+  breakPolicy?: string;
+  log?: (l: string) => void;
+}): Promise<PolicyRunResult> {
   const s = policyScenario(o.scenario);
   const log = o.log ?? (() => undefined);
   let docs = scenarioPolicies(s);
@@ -159,7 +166,7 @@ export async function runPolicyScenario(o: { scenario: string; dataplane: Policy
   const plan = scenarioPlan(s, o.dataplane);
   const lab = o.name ?? `${s.id.slice(0, 10)}-${o.dataplane.slice(0, 3)}`;
   const t0 = performance.now();
-  return withLab(plan, { name: lab, log: (l) => log(`   ${l}`) }, async ({ state }) => {
+  return withLab(plan, { name: lab, backend: o.backend, log: (l) => log(`   ${l}`) }, async ({ state }) => {
     const timings: Record<string, number> = { up: Math.round(performance.now() - t0) };
     const st = await status(state);
     const eps = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip, ...(w.ip6 ? { ip6: w.ip6 } : {}) }));

@@ -17,13 +17,13 @@ export interface ScenarioResult {
  * The quickstart: bring up two hosts, show their BGP sessions and learned routes, prove every
  * workload reaches every other by ICMP and TCP, print a summary, tear down.
  */
-export async function quickstart(opts: { name?: string; reportDir?: string; print: (s: string) => void }): Promise<ScenarioResult> {
+export async function quickstart(opts: { name?: string; backend?: string; reportDir?: string; print: (s: string) => void }): Promise<ScenarioResult> {
   const { print } = opts;
   const plan = resolveTopology('two-host');
   const name = opts.name ?? 'quickstart';
   print(`== up: topology two-host as lab "${name}"`);
   let timings: Record<string, number> = {};
-  const result = await withLab(plan, { name, log: (l) => print(`   ${l}`) }, async (lab) => {
+  const result = await withLab(plan, { name, backend: opts.backend, log: (l) => print(`   ${l}`) }, async (lab) => {
     const { state, notes } = lab;
     timings = lab.timings;
     for (const n of notes) print(`   preflight: ${n}`);

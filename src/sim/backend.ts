@@ -26,6 +26,10 @@ export interface Uplink {
  */
 export interface Backend extends NodeRunner {
   readonly kind: string;
+  /** True when each host's agent must run inside the node (a container): no shared agent processes. */
+  readonly agentsInNodes: boolean;
+  /** Before anything is made: what the backend needs is there (an engine, an image), or an InputError says what to do. */
+  prepare(plan: LabPlan, log: (line: string) => void): Promise<void>;
   /** The fabric (a bridge in its own namespace, holding the gateway address) for a new lab. */
   createFabric(lab: string, plan: LabPlan): Promise<void>;
   /** Hosts with eth0 on the fabric, their address and a default route to the fabric gateway. */
@@ -53,7 +57,7 @@ export interface Backend extends NodeRunner {
    */
   attach(netns: string, argv: string[], o?: { etcHosts?: string }): Promise<number>;
   /** Starts a lab daemon (etcd, BIRD, an agent) that outlives the CLI; returns its pid. */
-  startDaemon(spec: DaemonSpec): number;
+  startDaemon(spec: DaemonSpec): Promise<number>;
   /** True if the daemon with this pid runs (and is the one the spec describes). */
   daemonAlive(spec: DaemonSpec, pid: number | undefined): boolean;
   /** How a daemon this process started has ended ("killed by SIGKILL"), if it has. */
@@ -64,6 +68,8 @@ export interface Backend extends NodeRunner {
   signalDaemon(pid: number, signal: NodeJS.Signals): void;
   /** Removes everything of the lab that exists, found from system state alone. */
   destroy(lab: string): Promise<DestroyReport>;
+  /** A container backend: the id of each node's container, by the node's namespace name. */
+  nodeContainers?(lab: string): Promise<Map<string, string>>;
   /** Labs that have anything left on this machine. */
   labs(): Promise<string[]>;
 }

@@ -88,7 +88,7 @@ export async function startRouters(state: LabState): Promise<void> {
     state.routers.map(async (r) => {
       mkdirSync(r.dir, { recursive: true });
       await writeBirdConfig(r.bird.config, routerConfig(state, r));
-      r.bird.pid = backend.startDaemon(birdSpec(r));
+      r.bird.pid = await backend.startDaemon(birdSpec(r));
     }),
   );
 }
@@ -133,13 +133,13 @@ export async function startHostDaemons(ds: Datastore, state: LabState, hosts: Ho
     hosts.map(async (h) => {
       mkdirSync(h.dir, { recursive: true });
       await writeBirdConfig(h.bird.config, renderBirdConfig(computeDesired(snap, h.name).bird));
-      h.bird.pid = backend.startDaemon(birdSpec(h));
+      h.bird.pid = await backend.startDaemon(birdSpec(h));
     }),
   );
   for (const { spec, hosts: served } of agentDaemons(state, hosts)) {
     const group = served[0]!.agent.group;
     if (group) writeAgentGroupFile(state, group, served);
-    const pid = backend.startDaemon(spec);
+    const pid = await backend.startDaemon(spec);
     for (const h of served) h.agent.pid = pid;
   }
 }

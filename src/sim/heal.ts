@@ -20,20 +20,20 @@ export async function heal(state: LabState): Promise<string[]> {
   requireRoot();
   const backend = backendOf(state);
   const restarted: { spec: DaemonSpec; pid: number; socket?: string }[] = [];
-  const restart = (spec: DaemonSpec, pid: number | undefined, socket?: string): number | undefined => {
+  const restart = async (spec: DaemonSpec, pid: number | undefined, socket?: string): Promise<number | undefined> => {
     if (backend.daemonAlive(spec, pid)) return pid;
-    const started = backend.startDaemon(spec);
+    const started = await backend.startDaemon(spec);
     restarted.push({ spec, pid: started, ...(socket ? { socket } : {}) });
     return started;
   };
-  state.etcd.pid = restart(etcdSpec(state), state.etcd.pid);
-  for (const h of state.hosts) h.bird.pid = restart(birdSpec(h, { recovery: true }), h.bird.pid, h.bird.socket);
+  state.etcd.pid = await restart(etcdSpec(state), state.etcd.pid);
+  for (const h of state.hosts) h.bird.pid = await restart(birdSpec(h, { recovery: true }), h.bird.pid, h.bird.socket);
   // A shared agent process is restarted once for all the hosts it serves.
   for (const { spec, hosts } of agentDaemons(state)) {
-    const pid = restart(spec, hosts[0]!.agent.pid);
+    const pid = await restart(spec, hosts[0]!.agent.pid);
     for (const h of hosts) h.agent.pid = pid;
   }
-  for (const r of state.routers) r.bird.pid = restart(birdSpec(r, { recovery: true }), r.bird.pid, r.bird.socket);
+  for (const r of state.routers) r.bird.pid = await restart(birdSpec(r, { recovery: true }), r.bird.pid, r.bird.socket);
   writeLabState(state);
   const failed: string[] = [];
   await Promise.all(

@@ -108,7 +108,7 @@ export async function deleteHost(state: LabState, name: string): Promise<{ workl
   const rest = group ? state.hosts.filter((x) => x.agent.group === group) : [];
   if (rest.length > 0) {
     writeAgentGroupFile(state, group!, rest);
-    const pid = backend.startDaemon(agentSpec(state, rest[0]!));
+    const pid = await backend.startDaemon(agentSpec(state, rest[0]!));
     for (const x of rest) x.agent.pid = pid;
   }
   state.plan.hosts = state.plan.hosts.filter((x) => x.name !== name);

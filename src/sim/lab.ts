@@ -30,13 +30,22 @@ type Log = (line: string) => void;
  * BIRD and an agent per host, the workloads; returns once every host has learned every other
  * host's blocks by BGP. On any failure everything it made is removed again.
  */
-export async function up(plan: LabPlan, opts: { name: string; backend?: string; log?: Log; ignoreLimits?: boolean }): Promise<UpResult> {
+export async function up(asked: LabPlan, opts: { name: string; backend?: string; log?: Log; ignoreLimits?: boolean }): Promise<UpResult> {
   const log = opts.log ?? (() => undefined);
   const lab = checkLabName(opts.name);
   requireRoot();
   requireTools();
-  const backend = backendFor(opts.backend ?? DEFAULT_BACKEND);
+  const backend = backendFor(opts.backend ?? asked.backend ?? DEFAULT_BACKEND);
+  let plan = asked;
+  if (backend.agentsInNodes) {
+    // Its agents run inside the host containers, as calico-node does: one per host.
+    if (plan.agents.mode === 'shared')
+      throw new InputError(`the ${backend.kind} backend runs an agent inside each host container (as calico-node does): shared agent processes are for the netns backend`);
+    plan = { ...plan, agents: { ...plan.agents, mode: 'per-host' } };
+  }
   checkCapacity(plan, opts.ignoreLimits ?? false, log);
+  // What the backend needs (an engine, an image), before anything is made.
+  await backend.prepare(plan, log);
   const state = initialState(
     lab,
     plan,
@@ -89,7 +98,7 @@ export async function up(plan: LabPlan, opts: { name: string; backend?: string; 
     await backend.addRouters(lab, plan, plan.routers);
     phase('namespaces');
 
-    state.etcd.pid = backend.startDaemon(etcdSpec(state));
+    state.etcd.pid = await backend.startDaemon(etcdSpec(state));
     writeLabState(state);
     ds = new Datastore([state.etcd.clientUrl]);
     await ds.ready(15_000, interrupt.signal);

@@ -25,20 +25,23 @@ export interface LabStatus {
   agents: 'per-host' | 'shared';
   /** True when the lab is ready and every daemon runs: `status` exits 0 only then. */
   healthy: boolean;
-  etcd: { endpoints: string[]; clientUrl: string; pid?: number; alive: boolean; state: DaemonState };
+  etcd: { endpoints: string[]; clientUrl: string; pid?: number; alive: boolean; state: DaemonState; container?: string };
   hosts: {
     name: string;
     netns: string;
+    /** The node's container (docker backend): its id, 12 hex digits. */
+    container?: string;
     ip: string;
     as: number;
     bird: { socket: string; pid?: number; alive: boolean; state: DaemonState };
     /** `process`: the shared agent process serving this host, when the lab shares them. */
     agent: { pid?: number; process?: string; alive: boolean; state: DaemonState; heartbeatAt?: string; heartbeatAgeMs?: number; lastReconcile?: AgentStatus['lastReconcile'] };
   }[];
-  workloads: { name: string; host: string; namespace: string; labels: Record<string, string>; netns: string; ip: string; ip6?: string; interface: string }[];
+  workloads: { name: string; host: string; namespace: string; labels: Record<string, string>; netns: string; container?: string; ip: string; ip6?: string; interface: string }[];
   routers: {
     name: string;
     netns: string;
+    container?: string;
     ip: string;
     as: number;
     bird: { socket: string; pid?: number; alive: boolean; state: DaemonState };
@@ -59,6 +62,8 @@ export async function status(state: LabState): Promise<LabStatus> {
     errors.push(
       `incomplete, builder gone: the up that built this lab (process ${state.builder!.pid}) died before it finished; remove it with calico-sim down --lab ${state.lab}, or run the same up again (it reaps it first)`,
     );
+  const ids = await backend.nodeContainers?.(state.lab);
+  const container = (netns: string) => (ids?.has(netns) ? { container: ids.get(netns)! } : {});
   const etcdAlive = daemonAlive(etcdSpec(state), state.etcd.pid);
   const etcdState = daemonState(etcdAlive, state.etcd.pid);
   let weps: WorkloadEndpoint[] = [];
@@ -103,6 +108,7 @@ export async function status(state: LabState): Promise<LabStatus> {
     state.routers.map(async (r) => ({
       name: r.name,
       netns: r.netns,
+      ...container(r.netns),
       ip: r.ip,
       as: r.as,
       bird: await birdOf(r),
@@ -123,6 +129,7 @@ export async function status(state: LabState): Promise<LabStatus> {
       return {
         name: h.name,
         netns: h.netns,
+        ...container(h.netns),
         ip: h.ip,
         as: h.as,
         bird,
@@ -148,7 +155,7 @@ export async function status(state: LabState): Promise<LabStatus> {
     phase,
     ...(state.builder ? { builder: { pid: state.builder.pid } } : {}),
     healthy,
-    etcd: { endpoints: state.etcd.endpoints, clientUrl: state.etcd.clientUrl, pid: state.etcd.pid, alive: etcdAlive, state: etcdState },
+    etcd: { endpoints: state.etcd.endpoints, clientUrl: state.etcd.clientUrl, pid: state.etcd.pid, alive: etcdAlive, state: etcdState, ...container(state.fabric.netns) },
     hosts,
     workloads: weps
       .map((w) => ({
@@ -157,6 +164,7 @@ export async function status(state: LabState): Promise<LabStatus> {
         namespace: w.metadata.namespace ?? 'default',
         labels: w.metadata.labels ?? {},
         netns: w.spec.netns,
+        ...container(w.spec.netns),
         ip: w.spec.ipNetworks.find((n) => !n.includes(':'))?.split('/')[0] ?? '',
         ...(w.spec.ipNetworks.some((n) => n.includes(':')) ? { ip6: w.spec.ipNetworks.find((n) => n.includes(':'))!.split('/')[0] } : {}),
         interface: w.spec.interfaceName,

@@ -41,3 +41,30 @@ export async function ipRoutes(netns: string, ...filter: string[]): Promise<{ ds
   const r = await execa('ip', ['-n', netns, '-j', ...filter.filter(isFamily), 'route', 'show', ...filter.filter((f) => !isFamily(f))]);
   return JSON.parse(String(r.stdout) || '[]');
 }
+
+/** The routes, rules, links, addresses and firewall rules of a namespace (default: the root one), to compare before and after. */
+export async function netSnapshot(netns?: string): Promise<string> {
+  const cmds = [
+    ['ip', '-4', 'route', 'show', 'table', 'all'],
+    ['ip', '-6', 'route', 'show', 'table', 'all'],
+    ['ip', '-4', 'rule'],
+    ['ip', '-6', 'rule'],
+    ['ip', '-br', 'link'],
+    ['ip', '-br', 'addr'],
+    ['iptables-save'],
+    ['ip6tables-save'],
+    ['nft', 'list', 'ruleset'],
+  ];
+  const outs = await Promise.all(
+    cmds.map(async (argv) => {
+      const [c, ...a] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+      const r = await execa(c!, a);
+      // iptables-save stamps the time in comments; that is not a rule.
+      return `$ ${argv.join(' ')}\n${String(r.stdout)
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .join('\n')}`;
+    }),
+  );
+  return outs.join('\n');
+}

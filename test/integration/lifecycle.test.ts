@@ -3,38 +3,13 @@ import { execa } from 'execa';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, labNamespaces } from '../helpers/lab.js';
+import { cli, labNamespaces, netSnapshot } from '../helpers/lab.js';
 import { STATE_ROOT } from '../../src/sim/names.js';
 
 /**
  * What a lab must never change in a namespace (the root one, unless told), as text: routes,
  * rules, links, addresses, iptables and nftables rules. Every command must succeed.
  */
-async function netSnapshot(netns?: string): Promise<string> {
-  const cmds = [
-    ['ip', '-4', 'route', 'show', 'table', 'all'],
-    ['ip', '-6', 'route', 'show', 'table', 'all'],
-    ['ip', '-4', 'rule'],
-    ['ip', '-6', 'rule'],
-    ['ip', '-br', 'link'],
-    ['ip', '-br', 'addr'],
-    ['iptables-save'],
-    ['ip6tables-save'],
-    ['nft', 'list', 'ruleset'],
-  ];
-  const outs = await Promise.all(
-    cmds.map(async (argv) => {
-      const [c, ...a] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
-      const r = await execa(c!, a);
-      // iptables-save stamps the time in comments; that is not a rule.
-      return `$ ${argv.join(' ')}\n${String(r.stdout)
-        .split('\n')
-        .filter((l) => !l.startsWith('#'))
-        .join('\n')}`;
-    }),
-  );
-  return outs.join('\n');
-}
 
 /** Labs on this machine that are not this file's: tests must leave them alone. */
 const foreignLabs = () => [...new Set(labNamespaces().map((n) => n.split('_')[1]!))].filter((l) => !l.startsWith('t-life'));

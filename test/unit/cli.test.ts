@@ -104,6 +104,13 @@ describe('the CLI', () => {
     [['up', 'two-host', '--lab', 'a', '--name', 'b'], 'calico-sim: --lab "a" and --name "b": --name is --lab\'s other spelling, give one'],
     [['run', 'nosuch'], 'calico-sim: unknown scenario "nosuch" (known: quickstart, tenant-isolation, security-groups, default-deny)'],
     [['run', 'quickstart', '--break', 'web'], 'calico-sim: quickstart does not take --break'],
+    [['run', 'quickstart', '--backend', 'lxc'], 'calico-sim: --backend takes netns or docker, not "lxc"'],
+    [['conformance', '--lab', 'x', '--backend', 'docker'], "calico-sim: --backend builds the suite's labs; a lab given with --lab is checked where it is"],
+    [
+      ['up', 'two-host', '--backend', 'docker', '--agents', 'shared'],
+      'calico-sim: the docker backend runs an agent inside each host container (as calico-node does): shared agent processes are for the netns backend',
+    ],
+    [['up', 'two-host', '--backend', 'lxc'], 'calico-sim: unknown backend "lxc" (known: netns, docker)'],
     [['ctl', 'get', 'wep', '-A', '-n', 'x'], 'calico-sim: give -n NAMESPACE or -A, not both'],
     [['ctl', 'get', 'wep', 'w1', '-A'], 'calico-sim: -A lists every namespace; a named resource is looked up in one (-n NAMESPACE, default "default")'],
     [['ctl', 'get', 'wep', '-o', 'xml'], 'calico-sim: --output takes table, wide, yaml or json, not "xml"'],

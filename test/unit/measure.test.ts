@@ -66,6 +66,6 @@ describe('the throughput report', () => {
     expect(md).toMatch(/l3\s+tcp-1\s+14\.03\s+12\.50–15\.10\s+45\s+79\/76/);
     expect(md).toContain('- l3/host-host: 89.8 %');
     expect(md).toMatch(/l3\s+0\.090\s+0\.085–0\.100\s+0\.163\s+0\.150–0\.200\s+1000/);
-    expect(md).toContain('5 trials of 3 s per path and mode, alternating; 2 CPUs (AMD EPYC)');
+    expect(md).toContain('5 trials of 3 s per path and mode, alternating; labs on the netns backend; 2 CPUs (AMD EPYC)');
   });
 });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { HostPlan, LabPlan, RouterPlan } from '../../model/topology.js';
+import type { HostPlan, LabPlan, NodeLimits, RouterPlan } from '../../model/topology.js';
 import { inNetns, ipBatch, ipJson, setSysctls, tryRun, type RunResult } from '../../util/exec.js';
 import type { Helper, HelperOptions } from '../../util/node-runner.js';
 import type { Backend, DestroyReport, Uplink } from '../backend.js';
@@ -15,9 +15,23 @@ import { labsWithState } from '../state.js';
 import { BackendError } from '../../util/errors.js';
 import { attachPortLines, nodePortsPerBridge, SPINE_BRIDGE } from './fabric-bridges.js';
 
+/** A node to make: its namespace's name, its lab, what it is, its name in the lab. */
+export interface NodeSpec {
+  netns: string;
+  lab: string;
+  role: 'fabric' | 'host' | 'router' | 'client' | 'workload';
+  name: string;
+  /** Resource limits (a container backend applies them; namespaces have none). */
+  limits?: NodeLimits;
+}
+
 /** The embedded backend: plain network namespaces, veth pairs and Linux bridges (fabric-bridges.ts). */
 export class NetnsBackend implements Backend {
-  readonly kind = 'netns';
+  readonly kind: string = 'netns';
+  readonly agentsInNodes: boolean = false;
+
+  /** Nothing to prepare: namespaces need only the kernel and iproute2. */
+  async prepare(_plan: LabPlan, _log: (line: string) => void): Promise<void> {}
 
   fabricNetns(lab: string): string {
     return names.fabricNs(lab);
@@ -63,7 +77,19 @@ export class NetnsBackend implements Backend {
   }
 
   async addWorkloadNetns(netns: string): Promise<void> {
-    await ipBatch(undefined, [`netns add ${netns}`]);
+    // csim_<lab>_w_<workload>: lab names hold no "_".
+    await this.makeNodes([{ netns, lab: labOfNetns(netns)!, role: 'workload', name: netns.slice(netns.indexOf('_w_') + 3) }]);
+  }
+
+  /**
+   * Makes the nodes' network namespaces, empty but for lo, each under its name in /run/netns.
+   * The seam of a container backend: it starts a container per node and names its namespace.
+   */
+  protected async makeNodes(nodes: readonly NodeSpec[]): Promise<void> {
+    await ipBatch(
+      undefined,
+      nodes.map((n) => `netns add ${n.netns}`),
+    );
   }
 
   async removeNodes(netns: string[]): Promise<string[]> {
@@ -83,7 +109,7 @@ export class NetnsBackend implements Backend {
   }
 
   /** Daemons run in their node's namespace, in a session of their own (`ip netns exec`). */
-  startDaemon(spec: DaemonSpec): number {
+  async startDaemon(spec: DaemonSpec): Promise<number> {
     mkdirSync(spec.cwd ?? dirname(spec.log), { recursive: true });
     for (const f of spec.staleFiles ?? []) rmSync(f, { force: true });
     return spawnDaemon({ netns: spec.netns, argv: spec.argv, logFile: spec.log, cwd: spec.cwd });
@@ -108,7 +134,10 @@ export class NetnsBackend implements Backend {
   async addRouters(lab: string, plan: LabPlan, routers: RouterPlan[]): Promise<void> {
     if (routers.length === 0) return;
     const clients = routers.flatMap((r) => r.clients.map((c) => ({ ...c, router: r })));
-    await ipBatch(undefined, [...routers.map((r) => `netns add ${this.routerNetns(lab, r.name)}`), ...clients.map((c) => `netns add ${this.clientNetns(lab, c.name)}`)]);
+    await this.makeNodes([
+      ...routers.map((r): NodeSpec => ({ netns: this.routerNetns(lab, r.name), lab, role: 'router', name: r.name })),
+      ...clients.map((c): NodeSpec => ({ netns: this.clientNetns(lab, c.name), lab, role: 'client', name: c.name })),
+    ]);
     await this.plugIntoFabric(
       lab,
       routers.map((r) => ({ port: names.fabricPort(r.name), netns: this.routerNetns(lab, r.name) })),
@@ -146,7 +175,7 @@ export class NetnsBackend implements Backend {
 
   async createFabric(lab: string, plan: LabPlan): Promise<void> {
     const ns = this.fabricNetns(lab);
-    await ipBatch(undefined, [`netns add ${ns}`]);
+    await this.makeNodes([{ netns: ns, lab, role: 'fabric', name: 'fabric' }]);
     await ipBatch(ns, [
       'link set lo up',
       `link add ${SPINE_BRIDGE} type bridge`,
@@ -170,10 +199,7 @@ export class NetnsBackend implements Backend {
   }
 
   async addHosts(lab: string, plan: LabPlan, hosts: HostPlan[]): Promise<void> {
-    await ipBatch(
-      undefined,
-      hosts.map((h) => `netns add ${this.hostNetns(lab, h.name)}`),
-    );
+    await this.makeNodes(hosts.map((h): NodeSpec => ({ netns: this.hostNetns(lab, h.name), lab, role: 'host', name: h.name, ...(h.limits ? { limits: h.limits } : {}) })));
     await this.plugIntoFabric(
       lab,
       hosts.map((h) => ({ port: names.fabricPort(h.name), netns: this.hostNetns(lab, h.name) })),
@@ -206,7 +232,7 @@ export class NetnsBackend implements Backend {
 
   async destroy(lab: string): Promise<DestroyReport> {
     checkLabName(lab);
-    const mine = listNetns().filter((ns) => labOfNetns(ns) === lab);
+    const mine = labNetns(lab);
     // Every daemon of a lab (etcd, BIRD, agents, probes) runs in one of its namespaces;
     // deleting a namespace deletes the veths and the bridge inside it.
     const processes = pidsInNetns(mine).length;
@@ -217,6 +243,11 @@ export class NetnsBackend implements Backend {
     rmSync(stateDir, { recursive: true, force: true });
     return { lab, namespaces: mine, processes, stateDir: hadState ? stateDir : undefined };
   }
+}
+
+/** The named namespaces of a lab. */
+export function labNetns(lab: string): string[] {
+  return listNetns().filter((ns) => labOfNetns(ns) === lab);
 }
 
 function listNetns(): string[] {
