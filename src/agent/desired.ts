@@ -1,7 +1,6 @@
 import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
 import type { BgpTimers, PolicyDataplaneKind } from '../model/resources.js';
-import { compact } from '../util/object.js';
 import { borrowedAddresses, hostOfAffinity } from '../ipam/blocks.js';
 import { cidrsOverlap, compareCidrs, familyOf } from '../net/cidr.js';
 import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
@@ -83,8 +82,7 @@ export const HOST_SYSCTLS: Record<string, string> = {
 };
 
 function bgpTimers(s: Snapshot): BgpTimers {
-  const { holdTime, keepaliveTime, connectRetryTime, gracefulRestart, bfd } = s.bgpConfiguration?.spec ?? {};
-  return compact({ holdTime, keepaliveTime, connectRetryTime, gracefulRestart, bfd });
+  return s.labConfiguration?.spec.bgp ?? {};
 }
 
 export function computeDesired(s: Snapshot, host: string): DesiredState {
@@ -97,7 +95,10 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
   const routes: DesiredRoute[] = localBlocks.map((dst) => ({ dst, type: 'blackhole' }));
   const local = s.workloadEndpoints.filter((w) => w.spec.node === host);
   const borrowed = borrowedAddresses(s.blocks, host);
-  const pools = s.pools.filter((p) => !p.spec.disabled).map((p) => p.spec.cidr);
+  // A disabled pool gives no new addresses but is still routed (Calico); only disableBGPExport
+  // keeps a pool's prefixes from the peers.
+  const pools = s.pools.map((p) => p.spec.cidr);
+  const noExport = s.pools.filter((p) => p.spec.disableBGPExport).map((p) => p.spec.cidr);
   const ipv6Address = me?.spec.bgp.ipv6Address?.split('/')[0];
   for (const wep of local) {
     for (const dst of wep.spec.ipNetworks) routes.push({ dst, type: 'unicast', dev: wep.spec.interfaceName });
@@ -136,6 +137,7 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
       localBlocks: localBlocks.filter((b) => familyOf(b) === 4),
       borrowed: borrowed.filter((ip) => familyOf(ip) === 4).map((ip) => `${ip}/32`),
       pools: pools.filter((p) => familyOf(p) === 4),
+      ...(noExport.some((p) => familyOf(p) === 4) ? { noExportPools: noExport.filter((p) => familyOf(p) === 4) } : {}),
       ...(ipv6Address && pools.some((p) => familyOf(p) === 6)
         ? {
             ipv6: {
@@ -143,6 +145,7 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
               localBlocks: localBlocks.filter((b) => familyOf(b) === 6),
               borrowed: borrowed.filter((ip) => familyOf(ip) === 6).map((ip) => `${ip}/128`),
               pools: pools.filter((p) => familyOf(p) === 6),
+              ...(noExport.some((p) => familyOf(p) === 6) ? { noExportPools: noExport.filter((p) => familyOf(p) === 6) } : {}),
             },
           }
         : {}),

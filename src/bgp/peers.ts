@@ -1,8 +1,8 @@
 import type { Snapshot } from '../datastore/snapshot.js';
-import type { CalicoNode } from '../model/resources.js';
+import type { BGPPeer, CalicoNode } from '../model/resources.js';
 import { parseSelector, type Labels } from '../model/selector.js';
 import { protocolName, type BirdSession } from './render.js';
-import { compareIps } from '../net/cidr.js';
+import { goDurationSeconds } from '../model/pool-bgp-schemas.js';
 
 export const DEFAULT_AS = 64512;
 
@@ -18,68 +18,98 @@ export function nodeAs(s: Snapshot, n: CalicoNode): number {
 }
 
 /**
- * The BGP sessions one host has, decided the way Calico's confd decides them (pure):
- * - node-to-node mesh (BGPConfiguration.nodeToNodeMeshEnabled): every other node;
- * - BGPPeer with peerIP: a router outside the cluster, for the nodes in the peer's scope
- *   (`node`, `nodeSelector`, or every node when neither is set);
- * - BGPPeer with peerSelector: the matching nodes, from both ends — a node in scope peers with
- *   the selected nodes, and a selected node peers with the nodes in scope;
- * - between two cluster nodes, exactly one side connects: the lower address is passive;
- * - a route reflector (Node.spec.bgp.routeReflectorClusterID) treats every node peer that is not a
- *   reflector of the same cluster as its client.
- * One session per peer address; the first reason found wins (mesh, then BGPPeers by name).
+ * The BGP sessions one host has, decided the way Calico's confd decides them (pure; the rules of
+ * confd/etc/calico/confd/templates/bird.cfg.template and confd/pkg/backends/calico/client.go):
+ * - node-to-node mesh (BGPConfiguration.nodeToNodeMeshEnabled): every other node — except that a
+ *   route reflector (Node.spec.bgp.routeReflectorClusterID) is in no mesh: it meshes with nobody
+ *   and nobody meshes with it;
+ * - BGPPeer with neither `node` nor `nodeSelector` is global (`Global_<ip>`), one with either is
+ *   node-specific (`Node_<ip>`); a global peering wins over a node-specific one to the same
+ *   address;
+ * - with peerIP: a router outside the cluster (or a node), for the nodes in the peer's scope;
+ * - with peerSelector: the matching nodes, from both ends — a node in scope peers with the
+ *   selected nodes, and a selected node peers back with the nodes in scope (always `Node_`);
+ * - between two cluster nodes on a mesh or global session, the side whose address is the lower
+ *   *string* is passive (the template's `gt $onode_ip $node_ip`: "198.18.0.100" < "198.18.0.11");
+ *   node-specific sessions have no passive side (BIRD resolves the collision);
+ * - `rr client` only on non-mesh sessions of a route reflector to a peer of the same AS whose
+ *   cluster id is not its own.
+ * One session per peer address; the first reason found wins (mesh, global peers, node peers).
  */
+/**
+ * A BGPPeer's session options, as confd renders them (bird.cfg.template): `allow local as`,
+ * no `source address` for sourceAddress None, `next hop keep` for keepOriginalNextHop on eBGP
+ * only, `graceful restart time` from maxRestartTime, `ttl security on; multihop N` from ttlSecurity.
+ */
+function sessionOptions(spec: BGPPeer['spec'], ebgp: boolean): Partial<BirdSession> {
+  const restart = spec.maxRestartTime === undefined ? undefined : goDurationSeconds(spec.maxRestartTime);
+  return {
+    ...(spec.numAllowedLocalASNumbers ? { allowLocalAs: spec.numAllowedLocalASNumbers } : {}),
+    ...(spec.sourceAddress === 'None' ? { noSourceAddress: true } : {}),
+    ...(spec.keepOriginalNextHop && ebgp ? { keepNextHop: true } : {}),
+    ...(restart !== undefined ? { restartTimeS: Math.round(restart) } : {}),
+    ...(spec.ttlSecurity ? { ttlSecurity: spec.ttlSecurity } : {}),
+  };
+}
+
 export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
   const me = s.nodes.find((n) => n.metadata.name === host);
   if (!me) return [];
   const myIp = nodeIp(me);
+  const myAs = nodeAs(s, me);
   const myCluster = me.spec.bgp.routeReflectorClusterID;
   const sessions = new Map<string, BirdSession>();
-  const addNode = (peer: CalicoNode, kind: 'Mesh' | 'Node' | 'Global', why: string) => {
+  const meshRestart = s.bgpConfiguration?.spec.nodeMeshMaxRestartTime;
+  const addNode = (peer: CalicoNode, kind: 'Mesh' | 'Node' | 'Global', why: string, options: BGPPeer['spec'] = {}) => {
     const ip = nodeIp(peer);
     if (peer.metadata.name === host || sessions.has(ip)) return;
     const peerCluster = peer.spec.bgp.routeReflectorClusterID;
+    const peerAs = nodeAs(s, peer);
     sessions.set(ip, {
       name: protocolName(ip, kind),
       description: `${why}: node ${peer.metadata.name}${peerCluster ? ` (route reflector, cluster ${peerCluster})` : ''}`,
       ip,
-      asNumber: nodeAs(s, peer),
-      passive: compareIps(myIp, ip) < 0,
-      rrClient: !!myCluster && peerCluster !== myCluster,
+      asNumber: peerAs,
+      passive: kind !== 'Node' && ip > myIp,
+      rrClient: kind !== 'Mesh' && !!myCluster && peerAs === myAs && peerCluster !== myCluster,
       clusterNode: true,
       peerNode: peer.metadata.name,
+      ...sessionOptions(kind === 'Mesh' && meshRestart ? { maxRestartTime: meshRestart } : options, peerAs !== myAs),
     });
   };
 
-  if (s.bgpConfiguration?.spec.nodeToNodeMeshEnabled ?? true) {
-    for (const n of s.nodes) addNode(n, 'Mesh', 'node-to-node mesh');
+  if ((s.bgpConfiguration?.spec.nodeToNodeMeshEnabled ?? true) && !myCluster) {
+    for (const n of s.nodes) if (!n.spec.bgp.routeReflectorClusterID) addNode(n, 'Mesh', 'node-to-node mesh');
   }
-  const peers = [...(s.bgpPeers ?? [])].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const isGlobal = (p: BGPPeer) => p.spec.node === undefined && p.spec.nodeSelector === undefined;
+  const byName = (a: BGPPeer, b: BGPPeer) => a.metadata.name.localeCompare(b.metadata.name);
+  const peers = [...(s.bgpPeers ?? [])].sort((a, b) => Number(isGlobal(b)) - Number(isGlobal(a)) || byName(a, b));
   for (const p of peers) {
     const { spec } = p;
     const inScope = (n: CalicoNode) => (spec.node ? n.metadata.name === spec.node : parseSelector(spec.nodeSelector ?? 'all()').matches(labelsOf(n)));
-    const kind = spec.node ? 'Node' : 'Global';
+    const kind = isGlobal(p) ? 'Global' : 'Node';
     if (spec.peerIP) {
       if (!inScope(me) || spec.peerIP === myIp || sessions.has(spec.peerIP)) continue;
       const clusterPeer = s.nodes.find((n) => nodeIp(n) === spec.peerIP);
       if (clusterPeer) {
-        addNode(clusterPeer, kind, `BGPPeer ${p.metadata.name}`);
+        addNode(clusterPeer, kind, `BGPPeer ${p.metadata.name}`, spec);
         continue;
       }
       sessions.set(spec.peerIP, {
         name: protocolName(spec.peerIP, kind),
-        description: `BGPPeer ${p.metadata.name}: router ${spec.peerIP} AS ${spec.asNumber ?? nodeAs(s, me)}`,
+        description: `BGPPeer ${p.metadata.name}: router ${spec.peerIP} AS ${spec.asNumber ?? myAs}`,
         ip: spec.peerIP,
-        asNumber: spec.asNumber ?? nodeAs(s, me),
+        asNumber: spec.asNumber ?? myAs,
         passive: false,
-        rrClient: false,
+        rrClient: !!myCluster && (spec.asNumber ?? myAs) === myAs,
         clusterNode: false,
-        ...(spec.numAllowedLocalASNumbers ? { allowLocalAs: spec.numAllowedLocalASNumbers } : {}),
+        ...sessionOptions(spec, (spec.asNumber ?? myAs) !== myAs),
       });
     } else if (spec.peerSelector) {
       const selected = parseSelector(spec.peerSelector);
-      if (inScope(me)) for (const n of s.nodes.filter((x) => selected.matches(labelsOf(x)))) addNode(n, 'Node', `BGPPeer ${p.metadata.name}`);
-      if (selected.matches(labelsOf(me))) for (const n of s.nodes.filter(inScope)) addNode(n, 'Node', `BGPPeer ${p.metadata.name}`);
+      if (inScope(me)) for (const n of s.nodes.filter((x) => selected.matches(labelsOf(x)))) addNode(n, kind, `BGPPeer ${p.metadata.name}`, spec);
+      // The reverse peering confd writes for a selected node is always node-specific.
+      if (selected.matches(labelsOf(me))) for (const n of s.nodes.filter(inScope)) addNode(n, 'Node', `BGPPeer ${p.metadata.name} (reverse)`, spec);
     }
   }
   return [...sessions.values()];

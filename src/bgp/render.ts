@@ -34,6 +34,14 @@ export interface BirdSession {
   allowLocalAs?: number;
   /** The peer's node name, when it is a cluster node. */
   peerNode?: string;
+  /** BGPPeer sourceAddress None: no `source address` (the kernel picks it). */
+  noSourceAddress?: boolean;
+  /** BGPPeer keepOriginalNextHop (eBGP only): `next hop keep`. */
+  keepNextHop?: boolean;
+  /** BGPPeer maxRestartTime / BGPConfiguration nodeMeshMaxRestartTime: `graceful restart time`, seconds. */
+  restartTimeS?: number;
+  /** BGPPeer ttlSecurity: `ttl security on; multihop N`. */
+  ttlSecurity?: number;
 }
 
 export interface BirdInput {
@@ -52,6 +60,8 @@ export interface BirdInput {
   borrowed: string[];
   /** IPv4 IPPool CIDRs. */
   pools: string[];
+  /** IPv4 pools with disableBGPExport: none of their prefixes go to peers. */
+  noExportPools?: string[];
   timers?: BgpTimers;
   /**
    * How often BIRD rescans the kernel's routes and interfaces, seconds (netlink tells it of
@@ -62,7 +72,7 @@ export interface BirdInput {
    * IPv6 over the same (IPv4) sessions, by multiprotocol BGP: the host's IPv6 fabric address (the
    * next hop it announces), its IPv6 blocks and borrowed /128s, the IPv6 pools.
    */
-  ipv6?: { address: string; localBlocks: string[]; borrowed: string[]; pools: string[] };
+  ipv6?: { address: string; localBlocks: string[]; borrowed: string[]; pools: string[]; noExportPools?: string[] };
 }
 
 /** Name of the static protocol that holds this host's blocks. */
@@ -96,8 +106,9 @@ interface Checked {
   localBlocks: Cidr[];
   borrowed: Cidr[];
   pools: Cidr[];
+  noExportPools: Cidr[];
   timers: BgpTimers;
-  ipv6?: { address: string; localBlocks: string[]; borrowed: string[]; pools: string[] };
+  ipv6?: { address: string; localBlocks: string[]; borrowed: string[]; pools: string[]; noExportPools: string[] };
 }
 
 /** Renders the whole BIRD 2 configuration for one host. Throws SimError on invalid input. */
@@ -110,8 +121,9 @@ export function renderBirdConfig(input: BirdInput): string {
       V4,
       c.pools.map((p) => p.text),
       c.localBlocks.map((b) => b.text),
+      c.noExportPools.map((p) => p.text),
     ),
-    ...(c.ipv6 ? [filtersSection(V6, c.ipv6.pools, c.ipv6.localBlocks)] : []),
+    ...(c.ipv6 ? [filtersSection(V6, c.ipv6.pools, c.ipv6.localBlocks, c.ipv6.noExportPools)] : []),
     deviceSection(c.scanTimeS),
     directSection(c.ipv6 ? [V4, V6] : [V4]),
     kernelSection(V4, c.scanTimeS),
@@ -155,7 +167,7 @@ const V4: Family = { channel: 'ipv4', suffix: '', label: 'IPv4' };
 const V6: Family = { channel: 'ipv6', suffix: '6', label: 'IPv6' };
 
 /** The pool membership test and the route filters built on it, for one address family. */
-function filtersSection(f: Family, pools: string[], blocks: string[]): string[] {
+function filtersSection(f: Family, pools: string[], blocks: string[], noExport: string[]): string[] {
   const x = f.suffix;
   const test = pools.length === 0 ? 'false' : `net ~ [ ${pools.map((p) => `${p}+`).join(', ')} ]`;
   return [
@@ -183,6 +195,7 @@ function filtersSection(f: Family, pools: string[], blocks: string[]): string[] 
     '# (borrowed addresses, routes a route reflector passes on) as they are.',
     `filter calico_export_to_peers${x}`,
     '{',
+    ...noExport.map((p) => `  if net ~ [ ${p}+ ] then reject;    # disableBGPExport`),
     ...blocks.flatMap((b) => [`  if net = ${b} then accept;`, `  if net ~ ${b} then reject;`]),
     `  if calico_in_pool${x}() then accept;`,
     '  reject;',
@@ -262,7 +275,7 @@ function templateSection(c: Checked): string[] {
     `  local as ${c.asNumber};`,
     ...channel(V4, importFilter),
     ...(c.ipv6 ? channel(V6, importFilter) : []),
-    '  connect delay time 1;',
+    `  connect delay time ${t.connectDelayTime ?? 2};`,
     `  connect retry time ${t.connectRetryTime ?? 5};`,
     '  error wait time 5,30;',
     ...(t.holdTime !== undefined ? [`  hold time ${t.holdTime};`] : []),
@@ -296,10 +309,13 @@ function sessionsSection(c: Checked): string[] {
       `# ${p.description}`,
       `protocol bgp ${p.name} from ${p.clusterNode ? NODE_TEMPLATE : ROUTER_TEMPLATE} {`,
       `  neighbor ${p.ip} as ${p.asNumber};`,
-      `  source address ${c.routerId};`,
+      ...(p.noSourceAddress ? [] : [`  source address ${c.routerId};`]),
       ...(p.passive ? ['  passive on;    # the peer connects to us'] : []),
       ...(p.rrClient ? ['  rr client;', `  rr cluster id ${c.rrClusterId};`] : []),
       ...(p.allowLocalAs ? [`  allow local as ${p.allowLocalAs};`] : []),
+      ...(p.restartTimeS !== undefined ? [`  graceful restart time ${p.restartTimeS};`] : []),
+      ...(p.ttlSecurity ? ['  ttl security on;', `  multihop ${p.ttlSecurity};`] : []),
+      ...(p.keepNextHop ? [`  ipv4 { next hop keep; };`, ...(c.ipv6 ? ['  ipv6 { next hop keep; };'] : [])] : []),
       ...(c.timers.bfd?.nodes && bfdOn(c, p) ? ['  bfd on;    # BFD only for the sessions of the nodes it names'] : []),
       '}',
     );
@@ -342,6 +358,7 @@ function checkInput(input: BirdInput): Checked {
     timers: checkTimers(input.timers ?? {}, host),
     ...(input.ipv6 ? { ipv6: checkIpv6(input.ipv6, host) } : {}),
     pools: sortedUnique(input.pools.map((p) => parseCidr(p, 'IP pool'))),
+    noExportPools: sortedUnique((input.noExportPools ?? []).map((p) => parseCidr(p, 'IP pool without BGP export'))),
   };
 }
 
@@ -361,6 +378,7 @@ function checkIpv6(v6: NonNullable<BirdInput['ipv6']>, host: string): NonNullabl
     localBlocks: cidrs(v6.localBlocks, 'IPv6 block'),
     borrowed: cidrs(v6.borrowed, 'IPv6 borrowed address'),
     pools: cidrs(v6.pools, 'IPv6 pool'),
+    noExportPools: cidrs(v6.noExportPools ?? [], 'IPv6 pool without BGP export'),
   };
 }
 
@@ -372,6 +390,7 @@ function checkTimers(t: BgpTimers, host: string): BgpTimers {
   int(t.holdTime, 3, 65535, 'BGP hold time');
   int(t.keepaliveTime, 1, 65535, 'BGP keepalive time');
   int(t.connectRetryTime, 1, 65535, 'BGP connect retry time');
+  int(t.connectDelayTime, 0, 65535, 'BGP connect delay time');
   if (t.holdTime !== undefined && t.keepaliveTime !== undefined && t.keepaliveTime >= t.holdTime) {
     throw new SimError(`BGP keepalive time (${t.keepaliveTime}) of host ${host} must be below the hold time (${t.holdTime})`);
   }

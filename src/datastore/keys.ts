@@ -24,6 +24,9 @@ export const keys = {
   globalNetworkPolicies: `${RES}/globalnetworkpolicies/`,
   profile: (name: string) => `${RES}/profiles/${name}`,
   profiles: `${RES}/profiles/`,
+  /** The lab's own settings (BGP timers, BFD): calico-sim's, outside Calico's key space. */
+  labConfiguration: (name = 'default') => `/calico-sim/v1/labconfigurations/${name}`,
+  labPrefix: '/calico-sim/v1/',
   /** Calico's FelixConfiguration (`default`): here it says which policy dataplane the agents program. */
   felixConfiguration: (name = 'default') => `${RES}/felixconfigurations/${name}`,
 

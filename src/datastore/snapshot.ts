@@ -1,4 +1,4 @@
-import type { AllocationBlock, BGPConfiguration, BGPPeer, CalicoNode, FelixConfiguration, GlobalNetworkPolicy, IPPool, NetworkPolicy, Profile, WorkloadEndpoint } from '../model/resources.js';
+import type { AllocationBlock, BGPConfiguration, BGPPeer, CalicoNode, FelixConfiguration, GlobalNetworkPolicy, IPPool, LabConfiguration, NetworkPolicy, Profile, WorkloadEndpoint } from '../model/resources.js';
 import { keys } from './keys.js';
 import type { Datastore } from './store.js';
 
@@ -19,17 +19,19 @@ export interface Snapshot {
   profiles?: Profile[];
   /** The `default` FelixConfiguration, if any. */
   felixConfiguration?: FelixConfiguration;
+  /** The lab's own settings (BGP timers, BFD), if any. */
+  labConfiguration?: LabConfiguration;
   /** The etcd revision of the resource read: an agent reports it to say what it has programmed. */
   revision?: string;
 }
 
 export async function readSnapshot(ds: Datastore): Promise<Snapshot> {
-  const [res, ipam] = await Promise.all([ds.list<unknown>(keys.resourcePrefix), ds.list<unknown>(keys.blocks)]);
-  return snapshotOf([...res.items, ...ipam.items], res.revision);
+  const [res, ipam, lab] = await Promise.all([ds.list<unknown>(keys.resourcePrefix), ds.list<unknown>(keys.blocks), ds.list<unknown>(keys.labPrefix)]);
+  return snapshotOf([...res.items, ...ipam.items, ...lab.items], res.revision);
 }
 
 /** The prefixes a Snapshot is made of: what an agent reads, and what its syncer watches. */
-export const SNAPSHOT_PREFIXES = [keys.resourcePrefix, keys.blocks] as const;
+export const SNAPSHOT_PREFIXES = [keys.resourcePrefix, keys.blocks, keys.labPrefix] as const;
 
 /** Pure: a Snapshot from the key/values under SNAPSHOT_PREFIXES (any order). */
 export function snapshotOf(items: readonly { key: string; value: unknown }[], revision?: string): Snapshot {
@@ -45,6 +47,7 @@ export function snapshotOf(items: readonly { key: string; value: unknown }[], re
     globalNetworkPolicies: of<GlobalNetworkPolicy>(keys.globalNetworkPolicies),
     profiles: of<Profile>(keys.profiles),
     felixConfiguration: of<FelixConfiguration>(keys.felixConfiguration('')).find((c) => c.metadata.name === 'default'),
+    labConfiguration: of<LabConfiguration>(keys.labConfiguration('')).find((c) => c.metadata.name === 'default'),
     ...(revision ? { revision } : {}),
   };
 }

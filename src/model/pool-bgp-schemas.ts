@@ -93,6 +93,24 @@ const peerAddress = z
   })
   .transform((text) => canonicalIp(text));
 
+/**
+ * A Go duration as Kubernetes writes one (metav1.Duration): "120s", "2m", "1h30m", "1.5s"; kept
+ * as written. goDurationSeconds reads it.
+ */
+const goDuration = z.string().superRefine((text, ctx) => {
+  if (goDurationSeconds(text) === undefined) ctx.addIssue({ code: 'custom', message: `must be a duration such as "120s", "2m" or "1h30m" (got ${JSON.stringify(text)})` });
+});
+
+/** Pure: the seconds of a Go duration ("1h30m" → 5400), undefined if it is not one. */
+export function goDurationSeconds(text: string): number | undefined {
+  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  if (text === '0') return 0;
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * unit[m[2]!]!;
+  return total;
+}
+
 const ipv4Id = z.string().superRefine((text, ctx) => {
   let ok = familyOf(text) === 4;
   try {
@@ -128,6 +146,7 @@ const IPPoolSpec = strict({
   vxlanMode: tunnelMode('VXLAN'),
   natOutgoing: z.boolean().default(false),
   disabled: z.boolean().optional(),
+  disableBGPExport: z.boolean().optional(),
   nodeSelector: selector.default('all()'),
 })
   .superRefine((s, ctx) => {
@@ -154,6 +173,7 @@ const IPPoolSpec = strict({
     vxlanMode: s.vxlanMode,
     natOutgoing: s.natOutgoing,
     ...(s.disabled === undefined ? {} : { disabled: s.disabled }),
+    ...(s.disableBGPExport === undefined ? {} : { disableBGPExport: s.disableBGPExport }),
     nodeSelector: s.nodeSelector,
   }));
 
@@ -173,6 +193,10 @@ const BGPPeerSpec = strict({
   asNumber: asNumber.optional(),
   peerSelector: selector.optional(),
   numAllowedLocalASNumbers: z.number().int().min(0).max(10).optional(),
+  sourceAddress: z.enum(['UseNodeIP', 'None']).optional(),
+  keepOriginalNextHop: z.boolean().optional(),
+  maxRestartTime: goDuration.optional(),
+  ttlSecurity: z.number().int().min(0).max(255).optional(),
 }).superRefine((s, ctx) => {
   if (s.peerIP === undefined && s.peerSelector === undefined) {
     issue(ctx, [], 'one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required');
@@ -193,19 +217,9 @@ const BGPConfigurationSpec = strict({
   logSeverityScreen: z.enum(LOG_SEVERITIES).optional(),
   nodeToNodeMeshEnabled: z.boolean().optional(),
   asNumber: asNumber.optional(),
-  // calico-sim extensions (Calico fixes these in its BIRD templates): see BgpTimers.
-  holdTime: z.number().int().min(3).max(65535).optional(),
-  keepaliveTime: z.number().int().min(1).max(65535).optional(),
-  connectRetryTime: z.number().int().min(1).max(65535).optional(),
-  gracefulRestart: z.boolean().optional(),
-  bfd: strict({ intervalMs: z.number().int().min(10).max(60000), multiplier: z.number().int().min(1).max(255), nodes: z.array(z.string().min(1)).optional() }).optional(),
-})
-  .superRefine((s, ctx) => {
-    if (s.holdTime !== undefined && s.keepaliveTime !== undefined && s.keepaliveTime >= s.holdTime) {
-      issue(ctx, ['keepaliveTime'], `must be below spec.holdTime (${s.holdTime})`);
-    }
-  })
-  .prefault({});
+  nodeMeshMaxRestartTime: goDuration.optional(),
+  // Session timers and BFD are not Calico's fields: they are the lab's (the topology file's `bgp:`).
+}).prefault({});
 
 // ---------------------------------------------------------------------------------------------
 // Resource schemas

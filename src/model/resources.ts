@@ -22,7 +22,10 @@ export interface IPPool {
     /** Always: traffic between hosts is tunnelled (Calico's VXLAN mode; here the overlay baseline). */
     vxlanMode: 'Never' | 'Always';
     natOutgoing: boolean;
+    /** No new addresses from it; its blocks are still routed (Calico's meaning). */
     disabled?: boolean;
+    /** Its prefixes are not announced to BGP peers (Calico's disableBGPExport). */
+    disableBGPExport?: boolean;
     nodeSelector: string;
   };
 }
@@ -61,17 +64,30 @@ export interface BGPPeer {
     peerSelector?: string;
     /** Accept paths that already hold our own AS this many times (AS-per-rack designs). */
     numAllowedLocalASNumbers?: number;
+    /** `UseNodeIP` (default): the session's source is the node's address; `None`: the kernel picks it. */
+    sourceAddress?: 'UseNodeIP' | 'None';
+    /** eBGP: pass routes on with their original next hop (BIRD `next hop keep`). */
+    keepOriginalNextHop?: boolean;
+    /** How long the peer keeps our routes across our restart (graceful restart time), a Go duration: "120s", "2m". */
+    maxRestartTime?: string;
+    /** GTSM: accept the peer's packets only from at most this many hops away (BIRD `ttl security on; multihop N`). */
+    ttlSecurity?: number;
   };
 }
 
 /**
- * Session timers and failure detection: calico-sim extensions of BGPConfiguration.spec (Calico
- * fixes these in its templates). Seconds, except BFD's interval (milliseconds).
+ * Session timers and failure detection: knobs of the lab (the topology file's `bgp:`), not of
+ * Calico's API — Calico fixes them in its templates (connect delay 2 s, retry 5 s, BIRD's hold
+ * and keepalive defaults), and has no BFD in its open-source API. Stored in the lab's own
+ * LabConfiguration record (keys.labConfiguration), never inside a Calico resource. Seconds,
+ * except BFD's interval (milliseconds).
  */
 export type BgpTimers = {
   holdTime?: number;
   keepaliveTime?: number;
   connectRetryTime?: number;
+  /** Calico's templates: 2 s. */
+  connectDelayTime?: number;
   /** Graceful restart (default on, as in Calico's templates). */
   gracefulRestart?: boolean;
   /**
@@ -90,8 +106,19 @@ export interface BGPConfiguration {
     asNumber: number;
     nodeToNodeMeshEnabled: boolean;
     logSeverityScreen?: string;
-  } & BgpTimers;
+    /** Graceful restart time of the mesh sessions, a Go duration ("120s"). */
+    nodeMeshMaxRestartTime?: string;
+  };
 }
+
+/** The lab's own settings (not a Calico kind): what the harness sets that Calico's API has no field for. */
+export interface LabConfiguration {
+  apiVersion: typeof LAB_API_VERSION;
+  kind: 'LabConfiguration';
+  metadata: Meta;
+  spec: { bgp: BgpTimers };
+}
+export const LAB_API_VERSION = 'calico-sim.dev/v1';
 
 export interface WorkloadEndpoint {
   apiVersion: typeof API_VERSION;
@@ -264,7 +291,7 @@ export interface BGPConfigurationResource {
   apiVersion: typeof API_VERSION;
   kind: 'BGPConfiguration';
   metadata: ResourceMeta;
-  spec: { logSeverityScreen?: LogSeverity; nodeToNodeMeshEnabled?: boolean; asNumber?: number } & BgpTimers;
+  spec: { logSeverityScreen?: LogSeverity; nodeToNodeMeshEnabled?: boolean; asNumber?: number; nodeMeshMaxRestartTime?: string };
 }
 
 /** A validated resource of a kind calico-sim can write. */

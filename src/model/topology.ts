@@ -96,6 +96,7 @@ export const TopologySchema = z.strictObject({
       holdTime: z.number().int().min(3).max(65535).optional(),
       keepaliveTime: z.number().int().min(1).max(65535).optional(),
       connectRetryTime: z.number().int().min(1).max(65535).optional(),
+      connectDelayTime: z.number().int().min(0).max(65535).optional(),
       gracefulRestart: z.boolean().optional(),
       bfd: z.strictObject({ intervalMs: z.number().int().min(10).max(60000).default(100), multiplier: z.number().int().min(1).max(255).default(3) }).optional(),
     })
@@ -388,7 +389,7 @@ function plan(t: Topology, source: string): LabPlan {
     agents: t.agents,
     ...(t.backend ? { backend: t.backend } : {}),
     peers: t.bgp.peers,
-    timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
+    timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, connectDelayTime: t.bgp.connectDelayTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
     ipam: t.ipam,
     routers: t.routers.map((r, i): RouterPlan => {
       const net = routerNets[i]!;

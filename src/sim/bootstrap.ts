@@ -10,7 +10,7 @@ import { keys } from '../datastore/keys.js';
 import { Ipam } from '../ipam/ipam.js';
 import { readSnapshot } from '../datastore/snapshot.js';
 import type { Datastore } from '../datastore/store.js';
-import { API_VERSION, type BGPConfiguration, type BGPPeer, type CalicoNode, type IPPool } from '../model/resources.js';
+import { API_VERSION, LAB_API_VERSION, type LabConfiguration, type BGPConfiguration, type BGPPeer, type CalicoNode, type IPPool } from '../model/resources.js';
 import type { HostPlan, LabPlan } from '../model/topology.js';
 import { renderRouterConfig } from '../bgp/router.js';
 import { parseSelector } from '../model/selector.js';
@@ -25,9 +25,12 @@ export async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void>
     apiVersion: API_VERSION,
     kind: 'BGPConfiguration',
     metadata: { name: 'default' },
-    spec: { asNumber: plan.asNumber, nodeToNodeMeshEnabled: plan.meshEnabled, ...plan.timers },
+    spec: { asNumber: plan.asNumber, nodeToNodeMeshEnabled: plan.meshEnabled },
   };
   await ds.put(keys.bgpConfiguration(), bgp);
+  // The harness's own knobs (timers, BFD) go in a record of its own: Calico's kinds hold only Calico's fields.
+  const lab: LabConfiguration = { apiVersion: LAB_API_VERSION, kind: 'LabConfiguration', metadata: { name: 'default' }, spec: { bgp: plan.timers } };
+  await ds.put(keys.labConfiguration(), lab);
   // Which policy ruleset the agents program: Calico's FelixConfiguration nftablesMode.
   await ds.put(keys.felixConfiguration(), {
     apiVersion: API_VERSION,

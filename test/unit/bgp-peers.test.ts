@@ -19,7 +19,10 @@ const snap = (nodes: CalicoNode[], mesh: boolean, bgpPeers: BGPPeer[] = []): Sna
   bgpConfiguration: { apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, nodeToNodeMeshEnabled: mesh } },
 });
 
-/** Every session must exist from both ends, with exactly one end connecting. */
+/**
+ * Every session must exist from both ends. On mesh and global sessions exactly one end connects;
+ * node-specific ones have no passive end, as in Calico's template (BIRD resolves the collision).
+ */
 function expectSymmetric(s: Snapshot): void {
   const byIp = new Map(s.nodes.map((n) => [n.spec.bgp.ipv4Address.split('/')[0]!, n.metadata.name]));
   for (const n of s.nodes) {
@@ -27,7 +30,8 @@ function expectSymmetric(s: Snapshot): void {
     for (const sess of desiredSessions(s, n.metadata.name).filter((x) => x.clusterNode)) {
       const back = desiredSessions(s, byIp.get(sess.ip)!).find((x) => x.ip === myIp);
       expect(back, `${n.metadata.name} → ${byIp.get(sess.ip)} has no way back`).toBeDefined();
-      expect(back!.passive !== sess.passive, `${n.metadata.name} ↔ ${byIp.get(sess.ip)}: one side must be passive`).toBe(true);
+      if (sess.name.startsWith('Node_') || back!.name.startsWith('Node_')) expect(sess.passive || back!.passive, `${n.metadata.name} ↔ ${byIp.get(sess.ip)}: node-specific, no passive side`).toBe(false);
+      else expect(back!.passive !== sess.passive, `${n.metadata.name} ↔ ${byIp.get(sess.ip)}: one side must be passive`).toBe(true);
     }
   }
 }
@@ -58,6 +62,32 @@ describe('BGP sessions from the datastore (pure)', () => {
     expectSymmetric(s);
   });
 
+  it('passive side: the lower address *as a string* waits (confd bird.cfg.template: `gt $onode_ip $node_ip`)', () => {
+    // 198.18.0.100 < 198.18.0.20 as strings, though not as numbers.
+    const a = { ...node(1), spec: { bgp: { ipv4Address: '198.18.0.100/16' } } };
+    const b = { ...node(2), spec: { bgp: { ipv4Address: '198.18.0.20/16' } } };
+    const s = snap([a, b], true);
+    expect(desiredSessions(s, 'h1')[0]).toMatchObject({ name: 'Mesh_198_18_0_20', passive: true });
+    expect(desiredSessions(s, 'h2')[0]).toMatchObject({ name: 'Mesh_198_18_0_100', passive: false });
+  });
+
+  it('a route reflector is in no mesh (confd: "Skipping … as it is a route reflector"), even with the mesh on', () => {
+    const s = snap([node(1, { routeReflectorClusterID: '224.0.0.1' }), node(2), node(3)], true);
+    expect(desiredSessions(s, 'h1')).toEqual([]);
+    expect(desiredSessions(s, 'h2').map((x) => x.name)).toEqual(['Mesh_198_18_0_13']);
+  });
+
+  it('Global_ for a BGPPeer without node or nodeSelector (peerSelector or not), Node_ otherwise and for the reverse peering (confd client.go)', () => {
+    const s = snap([node(1, { routeReflectorClusterID: '224.0.0.1' }, { rr: 'y' }), node(2), node(3, { asNumber: 65003 })], false, [peer('to-rr', { peerSelector: "rr == 'y'" })]);
+    expect(desiredSessions(s, 'h2').map((x) => [x.name, x.passive])).toEqual([['Global_198_18_0_11', false]]);
+    // The reflector: its own global session to itself is skipped; the reverse peerings are Node_,
+    // and only the same-AS peer is its route-reflector client.
+    expect(desiredSessions(s, 'h1').map((x) => [x.name, x.passive, x.rrClient])).toEqual([
+      ['Node_198_18_0_12', false, true],
+      ['Node_198_18_0_13', false, false],
+    ]);
+  });
+
   it('explicit peers: global, per node and by node selector; eBGP keeps the peer AS', () => {
     const s = snap([node(1, {}, { rack: 'a' }), node(2, {}, { rack: 'b' })], false, [
       peer('gw', { peerIP: '198.18.255.1', asNumber: 64512 }),
@@ -66,7 +96,7 @@ describe('BGP sessions from the datastore (pure)', () => {
     ]);
     expect(desiredSessions(s, 'h1').map((x) => [x.name, x.asNumber, x.clusterNode, x.passive])).toEqual([
       ['Global_198_18_255_1', 64512, false, false],
-      ['Global_198_18_0_101', 65001, false, false],
+      ['Node_198_18_0_101', 65001, false, false],
     ]);
     expect(desiredSessions(s, 'h2').map((x) => x.name)).toEqual(['Global_198_18_255_1', 'Node_198_18_0_102']);
   });

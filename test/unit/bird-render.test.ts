@@ -17,7 +17,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'calico-sim-bird-render-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 // Addresses chosen so that numeric and lexical order differ ("198.18.0.10" < "198.18.0.9" as
-// text): the mesh direction must follow the numbers.
+// text): the mesh direction follows the text, as Calico's template compares them
+// (confd/etc/calico/confd/templates/bird.cfg.template: `{{if gt $onode_ip $node_ip}} passive on`).
 const h1 = { name: 'h1', ip: '198.18.0.9' };
 const h2 = { name: 'h2', ip: '198.18.0.10' };
 const h3 = { name: 'h3', ip: '198.18.0.12' };
@@ -87,6 +88,22 @@ const rack = snapshot(
   false,
 );
 
+/**
+ * Calico's session options and pool flags (confd bird.cfg.template, bird_ipam.cfg.template): the
+ * mesh's graceful restart time, an eBGP router peer with sourceAddress None, keepOriginalNextHop,
+ * maxRestartTime and ttlSecurity; a pool with disableBGPExport (never announced) and a disabled
+ * pool (still routed).
+ */
+const options = snapshot([node(h1), node(h2)], {
+  bgpConfiguration: { apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, nodeToNodeMeshEnabled: true, nodeMeshMaxRestartTime: '90s' } },
+  pools: [
+    ...mesh.pools,
+    { ...mesh.pools[0]!, metadata: { name: 'quiet' }, spec: { ...mesh.pools[0]!.spec, cidr: '198.20.0.0/16', disableBGPExport: true } },
+    { ...mesh.pools[0]!, metadata: { name: 'draining' }, spec: { ...mesh.pools[0]!.spec, cidr: '198.21.0.0/16', disabled: true } },
+  ],
+  bgpPeers: [peer('upstream', { peerIP: '198.18.0.2', asNumber: 65000, sourceAddress: 'None', keepOriginalNextHop: true, maxRestartTime: '2m', ttlSecurity: 1 })],
+});
+
 const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
 
 const expectGolden = (name: string, text: string) => expectGoldenFile(join(GOLDEN, name), text);
@@ -108,6 +125,7 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-borrowed.conf', inputFor(borrowing, 'h1')],
   ['bird-dual-stack.conf', inputFor(dual, 'h1')],
   ['bird-ebgp-rack.conf', inputFor(rack, 'h1')],
+  ['bird-peer-options.conf', inputFor(options, 'h1')],
   ['bird-timers-bfd.conf', { ...inputFor(mesh, 'h1'), timers: { holdTime: 9, keepaliveTime: 3, connectRetryTime: 2, gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
   // BFD only on the sessions of h3 (bench scale's crash subject): h1's session with h3 has it.
   ['bird-bfd-nodes.conf', { ...inputFor(mesh, 'h1'), timers: { gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3, nodes: ['h3'] } } }],

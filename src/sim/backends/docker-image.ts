@@ -6,11 +6,11 @@
  * containers mount the machine's own, read-only (docker.ts).
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
-import { BackendError, errorMessage } from '../../util/errors.js';
+import { BackendError, errorMessage, InputError } from '../../util/errors.js';
 
 export const IMAGE_REPO = 'calico-sim-node';
 const SUITE = 'bookworm';
@@ -72,6 +72,9 @@ export async function ensureNodeImage(docker: Docker, log: (line: string) => voi
     return tag;
   } catch {
     // not there yet: build it
+  }
+  if (!(process.env.PATH ?? '').split(':').some((d) => existsSync(`${d}/debootstrap`))) {
+    throw new InputError(`the docker backend builds its node image ${tag} with debootstrap, which is not installed: bash scripts/setup.sh --docker`);
   }
   const t0 = performance.now();
   const mirror = machineMirror();
