@@ -1,4 +1,16 @@
-import type { AllocationBlock, BGPConfiguration, BGPPeer, CalicoNode, FelixConfiguration, GlobalNetworkPolicy, IPPool, LabConfiguration, NetworkPolicy, Profile, WorkloadEndpoint } from '../model/resources.js';
+import type {
+  AllocationBlock,
+  BGPConfiguration,
+  BGPPeer,
+  CalicoNode,
+  FelixConfiguration,
+  GlobalNetworkPolicy,
+  IPPool,
+  LabConfiguration,
+  NetworkPolicy,
+  Profile,
+  WorkloadEndpoint,
+} from '../model/resources.js';
 import { keys } from './keys.js';
 import type { Datastore } from './store.js';
 

@@ -389,7 +389,14 @@ function plan(t: Topology, source: string): LabPlan {
     agents: t.agents,
     ...(t.backend ? { backend: t.backend } : {}),
     peers: t.bgp.peers,
-    timers: compact({ holdTime: t.bgp.holdTime, keepaliveTime: t.bgp.keepaliveTime, connectRetryTime: t.bgp.connectRetryTime, connectDelayTime: t.bgp.connectDelayTime, gracefulRestart: t.bgp.gracefulRestart, bfd: t.bgp.bfd }),
+    timers: compact({
+      holdTime: t.bgp.holdTime,
+      keepaliveTime: t.bgp.keepaliveTime,
+      connectRetryTime: t.bgp.connectRetryTime,
+      connectDelayTime: t.bgp.connectDelayTime,
+      gracefulRestart: t.bgp.gracefulRestart,
+      bfd: t.bgp.bfd,
+    }),
     ipam: t.ipam,
     routers: t.routers.map((r, i): RouterPlan => {
       const net = routerNets[i]!;

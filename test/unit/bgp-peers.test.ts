@@ -30,7 +30,8 @@ function expectSymmetric(s: Snapshot): void {
     for (const sess of desiredSessions(s, n.metadata.name).filter((x) => x.clusterNode)) {
       const back = desiredSessions(s, byIp.get(sess.ip)!).find((x) => x.ip === myIp);
       expect(back, `${n.metadata.name} → ${byIp.get(sess.ip)} has no way back`).toBeDefined();
-      if (sess.name.startsWith('Node_') || back!.name.startsWith('Node_')) expect(sess.passive || back!.passive, `${n.metadata.name} ↔ ${byIp.get(sess.ip)}: node-specific, no passive side`).toBe(false);
+      if (sess.name.startsWith('Node_') || back!.name.startsWith('Node_'))
+        expect(sess.passive || back!.passive, `${n.metadata.name} ↔ ${byIp.get(sess.ip)}: node-specific, no passive side`).toBe(false);
       else expect(back!.passive !== sess.passive, `${n.metadata.name} ↔ ${byIp.get(sess.ip)}: one side must be passive`).toBe(true);
     }
   }
