@@ -16,7 +16,7 @@
  * Marks as in Felix: accept 0x10000 ("RETURN means accepted"), pass 0x20000 (skip to profiles).
  */
 import { InputError } from '../util/errors.js';
-import type { ChainIR, DirectionIR, EndpointIR, Family, HostPolicyIR, MatchIR, PortRange, RuleIR } from './ir.js';
+import { ENCAP_FROM_WORKLOAD, type ChainIR, type DirectionIR, type EndpointIR, type Family, type HostPolicyIR, type MatchIR, type PortRange, type RuleIR } from './ir.js';
 
 export const MARK_ACCEPT = 0x10000;
 export const MARK_PASS = 0x20000;
@@ -202,6 +202,7 @@ function endpointChain(name: string, ep: EndpointIR, dir: 'ingress' | 'egress', 
     return c;
   };
   const out = [line(name, `${dir === 'ingress' ? 'Ingress to' : 'Egress from'} ${ep.name}: clear marks`, CLEAR_MARKS)];
+  if (dir === 'egress') for (const e of ENCAP_FROM_WORKLOAD) out.push(line(name, `Drop ${e.what} encapped packets originating in workloads`, `${e.iptables} -j DROP`));
   for (const id of d.policies) {
     const c = target('policy', id);
     // A pass mark means an earlier policy said `pass`: the other policies are skipped.
@@ -357,7 +358,7 @@ export function renderFull(desired: CompiledPolicy, kernelSets: string[] = []): 
   return {
     ipset: text(ipset),
     v4: table(desired.v4),
-    v6: table(desired.v6),
+    v6: table(desired.v6) + RAW_V6,
     ipsetAfter: text(stale.map((n) => `destroy ${n}`)),
     noflush: false,
     chains: chainNames(desired).size,
@@ -366,6 +367,25 @@ export function renderFull(desired: CompiledPolicy, kernelSets: string[] = []): 
 }
 
 const text = (lines: string[]) => (lines.length ? `${lines.join('\n')}\n` : '');
+
+/** The raw table's anti-spoofing chain, IPv6 (IPv4: the rp_filter sysctl of each workload interface). */
+export const RAW_CHAIN = 'cali-PREROUTING';
+
+/**
+ * Anti-spoofing as Felix's raw cali-PREROUTING (felix/rules/static.go, "Apply strict RPF check to
+ * packets from workload interfaces. This prevents workloads from spoofing their IPs."): an IPv6
+ * packet from a workload whose source does not route back through its interface is dropped
+ * before conntrack sees it. Written whole with the full apply (the raw table is rewritten too).
+ */
+const RAW_V6 = text([
+  '*raw',
+  ':PREROUTING ACCEPT [0:0]',
+  ':OUTPUT ACCEPT [0:0]',
+  `:${RAW_CHAIN} - [0:0]`,
+  line('PREROUTING', 'calico-sim anti-spoofing', `-j ${RAW_CHAIN}`),
+  line(RAW_CHAIN, 'Drop workload packets whose source does not route back to the workload (spoofed)', `-i ${WL} -m rpfilter --invert -j DROP`),
+  'COMMIT',
+]);
 const sameLines = (a: string[] | undefined, b: string[] | undefined) => !!a && !!b && a.length === b.length && a.every((l, i) => l === b[i]);
 
 /**
@@ -414,10 +434,10 @@ export function renderDelta(previous: CompiledPolicy, desired: CompiledPolicy): 
  * From `iptables-save -t filter` output: the `--noflush` text that removes our hooks and chains
  * ('' when there are none). Hooks are deleted by their saved spec, so any form of ours matches.
  */
-export function renderRemove(saved: string): string {
+export function renderRemove(saved: string, table: 'filter' | 'raw' = 'filter'): string {
   const lines = saved.split('\n');
-  const hooks = lines.filter((l) => /^-A (INPUT|FORWARD|OUTPUT) .*-[jg] cali-\S+\s*$/.test(l)).map((l) => `-D${l.slice(2)}`);
+  const hooks = lines.filter((l) => /^-A (INPUT|FORWARD|OUTPUT|PREROUTING) .*-[jg] cali-\S+\s*$/.test(l)).map((l) => `-D${l.slice(2)}`);
   const ours = lines.map((l) => /^:(\S+) /.exec(l)?.[1]).filter((c): c is string => !!c && isOurChain(c));
   if (!hooks.length && !ours.length) return '';
-  return text(['*filter', ...hooks, ...ours.map((c) => `:${c} - [0:0]`), ...ours.map((c) => `-X ${c}`), 'COMMIT']);
+  return text([`*${table}`, ...hooks, ...ours.map((c) => `:${c} - [0:0]`), ...ours.map((c) => `-X ${c}`), 'COMMIT']);
 }

@@ -133,3 +133,13 @@ export interface PolicyDataplane {
   /** Removes every chain, set and hook of ours (switching backend, or tests). Idempotent. */
   remove(): Promise<void>;
 }
+
+/**
+ * Tunnel packets a workload sends are dropped at the top of its egress chain, whatever its policy
+ * (Felix's cali-fw-, felix/rules/endpoints.go: "Drop VXLAN/IPinIP encapped packets originating in
+ * workloads"; Felix does it when that encapsulation is enabled, calico-sim always).
+ */
+export const ENCAP_FROM_WORKLOAD = [
+  { what: 'VXLAN', nft: 'udp dport 4789', iptables: '-p udp -m udp --dport 4789' },
+  { what: 'IPinIP', nft: 'meta l4proto 4', iptables: '-p 4' },
+] as const;

@@ -18,7 +18,7 @@
  */
 import { compareCidrs, parseCidr } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
-import type { ChainIR, DirectionIR, Family, HostPolicyIR, IcmpMatch, MatchIR, PortRange, RuleIR, SetIR } from './ir.js';
+import { ENCAP_FROM_WORKLOAD, type ChainIR, type DirectionIR, type Family, type HostPolicyIR, type IcmpMatch, type MatchIR, type PortRange, type RuleIR, type SetIR } from './ir.js';
 
 export const NFT_FAMILY = 'inet';
 export const NFT_TABLE = 'calico';
@@ -90,6 +90,14 @@ const SKELETON: Array<{ name: string; hook?: string; rules: string[] }> = [
       'jump from-wl-dispatch',
       'accept',
     ],
+  },
+  // Anti-spoofing (Felix's raw cali-PREROUTING, felix/rules/static.go): a workload's IPv6 packet
+  // whose source does not route back through the interface it came in on is dropped. IPv4 has the
+  // rp_filter sysctl on each workload interface (src/cni/sysctls.ts).
+  {
+    name: 'raw-prerouting',
+    hook: 'type filter hook prerouting priority raw; policy accept;',
+    rules: ['iifname "cali*" meta nfproto ipv6 fib saddr . iif oif 0 drop comment "workload IPv6 source does not route back to it: spoofed"'],
   },
   { name: 'from-wl-dispatch', rules: ['iifname vmap @from-wl', 'drop comment "unknown workload interface"'] },
   { name: 'to-wl-dispatch', rules: ['oifname vmap @to-wl', 'drop comment "unknown workload interface"'] },
@@ -197,7 +205,7 @@ function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egre
     if (!chains.has(name)) throw new InputError(`${who}: ${direction} ${kind} ${id} has no chain in the IR`);
     return name;
   };
-  const out = [CLEAR_MARKS];
+  const out = [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])];
   for (const id of d.policies) out.push(`${IF_NOT_PASSED} jump ${ref(id, 'policy')}`, `${IF_ACCEPTED} return`);
   if (d.policies.length) out.push(`${IF_NOT_PASSED} drop ${comment(`${who} ${direction}: no policy allowed`)}`);
   for (const id of d.profiles) out.push(`jump ${ref(id, 'profile')}`, `${IF_ACCEPTED} return`);

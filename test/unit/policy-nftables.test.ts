@@ -161,8 +161,11 @@ describe('compileNft + renderFull: golden scripts', () => {
       'meta mark & 0x10000 == 0x10000 return',
       'drop comment "default/web ingress: no profile allowed"',
     ]);
+    // Egress first drops the tunnel packets a workload sends (felix/rules/endpoints.go).
     expect(d.chains.get(`fw-${DB}`)).toEqual([
       'meta mark set meta mark & 0xfffcffff',
+      'udp dport 4789 drop comment "default/db: VXLAN encapped packets originating in workloads"',
+      'meta l4proto 4 drop comment "default/db: IPinIP encapped packets originating in workloads"',
       'jump pro-knsdefault',
       'meta mark & 0x10000 == 0x10000 return',
       'drop comment "default/db egress: no profile allowed"',
