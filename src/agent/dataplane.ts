@@ -8,7 +8,7 @@ import type { PolicyDataplane } from '../policy/ir.js';
 import { IptablesPolicy } from '../policy/iptables-apply.js';
 import { NftPolicy } from '../policy/nftables-apply.js';
 import { workloadIfaceSysctls } from '../cni/sysctls.js';
-import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
+import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, isAgentDevice, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
 
 export interface ApplyResult {
   added: number;
@@ -66,7 +66,7 @@ export function policyDataplane(kind: PolicyDataplaneKind, netns: string | undef
 
 /** Pure: what to replace and what to delete so that `actual` becomes `desired`. */
 export function diffRoutes(desired: DesiredRoute[], actual: DesiredRoute[]): { put: DesiredRoute[]; del: DesiredRoute[] } {
-  const key = (r: DesiredRoute) => (r.type === 'blackhole' ? `${r.dst} blackhole` : `${r.dst} dev ${r.dev} via ${r.via ?? '-'}`);
+  const key = (r: DesiredRoute) => `${r.dst} dev ${r.dev} via ${r.via ?? '-'}`;
   const want = new Map(desired.map((r) => [r.dst, r]));
   const have = new Map(actual.map((r) => [r.dst, r]));
   return {
@@ -81,13 +81,11 @@ export function diffRoutes(desired: DesiredRoute[], actual: DesiredRoute[]): { p
 /** Pure: one `ip -batch` line per route change. Every route we own carries AGENT_ROUTE_PROTO. */
 export function routeLines(put: DesiredRoute[], del: DesiredRoute[]): string[] {
   return [
-    ...del.map((r) => `route del ${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst} proto ${AGENT_ROUTE_PROTO}`),
+    ...del.map((r) => `route del ${r.dst} dev ${r.dev} proto ${AGENT_ROUTE_PROTO}`),
     ...put.map((r) =>
-      r.type === 'blackhole'
-        ? `route replace blackhole ${r.dst} proto ${AGENT_ROUTE_PROTO}`
-        : r.via
-          ? `route replace ${r.dst} via ${r.via} dev ${r.dev} onlink proto ${AGENT_ROUTE_PROTO}`
-          : `route replace ${r.dst} dev ${r.dev}${r.dst.includes(':') ? '' : ' scope link'} proto ${AGENT_ROUTE_PROTO}`,
+      r.via
+        ? `route replace ${r.dst} via ${r.via} dev ${r.dev} onlink proto ${AGENT_ROUTE_PROTO}`
+        : `route replace ${r.dst} dev ${r.dev}${r.dst.includes(':') ? '' : ' scope link'} proto ${AGENT_ROUTE_PROTO}`,
     ),
   ];
 }
@@ -143,13 +141,19 @@ export class Dataplane {
     return () => child.kill();
   }
 
-  /** The routes we own: those with our protocol number (the kernel's, BIRD's... are never touched). */
+  /**
+   * The routes we own: our protocol's on workload interfaces and the VXLAN device, as Felix owns
+   * the routes of the interfaces it manages (the default route, BIRD's, the kernel's, the CNI's
+   * `proto static` ones are never touched).
+   */
   async readRoutes(): Promise<DesiredRoute[]> {
-    const [v4, v6] = await Promise.all(['-4', '-6'].map((f) => ipJson<IpRoute[]>(this.netns, [f, 'route', 'show', 'proto', String(AGENT_ROUTE_PROTO)], this.runner)));
-    return [...v4!, ...v6!].map((r): DesiredRoute => {
-      const dst = r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
-      return r.type === 'blackhole' ? { dst, type: 'blackhole' } : { dst, type: 'unicast', dev: r.dev ?? '', ...(r.gateway ? { via: r.gateway } : {}) };
-    });
+    const [v4, v6] = await Promise.all(['-4', '-6'].map((f) => ipJson<IpRoute[]>(this.netns, [f, 'route', 'show', 'proto', AGENT_ROUTE_PROTO], this.runner)));
+    return [...v4!, ...v6!]
+      .filter((r) => (r.type ?? 'unicast') === 'unicast' && isAgentDevice(r.dev))
+      .map((r): DesiredRoute => {
+        const dst = r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
+        return { dst, type: 'unicast', dev: r.dev!, ...(r.gateway ? { via: r.gateway } : {}) };
+      });
   }
 
   /** The interfaces of the namespace: name → ifindex (a veth made again under its name has a new one). */
@@ -181,7 +185,7 @@ export class Dataplane {
     const [actual, links] = await Promise.all([this.readRoutes(), this.links()]);
     await step('vxlan', () => this.applyVxlan(desired.vxlan, links));
     // A workload's veth may not exist yet (its endpoint record can come first): skip it for now.
-    const present = desired.routes.filter((r) => r.type === 'blackhole' || links.has(r.dev));
+    const present = desired.routes.filter((r) => links.has(r.dev));
     const { put, del } = diffRoutes(present, actual);
     await step('routes', () => ipBatch(this.netns, routeLines(put, del), { force: true, runner: this.runner }));
     const sysctls: Record<string, string> = { ...HOST_SYSCTLS };

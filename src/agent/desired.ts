@@ -1,13 +1,12 @@
 import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
 import type { BgpTimers, PolicyDataplaneKind } from '../model/resources.js';
-import { borrowedAddresses, hostOfAffinity } from '../ipam/blocks.js';
+import { hostOfAffinity } from '../ipam/blocks.js';
 import { cidrsOverlap, compareCidrs, familyOf } from '../net/cidr.js';
 import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
 import type { HostPolicyIR } from '../policy/ir.js';
 import { resolvePolicy } from '../policy/resolve.js';
 
-/** Routes the agent owns carry this protocol number (Felix uses 80 too). */
 /**
  * Above this many nodes BIRD rescans the kernel every LARGE_LAB_SCAN_S instead of Calico's 2 s:
  * a thousand BIRDs on one machine each dumping a thousand routes every 2 s kept both cores busy.
@@ -15,12 +14,19 @@ import { resolvePolicy } from '../policy/resolve.js';
 export const LARGE_LAB_NODES = 50;
 export const LARGE_LAB_SCAN_S = 30;
 
-export const AGENT_ROUTE_PROTO = 80;
+/**
+ * The protocol of the routes the agent programs: Felix's DeviceRouteProtocol, 3 (RTPROT_BOOT,
+ * which `ip route` does not print), felix/config/config_params.go. The agent owns the `boot`
+ * routes on workload interfaces (cali*) and on the VXLAN device; a local block's blackhole is
+ * BIRD's (`proto bird`, from its static protocol), as on a Calico node.
+ */
+export const AGENT_ROUTE_PROTO = 'boot';
 
-export type DesiredRoute =
-  | { dst: string; type: 'blackhole' }
-  /** `via`: a next hop reached on `dev` without a connected route (onlink), for the VXLAN device. */
-  | { dst: string; type: 'unicast'; dev: string; via?: string };
+/** A route the agent owns. `via`: a next hop reached on `dev` without a connected route (onlink), for the VXLAN device. */
+export type DesiredRoute = { dst: string; type: 'unicast'; dev: string; via?: string };
+
+/** True for an interface whose routes the agent owns: a workload's veth, or the VXLAN device. */
+export const isAgentDevice = (dev: string | undefined): boolean => !!dev && (dev.startsWith('cali') || dev === VXLAN_DEVICE);
 
 export const VXLAN_DEVICE = 'vxlan.calico';
 export const VXLAN_VNI = 4096;
@@ -92,9 +98,9 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
     .filter((b) => !b.deleted && hostOfAffinity(b.affinity) === host)
     .map((b) => b.cidr)
     .sort(compareCidrs);
-  const routes: DesiredRoute[] = localBlocks.map((dst) => ({ dst, type: 'blackhole' }));
+  // A local block's blackhole comes from BIRD's static protocol (bird_aggr.cfg.template), not from here.
+  const routes: DesiredRoute[] = [];
   const local = s.workloadEndpoints.filter((w) => w.spec.node === host);
-  const borrowed = borrowedAddresses(s.blocks, host);
   // A disabled pool gives no new addresses but is still routed (Calico); only disableBGPExport
   // keeps a pool's prefixes from the peers.
   const pools = s.pools.map((p) => p.spec.cidr);
@@ -135,7 +141,6 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
       sessions: desiredSessions(s, host),
       ...(s.nodes.length > LARGE_LAB_NODES ? { scanTimeS: LARGE_LAB_SCAN_S } : {}),
       localBlocks: localBlocks.filter((b) => familyOf(b) === 4),
-      borrowed: borrowed.filter((ip) => familyOf(ip) === 4).map((ip) => `${ip}/32`),
       pools: pools.filter((p) => familyOf(p) === 4),
       ...(noExport.some((p) => familyOf(p) === 4) ? { noExportPools: noExport.filter((p) => familyOf(p) === 4) } : {}),
       ...(ipv6Address && pools.some((p) => familyOf(p) === 6)
@@ -143,7 +148,6 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
             ipv6: {
               address: ipv6Address,
               localBlocks: localBlocks.filter((b) => familyOf(b) === 6),
-              borrowed: borrowed.filter((ip) => familyOf(ip) === 6).map((ip) => `${ip}/128`),
               pools: pools.filter((p) => familyOf(p) === 6),
               ...(noExport.some((p) => familyOf(p) === 6) ? { noExportPools: noExport.filter((p) => familyOf(p) === 6) } : {}),
             },

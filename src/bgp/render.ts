@@ -3,14 +3,18 @@
  * same text (peers sorted by address, blocks and pools by address then length).
  *
  * Shape, after Calico's confd templates (bird.cfg, bird_aggr.cfg, bird_ipam.cfg):
- * - local IPAM blocks are static blackhole routes in BIRD and are exported to peers as aggregates;
- * - only prefixes inside an IP pool are imported from peers, and only BGP-learned ones reach the
- *   kernel (the kernel blackhole for local blocks is programmed by the agent, not by BIRD);
+ * - local IPAM blocks are static blackhole routes in BIRD, programmed into the kernel (a Calico
+ *   node's `blackhole <block> proto bird`) and exported to peers as aggregates;
+ * - the kernel protocol learns the agent's routes (`learn; persist;`, as bird.cfg.template): a
+ *   workload address borrowed from another host's block is thus announced on its own;
+ * - only prefixes inside an IP pool are imported from peers;
  * - which sessions exist (mesh, route reflectors, explicit peers) is decided by src/bgp/peers.ts;
  *   this module only prints them: `Mesh_<ip>` for the node-to-node mesh, `Node_<ip>` for peers
  *   of this node, `Global_<ip>` for peers of every node, as Calico names them;
  * - to peers, as Calico's calico_aggr: a local block is exported as the aggregate and nothing
- *   inside it; any other pool prefix (a borrowed /32, or a route reflected to clients) is exported.
+ *   inside it; any other pool prefix (a borrowed /32 learned from the kernel, or a route
+ *   reflected to clients) is exported, except from a pool with disableBGPExport and the VXLAN
+ *   device's routes (reject_tunnel_routes).
  */
 import type { BgpTimers } from '../model/resources.js';
 import { SimError } from '../util/errors.js';
@@ -56,8 +60,6 @@ export interface BirdInput {
   sessions: BirdSession[];
   /** CIDRs of the IPAM blocks with affinity to this host. */
   localBlocks: string[];
-  /** /32s this host's workloads borrowed from other hosts' blocks: announced one by one. */
-  borrowed: string[];
   /** IPv4 IPPool CIDRs. */
   pools: string[];
   /** IPv4 pools with disableBGPExport: none of their prefixes go to peers. */
@@ -70,13 +72,15 @@ export interface BirdInput {
   scanTimeS?: number;
   /**
    * IPv6 over the same (IPv4) sessions, by multiprotocol BGP: the host's IPv6 fabric address (the
-   * next hop it announces), its IPv6 blocks and borrowed /128s, the IPv6 pools.
+   * next hop it announces), its IPv6 blocks, the IPv6 pools.
    */
-  ipv6?: { address: string; localBlocks: string[]; borrowed: string[]; pools: string[]; noExportPools?: string[] };
+  ipv6?: { address: string; localBlocks: string[]; pools: string[]; noExportPools?: string[] };
 }
 
 /** Name of the static protocol that holds this host's blocks. */
 const BLOCKS_PROTOCOL = 'calico_blocks';
+/** Calico's VXLAN device (agent/desired.ts VXLAN_DEVICE): its routes are never announced. */
+const VXLAN_IFACE = 'vxlan.calico';
 /** Names of the BGP templates sessions are built from. */
 const NODE_TEMPLATE = 'calico_node';
 const ROUTER_TEMPLATE = 'calico_router';
@@ -104,11 +108,10 @@ interface Checked {
   rrClusterId?: string;
   sessions: Session[];
   localBlocks: Cidr[];
-  borrowed: Cidr[];
   pools: Cidr[];
   noExportPools: Cidr[];
   timers: BgpTimers;
-  ipv6?: { address: string; localBlocks: string[]; borrowed: string[]; pools: string[]; noExportPools: string[] };
+  ipv6?: { address: string; localBlocks: string[]; pools: string[]; noExportPools: string[] };
 }
 
 /** Renders the whole BIRD 2 configuration for one host. Throws SimError on invalid input. */
@@ -131,9 +134,8 @@ export function renderBirdConfig(input: BirdInput): string {
     blocksSection(
       V4,
       c.localBlocks.map((b) => b.text),
-      c.borrowed.map((b) => b.text),
     ),
-    ...(c.ipv6 ? [blocksSection(V6, c.ipv6.localBlocks, c.ipv6.borrowed)] : []),
+    ...(c.ipv6 ? [blocksSection(V6, c.ipv6.localBlocks)] : []),
     ...(c.timers.bfd && (!c.timers.bfd.nodes || c.sessions.some((p) => bfdOn(c, p))) ? [bfdSection(c.timers.bfd)] : []),
     templateSection(c),
     sessionsSection(c),
@@ -195,17 +197,18 @@ function filtersSection(f: Family, pools: string[], blocks: string[], noExport: 
     '# (borrowed addresses, routes a route reflector passes on) as they are.',
     `filter calico_export_to_peers${x}`,
     '{',
+    `  if ifname = "${VXLAN_IFACE}" then reject;    # the VXLAN device's routes (learned from the kernel)`,
     ...noExport.map((p) => `  if net ~ [ ${p}+ ] then reject;    # disableBGPExport`),
     ...blocks.flatMap((b) => [`  if net = ${b} then accept;`, `  if net ~ ${b} then reject;`]),
     `  if calico_in_pool${x}() then accept;`,
     '  reject;',
     '}',
     '',
-    '# To the kernel: what was learned over BGP (it appears as `proto bird`).',
-    '# Local blocks are blackholed in the kernel by the agent, not by BIRD.',
+    '# To the kernel (as `proto bird`): what was learned over BGP, and the blackhole of each local block.',
     `filter calico_kernel_programming${x}`,
     '{',
     '  if source = RTS_BGP then accept;',
+    `  if proto = "${BLOCKS_PROTOCOL}${x}" then accept;`,
     '  reject;',
     '}',
   ];
@@ -220,35 +223,34 @@ function directSection(families: Family[]): string[] {
   return ['# Connected networks (not workload interfaces), for recursive next-hop resolution.', 'protocol direct {', ...families.map((f) => `  ${f.channel};`), '  interface -"cali*", "*";', '}'];
 }
 
+/** Calico's kernel protocol (bird.cfg.template): learns the routes others put in the kernel, and leaves BIRD's there when BIRD stops. */
 function kernelSection(f: Family, scanTimeS: number): string[] {
   return [
-    `# ${f.label} routes learned from peers go to the kernel; nothing is learned from it.`,
+    `# ${f.label}: BGP routes and local block blackholes go to the kernel; the agent's routes are learned from it.`,
     `protocol kernel kernel${f.suffix || '4'} {`,
+    '  learn;             # learn alien routes from the kernel (a borrowed workload address)',
+    "  persist;           # don't remove routes on BIRD shutdown",
+    `  scan time ${scanTimeS};`,
     `  ${f.channel} {`,
-    '    import none;',
+    '    import all;',
     `    export filter calico_kernel_programming${f.suffix};`,
     '  };',
-    '  merge paths on;    # ECMP when several peers announce a prefix',
-    `  scan time ${scanTimeS};`,
     '  graceful restart;',
+    '  merge paths on;    # ECMP when several peers announce a prefix',
     '}',
   ];
 }
 
 /**
- * One route per local block (exported as the aggregate) and per borrowed address (exported on
- * its own, so that peers send its traffic here rather than to the block's owner). They only
- * originate announcements: the kernel routes are the agent's (blackhole for a block, the
- * workload's veth for an address).
+ * One blackhole route per local block (bird_aggr.cfg.template): in the kernel, traffic to an
+ * address of the block no local workload has is dropped here; to peers, the block's aggregate.
  */
-function blocksSection(f: Family, blocks: string[], borrowed: string[]): string[] {
+function blocksSection(f: Family, blocks: string[]): string[] {
   return [
     blocks.length === 0 ? `# ${f.label} IPAM blocks of this host: none yet.` : `# ${f.label} IPAM blocks of this host.`,
     `protocol static ${BLOCKS_PROTOCOL}${f.suffix} {`,
     `  ${f.channel};`,
     ...blocks.map((b) => `  route ${b} blackhole;`),
-    ...(borrowed.length ? ["  # Addresses borrowed from other hosts' blocks."] : []),
-    ...borrowed.map((b) => `  route ${b} blackhole;`),
     '}',
   ];
 }
@@ -354,7 +356,6 @@ function checkInput(input: BirdInput): Checked {
     ...(rrClusterId ? { rrClusterId } : {}),
     sessions: sessions.sort((a, b) => a.addr - b.addr),
     localBlocks: sortedUnique(input.localBlocks.map((b) => parseCidr(b, `block of host ${host}`))),
-    borrowed: sortedUnique(input.borrowed.map((b) => parseCidr(b, `borrowed address of host ${host}`))),
     timers: checkTimers(input.timers ?? {}, host),
     ...(input.ipv6 ? { ipv6: checkIpv6(input.ipv6, host) } : {}),
     pools: sortedUnique(input.pools.map((p) => parseCidr(p, 'IP pool'))),
@@ -376,7 +377,6 @@ function checkIpv6(v6: NonNullable<BirdInput['ipv6']>, host: string): NonNullabl
   return {
     address: canonicalIp(v6.address),
     localBlocks: cidrs(v6.localBlocks, 'IPv6 block'),
-    borrowed: cidrs(v6.borrowed, 'IPv6 borrowed address'),
     pools: cidrs(v6.pools, 'IPv6 pool'),
     noExportPools: cidrs(v6.noExportPools ?? [], 'IPv6 pool without BGP export'),
   };

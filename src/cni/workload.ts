@@ -116,7 +116,7 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest, env: CniE
       `link set ${iface} up`,
       // `proto static`, not the agent's: until the endpoint record exists the agent would take
       // an agent-owned route it cannot explain for stale and delete it. It takes this one over
-      // (route replace … proto 80) once the record is there.
+      // (route replace … proto boot) once the record is there.
       `route replace ${ip}/32 dev ${iface} scope link proto static`,
       ...(ip6 ? [`route replace ${ip6}/128 dev ${iface} proto static`] : []),
     ]);

@@ -1,4 +1,5 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { AGENT_ROUTE_PROTO, isAgentDevice } from '../agent/desired.js';
 import { desiredSessions } from '../bgp/peers.js';
 import { readSnapshot } from '../datastore/snapshot.js';
 import { junitXml, type JunitSuite } from '../report/junit.js';
@@ -206,11 +207,16 @@ async function controlPlaneChecks(suite: string, state: LabState, st: LabStatus)
   const up = new Set(st.bgp.filter((b) => b.state === 'Established').map((b) => `${b.host}→${b.peerIp}`));
   const down = want.filter((w) => !up.has(w));
   const missing = await withDatastore(state, (ds) => missingRoutes(ds, state));
-  // Inter-host routes must come from BGP: no agent-owned (proto 80) route points at another host.
+  // Inter-host routes must come from BGP: no agent-owned route (proto boot, on the agent's devices)
+  // points at another host.
   const engineMade = (
     await Promise.all(
       state.hosts.map(async (h) =>
-        (await ipJsonIn<{ dst: string; gateway?: string }[]>(backendOf(state), h.netns, ['route', 'show', 'proto', '80'])).filter((r) => r.gateway).map((r) => `${h.name}: ${r.dst} via ${r.gateway}`),
+        (
+          await ipJsonIn<{ dst: string; gateway?: string; dev?: string }[]>(backendOf(state), h.netns, ['route', 'show', 'proto', AGENT_ROUTE_PROTO])
+        )
+          .filter((r) => r.gateway && isAgentDevice(r.dev))
+          .map((r) => `${h.name}: ${r.dst} via ${r.gateway}`),
       ),
     )
   ).flat();

@@ -43,7 +43,7 @@ export async function quickstart(opts: { name?: string; backend?: string; report
         st.workloads.map((w) => [w.name, w.host, w.ip, w.interface]),
       ),
     );
-    print('\n== routes learned by BGP (proto bird) and programmed by the agent (proto 80)');
+    print("\n== routes, as on a Calico node: other hosts' blocks learned by BGP and this host's blocks' blackholes (proto bird, BIRD's), workload routes (the agent's: proto boot, not printed)");
     for (const h of state.hosts) {
       print(`-- ${h.name}`);
       print((await runner.exec(h.netns, ['ip', 'route', 'show'])).stdout.trimEnd());

@@ -57,7 +57,7 @@ describe('agents shared by groups of hosts (one process, one datastore watch, ma
     const host2 = state.hosts.find((h) => h.name === 'host2')!;
     await execa('ip', ['-n', host2.netns, 'route', 'del', `${w2.ip}/32`]);
     expect(await heal(readLabState(LAB))).toEqual(['agents@agents-1']);
-    await waitFor('the route repaired by the restarted process', async () => (await ipRoutes(host2.netns, 'proto', '80')).some((r) => r.dst === w2.ip), 10_000, 100);
+    await waitFor('the route repaired by the restarted process', async () => (await ipRoutes(host2.netns, 'proto', 'boot')).some((r) => r.dst === w2.ip), 10_000, 100);
     const after = await status(readLabState(LAB));
     expect(after.hosts[0]!.agent.pid).toBe(after.hosts[1]!.agent.pid);
     expect(after.healthy).toBe(true);

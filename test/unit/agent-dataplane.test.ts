@@ -57,7 +57,7 @@ class FakeKernel implements CommandRunner {
     if (failure !== undefined) return { stdout: '', stderr: failure, exitCode: 1 };
     if (argv[0] === 'nsenter' && argv[1]?.startsWith('--net=') && argv[2] === '--') return this.answer(argv.slice(3), input);
     const ip = argv[0] === 'ip' && argv[1] === '-n' ? ['ip', ...argv.slice(3)] : argv;
-    const show = /^ip -j -([46]) route show proto (\d+)$/.exec(ip.join(' '));
+    const show = /^ip -j -([46]) route show proto (\w+)$/.exec(ip.join(' '));
     if (show) return ok(JSON.stringify(this.show(show[1] === '6' ? 6 : 4, show[2]!)));
     if (ip.join(' ') === 'ip -j link show') return ok(JSON.stringify(this.links.map((ifname, i) => ({ ifname, ifindex: this.ifindex.get(ifname) ?? i + 1 }))));
     if (ip.join(' ') === 'ip -force -batch -') return this.batch(input);
@@ -138,14 +138,12 @@ const desired = (routes: DesiredRoute[], workloadIfaces: string[]): DesiredState
   policy: EMPTY_POLICY,
   policyDataplane: 'iptables',
   policyProblems: [],
-  bird: { host: 'h1', routerId: '198.18.0.11', asNumber: 64512, sessions: [], localBlocks: [], borrowed: [], pools: [] },
+  bird: { host: 'h1', routerId: '198.18.0.11', asNumber: 64512, sessions: [], localBlocks: [], pools: [] },
 });
 
-/** Host h1: two blocks (v4, v6), three workloads, of which cali3's veth does not exist yet. */
+/** Host h1: three workloads, of which cali3's veth does not exist yet (its blocks' blackholes are BIRD's). */
 const H1 = desired(
   [
-    { dst: '198.19.0.0/26', type: 'blackhole' },
-    { dst: 'fd00:10::/122', type: 'blackhole' },
     { dst: '198.19.0.1/32', type: 'unicast', dev: 'cali1' },
     { dst: '198.19.0.2/32', type: 'unicast', dev: 'cali2' },
     { dst: 'fd00:10::1/128', type: 'unicast', dev: 'cali1' },
@@ -156,8 +154,6 @@ const H1 = desired(
 const LINKS = ['lo', 'eth0', 'cali1', 'cali2'];
 
 const H1_BATCH = `${[
-  `route replace blackhole 198.19.0.0/26 proto ${P}`,
-  `route replace blackhole fd00:10::/122 proto ${P}`,
   `route replace 198.19.0.1/32 dev cali1 scope link proto ${P}`,
   `route replace 198.19.0.2/32 dev cali2 scope link proto ${P}`,
   `route replace fd00:10::1/128 dev cali1 proto ${P}`,
@@ -165,17 +161,21 @@ const H1_BATCH = `${[
 
 /** What the kernel holds once H1 is applied. */
 const H1_KERNEL: KernelRoute[] = [
-  { type: 'blackhole', dst: '198.19.0.0/26', protocol: String(P) },
-  { type: 'blackhole', dst: 'fd00:10::/122', protocol: String(P) },
   { dst: '198.19.0.1/32', dev: 'cali1', protocol: String(P), scope: 'link' },
   { dst: '198.19.0.2/32', dev: 'cali2', protocol: String(P), scope: 'link' },
   { dst: 'fd00:10::1/128', dev: 'cali1', protocol: String(P) },
 ];
 
-/** Routes that are not the agent's (other protocol numbers): never read as ours, never touched. */
+/**
+ * Routes that are not the agent's: other protocols (the CNI's `static`, BIRD's blackhole and BGP
+ * routes, the kernel's), and `boot` routes on other devices (the default route): never read as
+ * ours, never touched.
+ */
 const FOREIGN: KernelRoute[] = [
   { dst: '198.18.0.0/16', dev: 'eth0', protocol: 'kernel', scope: 'link' },
+  { dst: 'default', gateway: '198.18.0.1', dev: 'eth0', protocol: String(P) },
   { dst: '198.19.0.128/26', gateway: '198.18.0.12', dev: 'eth0', protocol: 'bird' },
+  { type: 'blackhole', dst: '198.19.0.0/26', protocol: 'bird' },
   { dst: '198.19.0.5/32', dev: 'calistatic', protocol: 'static', scope: 'link' },
 ];
 
@@ -205,11 +205,11 @@ interface Case {
 const converged: ApplyResult = { added: 0, removed: 0, skipped: 1, policy: { chains: 0, sets: 0 } };
 /** The first apply rewrites the whole ruleset: how many chains that is, is the compiler's business. */
 const wholeRuleset = { chains: expect.any(Number) as number, sets: expect.any(Number) as number };
-const fromEmpty = (policy = wholeRuleset): ApplyResult => ({ added: 5, removed: 0, skipped: 1, policy });
+const fromEmpty = (policy = wholeRuleset): ApplyResult => ({ added: 3, removed: 0, skipped: 1, policy });
 
 const cases: Case[] = [
   {
-    name: 'from an empty kernel, one batch adds the workload routes and the blackholes (not the workload whose veth is missing)',
+    name: 'from an empty kernel, one batch adds the workload routes (not the workload whose veth is missing)',
     kernel: [],
     steps: [{ batch: H1_BATCH, result: fromEmpty() }],
     after: H1_KERNEL,
@@ -232,10 +232,9 @@ const cases: Case[] = [
         before: (k) => {
           k.routes = k.routes.filter((r) => r.dst !== '198.19.0.2/32');
           k.routes.push({ dst: '198.19.0.9/32', dev: 'caligone', protocol: String(P), scope: 'link' });
-          k.routes.push({ type: 'blackhole', dst: '198.19.0.64/26', protocol: String(P) });
         },
-        batch: `${[`route del 198.19.0.9/32 proto ${P}`, `route del blackhole 198.19.0.64/26 proto ${P}`, `route replace 198.19.0.2/32 dev cali2 scope link proto ${P}`].join('\n')}\n`,
-        result: { added: 1, removed: 2, skipped: 1, policy: { chains: 0, sets: 0 } },
+        batch: `${[`route del 198.19.0.9/32 dev caligone proto ${P}`, `route replace 198.19.0.2/32 dev cali2 scope link proto ${P}`].join('\n')}\n`,
+        result: { added: 1, removed: 1, skipped: 1, policy: { chains: 0, sets: 0 } },
       },
       { batch: null, result: converged, noWrite: true },
     ],
@@ -314,14 +313,12 @@ describe('Dataplane.apply against a fake kernel', () => {
     expect(byDst(kernel.routes)).toEqual(byDst(after));
   });
 
-  it('reads only the routes with its protocol number, and tells host routes from prefixes', async () => {
+  it("reads only its protocol's routes on workload interfaces (Felix owns its interfaces' routes), and tells host routes from prefixes", async () => {
     const kernel = new FakeKernel([...FOREIGN, ...H1_KERNEL], [...LINKS]);
     const dp = new Dataplane(undefined, { runner: kernel, procSys: new FakeProcSys() });
     expect(await dp.readRoutes()).toEqual([
-      { dst: '198.19.0.0/26', type: 'blackhole' },
       { dst: '198.19.0.1/32', type: 'unicast', dev: 'cali1' },
       { dst: '198.19.0.2/32', type: 'unicast', dev: 'cali2' },
-      { dst: 'fd00:10::/122', type: 'blackhole' },
       { dst: 'fd00:10::1/128', type: 'unicast', dev: 'cali1' },
     ]);
     expect(kernel.calls.map((c) => c.argv.join(' '))).toEqual([`ip -j -4 route show proto ${P}`, `ip -j -6 route show proto ${P}`]);

@@ -35,13 +35,10 @@ const snap: Snapshot = {
 };
 
 describe('agent desired state (pure)', () => {
-  it('a blackhole per local block, a scope-link /32 per local workload, nothing of other hosts', () => {
+  it("a scope-link /32 per local workload, nothing of other hosts; the blocks' blackholes are BIRD's", () => {
     const d = computeDesired(snap, 'h1');
-    expect(d.routes).toEqual([
-      { dst: '198.19.0.0/26', type: 'blackhole' },
-      { dst: '198.19.0.64/26', type: 'blackhole' },
-      { dst: '198.19.0.1/32', type: 'unicast', dev: 'caliaaaaaaaaaaa' },
-    ]);
+    expect(d.routes).toEqual([{ dst: '198.19.0.1/32', type: 'unicast', dev: 'caliaaaaaaaaaaa' }]);
+    expect(d.bird.localBlocks).toEqual(['198.19.0.0/26', '198.19.0.64/26']);
     expect(d.workloadIfaces).toEqual(['caliaaaaaaaaaaa']);
   });
 
@@ -64,7 +61,6 @@ describe('agent desired state (pure)', () => {
         },
       ],
       localBlocks: ['198.19.0.0/26', '198.19.0.64/26'],
-      borrowed: [],
       pools: ['198.19.0.0/16'],
       timers: {},
     });
@@ -103,23 +99,14 @@ describe('route reconciliation (pure)', () => {
 
   it('repairs a missing route, moves a route to the right device, removes a stale one, in one batch', () => {
     const actual = [
-      { dst: '198.19.0.0/26', type: 'blackhole' as const },
       { dst: '198.19.0.1/32', type: 'unicast' as const, dev: 'caliold00000000' },
       { dst: '198.19.0.9/32', type: 'unicast' as const, dev: 'caligone0000000' },
     ];
     const { put, del } = diffRoutes(desired, actual);
-    expect(put.map((r) => r.dst)).toEqual(['198.19.0.64/26', '198.19.0.1/32']);
+    expect(put.map((r) => r.dst)).toEqual(['198.19.0.1/32']);
     expect(del.map((r) => r.dst)).toEqual(['198.19.0.9/32']);
-    expect(routeLines(put, del)).toEqual([
-      'route del 198.19.0.9/32 proto 80',
-      'route replace blackhole 198.19.0.64/26 proto 80',
-      'route replace 198.19.0.1/32 dev caliaaaaaaaaaaa scope link proto 80',
-    ]);
-  });
-
-  it('a block that became a workload route (or back) is replaced, not left as is', () => {
-    const { put } = diffRoutes([{ dst: '198.19.0.0/26', type: 'blackhole' }], [{ dst: '198.19.0.0/26', type: 'unicast', dev: 'x' }]);
-    expect(put).toEqual([{ dst: '198.19.0.0/26', type: 'blackhole' }]);
+    // proto boot: Felix's DeviceRouteProtocol (3), which `ip route` does not print.
+    expect(routeLines(put, del)).toEqual(['route del 198.19.0.9/32 dev caligone0000000 proto boot', 'route replace 198.19.0.1/32 dev caliaaaaaaaaaaa scope link proto boot']);
   });
 });
 
@@ -132,7 +119,7 @@ describe('VXLAN mode and natOutgoing (the overlay baseline and the negative cont
     expect(d.vxlan).toEqual({ localIp: '198.18.0.11', mac: '66:00:c6:12:00:0b', peers: [{ ip: '198.18.0.12', mac: '66:00:c6:12:00:0c' }] });
     expect(computeDesired(snap, 'h1').vxlan).toBeUndefined();
     expect(routeLines([{ dst: '198.19.0.128/26', type: 'unicast', dev: 'vxlan.calico', via: '198.18.0.12' }], [])).toEqual([
-      'route replace 198.19.0.128/26 via 198.18.0.12 dev vxlan.calico onlink proto 80',
+      'route replace 198.19.0.128/26 via 198.18.0.12 dev vxlan.calico onlink proto boot',
     ]);
   });
 

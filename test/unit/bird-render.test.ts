@@ -192,15 +192,22 @@ describe('renderBirdConfig: content', () => {
     expect(filter).toContain('if calico_in_pool() then accept;');
   });
 
-  it('announces a borrowed address on its own, from the borrower only', () => {
-    expect(inputFor(borrowing, 'h1').borrowed).toEqual(['198.19.0.0/32']);
-    expect(renderBirdConfig(inputFor(borrowing, 'h1'))).toContain('  route 198.19.0.0/32 blackhole;');
-    expect(inputFor(borrowing, 'h2').borrowed).toEqual([]);
+  it("a borrowed address is announced from the kernel, as Calico's: learn; persist; the blocks' blackholes go to the kernel", () => {
+    // The borrower's workload route (the agent's) is learned by the kernel protocol and, being in
+    // a pool but in no local block, exported by the pool rule; nothing of it is static.
+    const text = renderBirdConfig(inputFor(borrowing, 'h1'));
+    expect(text).not.toContain('198.19.0.0/32');
+    expect(text).toMatch(/protocol kernel kernel4 \{\n {2}learn;[^\n]*\n {2}persist;[^\n]*\n {2}scan time 2;\n {2}ipv4 \{\n {4}import all;\n {4}export filter calico_kernel_programming;/);
+    const kernelFilter = text.slice(text.indexOf('filter calico_kernel_programming'), text.indexOf('\n}', text.indexOf('filter calico_kernel_programming')));
+    expect(kernelFilter).toContain('if source = RTS_BGP then accept;');
+    expect(kernelFilter).toContain('if proto = "calico_blocks" then accept;');
+    // The VXLAN device's routes, learned from the kernel, are never announced (reject_tunnel_routes).
+    expect(text).toContain('if ifname = "vxlan.calico" then reject;');
   });
 
   it('dual stack: IPv6 channels on the same sessions, announcing the IPv6 fabric address as next hop', () => {
     const input = inputFor(dual, 'h1');
-    expect(input.ipv6).toEqual({ address: '2001:db8:f::9', localBlocks: ['2001:db8:1::40/122'], borrowed: [], pools: ['2001:db8:1::/48'] });
+    expect(input.ipv6).toEqual({ address: '2001:db8:f::9', localBlocks: ['2001:db8:1::40/122'], pools: ['2001:db8:1::/48'] });
     const text = renderBirdConfig(input);
     expect(text.match(/protocol bgp /g)).toHaveLength(1); // one session carries both families
     expect(text).toContain('next hop address 2001:db8:f::9;');
