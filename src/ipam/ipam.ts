@@ -3,14 +3,16 @@
  * (affinity) in one transaction, and addresses are taken from a block by compare-and-swap on the
  * block record. Any number of allocators, in any number of processes, may run at once.
  *
- * As in Calico: IPv4 and IPv6 pools side by side; a host whose blocks are full and that may not
- * claim another (none left, or its `maxBlocksPerHost` reached) borrows an address from another
- * host's block unless `strictAffinity` is set; the block keeps its owner.
+ * As in Calico (libcalico-go/lib/ipam/ipam.go): IPv4 and IPv6 pools side by side; a host whose
+ * blocks are full claims another, up to `maxBlocksPerHost` (0: Calico's default 20) — at the limit
+ * it gets an error, it does not borrow; when no block is left to claim (or autoAllocateBlocks is
+ * off) it borrows an address from another host's block unless `strictAffinity` is set; the block
+ * keeps its owner.
  */
 import { affinityFromKey, cidrFromKey, keys } from '../datastore/keys.js';
 import type { Datastore, Versioned } from '../datastore/store.js';
 import type { AllocationBlock, BlockAffinity, CalicoNode, IPPool, WorkloadEndpoint } from '../model/resources.js';
-import { blockPrefixRange } from '../model/block-size.js';
+import { blockPrefixRange, DEFAULT_MAX_BLOCKS_PER_HOST } from '../model/block-size.js';
 import { IpamError } from '../util/errors.js';
 import { assignInBlock, blockAllocations, blockUsage, hostAffinity, isEmpty, newBlock, releaseInBlock } from './blocks.js';
 import { blockOf, canonicalIp, cidrContains, cidrsOverlap, compareCidrs, eachBlock, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
@@ -136,15 +138,24 @@ export class Ipam {
       const outcome = await this.assignFromAffineBlocks(req.host, req.handleId, attrs, pools);
       if (outcome === 'conflict') continue;
       if (!('full' in outcome)) return outcome;
-      const limited = config.maxBlocksPerHost > 0 && outcome.owned >= config.maxBlocksPerHost;
-      // The claimed block is used by the next pass (or by a concurrent allocator of the host).
-      if (config.autoAllocateBlocks && !limited && (await this.claimBlock(req.host, pools))) continue;
+      if (config.autoAllocateBlocks) {
+        // Calico's rule (libcalico-go/lib/ipam/ipam.go): at the block limit a host gets an error
+        // ("limit of N blocks reached for this node"), it does not borrow.
+        const limit = config.maxBlocksPerHost || DEFAULT_MAX_BLOCKS_PER_HOST;
+        if (outcome.owned >= limit) {
+          throw new IpamError(
+            `host ${req.host}: need to allocate an IPAM block but could not - limit of ${limit} blocks reached for this node (ipam.maxBlocksPerHost${config.maxBlocksPerHost ? '' : `, unset: Calico's default ${DEFAULT_MAX_BLOCKS_PER_HOST}`}); its blocks are full`,
+          );
+        }
+        // The claimed block is used by the next pass (or by a concurrent allocator of the host).
+        if (await this.claimBlock(req.host, pools)) continue;
+      }
       if (!config.strictAffinity) {
         const borrowed = await this.borrow(req.host, req.handleId, attrs, pools);
         if (borrowed === 'conflict') continue;
         if (borrowed) return borrowed;
       }
-      throw new IpamError(exhaustedMessage(req.host, pools, config, limited ? outcome.owned : undefined));
+      throw new IpamError(exhaustedMessage(req.host, pools, config));
     }
     throw new IpamError(`could not assign an address to host ${req.host}: lost ${MAX_ATTEMPTS} races for its IPAM blocks`);
   }
@@ -322,18 +333,11 @@ function decodeConfig(r: IpamConfigRecord | undefined): IpamConfig {
   };
 }
 
-/** Why no address could be found, in one line. `owned` is set when the block limit stopped a claim. */
-function exhaustedMessage(host: string, pools: IPPool[], config: IpamConfig, owned: number | undefined): string {
+/** Why no address could be found, in one line. */
+function exhaustedMessage(host: string, pools: IPPool[], config: IpamConfig): string {
   const cidrs = pools.map((p) => p.spec.cidr).join(', ');
-  let why: string;
-  if (owned !== undefined) {
-    why = `host ${host} owns ${owned} block(s), the limit set by maxBlocksPerHost, and they are full`;
-  } else if (!config.autoAllocateBlocks) {
-    why = `host ${host} has no free address in its blocks and may not claim one (autoAllocateBlocks is off)`;
-  } else {
-    why = `no free block for host ${host}`;
-  }
-  const head = owned === undefined && config.autoAllocateBlocks ? `IP pool(s) ${cidrs} exhausted: ` : `IP pool(s) ${cidrs}: `;
+  const why = config.autoAllocateBlocks ? `no free block for host ${host}` : `host ${host} has no free address in its blocks and may not claim one (autoAllocateBlocks is off)`;
+  const head = config.autoAllocateBlocks ? `IP pool(s) ${cidrs} exhausted: ` : `IP pool(s) ${cidrs}: `;
   const tail = config.strictAffinity ? '; borrowing is disabled by strict affinity' : ', and no other block has a free address to borrow';
   return head + why + tail;
 }

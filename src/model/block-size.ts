@@ -15,3 +15,9 @@ export const DEFAULT_BLOCK_SIZE: Readonly<Record<IpFamily, number>> = { 4: 26, 6
 export function blockPrefixRange(family: IpFamily): { min: number; max: number } {
   return family === 4 ? { min: MIN_BLOCK_PREFIX_V4, max: familyBits(4) } : { min: MIN_BLOCK_PREFIX_V6, max: familyBits(6) };
 }
+
+/**
+ * The blocks a host may hold when IPAMConfig.maxBlocksPerHost is 0 (unset): Calico's IPAM
+ * defaults to 20 (libcalico-go/lib/ipam/ipam.go: "defaulting to reasonable limit").
+ */
+export const DEFAULT_MAX_BLOCKS_PER_HOST = 20;

@@ -1,17 +1,18 @@
 /**
  * Whether a topology's pools can hold its workloads, decided before anything is built (pure).
  * Every workload takes one address of each family that has a pool. IPAM (src/ipam/ipam.ts) hands
- * a host addresses from its own blocks, claims a new block when they are full (at most
- * ipam.maxBlocksPerHost blocks, when set), and else, unless ipam.strictAffinity, borrows a free
- * address of a block another host claimed. Hosts build their workloads in parallel, so only what
- * fails whatever the order is refused here:
+ * a host addresses from its own blocks, claims a new block when they are full — and fails once it
+ * holds ipam.maxBlocksPerHost blocks (0: Calico's default, 20), without borrowing — and, when no
+ * block is left to claim, borrows a free address of another host's block unless
+ * ipam.strictAffinity. Hosts build their workloads in parallel, so only what fails whatever the
+ * order is refused here (a host held to its own blocks is assumed: borrowing only happens once
+ * the pools have no free block, which a topology rarely arranges on purpose):
  * - more workloads than the pools have addresses;
+ * - a host needing more blocks than maxBlocksPerHost;
  * - with strictAffinity, more blocks than the pools have (each host with workloads needs its own:
- *   hosts × block size may exceed a pool the workloads alone would fit in), or a host needing
- *   more blocks than maxBlocksPerHost;
- * - with maxBlocksPerHost and borrowing, more workloads than the blocks the hosts may claim hold
- *   (nothing is borrowed from a block no host claimed).
+ *   hosts × block size may exceed a pool the workloads alone would fit in).
  */
+import { DEFAULT_MAX_BLOCKS_PER_HOST } from './block-size.js';
 import { familyBits, parseCidr } from '../net/cidr.js';
 
 export interface PoolCapacityInput {
@@ -40,7 +41,8 @@ export function poolCapacityProblems(input: PoolCapacityInput): PoolCapacityProb
   const hosts = input.workloadsPerHost.filter((h) => h.workloads > 0);
   const total = hosts.reduce((n, h) => n + h.workloads, 0);
   if (total === 0) return [];
-  const { strictAffinity, maxBlocksPerHost: limit } = input.ipam;
+  const { strictAffinity, maxBlocksPerHost: asked } = input.ipam;
+  const limit = asked || DEFAULT_MAX_BLOCKS_PER_HOST;
   for (const family of [4, 6] as const) {
     const pools = input.pools.map((p) => ({ ...p, parsed: parseCidr(p.cidr) })).filter((p) => (p.parsed.bits === 32 ? 4 : 6) === family);
     if (pools.length === 0) continue;
@@ -61,36 +63,20 @@ export function poolCapacityProblems(input: PoolCapacityInput): PoolCapacityProb
       });
       continue;
     }
+    const tooMany = uniform ? hosts.find((h) => Math.ceil(h.workloads / uniform.size) > limit) : undefined;
+    if (tooMany && uniform) {
+      problems.push({
+        field: tooMany.field,
+        why: `host ${tooMany.host} has ${plural(tooMany.workloads, 'workload')}, but a host may hold at most ${plural(limit, 'block')} (ipam.maxBlocksPerHost${asked ? '' : `, Calico's default ${DEFAULT_MAX_BLOCKS_PER_HOST}`}) of ${plural(uniform.size, `IPv${family} address`, `IPv${family} addresses`)} (/${uniform.blockSize}): ${plural(limit * uniform.size, 'address', 'addresses')}; it needs ${plural(Math.ceil(tooMany.workloads / uniform.size), 'block')}`,
+      });
+      continue;
+    }
     if (strictAffinity) {
-      const tooMany = limit > 0 && uniform ? hosts.find((h) => Math.ceil(h.workloads / uniform.size) > limit) : undefined;
-      if (tooMany && uniform) {
-        problems.push({
-          field: tooMany.field,
-          why: `host ${tooMany.host} has ${plural(tooMany.workloads, 'workload')}, but with ipam.strictAffinity it takes addresses from its own blocks only, at most ${plural(limit, 'block')} (ipam.maxBlocksPerHost) of ${plural(uniform.size, `IPv${family} address`, `IPv${family} addresses`)} (/${uniform.blockSize}): ${plural(limit * uniform.size, 'address', 'addresses')}; it needs ${plural(Math.ceil(tooMany.workloads / uniform.size), 'block')}`,
-        });
-        continue;
-      }
       const needed = uniform ? hosts.reduce((n, h) => n + Math.ceil(h.workloads / uniform.size), 0) : hosts.length;
       if (needed > blockCount) {
         problems.push({
           field: 'pools',
           why: `${held} in ${plural(blockCount, 'block')}${uniform ? ` of /${uniform.blockSize}` : ''}; with ipam.strictAffinity each host takes addresses from its own blocks only, and the ${plural(hosts.length, 'host')} with workloads need ${uniform ? '' : 'at least '}${plural(needed, 'block')}${poolFor(needed)}`,
-        });
-      }
-      continue;
-    }
-    if (limit > 0) {
-      // Borrowing takes only from blocks some host claimed: at most `limit` per host with workloads.
-      const claimable = Math.min(blockCount, hosts.length * limit);
-      const largest = blocks
-        .flatMap((b) => Array.from({ length: Math.min(b.count, claimable) }, () => b.size))
-        .sort((a, b) => b - a)
-        .slice(0, claimable);
-      const reachable = largest.reduce((n, s) => n + s, 0);
-      if (total > reachable) {
-        problems.push({
-          field: 'ipam.maxBlocksPerHost',
-          why: `the ${plural(hosts.length, 'host')} with workloads may claim at most ${plural(limit, 'block')} each: ${claimable.toLocaleString('en-US')} of the ${plural(blockCount, 'block')} of the IPv${family} pool${pools.length > 1 ? 's' : ''} (${cidrs}), ${plural(reachable, `IPv${family} address`, `IPv${family} addresses`)}; addresses are borrowed only from claimed blocks, and the ${plural(total, 'workload')} need ${total.toLocaleString('en-US')}${uniform ? ` (a maxBlocksPerHost of ${Math.ceil(Math.ceil(total / uniform.size) / hosts.length)} or more)` : ''}`,
         });
       }
     }

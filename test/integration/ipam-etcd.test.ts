@@ -377,7 +377,6 @@ describe('IPAM config, borrowing and strict affinity', () => {
 
   it("borrows from another host's block once its own is full; strict affinity refuses; release leaves the owner's block", async () => {
     await ipam.ensurePool(pool('two-blocks', '198.19.0.0/25', 26));
-    await ipam.setIpamConfig({ maxBlocksPerHost: 1 });
     const mine = await assignMany('host-a', 64);
     expect(new Set(mine.map((a) => a.block))).toEqual(new Set(['198.19.0.0/26']));
     expect(await ipam.autoAssign({ host: 'host-b', handleId: 'host-b.0' })).toEqual({ ip: '198.19.0.64', block: '198.19.0.64/26' });
@@ -400,10 +399,6 @@ describe('IPAM config, borrowing and strict affinity', () => {
 
     // Strict affinity: no borrowing, and the error says why.
     await ipam.setIpamConfig({ strictAffinity: true });
-    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'host-a.65' })).rejects.toThrow(
-      new IpamError('IP pool(s) 198.19.0.0/25: host host-a owns 1 block(s), the limit set by maxBlocksPerHost, and they are full; borrowing is disabled by strict affinity'),
-    );
-    await ipam.setIpamConfig({ maxBlocksPerHost: 0 });
     await expect(ipam.autoAssign({ host: 'host-a', handleId: 'host-a.65' })).rejects.toThrow(
       new IpamError('IP pool(s) 198.19.0.0/25 exhausted: no free block for host host-a; borrowing is disabled by strict affinity'),
     );
@@ -439,19 +434,26 @@ describe('IPAM config, borrowing and strict affinity', () => {
     expect(await ipam.releaseEmptyBlocks('host-b')).toEqual(['198.19.0.64/26']);
   });
 
-  it('maxBlocksPerHost makes a host borrow (least used block first) even while blocks are free', async () => {
+  it("at maxBlocksPerHost a host gets Calico's block-limit error even while blocks are free (libcalico-go ipam.go ErrBlockLimit); a host that may not claim borrows, least used block first", async () => {
     await ipam.ensurePool(pool('four-blocks', '198.19.0.0/24', 26));
     await ipam.setIpamConfig({ maxBlocksPerHost: 1 });
     await assignMany('host-b', 3); // 198.19.0.0/26
     await assignMany('host-c', 1); // 198.19.0.64/26
     await assignMany('host-a', 64); // 198.19.0.128/26, full
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x' })).rejects.toThrow(
+      new IpamError('host host-a: need to allocate an IPAM block but could not - limit of 1 blocks reached for this node (ipam.maxBlocksPerHost); its blocks are full'),
+    );
+    // Unset (0) stays 0 in the record: the limit is then Calico's default, 20.
+    await ipam.setIpamConfig({ maxBlocksPerHost: 0 });
+    expect((await ipam.getIpamConfig()).maxBlocksPerHost).toBe(0);
+    await ipam.setIpamConfig({ maxBlocksPerHost: 1, autoAllocateBlocks: false });
     expect(await ipam.autoAssign({ host: 'host-a', handleId: 'x' })).toEqual({ ip: '198.19.0.65', block: '198.19.0.64/26', borrowed: true });
     expect(await ipam.autoAssign({ host: 'host-a', handleId: 'y' })).toEqual({ ip: '198.19.0.66', block: '198.19.0.64/26', borrowed: true });
     // Tie (3 and 3 used): address order.
     expect(await ipam.autoAssign({ host: 'host-a', handleId: 'z' })).toEqual({ ip: '198.19.0.3', block: '198.19.0.0/26', borrowed: true });
     expect(await ipam.hostBlocks('host-a')).toEqual(['198.19.0.128/26']);
-    // Lifting the limit lets the host claim the free block again.
-    await ipam.setIpamConfig({ maxBlocksPerHost: 0 });
+    // Lifting the limit, claims allowed: the host claims the free block again.
+    await ipam.setIpamConfig({ maxBlocksPerHost: 0, autoAllocateBlocks: true });
     expect(await ipam.autoAssign({ host: 'host-a', handleId: 'w' })).toEqual({ ip: '198.19.0.192', block: '198.19.0.192/26' });
   });
 

@@ -20,19 +20,19 @@ afterAll(async () => {
 const endpoints = (st: Awaited<ReturnType<typeof status>>) => st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip }));
 
 describe('a running lab changes', () => {
-  it('borrowing: a host at its block limit borrows a /32 that every other host routes to it', async () => {
+  it('borrowing: a host whose block is full, with no block left to claim, borrows a /32 that every other host routes to it', async () => {
     await down('t-borrow');
     const { state } = await up(resolveTopology('test/fixtures/borrowing.yaml'), { name: 't-borrow' });
     const wep = await addLabWorkload(state, 'a5', 'host1');
     const ip = wep.spec.ipNetworks[0]!.split('/')[0]!;
     const owner = await withDatastore(state, async (ds) => {
       const blocks = (await ds.list<{ cidr: string; affinity: string }>(keys.blocks)).items.map((i) => i.value);
-      expect(blocks).toHaveLength(3); // no fourth block: host1 may own one only
+      expect(blocks).toHaveLength(4); // the pool's four: none left for host1 to claim
       return blocks.find((x) => x.cidr === blockOf(ip, 30))!.affinity.slice(5);
     });
     expect(owner).not.toBe('host1');
     // The /32 is learned by BGP from host1 everywhere (more specific than the owner's /30).
-    for (const h of ['host2', 'host3']) {
+    for (const h of ['host2', 'host3', 'host4']) {
       await waitFor(`${h} to learn ${ip}/32 from host1`, async () => (await ipRoutes(`csim_t-borrow_h_${h}`, 'proto', 'bird')).some((r) => r.dst === ip && r.gateway === '198.18.0.11'), 5_000, 50);
     }
     const st = await status(readLabState('t-borrow'));

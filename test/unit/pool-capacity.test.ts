@@ -41,19 +41,13 @@ describe('pools too small for the workloads are refused before anything is built
     expect(parseTopology(`pools: [{cidr: 198.19.0.0/26, blockSize: 26}]\n${hosts(2, 1)}`, 't.yaml').workloads).toHaveLength(2);
   });
 
-  it('a host needing more blocks than maxBlocksPerHost allows, with strict affinity: that host', () => {
+  it('a host needing more blocks than maxBlocksPerHost allows: that host (Calico errs at the limit, it does not borrow)', () => {
     expect(
       refused(`pools: [{cidr: 198.19.0.0/24, blockSize: 30}]\nipam: {strictAffinity: true, maxBlocksPerHost: 2}\n${hosts(1, 2)}${hosts(1, 9).replace('hosts:\n', '').replaceAll('h0', 'x0')}`),
-    ).toBe(
-      't.yaml: hosts[1].workloads: host x0 has 9 workloads, but with ipam.strictAffinity it takes addresses from its own blocks only, at most 2 blocks (ipam.maxBlocksPerHost) of 4 IPv4 addresses (/30): 8 addresses; it needs 3 blocks',
-    );
-  });
-
-  it('maxBlocksPerHost with borrowing: only what the claimed blocks hold can be borrowed', () => {
-    expect(
-      refused(`pools: [{cidr: 198.19.0.0/28, blockSize: 30}]\nipam: {maxBlocksPerHost: 1}\nhosts: [{name: a, workloads: [a1, a2, a3, a4, a5, a6, a7, a8, a9, a10]}, {name: b, workloads: [b1]}]\n`),
-    ).toBe(
-      't.yaml: ipam.maxBlocksPerHost: the 2 hosts with workloads may claim at most 1 block each: 2 of the 4 blocks of the IPv4 pool (198.19.0.0/28), 8 IPv4 addresses; addresses are borrowed only from claimed blocks, and the 11 workloads need 11 (a maxBlocksPerHost of 2 or more)',
+    ).toBe('t.yaml: hosts[1].workloads: host x0 has 9 workloads, but a host may hold at most 2 blocks (ipam.maxBlocksPerHost) of 4 IPv4 addresses (/30): 8 addresses; it needs 3 blocks');
+    // Without strict affinity too, and with maxBlocksPerHost unset: Calico's default of 20.
+    expect(refused(`pools: [{cidr: 198.19.0.0/24, blockSize: 31}]\nhosts: [{name: a, workloads: [${Array.from({ length: 41 }, (_, i) => `a${i}`).join(', ')}]}]\n`)).toBe(
+      "t.yaml: hosts[0].workloads: host a has 41 workloads, but a host may hold at most 20 blocks (ipam.maxBlocksPerHost, Calico's default 20) of 2 IPv4 addresses (/31): 40 addresses; it needs 21 blocks",
     );
   });
 
