@@ -121,6 +121,21 @@ export function ctlCommands(program: Command): void {
       print(o.output === 'table' ? formatIpamShow(blocks) : await machineText(ipamShowJson(blocks), o.output));
     });
   ctlIpam
+    .command('release')
+    .description("free an allocated address, as calicoctl ipam release (its block and its handle's record in one transaction); for a leak that ipam check found")
+    .requiredOption('--ip <address>', 'the address to free')
+    .option('--lab <lab>', LAB_HELP)
+    .action(async (o: { ip: string; lab?: string }) => {
+      const { resolveLab, withDatastore } = await engine();
+      const { Ipam } = await import('../ipam/ipam.js');
+      const { IpamError } = await import('../util/errors.js');
+      // An address that is not allocated (or in no pool) is the user's input, not a failure.
+      await withDatastore(await resolveLab(o.lab), (ds) => new Ipam(ds).release(o.ip)).catch((err: unknown) => {
+        throw err instanceof IpamError ? new InputError(err.message) : err;
+      });
+      print(`released ${o.ip}`);
+    });
+  ctlIpam
     .command('check')
     .description('find leaked, double-used or unrecorded addresses and inconsistent blocks; exit code 1 when it finds any')
     .option('--lab <lab>', LAB_HELP)

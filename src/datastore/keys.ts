@@ -44,6 +44,9 @@ export const keys = {
   allAffinities: `${IPAM}/host/`,
   /** Calico's global IPAM settings (strict_affinity, auto_allocate_blocks, maxBlocksPerHost). */
   ipamConfig: `${IPAM}/config`,
+  /** Calico's IPAM handle: which blocks hold addresses of one allocation (a workload's), and how many. */
+  handle: (id: string) => `${IPAM}/handle/${id}`,
+  handles: `${IPAM}/handle/`,
 
   agentStatus: (host: string) => `/calico/felix/v2/no-region/host/${host}/status`,
   agentStatuses: '/calico/felix/v2/no-region/host/',

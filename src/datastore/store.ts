@@ -76,7 +76,8 @@ export class Datastore {
    * Puts and deletes in ONE transaction: all of them or none. With `unchangedSince`, commits only
    * if no key under each prefix was created or modified after that revision (a `list` revision),
    * so that what was checked is still what is written over. Returns the revision of the write
-   * (what a watcher must have seen for the change to have reached it), or false, writing nothing. (A key deleted under the prefix since then goes unnoticed.) A lab's etcd refuses
+   * (what a watcher must have seen for the change to have reached it), or false, writing
+   * nothing. (A key deleted under the prefix since then goes unnoticed.) A lab's etcd refuses
    * more than ETCD_MAX_TXN_OPS operations or ETCD_MAX_REQUEST_BYTES in a transaction (limits.ts).
    */
   async txn(ops: { puts?: { key: string; value: unknown }[]; deletes?: string[]; unchangedSince?: { prefix: string; revision: string }[] }): Promise<string | false> {
@@ -95,18 +96,29 @@ export class Datastore {
     return res.succeeded && res.header.revision;
   }
 
+  /**
+   * Several compare-and-swaps in one transaction: each key is written (or deleted, `value`
+   * undefined) only if it is still at its `modRevision` (undefined: only if it does not exist);
+   * all or none. Returns false if someone else wrote one of them first.
+   */
+  async casAll(entries: { key: string; modRevision?: string; value?: unknown }[]): Promise<boolean> {
+    const [first, ...rest] = entries;
+    if (!first) return true;
+    const txn = first.modRevision === undefined ? this.client.if(first.key, 'Version', '==', 0) : this.client.if(first.key, 'Mod', '==', first.modRevision);
+    for (const e of rest) {
+      if (e.modRevision === undefined) txn.and(e.key, 'Version', '==', 0);
+      else txn.and(e.key, 'Mod', '==', e.modRevision);
+    }
+    const ops = entries.map((e) => (e.value === undefined ? this.client.delete().key(e.key) : this.client.put(e.key).value(JSON.stringify(e.value))));
+    return (await txn.then(...ops).commit()).succeeded;
+  }
+
   /** Writes only if the key is still at `modRevision`. Returns false if someone else wrote first. */
   async cas(key: string, value: unknown, modRevision: string): Promise<boolean> {
     const res = await this.client
       .if(key, 'Mod', '==', modRevision)
       .then(this.client.put(key).value(JSON.stringify(value)))
       .commit();
-    return res.succeeded;
-  }
-
-  /** Deletes only if the key is still at `modRevision`. */
-  async casDelete(key: string, modRevision: string): Promise<boolean> {
-    const res = await this.client.if(key, 'Mod', '==', modRevision).then(this.client.delete().key(key)).commit();
     return res.succeeded;
   }
 

@@ -32,6 +32,10 @@ export const IPAM_PROBLEM_KINDS = [
   'node-mismatch',
   /** An allocated address that no endpoint uses. */
   'leaked-address',
+  /** A handle record counting more addresses in a block than the block has with that handle (none: a leaked handle). */
+  'leaked-handle',
+  /** Addresses allocated with a handle that its record does not count (or that has no record). */
+  'missing-handle',
 ] as const;
 
 export type IpamProblemKind = (typeof IPAM_PROBLEM_KINDS)[number];
@@ -55,6 +59,8 @@ export interface IpamCheckInput {
   affinities: { host: string; cidr: string }[];
   endpoints: CheckEndpoint[];
   nodes: string[];
+  /** Handle records (/calico/ipam/v2/handle/<id>): addresses per block. Absent: not checked. */
+  handles?: { id: string; block: Record<string, number> }[];
 }
 
 interface Allocated {
@@ -159,6 +165,29 @@ export function checkIpam(input: IpamCheckInput): IpamProblem[] {
   for (const [ip, alloc] of [...allocated].sort(([a], [b]) => compareIps(a, b))) {
     if (usedBy.has(ip)) continue;
     add('leaked-address', `${ip} is allocated in block ${alloc.block} (handle ${alloc.handleId ?? 'unknown'}, node ${alloc.node ?? 'unknown'}) but no workload endpoint uses it`);
+  }
+
+  // Handle records against the blocks' allocations (Calico releases a workload's addresses through its handle).
+  if (input.handles) {
+    const actual = new Map<string, Map<string, number>>();
+    for (const a of allocated.values()) {
+      if (a.handleId === undefined) continue;
+      const perBlock = actual.get(a.handleId) ?? new Map<string, number>();
+      perBlock.set(a.block, (perBlock.get(a.block) ?? 0) + 1);
+      actual.set(a.handleId, perBlock);
+    }
+    const recorded = new Map(input.handles.map((h) => [h.id, h.block]));
+    for (const id of [...new Set([...recorded.keys(), ...actual.keys()])].sort()) {
+      const want = recorded.get(id) ?? {};
+      const have = actual.get(id) ?? new Map<string, number>();
+      for (const cidr of [...new Set([...Object.keys(want), ...have.keys()])].sort(compareCidrs)) {
+        const r = want[cidr] ?? 0;
+        const n = have.get(cidr) ?? 0;
+        if (r > n) add('leaked-handle', `handle ${id} records ${r} address(es) in block ${cidr}, which has ${n} with that handle (${keys.handle(id)})`);
+        if (n > r)
+          add('missing-handle', `block ${cidr} has ${n} address(es) of handle ${id}, which its record ${recorded.has(id) ? `counts as ${r}` : 'does not exist to count'} (${keys.handle(id)})`);
+      }
+    }
   }
 
   const rank = (k: IpamProblemKind) => IPAM_PROBLEM_KINDS.indexOf(k);

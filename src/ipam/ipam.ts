@@ -11,7 +11,7 @@
  */
 import { affinityFromKey, cidrFromKey, keys } from '../datastore/keys.js';
 import type { Datastore, Versioned } from '../datastore/store.js';
-import type { AllocationBlock, BlockAffinity, CalicoNode, IPPool, WorkloadEndpoint } from '../model/resources.js';
+import type { AllocationBlock, BlockAffinity, CalicoNode, IpamHandle, IPPool, WorkloadEndpoint } from '../model/resources.js';
 import { blockPrefixRange, DEFAULT_MAX_BLOCKS_PER_HOST } from '../model/block-size.js';
 import { IpamError } from '../util/errors.js';
 import { assignInBlock, blockAllocations, blockUsage, hostAffinity, isEmpty, newBlock, releaseInBlock } from './blocks.js';
@@ -165,15 +165,39 @@ export class Ipam {
    * A block with an affinity stays even when empty (`releaseEmptyBlocks` removes the host's
    * own); an empty block with no affinity is deleted, as Calico does.
    */
-  /** Releases every address recorded with this handle (a workload's); returns them. */
+  /**
+   * Releases every address recorded with this handle (a workload's), found through its handle
+   * record (the blocks it names), as Calico's ReleaseByHandle; returns them.
+   */
   async releaseHandle(handleId: string): Promise<string[]> {
-    const ips = (await this.allBlocks()).flatMap((b) =>
-      blockAllocations(b)
-        .filter((a) => a.handleId === handleId)
-        .map((a) => a.ip),
+    const handle = await this.ds.get<IpamHandle>(keys.handle(handleId));
+    const blocks = await Promise.all(Object.keys(handle?.value.block ?? {}).map((cidr) => this.ds.get<AllocationBlock>(keys.block(cidr))));
+    const ips = blocks.flatMap((b) =>
+      b
+        ? blockAllocations(b.value)
+            .filter((a) => a.handleId === handleId)
+            .map((a) => a.ip)
+        : [],
     );
     for (const ip of ips) await this.release(ip);
     return ips;
+  }
+
+  /**
+   * A block's new value (undefined: deleted) and its handle's count of addresses in that block,
+   * written in one transaction guarded by both records' revisions — Calico keeps the two with
+   * two writes (libcalico-go/lib/ipam: incrementHandle, then the block), here they cannot part.
+   */
+  private async writeBlockAndHandle(block: Versioned<AllocationBlock>, next: AllocationBlock | undefined, handleId: string, delta: number): Promise<boolean> {
+    const handle = await this.ds.get<IpamHandle>(keys.handle(handleId));
+    const counts = { ...(handle?.value.block ?? {}) };
+    const n = (counts[block.value.cidr] ?? 0) + delta;
+    if (n > 0) counts[block.value.cidr] = n;
+    else delete counts[block.value.cidr];
+    return this.ds.casAll([
+      { key: block.key, modRevision: block.modRevision, value: next },
+      { key: keys.handle(handleId), ...(handle ? { modRevision: handle.modRevision } : {}), value: Object.keys(counts).length ? { block: counts, deleted: false } : undefined },
+    ]);
   }
 
   async release(ip: string): Promise<void> {
@@ -184,9 +208,8 @@ export class Ipam {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await this.ds.get<AllocationBlock>(key);
       if (!current) throw new IpamError(`${ip} is not allocated (its block ${cidrFromKey(key)} does not exist)`);
-      const { block } = releaseInBlock(current.value, address);
-      const done = block.affinity === null && isEmpty(block) ? await this.ds.casDelete(key, current.modRevision) : await this.ds.cas(key, block, current.modRevision);
-      if (done) return;
+      const { block, handleId } = releaseInBlock(current.value, address);
+      if (await this.writeBlockAndHandle(current, block.affinity === null && isEmpty(block) ? undefined : block, handleId, -1)) return;
     }
     throw new IpamError(`could not release ${ip}: lost ${MAX_ATTEMPTS} races for its block`);
   }
@@ -228,9 +251,10 @@ export class Ipam {
    * workload endpoints and nodes given (by default, those in the datastore). See `checkIpam`.
    */
   async check(endpoints?: CheckEndpoint[], nodes?: string[]): Promise<IpamProblem[]> {
-    const [blocks, affinities, weps, nodeList] = await Promise.all([
+    const [blocks, affinities, handles, weps, nodeList] = await Promise.all([
       this.allBlocks(),
       this.ds.list<BlockAffinity>(keys.allAffinities),
+      this.ds.list<IpamHandle>(keys.handles),
       endpoints ?? this.ds.list<WorkloadEndpoint>(keys.workloadEndpoints).then(({ items }) => items.map(({ value: w }) => ({ name: w.metadata.name, node: w.spec.node, ips: w.spec.ipNetworks }))),
       nodes ?? this.ds.list<CalicoNode>(keys.nodes).then(({ items }) => items.map((n) => n.value.metadata.name)),
     ]);
@@ -239,6 +263,7 @@ export class Ipam {
       affinities: affinities.items.flatMap((a) => affinityFromKey(a.key) ?? []),
       endpoints: weps,
       nodes: nodeList,
+      handles: handles.items.map((h) => ({ id: h.key.slice(keys.handles.length), block: h.value.block ?? {} })),
     });
   }
 
@@ -257,7 +282,7 @@ export class Ipam {
     for (const block of blocks) {
       const result = assignInBlock(block.value, handleId, 1, attrs);
       if (!result) continue;
-      if (!(await this.ds.cas(block.key, result.block, block.modRevision))) return 'conflict';
+      if (!(await this.writeBlockAndHandle(block, result.block, handleId, 1))) return 'conflict';
       return { ip: result.ips[0]!, block: block.value.cidr };
     }
     return { full: true, owned: blocks.length };
@@ -315,7 +340,7 @@ export class Ipam {
     for (const { b } of candidates) {
       const result = assignInBlock(b.value, handleId, 1, attrs);
       if (!result) continue;
-      if (!(await this.ds.cas(b.key, result.block, b.modRevision))) return 'conflict';
+      if (!(await this.writeBlockAndHandle(b, result.block, handleId, 1))) return 'conflict';
       return { ip: result.ips[0]!, block: b.value.cidr, borrowed: true };
     }
     return undefined;

@@ -151,6 +151,12 @@ export interface AllocationBlock {
   deleted?: boolean;
 }
 
+/** /calico/ipam/v2/handle/<id> — Calico's IPAMHandle (libcalico-go/lib/backend/model/ipam_handle.go): addresses per block. */
+export interface IpamHandle {
+  block: Record<string, number>;
+  deleted: boolean;
+}
+
 /** /calico/ipam/v2/host/<node>/ipv4/block/<cidr> */
 export interface BlockAffinity {
   state: 'pending' | 'confirmed' | 'pendingDeletion';

@@ -336,6 +336,21 @@ describe('IPv6 and dual stack', () => {
     expect(await ipam.ensurePool(pool('v4', '198.19.0.0/16', 26))).toBe(true);
   });
 
+  it("keeps Calico's handle records (/calico/ipam/v2/handle/<id>: addresses per block) with each assign and release, and releases a workload through its handle", async () => {
+    await ipam.ensurePool(DEFAULT_POOL);
+    await ipam.ensurePool(V6_POOL);
+    await ipam.autoAssign({ host: 'host-a', handleId: 'lab.web' });
+    await ipam.autoAssign({ host: 'host-a', handleId: 'lab.web', family: 6 });
+    await ipam.autoAssign({ host: 'host-a', handleId: 'lab.db' });
+    expect((await ds.get(keys.handle('lab.web')))?.value).toEqual({ block: { '198.19.0.0/26': 1, '2001:db8:1::/122': 1 }, deleted: false });
+    expect((await ds.get(keys.handle('lab.db')))?.value).toEqual({ block: { '198.19.0.0/26': 1 }, deleted: false });
+    expect(await ipam.releaseHandle('lab.web')).toEqual(['198.19.0.0', '2001:db8:1::']);
+    expect(await ds.get(keys.handle('lab.web'))).toBeUndefined(); // nothing left: the record goes
+    await ipam.release('198.19.0.1');
+    expect((await ds.list(keys.handles)).items).toEqual([]);
+    expect(await ipam.releaseHandle('nobody')).toEqual([]);
+  });
+
   it('gives one handle an IPv4 and an IPv6 address (dual stack)', async () => {
     await ipam.ensurePool(DEFAULT_POOL);
     await ipam.ensurePool(V6_POOL);
@@ -487,14 +502,19 @@ describe('ipam check against etcd', () => {
     endpoints[0]!.ips.push(`${v6.ip}/128`);
     expect(await ipam.check(endpoints, ['host-a', 'host-b'])).toEqual([]);
 
-    // A leaked address, a node that left, an affinity record without block.
+    // A leaked address, a node that left, an affinity record without block, a leaked handle (its
+    // addresses gone) and a handle record that lost count of one.
     await ds.put(keys.affinity('host-c', '198.19.1.0/26'), { state: 'confirmed', deleted: false });
+    await ds.put(keys.handle('gone'), { block: { '198.19.0.0/26': 1 }, deleted: false });
+    await ds.put(keys.handle('b'), { block: {}, deleted: false });
     const problems = await ipam.check(endpoints.slice(1), ['host-a']);
     expect(problems).toEqual([
       { kind: 'unknown-affinity-host', detail: 'block 198.19.0.64/26 has affinity to host host-b, which is not a node' },
       { kind: 'affinity-without-block', detail: 'affinity record of host host-c for block 198.19.1.0/26 has no block (/calico/ipam/v2/assignment/ipv4/block/198.19.1.0-26)' },
       { kind: 'leaked-address', detail: '198.19.0.0 is allocated in block 198.19.0.0/26 (handle host-a.0, node host-a) but no workload endpoint uses it' },
       { kind: 'leaked-address', detail: '2001:db8:1:: is allocated in block 2001:db8:1::/122 (handle a.0, node host-a) but no workload endpoint uses it' },
+      { kind: 'leaked-handle', detail: 'handle gone records 1 address(es) in block 198.19.0.0/26, which has 0 with that handle (/calico/ipam/v2/handle/gone)' },
+      { kind: 'missing-handle', detail: 'block 198.19.0.64/26 has 1 address(es) of handle b, which its record counts as 0 (/calico/ipam/v2/handle/b)' },
     ]);
   });
 

@@ -220,7 +220,11 @@ describe('two hosts routing workload traffic by BGP', () => {
     const dirty = await cli('ctl', 'ipam', 'check', '--lab', LAB);
     expect(dirty.code).toBe(1);
     expect(dirty.stdout).toMatch(new RegExp(`leaked-address: .*${leaked.ip.replaceAll('.', '\\.')}`));
-    await withDatastore(lab.state, (ds) => new Ipam(ds).release(leaked.ip));
+    // ctl ipam release frees it (block and handle record together); a second time is bad input.
+    expect((await cli('ctl', 'ipam', 'release', '--ip', leaked.ip, '--lab', LAB)).stdout).toBe(`released ${leaked.ip}`);
+    const again = await cli('ctl', 'ipam', 'release', '--ip', leaked.ip, '--lab', LAB);
+    expect([again.code, again.stderr]).toEqual([2, expect.stringMatching(new RegExp(`^calico-sim: ${leaked.ip.replaceAll('.', '\\.')} is not allocated`))]);
+    expect((await cli('ctl', 'ipam', 'check', '--lab', LAB)).code).toBe(0);
     const show = await cli('ctl', 'ipam', 'show', '--lab', LAB);
     expect(show.stdout).toMatch(/host1\s+198\.19\.0\.\d+\/31/);
     const yaml = parse((await cli('ctl', 'ipam', 'show', '-o', 'yaml', '--lab', LAB)).stdout) as IpamShowJson;

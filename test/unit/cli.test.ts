@@ -75,6 +75,7 @@ describe('the CLI', () => {
       'ctl ipam',
       'ctl ipam show',
       'ctl ipam check',
+      'ctl ipam release',
       'run',
       'conformance',
       'bench',
