@@ -3,6 +3,7 @@ import type { BGPPeer, CalicoNode } from '../model/resources.js';
 import { parseSelector, type Labels } from '../model/selector.js';
 import { protocolName, type BirdSession } from './render.js';
 import { goDurationSeconds } from '../model/pool-bgp-schemas.js';
+import { canonicalIp } from '../net/cidr.js';
 
 export const DEFAULT_AS = 64512;
 
@@ -112,5 +113,26 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
       if (selected.matches(labelsOf(me))) for (const n of s.nodes.filter(inScope)) addNode(n, 'Node', `BGPPeer ${p.metadata.name} (reverse)`, spec);
     }
   }
-  return [...sessions.values()];
+  // IPv6 routes have sessions of their own between the nodes' IPv6 addresses, laid out as the IPv4
+  // ones (Calico's bird6.cfg.template): one for every IPv4 session with a node that has an IPv6
+  // address, of the same kind, passive by the same string rule on the IPv6 addresses.
+  // (Only in a lab with an IPv6 pool: without one BIRD has no IPv6 half to carry.)
+  const myIp6 = nodeIp6(me);
+  const v6: BirdSession[] = [];
+  if (myIp6 && s.pools.some((p) => p.spec.cidr.includes(':'))) {
+    for (const v4 of sessions.values()) {
+      const peer = v4.clusterNode ? s.nodes.find((n) => n.metadata.name === v4.peerNode) : undefined;
+      const ip6 = peer && nodeIp6(peer);
+      if (!ip6) continue;
+      const kind = v4.name.slice(0, v4.name.indexOf('_')) as 'Mesh' | 'Node' | 'Global';
+      v6.push({ ...v4, family: 6, ip: ip6, name: protocolName(ip6, kind), passive: kind !== 'Node' && ip6 > myIp6 });
+    }
+  }
+  return [...sessions.values(), ...v6];
 }
+
+/** A node's IPv6 fabric address, canonical, if it has one. */
+const nodeIp6 = (n: CalicoNode): string | undefined => {
+  const a = n.spec.bgp.ipv6Address?.split('/')[0];
+  return a === undefined ? undefined : canonicalIp(a);
+};

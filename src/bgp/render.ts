@@ -18,12 +18,14 @@
  */
 import type { BgpTimers } from '../model/resources.js';
 import { SimError } from '../util/errors.js';
-import { canonicalIp, compareCidrs, familyOf, parseCidr as parseCidrAny } from '../net/cidr.js';
+import { canonicalIp, compareCidrs, compareIps, familyOf, parseCidr as parseCidrAny } from '../net/cidr.js';
 
 /** One BGP session of this host. */
 export interface BirdSession {
-  /** BIRD protocol name: `Mesh_…`, `Node_…` or `Global_…` + the address with `_`. */
+  /** BIRD protocol name: `Mesh_…`, `Node_…` or `Global_…` + the address with `_` for `.` and `:`. */
   name: string;
+  /** The session's address family (default 4): IPv6 routes have sessions of their own between the nodes' IPv6 addresses, as Calico's bird6. */
+  family?: 4 | 6;
   /** Who the peer is, for the comment above the session. */
   description: string;
   ip: string;
@@ -71,8 +73,8 @@ export interface BirdInput {
    */
   scanTimeS?: number;
   /**
-   * IPv6 over the same (IPv4) sessions, by multiprotocol BGP: the host's IPv6 fabric address (the
-   * next hop it announces), its IPv6 blocks, the IPv6 pools.
+   * IPv6: the host's IPv6 fabric address (the source of its IPv6 sessions, family 6 in
+   * `sessions`), its IPv6 blocks, the IPv6 pools.
    */
   ipv6?: { address: string; localBlocks: string[]; pools: string[]; noExportPools?: string[] };
 }
@@ -93,10 +95,8 @@ interface Cidr {
   text: string;
 }
 
-/** A session after validation, with its address as a number for ordering. */
-interface Session extends BirdSession {
-  addr: number;
-}
+/** A session after validation. */
+type Session = BirdSession & { family: 4 | 6 };
 
 /** The input after validation: sorted, de-duplicated, ready to print. */
 interface Checked {
@@ -143,9 +143,10 @@ export function renderBirdConfig(input: BirdInput): string {
   return `${sections.map((lines) => lines.join('\n')).join('\n\n')}\n`;
 }
 
-/** BIRD protocol name of a session, as Calico names them: `Mesh_198_18_0_12`, `Node_…`, `Global_…`. */
+/** BIRD protocol name of a session, as Calico names them: `Mesh_198_18_0_12`, `Node_…`, `Global_…`, `Mesh_2001_db8_f__c`. */
 export function protocolName(peerIp: string, kind: 'Mesh' | 'Node' | 'Global' = 'Mesh'): string {
-  return `${kind}_${parseIPv4(peerIp, 'peer address').text.replaceAll('.', '_')}`;
+  const text = peerIp.includes(':') ? canonicalIp(peerIp) : parseIPv4(peerIp, 'peer address').text;
+  return `${kind}_${text.replaceAll('.', '_').replaceAll(':', '_')}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,17 +267,14 @@ function templateSection(c: Checked): string[] {
     `  ${f.channel} {`,
     `    import filter ${importFilter}${f.suffix};`,
     `    export filter calico_export_to_peers${f.suffix};`,
-    // IPv6 rides on the IPv4 session: announce our IPv6 fabric address as its next hop.
-    ...(f === V6 ? [`    next hop address ${c.ipv6!.address};`] : []),
     '    gateway recursive;',
     '    add paths on;',
     '  };',
   ];
-  const template = (name: string, importFilter: string) => [
-    `template bgp ${name} {`,
+  const template = (name: string, importFilter: string, f: Family) => [
+    `template bgp ${name}${f.suffix} {`,
     `  local as ${c.asNumber};`,
-    ...channel(V4, importFilter),
-    ...(c.ipv6 ? channel(V6, importFilter) : []),
+    ...channel(f, importFilter),
     `  connect delay time ${t.connectDelayTime ?? 2};`,
     `  connect retry time ${t.connectRetryTime ?? 5};`,
     '  error wait time 5,30;',
@@ -288,10 +286,11 @@ function templateSection(c: Checked): string[] {
   ];
   return [
     '# Settings shared by every session with another cluster node.',
-    ...template(NODE_TEMPLATE, 'calico_import_from_nodes'),
+    ...template(NODE_TEMPLATE, 'calico_import_from_nodes', V4),
     '',
     '# Settings shared by every session with a router outside the cluster.',
-    ...template(ROUTER_TEMPLATE, 'calico_import_from_routers'),
+    ...template(ROUTER_TEMPLATE, 'calico_import_from_routers', V4),
+    ...(c.ipv6 ? ['', "# IPv6 sessions between the nodes' IPv6 addresses (Calico's bird6.cfg.template).", ...template(NODE_TEMPLATE, 'calico_import_from_nodes', V6)] : []),
   ];
 }
 
@@ -306,18 +305,19 @@ function sessionsSection(c: Checked): string[] {
   const lines = [c.rrClusterId ? `# ------------- BGP sessions (route reflector, cluster id ${c.rrClusterId}) -------------` : '# ------------- BGP sessions -------------'];
   if (c.sessions.length === 0) lines.push('# None.');
   for (const p of c.sessions) {
+    const f = p.family === 6 ? V6 : V4;
     lines.push(
       '',
       `# ${p.description}`,
-      `protocol bgp ${p.name} from ${p.clusterNode ? NODE_TEMPLATE : ROUTER_TEMPLATE} {`,
+      `protocol bgp ${p.name} from ${p.clusterNode ? NODE_TEMPLATE : ROUTER_TEMPLATE}${f.suffix} {`,
       `  neighbor ${p.ip} as ${p.asNumber};`,
-      ...(p.noSourceAddress ? [] : [`  source address ${c.routerId};`]),
+      ...(p.noSourceAddress ? [] : [`  source address ${f === V6 ? c.ipv6!.address : c.routerId};`]),
       ...(p.passive ? ['  passive on;    # the peer connects to us'] : []),
       ...(p.rrClient ? ['  rr client;', `  rr cluster id ${c.rrClusterId};`] : []),
       ...(p.allowLocalAs ? [`  allow local as ${p.allowLocalAs};`] : []),
       ...(p.restartTimeS !== undefined ? [`  graceful restart time ${p.restartTimeS};`] : []),
       ...(p.ttlSecurity ? ['  ttl security on;', `  multihop ${p.ttlSecurity};`] : []),
-      ...(p.keepNextHop ? [`  ipv4 { next hop keep; };`, ...(c.ipv6 ? ['  ipv6 { next hop keep; };'] : [])] : []),
+      ...(p.keepNextHop ? [`  ${f.channel} { next hop keep; };`] : []),
       ...(c.timers.bfd?.nodes && bfdOn(c, p) ? ['  bfd on;    # BFD only for the sessions of the nodes it names'] : []),
       '}',
     );
@@ -335,15 +335,32 @@ function checkInput(input: BirdInput): Checked {
   const asNumber = checkAs(input.asNumber, `AS number of host ${host}`);
   const seen = new Set<number>([router.addr]);
   const rrClusterId = input.rrClusterId === undefined ? undefined : parseIPv4(input.rrClusterId, `route reflector cluster id of host ${host}`).text;
+  const seen6 = new Set<string>();
+  const ipv6 = input.ipv6 ? checkIpv6(input.ipv6, host) : undefined;
   const sessions = input.sessions.map((p): Session => {
     const name = checkName(p.name, 'session name');
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) throw new SimError(`invalid BGP protocol name ${JSON.stringify(name)} (host ${host})`);
+    if (p.rrClient && !rrClusterId) throw new SimError(`session ${name} of host ${host} has a route reflector client, but the host has no cluster id`);
+    const common = { ...p, name, description: checkName(p.description, 'peer description'), asNumber: checkAs(p.asNumber, `AS number of peer ${name}`) };
+    if (p.family === 6) {
+      if (!ipv6) throw new SimError(`IPv6 session ${name} of host ${host}, which has no IPv6 address`);
+      let ip: string;
+      try {
+        ip = canonicalIp(p.ip);
+      } catch {
+        throw new SimError(`malformed IPv6 address for peer ${name}: ${JSON.stringify(p.ip)}`);
+      }
+      if (familyOf(ip) !== 6) throw new SimError(`IPv6 session ${name} of host ${host} has the IPv4 address ${ip}`);
+      if (ip === ipv6.address) throw new SimError(`peer ${name} has this host's own address ${ip} (host ${host})`);
+      if (seen6.has(ip)) throw new SimError(`two peers of host ${host} share the address ${ip}`);
+      seen6.add(ip);
+      return { ...common, ip, family: 6 };
+    }
     const ip = parseIPv4(p.ip, `address of peer ${name}`);
     if (ip.addr === router.addr) throw new SimError(`peer ${name} has this host's own address ${ip.text} (host ${host})`);
     if (seen.has(ip.addr)) throw new SimError(`two peers of host ${host} share the address ${ip.text}`);
-    if (p.rrClient && !rrClusterId) throw new SimError(`session ${name} of host ${host} has a route reflector client, but the host has no cluster id`);
     seen.add(ip.addr);
-    return { ...p, name, description: checkName(p.description, 'peer description'), ip: ip.text, asNumber: checkAs(p.asNumber, `AS number of peer ${name}`), addr: ip.addr };
+    return { ...common, ip: ip.text, family: 4 };
   });
   const scanTimeS = input.scanTimeS ?? 2;
   if (!Number.isInteger(scanTimeS) || scanTimeS < 1 || scanTimeS > 3600) throw new SimError(`scan time of host ${host} must be a whole number of seconds in 1..3600, got ${scanTimeS}`);
@@ -354,10 +371,11 @@ function checkInput(input: BirdInput): Checked {
     routerAddr: router.addr,
     asNumber,
     ...(rrClusterId ? { rrClusterId } : {}),
-    sessions: sessions.sort((a, b) => a.addr - b.addr),
+    // IPv4 sessions first, each family in address order.
+    sessions: sessions.sort((a, b) => a.family - b.family || compareIps(a.ip, b.ip)),
     localBlocks: sortedUnique(input.localBlocks.map((b) => parseCidr(b, `block of host ${host}`))),
     timers: checkTimers(input.timers ?? {}, host),
-    ...(input.ipv6 ? { ipv6: checkIpv6(input.ipv6, host) } : {}),
+    ...(ipv6 ? { ipv6 } : {}),
     pools: sortedUnique(input.pools.map((p) => parseCidr(p, 'IP pool'))),
     noExportPools: sortedUnique((input.noExportPools ?? []).map((p) => parseCidr(p, 'IP pool without BGP export'))),
   };

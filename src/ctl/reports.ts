@@ -15,10 +15,16 @@ export function peerType(protocol: string): string {
 /** `calicoctl node status`: the BGP sessions of one host, as its BIRD reports them. */
 export function formatNodeStatus(host: string, birdAlive: boolean, sessions: BgpSession[]): string {
   if (!birdAlive) return `Calico process is not running.\n(BIRD of host ${host} is not running: calico-sim heal restarts it)`;
-  const rows = [...sessions]
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .map((s) => [s.neighborAddress, peerType(s.name), s.state, s.since, s.bgpState === s.info || !s.info ? s.bgpState : `${s.bgpState} ${s.info}`.trim()]);
-  return ['Calico process is running.', '', 'IPv4 BGP status', table(['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'INFO'], rows)].join('\n');
+  // One table per address family, as calicoctl prints them (IPv6 sessions are separate sessions).
+  const family = (v6: boolean) => {
+    const rows = sessions
+      .filter((s) => s.neighborAddress.includes(':') === v6)
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((s) => [s.neighborAddress, peerType(s.name), s.state, s.since, s.bgpState === s.info || !s.info ? s.bgpState : `${s.bgpState} ${s.info}`.trim()]);
+    const label = v6 ? 'IPv6' : 'IPv4';
+    return [`${label} BGP status`, rows.length ? table(['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'INFO'], rows) : `No ${label} peers found.`];
+  };
+  return ['Calico process is running.', '', ...family(false), '', ...family(true)].join('\n');
 }
 
 /** One host's BGP sessions, as `ctl node status -o json|yaml` prints them (a documented contract). */

@@ -22,7 +22,13 @@ describe('dual stack and session options on real namespaces', () => {
     await down('t-dual');
     const { state } = await up(resolveTopology('dual-stack', { hosts: 2, workloads: 2 }), { name: 't-dual' });
     const st = await status(state);
-    expect(st.bgp.filter((b) => b.state === 'Established')).toHaveLength(2); // one session per pair, both families
+    // Two sessions per pair, as Calico: IPv4 between the IPv4 addresses, IPv6 between the IPv6 ones.
+    expect(st.bgp.filter((b) => b.state === 'Established').map((b) => `${b.host} ${b.peer}`)).toEqual([
+      'host1 Mesh_198_18_0_12',
+      'host1 Mesh_2001_db8_f__c',
+      'host2 Mesh_198_18_0_11',
+      'host2 Mesh_2001_db8_f__b',
+    ]);
     expect(st.workloads.every((w) => w.ip6?.startsWith('2001:db8:1:'))).toBe(true);
     const v6 = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip6! }));
     const v4 = st.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip }));
@@ -31,7 +37,7 @@ describe('dual stack and session options on real namespaces', () => {
     const tcp6 = await tcpMatrix(runner, v6);
     expect(tcp6.filter((r) => !r.ok)).toEqual([]);
     for (const r of tcp6) expect(r.seenAs).toBe(v6.find((e) => e.name === r.from)!.ip); // no NAT in IPv6 either
-    // The other host's IPv6 block was learned by BGP, with the host's IPv6 fabric address as next hop.
+    // The other host's IPv6 block was learned by BGP over the IPv6 session, from the host's IPv6 fabric address.
     const learned = await ipRoutes(state.hosts[0]!.netns, '-6', 'proto', 'bird');
     expect(learned).toContainEqual(expect.objectContaining({ gateway: state.plan.hosts[1]!.ip6 }));
     // Negative control: an unassigned IPv6 pool address does not answer.

@@ -205,12 +205,18 @@ describe('renderBirdConfig: content', () => {
     expect(text).toContain('if ifname = "vxlan.calico" then reject;');
   });
 
-  it('dual stack: IPv6 channels on the same sessions, announcing the IPv6 fabric address as next hop', () => {
+  it("dual stack: IPv6 routes on sessions of their own between the nodes' IPv6 addresses (Calico's bird6.cfg.template)", () => {
     const input = inputFor(dual, 'h1');
     expect(input.ipv6).toEqual({ address: '2001:db8:f::9', localBlocks: ['2001:db8:1::40/122'], pools: ['2001:db8:1::/48'] });
+    expect(input.sessions.map((x) => [x.name, x.family ?? 4, x.ip, x.passive])).toEqual([
+      ['Mesh_198_18_0_10', 4, '198.18.0.10', false], // "198.18.0.10" < "198.18.0.9" as text
+      ['Mesh_2001_db8_f__a', 6, '2001:db8:f::a', true], // "2001:db8:f::a" > "2001:db8:f::9"
+    ]);
     const text = renderBirdConfig(input);
-    expect(text.match(/protocol bgp /g)).toHaveLength(1); // one session carries both families
-    expect(text).toContain('next hop address 2001:db8:f::9;');
+    expect(text.match(/protocol bgp /g)).toHaveLength(2);
+    expect(text).toMatch(/protocol bgp Mesh_2001_db8_f__a from calico_node6 \{\n {2}neighbor 2001:db8:f::a as 64512;\n {2}source address 2001:db8:f::9;/);
+    expect(text).toMatch(/template bgp calico_node6 \{\n {2}local as 64512;\n {2}ipv6 \{/);
+    expect(text).not.toContain('next hop address');
     expect(text).toMatch(/protocol static calico_blocks6 \{\n {2}ipv6;\n {2}route 2001:db8:1::40\/122 blackhole;/);
     expect(renderBirdConfig(inputFor(mesh, 'h1'))).not.toContain('ipv6');
   });

@@ -79,8 +79,25 @@ describe('ctl node status', () => {
         '------------  -----------------  -----  --------  --------------',
         '198.18.0.12   node-to-node mesh  up     09:20:01  Established',
         '198.18.0.1    node specific      start  09:20:01  Active Connect',
+        '',
+        'IPv6 BGP status',
+        'No IPv6 peers found.',
       ].join('\n'),
     );
+    // IPv6 sessions (between the nodes' IPv6 addresses) in a table of their own.
+    expect(
+      formatNodeStatus('host1', true, [session('Mesh_2001_db8_f__c', '2001:db8:f::c')])
+        .split('\n')
+        .slice(2),
+    ).toEqual([
+      'IPv4 BGP status',
+      'No IPv4 peers found.',
+      '',
+      'IPv6 BGP status',
+      'PEER ADDRESS   PEER TYPE          STATE  SINCE     INFO',
+      '-------------  -----------------  -----  --------  -----------',
+      '2001:db8:f::c  node-to-node mesh  up     09:20:01  Established',
+    ]);
     expect(formatNodeStatus('host2', false, [])).toBe('Calico process is not running.\n(BIRD of host host2 is not running: calico-sim heal restarts it)');
   });
 });
