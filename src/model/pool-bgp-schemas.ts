@@ -85,7 +85,7 @@ const peerAddress = z
       return;
     }
     // BGP sessions run over the IPv4 fabric (IPv6 rides them by multiprotocol BGP).
-    if (familyOf(text) !== 4) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)` });
+    if (familyOf(text) !== 4) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: a peerIP is an IPv4 address here (routers outside the cluster speak IPv4; the IPv6 sessions between nodes follow their Node ipv6Address)` });
     else {
       const outside = outsideLabRanges(text);
       if (outside) ctx.addIssue({ code: 'custom', message: outside });

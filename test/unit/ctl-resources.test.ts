@@ -302,12 +302,12 @@ describe('parseResourceFile: every error names the document, the resource and th
     [
       'peer IPv6 address',
       peer('p', 'peerIP: 2001:db8:f::1\nasNumber: 65000'),
-      'f.yaml: document 1 (BGPPeer p): spec.peerIP: "2001:db8:f::1": BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)',
+      'f.yaml: document 1 (BGPPeer p): spec.peerIP: "2001:db8:f::1": a peerIP is an IPv4 address here (routers outside the cluster speak IPv4; the IPv6 sessions between nodes follow their Node ipv6Address)',
     ],
     [
       'peer IPv6 address outside the lab ranges too',
       peer('p', 'peerIP: fd00:18::1\nasNumber: 65000'),
-      'f.yaml: document 1 (BGPPeer p): spec.peerIP: "fd00:18::1": BGP peers are IPv4 addresses here (IPv6 routes ride the IPv4 sessions)',
+      'f.yaml: document 1 (BGPPeer p): spec.peerIP: "fd00:18::1": a peerIP is an IPv4 address here (routers outside the cluster speak IPv4; the IPv6 sessions between nodes follow their Node ipv6Address)',
     ],
     [
       'peer node name invalid',
