@@ -44,6 +44,12 @@ if command -v dpkg-query >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     [ $had_policy -eq 0 ] && rm -f "$policy"
+    # A Docker installed here for calico-sim must not come up later as the stock service, with
+    # its docker0 bridge, NAT rules and forwarding in the root namespace: below, dockerd is
+    # started with all of that off instead.
+    if [[ " ${missing[*]} " == *" docker.io "* ]] && command -v systemctl >/dev/null 2>&1; then
+      systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true
+    fi
   fi
 else
   tools=(ip bird birdc etcd etcdctl iptables ipset nft tcpdump iperf3 ping)

@@ -84,6 +84,9 @@ export function natTable(natPools: string[], allPools: string[]): string {
 
 export const HOST_SYSCTLS: Record<string, string> = {
   'net.ipv4.ip_forward': '1',
+  // The kernel applies max(all, interface): `all` at 0 makes each workload interface's
+  // rp_filter=1 strict, whatever the machine's default (systemd sets 2, loose, for new namespaces).
+  'net.ipv4.conf.all.rp_filter': '0',
   'net.ipv6.conf.all.forwarding': '1',
 };
 
@@ -111,7 +114,8 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
   }
   // VXLAN mode: other hosts' blocks in a VXLAN pool are reached through the tunnel, not the
   // fabric (these routes outrank BIRD's, which carry metric 32).
-  const v4Pools = s.pools.filter((p) => !p.spec.disabled && familyOf(p.spec.cidr) === 4);
+  // A disabled pool only stops giving addresses: its VXLAN and NAT stay, as Felix keeps them.
+  const v4Pools = s.pools.filter((p) => familyOf(p.spec.cidr) === 4);
   const vxlanPools = v4Pools.filter((p) => p.spec.vxlanMode === 'Always').map((p) => p.spec.cidr);
   let vxlan: VxlanState | undefined;
   if (me && vxlanPools.length > 0) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { Syncer } from '../datastore/syncer.js';
 import { Datastore } from '../datastore/store.js';
@@ -40,7 +41,7 @@ const program = new Command('calico-sim-agent')
     if (!o.host === !o.hostsFile) throw new Error('give --host or --hosts-file');
     const served: Served[] = o.hostsFile ? (JSON.parse(readFileSync(o.hostsFile, 'utf8')) as Served[]) : [{ host: o.host!, netns: o.netns, birdConfig: o.birdConfig, birdSocket: o.birdSocket }];
     // Without a namespace to drive, an agent programs the namespace it runs in: only ever a lab's own.
-    if (served.some((s) => !s.netns) && !inLabNamespace() && !existsSync('/.dockerenv')) {
+    if (served.some((s) => !s.netns) && !inLabNamespace() && !inLabContainer(served)) {
       throw new Error("refusing to program a namespace that is not a calico-sim lab's: run me inside a host namespace (ip netns exec) or container, or pass --netns");
     }
     const ds = new Datastore(o.etcd.split(','));
@@ -75,6 +76,15 @@ const program = new Command('calico-sim-agent')
     await Promise.all(agents.map((a) => a.start()));
     console.log(`${new Date().toISOString()} agent started for ${served.map((s) => s.host).join(', ')} (pid ${process.pid})`);
   });
+
+/**
+ * True if this process runs in a lab's host container (the docker backend): a container, started
+ * by the backend with CALICO_SIM_NODE set, whose hostname is the one host it serves. (/.dockerenv
+ * alone is not enough: a machine that is itself a container has one.)
+ */
+function inLabContainer(served: { host: string }[]): boolean {
+  return existsSync('/.dockerenv') && !!process.env.CALICO_SIM_NODE && served.length === 1 && hostname() === served[0]!.host;
+}
 
 /** True if this process runs in one of the named namespaces a lab made. */
 function inLabNamespace(): boolean {

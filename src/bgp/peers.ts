@@ -19,25 +19,6 @@ export function nodeAs(s: Snapshot, n: CalicoNode): number {
 }
 
 /**
- * The BGP sessions one host has, decided the way Calico's confd decides them (pure; the rules of
- * confd/etc/calico/confd/templates/bird.cfg.template and confd/pkg/backends/calico/client.go):
- * - node-to-node mesh (BGPConfiguration.nodeToNodeMeshEnabled): every other node — except that a
- *   route reflector (Node.spec.bgp.routeReflectorClusterID) is in no mesh: it meshes with nobody
- *   and nobody meshes with it;
- * - BGPPeer with neither `node` nor `nodeSelector` is global (`Global_<ip>`), one with either is
- *   node-specific (`Node_<ip>`); a global peering wins over a node-specific one to the same
- *   address;
- * - with peerIP: a router outside the cluster (or a node), for the nodes in the peer's scope;
- * - with peerSelector: the matching nodes, from both ends — a node in scope peers with the
- *   selected nodes, and a selected node peers back with the nodes in scope (always `Node_`);
- * - between two cluster nodes on a mesh or global session, the side whose address is the lower
- *   *string* is passive (the template's `gt $onode_ip $node_ip`: "198.18.0.100" < "198.18.0.11");
- *   node-specific sessions have no passive side (BIRD resolves the collision);
- * - `rr client` only on non-mesh sessions of a route reflector to a peer of the same AS whose
- *   cluster id is not its own.
- * One session per peer address; the first reason found wins (mesh, global peers, node peers).
- */
-/**
  * A BGPPeer's session options, as confd renders them (bird.cfg.template): `allow local as`,
  * no `source address` for sourceAddress None, `next hop keep` for keepOriginalNextHop on eBGP
  * only, `graceful restart time` from maxRestartTime, `ttl security on; multihop N` from ttlSecurity.
@@ -53,6 +34,27 @@ function sessionOptions(spec: BGPPeer['spec'], ebgp: boolean): Partial<BirdSessi
   };
 }
 
+/**
+ * The BGP sessions one host has, decided the way Calico's confd decides them (pure; the rules of
+ * confd/etc/calico/confd/templates/bird.cfg.template and confd/pkg/backends/calico/client.go):
+ * - node-to-node mesh (BGPConfiguration.nodeToNodeMeshEnabled): every other node — except that a
+ *   route reflector (Node.spec.bgp.routeReflectorClusterID) is in no mesh: it meshes with nobody
+ *   and nobody meshes with it;
+ * - BGPPeer with neither `node` nor `nodeSelector` is global (`Global_<ip>`), one with either is
+ *   node-specific (`Node_<ip>`); a global peering wins over a node-specific one to the same
+ *   address;
+ * - with peerIP: a router outside the cluster (or a node), for the nodes in the peer's scope;
+ * - with peerSelector: the matching nodes, from both ends — a node in scope peers with the
+ *   selected nodes, and a selected node peers back with the nodes in scope (always `Node_`);
+ * - IPv6: a session of its own between the nodes' IPv6 addresses for each IPv4 session with a
+ *   node that has one (bird6.cfg.template), in a lab with an IPv6 pool;
+ * - between two cluster nodes on a mesh or global session, the side whose address is the lower
+ *   *string* is passive (the template's `gt $onode_ip $node_ip`: "198.18.0.100" < "198.18.0.11");
+ *   node-specific sessions have no passive side (BIRD resolves the collision);
+ * - `rr client` only on non-mesh sessions of a route reflector to a peer of the same AS whose
+ *   cluster id is not its own.
+ * One session per peer address; the first reason found wins (mesh, global peers, node peers).
+ */
 export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
   const me = s.nodes.find((n) => n.metadata.name === host);
   if (!me) return [];

@@ -344,6 +344,7 @@ function checkInput(input: BirdInput): Checked {
     const common = { ...p, name, description: checkName(p.description, 'peer description'), asNumber: checkAs(p.asNumber, `AS number of peer ${name}`) };
     if (p.family === 6) {
       if (!ipv6) throw new SimError(`IPv6 session ${name} of host ${host}, which has no IPv6 address`);
+      if (!p.clusterNode) throw new SimError(`IPv6 session ${name} of host ${host} is with a router: routers outside the cluster speak IPv4 only`);
       let ip: string;
       try {
         ip = canonicalIp(p.ip);

@@ -171,14 +171,18 @@ export class Ipam {
    */
   async releaseHandle(handleId: string): Promise<string[]> {
     const handle = await this.ds.get<IpamHandle>(keys.handle(handleId));
-    const blocks = await Promise.all(Object.keys(handle?.value.block ?? {}).map((cidr) => this.ds.get<AllocationBlock>(keys.block(cidr))));
-    const ips = blocks.flatMap((b) =>
-      b
-        ? blockAllocations(b.value)
-            .filter((a) => a.handleId === handleId)
-            .map((a) => a.ip)
-        : [],
-    );
+    const named = await Promise.all(Object.keys(handle?.value.block ?? {}).map((cidr) => this.ds.get<AllocationBlock>(keys.block(cidr))));
+    const of = (blocks: readonly AllocationBlock[]) =>
+      blocks.flatMap((b) =>
+        blockAllocations(b)
+          .filter((a) => a.handleId === handleId)
+          .map((a) => a.ip),
+      );
+    let ips = of(named.flatMap((b) => (b ? [b.value] : [])));
+    // A record that is missing or counts fewer than it should (a lab from before handles, or
+    // what ipam check calls a missing handle): every block is searched, so nothing is kept.
+    const counted = Object.values(handle?.value.block ?? {}).reduce((n, c) => n + c, 0);
+    if (!handle || ips.length < counted || ips.length === 0) ips = of(await this.allBlocks());
     for (const ip of ips) await this.release(ip);
     return ips;
   }

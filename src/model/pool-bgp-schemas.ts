@@ -85,7 +85,11 @@ const peerAddress = z
       return;
     }
     // BGP sessions run over the IPv4 fabric (IPv6 rides them by multiprotocol BGP).
-    if (familyOf(text) !== 4) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: a peerIP is an IPv4 address here (routers outside the cluster speak IPv4; the IPv6 sessions between nodes follow their Node ipv6Address)` });
+    if (familyOf(text) !== 4)
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(text)}: a peerIP is an IPv4 address here (routers outside the cluster speak IPv4; the IPv6 sessions between nodes follow their Node ipv6Address)`,
+      });
     else {
       const outside = outsideLabRanges(text);
       if (outside) ctx.addIssue({ code: 'custom', message: outside });

@@ -39,7 +39,8 @@ export function renderEtcHosts(nodes: readonly NamedAddress[], workloads: readon
 
 /** Writes the lab's hosts file from its state and its workload endpoints; returns its path. */
 export async function writeEtcHosts(state: LabState): Promise<string> {
-  const weps = await withDatastore(state, async (ds) => (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value));
+  // Without etcd (a lab being debugged) the nodes' names still resolve: exec must not fail for it.
+  const weps = await withDatastore(state, async (ds) => (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value)).catch((): WorkloadEndpoint[] => []);
   const nodes = [...state.hosts, ...state.routers, ...state.routers.flatMap((r) => r.clients)].map((n) => ({ name: n.name, ip: n.ip }));
   const text = renderEtcHosts(
     nodes,

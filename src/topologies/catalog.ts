@@ -44,7 +44,7 @@ export const generators: Record<string, Generator> = {
     }),
   },
   'dual-stack': {
-    describe: 'N meshed hosts with an IPv4 and an IPv6 pool: every workload gets both, IPv6 routes on BGP sessions of their own between the hosts' IPv6 addresses, as Calico',
+    describe: 'N meshed hosts with an IPv4 and an IPv6 pool: every workload gets both, IPv6 routes on BGP sessions of their own between the hosts IPv6 addresses, as in Calico',
     defaultHosts: 2,
     minHosts: 1,
     make: (n, w) => ({

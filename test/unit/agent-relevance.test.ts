@@ -33,12 +33,13 @@ describe('which changes concern a host (the agent computes only for those)', () 
     expect(relevantTo('h1', { key, old, value }, ctx)).toBe(expected);
   });
 
-  it('the context: selector rules come from policies and from profiles whose rules select; VXLAN from an enabled pool', () => {
+  it('the context: selector rules come from policies and from profiles whose rules select; VXLAN from any VXLAN pool', () => {
     const pool = (vxlanMode: string, disabled = false) => ({ spec: { cidr: '198.19.0.0/16', vxlanMode, disabled } });
     const base = { nodes: [], blocks: [], workloadEndpoints: [] };
     expect(relevanceContext({ ...base, pools: [pool('Never')] } as never)).toEqual({ selectorRules: false, vxlan: false });
     expect(relevanceContext({ ...base, pools: [pool('Always')] } as never).vxlan).toBe(true);
-    expect(relevanceContext({ ...base, pools: [pool('Always', true)] } as never).vxlan).toBe(false);
+    // A disabled pool gives no new addresses but keeps its VXLAN routing (Felix's meaning of disabled).
+    expect(relevanceContext({ ...base, pools: [pool('Always', true)] } as never).vxlan).toBe(true);
     expect(relevanceContext({ ...base, pools: [], profiles: [{ spec: { ingress: [{ action: 'Allow' }] } }] } as never).selectorRules).toBe(false);
     expect(relevanceContext({ ...base, pools: [], profiles: [{ spec: { ingress: [{ action: 'Allow', source: { selector: "role == 'db'" } }] } }] } as never).selectorRules).toBe(true);
     expect(relevanceContext({ ...base, pools: [], globalNetworkPolicies: [{}] } as never).selectorRules).toBe(true);

@@ -140,6 +140,13 @@ describe('the CLI', () => {
     expect(r.stderr).toBe(`${line}\n(see ${cmd} --help)`);
     expect(r.stdout).toBe('');
   });
+  it("the agent refuses to program a namespace that is not a lab's: the root one, or a container that is not a lab's host", async () => {
+    for (const env of [{}, { CALICO_SIM_NODE: 'csim_x_h_h1' }]) {
+      const r = await execa(process.execPath, ['dist/agent/main.js', '--host', 'not-this-machine', '--etcd', 'http://127.0.0.1:1'], { reject: false, env, timeout: 20_000 });
+      expect(r.exitCode).toBe(1);
+      expect(String(r.stderr)).toContain("refusing to program a namespace that is not a calico-sim lab's");
+    }
+  });
   it('a YAML alias bomb in a topology or resource file: exit 2 at once, one line naming the file and the field', async () => {
     const bomb = join(dir, 'bomb.yaml');
     writeFileSync(bomb, billionLaughs(9));

@@ -14,5 +14,8 @@ describe('the node image of the docker backend', () => {
     expect(debianMirror('Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n')).toBe('http://deb.debian.org/debian');
     expect(debianMirror('Types: deb\nURIs: http://deb.debian.org/debian-security\nComponents: main\n')).toBeUndefined();
     expect(debianMirror('deb https://download.docker.com/linux/debian bookworm stable')).toBeUndefined();
+    // Not Debian bookworm: an Ubuntu archive, another suite.
+    expect(debianMirror('deb http://archive.ubuntu.com/ubuntu jammy main')).toBeUndefined();
+    expect(debianMirror('deb http://deb.debian.org/debian trixie main')).toBeUndefined();
   });
 });

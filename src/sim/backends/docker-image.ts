@@ -33,13 +33,14 @@ export function nodeImageTag(packages: readonly string[] = IMAGE_PACKAGES): stri
  * source with the `main` component, not the security archive. Undefined if there is none.
  */
 export function debianMirror(sources: string): string | undefined {
-  const candidates: { uri: string; components: string[] }[] = [];
-  for (const m of sources.matchAll(/^[ \t]*deb[ \t]+(?:\[[^\]]*\][ \t]+)?(\S+)[ \t]+\S+[ \t]+(.*)$/gm)) candidates.push({ uri: m[1]!, components: m[2]!.trim().split(/\s+/) });
+  const candidates: { uri: string; suites: string[]; components: string[] }[] = [];
+  for (const m of sources.matchAll(/^[ \t]*deb[ \t]+(?:\[[^\]]*\][ \t]+)?(\S+)[ \t]+(\S+)[ \t]+(.*)$/gm)) candidates.push({ uri: m[1]!, suites: [m[2]!], components: m[3]!.trim().split(/\s+/) });
   for (const stanza of sources.split(/\n\s*\n/)) {
     const field = (f: string) => new RegExp(`^${f}:\\s*(.*)$`, 'im').exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
-    if (field('Types').includes('deb')) for (const uri of field('URIs')) candidates.push({ uri, components: field('Components') });
+    if (field('Types').includes('deb')) for (const uri of field('URIs')) candidates.push({ uri, suites: field('Suites'), components: field('Components') });
   }
-  const found = candidates.find((c) => c.components.includes('main') && /^https?:\/\//.test(c.uri) && !/security/.test(c.uri));
+  // A Debian archive of the suite the image is made of: not Ubuntu's, not a third party's.
+  const found = candidates.find((c) => c.suites.includes(SUITE) && c.components.includes('main') && /^https?:\/\//.test(c.uri) && !/security/.test(c.uri));
   return found?.uri.replace(/\/$/, '');
 }
 
@@ -91,9 +92,22 @@ export async function ensureNodeImage(docker: Docker, log: (line: string) => voi
     for (const d of ['var/lib/apt/lists', 'var/cache/apt', 'var/cache/debconf']) rmSync(join(root, d), { recursive: true, force: true });
     const tar = execa('tar', ['-C', root, '-c', '.'], { buffer: false });
     const [repo, version] = tag.split(':') as [string, string];
-    const stream = await docker.importImage(tar.stdout!, { repo, tag: version });
-    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
-    await tar;
+    try {
+      const stream = await docker.importImage(tar.stdout!, { repo, tag: version });
+      await new Promise<void>((resolve, reject) =>
+        docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[] = []) => {
+          const failed = err?.message ?? events.find((e) => e.error)?.error;
+          if (failed) reject(new BackendError(`importing the node image ${tag}: ${failed}`));
+          else resolve();
+        }),
+      );
+      await tar;
+    } catch (err) {
+      // A tar left writing to a pipe nobody reads would keep this process alive.
+      tar.kill();
+      await tar.catch(() => undefined);
+      throw err;
+    }
     await docker.getImage(tag).inspect();
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -110,6 +110,8 @@ export class DockerBackend extends NetnsBackend {
         Labels: { [LABELS.lab]: n.lab, [LABELS.role]: n.role, [LABELS.node]: n.name },
         HostConfig: {
           NetworkMode: 'none',
+          // docker-init as pid 1: it reaps what an exec'd daemon leaves orphaned (sleep would not).
+          Init: true,
           // BIRD and the agent program routes, rules and sysctls of the container's own namespace.
           CapAdd: ['NET_ADMIN', 'NET_RAW'],
           // Docker turns IPv6 off in a container without a Docker network; a dual-stack lab needs it.
@@ -171,6 +173,8 @@ export class DockerBackend extends NetnsBackend {
     const exec = await (await this.api()).getContainer(spec.netns).exec({
       Cmd: ['sh', '-c', 'exec "$@" >>"$0" 2>&1', spec.log, ...spec.argv],
       ...(spec.cwd ? { WorkingDir: spec.cwd } : {}),
+      // The agent runs unconfined only where this says it is a lab's node (src/agent/main.ts).
+      Env: [`CALICO_SIM_NODE=${spec.netns}`],
       AttachStdout: false,
       AttachStderr: false,
     });
@@ -204,10 +208,12 @@ export class DockerBackend extends NetnsBackend {
     return [...new Set((await this.labContainers()).map((c) => c.Labels[LABELS.lab]!))].sort();
   }
 
-  private async labContainers(lab?: string): Promise<Docker.ContainerInfo[]> {
+  /** The containers of a lab (of every lab); none when Docker does not answer, unless `strict`. */
+  private async labContainers(lab?: string, strict = false): Promise<Docker.ContainerInfo[]> {
     try {
       return await (await this.api()).listContainers({ all: true, filters: { label: [lab === undefined ? LABELS.lab : `${LABELS.lab}=${lab}`] } });
-    } catch {
+    } catch (err) {
+      if (strict) throw err;
       return [];
     }
   }
@@ -216,9 +222,16 @@ export class DockerBackend extends NetnsBackend {
   override async destroy(lab: string): Promise<DestroyReport> {
     checkLabName(lab);
     const processes = pidsInNetns(labNetns(lab)).length;
-    const containers = await this.labContainers(lab);
+    let unreachable: unknown;
+    const containers = await this.labContainers(lab, true).catch((err: unknown) => {
+      unreachable = err;
+      return [];
+    });
     await this.removeContainers(containers.map((c) => c.Id));
     const rest = await super.destroy(lab);
+    // Its namespaces and state are gone; its containers, if any, wait for Docker to answer.
+    if (unreachable)
+      throw new BackendError(`lab ${lab}: Docker does not answer (${errorMessage(unreachable)}): its containers, if any, are left; start Docker and run calico-sim down --lab ${lab} again`);
     const namespaces = [...new Set([...rest.namespaces, ...containers.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''))])].sort();
     return { ...rest, namespaces, processes: Math.max(processes, rest.processes) };
   }
