@@ -238,6 +238,37 @@ export class Ipam {
     return released;
   }
 
+  /**
+   * A host leaves (Calico's ReleaseHostAffinities with mustBeEmpty false, when a node is deleted):
+   * its empty blocks are deleted with their affinity records, and a block that still holds
+   * addresses (borrowed by other hosts) loses its affinity and its record but stays, its
+   * addresses with it — an empty block without affinity is deleted when its last one is released.
+   * Each block in one transaction guarded by its revision. Returns the deleted and the kept blocks.
+   */
+  async releaseHostAffinities(host: string): Promise<{ deleted: string[]; unaffined: string[] }> {
+    const deleted: string[] = [];
+    const unaffined: string[] = [];
+    for (const cidr of await this.hostBlocks(host)) {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const block = await this.ds.get<AllocationBlock>(keys.block(cidr));
+        if (!block || block.value.affinity !== hostAffinity(host)) {
+          await this.ds.delete(keys.affinity(host, cidr));
+          break;
+        }
+        const empty = isEmpty(block.value);
+        const done = await this.ds.casAll([
+          { key: block.key, modRevision: block.modRevision, value: empty ? undefined : { ...block.value, affinity: null } },
+          { key: keys.affinity(host, cidr), modRevision: (await this.ds.get(keys.affinity(host, cidr)))?.modRevision, value: undefined },
+        ]);
+        if (done) {
+          (empty ? deleted : unaffined).push(cidr);
+          break;
+        }
+      }
+    }
+    return { deleted, unaffined };
+  }
+
   /** CIDRs of the blocks with affinity to `host` (of one family, if given): IPv4 first, in address order. */
   async hostBlocks(host: string, family?: IpFamily): Promise<string[]> {
     const { items } = await this.ds.list<BlockAffinity>(keys.affinities(host, family));

@@ -93,7 +93,8 @@ export async function deleteHost(state: LabState, name: string): Promise<{ workl
   const result = await withDatastore(state, async (ds) => {
     const weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value).filter((w) => w.spec.node === name);
     for (const w of weps) await deleteWorkload(ds, state.lab, w.metadata.name, cniEnv(backend));
-    const blocks = await new Ipam(ds).releaseEmptyBlocks(name);
+    // As Calico when a node goes: empty blocks deleted, the others keep their (borrowed) addresses without an owner.
+    const { deleted: blocks } = await new Ipam(ds).releaseHostAffinities(name);
     await ds.delete(keys.node(name));
     await ds.delete(keys.agentStatus(name));
     return { workloads: weps.map((w) => w.metadata.name), blocks };

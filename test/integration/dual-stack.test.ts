@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe('dual stack and session options on real namespaces', () => {
-  it('IPv6 workloads reach each other across hosts over the same BGP sessions', async () => {
+  it('IPv6 workloads reach each other across hosts, over IPv6 BGP sessions of their own', async () => {
     await down('t-dual');
     const { state } = await up(resolveTopology('dual-stack', { hosts: 2, workloads: 2 }), { name: 't-dual' });
     const st = await status(state);

@@ -437,6 +437,27 @@ describe('IPAM config, borrowing and strict affinity', () => {
     expect(await ipam.releaseEmptyBlocks('host-b')).toEqual(['198.19.0.64/26']);
   });
 
+  it("a host leaving (Calico's ReleaseHostAffinities): its empty blocks go, a block others borrow from stays without affinity", async () => {
+    await ipam.ensurePool(pool('two-blocks', '198.19.0.0/25', 26));
+    await assignMany('host-a', 64); // 198.19.0.0/26, full
+    const b = await ipam.autoAssign({ host: 'host-b', handleId: 'b' }); // 198.19.0.64/26
+    const lent = await ipam.autoAssign({ host: 'host-a', handleId: 'lent' }); // borrowed from host-b's block
+    expect(lent.borrowed).toBe(true);
+    await ipam.release(b.ip);
+    // host-b leaves: its block still holds host-a's borrowed address.
+    expect(await ipam.releaseHostAffinities('host-b')).toEqual({ deleted: [], unaffined: ['198.19.0.64/26'] });
+    expect((await ds.get<AllocationBlock>(keys.block('198.19.0.64/26')))?.value.affinity).toBeNull();
+    expect(await ds.get(keys.affinity('host-b', '198.19.0.64/26'))).toBeUndefined();
+    expect(await ipam.check([], ['host-a']).then((p) => p.filter((x) => x.kind !== 'leaked-address'))).toEqual([]);
+    // Its last address released, the block without owner goes too.
+    await ipam.release(lent.ip);
+    expect(await ds.get(keys.block('198.19.0.64/26'))).toBeUndefined();
+    // host-a leaves with its addresses released: its (empty) block is deleted.
+    for (let i = 0; i < 64; i++) await ipam.release(`198.19.0.${i}`);
+    expect(await ipam.releaseHostAffinities('host-a')).toEqual({ deleted: ['198.19.0.0/26'], unaffined: [] });
+    expect((await ds.list('/calico/ipam/v2/assignment/')).items).toEqual([]);
+  });
+
   it('the owner cannot release its block while another host borrows from it', async () => {
     await ipam.ensurePool(pool('two-blocks', '198.19.0.0/25', 26));
     await assignMany('host-a', 64);
