@@ -79,8 +79,15 @@ const TABLES: Readonly<Record<KindName, KindTable>> = {
     row: (r) => [r.metadata.name, text(r.spec?.nftablesMode, '(Disabled)')],
   },
   WorkloadEndpoint: {
-    columns: ['NAMESPACE', 'NAME', 'NODE', 'NETWORKS', 'INTERFACE'],
-    row: (r) => [text(r.metadata.namespace, 'default'), r.metadata.name, text(r.spec?.node), Array.isArray(r.spec?.ipNetworks) ? r.spec.ipNetworks.join(',') : '', text(r.spec?.interfaceName)],
+    // calicoctl's columns (its WORKLOAD is the workload's name, which is the endpoint's here).
+    columns: ['NAMESPACE', 'WORKLOAD', 'NODE', 'NETWORKS', 'INTERFACE'],
+    row: (r) => [
+      text(r.metadata.namespace, 'default'),
+      text(r.spec?.workload, r.metadata.name),
+      text(r.spec?.node),
+      Array.isArray(r.spec?.ipNetworks) ? r.spec.ipNetworks.join(',') : '',
+      text(r.spec?.interfaceName),
+    ],
   },
 };
 

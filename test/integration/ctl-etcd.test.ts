@@ -305,19 +305,19 @@ describe('Ctl on a real etcd', () => {
     );
     expect(formatResources(await ctl.get('weps'), 'table')).toBe(
       [
-        'NAMESPACE  NAME  NODE    NETWORKS        INTERFACE',
-        '---------  ----  ------  --------------  ---------',
-        'default    w1    node-a  198.19.0.1/32   cali1',
-        'default    w2    node-b  198.19.0.65/32  cali2',
+        'NAMESPACE  WORKLOAD  NODE    NETWORKS        INTERFACE',
+        '---------  --------  ------  --------------  ---------',
+        'default    w1        node-a  198.19.0.1/32   cali1',
+        'default    w2        node-b  198.19.0.65/32  cali2',
       ].join('\n'),
     );
     expect(formatResources(await ctl.get('weps', undefined, { all: true }), 'wide')).toBe(
       [
-        'NAMESPACE  NAME  NODE    NETWORKS        INTERFACE  LABELS',
-        '---------  ----  ------  --------------  ---------  ------',
-        'default-b  w0    node-a  198.19.0.2/32   cali0      app=db',
-        'default    w1    node-a  198.19.0.1/32   cali1      -',
-        'default    w2    node-b  198.19.0.65/32  cali2      -',
+        'NAMESPACE  WORKLOAD  NODE    NETWORKS        INTERFACE  LABELS',
+        '---------  --------  ------  --------------  ---------  ------',
+        'default-b  w0        node-a  198.19.0.2/32   cali0      app=db',
+        'default    w1        node-a  198.19.0.1/32   cali1      -',
+        'default    w2        node-b  198.19.0.65/32  cali2      -',
       ].join('\n'),
     );
 

@@ -635,9 +635,9 @@ describe('formatResources (goldens)', () => {
         '-------  -----------  -----------  --------',
         'default  Info         false        64512',
         '',
-        'NAMESPACE  NAME  NODE    NETWORKS                         INTERFACE',
-        '---------  ----  ------  -------------------------------  ---------------',
-        'default    w1    node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a',
+        'NAMESPACE  WORKLOAD  NODE    NETWORKS                         INTERFACE',
+        '---------  --------  ------  -------------------------------  ---------------',
+        'default    w1        node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a',
       ].join('\n'),
     );
   });
@@ -693,16 +693,16 @@ describe('formatResources (goldens)', () => {
       formatResources(
         [
           { ...wep, metadata: { ...wep.metadata, labels: { app: 'db', tier: 'back' } } },
-          { ...wep, metadata: { name: 'w2', namespace: 'b' } },
+          { ...wep, metadata: { name: 'w2', namespace: 'b' }, spec: { ...wep.spec, workload: 'w2' } },
         ],
         'wide',
       ),
     ).toBe(
       [
-        'NAMESPACE  NAME  NODE    NETWORKS                         INTERFACE        LABELS',
-        '---------  ----  ------  -------------------------------  ---------------  ----------------',
-        'default    w1    node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a  app=db,tier=back',
-        'b          w2    node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a  -',
+        'NAMESPACE  WORKLOAD  NODE    NETWORKS                         INTERFACE        LABELS',
+        '---------  --------  ------  -------------------------------  ---------------  ----------------',
+        'default    w1        node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a  app=db,tier=back',
+        'b          w2        node-b  198.19.0.1/32,2001:db8:1::1/128  cali0123456789a  -',
       ].join('\n'),
     );
   });
