@@ -24,9 +24,8 @@ export async function quickstart(opts: { name?: string; backend?: string; report
   print(`== up: topology two-host as lab "${name}"`);
   let timings: Record<string, number> = {};
   const result = await withLab(plan, { name, backend: opts.backend, log: (l) => print(`   ${l}`) }, async (lab) => {
-    const { state, notes } = lab;
+    const { state } = lab;
     timings = lab.timings;
-    for (const n of notes) print(`   preflight: ${n}`);
     const st = await status(state);
     const runner = backendOf(state);
     print('\n== BGP sessions (from each BIRD control socket)');
