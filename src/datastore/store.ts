@@ -64,12 +64,7 @@ export class Datastore {
    * Returns false (and writes nothing) if any of them did.
    */
   async createAll(entries: { key: string; value: unknown }[]): Promise<boolean> {
-    const [first, ...rest] = entries;
-    if (!first) return true;
-    const txn = this.client.if(first.key, 'Version', '==', 0);
-    for (const e of rest) txn.and(e.key, 'Version', '==', 0);
-    const res = await txn.then(...entries.map((e) => this.client.put(e.key).value(JSON.stringify(e.value)))).commit();
-    return res.succeeded;
+    return this.casAll(entries);
   }
 
   /**

@@ -161,11 +161,6 @@ export class Ipam {
   }
 
   /**
-   * Frees an allocated address (borrowed or not). Throws an IpamError if it is not allocated.
-   * A block with an affinity stays even when empty (`releaseEmptyBlocks` removes the host's
-   * own); an empty block with no affinity is deleted, as Calico does.
-   */
-  /**
    * Releases every address recorded with this handle (a workload's), found through its handle
    * record (the blocks it names), as Calico's ReleaseByHandle; returns them.
    */
@@ -179,10 +174,10 @@ export class Ipam {
           .map((a) => a.ip),
       );
     let ips = of(named.flatMap((b) => (b ? [b.value] : [])));
-    // A record that is missing or counts fewer than it should (a lab from before handles, or
+    // A record that is missing, empty, or counts fewer than it should (a lab from before handles, or
     // what ipam check calls a missing handle): every block is searched, so nothing is kept.
     const counted = Object.values(handle?.value.block ?? {}).reduce((n, c) => n + c, 0);
-    if (!handle || ips.length < counted || ips.length === 0) ips = of(await this.allBlocks());
+    if (!handle || ips.length === 0 || ips.length < counted) ips = of(await this.allBlocks());
     for (const ip of ips) await this.release(ip);
     return ips;
   }
@@ -204,6 +199,11 @@ export class Ipam {
     ]);
   }
 
+  /**
+   * Frees an allocated address (borrowed or not). Throws an IpamError if it is not allocated.
+   * A block with an affinity stays even when empty (`releaseEmptyBlocks` removes the host's
+   * own); an empty block with no affinity is deleted, as Calico does.
+   */
   async release(ip: string): Promise<void> {
     const address = canonicalIp(ip);
     const pool = (await this.allPools()).find((p) => cidrContains(p.spec.cidr, address));
@@ -224,28 +224,17 @@ export class Ipam {
    * revision (an allocation in between wins). Returns the CIDRs of the blocks deleted, in order.
    */
   async releaseEmptyBlocks(host: string): Promise<string[]> {
-    const released: string[] = [];
-    for (const cidr of await this.hostBlocks(host)) {
-      const block = await this.ds.get<AllocationBlock>(keys.block(cidr));
-      if (!block || block.value.affinity !== hostAffinity(host) || !isEmpty(block.value)) continue;
-      const { client } = this.ds;
-      const res = await client
-        .if(block.key, 'Mod', '==', block.modRevision)
-        .then(client.delete().key(block.key), client.delete().key(keys.affinity(host, cidr)))
-        .commit();
-      if (res.succeeded) released.push(cidr);
-    }
-    return released;
+    return (await this.releaseHostAffinities(host, { mustBeEmpty: true })).deleted;
   }
 
   /**
-   * A host leaves (Calico's ReleaseHostAffinities with mustBeEmpty false, when a node is deleted):
-   * its empty blocks are deleted with their affinity records, and a block that still holds
-   * addresses (borrowed by other hosts) loses its affinity and its record but stays, its
-   * addresses with it — an empty block without affinity is deleted when its last one is released.
-   * Each block in one transaction guarded by its revision. Returns the deleted and the kept blocks.
+   * Calico's ReleaseHostAffinities: the host's empty blocks are deleted with their affinity
+   * records; unless `mustBeEmpty`, a block that still holds addresses (borrowed by other hosts)
+   * loses its affinity and its record but stays, its addresses with it — an empty block without
+   * affinity is deleted when its last one is released (a node deleted: `host del`). Each block in
+   * one transaction guarded by its revision. Returns the deleted and the kept blocks.
    */
-  async releaseHostAffinities(host: string): Promise<{ deleted: string[]; unaffined: string[] }> {
+  async releaseHostAffinities(host: string, o: { mustBeEmpty?: boolean } = {}): Promise<{ deleted: string[]; unaffined: string[] }> {
     const deleted: string[] = [];
     const unaffined: string[] = [];
     for (const cidr of await this.hostBlocks(host)) {
@@ -256,6 +245,7 @@ export class Ipam {
           break;
         }
         const empty = isEmpty(block.value);
+        if (!empty && o.mustBeEmpty) break;
         const done = await this.ds.casAll([
           { key: block.key, modRevision: block.modRevision, value: empty ? undefined : { ...block.value, affinity: null } },
           { key: keys.affinity(host, cidr), modRevision: (await this.ds.get(keys.affinity(host, cidr)))?.modRevision, value: undefined },

@@ -237,6 +237,5 @@ export async function writeConvergenceReport(res: ConvergenceResults, dir: strin
   const { renderChart } = await import('./charts.js'); // chart.js and the canvas load only to draw
   const images: ReportImage[] = [];
   for (const c of convergenceCharts(res)) images.push({ name: c.name, caption: c.caption, png: await renderChart(c) });
-  const markdown = [convergenceMarkdown(res).trimEnd(), '', '## Charts', '', ...images.flatMap((i) => [`![${i.caption}](${i.name})`, ''])].join('\n');
-  return writeReportFiles(dir, `Convergence (${res.runId})`, markdown, images);
+  return writeReportFiles(dir, `Convergence (${res.runId})`, convergenceMarkdown(res), images);
 }

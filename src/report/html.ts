@@ -113,8 +113,12 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Writes the PNGs, report.md and the self-contained report.html into `dir`; returns their paths. */
-export function writeReportFiles(dir: string, title: string, markdown: string, images: ReportImage[]): string[] {
+/**
+ * Writes the PNGs, report.md and the self-contained report.html into `dir`; returns their paths.
+ * `body` is the report's Markdown; a "Charts" section linking each image with its caption follows.
+ */
+export function writeReportFiles(dir: string, title: string, body: string, images: ReportImage[]): string[] {
+  const markdown = [body.trimEnd(), '', '## Charts', '', ...images.flatMap((i) => [`![${i.caption}](${i.name})`, ''])].join('\n');
   const files: string[] = [];
   const write = (name: string, data: string | Buffer) => {
     const f = join(dir, name);

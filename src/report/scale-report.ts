@@ -176,6 +176,5 @@ export async function writeScaleReport(res: ScaleResults, dir: string): Promise<
       }),
     })),
   );
-  const markdown = [scaleMarkdown(res).trimEnd(), '', '## Charts', '', ...images.flatMap((i) => [`![${i.caption}](${i.name})`, ''])].join('\n');
-  return writeReportFiles(dir, `Scale (${res.runId})`, markdown, images);
+  return writeReportFiles(dir, `Scale (${res.runId})`, scaleMarkdown(res), images);
 }

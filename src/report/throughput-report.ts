@@ -293,6 +293,5 @@ export async function writeThroughputReport(res: ThroughputResults, dir: string)
   const { renderChart } = await import('./charts.js'); // chart.js and the canvas load only to draw
   const images: ReportImage[] = [];
   for (const c of throughputCharts(res)) images.push({ name: c.name, caption: c.caption, png: await renderChart(c) });
-  const markdown = [throughputMarkdown(res).trimEnd(), '', '## Charts', '', ...images.flatMap((i) => [`![${i.caption}](${i.name})`, ''])].join('\n');
-  return writeReportFiles(dir, `Throughput (${res.runId})`, markdown, images);
+  return writeReportFiles(dir, `Throughput (${res.runId})`, throughputMarkdown(res), images);
 }

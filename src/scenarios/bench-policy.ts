@@ -296,6 +296,5 @@ export async function writePolicyBenchReport(r: PolicyBenchResults, dir: string)
       }),
     },
   ];
-  const markdown = [policyBenchMarkdown(r).trimEnd(), '', '## Charts', '', ...images.flatMap((i) => [`![${i.caption}](${i.name})`, ''])].join('\n');
-  return writeReportFiles(dir, `Policy benchmark (${r.runId})`, markdown, images);
+  return writeReportFiles(dir, `Policy benchmark (${r.runId})`, policyBenchMarkdown(r), images);
 }

@@ -16,9 +16,7 @@
  * (docker-image.ts). Every container is labelled with its lab, so `down` finds everything by label
  * even when the state directory is gone.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +31,7 @@ import type { DaemonSpec } from '../daemons.js';
 import { names } from '../names.js';
 import { ensureNodeImage } from './docker-image.js';
 import { NetnsBackend, labNetns, type NodeSpec } from './netns.js';
-import { pidsInNetns, removeNetns } from './procs.js';
+import { pidsInNetns, removeNetns, runAttached } from './procs.js';
 
 /** The labels every container of a lab carries. */
 export const LABELS = { lab: 'calico-sim.lab', role: 'calico-sim.role', node: 'calico-sim.node' } as const;
@@ -192,11 +190,7 @@ export class DockerBackend extends NetnsBackend {
     const pid = await this.pidOf(netns);
     // A private mount namespace for the command alone, so the bind mount over /etc/hosts stays its own.
     const withHosts = o.etcHosts ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', o.etcHosts, ...argv] : argv;
-    return new Promise((resolve) => {
-      const child = spawn('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '--', ...withHosts], { stdio: 'inherit' });
-      child.once('error', () => resolve(127));
-      child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
-    });
+    return runAttached(['nsenter', '-t', String(pid), '-m', '-u', '-i', '-n', '-p', '--', ...withHosts]);
   }
 
   async nodeContainers(lab: string): Promise<Map<string, string>> {

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { HostPlan, LabPlan, NodeLimits, RouterPlan } from '../../model/topology.js';
@@ -10,7 +8,7 @@ import type { DaemonSpec } from '../daemons.js';
 import { startHelper } from '../helper.js';
 import { checkLabName, NETNS_PREFIX } from '../../model/names.js';
 import { labOfNetns, names, STATE_ROOT } from '../names.js';
-import { daemonEnding, isAlive, isStopped, pidsInNetns, removeNetns, spawnDaemon } from './procs.js';
+import { daemonEnding, isAlive, isStopped, pidsInNetns, removeNetns, runAttached, spawnDaemon } from './procs.js';
 import { labsWithState } from '../state.js';
 import { BackendError } from '../../util/errors.js';
 import { attachPortLines, nodePortsPerBridge, SPINE_BRIDGE } from './fabric-bridges.js';
@@ -68,12 +66,7 @@ export class NetnsBackend implements Backend {
     // propagate back (it remounts / as a slave): a bind mount over /etc/hosts there is seen by
     // that command alone.
     const withHosts = o.etcHosts ? ['sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', o.etcHosts, ...argv] : argv;
-    const [cmd, ...args] = ['ip', 'netns', 'exec', netns, ...withHosts];
-    return new Promise((resolve) => {
-      const child = spawn(cmd!, args, { stdio: 'inherit' });
-      child.once('error', () => resolve(127));
-      child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
-    });
+    return runAttached(['ip', 'netns', 'exec', netns, ...withHosts]);
   }
 
   async addWorkloadNetns(netns: string): Promise<void> {

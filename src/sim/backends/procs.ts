@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { inNetns, ipBatch, sleep } from '../../util/exec.js';
 import { BackendError } from '../../util/errors.js';
@@ -147,4 +148,14 @@ function isGone(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** Runs a user's command with the terminal attached (`calico-sim exec`, `birdc`); its exit code (127: no such program, 128 + n: signal n). */
+export function runAttached(argv: readonly string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  return new Promise((resolve) => {
+    const child = spawn(cmd!, args, { stdio: 'inherit' });
+    child.once('error', () => resolve(127));
+    child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
+  });
 }
