@@ -9,11 +9,15 @@ import { probeCommands } from './probe.js';
 import { reportCommands } from './report.js';
 import { runCommands } from './run.js';
 import { workloadCommands } from './workload.js';
+import { forkThroughSpawner } from '../util/spawner.js';
 
 // A reader that goes away (`up … | head`) must not crash a command halfway through what it builds.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;
 });
+
+// A large lab's build and checks fork thousands of commands from a heap of hundreds of MB.
+forkThroughSpawner();
 
 const program = new Command('calico-sim')
   .description("Calico's pure layer-3 network from real parts (etcd, BIRD, kernel routes) in network namespaces")

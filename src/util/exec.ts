@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { BackendError, CommandError, InterruptedError } from './errors.js';
+import { activeSpawner } from './spawner.js';
 
 export interface RunResult {
   stdout: string;
@@ -38,12 +39,29 @@ export interface CommandRunner {
   run(argv: readonly string[], opts?: CommandOptions): Promise<CommandResult>;
 }
 
-/** The real runner: child processes of this one. */
+/** execa's stripFinalNewline. */
+const stripNewline = (s: string) => (s.endsWith('\r\n') ? s.slice(0, -2) : s.endsWith('\n') ? s.slice(0, -1) : s);
+
+/** The real runner: child processes of this one (or of its spawner). */
 export const processRunner: CommandRunner = {
   async run(argv, opts = {}) {
     const [file, ...args] = argv;
     if (!file) throw new TypeError('cannot run an empty command line');
     const timeoutMs = opts.timeoutMs ?? 30_000;
+    const spawner = activeSpawner();
+    if (spawner) {
+      const r = await spawner.run(argv, opts.input, timeoutMs);
+      const reason = r.timedOut ? `timed out after ${timeoutMs} ms` : r.error;
+      const result: CommandResult = {
+        stdout: stripNewline(r.stdout),
+        stderr: stripNewline(r.stderr),
+        exitCode: r.timedOut || r.error ? undefined : r.exitCode,
+        ...(r.signal ? { signal: r.signal } : {}),
+        ...(reason ? { reason } : {}),
+      };
+      if (result.exitCode !== 0 && opts.reject !== false) throw new CommandError({ argv, ...result }, r.error ? { cause: new Error(r.error) } : undefined);
+      return result;
+    }
     const r = await execa(file, args, { input: opts.input, reject: false, timeout: timeoutMs, stripFinalNewline: true });
     const reason = r.timedOut ? `timed out after ${timeoutMs} ms` : r.failed && r.exitCode === undefined && !r.signal && r.cause instanceof Error ? r.cause.message : undefined;
     const result: CommandResult = {
