@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { inNetns, ipBatch, ipJson, processRunner, run, setSysctls, type CommandRunner } from '../util/exec.js';
+import { inNetns, ipBatch, processRunner, run, setSysctls, type CommandRunner } from '../util/exec.js';
 import { BackendError, errorMessage } from '../util/errors.js';
 import type { PolicyDataplaneKind } from '../model/resources.js';
 import type { PolicyDataplane } from '../policy/ir.js';
@@ -95,6 +95,7 @@ interface IpRoute {
   type?: string;
   dev?: string;
   gateway?: string;
+  table?: string;
 }
 
 /**
@@ -142,24 +143,28 @@ export class Dataplane {
   }
 
   /**
-   * The routes we own: our protocol's on workload interfaces and the VXLAN device, as Felix owns
-   * the routes of the interfaces it manages (the default route, BIRD's, the kernel's, the CNI's
-   * `proto static` ones are never touched).
+   * In one process (`ip -j -batch`): the interfaces of the namespace (name → ifindex; a veth made
+   * again under its name has a new one) and the routes we own — our protocol's, IPv4 and IPv6
+   * (`table all` dumps both families), in the main table, on workload interfaces and the VXLAN
+   * device, as Felix owns the routes of the interfaces it manages (the default route, BIRD's, the
+   * kernel's, the CNI's `proto static` ones are never touched).
    */
-  async readRoutes(): Promise<DesiredRoute[]> {
-    const [v4, v6] = await Promise.all(['-4', '-6'].map((f) => ipJson<IpRoute[]>(this.netns, [f, 'route', 'show', 'proto', AGENT_ROUTE_PROTO], this.runner)));
-    return [...v4!, ...v6!]
-      .filter((r) => (r.type ?? 'unicast') === 'unicast' && isAgentDevice(r.dev))
+  async readKernel(): Promise<{ routes: DesiredRoute[]; links: Map<string, number> }> {
+    const [cmd, ...args] = inNetns(this.netns, ['ip', '-j', '-batch', '-']);
+    const out = await run(cmd!, args, { input: `link show\nroute show table all proto ${AGENT_ROUTE_PROTO}\n` }, this.runner);
+    const [linkRows, routeRows] = out
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as unknown[]);
+    if (!linkRows || !routeRows) throw new BackendError(`unexpected answer of ip -j -batch (link show, route show): ${out.slice(0, 200)}`);
+    const links = new Map((linkRows as { ifname: string; ifindex: number }[]).map((r) => [r.ifname, r.ifindex]));
+    const routes = (routeRows as IpRoute[])
+      .filter((r) => (r.table ?? 'main') === 'main' && (r.type ?? 'unicast') === 'unicast' && isAgentDevice(r.dev))
       .map((r): DesiredRoute => {
         const dst = r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
         return { dst, type: 'unicast', dev: r.dev!, ...(r.gateway ? { via: r.gateway } : {}) };
       });
-  }
-
-  /** The interfaces of the namespace: name → ifindex (a veth made again under its name has a new one). */
-  async links(): Promise<Map<string, number>> {
-    const rows = await ipJson<{ ifname: string; ifindex: number }[]>(this.netns, ['link', 'show'], this.runner);
-    return new Map(rows.map((r) => [r.ifname, r.ifindex]));
+    return { routes, links };
   }
 
   /**
@@ -182,7 +187,7 @@ export class Dataplane {
     await step('policy', async () => {
       policy = await this.applyPolicy(desired);
     });
-    const [actual, links] = await Promise.all([this.readRoutes(), this.links()]);
+    const { routes: actual, links } = await this.readKernel();
     await step('vxlan', () => this.applyVxlan(desired.vxlan, links));
     // A workload's veth may not exist yet (its endpoint record can come first): skip it for now.
     const present = desired.routes.filter((r) => links.has(r.dev));

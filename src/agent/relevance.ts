@@ -1,7 +1,7 @@
 import type { Snapshot } from '../datastore/snapshot.js';
 import type { SyncChange } from '../datastore/syncer.js';
 import { keys } from '../datastore/keys.js';
-import { blockAllocations, hostAffinity } from '../ipam/blocks.js';
+import { hostAffinity } from '../ipam/blocks.js';
 import type { AllocationBlock, WorkloadEndpoint } from '../model/resources.js';
 
 /** What of the whole datastore widens what a host must react to. */
@@ -16,7 +16,7 @@ export interface RelevanceContext {
  * Pure: does this change alter what `host`'s agent programs? Felix's calculation graph in one
  * question, so that an agent does work in proportion to what changed for it: another host's
  * workload changes nothing here unless a selector may pick it; another host's block only in
- * VXLAN mode or when it holds an address borrowed by this host. Everything else it watches
+ * VXLAN mode; a block's allocations (which addresses are used) nobody. Everything else it watches
  * (nodes, pools, BGP settings and peers, policies, profiles, Felix settings) is relevant.
  */
 export function relevantTo(host: string, change: SyncChange, ctx: RelevanceContext): boolean {
@@ -25,13 +25,15 @@ export function relevantTo(host: string, change: SyncChange, ctx: RelevanceConte
     return ctx.selectorRules || on(change.old) || on(change.value);
   }
   if (change.key.startsWith(keys.blocks)) {
-    if (ctx.vxlan) return true;
-    const touches = (b: unknown) => {
+    // What any host programs from a block is its CIDR and affinity (local blackholes, VXLAN
+    // routes), never its allocations: a change of allocations alone concerns nobody.
+    const placed = (b: unknown) => {
       const block = b as AllocationBlock | undefined;
-      if (!block?.allocations) return false;
-      return block.affinity === hostAffinity(host) || blockAllocations(block).some((a) => a.node === host);
+      return block && !block.deleted ? block.affinity : undefined;
     };
-    return touches(change.old) || touches(change.value);
+    const [before, after] = [placed(change.old), placed(change.value)];
+    if (before === after && change.old !== undefined && change.value !== undefined) return false;
+    return ctx.vxlan || before === hostAffinity(host) || after === hostAffinity(host);
   }
   return true;
 }

@@ -1,6 +1,6 @@
 import type { IWatchResponse, Watcher } from 'etcd3';
 import { errorMessage } from '../util/errors.js';
-import { SNAPSHOT_PREFIXES, type Snapshot, snapshotOf } from './snapshot.js';
+import { SNAPSHOT_PREFIXES, type Snapshot, type SnapshotField, snapshotFieldOf, snapshotFromFields } from './snapshot.js';
 import type { Datastore } from './store.js';
 
 /** One key that changed: its value before and after (undefined: absent). */
@@ -23,6 +23,9 @@ export type SyncListener = (changes: readonly SyncChange[], revision: string) =>
  */
 export class Syncer {
   private cache = new Map<string, unknown>();
+  /** The cache's records by Snapshot field, and each field's list as last built. */
+  private fields = new Map<SnapshotField, Map<string, unknown>>();
+  private lists = new Map<SnapshotField, unknown[]>();
   private watchers: Watcher[] = [];
   private readonly listeners = new Set<SyncListener>();
   private built: Snapshot | undefined;
@@ -44,13 +47,38 @@ export class Syncer {
     await this.resync();
   }
 
-  /** Everything as of the last delta applied, built once per change. */
+  /**
+   * Everything as of the last delta applied, built once per change, and then only the lists the
+   * change touched (a workload's change rebuilds the workload list, not the blocks or nodes).
+   */
   snapshot(): Snapshot {
-    this.built ??= snapshotOf(
-      [...this.cache].map(([key, value]) => ({ key, value })),
-      this.revision,
-    );
+    this.built ??= snapshotFromFields((f) => {
+      let list = this.lists.get(f);
+      if (!list) {
+        list = [...(this.fields.get(f)?.values() ?? [])];
+        this.lists.set(f, list);
+      }
+      return list;
+    }, this.revision);
     return this.built;
+  }
+
+  private put(key: string, value: unknown): void {
+    this.cache.set(key, value);
+    const f = snapshotFieldOf(key);
+    if (!f) return;
+    const records = this.fields.get(f) ?? new Map<string, unknown>();
+    this.fields.set(f, records);
+    records.set(key, value);
+    this.lists.delete(f);
+  }
+
+  private remove(key: string): void {
+    this.cache.delete(key);
+    const f = snapshotFieldOf(key);
+    if (!f) return;
+    this.fields.get(f)?.delete(key);
+    this.lists.delete(f);
   }
 
   /** Re-reads everything and re-watches from there; listeners get the differences. */
@@ -68,7 +96,10 @@ export class Syncer {
     const changes: SyncChange[] = [];
     for (const [key, value] of fresh) if (JSON.stringify(this.cache.get(key)) !== JSON.stringify(value)) changes.push({ key, old: this.cache.get(key), value });
     for (const [key, old] of this.cache) if (!fresh.has(key)) changes.push({ key, old, value: undefined });
-    this.cache = fresh;
+    this.cache = new Map();
+    this.fields.clear();
+    this.lists.clear();
+    for (const [key, value] of fresh) this.put(key, value);
     this.built = undefined;
     this.revision = maxRevision(this.revision, ...lists.map((l) => l.revision));
     if (this.stopped) return;
@@ -98,7 +129,7 @@ export class Syncer {
       const key = ev.kv.key.toString();
       const old = this.cache.get(key);
       if (ev.type === 'Delete') {
-        this.cache.delete(key);
+        this.remove(key);
         changes.push({ key, old, value: undefined });
         continue;
       }
@@ -109,7 +140,7 @@ export class Syncer {
         this.log(`ignoring ${key}: not JSON`);
         continue;
       }
-      this.cache.set(key, value);
+      this.put(key, value);
       changes.push({ key, old, value });
     }
     this.revision = maxRevision(this.revision, res.header.revision);

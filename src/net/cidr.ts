@@ -119,12 +119,23 @@ interface Address {
   bits: number;
 }
 
+/**
+ * Addresses parsed, by text: an agent's pass reads every endpoint's and every peer's address, and
+ * parsing (ip-num validates through binary strings) was most of a pass at 400 hosts. Bounded.
+ */
+const parsed = new Map<string, Address>();
+
 /** Parses a plain address (no prefix) of either family, or throws an IpamError. */
 function parseAddress(ip: string): Address {
+  const known = parsed.get(ip);
+  if (known) return known;
   const family = familyOf(ip);
   const value = family === 4 ? parseV4(ip) : parseV6(ip);
   if (value === undefined) throw new IpamError(`"${ip}" is not a valid IPv${family} address`);
-  return { value, bits: familyBits(family) };
+  if (parsed.size >= 100_000) parsed.clear();
+  const a = { value, bits: familyBits(family) };
+  parsed.set(ip, a);
+  return a;
 }
 
 /** Formats an address number of the given width as canonical text. */
@@ -132,10 +143,19 @@ function formatAddress(value: bigint, bits: number): string {
   return bits === V4_BITS ? IPv4.fromNumber(value).toString() : formatIpv6(value);
 }
 
+/** Canonical texts, by text (bounded, as `parsed`). */
+const canonical = new Map<string, string>();
+
 /** The canonical text of an address (`2001:DB8:1:0::05` → `2001:db8:1::5`); throws if invalid. */
 export function canonicalIp(ip: string): string {
-  const a = parseAddress(ip);
-  return formatAddress(a.value, a.bits);
+  let c = canonical.get(ip);
+  if (c === undefined) {
+    const a = parseAddress(ip);
+    c = formatAddress(a.value, a.bits);
+    if (canonical.size >= 100_000) canonical.clear();
+    canonical.set(ip, c);
+  }
+  return c;
 }
 
 /** Orders addresses: IPv4 before IPv6, then numerically. */

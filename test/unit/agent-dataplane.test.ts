@@ -25,8 +25,8 @@ interface Call {
 }
 
 /**
- * A kernel behind a CommandRunner: it records every command, answers `ip -j route show proto N`
- * and `ip -j link show` from its state, and applies `ip -batch` route lines to it. The policy
+ * A kernel behind a CommandRunner: it records every command, answers `ip -j -batch -` of
+ * `link show` and `route show table all proto N` from its state, and applies `ip -batch` route lines to it. The policy
  * tools succeed with nothing to say. Anything else is an unexpected command, and fails.
  */
 class FakeKernel implements CommandRunner {
@@ -57,9 +57,14 @@ class FakeKernel implements CommandRunner {
     if (failure !== undefined) return { stdout: '', stderr: failure, exitCode: 1 };
     if (argv[0] === 'nsenter' && argv[1]?.startsWith('--net=') && argv[2] === '--') return this.answer(argv.slice(3), input);
     const ip = argv[0] === 'ip' && argv[1] === '-n' ? ['ip', ...argv.slice(3)] : argv;
-    const show = /^ip -j -([46]) route show proto (\w+)$/.exec(ip.join(' '));
-    if (show) return ok(JSON.stringify(this.show(show[1] === '6' ? 6 : 4, show[2]!)));
-    if (ip.join(' ') === 'ip -j link show') return ok(JSON.stringify(this.links.map((ifname, i) => ({ ifname, ifindex: this.ifindex.get(ifname) ?? i + 1 }))));
+    if (ip.join(' ') === 'ip -j -batch -')
+      return ok(
+        input
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.stringify(this.read(l)))
+          .join('\n'),
+      );
     if (ip.join(' ') === 'ip -force -batch -') return this.batch(input);
     if (cmd === 'ipset list -n' || cmd === 'nft list tables inet') return ok();
     if (['ipset restore -exist', 'iptables-restore -w', 'ip6tables-restore -w', 'iptables-restore -w --noflush', 'ip6tables-restore -w --noflush'].includes(cmd)) return ok();
@@ -67,10 +72,14 @@ class FakeKernel implements CommandRunner {
     return { stdout: '', stderr: `fake kernel: unexpected command: ${cmd}`, exitCode: 127 };
   }
 
-  private show(family: 4 | 6, proto: string): object[] {
+  /** `link show`, or `route show table all proto N` (both families, as the kernel dumps them). */
+  private read(line: string): object[] {
+    if (line === 'link show') return this.links.map((ifname, i) => ({ ifname, ifindex: this.ifindex.get(ifname) ?? i + 1 }));
+    const proto = /^route show table all proto (\w+)$/.exec(line)?.[1];
+    if (!proto) throw new Error(`fake kernel: cannot read "${line}"`);
     return this.routes
-      .filter((r) => r.protocol === proto && r.dst.includes(':') === (family === 6))
-      .map(({ dst, ...rest }) => ({ ...(rest.type ? { type: rest.type } : {}), dst: dst.replace(family === 4 ? /\/32$/ : /\/128$/, ''), ...rest, flags: [] }));
+      .filter((r) => r.protocol === proto)
+      .map(({ dst, ...rest }) => ({ ...(rest.type ? { type: rest.type } : {}), dst: dst.replace(dst.includes(':') ? /\/128$/ : /\/32$/, ''), ...rest, flags: [] }));
   }
 
   private batch(input: string): CommandResult {
@@ -316,12 +325,12 @@ describe('Dataplane.apply against a fake kernel', () => {
   it("reads only its protocol's routes on workload interfaces (Felix owns its interfaces' routes), and tells host routes from prefixes", async () => {
     const kernel = new FakeKernel([...FOREIGN, ...H1_KERNEL], [...LINKS]);
     const dp = new Dataplane(undefined, { runner: kernel, procSys: new FakeProcSys() });
-    expect(await dp.readRoutes()).toEqual([
+    expect((await dp.readKernel()).routes).toEqual([
       { dst: '198.19.0.1/32', type: 'unicast', dev: 'cali1' },
       { dst: '198.19.0.2/32', type: 'unicast', dev: 'cali2' },
       { dst: 'fd00:10::1/128', type: 'unicast', dev: 'cali1' },
     ]);
-    expect(kernel.calls.map((c) => c.argv.join(' '))).toEqual([`ip -j -4 route show proto ${P}`, `ip -j -6 route show proto ${P}`]);
+    expect(kernel.calls.map((c) => [c.argv.join(' '), c.input])).toEqual([['ip -j -batch -', `link show\nroute show table all proto ${P}\n`]]);
   });
 
   it('in its own namespace, sets only the sysctls that differ, through /proc/sys', async () => {
@@ -356,9 +365,7 @@ describe('Dataplane.apply against a fake kernel', () => {
       'nsenter --net=/run/netns/csim-t-h1 -- iptables-restore -w',
       'nsenter --net=/run/netns/csim-t-h1 -- ip6tables-restore -w',
       'nsenter --net=/run/netns/csim-t-h1 -- nft list tables inet',
-      `nsenter --net=/run/netns/csim-t-h1 -- ip -j -4 route show proto ${P}`,
-      `nsenter --net=/run/netns/csim-t-h1 -- ip -j -6 route show proto ${P}`,
-      'nsenter --net=/run/netns/csim-t-h1 -- ip -j link show',
+      'nsenter --net=/run/netns/csim-t-h1 -- ip -j -batch -',
       'nsenter --net=/run/netns/csim-t-h1 -- ip -force -batch -',
       `nsenter --net=/run/netns/csim-t-h1 -- sysctl -q -w ${sysctls.join(' ')}`,
     ]);
@@ -417,10 +424,10 @@ describe('Dataplane.apply against a fake kernel', () => {
 
   it('a kernel that cannot be read: apply throws the CommandError itself, and writes nothing after it', async () => {
     const kernel = new FakeKernel([], [...LINKS]);
-    kernel.failing.set('ip -j link show', 'Cannot open netlink socket: Permission denied');
+    kernel.failing.set('ip -j -batch -', 'Cannot open netlink socket: Permission denied');
     const err = await new Dataplane(undefined, { runner: kernel, procSys: new FakeProcSys() }).apply(H1).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommandError);
-    expect(err).toMatchObject({ argv: ['ip', '-j', 'link', 'show'], exitCode: 1 });
+    expect(err).toMatchObject({ argv: ['ip', '-j', '-batch', '-'], exitCode: 1 });
     expect(kernel.calls.filter(isBatch)).toEqual([]);
   });
 });
