@@ -36,8 +36,8 @@ export interface Backend extends NodeRunner {
   addHosts(lab: string, plan: LabPlan, hosts: HostPlan[]): Promise<void>;
   /** Routers outside the cluster: eth0 on the fabric, a LAN bridge with their outside clients. */
   addRouters(lab: string, plan: LabPlan, routers: RouterPlan[]): Promise<void>;
-  /** An empty namespace for a workload, which the CNI then plumbs from its host's side. */
-  addWorkloadNetns(netns: string): Promise<void>;
+  /** Empty namespaces for workloads (in one batch), which the CNI then plumbs from their hosts' side. */
+  addWorkloadNetns(netns: readonly string[]): Promise<void>;
   /** Removes nodes (a host, a workload) with every process inside them; returns those that existed. */
   removeNodes(netns: string[]): Promise<string[]>;
   /** Namespace name of the fabric, a host, a router, an outside client or a workload. */

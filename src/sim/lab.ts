@@ -12,9 +12,9 @@ import { etcdSpec } from './daemons.js';
 import { checkLabName } from '../model/names.js';
 import { neighbourPreflight, requireRoot, requireTools } from './preflight.js';
 import { claimStateDir, initialState, labPhase, readLabState, removeStaleClaims, thisBuilder, writeLabState, type LabPhase, type LabState } from './state.js';
-import { settled } from '../util/settled.js';
 import { registerNodes, seedDatastore, startHostDaemons, startRouters } from './bootstrap.js';
 import { waitForRoutes } from './readiness.js';
+import { pool } from '../util/pool.js';
 
 export interface UpResult {
   state: LabState;
@@ -89,7 +89,7 @@ export async function up(asked: LabPlan, opts: { name: string; backend?: string;
   };
   let ds: Datastore | undefined;
   try {
-    notes.push(neighbourPreflight(plan.hosts.length, plan.workloads.length));
+    notes.push(neighbourPreflight(estimateLab(plan).neighbours));
     for (const n of notes) log(`preflight: ${n}`);
     await backend.createFabric(lab, plan);
     step();
@@ -112,19 +112,25 @@ export async function up(asked: LabPlan, opts: { name: string; backend?: string;
     writeLabState(state);
     phase('daemons');
 
-    // Hosts in parallel; one host's workloads in turn, so they fill a block before claiming the
-    // next (Calico's CNI plugin takes a per-host IPAM lock for the same reason).
-    await settled(
-      plan.hosts.map(async (h) => {
+    // The sandboxes in one batch; then the hosts WORKLOAD_HOSTS at a time, one host's workloads
+    // in turn, so they fill a block before claiming the next (Calico's CNI plugin takes a
+    // per-host IPAM lock for the same reason). All at once, a thousand hosts' namespace and veth
+    // work contends for the kernel's locks until single commands take longer than 30 s.
+    await backend.addWorkloadNetns(plan.workloads.map((w) => backend.workloadNetns(lab, w.name)));
+    step();
+    const env = cniEnv(backend, { sandboxesMade: true });
+    await pool(
+      plan.hosts.map((h) => async () => {
         for (const w of plan.workloads.filter((x) => x.host === h.name)) {
           step();
           await addWorkload(
             ds!,
             { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) },
-            cniEnv(backend),
+            env,
           );
         }
       }),
+      WORKLOAD_HOSTS,
     );
     phase('workloads');
 
@@ -147,6 +153,9 @@ export async function up(asked: LabPlan, opts: { name: string; backend?: string;
     for (const s of signals) process.off(s, onSignal);
   }
 }
+
+/** Hosts whose workloads `up` adds at once (each add is a few commands and etcd writes). */
+const WORKLOAD_HOSTS = 64;
 
 /** Labs a running scenario owns: removed when a signal stops the process. */
 const owned = new Set<string>();

@@ -69,9 +69,9 @@ export class NetnsBackend implements Backend {
     return runAttached(['ip', 'netns', 'exec', netns, ...withHosts]);
   }
 
-  async addWorkloadNetns(netns: string): Promise<void> {
+  async addWorkloadNetns(netns: readonly string[]): Promise<void> {
     // csim_<lab>_w_<workload>: lab names hold no "_".
-    await this.makeNodes([{ netns, lab: labOfNetns(netns)!, role: 'workload', name: netns.slice(netns.indexOf('_w_') + 3) }]);
+    await this.makeNodes(netns.map((n) => ({ netns: n, lab: labOfNetns(n)!, role: 'workload', name: n.slice(n.indexOf('_w_') + 3) })));
   }
 
   /**
