@@ -30,6 +30,8 @@ export interface MachineFacts {
   memAvailableMB: number;
   pidMax: number;
   threadsMax: number;
+  /** The hard limit of open files per process (RLIMIT_NOFILE) of this process: lab daemons start with it as their soft limit too. */
+  openFilesMax: number;
 }
 
 /** Measured per part: an agent process, BIRD by its sessions and routes, etcd, a namespace. */
@@ -50,6 +52,8 @@ const COST = {
 
 /** The neighbour-table ceiling the preflight raises gc_thresh3 to. */
 export const NEIGHBOUR_CEILING = 65_536;
+/** Files a BIRD holds open besides a socket per BGP session (log, control socket, netlink, BFD). */
+const FILES_BESIDES_SESSIONS = 64;
 /** Share of the available memory a lab may plan to take. */
 const MEMORY_SHARE = 0.8;
 /** Beyond this estimated build time a lab is refused unless told otherwise. */
@@ -141,6 +145,11 @@ export function capacityProblems(e: LabEstimate, m: MachineFacts): { hard: strin
   if (e.neighbours > NEIGHBOUR_CEILING) soft.push(`needs about ${e.neighbours} neighbour entries, more than the ${NEIGHBOUR_CEILING} the kernel's shared table is raised to`);
   if (e.threads > m.threadsMax / 2 || e.processes > m.pidMax / 2)
     soft.push(`needs about ${e.threads} threads in ${e.processes} processes (kernel limits: threads-max ${m.threadsMax}, pid_max ${m.pidMax})`);
+  // The busiest BIRD holds a socket per session, plus its log, control socket, netlink...
+  if (e.sessionsPerHost + FILES_BESIDES_SESSIONS > m.openFilesMax)
+    soft.push(
+      `its busiest BIRD needs about ${e.sessionsPerHost + FILES_BESIDES_SESSIONS} open files, more than the hard limit of ${m.openFilesMax} (raise it: ulimit -Hn, or LimitNOFILE of the service that runs calico-sim)`,
+    );
   if (e.seconds > MAX_SECONDS) soft.push(`would take about ${fmtDuration(e.seconds)} to build`);
   return { hard, soft };
 }
@@ -156,7 +165,7 @@ export function machineFacts(): MachineFacts {
   const meminfo = readFileSync('/proc/meminfo', 'utf8');
   const kb = Number(/^MemAvailable:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0);
   const num = (f: string) => Number(readFileSync(f, 'utf8').trim());
-  return { memAvailableMB: Math.round(kb / 1024), pidMax: num('/proc/sys/kernel/pid_max'), threadsMax: num('/proc/sys/kernel/threads-max') };
+  return { memAvailableMB: Math.round(kb / 1024), pidMax: num('/proc/sys/kernel/pid_max'), threadsMax: num('/proc/sys/kernel/threads-max'), openFilesMax: openFilesLimit().hard };
 }
 
 function fmtMB(mb: number): string {
@@ -167,4 +176,11 @@ function fmtDuration(s: number): string {
   if (s < 120) return `${s} s`;
   if (s < 7200) return `${Math.round(s / 60)} min`;
   return `${(s / 3600).toFixed(1)} h`;
+}
+
+/** RLIMIT_NOFILE of this process, from /proc/self/limits ("unlimited" reads as Infinity). */
+export function openFilesLimit(): { soft: number; hard: number } {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  const num = (v: string | undefined) => (v === undefined ? 1024 : v === 'unlimited' ? Infinity : Number(v));
+  return { soft: num(m?.[1]), hard: num(m?.[2]) };
 }

@@ -35,8 +35,7 @@ const NEIGH_TARGET = { gc_thresh1: 8192, gc_thresh2: 32768, gc_thresh3: 65536 } 
  * whose default hard limit (gc_thresh3=1024) a large full mesh exceeds. Raised only when the
  * lab's estimate needs it; never lowered. Returns a line for the report.
  */
-export function neighbourPreflight(hosts: number, workloads: number): string {
-  const need = hosts * hosts + 2 * workloads;
+export function neighbourPreflight(need: number): string {
   const current = Object.fromEntries(Object.keys(NEIGH_TARGET).map((k) => [k, Number(readFileSync(`${NEIGH}/${k}`, 'utf8'))])) as Record<keyof typeof NEIGH_TARGET, number>;
   if (need <= current.gc_thresh2) {
     return `neighbour table: unchanged (gc_thresh3=${current.gc_thresh3}, this lab needs about ${need} entries)`;

@@ -3,7 +3,7 @@ import { capacityProblems, estimateLab, type MachineFacts } from '../../src/sim/
 import { resolveTopology } from '../../src/topologies/index.js';
 
 /** This project's machines: 2 cores, 24 GiB. */
-const machine: MachineFacts = { memAvailableMB: 23_000, pidMax: 4_194_304, threadsMax: 190_000 };
+const machine: MachineFacts = { memAvailableMB: 23_000, pidMax: 4_194_304, threadsMax: 190_000, openFilesMax: 1_048_576 };
 
 describe('lab size estimate and limits', () => {
   it('the quickstart fits with room to spare', () => {
@@ -48,7 +48,7 @@ describe('lab size estimate and limits', () => {
   });
 
   it("more hosts than the fabric's bridges have ports is a hard limit, whatever the machine", () => {
-    const big = { memAvailableMB: 1e9, pidMax: 1e9, threadsMax: 1e9 };
+    const big = { memAvailableMB: 1e9, pidMax: 1e9, threadsMax: 1e9, openFilesMax: 1e9 };
     // 1,100 hosts no longer hit one bridge's 1,024 ports: leaf bridges take the rest.
     expect(capacityProblems(estimateLab(resolveTopology('route-reflector', { hosts: 1100 })), big).hard).toEqual([]);
     const e = estimateLab(resolveTopology('route-reflector', { hosts: 24_000 })); // the estimate stays quick at this size
@@ -57,12 +57,18 @@ describe('lab size estimate and limits', () => {
 
   it('a lab that would take over half an hour to build is refused', () => {
     const e = estimateLab(resolveTopology('route-reflector', { hosts: 1000, workloads: 8 }));
-    expect(capacityProblems(e, { memAvailableMB: 1e9, pidMax: 1e9, threadsMax: 1e9 }).soft.join()).toMatch(/to build/);
+    expect(capacityProblems(e, { memAvailableMB: 1e9, pidMax: 1e9, threadsMax: 1e9, openFilesMax: 1e9 }).soft.join()).toMatch(/to build/);
   });
 
   it('a small machine refuses what a large one holds (the check reads the machine, not a constant)', () => {
     const e = estimateLab(resolveTopology('mesh', { hosts: 20 }));
     expect(capacityProblems(e, machine).soft).toEqual([]);
     expect(capacityProblems(e, { ...machine, memAvailableMB: 1_000 }).soft.join()).toMatch(/memory, 1000 MB is available/);
+  });
+
+  it("a route reflector's sessions need open files: the hard limit is checked (daemons start with it as their soft limit)", () => {
+    const e = estimateLab(resolveTopology('route-reflector', { hosts: 1000 }));
+    expect(capacityProblems(e, { ...machine, memAvailableMB: 1e9 }).soft).toEqual([]);
+    expect(capacityProblems(e, { ...machine, memAvailableMB: 1e9, openFilesMax: 1024 }).soft.join()).toMatch(/busiest BIRD needs about 1063 open files, more than the hard limit of 1024/);
   });
 });
