@@ -141,6 +141,18 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
     return problems;
   },
 
+  // A policy in a tier that does not exist (Calico's client refuses it: it reads the tier first).
+  ({ incoming, after }) => {
+    // Calico makes the `default` tier at start-up: it exists even where no record says so.
+    const tiers = new Set(['default', ...ofKind(after, 'Tier').map((t) => t.metadata.name)]);
+    return [...ofKind(incoming, 'NetworkPolicy'), ...ofKind(incoming, 'GlobalNetworkPolicy')]
+      .filter((p) => !tiers.has(String(spec(p).tier ?? 'default')))
+      .map((p): [Resource, string] => [
+        p,
+        `${describe(p)}: spec.tier: no Tier named ${JSON.stringify(spec(p).tier ?? 'default')} (tiers: ${[...tiers].sort().join(', ') || 'none'}): apply the Tier first`,
+      ]);
+  },
+
   // A peering scoped to a node that does not exist.
   ({ incoming, after }) => {
     const nodes = new Set(ofKind(after, 'Node').map((n) => n.metadata.name));
@@ -222,6 +234,13 @@ export function checkDeletes(current: readonly StoredResource[], blocks: readonl
           `${t.at}: Node ${t.name} still has ${weps.length} workload endpoint${weps.length > 1 ? 's' : ''} (${names.join(', ')}): delete ${weps.length > 1 ? 'those workloads' : 'that workload'} first`,
         );
       }
+    }
+    if (t.info.kind === 'Tier') {
+      // libcalico-go/lib/clientv3/tier.go: "Cannot delete default tier", "Cannot delete a non-empty tier".
+      const policies = [...ofKind(current, 'NetworkPolicy'), ...ofKind(current, 'GlobalNetworkPolicy')].filter((p) => (spec(p).tier ?? 'default') === t.name);
+      if (t.name === 'default') problems.push(`${t.at}: Cannot delete default tier`);
+      else if (policies.length)
+        problems.push(`${t.at}: Cannot delete a non-empty tier: it holds ${policies.map((p) => `${p.kind} ${p.metadata.namespace ? `${p.metadata.namespace}/` : ''}${p.metadata.name}`).join(', ')}`);
     }
     if (t.info.kind === 'IPPool') {
       // Empty blocks are released with the pool (poolBlocks); addresses in use stop the delete.

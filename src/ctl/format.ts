@@ -53,12 +53,16 @@ const TABLES: Readonly<Record<KindName, KindTable>> = {
     row: (r) => [r.metadata.name, text(r.spec?.logSeverityScreen), text(r.spec?.nodeToNodeMeshEnabled), text(r.spec?.asNumber)],
   },
   NetworkPolicy: {
-    columns: ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES'],
-    row: (r) => [text(r.metadata.namespace, 'default'), r.metadata.name, text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
+    columns: ['NAMESPACE', 'NAME', 'TIER', 'ORDER', 'SELECTOR', 'TYPES'],
+    row: (r) => [text(r.metadata.namespace, 'default'), r.metadata.name, text(r.spec?.tier, 'default'), text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
   },
   GlobalNetworkPolicy: {
-    columns: ['NAME', 'ORDER', 'SELECTOR', 'TYPES'],
-    row: (r) => [r.metadata.name, text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
+    columns: ['NAME', 'TIER', 'ORDER', 'SELECTOR', 'TYPES'],
+    row: (r) => [r.metadata.name, text(r.spec?.tier, 'default'), text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
+  },
+  Tier: {
+    columns: ['NAME', 'ORDER', 'DEFAULTACTION'],
+    row: (r) => [r.metadata.name, text(r.spec?.order), text(r.spec?.defaultAction, 'Deny')],
   },
   Profile: {
     columns: ['NAME', 'LABELS TO APPLY'],

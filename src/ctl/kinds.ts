@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import { keys } from '../datastore/keys.js';
 import { BGPConfigurationSchema, BGPPeerSchema, IPPoolSchema, NodeSchema } from '../model/pool-bgp-schemas.js';
 import type { Resource, ResourceKind } from '../model/resources.js';
-import { FelixConfigurationSchema, GlobalNetworkPolicySchema, NetworkPolicySchema, ProfileSchema } from '../policy/model.js';
+import { FelixConfigurationSchema, GlobalNetworkPolicySchema, NetworkPolicySchema, ProfileSchema, TierSchema } from '../policy/model.js';
 import { ResourceError } from './resource-error.js';
 
 /** Every kind ctl knows: the ones it writes, and WorkloadEndpoint, which it only reads. */
@@ -79,6 +79,14 @@ export const KINDS: readonly KindInfo[] = [
     prefix: keys.globalNetworkPolicies,
     key: (name) => keys.globalNetworkPolicy(name),
     schema: GlobalNetworkPolicySchema,
+  },
+  {
+    kind: 'Tier',
+    spellings: ['tier', 'tiers'],
+    namespaced: false,
+    prefix: keys.tiers,
+    key: (name) => keys.tier(name),
+    schema: TierSchema,
   },
   {
     kind: 'Profile',

@@ -22,6 +22,8 @@ export const keys = {
   networkPolicies: `${RES}/networkpolicies/`,
   globalNetworkPolicy: (name: string) => `${RES}/globalnetworkpolicies/${name}`,
   globalNetworkPolicies: `${RES}/globalnetworkpolicies/`,
+  tier: (name: string) => `${RES}/tiers/${name}`,
+  tiers: `${RES}/tiers/`,
   profile: (name: string) => `${RES}/profiles/${name}`,
   profiles: `${RES}/profiles/`,
   /** The lab's own settings (BGP timers, BFD): calico-sim's, outside Calico's key space. */

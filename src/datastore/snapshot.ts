@@ -9,6 +9,7 @@ import type {
   LabConfiguration,
   NetworkPolicy,
   Profile,
+  Tier,
   WorkloadEndpoint,
 } from '../model/resources.js';
 import { keys } from './keys.js';
@@ -28,6 +29,8 @@ export interface Snapshot {
   workloadEndpoints: WorkloadEndpoint[];
   networkPolicies?: NetworkPolicy[];
   globalNetworkPolicies?: GlobalNetworkPolicy[];
+  /** Tier records; a lab without a `default` one behaves as if it had Calico's. */
+  tiers?: Tier[];
   profiles?: Profile[];
   /** The `default` FelixConfiguration, if any. */
   felixConfiguration?: FelixConfiguration;
@@ -45,21 +48,59 @@ export async function readSnapshot(ds: Datastore): Promise<Snapshot> {
 /** The prefixes a Snapshot is made of: what an agent reads, and what its syncer watches. */
 export const SNAPSHOT_PREFIXES = [keys.resourcePrefix, keys.blocks, keys.labPrefix] as const;
 
-/** Pure: a Snapshot from the key/values under SNAPSHOT_PREFIXES (any order). */
-export function snapshotOf(items: readonly { key: string; value: unknown }[], revision?: string): Snapshot {
-  const of = <T>(prefix: string) => items.filter((i) => i.key.startsWith(prefix)).map((i) => i.value as T);
+/** The Snapshot's fields that hold records, and the key prefix of each one's records. */
+const FIELDS = [
+  ['nodes', keys.nodes],
+  ['pools', keys.ippools],
+  ['bgpConfigurations', keys.bgpConfiguration('')],
+  ['bgpPeers', keys.bgpPeers],
+  ['blocks', keys.blocks],
+  ['workloadEndpoints', keys.workloadEndpoints],
+  ['networkPolicies', keys.networkPolicies],
+  ['globalNetworkPolicies', keys.globalNetworkPolicies],
+  ['tiers', keys.tiers],
+  ['profiles', keys.profiles],
+  ['felixConfigurations', keys.felixConfiguration('')],
+  ['labConfigurations', keys.labConfiguration('')],
+] as const;
+
+/** Which list of a Snapshot a key's record belongs to (undefined: none, e.g. an IPAM handle). */
+export type SnapshotField = (typeof FIELDS)[number][0];
+
+export function snapshotFieldOf(key: string): SnapshotField | undefined {
+  return FIELDS.find(([, prefix]) => key.startsWith(prefix))?.[0];
+}
+
+/** Pure: a Snapshot from the records of each field (a syncer keeps them apart, and rebuilds only the lists that changed). */
+export function snapshotFromFields(records: (field: SnapshotField) => readonly unknown[], revision?: string): Snapshot {
+  const of = <T>(f: SnapshotField) => records(f) as T[];
+  const named = <T extends { metadata: { name: string } }>(f: SnapshotField) => of<T>(f).find((c) => c.metadata.name === 'default');
   return {
-    nodes: of<CalicoNode>(keys.nodes),
-    pools: of<IPPool>(keys.ippools),
-    bgpConfiguration: of<BGPConfiguration>(keys.bgpConfiguration('')).find((c) => c.metadata.name === 'default'),
-    bgpPeers: of<BGPPeer>(keys.bgpPeers),
-    blocks: of<AllocationBlock>(keys.blocks),
-    workloadEndpoints: of<WorkloadEndpoint>(keys.workloadEndpoints),
-    networkPolicies: of<NetworkPolicy>(keys.networkPolicies),
-    globalNetworkPolicies: of<GlobalNetworkPolicy>(keys.globalNetworkPolicies),
-    profiles: of<Profile>(keys.profiles),
-    felixConfiguration: of<FelixConfiguration>(keys.felixConfiguration('')).find((c) => c.metadata.name === 'default'),
-    labConfiguration: of<LabConfiguration>(keys.labConfiguration('')).find((c) => c.metadata.name === 'default'),
+    nodes: of<CalicoNode>('nodes'),
+    pools: of<IPPool>('pools'),
+    bgpConfiguration: named<BGPConfiguration>('bgpConfigurations'),
+    bgpPeers: of<BGPPeer>('bgpPeers'),
+    blocks: of<AllocationBlock>('blocks'),
+    workloadEndpoints: of<WorkloadEndpoint>('workloadEndpoints'),
+    networkPolicies: of<NetworkPolicy>('networkPolicies'),
+    globalNetworkPolicies: of<GlobalNetworkPolicy>('globalNetworkPolicies'),
+    tiers: of<Tier>('tiers'),
+    profiles: of<Profile>('profiles'),
+    felixConfiguration: named<FelixConfiguration>('felixConfigurations'),
+    labConfiguration: named<LabConfiguration>('labConfigurations'),
     ...(revision ? { revision } : {}),
   };
+}
+
+/** Pure: a Snapshot from the key/values under SNAPSHOT_PREFIXES (any order). */
+export function snapshotOf(items: readonly { key: string; value: unknown }[], revision?: string): Snapshot {
+  const byField = new Map<SnapshotField, unknown[]>();
+  for (const i of items) {
+    const f = snapshotFieldOf(i.key);
+    if (!f) continue;
+    const list = byField.get(f);
+    if (list) list.push(i.value);
+    else byField.set(f, [i.value]);
+  }
+  return snapshotFromFields((f) => byField.get(f) ?? [], revision);
 }

@@ -220,6 +220,8 @@ export type PolicySpec = {
   order?: number;
   /** Which endpoints the policy applies to; default all(). */
   selector?: string;
+  /** The Tier it belongs to; stored as `default` when the file leaves it out (as Calico stores it). */
+  tier?: string;
   /** Default (Calico): Ingress; Egress alone if there are only egress rules; both if both. */
   types?: PolicyType[];
   ingress?: Rule[];
@@ -239,6 +241,20 @@ export interface GlobalNetworkPolicy {
   kind: 'GlobalNetworkPolicy';
   metadata: Meta;
   spec: PolicySpec;
+}
+
+/**
+ * An ordered group of policies (Calico's Tier, felix/calc/policy_sorter.go): tiers apply in
+ * `order` (unset: after every ordered tier; ties by name); within a tier the first policy that
+ * decides, decides; a `Pass` rule goes on to the next tier; a packet no policy of the tier
+ * decided meets the tier's `defaultAction` (Deny unless Pass). The `default` tier (order
+ * 1,000,000, Deny) holds every policy that names no tier.
+ */
+export interface Tier {
+  apiVersion: typeof API_VERSION;
+  kind: 'Tier';
+  metadata: Meta;
+  spec: { order?: number; defaultAction?: 'Deny' | 'Pass' };
 }
 
 /** Rules for the endpoints that name the profile (WorkloadEndpoint spec.profiles), and labels they inherit. */
@@ -286,6 +302,7 @@ export type BGPPeerResource = Omit<BGPPeer, 'metadata'> & { metadata: ResourceMe
 export type NetworkPolicyResource = Omit<NetworkPolicy, 'metadata'> & { metadata: ResourceMeta & { namespace: string } };
 export type GlobalNetworkPolicyResource = Omit<GlobalNetworkPolicy, 'metadata'> & { metadata: ResourceMeta };
 export type ProfileResource = Omit<Profile, 'metadata'> & { metadata: ResourceMeta };
+export type TierResource = Omit<Tier, 'metadata'> & { metadata: ResourceMeta };
 export type FelixConfigurationResource = Omit<FelixConfiguration, 'metadata'> & { metadata: ResourceMeta };
 
 /**
@@ -301,7 +318,16 @@ export interface BGPConfigurationResource {
 }
 
 /** A validated resource of a kind calico-sim can write. */
-export type Resource = IPPoolResource | NodeResource | BGPPeerResource | BGPConfigurationResource | NetworkPolicyResource | GlobalNetworkPolicyResource | ProfileResource | FelixConfigurationResource;
+export type Resource =
+  | IPPoolResource
+  | NodeResource
+  | BGPPeerResource
+  | BGPConfigurationResource
+  | NetworkPolicyResource
+  | GlobalNetworkPolicyResource
+  | TierResource
+  | ProfileResource
+  | FelixConfigurationResource;
 export type ResourceKind = Resource['kind'];
 
 /** A resource as read back from etcd (of any kind, not re-validated). */

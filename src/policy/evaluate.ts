@@ -5,11 +5,13 @@
  *
  * A packet leaving a local endpoint goes through that endpoint's egress, then (if its destination
  * is a local endpoint too) through the destination's ingress. Per direction:
- * - policies in order; in each, the first matching rule decides: allow → allowed; deny → denied;
- *   pass → skip the remaining policies, go to the profiles; log → go on to the next rule; no rule
- *   matched → next policy. If policies applied and none allowed or passed → denied.
- * - with no policy (or after a pass): the profiles in order, the same way; `pass` in a profile
- *   goes on to the next profile. No profile allows → denied.
+ * - tiers in order (only those with a policy that applies); in each, its policies in order; in
+ *   each policy the first matching rule decides: allow → allowed; deny → denied; pass → skip the
+ *   tier's remaining policies, go to the next tier; log → go on to the next rule; no rule
+ *   matched → next policy. No policy of the tier decided → the tier's defaultAction: deny →
+ *   denied; pass → next tier.
+ * - with no tier (or after the last tier passed): the profiles in order, the same way; `pass` in
+ *   a profile goes on to the next profile. No profile allows → denied.
  */
 import { cidrContains } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
@@ -81,17 +83,23 @@ function direction(ir: HostPolicyIR, d: DirectionIR, p: Packet, sets: ReadonlyMa
     return c;
   };
   let passed: string | undefined;
-  for (const c of d.policies.map(chain)) {
-    const hit = decide(c, p, sets);
-    if (!hit) continue;
-    const by = `${c.name} rule ${hit.rule}`;
-    if (hit.action === 'pass') {
-      passed = by;
-      break;
+  for (const tier of d.tiers) {
+    let decided = false;
+    for (const c of tier.policies.map(chain)) {
+      const hit = decide(c, p, sets);
+      if (!hit) continue;
+      const by = `${c.name} rule ${hit.rule}`;
+      if (hit.action === 'pass') {
+        passed = by;
+        decided = true;
+        break;
+      }
+      return { allowed: hit.action === 'allow', why: `${hit.action === 'allow' ? 'allowed' : 'denied'} by ${by}` };
     }
-    return { allowed: hit.action === 'allow', why: `${hit.action === 'allow' ? 'allowed' : 'denied'} by ${by}` };
+    if (decided) continue;
+    if (tier.defaultAction === 'deny') return { allowed: false, why: `denied: end of tier ${tier.name}, no policy allowed it` };
+    passed = `the end of tier ${tier.name} (defaultAction Pass)`;
   }
-  if (d.policies.length && !passed) return { allowed: false, why: 'denied: no policy allowed it' };
   for (const c of d.profiles.map(chain)) {
     const hit = decide(c, p, sets);
     if (hit && hit.action !== 'pass')

@@ -96,6 +96,7 @@ const line = (chain: string, note: string, body: string) => `-A ${chain} ${comme
 
 const SET_TARGET = (mark: number) => `-j MARK --set-xmark ${hex(mark)}/${hex(mark)}`;
 const CLEAR_MARKS = `-j MARK --set-xmark 0x0/${MARKS}`;
+const CLEAR_PASS = `-j MARK --set-xmark 0x0/${hex(MARK_PASS)}`;
 const CONNTRACK = ['-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-m conntrack --ctstate INVALID -j DROP'];
 /** ICMPv6 a workload must be able to send its host whatever its policy: MLD, RS, NS, NA (Felix's list). */
 const ND_TYPES = [130, 131, 132, 133, 135, 136];
@@ -203,13 +204,16 @@ function endpointChain(name: string, ep: EndpointIR, dir: 'ingress' | 'egress', 
   };
   const out = [line(name, `${dir === 'ingress' ? 'Ingress to' : 'Egress from'} ${ep.name}: clear marks`, CLEAR_MARKS)];
   if (dir === 'egress') for (const e of ENCAP_FROM_WORKLOAD) out.push(line(name, `Drop ${e.what} encapped packets originating in workloads`, `${e.iptables} -j DROP`));
-  for (const id of d.policies) {
-    const c = target('policy', id);
-    // A pass mark means an earlier policy said `pass`: the other policies are skipped.
-    out.push(line(name, c.name, `${NOT_PASSED} -j ${policyChainName(c)}`));
-    out.push(line(name, 'Return if policy accepted', `${IS_ACCEPTED} -j RETURN`));
+  for (const tier of d.tiers) {
+    out.push(line(name, `Start of tier ${tier.name}`, CLEAR_PASS));
+    for (const id of tier.policies) {
+      const c = target('policy', id);
+      // A pass mark means a policy of this tier said `pass`: its other policies are skipped.
+      out.push(line(name, c.name, `${NOT_PASSED} -j ${policyChainName(c)}`));
+      out.push(line(name, 'Return if policy accepted', `${IS_ACCEPTED} -j RETURN`));
+    }
+    if (tier.defaultAction === 'deny') out.push(line(name, `End of tier ${tier.name}. Drop if no policies passed packet`, `${NOT_PASSED} -j DROP`));
   }
-  if (d.policies.length) out.push(line(name, 'Drop if no policies passed packet', `${NOT_PASSED} -j DROP`));
   for (const id of d.profiles) {
     const c = target('profile', id);
     out.push(line(name, c.name, `-j ${policyChainName(c)}`));

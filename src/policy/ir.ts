@@ -85,16 +85,30 @@ export interface ChainIR {
   rules: RuleIR[];
 }
 
+/**
+ * The policies of one tier that select an endpoint in one direction (felix/rules/endpoints.go):
+ * in evaluation order (order ascending, unset last, ties by `<name>/<namespace>/<kind>`). The
+ * first policy whose rule decides, decides: allow ends every tier, deny drops, pass skips the
+ * rest of the tier. A packet none of them decided meets `defaultAction`: drop, or on to the next
+ * tier (Tier spec.defaultAction Pass).
+ */
+export interface TierIR {
+  name: string;
+  policies: string[];
+  defaultAction: 'deny' | 'pass';
+}
+
 /** What applies to one direction of one endpoint. */
 export interface DirectionIR {
-  /**
-   * Ids of the policy chains (kind 'policy', this direction) that select the endpoint, in
-   * evaluation order (order ascending, unset last, ties by name). Non-empty means: traffic no
-   * policy allows is dropped, unless a policy says `pass`, which goes on to the profiles.
-   */
-  policies: string[];
-  /** Ids of profile chains, in the endpoint's profile order. Used when `policies` is empty or on pass. No profile (or none allows) means drop. */
+  /** The tiers with at least one policy that selects the endpoint, in tier order; a tier none of whose policies applies is skipped. */
+  tiers: TierIR[];
+  /** Ids of profile chains, in the endpoint's profile order: reached when no tier applies, or every applying tier passed. No profile (or none allows) means drop. */
   profiles: string[];
+}
+
+/** Policy ids as the one `default` tier (Deny) of a direction; none: no tier. */
+export function defaultTierOf(policies: string[]): TierIR[] {
+  return policies.length ? [{ name: 'default', policies, defaultAction: 'deny' }] : [];
 }
 
 /**

@@ -23,6 +23,7 @@ import type {
   Profile,
   ProfileResource,
   Rule,
+  TierResource,
 } from '../model/resources.js';
 import { labelMap } from '../model/labels.js';
 import { issue, resourceSchema, selectorText, strict, unsupported } from '../model/resource-fields.js';
@@ -79,11 +80,24 @@ export function policyTypes(spec: PolicySpec): PolicyType[] {
 export type PolicyKind = 'NetworkPolicy' | 'GlobalNetworkPolicy';
 
 /**
- * The name Calico sorts policies by when their orders tie: `<namespace>/<name>` for a
- * NetworkPolicy (namespace default `default`), `<name>` for a GlobalNetworkPolicy.
+ * The key Calico sorts policies by when their orders tie: `<name>/<namespace>/<kind>` (empty
+ * namespace for a GlobalNetworkPolicy), compared byte-wise — felix/calc/policy_sorter.go
+ * (PolicySorter: `fmt.Sprintf("%s/%s/%s", Key.Name, Key.Namespace, Key.Kind)`).
  */
 export function policySortName(kind: PolicyKind, metadata: { name: string; namespace?: string }): string {
-  return kind === 'NetworkPolicy' ? `${metadata.namespace ?? 'default'}/${metadata.name}` : metadata.name;
+  return `${metadata.name}/${kind === 'NetworkPolicy' ? (metadata.namespace ?? 'default') : ''}/${kind}`;
+}
+
+/** The tier every policy that names none belongs to, and its fixed order (api/pkg/apis/projectcalico/v3/tier.go DefaultTierOrder). */
+export const DEFAULT_TIER = 'default';
+export const DEFAULT_TIER_ORDER = 1_000_000;
+
+/** Tier evaluation order (felix/calc/policy_sorter.go TierLess): `order` ascending, unset last, ties by name. */
+export function compareTiers(a: { name: string; order?: number }, b: { name: string; order?: number }): number {
+  const oa = a.order ?? Infinity;
+  const ob = b.order ?? Infinity;
+  if (oa !== ob) return oa < ob ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /** Evaluation order: `order` ascending, unset after every ordered policy, ties by sort name (byte order, as Go compares). */
@@ -209,6 +223,12 @@ export const ruleSchema: z.ZodType<Rule> = strict({
 // ---------------------------------------------------------------------------------------------
 // Specs
 
+/** A tier's name, as Calico's validator takes it: a DNS label (no dots), at most 63 characters. */
+const tierName = z
+  .string()
+  .max(63, { error: 'at most 63 characters' })
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: "must consist of lower case alphanumeric characters or '-', and start and end with one" });
+
 const types = z.array(z.enum(['Ingress', 'Egress'])).superRefine((list, ctx) => {
   list.forEach((t, i) => {
     if (list.indexOf(t) !== i) issue(ctx, [i], `${t} is given twice`);
@@ -224,7 +244,7 @@ function policySpecSchema(kind: PolicyKind): z.ZodType<PolicySpec> {
     ingress: z.array(ruleSchema).optional(),
     egress: z.array(ruleSchema).optional(),
     serviceAccountSelector: unsupported('there are no service accounts'),
-    tier: unsupported('every policy is in the default tier'),
+    tier: tierName.optional(),
     performanceHints: unsupported('no performance hints'),
   };
   const global = {
@@ -237,6 +257,7 @@ function policySpecSchema(kind: PolicyKind): z.ZodType<PolicySpec> {
     (s): PolicySpec => ({
       ...(s.order === undefined ? {} : { order: s.order }),
       ...(s.selector === undefined ? {} : { selector: s.selector }),
+      tier: s.tier ?? DEFAULT_TIER,
       types: policyTypes(s),
       ...(s.ingress === undefined ? {} : { ingress: s.ingress }),
       ...(s.egress === undefined ? {} : { egress: s.egress }),
@@ -267,6 +288,15 @@ export const NetworkPolicySchema: z.ZodType<NetworkPolicyResource> = resourceSch
   metadata: { ...r.metadata, namespace: r.metadata.namespace ?? 'default' },
 }));
 export const GlobalNetworkPolicySchema: z.ZodType<GlobalNetworkPolicyResource> = resourceSchema('GlobalNetworkPolicy', false, POLICY_SPEC_SCHEMAS.GlobalNetworkPolicy);
+/** Calico's Tier; the `default` tier is pinned to order 1,000,000 and Deny, as Calico's validation pins it. */
+export const TierSchema: z.ZodType<TierResource> = resourceSchema('Tier', false, strict({ order: z.number().optional(), defaultAction: z.enum(['Deny', 'Pass']).optional() }).prefault({})).superRefine(
+  (r, ctx) => {
+    if (!tierName.safeParse(r.metadata.name).success) issue(ctx, ['metadata', 'name'], "a tier's name must consist of lower case alphanumeric characters or '-' (at most 63)");
+    if (r.metadata.name === DEFAULT_TIER && r.spec.order !== DEFAULT_TIER_ORDER) issue(ctx, ['spec', 'order'], `default tier order must be ${DEFAULT_TIER_ORDER}`);
+    if (r.metadata.name === DEFAULT_TIER && (r.spec.defaultAction ?? 'Deny') !== 'Deny') issue(ctx, ['spec', 'defaultAction'], "The 'default' tier must have default action 'Deny'");
+  },
+);
+
 export const ProfileSchema: z.ZodType<ProfileResource> = resourceSchema('Profile', false, profileSpecSchema.prefault({}));
 export const FelixConfigurationSchema: z.ZodType<FelixConfigurationResource> = resourceSchema('FelixConfiguration', false, felixConfigurationSpecSchema.prefault({})).superRefine((r, ctx) => {
   if (r.metadata.name !== 'default') issue(ctx, ['metadata', 'name'], 'must be "default": calico-sim has only the cluster-wide FelixConfiguration');

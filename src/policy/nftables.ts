@@ -29,6 +29,7 @@ export const MARK_ACCEPT = 0x10000;
 export const MARK_PASS = 0x20000;
 const hex = (n: number) => `0x${n.toString(16)}`;
 const CLEAR_MARKS = `meta mark set meta mark & ${hex(~(MARK_ACCEPT | MARK_PASS) >>> 0)}`;
+const CLEAR_PASS = `meta mark set meta mark & ${hex(~MARK_PASS >>> 0)}`;
 const IF_ACCEPTED = `meta mark & ${hex(MARK_ACCEPT)} == ${hex(MARK_ACCEPT)}`;
 const IF_NOT_PASSED = `meta mark & ${hex(MARK_PASS)} == 0`;
 export const LOG_PREFIX = 'calico-packet: ';
@@ -206,8 +207,11 @@ function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egre
     return name;
   };
   const out = [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])];
-  for (const id of d.policies) out.push(`${IF_NOT_PASSED} jump ${ref(id, 'policy')}`, `${IF_ACCEPTED} return`);
-  if (d.policies.length) out.push(`${IF_NOT_PASSED} drop ${comment(`${who} ${direction}: no policy allowed`)}`);
+  for (const tier of d.tiers) {
+    out.push(`${CLEAR_PASS} ${comment(`Start of tier ${tier.name}`)}`);
+    for (const id of tier.policies) out.push(`${IF_NOT_PASSED} jump ${ref(id, 'policy')}`, `${IF_ACCEPTED} return`);
+    if (tier.defaultAction === 'deny') out.push(`${IF_NOT_PASSED} drop ${comment(`${who} ${direction}: end of tier ${tier.name}, no policy passed`)}`);
+  }
   for (const id of d.profiles) out.push(`jump ${ref(id, 'profile')}`, `${IF_ACCEPTED} return`);
   out.push(`drop ${comment(`${who} ${direction}: no profile allowed`)}`);
   return out;

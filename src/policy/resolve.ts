@@ -10,20 +10,33 @@
  *   has a selector or a notSelector matches only endpoints of that namespace (Calico ANDs
  *   `projectcalico.org/namespace == '<ns>'` into it). GlobalNetworkPolicy and Profile selectors
  *   match every namespace. A side with neither matches any address, in the cluster or not.
- * - Policies apply in `order`, unset last, ties by name: `<namespace>/<name>` for a NetworkPolicy,
- *   `<name>` for a GlobalNetworkPolicy (the names Felix sorts by), compared byte-wise.
+ * - Policies apply by tier (Tier order, unset last, ties by name; a tier with no policy for the
+ *   endpoint is skipped), and in a tier by `order`, unset last, ties by `<name>/<namespace>/<kind>`
+ *   (felix/calc/policy_sorter.go), compared byte-wise.
  * - A rule becomes one RuleIR per family it can match (ipVersion, its nets, ICMP vs ICMPv6).
  */
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Snapshot } from '../datastore/snapshot.js';
 import { canonicalIp, compareCidrs, familyOf, parseCidr } from '../net/cidr.js';
-import type { EntityRule, GlobalNetworkPolicy, NetworkPolicy, Profile, Rule, WorkloadEndpoint } from '../model/resources.js';
+import { API_VERSION, type EntityRule, type GlobalNetworkPolicy, type NetworkPolicy, type Profile, type Rule, type Tier, type WorkloadEndpoint } from '../model/resources.js';
 import { parseSelector, type Labels, type Selector } from '../model/selector.js';
-import type { ChainIR, DirectionIR, EndpointIR, Family, HostPolicyIR, MatchIR, RuleIR, SetIR } from './ir.js';
-import { comparePolicies, icmpFamily, parsePort, POLICY_SPEC_SCHEMAS, policySortName, profileSpecSchema, protocolNumber, type PolicyKind } from './model.js';
+import type { ChainIR, DirectionIR, EndpointIR, Family, HostPolicyIR, MatchIR, RuleIR, SetIR, TierIR } from './ir.js';
+import {
+  comparePolicies,
+  compareTiers,
+  DEFAULT_TIER,
+  DEFAULT_TIER_ORDER,
+  icmpFamily,
+  parsePort,
+  POLICY_SPEC_SCHEMAS,
+  policySortName,
+  profileSpecSchema,
+  protocolNumber,
+  type PolicyKind,
+} from './model.js';
 
-export type PolicySnapshot = Pick<Snapshot, 'workloadEndpoints' | 'networkPolicies' | 'globalNetworkPolicies' | 'profiles'>;
+export type PolicySnapshot = Pick<Snapshot, 'workloadEndpoints' | 'networkPolicies' | 'globalNetworkPolicies' | 'profiles' | 'tiers'>;
 
 export const NAMESPACE_LABEL = 'projectcalico.org/namespace';
 export const ORCHESTRATOR_LABEL = 'projectcalico.org/orchestrator';
@@ -43,6 +56,7 @@ interface Owner {
 
 interface Policy extends Owner {
   kind: PolicyKind;
+  tier: string;
   sortName: string;
   order?: number;
   selector: Selector;
@@ -72,7 +86,12 @@ export function endpointLabels(wep: WorkloadEndpoint, profiles: ReadonlyMap<stri
   return labels;
 }
 
+/** By endpoint record: an agent's syncer keeps a record's object until it changes, and a pass reads every endpoint's. */
+const addressMemo = new WeakMap<WorkloadEndpoint, Record<Family, string[]>>();
+
 function hostAddresses(wep: WorkloadEndpoint): Record<Family, string[]> {
+  const known = addressMemo.get(wep);
+  if (known) return known;
   const out: Record<Family, string[]> = { 4: [], 6: [] };
   for (const n of wep.spec.ipNetworks ?? []) {
     try {
@@ -83,6 +102,7 @@ function hostAddresses(wep: WorkloadEndpoint): Record<Family, string[]> {
       // A malformed address matches nothing.
     }
   }
+  addressMemo.set(wep, out);
   return out;
 }
 
@@ -248,6 +268,9 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
     else warn(`Profile ${p.metadata.name}: ignored: ${firstIssue(spec.error)}`);
   }
 
+  // Calico always has the `default` tier (order 1,000,000, Deny), with or without its record.
+  const tiers = new Map<string, Tier>((snap.tiers ?? []).map((t) => [t.metadata.name, t]));
+  if (!tiers.has(DEFAULT_TIER)) tiers.set(DEFAULT_TIER, { apiVersion: API_VERSION, kind: 'Tier', metadata: { name: DEFAULT_TIER }, spec: { order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' } });
   const policies: Policy[] = [];
   const stored: [PolicyKind, NetworkPolicy | GlobalNetworkPolicy][] = [
     ...(snap.networkPolicies ?? []).map((p): [PolicyKind, NetworkPolicy] => ['NetworkPolicy', p]),
@@ -256,15 +279,25 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   for (const [kind, p] of stored) {
     const namespace = kind === 'NetworkPolicy' ? (p.metadata.namespace ?? 'default') : undefined;
     const sortName = policySortName(kind, p.metadata);
+    const shown = `${kind} ${namespace ? `${namespace}/` : ''}${p.metadata.name}`;
     const spec = validated(kind, p.spec ?? {});
     if (!spec.success) {
-      warn(`${kind} ${sortName}: ignored: ${firstIssue(spec.error)}`);
+      warn(`${shown}: ignored: ${firstIssue(spec.error)}`);
       continue;
     }
-    const { order, selector, types, ingress, egress } = spec.data;
-    policies.push({ kind, namespace, name: p.metadata.name, sortName, order, selector: parseSelector(selector ?? ''), types: types ?? [], ingress: ingress ?? [], egress: egress ?? [] });
+    const { order, selector, types, ingress, egress, tier } = spec.data;
+    const t = tier ?? DEFAULT_TIER;
+    if (!tiers.has(t)) warn(`${shown}: its tier "${t}" does not exist: applied after every tier that does, with defaultAction Deny (as Felix orders an unknown tier)`);
+    policies.push({ kind, namespace, name: p.metadata.name, tier: t, sortName, order, selector: parseSelector(selector ?? ''), types: types ?? [], ingress: ingress ?? [], egress: egress ?? [] });
   }
   policies.sort(comparePolicies);
+  // Tier order (felix/calc/policy_sorter.go TierLess): tiers that exist first, by order (unset
+  // last), then by name; a tier named by policies but with no record after them all.
+  const tierOrder = [...new Set([...tiers.keys(), ...policies.map((p) => p.tier)])].sort((a, b) => {
+    const [ta, tb] = [tiers.get(a), tiers.get(b)];
+    if (!ta !== !tb) return ta ? -1 : 1;
+    return compareTiers({ name: a, order: ta?.spec.order }, { name: b, order: tb?.spec.order });
+  });
   [validCache, seenThisPass] = [seenThisPass, new Map()];
 
   const endpoints: Endpoint[] = snap.workloadEndpoints.map((wep) => ({
@@ -280,7 +313,11 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
     const applies = policies.filter((p) => p.types.includes(type) && (p.namespace === undefined || p.namespace === ep.namespace) && p.selector.matches(ep.labels));
     const names = [...new Set(ep.wep.spec.profiles ?? [])].filter((n) => profiles.has(n));
     return {
-      policies: applies.map((p) => b.chain(p, dir)),
+      tiers: tierOrder.flatMap((name): TierIR[] => {
+        const mine = applies.filter((p) => p.tier === name);
+        // Felix's tierprocessor: any defaultAction but Pass is Deny.
+        return mine.length ? [{ name, policies: mine.map((p) => b.chain(p, dir)), defaultAction: tiers.get(name)?.spec.defaultAction === 'Pass' ? 'pass' : 'deny' }] : [];
+      }),
       profiles: names.map((n) => {
         const spec = profiles.get(n)!.spec;
         return b.chain({ kind: 'Profile', name: n, ingress: spec.ingress ?? [], egress: spec.egress ?? [] }, dir);

@@ -10,7 +10,8 @@ import { keys } from '../datastore/keys.js';
 import { Ipam } from '../ipam/ipam.js';
 import { readSnapshot } from '../datastore/snapshot.js';
 import type { Datastore } from '../datastore/store.js';
-import { API_VERSION, LAB_API_VERSION, type LabConfiguration, type BGPConfiguration, type BGPPeer, type CalicoNode, type IPPool } from '../model/resources.js';
+import { API_VERSION, LAB_API_VERSION, type LabConfiguration, type BGPConfiguration, type BGPPeer, type CalicoNode, type IPPool, type Tier } from '../model/resources.js';
+import { DEFAULT_TIER, DEFAULT_TIER_ORDER } from '../policy/model.js';
 import type { HostPlan, LabPlan } from '../model/topology.js';
 import { renderRouterConfig } from '../bgp/router.js';
 import { parseSelector } from '../model/selector.js';
@@ -38,6 +39,9 @@ export async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void>
     metadata: { name: 'default' },
     spec: { nftablesMode: plan.dataplane === 'nftables' ? 'Enabled' : 'Disabled' },
   });
+  // The tier every policy that names none is in, as Calico makes it at start-up (clientv3 EnsureInitialized).
+  const tier: Tier = { apiVersion: API_VERSION, kind: 'Tier', metadata: { name: DEFAULT_TIER }, spec: { order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' } };
+  await ds.put(keys.tier(DEFAULT_TIER), tier);
   const ipam = new Ipam(ds);
   for (const p of plan.pools) {
     const pool: IPPool = {

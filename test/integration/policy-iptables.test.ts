@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChainIR, HostPolicyIR, MatchIR, RuleIR } from '../../src/policy/ir.js';
+import { defaultTierOf } from '../../src/policy/ir.js';
 import { IptablesPolicy } from '../../src/policy/iptables-apply.js';
 import { removeNetns } from '../../src/sim/backends/procs.js';
 import { ipBatch, run, setSysctls, waitFor } from '../../src/util/exec.js';
@@ -64,8 +65,8 @@ function irWith(tcp: boolean): HostPolicyIR {
       open('ingress'),
     ],
     endpoints: [
-      { iface: IF1, name: 'default/w1', ingress: { policies: [], profiles: ['open'] }, egress: { policies: [], profiles: ['open'] } },
-      { iface: IF2, name: 'default/w2', ingress: { policies: ['web'], profiles: ['open'] }, egress: { policies: ['noping6'], profiles: ['open'] } },
+      { iface: IF1, name: 'default/w1', ingress: { tiers: [], profiles: ['open'] }, egress: { tiers: [], profiles: ['open'] } },
+      { iface: IF2, name: 'default/w2', ingress: { tiers: defaultTierOf(['web']), profiles: ['open'] }, egress: { tiers: defaultTierOf(['noping6']), profiles: ['open'] } },
     ],
   };
 }

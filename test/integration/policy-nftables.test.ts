@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workloadIfaceSysctls } from '../../src/cni/sysctls.js';
 import { HOST_VETH_MAC, WORKLOAD_GATEWAY, WORKLOAD_GATEWAY6 } from '../../src/cni/workload.js';
 import type { ChainIR, HostPolicyIR, MatchIR, RuleIR } from '../../src/policy/ir.js';
+import { defaultTierOf } from '../../src/policy/ir.js';
 import { NftPolicy } from '../../src/policy/nftables-apply.js';
 import { removeNetns } from '../../src/sim/backends/procs.js';
 import { inNetns, ipBatch, run, setSysctls, tryRun, waitFor } from '../../src/util/exec.js';
@@ -36,7 +37,12 @@ const profile = (direction: 'ingress' | 'egress'): ChainIR => ({
   rules: [rule({ family: 4, action: 'allow' }), rule({ family: 6, action: 'allow' })],
 });
 const policyB = (rules: RuleIR[]): ChainIR => ({ id: 'bweb', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy default/b', rules });
-const ep = (w: typeof W.a, policies: string[] = []) => ({ iface: w.iface, name: `default/${w.ns}`, ingress: { policies, profiles: ['kns'] }, egress: { policies: [], profiles: ['kns'] } });
+const ep = (w: typeof W.a, policies: string[] = []) => ({
+  iface: w.iface,
+  name: `default/${w.ns}`,
+  ingress: { tiers: defaultTierOf(policies), profiles: ['kns'] },
+  egress: { tiers: [], profiles: ['kns'] },
+});
 const sets = [
   { id: 'wa4', family: 4 as const, members: [`${W.a.ip}/32`], source: 'selector app == a' },
   { id: 'wa6', family: 6 as const, members: [`${W.a.ip6}/128`], source: 'selector app == a' },
@@ -88,7 +94,7 @@ const both: HostPolicyIR = {
     },
     ...web.chains,
   ],
-  endpoints: [{ ...ep(W.a), egress: { policies: ['aeg'], profiles: ['kns'] } }, ep(W.b, ['bweb'])],
+  endpoints: [{ ...ep(W.a), egress: { tiers: defaultTierOf(['aeg']), profiles: ['kns'] } }, ep(W.b, ['bweb'])],
 };
 
 // ---- probes ------------------------------------------------------------------------------------

@@ -132,17 +132,17 @@ describe('parseResourceFile: every error names the document, the resource and th
     [
       'no kind',
       `${V3}\nmetadata: {name: p}\n`,
-      'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration)',
+      'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration)',
     ],
     [
       'unsupported kind',
       doc('KubeControllersConfiguration', 'default', 'logSeverityScreen: Info'),
-      'f.yaml: document 1 (KubeControllersConfiguration default): kind: unsupported kind "KubeControllersConfiguration"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration',
+      'f.yaml: document 1 (KubeControllersConfiguration default): kind: unsupported kind "KubeControllersConfiguration"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration',
     ],
     [
       'kind spelled in lower case',
       doc('ippool', 'p', 'cidr: 198.19.0.0/17'),
-      'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration',
+      'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration',
     ],
     [
       'read-only kind',
@@ -529,9 +529,19 @@ describe('checkDeletes', () => {
   });
 
   it('refuses workload endpoints (the CNI owns them) and unknown kinds', () => {
-    expect(checkDeletes(current, blocks, [ref('wep', 'w1'), ref('tier', 'x')])).toEqual([
+    expect(checkDeletes(current, blocks, [ref('wep', 'w1'), ref('hostendpoint', 'x')])).toEqual([
       'wep w1: WorkloadEndpoint cannot be deleted here: workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`',
-      expect.stringMatching(/^tier x: kind: unknown resource type "tier" \(known: IPPool \(ippool, ippools, ipp/),
+      expect.stringMatching(/^hostendpoint x: kind: unknown resource type "hostendpoint" \(known: IPPool \(ippool, ippools, ipp/),
+    ]);
+  });
+
+  it('refuses to delete the default tier, and a tier that still holds policies (libcalico-go/lib/clientv3/tier.go)', () => {
+    const tier = (name: string): StoredResource => ({ apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name }, spec: {} });
+    const gnp: StoredResource = { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'sec.block' }, spec: { tier: 'security' } };
+    const stored = [...current, tier('default'), tier('security'), tier('empty'), gnp];
+    expect(checkDeletes(stored, blocks, [ref('Tier', 'default'), ref('Tier', 'security'), ref('Tier', 'empty')])).toEqual([
+      'Tier default: Cannot delete default tier',
+      'Tier security: Cannot delete a non-empty tier: it holds GlobalNetworkPolicy sec.block',
     ]);
   });
 
@@ -762,7 +772,7 @@ describe('policy kinds', () => {
       'FelixConfiguration - default',
     ]);
     expect(rs.map((r) => (r.spec as { types?: string[] }).types)).toEqual([['Ingress'], ['Ingress', 'Egress'], ['Ingress'], ['Egress'], undefined, undefined]);
-    expect(rs[3]!.spec).toEqual({ types: ['Egress'], egress: [{ action: 'Deny', destination: { nets: ['198.18.255.0/24'], notNets: ['198.18.255.53/32'] } }, { action: 'Pass' }] });
+    expect(rs[3]!.spec).toEqual({ tier: 'default', types: ['Egress'], egress: [{ action: 'Deny', destination: { nets: ['198.18.255.0/24'], notNets: ['198.18.255.53/32'] } }, { action: 'Pass' }] });
   });
 
   const bad: [string, string, string][] = [
@@ -786,7 +796,7 @@ describe('policy kinds', () => {
       gnp('p', 'ingress:\n- action: Allow\n  protocols: [TCP]'),
       'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].protocols: unknown field (known fields: action, ipVersion, protocol, notProtocol, icmp, notICMP, source, destination, metadata)',
     ],
-    ['unknown spec field', np('p', 'podSelector: {}'), 'f.yaml: document 1 (NetworkPolicy p): spec.podSelector: unknown field (known fields: order, selector, types, ingress, egress)'],
+    ['unknown spec field', np('p', 'podSelector: {}'), 'f.yaml: document 1 (NetworkPolicy p): spec.podSelector: unknown field (known fields: order, selector, types, ingress, egress, tier)'],
     [
       'namespaceSelector',
       np('p', 'ingress:\n- action: Allow\n  source: {namespaceSelector: all()}'),
@@ -827,19 +837,19 @@ describe('policy kinds', () => {
     expect(checkDeletes(stored, [], [ref('np', 'web')])).toEqual(['resource does not exist: NetworkPolicy(default/web); nothing was deleted']);
   });
 
-  it('table: namespace shown for NetworkPolicy; order, selector and types', () => {
+  it('table: namespace shown for NetworkPolicy; tier, order, selector and types', () => {
     const rs = parseResourceFile(good, 'x');
     expect(formatResources(rs, 'table')).toBe(
       [
-        'NAMESPACE  NAME          ORDER  SELECTOR       TYPES',
-        '---------  ------------  -----  -------------  --------------',
-        'tenant-a   web           100    role == "web"  Ingress',
-        'default    default-deny         all()          Ingress,Egress',
+        'NAMESPACE  NAME          TIER     ORDER  SELECTOR       TYPES',
+        '---------  ------------  -------  -----  -------------  --------------',
+        'tenant-a   web           default  100    role == "web"  Ingress',
+        'default    default-deny  default         all()          Ingress,Egress',
         '',
-        'NAME        ORDER  SELECTOR  TYPES',
-        '----------  -----  --------  -------',
-        'allow-ping  10     all()     Ingress',
-        'egress-out         all()     Egress',
+        'NAME        TIER     ORDER  SELECTOR  TYPES',
+        '----------  -------  -----  --------  -------',
+        'allow-ping  default  10     all()     Ingress',
+        'egress-out  default         all()     Egress',
         '',
         'NAME          LABELS TO APPLY',
         '------------  ---------------',

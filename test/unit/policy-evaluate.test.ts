@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluate, type Packet } from '../../src/policy/evaluate.js';
 import type { HostPolicyIR, MatchIR, RuleIR } from '../../src/policy/ir.js';
+import { defaultTierOf } from '../../src/policy/ir.js';
 import { resolvePolicy, type PolicySnapshot } from '../../src/policy/resolve.js';
 import { resourcesFrom, tenantsSnapshot, wep } from '../fixtures/policy/cluster.js';
 
@@ -102,7 +103,7 @@ describe('evaluate: Calico semantics on small policies', () => {
 
   it('a policy that applies but matches nothing denies, even if the profile would allow', () => {
     const ir = irOf(ALLOW_ALL, gnp('only-udp', 'ingress: [{action: Allow, protocol: UDP}]'));
-    expect(evaluate(ir, to1('198.19.0.9'))).toEqual({ verdict: 'deny', reason: 'ingress of default/w1: denied: no policy allowed it' });
+    expect(evaluate(ir, to1('198.19.0.9'))).toEqual({ verdict: 'deny', reason: 'ingress of default/w1: denied: end of tier default, no policy allowed it' });
   });
 
   it('first matching rule decides; Log goes on to the next rule', () => {
@@ -185,12 +186,46 @@ describe('evaluate: on a hand-made IR', () => {
       { id: 'r1', kind: 'profile', direction: 'ingress', name: 'Profile r1', rules: [rule('pass'), rule('deny', { protocol: 17 })] },
       { id: 'r2', kind: 'profile', direction: 'ingress', name: 'Profile r2', rules: [rule('allow')] },
     ],
-    endpoints: [{ iface: 'cali1', name: 'default/w1', ingress: { policies: ['p1'], profiles: ['r1', 'r2'] }, egress: { policies: [], profiles: [] } }],
+    endpoints: [{ iface: 'cali1', name: 'default/w1', ingress: { tiers: defaultTierOf(['p1']), profiles: ['r1', 'r2'] }, egress: { tiers: [], profiles: [] } }],
   };
 
   it('pass in a profile goes on to the next profile; a policy pass skips to the profiles', () => {
     expect(evaluate(ir, tcp('10.1.1.1', '198.19.0.1', 80, { toIface: 'cali1' })).reason).toBe('ingress of default/w1: allowed by Profile r2 rule 1 (after pass by GlobalNetworkPolicy p1 rule 1)');
-    expect(evaluate(ir, tcp('192.0.2.1', '198.19.0.1', 80, { toIface: 'cali1' })).reason).toBe('ingress of default/w1: denied: no policy allowed it');
+    expect(evaluate(ir, tcp('192.0.2.1', '198.19.0.1', 80, { toIface: 'cali1' })).reason).toBe('ingress of default/w1: denied: end of tier default, no policy allowed it');
+  });
+
+  it('tiers: allow ends every tier; a pass, or a tier whose defaultAction is Pass, goes on to the next tier; Deny drops at the end of its tier', () => {
+    const tiered: HostPolicyIR = {
+      ...ir,
+      chains: [
+        ...ir.chains,
+        { id: 'udp', kind: 'policy', direction: 'ingress', name: 'GlobalNetworkPolicy no-udp', rules: [rule('deny', { protocol: 17 })] },
+        { id: 'p80', kind: 'policy', direction: 'ingress', name: 'GlobalNetworkPolicy web', rules: [rule('allow', { protocol: 6, dst: { ...any, ports: [{ first: 80, last: 80 }] } })] },
+      ],
+      endpoints: [
+        {
+          iface: 'cali1',
+          name: 'default/w1',
+          ingress: {
+            tiers: [
+              { name: 'security', policies: ['udp'], defaultAction: 'pass' },
+              { name: 'platform', policies: ['p1'], defaultAction: 'deny' },
+              { name: 'default', policies: ['p80'], defaultAction: 'deny' },
+            ],
+            profiles: ['r2'],
+          },
+          egress: { tiers: [], profiles: [] },
+        },
+      ],
+    };
+    const udp = { family: 4 as const, src: '10.1.1.1', dst: '198.19.0.1', protocol: 17, dstPort: 53, toIface: 'cali1' };
+    expect(evaluate(tiered, udp).reason).toBe('ingress of default/w1: denied by GlobalNetworkPolicy no-udp rule 1');
+    // security passes at its end (Pass), platform's policy passes 10/8, default allows port 80.
+    expect(evaluate(tiered, tcp('10.1.1.1', '198.19.0.1', 80, { toIface: 'cali1' })).reason).toBe('ingress of default/w1: allowed by GlobalNetworkPolicy web rule 1');
+    // From outside 10/8 nothing in platform decides: its end-of-tier Deny drops it before default's allow.
+    expect(evaluate(tiered, tcp('192.0.2.1', '198.19.0.1', 80, { toIface: 'cali1' })).reason).toBe('ingress of default/w1: denied: end of tier platform, no policy allowed it');
+    // 10/8 to port 22: passed by platform, default decides nothing: denied at the end of default, the profile is not reached.
+    expect(evaluate(tiered, tcp('10.1.1.1', '198.19.0.1', 22, { toIface: 'cali1' })).verdict).toBe('deny');
   });
 
   it('refuses an IR that references what it does not hold', () => {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
 import { describe, expect, it } from 'vitest';
 import type { ChainIR, HostPolicyIR, MatchIR, PortRange, RuleIR } from '../../src/policy/ir.js';
+import { defaultTierOf } from '../../src/policy/ir.js';
 import { EMPTY_POLICY } from '../../src/policy/ir.js';
 import { compileIptables, portChunks, renderDelta, renderFull, renderRemove, type RestorePlan } from '../../src/policy/iptables.js';
 import { InputError } from '../../src/util/errors.js';
@@ -72,8 +73,13 @@ const host: HostPolicyIR = {
   ],
   chains,
   endpoints: [
-    { iface: 'cali0123456789a', name: 'tenant-a/web-1', ingress: { policies: ['gnpdefault', 'npweb'], profiles: ['knstenanta'] }, egress: { policies: ['npweb'], profiles: ['knsdefault'] } },
-    { iface: 'calibcdef012345', name: 'default/db-1', ingress: { policies: [], profiles: ['knsdefault'] }, egress: { policies: [], profiles: ['knsdefault'] } },
+    {
+      iface: 'cali0123456789a',
+      name: 'tenant-a/web-1',
+      ingress: { tiers: defaultTierOf(['gnpdefault', 'npweb']), profiles: ['knstenanta'] },
+      egress: { tiers: defaultTierOf(['npweb']), profiles: ['knsdefault'] },
+    },
+    { iface: 'calibcdef012345', name: 'default/db-1', ingress: { tiers: [], profiles: ['knsdefault'] }, egress: { tiers: [], profiles: ['knsdefault'] } },
   ],
 };
 
@@ -109,10 +115,11 @@ describe('compileIptables: semantics', () => {
   const v4 = compileIptables(host).v4;
   const v6 = compileIptables(host).v6;
 
-  it('endpoint chain: clear marks, policies guarded by the pass mark, drop, then profiles, drop', () => {
+  it('endpoint chain: clear marks, per tier the pass mark cleared, policies guarded by it, end-of-tier drop; then profiles, drop', () => {
     const tw = v4.get('cali-tw-cali0123456789a')!.map((r) => r.replace(/-m comment --comment "[^"]*" /, ''));
     expect(tw).toEqual([
       '-A cali-tw-cali0123456789a -j MARK --set-xmark 0x0/0x30000',
+      '-A cali-tw-cali0123456789a -j MARK --set-xmark 0x0/0x20000',
       '-A cali-tw-cali0123456789a -m mark --mark 0x0/0x20000 -j cali-pi-gnpdefault',
       '-A cali-tw-cali0123456789a -m mark --mark 0x10000/0x10000 -j RETURN',
       '-A cali-tw-cali0123456789a -m mark --mark 0x0/0x20000 -j cali-pi-npweb',
@@ -123,6 +130,41 @@ describe('compileIptables: semantics', () => {
       '-A cali-tw-cali0123456789a -j DROP',
     ]);
     expect(v4.get('cali-tw-calibcdef012345')!.join('\n')).not.toContain('Drop if no policies passed packet');
+  });
+
+  it('tiers as felix/rules/endpoints.go renders them: a start per tier, an end-of-tier drop unless its defaultAction is Pass', () => {
+    const two: HostPolicyIR = {
+      ...host,
+      endpoints: host.endpoints.map((e) =>
+        e.name === 'tenant-a/web-1'
+          ? {
+              ...e,
+              ingress: {
+                tiers: [
+                  { name: 'security', policies: ['gnpdefault'], defaultAction: 'pass' },
+                  { name: 'default', policies: ['npweb'], defaultAction: 'deny' },
+                ],
+                profiles: ['knstenanta'],
+              },
+            }
+          : e,
+      ),
+    };
+    const c = compileIptables(two);
+    const tw = (c.v4.get('cali-tw-cali0123456789a') ?? []).map((r) => /--comment "([^"]*)"/.exec(r)?.[1]);
+    expect(tw).toEqual([
+      'Ingress to tenant-a/web-1: clear marks',
+      'Start of tier security',
+      'GlobalNetworkPolicy default-pass',
+      'Return if policy accepted',
+      'Start of tier default',
+      'NetworkPolicy tenant-a/web',
+      'Return if policy accepted',
+      'End of tier default. Drop if no policies passed packet',
+      'Profile kns.tenant-a',
+      'Return if profile accepted',
+      'Drop if no profiles matched',
+    ]);
   });
 
   it("policy chains hold only their family's rules; ports over 15 slots split into ORed lines", () => {
@@ -156,7 +198,7 @@ describe('compileIptables: semantics', () => {
           rules: [rule(4, 'allow', { protocol: 6, src: { ...any(), net: '198.18.128.7/32' }, dst: { ...any(), net: '198.19.0.0/26' } })],
         },
       ],
-      endpoints: [{ iface: 'cali0123456789a', name: 'default/w', ingress: { policies: ['one'], profiles: [] }, egress: { policies: [], profiles: [] } }],
+      endpoints: [{ iface: 'cali0123456789a', name: 'default/w', ingress: { tiers: defaultTierOf(['one']), profiles: [] }, egress: { tiers: [], profiles: [] } }],
     };
     const d = compileIptables(one);
     expect(d.v4.get('cali-pi-one')!.join('\n')).toContain('-p 6 -s 198.18.128.7/32 -d 198.19.0.0/26 -j MARK --set-xmark 0x10000/0x10000');
@@ -204,7 +246,7 @@ describe('renderDelta', () => {
 
   it('a new policy on one endpoint rewrites that endpoint chain and adds the policy chain', () => {
     const deny: ChainIR = { id: 'npdeny', kind: 'policy', direction: 'ingress', name: 'NetworkPolicy default/deny-ssh', rules: [rule(4, 'deny', { protocol: 6, dst: m({ ports: [p(22)] }) })] };
-    const endpoints = host.endpoints.map((e) => (e.name === 'default/db-1' ? { ...e, ingress: { ...e.ingress, policies: ['npdeny'] } } : e));
+    const endpoints = host.endpoints.map((e) => (e.name === 'default/db-1' ? { ...e, ingress: { ...e.ingress, tiers: defaultTierOf(['npdeny']) } } : e));
     const d = plan({ ...host, chains: [...chains, deny], endpoints });
     expect(chainsIn(d.v4)).toEqual(['cali-tw-calibcdef012345', 'cali-pi-npdeny']);
     expect(chainsIn(d.v6)).toEqual(['cali-tw-calibcdef012345', 'cali-pi-npdeny']);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseResourceFile } from '../../src/ctl/parse.js';
 import { formatResources } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
-import { comparePolicies, parsePort, policySortName, policyTypes, protocolNumber, supportsPorts } from '../../src/policy/model.js';
+import { comparePolicies, compareTiers, parsePort, policySortName, policyTypes, protocolNumber, supportsPorts } from '../../src/policy/model.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/policy/', import.meta.url));
 const read = (name: string) => readFileSync(`${FIXTURES}${name}`, 'utf8');
@@ -29,6 +29,7 @@ describe('policy files: what is accepted, and how it is stored', () => {
     expect(web.spec).toEqual({
       order: 100,
       selector: 'role == "web"',
+      tier: 'default',
       types: ['Ingress'],
       ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: 'role == "client"' }, destination: { ports: [80, '8000:8080'] } }, { action: 'Deny' }],
     });
@@ -39,7 +40,7 @@ describe('policy files: what is accepted, and how it is stored', () => {
   it('gives a NetworkPolicy without a namespace the namespace "default"', () => {
     const [np] = parseResourceFile('apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {}\n', 'np.yaml');
     expect(np!.metadata).toEqual({ name: 'p', namespace: 'default' });
-    expect(np!.spec).toEqual({ types: ['Ingress'] });
+    expect(np!.spec).toEqual({ tier: 'default', types: ['Ingress'] });
   });
 
   it('takes the same name in two namespaces, but not twice in one', () => {
@@ -126,12 +127,29 @@ describe('pure helpers', () => {
     expect(policyTypes({ types: ['Egress'], ingress: allow })).toEqual(['Egress']);
   });
 
-  it('policy order: order ascending, unset last, ties by name (NetworkPolicy: namespace/name), byte-wise', () => {
+  it('policy order: order ascending, unset last, ties by <name>/<namespace>/<kind> (felix/calc/policy_sorter.go), byte-wise', () => {
     const p = (sortName: string, order?: number) => ({ sortName, order });
     const sorted = [p('z', 1), p('b'), p('a'), p('y', 1), p('B', 1), p('x', 0.5), p('w', -3)].sort(comparePolicies);
     expect(sorted.map((x) => x.sortName)).toEqual(['w', 'x', 'B', 'y', 'z', 'a', 'b']);
-    expect(policySortName('NetworkPolicy', { name: 'web', namespace: 'tenant-a' })).toBe('tenant-a/web');
-    expect(policySortName('NetworkPolicy', { name: 'web' })).toBe('default/web');
-    expect(policySortName('GlobalNetworkPolicy', { name: 'web' })).toBe('web');
+    expect(policySortName('NetworkPolicy', { name: 'web', namespace: 'tenant-a' })).toBe('web/tenant-a/NetworkPolicy');
+    expect(policySortName('NetworkPolicy', { name: 'web' })).toBe('web/default/NetworkPolicy');
+    expect(policySortName('GlobalNetworkPolicy', { name: 'web' })).toBe('web//GlobalNetworkPolicy');
+    // Equal orders: a GlobalNetworkPolicy "b" comes before a NetworkPolicy "b" of any namespace ("/" < letters), after a NetworkPolicy "a".
+    const names = [
+      policySortName('NetworkPolicy', { name: 'b', namespace: 'x' }),
+      policySortName('GlobalNetworkPolicy', { name: 'b' }),
+      policySortName('NetworkPolicy', { name: 'a', namespace: 'z' }),
+    ];
+    expect(
+      names
+        .map((sortName) => ({ sortName, order: 5 }))
+        .sort(comparePolicies)
+        .map((x) => x.sortName),
+    ).toEqual(['a/z/NetworkPolicy', 'b//GlobalNetworkPolicy', 'b/x/NetworkPolicy']);
+  });
+
+  it('tier order: order ascending, unset last, ties by name (felix/calc/policy_sorter.go TierLess)', () => {
+    const t = (name: string, order?: number) => ({ name, order });
+    expect([t('z'), t('default', 1_000_000), t('b', 100), t('a', 100), t('y')].sort(compareTiers).map((x) => x.name)).toEqual(['a', 'b', 'default', 'y', 'z']);
   });
 });

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { expectGolden } from '../helpers/golden.js';
 import { describe, expect, it } from 'vitest';
 import { compileNft, deltaCounts, diffNft, mergeCidrs, renderDelta, renderFull } from '../../src/policy/nftables.js';
-import { EMPTY_POLICY, type ChainIR, type HostPolicyIR, type MatchIR, type RuleIR, type SetIR } from '../../src/policy/ir.js';
+import { defaultTierOf, EMPTY_POLICY, type ChainIR, type HostPolicyIR, type MatchIR, type RuleIR, type SetIR } from '../../src/policy/ir.js';
 import { InputError } from '../../src/util/errors.js';
 
 /** Golden scripts; test/integration/policy-nftables.test.ts feeds every one to the real `nft`. */
@@ -100,8 +100,8 @@ const base: HostPolicyIR = {
   sets,
   chains: [denyAll, webIngress, webEgress, profile('ingress'), profile('egress')],
   endpoints: [
-    { iface: DB, name: 'default/db', ingress: { policies: [], profiles: ['knsdefault'] }, egress: { policies: [], profiles: ['knsdefault'] } },
-    { iface: WEB, name: 'default/web', ingress: { policies: ['web1', 'gdeny'], profiles: ['knsdefault'] }, egress: { policies: ['web1'], profiles: ['knsdefault'] } },
+    { iface: DB, name: 'default/db', ingress: { tiers: [], profiles: ['knsdefault'] }, egress: { tiers: [], profiles: ['knsdefault'] } },
+    { iface: WEB, name: 'default/web', ingress: { tiers: defaultTierOf(['web1', 'gdeny']), profiles: ['knsdefault'] }, egress: { tiers: defaultTierOf(['web1']), profiles: ['knsdefault'] } },
   ],
 };
 
@@ -122,7 +122,7 @@ const dbPolicy: ChainIR = {
 const newPolicy: HostPolicyIR = {
   ...base,
   chains: [dbPolicy, ...base.chains],
-  endpoints: base.endpoints.map((e) => (e.iface === DB ? { ...e, ingress: { policies: ['db1'], profiles: ['knsdefault'] } } : e)),
+  endpoints: base.endpoints.map((e) => (e.iface === DB ? { ...e, ingress: { tiers: defaultTierOf(['db1']), profiles: ['knsdefault'] } } : e)),
 };
 
 const removeEndpoint: HostPolicyIR = { ...base, endpoints: base.endpoints.filter((e) => e.iface !== DB) };
@@ -152,11 +152,12 @@ describe('compileNft + renderFull: golden scripts', () => {
     const d = compileNft(base);
     expect(d.chains.get(`tw-${WEB}`)).toEqual([
       'meta mark set meta mark & 0xfffcffff',
+      'meta mark set meta mark & 0xfffdffff comment "Start of tier default"',
       'meta mark & 0x20000 == 0 jump pi-web1',
       'meta mark & 0x10000 == 0x10000 return',
       'meta mark & 0x20000 == 0 jump pi-gdeny',
       'meta mark & 0x10000 == 0x10000 return',
-      'meta mark & 0x20000 == 0 drop comment "default/web ingress: no policy allowed"',
+      'meta mark & 0x20000 == 0 drop comment "default/web ingress: end of tier default, no policy passed"',
       'jump pri-knsdefault',
       'meta mark & 0x10000 == 0x10000 return',
       'drop comment "default/web ingress: no profile allowed"',
@@ -209,7 +210,7 @@ describe('inline nets', () => {
           rules: [rule({ family: 4, action: 'allow', protocol: 6, src: match({ net: '198.18.128.7/32' }), dst: match({ net: '198.19.0.0/26' }) })],
         },
       ],
-      endpoints: [{ iface: 'cali0123456789a', name: 'default/w', ingress: { policies: ['one'], profiles: [] }, egress: { policies: [], profiles: [] } }],
+      endpoints: [{ iface: 'cali0123456789a', name: 'default/w', ingress: { tiers: defaultTierOf(['one']), profiles: [] }, egress: { tiers: [], profiles: [] } }],
     };
     const d = compileNft(one);
     expect(d.chains.get('pi-one')![0]).toContain('meta l4proto 6 ip saddr 198.18.128.7/32 ip daddr 198.19.0.0/26 meta mark set');
@@ -303,7 +304,7 @@ describe('compileNft refuses what nft cannot take', () => {
     expect(bad({ rules: [rule({ family: 4, action: 'allow', protocol: 6, dst: match({ ports: [{ first: 90, last: 80 }] }) })] })).toThrow(/bad port range/);
   });
   it('an endpoint naming a policy with no chain, a non-cali interface, ids outside [a-z0-9]{1,12}', () => {
-    const ep = (iface: string, policies: string[]) => ({ iface, name: 'a/w', ingress: { policies, profiles: [] }, egress: { policies: [], profiles: [] } });
+    const ep = (iface: string, policies: string[]) => ({ iface, name: 'a/w', ingress: { tiers: defaultTierOf(policies), profiles: [] }, egress: { tiers: [], profiles: [] } });
     expect(bad({}, { endpoints: [ep('cali00000000001', ['missing'])] })).toThrow(/ingress policy missing has no chain/);
     expect(bad({}, { endpoints: [ep('eth0', [])] })).toThrow(/not a cali\* name/);
     expect(bad({ id: 'Bad-Id' })).toThrow(/bad chain id/);

@@ -43,18 +43,38 @@ describe('resolvePolicy: the tenants fixture', () => {
   });
 
   it('applies policies in order and profiles in the endpoint order, per direction', () => {
-    expect(names(ir, ep(ir, 'tenant-a/a-web').ingress.policies)).toEqual(['GlobalNetworkPolicy allow-ping', 'NetworkPolicy tenant-a/web', 'GlobalNetworkPolicy to-profiles']);
+    expect(
+      names(
+        ir,
+        ep(ir, 'tenant-a/a-web').ingress.tiers.flatMap((t) => t.policies),
+      ),
+    ).toEqual(['GlobalNetworkPolicy allow-ping', 'NetworkPolicy tenant-a/web', 'GlobalNetworkPolicy to-profiles']);
     expect(names(ir, ep(ir, 'tenant-a/a-web').ingress.profiles)).toEqual(['Profile kns.tenant-a']);
     // A policy with only egress rules applies to egress only.
-    expect(names(ir, ep(ir, 'tenant-b/b-client').egress.policies)).toEqual(['GlobalNetworkPolicy b-outside']);
-    expect(names(ir, ep(ir, 'tenant-a/a-client').egress.policies)).toEqual([]);
+    expect(
+      names(
+        ir,
+        ep(ir, 'tenant-b/b-client').egress.tiers.flatMap((t) => t.policies),
+      ),
+    ).toEqual(['GlobalNetworkPolicy b-outside']);
+    expect(
+      names(
+        ir,
+        ep(ir, 'tenant-a/a-client').egress.tiers.flatMap((t) => t.policies),
+      ),
+    ).toEqual([]);
     expect(names(ir, ep(ir, 'tenant-a/a-client').egress.profiles)).toEqual(['Profile kns.tenant-a']);
   });
 
   it('a NetworkPolicy selects endpoints of its namespace only', () => {
     // b-web (tenant-b, role web) is on h2: the tenant-a policy does not apply to it.
     const h2 = resolvePolicy(tenantsSnapshot(), 'h2');
-    expect(names(h2, ep(h2, 'tenant-b/b-web').ingress.policies)).toEqual(['GlobalNetworkPolicy allow-ping', 'GlobalNetworkPolicy to-profiles']);
+    expect(
+      names(
+        h2,
+        ep(h2, 'tenant-b/b-web').ingress.tiers.flatMap((t) => t.policies),
+      ),
+    ).toEqual(['GlobalNetworkPolicy allow-ping', 'GlobalNetworkPolicy to-profiles']);
   });
 
   it("a NetworkPolicy's rule selector matches its namespace only; a profile's every namespace", () => {
@@ -84,7 +104,7 @@ describe('resolvePolicy: the tenants fixture', () => {
 });
 
 describe('resolvePolicy: Calico corner cases', () => {
-  it('order: unset after every ordered policy, ties by name; NetworkPolicy names are namespace/name', () => {
+  it('order: unset after every ordered policy, ties by <name>/<namespace>/<kind> (felix/calc/policy_sorter.go)', () => {
     const ir = resolvePolicy(
       withPolicies(
         gnp('zz-unordered', 'selector: all()'),
@@ -96,8 +116,13 @@ describe('resolvePolicy: Calico corner cases', () => {
       ),
       'h1',
     );
-    // "tenant-a-x" < "tenant-a/web-a" byte-wise ('-' is 0x2d, '/' is 0x2f).
-    expect(names(ir, ep(ir, 'tenant-a/a-web').ingress.policies)).toEqual([
+    // "tenant-a-x//GlobalNetworkPolicy" < "web-a/tenant-a/NetworkPolicy" byte-wise.
+    expect(
+      names(
+        ir,
+        ep(ir, 'tenant-a/a-web').ingress.tiers.flatMap((t) => t.policies),
+      ),
+    ).toEqual([
       'GlobalNetworkPolicy first',
       'GlobalNetworkPolicy zz',
       'GlobalNetworkPolicy tenant-a-x',
@@ -107,10 +132,47 @@ describe('resolvePolicy: Calico corner cases', () => {
     ]);
   });
 
+  it('tiers: in Tier order (unset last, ties by name), only those with a policy for the endpoint; defaultAction Pass or Deny (felix/calc/policy_sorter.go, felix/rules/endpoints.go)', () => {
+    const tier = (name: string, spec: string) => `${V3}\nkind: Tier\nmetadata: {name: ${name}}\nspec: {${spec}}\n`;
+    const problems: string[] = [];
+    const ir = resolvePolicy(
+      withPolicies(
+        tier('default', 'order: 1000000'),
+        tier('security', 'order: 100, defaultAction: Pass'),
+        tier('platform', 'order: 100'),
+        tier('unused', 'order: 1'),
+        tier('last', ''),
+        gnp('security.block', 'tier: security\nselector: role == "web"'),
+        gnp('platform.a', 'tier: platform\nselector: all()'),
+        gnp('last.a', 'tier: last\nselector: all()'),
+        gnp('plain', 'selector: all()'),
+        gnp('ghost.a', 'tier: ghost\nselector: all()'),
+      ),
+      'h1',
+      (p) => problems.push(p),
+    );
+    const tiers = (e: string) => ep(ir, e).ingress.tiers.map((t) => `${t.name}:${t.defaultAction}:${names(ir, t.policies).join(',')}`);
+    expect(tiers('tenant-a/a-web')).toEqual([
+      'platform:deny:GlobalNetworkPolicy platform.a',
+      'security:pass:GlobalNetworkPolicy security.block',
+      'default:deny:GlobalNetworkPolicy plain',
+      'last:deny:GlobalNetworkPolicy last.a',
+      'ghost:deny:GlobalNetworkPolicy ghost.a',
+    ]);
+    // The security tier selects only web: a client skips it (no end-of-tier action without a policy).
+    expect(tiers('tenant-a/a-client').map((t) => t.split(':')[0])).toEqual(['platform', 'default', 'last', 'ghost']);
+    expect(problems).toEqual(['GlobalNetworkPolicy ghost.a: its tier "ghost" does not exist: applied after every tier that does, with defaultAction Deny (as Felix orders an unknown tier)']);
+  });
+
   it('types: a policy selecting the endpoint only in Egress leaves Ingress to the profiles', () => {
     const ir = resolvePolicy(withPolicies(gnp('out', 'types: [Egress]\nselector: role == "web"'), profile('kns.tenant-a', 'ingress: [{action: Allow}]')), 'h1');
-    expect(names(ir, ep(ir, 'tenant-a/a-web').egress.policies)).toEqual(['GlobalNetworkPolicy out']);
-    expect(ep(ir, 'tenant-a/a-web').ingress).toEqual({ policies: [], profiles: [chainNamed(ir, 'Profile kns.tenant-a').id] });
+    expect(
+      names(
+        ir,
+        ep(ir, 'tenant-a/a-web').egress.tiers.flatMap((t) => t.policies),
+      ),
+    ).toEqual(['GlobalNetworkPolicy out']);
+    expect(ep(ir, 'tenant-a/a-web').ingress).toEqual({ tiers: [], profiles: [chainNamed(ir, 'Profile kns.tenant-a').id] });
   });
 
   it('an endpoint no policy selects has only its profiles; missing profiles are skipped; none at all is allowed', () => {
@@ -121,9 +183,9 @@ describe('resolvePolicy: Calico corner cases', () => {
     ];
     const ir = resolvePolicy(s, 'h1');
     expect(names(ir, ep(ir, 'tenant-a/w1').ingress.profiles)).toEqual(['Profile kns.tenant-a', 'Profile extra']);
-    expect(ep(ir, 'tenant-a/w1').ingress.policies).toEqual([]);
+    expect(ep(ir, 'tenant-a/w1').ingress.tiers.flatMap((t) => t.policies)).toEqual([]);
     expect(chainNamed(ir, 'Profile extra').rules).toEqual([]);
-    expect(ep(ir, 'default/w2')).toEqual({ iface: 'cali2', name: 'default/w2', ingress: { policies: [], profiles: [] }, egress: { policies: [], profiles: [] } });
+    expect(ep(ir, 'default/w2')).toEqual({ iface: 'cali2', name: 'default/w2', ingress: { tiers: [], profiles: [] }, egress: { tiers: [], profiles: [] } });
   });
 
   it('labels: own labels over profile labels (the first profile wins), implicit namespace and orchestrator over all', () => {
@@ -132,8 +194,13 @@ describe('resolvePolicy: Calico corner cases', () => {
     expect(endpointLabels(w, profiles)).toEqual({ a: 'p1', b: 'own', c: 'p2', 'projectcalico.org/namespace': 'ns1', 'projectcalico.org/orchestrator': 'cni' });
     // Profile labels select endpoints.
     const ir = resolvePolicy(withPolicies(profile('kns.tenant-b', 'labelsToApply: {tenant: b}'), gnp('b', 'selector: tenant == "b"')), 'h1');
-    expect(names(ir, ep(ir, 'tenant-b/b-client').ingress.policies)).toEqual(['GlobalNetworkPolicy b']);
-    expect(ep(ir, 'tenant-a/a-web').ingress.policies).toEqual([]);
+    expect(
+      names(
+        ir,
+        ep(ir, 'tenant-b/b-client').ingress.tiers.flatMap((t) => t.policies),
+      ),
+    ).toEqual(['GlobalNetworkPolicy b']);
+    expect(ep(ir, 'tenant-a/a-web').ingress.tiers.flatMap((t) => t.policies)).toEqual([]);
   });
 
   it('notNets and notSelector: not-sets; in a NetworkPolicy a notSelector alone still keeps to the namespace', () => {
