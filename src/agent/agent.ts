@@ -134,7 +134,7 @@ export class Agent {
         }
       }
       const ms = Math.round(performance.now() - t0);
-      const error = [...desired.policyProblems, ...(dataplaneError ? [dataplaneError] : []), ...(birdError ? [birdError] : [])].join('; ') || undefined;
+      const error = [...desired.problems, ...(dataplaneError ? [dataplaneError] : []), ...(birdError ? [birdError] : [])].join('; ') || undefined;
       this.status.reconciles++;
       const before = this.status.lastReconcile;
       this.status.lastReconcile = {

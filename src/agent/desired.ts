@@ -51,8 +51,8 @@ export interface DesiredState {
   /** Network policy for the local endpoints, and which ruleset enforces it. */
   policy: HostPolicyIR;
   policyDataplane: PolicyDataplaneKind;
-  /** Stored policies or profiles that fail validation: skipped, and reported as errors. */
-  policyProblems: string[];
+  /** What could not be programmed as stored (a policy or profile failing validation, a BGP password that cannot be read): skipped, and reported as errors. */
+  problems: string[];
   bird: BirdInput;
 }
 
@@ -95,7 +95,7 @@ function bgpTimers(s: Snapshot): BgpTimers {
 }
 
 export function computeDesired(s: Snapshot, host: string): DesiredState {
-  const policyProblems: string[] = [];
+  const problems: string[] = [];
   const me = s.nodes.find((n) => n.metadata.name === host);
   const localBlocks = s.blocks
     .filter((b) => !b.deleted && hostOfAffinity(b.affinity) === host)
@@ -134,15 +134,15 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
       v4Pools.filter((p) => p.spec.natOutgoing).map((p) => p.spec.cidr),
       v4Pools.map((p) => p.spec.cidr),
     ),
-    policy: resolvePolicy(s, host, (p) => policyProblems.push(p)),
-    policyProblems,
+    policy: resolvePolicy(s, host, (p) => problems.push(p)),
+    problems,
     policyDataplane: s.felixConfiguration?.spec.nftablesMode === 'Enabled' ? 'nftables' : 'iptables',
     bird: {
       host,
       routerId: me ? nodeIp(me) : '0.0.0.0',
       asNumber: me ? nodeAs(s, me) : DEFAULT_AS,
       ...(me?.spec.bgp.routeReflectorClusterID ? { rrClusterId: me.spec.bgp.routeReflectorClusterID } : {}),
-      sessions: desiredSessions(s, host),
+      sessions: desiredSessions(s, host, (p) => problems.push(p)),
       ...(s.nodes.length > LARGE_LAB_NODES ? { scanTimeS: LARGE_LAB_SCAN_S } : {}),
       localBlocks: localBlocks.filter((b) => familyOf(b) === 4),
       pools: pools.filter((p) => familyOf(p) === 4),

@@ -1,7 +1,7 @@
 import type { Snapshot } from '../datastore/snapshot.js';
-import type { BGPPeer, CalicoNode } from '../model/resources.js';
+import { CALICO_NODE_NAMESPACE, type BGPPeer, type CalicoNode, type SecretKeyRef } from '../model/resources.js';
 import { parseSelector, type Labels } from '../model/selector.js';
-import { protocolName, type BirdSession } from './render.js';
+import { isBirdPassword, PASSWORD_RULE, protocolName, type BirdSession } from './render.js';
 import { goDurationSeconds } from '../model/pool-bgp-schemas.js';
 import { canonicalIp } from '../net/cidr.js';
 
@@ -23,15 +23,39 @@ export function nodeAs(s: Snapshot, n: CalicoNode): number {
  * no `source address` for sourceAddress None, `next hop keep` for keepOriginalNextHop on eBGP
  * only, `graceful restart time` from maxRestartTime, `ttl security on; multihop N` from ttlSecurity.
  */
-function sessionOptions(spec: BGPPeer['spec'], ebgp: boolean): Partial<BirdSession> {
+function sessionOptions(spec: BGPPeer['spec'], ebgp: boolean, passwordOf: (ref: SecretKeyRef) => string | undefined): Partial<BirdSession> {
   const restart = spec.maxRestartTime === undefined ? undefined : goDurationSeconds(spec.maxRestartTime);
+  const password = spec.password ? passwordOf(spec.password) : undefined;
   return {
     ...(spec.numAllowedLocalASNumbers ? { allowLocalAs: spec.numAllowedLocalASNumbers } : {}),
     ...(spec.sourceAddress === 'None' ? { noSourceAddress: true } : {}),
     ...(spec.keepOriginalNextHop && ebgp ? { keepNextHop: true } : {}),
     ...(restart !== undefined ? { restartTimeS: Math.round(restart) } : {}),
     ...(spec.ttlSecurity ? { ttlSecurity: spec.ttlSecurity } : {}),
+    ...(password !== undefined ? { password } : {}),
   };
+}
+
+/**
+ * A BGP password from its Secret (in calico-node's namespace, calico-system), as confd reads it;
+ * a missing Secret or key, or a value BIRD cannot hold, leaves the session without a password
+ * and says why.
+ */
+function secretPassword(s: Snapshot, ref: SecretKeyRef, what: string, warn: (problem: string) => void): string | undefined {
+  const { name, key } = ref.secretKeyRef;
+  const secret = (s.secrets ?? []).find((x) => x.metadata.name === name && x.metadata.namespace === CALICO_NODE_NAMESPACE);
+  const encoded = secret?.data[key];
+  const where = `Secret ${CALICO_NODE_NAMESPACE}/${name}`;
+  if (encoded === undefined) {
+    warn(`${what}: password: ${secret ? `no key "${key}" in ${where}` : `no ${where}`}: the session has no password`);
+    return undefined;
+  }
+  const value = Buffer.from(encoded, 'base64').toString();
+  if (!isBirdPassword(value)) {
+    warn(`${what}: password: key "${key}" of ${where}: ${PASSWORD_RULE}: the session has no password`);
+    return undefined;
+  }
+  return value;
 }
 
 /**
@@ -55,7 +79,7 @@ function sessionOptions(spec: BGPPeer['spec'], ebgp: boolean): Partial<BirdSessi
  *   cluster id is not its own.
  * One session per peer address; the first reason found wins (mesh, global peers, node peers).
  */
-export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
+export function desiredSessions(s: Snapshot, host: string, warn: (problem: string) => void = () => {}): BirdSession[] {
   const me = s.nodes.find((n) => n.metadata.name === host);
   if (!me) return [];
   const myIp = nodeIp(me);
@@ -63,6 +87,15 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
   const myCluster = me.spec.bgp.routeReflectorClusterID;
   const sessions = new Map<string, BirdSession>();
   const meshRestart = s.bgpConfiguration?.spec.nodeMeshMaxRestartTime;
+  const meshPassword = s.bgpConfiguration?.spec.nodeMeshPassword;
+  // The mesh's options come from BGPConfiguration: its restart time and password.
+  const meshOptions: BGPPeer['spec'] = { ...(meshRestart ? { maxRestartTime: meshRestart } : {}), ...(meshPassword ? { password: meshPassword } : {}) };
+  const warned = new Set<string>();
+  const passwordOf = (what: string) => (ref: SecretKeyRef) =>
+    secretPassword(s, ref, what, (problem) => {
+      if (!warned.has(problem)) warn(problem);
+      warned.add(problem);
+    });
   const addNode = (peer: CalicoNode, kind: 'Mesh' | 'Node' | 'Global', why: string, options: BGPPeer['spec'] = {}) => {
     const ip = nodeIp(peer);
     if (peer.metadata.name === host || sessions.has(ip)) return;
@@ -77,7 +110,7 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
       rrClient: kind !== 'Mesh' && !!myCluster && peerAs === myAs && peerCluster !== myCluster,
       clusterNode: true,
       peerNode: peer.metadata.name,
-      ...sessionOptions(kind === 'Mesh' && meshRestart ? { maxRestartTime: meshRestart } : options, peerAs !== myAs),
+      ...sessionOptions(kind === 'Mesh' ? meshOptions : options, peerAs !== myAs, passwordOf(kind === 'Mesh' ? 'BGPConfiguration default nodeMeshPassword' : why)),
     });
   };
 
@@ -106,7 +139,7 @@ export function desiredSessions(s: Snapshot, host: string): BirdSession[] {
         passive: false,
         rrClient: !!myCluster && (spec.asNumber ?? myAs) === myAs,
         clusterNode: false,
-        ...sessionOptions(spec, (spec.asNumber ?? myAs) !== myAs),
+        ...sessionOptions(spec, (spec.asNumber ?? myAs) !== myAs, passwordOf(`BGPPeer ${p.metadata.name}`)),
       });
     } else if (spec.peerSelector) {
       const selected = parseSelector(spec.peerSelector);

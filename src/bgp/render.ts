@@ -48,6 +48,8 @@ export interface BirdSession {
   restartTimeS?: number;
   /** BGPPeer ttlSecurity: `ttl security on; multihop N`. */
   ttlSecurity?: number;
+  /** BGPPeer password / BGPConfiguration nodeMeshPassword, from its Secret: `password "…"` (TCP MD5). */
+  password?: string;
 }
 
 export interface BirdInput {
@@ -317,6 +319,7 @@ function sessionsSection(c: Checked): string[] {
       ...(p.allowLocalAs ? [`  allow local as ${p.allowLocalAs};`] : []),
       ...(p.restartTimeS !== undefined ? [`  graceful restart time ${p.restartTimeS};`] : []),
       ...(p.ttlSecurity ? ['  ttl security on;', `  multihop ${p.ttlSecurity};`] : []),
+      ...(p.password !== undefined ? [`  password "${p.password}";`] : []),
       ...(p.keepNextHop ? [`  ${f.channel} { next hop keep; };`] : []),
       ...(c.timers.bfd?.nodes && bfdOn(c, p) ? ['  bfd on;    # BFD only for the sessions of the nodes it names'] : []),
       '}',
@@ -327,6 +330,13 @@ function sessionsSection(c: Checked): string[] {
 
 // ---------------------------------------------------------------------------------------------
 // Validation.
+
+/** What a TCP MD5 password BIRD's config can hold: 1-80 characters (the kernel's TCP_MD5SIG_MAXKEYLEN), no quote, backslash or control character. */
+export function isBirdPassword(v: string): boolean {
+  return v.length >= 1 && v.length <= 80 && [...v].every((c) => c !== '"' && c !== '\\' && c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f);
+}
+
+export const PASSWORD_RULE = '1 to 80 printable characters, no double quote or backslash';
 
 /** Validates the input and returns it sorted and de-duplicated. */
 function checkInput(input: BirdInput): Checked {
@@ -341,6 +351,7 @@ function checkInput(input: BirdInput): Checked {
     const name = checkName(p.name, 'session name');
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) throw new SimError(`invalid BGP protocol name ${JSON.stringify(name)} (host ${host})`);
     if (p.rrClient && !rrClusterId) throw new SimError(`session ${name} of host ${host} has a route reflector client, but the host has no cluster id`);
+    if (p.password !== undefined && !isBirdPassword(p.password)) throw new SimError(`the password of session ${name} (host ${host}) cannot be written in BIRD's config: ${PASSWORD_RULE}`);
     const common = { ...p, name, description: checkName(p.description, 'peer description'), asNumber: checkAs(p.asNumber, `AS number of peer ${name}`) };
     if (p.family === 6) {
       if (!ipv6) throw new SimError(`IPv6 session ${name} of host ${host}, which has no IPv6 address`);

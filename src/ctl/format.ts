@@ -60,6 +60,13 @@ const TABLES: Readonly<Record<KindName, KindTable>> = {
     columns: ['NAME', 'TIER', 'ORDER', 'SELECTOR', 'TYPES'],
     row: (r) => [r.metadata.name, text(r.spec?.tier, 'default'), text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],
   },
+  Secret: {
+    columns: ['NAMESPACE', 'NAME', 'TYPE', 'DATA'],
+    row: (r) => {
+      const data = (r as unknown as { type?: string; data?: Record<string, string> }).data ?? {};
+      return [text(r.metadata.namespace), r.metadata.name, text((r as unknown as { type?: string }).type, 'Opaque'), String(Object.keys(data).length)];
+    },
+  },
   Tier: {
     columns: ['NAME', 'ORDER', 'DEFAULTACTION'],
     row: (r) => [r.metadata.name, text(r.spec?.order), text(r.spec?.defaultAction, 'Deny')],

@@ -10,7 +10,7 @@
  */
 import type { z } from 'zod';
 import { keys } from '../datastore/keys.js';
-import { BGPConfigurationSchema, BGPPeerSchema, IPPoolSchema, NodeSchema } from '../model/pool-bgp-schemas.js';
+import { BGPConfigurationSchema, BGPPeerSchema, IPPoolSchema, NodeSchema, SecretSchema } from '../model/pool-bgp-schemas.js';
 import type { Resource, ResourceKind } from '../model/resources.js';
 import { FelixConfigurationSchema, GlobalNetworkPolicySchema, NetworkPolicySchema, ProfileSchema, TierSchema } from '../policy/model.js';
 import { ResourceError } from './resource-error.js';
@@ -28,6 +28,8 @@ export interface KindInfo {
   key(name: string, namespace?: string): string;
   /** Validates one resource; absent for kinds calico-sim only reads (`readOnly` says why). */
   readonly schema?: z.ZodType<Resource>;
+  /** Its apiVersion in files, when not projectcalico.org/v3 (a Kubernetes Secret: v1). */
+  readonly apiVersion?: string;
   readonly readOnly?: string;
 }
 
@@ -103,6 +105,15 @@ export const KINDS: readonly KindInfo[] = [
     prefix: keys.felixConfiguration(''),
     key: (name) => keys.felixConfiguration(name),
     schema: FelixConfigurationSchema,
+  },
+  {
+    kind: 'Secret',
+    apiVersion: 'v1',
+    spellings: ['secret', 'secrets'],
+    namespaced: true,
+    prefix: keys.secrets,
+    key: (name, namespace) => keys.secret(name, namespace),
+    schema: SecretSchema,
   },
   {
     kind: 'WorkloadEndpoint',

@@ -63,7 +63,8 @@ export function resourceSizeProblems(resources: readonly Resource[]): string[] {
 function largestField(r: Resource): { path: string; bytes: number } | undefined {
   let best: { path: string; bytes: number } | undefined;
   for (const [top, value] of [
-    ['spec', r.spec],
+    ['spec', 'spec' in r ? r.spec : undefined],
+    ['data', 'data' in r ? r.data : undefined],
     ['metadata', r.metadata],
   ] as const) {
     if (typeof value !== 'object' || value === null) continue;

@@ -66,8 +66,9 @@ function envelope(raw: unknown, where: string, what: string): { info?: KindInfo;
   const obj = raw as Record<string, unknown>;
   const meta = obj.metadata as Record<string, unknown> | undefined;
   const at = label(where, obj.kind, typeof meta === 'object' && meta !== null ? meta.name : undefined);
-  if (obj.apiVersion !== API_VERSION) {
-    return { at, problems: [`${at}: apiVersion: must be ${API_VERSION} (got ${obj.apiVersion === undefined ? 'nothing' : describeValue(obj.apiVersion)})`] };
+  const wanted = KINDS.find((k) => k.kind === obj.kind)?.apiVersion ?? API_VERSION;
+  if (obj.apiVersion !== wanted) {
+    return { at, problems: [`${at}: apiVersion: must be ${wanted} (got ${obj.apiVersion === undefined ? 'nothing' : describeValue(obj.apiVersion)})`] };
   }
   if (typeof obj.kind !== 'string')
     return { at, problems: [`${at}: kind: ${obj.kind === undefined ? 'required' : `expected a string, got ${describeValue(obj.kind)}`} (one of ${WRITABLE_KINDS.join(', ')})`] };
@@ -95,13 +96,15 @@ const targetSchemas = new Map(
   KINDS.map((info) => [
     info.kind,
     strict({
-      apiVersion: z.literal(API_VERSION),
+      apiVersion: z.literal(info.apiVersion ?? API_VERSION),
       kind: z.literal(info.kind),
       metadata: z.looseObject({
         name: resourceName,
         namespace: info.namespaced ? resourceName.optional() : z.never({ error: `${info.kind} is not namespaced: leave metadata.namespace out` }).optional(),
       }),
       spec: z.unknown().optional(),
+      // A Secret's file, as applied, deletes it too.
+      ...(info.kind === 'Secret' ? { type: z.unknown().optional(), data: z.unknown().optional(), stringData: z.unknown().optional(), immutable: z.unknown().optional() } : {}),
     }),
   ]),
 );

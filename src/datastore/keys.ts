@@ -29,6 +29,9 @@ export const keys = {
   /** The lab's own settings (BGP timers, BFD): calico-sim's, outside Calico's key space. */
   labConfiguration: (name = 'default') => `/calico-sim/v1/labconfigurations/${name}`,
   labPrefix: '/calico-sim/v1/',
+  /** Kubernetes Secrets (BGP passwords): the lab's own keys, there being no Kubernetes. */
+  secret: (name: string, namespace = 'calico-system') => `/calico-sim/v1/secrets/${namespace}/${name}`,
+  secrets: '/calico-sim/v1/secrets/',
   /** Calico's FelixConfiguration (`default`): here it says which policy dataplane the agents program. */
   felixConfiguration: (name = 'default') => `${RES}/felixconfigurations/${name}`,
 

@@ -9,6 +9,7 @@ import type {
   LabConfiguration,
   NetworkPolicy,
   Profile,
+  SecretResource,
   Tier,
   WorkloadEndpoint,
 } from '../model/resources.js';
@@ -34,6 +35,8 @@ export interface Snapshot {
   profiles?: Profile[];
   /** The `default` FelixConfiguration, if any. */
   felixConfiguration?: FelixConfiguration;
+  /** Kubernetes Secrets (BGP passwords), as the lab stores them. */
+  secrets?: SecretResource[];
   /** The lab's own settings (BGP timers, BFD), if any. */
   labConfiguration?: LabConfiguration;
   /** The etcd revision of the resource read: an agent reports it to say what it has programmed. */
@@ -62,6 +65,7 @@ const FIELDS = [
   ['profiles', keys.profiles],
   ['felixConfigurations', keys.felixConfiguration('')],
   ['labConfigurations', keys.labConfiguration('')],
+  ['secrets', keys.secrets],
 ] as const;
 
 /** Which list of a Snapshot a key's record belongs to (undefined: none, e.g. an IPAM handle). */
@@ -88,6 +92,7 @@ export function snapshotFromFields(records: (field: SnapshotField) => readonly u
     profiles: of<Profile>('profiles'),
     felixConfiguration: named<FelixConfiguration>('felixConfigurations'),
     labConfiguration: named<LabConfiguration>('labConfigurations'),
+    secrets: of<SecretResource>('secrets'),
     ...(revision ? { revision } : {}),
   };
 }

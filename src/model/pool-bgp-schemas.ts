@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import { outsideLabRanges } from './address-plan.js';
-import { issue, resourceName, resourceSchema, selectorText as selector, strict } from './resource-fields.js';
-import { LOG_SEVERITIES, type BGPConfigurationResource, type BGPPeerResource, type IPPool, type IPPoolResource, type NodeResource } from './resources.js';
+import { issue, metadataSchema, resourceName, resourceSchema, selectorText as selector, strict } from './resource-fields.js';
+import { CALICO_NODE_NAMESPACE, LOG_SEVERITIES, type BGPConfigurationResource, type BGPPeerResource, type IPPool, type IPPoolResource, type NodeResource, type SecretResource } from './resources.js';
 import { errorMessage } from '../util/errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -190,6 +190,9 @@ const NodeSpec = strict({
   }),
 });
 
+/** Calico's BGPPassword: a key of a Secret in calico-node's namespace. */
+const secretKeyRef = strict({ secretKeyRef: strict({ name: resourceName, key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'a Secret key: letters, digits, "-", "_" and "."') }) });
+
 const BGPPeerSpec = strict({
   node: resourceName.optional(),
   nodeSelector: selector.optional(),
@@ -201,6 +204,7 @@ const BGPPeerSpec = strict({
   keepOriginalNextHop: z.boolean().optional(),
   maxRestartTime: goDuration.optional(),
   ttlSecurity: z.number().int().min(0).max(255).optional(),
+  password: secretKeyRef.optional(),
 }).superRefine((s, ctx) => {
   if (s.peerIP === undefined && s.peerSelector === undefined) {
     issue(ctx, [], 'one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required');
@@ -222,6 +226,7 @@ const BGPConfigurationSpec = strict({
   nodeToNodeMeshEnabled: z.boolean().optional(),
   asNumber: asNumber.optional(),
   nodeMeshMaxRestartTime: goDuration.optional(),
+  nodeMeshPassword: secretKeyRef.optional(),
   // Session timers and BFD are not Calico's fields: they are the lab's (the topology file's `bgp:`).
 }).prefault({});
 
@@ -243,3 +248,27 @@ export const BGPConfigurationSchema: z.ZodType<BGPConfigurationResource> = resou
     }
   })
   .transform((r) => (r.metadata.name === 'default' ? { ...r, spec: { ...r.spec, nodeToNodeMeshEnabled: r.spec.nodeToNodeMeshEnabled ?? true, asNumber: r.spec.asNumber ?? CALICO_DEFAULT_AS } } : r));
+
+// ---------------------------------------------------------------------------------------------
+// Secret (Kubernetes v1): where BGP passwords come from
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64 (or give the value in stringData)');
+
+/** A Kubernetes Secret as kubectl takes it; stored with stringData merged into data (base64), in `calico-system` unless it says. */
+export const SecretSchema: z.ZodType<SecretResource> = strict({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Secret'),
+  metadata: metadataSchema('Secret', true),
+  type: z.string().optional(),
+  data: z.record(z.string(), base64).optional(),
+  stringData: z.record(z.string(), z.string()).optional(),
+  immutable: z.boolean().optional(),
+}).transform(
+  (r): SecretResource => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { ...r.metadata, namespace: r.metadata.namespace ?? CALICO_NODE_NAMESPACE },
+    type: r.type ?? 'Opaque',
+    data: { ...r.data, ...Object.fromEntries(Object.entries(r.stringData ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) },
+  }),
+);

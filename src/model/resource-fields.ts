@@ -50,7 +50,7 @@ export const resourceName = z
   .max(253, 'must be at most 253 characters')
   .regex(DNS1123_SUBDOMAIN, 'must be a lowercase DNS-1123 subdomain: a-z, 0-9, "-" and ".", starting and ending with a letter or digit');
 
-function metadataSchema(kind: string, namespaced: boolean) {
+export function metadataSchema(kind: string, namespaced: boolean) {
   return strict({
     name: resourceName,
     namespace: namespaced ? resourceName.optional() : z.never({ error: `${kind} is not namespaced: leave metadata.namespace out` }).optional(),

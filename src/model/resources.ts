@@ -72,6 +72,8 @@ export interface BGPPeer {
     maxRestartTime?: string;
     /** GTSM: accept the peer's packets only from at most this many hops away (BIRD `ttl security on; multihop N`). */
     ttlSecurity?: number;
+    /** TCP MD5 password of the session (BIRD `password`), from a Secret in calico-node's namespace. */
+    password?: SecretKeyRef;
   };
 }
 
@@ -108,6 +110,8 @@ export interface BGPConfiguration {
     logSeverityScreen?: string;
     /** Graceful restart time of the mesh sessions, a Go duration ("120s"). */
     nodeMeshMaxRestartTime?: string;
+    /** TCP MD5 password of every node-to-node mesh session, from a Secret in calico-node's namespace. */
+    nodeMeshPassword?: SecretKeyRef;
   };
 }
 
@@ -303,6 +307,30 @@ export type NetworkPolicyResource = Omit<NetworkPolicy, 'metadata'> & { metadata
 export type GlobalNetworkPolicyResource = Omit<GlobalNetworkPolicy, 'metadata'> & { metadata: ResourceMeta };
 export type ProfileResource = Omit<Profile, 'metadata'> & { metadata: ResourceMeta };
 export type TierResource = Omit<Tier, 'metadata'> & { metadata: ResourceMeta };
+
+/**
+ * A Kubernetes Secret (apiVersion v1), as calico-node reads one for BGP passwords (BGPPeer
+ * `password.secretKeyRef`, BGPConfiguration `nodeMeshPassword.secretKeyRef`): in calico-node's
+ * namespace, `calico-system`. Stored in the lab's own keys (there is no Kubernetes here), values
+ * base64 in `data` (`stringData` merged into it on apply, as the API server does).
+ */
+export interface SecretResource {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  metadata: ResourceMeta & { namespace: string };
+  type: string;
+  data: Record<string, string>;
+  /** A Secret has no spec (declared so that code handling any Resource may read `spec`). */
+  spec?: undefined;
+}
+
+/** The namespace calico-node runs in (an operator install), where it reads BGP password Secrets. */
+export const CALICO_NODE_NAMESPACE = 'calico-system';
+
+/** A password from a Secret's key (Calico's BGPPassword). */
+export interface SecretKeyRef {
+  secretKeyRef: { name: string; key: string };
+}
 export type FelixConfigurationResource = Omit<FelixConfiguration, 'metadata'> & { metadata: ResourceMeta };
 
 /**
@@ -314,7 +342,7 @@ export interface BGPConfigurationResource {
   apiVersion: typeof API_VERSION;
   kind: 'BGPConfiguration';
   metadata: ResourceMeta;
-  spec: { logSeverityScreen?: LogSeverity; nodeToNodeMeshEnabled?: boolean; asNumber?: number; nodeMeshMaxRestartTime?: string };
+  spec: { logSeverityScreen?: LogSeverity; nodeToNodeMeshEnabled?: boolean; asNumber?: number; nodeMeshMaxRestartTime?: string; nodeMeshPassword?: SecretKeyRef };
 }
 
 /** A validated resource of a kind calico-sim can write. */
@@ -327,7 +355,8 @@ export type Resource =
   | GlobalNetworkPolicyResource
   | TierResource
   | ProfileResource
-  | FelixConfigurationResource;
+  | FelixConfigurationResource
+  | SecretResource;
 export type ResourceKind = Resource['kind'];
 
 /** A resource as read back from etcd (of any kind, not re-validated). */

@@ -146,7 +146,7 @@ const desired = (routes: DesiredRoute[], workloadIfaces: string[]): DesiredState
   natTable: '',
   policy: EMPTY_POLICY,
   policyDataplane: 'iptables',
-  policyProblems: [],
+  problems: [],
   bird: { host: 'h1', routerId: '198.18.0.11', asNumber: 64512, sessions: [], localBlocks: [], pools: [] },
 });
 

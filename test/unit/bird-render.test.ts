@@ -95,16 +95,57 @@ const rack = snapshot(
  * pool (still routed).
  */
 const options = snapshot([node(h1), node(h2)], {
-  bgpConfiguration: { apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, nodeToNodeMeshEnabled: true, nodeMeshMaxRestartTime: '90s' } },
+  bgpConfiguration: {
+    apiVersion: API_VERSION,
+    kind: 'BGPConfiguration',
+    metadata: { name: 'default' },
+    spec: { asNumber: 64512, nodeToNodeMeshEnabled: true, nodeMeshMaxRestartTime: '90s', nodeMeshPassword: { secretKeyRef: { name: 'bgp-secrets', key: 'mesh' } } },
+  },
+  // Passwords come from a Secret in calico-node's namespace (confd's getPassword), base64 in data.
+  secrets: [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'bgp-secrets', namespace: 'calico-system' },
+      type: 'Opaque',
+      data: { mesh: Buffer.from('mesh-pass').toString('base64'), upstream: Buffer.from('up$tream pass').toString('base64') },
+    },
+  ],
   pools: [
     ...mesh.pools,
     { ...mesh.pools[0]!, metadata: { name: 'quiet' }, spec: { ...mesh.pools[0]!.spec, cidr: '198.20.0.0/16', disableBGPExport: true } },
     { ...mesh.pools[0]!, metadata: { name: 'draining' }, spec: { ...mesh.pools[0]!.spec, cidr: '198.21.0.0/16', disabled: true } },
   ],
-  bgpPeers: [peer('upstream', { peerIP: '198.18.0.2', asNumber: 65000, sourceAddress: 'None', keepOriginalNextHop: true, maxRestartTime: '2m', ttlSecurity: 1 })],
+  bgpPeers: [
+    peer('upstream', {
+      peerIP: '198.18.0.2',
+      asNumber: 65000,
+      sourceAddress: 'None',
+      keepOriginalNextHop: true,
+      maxRestartTime: '2m',
+      ttlSecurity: 1,
+      password: { secretKeyRef: { name: 'bgp-secrets', key: 'upstream' } },
+    }),
+  ],
 });
 
 const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
+
+describe('BGP passwords (confd: bird.cfg.template `password`)', () => {
+  it('a missing Secret or key, or a value BIRD cannot hold, leaves the session without a password and says why', () => {
+    const missing = { ...options, secrets: [] };
+    const d = computeDesired(missing, 'h1');
+    expect(d.bird.sessions.map((x) => x.password)).toEqual([undefined, undefined]);
+    expect(d.problems).toEqual([
+      'BGPConfiguration default nodeMeshPassword: password: no Secret calico-system/bgp-secrets: the session has no password',
+      'BGPPeer upstream: password: no Secret calico-system/bgp-secrets: the session has no password',
+    ]);
+    const quoted = { ...options, secrets: [{ ...options.secrets![0]!, data: { mesh: Buffer.from('say "hi"').toString('base64') } }] };
+    expect(computeDesired(quoted, 'h1').problems[0]).toBe(
+      'BGPConfiguration default nodeMeshPassword: password: key "mesh" of Secret calico-system/bgp-secrets: 1 to 80 printable characters, no double quote or backslash: the session has no password',
+    );
+  });
+});
 
 const expectGolden = (name: string, text: string) => expectGoldenFile(join(GOLDEN, name), text);
 
