@@ -158,6 +158,7 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
           }
         : {}),
       timers: bgpTimers(s),
+      ...(s.bgpFilters?.length ? { bgpFilters: s.bgpFilters.map((f) => ({ name: f.metadata.name, spec: f.spec })) } : {}),
     },
   };
 }

@@ -33,6 +33,7 @@ function sessionOptions(spec: BGPPeer['spec'], ebgp: boolean, passwordOf: (ref: 
     ...(restart !== undefined ? { restartTimeS: Math.round(restart) } : {}),
     ...(spec.ttlSecurity ? { ttlSecurity: spec.ttlSecurity } : {}),
     ...(password !== undefined ? { password } : {}),
+    ...(spec.filters?.length ? { filters: spec.filters } : {}),
   };
 }
 
@@ -162,6 +163,11 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
       const kind = v4.name.slice(0, v4.name.indexOf('_')) as 'Mesh' | 'Node' | 'Global';
       v6.push({ ...v4, family: 6, ip: ip6, name: protocolName(ip6, kind), passive: kind !== 'Node' && ip6 > myIp6 });
     }
+  }
+  // A BGPPeer naming a filter that does not exist: confd skips it (`if exists`); say so.
+  const filters = new Set((s.bgpFilters ?? []).map((f) => f.metadata.name));
+  for (const p of s.bgpPeers ?? []) {
+    for (const f of p.spec.filters ?? []) if (!filters.has(f)) warn(`BGPPeer ${p.metadata.name}: filters: no BGPFilter named "${f}": skipped`);
   }
   return [...sessions.values(), ...v6];
 }

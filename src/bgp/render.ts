@@ -16,7 +16,8 @@
  *   reflected to clients) is exported, except from a pool with disableBGPExport and the VXLAN
  *   device's routes (reject_tunnel_routes).
  */
-import type { BgpTimers } from '../model/resources.js';
+import type { BGPFilterSpec, BgpTimers } from '../model/resources.js';
+import { filterFunctionName, filterFunctions, filterRules, type FilterDirection } from './filters.js';
 import { SimError } from '../util/errors.js';
 import { canonicalIp, compareCidrs, compareIps, familyOf, parseCidr as parseCidrAny } from '../net/cidr.js';
 
@@ -50,6 +51,8 @@ export interface BirdSession {
   ttlSecurity?: number;
   /** BGPPeer password / BGPConfiguration nodeMeshPassword, from its Secret: `password "…"` (TCP MD5). */
   password?: string;
+  /** BGPPeer filters: BGPFilter names, their functions called before the session's own import and export rules. */
+  filters?: string[];
 }
 
 export interface BirdInput {
@@ -79,6 +82,8 @@ export interface BirdInput {
    * `sessions`), its IPv6 blocks, the IPv6 pools.
    */
   ipv6?: { address: string; localBlocks: string[]; pools: string[]; noExportPools?: string[] };
+  /** Every BGPFilter (their functions are rendered whether a session uses them or not, as confd does). */
+  bgpFilters?: { name: string; spec: BGPFilterSpec }[];
 }
 
 /** Name of the static protocol that holds this host's blocks. */
@@ -114,6 +119,7 @@ interface Checked {
   noExportPools: Cidr[];
   timers: BgpTimers;
   ipv6?: { address: string; localBlocks: string[]; pools: string[]; noExportPools: string[] };
+  bgpFilters: { name: string; spec: BGPFilterSpec }[];
 }
 
 /** Renders the whole BIRD 2 configuration for one host. Throws SimError on invalid input. */
@@ -129,6 +135,10 @@ export function renderBirdConfig(input: BirdInput): string {
       c.noExportPools.map((p) => p.text),
     ),
     ...(c.ipv6 ? [filtersSection(V6, c.ipv6.pools, c.ipv6.localBlocks, c.ipv6.noExportPools)] : []),
+    ...(['4', '6'] as const).flatMap((v) => {
+      const fns = filterFunctions(c.bgpFilters, v === '4' ? 4 : 6);
+      return fns.length && (v === '4' || c.ipv6) ? [[`# BGPFilter functions (IPv${v}).`, ...fns]] : [];
+    }),
     deviceSection(c.scanTimeS),
     directSection(c.ipv6 ? [V4, V6] : [V4]),
     kernelSection(V4, c.scanTimeS),
@@ -171,6 +181,27 @@ interface Family {
 const V4: Family = { channel: 'ipv4', suffix: '', label: 'IPv4' };
 const V6: Family = { channel: 'ipv6', suffix: '6', label: 'IPv6' };
 
+/** What a session with a cluster node imports: pool prefixes only. */
+function importFromNodesBody(x: string): string[] {
+  return [`  if calico_in_pool${x}() then accept;`, '  reject;'];
+}
+
+/** What a session with a router imports: what it announces, not our own blocks. */
+function importFromRoutersBody(blocks: string[]): string[] {
+  return [...blocks.map((b) => `  if net ~ ${b} then reject;`), '  accept;'];
+}
+
+/** What every session exports: each local block as one aggregate, other pool prefixes as they are. */
+function exportBody(x: string, blocks: string[], noExport: string[]): string[] {
+  return [
+    `  if ifname = "${VXLAN_IFACE}" then reject;    # the VXLAN device's routes (learned from the kernel)`,
+    ...noExport.map((p) => `  if net ~ [ ${p}+ ] then reject;    # disableBGPExport`),
+    ...blocks.flatMap((b) => [`  if net = ${b} then accept;`, `  if net ~ ${b} then reject;`]),
+    `  if calico_in_pool${x}() then accept;`,
+    '  reject;',
+  ];
+}
+
 /** The pool membership test and the route filters built on it, for one address family. */
 function filtersSection(f: Family, pools: string[], blocks: string[], noExport: string[]): string[] {
   const x = f.suffix;
@@ -185,26 +216,20 @@ function filtersSection(f: Family, pools: string[], blocks: string[], noExport: 
     '# From other cluster nodes: only pool prefixes (workload blocks and addresses).',
     `filter calico_import_from_nodes${x}`,
     '{',
-    `  if calico_in_pool${x}() then accept;`,
-    '  reject;',
+    ...importFromNodesBody(x),
     '}',
     '',
     '# From routers outside the cluster: what they announce (e.g. external networks), not our pools.',
     `filter calico_import_from_routers${x}`,
     '{',
-    ...blocks.map((b) => `  if net ~ ${b} then reject;`),
-    '  accept;',
+    ...importFromRoutersBody(blocks),
     '}',
     '',
     '# To peers: each local block as one aggregate, nothing inside it; other pool prefixes',
     '# (borrowed addresses, routes a route reflector passes on) as they are.',
     `filter calico_export_to_peers${x}`,
     '{',
-    `  if ifname = "${VXLAN_IFACE}" then reject;    # the VXLAN device's routes (learned from the kernel)`,
-    ...noExport.map((p) => `  if net ~ [ ${p}+ ] then reject;    # disableBGPExport`),
-    ...blocks.flatMap((b) => [`  if net = ${b} then accept;`, `  if net ~ ${b} then reject;`]),
-    `  if calico_in_pool${x}() then accept;`,
-    '  reject;',
+    ...exportBody(x, blocks, noExport),
     '}',
     '',
     '# To the kernel (as `proto bird`): what was learned over BGP, and the blackhole of each local block.',
@@ -302,6 +327,27 @@ function bfdOn(c: Checked, p: BirdSession): boolean {
   return !nodes || nodes.includes(c.host) || (p.peerNode !== undefined && nodes.includes(p.peerNode));
 }
 
+/**
+ * A session's own channel settings, when it has any: `next hop keep`, and its BGPFilters'
+ * functions called first in its import and export filters, then what the session does without
+ * them (bird.cfg.template: `'bgp_<name>_importFilterV4'();` … then the default).
+ */
+function sessionChannel(c: Checked, p: Session, f: Family): string[] {
+  const family = p.family;
+  const known = new Map(c.bgpFilters.map((x) => [x.name, x.spec]));
+  const calls = (d: FilterDirection) => (p.filters ?? []).filter((n) => known.has(n) && filterRules(known.get(n)!, d, family).length).map((n) => `      ${filterFunctionName(n, d, family)}();`);
+  const [imports, exports] = [calls('import'), calls('export')];
+  const blocks = family === 6 ? c.ipv6!.localBlocks : c.localBlocks.map((b) => b.text);
+  const noExport = family === 6 ? c.ipv6!.noExportPools : c.noExportPools.map((b) => b.text);
+  const inner = [
+    ...(imports.length ? ['    import filter {', ...imports, ...(p.clusterNode ? importFromNodesBody(f.suffix) : importFromRoutersBody(blocks)).map((l) => `    ${l}`), '    };'] : []),
+    ...(exports.length ? ['    export filter {', ...exports, ...exportBody(f.suffix, blocks, noExport).map((l) => `    ${l}`), '    };'] : []),
+    ...(p.keepNextHop ? ['    next hop keep;'] : []),
+  ];
+  if (!imports.length && !exports.length) return p.keepNextHop ? [`  ${f.channel} { next hop keep; };`] : [];
+  return [`  ${f.channel} {`, ...inner, '  };'];
+}
+
 /** One `protocol bgp` per session: mesh, route reflector and explicit peers alike. */
 function sessionsSection(c: Checked): string[] {
   const lines = [c.rrClusterId ? `# ------------- BGP sessions (route reflector, cluster id ${c.rrClusterId}) -------------` : '# ------------- BGP sessions -------------'];
@@ -320,7 +366,7 @@ function sessionsSection(c: Checked): string[] {
       ...(p.restartTimeS !== undefined ? [`  graceful restart time ${p.restartTimeS};`] : []),
       ...(p.ttlSecurity ? ['  ttl security on;', `  multihop ${p.ttlSecurity};`] : []),
       ...(p.password !== undefined ? [`  password "${p.password}";`] : []),
-      ...(p.keepNextHop ? [`  ${f.channel} { next hop keep; };`] : []),
+      ...sessionChannel(c, p, f),
       ...(c.timers.bfd?.nodes && bfdOn(c, p) ? ['  bfd on;    # BFD only for the sessions of the nodes it names'] : []),
       '}',
     );
@@ -390,6 +436,7 @@ function checkInput(input: BirdInput): Checked {
     ...(ipv6 ? { ipv6 } : {}),
     pools: sortedUnique(input.pools.map((p) => parseCidr(p, 'IP pool'))),
     noExportPools: sortedUnique((input.noExportPools ?? []).map((p) => parseCidr(p, 'IP pool without BGP export'))),
+    bgpFilters: input.bgpFilters ?? [],
   };
 }
 

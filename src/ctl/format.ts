@@ -52,6 +52,10 @@ const TABLES: Readonly<Record<KindName, KindTable>> = {
     columns: ['NAME', 'LOGSEVERITY', 'MESHENABLED', 'ASNUMBER'],
     row: (r) => [r.metadata.name, text(r.spec?.logSeverityScreen), text(r.spec?.nodeToNodeMeshEnabled), text(r.spec?.asNumber)],
   },
+  BGPFilter: {
+    columns: ['NAME', 'IMPORTV4', 'EXPORTV4', 'IMPORTV6', 'EXPORTV6'],
+    row: (r) => [r.metadata.name, ...['importV4', 'exportV4', 'importV6', 'exportV6'].map((k) => String(Array.isArray(r.spec?.[k]) ? (r.spec[k] as unknown[]).length : 0))],
+  },
   NetworkPolicy: {
     columns: ['NAMESPACE', 'NAME', 'TIER', 'ORDER', 'SELECTOR', 'TYPES'],
     row: (r) => [text(r.metadata.namespace, 'default'), r.metadata.name, text(r.spec?.tier, 'default'), text(r.spec?.order), text(r.spec?.selector, 'all()'), list(r.spec?.types)],

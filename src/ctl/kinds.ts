@@ -10,7 +10,7 @@
  */
 import type { z } from 'zod';
 import { keys } from '../datastore/keys.js';
-import { BGPConfigurationSchema, BGPPeerSchema, IPPoolSchema, NodeSchema, SecretSchema } from '../model/pool-bgp-schemas.js';
+import { BGPConfigurationSchema, BGPFilterSchema, BGPPeerSchema, IPPoolSchema, NodeSchema, SecretSchema } from '../model/pool-bgp-schemas.js';
 import type { Resource, ResourceKind } from '../model/resources.js';
 import { FelixConfigurationSchema, GlobalNetworkPolicySchema, NetworkPolicySchema, ProfileSchema, TierSchema } from '../policy/model.js';
 import { ResourceError } from './resource-error.js';
@@ -65,6 +65,14 @@ export const KINDS: readonly KindInfo[] = [
     prefix: keys.bgpConfiguration(''),
     key: (name) => keys.bgpConfiguration(name),
     schema: BGPConfigurationSchema,
+  },
+  {
+    kind: 'BGPFilter',
+    spellings: ['bgpfilter', 'bgpfilters'],
+    namespaced: false,
+    prefix: keys.bgpFilters,
+    key: (name) => keys.bgpFilter(name),
+    schema: BGPFilterSchema,
   },
   {
     kind: 'NetworkPolicy',

@@ -16,6 +16,8 @@ export const keys = {
   bgpConfiguration: (name = 'default') => `${RES}/bgpconfigurations/${name}`,
   bgpPeer: (name: string) => `${RES}/bgppeers/${name}`,
   bgpPeers: `${RES}/bgppeers/`,
+  bgpFilter: (name: string) => `${RES}/bgpfilters/${name}`,
+  bgpFilters: `${RES}/bgpfilters/`,
   workloadEndpoint: (name: string, namespace = 'default') => `${RES}/workloadendpoints/${namespace}/${name}`,
   workloadEndpoints: `${RES}/workloadendpoints/`,
   networkPolicy: (name: string, namespace = 'default') => `${RES}/networkpolicies/${namespace}/${name}`,

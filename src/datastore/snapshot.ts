@@ -1,6 +1,7 @@
 import type {
   AllocationBlock,
   BGPConfiguration,
+  BGPFilter,
   BGPPeer,
   CalicoNode,
   FelixConfiguration,
@@ -26,6 +27,7 @@ export interface Snapshot {
   pools: IPPool[];
   bgpConfiguration?: BGPConfiguration;
   bgpPeers?: BGPPeer[];
+  bgpFilters?: BGPFilter[];
   blocks: AllocationBlock[];
   workloadEndpoints: WorkloadEndpoint[];
   networkPolicies?: NetworkPolicy[];
@@ -57,6 +59,7 @@ const FIELDS = [
   ['pools', keys.ippools],
   ['bgpConfigurations', keys.bgpConfiguration('')],
   ['bgpPeers', keys.bgpPeers],
+  ['bgpFilters', keys.bgpFilters],
   ['blocks', keys.blocks],
   ['workloadEndpoints', keys.workloadEndpoints],
   ['networkPolicies', keys.networkPolicies],
@@ -84,6 +87,7 @@ export function snapshotFromFields(records: (field: SnapshotField) => readonly u
     pools: of<IPPool>('pools'),
     bgpConfiguration: named<BGPConfiguration>('bgpConfigurations'),
     bgpPeers: of<BGPPeer>('bgpPeers'),
+    bgpFilters: of<BGPFilter>('bgpFilters'),
     blocks: of<AllocationBlock>('blocks'),
     workloadEndpoints: of<WorkloadEndpoint>('workloadEndpoints'),
     networkPolicies: of<NetworkPolicy>('networkPolicies'),

@@ -9,7 +9,17 @@ import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import { outsideLabRanges } from './address-plan.js';
 import { issue, metadataSchema, resourceName, resourceSchema, selectorText as selector, strict } from './resource-fields.js';
-import { CALICO_NODE_NAMESPACE, LOG_SEVERITIES, type BGPConfigurationResource, type BGPPeerResource, type IPPool, type IPPoolResource, type NodeResource, type SecretResource } from './resources.js';
+import {
+  CALICO_NODE_NAMESPACE,
+  LOG_SEVERITIES,
+  type BGPConfigurationResource,
+  type BGPFilterResource,
+  type BGPPeerResource,
+  type IPPool,
+  type IPPoolResource,
+  type NodeResource,
+  type SecretResource,
+} from './resources.js';
 import { errorMessage } from '../util/errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -205,6 +215,7 @@ const BGPPeerSpec = strict({
   maxRestartTime: goDuration.optional(),
   ttlSecurity: z.number().int().min(0).max(255).optional(),
   password: secretKeyRef.optional(),
+  filters: z.array(resourceName).optional(),
 }).superRefine((s, ctx) => {
   if (s.peerIP === undefined && s.peerSelector === undefined) {
     issue(ctx, [], 'one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required');
@@ -272,3 +283,46 @@ export const SecretSchema: z.ZodType<SecretResource> = strict({
     data: { ...r.data, ...Object.fromEntries(Object.entries(r.stringData ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) },
   }),
 );
+
+// ---------------------------------------------------------------------------------------------
+// BGPFilter (api/pkg/apis/projectcalico/v3/bgpfilter.go; cross-field rules of
+// libcalico-go/lib/validator/v3/validator.go validateBGPFilterRule)
+
+function filterRule(family: 4 | 6) {
+  const bits = family === 4 ? 32 : 128;
+  const length = z.number().int().min(0).max(bits);
+  return strict({
+    action: z.enum(['Accept', 'Reject']),
+    matchOperator: z.enum(['Equal', 'NotEqual', 'In', 'NotIn']).optional(),
+    cidr: z
+      .string()
+      .superRefine((text, ctx) => {
+        try {
+          const c = parseCidr(text);
+          if (familyOf(c.cidr) !== family) issue(ctx, [], `must be an IPv${family} CIDR`);
+        } catch (err) {
+          issue(ctx, [], errorMessage(err));
+        }
+      })
+      .optional(),
+    prefixLength: strict({ min: length.optional(), max: length.optional() }).optional(),
+    source: z.enum(['RemotePeers']).optional(),
+    interface: z
+      .string()
+      .regex(/^[a-zA-Z0-9_.*-]{1,15}$/, 'an interface name or pattern: 1-15 of a-z, A-Z, 0-9, "_", ".", "*" and "-"')
+      .optional(),
+  }).superRefine((r, ctx) => {
+    if (r.cidr !== undefined && r.matchOperator === undefined) issue(ctx, ['matchOperator'], 'MatchOperator cannot be empty when CIDR is not');
+    if (r.cidr === undefined && r.matchOperator !== undefined) issue(ctx, ['cidr'], 'CIDR cannot be empty when MatchOperator is not');
+    if (r.cidr === undefined && r.prefixLength !== undefined) issue(ctx, ['cidr'], 'CIDR cannot be empty when PrefixLength is not');
+  });
+}
+
+const BGPFilterSpecSchema = strict({
+  exportV4: z.array(filterRule(4)).optional(),
+  importV4: z.array(filterRule(4)).optional(),
+  exportV6: z.array(filterRule(6)).optional(),
+  importV6: z.array(filterRule(6)).optional(),
+}).prefault({});
+
+export const BGPFilterSchema: z.ZodType<BGPFilterResource> = resourceSchema('BGPFilter', false, BGPFilterSpecSchema);

@@ -74,6 +74,8 @@ export interface BGPPeer {
     ttlSecurity?: number;
     /** TCP MD5 password of the session (BIRD `password`), from a Secret in calico-node's namespace. */
     password?: SecretKeyRef;
+    /** BGPFilter names, applied in order before the session's own import and export rules. */
+    filters?: string[];
   };
 }
 
@@ -307,6 +309,7 @@ export type NetworkPolicyResource = Omit<NetworkPolicy, 'metadata'> & { metadata
 export type GlobalNetworkPolicyResource = Omit<GlobalNetworkPolicy, 'metadata'> & { metadata: ResourceMeta };
 export type ProfileResource = Omit<Profile, 'metadata'> & { metadata: ResourceMeta };
 export type TierResource = Omit<Tier, 'metadata'> & { metadata: ResourceMeta };
+export type BGPFilterResource = Omit<BGPFilter, 'metadata'> & { metadata: ResourceMeta };
 
 /**
  * A Kubernetes Secret (apiVersion v1), as calico-node reads one for BGP passwords (BGPPeer
@@ -326,6 +329,32 @@ export interface SecretResource {
 
 /** The namespace calico-node runs in (an operator install), where it reads BGP password Secrets. */
 export const CALICO_NODE_NAMESPACE = 'calico-system';
+
+/** One rule of a BGPFilter (Calico's BGPFilterRuleV4/V6): every field given must match; the first rule that matches decides. */
+export interface BGPFilterRule {
+  action: 'Accept' | 'Reject';
+  matchOperator?: 'Equal' | 'NotEqual' | 'In' | 'NotIn';
+  cidr?: string;
+  prefixLength?: { min?: number; max?: number };
+  source?: 'RemotePeers';
+  interface?: string;
+}
+
+/** A type, not an interface: stored specs are records. */
+export type BGPFilterSpec = {
+  exportV4?: BGPFilterRule[];
+  importV4?: BGPFilterRule[];
+  exportV6?: BGPFilterRule[];
+  importV6?: BGPFilterRule[];
+};
+
+/** Route filters a BGPPeer names (spec.filters): what its sessions import and export. */
+export interface BGPFilter {
+  apiVersion: typeof API_VERSION;
+  kind: 'BGPFilter';
+  metadata: Meta;
+  spec: BGPFilterSpec;
+}
 
 /** A password from a Secret's key (Calico's BGPPassword). */
 export interface SecretKeyRef {
@@ -351,6 +380,7 @@ export type Resource =
   | NodeResource
   | BGPPeerResource
   | BGPConfigurationResource
+  | BGPFilterResource
   | NetworkPolicyResource
   | GlobalNetworkPolicyResource
   | TierResource

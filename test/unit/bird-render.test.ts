@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
 import { protocolName, renderBirdConfig, type BirdInput } from '../../src/bgp/render.js';
+import { filterFunctionName, ruleStatement } from '../../src/bgp/filters.js';
 import { computeDesired } from '../../src/agent/desired.js';
 import type { Snapshot } from '../../src/datastore/snapshot.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
-import { API_VERSION, type BGPPeer, type CalicoNode } from '../../src/model/resources.js';
+import { API_VERSION, type BGPFilter, type BGPPeer, type CalicoNode } from '../../src/model/resources.js';
 import { checkBirdConfig } from '../../src/bgp/bird.js';
 import { SimError } from '../../src/util/errors.js';
 
@@ -67,6 +68,35 @@ const explicit = snapshot(
   },
   false,
 );
+
+/**
+ * BGPFilter: Calico's reference sample (tigera/docs calico/reference/resources/bgpfilter), on the
+ * sessions of a BGPPeer that names it (and one it names that does not exist); the mesh takes none.
+ */
+const MY_FILTER: BGPFilter = {
+  apiVersion: API_VERSION,
+  kind: 'BGPFilter',
+  metadata: { name: 'my-filter' },
+  spec: {
+    exportV4: [
+      { action: 'Accept', matchOperator: 'In', cidr: '77.0.0.0/16', source: 'RemotePeers' },
+      { action: 'Reject', interface: '*.calico' },
+    ],
+    importV4: [
+      { action: 'Accept', matchOperator: 'In', cidr: '55.0.0.0/16', prefixLength: { min: 30 } },
+      { action: 'Reject', matchOperator: 'NotIn', cidr: '44.0.0.0/16' },
+    ],
+    exportV6: [
+      { action: 'Reject', source: 'RemotePeers' },
+      { action: 'Reject', interface: '*.calico' },
+    ],
+    importV6: [{ action: 'Accept', matchOperator: 'Equal', cidr: '5000::0/64' }, { action: 'Reject' }],
+  },
+};
+const filtered = snapshot([node(h1), node(h2)], {
+  bgpFilters: [MY_FILTER],
+  bgpPeers: [peer('gateway', { peerIP: '198.18.0.2', asNumber: 65000, filters: ['my-filter', 'nope'], keepOriginalNextHop: true })],
+});
 
 /** h1 ran out of blocks and borrowed an address from h2's block. */
 const borrowing = snapshot([node(h1), node(h2)], {
@@ -131,6 +161,21 @@ const options = snapshot([node(h1), node(h2)], {
 
 const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
 
+describe('BGPFilter (confd template_funcs.go)', () => {
+  it('renders each rule as confd does, and says which filter a BGPPeer names that does not exist', () => {
+    expect(ruleStatement({ action: 'Reject', matchOperator: 'NotIn', cidr: '55.4.0.0/16', prefixLength: { min: 16, max: 24 }, source: 'RemotePeers' }, 4)).toBe(
+      'if ((net !~ [ 55.4.0.0/16{16,24} ])&&((defined(source))&&(source ~ [ RTS_BGP ]))) then { reject; }',
+    );
+    expect(ruleStatement({ action: 'Accept', interface: 'eth0', source: 'RemotePeers' }, 6)).toBe(
+      'if (((defined(source))&&(source ~ [ RTS_BGP ]))&&((defined(ifname))&&(ifname ~ "eth0"))) then { accept; }',
+    );
+    expect(ruleStatement({ action: 'Reject' }, 4)).toBe('reject;');
+    expect(filterFunctionName('my-filter', 'import', 4)).toBe("'bgp_my-filter_importFilterV4'");
+    expect(filterFunctionName('x'.repeat(60), 'export', 6)).toHaveLength(64 + 2);
+    expect(computeDesired(filtered, 'h1').problems).toEqual(['BGPPeer gateway: filters: no BGPFilter named "nope": skipped']);
+  });
+});
+
 describe('BGP passwords (confd: bird.cfg.template `password`)', () => {
   it('a missing Secret or key, or a value BIRD cannot hold, leaves the session without a password and says why', () => {
     const missing = { ...options, secrets: [] };
@@ -167,6 +212,7 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-dual-stack.conf', inputFor(dual, 'h1')],
   ['bird-ebgp-rack.conf', inputFor(rack, 'h1')],
   ['bird-peer-options.conf', inputFor(options, 'h1')],
+  ['bird-bgpfilter.conf', inputFor(filtered, 'h1')],
   ['bird-timers-bfd.conf', { ...inputFor(mesh, 'h1'), timers: { holdTime: 9, keepaliveTime: 3, connectRetryTime: 2, gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
   // BFD only on the sessions of h3 (bench scale's crash subject): h1's session with h3 has it.
   ['bird-bfd-nodes.conf', { ...inputFor(mesh, 'h1'), timers: { gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3, nodes: ['h3'] } } }],

@@ -132,17 +132,17 @@ describe('parseResourceFile: every error names the document, the resource and th
     [
       'no kind',
       `${V3}\nmetadata: {name: p}\n`,
-      'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration, Secret)',
+      'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration, Secret)',
     ],
     [
       'unsupported kind',
       doc('KubeControllersConfiguration', 'default', 'logSeverityScreen: Info'),
-      'f.yaml: document 1 (KubeControllersConfiguration default): kind: unsupported kind "KubeControllersConfiguration"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration, Secret',
+      'f.yaml: document 1 (KubeControllersConfiguration default): kind: unsupported kind "KubeControllersConfiguration"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration, Secret',
     ],
     [
       'kind spelled in lower case',
       doc('ippool', 'p', 'cidr: 198.19.0.0/17'),
-      'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration, Secret',
+      'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration, Secret',
     ],
     [
       'read-only kind',

@@ -1,0 +1,64 @@
+/**
+ * Calico's BGPFilter in BIRD (pure): each filter becomes up to four functions,
+ * `'bgp_<name>_<import|export>FilterV<4|6>'`, one `if (…) then { accept|reject; }` per rule in
+ * order, as confd's template functions render them (confd/pkg/resource/template/template_funcs.go:
+ * `# v4 BGPFilter <name>`, operators Equal `=`, NotEqual `!=`, In `~`, NotIn `!~`, a prefix
+ * length as `[ cidr{min,max} ]`, source RemotePeers as `source ~ [ RTS_BGP ]`, an interface as
+ * `ifname ~ "…"`, conditions joined with `&&`, a rule without conditions a bare action). A
+ * BGPPeer's session calls its filters' functions first, then does what it does without them
+ * (bird.cfg.template: import falls through to accept — here, to the session's own import rule —
+ * and export to the Calico export filter). Node-to-node mesh sessions take no filters.
+ */
+import { createHash } from 'node:crypto';
+import type { BGPFilterRule, BGPFilterSpec } from '../model/resources.js';
+
+export type FilterDirection = 'import' | 'export';
+
+/** BIRD's longest symbol. */
+const MAX_SYMBOL = 64;
+
+/** The quoted BIRD symbol of one of a filter's functions; a long name is cut and hashed (confd's truncateAndHashName). */
+export function filterFunctionName(filter: string, direction: FilterDirection, family: 4 | 6): string {
+  const fixed = `bgp__${direction}FilterV${family}`.length;
+  const room = MAX_SYMBOL - fixed;
+  const name = filter.length <= room ? filter : `${filter.slice(0, room - 17)}_${createHash('sha256').update(filter).digest('hex').slice(0, 16)}`;
+  return `'bgp_${name}_${direction}FilterV${family}'`;
+}
+
+const OPERATORS = { Equal: '=', NotEqual: '!=', In: '~', NotIn: '!~' } as const;
+
+/** One rule as BIRD: `if (…) then { accept; }`, or the bare action. */
+export function ruleStatement(rule: BGPFilterRule, family: 4 | 6): string {
+  const conditions: string[] = [];
+  if (rule.cidr !== undefined && rule.matchOperator !== undefined) {
+    const mask = Number(rule.cidr.split('/')[1]);
+    const bits = family === 4 ? 32 : 128;
+    const target = rule.prefixLength ? `[ ${rule.cidr}{${Math.max(mask, rule.prefixLength.min ?? mask)},${Math.min(bits, rule.prefixLength.max ?? bits)}} ]` : rule.cidr;
+    conditions.push(`(net ${OPERATORS[rule.matchOperator]} ${target})`);
+  }
+  if (rule.source === 'RemotePeers') conditions.push('((defined(source))&&(source ~ [ RTS_BGP ]))');
+  if (rule.interface !== undefined) conditions.push(`((defined(ifname))&&(ifname ~ "${rule.interface}"))`);
+  const action = `${rule.action.toLowerCase()};`;
+  return conditions.length ? `if (${conditions.join('&&')}) then { ${action} }` : action;
+}
+
+const RULES = { import: { 4: 'importV4', 6: 'importV6' }, export: { 4: 'exportV4', 6: 'exportV6' } } as const;
+
+/** A filter's rules for one direction and family. */
+export function filterRules(spec: BGPFilterSpec, direction: FilterDirection, family: 4 | 6): BGPFilterRule[] {
+  return spec[RULES[direction][family]] ?? [];
+}
+
+/** The functions of every filter, for one family (a filter with no rules of a direction has no function for it). */
+export function filterFunctions(filters: readonly { name: string; spec: BGPFilterSpec }[], family: 4 | 6): string[] {
+  const lines: string[] = [];
+  for (const f of [...filters].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const parts = (['import', 'export'] as const).filter((d) => filterRules(f.spec, d, family).length);
+    if (!parts.length) continue;
+    lines.push(`# v${family} BGPFilter ${f.name}`);
+    for (const d of parts) {
+      lines.push(`function ${filterFunctionName(f.name, d, family)}() {`, ...filterRules(f.spec, d, family).map((r) => `  ${ruleStatement(r, family)}`), '}');
+    }
+  }
+  return lines;
+}
