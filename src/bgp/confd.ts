@@ -39,7 +39,8 @@ export class BirdConfd {
 /** Checks a config with `bird -p`, then moves it into place (rename: BIRD never reads half a file). */
 export async function writeBirdConfig(path: string, text: string, runner: CommandRunner = processRunner): Promise<void> {
   const tmp = `${path}.new`;
-  writeFileSync(tmp, text);
+  // 0600: it may hold BGP passwords.
+  writeFileSync(tmp, text, { mode: 0o600 });
   await checkBirdConfig(tmp, runner);
   renameSync(tmp, path);
 }

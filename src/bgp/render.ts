@@ -377,12 +377,12 @@ function sessionsSection(c: Checked): string[] {
 // ---------------------------------------------------------------------------------------------
 // Validation.
 
-/** What a TCP MD5 password BIRD's config can hold: 1-80 characters (the kernel's TCP_MD5SIG_MAXKEYLEN), no quote, backslash or control character. */
+/** What a TCP MD5 password BIRD's config can hold: 1-80 bytes (the kernel's TCP_MD5SIG_MAXKEYLEN), no quote, backslash or control character. */
 export function isBirdPassword(v: string): boolean {
-  return v.length >= 1 && v.length <= 80 && [...v].every((c) => c !== '"' && c !== '\\' && c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f);
+  return v.length >= 1 && Buffer.byteLength(v) <= 80 && [...v].every((c) => c !== '"' && c !== '\\' && c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f);
 }
 
-export const PASSWORD_RULE = '1 to 80 printable characters, no double quote or backslash';
+export const PASSWORD_RULE = '1 to 80 bytes of printable characters, no double quote or backslash';
 
 /** Validates the input and returns it sorted and de-duplicated. */
 function checkInput(input: BirdInput): Checked {

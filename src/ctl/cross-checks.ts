@@ -193,7 +193,7 @@ export function resolveTargets(targets: readonly ResourceRef[]): { refs: { info:
     if (!info) problems.push(`${at}: kind: unknown resource type ${JSON.stringify(t.kind)} (known: ${spellingList()})`);
     else if (!info.schema) problems.push(`${at}: ${info.kind} cannot be deleted here: ${info.readOnly}`);
     else {
-      const namespace = info.namespaced ? (t.metadata.namespace ?? 'default') : undefined;
+      const namespace = info.namespaced ? (t.metadata.namespace ?? info.defaultNamespace ?? 'default') : undefined;
       const id = `${info.kind}/${namespace ?? ''}/${t.metadata.name}`;
       if (!seen.has(id)) refs.push({ info, name: t.metadata.name, namespace, at });
       seen.add(id);
@@ -237,7 +237,9 @@ export function checkDeletes(current: readonly StoredResource[], blocks: readonl
     }
     if (t.info.kind === 'Tier') {
       // libcalico-go/lib/clientv3/tier.go: "Cannot delete default tier", "Cannot delete a non-empty tier".
-      const policies = [...ofKind(current, 'NetworkPolicy'), ...ofKind(current, 'GlobalNetworkPolicy')].filter((p) => (spec(p).tier ?? 'default') === t.name);
+      // Policies deleted by the same (all-or-nothing) delete do not count.
+      const going = new Set(refs.map((x) => `${x.info.kind}/${x.namespace ?? ''}/${x.name}`));
+      const policies = [...ofKind(current, 'NetworkPolicy'), ...ofKind(current, 'GlobalNetworkPolicy')].filter((p) => (spec(p).tier ?? 'default') === t.name && !going.has(identity(p)));
       if (t.name === 'default') problems.push(`${t.at}: Cannot delete default tier`);
       else if (policies.length)
         problems.push(`${t.at}: Cannot delete a non-empty tier: it holds ${policies.map((p) => `${p.kind} ${p.metadata.namespace ? `${p.metadata.namespace}/` : ''}${p.metadata.name}`).join(', ')}`);

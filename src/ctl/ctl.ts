@@ -66,7 +66,7 @@ export class Ctl {
     const tooMuch = applyLimitProblems(valid);
     if (tooMuch.length) throw new ResourceError(tooMuch);
     for (let attempt = 1; ; attempt++) {
-      const { entries, revision } = await this.readResources();
+      const { entries, guards } = await this.readResources();
       const problems = crossCheck(
         entries.map((e) => e.value),
         valid,
@@ -83,7 +83,7 @@ export class Ctl {
         const metadata = { ...r.metadata, creationTimestamp: before?.metadata.creationTimestamp ?? now };
         return { key, value: { ...r, metadata } };
       });
-      const written = await this.ds.txn({ puts, unchangedSince: [{ prefix: keys.resourcePrefix, revision }] });
+      const written = await this.ds.txn({ puts, unchangedSince: guards });
       if (written) {
         this.lastRevision = written;
         return results;
@@ -105,7 +105,7 @@ export class Ctl {
       throw new ResourceError([`${filesOf(targets)}: ${n(refs.length)} resources: one delete removes at most ${n(MAX_RESOURCES_PER_TXN)} (one etcd transaction, all or nothing); split the file`]);
     }
     for (let attempt = 1; ; attempt++) {
-      const [{ entries, revision }, blocks, affinities] = await Promise.all([this.readResources(), this.ds.list<AllocationBlock>(keys.blocks), this.ds.list<BlockAffinity>(keys.allAffinities)]);
+      const [{ entries, guards }, blocks, affinities] = await Promise.all([this.readResources(), this.ds.list<AllocationBlock>(keys.blocks), this.ds.list<BlockAffinity>(keys.allAffinities)]);
       const problems = checkDeletes(
         entries.map((e) => e.value),
         blocks.items.map((b) => b.value),
@@ -133,11 +133,7 @@ export class Ctl {
           `${filesOf(targets)}: this delete takes ${n(deletes.length)} writes (${n(refs.length)} resources, ${n(deletes.length - refs.length)} records of the empty IPAM blocks released with the pools): one etcd transaction holds at most ${n(ETCD_MAX_TXN_OPS)}; split the file`,
         ]);
       }
-      const unchangedSince = [
-        { prefix: keys.resourcePrefix, revision },
-        { prefix: keys.blocks, revision: blocks.revision },
-        { prefix: keys.allAffinities, revision: affinities.revision },
-      ];
+      const unchangedSince = [...guards, { prefix: keys.blocks, revision: blocks.revision }, { prefix: keys.allAffinities, revision: affinities.revision }];
       const written = await this.ds.txn({ deletes, unchangedSince });
       if (written) {
         this.lastRevision = written;
@@ -155,7 +151,7 @@ export class Ctl {
    */
   async get(kind: string, name?: string, scope: { namespace?: string; all?: boolean } = {}): Promise<StoredResource[]> {
     const info = infoOf(resolveKind(kind));
-    const namespace = scope.namespace ?? 'default';
+    const namespace = scope.namespace ?? info.defaultNamespace ?? 'default';
     if (name !== undefined) {
       const found = await this.ds.get<StoredResource>(keyOf(info, { metadata: { name, namespace } }));
       if (!found) throw new ResourceError([`resource does not exist: ${info.kind}(${info.namespaced ? `${namespace}/` : ''}${name})`]);
@@ -173,15 +169,20 @@ export class Ctl {
     return typeof asn === 'number' ? asn : undefined;
   }
 
-  /** Every stored resource of a known kind, with its key, read at one revision. */
-  private async readResources(): Promise<{ entries: StoredEntry[]; revision: string }> {
-    const { items, revision } = await this.ds.list<StoredResource>(keys.resourcePrefix);
+  /**
+   * Every stored resource of a known kind, with its key: Calico's under /calico/resources, the
+   * Secrets under the lab's own prefix; with the revision each prefix was read at (a write is
+   * guarded by both).
+   */
+  private async readResources(): Promise<{ entries: StoredEntry[]; guards: { prefix: string; revision: string }[] }> {
+    const prefixes = [keys.resourcePrefix, keys.secrets];
+    const lists = await Promise.all(prefixes.map((p) => this.ds.list<StoredResource>(p)));
     const entries: StoredEntry[] = [];
-    for (const item of items) {
+    for (const item of lists.flatMap((l) => l.items)) {
       const info = KINDS.find((k) => item.key.startsWith(k.prefix));
       if (info && typeof item.value === 'object' && item.value !== null) entries.push({ key: item.key, value: withKind(item.value, info) });
     }
-    return { entries, revision };
+    return { entries, guards: prefixes.map((prefix, i) => ({ prefix, revision: lists[i]!.revision })) };
   }
 }
 

@@ -11,7 +11,7 @@
 import type { z } from 'zod';
 import { keys } from '../datastore/keys.js';
 import { BGPConfigurationSchema, BGPFilterSchema, BGPPeerSchema, IPPoolSchema, NodeSchema, SecretSchema } from '../model/pool-bgp-schemas.js';
-import type { Resource, ResourceKind } from '../model/resources.js';
+import { CALICO_NODE_NAMESPACE, type Resource, type ResourceKind } from '../model/resources.js';
 import { FelixConfigurationSchema, GlobalNetworkPolicySchema, NetworkPolicySchema, ProfileSchema, TierSchema } from '../policy/model.js';
 import { ResourceError } from './resource-error.js';
 
@@ -30,6 +30,8 @@ export interface KindInfo {
   readonly schema?: z.ZodType<Resource>;
   /** Its apiVersion in files, when not projectcalico.org/v3 (a Kubernetes Secret: v1). */
   readonly apiVersion?: string;
+  /** The namespace of a namespaced kind when none is given, when not `default`. */
+  readonly defaultNamespace?: string;
   readonly readOnly?: string;
 }
 
@@ -117,6 +119,7 @@ export const KINDS: readonly KindInfo[] = [
   {
     kind: 'Secret',
     apiVersion: 'v1',
+    defaultNamespace: CALICO_NODE_NAMESPACE,
     spellings: ['secret', 'secrets'],
     namespaced: true,
     prefix: keys.secrets,
@@ -153,7 +156,7 @@ export function resolveKind(spelling: string): string {
 export const WRITABLE_KINDS: readonly string[] = KINDS.filter((k) => k.schema).map((k) => k.kind);
 
 export function keyOf(k: KindInfo, r: { metadata: { name: string; namespace?: string } }): string {
-  return k.namespaced ? k.key(r.metadata.name, r.metadata.namespace ?? 'default') : k.key(r.metadata.name);
+  return k.namespaced ? k.key(r.metadata.name, r.metadata.namespace ?? k.defaultNamespace ?? 'default') : k.key(r.metadata.name);
 }
 
 /** The entry of a kind by its exact name (as resolveKind returns it, or a validated resource has it). */

@@ -315,6 +315,15 @@ function filterRule(family: 4 | 6) {
     if (r.cidr !== undefined && r.matchOperator === undefined) issue(ctx, ['matchOperator'], 'MatchOperator cannot be empty when CIDR is not');
     if (r.cidr === undefined && r.matchOperator !== undefined) issue(ctx, ['cidr'], 'CIDR cannot be empty when MatchOperator is not');
     if (r.cidr === undefined && r.prefixLength !== undefined) issue(ctx, ['cidr'], 'CIDR cannot be empty when PrefixLength is not');
+    // BIRD's `[ cidr{min,max} ]` needs mask <= min <= max (min below the mask counts as the mask,
+    // as confd clamps it): anything else makes every host's BIRD config invalid.
+    if (r.cidr !== undefined && r.prefixLength) {
+      const mask = Number(r.cidr.split('/')[1]);
+      const min = Math.max(mask, r.prefixLength.min ?? mask);
+      const max = r.prefixLength.max ?? bits;
+      if (max < min)
+        issue(ctx, ['prefixLength', 'max'], `must be at least ${min} (the CIDR's prefix length${r.prefixLength.min !== undefined && r.prefixLength.min > mask ? ' and prefixLength.min' : ''})`);
+    }
   });
 }
 

@@ -30,7 +30,7 @@ export interface MachineFacts {
   memAvailableMB: number;
   pidMax: number;
   threadsMax: number;
-  /** The hard limit of open files per process (RLIMIT_NOFILE) of this process: lab daemons start with it as their soft limit too. */
+  /** The hard limit of open files per process (RLIMIT_NOFILE): Node raises its soft limit to it at start-up, and the daemons inherit that. */
   openFilesMax: number;
 }
 
@@ -165,7 +165,7 @@ export function machineFacts(): MachineFacts {
   const meminfo = readFileSync('/proc/meminfo', 'utf8');
   const kb = Number(/^MemAvailable:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0);
   const num = (f: string) => Number(readFileSync(f, 'utf8').trim());
-  return { memAvailableMB: Math.round(kb / 1024), pidMax: num('/proc/sys/kernel/pid_max'), threadsMax: num('/proc/sys/kernel/threads-max'), openFilesMax: openFilesLimit().hard };
+  return { memAvailableMB: Math.round(kb / 1024), pidMax: num('/proc/sys/kernel/pid_max'), threadsMax: num('/proc/sys/kernel/threads-max'), openFilesMax: openFilesHardLimit() };
 }
 
 function fmtMB(mb: number): string {
@@ -178,9 +178,8 @@ function fmtDuration(s: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-/** RLIMIT_NOFILE of this process, from /proc/self/limits ("unlimited" reads as Infinity). */
-export function openFilesLimit(): { soft: number; hard: number } {
-  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-  const num = (v: string | undefined) => (v === undefined ? 1024 : v === 'unlimited' ? Infinity : Number(v));
-  return { soft: num(m?.[1]), hard: num(m?.[2]) };
+/** The hard RLIMIT_NOFILE of this process, from /proc/self/limits ("unlimited" reads as Infinity). */
+function openFilesHardLimit(): number {
+  const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  return hard === undefined ? 1024 : hard === 'unlimited' ? Infinity : Number(hard);
 }

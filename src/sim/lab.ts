@@ -116,7 +116,8 @@ export async function up(asked: LabPlan, opts: { name: string; backend?: string;
     // in turn, so they fill a block before claiming the next (Calico's CNI plugin takes a
     // per-host IPAM lock for the same reason). All at once, a thousand hosts' namespace and veth
     // work contends for the kernel's locks until single commands take longer than 30 s.
-    await backend.addWorkloadNetns(plan.workloads.map((w) => backend.workloadNetns(lab, w.name)));
+    const sandboxes = plan.workloads.map((w) => backend.workloadNetns(lab, w.name));
+    for (let i = 0; i < sandboxes.length; i += SANDBOX_BATCH) await backend.addWorkloadNetns(sandboxes.slice(i, i + SANDBOX_BATCH));
     step();
     const env = cniEnv(backend, { sandboxesMade: true });
     await pool(
@@ -154,6 +155,8 @@ export async function up(asked: LabPlan, opts: { name: string; backend?: string;
   }
 }
 
+/** Workload sandboxes made per `ip -batch` (each one slower as the mount table grows: keep a batch well inside its timeout). */
+const SANDBOX_BATCH = 256;
 /** Hosts whose workloads `up` adds at once (each add is a few commands and etcd writes). */
 const WORKLOAD_HOSTS = 64;
 

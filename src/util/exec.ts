@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { BackendError, CommandError, InterruptedError } from './errors.js';
-import { activeSpawner } from './spawner.js';
+import { activeSpawner, type SpawnReply } from './spawner.js';
 
 export interface RunResult {
   stdout: string;
@@ -50,7 +50,8 @@ export const processRunner: CommandRunner = {
     const timeoutMs = opts.timeoutMs ?? 30_000;
     const spawner = activeSpawner();
     if (spawner) {
-      const r = await spawner.run(argv, opts.input, timeoutMs);
+      // A spawner that died with the command out is a command that did not run to an exit code.
+      const r = await spawner.run(argv, opts.input, timeoutMs).catch((err: unknown): SpawnReply => ({ id: 0, stdout: '', stderr: '', error: err instanceof Error ? err.message : String(err) }));
       const reason = r.timedOut ? `timed out after ${timeoutMs} ms` : r.error;
       const result: CommandResult = {
         stdout: stripNewline(r.stdout),

@@ -49,6 +49,14 @@ function runOne(req: SpawnRequest): Promise<SpawnReply> {
 
 for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => undefined);
 process.stdin.once('end', () => process.exit(0));
+const answer = (reply: SpawnReply) => process.stdout.write(`${JSON.stringify(reply)}\n`);
 createInterface({ input: process.stdin }).on('line', (line) => {
-  void runOne(JSON.parse(line) as SpawnRequest).then((reply) => process.stdout.write(`${JSON.stringify(reply)}\n`));
+  let req: SpawnRequest;
+  try {
+    req = JSON.parse(line) as SpawnRequest;
+  } catch {
+    return; // not a request of ours: nobody waits for an answer
+  }
+  // spawn throws at once on some arguments (a NUL byte): that command fails, the others go on.
+  runOne(req).then(answer, (err: unknown) => answer({ id: req.id, stdout: '', stderr: '', error: err instanceof Error ? err.message : String(err) }));
 });

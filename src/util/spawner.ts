@@ -55,14 +55,6 @@ export class Spawner {
     const child = spawn(process.execPath, [SPAWNER_MAIN], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.child = child;
     child.stdin!.on('error', () => undefined);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const reply = JSON.parse(line) as SpawnReply;
-      const p = this.pending.get(reply.id);
-      if (!p) return;
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.hold(false);
-      p.resolve(reply);
-    });
     const gone = (why: string) => {
       if (this.child !== child) return;
       this.child = undefined;
@@ -71,6 +63,22 @@ export class Spawner {
       this.hold(false);
       for (const p of waiting) p.reject(new Error(`the spawner process ${why} before the command ended`));
     };
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let reply: SpawnReply;
+      try {
+        reply = JSON.parse(line) as SpawnReply;
+      } catch {
+        // Half a line: the spawner died writing it. Everything out fails, the next run starts a new one.
+        child.kill('SIGKILL');
+        gone('wrote an unreadable reply');
+        return;
+      }
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) this.hold(false);
+      p.resolve(reply);
+    });
     child.once('error', (e) => gone(`failed (${e.message})`));
     child.once('exit', (code, signal) => gone(`exited (${signal ?? `code ${String(code)}`})`));
     this.hold(false);

@@ -59,5 +59,14 @@ describe("BGP passwords: Calico's secretKeyRef, rendered as BIRD's `password` (T
     const st = await waitFor('the agent to report the missing key', async () => ((await cli('status', '--lab', LAB, '-o', 'json')).stdout.includes(said) ? true : undefined), 20_000, 500);
     expect(st).toBe(true);
     expect(readFileSync(state.hosts[1]!.bird.config, 'utf8')).not.toMatch(/password/);
+
+    // A Secret is read and deleted in calico-node's namespace when the file names none.
+    expect((await cli('ctl', 'get', 'secret', 'bgp-secrets', '-o', 'yaml', '--lab', LAB)).stdout).toMatch(/namespace: calico-system/);
+    const secretFile = join(dir, 'secret.yaml');
+    writeFileSync(secretFile, 'apiVersion: v1\nkind: Secret\nmetadata: {name: bgp-secrets}\n');
+    const deleted = await cli('ctl', 'delete', '-f', secretFile, '--lab', LAB);
+    expect(deleted.stderr).toBe('');
+    expect(deleted.code).toBe(0);
+    expect((await cli('ctl', 'get', 'secrets', '--lab', LAB)).stdout).not.toMatch(/bgp-secrets/);
   }, 120_000);
 });

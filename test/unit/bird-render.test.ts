@@ -187,7 +187,7 @@ describe('BGP passwords (confd: bird.cfg.template `password`)', () => {
     ]);
     const quoted = { ...options, secrets: [{ ...options.secrets![0]!, data: { mesh: Buffer.from('say "hi"').toString('base64') } }] };
     expect(computeDesired(quoted, 'h1').problems[0]).toBe(
-      'BGPConfiguration default nodeMeshPassword: password: key "mesh" of Secret calico-system/bgp-secrets: 1 to 80 printable characters, no double quote or backslash: the session has no password',
+      'BGPConfiguration default nodeMeshPassword: password: key "mesh" of Secret calico-system/bgp-secrets: 1 to 80 bytes of printable characters, no double quote or backslash: the session has no password',
     );
   });
 });

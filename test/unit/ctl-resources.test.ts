@@ -180,6 +180,37 @@ describe('parseResourceFile: every error names the document, the resource and th
       pool('p', '198.19.0.0/17', 'natOutGoing: true'),
       'f.yaml: document 1 (IPPool p): spec.natOutGoing: unknown field (known fields: cidr, blockSize, ipipMode, vxlanMode, natOutgoing, disabled, disableBGPExport, nodeSelector)',
     ],
+    // BGPFilter: Calico's cross-field rules, and nothing that could break out of BIRD's config.
+    [
+      'filter cidr without operator',
+      doc('BGPFilter', 'f', 'importV4: [{action: Reject, cidr: 44.0.0.0/16}]'),
+      'f.yaml: document 1 (BGPFilter f): spec.importV4[0].matchOperator: MatchOperator cannot be empty when CIDR is not',
+    ],
+    [
+      'filter prefix range BIRD would refuse',
+      doc('BGPFilter', 'f', 'importV4: [{action: Accept, matchOperator: In, cidr: 10.0.0.0/16, prefixLength: {max: 8}}]'),
+      "f.yaml: document 1 (BGPFilter f): spec.importV4[0].prefixLength.max: must be at least 16 (the CIDR's prefix length)",
+    ],
+    [
+      'filter interface that would escape its quotes',
+      doc('BGPFilter', 'f', "exportV4: [{action: Reject, interface: 'x\"; } accept; #'}]"),
+      'f.yaml: document 1 (BGPFilter f): spec.exportV4[0].interface: an interface name or pattern: 1-15 of a-z, A-Z, 0-9, "_", ".", "*" and "-"',
+    ],
+    [
+      'filter IPv6 CIDR in a v4 rule',
+      doc('BGPFilter', 'f', 'importV4: [{action: Reject, matchOperator: Equal, cidr: "2001:db8::/64"}]'),
+      'f.yaml: document 1 (BGPFilter f): spec.importV4[0].cidr: must be an IPv4 CIDR',
+    ],
+    // Tier: the default tier is pinned as Calico pins it.
+    ['default tier reordered', doc('Tier', 'default', 'order: 5'), 'f.yaml: document 1 (Tier default): spec.order: default tier order must be 1000000'],
+    ['tier name with a dot', doc('Tier', 'a.b', 'order: 5'), "f.yaml: document 1 (Tier a.b): metadata.name: a tier's name must consist of lower case alphanumeric characters or '-' (at most 63)"],
+    // Secret (Kubernetes v1)
+    [
+      'secret data not base64',
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: "not base64!"}\n',
+      'f.yaml: document 1 (Secret s): data.k: must be base64 (or give the value in stringData)',
+    ],
+    ['secret with a Calico apiVersion', `${V3}\nkind: Secret\nmetadata: {name: s}\n`, 'f.yaml: document 1 (Secret s): apiVersion: must be v1 (got string "projectcalico.org/v3")'],
     // IPPool
     ['pool without cidr', doc('IPPool', 'p', 'blockSize: 26'), 'f.yaml: document 1 (IPPool p): spec.cidr: required'],
     ['pool CIDR invalid', pool('p', '198.19.0.0/33'), 'f.yaml: document 1 (IPPool p): spec.cidr: "198.19.0.0/33" is not a valid IPv4 CIDR (expected a.b.c.d/n with n from 0 to 32)'],
@@ -1002,7 +1033,7 @@ describe('Ctl.delete of an IPPool releases its empty blocks in the same transact
     expect(txns).toHaveLength(1);
     expect(new Set(txns[0]!.deletes)).toEqual(new Set([keys.ippool('p'), keys.block('198.19.0.0/26'), keys.block('198.19.0.64/26'), keys.affinity('node-a', '198.19.0.0/26')]));
     // Guarded: an allocation (a block written) or a new affinity between the check and the commit fails it.
-    expect(txns[0]!.unchangedSince!.map((u) => u.prefix)).toEqual([keys.resourcePrefix, keys.blocks, keys.allAffinities]);
+    expect(txns[0]!.unchangedSince!.map((u) => u.prefix)).toEqual([keys.resourcePrefix, keys.secrets, keys.blocks, keys.allAffinities]);
   });
 
   it('refuses, writing nothing, while an address of the pool is in use', async () => {

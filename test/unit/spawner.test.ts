@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Spawner } from '../../src/util/spawner.js';
 
@@ -22,5 +23,15 @@ describe('Spawner: commands forked by a small child process', () => {
   it('carries large outputs whole', async () => {
     const r = await s.run(['head', '-c', '3000000', '/dev/zero'], undefined, 5_000);
     expect(r.stdout.length).toBe(3_000_000);
+  });
+
+  // Last: it kills every spawner of this process.
+  it('a spawner that dies fails the commands it had out; the next command starts a new one', async () => {
+    const mine = new Spawner();
+    const out = mine.run(['sleep', '5'], undefined, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    execFileSync('pkill', ['-KILL', '-P', String(process.pid), '-f', 'spawner-main']);
+    await expect(out).rejects.toThrow(/the spawner process exited \(SIGKILL\) before the command ended/);
+    expect((await mine.run(['echo', 'again'], undefined, 5_000)).stdout).toBe('again\n');
   });
 });

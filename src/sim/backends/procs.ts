@@ -3,7 +3,6 @@ import { constants as osConstants } from 'node:os';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { inNetns, ipBatch, sleep } from '../../util/exec.js';
 import { BackendError } from '../../util/errors.js';
-import { openFilesLimit } from '../capacity.js';
 
 /**
  * Starts a long-lived daemon that outlives the calling CLI: its own session, stdout and stderr
@@ -19,11 +18,10 @@ export const daemonEnding = (pid: number | undefined): string | undefined => (pi
 export function spawnDaemon(opts: { netns?: string; argv: string[]; logFile: string; cwd?: string; env?: NodeJS.ProcessEnv }): number {
   const fd = openSync(opts.logFile, 'a');
   try {
-    // As a service manager raises LimitNOFILE: a route reflector of a thousand clients holds a
-    // socket each, past the 1,024 a login shell's soft limit allows (prlimit execs: same pid).
-    const { soft, hard } = openFilesLimit();
-    const argv = soft < hard ? ['prlimit', `--nofile=${hard === Infinity ? 'unlimited' : hard}`, '--', ...opts.argv] : opts.argv;
-    const [cmd, ...args] = inNetns(opts.netns, argv);
+    // Daemons inherit Node's open-files limit, which Node raises to the hard limit at start-up: a
+    // route reflector's thousand sockets fit whatever a login shell's soft limit says (capacity.ts
+    // checks the hard one).
+    const [cmd, ...args] = inNetns(opts.netns, opts.argv);
     const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd], cwd: opts.cwd, env: opts.env ?? process.env });
     if (child.pid === undefined) throw new BackendError(`cannot start ${opts.argv[0]}`);
     const pid = child.pid;
