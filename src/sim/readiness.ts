@@ -65,7 +65,9 @@ export async function waitForRoutes(ds: Datastore, state: LabState, timeoutMs: n
         return last.length === 0 && full;
       },
       timeoutMs,
-      50,
+      // Every read dumps a kernel's routes under the lock its route installs need: a large lab is
+      // polled less often, so the poll does not slow what it waits for (1 s at 1,000 hosts).
+      Math.max(50, state.hosts.length),
     );
   } catch (err) {
     if (err instanceof FatalWaitError || signal?.aborted) throw err;
