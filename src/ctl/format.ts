@@ -67,8 +67,8 @@ const TABLES: Readonly<Record<KindName, KindTable>> = {
   Secret: {
     columns: ['NAMESPACE', 'NAME', 'TYPE', 'DATA'],
     row: (r) => {
-      const data = (r as unknown as { type?: string; data?: Record<string, string> }).data ?? {};
-      return [text(r.metadata.namespace), r.metadata.name, text((r as unknown as { type?: string }).type, 'Opaque'), String(Object.keys(data).length)];
+      const secret = r as unknown as { type?: string; data?: Record<string, string> };
+      return [text(r.metadata.namespace), r.metadata.name, text(secret.type, 'Opaque'), String(Object.keys(secret.data ?? {}).length)];
     },
   },
   Tier: {

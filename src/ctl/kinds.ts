@@ -123,7 +123,7 @@ export const KINDS: readonly KindInfo[] = [
     spellings: ['secret', 'secrets'],
     namespaced: true,
     prefix: keys.secrets,
-    key: (name, namespace) => keys.secret(name, namespace),
+    key: (name, namespace) => keys.secret(name, namespace ?? CALICO_NODE_NAMESPACE),
     schema: SecretSchema,
   },
   {

@@ -32,7 +32,7 @@ export const keys = {
   labConfiguration: (name = 'default') => `/calico-sim/v1/labconfigurations/${name}`,
   labPrefix: '/calico-sim/v1/',
   /** Kubernetes Secrets (BGP passwords): the lab's own keys, there being no Kubernetes. */
-  secret: (name: string, namespace = 'calico-system') => `/calico-sim/v1/secrets/${namespace}/${name}`,
+  secret: (name: string, namespace: string) => `/calico-sim/v1/secrets/${namespace}/${name}`,
   secrets: '/calico-sim/v1/secrets/',
   /** Calico's FelixConfiguration (`default`): here it says which policy dataplane the agents program. */
   felixConfiguration: (name = 'default') => `${RES}/felixconfigurations/${name}`,
