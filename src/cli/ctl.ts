@@ -12,7 +12,11 @@ const WAIT_PER_HOST_MS = 100;
 export function ctlCommands(program: Command): void {
   const ctl = program.command('ctl').description('the calicoctl role: resources, node status and IPAM of a lab');
   for (const [verb, done, what] of [
-    ['apply', 'applied', 'create or update Calico v3 resources (IPPool, Node, BGPPeer, BGPConfiguration) from a YAML/JSON file; all or nothing'],
+    [
+      'apply',
+      'applied',
+      'create or update Calico v3 resources (IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, policies, Tier, Profile, HostEndpoint, FelixConfiguration) and Secrets from a YAML/JSON file; all or nothing',
+    ],
     ['delete', 'deleted', 'delete the resources named in a file (apiVersion, kind and metadata suffice: no spec needed); all or nothing'],
   ] as const) {
     ctl

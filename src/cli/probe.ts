@@ -18,7 +18,8 @@ export function probeCommands(program: Command): void {
     .addOption(
       toOption({
         flags: '--from <workloads>',
-        description: 'who probes: workload names (w1,w2) or a Calico selector over labels and projectcalico.org/namespace ("role == \'web\'"); default all',
+        description:
+          'who probes: workload names (w1,w2) or a Calico selector over labels and projectcalico.org/namespace ("role == \'web\'"); default all workloads; hosts by name (host endpoint policy)',
         parse: text,
       }),
     )

@@ -90,8 +90,12 @@ const TABLES: Readonly<Record<KindName, KindTable>> = {
     },
   },
   FelixConfiguration: {
-    columns: ['NAME', 'NFTABLESMODE'],
-    row: (r) => [r.metadata.name, text(r.spec?.nftablesMode, '(Disabled)')],
+    columns: ['NAME', 'NFTABLESMODE', 'ENDPOINTTOHOST'],
+    row: (r) => [r.metadata.name, text(r.spec?.nftablesMode, '(Disabled)'), text(r.spec?.defaultEndpointToHostAction, '(Drop)')],
+  },
+  HostEndpoint: {
+    columns: ['NAME', 'NODE', 'INTERFACE', 'IPS', 'PROFILES'],
+    row: (r) => [r.metadata.name, text(r.spec?.node), text(r.spec?.interfaceName), list(r.spec?.expectedIPs), list(r.spec?.profiles)],
   },
   WorkloadEndpoint: {
     // calicoctl's columns (its WORKLOAD is the workload's name, which is the endpoint's here).

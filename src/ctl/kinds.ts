@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import { keys } from '../datastore/keys.js';
 import { BGPConfigurationSchema, BGPFilterSchema, BGPPeerSchema, IPPoolSchema, NodeSchema, SecretSchema } from '../model/pool-bgp-schemas.js';
 import { CALICO_NODE_NAMESPACE, type Resource, type ResourceKind } from '../model/resources.js';
-import { FelixConfigurationSchema, GlobalNetworkPolicySchema, NetworkPolicySchema, ProfileSchema, TierSchema } from '../policy/model.js';
+import { FelixConfigurationSchema, GlobalNetworkPolicySchema, HostEndpointSchema, NetworkPolicySchema, ProfileSchema, TierSchema } from '../policy/model.js';
 import { ResourceError } from './resource-error.js';
 
 /** Every kind ctl knows: the ones it writes, and WorkloadEndpoint, which it only reads. */
@@ -107,6 +107,14 @@ export const KINDS: readonly KindInfo[] = [
     prefix: keys.profiles,
     key: (name) => keys.profile(name),
     schema: ProfileSchema,
+  },
+  {
+    kind: 'HostEndpoint',
+    spellings: ['hostendpoint', 'hostendpoints', 'hep', 'heps'],
+    namespaced: false,
+    prefix: keys.hostEndpoints,
+    key: (name) => keys.hostEndpoint(name),
+    schema: HostEndpointSchema,
   },
   {
     kind: 'FelixConfiguration',

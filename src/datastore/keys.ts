@@ -26,6 +26,8 @@ export const keys = {
   globalNetworkPolicies: `${RES}/globalnetworkpolicies/`,
   tier: (name: string) => `${RES}/tiers/${name}`,
   tiers: `${RES}/tiers/`,
+  hostEndpoint: (name: string) => `${RES}/hostendpoints/${name}`,
+  hostEndpoints: `${RES}/hostendpoints/`,
   profile: (name: string) => `${RES}/profiles/${name}`,
   profiles: `${RES}/profiles/`,
   /** The lab's own settings (BGP timers, BFD): calico-sim's, outside Calico's key space. */
@@ -34,7 +36,7 @@ export const keys = {
   /** Kubernetes Secrets (BGP passwords): the lab's own keys, there being no Kubernetes. */
   secret: (name: string, namespace: string) => `/calico-sim/v1/secrets/${namespace}/${name}`,
   secrets: '/calico-sim/v1/secrets/',
-  /** Calico's FelixConfiguration (`default`): here it says which policy dataplane the agents program. */
+  /** Calico's FelixConfiguration (`default`): the policy dataplane, failsafe ports, DefaultEndpointToHostAction. */
   felixConfiguration: (name = 'default') => `${RES}/felixconfigurations/${name}`,
 
   ipamPrefix: '/calico/ipam/v2/',

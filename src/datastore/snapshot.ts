@@ -6,6 +6,7 @@ import type {
   CalicoNode,
   FelixConfiguration,
   GlobalNetworkPolicy,
+  HostEndpoint,
   IPPool,
   LabConfiguration,
   NetworkPolicy,
@@ -35,6 +36,7 @@ export interface Snapshot {
   /** Tier records; a lab without a `default` one behaves as if it had Calico's. */
   tiers?: Tier[];
   profiles?: Profile[];
+  hostEndpoints?: HostEndpoint[];
   /** The `default` FelixConfiguration, if any. */
   felixConfiguration?: FelixConfiguration;
   /** Kubernetes Secrets (BGP passwords), as the lab stores them. */
@@ -66,6 +68,7 @@ const FIELDS = [
   ['globalNetworkPolicies', keys.globalNetworkPolicies],
   ['tiers', keys.tiers],
   ['profiles', keys.profiles],
+  ['hostEndpoints', keys.hostEndpoints],
   ['felixConfigurations', keys.felixConfiguration('')],
   ['labConfigurations', keys.labConfiguration('')],
   ['secrets', keys.secrets],
@@ -94,6 +97,7 @@ export function snapshotFromFields(records: (field: SnapshotField) => readonly u
     globalNetworkPolicies: of<GlobalNetworkPolicy>('globalNetworkPolicies'),
     tiers: of<Tier>('tiers'),
     profiles: of<Profile>('profiles'),
+    hostEndpoints: of<HostEndpoint>('hostEndpoints'),
     felixConfiguration: named<FelixConfiguration>('felixConfigurations'),
     labConfiguration: named<LabConfiguration>('labConfigurations'),
     secrets: of<SecretResource>('secrets'),

@@ -275,13 +275,47 @@ export interface Profile {
   };
 }
 
-/** Only `default`; here it only says which policy dataplane the agents program (absent/Disabled: iptables). */
+/** A port the host keeps open whatever its host endpoints' policy (Calico's ProtoPort). */
+export interface ProtoPort {
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  port: number;
+  /** Only this peer network (inbound: the source, outbound: the destination). */
+  net?: string;
+}
+
+/** What happens to traffic from a workload to its own host once the workload's egress policy allowed it. */
+export type EndpointToHostAction = 'Drop' | 'Accept' | 'Return';
+
+/**
+ * Only `default`: which policy dataplane the agents program (absent/Disabled: iptables), and how
+ * the host itself is protected (unset fields take Felix's defaults, felix/config/config_params.go).
+ */
 export interface FelixConfiguration {
   apiVersion: typeof API_VERSION;
   kind: 'FelixConfiguration';
   metadata: Meta;
   spec: {
     nftablesMode?: 'Enabled' | 'Disabled';
+    defaultEndpointToHostAction?: EndpointToHostAction;
+    failsafeInboundHostPorts?: ProtoPort[];
+    failsafeOutboundHostPorts?: ProtoPort[];
+  };
+}
+
+/**
+ * A host's own interface (or all of them: `*`) under policy (Calico's HostEndpoint): traffic to
+ * and from the host through it meets the policies that select its labels, then its profiles.
+ */
+export interface HostEndpoint {
+  apiVersion: typeof API_VERSION;
+  kind: 'HostEndpoint';
+  metadata: Meta;
+  spec: {
+    node: string;
+    interfaceName?: string;
+    expectedIPs?: string[];
+    profiles?: string[];
+    ports?: { name: string; protocol: 'TCP' | 'UDP' | 'SCTP'; port: number }[];
   };
 }
 
@@ -361,6 +395,7 @@ export interface SecretKeyRef {
   secretKeyRef: { name: string; key: string };
 }
 export type FelixConfigurationResource = Omit<FelixConfiguration, 'metadata'> & { metadata: ResourceMeta };
+export type HostEndpointResource = Omit<HostEndpoint, 'metadata'> & { metadata: ResourceMeta };
 
 /**
  * A BGPConfiguration: `default` (the cluster's) or `node.<nodename>` (one node's). asNumber and
@@ -386,6 +421,7 @@ export type Resource =
   | TierResource
   | ProfileResource
   | FelixConfigurationResource
+  | HostEndpointResource
   | SecretResource;
 export type ResourceKind = Resource['kind'];
 

@@ -12,10 +12,11 @@
  *   denied; pass → next tier.
  * - with no tier (or after the last tier passed): the profiles in order, the same way; `pass` in
  *   a profile goes on to the next profile. No profile allows → denied.
+ * Traffic to or from the host itself meets its host endpoints instead (hostTraffic).
  */
 import { cidrContains } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
-import type { ChainIR, DirectionIR, Family, HostPolicyIR, MatchIR, PortRange, RuleIR, SetIR } from './ir.js';
+import { ALL_INTERFACES, FAILSAFE_DEFAULTS, type ChainIR, type DirectionIR, type FailsafeIR, type Family, type HostPolicyIR, type MatchIR, type PortRange, type RuleIR, type SetIR } from './ir.js';
 
 export interface Packet {
   family: Family;
@@ -31,6 +32,10 @@ export interface Packet {
   fromIface?: string;
   /** The local endpoint the packet goes to, if any. */
   toIface?: string;
+  /** Addressed to this host, arriving through this interface (from a local workload: its cali iface and fromIface). */
+  toHost?: string;
+  /** Sent by this host, leaving through this interface. */
+  fromHost?: string;
 }
 
 export interface Verdict {
@@ -109,9 +114,44 @@ function direction(ir: HostPolicyIR, d: DirectionIR, p: Packet, sets: ReadonlyMa
   return { allowed: false, why: `denied: ${passed ? `passed by ${passed}, then ` : ''}${none}` };
 }
 
+/** A failsafe rule that lets the packet through: its protocol, destination port and (if given) peer net. */
+function failsafeHit(rules: FailsafeIR[], p: Packet, peer: string): FailsafeIR | undefined {
+  return rules.find((r) => r.protocol === p.protocol && r.port === p.dstPort && (!r.net || (r.net.includes(':') === (p.family === 6) && cidrContains(r.net, peer))));
+}
+
+/**
+ * Traffic between the host itself and an interface (Felix's cali-INPUT / cali-OUTPUT): from a
+ * local workload, its egress then DefaultEndpointToHostAction; to a local workload, always
+ * allowed; else the interface's host endpoint (or the `*` one): failsafe ports, then its policy.
+ * An interface no host endpoint covers is not policed. Conntrack is not modelled.
+ */
+function hostTraffic(ir: HostPolicyIR, p: Packet, sets: ReadonlyMap<string, SetIR>): Verdict | undefined {
+  if (p.toHost === undefined && p.fromHost === undefined) return undefined;
+  if (p.fromHost !== undefined && p.toIface !== undefined) return { verdict: 'allow', reason: 'host to its own workload: always allowed' };
+  if (p.toHost !== undefined && p.fromIface !== undefined) {
+    const out = evaluate(ir, { ...p, toHost: undefined });
+    if (out.verdict === 'deny') return out;
+    const action = ir.endpointToHost ?? 'accept';
+    return { verdict: action === 'drop' ? 'deny' : 'allow', reason: `${out.reason}; to its host: DefaultEndpointToHostAction ${action}` };
+  }
+  const inbound = p.toHost !== undefined;
+  const iface = (inbound ? p.toHost : p.fromHost)!;
+  const heps = ir.hostEndpoints ?? [];
+  const hep = heps.find((h) => h.iface === iface) ?? heps.find((h) => h.iface === ALL_INTERFACES);
+  if (!hep) return { verdict: 'allow', reason: `no host endpoint on ${iface}: not policed` };
+  const failsafe = ir.failsafe ?? FAILSAFE_DEFAULTS;
+  const safe = failsafeHit(inbound ? failsafe.inbound : failsafe.outbound, p, inbound ? p.src : p.dst);
+  const dir = inbound ? 'ingress' : 'egress';
+  if (safe) return { verdict: 'allow', reason: `${dir} of HostEndpoint ${hep.name}: failsafe port ${safe.port}` };
+  const o = direction(ir, hep[dir], p, sets);
+  return { verdict: o.allowed ? 'allow' : 'deny', reason: `${dir} of HostEndpoint ${hep.name}: ${o.why}` };
+}
+
 /** The verdict of the host's policy on one packet. */
 export function evaluate(ir: HostPolicyIR, p: Packet): Verdict {
   const sets = new Map(ir.sets.map((s) => [s.id, s]));
+  const host = hostTraffic(ir, p, sets);
+  if (host) return host;
   const endpoint = (iface: string) => {
     const ep = ir.endpoints.find((e) => e.iface === iface);
     if (!ep) throw new InputError(`no local endpoint has interface ${iface}`);

@@ -7,16 +7,37 @@
  * Layout (Felix's, see felix/rules/static.go, endpoints.go, policy.go):
  *   FORWARD → cali-FORWARD: conntrack fast path, clear marks, `-i cali+` → cali-from-wl-dispatch,
  *     `-o cali+` → cali-to-wl-dispatch, then ACCEPT (reached only when the endpoint chains returned).
- *   INPUT → cali-INPUT: `-i cali+` → cali-wl-to-host: the workload's egress policy, then ACCEPT.
- *   OUTPUT: not policed (host → local workload is always allowed, e.g. kubelet probes).
+ *   INPUT → cali-INPUT: `-i cali+` → cali-wl-to-host: the workload's egress policy, then
+ *     DefaultEndpointToHostAction (ACCEPT, DROP or RETURN); other interfaces → cali-from-host-endpoint.
+ *   OUTPUT → cali-OUTPUT: `-o cali+` RETURN (host → local workload is always allowed, e.g.
+ *     kubelet probes); other interfaces → cali-to-host-endpoint.
  *   dispatch chains: `-i/-o <iface> -g cali-fw-/cali-tw-<iface>`; unknown cali interfaces: DROP.
  *     Felix builds a tree of dispatch chains at thousands of endpoints; a flat list is enough here.
+ *     Host endpoints: `-i/-o <iface> -g cali-fh-/cali-th-<iface>`, the `*` one last (the default);
+ *     an interface no host endpoint covers is not policed.
  *   cali-tw-<iface> (ingress) / cali-fw-<iface> (egress): policies in order, then profiles.
+ *   cali-fh-<iface> (to the host) / cali-th-<iface> (from it): conntrack, cali-failsafe-in/-out,
+ *     then policies in order, then profiles; no policy and no profile: DROP.
  *   cali-pi-/cali-po-<id> (policies), cali-pri-/cali-pro-<id> (profiles): the rules.
  * Marks as in Felix: accept 0x10000 ("RETURN means accepted"), pass 0x20000 (skip to profiles).
  */
 import { InputError } from '../util/errors.js';
-import { ENCAP_FROM_WORKLOAD, type ChainIR, type DirectionIR, type EndpointIR, type Family, type HostPolicyIR, type MatchIR, type PortRange, type RuleIR } from './ir.js';
+import {
+  ALL_INTERFACES,
+  ENCAP_FROM_WORKLOAD,
+  FAILSAFE_DEFAULTS,
+  isHostIface,
+  L4_NAMES,
+  type ChainIR,
+  type DirectionIR,
+  type FailsafeIR,
+  type Family,
+  type HostEndpointIR,
+  type HostPolicyIR,
+  type MatchIR,
+  type PortRange,
+  type RuleIR,
+} from './ir.js';
 
 export const MARK_ACCEPT = 0x10000;
 export const MARK_PASS = 0x20000;
@@ -32,15 +53,21 @@ export const LOG_PREFIX = 'calico-packet: ';
 export const CHAINS = {
   forward: 'cali-FORWARD',
   input: 'cali-INPUT',
+  output: 'cali-OUTPUT',
   wlToHost: 'cali-wl-to-host',
   fromWl: 'cali-from-wl-dispatch',
   toWl: 'cali-to-wl-dispatch',
+  fromHep: 'cali-from-host-endpoint',
+  toHep: 'cali-to-host-endpoint',
+  failsafeIn: 'cali-failsafe-in',
+  failsafeOut: 'cali-failsafe-out',
 } as const;
 
 /** Our hooks in the base chains; only renderFull writes them (they never change). */
 export const HOOKS: ReadonlyArray<readonly [base: string, target: string]> = [
   ['INPUT', CHAINS.input],
   ['FORWARD', CHAINS.forward],
+  ['OUTPUT', CHAINS.output],
 ];
 
 /** A chain we own: everything named `cali-` in the filter table. */
@@ -56,6 +83,8 @@ export function policyChainName(c: Pick<ChainIR, 'kind' | 'direction' | 'id'>): 
 }
 /** Ingress is traffic TO the workload (cali-tw-), egress FROM it (cali-fw-). */
 export const endpointChainName = (direction: 'ingress' | 'egress', iface: string) => `cali-${direction === 'ingress' ? 'tw' : 'fw'}-${iface}`;
+/** A host endpoint's ingress is traffic FROM its interface to the host (cali-fh-), egress TO it (cali-th-). */
+export const hostEndpointChainName = (direction: 'ingress' | 'egress', iface: string) => `cali-${direction === 'ingress' ? 'fh' : 'th'}-${iface}`;
 
 /** Chain name → its rules in `-A chain ...` form, in order. */
 export type Ruleset = Map<string, string[]>;
@@ -116,6 +145,12 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
     if (!/^cali[A-Za-z0-9_.-]{1,11}$/.test(ep.iface)) throw new InputError(`policy IR: endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not "cali" + 1-11 characters`);
   }
   if (new Set(ir.endpoints.map((e) => e.iface)).size !== ir.endpoints.length) throw new InputError('policy IR: two endpoints share an interface');
+  const heps = ir.hostEndpoints ?? [];
+  for (const h of heps) {
+    if (!isHostIface(h.iface)) throw new InputError(`policy IR: host endpoint ${h.name}: interface ${JSON.stringify(h.iface)} is not a host interface name`);
+  }
+  if (new Set(heps.map((e) => e.iface)).size !== heps.length) throw new InputError('policy IR: two host endpoints share an interface');
+  const failsafe = ir.failsafe ?? FAILSAFE_DEFAULTS;
   const chains = new Map<string, ChainIR>();
   for (const c of ir.chains) {
     checkId(c.id, 'chain');
@@ -125,11 +160,17 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
   }
   const ruleset = (family: Family): Ruleset => {
     const out: Ruleset = new Map();
-    for (const [name, rules] of staticChains(family, ir.endpoints)) out.set(name, rules);
+    for (const [name, rules] of staticChains(family, ir, failsafe)) out.set(name, rules);
     for (const ep of ir.endpoints) {
       for (const dir of ['ingress', 'egress'] as const) {
         const name = endpointChainName(dir, ep.iface);
-        out.set(name, endpointChain(name, ep, dir, ep[dir], chains));
+        out.set(name, endpointChain(name, { kind: 'workload', name: ep.name }, dir, ep[dir], chains));
+      }
+    }
+    for (const h of heps) {
+      for (const dir of ['ingress', 'egress'] as const) {
+        const name = hostEndpointChainName(dir, h.iface);
+        out.set(name, endpointChain(name, { kind: 'host', name: `HostEndpoint ${h.name}` }, dir, h[dir], chains));
       }
     }
     for (const [name, c] of [...chains].sort(([a], [b]) => (a < b ? -1 : 1))) out.set(name, policyChain(name, c, family, setFamily));
@@ -154,8 +195,34 @@ function ipsetMembers(family: Family, members: string[]): string[] {
   return [...out];
 }
 
-function staticChains(family: Family, endpoints: EndpointIR[]): Array<[string, string[]]> {
-  const { forward, input, wlToHost, fromWl, toWl } = CHAINS;
+/** The failsafe rules of one family: protocol and destination port, and the peer net if given (felix/rules/static.go). */
+function failsafeRules(chain: string, rules: FailsafeIR[], family: Family, direction: 'inbound' | 'outbound'): string[] {
+  return rules
+    .filter((r) => !r.net || r.net.includes(':') === (family === 6))
+    .map((r) => {
+      const l4 = L4_NAMES[r.protocol];
+      if (!l4) throw new InputError(`policy IR: failsafe protocol ${r.protocol} is not TCP, UDP or SCTP`);
+      const net = r.net ? `${direction === 'inbound' ? '-s' : '-d'} ${r.net} ` : '';
+      return line(chain, `Failsafe ${direction} ${l4}:${r.port}`, `-p ${l4} -m ${l4} --dport ${r.port} ${net}-j ACCEPT`);
+    });
+}
+
+/** `-i/-o <iface> -g <chain>` per host endpoint, the ALL_INTERFACES one last: it takes every other interface. */
+function hostDispatch(chain: string, heps: HostEndpointIR[], direction: 'ingress' | 'egress'): string[] {
+  const flag = direction === 'ingress' ? '-i' : '-o';
+  const named = heps.filter((h) => h.iface !== ALL_INTERFACES);
+  const all = heps.find((h) => h.iface === ALL_INTERFACES);
+  return [
+    ...named.map((h) => line(chain, `${direction === 'ingress' ? 'From' : 'To'} HostEndpoint ${h.name}`, `${flag} ${h.iface} -g ${hostEndpointChainName(direction, h.iface)}`)),
+    ...(all ? [line(chain, `HostEndpoint ${all.name} (every other interface)`, `-g ${hostEndpointChainName(direction, ALL_INTERFACES)}`)] : []),
+  ];
+}
+
+function staticChains(family: Family, ir: HostPolicyIR, failsafe: NonNullable<HostPolicyIR['failsafe']>): Array<[string, string[]]> {
+  const { forward, input, output, wlToHost, fromWl, toWl, fromHep, toHep, failsafeIn, failsafeOut } = CHAINS;
+  const { endpoints } = ir;
+  const heps = ir.hostEndpoints ?? [];
+  const toHost = { accept: '-j ACCEPT', drop: '-j DROP', return: '-j RETURN' }[ir.endpointToHost ?? 'accept'];
   return [
     [
       forward,
@@ -174,8 +241,26 @@ function staticChains(family: Family, endpoints: EndpointIR[]): Array<[string, s
         line(forward, 'Policy accepted packet to workload', `-o ${WL} -j ACCEPT`),
       ],
     ],
-    [input, [line(input, 'From workload to host', `-i ${WL} -g ${wlToHost}`)]],
-    // Felix's cali-wl-to-host, with DefaultEndpointToHostAction ACCEPT.
+    [
+      input,
+      [
+        line(input, 'From workload to host', `-i ${WL} -g ${wlToHost}`),
+        line(input, 'Clear policy marks', CLEAR_MARKS),
+        line(input, 'To host: its host endpoint policy', `-j ${fromHep}`),
+        line(input, 'Host endpoint policy accepted packet', `${IS_ACCEPTED} -j ACCEPT`),
+      ],
+    ],
+    [
+      output,
+      [
+        // "We don't currently police host -> endpoint according to the endpoint's ingress policy."
+        line(output, 'From host to workload: always allowed', `-o ${WL} -j RETURN`),
+        line(output, 'Clear policy marks', CLEAR_MARKS),
+        line(output, 'From host: its host endpoint policy', `-j ${toHep}`),
+        line(output, 'Host endpoint policy accepted packet', `${IS_ACCEPTED} -j ACCEPT`),
+      ],
+    ],
+    // Felix's cali-wl-to-host: the workload's egress policy, then DefaultEndpointToHostAction.
     [
       wlToHost,
       [
@@ -183,9 +268,13 @@ function staticChains(family: Family, endpoints: EndpointIR[]): Array<[string, s
         line(wlToHost, 'Drop conntrack invalid', CONNTRACK[1]!),
         ...(family === 6 ? ND_TYPES.map((t) => line(wlToHost, 'Allow ICMPv6 ND and MLD to host', `-p 58 -m icmp6 --icmpv6-type ${t} -j ACCEPT`)) : []),
         line(wlToHost, 'Workload egress policy', `-j ${fromWl}`),
-        line(wlToHost, 'Egress policy accepted packet to host', '-j ACCEPT'),
+        line(wlToHost, `Egress policy accepted packet to host: DefaultEndpointToHostAction ${(ir.endpointToHost ?? 'accept').toUpperCase()}`, toHost),
       ],
     ],
+    [fromHep, hostDispatch(fromHep, heps, 'ingress')],
+    [toHep, hostDispatch(toHep, heps, 'egress')],
+    [failsafeIn, failsafeRules(failsafeIn, failsafe.inbound, family, 'inbound')],
+    [failsafeOut, failsafeRules(failsafeOut, failsafe.outbound, family, 'outbound')],
     [fromWl, [...endpoints.map((ep) => line(fromWl, `From ${ep.name}`, `-i ${ep.iface} -g ${endpointChainName('egress', ep.iface)}`)), line(fromWl, 'Unknown interface', '-j DROP')]],
     [toWl, [...endpoints.map((ep) => line(toWl, `To ${ep.name}`, `-o ${ep.iface} -g ${endpointChainName('ingress', ep.iface)}`)), line(toWl, 'Unknown interface', '-j DROP')]],
   ];
@@ -195,15 +284,23 @@ function staticChains(family: Family, endpoints: EndpointIR[]): Array<[string, s
  * One direction of one endpoint. Marks are cleared first: for same-host traffic this chain runs
  * after the sender's cali-fw- chain, whose accept mark must not count here.
  */
-function endpointChain(name: string, ep: EndpointIR, dir: 'ingress' | 'egress', d: DirectionIR, chains: Map<string, ChainIR>): string[] {
+function endpointChain(name: string, ep: { kind: 'workload' | 'host'; name: string }, dir: 'ingress' | 'egress', d: DirectionIR, chains: Map<string, ChainIR>): string[] {
   const target = (kind: ChainIR['kind'], id: string) => {
     const t = policyChainName({ kind, direction: dir, id });
     const c = chains.get(t);
     if (!c) throw new InputError(`policy IR: endpoint ${ep.name} uses ${kind} ${dir} chain "${id}", which is not in the IR`);
     return c;
   };
-  const out = [line(name, `${dir === 'ingress' ? 'Ingress to' : 'Egress from'} ${ep.name}: clear marks`, CLEAR_MARKS)];
-  if (dir === 'egress') for (const e of ENCAP_FROM_WORKLOAD) out.push(line(name, `Drop ${e.what} encapped packets originating in workloads`, `${e.iptables} -j DROP`));
+  const out: string[] = [];
+  if (ep.kind === 'host') {
+    // A host endpoint's chain (felix/rules/endpoints.go): conntrack, then the failsafe ports.
+    out.push(line(name, 'Accept established and related', CONNTRACK[0]!), line(name, 'Drop conntrack invalid', CONNTRACK[1]!));
+    out.push(line(name, 'Failsafe ports', `-j ${dir === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`));
+  }
+  out.push(
+    line(name, `${dir === 'ingress' ? (ep.kind === 'host' ? 'To host through' : 'Ingress to') : ep.kind === 'host' ? 'From host through' : 'Egress from'} ${ep.name}: clear marks`, CLEAR_MARKS),
+  );
+  if (dir === 'egress' && ep.kind === 'workload') for (const e of ENCAP_FROM_WORKLOAD) out.push(line(name, `Drop ${e.what} encapped packets originating in workloads`, `${e.iptables} -j DROP`));
   for (const tier of d.tiers) {
     out.push(line(name, `Start of tier ${tier.name}`, CLEAR_PASS));
     for (const id of tier.policies) {

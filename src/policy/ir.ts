@@ -124,12 +124,68 @@ export interface EndpointIR {
   egress: DirectionIR;
 }
 
+/** Felix's name for the interface of a host endpoint with `interfaceName: "*"` (every interface). */
+export const ALL_INTERFACES = 'any-interface-at-all';
+
+/** A host endpoint's interface: a Linux name (≤ 15 characters, not a workload's), or ALL_INTERFACES. */
+export const isHostIface = (iface: string) => iface === ALL_INTERFACES || /^(?!cali)[A-Za-z0-9_.@-]{1,15}$/.test(iface);
+
+/** The protocols failsafe rules take, by number, as iptables and nft name them. */
+export const L4_NAMES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+/**
+ * One host endpoint of this host (Calico's HostEndpoint): `iface` is the interface it protects,
+ * or ALL_INTERFACES (the default of every interface no other host endpoint names). Ingress is
+ * traffic TO the host arriving through it, egress traffic FROM the host leaving through it.
+ * Traffic between the host and its own workloads never meets it (Felix: workload → host is the
+ * workload's egress then `endpointToHost`; host → workload is always allowed).
+ */
+export interface HostEndpointIR {
+  iface: string;
+  /** The HostEndpoint's name, for comments. */
+  name: string;
+  ingress: DirectionIR;
+  egress: DirectionIR;
+}
+
+/** A failsafe rule: the host accepts this protocol and destination port whatever its host endpoints' policy. */
+export interface FailsafeIR {
+  /** 6 TCP, 17 UDP, 132 SCTP. */
+  protocol: number;
+  port: number;
+  /** Only from (inbound) or to (outbound) this network; its family decides the rule's. */
+  net?: string;
+}
+
 /** Everything one host enforces. Arrays are sorted by id (iface for endpoints): the IR is canonical. */
 export interface HostPolicyIR {
   sets: SetIR[];
   chains: ChainIR[];
   endpoints: EndpointIR[];
+  /** Host endpoints of this host, sorted by iface (absent: none). */
+  hostEndpoints?: HostEndpointIR[];
+  /** Failsafe rules (absent: Felix's default lists, FAILSAFE_DEFAULTS). */
+  failsafe?: { inbound: FailsafeIR[]; outbound: FailsafeIR[] };
+  /**
+   * Workload → its own host, once the workload's egress policy allowed it (Felix's
+   * DefaultEndpointToHostAction; absent: accept, what labs and Calico's manifests configure).
+   */
+  endpointToHost?: 'drop' | 'accept' | 'return';
 }
+
+/**
+ * Felix's default failsafe ports (felix/config/config_params.go FailsafeInboundHostPorts,
+ * FailsafeOutboundHostPorts): SSH, DHCP, DNS, BGP, etcd, Typha, the Kubernetes API.
+ */
+export const FAILSAFE_DEFAULTS: { inbound: FailsafeIR[]; outbound: FailsafeIR[] } = (() => {
+  // Both ways: BGP, etcd (client, peer), Typha, the Kubernetes API, and 6666/6667.
+  const both = [179, 2379, 2380, 5473, 6443, 6666, 6667].map((port) => ({ protocol: 6, port }));
+  return {
+    // SSH and DHCP (the client's port) in; DNS and DHCP (the server's port) out.
+    inbound: [{ protocol: 6, port: 22 }, { protocol: 17, port: 68 }, ...both],
+    outbound: [{ protocol: 17, port: 53 }, { protocol: 17, port: 67 }, ...both],
+  };
+})();
 
 /** A host with no local endpoint still gets the base chains; this is its IR. */
 export const EMPTY_POLICY: HostPolicyIR = { sets: [], chains: [], endpoints: [] };

@@ -1,5 +1,6 @@
 /**
- * Calico's policy resources (NetworkPolicy, GlobalNetworkPolicy, Profile, FelixConfiguration):
+ * Calico's policy resources (NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, HostEndpoint,
+ * FelixConfiguration):
  * zod schemas of their specs and of the whole resources that check what calicoctl checks, and
  * the pure helpers resolve.ts and ctl share (protocol numbers, port ranges, defaulted types,
  * policy names and order).
@@ -9,11 +10,12 @@
  * silently means less than it says. Field paths in errors come from zod (`spec.ingress[0]...`).
  */
 import { z } from 'zod';
-import { familyOf, parseCidr } from '../net/cidr.js';
+import { canonicalIp, familyOf, parseCidr } from '../net/cidr.js';
 import type {
   EntityRule,
   FelixConfigurationResource,
   GlobalNetworkPolicyResource,
+  HostEndpointResource,
   IcmpFields,
   NetworkPolicyResource,
   PolicyPort,
@@ -22,6 +24,7 @@ import type {
   PolicyType,
   Profile,
   ProfileResource,
+  ProtoPort,
   Rule,
   TierResource,
 } from '../model/resources.js';
@@ -249,9 +252,9 @@ function policySpecSchema(kind: PolicyKind): z.ZodType<PolicySpec> {
   };
   const global = {
     namespaceSelector: unsupported('select endpoints by their projectcalico.org/namespace label in spec.selector'),
-    doNotTrack: unsupported('only workload endpoints are policed'),
-    preDNAT: unsupported('only workload endpoints are policed'),
-    applyOnForward: unsupported('only workload endpoints are policed'),
+    doNotTrack: notYet('untracked policy (raw table) is not implemented'),
+    preDNAT: notYet('pre-DNAT policy (mangle table) is not implemented'),
+    applyOnForward: notYet('forwarded traffic through host endpoints is not policed'),
   };
   return strict(kind === 'GlobalNetworkPolicy' ? { ...shared, ...global } : shared).transform(
     (s): PolicySpec => ({
@@ -276,8 +279,44 @@ export const profileSpecSchema: z.ZodType<Profile['spec']> = strict({
   labelsToApply: labelMap.optional(),
 });
 
+/** A boolean Calico has whose `true` calico-sim does not implement: `false` (Calico's default) is taken, and dropped. */
+function notYet(why: string) {
+  return z.literal(false, { error: `true is not supported by calico-sim (${why})` }).optional();
+}
+
+/** Calico's ProtoPort (failsafe ports). */
+const protoPort: z.ZodType<ProtoPort> = strict({
+  protocol: z.enum(['TCP', 'UDP', 'SCTP']),
+  port: z.number().int().min(0).max(65535),
+  net: net.optional(),
+});
+
 export const felixConfigurationSpecSchema = strict({
   nftablesMode: z.enum(['Enabled', 'Disabled']).optional(),
+  defaultEndpointToHostAction: z.enum(['Drop', 'Accept', 'Return']).optional(),
+  failsafeInboundHostPorts: z.array(protoPort).optional(),
+  failsafeOutboundHostPorts: z.array(protoPort).optional(),
+});
+
+/** A Linux interface name (at most 15 characters), or `*`: every interface of the host. */
+const interfaceName = z.string().regex(/^(\*|[A-Za-z0-9_.@-]{1,15})$/, { error: 'must be an interface name (1-15 of A-Z a-z 0-9 _ . @ -) or "*" (every interface)' });
+const ipAddress = z.string().superRefine((text, ctx) => {
+  try {
+    canonicalIp(text);
+  } catch {
+    issue(ctx, [], `${JSON.stringify(text)} is not an IP address`);
+  }
+});
+
+/** HostEndpoint spec, as Calico validates it (api/pkg/apis/projectcalico/v3/hostendpoint.go). */
+export const hostEndpointSpecSchema = strict({
+  node: z.string().min(1, { error: 'node must be specified' }),
+  interfaceName: interfaceName.optional(),
+  expectedIPs: z.array(ipAddress).optional(),
+  profiles: z.array(z.string().min(1)).optional(),
+  ports: z.array(strict({ name: z.string().min(1), protocol: z.enum(['TCP', 'UDP', 'SCTP']), port: z.number().int().min(1).max(65535) })).optional(),
+}).superRefine((s, ctx) => {
+  if (!s.interfaceName && !s.expectedIPs?.length) issue(ctx, [], 'at least one of interfaceName or expectedIPs must be specified');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -297,6 +336,7 @@ export const TierSchema: z.ZodType<TierResource> = resourceSchema('Tier', false,
   },
 );
 
+export const HostEndpointSchema: z.ZodType<HostEndpointResource> = resourceSchema('HostEndpoint', false, hostEndpointSpecSchema);
 export const ProfileSchema: z.ZodType<ProfileResource> = resourceSchema('Profile', false, profileSpecSchema.prefault({}));
 export const FelixConfigurationSchema: z.ZodType<FelixConfigurationResource> = resourceSchema('FelixConfiguration', false, felixConfigurationSpecSchema.prefault({})).superRefine((r, ctx) => {
   if (r.metadata.name !== 'default') issue(ctx, ['metadata', 'name'], 'must be "default": calico-sim has only the cluster-wide FelixConfiguration');

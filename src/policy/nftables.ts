@@ -3,8 +3,14 @@
  * `table inet calico` → `nft -f` scripts, either a full atomic rebuild or a minimal delta. Pure.
  *
  * Shape of the table (inet: one ruleset for IPv4 and IPv6):
- *  - base chains `forward` and `input` (OUTPUT is not policed: the host always reaches its
- *    workloads, as Calico allows kubelet probes). Conntrack fast path first.
+ *  - base chains `forward`, `input` and `output`. Conntrack fast path first. `input`: traffic
+ *    from workloads goes to `wl-to-host` (their egress policy, then DefaultEndpointToHostAction),
+ *    the rest to `from-host-endpoint`; `output`: the host always reaches its workloads (as
+ *    Calico allows kubelet probes), the rest goes to `to-host-endpoint`.
+ *  - host endpoints (Felix's cali-fh-/cali-th- chains): `from-host-endpoint` / `to-host-endpoint`
+ *    dispatch by the maps `from-hep` / `to-hep` to `fh-<iface>` / `th-<iface>` (conntrack,
+ *    `failsafe-in` / `failsafe-out`, policies, profiles, drop); the `*` host endpoint's chains
+ *    (`fh-any-interface-at-all`) take every interface not in the map.
  *  - dispatch chains `from-wl-dispatch` / `to-wl-dispatch`, entered by `jump`, holding a verdict
  *    map keyed by interface name whose elements `goto` the endpoint chain. An endpoint chain's
  *    `return` therefore returns to the base chain past the `jump` (so a same-host packet runs its
@@ -18,7 +24,23 @@
  */
 import { compareCidrs, parseCidr } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
-import { ENCAP_FROM_WORKLOAD, type ChainIR, type DirectionIR, type Family, type HostPolicyIR, type IcmpMatch, type MatchIR, type PortRange, type RuleIR, type SetIR } from './ir.js';
+import {
+  ALL_INTERFACES,
+  ENCAP_FROM_WORKLOAD,
+  FAILSAFE_DEFAULTS,
+  isHostIface,
+  L4_NAMES,
+  type ChainIR,
+  type DirectionIR,
+  type FailsafeIR,
+  type Family,
+  type HostPolicyIR,
+  type IcmpMatch,
+  type MatchIR,
+  type PortRange,
+  type RuleIR,
+  type SetIR,
+} from './ir.js';
 
 export const NFT_FAMILY = 'inet';
 export const NFT_TABLE = 'calico';
@@ -34,7 +56,8 @@ const IF_ACCEPTED = `meta mark & ${hex(MARK_ACCEPT)} == ${hex(MARK_ACCEPT)}`;
 const IF_NOT_PASSED = `meta mark & ${hex(MARK_PASS)} == 0`;
 export const LOG_PREFIX = 'calico-packet: ';
 
-export type DispatchMap = 'from-wl' | 'to-wl';
+export type DispatchMap = 'from-wl' | 'to-wl' | 'from-hep' | 'to-hep';
+const DISPATCH_MAPS: readonly DispatchMap[] = ['from-wl', 'to-wl', 'from-hep', 'to-hep'];
 
 export interface NftSet {
   family: Family;
@@ -49,7 +72,7 @@ export interface NftDesired {
   sets: Map<string, NftSet>;
   /** Dispatch verdict maps: interface → the endpoint chain it `goto`s. */
   maps: Record<DispatchMap, Map<string, string>>;
-  /** Endpoint, policy and profile chains: name → rule statements, in order. */
+  /** Endpoint, policy and profile chains, and the host's own (wl-to-host, host endpoint dispatch, failsafe): name → rule statements, in order. */
   chains: Map<string, string[]>;
 }
 
@@ -61,6 +84,8 @@ export function policyChainName(c: Pick<ChainIR, 'id' | 'kind' | 'direction'>): 
 
 /** `tw-` (to the workload: its ingress) or `fw-` (from it: its egress). */
 export const endpointChainName = (direction: 'ingress' | 'egress', iface: string) => `${direction === 'ingress' ? 'tw' : 'fw'}-${iface}`;
+/** `fh-` (from the interface to the host: a host endpoint's ingress) or `th-` (its egress). */
+export const hostEndpointChainName = (direction: 'ingress' | 'egress', iface: string) => `${direction === 'ingress' ? 'fh' : 'th'}-${iface}`;
 
 /** The fixed skeleton: base chains (with their hook line) and dispatch chains. */
 const SKELETON: Array<{ name: string; hook?: string; rules: string[] }> = [
@@ -80,17 +105,12 @@ const SKELETON: Array<{ name: string; hook?: string; rules: string[] }> = [
   {
     name: 'input',
     hook: 'type filter hook input priority filter; policy accept;',
-    rules: [
-      'iifname != "cali*" accept comment "only traffic from workloads is policed here"',
-      'ct state established,related accept',
-      // MLD and neighbour discovery to the host-side veth (the workload's IPv6 gateway), before
-      // the invalid check and the policy, as Felix does.
-      'icmpv6 type { 130, 131, 132, 133, 135, 136 } accept',
-      'ct state invalid drop',
-      CLEAR_MARKS,
-      'jump from-wl-dispatch',
-      'accept',
-    ],
+    rules: ['iifname "cali*" goto wl-to-host', CLEAR_MARKS, 'jump from-host-endpoint', `${IF_ACCEPTED} accept comment "host endpoint policy accepted packet"`],
+  },
+  {
+    name: 'output',
+    hook: 'type filter hook output priority filter; policy accept;',
+    rules: ['oifname "cali*" return comment "host to workload: always allowed"', CLEAR_MARKS, 'jump to-host-endpoint', `${IF_ACCEPTED} accept comment "host endpoint policy accepted packet"`],
   },
   // Anti-spoofing (Felix's raw cali-PREROUTING, felix/rules/static.go): a workload's IPv6 packet
   // whose source does not route back through the interface it came in on is dropped. IPv4 has the
@@ -199,14 +219,16 @@ function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, Se
   return out.join(' ');
 }
 
-/** An endpoint chain: policies in order, then (if none, or on pass) the profiles; else drop. */
-function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egress', chains: Map<string, string[]>): string[] {
+/** An endpoint chain: policies in order, then (if none, or on pass) the profiles; else drop. A host endpoint's starts with conntrack and the failsafe ports. */
+function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egress', chains: Map<string, string[]>, host = false): string[] {
   const ref = (id: string, kind: 'policy' | 'profile') => {
     const name = policyChainName({ id, kind, direction });
     if (!chains.has(name)) throw new InputError(`${who}: ${direction} ${kind} ${id} has no chain in the IR`);
     return name;
   };
-  const out = [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])];
+  const out = host
+    ? ['ct state established,related accept', 'ct state invalid drop', `jump ${direction === 'ingress' ? 'failsafe-in' : 'failsafe-out'}`, CLEAR_MARKS]
+    : [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])];
   for (const tier of d.tiers) {
     out.push(`${CLEAR_PASS} ${comment(`Start of tier ${tier.name}`)}`);
     for (const id of tier.policies) out.push(`${IF_NOT_PASSED} jump ${ref(id, 'policy')}`, `${IF_ACCEPTED} return`);
@@ -240,7 +262,7 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
       c.rules.map((r, i) => ruleText(r, i, c, setIrs)),
     );
   }
-  const maps: NftDesired['maps'] = { 'from-wl': new Map(), 'to-wl': new Map() };
+  const maps: NftDesired['maps'] = { 'from-wl': new Map(), 'to-wl': new Map(), 'from-hep': new Map(), 'to-hep': new Map() };
   for (const ep of ir.endpoints) {
     if (!IFACE_RE.test(ep.iface)) throw new InputError(`endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not a cali* name of at most 15 characters`);
     if (maps['to-wl'].has(ep.iface)) throw new InputError(`duplicate endpoint interface ${ep.iface}`);
@@ -253,8 +275,48 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
       maps[map].set(ep.iface, name);
     }
   }
+  const heps = ir.hostEndpoints ?? [];
+  if (new Set(heps.map((h) => h.iface)).size !== heps.length) throw new InputError('two host endpoints share an interface');
+  for (const h of heps) {
+    if (!isHostIface(h.iface)) throw new InputError(`host endpoint ${h.name}: interface ${JSON.stringify(h.iface)} is not a host interface name`);
+    for (const [direction, map] of [
+      ['ingress', 'from-hep'],
+      ['egress', 'to-hep'],
+    ] as const) {
+      const name = hostEndpointChainName(direction, h.iface);
+      chains.set(name, endpointRules(`HostEndpoint ${h.name}`, h[direction], direction, policyChains, true));
+      if (h.iface !== ALL_INTERFACES) maps[map].set(h.iface, name);
+    }
+  }
+  const all = heps.some((h) => h.iface === ALL_INTERFACES);
+  const toHost = { accept: 'accept', drop: 'drop', return: 'return' }[ir.endpointToHost ?? 'accept'];
+  chains.set('wl-to-host', [
+    'ct state established,related accept',
+    // MLD and neighbour discovery to the host-side veth (the workload's IPv6 gateway), before
+    // the invalid check and the policy, as Felix does.
+    'icmpv6 type { 130, 131, 132, 133, 135, 136 } accept',
+    'ct state invalid drop',
+    CLEAR_MARKS,
+    'jump from-wl-dispatch',
+    `${toHost} ${comment(`egress policy accepted packet to host: DefaultEndpointToHostAction ${toHost}`)}`,
+  ]);
+  chains.set('from-host-endpoint', ['iifname vmap @from-hep', ...(all ? [`goto ${hostEndpointChainName('ingress', ALL_INTERFACES)}`] : [])]);
+  chains.set('to-host-endpoint', ['oifname vmap @to-hep', ...(all ? [`goto ${hostEndpointChainName('egress', ALL_INTERFACES)}`] : [])]);
+  const failsafe = ir.failsafe ?? FAILSAFE_DEFAULTS;
+  chains.set('failsafe-in', failsafeRules(failsafe.inbound, 'saddr'));
+  chains.set('failsafe-out', failsafeRules(failsafe.outbound, 'daddr'));
   for (const [name, rules] of policyChains) chains.set(name, rules);
   return { sets, maps, chains };
+}
+
+/** Failsafe rules: protocol and destination port, and the peer net if given (felix/rules/static.go). */
+function failsafeRules(rules: FailsafeIR[], peer: 'saddr' | 'daddr'): string[] {
+  return rules.map((r) => {
+    const l4 = L4_NAMES[r.protocol];
+    if (!l4) throw new InputError(`failsafe protocol ${r.protocol} is not TCP, UDP or SCTP`);
+    const net = r.net ? `${r.net.includes(':') ? 'ip6' : 'ip'} ${peer} ${r.net} ` : '';
+    return `${net}${l4} dport ${r.port} accept ${comment(`failsafe ${l4}:${r.port}`)}`;
+  });
 }
 
 const setSpec = (s: NftSet) => [`type ipv${s.family}_addr`, 'flags interval', comment(s.comment)];
@@ -268,7 +330,7 @@ export function renderFull(d: NftDesired): string {
   const out = ['# calico-sim policy dataplane (nftables): generated, do not edit', `table ${T} {}`, `delete table ${T}`, `table ${T} {`];
   const block = (head: string, lines: string[]) => out.push(`\t${head} {`, ...lines.map((l) => `\t\t${l}`), '\t}');
   for (const [name, s] of d.sets) block(`set ${name}`, [...setSpec(s), ...(s.members.length ? [`elements = { ${s.members.join(', ')} }`] : [])]);
-  for (const map of ['from-wl', 'to-wl'] as const) {
+  for (const map of DISPATCH_MAPS) {
     block(`map ${map}`, ['type ifname : verdict', ...(d.maps[map].size ? [`elements = { ${mapElements(d.maps[map])} }`] : [])]);
   }
   for (const c of SKELETON) block(`chain ${c.name}`, [...(c.hook ? [c.hook] : []), ...c.rules]);
@@ -322,7 +384,7 @@ export function diffNft(prev: NftDesired, next: NftDesired): NftDelta {
     else if (!sameList(p, rules) || usesRecreated(rules)) delta.changedChains.push(name);
   }
   for (const name of prev.chains.keys()) if (!next.chains.has(name)) delta.delChains.push(name);
-  for (const map of ['from-wl', 'to-wl'] as const) {
+  for (const map of DISPATCH_MAPS) {
     for (const [iface, chain] of next.maps[map]) {
       const p = prev.maps[map].get(iface);
       if (p === chain) continue;

@@ -13,15 +13,46 @@
  * - Policies apply by tier (Tier order, unset last, ties by name; a tier with no policy for the
  *   endpoint is skipped), and in a tier by `order`, unset last, ties by `<name>/<namespace>/<kind>`
  *   (felix/calc/policy_sorter.go), compared byte-wise.
+ * - Host endpoints (this host's, by interface) get the policies of the global kinds whose selector
+ *   matches their labels, then their profiles; every selector also matches host endpoints by
+ *   their expectedIPs (a `selector: all()` GlobalNetworkPolicy applies to host endpoints too).
  * - A rule becomes one RuleIR per family it can match (ipVersion, its nets, ICMP vs ICMPv6).
  */
 import { createHash } from 'node:crypto';
+import { errorMessage } from '../util/errors.js';
 import type { z } from 'zod';
 import type { Snapshot } from '../datastore/snapshot.js';
 import { canonicalIp, compareCidrs, familyOf, parseCidr } from '../net/cidr.js';
-import { API_VERSION, type EntityRule, type GlobalNetworkPolicy, type NetworkPolicy, type Profile, type Rule, type Tier, type WorkloadEndpoint } from '../model/resources.js';
+import {
+  API_VERSION,
+  type CalicoNode,
+  type EntityRule,
+  type FelixConfiguration,
+  type GlobalNetworkPolicy,
+  type HostEndpoint,
+  type NetworkPolicy,
+  type Profile,
+  type ProtoPort,
+  type Rule,
+  type Tier,
+  type WorkloadEndpoint,
+} from '../model/resources.js';
 import { parseSelector, type Labels, type Selector } from '../model/selector.js';
-import type { ChainIR, DirectionIR, EndpointIR, Family, HostPolicyIR, MatchIR, RuleIR, SetIR, TierIR } from './ir.js';
+import {
+  ALL_INTERFACES,
+  FAILSAFE_DEFAULTS,
+  type ChainIR,
+  type DirectionIR,
+  type EndpointIR,
+  type FailsafeIR,
+  type Family,
+  type HostEndpointIR,
+  type HostPolicyIR,
+  type MatchIR,
+  type RuleIR,
+  type SetIR,
+  type TierIR,
+} from './ir.js';
 import {
   comparePolicies,
   compareTiers,
@@ -31,12 +62,17 @@ import {
   parsePort,
   POLICY_SPEC_SCHEMAS,
   policySortName,
+  PROTOCOL_NUMBERS,
   profileSpecSchema,
   protocolNumber,
   type PolicyKind,
 } from './model.js';
 
-export type PolicySnapshot = Pick<Snapshot, 'workloadEndpoints' | 'networkPolicies' | 'globalNetworkPolicies' | 'profiles' | 'tiers'>;
+export type PolicySnapshot = Pick<Snapshot, 'workloadEndpoints' | 'networkPolicies' | 'globalNetworkPolicies' | 'profiles' | 'tiers' | 'hostEndpoints' | 'felixConfiguration'> &
+  Partial<Pick<Snapshot, 'nodes'>>;
+
+/** A host's own interface in a lab (its uplink to the fabric): where its node addresses are. */
+export const HOST_UPLINK = 'eth0';
 
 export const NAMESPACE_LABEL = 'projectcalico.org/namespace';
 export const ORCHESTRATOR_LABEL = 'projectcalico.org/orchestrator';
@@ -63,12 +99,13 @@ interface Policy extends Owner {
   types: string[];
 }
 
+/** What selectors see of an endpoint, workload or host: a host endpoint has no namespace. */
 interface Endpoint {
-  wep: WorkloadEndpoint;
-  namespace: string;
+  namespace?: string;
   labels: Labels;
   /** Host CIDRs (/32, /128) per family. */
   addresses: Record<Family, string[]>;
+  profiles: string[];
 }
 
 /** A short stable token of [0-9a-f]: what set and chain ids are made of. */
@@ -87,13 +124,14 @@ export function endpointLabels(wep: WorkloadEndpoint, profiles: ReadonlyMap<stri
 }
 
 /** By endpoint record: an agent's syncer keeps a record's object until it changes, and a pass reads every endpoint's. */
-const addressMemo = new WeakMap<WorkloadEndpoint, Record<Family, string[]>>();
+const addressMemo = new WeakMap<object, Record<Family, string[]>>();
 
-function hostAddresses(wep: WorkloadEndpoint): Record<Family, string[]> {
-  const known = addressMemo.get(wep);
+/** A workload's addresses (ipNetworks) or a host endpoint's (expectedIPs), as host CIDRs per family. */
+function hostAddresses(record: object, ips: readonly string[]): Record<Family, string[]> {
+  const known = addressMemo.get(record);
   if (known) return known;
   const out: Record<Family, string[]> = { 4: [], 6: [] };
-  for (const n of wep.spec.ipNetworks ?? []) {
+  for (const n of ips) {
     try {
       const ip = canonicalIp(n.split('/')[0]!);
       const f = familyOf(ip);
@@ -102,7 +140,7 @@ function hostAddresses(wep: WorkloadEndpoint): Record<Family, string[]> {
       // A malformed address matches nothing.
     }
   }
-  addressMemo.set(wep, out);
+  addressMemo.set(record, out);
   return out;
 }
 
@@ -300,18 +338,27 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   });
   [validCache, seenThisPass] = [seenThisPass, new Map()];
 
-  const endpoints: Endpoint[] = snap.workloadEndpoints.map((wep) => ({
+  const workloads = snap.workloadEndpoints.map((wep) => ({
     wep,
     namespace: wep.metadata.namespace ?? 'default',
     labels: endpointLabels(wep, profiles),
-    addresses: hostAddresses(wep),
+    addresses: hostAddresses(wep, wep.spec.ipNetworks ?? []),
+    profiles: wep.spec.profiles ?? [],
   }));
-  const b = new Builder(endpoints);
+  // Host endpoints: selectors of global policies and profiles see them (by their expectedIPs).
+  const heps = (snap.hostEndpoints ?? []).map((hep) => ({
+    hep,
+    labels: hostEndpointLabels(hep, profiles),
+    addresses: hostAddresses(hep, hep.spec.expectedIPs ?? []),
+    profiles: hep.spec.profiles ?? [],
+  }));
+  const b = new Builder([...workloads, ...heps]);
 
   const direction = (ep: Endpoint, dir: Direction): DirectionIR => {
     const type = dir === 'ingress' ? 'Ingress' : 'Egress';
+    // A NetworkPolicy selects workloads of its namespace only; a host endpoint has none.
     const applies = policies.filter((p) => p.types.includes(type) && (p.namespace === undefined || p.namespace === ep.namespace) && p.selector.matches(ep.labels));
-    const names = [...new Set(ep.wep.spec.profiles ?? [])].filter((n) => profiles.has(n));
+    const names = [...new Set(ep.profiles)].filter((n) => profiles.has(n));
     return {
       tiers: tierOrder.flatMap((name): TierIR[] => {
         const mine = applies.filter((p) => p.tier === name);
@@ -325,7 +372,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
     };
   };
 
-  const local: EndpointIR[] = endpoints
+  const local: EndpointIR[] = workloads
     .filter((ep) => ep.wep.spec.node === host)
     .sort((x, y) => (x.wep.spec.interfaceName < y.wep.spec.interfaceName ? -1 : x.wep.spec.interfaceName > y.wep.spec.interfaceName ? 1 : 0))
     .map((ep) => {
@@ -333,6 +380,75 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
       return { iface: ep.wep.spec.interfaceName, name: `${ep.namespace}/${ep.wep.metadata.name}`, ingress, egress };
     });
 
+  const hostEndpoints: HostEndpointIR[] = [];
+  for (const [iface, ep] of localHostEndpoints(heps, host, snap.nodes ?? [], warn)) {
+    const [ingress, egress] = DIRECTIONS.map((d) => direction(ep, d)) as [DirectionIR, DirectionIR];
+    hostEndpoints.push({ iface, name: ep.hep.metadata.name, ingress, egress });
+  }
+
   const byId = <T extends { id: string }>(m: Map<string, T>) => [...m.values()].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-  return { sets: byId(b.sets), chains: byId(b.chains), endpoints: local };
+  return { sets: byId(b.sets), chains: byId(b.chains), endpoints: local, hostEndpoints, ...felixHostSettings(snap.felixConfiguration, warn) };
+}
+
+/** The labels policy selectors see on a host endpoint: its profiles' labelsToApply, then its own. */
+export function hostEndpointLabels(hep: HostEndpoint, profiles: ReadonlyMap<string, Profile>): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const name of [...(hep.spec.profiles ?? [])].reverse()) Object.assign(labels, profiles.get(name)?.spec.labelsToApply);
+  return Object.assign(labels, hep.metadata.labels);
+}
+
+/**
+ * This host's host endpoints by the interface each protects (felix/dataplane/linux/endpoint_mgr.go):
+ * `interfaceName` names it (`*`: ALL_INTERFACES); with none, the interface that holds one of its
+ * expectedIPs — in a lab, the host's uplink holds the node's addresses. Two for one interface:
+ * the first by name wins, as Felix takes the lowest endpoint id.
+ */
+function localHostEndpoints<E extends { hep: HostEndpoint }>(heps: readonly E[], host: string, nodes: readonly CalicoNode[], warn: (problem: string) => void): Map<string, E> {
+  const node = nodes.find((n) => n.metadata.name === host);
+  const nodeIps = [node?.spec.bgp?.ipv4Address, node?.spec.bgp?.ipv6Address].flatMap((a) => (a ? [canonicalIp(a.split('/')[0]!)] : []));
+  const out = new Map<string, E>();
+  for (const ep of [...heps].filter((e) => e.hep.spec.node === host).sort((x, y) => (x.hep.metadata.name < y.hep.metadata.name ? -1 : 1))) {
+    const { interfaceName, expectedIPs = [] } = ep.hep.spec;
+    let iface = interfaceName === '*' ? ALL_INTERFACES : interfaceName;
+    if (!iface) {
+      const held = expectedIPs.some((ip) => {
+        try {
+          return nodeIps.includes(canonicalIp(ip));
+        } catch {
+          return false;
+        }
+      });
+      if (!held) {
+        warn(`HostEndpoint ${ep.hep.metadata.name}: no interface of ${host} holds any of its expectedIPs (${expectedIPs.join(', ')}): not applied`);
+        continue;
+      }
+      iface = HOST_UPLINK;
+    }
+    if (out.has(iface)) {
+      warn(`HostEndpoint ${ep.hep.metadata.name}: interface ${interfaceName ?? iface} of ${host} already has HostEndpoint ${out.get(iface)!.hep.metadata.name}: not applied`);
+      continue;
+    }
+    out.set(iface, ep);
+  }
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Failsafe ports and DefaultEndpointToHostAction from the FelixConfiguration, with Felix's defaults. */
+function felixHostSettings(fc: FelixConfiguration | undefined, warn: (problem: string) => void): Required<Pick<HostPolicyIR, 'failsafe' | 'endpointToHost'>> {
+  const rules = (field: 'failsafeInboundHostPorts' | 'failsafeOutboundHostPorts', fallback: FailsafeIR[]): FailsafeIR[] => {
+    const list: ProtoPort[] | undefined = fc?.spec[field];
+    if (!list) return fallback;
+    return list.flatMap((p, i) => {
+      try {
+        return [{ protocol: PROTOCOL_NUMBERS[p.protocol], port: p.port, ...(p.net ? { net: canonicalCidr(p.net) } : {}) }];
+      } catch (err) {
+        warn(`FelixConfiguration default: spec.${field}[${i}] ignored: ${errorMessage(err)}`);
+        return [];
+      }
+    });
+  };
+  return {
+    failsafe: { inbound: rules('failsafeInboundHostPorts', FAILSAFE_DEFAULTS.inbound), outbound: rules('failsafeOutboundHostPorts', FAILSAFE_DEFAULTS.outbound) },
+    endpointToHost: fc?.spec.defaultEndpointToHostAction === 'Accept' ? 'accept' : fc?.spec.defaultEndpointToHostAction === 'Return' ? 'return' : 'drop',
+  };
 }

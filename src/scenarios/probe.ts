@@ -1,7 +1,7 @@
 /**
  * `calico-sim probe`: the reachability matrix of the conformance suite, on any running lab —
- * echo servers started in the probed workloads for the run, one cell per (from, to, protocol,
- * family, port), each with its RTT and who answered.
+ * echo servers started in the probed workloads (and hosts named in --from/--to) for the run, one
+ * cell per (from, to, protocol, family, port), each with its RTT and who answered.
  */
 import { keys } from '../datastore/keys.js';
 import type { WorkloadEndpoint } from '../model/resources.js';
@@ -53,7 +53,9 @@ export async function probeLab(state: LabState, o: ProbeOptions): Promise<ProbeR
       };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
-  const pairs = probePairs(pickEndpoints(all, o.from, '--from'), pickEndpoints(all, o.to, '--to'), o.sample);
+  // A host by name: its own namespace, its fabric address (host endpoint policy, failsafe ports).
+  const hosts = state.hosts.map((h): ProbeEndpoint => ({ name: h.name, netns: h.netns, ip: h.ip, namespace: '', labels: {} }));
+  const pairs = probePairs(pickEndpoints(all, o.from, '--from', hosts), pickEndpoints(all, o.to, '--to', hosts), o.sample);
   const wanted = new Set(pairs.map(([f, t]) => `${f.name}>${t.name}`));
   const sources = [...new Map(pairs.map(([f]) => [f.name, f])).values()];
   const targets = [...new Map(pairs.map(([, t]) => [t.name, t])).values()];

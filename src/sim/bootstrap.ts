@@ -32,12 +32,14 @@ export async function seedDatastore(ds: Datastore, plan: LabPlan): Promise<void>
   // The harness's own knobs (timers, BFD) go in a record of its own: Calico's kinds hold only Calico's fields.
   const lab: LabConfiguration = { apiVersion: LAB_API_VERSION, kind: 'LabConfiguration', metadata: { name: 'default' }, spec: { bgp: plan.timers } };
   await ds.put(keys.labConfiguration(), lab);
-  // Which policy ruleset the agents program: Calico's FelixConfiguration nftablesMode.
+  // Which policy ruleset the agents program (Calico's FelixConfiguration nftablesMode), and
+  // workloads may reach their host: Felix's default is Drop, Calico's manifests set Accept
+  // (FELIX_DEFAULTENDPOINTTOHOSTACTION), and so does a lab.
   await ds.put(keys.felixConfiguration(), {
     apiVersion: API_VERSION,
     kind: 'FelixConfiguration',
     metadata: { name: 'default' },
-    spec: { nftablesMode: plan.dataplane === 'nftables' ? 'Enabled' : 'Disabled' },
+    spec: { nftablesMode: plan.dataplane === 'nftables' ? 'Enabled' : 'Disabled', defaultEndpointToHostAction: 'Accept' },
   });
   // The tier every policy that names none is in, as Calico makes it at start-up (clientv3 EnsureInitialized).
   const tier: Tier = { apiVersion: API_VERSION, kind: 'Tier', metadata: { name: DEFAULT_TIER }, spec: { order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' } };

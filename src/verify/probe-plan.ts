@@ -26,10 +26,11 @@ export const NAMESPACE_LABEL = 'projectcalico.org/namespace';
  * `all()`). Undefined picks all. A name that is not a workload and is no valid selector is an
  * InputError naming `flag` and the workloads there are.
  */
-export function pickEndpoints(all: ProbeEndpoint[], spec: string | undefined, flag: string): ProbeEndpoint[] {
+export function pickEndpoints(all: ProbeEndpoint[], spec: string | undefined, flag: string, hosts: ProbeEndpoint[] = []): ProbeEndpoint[] {
   if (spec === undefined) return all;
   const names = spec.split(',').map((s) => s.trim());
-  const byName = new Map(all.map((e) => [e.name, e]));
+  // Hosts are picked by name only: selectors and "all" are about workloads.
+  const byName = new Map([...hosts, ...all].map((e) => [e.name, e]));
   if (names.every((n) => byName.has(n))) return [...new Set(names)].map((n) => byName.get(n)!);
   let selector: ReturnType<typeof parseSelector>;
   try {
@@ -37,7 +38,7 @@ export function pickEndpoints(all: ProbeEndpoint[], spec: string | undefined, fl
   } catch (err) {
     const unknown = names.filter((n) => !byName.has(n));
     throw new InputError(
-      `${flag} ${JSON.stringify(spec)}: neither workload names (no workload ${unknown.map((n) => JSON.stringify(n)).join(', ')}; workloads: ${[...byName.keys()].join(', ') || 'none'}) nor a selector (${(err as Error).message})`,
+      `${flag} ${JSON.stringify(spec)}: neither workload or host names (no workload ${unknown.map((n) => JSON.stringify(n)).join(', ')}; workloads: ${all.map((e) => e.name).join(', ') || 'none'}${hosts.length ? `; hosts: ${hosts.map((e) => e.name).join(', ')}` : ''}) nor a selector (${(err as Error).message})`,
     );
   }
   const picked = all.filter((e) => selector.matches({ ...e.labels, [NAMESPACE_LABEL]: e.namespace }));

@@ -132,17 +132,17 @@ describe('parseResourceFile: every error names the document, the resource and th
     [
       'no kind',
       `${V3}\nmetadata: {name: p}\n`,
-      'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration, Secret)',
+      'f.yaml: document 1 (p): kind: required (one of IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, HostEndpoint, FelixConfiguration, Secret)',
     ],
     [
       'unsupported kind',
       doc('KubeControllersConfiguration', 'default', 'logSeverityScreen: Info'),
-      'f.yaml: document 1 (KubeControllersConfiguration default): kind: unsupported kind "KubeControllersConfiguration"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration, Secret',
+      'f.yaml: document 1 (KubeControllersConfiguration default): kind: unsupported kind "KubeControllersConfiguration"; calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, HostEndpoint, FelixConfiguration, Secret',
     ],
     [
       'kind spelled in lower case',
       doc('ippool', 'p', 'cidr: 198.19.0.0/17'),
-      'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, FelixConfiguration, Secret',
+      'f.yaml: document 1 (ippool p): kind: unsupported kind "ippool" (kinds are case-sensitive in files: IPPool); calico-sim applies IPPool, Node, BGPPeer, BGPConfiguration, BGPFilter, NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, HostEndpoint, FelixConfiguration, Secret',
     ],
     [
       'read-only kind',
@@ -560,9 +560,9 @@ describe('checkDeletes', () => {
   });
 
   it('refuses workload endpoints (the CNI owns them) and unknown kinds', () => {
-    expect(checkDeletes(current, blocks, [ref('wep', 'w1'), ref('hostendpoint', 'x')])).toEqual([
+    expect(checkDeletes(current, blocks, [ref('wep', 'w1'), ref('kubecontrollersconfiguration', 'x')])).toEqual([
       'wep w1: WorkloadEndpoint cannot be deleted here: workload endpoints are written by the CNI plugin: use `calico-sim workload add` / `workload del`',
-      expect.stringMatching(/^hostendpoint x: kind: unknown resource type "hostendpoint" \(known: IPPool \(ippool, ippools, ipp/),
+      expect.stringMatching(/^kubecontrollersconfiguration x: kind: unknown resource type "kubecontrollersconfiguration" \(known: IPPool \(ippool, ippools, ipp/),
     ]);
   });
 
@@ -886,9 +886,9 @@ describe('policy kinds', () => {
         '------------  ---------------',
         'kns.tenant-a  tenant=a',
         '',
-        'NAME     NFTABLESMODE',
-        '-------  ------------',
-        'default  Enabled',
+        'NAME     NFTABLESMODE  ENDPOINTTOHOST',
+        '-------  ------------  --------------',
+        'default  Enabled       (Drop)',
       ].join('\n'),
     );
   });

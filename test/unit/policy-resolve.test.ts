@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
 import { describe, expect, it } from 'vitest';
-import { EMPTY_POLICY, type ChainIR, type HostPolicyIR, type RuleIR } from '../../src/policy/ir.js';
+import { EMPTY_POLICY, FAILSAFE_DEFAULTS, type ChainIR, type HostPolicyIR, type RuleIR } from '../../src/policy/ir.js';
 import { endpointLabels, resolvePolicy, type PolicySnapshot } from '../../src/policy/resolve.js';
 import { resourcesFrom, tenantsEndpoints, tenantsSnapshot, wep } from '../fixtures/policy/cluster.js';
 
@@ -99,7 +99,8 @@ describe('resolvePolicy: the tenants fixture', () => {
   it('emits only what local endpoints use', () => {
     // Profile kns.tenant-b's ingress is used by b-client (h1); nothing on h1 uses a set of b-web.
     expect(ir.sets.flatMap((s) => s.members)).not.toContain('198.19.0.66/32');
-    expect(resolvePolicy(tenantsSnapshot(), 'h3')).toEqual(EMPTY_POLICY);
+    // The fixture's FelixConfiguration leaves DefaultEndpointToHostAction and the failsafe ports to Felix's defaults.
+    expect(resolvePolicy(tenantsSnapshot(), 'h3')).toEqual({ ...EMPTY_POLICY, hostEndpoints: [], failsafe: FAILSAFE_DEFAULTS, endpointToHost: 'drop' });
   });
 });
 

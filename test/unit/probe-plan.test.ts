@@ -15,9 +15,17 @@ describe('probe: who probes whom', () => {
     expect(names(pickEndpoints(ALL, "projectcalico.org/namespace == 'tenant-a'", '--to'))).toEqual(['w1', 'w2']);
   });
 
+  it('hosts by name only: never by a selector, never by default', () => {
+    const hosts = [ep('host1', '', {}), ep('host2', '', { role: 'web' })];
+    expect(names(pickEndpoints(ALL, 'host1,w2', '--to', hosts))).toEqual(['host1', 'w2']);
+    expect(names(pickEndpoints(ALL, "role == 'web'", '--to', hosts))).toEqual(['w1', 'w3']);
+    expect(names(pickEndpoints(ALL, undefined, '--to', hosts))).toEqual(['w1', 'w2', 'w3']);
+  });
+
   it('a typo is bad input naming the flag and the workloads there are; a selector that picks nothing too', () => {
     expect(() => pickEndpoints(ALL, 'w9', '--from')).toThrow(InputError);
-    expect(() => pickEndpoints(ALL, 'w9', '--from')).toThrow(/--from "w9": neither workload names \(no workload "w9"; workloads: w1, w2, w3\) nor a selector/);
+    expect(() => pickEndpoints(ALL, 'w9', '--from')).toThrow(/--from "w9": neither workload or host names \(no workload "w9"; workloads: w1, w2, w3\) nor a selector/);
+    expect(() => pickEndpoints(ALL, 'w9', '--from', [ep('host1')])).toThrow(/\(no workload "w9"; workloads: w1, w2, w3; hosts: host1\)/);
     expect(() => pickEndpoints(ALL, "role == 'cache'", '--to')).toThrow(`--to "role == 'cache'" selects no workload`);
   });
 

@@ -1,0 +1,58 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { down } from '../../src/sim/lab.js';
+import { cli } from '../helpers/lab.js';
+
+const LAB = 't-hep';
+const dir = mkdtempSync(join(tmpdir(), 'csim-hep-'));
+afterAll(async () => {
+  await down(LAB);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const probe = (expect: string) => cli('probe', '--lab', LAB, '--from', 'client,host2,web', '--to', 'host1,web', '--port', '8080,22', '--family', '4', '--expect', expect);
+const file = (name: string, lines: string[]) => {
+  const f = join(dir, name);
+  writeFileSync(f, `${lines.join('\n')}\n`);
+  return f;
+};
+
+describe('host endpoints (felix/rules/static.go, endpoints.go): a HostEndpoint protects its host, failsafe ports stay open', () => {
+  it('denies by default what its policy does not allow, keeps failsafe ports and BGP, leaves forwarded traffic alone; DefaultEndpointToHostAction Drop', async () => {
+    await down(LAB);
+    expect((await cli('up', 'examples/host-endpoint/topology.yaml', '--lab', LAB)).code).toBe(0);
+    // Negative control: with no host endpoint the host is not policed, so the expectations fail.
+    const before = await probe('examples/host-endpoint/expect.yaml');
+    expect(before.code).toBe(1);
+    expect(before.stdout).toMatch(/NOT AS EXPECTED: host2 → host1: expected blocked, tcp v4 :8080 was open/);
+
+    const applied = await cli('ctl', 'apply', '-f', 'examples/host-endpoint/host1-eth0.yaml', '--lab', LAB, '--wait');
+    // --wait returns once both agents programmed it (host1's reaches etcd through failsafe 2379) and BGP settled (179).
+    expect(applied.stdout).toMatch(/BGP settled .*2\/2 sessions Established/);
+    expect(applied.code).toBe(0);
+    const after = await probe('examples/host-endpoint/expect.yaml');
+    expect(after.stdout).toMatch(/all 6 expectations hold/);
+    expect(after.code).toBe(0);
+    expect((await cli('ctl', 'get', 'hostendpoints', '--lab', LAB)).stdout).toMatch(/host1-eth0\s+host1\s+eth0/);
+
+    // Felix's own default: a workload no longer reaches its host; others still do, as the policy says.
+    expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/endpoint-to-host-drop.yaml', '--lab', LAB, '--wait')).code).toBe(0);
+    const dropped = await probe(
+      file('drop.yaml', [
+        '- { from: web, to: host1, proto: tcp, port: 8080, expect: blocked }',
+        '- { from: web, to: host1, proto: icmp, expect: blocked }',
+        '- { from: client, to: host1, proto: tcp, port: 8080, expect: open }',
+        '- { from: client, to: web, proto: tcp, port: 8080, expect: open }',
+      ]),
+    );
+    expect(dropped.stdout).toMatch(/all 4 expectations hold/);
+
+    // Without the host endpoint the host is open again.
+    const hep = file('hep.yaml', ['apiVersion: projectcalico.org/v3', 'kind: HostEndpoint', 'metadata: {name: host1-eth0}']);
+    expect((await cli('ctl', 'delete', '-f', hep, '--lab', LAB, '--wait')).code).toBe(0);
+    const open = await probe(file('open.yaml', ['- { from: host2, to: host1, proto: tcp, port: 8080, expect: open }']));
+    expect(open.code).toBe(0);
+  }, 180_000);
+});

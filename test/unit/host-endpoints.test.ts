@@ -1,0 +1,241 @@
+/**
+ * Host endpoints as Felix protects a host (felix/rules/static.go, felix/rules/endpoints.go,
+ * felix/dataplane/linux/endpoint_mgr.go; defaults from felix/config/config_params.go; the
+ * HostEndpoint schema from api/pkg/apis/projectcalico/v3/hostendpoint.go).
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseResourceFile } from '../../src/ctl/parse.js';
+import { API_VERSION, type CalicoNode, type FelixConfiguration, type HostEndpoint } from '../../src/model/resources.js';
+import { evaluate, type Packet } from '../../src/policy/evaluate.js';
+import { ALL_INTERFACES, FAILSAFE_DEFAULTS } from '../../src/policy/ir.js';
+import { compileIptables, renderFull } from '../../src/policy/iptables.js';
+import { compileNft, renderFull as renderNft } from '../../src/policy/nftables.js';
+import { resolvePolicy, type PolicySnapshot } from '../../src/policy/resolve.js';
+import { resourcesFrom, wep } from '../fixtures/policy/cluster.js';
+import { expectGolden } from '../helpers/golden.js';
+
+const GOLDEN = fileURLToPath(new URL('./golden/host-endpoints/', import.meta.url));
+
+/** Calico's reference page sample (calico/reference/resources/hostendpoint.mdx), unchanged. */
+const REFERENCE_SAMPLE = `apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: some.name
+  labels:
+    type: production
+spec:
+  interfaceName: eth0
+  node: myhost
+  expectedIPs:
+    - 192.168.0.1
+    - 192.168.0.2
+  profiles:
+    - profile1
+    - profile2
+  ports:
+    - name: some-port
+      port: 1234
+      protocol: TCP
+    - name: another-port
+      port: 5432
+      protocol: UDP
+`;
+
+const problems = (text: string) => {
+  try {
+    parseResourceFile(text, 'f.yaml');
+    return [];
+  } catch (err) {
+    return (err as { problems?: string[] }).problems ?? [String(err)];
+  }
+};
+
+describe('HostEndpoint and FelixConfiguration: what calicoctl takes', () => {
+  it("takes Calico's reference sample unchanged", () => {
+    expect(parseResourceFile(REFERENCE_SAMPLE, 'f.yaml')).toMatchObject([{ kind: 'HostEndpoint', metadata: { name: 'some.name' }, spec: { node: 'myhost', interfaceName: 'eth0' } }]);
+  });
+
+  it("refuses what Calico's validation refuses, naming the field", () => {
+    const hep = (spec: string) => `apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: h}\nspec: ${spec}\n`;
+    expect(problems(hep('{interfaceName: eth0}')).join()).toMatch(/spec\.node: /);
+    expect(problems(hep('{node: n}')).join()).toMatch(/at least one of interfaceName or expectedIPs must be specified/);
+    expect(problems(hep('{node: n, expectedIPs: [10.0.0.300]}')).join()).toMatch(/spec\.expectedIPs\[0\]: "10\.0\.0\.300" is not an IP address/);
+    expect(problems(hep('{node: n, interfaceName: "a very long interface"}')).join()).toMatch(/spec\.interfaceName: must be an interface name/);
+  });
+
+  it('takes failsafe ports and DefaultEndpointToHostAction; refuses applyOnForward: true (not implemented) but takes false', () => {
+    const fc = `apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec:\n  defaultEndpointToHostAction: Return\n  failsafeInboundHostPorts: [{protocol: TCP, port: 22, net: 10.0.0.0/8}]\n  failsafeOutboundHostPorts: []\n`;
+    expect(problems(fc)).toEqual([]);
+    const gnp = (v: boolean) => `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec: {selector: all(), applyOnForward: ${v}}\n`;
+    expect(problems(gnp(false))).toEqual([]);
+    expect(problems(gnp(true)).join()).toMatch(/spec\.applyOnForward: true is not supported by calico-sim \(forwarded traffic through host endpoints is not policed\)/);
+  });
+});
+
+const hep = (name: string, spec: HostEndpoint['spec'], labels?: Record<string, string>): HostEndpoint => ({
+  apiVersion: API_VERSION,
+  kind: 'HostEndpoint',
+  metadata: { name, ...(labels ? { labels } : {}) },
+  spec,
+});
+const node = (name: string, ip: string): CalicoNode => ({ apiVersion: API_VERSION, kind: 'Node', metadata: { name }, spec: { bgp: { ipv4Address: `${ip}/16` } } }) as CalicoNode;
+
+const POLICIES = `
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: k8s-node}
+spec:
+  order: 10
+  selector: role == 'k8s-node'
+  types: [Ingress]
+  ingress:
+    - {action: Allow, protocol: TCP, source: {selector: role == 'client'}, destination: {ports: [8080]}}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: everything}
+spec:
+  order: 20
+  selector: all()
+  types: [Ingress]
+  ingress:
+    - {action: Allow, protocol: ICMP}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web, namespace: default}
+spec:
+  selector: all()
+  ingress:
+    - {action: Allow}
+---
+apiVersion: projectcalico.org/v3
+kind: Profile
+metadata: {name: kns.default}
+spec:
+  ingress: [{action: Allow}]
+  egress: [{action: Allow}]
+`;
+
+function snapshot(o: { heps: HostEndpoint[]; felix?: FelixConfiguration['spec'] }): PolicySnapshot {
+  return {
+    ...resourcesFrom(POLICIES),
+    workloadEndpoints: [
+      wep('web', { node: 'h1', iface: 'cali00000000a01', ips: ['198.19.0.1/32'], labels: { role: 'web' } }),
+      wep('client', { node: 'h2', iface: 'cali00000000a02', ips: ['198.19.0.65/32'], labels: { role: 'client' } }),
+    ],
+    hostEndpoints: o.heps,
+    nodes: [node('h1', '198.18.0.11'), node('h2', '198.18.0.12')],
+    ...(o.felix ? { felixConfiguration: { apiVersion: API_VERSION, kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: o.felix } } : {}),
+  };
+}
+
+const H1_ETH0 = hep('h1-eth0', { node: 'h1', interfaceName: 'eth0', expectedIPs: ['198.18.0.11'] }, { role: 'k8s-node' });
+
+describe('resolvePolicy: host endpoints', () => {
+  it('a host endpoint gets the global policies whose selector matches it (all() too), never a NetworkPolicy', () => {
+    const ir = resolvePolicy(snapshot({ heps: [H1_ETH0] }), 'h1');
+    expect(ir.hostEndpoints).toHaveLength(1);
+    const [h] = ir.hostEndpoints!;
+    expect(h!.iface).toBe('eth0');
+    const names = h!.ingress.tiers.flatMap((t) => t.policies.map((id) => ir.chains.find((c) => c.id === id)!.name));
+    expect(names).toEqual(['GlobalNetworkPolicy k8s-node', 'GlobalNetworkPolicy everything']);
+    expect(h!.egress).toEqual({ tiers: [], profiles: [] });
+    expect(resolvePolicy(snapshot({ heps: [H1_ETH0] }), 'h2').hostEndpoints).toEqual([]);
+  });
+
+  it('a selector in a rule matches host endpoints by their expectedIPs', () => {
+    const snap = snapshot({ heps: [H1_ETH0] });
+    snap.globalNetworkPolicies!.push(
+      ...resourcesFrom(`apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: from-nodes}
+spec:
+  selector: role == 'web'
+  ingress: [{action: Allow, source: {selector: role == 'k8s-node'}}]
+`).globalNetworkPolicies!,
+    );
+    const ir = resolvePolicy(snap, 'h1');
+    expect(ir.sets.find((x) => x.family === 4 && x.source === 'selector role == "k8s-node"')?.members).toEqual(['198.18.0.11/32']);
+  });
+
+  it('"*" is every interface; with expectedIPs alone, the interface holding the node address; else not applied, with a warning', () => {
+    const warnings: string[] = [];
+    const ir = resolvePolicy(
+      snapshot({
+        heps: [
+          hep('all', { node: 'h1', interfaceName: '*' }),
+          hep('by-ip', { node: 'h1', expectedIPs: ['198.18.0.11'] }),
+          hep('lost', { node: 'h1', expectedIPs: ['10.9.9.9'] }),
+          hep('twice', { node: 'h1', interfaceName: 'eth0' }),
+        ],
+      }),
+      'h1',
+      (w) => warnings.push(w),
+    );
+    expect(ir.hostEndpoints!.map((h) => [h.iface, h.name])).toEqual([
+      [ALL_INTERFACES, 'all'],
+      ['eth0', 'by-ip'],
+    ]);
+    expect(warnings).toEqual([
+      'HostEndpoint lost: no interface of h1 holds any of its expectedIPs (10.9.9.9): not applied',
+      'HostEndpoint twice: interface eth0 of h1 already has HostEndpoint by-ip: not applied',
+    ]);
+  });
+
+  it("failsafe ports and DefaultEndpointToHostAction: Felix's defaults unless the FelixConfiguration says", () => {
+    expect(resolvePolicy(snapshot({ heps: [] }), 'h1')).toMatchObject({ failsafe: FAILSAFE_DEFAULTS, endpointToHost: 'drop' });
+    const ir = resolvePolicy(snapshot({ heps: [], felix: { defaultEndpointToHostAction: 'Accept', failsafeInboundHostPorts: [{ protocol: 'UDP', port: 53, net: '10.0.0.0/8' }] } }), 'h1');
+    expect(ir).toMatchObject({ failsafe: { inbound: [{ protocol: 17, port: 53, net: '10.0.0.0/8' }], outbound: FAILSAFE_DEFAULTS.outbound }, endpointToHost: 'accept' });
+  });
+});
+
+describe('evaluate: traffic to and from the host', () => {
+  const tcp = (src: string, dst: string, dstPort: number, o: Partial<Packet> = {}): Packet => ({ family: 4, src, dst, protocol: 6, srcPort: 40000, dstPort, ...o });
+  const ir = resolvePolicy(snapshot({ heps: [H1_ETH0] }), 'h1');
+  const v = (p: Packet) => evaluate(ir, p);
+
+  it('policy allows, the rest is dropped at the end of the tier; failsafe ports pass first', () => {
+    expect(v(tcp('198.19.0.65', '198.18.0.11', 8080, { toHost: 'eth0' }))).toEqual({ verdict: 'allow', reason: 'ingress of HostEndpoint h1-eth0: allowed by GlobalNetworkPolicy k8s-node rule 1' });
+    expect(v(tcp('198.18.0.12', '198.18.0.11', 8080, { toHost: 'eth0' }))).toEqual({ verdict: 'deny', reason: 'ingress of HostEndpoint h1-eth0: denied: end of tier default, no policy allowed it' });
+    expect(v(tcp('198.18.0.12', '198.18.0.11', 179, { toHost: 'eth0' }))).toEqual({ verdict: 'allow', reason: 'ingress of HostEndpoint h1-eth0: failsafe port 179' });
+    // No policy for the host's egress, no profile: dropped, but for the failsafe ports.
+    expect(v(tcp('198.18.0.11', '198.18.0.12', 8080, { fromHost: 'eth0' })).verdict).toBe('deny');
+    expect(v(tcp('198.18.0.11', '198.18.0.1', 2379, { fromHost: 'eth0' })).verdict).toBe('allow');
+    // An interface no host endpoint covers is not policed.
+    expect(v(tcp('198.18.0.12', '198.18.0.11', 8080, { toHost: 'eth1' })).verdict).toBe('allow');
+  });
+
+  it('a workload and its own host: the workload egress, then DefaultEndpointToHostAction; host → workload always', () => {
+    const toHost = tcp('198.19.0.1', '198.18.0.11', 8080, { fromIface: 'cali00000000a01', toHost: 'cali00000000a01' });
+    expect(v(toHost)).toEqual({ verdict: 'deny', reason: 'egress of default/web: allowed by Profile kns.default rule 1; to its host: DefaultEndpointToHostAction drop' });
+    expect(evaluate({ ...ir, endpointToHost: 'accept' }, toHost).verdict).toBe('allow');
+    expect(v(tcp('198.18.0.11', '198.19.0.1', 80, { fromHost: 'cali00000000a01', toIface: 'cali00000000a01' })).verdict).toBe('allow');
+  });
+});
+
+describe('compilers: host endpoint chains (golden)', () => {
+  const ir = resolvePolicy(
+    snapshot({ heps: [H1_ETH0, hep('h1-all', { node: 'h1', interfaceName: '*' })], felix: { failsafeOutboundHostPorts: [{ protocol: 'TCP', port: 2379, net: '198.18.0.1/32' }] } }),
+    'h1',
+  );
+
+  it('iptables: dispatch by interface, the "*" endpoint last; conntrack, failsafe, policy, drop', () => {
+    const full = renderFull(compileIptables(ir));
+    expectGolden(join(GOLDEN, 'iptables-v4.txt'), full.v4);
+    expect(full.v4).toMatch(/-A cali-from-host-endpoint .* -i eth0 -g cali-fh-eth0\n-A cali-from-host-endpoint .* -g cali-fh-any-interface-at-all\n/);
+    expect(full.v4).toMatch(/-A cali-failsafe-out .* -p tcp -m tcp --dport 2379 -d 198\.18\.0\.1\/32 -j ACCEPT\n/);
+    // The IPv4-only failsafe rule has no IPv6 version.
+    expect(full.v6).not.toMatch(/-A cali-failsafe-out /);
+    expect(full.v4).toMatch(/-A cali-wl-to-host .*DefaultEndpointToHostAction DROP.* -j DROP/);
+  });
+
+  it('nftables: the same, with interface maps', () => {
+    const text = renderNft(compileNft(ir));
+    expectGolden(join(GOLDEN, 'table.nft'), text);
+    expect(text).toMatch(/map from-hep \{\n\t\ttype ifname : verdict\n\t\telements = \{ "eth0" : goto fh-eth0 \}/);
+    expect(text).toMatch(/chain from-host-endpoint \{\n\t\tiifname vmap @from-hep\n\t\tgoto fh-any-interface-at-all\n/);
+  });
+});
