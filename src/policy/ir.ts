@@ -59,7 +59,7 @@ export interface RuleIR {
 
 /**
  * An address set. `id` is a short token of [a-z0-9], at most 12 characters, unique per host;
- * compilers derive kernel names from it (`cali40s:<id>`, `cali60s:<id>`, nft `s4-<id>`).
+ * compilers derive kernel names from it (ipset `cali40s:<id>`, `cali60s:<id>`; nft `cali40s-<id>`, `cali60s-<id>`).
  */
 export interface SetIR {
   id: string;

@@ -1,12 +1,12 @@
 import { inNetns, processRunner, run, tryRun, type CommandRunner } from '../util/exec.js';
 import type { HostPolicyIR, PolicyDataplane } from './ir.js';
-import { NFT_FAMILY, NFT_TABLE, compileNft, deltaCounts, diffNft, fullCounts, renderDelta, renderFull, type NftDesired } from './nftables.js';
+import { NFT_FAMILIES, NFT_TABLE, compileNft, deltaCounts, fullCounts, renderDelta, renderFull, type NftDesired } from './nftables.js';
 
 /**
  * The nftables policy dataplane of one namespace (`netns` undefined: the one this process runs
  * in). Thin: compiles, then runs one `nft -f -` per apply (through `runner`: the real one unless
- * a test gives a fake). It keeps what it last applied: the first apply rebuilds the whole
- * table, later ones send only the delta.
+ * a test gives a fake). It keeps what it last applied: the first apply rebuilds both tables
+ * (`ip calico`, `ip6 calico`), later ones send only the delta.
  */
 export class NftPolicy implements PolicyDataplane {
   readonly kind = 'nftables' as const;
@@ -26,7 +26,7 @@ export class NftPolicy implements PolicyDataplane {
       try {
         await this.nft(script);
         this.applied = desired;
-        return deltaCounts(diffNft(prev, desired));
+        return deltaCounts(prev, desired);
       } catch {
         // The table is not what we believe (edited by hand, or a half-known state): one full
         // rebuild resyncs it, as Felix does after a failed delta.
@@ -40,11 +40,12 @@ export class NftPolicy implements PolicyDataplane {
 
   async remove(): Promise<void> {
     this.applied = undefined;
-    const [cmd, ...args] = inNetns(this.netns, ['nft', 'list', 'tables', NFT_FAMILY]);
+    const [cmd, ...args] = inNetns(this.netns, ['nft', 'list', 'tables']);
     const r = await tryRun(cmd!, args, {}, this.runner);
+    const have = new Set(r.stdout.split('\n').map((l) => l.trim()));
     // Never used nftables here and nothing of ours: stay away.
-    if (!r.stdout.split('\n').some((l) => l.trim() === `table ${NFT_FAMILY} ${NFT_TABLE}`)) return;
-    await this.nft(`delete table ${NFT_FAMILY} ${NFT_TABLE}\n`);
+    const ours = Object.values(NFT_FAMILIES).filter((f) => have.has(`table ${f} ${NFT_TABLE}`));
+    if (ours.length) await this.nft(ours.map((f) => `delete table ${f} ${NFT_TABLE}\n`).join(''));
   }
 
   private async nft(script: string): Promise<void> {

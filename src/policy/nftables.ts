@@ -1,25 +1,27 @@
 /**
- * The nftables compiler (Calico's nftables mode): HostPolicyIR → a desired model of one
- * `table inet calico` → `nft -f` scripts, either a full atomic rebuild or a minimal delta. Pure.
+ * The nftables compiler (Calico's nftables mode): HostPolicyIR → a desired model of Felix's two
+ * tables, `table ip calico` and `table ip6 calico` → `nft -f` scripts, either a full atomic
+ * rebuild or a minimal delta. Pure.
  *
- * Shape of the table (inet: one ruleset for IPv4 and IPv6):
- *  - base chains `forward`, `input` and `output`. Conntrack fast path first. `input`: traffic
- *    from workloads goes to `wl-to-host` (their egress policy, then DefaultEndpointToHostAction),
- *    the rest to `from-host-endpoint`; `output`: the host always reaches its workloads (as
- *    Calico allows kubelet probes), the rest goes to `to-host-endpoint`.
- *  - host endpoints (Felix's cali-fh-/cali-th- chains): `from-host-endpoint` / `to-host-endpoint`
- *    dispatch by the maps `from-hep` / `to-hep` to `fh-<iface>` / `th-<iface>` (conntrack,
- *    `failsafe-in` / `failsafe-out`, policies, profiles, drop); the `*` host endpoint's chains
- *    (`fh-any-interface-at-all`) take every interface not in the map.
- *  - dispatch chains `from-wl-dispatch` / `to-wl-dispatch`, entered by `jump`, holding a verdict
- *    map keyed by interface name whose elements `goto` the endpoint chain. An endpoint chain's
- *    `return` therefore returns to the base chain past the `jump` (so a same-host packet runs its
- *    source's egress AND its destination's ingress), while an interface missing from the map
- *    falls through to the dispatch chain's `drop` (unknown cali* interface).
- *  - endpoint chains `fw-<iface>` (egress of the workload) / `tw-<iface>` (ingress): mark based
- *    as Felix's iptables chains (accept bit 0x10000, pass bit 0x20000); each returns when
- *    accepted and drops otherwise.
- *  - policy/profile chains `pi-`/`po-`/`pri-`/`pro-<id>` and address sets `s4-`/`s6-<id>`.
+ * The shape is Felix's (felix/nftables/table.go, table_layer.go; felix/rules): in each table, the
+ * iptables tables are layers whose chains keep their iptables names under the layer's prefix —
+ *  - base chains `filter-INPUT`, `filter-FORWARD`, `filter-OUTPUT` and `raw-PREROUTING` jump to
+ *    `filter-cali-INPUT`, `filter-cali-FORWARD`, `filter-cali-OUTPUT`, `raw-cali-PREROUTING`;
+ *  - `filter-cali-FORWARD`: conntrack fast path, clear marks, workload dispatch both ways;
+ *    `filter-cali-INPUT`: from a workload → `filter-cali-wl-to-host` (its egress policy, then
+ *    DefaultEndpointToHostAction), else → `filter-cali-from-host-endpoint`; `filter-cali-OUTPUT`:
+ *    the host always reaches its workloads (as Calico allows kubelet probes), else →
+ *    `filter-cali-to-host-endpoint`;
+ *  - dispatch chains hold a verdict map keyed by interface name (Felix's nftables dispatch) whose
+ *    elements `goto` the endpoint chain: `filter-cali-fw-<iface>` / `filter-cali-tw-<iface>`
+ *    (workload egress / ingress), `filter-cali-fh-<iface>` / `filter-cali-th-<iface>` (host
+ *    endpoint: conntrack, `filter-cali-failsafe-in` / `-out`, policies, profiles, drop; the `*`
+ *    host endpoint's `…-any-interface-at-all` takes every interface not in the map). An endpoint
+ *    chain's `return` goes back past the dispatch `jump` (a same-host packet runs its source's
+ *    egress AND its destination's ingress); a workload interface missing from the map is dropped;
+ *  - policy/profile chains `filter-cali-pi-`/`po-`/`pri-`/`pro-<id>`, mark based as Felix's
+ *    (accept bit 0x10000, pass bit 0x20000); address sets `cali40s-<id>` / `cali60s-<id>` (the
+ *    ipset names, `:` being illegal in nft set names).
  * Names derive from stable IR ids, so a label change only changes set elements.
  */
 import { compareCidrs, parseCidr } from '../net/cidr.js';
@@ -42,9 +44,11 @@ import {
   type SetIR,
 } from './ir.js';
 
-export const NFT_FAMILY = 'inet';
 export const NFT_TABLE = 'calico';
-const T = `${NFT_FAMILY} ${NFT_TABLE}`;
+/** The nft family of each address family's table. */
+export const NFT_FAMILIES: Readonly<Record<Family, 'ip' | 'ip6'>> = { 4: 'ip', 6: 'ip6' };
+const FAMILIES: readonly Family[] = [4, 6];
+const tableOf = (f: Family) => `${NFT_FAMILIES[f]} ${NFT_TABLE}`;
 
 /** Felix's mark bits: a policy/profile chain sets ACCEPT or PASS and returns. */
 export const MARK_ACCEPT = 0x10000;
@@ -56,74 +60,70 @@ const IF_ACCEPTED = `meta mark & ${hex(MARK_ACCEPT)} == ${hex(MARK_ACCEPT)}`;
 const IF_NOT_PASSED = `meta mark & ${hex(MARK_PASS)} == 0`;
 export const LOG_PREFIX = 'calico-packet: ';
 
-export type DispatchMap = 'from-wl' | 'to-wl' | 'from-hep' | 'to-hep';
-const DISPATCH_MAPS: readonly DispatchMap[] = ['from-wl', 'to-wl', 'from-hep', 'to-hep'];
+/** A chain of the filter layer: its iptables name under Felix's `filter-` prefix. */
+const filter = (name: string) => `filter-${name}`;
+export const CHAINS = {
+  forward: filter('cali-FORWARD'),
+  input: filter('cali-INPUT'),
+  output: filter('cali-OUTPUT'),
+  wlToHost: filter('cali-wl-to-host'),
+  fromWl: filter('cali-from-wl-dispatch'),
+  toWl: filter('cali-to-wl-dispatch'),
+  fromHep: filter('cali-from-host-endpoint'),
+  toHep: filter('cali-to-host-endpoint'),
+  failsafeIn: filter('cali-failsafe-in'),
+  failsafeOut: filter('cali-failsafe-out'),
+  raw: 'raw-cali-PREROUTING',
+} as const;
+
+/** The dispatch verdict maps (interface → endpoint chain), as Felix names its dispatch. */
+export const DISPATCH_MAPS = {
+  'from-wl': filter('cali-fw-dispatch'),
+  'to-wl': filter('cali-tw-dispatch'),
+  'from-hep': filter('cali-fh-dispatch'),
+  'to-hep': filter('cali-th-dispatch'),
+} as const;
+export type DispatchMap = keyof typeof DISPATCH_MAPS;
+const MAP_KEYS = Object.keys(DISPATCH_MAPS) as DispatchMap[];
 
 export interface NftSet {
-  family: Family;
   /** The IR members with CIDRs inside another member dropped (an interval set refuses overlaps). */
   members: string[];
   /** The IR set's `source`; fixed when the set is created, so a change recreates the set. */
   comment: string;
 }
 
-/** The desired content of `table inet calico` beyond its fixed skeleton (base and dispatch chains). */
-export interface NftDesired {
+/** The desired content of one family's table beyond its base chains. */
+export interface NftTable {
   sets: Map<string, NftSet>;
   /** Dispatch verdict maps: interface → the endpoint chain it `goto`s. */
   maps: Record<DispatchMap, Map<string, string>>;
-  /** Endpoint, policy and profile chains, and the host's own (wl-to-host, host endpoint dispatch, failsafe): name → rule statements, in order. */
+  /** Every regular chain (Calico's, the endpoints', the policies'): name → rule statements, in order. */
   chains: Map<string, string[]>;
 }
 
-export const setName = (family: Family, id: string) => `s${family}-${id}`;
+/** Both tables: `ip calico` (4) and `ip6 calico` (6). */
+export type NftDesired = Record<Family, NftTable>;
+
+export const setName = (family: Family, id: string) => `cali${family}0s-${id}`;
 
 export function policyChainName(c: Pick<ChainIR, 'id' | 'kind' | 'direction'>): string {
-  return `${c.kind === 'profile' ? 'pr' : 'p'}${c.direction === 'ingress' ? 'i' : 'o'}-${c.id}`;
+  return filter(`cali-${c.kind === 'profile' ? 'pr' : 'p'}${c.direction === 'ingress' ? 'i' : 'o'}-${c.id}`);
 }
 
-/** `tw-` (to the workload: its ingress) or `fw-` (from it: its egress). */
-export const endpointChainName = (direction: 'ingress' | 'egress', iface: string) => `${direction === 'ingress' ? 'tw' : 'fw'}-${iface}`;
-/** `fh-` (from the interface to the host: a host endpoint's ingress) or `th-` (its egress). */
-export const hostEndpointChainName = (direction: 'ingress' | 'egress', iface: string) => `${direction === 'ingress' ? 'fh' : 'th'}-${iface}`;
+/** `filter-cali-tw-` (to the workload: its ingress) or `filter-cali-fw-` (from it: its egress). */
+export const endpointChainName = (direction: 'ingress' | 'egress', iface: string) => filter(`cali-${direction === 'ingress' ? 'tw' : 'fw'}-${iface}`);
+/** `filter-cali-fh-` (from the interface to the host: a host endpoint's ingress) or `filter-cali-th-` (its egress). */
+export const hostEndpointChainName = (direction: 'ingress' | 'egress', iface: string) => filter(`cali-${direction === 'ingress' ? 'fh' : 'th'}-${iface}`);
 
-/** The fixed skeleton: base chains (with their hook line) and dispatch chains. */
-const SKELETON: Array<{ name: string; hook?: string; rules: string[] }> = [
-  {
-    name: 'forward',
-    hook: 'type filter hook forward priority filter; policy accept;',
-    rules: [
-      'ct state established,related accept',
-      'ct state invalid drop',
-      CLEAR_MARKS,
-      'iifname "cali*" jump from-wl-dispatch',
-      'oifname "cali*" jump to-wl-dispatch',
-      'iifname "cali*" accept',
-      'oifname "cali*" accept',
-    ],
-  },
-  {
-    name: 'input',
-    hook: 'type filter hook input priority filter; policy accept;',
-    rules: ['iifname "cali*" goto wl-to-host', CLEAR_MARKS, 'jump from-host-endpoint', `${IF_ACCEPTED} accept comment "host endpoint policy accepted packet"`],
-  },
-  {
-    name: 'output',
-    hook: 'type filter hook output priority filter; policy accept;',
-    rules: ['oifname "cali*" return comment "host to workload: always allowed"', CLEAR_MARKS, 'jump to-host-endpoint', `${IF_ACCEPTED} accept comment "host endpoint policy accepted packet"`],
-  },
-  // Anti-spoofing (Felix's raw cali-PREROUTING, felix/rules/static.go): a workload's IPv6 packet
-  // whose source does not route back through the interface it came in on is dropped. IPv4 has the
-  // rp_filter sysctl on each workload interface (src/cni/sysctls.ts).
-  {
-    name: 'raw-prerouting',
-    hook: 'type filter hook prerouting priority raw; policy accept;',
-    rules: ['iifname "cali*" meta nfproto ipv6 fib saddr . iif oif 0 drop comment "workload IPv6 source does not route back to it: spoofed"'],
-  },
-  { name: 'from-wl-dispatch', rules: ['iifname vmap @from-wl', 'drop comment "unknown workload interface"'] },
-  { name: 'to-wl-dispatch', rules: ['oifname vmap @to-wl', 'drop comment "unknown workload interface"'] },
+/** The base chains: hooked, each only jumping to Calico's chain of the same name (Felix's layout). */
+const BASE: Array<{ name: string; hook: string; rules: string[] }> = [
+  { name: 'filter-INPUT', hook: 'type filter hook input priority filter; policy accept;', rules: [`jump ${CHAINS.input}`] },
+  { name: 'filter-FORWARD', hook: 'type filter hook forward priority filter; policy accept;', rules: [`jump ${CHAINS.forward}`] },
+  { name: 'filter-OUTPUT', hook: 'type filter hook output priority filter; policy accept;', rules: [`jump ${CHAINS.output}`] },
+  { name: 'raw-PREROUTING', hook: 'type filter hook prerouting priority raw; policy accept;', rules: [`jump ${CHAINS.raw}`] },
 ];
-export const SKELETON_CHAINS = SKELETON.map((c) => c.name);
+export const BASE_CHAINS = BASE.map((c) => c.name);
 
 const ID_RE = /^[a-z0-9]{1,12}$/;
 const IFACE_RE = /^cali[A-Za-z0-9_.-]{1,11}$/;
@@ -169,7 +169,7 @@ const byte = (n: number | undefined, what: string, where: string): number => {
 /** The statements of one IR rule, without `add rule …`. */
 function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, SetIR>): string {
   const where = `${chain.name} (${chain.direction}) rule ${index}`;
-  const out = [`meta nfproto ipv${r.family}`];
+  const out: string[] = [];
   if (r.protocol !== undefined) out.push(`meta l4proto ${byte(r.protocol, 'protocol', where)}`);
   if (r.notProtocol !== undefined) out.push(`meta l4proto != ${byte(r.notProtocol, 'protocol', where)}`);
   const ip = r.family === 4 ? 'ip' : 'ip6';
@@ -227,7 +227,7 @@ function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egre
     return name;
   };
   const out = host
-    ? ['ct state established,related accept', 'ct state invalid drop', `jump ${direction === 'ingress' ? 'failsafe-in' : 'failsafe-out'}`, CLEAR_MARKS]
+    ? ['ct state established,related accept', 'ct state invalid drop', `jump ${direction === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`, CLEAR_MARKS]
     : [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])];
   for (const tier of d.tiers) {
     out.push(`${CLEAR_PASS} ${comment(`Start of tier ${tier.name}`)}`);
@@ -239,108 +239,150 @@ function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egre
   return out;
 }
 
-/** HostPolicyIR → the desired table. Throws InputError on ids, references or matches nft cannot take. */
+/** Calico's own chains of one family's table (felix/rules/static.go), before any endpoint's. */
+function staticChains(family: Family, ir: HostPolicyIR, allInterfaces: boolean): Array<[string, string[]]> {
+  const toHost = { accept: 'accept', drop: 'drop', return: 'return' }[ir.endpointToHost ?? 'accept'];
+  const failsafe = ir.failsafe ?? FAILSAFE_DEFAULTS;
+  const all = (direction: 'ingress' | 'egress') => (allInterfaces ? [`goto ${hostEndpointChainName(direction, ALL_INTERFACES)}`] : []);
+  return [
+    [
+      CHAINS.forward,
+      [
+        'ct state established,related accept',
+        'ct state invalid drop',
+        CLEAR_MARKS,
+        `iifname "cali*" jump ${CHAINS.fromWl}`,
+        `oifname "cali*" jump ${CHAINS.toWl}`,
+        'iifname "cali*" accept',
+        'oifname "cali*" accept',
+      ],
+    ],
+    [CHAINS.input, [`iifname "cali*" goto ${CHAINS.wlToHost}`, CLEAR_MARKS, `jump ${CHAINS.fromHep}`, `${IF_ACCEPTED} accept ${comment('host endpoint policy accepted packet')}`]],
+    [
+      CHAINS.output,
+      [`oifname "cali*" return ${comment('host to workload: always allowed')}`, CLEAR_MARKS, `jump ${CHAINS.toHep}`, `${IF_ACCEPTED} accept ${comment('host endpoint policy accepted packet')}`],
+    ],
+    [
+      CHAINS.wlToHost,
+      [
+        'ct state established,related accept',
+        // MLD and neighbour discovery to the host-side veth (the workload's IPv6 gateway), before
+        // the invalid check and the policy, as Felix does.
+        ...(family === 6 ? ['icmpv6 type { 130, 131, 132, 133, 135, 136 } accept'] : []),
+        'ct state invalid drop',
+        CLEAR_MARKS,
+        `jump ${CHAINS.fromWl}`,
+        `${toHost} ${comment(`egress policy accepted packet to host: DefaultEndpointToHostAction ${toHost}`)}`,
+      ],
+    ],
+    [CHAINS.fromWl, [`iifname vmap @${DISPATCH_MAPS['from-wl']}`, `drop ${comment('unknown workload interface')}`]],
+    [CHAINS.toWl, [`oifname vmap @${DISPATCH_MAPS['to-wl']}`, `drop ${comment('unknown workload interface')}`]],
+    [CHAINS.fromHep, [`iifname vmap @${DISPATCH_MAPS['from-hep']}`, ...all('ingress')]],
+    [CHAINS.toHep, [`oifname vmap @${DISPATCH_MAPS['to-hep']}`, ...all('egress')]],
+    [CHAINS.failsafeIn, failsafeRules(failsafe.inbound, family, 'saddr')],
+    [CHAINS.failsafeOut, failsafeRules(failsafe.outbound, family, 'daddr')],
+    // Anti-spoofing (Felix's raw cali-PREROUTING): a workload's IPv6 packet whose source does not
+    // route back through the interface it came in on is dropped. IPv4 has the rp_filter sysctl on
+    // each workload interface (src/cni/sysctls.ts).
+    [CHAINS.raw, family === 6 ? [`iifname "cali*" fib saddr . iif oif 0 drop ${comment('workload IPv6 source does not route back to it: spoofed')}`] : []],
+  ];
+}
+
+/** HostPolicyIR → the desired tables. Throws InputError on ids, references or matches nft cannot take. */
 export function compileNft(ir: HostPolicyIR): NftDesired {
-  const sets = new Map<string, NftSet>();
   const setIrs = new Map<string, SetIR>();
   for (const s of ir.sets) {
     if (!ID_RE.test(s.id)) throw new InputError(`bad set id ${JSON.stringify(s.id)}`);
     if (setIrs.has(s.id)) throw new InputError(`duplicate set id ${s.id}`);
-    const members = mergeCidrs(s.members);
-    for (const m of members) if ((m.includes(':') ? 6 : 4) !== s.family) throw new InputError(`set ${s.id} (IPv${s.family}) has member ${m}`);
+    for (const m of s.members) if ((m.includes(':') ? 6 : 4) !== s.family) throw new InputError(`set ${s.id} (IPv${s.family}) has member ${m}`);
     setIrs.set(s.id, s);
-    sets.set(setName(s.family, s.id), { family: s.family, members, comment: s.source });
   }
-  const chains = new Map<string, string[]>();
-  const policyChains = new Map<string, string[]>();
-  for (const c of ir.chains) {
-    if (!ID_RE.test(c.id)) throw new InputError(`bad chain id ${JSON.stringify(c.id)}`);
-    const name = policyChainName(c);
-    if (policyChains.has(name)) throw new InputError(`duplicate ${c.kind} ${c.direction} chain id ${c.id}`);
-    policyChains.set(
-      name,
-      c.rules.map((r, i) => ruleText(r, i, c, setIrs)),
-    );
-  }
-  const maps: NftDesired['maps'] = { 'from-wl': new Map(), 'to-wl': new Map(), 'from-hep': new Map(), 'to-hep': new Map() };
+  for (const c of ir.chains) if (!ID_RE.test(c.id)) throw new InputError(`bad chain id ${JSON.stringify(c.id)}`);
+  if (new Set(ir.chains.map((c) => policyChainName(c))).size !== ir.chains.length) throw new InputError('duplicate policy or profile chain id');
   for (const ep of ir.endpoints) {
     if (!IFACE_RE.test(ep.iface)) throw new InputError(`endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not a cali* name of at most 15 characters`);
-    if (maps['to-wl'].has(ep.iface)) throw new InputError(`duplicate endpoint interface ${ep.iface}`);
-    for (const [direction, map] of [
-      ['ingress', 'to-wl'],
-      ['egress', 'from-wl'],
-    ] as const) {
-      const name = endpointChainName(direction, ep.iface);
-      chains.set(name, endpointRules(ep.name, ep[direction], direction, policyChains));
-      maps[map].set(ep.iface, name);
-    }
   }
+  if (new Set(ir.endpoints.map((e) => e.iface)).size !== ir.endpoints.length) throw new InputError('duplicate endpoint interface');
   const heps = ir.hostEndpoints ?? [];
   if (new Set(heps.map((h) => h.iface)).size !== heps.length) throw new InputError('two host endpoints share an interface');
-  for (const h of heps) {
-    if (!isHostIface(h.iface)) throw new InputError(`host endpoint ${h.name}: interface ${JSON.stringify(h.iface)} is not a host interface name`);
-    for (const [direction, map] of [
-      ['ingress', 'from-hep'],
-      ['egress', 'to-hep'],
-    ] as const) {
-      const name = hostEndpointChainName(direction, h.iface);
-      chains.set(name, endpointRules(`HostEndpoint ${h.name}`, h[direction], direction, policyChains, true));
-      if (h.iface !== ALL_INTERFACES) maps[map].set(h.iface, name);
+  for (const h of heps) if (!isHostIface(h.iface)) throw new InputError(`host endpoint ${h.name}: interface ${JSON.stringify(h.iface)} is not a host interface name`);
+  const allInterfaces = heps.some((h) => h.iface === ALL_INTERFACES);
+
+  const table = (family: Family): NftTable => {
+    const sets = new Map<string, NftSet>();
+    for (const s of ir.sets) if (s.family === family) sets.set(setName(family, s.id), { members: mergeCidrs(s.members), comment: s.source });
+    const policyChains = new Map<string, string[]>();
+    for (const c of ir.chains) {
+      // Each rule keeps its index in the policy (both families), for the comments.
+      policyChains.set(
+        policyChainName(c),
+        c.rules.flatMap((r, i) => (r.family === family ? [ruleText(r, i, c, setIrs)] : [])),
+      );
     }
-  }
-  const all = heps.some((h) => h.iface === ALL_INTERFACES);
-  const toHost = { accept: 'accept', drop: 'drop', return: 'return' }[ir.endpointToHost ?? 'accept'];
-  chains.set('wl-to-host', [
-    'ct state established,related accept',
-    // MLD and neighbour discovery to the host-side veth (the workload's IPv6 gateway), before
-    // the invalid check and the policy, as Felix does.
-    'icmpv6 type { 130, 131, 132, 133, 135, 136 } accept',
-    'ct state invalid drop',
-    CLEAR_MARKS,
-    'jump from-wl-dispatch',
-    `${toHost} ${comment(`egress policy accepted packet to host: DefaultEndpointToHostAction ${toHost}`)}`,
-  ]);
-  chains.set('from-host-endpoint', ['iifname vmap @from-hep', ...(all ? [`goto ${hostEndpointChainName('ingress', ALL_INTERFACES)}`] : [])]);
-  chains.set('to-host-endpoint', ['oifname vmap @to-hep', ...(all ? [`goto ${hostEndpointChainName('egress', ALL_INTERFACES)}`] : [])]);
-  const failsafe = ir.failsafe ?? FAILSAFE_DEFAULTS;
-  chains.set('failsafe-in', failsafeRules(failsafe.inbound, 'saddr'));
-  chains.set('failsafe-out', failsafeRules(failsafe.outbound, 'daddr'));
-  for (const [name, rules] of policyChains) chains.set(name, rules);
-  return { sets, maps, chains };
+    const chains = new Map<string, string[]>(staticChains(family, ir, allInterfaces));
+    const maps: NftTable['maps'] = { 'from-wl': new Map(), 'to-wl': new Map(), 'from-hep': new Map(), 'to-hep': new Map() };
+    for (const ep of ir.endpoints) {
+      for (const [direction, map] of [
+        ['ingress', 'to-wl'],
+        ['egress', 'from-wl'],
+      ] as const) {
+        const name = endpointChainName(direction, ep.iface);
+        chains.set(name, endpointRules(ep.name, ep[direction], direction, policyChains));
+        maps[map].set(ep.iface, name);
+      }
+    }
+    for (const h of heps) {
+      for (const [direction, map] of [
+        ['ingress', 'from-hep'],
+        ['egress', 'to-hep'],
+      ] as const) {
+        const name = hostEndpointChainName(direction, h.iface);
+        chains.set(name, endpointRules(`HostEndpoint ${h.name}`, h[direction], direction, policyChains, true));
+        if (h.iface !== ALL_INTERFACES) maps[map].set(h.iface, name);
+      }
+    }
+    for (const [name, rules] of policyChains) chains.set(name, rules);
+    return { sets, maps, chains };
+  };
+  return { 4: table(4), 6: table(6) };
 }
 
-/** Failsafe rules: protocol and destination port, and the peer net if given (felix/rules/static.go). */
-function failsafeRules(rules: FailsafeIR[], peer: 'saddr' | 'daddr'): string[] {
-  return rules.map((r) => {
-    const l4 = L4_NAMES[r.protocol];
-    if (!l4) throw new InputError(`failsafe protocol ${r.protocol} is not TCP, UDP or SCTP`);
-    const net = r.net ? `${r.net.includes(':') ? 'ip6' : 'ip'} ${peer} ${r.net} ` : '';
-    return `${net}${l4} dport ${r.port} accept ${comment(`failsafe ${l4}:${r.port}`)}`;
-  });
+/** Failsafe rules of one family: protocol and destination port, and the peer net if given (felix/rules/static.go). */
+function failsafeRules(rules: FailsafeIR[], family: Family, peer: 'saddr' | 'daddr'): string[] {
+  return rules
+    .filter((r) => !r.net || r.net.includes(':') === (family === 6))
+    .map((r) => {
+      const l4 = L4_NAMES[r.protocol];
+      if (!l4) throw new InputError(`failsafe protocol ${r.protocol} is not TCP, UDP or SCTP`);
+      const net = r.net ? `${NFT_FAMILIES[family]} ${peer} ${r.net} ` : '';
+      return `${net}${l4} dport ${r.port} accept ${comment(`failsafe ${l4}:${r.port}`)}`;
+    });
 }
 
-const setSpec = (s: NftSet) => [`type ipv${s.family}_addr`, 'flags interval', comment(s.comment)];
+const setSpec = (family: Family, s: NftSet) => [`type ipv${family}_addr`, 'flags interval', comment(s.comment)];
 const mapElements = (m: Map<string, string>) => [...m].map(([iface, chain]) => `"${iface}" : goto ${chain}`).join(', ');
 
 /**
- * One `nft -f` script that (re)creates the whole table in one transaction: the no-op `table`
- * makes the `delete` valid on a first run; a restarted agent thus rebuilds exactly the same table.
+ * One `nft -f` script that (re)creates both tables in one transaction: the no-op `table` makes
+ * the `delete` valid on a first run; a restarted agent thus rebuilds exactly the same tables.
  */
 export function renderFull(d: NftDesired): string {
-  const out = ['# calico-sim policy dataplane (nftables): generated, do not edit', `table ${T} {}`, `delete table ${T}`, `table ${T} {`];
-  const block = (head: string, lines: string[]) => out.push(`\t${head} {`, ...lines.map((l) => `\t\t${l}`), '\t}');
-  for (const [name, s] of d.sets) block(`set ${name}`, [...setSpec(s), ...(s.members.length ? [`elements = { ${s.members.join(', ')} }`] : [])]);
-  for (const map of DISPATCH_MAPS) {
-    block(`map ${map}`, ['type ifname : verdict', ...(d.maps[map].size ? [`elements = { ${mapElements(d.maps[map])} }`] : [])]);
+  const out = ['# calico-sim policy dataplane (nftables): generated, do not edit'];
+  for (const family of FAMILIES) {
+    const t = d[family];
+    out.push(`table ${tableOf(family)} {}`, `delete table ${tableOf(family)}`, `table ${tableOf(family)} {`);
+    const block = (head: string, lines: string[]) => out.push(`\t${head} {`, ...lines.map((l) => `\t\t${l}`), '\t}');
+    for (const [name, s] of t.sets) block(`set ${name}`, [...setSpec(family, s), ...(s.members.length ? [`elements = { ${s.members.join(', ')} }`] : [])]);
+    for (const map of MAP_KEYS) block(`map ${DISPATCH_MAPS[map]}`, ['type ifname : verdict', ...(t.maps[map].size ? [`elements = { ${mapElements(t.maps[map])} }`] : [])]);
+    for (const c of BASE) block(`chain ${c.name}`, [c.hook, ...c.rules]);
+    for (const [name, rules] of t.chains) block(`chain ${name}`, rules);
+    out.push('}');
   }
-  for (const c of SKELETON) block(`chain ${c.name}`, [...(c.hook ? [c.hook] : []), ...c.rules]);
-  for (const [name, rules] of d.chains) block(`chain ${name}`, rules);
-  out.push('}');
   return `${out.join('\n')}\n`;
 }
 
 export interface NftDelta {
-  /** Sets created, with all members (new, or recreated because their type or comment changed). */
+  /** Sets created, with all members (new, or recreated because their comment changed). */
   addSets: string[];
   /** Sets deleted (gone, or recreated). */
   delSets: string[];
@@ -356,15 +398,15 @@ export interface NftDelta {
 
 const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** What changes from `prev` to `next`, structurally. */
-export function diffNft(prev: NftDesired, next: NftDesired): NftDelta {
+/** What changes from `prev` to `next` in one table, structurally. */
+export function diffNft(prev: NftTable, next: NftTable): NftDelta {
   const delta: NftDelta = { addSets: [], delSets: [], elements: [], addChains: [], changedChains: [], delChains: [], mapAdd: [], mapDel: [] };
   const recreated = new Set<string>();
   for (const [name, s] of next.sets) {
     const p = prev.sets.get(name);
     if (!p) {
       delta.addSets.push(name);
-    } else if (p.family !== s.family || p.comment !== s.comment) {
+    } else if (p.comment !== s.comment) {
       recreated.add(name);
       delta.delSets.push(name);
       delta.addSets.push(name);
@@ -384,7 +426,7 @@ export function diffNft(prev: NftDesired, next: NftDesired): NftDelta {
     else if (!sameList(p, rules) || usesRecreated(rules)) delta.changedChains.push(name);
   }
   for (const name of prev.chains.keys()) if (!next.chains.has(name)) delta.delChains.push(name);
-  for (const map of DISPATCH_MAPS) {
+  for (const map of MAP_KEYS) {
     for (const [iface, chain] of next.maps[map]) {
       const p = prev.maps[map].get(iface);
       if (p === chain) continue;
@@ -396,40 +438,50 @@ export function diffNft(prev: NftDesired, next: NftDesired): NftDelta {
   return delta;
 }
 
-/** How many chains and sets a delta rewrites, adds or removes (the PolicyDataplane contract's count). */
-export function deltaCounts(d: NftDelta): { chains: number; sets: number } {
-  const sets = new Set([...d.addSets, ...d.delSets, ...d.elements.map((e) => e.set)]);
-  return { chains: d.addChains.length + d.changedChains.length + d.delChains.length, sets: sets.size };
+/** How many chains and sets a change rewrites, adds or removes, over both tables (the PolicyDataplane contract's count). */
+export function deltaCounts(prev: NftDesired, next: NftDesired): { chains: number; sets: number } {
+  let chains = 0;
+  let sets = 0;
+  for (const family of FAMILIES) {
+    const d = diffNft(prev[family], next[family]);
+    chains += d.addChains.length + d.changedChains.length + d.delChains.length;
+    sets += new Set([...d.addSets, ...d.delSets, ...d.elements.map((e) => e.set)]).size;
+  }
+  return { chains, sets };
 }
 
-/** The counts of a full rebuild: every chain (skeleton included) and every set. */
+/** The counts of a full rebuild: every chain (base chains included) and every set, of both tables. */
 export function fullCounts(d: NftDesired): { chains: number; sets: number } {
-  return { chains: SKELETON.length + d.chains.size, sets: d.sets.size };
+  return { chains: FAMILIES.reduce((n, f) => n + BASE.length + d[f].chains.size, 0), sets: d[4].sets.size + d[6].sets.size };
 }
 
 /**
- * One `nft -f` script (one transaction) taking the table from `prev` to `next`; '' when equal.
- * Order: references go before what they point to is deleted (flush chains, delete map
- * elements, then delete chains and sets), and things exist before anything points to them
- * (sets and chains created before the rules and map elements that use them).
+ * One `nft -f` script (one transaction) taking both tables from `prev` to `next`; '' when equal.
+ * Order, per table: references go before what they point to is deleted (flush chains, delete map
+ * elements, then delete chains and sets), and things exist before anything points to them (sets
+ * and chains created before the rules and map elements that use them).
  */
 export function renderDelta(prev: NftDesired, next: NftDesired): string {
-  const d = diffNft(prev, next);
   const out: string[] = [];
-  for (const c of [...d.changedChains, ...d.delChains]) out.push(`flush chain ${T} ${c}`);
-  for (const m of d.mapDel) out.push(`delete element ${T} ${m.map} { "${m.iface}" }`);
-  for (const c of d.delChains) out.push(`delete chain ${T} ${c}`);
-  for (const s of d.delSets) out.push(`delete set ${T} ${s}`);
-  for (const name of d.addSets) {
-    const s = next.sets.get(name)!;
-    out.push(`add set ${T} ${name} { ${setSpec(s).join('; ')}; }`);
-    if (s.members.length) out.push(`add element ${T} ${name} { ${s.members.join(', ')} }`);
+  for (const family of FAMILIES) {
+    const T = tableOf(family);
+    const d = diffNft(prev[family], next[family]);
+    const after = next[family];
+    for (const c of [...d.changedChains, ...d.delChains]) out.push(`flush chain ${T} ${c}`);
+    for (const m of d.mapDel) out.push(`delete element ${T} ${DISPATCH_MAPS[m.map]} { "${m.iface}" }`);
+    for (const c of d.delChains) out.push(`delete chain ${T} ${c}`);
+    for (const s of d.delSets) out.push(`delete set ${T} ${s}`);
+    for (const name of d.addSets) {
+      const s = after.sets.get(name)!;
+      out.push(`add set ${T} ${name} { ${setSpec(family, s).join('; ')}; }`);
+      if (s.members.length) out.push(`add element ${T} ${name} { ${s.members.join(', ')} }`);
+    }
+    // Deletions first: a member can be replaced by a CIDR that covers or splits it.
+    for (const e of d.elements) if (e.del.length) out.push(`delete element ${T} ${e.set} { ${e.del.join(', ')} }`);
+    for (const e of d.elements) if (e.add.length) out.push(`add element ${T} ${e.set} { ${e.add.join(', ')} }`);
+    for (const c of d.addChains) out.push(`add chain ${T} ${c}`);
+    for (const c of [...d.addChains, ...d.changedChains]) for (const r of after.chains.get(c)!) out.push(`add rule ${T} ${c} ${r}`);
+    for (const m of d.mapAdd) out.push(`add element ${T} ${DISPATCH_MAPS[m.map]} { "${m.iface}" : goto ${m.chain} }`);
   }
-  // Deletions first: a member can be replaced by a CIDR that covers or splits it.
-  for (const e of d.elements) if (e.del.length) out.push(`delete element ${T} ${e.set} { ${e.del.join(', ')} }`);
-  for (const e of d.elements) if (e.add.length) out.push(`add element ${T} ${e.set} { ${e.add.join(', ')} }`);
-  for (const c of d.addChains) out.push(`add chain ${T} ${c}`);
-  for (const c of [...d.addChains, ...d.changedChains]) for (const r of next.chains.get(c)!) out.push(`add rule ${T} ${c} ${r}`);
-  for (const m of d.mapAdd) out.push(`add element ${T} ${m.map} { "${m.iface}" : goto ${m.chain} }`);
   return out.length ? `${out.join('\n')}\n` : '';
 }

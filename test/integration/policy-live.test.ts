@@ -30,11 +30,13 @@ async function ruleset(netns: string, dataplane: 'iptables' | 'nftables'): Promi
     return [...rules, ...sets].join('\n');
   }
   // nft lists sets and chains in creation order; a delta appends what it adds. Compare content:
-  // the table's top-level blocks (sets, maps, chains), each in order inside, sorted by name.
+  // the tables' top-level blocks (sets, maps, chains), each in order inside, sorted by table and name.
   const text = await sh(netns, 'nft list ruleset');
   const blocks: string[] = [];
+  let table = '';
   for (const line of text.split('\n')) {
-    if (/^\t(set|map|chain) /.test(line)) blocks.push(line);
+    if (line.startsWith('table ')) table = line;
+    else if (/^\t(set|map|chain) /.test(line)) blocks.push(`${table}${line}`);
     else if (blocks.length && line.startsWith('\t\t')) blocks[blocks.length - 1] += `\n${line}`;
   }
   return blocks.sort().join('\n');
@@ -91,7 +93,7 @@ for (const dataplane of ['iptables', 'nftables'] as const) {
     it('a restarted agent rebuilds exactly the same ruleset', async () => {
       const hosts = lab.state.hosts;
       const before = await Promise.all(hosts.map((h) => ruleset(h.netns, dataplane)));
-      expect(before.every((b) => b.includes(dataplane === 'iptables' ? 'cali-FORWARD' : 'chain forward'))).toBe(true);
+      expect(before.every((b) => b.includes(dataplane === 'iptables' ? 'cali-FORWARD' : 'chain filter-cali-FORWARD'))).toBe(true);
       for (const h of hosts) signalDaemon(lab.state, { node: h.name, daemon: 'agent' });
       await waitFor('agents reported dead', async () => (await status(lab.state)).hosts.every((h) => !h.agent.alive), 5_000);
       expect((await heal(lab.state)).sort()).toEqual(hosts.map((h) => `agent@${h.name}`).sort());
@@ -113,7 +115,8 @@ for (const dataplane of ['iptables', 'nftables'] as const) {
       it('switching the lab to nftables (FelixConfiguration) moves the rules, and policy still holds', async () => {
         await applyAndWait(lab.state, [{ apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { nftablesMode: 'Enabled' } }]);
         for (const h of lab.state.hosts) {
-          expect(await sh(h.netns, 'nft list table inet calico | head -1')).toContain('table inet calico');
+          // Felix's tables: one per family.
+          expect(await sh(h.netns, 'nft list tables')).toMatch(/^table ip calico\ntable ip6 calico$/m);
           expect(await sh(h.netns, 'iptables-save -t filter; ip6tables-save -t filter; ipset list -n')).not.toMatch(/cali/);
         }
         const [client, web1, db1] = [await ns('client'), await ns('web1'), await ns('db1')];

@@ -66,7 +66,7 @@ class FakeKernel implements CommandRunner {
           .join('\n'),
       );
     if (ip.join(' ') === 'ip -force -batch -') return this.batch(input);
-    if (cmd === 'ipset list -n' || cmd === 'nft list tables inet') return ok();
+    if (cmd === 'ipset list -n' || cmd === 'nft list tables') return ok();
     if (['ipset restore -exist', 'iptables-restore -w', 'ip6tables-restore -w', 'iptables-restore -w --noflush', 'ip6tables-restore -w --noflush'].includes(cmd)) return ok();
     if (argv[0] === 'sysctl') return ok();
     return { stdout: '', stderr: `fake kernel: unexpected command: ${cmd}`, exitCode: 127 };
@@ -135,7 +135,7 @@ class FakeProcSys implements ProcSys {
 }
 
 /** Commands that only read the kernel. */
-const isRead = (c: Call) => (c.argv[0] === 'ip' && c.argv.includes('-j')) || c.argv.join(' ') === 'ipset list -n' || c.argv.join(' ') === 'nft list tables inet';
+const isRead = (c: Call) => (c.argv[0] === 'ip' && c.argv.includes('-j')) || c.argv.join(' ') === 'ipset list -n' || c.argv.join(' ') === 'nft list tables';
 const isBatch = (c: Call) => c.argv.includes('ip') && c.argv.includes('-batch') && c.argv.includes('-force');
 
 const P = AGENT_ROUTE_PROTO;
@@ -364,7 +364,7 @@ describe('Dataplane.apply against a fake kernel', () => {
       'nsenter --net=/run/netns/csim-t-h1 -- ipset list -n',
       'nsenter --net=/run/netns/csim-t-h1 -- iptables-restore -w',
       'nsenter --net=/run/netns/csim-t-h1 -- ip6tables-restore -w',
-      'nsenter --net=/run/netns/csim-t-h1 -- nft list tables inet',
+      'nsenter --net=/run/netns/csim-t-h1 -- nft list tables',
       'nsenter --net=/run/netns/csim-t-h1 -- ip -j -batch -',
       'nsenter --net=/run/netns/csim-t-h1 -- ip -force -batch -',
       `nsenter --net=/run/netns/csim-t-h1 -- sysctl -q -w ${sysctls.join(' ')}`,

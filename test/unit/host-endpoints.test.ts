@@ -235,7 +235,7 @@ describe('compilers: host endpoint chains (golden)', () => {
   it('nftables: the same, with interface maps', () => {
     const text = renderNft(compileNft(ir));
     expectGolden(join(GOLDEN, 'table.nft'), text);
-    expect(text).toMatch(/map from-hep \{\n\t\ttype ifname : verdict\n\t\telements = \{ "eth0" : goto fh-eth0 \}/);
-    expect(text).toMatch(/chain from-host-endpoint \{\n\t\tiifname vmap @from-hep\n\t\tgoto fh-any-interface-at-all\n/);
+    expect(text).toMatch(/map filter-cali-fh-dispatch \{\n\t\ttype ifname : verdict\n\t\telements = \{ "eth0" : goto filter-cali-fh-eth0 \}/);
+    expect(text).toMatch(/chain filter-cali-from-host-endpoint \{\n\t\tiifname vmap @filter-cali-fh-dispatch\n\t\tgoto filter-cali-fh-any-interface-at-all\n/);
   });
 });

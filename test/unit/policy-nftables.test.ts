@@ -138,7 +138,10 @@ describe('compileNft + renderFull: golden scripts', () => {
   it('a host with no endpoint still gets the skeleton (base and dispatch chains, empty maps)', () => {
     const text = renderFull(compileNft(EMPTY_POLICY));
     golden('empty.nft', text);
-    expect(text).toContain('chain forward {');
+    // Felix's shape: a table per family, the iptables chains under the layer's prefix.
+    expect(text).toContain('table ip calico {');
+    expect(text).toContain('table ip6 calico {');
+    expect(text).toContain('chain filter-FORWARD {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tjump filter-cali-FORWARD\n');
     expect(text).not.toContain('elements');
   });
 
@@ -149,51 +152,51 @@ describe('compileNft + renderFull: golden scripts', () => {
   });
 
   it('endpoint chains: policies (skipped once passed), drop if none allowed, then profiles, then drop', () => {
-    const d = compileNft(base);
-    expect(d.chains.get(`tw-${WEB}`)).toEqual([
+    const d = compileNft(base)[4];
+    expect(d.chains.get(`filter-cali-tw-${WEB}`)).toEqual([
       'meta mark set meta mark & 0xfffcffff',
       'meta mark set meta mark & 0xfffdffff comment "Start of tier default"',
-      'meta mark & 0x20000 == 0 jump pi-web1',
+      'meta mark & 0x20000 == 0 jump filter-cali-pi-web1',
       'meta mark & 0x10000 == 0x10000 return',
-      'meta mark & 0x20000 == 0 jump pi-gdeny',
+      'meta mark & 0x20000 == 0 jump filter-cali-pi-gdeny',
       'meta mark & 0x10000 == 0x10000 return',
       'meta mark & 0x20000 == 0 drop comment "default/web ingress: end of tier default, no policy passed"',
-      'jump pri-knsdefault',
+      'jump filter-cali-pri-knsdefault',
       'meta mark & 0x10000 == 0x10000 return',
       'drop comment "default/web ingress: no profile allowed"',
     ]);
     // Egress first drops the tunnel packets a workload sends (felix/rules/endpoints.go).
-    expect(d.chains.get(`fw-${DB}`)).toEqual([
+    expect(d.chains.get(`filter-cali-fw-${DB}`)).toEqual([
       'meta mark set meta mark & 0xfffcffff',
       'udp dport 4789 drop comment "default/db: VXLAN encapped packets originating in workloads"',
       'meta l4proto 4 drop comment "default/db: IPinIP encapped packets originating in workloads"',
-      'jump pro-knsdefault',
+      'jump filter-cali-pro-knsdefault',
       'meta mark & 0x10000 == 0x10000 return',
       'drop comment "default/db egress: no profile allowed"',
     ]);
     expect([...d.maps['from-wl']]).toEqual([
-      [DB, `fw-${DB}`],
-      [WEB, `fw-${WEB}`],
+      [DB, `filter-cali-fw-${DB}`],
+      [WEB, `filter-cali-fw-${WEB}`],
     ]);
     expect([...d.maps['to-wl']]).toEqual([
-      [DB, `tw-${DB}`],
-      [WEB, `tw-${WEB}`],
+      [DB, `filter-cali-tw-${DB}`],
+      [WEB, `filter-cali-tw-${WEB}`],
     ]);
   });
 
   it('rule statements: matches, merged port ranges, actions, and a comment naming policy and rule', () => {
-    const pi = compileNft(base).chains.get('pi-web1')!;
-    expect(pi[0]).toBe('meta nfproto ipv4 meta l4proto 6 ip saddr @s4-fe4 th dport { 80, 8000-8090 } meta mark set meta mark | 0x10000 return comment "NetworkPolicy default/web rule 0"');
-    expect(pi[2]).toBe(
-      'meta nfproto ipv4 meta l4proto 1 ip saddr @s4-n10 ip saddr != @s4-n101 icmp type 8 icmp code 0 meta mark set meta mark | 0x10000 return comment "NetworkPolicy default/web rule 2"',
-    );
-    expect(pi[3]).toContain('ip6 saddr @s6-net6 icmpv6 type 128 meta mark');
-    expect(pi[4]).toBe('meta nfproto ipv4 meta l4proto 17 th dport != { 53 } log prefix "calico-packet: " comment "NetworkPolicy default/web rule 4"');
-    expect(pi[5]).toMatch(/ip saddr @s4-mon4 meta mark set meta mark \| 0x20000 return/);
-    const deny = compileNft(base).chains.get('pi-gdeny')!;
+    // Each family's rules in its own table; the comment keeps the rule's index in the policy.
+    const d = compileNft(base);
+    const pi = d[4].chains.get('filter-cali-pi-web1')!;
+    expect(pi[0]).toBe('meta l4proto 6 ip saddr @cali40s-fe4 th dport { 80, 8000-8090 } meta mark set meta mark | 0x10000 return comment "NetworkPolicy default/web rule 0"');
+    expect(pi[1]).toBe('meta l4proto 1 ip saddr @cali40s-n10 ip saddr != @cali40s-n101 icmp type 8 icmp code 0 meta mark set meta mark | 0x10000 return comment "NetworkPolicy default/web rule 2"');
+    expect(pi[2]).toBe('meta l4proto 17 th dport != { 53 } log prefix "calico-packet: " comment "NetworkPolicy default/web rule 4"');
+    expect(pi[3]).toMatch(/ip saddr @cali40s-mon4 meta mark set meta mark \| 0x20000 return/);
+    expect(d[6].chains.get('filter-cali-pi-web1')![1]).toContain('ip6 saddr @cali60s-net6 icmpv6 type 128 meta mark');
+    const deny = d[4].chains.get('filter-cali-pi-gdeny')!;
     expect(deny[0]).toContain('icmp type . icmp code != { 8 . 0 } drop');
-    expect(deny[1]).toContain('icmpv6 type != 128 drop');
-    expect(deny[2]).toContain('meta l4proto != 6 ip saddr != @s4-n10 drop');
+    expect(deny[1]).toContain('meta l4proto != 6 ip saddr != @cali40s-n10 drop');
+    expect(d[6].chains.get('filter-cali-pi-gdeny')![0]).toContain('icmpv6 type != 128 drop');
   });
 });
 
@@ -213,8 +216,8 @@ describe('inline nets', () => {
       endpoints: [{ iface: 'cali0123456789a', name: 'default/w', ingress: { tiers: defaultTierOf(['one']), profiles: [] }, egress: { tiers: [], profiles: [] } }],
     };
     const d = compileNft(one);
-    expect(d.chains.get('pi-one')![0]).toContain('meta l4proto 6 ip saddr 198.18.128.7/32 ip daddr 198.19.0.0/26 meta mark set');
-    expect(d.sets.size).toBe(0);
+    expect(d[4].chains.get('filter-cali-pi-one')![0]).toContain('meta l4proto 6 ip saddr 198.18.128.7/32 ip daddr 198.19.0.0/26 meta mark set');
+    expect(d[4].sets.size + d[6].sets.size).toBe(0);
   });
 });
 
@@ -231,57 +234,67 @@ describe('diffNft + renderDelta', () => {
 
   it('nothing changed: empty script, zero counts', () => {
     expect(renderDelta(d0, compileNft(base))).toBe('');
-    expect(deltaCounts(diffNft(d0, compileNft(base)))).toEqual({ chains: 0, sets: 0 });
+    expect(deltaCounts(d0, compileNft(base))).toEqual({ chains: 0, sets: 0 });
   });
 
   it('a label change only touches set elements: no chain rewritten', () => {
     const text = renderDelta(d0, compileNft(labels));
     golden('labels.delta.nft', text);
-    expect(lines(text).every((l) => /^(add|delete) element inet calico s4-/.test(l))).toBe(true);
+    expect(lines(text).every((l) => /^(add|delete) element ip calico cali40s-/.test(l))).toBe(true);
     // Deletions come first (a member may be replaced by a covering CIDR).
-    expect(lines(text)).toEqual(['delete element inet calico s4-fe4 { 198.19.0.5/32 }', 'add element inet calico s4-fe4 { 198.19.0.9/32 }', 'add element inet calico s4-mon4 { 198.19.3.0/26 }']);
-    expect(deltaCounts(diffNft(d0, compileNft(labels)))).toEqual({ chains: 0, sets: 2 });
+    expect(lines(text)).toEqual([
+      'delete element ip calico cali40s-fe4 { 198.19.0.5/32 }',
+      'add element ip calico cali40s-fe4 { 198.19.0.9/32 }',
+      'add element ip calico cali40s-mon4 { 198.19.3.0/26 }',
+    ]);
+    expect(deltaCounts(d0, compileNft(labels))).toEqual({ chains: 0, sets: 2 });
   });
 
   it("a new policy on one endpoint rewrites only that endpoint's chain and adds the policy chain", () => {
     const text = renderDelta(d0, compileNft(newPolicy));
     golden('new-policy.delta.nft', text);
-    const d = diffNft(d0, compileNft(newPolicy));
-    expect(d).toMatchObject({ addChains: ['pi-db1'], changedChains: [`tw-${DB}`], delChains: [], addSets: [], delSets: [], elements: [], mapAdd: [], mapDel: [] });
-    expect(lines(text).filter((l) => !l.startsWith(`add rule inet calico tw-${DB} `) && !l.startsWith('add rule inet calico pi-db1 '))).toEqual([
-      `flush chain inet calico tw-${DB}`,
-      'add chain inet calico pi-db1',
+    for (const family of [4, 6] as const) {
+      const d = diffNft(d0[family], compileNft(newPolicy)[family]);
+      expect(d).toMatchObject({ addChains: ['filter-cali-pi-db1'], changedChains: [`filter-cali-tw-${DB}`], delChains: [], addSets: [], delSets: [], elements: [], mapAdd: [], mapDel: [] });
+    }
+    expect(lines(text).filter((l) => !/^add rule ip6? calico (filter-cali-tw-\S+|filter-cali-pi-db1) /.test(l))).toEqual([
+      `flush chain ip calico filter-cali-tw-${DB}`,
+      'add chain ip calico filter-cali-pi-db1',
+      `flush chain ip6 calico filter-cali-tw-${DB}`,
+      'add chain ip6 calico filter-cali-pi-db1',
     ]);
   });
 
   it('removing an endpoint removes its two chains and its map elements only', () => {
     const text = renderDelta(d0, compileNft(removeEndpoint));
     golden('remove-endpoint.delta.nft', text);
-    expect(lines(text)).toEqual([
-      `flush chain inet calico tw-${DB}`,
-      `flush chain inet calico fw-${DB}`,
-      `delete element inet calico from-wl { "${DB}" }`,
-      `delete element inet calico to-wl { "${DB}" }`,
-      `delete chain inet calico tw-${DB}`,
-      `delete chain inet calico fw-${DB}`,
-    ]);
-    expect(deltaCounts(diffNft(d0, compileNft(removeEndpoint)))).toEqual({ chains: 2, sets: 0 });
+    const inTable = (t: string) => [
+      `flush chain ${t} filter-cali-tw-${DB}`,
+      `flush chain ${t} filter-cali-fw-${DB}`,
+      `delete element ${t} filter-cali-fw-dispatch { "${DB}" }`,
+      `delete element ${t} filter-cali-tw-dispatch { "${DB}" }`,
+      `delete chain ${t} filter-cali-tw-${DB}`,
+      `delete chain ${t} filter-cali-fw-${DB}`,
+    ];
+    expect(lines(text)).toEqual([...inTable('ip calico'), ...inTable('ip6 calico')]);
+    expect(deltaCounts(d0, compileNft(removeEndpoint))).toEqual({ chains: 4, sets: 0 });
   });
 
   it('an added endpoint: chains created before the map elements that goto them', () => {
     const text = renderDelta(compileNft(removeEndpoint), d0);
     const l = lines(text);
-    expect(l.indexOf(`add chain inet calico tw-${DB}`)).toBeLessThan(l.indexOf(`add element inet calico to-wl { "${DB}" : goto tw-${DB} }`));
-    expect(l.at(-1)).toMatch(/^add element inet calico (from|to)-wl/);
+    expect(l.indexOf(`add chain ip calico filter-cali-tw-${DB}`)).toBeLessThan(l.indexOf(`add element ip calico filter-cali-tw-dispatch { "${DB}" : goto filter-cali-tw-${DB} }`));
+    expect(l.at(-1)).toMatch(/^add element ip6 calico filter-cali-(fw|tw)-dispatch/);
   });
 
   it('a set whose comment changes is recreated, and the chains using it are rewritten around it', () => {
     const renamed = compileNft({ ...base, sets: base.sets.map((s) => (s.id === 'n101' ? { ...s, source: 'nets 10.1.0.0/16 (edited)' } : s)) });
-    const d = diffNft(d0, renamed);
-    expect(d).toMatchObject({ delSets: ['s4-n101'], addSets: ['s4-n101'], changedChains: ['pi-web1'], addChains: [], delChains: [] });
+    const d = diffNft(d0[4], renamed[4]);
+    expect(d).toMatchObject({ delSets: ['cali40s-n101'], addSets: ['cali40s-n101'], changedChains: ['filter-cali-pi-web1'], addChains: [], delChains: [] });
+    expect(diffNft(d0[6], renamed[6])).toMatchObject({ delSets: [], addSets: [], changedChains: [] });
     const l = lines(renderDelta(d0, renamed));
-    expect(l.indexOf('flush chain inet calico pi-web1')).toBeLessThan(l.indexOf('delete set inet calico s4-n101'));
-    expect(l.indexOf('delete set inet calico s4-n101')).toBeLessThan(l.indexOf('add set inet calico s4-n101 { type ipv4_addr; flags interval; comment "nets 10.1.0.0/16 (edited)"; }'));
+    expect(l.indexOf('flush chain ip calico filter-cali-pi-web1')).toBeLessThan(l.indexOf('delete set ip calico cali40s-n101'));
+    expect(l.indexOf('delete set ip calico cali40s-n101')).toBeLessThan(l.indexOf('add set ip calico cali40s-n101 { type ipv4_addr; flags interval; comment "nets 10.1.0.0/16 (edited)"; }'));
   });
 });
 
