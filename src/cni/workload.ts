@@ -2,7 +2,7 @@ import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
 import { Ipam } from '../ipam/ipam.js';
 import { API_VERSION, type CalicoNode, type WorkloadEndpoint } from '../model/resources.js';
-import { NAME_RE } from '../model/names.js';
+import { CNI_ENDPOINT, CNI_ORCHESTRATOR, NAME_RE, wepIdentifiers, wepName } from '../model/names.js';
 import { ipBatch, setSysctls } from '../util/exec.js';
 import { InputError, SimError, errorMessage } from '../util/errors.js';
 import { workloadIfaceSysctls } from './sysctls.js';
@@ -57,9 +57,9 @@ export async function ensureNamespaceProfile(ds: Datastore, namespace: string): 
 
 /** A workload's endpoint record by workload name (names are unique across namespaces in a lab). */
 export async function findWorkload(ds: Datastore, name: string): Promise<{ key: string; value: WorkloadEndpoint } | undefined> {
-  // Keys only (…/workloadendpoints/<namespace>/<name>), then the one record: a lab of 1,000
-  // workloads adding them all at once would otherwise read every record for every add.
-  const key = (await ds.client.getAll().prefix(keys.workloadEndpoints).keys()).find((k) => k.slice(k.lastIndexOf('/') + 1) === name);
+  // Keys only (…/workloadendpoints/<namespace>/<node>-cni-<workload>-eth0), then the one record:
+  // a lab of 1,000 workloads adding them all at once would otherwise read every record for every add.
+  const key = (await ds.client.getAll().prefix(keys.workloadEndpoints).keys()).find((k) => wepIdentifiers(k.slice(k.lastIndexOf('/') + 1))?.workload === name);
   const value = key === undefined ? undefined : await ds.get<WorkloadEndpoint>(key);
   return key === undefined || !value ? undefined : { key, value: value.value };
 }
@@ -74,7 +74,8 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest, env: CniE
   if (!NAME_RE.test(req.name)) throw new InputError(`invalid workload name ${JSON.stringify(req.name)}: use 1-32 characters of a-z, 0-9 and "-" (not at either end)`);
   const namespace = req.namespace ?? 'default';
   if (!NAME_RE.test(namespace)) throw new InputError(`invalid namespace ${JSON.stringify(namespace)} of workload "${req.name}"`);
-  const key = keys.workloadEndpoint(req.name, namespace);
+  const ids = { node: req.host, orchestrator: CNI_ORCHESTRATOR, workload: req.name, endpoint: CNI_ENDPOINT };
+  const key = keys.workloadEndpoint(wepName(ids), namespace);
   if (await findWorkload(ds, req.name)) throw new InputError(`workload "${req.name}" already exists`);
   if (!(await ds.get<CalicoNode>(keys.node(req.host)))) throw new InputError(`unknown host "${req.host}": no Node resource in the datastore`);
   const ipam = new Ipam(ds);
@@ -94,12 +95,13 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest, env: CniE
   const wep: WorkloadEndpoint = {
     apiVersion: API_VERSION,
     kind: 'WorkloadEndpoint',
-    metadata: { name: req.name, namespace, creationTimestamp: new Date().toISOString(), ...(req.labels && Object.keys(req.labels).length ? { labels: req.labels } : {}) },
+    // Calico's name, <node>-<orchestrator>-<workload>-<endpoint>; the lab addresses a workload by spec.workload.
+    metadata: { name: wepName(ids), namespace, creationTimestamp: new Date().toISOString(), ...(req.labels && Object.keys(req.labels).length ? { labels: req.labels } : {}) },
     spec: {
       node: req.host,
-      orchestrator: 'cni',
+      orchestrator: CNI_ORCHESTRATOR,
       workload: req.name,
-      endpoint: 'eth0',
+      endpoint: CNI_ENDPOINT,
       interfaceName: iface,
       ipNetworks: [`${ip}/32`, ...(ip6 ? [`${ip6}/128`] : [])],
       netns,

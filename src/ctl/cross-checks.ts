@@ -229,7 +229,13 @@ export function checkDeletes(current: readonly StoredResource[], blocks: readonl
     if (t.info.kind === 'Node') {
       const weps = ofKind(current, 'WorkloadEndpoint').filter((w) => spec(w).node === t.name);
       if (weps.length) {
-        const names = weps.map((w) => (w.metadata.namespace && w.metadata.namespace !== 'default' ? `${w.metadata.namespace}/${w.metadata.name}` : w.metadata.name)).sort();
+        // The workload's name (spec.workload; a record without one: its resource name).
+        const names = weps
+          .map((w) => {
+            const name = String(spec(w).workload ?? w.metadata.name);
+            return w.metadata.namespace && w.metadata.namespace !== 'default' ? `${w.metadata.namespace}/${name}` : name;
+          })
+          .sort();
         problems.push(
           `${t.at}: Node ${t.name} still has ${weps.length} workload endpoint${weps.length > 1 ? 's' : ''} (${names.join(', ')}): delete ${weps.length > 1 ? 'those workloads' : 'that workload'} first`,
         );

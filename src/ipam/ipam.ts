@@ -280,7 +280,7 @@ export class Ipam {
       this.allBlocks(),
       this.ds.list<BlockAffinity>(keys.allAffinities),
       this.ds.list<IpamHandle>(keys.handles),
-      endpoints ?? this.ds.list<WorkloadEndpoint>(keys.workloadEndpoints).then(({ items }) => items.map(({ value: w }) => ({ name: w.metadata.name, node: w.spec.node, ips: w.spec.ipNetworks }))),
+      endpoints ?? this.ds.list<WorkloadEndpoint>(keys.workloadEndpoints).then(({ items }) => items.map(({ value: w }) => ({ name: w.spec.workload, node: w.spec.node, ips: w.spec.ipNetworks }))),
       nodes ?? this.ds.list<CalicoNode>(keys.nodes).then(({ items }) => items.map((n) => n.value.metadata.name)),
     ]);
     return checkIpam({

@@ -377,7 +377,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
     .sort((x, y) => (x.wep.spec.interfaceName < y.wep.spec.interfaceName ? -1 : x.wep.spec.interfaceName > y.wep.spec.interfaceName ? 1 : 0))
     .map((ep) => {
       const [ingress, egress] = DIRECTIONS.map((d) => direction(ep, d)) as [DirectionIR, DirectionIR];
-      return { iface: ep.wep.spec.interfaceName, name: `${ep.namespace}/${ep.wep.metadata.name}`, ingress, egress };
+      return { iface: ep.wep.spec.interfaceName, name: `${ep.namespace}/${ep.wep.spec.workload}`, ingress, egress };
     });
 
   const hostEndpoints: HostEndpointIR[] = [];

@@ -44,7 +44,7 @@ export async function probeLab(state: LabState, o: ProbeOptions): Promise<ProbeR
     .map((w): ProbeEndpoint => {
       const ip = (fam: string) => w.spec.ipNetworks.find((n) => n.includes(':') === (fam === '6'))?.split('/')[0];
       return {
-        name: w.metadata.name,
+        name: w.spec.workload,
         netns: w.spec.netns,
         ip: ip('4') ?? ip('6')!,
         ...(ip('4') && ip('6') ? { ip6: ip('6')! } : {}),

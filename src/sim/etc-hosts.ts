@@ -44,7 +44,7 @@ export async function writeEtcHosts(state: LabState): Promise<string> {
   const nodes = [...state.hosts, ...state.routers, ...state.routers.flatMap((r) => r.clients)].map((n) => ({ name: n.name, ip: n.ip }));
   const text = renderEtcHosts(
     nodes,
-    weps.map((w) => ({ name: w.metadata.name, namespace: w.metadata.namespace ?? 'default', ips: w.spec.ipNetworks })),
+    weps.map((w) => ({ name: w.spec.workload, namespace: w.metadata.namespace ?? 'default', ips: w.spec.ipNetworks })),
   );
   const path = join(state.dir, 'etc-hosts');
   // Whole or not at all: another exec may be reading it.

@@ -92,12 +92,12 @@ export async function deleteHost(state: LabState, name: string): Promise<{ workl
   const backend = backendOf(state);
   const result = await withDatastore(state, async (ds) => {
     const weps = (await ds.list<WorkloadEndpoint>(keys.workloadEndpoints)).items.map((i) => i.value).filter((w) => w.spec.node === name);
-    for (const w of weps) await deleteWorkload(ds, state.lab, w.metadata.name, cniEnv(backend));
+    for (const w of weps) await deleteWorkload(ds, state.lab, w.spec.workload, cniEnv(backend));
     // As Calico when a node goes: empty blocks deleted, the others keep their (borrowed) addresses without an owner.
     const { deleted: blocks } = await new Ipam(ds).releaseHostAffinities(name);
     await ds.delete(keys.node(name));
     await ds.delete(keys.agentStatus(name));
-    return { workloads: weps.map((w) => w.metadata.name), blocks };
+    return { workloads: weps.map((w) => w.spec.workload), blocks };
   });
   // A shared agent process lives outside the host's namespace: it is stopped, and restarted
   // without this host when it serves others (a restart costs nothing: routes stay).

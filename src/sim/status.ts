@@ -159,7 +159,7 @@ export async function status(state: LabState): Promise<LabStatus> {
     hosts,
     workloads: weps
       .map((w) => ({
-        name: w.metadata.name,
+        name: w.spec.workload,
         host: w.spec.node,
         namespace: w.metadata.namespace ?? 'default',
         labels: w.metadata.labels ?? {},

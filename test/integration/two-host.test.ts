@@ -87,8 +87,9 @@ describe('two hosts routing workload traffic by BGP', () => {
   it('etcd holds the Node, IPAM block, affinity and WorkloadEndpoint records at Calico keys', async () => {
     await withDatastore(lab.state, async (ds) => {
       expect((await ds.get(keys.node('host1')))?.value).toMatchObject({ kind: 'Node', spec: { bgp: { ipv4Address: '198.18.0.11/17' } } });
-      const wep = (await ds.get<WorkloadEndpoint>(keys.workloadEndpoint('w1')))!.value;
-      expect(wep).toMatchObject({ kind: 'WorkloadEndpoint', spec: { node: 'host1', endpoint: 'eth0' } });
+      // Calico's name: <node>-<orchestrator>-<workload>-<endpoint> (libcalico-go/lib/names/workloadendpoint.go).
+      const wep = (await ds.get<WorkloadEndpoint>(keys.workloadEndpoint('host1-cni-w1-eth0')))!.value;
+      expect(wep).toMatchObject({ kind: 'WorkloadEndpoint', metadata: { name: 'host1-cni-w1-eth0' }, spec: { node: 'host1', orchestrator: 'cni', workload: 'w1', endpoint: 'eth0' } });
       const ip = wep.spec.ipNetworks[0]!.split('/')[0]!;
       const blocks = (await ds.list<AllocationBlock>(keys.blocks)).items.map((i) => i.value);
       const mine = blocks.find((b) => b.affinity === 'host:host1')!;
@@ -140,7 +141,7 @@ describe('two hosts routing workload traffic by BGP', () => {
     expect(host1Routes.some((r) => r.dst === ip)).toBe(false);
     expect(await ping(w3.netns, ip, 1)).toBe(false);
     await withDatastore(lab.state, async (ds) => {
-      expect(await ds.get(keys.workloadEndpoint('w5'))).toBeUndefined();
+      expect((await ds.list(keys.workloadEndpoints)).items.filter((i) => i.key.endsWith('-cni-w5-eth0'))).toEqual([]);
       const blocks = (await ds.list<AllocationBlock>(keys.blocks)).items.map((i) => i.value);
       expect(blocks.some((b) => b.attributes.some((a, i) => a.handle_id === `${LAB}.w5` && b.allocations.includes(i)))).toBe(false);
     });
