@@ -2,8 +2,10 @@ import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
 import type { BgpTimers, PolicyDataplaneKind } from '../model/resources.js';
 import { hostOfAffinity } from '../ipam/blocks.js';
-import { cidrsOverlap, compareCidrs, familyOf } from '../net/cidr.js';
-import { DEFAULT_AS, desiredSessions, nodeAs, nodeIp } from '../bgp/peers.js';
+import { cidrsOverlap, compareCidrs, familyOf, parseCidr } from '../net/cidr.js';
+import { communityProblem } from '../model/pool-bgp-schemas.js';
+import { errorMessage } from '../util/errors.js';
+import { DEFAULT_AS, desiredSessions, listenPortOf, nodeAs, nodeIp } from '../bgp/peers.js';
 import type { HostPolicyIR } from '../policy/ir.js';
 import { resolvePolicy } from '../policy/resolve.js';
 
@@ -159,6 +161,48 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
         : {}),
       timers: bgpTimers(s),
       ...(s.bgpFilters?.length ? { bgpFilters: s.bgpFilters.map((f) => ({ name: f.metadata.name, spec: f.spec })) } : {}),
+      ...bgpAdvertising(s, host, (p) => problems.push(p)),
     },
+  };
+}
+
+/**
+ * What BGPConfiguration says of this node's BGP (confd's client.go and templates): the port it
+ * listens on (its own `node.<name>` config, else `default`), bindMode, the communities of its
+ * prefixAdvertisements (its own list replaces the global one; names resolved through both
+ * configs' `communities`), and the service ranges every node announces.
+ */
+function bgpAdvertising(s: Snapshot, host: string, warn: (problem: string) => void): Pick<BirdInput, 'listenPort' | 'strictBind' | 'communities' | 'services'> {
+  const global = s.bgpConfiguration?.spec;
+  const own = s.nodeBgpConfigurations?.find((c) => c.metadata.name === `node.${host}`)?.spec;
+  const listenPort = listenPortOf(s, host);
+  const named = new Map([...(global?.communities ?? []), ...(own?.communities ?? [])].map((c) => [c.name, c.value]));
+  const communities = (own?.prefixAdvertisements ?? global?.prefixAdvertisements ?? []).flatMap((a) => {
+    const values = a.communities.flatMap((c) => {
+      const value = named.get(c) ?? c;
+      if (!communityProblem(value)) return [value];
+      warn(`BGPConfiguration prefixAdvertisements ${a.cidr}: "${c}" is neither a community name nor a value: left out`);
+      return [];
+    });
+    try {
+      return values.length ? [{ cidr: parseCidr(a.cidr).cidr, values }] : [];
+    } catch (err) {
+      warn(`BGPConfiguration prefixAdvertisements: ${errorMessage(err)}: left out`);
+      return [];
+    }
+  });
+  const services = [...(global?.serviceClusterIPs ?? []), ...(global?.serviceExternalIPs ?? []), ...(global?.serviceLoadBalancerIPs ?? [])].flatMap((r) => {
+    try {
+      return [parseCidr(r.cidr).cidr];
+    } catch (err) {
+      warn(`BGPConfiguration service range: ${errorMessage(err)}: left out`);
+      return [];
+    }
+  });
+  return {
+    ...(listenPort !== undefined ? { listenPort } : {}),
+    ...(global?.bindMode === 'NodeIP' ? { strictBind: true } : {}),
+    ...(communities.length ? { communities } : {}),
+    ...(services.length ? { services } : {}),
   };
 }

@@ -21,7 +21,8 @@ export function nodeAs(s: Snapshot, n: CalicoNode): number {
 /**
  * A BGPPeer's session options, as confd renders them (bird.cfg.template): `allow local as`,
  * no `source address` for sourceAddress None, `next hop keep` for keepOriginalNextHop on eBGP
- * only, `graceful restart time` from maxRestartTime, `ttl security on; multihop N` from ttlSecurity.
+ * only, `graceful restart time` from maxRestartTime, `ttl security on; multihop N` from
+ * ttlSecurity, `local as` from localASNumber (eBGP or iBGP is decided with it).
  */
 function sessionOptions(spec: BGPPeer['spec'], ebgp: boolean, passwordOf: (ref: SecretKeyRef) => string | undefined): Partial<BirdSession> {
   const restart = spec.maxRestartTime === undefined ? undefined : goDurationSeconds(spec.maxRestartTime);
@@ -34,7 +35,13 @@ function sessionOptions(spec: BGPPeer['spec'], ebgp: boolean, passwordOf: (ref: 
     ...(spec.ttlSecurity ? { ttlSecurity: spec.ttlSecurity } : {}),
     ...(password !== undefined ? { password } : {}),
     ...(spec.filters?.length ? { filters: spec.filters } : {}),
+    ...(spec.localASNumber !== undefined ? { localAs: spec.localASNumber } : {}),
   };
+}
+
+/** The port a node's BIRD listens on, when its BGPConfiguration (its own, else `default`) sets one (client.go: the peer node's listen_port). */
+export function listenPortOf(s: Snapshot, node: string): number | undefined {
+  return s.nodeBgpConfigurations?.find((c) => c.metadata.name === `node.${node}`)?.spec.listenPort ?? s.bgpConfiguration?.spec.listenPort;
 }
 
 /**
@@ -111,7 +118,8 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
       rrClient: kind !== 'Mesh' && !!myCluster && peerAs === myAs && peerCluster !== myCluster,
       clusterNode: true,
       peerNode: peer.metadata.name,
-      ...sessionOptions(kind === 'Mesh' ? meshOptions : options, peerAs !== myAs, passwordOf(kind === 'Mesh' ? 'BGPConfiguration default nodeMeshPassword' : why)),
+      ...(listenPortOf(s, peer.metadata.name) !== undefined ? { port: listenPortOf(s, peer.metadata.name)! } : {}),
+      ...sessionOptions(kind === 'Mesh' ? meshOptions : options, peerAs !== (options.localASNumber ?? myAs), passwordOf(kind === 'Mesh' ? 'BGPConfiguration default nodeMeshPassword' : why)),
     });
   };
 
@@ -140,7 +148,7 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
         passive: false,
         rrClient: !!myCluster && (spec.asNumber ?? myAs) === myAs,
         clusterNode: false,
-        ...sessionOptions(spec, (spec.asNumber ?? myAs) !== myAs, passwordOf(`BGPPeer ${p.metadata.name}`)),
+        ...sessionOptions(spec, (spec.asNumber ?? myAs) !== (spec.localASNumber ?? myAs), passwordOf(`BGPPeer ${p.metadata.name}`)),
       });
     } else if (spec.peerSelector) {
       const selected = parseSelector(spec.peerSelector);

@@ -53,6 +53,10 @@ export interface BirdSession {
   password?: string;
   /** BGPPeer filters: BGPFilter names, their functions called before the session's own import and export rules. */
   filters?: string[];
+  /** The port the peer listens on, when not 179 (a node's BGPConfiguration listenPort): `neighbor … port N`. */
+  port?: number;
+  /** BGPPeer localASNumber: this node speaks as this AS on the session (`local as`). */
+  localAs?: number;
 }
 
 export interface BirdInput {
@@ -84,6 +88,20 @@ export interface BirdInput {
   ipv6?: { address: string; localBlocks: string[]; pools: string[]; noExportPools?: string[] };
   /** Every BGPFilter (their functions are rendered whether a session uses them or not, as confd does). */
   bgpFilters?: { name: string; spec: BGPFilterSpec }[];
+  /** BGPConfiguration listenPort: the port BIRD listens on for every session (`local port N`); absent: 179. */
+  listenPort?: number;
+  /** BGPConfiguration bindMode NodeIP: BIRD listens on the node's address only (`strict bind on`). */
+  strictBind?: boolean;
+  /** BGPConfiguration prefixAdvertisements, resolved: communities (`a:b`, `a:b:c`) added to the exported prefixes inside each CIDR (either family). */
+  communities?: { cidr: string; values: string[] }[];
+  /** BGPConfiguration serviceClusterIPs/ExternalIPs/LoadBalancerIPs: ranges every node announces (either family). */
+  services?: string[];
+}
+
+/** What the export filters of one family add (BGPConfiguration): communities, and the service ranges announced. */
+interface Advertising {
+  communities: { cidr: string; values: string[] }[];
+  services: string[];
 }
 
 /** Name of the static protocol that holds this host's blocks. */
@@ -120,6 +138,9 @@ interface Checked {
   timers: BgpTimers;
   ipv6?: { address: string; localBlocks: string[]; pools: string[]; noExportPools: string[] };
   bgpFilters: { name: string; spec: BGPFilterSpec }[];
+  listenPort?: number;
+  strictBind: boolean;
+  advertising: Record<4 | 6, Advertising>;
 }
 
 /** Renders the whole BIRD 2 configuration for one host. Throws SimError on invalid input. */
@@ -133,8 +154,9 @@ export function renderBirdConfig(input: BirdInput): string {
       c.pools.map((p) => p.text),
       c.localBlocks.map((b) => b.text),
       c.noExportPools.map((p) => p.text),
+      c.advertising[4],
     ),
-    ...(c.ipv6 ? [filtersSection(V6, c.ipv6.pools, c.ipv6.localBlocks, c.ipv6.noExportPools)] : []),
+    ...(c.ipv6 ? [filtersSection(V6, c.ipv6.pools, c.ipv6.localBlocks, c.ipv6.noExportPools, c.advertising[6])] : []),
     ...(['4', '6'] as const).flatMap((v) => {
       const fns = filterFunctions(c.bgpFilters, v === '4' ? 4 : 6);
       return fns.length && (v === '4' || c.ipv6) ? [[`# BGPFilter functions (IPv${v}).`, ...fns]] : [];
@@ -148,6 +170,8 @@ export function renderBirdConfig(input: BirdInput): string {
       c.localBlocks.map((b) => b.text),
     ),
     ...(c.ipv6 ? [blocksSection(V6, c.ipv6.localBlocks)] : []),
+    ...(c.advertising[4].services.length ? [servicesSection(V4, c.advertising[4].services)] : []),
+    ...(c.ipv6 && c.advertising[6].services.length ? [servicesSection(V6, c.advertising[6].services)] : []),
     ...(c.timers.bfd && (!c.timers.bfd.nodes || c.sessions.some((p) => bfdOn(c, p))) ? [bfdSection(c.timers.bfd)] : []),
     templateSection(c),
     sessionsSection(c),
@@ -191,22 +215,45 @@ function importFromRoutersBody(blocks: string[]): string[] {
   return [...blocks.map((b) => `  if net ~ ${b} then reject;`), '  accept;'];
 }
 
-/** What every session exports: each local block as one aggregate, other pool prefixes as they are. */
-function exportBody(x: string, blocks: string[], noExport: string[]): string[] {
+/**
+ * What every session exports: each local block as one aggregate, other pool prefixes as they are;
+ * with prefixAdvertisements their communities, and the service ranges (bird_ipam.cfg.template's
+ * calico_export_to_bgp_peers: disabled pools, then apply_communities, then the rest).
+ */
+function exportBody(x: string, blocks: string[], noExport: string[], adv: Advertising): string[] {
   return [
     `  if ifname = "${VXLAN_IFACE}" then reject;    # the VXLAN device's routes (learned from the kernel)`,
     ...noExport.map((p) => `  if net ~ [ ${p}+ ] then reject;    # disableBGPExport`),
+    ...(adv.communities.length ? [`  calico_apply_communities${x}();`] : []),
+    ...adv.services.map((p) => `  if net ~ [ ${p}+ ] then accept;    # a service range`),
     ...blocks.flatMap((b) => [`  if net = ${b} then accept;`, `  if net ~ ${b} then reject;`]),
     `  if calico_in_pool${x}() then accept;`,
     '  reject;',
   ];
 }
 
+/** BIRD's community literal: `(a, b)` for a standard one, `(a, b, c)` for a large one. */
+const communityStatement = (value: string) => {
+  const parts = value.split(':');
+  return `${parts.length === 2 ? 'bgp_community' : 'bgp_large_community'}.add((${parts.join(', ')}));`;
+};
+
 /** The pool membership test and the route filters built on it, for one address family. */
-function filtersSection(f: Family, pools: string[], blocks: string[], noExport: string[]): string[] {
+function filtersSection(f: Family, pools: string[], blocks: string[], noExport: string[], adv: Advertising): string[] {
   const x = f.suffix;
   const test = pools.length === 0 ? 'false' : `net ~ [ ${pools.map((p) => `${p}+`).join(', ')} ]`;
+  const communities = adv.communities.length
+    ? [
+        '# BGPConfiguration prefixAdvertisements: communities on the exported prefixes inside each CIDR (apply_communities).',
+        `function calico_apply_communities${x}()`,
+        '{',
+        ...adv.communities.flatMap((a) => [`  if net ~ [ ${a.cidr}+ ] then {`, ...a.values.map((v) => `    ${communityStatement(v)}`), '  }']),
+        '}',
+        '',
+      ]
+    : [];
   return [
+    ...communities,
     pools.length === 0 ? `# True for prefixes inside an ${f.label} pool. There are no ${f.label} pools: nothing is.` : `# True for prefixes inside an ${f.label} pool.`,
     `function calico_in_pool${x}()`,
     '{',
@@ -229,12 +276,13 @@ function filtersSection(f: Family, pools: string[], blocks: string[], noExport: 
     '# (borrowed addresses, routes a route reflector passes on) as they are.',
     `filter calico_export_to_peers${x}`,
     '{',
-    ...exportBody(x, blocks, noExport),
+    ...exportBody(x, blocks, noExport, adv),
     '}',
     '',
     '# To the kernel (as `proto bird`): what was learned over BGP, and the blackhole of each local block.',
     `filter calico_kernel_programming${x}`,
     '{',
+    ...adv.services.map((p) => `  if net ~ [ ${p}+ ] then reject;    # a service range: announced, never programmed`),
     '  if source = RTS_BGP then accept;',
     `  if proto = "${BLOCKS_PROTOCOL}${x}" then accept;`,
     '  reject;',
@@ -283,6 +331,17 @@ function blocksSection(f: Family, blocks: string[]): string[] {
   ];
 }
 
+/** The service ranges every node announces (bird_aggr.cfg.template's static routes): a blackhole here, kept out of the kernel. */
+function servicesSection(f: Family, services: string[]): string[] {
+  return [
+    `# ${f.label} service ranges (BGPConfiguration serviceClusterIPs, serviceExternalIPs, serviceLoadBalancerIPs), announced by every node.`,
+    `protocol static calico_services${f.suffix} {`,
+    `  ${f.channel};`,
+    ...services.map((p) => `  route ${p} blackhole;`),
+    '}',
+  ];
+}
+
 /** BFD for every session: a dead peer is noticed in interval × multiplier, not the hold time. */
 function bfdSection(bfd: NonNullable<BgpTimers['bfd']>): string[] {
   return ['# Bidirectional forwarding detection for the BGP sessions.', 'protocol bfd {', '  interface "*" {', `    interval ${bfd.intervalMs} ms;`, `    multiplier ${bfd.multiplier};`, '  };', '}'];
@@ -300,7 +359,8 @@ function templateSection(c: Checked): string[] {
   ];
   const template = (name: string, importFilter: string, f: Family) => [
     `template bgp ${name}${f.suffix} {`,
-    `  local as ${c.asNumber};`,
+    `  local${c.listenPort ? ` port ${c.listenPort}` : ''} as ${c.asNumber};`,
+    ...(c.strictBind ? ['  strict bind on;    # BGPConfiguration bindMode NodeIP: listen on the node address only'] : []),
     ...channel(f, importFilter),
     `  connect delay time ${t.connectDelayTime ?? 2};`,
     `  connect retry time ${t.connectRetryTime ?? 5};`,
@@ -339,9 +399,10 @@ function sessionChannel(c: Checked, p: Session, f: Family): string[] {
   const [imports, exports] = [calls('import'), calls('export')];
   const blocks = family === 6 ? c.ipv6!.localBlocks : c.localBlocks.map((b) => b.text);
   const noExport = family === 6 ? c.ipv6!.noExportPools : c.noExportPools.map((b) => b.text);
+  const adv = c.advertising[family];
   const inner = [
     ...(imports.length ? ['    import filter {', ...imports, ...(p.clusterNode ? importFromNodesBody(f.suffix) : importFromRoutersBody(blocks)).map((l) => `    ${l}`), '    };'] : []),
-    ...(exports.length ? ['    export filter {', ...exports, ...exportBody(f.suffix, blocks, noExport).map((l) => `    ${l}`), '    };'] : []),
+    ...(exports.length ? ['    export filter {', ...exports, ...exportBody(f.suffix, blocks, noExport, adv).map((l) => `    ${l}`), '    };'] : []),
     ...(p.keepNextHop ? ['    next hop keep;'] : []),
   ];
   if (!imports.length && !exports.length) return p.keepNextHop ? [`  ${f.channel} { next hop keep; };`] : [];
@@ -358,7 +419,8 @@ function sessionsSection(c: Checked): string[] {
       '',
       `# ${p.description}`,
       `protocol bgp ${p.name} from ${p.clusterNode ? NODE_TEMPLATE : ROUTER_TEMPLATE}${f.suffix} {`,
-      `  neighbor ${p.ip} as ${p.asNumber};`,
+      `  neighbor ${p.ip}${p.port ? ` port ${p.port}` : ''} as ${p.asNumber};`,
+      ...(p.localAs !== undefined ? [`  local as ${p.localAs};    # BGPPeer localASNumber`] : []),
       ...(p.noSourceAddress ? [] : [`  source address ${f === V6 ? c.ipv6!.address : c.routerId};`]),
       ...(p.passive ? ['  passive on;    # the peer connects to us'] : []),
       ...(p.rrClient ? ['  rr client;', `  rr cluster id ${c.rrClusterId};`] : []),
@@ -437,7 +499,34 @@ function checkInput(input: BirdInput): Checked {
     pools: sortedUnique(input.pools.map((p) => parseCidr(p, 'IP pool'))),
     noExportPools: sortedUnique((input.noExportPools ?? []).map((p) => parseCidr(p, 'IP pool without BGP export'))),
     bgpFilters: input.bgpFilters ?? [],
+    ...(input.listenPort !== undefined ? { listenPort: checkPort(input.listenPort, `listen port of host ${host}`) } : {}),
+    strictBind: input.strictBind ?? false,
+    advertising: { 4: advertising(input, 4, host), 6: advertising(input, 6, host) },
   };
+}
+
+function checkPort(port: number, what: string): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SimError(`${what} must be a port number in 1..65535, got ${port}`);
+  return port;
+}
+
+/** One family's communities and service ranges, canonical and checked (a value BIRD could not take is an error). */
+function advertising(input: BirdInput, family: 4 | 6, host: string): Advertising {
+  const canon = (cidr: string, what: string) => {
+    const c = parseCidrAny(cidr);
+    if (c.cidr !== cidr) throw new SimError(`${what} of host ${host}: ${cidr} is not canonical (${c.cidr})`);
+    return c;
+  };
+  const communities = (input.communities ?? [])
+    .filter((a) => familyOf(a.cidr) === family)
+    .map((a) => {
+      canon(a.cidr, 'prefix advertisement');
+      for (const v of a.values) if (!/^\d+:\d+(:\d+)?$/.test(v)) throw new SimError(`community ${JSON.stringify(v)} for ${a.cidr} (host ${host}) is not "a:b" or "a:b:c"`);
+      return { cidr: a.cidr, values: a.values };
+    });
+  const services = [...new Set((input.services ?? []).filter((p) => familyOf(p) === family))].sort(compareCidrs);
+  for (const p of services) canon(p, 'service range');
+  return { communities, services };
 }
 
 /** IPv6 inputs, checked and ordered with the IPAM maths (which speaks both families). */

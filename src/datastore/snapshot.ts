@@ -9,6 +9,7 @@ import type {
   HostEndpoint,
   IPPool,
   LabConfiguration,
+  NodeBGPConfiguration,
   NetworkPolicy,
   Profile,
   SecretResource,
@@ -27,6 +28,8 @@ export interface Snapshot {
   nodes: CalicoNode[];
   pools: IPPool[];
   bgpConfiguration?: BGPConfiguration;
+  /** Nodes' own BGPConfigurations (`node.<name>`): their listenPort and prefixAdvertisements. */
+  nodeBgpConfigurations?: NodeBGPConfiguration[];
   bgpPeers?: BGPPeer[];
   bgpFilters?: BGPFilter[];
   blocks: AllocationBlock[];
@@ -89,6 +92,7 @@ export function snapshotFromFields(records: (field: SnapshotField) => readonly u
     nodes: of<CalicoNode>('nodes'),
     pools: of<IPPool>('pools'),
     bgpConfiguration: named<BGPConfiguration>('bgpConfigurations'),
+    nodeBgpConfigurations: of<NodeBGPConfiguration>('bgpConfigurations').filter((c) => c.metadata.name.startsWith('node.')),
     bgpPeers: of<BGPPeer>('bgpPeers'),
     bgpFilters: of<BGPFilter>('bgpFilters'),
     blocks: of<AllocationBlock>('blocks'),

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import { outsideLabRanges } from './address-plan.js';
-import { issue, metadataSchema, resourceName, resourceSchema, selectorText as selector, strict } from './resource-fields.js';
+import { issue, metadataSchema, resourceName, resourceSchema, selectorText as selector, strict, unsupported } from './resource-fields.js';
 import {
   CALICO_NODE_NAMESPACE,
   LOG_SEVERITIES,
@@ -216,6 +216,7 @@ const BGPPeerSpec = strict({
   ttlSecurity: z.number().int().min(0).max(255).optional(),
   password: secretKeyRef.optional(),
   filters: z.array(resourceName).optional(),
+  localASNumber: asNumber.optional(),
 }).superRefine((s, ctx) => {
   if (s.peerIP === undefined && s.peerSelector === undefined) {
     issue(ctx, [], 'one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required');
@@ -232,14 +233,65 @@ const BGPPeerSpec = strict({
   }
 });
 
+/** A BGP community value as Calico validates it: `a:b` (standard, 16-bit parts) or `a:b:c` (large, 32-bit parts). */
+export function communityProblem(value: string): string | undefined {
+  const parts = /^(\d+):(\d+)(?::(\d+))?$/
+    .exec(value)
+    ?.slice(1)
+    .filter((p) => p !== undefined)
+    .map(Number);
+  if (!parts) return `${JSON.stringify(value)} is not a community: write "aa:nn" (standard) or "aa:nn:mm" (large)`;
+  const max = parts.length === 2 ? 65535 : 4294967295;
+  if (parts.some((p) => p > max)) return `${JSON.stringify(value)}: each part of a ${parts.length === 2 ? 'standard' : 'large'} community is at most ${max}`;
+  return undefined;
+}
+
+/** A CIDR of either family, without host bits. */
+const anyCidr = z.string().superRefine((text, ctx) => {
+  try {
+    parseCidr(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+  }
+});
+const serviceRanges = z.array(strict({ cidr: anyCidr })).optional();
+
 const BGPConfigurationSpec = strict({
   logSeverityScreen: z.enum(LOG_SEVERITIES).optional(),
   nodeToNodeMeshEnabled: z.boolean().optional(),
   asNumber: asNumber.optional(),
   nodeMeshMaxRestartTime: goDuration.optional(),
   nodeMeshPassword: secretKeyRef.optional(),
+  listenPort: z.number().int().min(1).max(65535).optional(),
+  bindMode: z.enum(['None', 'NodeIP']).optional(),
+  communities: z
+    .array(
+      strict({
+        name: z.string().regex(/^[a-zA-Z0-9-]+$/, 'letters, digits and "-"'),
+        value: z.string().superRefine((v, ctx) => {
+          const problem = communityProblem(v);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      }),
+    )
+    .optional(),
+  prefixAdvertisements: z.array(strict({ cidr: anyCidr, communities: z.array(z.string()) })).optional(),
+  serviceClusterIPs: serviceRanges,
+  serviceExternalIPs: serviceRanges,
+  serviceLoadBalancerIPs: serviceRanges,
+  ignoredInterfaces: unsupported('no interface but the uplink and the workloads is in a lab host'),
   // Session timers and BFD are not Calico's fields: they are the lab's (the topology file's `bgp:`).
-}).prefault({});
+})
+  .superRefine((s, ctx) => {
+    const names = new Set((s.communities ?? []).map((c) => c.name));
+    for (const [i, a] of (s.prefixAdvertisements ?? []).entries()) {
+      for (const [j, c] of a.communities.entries()) {
+        if (!names.has(c) && communityProblem(c))
+          issue(ctx, ['prefixAdvertisements', i, 'communities', j], `${JSON.stringify(c)} is neither a name in spec.communities nor a community value ("aa:nn" or "aa:nn:mm")`);
+      }
+    }
+  })
+  .prefault({});
 
 // ---------------------------------------------------------------------------------------------
 // Resource schemas
@@ -253,7 +305,7 @@ export const BGPConfigurationSchema: z.ZodType<BGPConfigurationResource> = resou
     if (name !== 'default' && !name.startsWith('node.')) {
       issue(ctx, ['metadata', 'name'], 'must be "default" (the cluster\'s) or "node.<nodename>" (one node\'s)');
     } else if (name !== 'default') {
-      for (const field of ['asNumber', 'nodeToNodeMeshEnabled'] as const) {
+      for (const field of ['asNumber', 'nodeToNodeMeshEnabled', 'bindMode', 'serviceClusterIPs', 'serviceExternalIPs', 'serviceLoadBalancerIPs'] as const) {
         if (r.spec[field] !== undefined) issue(ctx, ['spec', field], 'only valid in the global BGPConfiguration "default", not in a per-node one');
       }
     }

@@ -76,6 +76,8 @@ export interface BGPPeer {
     password?: SecretKeyRef;
     /** BGPFilter names, applied in order before the session's own import and export rules. */
     filters?: string[];
+    /** The AS this node speaks as on this session (BIRD `local as`), instead of its own. */
+    localASNumber?: number;
   };
 }
 
@@ -114,8 +116,35 @@ export interface BGPConfiguration {
     nodeMeshMaxRestartTime?: string;
     /** TCP MD5 password of every node-to-node mesh session, from a Secret in calico-node's namespace. */
     nodeMeshPassword?: SecretKeyRef;
-  };
+  } & BgpAdvertising;
 }
+
+/** A node's own BGPConfiguration (`node.<name>`). */
+export interface NodeBGPConfiguration {
+  apiVersion: typeof API_VERSION;
+  kind: 'BGPConfiguration';
+  metadata: Meta;
+  spec: BgpAdvertising;
+}
+
+/**
+ * BGPConfiguration fields about what a node announces and how it listens (the `default` one's,
+ * or a node's own `node.<name>`: its listenPort, and its prefixAdvertisements replacing the list).
+ */
+export type BgpAdvertising = {
+  /** The port BIRD listens on, and the port its peers dial (Calico's default 179). */
+  listenPort?: number;
+  /** NodeIP: BIRD listens on the node's address only (`strict bind`). */
+  bindMode?: 'None' | 'NodeIP';
+  /** Community names and their values (`a:b` standard, `a:b:c` large). */
+  communities?: { name: string; value: string }[];
+  /** Communities added to the exported prefixes inside `cidr` (names from `communities`, or values). */
+  prefixAdvertisements?: { cidr: string; communities: string[] }[];
+  /** Kubernetes service ranges every node announces (a blackhole in BIRD, never in the kernel). */
+  serviceClusterIPs?: { cidr: string }[];
+  serviceExternalIPs?: { cidr: string }[];
+  serviceLoadBalancerIPs?: { cidr: string }[];
+};
 
 /** The lab's own settings (not a Calico kind): what the harness sets that Calico's API has no field for. */
 export interface LabConfiguration {
@@ -406,7 +435,7 @@ export interface BGPConfigurationResource {
   apiVersion: typeof API_VERSION;
   kind: 'BGPConfiguration';
   metadata: ResourceMeta;
-  spec: { logSeverityScreen?: LogSeverity; nodeToNodeMeshEnabled?: boolean; asNumber?: number; nodeMeshMaxRestartTime?: string; nodeMeshPassword?: SecretKeyRef };
+  spec: { logSeverityScreen?: LogSeverity; nodeToNodeMeshEnabled?: boolean; asNumber?: number; nodeMeshMaxRestartTime?: string; nodeMeshPassword?: SecretKeyRef } & BgpAdvertising;
 }
 
 /** A validated resource of a kind calico-sim can write. */

@@ -9,7 +9,8 @@ import { filterFunctionName, ruleStatement } from '../../src/bgp/filters.js';
 import { computeDesired } from '../../src/agent/desired.js';
 import type { Snapshot } from '../../src/datastore/snapshot.js';
 import { assignInBlock, newBlock } from '../../src/ipam/blocks.js';
-import { API_VERSION, type BGPFilter, type BGPPeer, type CalicoNode } from '../../src/model/resources.js';
+import { API_VERSION, type BGPConfiguration, type BGPFilter, type BGPPeer, type CalicoNode, type NodeBGPConfiguration } from '../../src/model/resources.js';
+import { parseResourceFile } from '../../src/ctl/parse.js';
 import { checkBirdConfig } from '../../src/bgp/bird.js';
 import { SimError } from '../../src/util/errors.js';
 
@@ -161,6 +162,46 @@ const options = snapshot([node(h1), node(h2)], {
 
 const inputFor = (s: Snapshot, host: string): BirdInput => computeDesired(s, host).bird;
 
+/**
+ * BGPConfiguration: Calico's reference sample, unchanged (calico/reference/resources/bgpconfig.mdx),
+ * parsed as ctl parses it; h2 listens on a port of its own (`node.h2`); a BGPPeer with localASNumber.
+ */
+const BGPCONFIG_SAMPLE = `apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  logSeverityScreen: Info
+  nodeToNodeMeshEnabled: true
+  nodeMeshMaxRestartTime: 120s
+  asNumber: 63400
+  serviceClusterIPs:
+    - cidr: 10.96.0.0/12
+  serviceExternalIPs:
+    - cidr: 104.244.42.129/32
+    - cidr: 172.217.3.0/24
+  listenPort: 178
+  bindMode: NodeIP
+  communities:
+    - name: bgp-large-community
+      value: 63400:300:100
+  prefixAdvertisements:
+    - cidr: 172.218.4.0/26
+      communities:
+        - bgp-large-community
+        - 63400:120
+`;
+const advertised = ((): Snapshot => {
+  const [config] = parseResourceFile(BGPCONFIG_SAMPLE, 'bgpconfig.yaml') as BGPConfiguration[];
+  const h2Port: NodeBGPConfiguration = { apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'node.h2' }, spec: { listenPort: 1790 } };
+  const pool = { ...config!, spec: { ...config!.spec, prefixAdvertisements: [...config!.spec.prefixAdvertisements!, { cidr: '198.19.0.0/16', communities: ['64512:1'] }] } };
+  return snapshot([node(h1), node(h2), node(h3)], {
+    bgpConfiguration: pool,
+    nodeBgpConfigurations: [h2Port],
+    bgpPeers: [peer('rack-router', { peerIP: '198.18.255.1', asNumber: 65001, localASNumber: 65100 })],
+  });
+})();
+
 describe('BGPFilter (confd template_funcs.go)', () => {
   it('renders each rule as confd does, and says which filter a BGPPeer names that does not exist', () => {
     expect(ruleStatement({ action: 'Reject', matchOperator: 'NotIn', cidr: '55.4.0.0/16', prefixLength: { min: 16, max: 24 }, source: 'RemotePeers' }, 4)).toBe(
@@ -213,6 +254,7 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-ebgp-rack.conf', inputFor(rack, 'h1')],
   ['bird-peer-options.conf', inputFor(options, 'h1')],
   ['bird-bgpfilter.conf', inputFor(filtered, 'h1')],
+  ['bird-bgp-configuration.conf', inputFor(advertised, 'h1')],
   ['bird-timers-bfd.conf', { ...inputFor(mesh, 'h1'), timers: { holdTime: 9, keepaliveTime: 3, connectRetryTime: 2, gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
   // BFD only on the sessions of h3 (bench scale's crash subject): h1's session with h3 has it.
   ['bird-bfd-nodes.conf', { ...inputFor(mesh, 'h1'), timers: { gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3, nodes: ['h3'] } } }],
@@ -341,6 +383,26 @@ describe('renderBirdConfig: content', () => {
     expect(protocolName('198.18.0.12')).toBe('Mesh_198_18_0_12');
     expect(protocolName('198.18.0.12', 'Global')).toBe('Global_198_18_0_12');
     expect(() => protocolName('198.18.0')).toThrow(SimError);
+  });
+});
+
+describe('BGPConfiguration: listenPort, bindMode, communities, service ranges (confd bird.cfg.template, bird_aggr.cfg.template, bird_ipam.cfg.template)', () => {
+  const text = renderBirdConfig(inputFor(advertised, 'h1'));
+  it("listens on its port and dials each peer node on that node's own (node.<name> over default); NodeIP binds to the node address", () => {
+    expect(text).toMatch(/template bgp calico_node \{\n {2}local port 178 as 63400;\n {2}strict bind on;/);
+    expect(text).toMatch(/neighbor 198\.18\.0\.10 port 1790 as 63400;/);
+    expect(text).toMatch(/neighbor 198\.18\.0\.12 port 178 as 63400;/);
+    // A router outside the cluster listens on 179; the session speaks as the peer's localASNumber.
+    expect(text).toMatch(/neighbor 198\.18\.255\.1 as 65001;\n {2}local as 65100;/);
+  });
+  it('adds the communities on the exported prefixes inside each prefixAdvertisement, names resolved', () => {
+    expect(text).toContain('  if net ~ [ 172.218.4.0/26+ ] then {\n    bgp_large_community.add((63400, 300, 100));\n    bgp_community.add((63400, 120));\n  }');
+    expect(text).toMatch(/filter calico_export_to_peers\n\{\n.*\n {2}calico_apply_communities\(\);/);
+  });
+  it('announces the service ranges from a static blackhole and keeps them out of the kernel', () => {
+    expect(text).toContain('protocol static calico_services {\n  ipv4;\n  route 10.96.0.0/12 blackhole;\n  route 104.244.42.129/32 blackhole;\n  route 172.217.3.0/24 blackhole;\n}');
+    expect(text).toContain('  if net ~ [ 10.96.0.0/12+ ] then accept;    # a service range');
+    expect(text).toContain('filter calico_kernel_programming\n{\n  if net ~ [ 10.96.0.0/12+ ] then reject;');
   });
 });
 
