@@ -73,9 +73,15 @@ type AffineOutcome = Assignment | 'conflict' | { full: true; owned: number };
 export class Ipam {
   constructor(private readonly ds: Datastore) {}
 
-  /** The enabled IP pools (of one family, if given). */
+  /**
+   * The pools automatic assignment takes workload addresses from (of one family, if given): not
+   * disabled, allowed for workloads (allowedUses, default Workload and Tunnel) and not Manual
+   * (assignmentMode), as Calico's IPAM picks them.
+   */
   async pools(family?: IpFamily): Promise<IPPool[]> {
-    return (await this.allPools()).filter((p) => !p.spec.disabled && (family === undefined || familyOf(p.spec.cidr) === family));
+    return (await this.allPools()).filter(
+      (p) => !p.spec.disabled && (p.spec.allowedUses ?? ['Workload']).includes('Workload') && p.spec.assignmentMode !== 'Manual' && (family === undefined || familyOf(p.spec.cidr) === family),
+    );
   }
 
   /**
@@ -131,7 +137,10 @@ export class Ipam {
     const family = req.family ?? 4;
     if (family !== 4 && family !== 6) throw new IpamError(`address family must be 4 or 6 (got ${String(family)})`);
     const pools = await this.pools(family);
-    if (pools.length === 0) throw new IpamError(`no enabled IP pool for IPv${family}: cannot assign an address to host ${req.host}`);
+    if (pools.length === 0)
+      throw new IpamError(
+        `no enabled IP pool for IPv${family} that gives workloads addresses automatically (allowedUses Workload, assignmentMode Automatic): cannot assign an address to host ${req.host}`,
+      );
     const config = await this.getIpamConfig();
     const attrs = { ...req.attrs, node: req.host };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -162,8 +162,14 @@ const IPPoolSpec = strict({
   disabled: z.boolean().optional(),
   disableBGPExport: z.boolean().optional(),
   nodeSelector: selector.default('all()'),
+  allowedUses: z.array(z.enum(['Workload', 'Tunnel', 'LoadBalancer'])).optional(),
+  assignmentMode: z.enum(['Automatic', 'Manual']).optional(),
 })
   .superRefine((s, ctx) => {
+    // Calico's validation (IPPool allowedUses): LoadBalancer pools are for nothing else.
+    const uses = s.allowedUses ?? [];
+    if (new Set(uses).size !== uses.length) issue(ctx, ['allowedUses'], 'a use is given twice');
+    if (uses.includes('LoadBalancer') && uses.length > 1) issue(ctx, ['allowedUses'], 'LoadBalancer cannot be combined with Workload or Tunnel');
     const family = familyOf(s.cidr);
     const { min, max } = blockPrefixRange(family);
     if (s.blockSize !== undefined && (s.blockSize < min || s.blockSize > max)) {
@@ -189,6 +195,8 @@ const IPPoolSpec = strict({
     ...(s.disabled === undefined ? {} : { disabled: s.disabled }),
     ...(s.disableBGPExport === undefined ? {} : { disableBGPExport: s.disableBGPExport }),
     nodeSelector: s.nodeSelector,
+    ...(s.allowedUses === undefined ? {} : { allowedUses: s.allowedUses }),
+    ...(s.assignmentMode === undefined ? {} : { assignmentMode: s.assignmentMode }),
   }));
 
 const NodeSpec = strict({

@@ -27,6 +27,10 @@ export interface IPPool {
     /** Its prefixes are not announced to BGP peers (Calico's disableBGPExport). */
     disableBGPExport?: boolean;
     nodeSelector: string;
+    /** What its addresses are for (Calico's default: Workload and Tunnel); without Workload, IPAM gives workloads none. */
+    allowedUses?: ('Workload' | 'Tunnel' | 'LoadBalancer')[];
+    /** Manual: addresses only when asked for by pool, never by automatic assignment (Calico's default Automatic). */
+    assignmentMode?: 'Automatic' | 'Manual';
   };
 }
 

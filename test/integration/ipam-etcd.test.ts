@@ -168,6 +168,15 @@ describe('IPAM against a real etcd', () => {
     await expect(ipam.ensurePool(pool('small-pool', '198.18.0.0/28', 26))).rejects.toThrow(/block size \/26 is invalid/);
   });
 
+  it('takes workload addresses only from pools allowed for workloads and assigned automatically (IPPool allowedUses, assignmentMode)', async () => {
+    await ipam.ensurePool({ ...pool('manual', '198.19.0.0/24', 26), spec: { ...pool('m', '198.19.0.0/24', 26).spec, assignmentMode: 'Manual' } });
+    await ipam.ensurePool({ ...pool('lb', '198.19.1.0/24', 26), spec: { ...pool('l', '198.19.1.0/24', 26).spec, allowedUses: ['LoadBalancer'] } });
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x' })).rejects.toThrow(/no enabled IP pool/);
+    await ipam.ensurePool({ ...pool('workloads', '198.19.2.0/24', 26), spec: { ...pool('w', '198.19.2.0/24', 26).spec, allowedUses: ['Workload', 'Tunnel'], assignmentMode: 'Automatic' } });
+    expect((await ipam.pools()).map((p) => p.metadata.name)).toEqual(['workloads']);
+    expect((await ipam.autoAssign({ host: 'host-a', handleId: 'x' })).block).toBe('198.19.2.0/26');
+  });
+
   it('hands out each block once when many hosts race for the last blocks (strict affinity)', async () => {
     await ipam.ensurePool(pool('four-blocks', '198.19.0.0/24', 26));
     await ipam.setIpamConfig({ strictAffinity: true });

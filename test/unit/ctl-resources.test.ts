@@ -178,7 +178,7 @@ describe('parseResourceFile: every error names the document, the resource and th
     [
       'unknown spec field (a typo)',
       pool('p', '198.19.0.0/17', 'natOutGoing: true'),
-      'f.yaml: document 1 (IPPool p): spec.natOutGoing: unknown field (known fields: cidr, blockSize, ipipMode, vxlanMode, natOutgoing, disabled, disableBGPExport, nodeSelector)',
+      'f.yaml: document 1 (IPPool p): spec.natOutGoing: unknown field (known fields: cidr, blockSize, ipipMode, vxlanMode, natOutgoing, disabled, disableBGPExport, nodeSelector, allowedUses, assignmentMode)',
     ],
     // BGPFilter: Calico's cross-field rules, and nothing that could break out of BIRD's config.
     [
