@@ -41,8 +41,8 @@ export interface WorkloadRequest {
 export const namespaceProfile = (namespace: string) => `kns.${namespace}`;
 
 /**
- * Creates the namespace's profile if absent: allow everything in and out, as Calico's
- * `kns.<namespace>` profiles do. So an endpoint no policy selects is reachable, and a policy
+ * Creates the namespace's profile if absent: allow everything in and out, and the namespace's
+ * name as a label, as Calico's `kns.<namespace>` profiles do. So an endpoint no policy selects is reachable, and a policy
  * that selects it takes over in the directions it covers.
  */
 export async function ensureNamespaceProfile(ds: Datastore, namespace: string): Promise<void> {
@@ -51,7 +51,9 @@ export async function ensureNamespaceProfile(ds: Datastore, namespace: string): 
     apiVersion: API_VERSION,
     kind: 'Profile',
     metadata: { name, creationTimestamp: new Date().toISOString() },
-    spec: { ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }] },
+    // The namespace's labels reach its endpoints as `pcns.<key>` (namespaceSelector sees them), as
+    // Calico's kns.<namespace> profiles apply them; a namespace here has only its name.
+    spec: { ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }], labelsToApply: { 'pcns.projectcalico.org/name': namespace } },
   });
 }
 

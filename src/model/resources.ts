@@ -223,12 +223,14 @@ export type PolicyProtocol = 'TCP' | 'UDP' | 'ICMP' | 'ICMPv6' | 'SCTP' | 'UDPLi
 /** A port (0-65535) or an inclusive range in Calico's syntax, `"first:last"`. */
 export type PolicyPort = number | string;
 
-/** One side of a rule; every given field must match (Calico's EntityRule, without namespaceSelector/serviceAccounts/services). */
+/** One side of a rule; every given field must match (Calico's EntityRule, without serviceAccounts/services). */
 export interface EntityRule {
   nets?: string[];
   notNets?: string[];
   selector?: string;
   notSelector?: string;
+  /** The namespaces (by their labels) whose endpoints selector/notSelector match; `global()`: non-namespaced endpoints (host endpoints). */
+  namespaceSelector?: string;
   ports?: PolicyPort[];
   notPorts?: PolicyPort[];
 }
@@ -259,6 +261,8 @@ export type PolicySpec = {
   order?: number;
   /** Which endpoints the policy applies to; default all(). */
   selector?: string;
+  /** GlobalNetworkPolicy: only endpoints of the namespaces (by their labels) it selects. */
+  namespaceSelector?: string;
   /** The Tier it belongs to; stored as `default` when the file leaves it out (as Calico stores it). */
   tier?: string;
   /** Default (Calico): Ingress; Egress alone if there are only egress rules; both if both. */

@@ -116,10 +116,18 @@ export function comparePolicies(a: { order?: number; sortName: string }, b: { or
 
 type Ctx = z.core.$RefinementCtx;
 
-/** A policy or rule selector: also no global(), which Calico allows only in namespaceSelector. */
+/** A policy or rule selector: also no global(), which Calico allows only in a rule's namespaceSelector. */
 const policySelector = selectorText.superRefine((text, ctx) => {
-  if (/\bglobal\s*\(/.test(text)) issue(ctx, [], 'global() is only valid in a namespaceSelector, which calico-sim does not support');
+  if (/\bglobal\s*\(/.test(text)) issue(ctx, [], "global() is only valid in a rule's namespaceSelector");
 });
+
+/** A rule's namespaceSelector: a selector over namespace labels, or `global()` alone (non-namespaced endpoints). */
+const ruleNamespaceSelector = selectorText.superRefine((text, ctx) => {
+  if (/\bglobal\s*\(/.test(text) && text.trim() !== 'global()') issue(ctx, [], 'global() is only valid alone in a namespaceSelector');
+});
+
+/** `global()` in a rule's namespaceSelector: the side matches non-namespaced endpoints (host endpoints) only. */
+export const isGlobalNamespaceSelector = (text: string | undefined) => text?.trim() === 'global()';
 
 // ---------------------------------------------------------------------------------------------
 // Rules
@@ -167,7 +175,7 @@ const entityRule: z.ZodType<EntityRule> = strict({
   notSelector: policySelector.optional(),
   ports: z.array(port).optional(),
   notPorts: z.array(port).optional(),
-  namespaceSelector: unsupported("rule selectors match endpoints of the policy's namespace, or of every namespace for global policies and profiles"),
+  namespaceSelector: ruleNamespaceSelector.optional(),
   serviceAccounts: unsupported('there are no service accounts'),
   services: unsupported('there are no Kubernetes services'),
 });
@@ -251,7 +259,7 @@ function policySpecSchema(kind: PolicyKind): z.ZodType<PolicySpec> {
     performanceHints: unsupported('no performance hints'),
   };
   const global = {
-    namespaceSelector: unsupported('select endpoints by their projectcalico.org/namespace label in spec.selector'),
+    namespaceSelector: policySelector.optional(),
     doNotTrack: notYet('untracked policy (raw table) is not implemented'),
     preDNAT: notYet('pre-DNAT policy (mangle table) is not implemented'),
     applyOnForward: notYet('forwarded traffic through host endpoints is not policed'),
@@ -260,6 +268,7 @@ function policySpecSchema(kind: PolicyKind): z.ZodType<PolicySpec> {
     (s): PolicySpec => ({
       ...(s.order === undefined ? {} : { order: s.order }),
       ...(s.selector === undefined ? {} : { selector: s.selector }),
+      ...('namespaceSelector' in s && typeof s.namespaceSelector === 'string' ? { namespaceSelector: s.namespaceSelector } : {}),
       tier: s.tier ?? DEFAULT_TIER,
       types: policyTypes(s),
       ...(s.ingress === undefined ? {} : { ingress: s.ingress }),

@@ -63,6 +63,7 @@ import {
   POLICY_SPEC_SCHEMAS,
   policySortName,
   PROTOCOL_NUMBERS,
+  isGlobalNamespaceSelector,
   profileSpecSchema,
   protocolNumber,
   type PolicyKind,
@@ -96,6 +97,8 @@ interface Policy extends Owner {
   sortName: string;
   order?: number;
   selector: Selector;
+  /** GlobalNetworkPolicy namespaceSelector: only endpoints of the namespaces it selects. */
+  nsSelector?: Selector;
   types: string[];
 }
 
@@ -103,6 +106,8 @@ interface Policy extends Owner {
 interface Endpoint {
   namespace?: string;
   labels: Labels;
+  /** Its namespace's labels (namespaceSelector sees these); none for a host endpoint. */
+  nsLabels?: Labels;
   /** Host CIDRs (/32, /128) per family. */
   addresses: Record<Family, string[]>;
   profiles: string[];
@@ -150,7 +155,25 @@ function firstIssue(err: z.ZodError): string {
   return `${iss.path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : `${s}.${String(p)}`), 'spec')}: ${iss.message}`;
 }
 
-type SetUse = { kind: 'nets'; family: Family; nets: string[] } | { kind: 'selector'; family: Family; text: string; scope: string | undefined };
+/**
+ * Which endpoints a rule side's selector may match: every one (undefined), those of one namespace
+ * (a NetworkPolicy's own), those of the namespaces a namespaceSelector picks, or the
+ * non-namespaced ones (`namespaceSelector: global()`: host endpoints).
+ */
+type SideScope = undefined | string | { namespaces: string } | 'global';
+
+type SetUse = { kind: 'nets'; family: Family; nets: string[] } | { kind: 'selector'; family: Family; text: string; scope: SideScope };
+
+/** A namespace's labels as namespaceSelector sees them: Calico's profile kns.<ns> applies them to its endpoints as `pcns.<key>`, and every namespace has its name. */
+export function namespaceLabels(namespace: string, endpointLabels: Labels): Labels {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(endpointLabels)) if (k.startsWith(NS_LABEL_PREFIX)) out[k.slice(NS_LABEL_PREFIX.length)] = v;
+  out['projectcalico.org/name'] = namespace;
+  return out;
+}
+
+/** The prefix under which a namespace's labels reach its endpoints (Calico's `pcns.`). */
+export const NS_LABEL_PREFIX = 'pcns.';
 
 /** Rule IR by the validated rule array it came from, and the namespace scope. */
 const ruleCache = new WeakMap<Rule[], Map<string, { rules: RuleIR[]; uses: SetUse[] }>>();
@@ -252,9 +275,12 @@ class Builder {
     if (notNets.length) notSets.push(this.netsSet(family, notNets));
     const selector = e?.selector?.trim() ? e.selector : undefined;
     const notSelector = e?.notSelector?.trim() ? e.notSelector : undefined;
-    // In a NetworkPolicy a notSelector alone still limits the side to the policy's namespace.
-    if (selector !== undefined || (scope !== undefined && notSelector !== undefined)) sets.push(this.selectorSet(family, selector ?? 'all()', scope));
-    if (notSelector !== undefined) notSets.push(this.selectorSet(family, notSelector, scope));
+    // A namespaceSelector replaces the policy's namespace as the scope of both selectors.
+    const nsSel = e?.namespaceSelector?.trim() ? e.namespaceSelector : undefined;
+    const side: SideScope = nsSel === undefined ? scope : isGlobalNamespaceSelector(nsSel) ? 'global' : { namespaces: nsSel };
+    // A scoped side with only a notSelector (or nothing but the namespaceSelector) still matches only in its scope.
+    if (selector !== undefined || (side !== undefined && (notSelector !== undefined || nsSel !== undefined))) sets.push(this.selectorSet(family, selector ?? 'all()', side));
+    if (notSelector !== undefined) notSets.push(this.selectorSet(family, notSelector, side));
     return { ...(net ? { net } : {}), sets: sets.sort(), notSets: notSets.sort(), ports: (e?.ports ?? []).map(parsePort), notPorts: (e?.notPorts ?? []).map(parsePort) };
   }
 
@@ -264,12 +290,23 @@ class Builder {
     return this.set(`v${family}|nets|${members.join(',')}`, family, `nets ${members.join(', ')}`, () => members);
   }
 
-  private selectorSet(family: Family, text: string, scope: string | undefined): string {
+  private selectorSet(family: Family, text: string, scope: SideScope): string {
     this.recording?.push({ kind: 'selector', family, text, scope });
     const sel = parseSelector(text);
     const canonical = sel.toString();
-    return this.set(`v${family}|selector|${canonical}|${scope ?? '*'}`, family, `selector ${canonical}${scope ? ` (ns ${scope})` : ''}`, () => {
-      const found = this.endpoints.filter((ep) => (scope === undefined || ep.namespace === scope) && sel.matches(ep.labels)).flatMap((ep) => ep.addresses[family]);
+    const nsSel = typeof scope === 'object' ? parseSelector(scope.namespaces) : undefined;
+    const [key, shown] =
+      scope === undefined
+        ? ['*', '']
+        : scope === 'global'
+          ? ['global()', ' (non-namespaced)']
+          : nsSel
+            ? [`namespaces ${nsSel.toString()}`, ` (namespaces ${nsSel.toString()})`]
+            : [scope as string, ` (ns ${scope as string})`];
+    const inScope = (ep: Endpoint) =>
+      scope === undefined || (scope === 'global' ? ep.namespace === undefined : nsSel ? ep.nsLabels !== undefined && nsSel.matches(ep.nsLabels) : ep.namespace === scope);
+    return this.set(`v${family}|selector|${canonical}|${key}`, family, `selector ${canonical}${shown}`, () => {
+      const found = this.endpoints.filter((ep) => inScope(ep) && sel.matches(ep.labels)).flatMap((ep) => ep.addresses[family]);
       return [...new Set(found)].sort(compareCidrs);
     });
   }
@@ -323,10 +360,22 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
       warn(`${shown}: ignored: ${firstIssue(spec.error)}`);
       continue;
     }
-    const { order, selector, types, ingress, egress, tier } = spec.data;
+    const { order, selector, namespaceSelector, types, ingress, egress, tier } = spec.data;
     const t = tier ?? DEFAULT_TIER;
     if (!tiers.has(t)) warn(`${shown}: its tier "${t}" does not exist: applied after every tier that does, with defaultAction Deny (as Felix orders an unknown tier)`);
-    policies.push({ kind, namespace, name: p.metadata.name, tier: t, sortName, order, selector: parseSelector(selector ?? ''), types: types ?? [], ingress: ingress ?? [], egress: egress ?? [] });
+    policies.push({
+      kind,
+      namespace,
+      name: p.metadata.name,
+      tier: t,
+      sortName,
+      order,
+      selector: parseSelector(selector ?? ''),
+      ...(namespaceSelector ? { nsSelector: parseSelector(namespaceSelector) } : {}),
+      types: types ?? [],
+      ingress: ingress ?? [],
+      egress: egress ?? [],
+    });
   }
   policies.sort(comparePolicies);
   // Tier order (felix/calc/policy_sorter.go TierLess): tiers that exist first, by order (unset
@@ -338,13 +387,11 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   });
   [validCache, seenThisPass] = [seenThisPass, new Map()];
 
-  const workloads = snap.workloadEndpoints.map((wep) => ({
-    wep,
-    namespace: wep.metadata.namespace ?? 'default',
-    labels: endpointLabels(wep, profiles),
-    addresses: hostAddresses(wep, wep.spec.ipNetworks ?? []),
-    profiles: wep.spec.profiles ?? [],
-  }));
+  const workloads = snap.workloadEndpoints.map((wep) => {
+    const namespace = wep.metadata.namespace ?? 'default';
+    const labels = endpointLabels(wep, profiles);
+    return { wep, namespace, labels, nsLabels: namespaceLabels(namespace, labels), addresses: hostAddresses(wep, wep.spec.ipNetworks ?? []), profiles: wep.spec.profiles ?? [] };
+  });
   // Host endpoints: selectors of global policies and profiles see them (by their expectedIPs).
   const heps = (snap.hostEndpoints ?? []).map((hep) => ({
     hep,
@@ -356,8 +403,15 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
 
   const direction = (ep: Endpoint, dir: Direction): DirectionIR => {
     const type = dir === 'ingress' ? 'Ingress' : 'Egress';
-    // A NetworkPolicy selects workloads of its namespace only; a host endpoint has none.
-    const applies = policies.filter((p) => p.types.includes(type) && (p.namespace === undefined || p.namespace === ep.namespace) && p.selector.matches(ep.labels));
+    // A NetworkPolicy selects workloads of its namespace only, a GlobalNetworkPolicy's
+    // namespaceSelector those of the namespaces it picks; a host endpoint has no namespace.
+    const applies = policies.filter(
+      (p) =>
+        p.types.includes(type) &&
+        (p.namespace === undefined || p.namespace === ep.namespace) &&
+        (!p.nsSelector || (ep.nsLabels !== undefined && p.nsSelector.matches(ep.nsLabels))) &&
+        p.selector.matches(ep.labels),
+    );
     const names = [...new Set(ep.profiles)].filter((n) => profiles.has(n));
     return {
       tiers: tierOrder.flatMap((name): TierIR[] => {

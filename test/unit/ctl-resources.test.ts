@@ -829,9 +829,9 @@ describe('policy kinds', () => {
     ],
     ['unknown spec field', np('p', 'podSelector: {}'), 'f.yaml: document 1 (NetworkPolicy p): spec.podSelector: unknown field (known fields: order, selector, types, ingress, egress, tier)'],
     [
-      'namespaceSelector',
-      np('p', 'ingress:\n- action: Allow\n  source: {namespaceSelector: all()}'),
-      "f.yaml: document 1 (NetworkPolicy p): spec.ingress[0].source.namespaceSelector: not supported by calico-sim (rule selectors match endpoints of the policy's namespace, or of every namespace for global policies and profiles)",
+      'namespaceSelector with global() and more',
+      np('p', 'ingress:\n- action: Allow\n  source: {namespaceSelector: "global() || all()"}'),
+      'f.yaml: document 1 (NetworkPolicy p): spec.ingress[0].source.namespaceSelector: global() is only valid alone in a namespaceSelector',
     ],
     ['no action', gnp('p', 'ingress:\n- protocol: TCP'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.ingress[0].action: required (one of "Allow", "Deny", "Pass", "Log")'],
     ['order not a number', gnp('p', 'order: first'), 'f.yaml: document 1 (GlobalNetworkPolicy p): spec.order: expected a number, got string "first"'],
