@@ -299,7 +299,9 @@ describe('IPAM against a real etcd', () => {
 
 describe('IPv6 and dual stack', () => {
   it("assigns IPv6 addresses from /122 blocks at Calico's ipv6 keys", async () => {
-    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x', family: 6 })).rejects.toThrow(new IpamError('no enabled IP pool for IPv6: cannot assign an address to host host-a'));
+    await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x', family: 6 })).rejects.toThrow(
+      new IpamError('no enabled IP pool for IPv6 that gives workloads addresses automatically (allowedUses Workload, assignmentMode Automatic): cannot assign an address to host host-a'),
+    );
     expect(await ipam.ensurePool(V6_POOL)).toBe(true);
     await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x' })).rejects.toThrow(/no enabled IP pool for IPv4/);
 
