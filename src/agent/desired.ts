@@ -136,7 +136,7 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
       v4Pools.filter((p) => p.spec.natOutgoing).map((p) => p.spec.cidr),
       v4Pools.map((p) => p.spec.cidr),
     ),
-    policy: resolvePolicy(s, host, (p) => problems.push(p)),
+    policy: { ...resolvePolicy(s, host, (p) => problems.push(p)), ...(vxlan ? { vxlanPeers: vxlan.peers.map((p) => `${p.ip}/32`) } : {}) },
     problems,
     policyDataplane: s.felixConfiguration?.spec.nftablesMode === 'Enabled' ? 'nftables' : 'iptables',
     bird: {

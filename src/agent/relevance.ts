@@ -51,6 +51,7 @@ export function relevanceContext(s: Snapshot): RelevanceContext {
 }
 
 function computeContext(s: Snapshot): RelevanceContext {
-  const selectorRules = (s.networkPolicies?.length ?? 0) > 0 || (s.globalNetworkPolicies?.length ?? 0) > 0 || (s.profiles ?? []).some((p) => /"(not)?[sS]elector"/.test(JSON.stringify(p.spec)));
+  const selectorRules =
+    (s.networkPolicies?.length ?? 0) > 0 || (s.globalNetworkPolicies?.length ?? 0) > 0 || (s.profiles ?? []).some((p) => /"(not|namespace)?[sS]elector"/.test(JSON.stringify(p.spec)));
   return { selectorRules, vxlan: s.pools.some((p) => p.spec.vxlanMode === 'Always') };
 }

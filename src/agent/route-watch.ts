@@ -21,9 +21,11 @@ export class SharedRouteWatch {
   /** Calls `onDeleted` whenever a route leaves `netns`; returns the function that stops that. */
   watch(netns: string, onDeleted: () => void): () => void {
     this.callbacks.set(netns, onDeleted);
+    // A namespace made (or made again, under an id the kernel reused) since the last read.
+    if (![...this.names.values()].includes(netns)) this.refreshedAt = 0;
     this.start();
     return () => {
-      this.callbacks.delete(netns);
+      if (this.callbacks.get(netns) === onDeleted) this.callbacks.delete(netns);
       if (this.callbacks.size === 0) this.stop();
     };
   }
@@ -34,12 +36,19 @@ export class SharedRouteWatch {
     const child = spawn('ip', ['monitor', 'route', 'all-nsid'], { stdio: ['ignore', 'pipe', 'ignore'] });
     child.once('error', () => undefined); // no `ip`: the periodic pass still repairs
     createInterface({ input: child.stdout! }).on('line', (l) => this.line(l));
+    // A watch that died is started again while anyone still watches (after a second, not in a loop).
+    child.once('exit', () => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      if (this.callbacks.size) setTimeout(() => this.callbacks.size && this.start(), 1000).unref();
+    });
     this.child = child;
   }
 
   private stop(): void {
-    this.child?.kill();
+    const child = this.child;
     this.child = undefined;
+    child?.kill();
   }
 
   /** `[nsid 5]Deleted 198.19.0.1 dev cali… scope link`: the callback of the namespace with peer id 5. */
@@ -55,10 +64,20 @@ export class SharedRouteWatch {
     else void this.refresh().then(call);
   }
 
-  /** Peer id → namespace name (`ip netns list-id`), read again at most once a second (a host added since). */
+  /**
+   * Peer id → namespace name (`ip netns list-id`), read again at most once a second (a host added
+   * since): a read asked for within that second waits for its end, so no event is dropped.
+   */
   private refresh(): Promise<void> {
     if (this.refreshing) return this.refreshing;
-    if (Date.now() - this.refreshedAt < 1000) return Promise.resolve();
+    const wait = this.refreshedAt + 1000 - Date.now();
+    if (wait > 0) {
+      this.refreshing = new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(() => {
+        this.refreshing = undefined;
+        return this.refresh();
+      });
+      return this.refreshing;
+    }
     this.refreshing = run('ip', ['netns', 'list-id'], {}, this.runner)
       .then((out) => {
         this.names = parseNsids(out);

@@ -104,22 +104,27 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
       if (!warned.has(problem)) warn(problem);
       warned.add(problem);
     });
-  const addNode = (peer: CalicoNode, kind: 'Mesh' | 'Node' | 'Global', why: string, options: BGPPeer['spec'] = {}) => {
+  // `reverse`: the peering a selected node writes back to a node in the BGPPeer's scope; the
+  // peer's localASNumber is then the AS the other end speaks, not ours.
+  const addNode = (peer: CalicoNode, kind: 'Mesh' | 'Node' | 'Global', why: string, given: BGPPeer['spec'] = {}, reverse = false) => {
     const ip = nodeIp(peer);
     if (peer.metadata.name === host || sessions.has(ip)) return;
     const peerCluster = peer.spec.bgp.routeReflectorClusterID;
-    const peerAs = nodeAs(s, peer);
+    const { localASNumber, ...rest } = given;
+    const options = reverse ? rest : given;
+    const peerAs = reverse && localASNumber !== undefined ? localASNumber : nodeAs(s, peer);
+    const localAs = reverse ? myAs : (given.localASNumber ?? myAs);
     sessions.set(ip, {
       name: protocolName(ip, kind),
       description: `${why}: node ${peer.metadata.name}${peerCluster ? ` (route reflector, cluster ${peerCluster})` : ''}`,
       ip,
       asNumber: peerAs,
       passive: kind !== 'Node' && ip > myIp,
-      rrClient: kind !== 'Mesh' && !!myCluster && peerAs === myAs && peerCluster !== myCluster,
+      rrClient: kind !== 'Mesh' && !!myCluster && peerAs === localAs && peerCluster !== myCluster,
       clusterNode: true,
       peerNode: peer.metadata.name,
       ...(listenPortOf(s, peer.metadata.name) !== undefined ? { port: listenPortOf(s, peer.metadata.name)! } : {}),
-      ...sessionOptions(kind === 'Mesh' ? meshOptions : options, peerAs !== (options.localASNumber ?? myAs), passwordOf(kind === 'Mesh' ? 'BGPConfiguration default nodeMeshPassword' : why)),
+      ...sessionOptions(kind === 'Mesh' ? meshOptions : options, peerAs !== localAs, passwordOf(kind === 'Mesh' ? 'BGPConfiguration default nodeMeshPassword' : why)),
     });
   };
 
@@ -146,7 +151,7 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
         ip: spec.peerIP,
         asNumber: spec.asNumber ?? myAs,
         passive: false,
-        rrClient: !!myCluster && (spec.asNumber ?? myAs) === myAs,
+        rrClient: !!myCluster && (spec.asNumber ?? myAs) === (spec.localASNumber ?? myAs),
         clusterNode: false,
         ...sessionOptions(spec, (spec.asNumber ?? myAs) !== (spec.localASNumber ?? myAs), passwordOf(`BGPPeer ${p.metadata.name}`)),
       });
@@ -154,7 +159,7 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
       const selected = parseSelector(spec.peerSelector);
       if (inScope(me)) for (const n of s.nodes.filter((x) => selected.matches(labelsOf(x)))) addNode(n, kind, `BGPPeer ${p.metadata.name}`, spec);
       // The reverse peering confd writes for a selected node is always node-specific.
-      if (selected.matches(labelsOf(me))) for (const n of s.nodes.filter(inScope)) addNode(n, 'Node', `BGPPeer ${p.metadata.name} (reverse)`, spec);
+      if (selected.matches(labelsOf(me))) for (const n of s.nodes.filter(inScope)) addNode(n, 'Node', `BGPPeer ${p.metadata.name} (reverse)`, spec, true);
     }
   }
   // IPv6 routes have sessions of their own between the nodes' IPv6 addresses, laid out as the IPv4

@@ -37,6 +37,7 @@ import {
   type MatchIR,
   type PortRange,
   type RuleIR,
+  VXLAN_PEERS_SET,
 } from './ir.js';
 
 export const MARK_ACCEPT = 0x10000;
@@ -140,6 +141,7 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
     setFamily.set(s.id, s.family);
     sets.set(setName(s.family, s.id), { family: s.family, members: ipsetMembers(s.family, s.members) });
   }
+  if (ir.vxlanPeers) sets.set(setName(4, VXLAN_PEERS_SET), { family: 4, members: ipsetMembers(4, ir.vxlanPeers) });
   for (const ep of ir.endpoints) {
     // Interface names end up in chain names (≤ 28 characters) and must fall under `cali+`.
     if (!/^cali[A-Za-z0-9_.-]{1,11}$/.test(ep.iface)) throw new InputError(`policy IR: endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not "cali" + 1-11 characters`);
@@ -245,6 +247,9 @@ function staticChains(family: Family, ir: HostPolicyIR, failsafe: NonNullable<Ho
       input,
       [
         line(input, 'From workload to host', `-i ${WL} -g ${wlToHost}`),
+        ...(ir.vxlanPeers && family === 4
+          ? [line(input, 'Allow IPv4 VXLAN packets from allowed hosts', `-p udp -m udp --dport 4789 -m set --match-set ${setName(4, VXLAN_PEERS_SET)} src -j ACCEPT`)]
+          : []),
         line(input, 'Clear policy marks', CLEAR_MARKS),
         line(input, 'To host: its host endpoint policy', `-j ${fromHep}`),
         line(input, 'Host endpoint policy accepted packet', `${IS_ACCEPTED} -j ACCEPT`),
@@ -255,6 +260,9 @@ function staticChains(family: Family, ir: HostPolicyIR, failsafe: NonNullable<Ho
       [
         // "We don't currently police host -> endpoint according to the endpoint's ingress policy."
         line(output, 'From host to workload: always allowed', `-o ${WL} -j RETURN`),
+        ...(ir.vxlanPeers && family === 4
+          ? [line(output, 'Allow IPv4 VXLAN packets to other allowed hosts', `-p udp -m udp --dport 4789 -m set --match-set ${setName(4, VXLAN_PEERS_SET)} dst -j ACCEPT`)]
+          : []),
         line(output, 'Clear policy marks', CLEAR_MARKS),
         line(output, 'From host: its host endpoint policy', `-j ${toHep}`),
         line(output, 'Host endpoint policy accepted packet', `${IS_ACCEPTED} -j ACCEPT`),

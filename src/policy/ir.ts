@@ -168,10 +168,20 @@ export interface HostPolicyIR {
   failsafe?: { inbound: FailsafeIR[]; outbound: FailsafeIR[] };
   /**
    * Workload → its own host, once the workload's egress policy allowed it (Felix's
-   * DefaultEndpointToHostAction; absent: accept, what labs and Calico's manifests configure).
+   * DefaultEndpointToHostAction). The resolver always sets it (Felix's default: drop); absent in
+   * an IR built by hand: accept, what labs and Calico's manifests configure.
    */
   endpointToHost?: 'drop' | 'accept' | 'return';
+  /**
+   * With a pool in VXLAN mode, the other hosts' addresses: their VXLAN packets (UDP 4789) are
+   * accepted to and from the host before host endpoint policy, as Felix's cali-INPUT/cali-OUTPUT
+   * allow VXLAN from and to known hosts.
+   */
+  vxlanPeers?: string[];
 }
+
+/** The id of the address set of vxlanPeers (`cali40s:vxlanpeers`, nft `cali40s-vxlanpeers`). */
+export const VXLAN_PEERS_SET = 'vxlanpeers';
 
 /**
  * Felix's default failsafe ports (felix/config/config_params.go FailsafeInboundHostPorts,

@@ -42,6 +42,7 @@ import {
   type PortRange,
   type RuleIR,
   type SetIR,
+  VXLAN_PEERS_SET,
 } from './ir.js';
 
 export const NFT_TABLE = 'calico';
@@ -244,6 +245,9 @@ function staticChains(family: Family, ir: HostPolicyIR, allInterfaces: boolean):
   const toHost = { accept: 'accept', drop: 'drop', return: 'return' }[ir.endpointToHost ?? 'accept'];
   const failsafe = ir.failsafe ?? FAILSAFE_DEFAULTS;
   const all = (direction: 'ingress' | 'egress') => (allInterfaces ? [`goto ${hostEndpointChainName(direction, ALL_INTERFACES)}`] : []);
+  // Felix's cali-INPUT/cali-OUTPUT: VXLAN from and to known hosts passes before host endpoint policy.
+  const vxlan = (peer: 'saddr' | 'daddr', what: string) =>
+    family === 4 && ir.vxlanPeers ? [`ip ${peer} @${setName(4, VXLAN_PEERS_SET)} udp dport 4789 accept ${comment(`Allow IPv4 VXLAN packets ${what}`)}`] : [];
   return [
     [
       CHAINS.forward,
@@ -257,10 +261,25 @@ function staticChains(family: Family, ir: HostPolicyIR, allInterfaces: boolean):
         'oifname "cali*" accept',
       ],
     ],
-    [CHAINS.input, [`iifname "cali*" goto ${CHAINS.wlToHost}`, CLEAR_MARKS, `jump ${CHAINS.fromHep}`, `${IF_ACCEPTED} accept ${comment('host endpoint policy accepted packet')}`]],
+    [
+      CHAINS.input,
+      [
+        `iifname "cali*" goto ${CHAINS.wlToHost}`,
+        ...vxlan('saddr', 'from allowed hosts'),
+        CLEAR_MARKS,
+        `jump ${CHAINS.fromHep}`,
+        `${IF_ACCEPTED} accept ${comment('host endpoint policy accepted packet')}`,
+      ],
+    ],
     [
       CHAINS.output,
-      [`oifname "cali*" return ${comment('host to workload: always allowed')}`, CLEAR_MARKS, `jump ${CHAINS.toHep}`, `${IF_ACCEPTED} accept ${comment('host endpoint policy accepted packet')}`],
+      [
+        `oifname "cali*" return ${comment('host to workload: always allowed')}`,
+        ...vxlan('daddr', 'to other allowed hosts'),
+        CLEAR_MARKS,
+        `jump ${CHAINS.toHep}`,
+        `${IF_ACCEPTED} accept ${comment('host endpoint policy accepted packet')}`,
+      ],
     ],
     [
       CHAINS.wlToHost,
@@ -311,6 +330,7 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
   const table = (family: Family): NftTable => {
     const sets = new Map<string, NftSet>();
     for (const s of ir.sets) if (s.family === family) sets.set(setName(family, s.id), { members: mergeCidrs(s.members), comment: s.source });
+    if (family === 4 && ir.vxlanPeers) sets.set(setName(4, VXLAN_PEERS_SET), { members: mergeCidrs(ir.vxlanPeers), comment: 'other hosts: their VXLAN packets pass' });
     const policyChains = new Map<string, string[]>();
     for (const c of ir.chains) {
       // Each rule keeps its index in the policy (both families), for the comments.

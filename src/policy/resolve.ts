@@ -160,7 +160,7 @@ function firstIssue(err: z.ZodError): string {
  * (a NetworkPolicy's own), those of the namespaces a namespaceSelector picks, or the
  * non-namespaced ones (`namespaceSelector: global()`: host endpoints).
  */
-type SideScope = undefined | string | { namespaces: string } | 'global';
+type SideScope = undefined | string | { namespaces: string } | { global: true };
 
 type SetUse = { kind: 'nets'; family: Family; nets: string[] } | { kind: 'selector'; family: Family; text: string; scope: SideScope };
 
@@ -277,7 +277,7 @@ class Builder {
     const notSelector = e?.notSelector?.trim() ? e.notSelector : undefined;
     // A namespaceSelector replaces the policy's namespace as the scope of both selectors.
     const nsSel = e?.namespaceSelector?.trim() ? e.namespaceSelector : undefined;
-    const side: SideScope = nsSel === undefined ? scope : isGlobalNamespaceSelector(nsSel) ? 'global' : { namespaces: nsSel };
+    const side: SideScope = nsSel === undefined ? scope : isGlobalNamespaceSelector(nsSel) ? { global: true } : { namespaces: nsSel };
     // A scoped side with only a notSelector (or nothing but the namespaceSelector) still matches only in its scope.
     if (selector !== undefined || (side !== undefined && (notSelector !== undefined || nsSel !== undefined))) sets.push(this.selectorSet(family, selector ?? 'all()', side));
     if (notSelector !== undefined) notSets.push(this.selectorSet(family, notSelector, side));
@@ -294,17 +294,18 @@ class Builder {
     this.recording?.push({ kind: 'selector', family, text, scope });
     const sel = parseSelector(text);
     const canonical = sel.toString();
-    const nsSel = typeof scope === 'object' ? parseSelector(scope.namespaces) : undefined;
+    const nsSel = typeof scope === 'object' && 'namespaces' in scope ? parseSelector(scope.namespaces) : undefined;
+    const global = typeof scope === 'object' && 'global' in scope;
+    // The key of a namespace scope is its name (a name never contains a space or parentheses).
     const [key, shown] =
       scope === undefined
         ? ['*', '']
-        : scope === 'global'
+        : global
           ? ['global()', ' (non-namespaced)']
           : nsSel
             ? [`namespaces ${nsSel.toString()}`, ` (namespaces ${nsSel.toString()})`]
             : [scope as string, ` (ns ${scope as string})`];
-    const inScope = (ep: Endpoint) =>
-      scope === undefined || (scope === 'global' ? ep.namespace === undefined : nsSel ? ep.nsLabels !== undefined && nsSel.matches(ep.nsLabels) : ep.namespace === scope);
+    const inScope = (ep: Endpoint) => scope === undefined || (global ? ep.namespace === undefined : nsSel ? ep.nsLabels !== undefined && nsSel.matches(ep.nsLabels) : ep.namespace === scope);
     return this.set(`v${family}|selector|${canonical}|${key}`, family, `selector ${canonical}${shown}`, () => {
       const found = this.endpoints.filter((ep) => inScope(ep) && sel.matches(ep.labels)).flatMap((ep) => ep.addresses[family]);
       return [...new Set(found)].sort(compareCidrs);

@@ -38,7 +38,7 @@ export function pickEndpoints(all: ProbeEndpoint[], spec: string | undefined, fl
   } catch (err) {
     const unknown = names.filter((n) => !byName.has(n));
     throw new InputError(
-      `${flag} ${JSON.stringify(spec)}: neither workload or host names (no workload ${unknown.map((n) => JSON.stringify(n)).join(', ')}; workloads: ${all.map((e) => e.name).join(', ') || 'none'}${hosts.length ? `; hosts: ${hosts.map((e) => e.name).join(', ')}` : ''}) nor a selector (${(err as Error).message})`,
+      `${flag} ${JSON.stringify(spec)}: neither workload or host names (no workload or host ${unknown.map((n) => JSON.stringify(n)).join(', ')}; workloads: ${all.map((e) => e.name).join(', ') || 'none'}${hosts.length ? `; hosts: ${hosts.map((e) => e.name).join(', ')}` : ''}) nor a selector (${(err as Error).message})`,
     );
   }
   const picked = all.filter((e) => selector.matches({ ...e.labels, [NAMESPACE_LABEL]: e.namespace }));

@@ -55,4 +55,36 @@ describe('host endpoints (felix/rules/static.go, endpoints.go): a HostEndpoint p
     const open = await probe(file('open.yaml', ['- { from: host2, to: host1, proto: tcp, port: 8080, expect: open }']));
     expect(open.code).toBe(0);
   }, 180_000);
+
+  it('with VXLAN: the tunnel between hosts passes a "*" host endpoint with no policy (Felix allows VXLAN from and to known hosts first)', async () => {
+    await down(LAB);
+    const topo = file('vxlan.yaml', [
+      'name: hep-vxlan',
+      'pools: [{cidr: 198.19.0.0/16, vxlan: true}]',
+      'hosts:',
+      '  - {name: host1, workloads: [{name: web, labels: {role: web}}]}',
+      '  - {name: host2, workloads: [{name: client, labels: {role: client}}]}',
+    ]);
+    expect((await cli('up', topo, '--lab', LAB)).code).toBe(0);
+    const all = file('all.yaml', ['apiVersion: projectcalico.org/v3', 'kind: HostEndpoint', 'metadata: {name: host1-all}', 'spec: {node: host1, interfaceName: "*"}']);
+    expect((await cli('ctl', 'apply', '-f', all, '--lab', LAB, '--wait')).code).toBe(0);
+    const probed = await cli(
+      'probe',
+      '--lab',
+      LAB,
+      '--from',
+      'client,host2',
+      '--to',
+      'web,host1',
+      '--port',
+      '8080',
+      '--family',
+      '4',
+      '--proto',
+      'tcp',
+      '--expect',
+      file('vxlan-expect.yaml', ['- { from: client, to: web, expect: open }', '- { from: host2, to: host1, expect: blocked }']),
+    );
+    expect(probed.stdout).toMatch(/all 2 expectations hold/);
+  }, 120_000);
 });

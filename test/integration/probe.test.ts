@@ -77,7 +77,7 @@ describe('probe: the first-lab walkthrough of the README, on a lab built from it
   it('bad input is exit 2 and one line: an unknown workload, a malformed expectations file', async () => {
     const typo = await cli('probe', '--lab', LAB, '--from', 'wbe');
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toMatch(/^calico-sim: --from "wbe": neither workload or host names \(no workload "wbe"; workloads: client, db, web; hosts: host1, host2\)/);
+    expect(typo.stderr).toMatch(/^calico-sim: --from "wbe": neither workload or host names \(no workload or host "wbe"; workloads: client, db, web; hosts: host1, host2\)/);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, '- { from: web, to: db, expect: maybe }\n');
     const r = await cli('probe', '--lab', LAB, '--expect', bad);

@@ -406,6 +406,20 @@ describe('BGPConfiguration: listenPort, bindMode, communities, service ranges (c
   });
 });
 
+describe('BGPPeer localASNumber between cluster nodes', () => {
+  it('the nodes in scope speak as it; the selected node expects it (its reverse session has no local as)', () => {
+    const snap = snapshot(
+      [node(h1, {}, { role: 'edge' }), node(h2, {}, { role: 'core' })],
+      { bgpPeers: [peer('edge-core', { nodeSelector: "role == 'edge'", peerSelector: "role == 'core'", localASNumber: 65100 })] },
+      false,
+    );
+    const edge = renderBirdConfig(inputFor(snap, 'h1'));
+    const core = renderBirdConfig(inputFor(snap, 'h2'));
+    expect(edge).toMatch(/neighbor 198\.18\.0\.10 as 64512;\n {2}local as 65100;/);
+    expect(core).toMatch(/neighbor 198\.18\.0\.9 as 65100;\n {2}source address/);
+  });
+});
+
 describe('renderBirdConfig: invalid input', () => {
   const session = inputFor(mesh, 'h1').sessions.find((x) => x.ip === h2.ip)!;
   const bad: Array<[string, Partial<BirdInput>, RegExp]> = [

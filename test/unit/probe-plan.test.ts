@@ -24,8 +24,8 @@ describe('probe: who probes whom', () => {
 
   it('a typo is bad input naming the flag and the workloads there are; a selector that picks nothing too', () => {
     expect(() => pickEndpoints(ALL, 'w9', '--from')).toThrow(InputError);
-    expect(() => pickEndpoints(ALL, 'w9', '--from')).toThrow(/--from "w9": neither workload or host names \(no workload "w9"; workloads: w1, w2, w3\) nor a selector/);
-    expect(() => pickEndpoints(ALL, 'w9', '--from', [ep('host1')])).toThrow(/\(no workload "w9"; workloads: w1, w2, w3; hosts: host1\)/);
+    expect(() => pickEndpoints(ALL, 'w9', '--from')).toThrow(/--from "w9": neither workload or host names \(no workload or host "w9"; workloads: w1, w2, w3\) nor a selector/);
+    expect(() => pickEndpoints(ALL, 'w9', '--from', [ep('host1')])).toThrow(/\(no workload or host "w9"; workloads: w1, w2, w3; hosts: host1\)/);
     expect(() => pickEndpoints(ALL, "role == 'cache'", '--to')).toThrow(`--to "role == 'cache'" selects no workload`);
   });
 
