@@ -7,7 +7,6 @@ import type { PolicyDataplaneKind } from '../model/resources.js';
 import type { PolicyDataplane } from '../policy/ir.js';
 import { IptablesPolicy } from '../policy/iptables-apply.js';
 import { NftPolicy } from '../policy/nftables-apply.js';
-import type { SharedRouteWatch } from './route-watch.js';
 import { workloadIfaceSysctls } from '../cni/sysctls.js';
 import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, isAgentDevice, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
 
@@ -58,8 +57,6 @@ export interface DataplaneOptions {
   runner?: CommandRunner;
   /** /proc/sys, for the sysctls of the namespace this process runs in (no `netns`): the real one unless given. */
   procSys?: ProcSys;
-  /** One route watch shared by the hosts of this process (a shared agent process); without it each host runs its own. */
-  routeWatch?: SharedRouteWatch;
 }
 
 /** The policy ruleset of a kind, for a namespace (undefined: the current one). */
@@ -121,7 +118,6 @@ export class Dataplane {
   /** What runs its commands; the agent's BIRD reloads use it too unless told otherwise. */
   readonly runner: CommandRunner;
   private readonly procSys: ProcSys;
-  private readonly routeWatch: SharedRouteWatch | undefined;
 
   constructor(
     readonly netns?: string,
@@ -129,7 +125,6 @@ export class Dataplane {
   ) {
     this.runner = options.runner ?? processRunner;
     this.procSys = options.procSys ?? realProcSys;
-    this.routeWatch = options.routeWatch;
   }
 
   /**
@@ -138,7 +133,6 @@ export class Dataplane {
    * route table reacts to netlink. Returns the function that stops watching.
    */
   watchRouteDeletions(onDeleted: () => void): () => void {
-    if (this.routeWatch && this.netns) return this.routeWatch.watch(this.netns, onDeleted);
     const [cmd, ...args] = inNetns(this.netns, ['ip', 'monitor', 'route']);
     const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     child.once('error', () => undefined); // no `ip`: the periodic pass still repairs

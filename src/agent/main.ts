@@ -10,7 +10,6 @@ import { processRunner, limitedRunner } from '../util/exec.js';
 import { forkThroughSpawner } from '../util/spawner.js';
 import { Agent } from './agent.js';
 import { Dataplane } from './dataplane.js';
-import { SharedRouteWatch } from './route-watch.js';
 
 /** One host this process serves: which node, the namespace it drives, its BIRD. */
 interface Served {
@@ -55,15 +54,13 @@ const program = new Command('calico-sim-agent')
     // and more of a blocked event loop each (spawner.ts).
     if (o.hostsFile) forkThroughSpawner();
     const runner = o.hostsFile ? limitedRunner(processRunner, SHARED_COMMANDS) : processRunner;
-    // One kernel route watch for all of them (route-watch.ts), not one `ip monitor` per host.
-    const routeWatch = o.hostsFile ? new SharedRouteWatch(runner) : undefined;
     const agents = served.map(
       (s) =>
         new Agent({
           host: s.host,
           ds,
           syncer,
-          dataplane: new Dataplane(s.netns, { runner, ...(routeWatch ? { routeWatch } : {}) }),
+          dataplane: new Dataplane(s.netns, { runner }),
           bird: s.birdConfig && s.birdSocket ? { config: s.birdConfig, socket: s.birdSocket } : undefined,
           runner,
           resyncMs: o.resyncMs,
