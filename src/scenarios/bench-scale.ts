@@ -8,7 +8,8 @@ import { type ScaleMode, scaleMarkdown, type ScaleResults, type ScaleRow, writeS
 import { backendOf } from '../sim/backends/index.js';
 import { agentDaemons } from '../sim/daemons.js';
 import { cutLink } from '../sim/faults.js';
-import { withLab } from '../sim/lab.js';
+import { withDatastore, withLab } from '../sim/lab.js';
+import { waitForBgpSettled } from '../sim/readiness.js';
 import type { LabState } from '../sim/state.js';
 import { status } from '../sim/status.js';
 import { addLabWorkload } from '../sim/workloads.js';
@@ -98,6 +99,9 @@ async function scaleTrial(mode: ScaleMode, hosts: number, o: { agents: 'auto' | 
 
 async function measure(state: LabState, subjectName: string): Promise<Omit<ScaleRow, 'mode' | 'hosts' | 'ok'>> {
   const backend = backendOf(state);
+  // `up` returns once every block is in every kernel; a session no route needs (between the two
+  // route reflectors) may still be connecting then. Sessions are counted once all are Established.
+  await withDatastore(state, (ds) => waitForBgpSettled(ds, state, 60_000 + 100 * state.hosts.length));
   const st = await status(state);
   const established = st.bgp.filter((b) => b.state === 'Established');
   const perHost = state.hosts.map((h) => established.filter((b) => b.host === h.name).length);
