@@ -61,7 +61,9 @@ export async function ensureNamespaceProfile(ds: Datastore, namespace: string): 
 export async function findWorkload(ds: Datastore, name: string): Promise<{ key: string; value: WorkloadEndpoint } | undefined> {
   // Keys only (…/workloadendpoints/<namespace>/<node>-cni-<workload>-eth0), then the one record:
   // a lab of 1,000 workloads adding them all at once would otherwise read every record for every add.
-  const key = (await ds.client.getAll().prefix(keys.workloadEndpoints).keys()).find((k) => wepIdentifiers(k.slice(k.lastIndexOf('/') + 1))?.workload === name);
+  // (A suffix test first: at 1,000 workloads every add looks through every key.)
+  const suffix = wepName({ node: '', orchestrator: CNI_ORCHESTRATOR, workload: name, endpoint: CNI_ENDPOINT }); // -cni-<workload>-eth0
+  const key = (await ds.client.getAll().prefix(keys.workloadEndpoints).keys()).find((k) => k.endsWith(suffix) && wepIdentifiers(k.slice(k.lastIndexOf('/') + 1))?.workload === name);
   const value = key === undefined ? undefined : await ds.get<WorkloadEndpoint>(key);
   return key === undefined || !value ? undefined : { key, value: value.value };
 }
