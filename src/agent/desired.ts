@@ -172,7 +172,7 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
  * prefixAdvertisements (its own list replaces the global one; names resolved through both
  * configs' `communities`), and the service ranges every node announces.
  */
-function bgpAdvertising(s: Snapshot, host: string, warn: (problem: string) => void): Pick<BirdInput, 'listenPort' | 'strictBind' | 'communities' | 'services'> {
+function bgpAdvertising(s: Snapshot, host: string, warn: (problem: string) => void): Pick<BirdInput, 'listenPort' | 'strictBind' | 'ignoredInterfaces' | 'communities' | 'services'> {
   const global = s.bgpConfiguration?.spec;
   const own = s.nodeBgpConfigurations?.find((c) => c.metadata.name === `node.${host}`)?.spec;
   const listenPort = listenPortOf(s, host);
@@ -202,6 +202,7 @@ function bgpAdvertising(s: Snapshot, host: string, warn: (problem: string) => vo
   return {
     ...(listenPort !== undefined ? { listenPort } : {}),
     ...(global?.bindMode === 'NodeIP' ? { strictBind: true } : {}),
+    ...(global?.ignoredInterfaces?.length ? { ignoredInterfaces: global.ignoredInterfaces } : {}),
     ...(communities.length ? { communities } : {}),
     ...(services.length ? { services } : {}),
   };

@@ -92,6 +92,8 @@ export interface BirdInput {
   listenPort?: number;
   /** BGPConfiguration bindMode NodeIP: BIRD listens on the node's address only (`strict bind on`). */
   strictBind?: boolean;
+  /** BGPConfiguration ignoredInterfaces: left out of the direct protocol, with the workloads' and kube-ipvs*. */
+  ignoredInterfaces?: string[];
   /** BGPConfiguration prefixAdvertisements, resolved: communities (`a:b`, `a:b:c`) added to the exported prefixes inside each CIDR (either family). */
   communities?: { cidr: string; values: string[] }[];
   /** BGPConfiguration serviceClusterIPs/ExternalIPs/LoadBalancerIPs: ranges every node announces (either family). */
@@ -140,6 +142,7 @@ interface Checked {
   bgpFilters: { name: string; spec: BGPFilterSpec }[];
   listenPort?: number;
   strictBind: boolean;
+  ignoredInterfaces: string[];
   advertising: Record<4 | 6, Advertising>;
 }
 
@@ -162,7 +165,7 @@ export function renderBirdConfig(input: BirdInput): string {
       return fns.length && (v === '4' || c.ipv6) ? [[`# BGPFilter functions (IPv${v}).`, ...fns]] : [];
     }),
     deviceSection(c.scanTimeS),
-    directSection(c.ipv6 ? [V4, V6] : [V4]),
+    directSection(c.ipv6 ? [V4, V6] : [V4], c.ignoredInterfaces),
     kernelSection(V4, c.scanTimeS),
     ...(c.ipv6 ? [kernelSection(V6, c.scanTimeS)] : []),
     blocksSection(
@@ -295,8 +298,10 @@ function deviceSection(scanTimeS: number): string[] {
 }
 
 /** Connected routes, so that iBGP next hops resolve recursively. */
-function directSection(families: Family[]): string[] {
-  return ['# Connected networks (not workload interfaces), for recursive next-hop resolution.', 'protocol direct {', ...families.map((f) => `  ${f.channel};`), '  interface -"cali*", "*";', '}'];
+/** Connected routes, so that iBGP next hops resolve recursively (bird.cfg.template: ignoredInterfaces, the workloads', kube-ipvs*). */
+function directSection(families: Family[], ignored: string[]): string[] {
+  const out = [...ignored.map((i) => `-"${i}"`), '-"cali*"', '-"kube-ipvs*"', '"*"'].join(', ');
+  return ['# Connected networks (not workload interfaces), for recursive next-hop resolution.', 'protocol direct {', ...families.map((f) => `  ${f.channel};`), `  interface ${out};`, '}'];
 }
 
 /** Calico's kernel protocol (bird.cfg.template): learns the routes others put in the kernel, and leaves BIRD's there when BIRD stops. */
@@ -501,6 +506,10 @@ function checkInput(input: BirdInput): Checked {
     bgpFilters: input.bgpFilters ?? [],
     ...(input.listenPort !== undefined ? { listenPort: checkPort(input.listenPort, `listen port of host ${host}`) } : {}),
     strictBind: input.strictBind ?? false,
+    ignoredInterfaces: (input.ignoredInterfaces ?? []).map((i) => {
+      if (!/^[A-Za-z0-9_.@*-]{1,15}$/.test(i)) throw new SimError(`ignored interface ${JSON.stringify(i)} of host ${host} is not an interface name or pattern`);
+      return i;
+    }),
     advertising: { 4: advertising(input, 4, host), 6: advertising(input, 6, host) },
   };
 }

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
 import { canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import { outsideLabRanges } from './address-plan.js';
-import { issue, metadataSchema, resourceName, resourceSchema, selectorText as selector, strict, unsupported } from './resource-fields.js';
+import { issue, metadataSchema, resourceName, resourceSchema, selectorText as selector, strict } from './resource-fields.js';
 import {
   CALICO_NODE_NAMESPACE,
   LOG_SEVERITIES,
@@ -287,7 +287,7 @@ const BGPConfigurationSpec = strict({
   serviceClusterIPs: serviceRanges,
   serviceExternalIPs: serviceRanges,
   serviceLoadBalancerIPs: serviceRanges,
-  ignoredInterfaces: unsupported('no interface but the uplink and the workloads is in a lab host'),
+  ignoredInterfaces: z.array(z.string().regex(/^[A-Za-z0-9_.@*-]{1,15}$/, 'an interface name or pattern (1-15 of A-Z a-z 0-9 _ . @ - *)')).optional(),
   // Session timers and BFD are not Calico's fields: they are the lab's (the topology file's `bgp:`).
 })
   .superRefine((s, ctx) => {

@@ -140,6 +140,8 @@ export type BgpAdvertising = {
   listenPort?: number;
   /** NodeIP: BIRD listens on the node's address only (`strict bind`). */
   bindMode?: 'None' | 'NodeIP';
+  /** Interfaces whose connected networks BIRD's direct protocol leaves out (besides the workloads'). */
+  ignoredInterfaces?: string[];
   /** Community names and their values (`a:b` standard, `a:b:c` large). */
   communities?: { name: string; value: string }[];
   /** Communities added to the exported prefixes inside `cidr` (names from `communities`, or values). */

@@ -399,6 +399,10 @@ describe('BGPConfiguration: listenPort, bindMode, communities, service ranges (c
     expect(text).toContain('  if net ~ [ 172.218.4.0/26+ ] then {\n    bgp_large_community.add((63400, 300, 100));\n    bgp_community.add((63400, 120));\n  }');
     expect(text).toMatch(/filter calico_export_to_peers\n\{\n.*\n {2}calico_apply_communities\(\);/);
   });
+  it("ignoredInterfaces: left out of the direct protocol before the workloads' and kube-ipvs*", () => {
+    const config = { ...advertised.bgpConfiguration!, spec: { ...advertised.bgpConfiguration!.spec, ignoredInterfaces: ['docker*', 'eth1'] } };
+    expect(renderBirdConfig(inputFor({ ...advertised, bgpConfiguration: config }, 'h1'))).toContain('  interface -"docker*", -"eth1", -"cali*", -"kube-ipvs*", "*";');
+  });
   it('announces the service ranges from a static blackhole and keeps them out of the kernel', () => {
     expect(text).toContain('protocol static calico_services {\n  ipv4;\n  route 10.96.0.0/12 blackhole;\n  route 104.244.42.129/32 blackhole;\n  route 172.217.3.0/24 blackhole;\n}');
     expect(text).toContain('  if net ~ [ 10.96.0.0/12+ ] then accept;    # a service range');
