@@ -114,6 +114,7 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
     const options = reverse ? rest : given;
     const peerAs = reverse && localASNumber !== undefined ? localASNumber : nodeAs(s, peer);
     const localAs = reverse ? myAs : (given.localASNumber ?? myAs);
+    const port = listenPortOf(s, peer.metadata.name);
     sessions.set(ip, {
       name: protocolName(ip, kind),
       description: `${why}: node ${peer.metadata.name}${peerCluster ? ` (route reflector, cluster ${peerCluster})` : ''}`,
@@ -123,7 +124,7 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
       rrClient: kind !== 'Mesh' && !!myCluster && peerAs === localAs && peerCluster !== myCluster,
       clusterNode: true,
       peerNode: peer.metadata.name,
-      ...(listenPortOf(s, peer.metadata.name) !== undefined ? { port: listenPortOf(s, peer.metadata.name)! } : {}),
+      ...(port !== undefined ? { port } : {}),
       ...sessionOptions(kind === 'Mesh' ? meshOptions : options, peerAs !== localAs, passwordOf(kind === 'Mesh' ? 'BGPConfiguration default nodeMeshPassword' : why)),
     });
   };

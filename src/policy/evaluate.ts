@@ -16,7 +16,7 @@
  */
 import { cidrContains } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
-import { ALL_INTERFACES, FAILSAFE_DEFAULTS, type ChainIR, type DirectionIR, type FailsafeIR, type Family, type HostPolicyIR, type MatchIR, type PortRange, type RuleIR, type SetIR } from './ir.js';
+import { ALL_INTERFACES, hostSide, type ChainIR, type DirectionIR, type FailsafeIR, type Family, type HostPolicyIR, type MatchIR, type PortRange, type RuleIR, type SetIR } from './ir.js';
 
 export interface Packet {
   family: Family;
@@ -131,15 +131,14 @@ function hostTraffic(ir: HostPolicyIR, p: Packet, sets: ReadonlyMap<string, SetI
   if (p.toHost !== undefined && p.fromIface !== undefined) {
     const out = evaluate(ir, { ...p, toHost: undefined });
     if (out.verdict === 'deny') return out;
-    const action = ir.endpointToHost ?? 'accept';
+    const action = hostSide(ir).endpointToHost;
     return { verdict: action === 'drop' ? 'deny' : 'allow', reason: `${out.reason}; to its host: DefaultEndpointToHostAction ${action}` };
   }
   const inbound = p.toHost !== undefined;
   const iface = (inbound ? p.toHost : p.fromHost)!;
-  const heps = ir.hostEndpoints ?? [];
+  const { hostEndpoints: heps, failsafe } = hostSide(ir);
   const hep = heps.find((h) => h.iface === iface) ?? heps.find((h) => h.iface === ALL_INTERFACES);
   if (!hep) return { verdict: 'allow', reason: `no host endpoint on ${iface}: not policed` };
-  const failsafe = ir.failsafe ?? FAILSAFE_DEFAULTS;
   const safe = failsafeHit(inbound ? failsafe.inbound : failsafe.outbound, p, inbound ? p.src : p.dst);
   const dir = inbound ? 'ingress' : 'egress';
   if (safe) return { verdict: 'allow', reason: `${dir} of HostEndpoint ${hep.name}: failsafe port ${safe.port}` };

@@ -25,8 +25,7 @@ import { InputError } from '../util/errors.js';
 import {
   ALL_INTERFACES,
   ENCAP_FROM_WORKLOAD,
-  FAILSAFE_DEFAULTS,
-  isHostIface,
+  hostSide,
   L4_NAMES,
   type ChainIR,
   type DirectionIR,
@@ -147,12 +146,8 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
     if (!/^cali[A-Za-z0-9_.-]{1,11}$/.test(ep.iface)) throw new InputError(`policy IR: endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not "cali" + 1-11 characters`);
   }
   if (new Set(ir.endpoints.map((e) => e.iface)).size !== ir.endpoints.length) throw new InputError('policy IR: two endpoints share an interface');
-  const heps = ir.hostEndpoints ?? [];
-  for (const h of heps) {
-    if (!isHostIface(h.iface)) throw new InputError(`policy IR: host endpoint ${h.name}: interface ${JSON.stringify(h.iface)} is not a host interface name`);
-  }
-  if (new Set(heps.map((e) => e.iface)).size !== heps.length) throw new InputError('policy IR: two host endpoints share an interface');
-  const failsafe = ir.failsafe ?? FAILSAFE_DEFAULTS;
+  const host = hostSide(ir);
+  const heps = host.hostEndpoints;
   const chains = new Map<string, ChainIR>();
   for (const c of ir.chains) {
     checkId(c.id, 'chain');
@@ -162,7 +157,7 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
   }
   const ruleset = (family: Family): Ruleset => {
     const out: Ruleset = new Map();
-    for (const [name, rules] of staticChains(family, ir, failsafe)) out.set(name, rules);
+    for (const [name, rules] of staticChains(family, ir, host)) out.set(name, rules);
     for (const ep of ir.endpoints) {
       for (const dir of ['ingress', 'egress'] as const) {
         const name = endpointChainName(dir, ep.iface);
@@ -220,11 +215,11 @@ function hostDispatch(chain: string, heps: HostEndpointIR[], direction: 'ingress
   ];
 }
 
-function staticChains(family: Family, ir: HostPolicyIR, failsafe: NonNullable<HostPolicyIR['failsafe']>): Array<[string, string[]]> {
+function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof hostSide>): Array<[string, string[]]> {
   const { forward, input, output, wlToHost, fromWl, toWl, fromHep, toHep, failsafeIn, failsafeOut } = CHAINS;
   const { endpoints } = ir;
-  const heps = ir.hostEndpoints ?? [];
-  const toHost = { accept: '-j ACCEPT', drop: '-j DROP', return: '-j RETURN' }[ir.endpointToHost ?? 'accept'];
+  const { hostEndpoints: heps, failsafe } = host;
+  const toHost = host.endpointToHost.toUpperCase();
   return [
     [
       forward,
@@ -276,7 +271,7 @@ function staticChains(family: Family, ir: HostPolicyIR, failsafe: NonNullable<Ho
         line(wlToHost, 'Drop conntrack invalid', CONNTRACK[1]!),
         ...(family === 6 ? ND_TYPES.map((t) => line(wlToHost, 'Allow ICMPv6 ND and MLD to host', `-p 58 -m icmp6 --icmpv6-type ${t} -j ACCEPT`)) : []),
         line(wlToHost, 'Workload egress policy', `-j ${fromWl}`),
-        line(wlToHost, `Egress policy accepted packet to host: DefaultEndpointToHostAction ${(ir.endpointToHost ?? 'accept').toUpperCase()}`, toHost),
+        line(wlToHost, `Egress policy accepted packet to host: DefaultEndpointToHostAction ${toHost}`, `-j ${toHost}`),
       ],
     ],
     [fromHep, hostDispatch(fromHep, heps, 'ingress')],

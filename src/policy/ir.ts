@@ -9,6 +9,7 @@
  * id depends only on the policy's or profile's identity (kind, namespace, name).
  */
 import type { PolicyDataplaneKind } from '../model/resources.js';
+import { InputError } from '../util/errors.js';
 
 export type Family = 4 | 6;
 
@@ -128,7 +129,7 @@ export interface EndpointIR {
 export const ALL_INTERFACES = 'any-interface-at-all';
 
 /** A host endpoint's interface: a Linux name (≤ 15 characters, not a workload's), or ALL_INTERFACES. */
-export const isHostIface = (iface: string) => iface === ALL_INTERFACES || /^(?!cali)[A-Za-z0-9_.@-]{1,15}$/.test(iface);
+const isHostIface = (iface: string) => iface === ALL_INTERFACES || /^(?!cali)[A-Za-z0-9_.@-]{1,15}$/.test(iface);
 
 /** The protocols failsafe rules take, by number, as iptables and nft name them. */
 export const L4_NAMES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
@@ -196,6 +197,17 @@ export const FAILSAFE_DEFAULTS: { inbound: FailsafeIR[]; outbound: FailsafeIR[] 
     outbound: [{ protocol: 17, port: 53 }, { protocol: 17, port: 67 }, ...both],
   };
 })();
+
+/**
+ * The host side of an IR, checked (interface names end up in chain names), with the defaults of
+ * the fields an IR built by hand may leave out: what both compilers and the evaluator read.
+ */
+export function hostSide(ir: HostPolicyIR): { hostEndpoints: HostEndpointIR[]; failsafe: { inbound: FailsafeIR[]; outbound: FailsafeIR[] }; endpointToHost: 'drop' | 'accept' | 'return' } {
+  const hostEndpoints = ir.hostEndpoints ?? [];
+  for (const h of hostEndpoints) if (!isHostIface(h.iface)) throw new InputError(`policy IR: host endpoint ${h.name}: interface ${JSON.stringify(h.iface)} is not a host interface name`);
+  if (new Set(hostEndpoints.map((h) => h.iface)).size !== hostEndpoints.length) throw new InputError('policy IR: two host endpoints share an interface');
+  return { hostEndpoints, failsafe: ir.failsafe ?? FAILSAFE_DEFAULTS, endpointToHost: ir.endpointToHost ?? 'accept' };
+}
 
 /** A host with no local endpoint still gets the base chains; this is its IR. */
 export const EMPTY_POLICY: HostPolicyIR = { sets: [], chains: [], endpoints: [] };

@@ -29,8 +29,7 @@ import { InputError } from '../util/errors.js';
 import {
   ALL_INTERFACES,
   ENCAP_FROM_WORKLOAD,
-  FAILSAFE_DEFAULTS,
-  isHostIface,
+  hostSide,
   L4_NAMES,
   type ChainIR,
   type DirectionIR,
@@ -241,9 +240,9 @@ function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egre
 }
 
 /** Calico's own chains of one family's table (felix/rules/static.go), before any endpoint's. */
-function staticChains(family: Family, ir: HostPolicyIR, allInterfaces: boolean): Array<[string, string[]]> {
-  const toHost = { accept: 'accept', drop: 'drop', return: 'return' }[ir.endpointToHost ?? 'accept'];
-  const failsafe = ir.failsafe ?? FAILSAFE_DEFAULTS;
+function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof hostSide>): Array<[string, string[]]> {
+  const { endpointToHost: toHost, failsafe } = host;
+  const allInterfaces = host.hostEndpoints.some((h) => h.iface === ALL_INTERFACES);
   const all = (direction: 'ingress' | 'egress') => (allInterfaces ? [`goto ${hostEndpointChainName(direction, ALL_INTERFACES)}`] : []);
   // Felix's cali-INPUT/cali-OUTPUT: VXLAN from and to known hosts passes before host endpoint policy.
   const vxlan = (peer: 'saddr' | 'daddr', what: string) =>
@@ -322,10 +321,8 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
     if (!IFACE_RE.test(ep.iface)) throw new InputError(`endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not a cali* name of at most 15 characters`);
   }
   if (new Set(ir.endpoints.map((e) => e.iface)).size !== ir.endpoints.length) throw new InputError('duplicate endpoint interface');
-  const heps = ir.hostEndpoints ?? [];
-  if (new Set(heps.map((h) => h.iface)).size !== heps.length) throw new InputError('two host endpoints share an interface');
-  for (const h of heps) if (!isHostIface(h.iface)) throw new InputError(`host endpoint ${h.name}: interface ${JSON.stringify(h.iface)} is not a host interface name`);
-  const allInterfaces = heps.some((h) => h.iface === ALL_INTERFACES);
+  const host = hostSide(ir);
+  const heps = host.hostEndpoints;
 
   const table = (family: Family): NftTable => {
     const sets = new Map<string, NftSet>();
@@ -339,7 +336,7 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
         c.rules.flatMap((r, i) => (r.family === family ? [ruleText(r, i, c, setIrs)] : [])),
       );
     }
-    const chains = new Map<string, string[]>(staticChains(family, ir, allInterfaces));
+    const chains = new Map<string, string[]>(staticChains(family, ir, host));
     const maps: NftTable['maps'] = { 'from-wl': new Map(), 'to-wl': new Map(), 'from-hep': new Map(), 'to-hep': new Map() };
     for (const ep of ir.endpoints) {
       for (const [direction, map] of [
