@@ -2,7 +2,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { down } from '../../src/sim/lab.js';
+import { readLabState } from '../../src/sim/state.js';
+import { inNetns } from '../../src/util/exec.js';
 import { cli } from '../helpers/lab.js';
 
 const LAB = 't-hep';
@@ -86,5 +89,14 @@ describe('host endpoints (felix/rules/static.go, endpoints.go): a HostEndpoint p
       file('vxlan-expect.yaml', ['- { from: client, to: web, expect: open }', '- { from: host2, to: host1, expect: blocked }']),
     );
     expect(probed.stdout).toMatch(/all 2 expectations hold/);
+    // Negative control: without the VXLAN rule in host1's cali-INPUT the tunnel is cut. The agent
+    // writes deltas against what it applied, so the rule stays deleted while the probe runs.
+    const host1 = readLabState(LAB).hosts.find((h) => h.name === 'host1')!;
+    const [cmd, ...args] = inNetns(host1.netns, ['iptables', '-S', 'cali-INPUT']);
+    const rule = (await execa(cmd!, args)).stdout.split('\n').find((l) => l.includes('VXLAN'))!;
+    const [dcmd, ...dargs] = inNetns(host1.netns, ['sh', '-c', `iptables ${rule.replace(/^-A /, '-D ')}`]);
+    await execa(dcmd!, dargs);
+    const cut = await cli('probe', '--lab', LAB, '--from', 'client', '--to', 'web', '--port', '8080', '--family', '4', '--proto', 'tcp');
+    expect(cut.stdout).toMatch(/0 open, 1 blocked/);
   }, 120_000);
 });
