@@ -8,7 +8,7 @@ import type { PolicyDataplane } from '../policy/ir.js';
 import { IptablesPolicy } from '../policy/iptables-apply.js';
 import { NftPolicy } from '../policy/nftables-apply.js';
 import { workloadIfaceSysctls } from '../cni/sysctls.js';
-import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, isAgentDevice, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
+import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, FABRIC_DEVICE, isAgentDevice, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
 
 export interface ApplyResult {
   added: number;
@@ -247,7 +247,7 @@ export class Dataplane {
       await ipBatch(
         this.netns,
         [
-          `link add ${VXLAN_DEVICE} type vxlan id ${VXLAN_VNI} local ${v.localIp} dev eth0 dstport ${VXLAN_PORT} nolearning`,
+          `link add ${VXLAN_DEVICE} type vxlan id ${VXLAN_VNI} local ${v.localIp} dev ${FABRIC_DEVICE} dstport ${VXLAN_PORT} nolearning`,
           `link set ${VXLAN_DEVICE} address ${v.mac}`,
           `link set ${VXLAN_DEVICE} up`,
         ],

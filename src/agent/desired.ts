@@ -2,7 +2,7 @@ import type { BirdInput } from '../bgp/render.js';
 import type { Snapshot } from '../datastore/snapshot.js';
 import type { BgpTimers, PolicyDataplaneKind } from '../model/resources.js';
 import { hostOfAffinity } from '../ipam/blocks.js';
-import { cidrsOverlap, compareCidrs, familyOf, parseCidr } from '../net/cidr.js';
+import { blockOf, cidrContains, cidrsOverlap, compareCidrs, familyOf, parseCidr } from '../net/cidr.js';
 import { communityProblem } from '../model/pool-bgp-schemas.js';
 import { errorMessage } from '../util/errors.js';
 import { DEFAULT_AS, desiredSessions, listenPortOf, nodeAs, nodeIp } from '../bgp/peers.js';
@@ -31,6 +31,8 @@ export type DesiredRoute = { dst: string; type: 'unicast'; dev: string; via?: st
 export const isAgentDevice = (dev: string | undefined): boolean => !!dev && (dev.startsWith('cali') || dev === VXLAN_DEVICE);
 
 export const VXLAN_DEVICE = 'vxlan.calico';
+/** A host's fabric interface (Felix's data device: the one holding the node's address). */
+export const FABRIC_DEVICE = 'eth0';
 export const VXLAN_VNI = 4096;
 export const VXLAN_PORT = 4789;
 
@@ -115,18 +117,42 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
     for (const dst of wep.spec.ipNetworks) routes.push({ dst, type: 'unicast', dev: wep.spec.interfaceName });
   }
   // VXLAN mode: other hosts' blocks in a VXLAN pool are reached through the tunnel, not the
-  // fabric (these routes outrank BIRD's, which carry metric 32).
+  // fabric (these routes outrank BIRD's, which carry metric 32). CrossSubnet: a block of a node in
+  // this node's subnet is routed to that node without encapsulation, by the agent (Felix's
+  // noEncapRoute on the data device, felix/dataplane/linux/vxlan_mgr.go); Always never.
   // A disabled pool only stops giving addresses: its VXLAN and NAT stay, as Felix keeps them.
   const v4Pools = s.pools.filter((p) => familyOf(p.spec.cidr) === 4);
-  const vxlanPools = v4Pools.filter((p) => p.spec.vxlanMode === 'Always').map((p) => p.spec.cidr);
+  const vxlanPools = v4Pools.filter((p) => p.spec.vxlanMode !== 'Never');
+  const others = s.nodes.filter((n) => n.metadata.name !== host);
+  const ownerOf = (affinity: string | null | undefined) => others.find((n) => `host:${n.metadata.name}` === affinity);
+  // Felix's nodeInOurSubnet (felix/calc/l3_route_resolver.go): the node's address inside the
+  // network of this node's spec.bgp.ipv4Address.
+  const mySubnet = me ? subnetOf(me.spec.bgp.ipv4Address) : undefined;
+  const inMySubnet = (n: (typeof s.nodes)[number]) => mySubnet !== undefined && cidrContains(mySubnet, nodeIp(n));
   let vxlan: VxlanState | undefined;
   if (me && vxlanPools.length > 0) {
-    const others = s.nodes.filter((n) => n.metadata.name !== host);
     vxlan = { localIp: nodeIp(me), mac: vtepMac(nodeIp(me)), peers: others.map((n) => ({ ip: nodeIp(n), mac: vtepMac(nodeIp(n)) })) };
     for (const b of s.blocks) {
-      const owner = others.find((n) => `host:${n.metadata.name}` === b.affinity);
-      if (owner && vxlanPools.some((p) => cidrsOverlap(p, b.cidr))) routes.push({ dst: b.cidr, type: 'unicast', dev: VXLAN_DEVICE, via: nodeIp(owner) });
+      const owner = ownerOf(b.affinity);
+      const pool = owner && vxlanPools.find((p) => cidrsOverlap(p.spec.cidr, b.cidr));
+      if (!owner || !pool) continue;
+      const sameSubnet = pool.spec.vxlanMode === 'CrossSubnet' && inMySubnet(owner);
+      routes.push({ dst: b.cidr, type: 'unicast', dev: sameSubnet ? FABRIC_DEVICE : VXLAN_DEVICE, via: nodeIp(owner) });
     }
+  }
+  // IP-in-IP CrossSubnet: BIRD routes the blocks directly (confd's krt_tunnel = "" when the next
+  // hop is in this node's subnet); a node in another subnet is where Calico would tunnel (tunl0).
+  const ipipPools = v4Pools.filter((p) => p.spec.ipipMode === 'CrossSubnet');
+  if (me && ipipPools.length > 0) {
+    const across = new Set<string>();
+    for (const b of s.blocks) {
+      const owner = ownerOf(b.affinity);
+      if (owner && !inMySubnet(owner) && ipipPools.some((p) => cidrsOverlap(p.spec.cidr, b.cidr))) across.add(owner.metadata.name);
+    }
+    for (const n of [...across].sort())
+      problems.push(
+        `IP-in-IP CrossSubnet: node ${n} (${nodeIp(s.nodes.find((x) => x.metadata.name === n)!)}) is outside this node's subnet ${mySubnet ?? '(none)'}, where Calico tunnels through tunl0; this kernel has no IP-in-IP, so its blocks are routed directly`,
+      );
   }
   return {
     routes,
@@ -206,4 +232,10 @@ function bgpAdvertising(s: Snapshot, host: string, warn: (problem: string) => vo
     ...(communities.length ? { communities } : {}),
     ...(services.length ? { services } : {}),
   };
+}
+
+/** Pure: the network of an `address/prefix` (198.18.0.11/17 → 198.18.0.0/17). */
+function subnetOf(addressWithPrefix: string): string {
+  const [ip, prefix] = addressWithPrefix.split('/');
+  return blockOf(ip!, Number(prefix ?? 32));
 }

@@ -8,8 +8,11 @@ import type { AllocationBlock, WorkloadEndpoint } from '../model/resources.js';
 export interface RelevanceContext {
   /** Some policy or profile rule selects endpoints by label: any endpoint may join a set here. */
   selectorRules: boolean;
-  /** A pool is in VXLAN mode: every other host's block is a route here. */
-  vxlan: boolean;
+  /**
+   * A pool is in VXLAN mode (every other host's block is a route here) or IP-in-IP CrossSubnet
+   * (every other host's block may be a reported problem here).
+   */
+  tunnels: boolean;
 }
 
 /**
@@ -33,7 +36,7 @@ export function relevantTo(host: string, change: SyncChange, ctx: RelevanceConte
     };
     const [before, after] = [placed(change.old), placed(change.value)];
     if (before === after && change.old !== undefined && change.value !== undefined) return false;
-    return ctx.vxlan || before === hostAffinity(host) || after === hostAffinity(host);
+    return ctx.tunnels || before === hostAffinity(host) || after === hostAffinity(host);
   }
   return true;
 }
@@ -53,5 +56,5 @@ export function relevanceContext(s: Snapshot): RelevanceContext {
 function computeContext(s: Snapshot): RelevanceContext {
   const selectorRules =
     (s.networkPolicies?.length ?? 0) > 0 || (s.globalNetworkPolicies?.length ?? 0) > 0 || (s.profiles ?? []).some((p) => /"(not|namespace)?[sS]elector"/.test(JSON.stringify(p.spec)));
-  return { selectorRules, vxlan: s.pools.some((p) => p.spec.vxlanMode === 'Always') };
+  return { selectorRules, tunnels: s.pools.some((p) => p.spec.vxlanMode !== 'Never' || p.spec.ipipMode !== 'Never') };
 }

@@ -2,7 +2,7 @@ import type { Snapshot } from '../datastore/snapshot.js';
 import { CALICO_NODE_NAMESPACE, type BGPPeer, type CalicoNode, type SecretKeyRef } from '../model/resources.js';
 import { parseSelector, type Labels } from '../model/selector.js';
 import { isBirdPassword, PASSWORD_RULE, protocolName, type BirdSession } from './render.js';
-import { goDurationSeconds } from '../model/pool-bgp-schemas.js';
+import { goDurationSeconds, splitPeerIp } from '../model/pool-bgp-schemas.js';
 import { canonicalIp } from '../net/cidr.js';
 
 export const DEFAULT_AS = 64512;
@@ -140,20 +140,25 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
     const inScope = (n: CalicoNode) => (spec.node ? n.metadata.name === spec.node : parseSelector(spec.nodeSelector ?? 'all()').matches(labelsOf(n)));
     const kind = isGlobal(p) ? 'Global' : 'Node';
     if (spec.peerIP) {
-      if (!inScope(me) || spec.peerIP === myIp || sessions.has(spec.peerIP)) continue;
-      const clusterPeer = s.nodes.find((n) => nodeIp(n) === spec.peerIP);
+      // `ip:port` when the peer does not listen on 179 (confd's parseIPPort): `neighbor … port N`,
+      // and `_port_N` on the protocol's name (bgp_processor.go).
+      const { ip, port } = splitPeerIp(spec.peerIP);
+      if (!inScope(me) || ip === myIp || sessions.has(ip)) continue;
+      const clusterPeer = port === undefined ? s.nodes.find((n) => nodeIp(n) === ip) : undefined;
       if (clusterPeer) {
         addNode(clusterPeer, kind, `BGPPeer ${p.metadata.name}`, spec);
         continue;
       }
-      sessions.set(spec.peerIP, {
-        name: protocolName(spec.peerIP, kind),
-        description: `BGPPeer ${p.metadata.name}: router ${spec.peerIP} AS ${spec.asNumber ?? myAs}`,
-        ip: spec.peerIP,
+      sessions.set(ip, {
+        name: `${protocolName(ip, kind)}${port === undefined ? '' : `_port_${port}`}`,
+        description: `BGPPeer ${p.metadata.name}: router ${spec.peerIP} AS ${spec.asNumber ?? myAs}${spec.reachableBy ? `, reachable by ${spec.reachableBy}` : ''}`,
+        ip,
         asNumber: spec.asNumber ?? myAs,
         passive: false,
         rrClient: !!myCluster && (spec.asNumber ?? myAs) === (spec.localASNumber ?? myAs),
         clusterNode: false,
+        ...(port !== undefined ? { port } : {}),
+        ...(spec.reachableBy ? { reachableBy: spec.reachableBy } : {}),
         ...sessionOptions(spec, (spec.asNumber ?? myAs) !== (spec.localASNumber ?? myAs), passwordOf(`BGPPeer ${p.metadata.name}`)),
       });
     } else if (spec.peerSelector) {

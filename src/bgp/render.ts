@@ -57,6 +57,11 @@ export interface BirdSession {
   port?: number;
   /** BGPPeer localASNumber: this node speaks as this AS on the session (`local as`). */
   localAs?: number;
+  /**
+   * BGPPeer reachableBy: the gateway toward the peer — a static /32 to the peer via it, in the
+   * blocks' static protocol and so in the kernel (bird_aggr.cfg.template), and `multihop`.
+   */
+  reachableBy?: string;
 }
 
 export interface BirdInput {
@@ -171,6 +176,7 @@ export function renderBirdConfig(input: BirdInput): string {
     blocksSection(
       V4,
       c.localBlocks.map((b) => b.text),
+      c.sessions.flatMap((p) => (p.reachableBy ? [{ peer: p.ip, via: p.reachableBy, global: p.name.startsWith('Global_') }] : [])),
     ),
     ...(c.ipv6 ? [blocksSection(V6, c.ipv6.localBlocks)] : []),
     ...(c.advertising[4].services.length ? [servicesSection(V4, c.advertising[4].services)] : []),
@@ -326,12 +332,16 @@ function kernelSection(f: Family, scanTimeS: number): string[] {
  * One blackhole route per local block (bird_aggr.cfg.template): in the kernel, traffic to an
  * address of the block no local workload has is dropped here; to peers, the block's aggregate.
  */
-function blocksSection(f: Family, blocks: string[]): string[] {
+function blocksSection(f: Family, blocks: string[], peerRoutes: { peer: string; via: string; global: boolean }[] = []): string[] {
+  const routes = (global: boolean) => peerRoutes.filter((r) => r.global === global).map((r) => `  route ${r.peer}/32 via ${r.via};`);
+  const [globalRoutes, nodeRoutes] = [routes(true), routes(false)];
   return [
     blocks.length === 0 ? `# ${f.label} IPAM blocks of this host: none yet.` : `# ${f.label} IPAM blocks of this host.`,
     `protocol static ${BLOCKS_PROTOCOL}${f.suffix} {`,
     `  ${f.channel};`,
     ...blocks.map((b) => `  route ${b} blackhole;`),
+    ...(globalRoutes.length ? ['  # Static routes needed for global BGP peers (BGPPeer reachableBy).', ...globalRoutes] : []),
+    ...(nodeRoutes.length ? ['  # Static routes needed for node specific BGP peers (BGPPeer reachableBy).', ...nodeRoutes] : []),
     '}',
   ];
 }
@@ -431,7 +441,7 @@ function sessionsSection(c: Checked): string[] {
       ...(p.rrClient ? ['  rr client;', `  rr cluster id ${c.rrClusterId};`] : []),
       ...(p.allowLocalAs ? [`  allow local as ${p.allowLocalAs};`] : []),
       ...(p.restartTimeS !== undefined ? [`  graceful restart time ${p.restartTimeS};`] : []),
-      ...(p.ttlSecurity ? ['  ttl security on;', `  multihop ${p.ttlSecurity};`] : []),
+      ...(p.ttlSecurity ? ['  ttl security on;', `  multihop ${p.ttlSecurity};`] : p.reachableBy ? ['  multihop;    # reached through a gateway (BGPPeer reachableBy)'] : []),
       ...(p.password !== undefined ? [`  password "${p.password}";`] : []),
       ...sessionChannel(c, p, f),
       ...(c.timers.bfd?.nodes && bfdOn(c, p) ? ['  bfd on;    # BFD only for the sessions of the nodes it names'] : []),
@@ -482,6 +492,8 @@ function checkInput(input: BirdInput): Checked {
       return { ...common, ip, family: 6 };
     }
     const ip = parseIPv4(p.ip, `address of peer ${name}`);
+    if (p.reachableBy !== undefined) parseIPv4(p.reachableBy, `reachableBy gateway of peer ${name}`);
+    if (p.port !== undefined && (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535)) throw new SimError(`port of peer ${name} must be 1..65535, got ${p.port}`);
     if (ip.addr === router.addr) throw new SimError(`peer ${name} has this host's own address ${ip.text} (host ${host})`);
     if (seen.has(ip.addr)) throw new SimError(`two peers of host ${host} share the address ${ip.text}`);
     seen.add(ip.addr);

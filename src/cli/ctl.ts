@@ -39,9 +39,10 @@ export function ctlCommands(program: Command): void {
         await withDatastore(state, async (ds) => {
           // The lab's own networks, which no pool may overlap (the rule of topology files).
           const ctl = new Ctl(ds, { labNetworks: labNetworks(state.plan) });
-          const results: { kind: string; name: string; releasedBlocks?: string[] }[] = verb === 'apply' ? await ctl.apply(resources) : await ctl.delete(resources);
+          const results: { kind: string; name: string; releasedBlocks?: string[]; note?: string }[] = verb === 'apply' ? await ctl.apply(resources) : await ctl.delete(resources);
           const t0 = performance.now();
           print(summary(done, results));
+          for (const r of results) if (r.note) print(`note: ${r.note}`);
           for (const r of results) {
             if (r.releasedBlocks) print(`released the empty IPAM block${r.releasedBlocks.length > 1 ? 's' : ''} of ${r.kind} ${r.name}: ${r.releasedBlocks.join(', ')}`);
           }

@@ -2,6 +2,13 @@ import type { Command } from 'commander';
 import { engine, print } from './common.js';
 import { labelOption, LAB_HELP } from './options.js';
 
+/** `a,b` → [a, b] (empty items dropped). */
+const list = (text: string): string[] =>
+  text
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
 /** Workloads in a running lab: add, del. */
 export function workloadCommands(program: Command): void {
   const workload = program.command('workload').description('add or delete workloads in a running lab');
@@ -12,10 +19,21 @@ export function workloadCommands(program: Command): void {
     .requiredOption('--host <host>', 'host to place it on')
     .option('--namespace <ns>', 'its namespace (tenant): NetworkPolicy scope and profile kns.<ns>', 'default')
     .addOption(labelOption('a label policies select on'))
+    .option(
+      '--ipv4-pools <pools>',
+      "IP pools to take its IPv4 address from, by name or CIDR, comma-separated (Calico's cni.projectcalico.org/ipv4pools); default: every pool for workloads whose nodeSelector selects the host",
+      list,
+    )
+    .option('--ipv6-pools <pools>', 'the same for its IPv6 address (dual-stack labs)', list)
     .option('--lab <lab>', LAB_HELP)
-    .action(async (name: string, o: { host: string; lab?: string; namespace: string; label?: Record<string, string> }) => {
+    .action(async (name: string, o: { host: string; lab?: string; namespace: string; label?: Record<string, string>; ipv4Pools?: string[]; ipv6Pools?: string[] }) => {
       const { addLabWorkload, resolveLab } = await engine();
-      const wep = await addLabWorkload(await resolveLab(o.lab), name, o.host, { namespace: o.namespace, labels: o.label ?? {} });
+      const wep = await addLabWorkload(await resolveLab(o.lab), name, o.host, {
+        namespace: o.namespace,
+        labels: o.label ?? {},
+        ...(o.ipv4Pools ? { ipv4Pools: o.ipv4Pools } : {}),
+        ...(o.ipv6Pools ? { ipv6Pools: o.ipv6Pools } : {}),
+      });
       print(`workload ${name} on ${o.host}: ${wep.spec.ipNetworks.join(', ')} via ${wep.spec.interfaceName}`);
     });
   workload

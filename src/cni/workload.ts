@@ -35,6 +35,9 @@ export interface WorkloadRequest {
   /** The tenant it belongs to (NetworkPolicy scope). Default `default`. */
   namespace?: string;
   labels?: Record<string, string>;
+  /** The pools to take its addresses from (names or CIDRs), as Calico's `cni.projectcalico.org/ipv4pools`/`ipv6pools`. */
+  ipv4Pools?: readonly string[];
+  ipv6Pools?: readonly string[];
 }
 
 /** The profile every endpoint of a namespace gets, as Calico's CNI on Kubernetes gives `kns.<ns>`. */
@@ -84,11 +87,11 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest, env: CniE
   if (!(await ds.get<CalicoNode>(keys.node(req.host)))) throw new InputError(`unknown host "${req.host}": no Node resource in the datastore`);
   const ipam = new Ipam(ds);
   const handleId = `${req.lab}.${req.name}`;
-  const { ip } = await ipam.autoAssign({ host: req.host, handleId });
+  const { ip } = await ipam.autoAssign({ host: req.host, handleId, ...(req.ipv4Pools ? { pools: req.ipv4Pools } : {}) });
   let ip6: string | undefined;
-  if ((await ipam.pools(6)).length > 0) {
+  if (req.ipv6Pools?.length || (await ipam.workloadPools(req.host, 6)).length > 0) {
     try {
-      ip6 = (await ipam.autoAssign({ host: req.host, handleId, family: 6 })).ip;
+      ip6 = (await ipam.autoAssign({ host: req.host, handleId, family: 6, ...(req.ipv6Pools ? { pools: req.ipv6Pools } : {}) })).ip;
     } catch (err) {
       await ipam.release(ip);
       throw err;

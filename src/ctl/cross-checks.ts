@@ -1,8 +1,9 @@
 /**
  * Checks of resources against each other and against what the datastore holds (pure): what an
  * apply must not do (crossCheck: a pool overlapping another pool or a node's network, an address
- * claimed by two nodes, a peering for an unknown node), and what stops a delete (checkDeletes: a
- * resource that does not exist, a Node with workload endpoints, an IPPool with addresses in use).
+ * claimed by two nodes, a policy in a tier that does not exist), what it is told but may do
+ * (crossNotes), and what stops a delete (checkDeletes: a resource that does not exist, a Node with
+ * workload endpoints, an IPPool with addresses in use).
  */
 import { blockUsage } from '../ipam/blocks.js';
 import { type LabNetwork, poolOverlapsLab } from '../model/address-plan.js';
@@ -152,17 +153,6 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
         `${describe(p)}: spec.tier: no Tier named ${JSON.stringify(spec(p).tier ?? 'default')} (tiers: ${[...tiers].sort().join(', ') || 'none'}): apply the Tier first`,
       ]);
   },
-
-  // A peering scoped to a node that does not exist.
-  ({ incoming, after }) => {
-    const nodes = new Set(ofKind(after, 'Node').map((n) => n.metadata.name));
-    return ofKind(incoming, 'BGPPeer')
-      .filter((p) => typeof spec(p).node === 'string' && !nodes.has(spec(p).node as string))
-      .map((p): [Resource, string] => [
-        p,
-        `${describe(p)}: spec.node: unknown node ${JSON.stringify(spec(p).node)} (no Node resource of that name${nodes.size ? `; nodes: ${[...nodes].sort().join(', ')}` : ''})`,
-      ]);
-  },
 ];
 
 /**
@@ -179,6 +169,24 @@ export function crossCheck(current: readonly StoredResource[], incoming: readonl
   return CROSS_CHECKS.flatMap((check) => check(input))
     .sort((a, b) => order.get(a[0])! - order.get(b[0])!)
     .map(([, problem]) => problem);
+}
+
+/**
+ * What an apply is told but not refused, by resource: a BGPPeer scoped to a node that is not
+ * (yet) in the datastore — Calico takes it, and the peering starts when the node joins.
+ */
+export function crossNotes(current: readonly StoredResource[], incoming: readonly Resource[]): Map<Resource, string> {
+  const replaced = new Set(incoming.map(identity));
+  const after = [...current.filter((r) => !replaced.has(identity(r))), ...incoming];
+  const nodes = new Set(ofKind(after, 'Node').map((n) => n.metadata.name));
+  return new Map(
+    ofKind(incoming, 'BGPPeer')
+      .filter((p) => typeof spec(p).node === 'string' && !nodes.has(spec(p).node as string))
+      .map((p) => [
+        p,
+        `${describe(p)}: spec.node: no node ${JSON.stringify(spec(p).node)} in the datastore${nodes.size ? ` (nodes: ${[...nodes].sort().join(', ')})` : ''}: the peering starts when a node of that name joins`,
+      ]),
+  );
 }
 
 /** Resolves delete targets to their kind; problems for unknown kinds and read-only ones. */

@@ -10,7 +10,7 @@ import type { LabNetwork } from '../model/address-plan.js';
 import type { AllocationBlock, BlockAffinity, ResourceRef, StoredResource } from '../model/resources.js';
 import { compareCidrs } from '../net/cidr.js';
 import { DatastoreError } from '../util/errors.js';
-import { checkDeletes, crossCheck, poolBlocks, resolveTargets } from './cross-checks.js';
+import { checkDeletes, crossCheck, crossNotes, poolBlocks, resolveTargets } from './cross-checks.js';
 import { infoOf, keyOf, KINDS, resolveKind, type KindInfo } from './kinds.js';
 import { applyLimitProblems, MAX_RESOURCES_PER_TXN, resourceSizeProblems } from './limits.js';
 import { filesOf } from './origins.js';
@@ -21,6 +21,8 @@ export interface ApplyResult {
   kind: string;
   name: string;
   action: 'created' | 'configured';
+  /** What the user is told about it, though it was taken (crossNotes). */
+  note?: string;
 }
 
 export interface DeleteResult {
@@ -74,12 +76,17 @@ export class Ctl {
       );
       if (problems.length) throw new ResourceError(problems);
       const stored = new Map(entries.map((e) => [e.key, e.value]));
+      const notes = crossNotes(
+        entries.map((e) => e.value),
+        valid,
+      );
       const now = new Date().toISOString();
       const results: ApplyResult[] = [];
       const puts = valid.map((r) => {
         const key = keyOf(infoOf(r.kind), r);
         const before = stored.get(key);
-        results.push({ kind: r.kind, name: r.metadata.name, action: before ? 'configured' : 'created' });
+        const note = notes.get(r);
+        results.push({ kind: r.kind, name: r.metadata.name, action: before ? 'configured' : 'created', ...(note ? { note } : {}) });
         const metadata = { ...r.metadata, creationTimestamp: before?.metadata.creationTimestamp ?? now };
         return { key, value: { ...r, metadata } };
       });

@@ -14,6 +14,7 @@ import type { Datastore, Versioned } from '../datastore/store.js';
 import type { AllocationBlock, BlockAffinity, CalicoNode, IpamHandle, IPPool, WorkloadEndpoint } from '../model/resources.js';
 import { blockPrefixRange, DEFAULT_MAX_BLOCKS_PER_HOST } from '../model/block-size.js';
 import { IpamError } from '../util/errors.js';
+import { matches } from '../model/selector.js';
 import { assignInBlock, blockAllocations, blockUsage, hostAffinity, isEmpty, newBlock, releaseInBlock } from './blocks.js';
 import { blockOf, canonicalIp, cidrContains, cidrsOverlap, compareCidrs, eachBlock, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
 import { checkIpam, type CheckEndpoint, type IpamProblem } from './check.js';
@@ -32,6 +33,11 @@ export interface AssignRequest {
   attrs?: Record<string, string>;
   /** Which pools to use: IPv4 (the default) or IPv6. */
   family?: IpFamily;
+  /**
+   * The pools asked for (names or CIDRs; CNI's `ipv4_pools`/`ipv6_pools`, the pod annotation
+   * `cni.projectcalico.org/ipv4pools`); none: every pool for workloads that selects the host.
+   */
+  pools?: readonly string[];
 }
 
 export interface Assignment {
@@ -74,14 +80,25 @@ export class Ipam {
   constructor(private readonly ds: Datastore) {}
 
   /**
-   * The pools automatic assignment takes workload addresses from (of one family, if given): not
-   * disabled, allowed for workloads (allowedUses, default Workload and Tunnel) and not Manual
-   * (assignmentMode), as Calico's IPAM picks them.
+   * The pools a workload on `host` takes addresses of `family` from, as libcalico-go's
+   * determinePools (lib/ipam/ipam.go): pools asked for by name or CIDR are used as given (node
+   * selectors ignored; a Manual pool too) and each must exist, be enabled and allow workloads;
+   * otherwise every enabled pool that allows workloads (allowedUses, default Workload and Tunnel),
+   * is not Manual (assignmentMode) and whose nodeSelector selects the host's Node.
    */
-  async pools(family?: IpFamily): Promise<IPPool[]> {
-    return (await this.allPools()).filter(
-      (p) => !p.spec.disabled && (p.spec.allowedUses ?? ['Workload']).includes('Workload') && p.spec.assignmentMode !== 'Manual' && (family === undefined || familyOf(p.spec.cidr) === family),
-    );
+  async workloadPools(host: string, family: IpFamily, requested: readonly string[] = []): Promise<IPPool[]> {
+    const all = (await this.allPools()).filter((p) => familyOf(p.spec.cidr) === family);
+    const forWorkloads = (p: IPPool) => !p.spec.disabled && (p.spec.allowedUses ?? ['Workload']).includes('Workload');
+    if (requested.length > 0) {
+      return requested.map((r) => {
+        const pool = all.find((p) => p.metadata.name === r || p.spec.cidr === cidrOrUndefined(r));
+        if (!pool || !forWorkloads(pool)) throw new IpamError(`the given pool (${r}) does not exist, or is not enabled for workloads (IPv${family})`);
+        return pool;
+      });
+    }
+    const node = (await this.ds.get<CalicoNode>(keys.node(host)))?.value;
+    const labels = node?.metadata.labels ?? {};
+    return all.filter((p) => forWorkloads(p) && p.spec.assignmentMode !== 'Manual' && matches(p.spec.nodeSelector, labels));
   }
 
   /**
@@ -136,10 +153,10 @@ export class Ipam {
   async autoAssign(req: AssignRequest): Promise<Assignment> {
     const family = req.family ?? 4;
     if (family !== 4 && family !== 6) throw new IpamError(`address family must be 4 or 6 (got ${String(family)})`);
-    const pools = await this.pools(family);
+    const pools = await this.workloadPools(req.host, family, req.pools);
     if (pools.length === 0)
       throw new IpamError(
-        `no enabled IP pool for IPv${family} that gives workloads addresses automatically (allowedUses Workload, assignmentMode Automatic): cannot assign an address to host ${req.host}`,
+        `no enabled IP pool for IPv${family} that gives workloads on host ${req.host} addresses automatically (allowedUses Workload, assignmentMode Automatic, a nodeSelector that selects the host): cannot assign an address`,
       );
     const config = await this.getIpamConfig();
     const attrs = { ...req.attrs, node: req.host };
@@ -377,6 +394,15 @@ export class Ipam {
       if (!(await this.writeBlockAndHandle(b, result.block, handleId, 1))) return 'conflict';
       return { ip: result.ips[0]!, block: b.value.cidr, borrowed: true };
     }
+    return undefined;
+  }
+}
+
+/** The canonical form of a CIDR, undefined if `text` is not one (a pool's name). */
+function cidrOrUndefined(text: string): string | undefined {
+  try {
+    return parseCidr(text).cidr;
+  } catch {
     return undefined;
   }
 }

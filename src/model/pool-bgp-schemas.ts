@@ -6,8 +6,8 @@
  */
 import { z } from 'zod';
 import { blockPrefixRange, DEFAULT_BLOCK_SIZE } from './block-size.js';
-import { canonicalIp, cidrsOverlap, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
-import { outsideLabRanges } from './address-plan.js';
+import { canonicalIp, familyBits, familyOf, parseCidr, type IpFamily } from '../net/cidr.js';
+import { notUnicast, outsideLabRanges, poolRangeProblem } from './address-plan.js';
 import { issue, metadataSchema, resourceName, resourceSchema, selectorText as selector, strict } from './resource-fields.js';
 import {
   CALICO_NODE_NAMESPACE,
@@ -30,9 +30,14 @@ const CALICO_DEFAULT_AS = 64512;
 
 const asNumber = z.number().int(`must be an AS number, a whole number from 1 to ${MAX_AS}`).min(1, `must be an AS number from 1 to ${MAX_AS}`).max(MAX_AS, `must be an AS number from 1 to ${MAX_AS}`);
 
-/** IP-in-IP: Never only (this kernel has no IPIP). VXLAN: Never, or Always (the overlay baseline). */
+/**
+ * VXLAN: Never, Always or CrossSubnet. IP-in-IP: Never or CrossSubnet — this kernel has no ipip
+ * module, so no tunl0; CrossSubnet tunnels only between nodes of different subnets (Felix's
+ * nodeInOurSubnet), and a lab's nodes share one fabric subnet, so its routes are Calico's (the
+ * agent reports any node outside its subnet, where Calico would tunnel).
+ */
 function tunnelMode(tunnel: 'IP-in-IP' | 'VXLAN') {
-  const allowed = tunnel === 'VXLAN' ? ['Never', 'Always'] : ['Never'];
+  const allowed = tunnel === 'VXLAN' ? ['Never', 'Always', 'CrossSubnet'] : ['Never', 'CrossSubnet'];
   return z
     .string()
     .default('Never')
@@ -42,11 +47,13 @@ function tunnelMode(tunnel: 'IP-in-IP' | 'VXLAN') {
         code: 'custom',
         message:
           tunnel === 'VXLAN'
-            ? `must be Never or Always (CrossSubnet needs several subnets; calico-sim has one fabric), got ${JSON.stringify(mode)}`
-            : `${JSON.stringify(mode)} is not supported: there is no ${tunnel} in this kernel, only Never is accepted`,
+            ? `must be Never, Always or CrossSubnet, got ${JSON.stringify(mode)}`
+            : mode === 'Always'
+              ? `"Always" is not supported: this kernel has no IP-in-IP (ipip module), so no tunl0; Never and CrossSubnet (no tunnel between nodes of one subnet, as every lab's nodes are) are accepted`
+              : `must be Never, Always or CrossSubnet, got ${JSON.stringify(mode)}`,
       });
     })
-    .transform((m) => m as 'Never' | 'Always');
+    .transform((m) => m as 'Never' | 'Always' | 'CrossSubnet');
 }
 
 /**
@@ -80,29 +87,60 @@ function addressWithPrefix(family: IpFamily) {
     });
 }
 
-/** A BGP peer's address: a plain IPv4 or IPv6 address (no port). */
+/**
+ * Pure: a BGPPeer peerIP split into its address and port, as confd's parseIPPort: `a.b.c.d:port`
+ * or `[v6]:port` (libcalico-go's IPv4PortFormat/IPv6PortFormat); otherwise the address alone.
+ * Port 179 is BGP's own and left out (as combineIPAndPort leaves it out of the datastore key).
+ */
+export function splitPeerIp(text: string): { ip: string; port?: number } {
+  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(text) ?? /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+  if (!m) return { ip: text };
+  const port = Number(m[2]);
+  return port === 179 ? { ip: m[1]! } : { ip: m[1]!, port };
+}
+
+/**
+ * A BGP peer's address, with a port if the peer does not listen on 179 (`10.0.0.1:1791`,
+ * `[fd00::1]:1791`; confd renders `neighbor … port N`). Stored canonical: `ip` or `ip:port`.
+ */
 const peerAddress = z
   .string()
   .superRefine((text, ctx) => {
-    if (/^\[.*\]:\d+$/.test(text) || /^[0-9.]+:\d+$/.test(text)) {
-      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: ports are not supported, give the address alone (BGP port 179)` });
+    const { ip, port } = splitPeerIp(text);
+    if (port !== undefined && (port < 1 || port > 65535)) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: the port must be from 1 to 65535` });
       return;
     }
     try {
-      canonicalIp(text);
+      canonicalIp(ip);
     } catch {
-      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not an IPv4 or IPv6 address` });
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not an IPv4 or IPv6 address (with an optional port: 10.0.0.1:1791, [fd00::1]:1791)` });
       return;
     }
-    // BGP sessions run over the IPv4 fabric (IPv6 rides them by multiprotocol BGP).
-    if (familyOf(text) !== 4)
+    // Routers outside the cluster speak IPv4; the IPv6 sessions between nodes follow their Node ipv6Address.
+    if (familyOf(ip) !== 4)
       ctx.addIssue({
         code: 'custom',
         message: `${JSON.stringify(text)}: a peerIP is an IPv4 address here (routers outside the cluster speak IPv4; the IPv6 sessions between nodes follow their Node ipv6Address)`,
       });
     else {
-      const outside = outsideLabRanges(text);
-      if (outside) ctx.addIssue({ code: 'custom', message: outside });
+      const why = notUnicast(ip);
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    }
+  })
+  .transform((text) => {
+    const { ip, port } = splitPeerIp(text);
+    return port === undefined ? canonicalIp(ip) : `${canonicalIp(ip)}:${port}`;
+  });
+
+/** A plain IP address of either family, canonical. */
+const plainAddress = z
+  .string()
+  .superRefine((text, ctx) => {
+    try {
+      canonicalIp(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not an IP address` });
     }
   })
   .transform((text) => canonicalIp(text));
@@ -138,16 +176,11 @@ const ipv4Id = z.string().superRefine((text, ctx) => {
 // ---------------------------------------------------------------------------------------------
 // Spec schemas, one per kind
 
-/** A pool's CIDR: valid, no host bits, clear of the link-local range. */
+/** A pool's CIDR: valid, no host bits, unicast, clear of the link-local range. */
 const poolCidrField = z.string().superRefine((text, ctx) => {
   try {
-    const cidr = parseCidr(text);
-    const linkLocal = familyOf(text) === 4 ? '169.254.0.0/16' : 'fe80::/10';
-    if (cidrsOverlap(cidr.cidr, linkLocal)) {
-      ctx.addIssue({ code: 'custom', message: `${cidr.cidr} overlaps the link-local range ${linkLocal}, which Calico refuses (workloads reach their host at 169.254.1.1)` });
-    }
-    const outside = outsideLabRanges(cidr.cidr);
-    if (outside) ctx.addIssue({ code: 'custom', message: outside });
+    const why = poolRangeProblem(parseCidr(text).cidr);
+    if (why) ctx.addIssue({ code: 'custom', message: why });
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: errorMessage(err) });
   }
@@ -156,7 +189,7 @@ const poolCidrField = z.string().superRefine((text, ctx) => {
 const IPPoolSpec = strict({
   cidr: poolCidrField,
   blockSize: z.number().int('must be a whole number (a prefix length)').optional(),
-  ipipMode: tunnelMode('IP-in-IP').transform((): 'Never' => 'Never'),
+  ipipMode: tunnelMode('IP-in-IP').transform((m) => m as 'Never' | 'CrossSubnet'),
   vxlanMode: tunnelMode('VXLAN'),
   natOutgoing: z.boolean().default(false),
   disabled: z.boolean().optional(),
@@ -166,6 +199,8 @@ const IPPoolSpec = strict({
   assignmentMode: z.enum(['Automatic', 'Manual']).optional(),
 })
   .superRefine((s, ctx) => {
+    // Calico's validation (validateIPPool): one encapsulation per pool.
+    if (s.ipipMode !== 'Never' && s.vxlanMode !== 'Never') issue(ctx, ['vxlanMode'], 'IPIPMode and VXLANMode cannot both be enabled: give one of them Never');
     // Calico's validation (IPPool allowedUses): LoadBalancer pools are for nothing else.
     const uses = s.allowedUses ?? [];
     if (new Set(uses).size !== uses.length) issue(ctx, ['allowedUses'], 'a use is given twice');
@@ -225,7 +260,13 @@ const BGPPeerSpec = strict({
   password: secretKeyRef.optional(),
   filters: z.array(resourceName).optional(),
   localASNumber: asNumber.optional(),
+  reachableBy: plainAddress.optional(),
 }).superRefine((s, ctx) => {
+  // libcalico-go validateBGPPeerSpec and the CRD's rule: a gateway toward peerIP, of its family.
+  if (s.reachableBy !== undefined) {
+    if (s.peerIP === undefined) issue(ctx, ['reachableBy'], 'must be empty when peerIP is empty');
+    else if (familyOf(s.reachableBy) !== familyOf(splitPeerIp(s.peerIP).ip)) issue(ctx, ['reachableBy'], 'ReachableBy and PeerIP address family mismatched');
+  }
   if (s.peerIP === undefined && s.peerSelector === undefined) {
     issue(ctx, [], 'one of peerIP (a router outside the cluster) or peerSelector (cluster nodes) is required');
   }

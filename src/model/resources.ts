@@ -18,9 +18,9 @@ export interface IPPool {
   spec: {
     cidr: string;
     blockSize: number;
-    ipipMode: 'Never';
+    ipipMode: 'Never' | 'CrossSubnet';
     /** Always: traffic between hosts is tunnelled (Calico's VXLAN mode; here the overlay baseline). */
-    vxlanMode: 'Never' | 'Always';
+    vxlanMode: 'Never' | 'Always' | 'CrossSubnet';
     natOutgoing: boolean;
     /** No new addresses from it; its blocks are still routed (Calico's meaning). */
     disabled?: boolean;
@@ -63,6 +63,7 @@ export interface BGPPeer {
   spec: {
     node?: string;
     nodeSelector?: string;
+    /** The peer's address, `ip` or `ip:port` when it does not listen on 179. */
     peerIP?: string;
     asNumber?: number;
     peerSelector?: string;
@@ -82,6 +83,8 @@ export interface BGPPeer {
     filters?: string[];
     /** The AS this node speaks as on this session (BIRD `local as`), instead of its own. */
     localASNumber?: number;
+    /** The gateway the peer is reached by: a static /32 (or /128) route to peerIP via it (bird_aggr.cfg.template). */
+    reachableBy?: string;
   };
 }
 

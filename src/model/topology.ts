@@ -7,7 +7,7 @@ import { IpamError, TopologyError, errorMessage } from '../util/errors.js';
 import { YamlAliasError, yamlValue } from '../util/yaml.js';
 import { LAB_RE, NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
-import { labNetworks, outsideLabRanges, poolOverlapsLab } from './address-plan.js';
+import { labNetworks, outsideLabRanges, poolOverlapsLab, poolRangeProblem } from './address-plan.js';
 import { poolCapacityProblems } from './pool-capacity.js';
 import type { BGPPeer, BgpTimers, PolicyDataplaneKind } from './resources.js';
 import { compact } from '../util/object.js';
@@ -313,7 +313,7 @@ function plan(t: Topology, source: string): LabPlan {
     return net;
   });
   const pools = t.pools.map((p, i): PoolPlan => {
-    const cidr = checkCidr(p.cidr, `pools[${i}].cidr`, fail);
+    const cidr = checkCidr(p.cidr, `pools[${i}].cidr`, fail, poolRangeProblem);
     const prefix = Number(cidr.split('/')[1]);
     const family = familyOf(cidr);
     const blockSize = p.blockSize ?? DEFAULT_BLOCK_SIZE[family];
@@ -436,16 +436,16 @@ function routerHostSelector(peerWith: string): string {
   return peerWith;
 }
 
-/** A valid network inside the lab address ranges, in canonical form. */
-function checkCidr(cidr: string, field: string, fail: (f: string, why: string, cause?: unknown) => never): string {
+/** A valid network, in canonical form, that `rule` takes (by default: inside the lab address ranges). */
+function checkCidr(cidr: string, field: string, fail: (f: string, why: string, cause?: unknown) => never, rule: (cidr: string) => string | undefined = outsideLabRanges): string {
   let canonical: string;
   try {
     canonical = parseCidr(cidr).cidr;
   } catch (err) {
     return fail(field, errorMessage(err), err);
   }
-  const outside = outsideLabRanges(canonical);
-  return outside ? fail(field, outside) : canonical;
+  const why = rule(canonical);
+  return why ? fail(field, why) : canonical;
 }
 
 function fieldPath(path: PropertyKey[]): string {

@@ -10,7 +10,12 @@ import { requireRoot } from './preflight.js';
 import type { LabState } from './state.js';
 import { withDatastore } from './lab.js';
 
-export async function addLabWorkload(state: LabState, name: string, host: string, o: { namespace?: string; labels?: Record<string, string> } = {}): Promise<WorkloadEndpoint> {
+export async function addLabWorkload(
+  state: LabState,
+  name: string,
+  host: string,
+  o: { namespace?: string; labels?: Record<string, string>; ipv4Pools?: string[]; ipv6Pools?: string[] } = {},
+): Promise<WorkloadEndpoint> {
   requireRoot();
   if (!NAME_RE.test(name)) throw new InputError(`invalid workload name "${name}": use 1-32 characters of a-z, 0-9 and "-" (not at either end)`);
   if (state.routers.some((r) => r.name === name || r.clients.some((c) => c.name === name))) throw new InputError(`"${name}" is a router or outside client of lab ${state.lab}`);

@@ -123,19 +123,16 @@ describe('Ctl on a real etcd', () => {
       { apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: 'rr-peers' }, spec: { peerIP: '198.18.0.2' } },
     ];
     expect(await refused(ctl.apply(raw))).toEqual(['resource 2 (BGPPeer rr-peers): spec.asNumber: required with spec.peerIP']);
-    // An address outside the lab ranges is refused there as well.
-    const outside = [{ apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: 'upstream' }, spec: { peerIP: '10.0.0.1', asNumber: 65001 } }];
-    expect(await refused(ctl.apply(outside))).toEqual(['resource 1 (BGPPeer upstream): spec.peerIP: 10.0.0.1 is outside the lab address ranges (198.18.0.0/15, 2001:db8::/32)']);
+    // An address that is not unicast is refused there as well.
+    const multicast = [{ apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: 'upstream' }, spec: { peerIP: '224.0.0.5', asNumber: 65001 } }];
+    expect(await refused(ctl.apply(multicast))).toEqual(['resource 1 (BGPPeer upstream): spec.peerIP: 224.0.0.5 overlaps the multicast range 224.0.0.0/4']);
 
     // A cross-check error in the last document (valid on its own): found against etcd.
     const crossBad = parseResourceFile(
       `${V3}\nkind: IPPool\nmetadata: {name: fresh}\nspec: {cidr: 198.19.128.0/17}\n---\n${V3}\nkind: Node\nmetadata: {name: node-c}\nspec: {bgp: {ipv4Address: 198.18.0.11/17}}\n---\n${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {node: node-x, peerIP: 198.18.0.1, asNumber: 65001}\n`,
       'more.yaml',
     );
-    expect(await refused(ctl.apply(crossBad))).toEqual([
-      'more.yaml: document 2 (Node node-c): spec.bgp.ipv4Address: 198.18.0.11 is already used by Node node-a: two nodes cannot share an address',
-      'more.yaml: document 3 (BGPPeer tor): spec.node: unknown node "node-x" (no Node resource of that name; nodes: node-a, node-b, node-c)',
-    ]);
+    expect(await refused(ctl.apply(crossBad))).toEqual(['more.yaml: document 2 (Node node-c): spec.bgp.ipv4Address: 198.18.0.11 is already used by Node node-a: two nodes cannot share an address']);
     const overlap = parseResourceFile(`${V3}\nkind: IPPool\nmetadata: {name: fabric}\nspec: {cidr: 198.18.0.0/24}\n`, 'fabric.yaml');
     expect((await refused(ctl.apply(overlap)))[0]).toMatch(/^fabric\.yaml: document 1 \(IPPool fabric\): spec\.cidr: 198\.18\.0\.0\/24 overlaps the network 198\.18\.0\.0\/17 of Node node-a/);
 
@@ -170,8 +167,10 @@ describe('Ctl on a real etcd', () => {
       `${V3}\nkind: GlobalNetworkPolicy\nmetadata: {name: allow-${i}}\nspec: {selector: "app == 'a${i}'", ingress: [{action: Allow, protocol: TCP, destination: {ports: [${1000 + i}]}}]}\n`;
     const file = Array.from({ length: 200 }, (_, i) => policy(i)).join('---\n');
     // One bad document among them: nothing is written.
-    const bad = `${file}---\n${V3}\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {node: node-x, peerIP: 198.18.0.1, asNumber: 65001}\n`;
-    expect(await refused(ctl.apply(parseResourceFile(bad, 'many.yaml')))).toEqual(['many.yaml: document 201 (BGPPeer tor): spec.node: unknown node "node-x" (no Node resource of that name)']);
+    const bad = `${file}---\n${V3}\nkind: GlobalNetworkPolicy\nmetadata: {name: gate}\nspec: {tier: nosuch, ingress: [{action: Allow}]}\n`;
+    expect(await refused(ctl.apply(parseResourceFile(bad, 'many.yaml')))).toEqual([
+      'many.yaml: document 201 (GlobalNetworkPolicy gate): spec.tier: no Tier named "nosuch" (tiers: default): apply the Tier first',
+    ]);
     expect(await ctl.get('gnp')).toHaveLength(0);
     // All 200, in one transaction: one revision.
     const results = await ctl.apply(parseResourceFile(file, 'many.yaml'));

@@ -80,7 +80,11 @@ describe('ctl on a running lab', () => {
       ['bad CIDR', file('cidr.yaml', `${head}kind: IPPool\nmetadata: {name: p2}\nspec: {cidr: 198.19.300.0/24}\n`), /cidr\.yaml: document 1 \(IPPool p2\): spec\.cidr: /],
       ['overlapping pools', file('overlap.yaml', `${head}kind: IPPool\nmetadata: {name: p3}\nspec: {cidr: 198.19.4.0/24}\n`), /overlap\.yaml: .*IPPool p3.*overlaps.*198\.19\.0\.0\/16/],
       ['pool over the fabric', file('fabric.yaml', `${head}kind: IPPool\nmetadata: {name: p4}\nspec: {cidr: 198.18.0.0/24}\n`), /fabric\.yaml: .*IPPool p4.*overlaps/],
-      ['unknown node', file('node.yaml', `${head}kind: BGPPeer\nmetadata: {name: x}\nspec: {node: nosuchhost, peerIP: 198.18.0.9, asNumber: 64512}\n`), /node\.yaml: .*BGPPeer x.*nosuchhost/],
+      [
+        'a policy in an unknown tier',
+        file('tier.yaml', `${head}kind: GlobalNetworkPolicy\nmetadata: {name: x}\nspec: {tier: nosuch}\n`),
+        /tier\.yaml: .*GlobalNetworkPolicy x.*no Tier named "nosuch"/,
+      ],
       [
         'one bad document among good ones',
         file('mixed.yaml', `${head}kind: IPPool\nmetadata: {name: good}\nspec: {cidr: 198.19.200.0/24}\n---\n${head}kind: IPPool\nmetadata: {name: bad}\nspec: {cidr: nonsense}\n`),

@@ -156,10 +156,10 @@ describe('IPAM against a real etcd', () => {
   it('skips disabled pools and refuses invalid or overlapping pools', async () => {
     await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x' })).rejects.toThrow(/no enabled IP pool/);
     await ipam.ensurePool(pool('off', '198.19.0.0/24', 26, true));
-    expect(await ipam.pools()).toEqual([]);
+    expect(await ipam.workloadPools('host-a', 4)).toEqual([]);
     await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x' })).rejects.toThrow(/no enabled IP pool/);
     await ipam.ensurePool(pool('on', '198.19.1.0/24', 26));
-    expect((await ipam.pools()).map((p) => p.metadata.name)).toEqual(['on']);
+    expect((await ipam.workloadPools('host-a', 4)).map((p) => p.metadata.name)).toEqual(['on']);
     expect((await ipam.autoAssign({ host: 'host-a', handleId: 'x' })).block).toBe('198.19.1.0/26');
 
     await expect(ipam.ensurePool(pool('clash', '198.19.0.128/25', 26))).rejects.toThrow(new IpamError('IP pool clash (198.19.0.128/25) overlaps IP pool off (198.19.0.0/24)'));
@@ -173,8 +173,26 @@ describe('IPAM against a real etcd', () => {
     await ipam.ensurePool({ ...pool('lb', '198.19.1.0/24', 26), spec: { ...pool('l', '198.19.1.0/24', 26).spec, allowedUses: ['LoadBalancer'] } });
     await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x' })).rejects.toThrow(/no enabled IP pool/);
     await ipam.ensurePool({ ...pool('workloads', '198.19.2.0/24', 26), spec: { ...pool('w', '198.19.2.0/24', 26).spec, allowedUses: ['Workload', 'Tunnel'], assignmentMode: 'Automatic' } });
-    expect((await ipam.pools()).map((p) => p.metadata.name)).toEqual(['workloads']);
+    expect((await ipam.workloadPools('host-a', 4)).map((p) => p.metadata.name)).toEqual(['workloads']);
     expect((await ipam.autoAssign({ host: 'host-a', handleId: 'x' })).block).toBe('198.19.2.0/26');
+  });
+
+  it("follows a pool's nodeSelector, and takes the pools asked for as given (libcalico-go determinePools)", async () => {
+    const node = (name: string, labels: Record<string, string>) => ({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name, labels }, spec: { bgp: { ipv4Address: '198.18.0.11/17' } } });
+    await ds.put(keys.node('rack-a-1'), node('rack-a-1', { rack: 'a' }));
+    await ds.put(keys.node('rack-b-1'), node('rack-b-1', { rack: 'b' }));
+    await ipam.ensurePool({ ...pool('rack-a', '198.19.0.0/24', 26), spec: { ...pool('a', '198.19.0.0/24', 26).spec, nodeSelector: "rack == 'a'" } });
+    await ipam.ensurePool({ ...pool('manual', '10.1.0.0/16', 26), spec: { ...pool('m', '10.1.0.0/16', 26).spec, assignmentMode: 'Manual' } });
+    await ipam.ensurePool(pool('off', '198.19.2.0/24', 26, true));
+    expect((await ipam.autoAssign({ host: 'rack-a-1', handleId: 'a1' })).block).toBe('198.19.0.0/26');
+    await expect(ipam.autoAssign({ host: 'rack-b-1', handleId: 'b1' })).rejects.toThrow(/no enabled IP pool for IPv4 that gives workloads on host rack-b-1 addresses/);
+    // Asked for: a Manual pool and a pool whose selector does not select the host are used, by name or CIDR.
+    expect((await ipam.autoAssign({ host: 'rack-b-1', handleId: 'b2', pools: ['manual'] })).block).toBe('10.1.0.0/26');
+    expect((await ipam.autoAssign({ host: 'rack-b-1', handleId: 'b3', pools: ['198.19.0.0/24'] })).block).toBe('198.19.0.64/26');
+    for (const asked of ['off', 'nope', '198.19.9.0/24'])
+      await expect(ipam.autoAssign({ host: 'rack-b-1', handleId: 'b4', pools: [asked] })).rejects.toThrow(
+        new IpamError(`the given pool (${asked}) does not exist, or is not enabled for workloads (IPv4)`),
+      );
   });
 
   it('hands out each block once when many hosts race for the last blocks (strict affinity)', async () => {
@@ -300,7 +318,9 @@ describe('IPAM against a real etcd', () => {
 describe('IPv6 and dual stack', () => {
   it("assigns IPv6 addresses from /122 blocks at Calico's ipv6 keys", async () => {
     await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x', family: 6 })).rejects.toThrow(
-      new IpamError('no enabled IP pool for IPv6 that gives workloads addresses automatically (allowedUses Workload, assignmentMode Automatic): cannot assign an address to host host-a'),
+      new IpamError(
+        'no enabled IP pool for IPv6 that gives workloads on host host-a addresses automatically (allowedUses Workload, assignmentMode Automatic, a nodeSelector that selects the host): cannot assign an address',
+      ),
     );
     expect(await ipam.ensurePool(V6_POOL)).toBe(true);
     await expect(ipam.autoAssign({ host: 'host-a', handleId: 'x' })).rejects.toThrow(/no enabled IP pool for IPv4/);

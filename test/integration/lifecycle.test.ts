@@ -144,10 +144,11 @@ describe('lab lifecycle from the CLI', () => {
       ['a duplicate host name', [file('dup.yaml', 'hosts: [{name: a}, {name: a}]\n')], /dup\.yaml: hosts\[1\]\.name: duplicate name "a"/],
       ['a pool overlapping the fabric', [file('overlap.yaml', 'pools: [{cidr: 198.18.0.0/20}]\nhosts: [{name: a}]\n')], /overlap\.yaml: pools\[0\]\.cidr: pool 198\.18\.0\.0\/20 overlaps the fabric/],
       ['a bad lab name', ['two-host', '--name', 'Bad_Name'], /invalid lab name "Bad_Name"/],
+      ['a fabric outside the lab ranges', [file('rfc1918.yaml', 'fabric: 10.0.0.0/24\nhosts: [{name: a}]\n')], /rfc1918\.yaml: fabric: 10\.0\.0\.0\/24 is outside the lab address ranges/],
       [
-        'a network outside the lab ranges',
-        [file('rfc1918.yaml', 'pools: [{cidr: 10.0.0.0/16}]\nhosts: [{name: a}]\n')],
-        /rfc1918\.yaml: pools\[0\]\.cidr: 10\.0\.0\.0\/16 is outside the lab address ranges/,
+        'a loopback pool',
+        [file('loopback.yaml', 'pools: [{cidr: 127.1.0.0/16}]\nhosts: [{name: a}]\n')],
+        /loopback\.yaml: pools\[0\]\.cidr: 127\.1\.0\.0\/16 overlaps the loopback range 127\.0\.0\.0\/8/,
       ],
     ];
     it.each(cases)('%s', async (_what, args, re) => {

@@ -123,6 +123,39 @@ describe('VXLAN mode and natOutgoing (the overlay baseline and the negative cont
     ]);
   });
 
+  // felix/calc/l3_route_resolver.go (nodeInOurSubnet) and felix/dataplane/linux/vxlan_mgr.go (noEncapRoute).
+  it("CrossSubnet: a node in this node's subnet is routed to without encapsulation, on the fabric device; a node outside it through VXLAN", () => {
+    const cross = (mode: 'CrossSubnet' | 'Always') => ({
+      ...snap,
+      nodes: [...snap.nodes, { ...node('h3', '198.18.128.13'), spec: { bgp: { ipv4Address: '198.18.128.13/17' } } }],
+      blocks: [...snap.blocks, newBlock('198.19.2.0/26', 'h3')],
+      pools: [{ ...snap.pools[0]!, spec: { ...snap.pools[0]!.spec, vxlanMode: mode } }],
+    });
+    const h1 = { ...node('h1', '198.18.0.11'), spec: { bgp: { ipv4Address: '198.18.0.11/17' } } };
+    const s = { ...cross('CrossSubnet'), nodes: [h1, ...cross('CrossSubnet').nodes.slice(1)] };
+    const d = computeDesired(s, 'h1');
+    expect(d.routes).toContainEqual({ dst: '198.19.0.128/26', type: 'unicast', dev: 'eth0', via: '198.18.0.12' });
+    expect(d.routes).toContainEqual({ dst: '198.19.2.0/26', type: 'unicast', dev: 'vxlan.calico', via: '198.18.128.13' });
+    expect(d.vxlan?.peers.map((p) => p.ip)).toEqual(['198.18.0.12', '198.18.128.13']);
+    // Always: every remote block through the tunnel (the negative control of the subnet test).
+    const always = computeDesired({ ...cross('Always'), nodes: s.nodes }, 'h1');
+    expect(always.routes.filter((r) => r.dev === 'eth0')).toEqual([]);
+    expect(routeLines([{ dst: '198.19.0.128/26', type: 'unicast', dev: 'eth0', via: '198.18.0.12' }], [])).toEqual(['route replace 198.19.0.128/26 via 198.18.0.12 dev eth0 onlink proto boot']);
+  });
+
+  it('IP-in-IP CrossSubnet: no route of the agent (BIRD routes the blocks); a node outside the subnet is reported, as there is no tunl0 here', () => {
+    const pools = [{ ...snap.pools[0]!, spec: { ...snap.pools[0]!.spec, ipipMode: 'CrossSubnet' as const } }];
+    const one = computeDesired({ ...snap, pools }, 'h1');
+    expect(one.routes).toEqual(computeDesired(snap, 'h1').routes);
+    expect(one.vxlan).toBeUndefined();
+    expect(one.problems).toEqual([]);
+    const h1 = { ...node('h1', '198.18.0.11'), spec: { bgp: { ipv4Address: '198.18.0.11/24' } } };
+    const two = computeDesired({ ...snap, pools, nodes: [h1, snap.nodes[1]!, node('h3', '198.18.1.13')], blocks: [...snap.blocks, newBlock('198.19.2.0/26', 'h3')] }, 'h1');
+    expect(two.problems).toEqual([
+      "IP-in-IP CrossSubnet: node h3 (198.18.1.13) is outside this node's subnet 198.18.0.0/24, where Calico tunnels through tunl0; this kernel has no IP-in-IP, so its blocks are routed directly",
+    ]);
+  });
+
   it('masquerades traffic from a natOutgoing pool to anything outside the pools, and nothing else', () => {
     expect(computeDesired(vx, 'h1').natTable).toBe(natTable(['198.19.0.0/16'], ['198.19.0.0/16']));
     expect(natTable(['198.19.0.0/16'], ['198.19.0.0/16', '198.19.128.0/17']).split('\n')).toEqual(

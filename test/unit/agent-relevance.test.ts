@@ -4,7 +4,7 @@ import { keys } from '../../src/datastore/keys.js';
 import { newBlock } from '../../src/ipam/blocks.js';
 import type { AllocationBlock } from '../../src/model/resources.js';
 
-const none = { selectorRules: false, vxlan: false };
+const none = { selectorRules: false, tunnels: false };
 const wep = (node: string) => ({ spec: { node } });
 const withAllocation = (b: AllocationBlock, node: string): AllocationBlock => ({ ...b, allocations: [0, ...b.allocations.slice(1)], attributes: [{ handle_id: 'x', secondary: { node } }] });
 
@@ -17,7 +17,7 @@ describe('which changes concern a host (the agent computes only for those)', () 
     ["another host's workload when a rule selects by label", keys.workloadEndpoint('w2'), undefined, wep('h2'), { ...none, selectorRules: true }, true],
     ['its own block', keys.block('198.19.0.0/26'), undefined, newBlock('198.19.0.0/26', 'h1'), none, true],
     ["another host's block", keys.block('198.19.0.64/26'), undefined, newBlock('198.19.0.64/26', 'h2'), none, false],
-    ["another host's block in VXLAN mode", keys.block('198.19.0.64/26'), undefined, newBlock('198.19.0.64/26', 'h2'), { ...none, vxlan: true }, true],
+    ["another host's block in VXLAN mode", keys.block('198.19.0.64/26'), undefined, newBlock('198.19.0.64/26', 'h2'), { ...none, tunnels: true }, true],
     // Nothing a host programs comes from allocations (a borrowed address is routed from its endpoint).
     ["another host's block lending an address to this host", keys.block('198.19.0.64/26'), newBlock('198.19.0.64/26', 'h2'), withAllocation(newBlock('198.19.0.64/26', 'h2'), 'h1'), none, false],
     ['its own block, an address given out', keys.block('198.19.0.0/26'), newBlock('198.19.0.0/26', 'h1'), withAllocation(newBlock('198.19.0.0/26', 'h1'), 'h1'), none, false],
@@ -30,13 +30,15 @@ describe('which changes concern a host (the agent computes only for those)', () 
     expect(relevantTo('h1', { key, old, value }, ctx)).toBe(expected);
   });
 
-  it('the context: selector rules come from policies and from profiles whose rules select; VXLAN from any VXLAN pool', () => {
-    const pool = (vxlanMode: string, disabled = false) => ({ spec: { cidr: '198.19.0.0/16', vxlanMode, disabled } });
+  it('the context: selector rules come from policies and from profiles whose rules select; tunnels from any VXLAN or IP-in-IP CrossSubnet pool', () => {
+    const pool = (vxlanMode: string, disabled = false, ipipMode = 'Never') => ({ spec: { cidr: '198.19.0.0/16', vxlanMode, ipipMode, disabled } });
     const base = { nodes: [], blocks: [], workloadEndpoints: [] };
-    expect(relevanceContext({ ...base, pools: [pool('Never')] } as never)).toEqual({ selectorRules: false, vxlan: false });
-    expect(relevanceContext({ ...base, pools: [pool('Always')] } as never).vxlan).toBe(true);
+    expect(relevanceContext({ ...base, pools: [pool('Never')] } as never)).toEqual({ selectorRules: false, tunnels: false });
+    expect(relevanceContext({ ...base, pools: [pool('Always')] } as never).tunnels).toBe(true);
+    expect(relevanceContext({ ...base, pools: [pool('CrossSubnet')] } as never).tunnels).toBe(true);
+    expect(relevanceContext({ ...base, pools: [pool('Never', false, 'CrossSubnet')] } as never).tunnels).toBe(true);
     // A disabled pool gives no new addresses but keeps its VXLAN routing (Felix's meaning of disabled).
-    expect(relevanceContext({ ...base, pools: [pool('Always', true)] } as never).vxlan).toBe(true);
+    expect(relevanceContext({ ...base, pools: [pool('Always', true)] } as never).tunnels).toBe(true);
     expect(relevanceContext({ ...base, pools: [], profiles: [{ spec: { ingress: [{ action: 'Allow' }] } }] } as never).selectorRules).toBe(false);
     expect(relevanceContext({ ...base, pools: [], profiles: [{ spec: { ingress: [{ action: 'Allow', source: { selector: "role == 'db'" } }] } }] } as never).selectorRules).toBe(true);
     expect(relevanceContext({ ...base, pools: [], globalNetworkPolicies: [{}] } as never).selectorRules).toBe(true);
