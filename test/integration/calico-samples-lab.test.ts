@@ -109,5 +109,17 @@ describe("Calico's IPPool and BGPPeer samples, applied unchanged to a lab, take 
     const gone = await eventually(async () => (await inNs(h1!.netns, ['ip', 'route', 'show', '192.168.1.1'])) === '');
     expect(gone).toBe(true);
     expect(await birdc(h1!.bird.socket, 'show protocols')).not.toMatch(/192_168_1_1/);
+
+    // The BGPPeer with a password (Calico's "Secure BGP sessions" page), unchanged, with its
+    // Secret: a global peer, so every node's BIRD has the session, with the password (TCP MD5).
+    const secret = join(dir, 'secret.yaml');
+    writeFileSync(secret, 'apiVersion: v1\nkind: Secret\nmetadata: {name: bgp-secrets, namespace: calico-system}\nstringData: {rr-password: very-secret}\n');
+    expect((await cli('ctl', 'apply', '-f', secret, '--lab', LAB)).code).toBe(0);
+    expect((await cli('ctl', 'apply', '-f', `${SAMPLES}/bgppeer-password.yaml`, '--lab', LAB)).code).toBe(0);
+    const withPassword = /protocol bgp Global_192_20_30_40 from [^\n]*\n[\s\S]*?neighbor 192\.20\.30\.40 as 64567;[\s\S]*?password "very-secret";/;
+    for (const h of [h1!, h2!]) expect(await eventually(async () => withPassword.test(readFileSync(h.bird.config, 'utf8')))).toBe(true);
+    expect(await birdc(h2!.bird.socket, 'show protocols Global_192_20_30_40')).toMatch(/Global_192_20_30_40\s+BGP/);
+    expect((await cli('ctl', 'delete', '-f', `${SAMPLES}/bgppeer-password.yaml`, '--lab', LAB)).code).toBe(0);
+    for (const h of [h1!, h2!]) expect(await eventually(async () => !readFileSync(h.bird.config, 'utf8').includes('192_20_30_40'))).toBe(true);
   }, 120_000);
 });

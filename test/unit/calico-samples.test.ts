@@ -20,7 +20,7 @@ const problems = (name: string): string[] => {
 describe("Calico's reference samples", () => {
   // ctl's parser and schemas (what `ctl apply` checks before writing); what each takes effect as is
   // proven in a lab by test/integration/{bgp-configuration,bgp-filter,tiers,host-endpoint}.test.ts.
-  it.each(['ippool', 'bgpconfig', 'bgppeer', 'bgpfilter', 'networkpolicy', 'globalnetworkpolicy', 'tier', 'hostendpoint'])('%s: ctl takes it unchanged', (name) => {
+  it.each(['ippool', 'bgpconfig', 'bgppeer', 'bgppeer-password', 'bgpfilter', 'networkpolicy', 'globalnetworkpolicy', 'tier', 'hostendpoint'])('%s: ctl takes it unchanged', (name) => {
     expect(problems(name)).toEqual([]);
   });
 
