@@ -59,7 +59,7 @@ export interface BirdSession {
   localAs?: number;
   /**
    * BGPPeer reachableBy: the gateway toward the peer — a static /32 to the peer via it, in the
-   * blocks' static protocol and so in the kernel (bird_aggr.cfg.template), and `multihop`.
+   * blocks' static protocol and so in the kernel (bird_aggr.cfg.template).
    */
   reachableBy?: string;
 }
@@ -357,9 +357,14 @@ function servicesSection(f: Family, services: string[]): string[] {
   ];
 }
 
-/** BFD for every session: a dead peer is noticed in interval × multiplier, not the hold time. */
+/**
+ * BFD for every session: a dead peer is noticed in interval × multiplier, not the hold time. The
+ * sessions are multihop (as Calico's), so their BFD is multihop BFD: its `multihop` options count;
+ * `interface "*"` covers a single-hop one.
+ */
 function bfdSection(bfd: NonNullable<BgpTimers['bfd']>): string[] {
-  return ['# Bidirectional forwarding detection for the BGP sessions.', 'protocol bfd {', '  interface "*" {', `    interval ${bfd.intervalMs} ms;`, `    multiplier ${bfd.multiplier};`, '  };', '}'];
+  const timers = [`    interval ${bfd.intervalMs} ms;`, `    multiplier ${bfd.multiplier};`];
+  return ['# Bidirectional forwarding detection for the BGP sessions.', 'protocol bfd {', '  interface "*" {', ...timers, '  };', '  multihop {', ...timers, '  };', '}'];
 }
 
 function templateSection(c: Checked): string[] {
@@ -441,7 +446,8 @@ function sessionsSection(c: Checked): string[] {
       ...(p.rrClient ? ['  rr client;', `  rr cluster id ${c.rrClusterId};`] : []),
       ...(p.allowLocalAs ? [`  allow local as ${p.allowLocalAs};`] : []),
       ...(p.restartTimeS !== undefined ? [`  graceful restart time ${p.restartTimeS};`] : []),
-      ...(p.ttlSecurity ? ['  ttl security on;', `  multihop ${p.ttlSecurity};`] : p.reachableBy ? ['  multihop;    # reached through a gateway (BGPPeer reachableBy)'] : []),
+      // Every session multihop, as confd's bgp_processor.go writes them (so its BFD is multihop BFD).
+      ...(p.ttlSecurity ? ['  ttl security on;', `  multihop ${p.ttlSecurity};`] : ['  ttl security off;', '  multihop;']),
       ...(p.password !== undefined ? [`  password "${p.password}";`] : []),
       ...sessionChannel(c, p, f),
       ...(c.timers.bfd?.nodes && bfdOn(c, p) ? ['  bfd on;    # BFD only for the sessions of the nodes it names'] : []),

@@ -224,11 +224,9 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [
       forward,
       [
-        // Deviation: Felix runs the conntrack pair at the top of each endpoint chain; once here is
-        // cheaper and means the same for workload traffic. It applies to all forwarded traffic,
-        // which is otherwise left alone (no endpoint chain sees it, FORWARD's policy decides).
-        line(forward, 'Accept established and related', CONNTRACK[0]!),
-        line(forward, 'Drop conntrack invalid', CONNTRACK[1]!),
+        // No conntrack here: as Felix, each endpoint chain starts with it, so traffic that only
+        // passes through (another host's, routed via this one) is left alone — half a TCP
+        // connection seen here is conntrack INVALID and must not be dropped.
         line(forward, 'Clear policy marks', CLEAR_MARKS),
         line(forward, 'From workload: its egress policy', `-i ${WL} -j ${fromWl}`),
         line(forward, 'To workload: its ingress policy', `-o ${WL} -j ${toWl}`),
@@ -267,8 +265,6 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [
       wlToHost,
       [
-        line(wlToHost, 'Accept established and related', CONNTRACK[0]!),
-        line(wlToHost, 'Drop conntrack invalid', CONNTRACK[1]!),
         ...(family === 6 ? ND_TYPES.map((t) => line(wlToHost, 'Allow ICMPv6 ND and MLD to host', `-p 58 -m icmp6 --icmpv6-type ${t} -j ACCEPT`)) : []),
         line(wlToHost, 'Workload egress policy', `-j ${fromWl}`),
         line(wlToHost, `Egress policy accepted packet to host: DefaultEndpointToHostAction ${toHost}`, `-j ${toHost}`),
@@ -294,12 +290,10 @@ function endpointChain(name: string, ep: { kind: 'workload' | 'host'; name: stri
     if (!c) throw new InputError(`policy IR: endpoint ${ep.name} uses ${kind} ${dir} chain "${id}", which is not in the IR`);
     return c;
   };
-  const out: string[] = [];
-  if (ep.kind === 'host') {
-    // A host endpoint's chain (felix/rules/endpoints.go): conntrack, then the failsafe ports.
-    out.push(line(name, 'Accept established and related', CONNTRACK[0]!), line(name, 'Drop conntrack invalid', CONNTRACK[1]!));
-    out.push(line(name, 'Failsafe ports', `-j ${dir === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`));
-  }
+  // Every endpoint chain starts with conntrack (felix/rules/endpoints.go, appendConntrackRules);
+  // a host endpoint's then with the failsafe ports.
+  const out: string[] = [line(name, 'Accept established and related', CONNTRACK[0]!), line(name, 'Drop conntrack invalid', CONNTRACK[1]!)];
+  if (ep.kind === 'host') out.push(line(name, 'Failsafe ports', `-j ${dir === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`));
   out.push(
     line(name, `${dir === 'ingress' ? (ep.kind === 'host' ? 'To host through' : 'Ingress to') : ep.kind === 'host' ? 'From host through' : 'Egress from'} ${ep.name}: clear marks`, CLEAR_MARKS),
   );

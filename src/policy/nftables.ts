@@ -219,16 +219,18 @@ function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, Se
   return out.join(' ');
 }
 
-/** An endpoint chain: policies in order, then (if none, or on pass) the profiles; else drop. A host endpoint's starts with conntrack and the failsafe ports. */
+/** An endpoint chain: conntrack, policies in order, then (if none, or on pass) the profiles; else drop. A host endpoint's has the failsafe ports after conntrack. */
 function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egress', chains: Map<string, string[]>, host = false): string[] {
   const ref = (id: string, kind: 'policy' | 'profile') => {
     const name = policyChainName({ id, kind, direction });
     if (!chains.has(name)) throw new InputError(`${who}: ${direction} ${kind} ${id} has no chain in the IR`);
     return name;
   };
-  const out = host
-    ? ['ct state established,related accept', 'ct state invalid drop', `jump ${direction === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`, CLEAR_MARKS]
-    : [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])];
+  const out = [
+    'ct state established,related accept',
+    'ct state invalid drop',
+    ...(host ? [`jump ${direction === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`, CLEAR_MARKS] : [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])]),
+  ];
   for (const tier of d.tiers) {
     out.push(`${CLEAR_PASS} ${comment(`Start of tier ${tier.name}`)}`);
     for (const id of tier.policies) out.push(`${IF_NOT_PASSED} jump ${ref(id, 'policy')}`, `${IF_ACCEPTED} return`);
@@ -251,8 +253,7 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [
       CHAINS.forward,
       [
-        'ct state established,related accept',
-        'ct state invalid drop',
+        // No conntrack here (Felix's layout): each endpoint chain has it; passing traffic is left alone.
         CLEAR_MARKS,
         `iifname "cali*" jump ${CHAINS.fromWl}`,
         `oifname "cali*" jump ${CHAINS.toWl}`,
@@ -283,11 +284,9 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [
       CHAINS.wlToHost,
       [
-        'ct state established,related accept',
         // MLD and neighbour discovery to the host-side veth (the workload's IPv6 gateway), before
-        // the invalid check and the policy, as Felix does.
+        // the policy (whose chain starts with conntrack), as Felix does.
         ...(family === 6 ? ['icmpv6 type { 130, 131, 132, 133, 135, 136 } accept'] : []),
-        'ct state invalid drop',
         CLEAR_MARKS,
         `jump ${CHAINS.fromWl}`,
         `${toHost} ${comment(`egress policy accepted packet to host: DefaultEndpointToHostAction ${toHost}`)}`,

@@ -115,9 +115,11 @@ describe('compileIptables: semantics', () => {
   const v4 = compileIptables(host).v4;
   const v6 = compileIptables(host).v6;
 
-  it('endpoint chain: clear marks, per tier the pass mark cleared, policies guarded by it, end-of-tier drop; then profiles, drop', () => {
+  it('endpoint chain: conntrack, clear marks, per tier the pass mark cleared, policies guarded by it, end-of-tier drop; then profiles, drop', () => {
     const tw = v4.get('cali-tw-cali0123456789a')!.map((r) => r.replace(/-m comment --comment "[^"]*" /, ''));
     expect(tw).toEqual([
+      '-A cali-tw-cali0123456789a -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A cali-tw-cali0123456789a -m conntrack --ctstate INVALID -j DROP',
       '-A cali-tw-cali0123456789a -j MARK --set-xmark 0x0/0x30000',
       '-A cali-tw-cali0123456789a -j MARK --set-xmark 0x0/0x20000',
       '-A cali-tw-cali0123456789a -m mark --mark 0x0/0x20000 -j cali-pi-gnpdefault',
@@ -153,6 +155,8 @@ describe('compileIptables: semantics', () => {
     const c = compileIptables(two);
     const tw = (c.v4.get('cali-tw-cali0123456789a') ?? []).map((r) => /--comment "([^"]*)"/.exec(r)?.[1]);
     expect(tw).toEqual([
+      'Accept established and related',
+      'Drop conntrack invalid',
       'Ingress to tenant-a/web-1: clear marks',
       'Start of tier security',
       'GlobalNetworkPolicy default-pass',

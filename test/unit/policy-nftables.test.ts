@@ -154,6 +154,8 @@ describe('compileNft + renderFull: golden scripts', () => {
   it('endpoint chains: policies (skipped once passed), drop if none allowed, then profiles, then drop', () => {
     const d = compileNft(base)[4];
     expect(d.chains.get(`filter-cali-tw-${WEB}`)).toEqual([
+      'ct state established,related accept',
+      'ct state invalid drop',
       'meta mark set meta mark & 0xfffcffff',
       'meta mark set meta mark & 0xfffdffff comment "Start of tier default"',
       'meta mark & 0x20000 == 0 jump filter-cali-pi-web1',
@@ -167,6 +169,8 @@ describe('compileNft + renderFull: golden scripts', () => {
     ]);
     // Egress first drops the tunnel packets a workload sends (felix/rules/endpoints.go).
     expect(d.chains.get(`filter-cali-fw-${DB}`)).toEqual([
+      'ct state established,related accept',
+      'ct state invalid drop',
       'meta mark set meta mark & 0xfffcffff',
       'udp dport 4789 drop comment "default/db: VXLAN encapped packets originating in workloads"',
       'meta l4proto 4 drop comment "default/db: IPinIP encapped packets originating in workloads"',
