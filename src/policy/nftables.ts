@@ -229,7 +229,9 @@ function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egre
   const out = [
     'ct state established,related accept',
     'ct state invalid drop',
-    ...(host ? [`jump ${direction === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`, CLEAR_MARKS] : [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])]),
+    ...(host
+      ? [`jump ${direction === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`, CLEAR_MARKS]
+      : [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])]),
   ];
   for (const tier of d.tiers) {
     out.push(`${CLEAR_PASS} ${comment(`Start of tier ${tier.name}`)}`);
