@@ -19,9 +19,10 @@ export function hostOfAffinity(affinity: string | null | undefined): string | un
 
 /**
  * An empty block. Every address is usable (Calico reserves no network or broadcast address in a
- * block) and they are handed out in order.
+ * block) and they are handed out in order. Its sequence number starts at `at` in microseconds
+ * (libcalico-go's newBlock: the creation time), its claim time is `at` when it has a host.
  */
-export function newBlock(cidr: string, host: string | null): AllocationBlock {
+export function newBlock(cidr: string, host: string | null, at: Date = new Date()): AllocationBlock {
   const block = parseCidr(cidr);
   const { min, max } = blockPrefixRange(familyOfBits(block.bits));
   if (block.prefix < min) {
@@ -34,7 +35,15 @@ export function newBlock(cidr: string, host: string | null): AllocationBlock {
     allocations: new Array<number | null>(length).fill(null),
     unallocated: Array.from({ length }, (_, i) => i),
     attributes: [],
+    ...(host === null ? {} : { affinityClaimTime: at.toISOString() }),
+    sequenceNumber: at.getTime() * 1000,
+    sequenceNumberForAllocation: {},
   };
+}
+
+/** The block as written: its sequence number bumped (libcalico-go's updateBlock, on every write). */
+export function nextWrite(block: AllocationBlock): AllocationBlock {
+  return { ...block, sequenceNumber: (block.sequenceNumber ?? 0) + 1 };
 }
 
 /** True if two optional attribute maps hold the same entries. */
@@ -58,9 +67,14 @@ export function assignInBlock(block: AllocationBlock, handleId: string, count = 
     index = attributes.push(attrs ? { handle_id: handleId, secondary: { ...attrs } } : { handle_id: handleId }) - 1;
   }
   const allocations = [...block.allocations];
-  for (const ordinal of taken) allocations[ordinal] = index;
+  // Each allocation records the block's sequence number at the time (SetSequenceNumberForOrdinal).
+  const seqs = { ...block.sequenceNumberForAllocation };
+  for (const ordinal of taken) {
+    allocations[ordinal] = index;
+    seqs[String(ordinal)] = block.sequenceNumber ?? 0;
+  }
   return {
-    block: { ...block, allocations, unallocated: block.unallocated.slice(taken.length), attributes },
+    block: { ...block, allocations, unallocated: block.unallocated.slice(taken.length), attributes, sequenceNumberForAllocation: seqs },
     ips: taken.map((ordinal) => ipAt(block.cidr, ordinal)),
   };
 }
@@ -81,7 +95,8 @@ export function releaseInBlock(block: AllocationBlock, ip: string): { block: All
     attributes = attributes.filter((_, i) => i !== index);
     allocations = allocations.map((a) => (a !== null && a > index ? a - 1 : a));
   }
-  return { block: { ...block, allocations, unallocated: [...block.unallocated, ordinal], attributes }, handleId };
+  const { [String(ordinal)]: _cleared, ...seqs } = block.sequenceNumberForAllocation ?? {};
+  return { block: { ...block, allocations, unallocated: [...block.unallocated, ordinal], attributes, sequenceNumberForAllocation: seqs }, handleId };
 }
 
 /** How many addresses of a block are in use, out of how many. */

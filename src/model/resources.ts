@@ -193,6 +193,16 @@ export interface AllocationBlock {
   unallocated: number[];
   attributes: { handle_id: string; secondary?: Record<string, string> }[];
   deleted?: boolean;
+  /** When its host claimed it (Calico's affinityClaimTime, RFC 3339). */
+  affinityClaimTime?: string;
+  /**
+   * Bumped on every write of the block (libcalico-go's updateBlock); starts at the creation time
+   * in microseconds (Calico: nanoseconds — more than a JSON number holds exactly), so a block
+   * deleted and made again never reuses a number.
+   */
+  sequenceNumber?: number;
+  /** Per allocated ordinal (as a string), the block's sequence number when it was allocated. */
+  sequenceNumberForAllocation?: Record<string, number>;
 }
 
 /** /calico/ipam/v2/handle/<id> — Calico's IPAMHandle (libcalico-go/lib/backend/model/ipam_handle.go): addresses per block. */

@@ -177,6 +177,48 @@ describe('IPAM against a real etcd', () => {
     expect((await ipam.autoAssign({ host: 'host-a', handleId: 'x' })).block).toBe('198.19.2.0/26');
   });
 
+  // libcalico-go/lib/ipam/ipam_block_reader_writer.go: claimAffineBlock, releaseBlockAffinity.
+  it('claims a block in three writes (affinity pending, block, affinity confirmed) and releases it in three (pendingDeletion, block, affinity gone)', async () => {
+    await ipam.ensurePool(pool('p', '198.19.0.0/24', 26));
+    const seen: string[] = [];
+    const watcher = await ds.client.watch().prefix('/calico/ipam/v2/').create();
+    watcher.on('put', (kv) => {
+      const key = kv.key.toString();
+      const v = JSON.parse(kv.value.toString()) as { state?: string };
+      if (key.includes('/host/')) seen.push(`affinity ${v.state}`);
+      else if (key.includes('/assignment/')) seen.push('block');
+    });
+    watcher.on('delete', (kv) => seen.push(kv.key.toString().includes('/host/') ? 'affinity deleted' : 'block deleted'));
+    const a = await ipam.autoAssign({ host: 'host-a', handleId: 'a' });
+    const block = (await ds.get<AllocationBlock>(keys.block(a.block)))!.value;
+    expect(block.affinityClaimTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(block.sequenceNumberForAllocation).toEqual({ '0': block.sequenceNumber! - 1 });
+    expect((await ds.get<BlockAffinity>(keys.affinity('host-a', a.block)))!.value).toEqual({ state: 'confirmed', deleted: false });
+    // host del: a block that still holds an address stays, without affinity, its sequence number bumped.
+    const released = await ipam.releaseHostAffinities('host-a');
+    expect(released).toEqual({ deleted: [], unaffined: [a.block] });
+    const kept = (await ds.get<AllocationBlock>(keys.block(a.block)))!.value;
+    expect(kept.affinity).toBeNull();
+    expect(kept.affinityClaimTime).toBeUndefined();
+    expect(kept.sequenceNumber).toBe(block.sequenceNumber! + 1);
+    await new Promise((r) => setTimeout(r, 300));
+    await watcher.cancel();
+    expect(seen).toEqual(['affinity pending', 'block', 'affinity confirmed', 'block', 'affinity pendingDeletion', 'block', 'affinity deleted']);
+  });
+
+  it("completes a claim a crash left half-made (a pending affinity without its block), and deletes an affinity to another host's block", async () => {
+    await ipam.ensurePool(pool('p', '198.19.0.0/24', 26));
+    await ds.put(keys.affinity('host-a', '198.19.0.128/26'), { state: 'pending', deleted: false });
+    expect((await ipam.autoAssign({ host: 'host-a', handleId: 'a' })).block).toBe('198.19.0.128/26');
+    expect((await ds.get<BlockAffinity>(keys.affinity('host-a', '198.19.0.128/26')))!.value.state).toBe('confirmed');
+    // A stale affinity: the block is host-b's.
+    await ipam.autoAssign({ host: 'host-b', handleId: 'b' });
+    const bBlock = (await ipam.hostBlocks('host-b'))[0]!;
+    await ds.put(keys.affinity('host-a', bBlock), { state: 'pending', deleted: false });
+    await ipam.autoAssign({ host: 'host-a', handleId: 'a2' });
+    expect(await ds.get(keys.affinity('host-a', bBlock))).toBeUndefined();
+  });
+
   it("follows a pool's nodeSelector, and takes the pools asked for as given (libcalico-go determinePools)", async () => {
     const node = (name: string, labels: Record<string, string>) => ({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name, labels }, spec: { bgp: { ipv4Address: '198.18.0.11/17' } } });
     await ds.put(keys.node('rack-a-1'), node('rack-a-1', { rack: 'a' }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cidrFromKey, keys } from '../../src/datastore/keys.js';
-import { assignInBlock, blockAllocations, blockUsage, borrowedAddresses, foreignAllocationsInBlock, isEmpty, newBlock, releaseInBlock } from '../../src/ipam/blocks.js';
+import { assignInBlock, blockAllocations, blockUsage, borrowedAddresses, foreignAllocationsInBlock, isEmpty, newBlock, nextWrite, releaseInBlock } from '../../src/ipam/blocks.js';
 import { blockCidrs, blockOf, canonicalIp, cidrContains, cidrsOverlap, compareCidrs, compareIps, eachBlock, familyOf, ipAt, ordinalOf, parseCidr } from '../../src/net/cidr.js';
 import type { AllocationBlock } from '../../src/model/resources.js';
 import { IpamError } from '../../src/util/errors.js';
@@ -136,6 +136,24 @@ describe('addresses in blocks', () => {
     expect(['198.19.1.0/26', '198.19.0.64/26', '198.19.0.0/26', '198.19.0.0/16'].sort(compareCidrs)).toEqual(['198.19.0.0/16', '198.19.0.0/26', '198.19.0.64/26', '198.19.1.0/26']);
     // Numeric, not textual: 198.19.10.0 comes after 198.19.9.0.
     expect(['198.19.10.0/26', '198.19.9.0/26'].sort(compareCidrs)).toEqual(['198.19.9.0/26', '198.19.10.0/26']);
+  });
+});
+
+// libcalico-go/lib/ipam/ipam_block.go (newBlock, SetSequenceNumberForOrdinal, release) and
+// ipam_block_reader_writer.go (updateBlock: every write bumps the sequence number).
+describe("a block's sequence numbers and claim time", () => {
+  const at = new Date('2026-11-30T12:00:00.000Z');
+  it('start at the creation time (µs), record the number at each allocation, forget it at release; each write bumps it', () => {
+    const b = newBlock('198.19.0.0/26', 'h1', at);
+    expect(b).toMatchObject({ affinityClaimTime: '2026-11-30T12:00:00.000Z', sequenceNumber: at.getTime() * 1000, sequenceNumberForAllocation: {} });
+    expect(newBlock('198.19.0.0/26', null, at).affinityClaimTime).toBeUndefined();
+    const first = assignInBlock(b, 'lab.a', 2)!.block;
+    expect(first.sequenceNumberForAllocation).toEqual({ '0': at.getTime() * 1000, '1': at.getTime() * 1000 });
+    const written = nextWrite(first);
+    expect(written.sequenceNumber).toBe(at.getTime() * 1000 + 1);
+    const second = assignInBlock(written, 'lab.b')!.block;
+    expect(second.sequenceNumberForAllocation!['2']).toBe(at.getTime() * 1000 + 1);
+    expect(releaseInBlock(second, '198.19.0.1').block.sequenceNumberForAllocation).toEqual({ '0': at.getTime() * 1000, '2': at.getTime() * 1000 + 1 });
   });
 });
 
