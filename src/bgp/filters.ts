@@ -4,7 +4,10 @@
  * order, as confd's template functions render them (confd/pkg/resource/template/template_funcs.go:
  * `# v4 BGPFilter <name>`, operators Equal `=`, NotEqual `!=`, In `~`, NotIn `!~`, a prefix
  * length as `[ cidr{min,max} ]`, source RemotePeers as `source ~ [ RTS_BGP ]`, an interface as
- * `ifname ~ "…"`, conditions joined with `&&`, a rule without conditions a bare action). A
+ * `ifname ~ "…"`, a community as `((aa, nn) ~ bgp_community)`, an AS path prefix as
+ * `(bgp_path ~ [= a b * =])`, a priority as BIRD's local preference 2147483647 − priority,
+ * conditions joined with `&&`, then the operations and the action; a rule for one peer type inside
+ * `if ([!]is_same_as)`, its function then taking `bool is_same_as`). A
  * BGPPeer's session calls its filters' functions first, then does what it does without them
  * (bird.cfg.template: import falls through to accept — here, to the session's own import rule —
  * and export to the Calico export filter). Node-to-node mesh sessions take no filters.
@@ -27,7 +30,35 @@ export function filterFunctionName(filter: string, direction: FilterDirection, f
 
 const OPERATORS = { Equal: '=', NotEqual: '!=', In: '~', NotIn: '!~' } as const;
 
-/** One rule as BIRD: `if (…) then { accept; }`, or the bare action. */
+/** BIRD's highest local preference: a priority N is local preference MAX_LOCAL_PREF − N (confd). */
+const MAX_LOCAL_PREF = 2147483647;
+
+/** `aa:nn` → `(aa, nn)`, `aa:nn:mm` → `(aa, nn, mm)`, and the attribute it lives in. */
+const community = (value: string) => ({ tuple: `(${value.split(':').join(', ')})`, attribute: value.split(':').length === 2 ? 'bgp_community' : 'bgp_large_community' });
+
+/** What an Accept rule does to the route before accepting it (Calico 3.32's operations). */
+function operationStatements(rule: BGPFilterRule): string[] {
+  return (rule.operations ?? []).flatMap((o) => {
+    if (o.addCommunity) {
+      const c = community(o.addCommunity.value);
+      return [`${c.attribute}.add(${c.tuple});`];
+    }
+    // Prepended last first, so the path reads as the prefix given.
+    if (o.prependASPath) return [...o.prependASPath.prefix].reverse().map((as) => `bgp_path.prepend(${as});`);
+    if (o.setPriority) return [`bgp_local_pref = ${MAX_LOCAL_PREF - o.setPriority.value};`];
+    return [];
+  });
+}
+
+/** True if a rule of these is only for iBGP or only for eBGP peers: the function then takes `is_same_as`. */
+export function hasPeerType(rules: readonly BGPFilterRule[]): boolean {
+  return rules.some((r) => r.peerType !== undefined);
+}
+
+/**
+ * One rule as BIRD: `if (…) then { <operations> accept; }`, or the bare body; a rule for one
+ * peer type wrapped in `if (is_same_as) then { … }` (iBGP) or `if (!is_same_as)` (eBGP).
+ */
 export function ruleStatement(rule: BGPFilterRule, family: 4 | 6): string {
   const conditions: string[] = [];
   if (rule.cidr !== undefined && rule.matchOperator !== undefined) {
@@ -38,8 +69,16 @@ export function ruleStatement(rule: BGPFilterRule, family: 4 | 6): string {
   }
   if (rule.source === 'RemotePeers') conditions.push('((defined(source))&&(source ~ [ RTS_BGP ]))');
   if (rule.interface !== undefined) conditions.push(`((defined(ifname))&&(ifname ~ "${rule.interface}"))`);
-  const action = `${rule.action.toLowerCase()};`;
-  return conditions.length ? `if (${conditions.join('&&')}) then { ${action} }` : action;
+  for (const v of rule.communities?.values ?? []) {
+    const c = community(v);
+    conditions.push(`(${c.tuple} ~ ${c.attribute})`);
+  }
+  if (rule.asPathPrefix?.length) conditions.push(`(bgp_path ~ [= ${rule.asPathPrefix.join(' ')} * =])`);
+  if (rule.priority !== undefined) conditions.push(`(defined(bgp_local_pref)&&(bgp_local_pref = ${MAX_LOCAL_PREF - rule.priority}))`);
+  const body = [...operationStatements(rule), `${rule.action.toLowerCase()};`].join(' ');
+  const statement = conditions.length ? `if (${conditions.join('&&')}) then { ${body} }` : body;
+  if (rule.peerType === undefined) return statement;
+  return `if (${rule.peerType === 'iBGP' ? '' : '!'}is_same_as) then { ${statement} }`;
 }
 
 const RULES = { import: { 4: 'importV4', 6: 'importV6' }, export: { 4: 'exportV4', 6: 'exportV6' } } as const;
@@ -57,7 +96,8 @@ export function filterFunctions(filters: readonly { name: string; spec: BGPFilte
     if (!parts.length) continue;
     lines.push(`# v${family} BGPFilter ${f.name}`);
     for (const d of parts) {
-      lines.push(`function ${filterFunctionName(f.name, d, family)}() {`, ...filterRules(f.spec, d, family).map((r) => `  ${ruleStatement(r, family)}`), '}');
+      const rules = filterRules(f.spec, d, family);
+      lines.push(`function ${filterFunctionName(f.name, d, family)}(${hasPeerType(rules) ? 'bool is_same_as' : ''}) {`, ...rules.map((r) => `  ${ruleStatement(r, family)}`), '}');
     }
   }
   return lines;

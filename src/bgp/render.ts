@@ -17,7 +17,7 @@
  *   device's routes (reject_tunnel_routes).
  */
 import type { BGPFilterSpec, BgpTimers } from '../model/resources.js';
-import { filterFunctionName, filterFunctions, filterRules, type FilterDirection } from './filters.js';
+import { filterFunctionName, filterFunctions, filterRules, hasPeerType, type FilterDirection } from './filters.js';
 import { SimError } from '../util/errors.js';
 import { canonicalIp, compareCidrs, compareIps, familyOf, parseCidr as parseCidrAny } from '../net/cidr.js';
 
@@ -415,7 +415,12 @@ function bfdOn(c: Checked, p: BirdSession): boolean {
 function sessionChannel(c: Checked, p: Session, f: Family): string[] {
   const family = p.family;
   const known = new Map(c.bgpFilters.map((x) => [x.name, x.spec]));
-  const calls = (d: FilterDirection) => (p.filters ?? []).filter((n) => known.has(n) && filterRules(known.get(n)!, d, family).length).map((n) => `      ${filterFunctionName(n, d, family)}();`);
+  // A function with peer-type rules is told whether the peer is of this node's AS (bgp_processor.go: sameAS).
+  const sameAs = p.asNumber === (p.localAs ?? c.asNumber);
+  const calls = (d: FilterDirection) =>
+    (p.filters ?? [])
+      .filter((n) => known.has(n) && filterRules(known.get(n)!, d, family).length)
+      .map((n) => `      ${filterFunctionName(n, d, family)}(${hasPeerType(filterRules(known.get(n)!, d, family)) ? String(sameAs) : ''});`);
   const [imports, exports] = [calls('import'), calls('export')];
   const blocks = family === 6 ? c.ipv6!.localBlocks : c.localBlocks.map((b) => b.text);
   const noExport = family === 6 ? c.ipv6!.noExportPools : c.noExportPools.map((b) => b.text);

@@ -387,7 +387,23 @@ export const SecretSchema: z.ZodType<SecretResource> = strict({
 
 // ---------------------------------------------------------------------------------------------
 // BGPFilter (api/pkg/apis/projectcalico/v3/bgpfilter.go; cross-field rules of
-// libcalico-go/lib/validator/v3/validator.go validateBGPFilterRule)
+// libcalico-go/lib/validator/v3/validator.go validateBGPFilterRule and of the CRD's CEL rules;
+// peerType, communities, asPathPrefix, priority and operations as Calico 3.32 has them)
+
+/** A BGP community value: `aa:nn` or `aa:nn:mm` (Calico's BGPCommunityValue). */
+const communityValue = z.string().superRefine((text, ctx) => {
+  const why = communityProblem(text);
+  if (why) issue(ctx, [], why);
+});
+/** BGPFilter's priority and setPriority value: 1 to 2147483646. */
+const filterPriority = z.number().int('must be a whole number').min(1, 'must be from 1 to 2147483646').max(2147483646, 'must be from 1 to 2147483646');
+const filterOperation = strict({
+  addCommunity: strict({ value: communityValue }).optional(),
+  prependASPath: strict({ prefix: z.array(asNumber).min(1, 'give 1 to 10 AS numbers').max(10, 'give 1 to 10 AS numbers') }).optional(),
+  setPriority: strict({ value: filterPriority }).optional(),
+}).superRefine((o, ctx) => {
+  if ([o.addCommunity, o.prependASPath, o.setPriority].filter((x) => x !== undefined).length !== 1) issue(ctx, [], 'exactly one operation must be set');
+});
 
 function filterRule(family: 4 | 6) {
   const bits = family === 4 ? 32 : 128;
@@ -412,7 +428,13 @@ function filterRule(family: 4 | 6) {
       .string()
       .regex(/^[a-zA-Z0-9_.*-]{1,15}$/, 'an interface name or pattern: 1-15 of a-z, A-Z, 0-9, "_", ".", "*" and "-"')
       .optional(),
+    peerType: z.enum(['eBGP', 'iBGP']).optional(),
+    communities: strict({ values: z.array(communityValue).length(1, 'give exactly one community') }).optional(),
+    asPathPrefix: z.array(asNumber).optional(),
+    priority: filterPriority.optional(),
+    operations: z.array(filterOperation).min(1, 'give 1 to 10 operations').max(10, 'give 1 to 10 operations').optional(),
   }).superRefine((r, ctx) => {
+    if (r.operations?.length && r.action !== 'Accept') issue(ctx, ['operations'], 'operations may only be used with action Accept');
     if (r.cidr !== undefined && r.matchOperator === undefined) issue(ctx, ['matchOperator'], 'MatchOperator cannot be empty when CIDR is not');
     if (r.cidr === undefined && r.matchOperator !== undefined) issue(ctx, ['cidr'], 'CIDR cannot be empty when MatchOperator is not');
     if (r.cidr === undefined && r.prefixLength !== undefined) issue(ctx, ['cidr'], 'CIDR cannot be empty when PrefixLength is not');

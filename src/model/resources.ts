@@ -424,6 +424,16 @@ export interface BGPFilterRule {
   prefixLength?: { min?: number; max?: number };
   source?: 'RemotePeers';
   interface?: string;
+  /** Only for sessions with a peer of the same AS (iBGP) or another (eBGP). */
+  peerType?: 'eBGP' | 'iBGP';
+  /** A route carrying this community (one value, `aa:nn` or `aa:nn:mm`). */
+  communities?: { values: string[] };
+  /** A route whose AS path starts with these AS numbers. */
+  asPathPrefix?: number[];
+  /** A route of this priority (lower is preferred: BIRD's local preference 2147483647 − priority). */
+  priority?: number;
+  /** What an Accept rule does to the route first, in order: exactly one of the three each. */
+  operations?: { addCommunity?: { value: string }; prependASPath?: { prefix: number[] }; setPriority?: { value: number } }[];
 }
 
 /** A type, not an interface: stored specs are records. */

@@ -99,6 +99,60 @@ const filtered = snapshot([node(h1), node(h2)], {
   bgpPeers: [peer('gateway', { peerIP: '198.18.0.2', asNumber: 65000, filters: ['my-filter', 'nope'], keepOriginalNextHop: true })],
 });
 
+/**
+ * BGPFilter's newer fields (Calico 3.32: peerType, communities, asPathPrefix, priority,
+ * operations), as confd's docs/bgpfilter-bird-config-examples.md "full-example" uses them, on an
+ * eBGP router peer and an iBGP one: the functions with peer-type rules take `is_same_as`.
+ */
+const FULL_EXAMPLE: BGPFilter = {
+  apiVersion: API_VERSION,
+  kind: 'BGPFilter',
+  metadata: { name: 'full-example' },
+  spec: {
+    importV4: [
+      {
+        action: 'Accept',
+        peerType: 'iBGP',
+        matchOperator: 'In',
+        cidr: '10.244.0.0/16',
+        prefixLength: { min: 24, max: 28 },
+        interface: 'eth0',
+        communities: { values: ['65000:100'] },
+        asPathPrefix: [65000],
+        priority: 512,
+        operations: [{ setPriority: { value: 256 } }, { addCommunity: { value: '65000:200' } }, { prependASPath: { prefix: [65001, 65002] } }],
+      },
+      {
+        action: 'Accept',
+        peerType: 'eBGP',
+        matchOperator: 'In',
+        cidr: '10.244.0.0/16',
+        communities: { values: ['65000:100:999'] },
+        asPathPrefix: [65000, 65001],
+        priority: 100,
+        operations: [{ setPriority: { value: 1024 } }],
+      },
+      { action: 'Reject' },
+    ],
+    exportV4: [
+      {
+        action: 'Accept',
+        peerType: 'eBGP',
+        matchOperator: 'In',
+        cidr: '198.19.0.0/16',
+        source: 'RemotePeers',
+        communities: { values: ['65000:42'] },
+        operations: [{ addCommunity: { value: '65000:300:400' } }, { prependASPath: { prefix: [64999] } }],
+      },
+      { action: 'Accept', peerType: 'iBGP', matchOperator: 'Equal', cidr: '198.19.0.0/16' },
+    ],
+  },
+};
+const fullExample = snapshot([node(h1), node(h2)], {
+  bgpFilters: [FULL_EXAMPLE],
+  bgpPeers: [peer('router', { peerIP: '198.18.0.2', asNumber: 65002, filters: ['full-example'] }), peer('same-as', { peerIP: '198.18.0.3', asNumber: 64512, filters: ['full-example'] })],
+});
+
 /** h1 ran out of blocks and borrowed an address from h2's block. */
 const borrowing = snapshot([node(h1), node(h2)], {
   blocks: [newBlock('198.19.10.0/26', 'h1'), assignInBlock(newBlock('198.19.0.0/26', 'h2'), 'lab.w9', 1, { node: 'h1' })!.block],
@@ -217,6 +271,21 @@ describe('BGPFilter (confd template_funcs.go)', () => {
     expect(filterFunctionName('x'.repeat(60), 'export', 6)).toHaveLength(64 + 2);
     expect(computeDesired(filtered, 'h1').problems).toEqual(['BGPPeer gateway: filters: no BGPFilter named "nope": skipped']);
   });
+
+  it("renders Calico 3.32's matches and operations as confd does (conditions in its order, operations before the action, a peer type around the rule)", () => {
+    const [ibgp, ebgp] = FULL_EXAMPLE.spec.importV4!;
+    expect(ruleStatement(ibgp!, 4)).toBe(
+      'if (is_same_as) then { if ((net ~ [ 10.244.0.0/16{24,28} ])&&((defined(ifname))&&(ifname ~ "eth0"))&&((65000, 100) ~ bgp_community)&&(bgp_path ~ [= 65000 * =])&&(defined(bgp_local_pref)&&(bgp_local_pref = 2147483135))) then { bgp_local_pref = 2147483391; bgp_community.add((65000, 200)); bgp_path.prepend(65002); bgp_path.prepend(65001); accept; } }',
+    );
+    expect(ruleStatement(ebgp!, 4)).toBe(
+      'if (!is_same_as) then { if ((net ~ 10.244.0.0/16)&&((65000, 100, 999) ~ bgp_large_community)&&(bgp_path ~ [= 65000 65001 * =])&&(defined(bgp_local_pref)&&(bgp_local_pref = 2147483547))) then { bgp_local_pref = 2147482623; accept; } }',
+    );
+    // The sessions say whether the peer is of this node's AS.
+    const text = renderBirdConfig(inputFor(fullExample, 'h1'));
+    expect(text).toContain("function 'bgp_full-example_importFilterV4'(bool is_same_as) {");
+    expect(text).toMatch(/protocol bgp Global_198_18_0_2 [\s\S]*?'bgp_full-example_importFilterV4'\(false\);/);
+    expect(text).toMatch(/protocol bgp Global_198_18_0_3 [\s\S]*?'bgp_full-example_importFilterV4'\(true\);/);
+  });
 });
 
 describe('BGP passwords (confd: bird.cfg.template `password`)', () => {
@@ -256,6 +325,7 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-ebgp-rack.conf', inputFor(rack, 'h1')],
   ['bird-peer-options.conf', inputFor(options, 'h1')],
   ['bird-bgpfilter.conf', inputFor(filtered, 'h1')],
+  ['bird-bgpfilter-full-example.conf', inputFor(fullExample, 'h1')],
   ['bird-bgp-configuration.conf', inputFor(advertised, 'h1')],
   ['bird-timers-bfd.conf', { ...inputFor(mesh, 'h1'), timers: { holdTime: 9, keepaliveTime: 3, connectRetryTime: 2, gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
   // BFD only on the sessions of h3 (bench scale's crash subject): h1's session with h3 has it.

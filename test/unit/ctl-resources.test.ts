@@ -208,6 +208,28 @@ describe('parseResourceFile: every error names the document, the resource and th
       doc('BGPFilter', 'f', 'importV4: [{action: Reject, matchOperator: Equal, cidr: "2001:db8::/64"}]'),
       'f.yaml: document 1 (BGPFilter f): spec.importV4[0].cidr: must be an IPv4 CIDR',
     ],
+    // BGPFilter's newer fields (Calico 3.32's CEL rules and ranges).
+    [
+      'filter operations on a Reject rule',
+      doc('BGPFilter', 'f', 'exportV4: [{action: Reject, operations: [{addCommunity: {value: "65000:1"}}]}]'),
+      'f.yaml: document 1 (BGPFilter f): spec.exportV4[0].operations: operations may only be used with action Accept',
+    ],
+    [
+      'filter operation with two kinds',
+      doc('BGPFilter', 'f', 'exportV4: [{action: Accept, operations: [{addCommunity: {value: "65000:1"}, setPriority: {value: 5}}]}]'),
+      'f.yaml: document 1 (BGPFilter f): spec.exportV4[0].operations[0]: exactly one operation must be set',
+    ],
+    ['filter priority 0', doc('BGPFilter', 'f', 'importV4: [{action: Accept, priority: 0}]'), 'f.yaml: document 1 (BGPFilter f): spec.importV4[0].priority: must be from 1 to 2147483646'],
+    [
+      'filter community out of range',
+      doc('BGPFilter', 'f', 'importV4: [{action: Accept, communities: {values: ["65536:0"]}}]'),
+      'f.yaml: document 1 (BGPFilter f): spec.importV4[0].communities.values[0]: "65536:0": each part of a standard community is at most 65535',
+    ],
+    [
+      'filter peer type',
+      doc('BGPFilter', 'f', 'importV4: [{action: Accept, peerType: IBGP}]'),
+      'f.yaml: document 1 (BGPFilter f): spec.importV4[0].peerType: must be one of "eBGP", "iBGP" (got string "IBGP")',
+    ],
     // Tier: the default tier is pinned as Calico pins it.
     ['default tier reordered', doc('Tier', 'default', 'order: 5'), 'f.yaml: document 1 (Tier default): spec.order: default tier order must be 1000000'],
     ['tier name with a dot', doc('Tier', 'a.b', 'order: 5'), "f.yaml: document 1 (Tier a.b): metadata.name: a tier's name must consist of lower case alphanumeric characters or '-' (at most 63)"],
