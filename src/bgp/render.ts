@@ -7,7 +7,8 @@
  *   node's `blackhole <block> proto bird`) and exported to peers as aggregates;
  * - the kernel protocol learns the agent's routes (`learn; persist;`, as bird.cfg.template): a
  *   workload address borrowed from another host's block is thus announced on its own;
- * - only prefixes inside an IP pool are imported from peers;
+ * - from other cluster nodes everything they send is imported (Calico's `import all`: pool
+ *   prefixes, service ranges, prefix advertisements); from routers, what they announce but our pools;
  * - which sessions exist (mesh, route reflectors, explicit peers) is decided by src/bgp/peers.ts;
  *   this module only prints them: `Mesh_<ip>` for the node-to-node mesh, `Node_<ip>` for peers
  *   of this node, `Global_<ip>` for peers of every node, as Calico names them;
@@ -214,10 +215,8 @@ interface Family {
 const V4: Family = { channel: 'ipv4', suffix: '', label: 'IPv4' };
 const V6: Family = { channel: 'ipv6', suffix: '6', label: 'IPv6' };
 
-/** What a session with a cluster node imports: pool prefixes only. */
-function importFromNodesBody(x: string): string[] {
-  return [`  if calico_in_pool${x}() then accept;`, '  reject;'];
-}
+/** What a session with a cluster node imports: everything (bird.cfg.template's `import all`; the kernel filter keeps service ranges out). */
+const IMPORT_FROM_NODES = ['  accept;'];
 
 /** What a session with a router imports: what it announces, not our own blocks. */
 function importFromRoutersBody(blocks: string[]): string[] {
@@ -269,10 +268,10 @@ function filtersSection(f: Family, pools: string[], blocks: string[], noExport: 
     `  return ${test};`,
     '}',
     '',
-    '# From other cluster nodes: only pool prefixes (workload blocks and addresses).',
+    '# From other cluster nodes: everything they send (Calico: import all).',
     `filter calico_import_from_nodes${x}`,
     '{',
-    ...importFromNodesBody(x),
+    ...IMPORT_FROM_NODES,
     '}',
     '',
     '# From routers outside the cluster: what they announce (e.g. external networks), not our pools.',
@@ -426,7 +425,7 @@ function sessionChannel(c: Checked, p: Session, f: Family): string[] {
   const noExport = family === 6 ? c.ipv6!.noExportPools : c.noExportPools.map((b) => b.text);
   const adv = c.advertising[family];
   const inner = [
-    ...(imports.length ? ['    import filter {', ...imports, ...(p.clusterNode ? importFromNodesBody(f.suffix) : importFromRoutersBody(blocks)).map((l) => `    ${l}`), '    };'] : []),
+    ...(imports.length ? ['    import filter {', ...imports, ...(p.clusterNode ? IMPORT_FROM_NODES : importFromRoutersBody(blocks)).map((l) => `    ${l}`), '    };'] : []),
     ...(exports.length ? ['    export filter {', ...exports, ...exportBody(f.suffix, blocks, noExport, adv).map((l) => `    ${l}`), '    };'] : []),
     ...(p.keepNextHop ? ['    next hop keep;'] : []),
   ];
