@@ -8,7 +8,7 @@ import type { PolicyDataplane } from '../policy/ir.js';
 import { IptablesPolicy } from '../policy/iptables-apply.js';
 import { NftPolicy } from '../policy/nftables-apply.js';
 import { workloadIfaceSysctls } from '../cni/sysctls.js';
-import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, FABRIC_DEVICE, isAgentDevice, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
+import { AGENT_ROUTE_PROTO, HOST_SYSCTLS, FABRIC_DEVICE, isAgentRoute, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, type DesiredRoute, type DesiredState, type VxlanState } from './desired.js';
 
 export interface ApplyResult {
   added: number;
@@ -96,6 +96,7 @@ interface IpRoute {
   dev?: string;
   gateway?: string;
   table?: string;
+  flags?: string[];
 }
 
 /**
@@ -159,7 +160,7 @@ export class Dataplane {
     if (!linkRows || !routeRows) throw new BackendError(`unexpected answer of ip -j -batch (link show, route show): ${out.slice(0, 200)}`);
     const links = new Map((linkRows as { ifname: string; ifindex: number }[]).map((r) => [r.ifname, r.ifindex]));
     const routes = (routeRows as IpRoute[])
-      .filter((r) => (r.table ?? 'main') === 'main' && (r.type ?? 'unicast') === 'unicast' && isAgentDevice(r.dev))
+      .filter((r) => (r.table ?? 'main') === 'main' && (r.type ?? 'unicast') === 'unicast' && isAgentRoute(r))
       .map((r): DesiredRoute => {
         const dst = r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
         return { dst, type: 'unicast', dev: r.dev!, ...(r.gateway ? { via: r.gateway } : {}) };

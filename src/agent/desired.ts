@@ -30,6 +30,14 @@ export type DesiredRoute = { dst: string; type: 'unicast'; dev: string; via?: st
 /** True for an interface whose routes the agent owns: a workload's veth, or the VXLAN device. */
 export const isAgentDevice = (dev: string | undefined): boolean => !!dev && (dev.startsWith('cali') || dev === VXLAN_DEVICE);
 
+/**
+ * True for a kernel route (of the agent's protocol) that the agent owns: on its devices, or on
+ * the fabric device with `onlink` — the VXLAN CrossSubnet routes to same-subnet nodes; the
+ * host's own `proto boot` routes there (its default route) are never onlink.
+ */
+export const isAgentRoute = (r: { dev?: string | undefined; flags?: readonly string[] | undefined }): boolean =>
+  isAgentDevice(r.dev) || (r.dev === FABRIC_DEVICE && (r.flags ?? []).includes('onlink'));
+
 export const VXLAN_DEVICE = 'vxlan.calico';
 /** A host's fabric interface (Felix's data device: the one holding the node's address). */
 export const FABRIC_DEVICE = 'eth0';

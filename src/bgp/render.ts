@@ -116,6 +116,8 @@ interface Advertising {
 const BLOCKS_PROTOCOL = 'calico_blocks';
 /** Calico's VXLAN device (agent/desired.ts VXLAN_DEVICE): its routes are never announced. */
 const VXLAN_IFACE = 'vxlan.calico';
+/** A host's fabric interface (agent/desired.ts FABRIC_DEVICE). */
+const FABRIC_IFACE = 'eth0';
 /** Names of the BGP templates sessions are built from. */
 const NODE_TEMPLATE = 'calico_node';
 const ROUTER_TEMPLATE = 'calico_router';
@@ -231,6 +233,7 @@ function importFromRoutersBody(blocks: string[]): string[] {
 function exportBody(x: string, blocks: string[], noExport: string[], adv: Advertising): string[] {
   return [
     `  if ifname = "${VXLAN_IFACE}" then reject;    # the VXLAN device's routes (learned from the kernel)`,
+    `  if source = RTS_INHERIT && ifname = "${FABRIC_IFACE}" then reject;    # the agent's routes to other nodes' blocks (VXLAN CrossSubnet), learned from the kernel`,
     ...noExport.map((p) => `  if net ~ [ ${p}+ ] then reject;    # disableBGPExport`),
     ...(adv.communities.length ? [`  calico_apply_communities${x}();`] : []),
     ...adv.services.map((p) => `  if net ~ [ ${p}+ ] then accept;    # a service range`),
@@ -358,12 +361,18 @@ function servicesSection(f: Family, services: string[]): string[] {
 
 /**
  * BFD for every session: a dead peer is noticed in interval × multiplier, not the hold time. The
- * sessions are multihop (as Calico's), so their BFD is multihop BFD: its `multihop` options count;
- * `interface "*"` covers a single-hop one.
+ * sessions are multihop (as Calico's), so their BFD is multihop BFD: its `multihop` options.
  */
 function bfdSection(bfd: NonNullable<BgpTimers['bfd']>): string[] {
-  const timers = [`    interval ${bfd.intervalMs} ms;`, `    multiplier ${bfd.multiplier};`];
-  return ['# Bidirectional forwarding detection for the BGP sessions.', 'protocol bfd {', '  interface "*" {', ...timers, '  };', '  multihop {', ...timers, '  };', '}'];
+  return [
+    '# Bidirectional forwarding detection for the (multihop) BGP sessions.',
+    'protocol bfd {',
+    '  multihop {',
+    `    interval ${bfd.intervalMs} ms;`,
+    `    multiplier ${bfd.multiplier};`,
+    '  };',
+    '}',
+  ];
 }
 
 function templateSection(c: Checked): string[] {
@@ -454,7 +463,9 @@ function sessionsSection(c: Checked): string[] {
       ...(p.ttlSecurity ? ['  ttl security on;', `  multihop ${p.ttlSecurity};`] : ['  ttl security off;', '  multihop;']),
       ...(p.password !== undefined ? [`  password "${p.password}";`] : []),
       ...sessionChannel(c, p, f),
-      ...(c.timers.bfd?.nodes && bfdOn(c, p) ? ['  bfd on;    # BFD only for the sessions of the nodes it names'] : []),
+      // BIRD: "Multihop BGP with BFD requires specified local address" — no BFD without one.
+      ...(p.noSourceAddress && c.timers.bfd && bfdOn(c, p) ? ['  bfd off;    # multihop BFD needs a source address (BGPPeer sourceAddress None)'] : []),
+      ...(c.timers.bfd?.nodes && bfdOn(c, p) && !p.noSourceAddress ? ['  bfd on;    # BFD only for the sessions of the nodes it names'] : []),
       '}',
     );
   }

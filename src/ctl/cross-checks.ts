@@ -158,8 +158,8 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
 /**
  * Checks validated `incoming` resources against the datastore's `current` resources (each with
  * its right `kind`), the lab's `networks` and each other: a pool overlapping another pool, a lab
- * network or a node's network, a node claiming another node's address, a BGPPeer for an unknown
- * node. Returns the problems.
+ * network or a node's network, a node claiming another node's address, a policy in a tier that
+ * does not exist. Returns the problems.
  */
 export function crossCheck(current: readonly StoredResource[], incoming: readonly Resource[], networks: readonly LabNetwork[] = []): string[] {
   const replaced = new Set(incoming.map(identity));

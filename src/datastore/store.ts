@@ -60,14 +60,6 @@ export class Datastore {
   }
 
   /**
-   * Writes every entry in one transaction, only if none of the keys exists yet.
-   * Returns false (and writes nothing) if any of them did.
-   */
-  async createAll(entries: { key: string; value: unknown }[]): Promise<boolean> {
-    return this.casAll(entries);
-  }
-
-  /**
    * Puts and deletes in ONE transaction: all of them or none. With `unchangedSince`, commits only
    * if no key under each prefix was created or modified after that revision (a `list` revision),
    * so that what was checked is still what is written over. Returns the revision of the write

@@ -246,8 +246,8 @@ export class Ipam {
 
   /**
    * Deletes the host's blocks that have no address in use (borrowed addresses of other hosts
-   * count as in use), each with its affinity record, in one transaction guarded by the block's
-   * revision (an allocation in between wins). Returns the CIDRs of the blocks deleted, in order.
+   * count as in use), each with its affinity record (releaseBlockAffinity's three writes, the
+   * block's guarded by its revision: an allocation in between wins). Returns the CIDRs of the blocks deleted, in order.
    */
   async releaseEmptyBlocks(host: string): Promise<string[]> {
     return (await this.releaseHostAffinities(host, { mustBeEmpty: true })).deleted;
@@ -257,8 +257,8 @@ export class Ipam {
    * Calico's ReleaseHostAffinities: the host's empty blocks are deleted with their affinity
    * records; unless `mustBeEmpty`, a block that still holds addresses (borrowed by other hosts)
    * loses its affinity and its record but stays, its addresses with it — an empty block without
-   * affinity is deleted when its last one is released (a node deleted: `host del`). Each block in
-   * one transaction guarded by its revision. Returns the deleted and the kept blocks.
+   * affinity is deleted when its last one is released (a node deleted: `host del`). Each block by
+   * releaseBlockAffinity. Returns the deleted and the kept blocks.
    */
   async releaseHostAffinities(host: string, o: { mustBeEmpty?: boolean } = {}): Promise<{ deleted: string[]; unaffined: string[] }> {
     const deleted: string[] = [];
@@ -290,8 +290,10 @@ export class Ipam {
       const pendingDeletion: BlockAffinity = { state: 'pendingDeletion', deleted: false };
       if (affinity && !(await this.ds.casAll([{ key: affinityKey, modRevision: affinity.modRevision, value: pendingDeletion }]))) continue;
       const next = empty ? undefined : nextWrite({ ...block.value, affinity: null, affinityClaimTime: undefined });
-      if (!(await this.ds.casAll([{ key: block.key, modRevision: block.modRevision, value: next && dropUndefined(next) }]))) continue;
-      await this.ds.delete(affinityKey);
+      if (!(await this.ds.casAll([{ key: block.key, modRevision: block.modRevision, value: next }]))) continue;
+      // Compare-and-delete: an affinity a concurrent claim made confirmed again is not ours to delete.
+      const marked = await this.ds.get<BlockAffinity>(affinityKey);
+      if (marked?.value.state === 'pendingDeletion') await this.ds.casAll([{ key: affinityKey, modRevision: marked.modRevision, value: undefined }]);
       return empty ? 'deleted' : 'unaffined';
     }
     throw new IpamError(`could not release the affinity of host ${host} to block ${cidr}: lost ${MAX_ATTEMPTS} races`);
@@ -335,7 +337,7 @@ export class Ipam {
   }
 
   /**
-   * One pass over the host's confirmed affine blocks that lie in the given pools: takes an
+   * One pass over the host's affine blocks (half-made claims completed) that lie in the given pools: takes an
    * address from the first one with room. 'conflict' if another writer changed that block first;
    * when all are full, how many blocks the host owns in these pools.
    */
@@ -399,19 +401,31 @@ export class Ipam {
   private async claimAffineBlock(host: string, cidr: string): Promise<boolean> {
     const affinityKey = keys.affinity(host, cidr);
     const pending: BlockAffinity = { state: 'pending', deleted: false };
-    if (!(await this.ds.create(affinityKey, pending))) {
-      const current = await this.ds.get<BlockAffinity>(affinityKey);
-      if (current && current.value.state !== 'pending') await this.ds.casAll([{ key: affinityKey, modRevision: current.modRevision, value: pending }]);
-    }
-    if (!(await this.ds.create(keys.block(cidr), newBlock(cidr, host)))) {
-      const block = await this.ds.get<AllocationBlock>(keys.block(cidr));
-      if (block?.value.affinity !== hostAffinity(host)) {
-        await this.ds.delete(affinityKey);
-        return false;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      // getPendingAffinity: made pending; one left pending or pendingDeletion is made pending again, a confirmed one kept.
+      const affinity = await this.ds.get<BlockAffinity>(affinityKey);
+      if (!affinity && !(await this.ds.create(affinityKey, pending))) continue;
+      if (affinity && affinity.value.state !== 'confirmed' && affinity.value.state !== 'pending' && !(await this.ds.casAll([{ key: affinityKey, modRevision: affinity.modRevision, value: pending }])))
+        continue;
+      if (!(await this.ds.create(keys.block(cidr), newBlock(cidr, host)))) {
+        const block = await this.ds.get<AllocationBlock>(keys.block(cidr));
+        if (!block) continue;
+        if (block.value.affinity !== hostAffinity(host)) {
+          // Another host's block: this affinity is stale (deleted only if nobody changed it since).
+          const mine = await this.ds.get<BlockAffinity>(affinityKey);
+          if (mine) await this.ds.casAll([{ key: affinityKey, modRevision: mine.modRevision, value: undefined }]);
+          return false;
+        }
+        // "CAS the block to get a new revision and invalidate any other instances": a release
+        // of it in flight now fails its own block write.
+        if (!(await this.ds.casAll([{ key: block.key, modRevision: block.modRevision, value: nextWrite(block.value) }]))) continue;
       }
+      const current = await this.ds.get<BlockAffinity>(affinityKey);
+      if (!current) continue;
+      if (current.value.state === 'confirmed') return true;
+      if (await this.ds.casAll([{ key: affinityKey, modRevision: current.modRevision, value: { state: 'confirmed', deleted: false } satisfies BlockAffinity }])) return true;
     }
-    await this.ds.put(affinityKey, { state: 'confirmed', deleted: false } satisfies BlockAffinity);
-    return true;
+    throw new IpamError(`could not claim block ${cidr} for host ${host}: lost ${MAX_ATTEMPTS} races`);
   }
 
   /**
@@ -434,11 +448,6 @@ export class Ipam {
     }
     return undefined;
   }
-}
-
-/** The object without its undefined fields (a JSON record as etcd would hold it). */
-function dropUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** The canonical form of a CIDR, undefined if `text` is not one (a pool's name). */

@@ -201,6 +201,7 @@ const IPPoolSpec = strict({
   .superRefine((s, ctx) => {
     // Calico's validation (validateIPPool): one encapsulation per pool.
     if (s.ipipMode !== 'Never' && s.vxlanMode !== 'Never') issue(ctx, ['vxlanMode'], 'IPIPMode and VXLANMode cannot both be enabled: give one of them Never');
+    if (s.ipipMode !== 'Never' && familyOf(s.cidr) === 6) issue(ctx, ['ipipMode'], 'IPIP is not supported on an IPv6 IP pool');
     // Calico's validation (IPPool allowedUses): LoadBalancer pools are for nothing else.
     const uses = s.allowedUses ?? [];
     if (new Set(uses).size !== uses.length) issue(ctx, ['allowedUses'], 'a use is given twice');

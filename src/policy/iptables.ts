@@ -5,8 +5,9 @@
  * touched only by iptables-apply.ts.
  *
  * Layout (Felix's, see felix/rules/static.go, endpoints.go, policy.go):
- *   FORWARD → cali-FORWARD: conntrack fast path, clear marks, `-i cali+` → cali-from-wl-dispatch,
- *     `-o cali+` → cali-to-wl-dispatch, then ACCEPT (reached only when the endpoint chains returned).
+ *   FORWARD → cali-FORWARD: clear marks, `-i cali+` → cali-from-wl-dispatch, `-o cali+` →
+ *     cali-to-wl-dispatch, then ACCEPT (reached only when the endpoint chains returned); traffic
+ *     that only passes through the host is left alone (no conntrack here: Felix's is per endpoint).
  *   INPUT → cali-INPUT: `-i cali+` → cali-wl-to-host: the workload's egress policy, then
  *     DefaultEndpointToHostAction (ACCEPT, DROP or RETURN); other interfaces → cali-from-host-endpoint.
  *   OUTPUT → cali-OUTPUT: `-o cali+` RETURN (host → local workload is always allowed, e.g.
@@ -15,7 +16,7 @@
  *     Felix builds a tree of dispatch chains at thousands of endpoints; a flat list is enough here.
  *     Host endpoints: `-i/-o <iface> -g cali-fh-/cali-th-<iface>`, the `*` one last (the default);
  *     an interface no host endpoint covers is not policed.
- *   cali-tw-<iface> (ingress) / cali-fw-<iface> (egress): policies in order, then profiles.
+ *   cali-tw-<iface> (ingress) / cali-fw-<iface> (egress): conntrack, policies in order, then profiles.
  *   cali-fh-<iface> (to the host) / cali-th-<iface> (from it): conntrack, cali-failsafe-in/-out,
  *     then policies in order, then profiles; no policy and no profile: DROP.
  *   cali-pi-/cali-po-<id> (policies), cali-pri-/cali-pro-<id> (profiles): the rules.

@@ -7,7 +7,7 @@
  * iptables tables are layers whose chains keep their iptables names under the layer's prefix —
  *  - base chains `filter-INPUT`, `filter-FORWARD`, `filter-OUTPUT` and `raw-PREROUTING` jump to
  *    `filter-cali-INPUT`, `filter-cali-FORWARD`, `filter-cali-OUTPUT`, `raw-cali-PREROUTING`;
- *  - `filter-cali-FORWARD`: conntrack fast path, clear marks, workload dispatch both ways;
+ *  - `filter-cali-FORWARD`: clear marks, workload dispatch both ways (conntrack in each endpoint chain);
  *    `filter-cali-INPUT`: from a workload → `filter-cali-wl-to-host` (its egress policy, then
  *    DefaultEndpointToHostAction), else → `filter-cali-from-host-endpoint`; `filter-cali-OUTPUT`:
  *    the host always reaches its workloads (as Calico allows kubelet probes), else →

@@ -83,6 +83,13 @@ describe("Calico's IPPool and BGPPeer samples, applied unchanged to a lab, take 
     expect(await inNs(h2!.netns, ['ip', '-br', 'link', 'show', 'vxlan.calico'])).toMatch(/^vxlan\.calico/);
     const again = await execa(pingCmd!, pingArgs, { reject: false });
     expect(again.exitCode, again.stdout).toBe(0);
+    // host2's BIRD learns that route from its kernel but does not announce host1's block as its own.
+    expect(await birdc(h2!.bird.socket, `show route export Mesh_${h1!.ip.replaceAll('.', '_')}`)).not.toContain(block);
+    // Back to IP-in-IP CrossSubnet (the sample as it is): the agent's route goes, BIRD's remains.
+    expect((await cli('ctl', 'apply', '-f', `${SAMPLES}/ippool.yaml`, '--lab', LAB, '--wait')).code).toBe(0);
+    const gone = await eventually(async () => !noEncap.test(await inNs(h2!.netns, ['ip', 'route', 'show', block])));
+    expect(gone, await inNs(h2!.netns, ['ip', 'route', 'show', block])).toBe(true);
+    expect(await inNs(h2!.netns, ['ip', 'route', 'show', block])).toContain(`via ${h1!.ip} dev eth0 proto bird`);
   }, 180_000);
 
   it("BGPPeer some.name applies unchanged (its node is not in the lab: no session anywhere); scoped to host1 with a port and reachableBy, it reaches host1's BIRD and kernel", async () => {

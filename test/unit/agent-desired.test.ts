@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeDesired, LARGE_LAB_NODES, LARGE_LAB_SCAN_S, natTable } from '../../src/agent/desired.js';
+import { computeDesired, isAgentRoute, LARGE_LAB_NODES, LARGE_LAB_SCAN_S, natTable } from '../../src/agent/desired.js';
 import { workloadIfaceSysctls } from '../../src/cni/sysctls.js';
 import { diffRoutes, routeLines } from '../../src/agent/dataplane.js';
 import type { Snapshot } from '../../src/datastore/snapshot.js';
@@ -141,6 +141,10 @@ describe('VXLAN mode and natOutgoing (the overlay baseline and the negative cont
     const always = computeDesired({ ...cross('Always'), nodes: s.nodes }, 'h1');
     expect(always.routes.filter((r) => r.dev === 'eth0')).toEqual([]);
     expect(routeLines([{ dst: '198.19.0.128/26', type: 'unicast', dev: 'eth0', via: '198.18.0.12' }], [])).toEqual(['route replace 198.19.0.128/26 via 198.18.0.12 dev eth0 onlink proto boot']);
+    // Read back as the agent's (so removed when no longer wanted); the host's own default route on eth0 is not.
+    expect(isAgentRoute({ dev: 'eth0', flags: ['onlink'] })).toBe(true);
+    expect(isAgentRoute({ dev: 'eth0' })).toBe(false);
+    expect(isAgentRoute({ dev: 'cali0123456789a' })).toBe(true);
   });
 
   it('IP-in-IP CrossSubnet: no route of the agent (BIRD routes the blocks); a node outside the subnet is reported, as there is no tunl0 here', () => {

@@ -330,6 +330,8 @@ const goldens: Array<[string, BirdInput]> = [
   ['bird-timers-bfd.conf', { ...inputFor(mesh, 'h1'), timers: { holdTime: 9, keepaliveTime: 3, connectRetryTime: 2, gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
   // BFD only on the sessions of h3 (bench scale's crash subject): h1's session with h3 has it.
   ['bird-bfd-nodes.conf', { ...inputFor(mesh, 'h1'), timers: { gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3, nodes: ['h3'] } } }],
+  // BFD with a sourceAddress None peer: BIRD refuses multihop BGP with BFD and no local address.
+  ['bird-bfd-no-source-address.conf', { ...inputFor(options, 'h1'), timers: { gracefulRestart: false, bfd: { intervalMs: 100, multiplier: 3 } } }],
 ];
 
 describe('renderBirdConfig: golden files, each accepted by the real `bird -p`', () => {
@@ -469,7 +471,7 @@ describe('BGPConfiguration: listenPort, bindMode, communities, service ranges (c
   });
   it('adds the communities on the exported prefixes inside each prefixAdvertisement, names resolved', () => {
     expect(text).toContain('  if net ~ [ 172.218.4.0/26+ ] then {\n    bgp_large_community.add((63400, 300, 100));\n    bgp_community.add((63400, 120));\n  }');
-    expect(text).toMatch(/filter calico_export_to_peers\n\{\n.*\n {2}calico_apply_communities\(\);/);
+    expect(text).toMatch(/filter calico_export_to_peers\n\{\n.*\n.*\n {2}calico_apply_communities\(\);/);
   });
   it("ignoredInterfaces: left out of the direct protocol before the workloads' and kube-ipvs*", () => {
     const config = { ...advertised.bgpConfiguration!, spec: { ...advertised.bgpConfiguration!.spec, ignoredInterfaces: ['docker*', 'eth1'] } };

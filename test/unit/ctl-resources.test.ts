@@ -271,6 +271,7 @@ describe('parseResourceFile: every error names the document, the resource and th
       pool('p', '198.19.0.0/17', 'ipipMode: Always'),
       'f.yaml: document 1 (IPPool p): spec.ipipMode: "Always" is not supported: this kernel has no IP-in-IP (ipip module), so no tunl0; Never and CrossSubnet (no tunnel between nodes of one subnet, as every lab\'s nodes are) are accepted',
     ],
+    ['IP-in-IP on an IPv6 pool', pool('p', '2001:db8:1::/48', 'blockSize: 122\nipipMode: CrossSubnet'), 'f.yaml: document 1 (IPPool p): spec.ipipMode: IPIP is not supported on an IPv6 IP pool'],
     [
       'IP-in-IP and VXLAN on one pool',
       pool('p', '198.19.0.0/17', 'ipipMode: CrossSubnet\nvxlanMode: Always'),
