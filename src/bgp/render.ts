@@ -233,7 +233,6 @@ function importFromRoutersBody(blocks: string[]): string[] {
 function exportBody(x: string, blocks: string[], noExport: string[], adv: Advertising): string[] {
   return [
     `  if ifname = "${VXLAN_IFACE}" then reject;    # the VXLAN device's routes (learned from the kernel)`,
-    `  if source = RTS_INHERIT && ifname = "${FABRIC_IFACE}" then reject;    # the agent's routes to other nodes' blocks (VXLAN CrossSubnet), learned from the kernel`,
     ...noExport.map((p) => `  if net ~ [ ${p}+ ] then reject;    # disableBGPExport`),
     ...(adv.communities.length ? [`  calico_apply_communities${x}();`] : []),
     ...adv.services.map((p) => `  if net ~ [ ${p}+ ] then accept;    # a service range`),
@@ -321,7 +320,9 @@ function kernelSection(f: Family, scanTimeS: number): string[] {
     "  persist;           # don't remove routes on BIRD shutdown",
     `  scan time ${scanTimeS};`,
     `  ${f.channel} {`,
-    '    import all;',
+    // Not the routes on the fabric device: the agent's to other nodes' blocks (VXLAN CrossSubnet)
+    // must not be announced as this node's; once here, not in every session's export filter.
+    `    import filter { if ifname = "${FABRIC_IFACE}" then reject; accept; };`,
     `    export filter calico_kernel_programming${f.suffix};`,
     '  };',
     '  graceful restart;',

@@ -52,11 +52,16 @@ export class Datastore {
 
   /** Writes only if the key does not exist. Returns false if it did. */
   async create(key: string, value: unknown): Promise<boolean> {
+    return (await this.createAt(key, value)) !== undefined;
+  }
+
+  /** As create, returning the record's mod revision (for a compare-and-swap after it), undefined if the key existed. */
+  async createAt(key: string, value: unknown): Promise<string | undefined> {
     const res = await this.client
       .if(key, 'Version', '==', 0)
       .then(this.client.put(key).value(JSON.stringify(value)))
       .commit();
-    return res.succeeded;
+    return res.succeeded ? res.header.revision : undefined;
   }
 
   /**

@@ -402,11 +402,14 @@ export class Ipam {
     const affinityKey = keys.affinity(host, cidr);
     const pending: BlockAffinity = { state: 'pending', deleted: false };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      // getPendingAffinity: made pending; one left pending or pendingDeletion is made pending again, a confirmed one kept.
-      const affinity = await this.ds.get<BlockAffinity>(affinityKey);
-      if (!affinity && !(await this.ds.create(affinityKey, pending))) continue;
-      if (affinity && affinity.value.state !== 'confirmed' && affinity.value.state !== 'pending' && !(await this.ds.casAll([{ key: affinityKey, modRevision: affinity.modRevision, value: pending }])))
-        continue;
+      // getPendingAffinity: made pending; one left pending or pendingDeletion is made pending again, a
+      // confirmed one kept. (Uncontended: three round trips — create, create, compare-and-swap.)
+      let revision = await this.ds.createAt(affinityKey, pending);
+      if (revision === undefined) {
+        const affinity = await this.ds.get<BlockAffinity>(affinityKey);
+        if (!affinity) continue;
+        if (affinity.value.state === 'pendingDeletion' && !(await this.ds.casAll([{ key: affinityKey, modRevision: affinity.modRevision, value: pending }]))) continue;
+      }
       if (!(await this.ds.create(keys.block(cidr), newBlock(cidr, host)))) {
         const block = await this.ds.get<AllocationBlock>(keys.block(cidr));
         if (!block) continue;
@@ -420,10 +423,13 @@ export class Ipam {
         // of it in flight now fails its own block write.
         if (!(await this.ds.casAll([{ key: block.key, modRevision: block.modRevision, value: nextWrite(block.value) }]))) continue;
       }
+      const confirmed: BlockAffinity = { state: 'confirmed', deleted: false };
+      if (revision !== undefined && (await this.ds.casAll([{ key: affinityKey, modRevision: revision, value: confirmed }]))) return true;
+      revision = undefined;
       const current = await this.ds.get<BlockAffinity>(affinityKey);
       if (!current) continue;
       if (current.value.state === 'confirmed') return true;
-      if (await this.ds.casAll([{ key: affinityKey, modRevision: current.modRevision, value: { state: 'confirmed', deleted: false } satisfies BlockAffinity }])) return true;
+      if (await this.ds.casAll([{ key: affinityKey, modRevision: current.modRevision, value: confirmed }])) return true;
     }
     throw new IpamError(`could not claim block ${cidr} for host ${host}: lost ${MAX_ATTEMPTS} races`);
   }

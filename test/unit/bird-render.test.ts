@@ -400,7 +400,9 @@ describe('renderBirdConfig: content', () => {
     // a pool but in no local block, exported by the pool rule; nothing of it is static.
     const text = renderBirdConfig(inputFor(borrowing, 'h1'));
     expect(text).not.toContain('198.19.0.0/32');
-    expect(text).toMatch(/protocol kernel kernel4 \{\n {2}learn;[^\n]*\n {2}persist;[^\n]*\n {2}scan time 2;\n {2}ipv4 \{\n {4}import all;\n {4}export filter calico_kernel_programming;/);
+    expect(text).toMatch(
+      /protocol kernel kernel4 \{\n {2}learn;[^\n]*\n {2}persist;[^\n]*\n {2}scan time 2;\n {2}ipv4 \{\n {4}import filter \{ if ifname = "eth0" then reject; accept; \};\n {4}export filter calico_kernel_programming;/,
+    );
     const kernelFilter = text.slice(text.indexOf('filter calico_kernel_programming'), text.indexOf('\n}', text.indexOf('filter calico_kernel_programming')));
     expect(kernelFilter).toContain('if source = RTS_BGP then accept;');
     expect(kernelFilter).toContain('if proto = "calico_blocks" then accept;');
@@ -471,7 +473,7 @@ describe('BGPConfiguration: listenPort, bindMode, communities, service ranges (c
   });
   it('adds the communities on the exported prefixes inside each prefixAdvertisement, names resolved', () => {
     expect(text).toContain('  if net ~ [ 172.218.4.0/26+ ] then {\n    bgp_large_community.add((63400, 300, 100));\n    bgp_community.add((63400, 120));\n  }');
-    expect(text).toMatch(/filter calico_export_to_peers\n\{\n.*\n.*\n {2}calico_apply_communities\(\);/);
+    expect(text).toMatch(/filter calico_export_to_peers\n\{\n.*\n {2}calico_apply_communities\(\);/);
   });
   it("ignoredInterfaces: left out of the direct protocol before the workloads' and kube-ipvs*", () => {
     const config = { ...advertised.bgpConfiguration!, spec: { ...advertised.bgpConfiguration!.spec, ignoredInterfaces: ['docker*', 'eth1'] } };
