@@ -132,7 +132,8 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
   const v4Pools = s.pools.filter((p) => familyOf(p.spec.cidr) === 4);
   const vxlanPools = v4Pools.filter((p) => p.spec.vxlanMode !== 'Never');
   const others = s.nodes.filter((n) => n.metadata.name !== host);
-  const ownerOf = (affinity: string | null | undefined) => others.find((n) => `host:${n.metadata.name}` === affinity);
+  const othersByName = new Map(others.map((n) => [n.metadata.name, n]));
+  const ownerOf = (affinity: string | null | undefined) => othersByName.get(hostOfAffinity(affinity) ?? '');
   // Felix's nodeInOurSubnet (felix/calc/l3_route_resolver.go): the node's address inside the
   // network of this node's spec.bgp.ipv4Address.
   const mySubnet = me ? subnetOf(me.spec.bgp.ipv4Address) : undefined;
@@ -152,14 +153,14 @@ export function computeDesired(s: Snapshot, host: string): DesiredState {
   // hop is in this node's subnet); a node in another subnet is where Calico would tunnel (tunl0).
   const ipipPools = v4Pools.filter((p) => p.spec.ipipMode === 'CrossSubnet');
   if (me && ipipPools.length > 0) {
-    const across = new Set<string>();
+    const across = new Map<string, string>(); // node name → its address
     for (const b of s.blocks) {
       const owner = ownerOf(b.affinity);
-      if (owner && !inMySubnet(owner) && ipipPools.some((p) => cidrsOverlap(p.spec.cidr, b.cidr))) across.add(owner.metadata.name);
+      if (owner && !inMySubnet(owner) && ipipPools.some((p) => cidrsOverlap(p.spec.cidr, b.cidr))) across.set(owner.metadata.name, nodeIp(owner));
     }
-    for (const n of [...across].sort())
+    for (const [n, ip] of [...across].sort(([a], [b]) => a.localeCompare(b)))
       problems.push(
-        `IP-in-IP CrossSubnet: node ${n} (${nodeIp(s.nodes.find((x) => x.metadata.name === n)!)}) is outside this node's subnet ${mySubnet ?? '(none)'}, where Calico tunnels through tunl0; this kernel has no IP-in-IP, so its blocks are routed directly`,
+        `IP-in-IP CrossSubnet: node ${n} (${ip}) is outside this node's subnet ${mySubnet ?? '(none)'}, where Calico tunnels through tunl0; this kernel has no IP-in-IP, so its blocks are routed directly`,
       );
   }
   return {

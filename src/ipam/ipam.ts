@@ -1,7 +1,8 @@
 /**
  * Calico-style IPAM over etcd: pools are split into blocks, a block is claimed by a host
  * (affinity) in Calico's three writes, and addresses are taken from a block by compare-and-swap on
- * the block record (its sequence number bumped on every write). Any number of allocators, in any number of processes, may run at once.
+ * the block record (its sequence number bumped on every write). Any number of allocators, in any
+ * number of processes, may run at once.
  *
  * As in Calico (libcalico-go/lib/ipam/ipam.go): IPv4 and IPv6 pools side by side; a host whose
  * blocks are full claims another, up to `maxBlocksPerHost` (0: Calico's default 20) — at the limit
@@ -404,7 +405,7 @@ export class Ipam {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // getPendingAffinity: made pending; one left pending or pendingDeletion is made pending again, a
       // confirmed one kept. (Uncontended: three round trips — create, create, compare-and-swap.)
-      let revision = await this.ds.createAt(affinityKey, pending);
+      const revision = await this.ds.createAt(affinityKey, pending);
       if (revision === undefined) {
         const affinity = await this.ds.get<BlockAffinity>(affinityKey);
         if (!affinity) continue;
@@ -425,7 +426,6 @@ export class Ipam {
       }
       const confirmed: BlockAffinity = { state: 'confirmed', deleted: false };
       if (revision !== undefined && (await this.ds.casAll([{ key: affinityKey, modRevision: revision, value: confirmed }]))) return true;
-      revision = undefined;
       const current = await this.ds.get<BlockAffinity>(affinityKey);
       if (!current) continue;
       if (current.value.state === 'confirmed') return true;

@@ -9,13 +9,12 @@ import { cidrsOverlap, familyOf, parseCidr } from '../net/cidr.js';
  */
 export const LAB_RANGES = { 4: '198.18.0.0/15', 6: '2001:db8::/32' } as const;
 
-/**
- * Why a network (CIDR) or address is outside the lab ranges, or undefined when it is inside.
- * Never RFC 1918 or public space: a lab must not shadow the host's own networks.
- */
+/** A CIDR as given, or an address as its /32 or /128, parsed. */
+const asCidr = (cidrOrIp: string) => parseCidr(cidrOrIp.includes('/') ? cidrOrIp : `${cidrOrIp}/${familyOf(cidrOrIp) === 6 ? 128 : 32}`);
+
+/** Why a network (CIDR) or address is outside the lab ranges (the lab's own plan), or undefined when it is inside. */
 export function outsideLabRanges(cidrOrIp: string): string | undefined {
-  const cidr = cidrOrIp.includes('/') ? cidrOrIp : `${cidrOrIp}/${familyOf(cidrOrIp) === 6 ? 128 : 32}`;
-  const c = parseCidr(cidr);
+  const c = asCidr(cidrOrIp);
   const range = LAB_RANGES[familyOf(c.cidr)];
   const inside = cidrsOverlap(c.cidr, range) && c.prefix >= Number(range.split('/')[1]);
   return inside ? undefined : `${cidrOrIp} is outside the lab address ranges (${LAB_RANGES[4]}, ${LAB_RANGES[6]})`;
@@ -42,8 +41,7 @@ const NOT_UNICAST: Record<4 | 6, readonly [string, string][]> = {
  * schema's own rule (Calico's).
  */
 export function notUnicast(cidrOrIp: string): string | undefined {
-  const cidr = cidrOrIp.includes('/') ? cidrOrIp : `${cidrOrIp}/${familyOf(cidrOrIp) === 6 ? 128 : 32}`;
-  const c = parseCidr(cidr);
+  const c = asCidr(cidrOrIp);
   const hit = NOT_UNICAST[familyOf(c.cidr)].find(([range]) => cidrsOverlap(c.cidr, range));
   return hit ? `${cidrOrIp} overlaps ${hit[1]} ${hit[0]}` : undefined;
 }
