@@ -6,7 +6,7 @@ import type { AllocationBlock, WorkloadEndpoint } from '../model/resources.js';
 
 /** What of the whole datastore widens what a host must react to. */
 export interface RelevanceContext {
-  /** Some policy or profile rule selects endpoints by label: any endpoint may join a set here. */
+  /** Some policy or profile rule selects endpoints by label or names a port: any endpoint may join a set here. */
   selectorRules: boolean;
   /**
    * A pool is in VXLAN mode (every other host's block is a route here) or IP-in-IP CrossSubnet
@@ -54,7 +54,10 @@ export function relevanceContext(s: Snapshot): RelevanceContext {
 }
 
 function computeContext(s: Snapshot): RelevanceContext {
+  // A profile rule with a selector, or a named port (a set of every endpoint's ports of that name).
   const selectorRules =
-    (s.networkPolicies?.length ?? 0) > 0 || (s.globalNetworkPolicies?.length ?? 0) > 0 || (s.profiles ?? []).some((p) => /"(not|namespace)?[sS]elector"/.test(JSON.stringify(p.spec)));
+    (s.networkPolicies?.length ?? 0) > 0 ||
+    (s.globalNetworkPolicies?.length ?? 0) > 0 ||
+    (s.profiles ?? []).some((p) => /"(not|namespace)?[sS]elector"|"(notP|p)orts":\[(?:[^\]]*,)?"[^"]*[^"\d:][^"]*"/.test(JSON.stringify(p.spec)));
   return { selectorRules, tunnels: s.pools.some((p) => p.spec.vxlanMode !== 'Never' || p.spec.ipipMode !== 'Never') };
 }

@@ -1,7 +1,7 @@
 import { keys } from '../datastore/keys.js';
 import type { Datastore } from '../datastore/store.js';
 import { Ipam } from '../ipam/ipam.js';
-import { API_VERSION, type CalicoNode, type WorkloadEndpoint } from '../model/resources.js';
+import { API_VERSION, type CalicoNode, type EndpointPort, type WorkloadEndpoint } from '../model/resources.js';
 import { CNI_ENDPOINT, CNI_ORCHESTRATOR, NAME_RE, wepIdentifiers, wepName } from '../model/names.js';
 import { ipBatch, setSysctls } from '../util/exec.js';
 import { InputError, SimError, errorMessage } from '../util/errors.js';
@@ -35,6 +35,8 @@ export interface WorkloadRequest {
   /** The tenant it belongs to (NetworkPolicy scope). Default `default`. */
   namespace?: string;
   labels?: Record<string, string>;
+  /** Its named ports (Calico's WorkloadEndpoint `ports`; on Kubernetes, from the pod's containerPorts). */
+  ports?: readonly EndpointPort[];
   /** The pools to take its addresses from (names or CIDRs), as Calico's `cni.projectcalico.org/ipv4pools`/`ipv6pools`. */
   ipv4Pools?: readonly string[];
   ipv6Pools?: readonly string[];
@@ -113,6 +115,7 @@ export async function addWorkload(ds: Datastore, req: WorkloadRequest, env: CniE
       ipNetworks: [`${ip}/32`, ...(ip6 ? [`${ip6}/128`] : [])],
       netns,
       profiles: [namespaceProfile(namespace)],
+      ...(req.ports?.length ? { ports: req.ports.map((p) => ({ ...p })) } : {}),
     },
   };
   let nsMade = false;

@@ -42,6 +42,34 @@ export const selectorText = z.string().superRefine((text, ctx) => {
   }
 });
 
+/**
+ * What is wrong with a port name, or undefined: Calico validates endpoint port names and the named
+ * ports of rules with Kubernetes' IsValidPortName (libcalico-go validator `portName`).
+ */
+export function portNameProblem(name: string): string | undefined {
+  if (name.length > 15) return 'must be no more than 15 characters';
+  if (!/^[-a-z0-9]+$/.test(name)) return 'must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)';
+  if (!/[a-z]/.test(name)) return 'must contain at least one letter (a-z)';
+  if (name.includes('--')) return 'must not contain consecutive hyphens';
+  if (name.startsWith('-') || name.endsWith('-')) return 'must not begin or end with a hyphen';
+  return undefined;
+}
+
+const portName = z.string().superRefine((name, ctx) => {
+  const problem = portNameProblem(name);
+  if (problem) issue(ctx, [], `${JSON.stringify(name)} is not a port name: ${problem}`);
+});
+
+/**
+ * Calico's EndpointPort (a WorkloadEndpoint's or HostEndpoint's `ports`): a name rules refer to,
+ * a protocol with ports, a port (api/pkg/apis/projectcalico/v3/hostendpoint.go).
+ */
+export const endpointPortSchema = strict({
+  name: portName,
+  protocol: z.enum(['TCP', 'UDP', 'SCTP'], { error: 'EndpointPort protocol must be TCP, UDP or SCTP (a protocol with ports)' }),
+  port: z.number({ error: 'expected a port number' }).int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535'),
+});
+
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Calico's resource names: a lowercase DNS-1123 subdomain of at most 253 characters. */

@@ -179,7 +179,16 @@ export interface WorkloadEndpoint {
     netns: string;
     /** Profiles applied when no policy selects the endpoint (Calico's CNI gives `kns.<namespace>`). */
     profiles?: string[];
+    /** Its named ports, which rules refer to by name (Calico's WorkloadEndpointPort, from the pod's containerPorts). */
+    ports?: EndpointPort[];
   };
+}
+
+/** A named port of an endpoint (Calico's EndpointPort / WorkloadEndpointPort without hostPort). */
+export interface EndpointPort {
+  name: string;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  port: number;
 }
 
 /** /calico/ipam/v2/assignment/ipv4/block/<cidr with - for /> — Calico's AllocationBlock. */
@@ -367,7 +376,7 @@ export interface HostEndpoint {
     interfaceName?: string;
     expectedIPs?: string[];
     profiles?: string[];
-    ports?: { name: string; protocol: 'TCP' | 'UDP' | 'SCTP'; port: number }[];
+    ports?: EndpointPort[];
   };
 }
 

@@ -9,9 +9,10 @@ import { LAB_RE, NAME_RE } from './names.js';
 import { parseSelector } from './selector.js';
 import { labNetworks, outsideLabRanges, poolOverlapsLab, poolRangeProblem } from './address-plan.js';
 import { poolCapacityProblems } from './pool-capacity.js';
-import type { BGPPeer, BgpTimers, PolicyDataplaneKind } from './resources.js';
+import type { BGPPeer, BgpTimers, EndpointPort, PolicyDataplaneKind } from './resources.js';
 import { compact } from '../util/object.js';
 import { labelMap } from './labels.js';
+import { endpointPortSchema } from './resource-fields.js';
 
 /**
  * The topology file: what a lab is made of. Unknown keys are errors (a typo must not be
@@ -33,8 +34,11 @@ const PoolSchema = z.strictObject({
 
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
 
-/** A workload: a name, or a name with the labels policies select on and a namespace (a tenant). */
-const WorkloadSchema = z.union([name, z.strictObject({ name, namespace: name.default('default'), labels: labelMap.default({}) })]);
+/**
+ * A workload: a name, or a name with the labels policies select on, a namespace (a tenant) and
+ * named ports (Calico's WorkloadEndpoint `ports`, which rules refer to by name).
+ */
+const WorkloadSchema = z.union([name, z.strictObject({ name, namespace: name.default('default'), labels: labelMap.default({}), ports: z.array(endpointPortSchema).optional() })]);
 
 const HostSchema = z.strictObject({
   name,
@@ -179,6 +183,7 @@ export interface WorkloadPlan {
   /** Default `default`. */
   namespace?: string;
   labels?: Record<string, string>;
+  ports?: EndpointPort[];
 }
 
 /** A validated topology with every address decided: what the engine builds. */
@@ -382,7 +387,13 @@ function plan(t: Topology, source: string): LabPlan {
         (w): WorkloadPlan =>
           typeof w === 'string'
             ? { name: w, host: h.name }
-            : { name: w.name, host: h.name, ...(w.namespace !== 'default' ? { namespace: w.namespace } : {}), ...(Object.keys(w.labels).length ? { labels: w.labels } : {}) },
+            : {
+                name: w.name,
+                host: h.name,
+                ...(w.namespace !== 'default' ? { namespace: w.namespace } : {}),
+                ...(Object.keys(w.labels).length ? { labels: w.labels } : {}),
+                ...(w.ports?.length ? { ports: w.ports } : {}),
+              },
       ),
     ),
     dataplane: t.dataplane,

@@ -14,9 +14,9 @@
  *   a profile goes on to the next profile. No profile allows → denied.
  * Traffic to or from the host itself meets its host endpoints instead (hostTraffic).
  */
-import { cidrContains } from '../net/cidr.js';
+import { canonicalIp, cidrContains } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
-import { ALL_INTERFACES, hostSide, type ChainIR, type DirectionIR, type FailsafeIR, type Family, type HostPolicyIR, type MatchIR, type PortRange, type RuleIR, type SetIR } from './ir.js';
+import { ALL_INTERFACES, hostSide, L4_NAMES, type ChainIR, type DirectionIR, type FailsafeIR, type Family, type HostPolicyIR, type MatchIR, type PortRange, type RuleIR, type SetIR } from './ir.js';
 
 export interface Packet {
   family: Family;
@@ -50,16 +50,23 @@ function inPorts(port: number | undefined, ranges: readonly PortRange[]): boolea
   return port !== undefined && ranges.some((r) => port >= r.first && port <= r.last);
 }
 
-function sideMatches(m: MatchIR, ip: string, port: number | undefined, sets: ReadonlyMap<string, SetIR>): boolean {
-  const member = (id: string) => {
-    const set = sets.get(id);
-    if (!set) throw new InputError(`the IR references set ${id}, which it does not hold`);
-    return set.members.some((cidr) => cidrContains(cidr, ip));
+function sideMatches(m: MatchIR, ip: string, port: number | undefined, protocol: number, sets: ReadonlyMap<string, SetIR>): boolean {
+  const set = (id: string) => {
+    const found = sets.get(id);
+    if (!found) throw new InputError(`the IR references set ${id}, which it does not hold`);
+    return found;
   };
+  const member = (id: string) => set(id).members.some((cidr) => cidrContains(cidr, ip));
+  // A named-port set holds `<address>,<protocol>:<port>`; only a packet of that protocol can be in it.
+  const l4 = L4_NAMES[protocol];
+  const entry = l4 && port !== undefined ? `${canonicalIp(ip)},${l4}:${port}` : undefined;
+  const inNamed = (id: string) => entry !== undefined && set(id).members.includes(entry);
   if (m.net && !cidrContains(m.net, ip)) return false;
   if (!m.sets.every(member) || m.notSets.some(member)) return false;
-  if (m.ports.length && !inPorts(port, m.ports)) return false;
-  return !inPorts(port, m.notPorts);
+  // Numeric and named ports are ORed (Felix's port match block).
+  const named = m.namedPorts ?? [];
+  if ((m.ports.length || named.length) && !inPorts(port, m.ports) && !named.some(inNamed)) return false;
+  return !inPorts(port, m.notPorts) && !(m.notNamedPorts ?? []).some(inNamed);
 }
 
 /** True if every field of the rule matches the packet. */
@@ -70,7 +77,7 @@ export function ruleMatches(r: RuleIR, p: Packet, sets: ReadonlyMap<string, SetI
   const icmpHit = (m: { type: number; code?: number }) => m.type === p.icmpType && (m.code === undefined || m.code === p.icmpCode);
   if (r.icmp && !icmpHit(r.icmp)) return false;
   if (r.notIcmp && icmpHit(r.notIcmp)) return false;
-  return sideMatches(r.src, p.src, p.srcPort, sets) && sideMatches(r.dst, p.dst, p.dstPort, sets);
+  return sideMatches(r.src, p.src, p.srcPort, p.protocol, sets) && sideMatches(r.dst, p.dst, p.dstPort, p.protocol, sets);
 }
 
 /** The first non-log rule of a chain that matches (1-based index among all its rules), if any. */

@@ -28,6 +28,7 @@ import {
   ENCAP_FROM_WORKLOAD,
   hostSide,
   L4_NAMES,
+  namedPortMembers,
   type ChainIR,
   type DirectionIR,
   type FailsafeIR,
@@ -42,6 +43,9 @@ import {
 
 export const MARK_ACCEPT = 0x10000;
 export const MARK_PASS = 0x20000;
+/** Felix's scratch bits: a rule ORs its port alternatives into them (felix/rules/policy.go). */
+export const MARK_SCRATCH0 = 0x40000;
+export const MARK_SCRATCH1 = 0x80000;
 const hex = (n: number) => `0x${n.toString(16)}`;
 const MARKS = hex(MARK_ACCEPT | MARK_PASS);
 const IS_ACCEPTED = `-m mark --mark ${hex(MARK_ACCEPT)}/${hex(MARK_ACCEPT)}`;
@@ -73,10 +77,12 @@ export const HOOKS: ReadonlyArray<readonly [base: string, target: string]> = [
 
 /** A chain we own: everything named `cali-` in the filter table. */
 export const isOurChain = (name: string) => name.startsWith('cali-');
-/** An ipset we own: `cali40s:` / `cali60s:` (and the `t` temporaries of a full apply). */
-export const isOurSet = (name: string) => /^cali[46]0[st]:/.test(name);
+/** An ipset we own: `cali40s:` / `cali60s:`, the named-port `cali40n:` / `cali60n:` (and the `t` temporaries of a full apply). */
+export const isOurSet = (name: string) => /^cali[46]0[snt]:/.test(name);
 
 export const setName = (family: Family, id: string) => `cali${family}0s:${id}`;
+/** A named-port set's ipset (Felix's `cali40n:`, type hash:ip,port). */
+export const namedPortSetName = (family: Family, id: string) => `cali${family}0n:${id}`;
 const tmpSetName = (family: Family, id: string) => `cali${family}0t:${id}`;
 
 export function policyChainName(c: Pick<ChainIR, 'kind' | 'direction' | 'id'>): string {
@@ -91,6 +97,8 @@ export const hostEndpointChainName = (direction: 'ingress' | 'egress', iface: st
 export type Ruleset = Map<string, string[]>;
 export interface IpsetSpec {
   family: Family;
+  /** hash:net (addresses) or hash:ip,port (a named-port set: `<address>,<protocol>:<port>`). */
+  type: 'hash:net' | 'hash:ip,port';
   members: string[];
 }
 export interface CompiledPolicy {
@@ -134,14 +142,15 @@ const ND_TYPES = [130, 131, 132, 133, 135, 136];
 /** Compiles the IR into a desired ruleset. Throws an InputError for an IR that breaks its contract. */
 export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
   const sets = new Map<string, IpsetSpec>();
-  const setFamily = new Map<string, Family>();
+  const setFamily: SetIndex = new Map();
   for (const s of ir.sets) {
     if (setFamily.has(s.id)) throw new InputError(`policy IR: duplicate set id "${s.id}"`);
     checkId(s.id, 'set');
-    setFamily.set(s.id, s.family);
-    sets.set(setName(s.family, s.id), { family: s.family, members: ipsetMembers(s.family, s.members) });
+    setFamily.set(s.id, { family: s.family, named: !!s.namedPort });
+    if (s.namedPort) sets.set(namedPortSetName(s.family, s.id), { family: s.family, type: 'hash:ip,port', members: namedPortMembers(s.family, s.members) });
+    else sets.set(setName(s.family, s.id), { family: s.family, type: 'hash:net', members: ipsetMembers(s.family, s.members) });
   }
-  if (ir.vxlanPeers) sets.set(setName(4, VXLAN_PEERS_SET), { family: 4, members: ipsetMembers(4, ir.vxlanPeers) });
+  if (ir.vxlanPeers) sets.set(setName(4, VXLAN_PEERS_SET), { family: 4, type: 'hash:net', members: ipsetMembers(4, ir.vxlanPeers) });
   for (const ep of ir.endpoints) {
     // Interface names end up in chain names (≤ 28 characters) and must fall under `cali+`.
     if (!/^cali[A-Za-z0-9_.-]{1,11}$/.test(ep.iface)) throw new InputError(`policy IR: endpoint ${ep.name}: interface ${JSON.stringify(ep.iface)} is not "cali" + 1-11 characters`);
@@ -180,6 +189,9 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
 function checkId(id: string, what: string): void {
   if (!/^[a-z0-9]{1,12}$/.test(id)) throw new InputError(`policy IR: ${what} id ${JSON.stringify(id)} is not 1-12 characters of [a-z0-9]`);
 }
+
+/** The sets of the IR by id: family, and whether it is a named-port set. */
+type SetIndex = Map<string, { family: Family; named: boolean }>;
 
 /** `hash:net` cannot hold a /0: like Felix, store it as its two halves. */
 function ipsetMembers(family: Family, members: string[]): string[] {
@@ -319,24 +331,22 @@ function endpointChain(name: string, ep: { kind: 'workload' | 'host'; name: stri
 }
 
 /** A policy or profile chain for one family: its rules of that family, in order. */
-function policyChain(name: string, c: ChainIR, family: Family, setFamily: Map<string, Family>): string[] {
+function policyChain(name: string, c: ChainIR, family: Family, setFamily: SetIndex): string[] {
   const out: string[] = [];
   c.rules.forEach((r, i) => {
     if (r.family !== family) return;
     const note = `${c.name} rule ${i}`;
-    const matches = ruleMatches(r, family, setFamily, note);
-    if (!matches.length) return;
-    for (const match of matches) {
-      if (r.action === 'allow') out.push(line(name, note, `${match}${SET_TARGET(MARK_ACCEPT)}`));
-      else if (r.action === 'deny') out.push(line(name, note, `${match}-j DROP`));
-      else if (r.action === 'log') out.push(line(name, note, `${match}-j LOG --log-prefix "${LOG_PREFIX}" --log-level 5`));
-      // In a profile there is nothing to skip to but the next profile: a plain RETURN does it
-      // (a pass mark there would be ambiguous, it may already be set by the policies' pass).
-      else if (c.kind === 'profile') out.push(line(name, note, `${match}-j RETURN`));
-      else out.push(line(name, note, `${match}${SET_TARGET(MARK_PASS)}`));
-    }
-    // Every rule starts with both marks clear (each marking is followed at once by its RETURN),
-    // so one RETURN serves all the lines a rule was split into.
+    const matched = ruleMatches(r, family, setFamily, note);
+    if (!matched) return;
+    for (const b of matched.block) out.push(line(name, note, b));
+    const { match } = matched;
+    if (r.action === 'allow') out.push(line(name, note, `${match}${SET_TARGET(MARK_ACCEPT)}`));
+    else if (r.action === 'deny') out.push(line(name, note, `${match}-j DROP`));
+    else if (r.action === 'log') out.push(line(name, note, `${match}-j LOG --log-prefix "${LOG_PREFIX}" --log-level 5`));
+    // In a profile there is nothing to skip to but the next profile: a plain RETURN does it
+    // (a pass mark there would be ambiguous, it may already be set by the policies' pass).
+    else if (c.kind === 'profile') out.push(line(name, note, `${match}-j RETURN`));
+    else out.push(line(name, note, `${match}${SET_TARGET(MARK_PASS)}`));
     if (r.action === 'allow') out.push(line(name, note, `${IS_ACCEPTED} -j RETURN`));
     if (r.action === 'pass' && c.kind === 'policy') out.push(line(name, note, `${IS_PASSED} -j RETURN`));
   });
@@ -346,16 +356,19 @@ function policyChain(name: string, c: ChainIR, family: Family, setFamily: Map<st
 const PORT_PROTOCOLS = [6, 17, 132];
 
 /**
- * The match part of a rule (ending in a space, or empty), one string per line the rule needs:
- * more than one when `ports` needs several multiport matches (they are ORed, so each is a line
- * of its own; the ranges are merged first so at most one line matches a packet, and a `log`
- * rule logs once). notPorts are ANDed: several multiport matches on the same line.
+ * The match part of a rule (ending in a space, or empty), and the lines before it that compute
+ * part of it; undefined when the rule can match nothing. A side's port alternatives — numeric
+ * ports in multiport lists of at most 15 slots, and named-port sets — are ORed: one alternative
+ * goes into the rule itself; more make a block, as Felix's (felix/rules/policy.go): clear both
+ * scratch bits, each alternative of the first side sets scratch 0, each of the second sets
+ * scratch 1 and then scratch 0 is cleared unless scratch 1 is set; the rule matches scratch 0.
+ * notPorts and notNamedPorts are ANDed into the rule.
  */
-function ruleMatches(r: RuleIR, family: Family, setFamily: Map<string, Family>, where: string): string[] {
+function ruleMatches(r: RuleIR, family: Family, setFamily: SetIndex, where: string): { block: string[]; match: string } | undefined {
   const parts: string[] = [];
   if (r.protocol !== undefined) {
     // `-p X ! -p Y` is not expressible; with X ≠ Y the second is implied, with X = Y nothing matches.
-    if (r.notProtocol === r.protocol) return [];
+    if (r.notProtocol === r.protocol) return undefined;
     parts.push(`-p ${r.protocol}`);
   } else if (r.notProtocol !== undefined) parts.push(`! -p ${r.notProtocol}`);
   for (const [side, m] of [
@@ -363,18 +376,19 @@ function ruleMatches(r: RuleIR, family: Family, setFamily: Map<string, Family>, 
     ['dst', r.dst],
   ] as const) {
     if (m.net) parts.push(`${side === 'src' ? '-s' : '-d'} ${m.net}`);
-    for (const id of m.sets) parts.push(`-m set --match-set ${checkedSet(id, family, setFamily, where)} ${side}`);
-    for (const id of m.notSets) parts.push(`-m set ! --match-set ${checkedSet(id, family, setFamily, where)} ${side}`);
+    for (const id of m.sets) parts.push(`-m set --match-set ${checkedSet(id, family, setFamily, where, false)} ${side}`);
+    for (const id of m.notSets) parts.push(`-m set ! --match-set ${checkedSet(id, family, setFamily, where, false)} ${side}`);
   }
-  const hasPorts = (m: MatchIR) => m.ports.length + m.notPorts.length > 0;
+  const hasPorts = (m: MatchIR) => m.ports.length + m.notPorts.length + (m.namedPorts?.length ?? 0) + (m.notNamedPorts?.length ?? 0) > 0;
   if ((hasPorts(r.src) || hasPorts(r.dst)) && !PORT_PROTOCOLS.includes(r.protocol ?? -1)) {
     throw new InputError(`policy IR: ${where}: ports need protocol TCP, UDP or SCTP`);
   }
-  for (const [flag, m] of [
-    ['--sports', r.src],
-    ['--dports', r.dst],
+  for (const [side, m] of [
+    ['src', r.src],
+    ['dst', r.dst],
   ] as const) {
-    for (const chunk of portChunks(m.notPorts)) parts.push(`-m multiport ! ${flag} ${chunk}`);
+    for (const chunk of portChunks(m.notPorts)) parts.push(`-m multiport ! --${side === 'src' ? 'sports' : 'dports'} ${chunk}`);
+    for (const id of m.notNamedPorts ?? []) parts.push(`-m set ! --match-set ${checkedSet(id, family, setFamily, where, true)} ${side},${side}`);
   }
   if (r.icmp || r.notIcmp) {
     if (r.protocol !== (family === 4 ? 1 : 58)) throw new InputError(`policy IR: ${where}: an ICMP match needs protocol ${family === 4 ? 'ICMP (1)' : 'ICMPv6 (58)'}`);
@@ -383,18 +397,33 @@ function ruleMatches(r: RuleIR, family: Family, setFamily: Map<string, Family>, 
     if (r.icmp) parts.push(`-m ${mod} ${flag} ${type(r.icmp)}`);
     if (r.notIcmp) parts.push(`-m ${mod} ! ${flag} ${type(r.notIcmp)}`);
   }
-  const base = parts.map((p) => `${p} `).join('');
-  // ORed port lists: the cross product of source and destination chunks, one line each.
-  const src = r.src.ports.length ? portChunks(r.src.ports).map((c) => `-m multiport --sports ${c} `) : [''];
-  const dst = r.dst.ports.length ? portChunks(r.dst.ports).map((c) => `-m multiport --dports ${c} `) : [''];
-  return src.flatMap((s) => dst.map((d) => `${base}${s}${d}`));
+  const alternatives = (side: 'src' | 'dst', m: MatchIR) => [
+    ...(m.ports.length ? portChunks(m.ports).map((c) => `-m multiport --${side === 'src' ? 'sports' : 'dports'} ${c}`) : []),
+    ...(m.namedPorts ?? []).map((id) => `-m set --match-set ${checkedSet(id, family, setFamily, where, true)} ${side},${side}`),
+  ];
+  const sides = [alternatives('src', r.src), alternatives('dst', r.dst)].filter((a) => a.length);
+  const block: string[] = [];
+  const blocks = sides.filter((a) => a.length > 1);
+  if (blocks.length) {
+    const proto = `-p ${r.protocol} `;
+    block.push(`-j MARK --set-xmark 0x0/${hex(MARK_SCRATCH0 | MARK_SCRATCH1)}`);
+    blocks.forEach((alts, i) => {
+      const bit = hex(i === 0 ? MARK_SCRATCH0 : MARK_SCRATCH1);
+      for (const a of alts) block.push(`${proto}${a} -j MARK --set-xmark ${bit}/${bit}`);
+      if (i === 1) block.push(`-m mark --mark 0x0/${hex(MARK_SCRATCH1)} -j MARK --set-xmark 0x0/${hex(MARK_SCRATCH0)}`);
+    });
+    parts.push(`-m mark --mark ${hex(MARK_SCRATCH0)}/${hex(MARK_SCRATCH0)}`);
+  }
+  for (const a of sides) if (a.length === 1) parts.push(a[0]!);
+  return { block, match: parts.map((p) => `${p} `).join('') };
 }
 
-function checkedSet(id: string, family: Family, setFamily: Map<string, Family>, where: string): string {
-  const f = setFamily.get(id);
-  if (f === undefined) throw new InputError(`policy IR: ${where} uses set "${id}", which is not in the IR`);
-  if (f !== family) throw new InputError(`policy IR: ${where} is an IPv${family} rule using IPv${f} set "${id}"`);
-  return setName(f, id);
+function checkedSet(id: string, family: Family, setFamily: SetIndex, where: string, named: boolean): string {
+  const s = setFamily.get(id);
+  if (s === undefined) throw new InputError(`policy IR: ${where} uses set "${id}", which is not in the IR`);
+  if (s.family !== family) throw new InputError(`policy IR: ${where} is an IPv${family} rule using IPv${s.family} set "${id}"`);
+  if (s.named !== named) throw new InputError(`policy IR: ${where} uses ${s.named ? 'named-port' : 'address'} set "${id}" as ${named ? 'a named-port' : 'an address'} set`);
+  return named ? namedPortSetName(s.family, id) : setName(s.family, id);
 }
 
 /** multiport takes at most 15 ports, a range counting 2. */
@@ -426,7 +455,7 @@ export function portChunks(ranges: PortRange[]): string[] {
 // Rendering
 
 const chainNames = (d: CompiledPolicy) => new Set([...d.v4.keys(), ...d.v6.keys()]);
-const ipsetType = (family: Family) => `hash:net family ${family === 4 ? 'inet' : 'inet6'}`;
+const ipsetType = (s: IpsetSpec) => `${s.type} family ${s.family === 4 ? 'inet' : 'inet6'}`;
 
 /**
  * The whole filter table per family (no --noflush: whatever else was there goes, so a restarted
@@ -450,7 +479,7 @@ export function renderFull(desired: CompiledPolicy, kernelSets: string[] = []): 
   const ipset: string[] = [];
   for (const [name, s] of desired.sets) {
     const tmp = tmpSetName(s.family, name.slice(name.indexOf(':') + 1));
-    ipset.push(`create ${name} ${ipsetType(s.family)}`, `create ${tmp} ${ipsetType(s.family)}`, `flush ${tmp}`);
+    ipset.push(`create ${name} ${ipsetType(s)}`, `create ${tmp} ${ipsetType(s)}`, `flush ${tmp}`);
     ipset.push(...s.members.map((m) => `add ${tmp} ${m}`), `swap ${tmp} ${name}`, `destroy ${tmp}`);
   }
   const stale = kernelSets.filter((n) => isOurSet(n) && !desired.sets.has(n)).sort();
@@ -510,7 +539,7 @@ export function renderDelta(previous: CompiledPolicy, desired: CompiledPolicy): 
     const had = new Set(old?.members ?? []);
     const want = new Set(s.members);
     const lines = [
-      ...(old ? [] : [`create ${name} ${ipsetType(s.family)}`]),
+      ...(old ? [] : [`create ${name} ${ipsetType(s)}`]),
       ...s.members.filter((m) => !had.has(m)).map((m) => `add ${name} ${m}`),
       ...(old?.members ?? []).filter((m) => !want.has(m)).map((m) => `del ${name} ${m}`),
     ];

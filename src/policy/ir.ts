@@ -42,6 +42,13 @@ export interface MatchIR {
   ports: PortRange[];
   /** The port must be in none of these. */
   notPorts: PortRange[];
+  /**
+   * Ids of named-port sets (SetIR with `namedPort`): the packet's address, protocol and port must
+   * be in one of them, or its port in `ports` — Calico ORs a rule's numeric and named ports.
+   */
+  namedPorts?: string[];
+  /** Ids of named-port sets the packet's address, protocol and port must be in none of. */
+  notNamedPorts?: string[];
 }
 
 /** One rule for one address family: every present field must match. */
@@ -60,13 +67,23 @@ export interface RuleIR {
 
 /**
  * An address set. `id` is a short token of [a-z0-9], at most 12 characters, unique per host;
- * compilers derive kernel names from it (ipset `cali40s:<id>`, `cali60s:<id>`; nft `cali40s-<id>`, `cali60s-<id>`).
+ * compilers derive kernel names from it (ipset `cali40s:<id>`, `cali60s:<id>`; nft `cali40s-<id>`,
+ * `cali60s-<id>`; a named-port set `n` for `s`, as Felix's `cali40n:`).
  */
 export interface SetIR {
   id: string;
   family: Family;
-  /** Canonical CIDRs (host addresses as /32 or /128), sorted, no duplicates. */
+  /**
+   * Canonical CIDRs (host addresses as /32 or /128), sorted, no duplicates. A named-port set's
+   * members are `<address>,<tcp|udp|sctp>:<port>` (Felix's `hash:ip,port` members), sorted.
+   */
   members: string[];
+  /**
+   * Present on a named-port set (Felix's IP_AND_PORT set, felix/calc/rule_scanner.go): the
+   * endpoints a rule side's selector picks, each address with the port of theirs of this name
+   * and protocol.
+   */
+  namedPort?: { name: string; protocol: 'tcp' | 'udp' | 'sctp' };
   /** What it stands for, for comments and humans: `selector role == 'web' (ns tenant-a)`, `nets 10.0.0.0/8`. */
   source: string;
 }
@@ -207,6 +224,15 @@ export function hostSide(ir: HostPolicyIR): { hostEndpoints: HostEndpointIR[]; f
   for (const h of hostEndpoints) if (!isHostIface(h.iface)) throw new InputError(`policy IR: host endpoint ${h.name}: interface ${JSON.stringify(h.iface)} is not a host interface name`);
   if (new Set(hostEndpoints.map((h) => h.iface)).size !== hostEndpoints.length) throw new InputError('policy IR: two host endpoints share an interface');
   return { hostEndpoints, failsafe: ir.failsafe ?? FAILSAFE_DEFAULTS, endpointToHost: ir.endpointToHost ?? 'accept' };
+}
+
+/** A named-port set's members, checked: `<address>,<tcp|udp|sctp>:<port>`, the address of the set's family. */
+export function namedPortMembers(family: Family, members: string[]): string[] {
+  for (const m of members) {
+    const ok = /^([0-9a-f.:]+),(tcp|udp|sctp):(\d{1,5})$/.exec(m);
+    if (!ok || ok[1]!.includes(':') !== (family === 6) || Number(ok[3]) > 65535) throw new InputError(`policy IR: ${JSON.stringify(m)} is not an IPv${family} <address>,<tcp|udp|sctp>:<port> member`);
+  }
+  return members;
 }
 
 /** A host with no local endpoint still gets the base chains; this is its IR. */

@@ -5,8 +5,7 @@
  * the pure helpers resolve.ts and ctl share (protocol numbers, port ranges, defaulted types,
  * policy names and order).
  *
- * Fields Calico has but calico-sim does not implement (namespaceSelector, serviceAccounts, http,
- * doNotTrack...) are refused by name ("not supported by calico-sim"), so that a policy never
+ * Fields Calico has but calico-sim does not implement (serviceAccounts, http, doNotTrack...) are refused by name ("not supported by calico-sim"), so that a policy never
  * silently means less than it says. Field paths in errors come from zod (`spec.ingress[0]...`).
  */
 import { z } from 'zod';
@@ -29,7 +28,7 @@ import type {
   TierResource,
 } from '../model/resources.js';
 import { labelMap } from '../model/labels.js';
-import { issue, resourceSchema, selectorText, strict, unsupported } from '../model/resource-fields.js';
+import { endpointPortSchema, issue, portNameProblem, resourceSchema, selectorText, strict, unsupported } from '../model/resource-fields.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { Family, PortRange } from './ir.js';
 
@@ -54,7 +53,16 @@ export function icmpFamily(p: PolicyProtocol | undefined): Family | undefined {
   return n === 1 ? 4 : n === 58 ? 6 : undefined;
 }
 
-/** A Calico port (`80`, `"80"`, `"8000:8080"`) as a range; throws an InputError saying what is wrong. */
+/**
+ * A named port: a port string that is neither a number nor `first:last` (Calico's
+ * numorstring.PortFromString); it stands for the port of that name of each endpoint the rule
+ * side's selector picks.
+ */
+export function isNamedPort(p: PolicyPort): p is string {
+  return typeof p === 'string' && !p.includes(':') && !/^\d+$/.test(p);
+}
+
+/** A Calico port (`80`, `"80"`, `"8000:8080"`) as a range; throws an InputError saying what is wrong (a named port too: see isNamedPort). */
 export function parsePort(p: PolicyPort): PortRange {
   const shown = JSON.stringify(p);
   const num = (t: string) => (/^\d{1,5}$/.test(t) ? Number(t) : NaN);
@@ -62,8 +70,8 @@ export function parsePort(p: PolicyPort): PortRange {
   let last: number;
   if (typeof p === 'number') first = last = p;
   else {
+    if (isNamedPort(p)) throw new InputError(`${shown} is a named port, not a number or range`);
     const m = /^([^:]*):([^:]*)$/.exec(p);
-    if (!m && !/^\d+$/.test(p)) throw new InputError(`${shown}: named ports are not supported by calico-sim; give a number or "first:last"`);
     [first, last] = m ? [num(m[1]!), num(m[2]!)] : [num(p), num(p)];
   }
   for (const n of [first, last]) {
@@ -71,6 +79,22 @@ export function parsePort(p: PolicyPort): PortRange {
   }
   if (first > last) throw new InputError(`${shown}: first port is above last`);
   return { first, last };
+}
+
+/** Why a rule's port is wrong, or undefined: a number, `"first:last"`, or a port name (Kubernetes' IsValidPortName, as Calico checks it). */
+export function portProblem(p: PolicyPort): string | undefined {
+  if (isNamedPort(p)) {
+    const problem = portNameProblem(p);
+    if (!problem) return undefined;
+    const range = /^\d+-\d+$/.test(p) ? ` (a range is "${p.replace('-', ':')}")` : '';
+    return `${JSON.stringify(p)} is not a port number, range or name: a named port ${problem}${range}`;
+  }
+  try {
+    parsePort(p);
+    return undefined;
+  } catch (err) {
+    return errorMessage(err);
+  }
 }
 
 /** Calico's default types: Ingress; Egress alone if the policy has only egress rules; both if it has both. */
@@ -140,12 +164,9 @@ const protocol: z.ZodType<PolicyProtocol> = z
     issue(ctx, [], `${JSON.stringify(p)} is not a protocol: use TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number from 1 to 255${hint ? ` (names are case-sensitive: ${hint})` : ''}`);
   }) as z.ZodType<PolicyProtocol>;
 
-const port: z.ZodType<PolicyPort> = z.union([z.number(), z.string()], { error: 'expected a port: a number, or "first:last"' }).superRefine((p, ctx) => {
-  try {
-    parsePort(p);
-  } catch (err) {
-    issue(ctx, [], errorMessage(err));
-  }
+const port: z.ZodType<PolicyPort> = z.union([z.number(), z.string()], { error: 'expected a port: a number, "first:last" or a port name' }).superRefine((p, ctx) => {
+  const problem = portProblem(p);
+  if (problem) issue(ctx, [], problem);
 });
 
 /** A CIDR of either family, without host bits; a bare address is refused (Calico refuses it too). */
@@ -323,7 +344,7 @@ export const hostEndpointSpecSchema = strict({
   interfaceName: interfaceName.optional(),
   expectedIPs: z.array(ipAddress).optional(),
   profiles: z.array(z.string().min(1)).optional(),
-  ports: z.array(strict({ name: z.string().min(1), protocol: z.enum(['TCP', 'UDP', 'SCTP']), port: z.number().int().min(1).max(65535) })).optional(),
+  ports: z.array(endpointPortSchema).optional(),
 }).superRefine((s, ctx) => {
   if (!s.interfaceName && !s.expectedIPs?.length) issue(ctx, [], 'at least one of interfaceName or expectedIPs must be specified');
 });

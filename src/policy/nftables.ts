@@ -31,6 +31,7 @@ import {
   ENCAP_FROM_WORKLOAD,
   hostSide,
   L4_NAMES,
+  namedPortMembers,
   type ChainIR,
   type DirectionIR,
   type FailsafeIR,
@@ -53,6 +54,9 @@ const tableOf = (f: Family) => `${NFT_FAMILIES[f]} ${NFT_TABLE}`;
 /** Felix's mark bits: a policy/profile chain sets ACCEPT or PASS and returns. */
 export const MARK_ACCEPT = 0x10000;
 export const MARK_PASS = 0x20000;
+/** Felix's scratch bits: a rule ORs its port alternatives into them (felix/rules/policy.go). */
+const MARK_SCRATCH0 = 0x40000;
+const MARK_SCRATCH1 = 0x80000;
 const hex = (n: number) => `0x${n.toString(16)}`;
 const CLEAR_MARKS = `meta mark set meta mark & ${hex(~(MARK_ACCEPT | MARK_PASS) >>> 0)}`;
 const CLEAR_PASS = `meta mark set meta mark & ${hex(~MARK_PASS >>> 0)}`;
@@ -87,8 +91,13 @@ export type DispatchMap = keyof typeof DISPATCH_MAPS;
 const MAP_KEYS = Object.keys(DISPATCH_MAPS) as DispatchMap[];
 
 export interface NftSet {
-  /** The IR members with CIDRs inside another member dropped (an interval set refuses overlaps). */
+  /**
+   * The IR members with CIDRs inside another member dropped (an interval set refuses overlaps);
+   * a named-port set's as nft elements, `<address> . <protocol> . <port>`.
+   */
   members: string[];
+  /** A named-port set (Felix's `ipv4_addr . inet_proto . inet_service`). */
+  namedPort?: boolean;
   /** The IR set's `source`; fixed when the set is created, so a change recreates the set. */
   comment: string;
 }
@@ -106,6 +115,8 @@ export interface NftTable {
 export type NftDesired = Record<Family, NftTable>;
 
 export const setName = (family: Family, id: string) => `cali${family}0s-${id}`;
+/** A named-port set: Felix's `cali40n:` name, legalized for nft. */
+export const namedPortSetName = (family: Family, id: string) => `cali${family}0n-${id}`;
 
 export function policyChainName(c: Pick<ChainIR, 'id' | 'kind' | 'direction'>): string {
   return filter(`cali-${c.kind === 'profile' ? 'pr' : 'p'}${c.direction === 'ingress' ? 'i' : 'o'}-${c.id}`);
@@ -166,31 +177,44 @@ const byte = (n: number | undefined, what: string, where: string): number => {
   return n;
 };
 
-/** The statements of one IR rule, without `add rule …`. */
-function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, SetIR>): string {
+/**
+ * The rules one IR rule needs, without `add rule …`: the rule itself, after the lines of a port
+ * block when a side has more than one port alternative (its numeric ports, each named-port set),
+ * ORed through Felix's scratch bits as in iptables.ts.
+ */
+function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, SetIR>): string[] {
   const where = `${chain.name} (${chain.direction}) rule ${index}`;
+  const note = comment(`${chain.name} rule ${index}`);
   const out: string[] = [];
   if (r.protocol !== undefined) out.push(`meta l4proto ${byte(r.protocol, 'protocol', where)}`);
   if (r.notProtocol !== undefined) out.push(`meta l4proto != ${byte(r.notProtocol, 'protocol', where)}`);
   const ip = r.family === 4 ? 'ip' : 'ip6';
-  const setRef = (id: string) => {
+  const setRef = (id: string, named: boolean) => {
     const s = sets.get(id);
     if (!s) throw new InputError(`${where}: unknown address set ${id}`);
     if (s.family !== r.family) throw new InputError(`${where}: IPv${r.family} rule uses IPv${s.family} set ${id}`);
-    return `@${setName(s.family, id)}`;
+    if (!!s.namedPort !== named) throw new InputError(`${where}: uses ${s.namedPort ? 'named-port' : 'address'} set ${id} as ${named ? 'a named-port' : 'an address'} set`);
+    return `@${(named ? namedPortSetName : setName)(s.family, id)}`;
   };
+  /** The port alternatives of each side that has more than one (ORed in a block). */
+  const alternatives: string[][] = [];
   for (const [m, addr, port] of [
     [r.src, 'saddr', 'sport'],
     [r.dst, 'daddr', 'dport'],
   ] as Array<[MatchIR, string, string]>) {
     if (m.net) out.push(`${ip} ${addr} ${m.net}`);
-    for (const id of m.sets) out.push(`${ip} ${addr} ${setRef(id)}`);
-    for (const id of m.notSets) out.push(`${ip} ${addr} != ${setRef(id)}`);
-    if (m.ports.length || m.notPorts.length) {
+    for (const id of m.sets) out.push(`${ip} ${addr} ${setRef(id, false)}`);
+    for (const id of m.notSets) out.push(`${ip} ${addr} != ${setRef(id, false)}`);
+    const named = m.namedPorts ?? [];
+    const notNamed = m.notNamedPorts ?? [];
+    if (m.ports.length || m.notPorts.length || named.length || notNamed.length) {
       // `th` is the transport header: only meaningful once the protocol is one with ports.
       if (![6, 17, 132].includes(r.protocol ?? -1)) throw new InputError(`${where}: ports need protocol TCP, UDP or SCTP`);
-      if (m.ports.length) out.push(`th ${port} ${mergePorts(m.ports, where)}`);
+      const alts = [...(m.ports.length ? [`th ${port} ${mergePorts(m.ports, where)}`] : []), ...named.map((id) => `${ip} ${addr} . meta l4proto . th ${port} ${setRef(id, true)}`)];
+      if (alts.length === 1) out.push(alts[0]!);
+      else if (alts.length) alternatives.push(alts);
       if (m.notPorts.length) out.push(`th ${port} != ${mergePorts(m.notPorts, where)}`);
+      for (const id of notNamed) out.push(`${ip} ${addr} . meta l4proto . th ${port} != ${setRef(id, true)}`);
     }
   }
   const icmp = r.family === 4 ? 'icmp' : 'icmpv6';
@@ -215,8 +239,19 @@ function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, Se
     log: `log prefix "${LOG_PREFIX}"`,
   }[r.action];
   if (!verdict) throw new InputError(`${where}: unknown action ${String(r.action)}`);
-  out.push(verdict, comment(`${chain.name} rule ${index}`));
-  return out.join(' ');
+  const block: string[] = [];
+  const blocks = alternatives;
+  if (blocks.length) {
+    block.push(`meta mark set meta mark & ${hex(~(MARK_SCRATCH0 | MARK_SCRATCH1) >>> 0)} ${note}`);
+    blocks.forEach((alts, i) => {
+      const bit = hex(i === 0 ? MARK_SCRATCH0 : MARK_SCRATCH1);
+      for (const a of alts) block.push(`meta l4proto ${r.protocol} ${a} meta mark set meta mark | ${bit} ${note}`);
+      if (i === 1) block.push(`meta mark & ${hex(MARK_SCRATCH1)} == 0 meta mark set meta mark & ${hex(~MARK_SCRATCH0 >>> 0)} ${note}`);
+    });
+    out.push(`meta mark & ${hex(MARK_SCRATCH0)} == ${hex(MARK_SCRATCH0)}`);
+  }
+  out.push(verdict, note);
+  return [...block, out.join(' ')];
 }
 
 /** An endpoint chain: conntrack, policies in order, then (if none, or on pass) the profiles; else drop. A host endpoint's has the failsafe ports after conntrack. */
@@ -313,7 +348,8 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
   for (const s of ir.sets) {
     if (!ID_RE.test(s.id)) throw new InputError(`bad set id ${JSON.stringify(s.id)}`);
     if (setIrs.has(s.id)) throw new InputError(`duplicate set id ${s.id}`);
-    for (const m of s.members) if ((m.includes(':') ? 6 : 4) !== s.family) throw new InputError(`set ${s.id} (IPv${s.family}) has member ${m}`);
+    if (s.namedPort) namedPortMembers(s.family, s.members);
+    else for (const m of s.members) if ((m.includes(':') ? 6 : 4) !== s.family) throw new InputError(`set ${s.id} (IPv${s.family}) has member ${m}`);
     setIrs.set(s.id, s);
   }
   for (const c of ir.chains) if (!ID_RE.test(c.id)) throw new InputError(`bad chain id ${JSON.stringify(c.id)}`);
@@ -327,14 +363,18 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
 
   const table = (family: Family): NftTable => {
     const sets = new Map<string, NftSet>();
-    for (const s of ir.sets) if (s.family === family) sets.set(setName(family, s.id), { members: mergeCidrs(s.members), comment: s.source });
+    for (const s of ir.sets) {
+      if (s.family !== family) continue;
+      if (s.namedPort) sets.set(namedPortSetName(family, s.id), { members: s.members.map((m) => m.replace(/,(\w+):/, ' . $1 . ')), comment: s.source, namedPort: true });
+      else sets.set(setName(family, s.id), { members: mergeCidrs(s.members), comment: s.source });
+    }
     if (family === 4 && ir.vxlanPeers) sets.set(setName(4, VXLAN_PEERS_SET), { members: mergeCidrs(ir.vxlanPeers), comment: 'other hosts: their VXLAN packets pass' });
     const policyChains = new Map<string, string[]>();
     for (const c of ir.chains) {
       // Each rule keeps its index in the policy (both families), for the comments.
       policyChains.set(
         policyChainName(c),
-        c.rules.flatMap((r, i) => (r.family === family ? [ruleText(r, i, c, setIrs)] : [])),
+        c.rules.flatMap((r, i) => (r.family === family ? ruleText(r, i, c, setIrs) : [])),
       );
     }
     const chains = new Map<string, string[]>(staticChains(family, ir, host));
@@ -377,7 +417,8 @@ function failsafeRules(rules: FailsafeIR[], family: Family, peer: 'saddr' | 'dad
     });
 }
 
-const setSpec = (family: Family, s: NftSet) => [`type ipv${family}_addr`, 'flags interval', comment(s.comment)];
+const setSpec = (family: Family, s: NftSet) =>
+  s.namedPort ? [`type ipv${family}_addr . inet_proto . inet_service`, comment(s.comment)] : [`type ipv${family}_addr`, 'flags interval', comment(s.comment)];
 const mapElements = (m: Map<string, string>) => [...m].map(([iface, chain]) => `"${iface}" : goto ${chain}`).join(', ');
 
 /**

@@ -17,6 +17,9 @@
  *   matches their labels, then their profiles; every selector also matches host endpoints by
  *   their expectedIPs (a `selector: all()` GlobalNetworkPolicy applies to host endpoints too).
  * - A rule becomes one RuleIR per family it can match (ipVersion, its nets, ICMP vs ICMPv6).
+ * - A named port in a rule's ports/notPorts is a named-port set: the `<address>,<protocol>:<port>`
+ *   of each endpoint (workload or host) the side's positive selector picks, or of every endpoint
+ *   when the side has none (felix/calc/rule_scanner.go).
  */
 import { createHash } from 'node:crypto';
 import { errorMessage } from '../util/errors.js';
@@ -26,6 +29,7 @@ import { canonicalIp, compareCidrs, familyOf, parseCidr } from '../net/cidr.js';
 import {
   API_VERSION,
   type CalicoNode,
+  type EndpointPort,
   type EntityRule,
   type FelixConfiguration,
   type GlobalNetworkPolicy,
@@ -59,6 +63,7 @@ import {
   DEFAULT_TIER,
   DEFAULT_TIER_ORDER,
   icmpFamily,
+  isNamedPort,
   parsePort,
   POLICY_SPEC_SCHEMAS,
   policySortName,
@@ -111,6 +116,8 @@ interface Endpoint {
   /** Host CIDRs (/32, /128) per family. */
   addresses: Record<Family, string[]>;
   profiles: string[];
+  /** Its named ports (WorkloadEndpoint or HostEndpoint `spec.ports`). */
+  ports: readonly EndpointPort[];
 }
 
 /** A short stable token of [0-9a-f]: what set and chain ids are made of. */
@@ -162,7 +169,36 @@ function firstIssue(err: z.ZodError): string {
  */
 type SideScope = undefined | string | { namespaces: string } | { global: true };
 
-type SetUse = { kind: 'nets'; family: Family; nets: string[] } | { kind: 'selector'; family: Family; text: string; scope: SideScope };
+type SetUse =
+  | { kind: 'nets'; family: Family; nets: string[] }
+  | { kind: 'selector'; family: Family; text: string; scope: SideScope }
+  | { kind: 'namedPort'; family: Family; port: NamedPortKey; text: string; not: string | undefined; scope: SideScope };
+
+/** A named port of a rule: its name and the protocol of the rule. */
+interface NamedPortKey {
+  name: string;
+  protocol: 'tcp' | 'udp' | 'sctp';
+}
+
+/**
+ * The protocol a named port is looked up with (felix/labelindex/ipsetmember: TCP unless the rule's
+ * protocol is UDP or SCTP, by name or number).
+ */
+function namedPortProtocol(p: Rule['protocol']): NamedPortKey['protocol'] {
+  const n = p === undefined ? undefined : protocolNumber(p);
+  return n === 17 ? 'udp' : n === 132 ? 'sctp' : 'tcp';
+}
+
+/** Which endpoints a side scope takes, and how a set's key and comment name it. */
+function scopeOf(scope: SideScope): { key: string; shown: string; inScope: (ep: Endpoint) => boolean } {
+  if (scope === undefined) return { key: '*', shown: '', inScope: () => true };
+  if (typeof scope === 'string') return { key: scope, shown: ` (ns ${scope})`, inScope: (ep) => ep.namespace === scope };
+  if ('global' in scope) return { key: 'global()', shown: ' (non-namespaced)', inScope: (ep) => ep.namespace === undefined };
+  // The key of a namespace scope is its name (a name never contains a space or parentheses).
+  const nsSel = parseSelector(scope.namespaces);
+  const text = nsSel.toString();
+  return { key: `namespaces ${text}`, shown: ` (namespaces ${text})`, inScope: (ep) => ep.nsLabels !== undefined && nsSel.matches(ep.nsLabels) };
+}
 
 /** A namespace's labels as namespaceSelector sees them: Calico's profile kns.<ns> applies them to its endpoints as `pcns.<key>`, and every namespace has its name. */
 export function namespaceLabels(namespace: string, endpointLabels: Labels): Labels {
@@ -227,7 +263,11 @@ class Builder {
     ruleCache.set(list, byScope);
     const hit = byScope.get(scope ?? '');
     if (hit) {
-      for (const u of hit.uses) u.kind === 'nets' ? this.netsSet(u.family, u.nets) : this.selectorSet(u.family, u.text, u.scope);
+      for (const u of hit.uses) {
+        if (u.kind === 'nets') this.netsSet(u.family, u.nets);
+        else if (u.kind === 'selector') this.selectorSet(u.family, u.text, u.scope);
+        else this.namedPortSet(u.family, u.port, u.text, u.not, u.scope);
+      }
       return hit.rules;
     }
     this.recording = [];
@@ -242,8 +282,8 @@ class Builder {
     if (r.ipVersion !== undefined && r.ipVersion !== family) return undefined;
     const icmp = icmpFamily(r.protocol);
     if (icmp !== undefined && icmp !== family) return undefined;
-    const src = this.match(r.source, family, scope);
-    const dst = this.match(r.destination, family, scope);
+    const src = this.match(r.source, family, scope, r.protocol);
+    const dst = this.match(r.destination, family, scope, r.protocol);
     if (!src || !dst) return undefined;
     return {
       family,
@@ -257,7 +297,7 @@ class Builder {
     };
   }
 
-  private match(e: EntityRule | undefined, family: Family, scope: string | undefined): MatchIR | undefined {
+  private match(e: EntityRule | undefined, family: Family, scope: string | undefined, protocol: Rule['protocol']): MatchIR | undefined {
     const sets: string[] = [];
     const notSets: string[] = [];
     let net: string | undefined;
@@ -279,9 +319,30 @@ class Builder {
     const nsSel = e?.namespaceSelector?.trim() ? e.namespaceSelector : undefined;
     const side: SideScope = nsSel === undefined ? scope : isGlobalNamespaceSelector(nsSel) ? { global: true } : { namespaces: nsSel };
     // A scoped side with only a notSelector (or nothing but the namespaceSelector) still matches only in its scope.
-    if (selector !== undefined || (side !== undefined && (notSelector !== undefined || nsSel !== undefined))) sets.push(this.selectorSet(family, selector ?? 'all()', side));
+    const positive = selector !== undefined || (side !== undefined && (notSelector !== undefined || nsSel !== undefined));
+    const ports = (e?.ports ?? []).filter((p) => !isNamedPort(p)).map(parsePort);
+    const notPorts = (e?.notPorts ?? []).filter((p) => !isNamedPort(p)).map(parsePort);
+    // Named ports (felix/calc/rule_scanner.go, namedPortsToIPSets): a set per name of the
+    // addresses and ports of the endpoints the side's positive selector picks (its notSelector
+    // folded in), or of every endpoint when it has none. With named ports only, that set stands
+    // for the selector's set too, which is left out (as Felix does).
+    const named = (e?.ports ?? []).filter(isNamedPort);
+    const notNamed = (e?.notPorts ?? []).filter(isNamedPort);
+    const namedSet = (name: string) =>
+      this.namedPortSet(family, { name, protocol: namedPortProtocol(protocol) }, positive ? (selector ?? 'all()') : 'all()', positive ? notSelector : undefined, positive ? side : undefined);
+    const namedPorts = [...new Set(named.map(namedSet))].sort();
+    const notNamedPorts = [...new Set(notNamed.map(namedSet))].sort();
+    if (positive && (ports.length > 0 || !named.length)) sets.push(this.selectorSet(family, selector ?? 'all()', side));
     if (notSelector !== undefined) notSets.push(this.selectorSet(family, notSelector, side));
-    return { ...(net ? { net } : {}), sets: sets.sort(), notSets: notSets.sort(), ports: (e?.ports ?? []).map(parsePort), notPorts: (e?.notPorts ?? []).map(parsePort) };
+    return {
+      ...(net ? { net } : {}),
+      sets: sets.sort(),
+      notSets: notSets.sort(),
+      ports,
+      notPorts,
+      ...(namedPorts.length ? { namedPorts } : {}),
+      ...(notNamedPorts.length ? { notNamedPorts } : {}),
+    };
   }
 
   private netsSet(family: Family, nets: string[]): string {
@@ -294,28 +355,46 @@ class Builder {
     this.recording?.push({ kind: 'selector', family, text, scope });
     const sel = parseSelector(text);
     const canonical = sel.toString();
-    const nsSel = typeof scope === 'object' && 'namespaces' in scope ? parseSelector(scope.namespaces) : undefined;
-    const global = typeof scope === 'object' && 'global' in scope;
-    // The key of a namespace scope is its name (a name never contains a space or parentheses).
-    const [key, shown] =
-      scope === undefined
-        ? ['*', '']
-        : global
-          ? ['global()', ' (non-namespaced)']
-          : nsSel
-            ? [`namespaces ${nsSel.toString()}`, ` (namespaces ${nsSel.toString()})`]
-            : [scope as string, ` (ns ${scope as string})`];
-    const inScope = (ep: Endpoint) => scope === undefined || (global ? ep.namespace === undefined : nsSel ? ep.nsLabels !== undefined && nsSel.matches(ep.nsLabels) : ep.namespace === scope);
+    const { key, shown, inScope } = scopeOf(scope);
     return this.set(`v${family}|selector|${canonical}|${key}`, family, `selector ${canonical}${shown}`, () => {
       const found = this.endpoints.filter((ep) => inScope(ep) && sel.matches(ep.labels)).flatMap((ep) => ep.addresses[family]);
       return [...new Set(found)].sort(compareCidrs);
     });
   }
 
+  /**
+   * A named-port set (felix/labelindex/named_port_index.go): for each endpoint in scope that the
+   * selector picks and the notSelector does not, each address of the family with each of its
+   * ports of that name and protocol, as `<address>,<protocol>:<port>`.
+   */
+  private namedPortSet(family: Family, port: NamedPortKey, text: string, notText: string | undefined, scope: SideScope): string {
+    this.recording?.push({ kind: 'namedPort', family, port, text, not: notText, scope });
+    const sel = parseSelector(text);
+    const not = notText === undefined ? undefined : parseSelector(notText);
+    const canonical = `${sel.toString()}${not ? ` && !(${not.toString()})` : ''}`;
+    const { key, shown, inScope } = scopeOf(scope);
+    const what = `${port.protocol}:${port.name}`;
+    return this.set(
+      `v${family}|namedport|${what}|${canonical}|${key}`,
+      family,
+      `named port ${what} of selector ${canonical}${shown}`,
+      () => {
+        const found: Array<[cidr: string, port: number]> = [];
+        for (const ep of this.endpoints) {
+          if (!inScope(ep) || !sel.matches(ep.labels) || not?.matches(ep.labels)) continue;
+          for (const p of ep.ports) if (p.name === port.name && p.protocol.toLowerCase() === port.protocol) for (const a of ep.addresses[family]) found.push([a, p.port]);
+        }
+        found.sort(([a, x], [b, y]) => compareCidrs(a, b) || x - y);
+        return [...new Set(found.map(([a, p]) => `${a.slice(0, a.indexOf('/'))},${port.protocol}:${p}`))];
+      },
+      port,
+    );
+  }
+
   /** The id of the set with this meaning, creating it (members computed once) if new. */
-  private set(meaning: string, family: Family, source: string, members: () => string[]): string {
+  private set(meaning: string, family: Family, source: string, members: () => string[], namedPort?: NamedPortKey): string {
     const id = shortHash(`set|${meaning}`);
-    if (!this.sets.has(id)) this.sets.set(id, { id, family, members: members(), source });
+    if (!this.sets.has(id)) this.sets.set(id, { id, family, members: members(), source, ...(namedPort ? { namedPort: { ...namedPort } } : {}) });
     return id;
   }
 }
@@ -391,7 +470,15 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   const workloads = snap.workloadEndpoints.map((wep) => {
     const namespace = wep.metadata.namespace ?? 'default';
     const labels = endpointLabels(wep, profiles);
-    return { wep, namespace, labels, nsLabels: namespaceLabels(namespace, labels), addresses: hostAddresses(wep, wep.spec.ipNetworks ?? []), profiles: wep.spec.profiles ?? [] };
+    return {
+      wep,
+      namespace,
+      labels,
+      nsLabels: namespaceLabels(namespace, labels),
+      addresses: hostAddresses(wep, wep.spec.ipNetworks ?? []),
+      profiles: wep.spec.profiles ?? [],
+      ports: wep.spec.ports ?? [],
+    };
   });
   // Host endpoints: selectors of global policies and profiles see them (by their expectedIPs).
   const heps = (snap.hostEndpoints ?? []).map((hep) => ({
@@ -399,6 +486,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
     labels: hostEndpointLabels(hep, profiles),
     addresses: hostAddresses(hep, hep.spec.expectedIPs ?? []),
     profiles: hep.spec.profiles ?? [],
+    ports: hep.spec.ports ?? [],
   }));
   const b = new Builder([...workloads, ...heps]);
 

@@ -126,7 +126,15 @@ export async function up(asked: LabPlan, opts: { name: string; backend?: string;
           step();
           await addWorkload(
             ds!,
-            { lab, name: w.name, host: w.host, hostNetns: backend.hostNetns(lab, w.host), ...(w.namespace ? { namespace: w.namespace } : {}), ...(w.labels ? { labels: w.labels } : {}) },
+            {
+              lab,
+              name: w.name,
+              host: w.host,
+              hostNetns: backend.hostNetns(lab, w.host),
+              ...(w.namespace ? { namespace: w.namespace } : {}),
+              ...(w.labels ? { labels: w.labels } : {}),
+              ...(w.ports ? { ports: w.ports } : {}),
+            },
             env,
           );
         }

@@ -1,7 +1,8 @@
 /** Workloads of a running lab, through the CNI, by name. */
 import { labelMap } from '../model/labels.js';
+import { endpointPortSchema } from '../model/resource-fields.js';
 import { addWorkload, deleteWorkload, findWorkload } from '../cni/workload.js';
-import type { WorkloadEndpoint } from '../model/resources.js';
+import type { EndpointPort, WorkloadEndpoint } from '../model/resources.js';
 import { InputError } from '../util/errors.js';
 import { backendOf } from './backends/index.js';
 import { cniEnv } from './cni-env.js';
@@ -14,7 +15,7 @@ export async function addLabWorkload(
   state: LabState,
   name: string,
   host: string,
-  o: { namespace?: string; labels?: Record<string, string>; ipv4Pools?: string[]; ipv6Pools?: string[] } = {},
+  o: { namespace?: string; labels?: Record<string, string>; ports?: EndpointPort[]; ipv4Pools?: string[]; ipv6Pools?: string[] } = {},
 ): Promise<WorkloadEndpoint> {
   requireRoot();
   if (!NAME_RE.test(name)) throw new InputError(`invalid workload name "${name}": use 1-32 characters of a-z, 0-9 and "-" (not at either end)`);
@@ -24,6 +25,10 @@ export async function addLabWorkload(
   if (state.hosts.some((x) => x.name === name)) throw new InputError(`"${name}" is a host name; workload names must differ from host names`);
   const labels = labelMap.safeParse(o.labels ?? {});
   if (!labels.success) throw new InputError(`--label ${labels.error.issues[0]!.path.join('.')}: ${labels.error.issues[0]!.message}`);
+  (o.ports ?? []).forEach((p, i) => {
+    const checked = endpointPortSchema.safeParse(p);
+    if (!checked.success) throw new InputError(`--port ${i + 1} (${p.name}): ${checked.error.issues[0]!.path.join('.') || 'value'}: ${checked.error.issues[0]!.message}`);
+  });
   return withDatastore(state, (ds) => addWorkload(ds, { lab: state.lab, name, host, hostNetns: h.netns, ...o }, cniEnv(backendOf(state))));
 }
 

@@ -42,5 +42,10 @@ describe('which changes concern a host (the agent computes only for those)', () 
     expect(relevanceContext({ ...base, pools: [], profiles: [{ spec: { ingress: [{ action: 'Allow' }] } }] } as never).selectorRules).toBe(false);
     expect(relevanceContext({ ...base, pools: [], profiles: [{ spec: { ingress: [{ action: 'Allow', source: { selector: "role == 'db'" } }] } }] } as never).selectorRules).toBe(true);
     expect(relevanceContext({ ...base, pools: [], globalNetworkPolicies: [{}] } as never).selectorRules).toBe(true);
+    // A named port in a profile is a set of every endpoint's ports of that name; numbers and ranges are not.
+    const withPorts = (ports: unknown[]) =>
+      relevanceContext({ ...base, pools: [], profiles: [{ spec: { ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports } }] } }] } as never).selectorRules;
+    expect(withPorts([80, '443', '8000:8080'])).toBe(false);
+    expect(withPorts([80, 'http'])).toBe(true);
   });
 });

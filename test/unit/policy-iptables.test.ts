@@ -22,6 +22,7 @@ const any = (): MatchIR => ({ sets: [], notSets: [], ports: [], notPorts: [] });
 const m = (over: Partial<MatchIR>): MatchIR => ({ ...any(), ...over });
 const rule = (family: 4 | 6, action: RuleIR['action'], over: Partial<RuleIR> = {}): RuleIR => ({ family, action, src: any(), dst: any(), ...over });
 const p = (first: number, last = first): PortRange => ({ first, last });
+const rule4allow = (over: Partial<RuleIR>) => rule(4, 'allow', over);
 
 /** 17 ports and ranges (23 multiport slots): two lines. */
 const manyPorts = [p(20, 21), p(22), p(25), p(53), p(80), p(110), p(143), p(443), p(465), p(587), p(993), p(995), p(3306), p(5432), p(6379), p(8000, 8099), p(9000, 9100)];
@@ -48,6 +49,10 @@ const chains: ChainIR[] = [
       rule(4, 'deny', { protocol: 1, notIcmp: { type: 3, code: 4 } }),
       rule(4, 'allow', { notProtocol: 17, dst: m({ notSets: ['web4'] }) }),
       rule(4, 'allow', { protocol: 17, src: m({ ports: [p(53)] }), dst: m({ ports: [p(1024, 65535)] }) }),
+      // Named ports: alone (inline), ORed with numeric ports on both sides (two blocks), on one side (one block).
+      rule(4, 'allow', { protocol: 6, dst: m({ namedPorts: ['http4'] }) }),
+      rule(4, 'allow', { protocol: 6, src: m({ ports: [p(1024, 65535)], namedPorts: ['http4'] }), dst: m({ ports: [p(80)], namedPorts: ['http4'], notNamedPorts: ['http4'] }) }),
+      rule(6, 'log', { protocol: 6, dst: m({ ports: [p(443)], namedPorts: ['http6'] }) }),
     ],
   },
   {
@@ -70,6 +75,14 @@ const host: HostPolicyIR = {
     { id: 'nets4', family: 4, members: ['198.18.255.0/24', '198.19.0.0/16'], source: 'nets 198.19.0.0/16, 198.18.255.0/24' },
     { id: 'web4', family: 4, members: ['198.19.0.1/32', '198.19.0.65/32'], source: "selector role == 'web' (ns tenant-a)" },
     { id: 'web6', family: 6, members: ['2001:db8:1::1/128', '2001:db8:1::41/128'], source: "selector role == 'web' (ns tenant-a)" },
+    {
+      id: 'http4',
+      family: 4,
+      members: ['198.19.0.1,tcp:8080', '198.19.0.65,tcp:8443'],
+      source: "named port tcp:http of selector role == 'web' (ns tenant-a)",
+      namedPort: { name: 'http', protocol: 'tcp' },
+    },
+    { id: 'http6', family: 6, members: ['2001:db8:1::1,tcp:8080'], source: "named port tcp:http of selector role == 'web' (ns tenant-a)", namedPort: { name: 'http', protocol: 'tcp' } },
   ],
   chains,
   endpoints: [
@@ -97,7 +110,7 @@ describe('compileIptables / renderFull: golden', () => {
   it('destroys stale sets of ours only, after the rules', () => {
     const plan = renderFull(compileIptables(host), ['cali40s:gone', 'cali40t:web4', 'cali40s:web4', 'other']);
     expect(plan.ipsetAfter).toBe('destroy cali40s:gone\ndestroy cali40t:web4\n');
-    expect(plan.sets).toBe(7);
+    expect(plan.sets).toBe(9);
   });
 
   it('is deterministic and names every rule with its policy and index', () => {
@@ -107,7 +120,7 @@ describe('compileIptables / renderFull: golden', () => {
       expect(chain.length).toBeLessThanOrEqual(28);
       for (const r of rules) expect(r).toMatch(new RegExp(`^-A ${chain} -m comment --comment "[^"]+" `));
     }
-    expect(a.v4.get('cali-pi-npweb')!.filter((r) => r.includes('rule 1"'))).toHaveLength(3); // 2 port lines + RETURN
+    expect(a.v4.get('cali-pi-npweb')!.filter((r) => r.includes('rule 1"'))).toHaveLength(5); // clear scratch, 2 port lines, the rule, RETURN
   });
 });
 
@@ -171,18 +184,42 @@ describe('compileIptables: semantics', () => {
     ]);
   });
 
-  it("policy chains hold only their family's rules; ports over 15 slots split into ORed lines", () => {
+  it("policy chains hold only their family's rules; ports over 15 slots are ORed through the scratch bits (Felix's block)", () => {
     const pi = v4.get('cali-pi-npweb')!;
-    const lines = pi.filter((r) => r.includes('rule 1"') && r.includes('--dports'));
-    expect(lines).toHaveLength(2);
-    for (const l of lines) {
-      expect(l.match(/multiport --dports /g)).toHaveLength(1); // one ORed list per line...
-      expect(l.match(/! --dports /g)).toHaveLength(1); // ...and the ANDed notPorts on each
-      expect(l).toContain('-m set --match-set cali40s:web4 src -m set --match-set cali40s:nets4 src');
-    }
+    const rule1 = pi.filter((r) => r.includes('rule 1"')).map((r) => r.replace(/-m comment --comment "[^"]*" /, ''));
+    expect(rule1.slice(0, 3)).toEqual([
+      '-A cali-pi-npweb -j MARK --set-xmark 0x0/0xc0000',
+      '-A cali-pi-npweb -p 6 -m multiport --dports 20:22,25,53,80,110,143,443,465,587,993,995,3306,5432,6379 -j MARK --set-xmark 0x40000/0x40000',
+      '-A cali-pi-npweb -p 6 -m multiport --dports 8000:8099,9000:9100 -j MARK --set-xmark 0x40000/0x40000',
+    ]);
+    // The rule: the ANDed sets and notPorts, and scratch 0.
+    expect(rule1[3]).toMatch(/-m set --match-set cali40s:web4 src -m set --match-set cali40s:nets4 src .*! --dports .* -m mark --mark 0x40000\/0x40000 -j MARK --set-xmark 0x10000\/0x10000$/);
     expect(v6.get('cali-pi-npweb')!.join('\n')).not.toContain('cali40s');
     expect(v6.get('cali-pi-npweb')!.join('\n')).toContain('-p 58 -m icmp6 --icmpv6-type 128 -j MARK --set-xmark 0x10000/0x10000');
     expect(pi.join('\n')).toContain('-p 1 -m icmp ! --icmp-type 3/4 -j DROP');
+  });
+
+  it('named ports: one alone is matched inline (dst,dst); ORed with numeric ports through the scratch bits; notNamedPorts ANDed', () => {
+    const rule = (i: number, chain = v4.get('cali-pi-npweb')!) => chain.filter((r) => r.includes(`rule ${i}"`)).map((r) => r.replace(/^-A \S+ -m comment --comment "[^"]*" /, ''));
+    expect(rule(8)).toEqual(['-p 6 -m set --match-set cali40n:http4 dst,dst -j MARK --set-xmark 0x10000/0x10000', '-m mark --mark 0x10000/0x10000 -j RETURN']);
+    expect(rule(9)).toEqual([
+      '-j MARK --set-xmark 0x0/0xc0000',
+      '-p 6 -m multiport --sports 1024:65535 -j MARK --set-xmark 0x40000/0x40000',
+      '-p 6 -m set --match-set cali40n:http4 src,src -j MARK --set-xmark 0x40000/0x40000',
+      '-p 6 -m multiport --dports 80 -j MARK --set-xmark 0x80000/0x80000',
+      '-p 6 -m set --match-set cali40n:http4 dst,dst -j MARK --set-xmark 0x80000/0x80000',
+      '-m mark --mark 0x0/0x80000 -j MARK --set-xmark 0x0/0x40000',
+      '-p 6 -m set ! --match-set cali40n:http4 dst,dst -m mark --mark 0x40000/0x40000 -j MARK --set-xmark 0x10000/0x10000',
+      '-m mark --mark 0x10000/0x10000 -j RETURN',
+    ]);
+    // A log rule logs once whichever alternative matched.
+    expect(rule(10, v6.get('cali-pi-npweb')!).filter((l) => l.includes('-j LOG'))).toEqual(['-p 6 -m mark --mark 0x40000/0x40000 -j LOG --log-prefix "calico-packet: " --log-level 5']);
+    const sets = compileIptables(host).sets;
+    expect(sets.get('cali40n:http4')).toEqual({ family: 4, type: 'hash:ip,port', members: ['198.19.0.1,tcp:8080', '198.19.0.65,tcp:8443'] });
+    // A named-port set used as an address set, or the reverse, breaks the IR's contract.
+    const wrong = structuredClone(host);
+    wrong.chains[1]!.rules.push(rule4allow({ dst: m({ sets: ['http4'] }) }));
+    expect(() => compileIptables(wrong)).toThrow(/uses named-port set "http4" as an address set/);
   });
 
   it('profile pass returns without a mark; policy pass sets the pass mark', () => {

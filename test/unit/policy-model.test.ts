@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseResourceFile } from '../../src/ctl/parse.js';
 import { formatResources } from '../../src/ctl/format.js';
 import { ResourceError } from '../../src/ctl/resource-error.js';
-import { comparePolicies, compareTiers, parsePort, policySortName, policyTypes, protocolNumber, supportsPorts } from '../../src/policy/model.js';
+import { comparePolicies, compareTiers, isNamedPort, parsePort, portProblem, policySortName, policyTypes, protocolNumber, supportsPorts } from '../../src/policy/model.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/policy/', import.meta.url));
 const read = (name: string) => readFileSync(`${FIXTURES}${name}`, 'utf8');
@@ -109,7 +109,18 @@ describe('pure helpers', () => {
     expect(() => parsePort(-1)).toThrow('-1: ports are whole numbers from 0 to 65535');
     expect(() => parsePort(1.5)).toThrow('1.5: ports are whole numbers');
     expect(() => parsePort('1:')).toThrow('"1:": ports are whole numbers');
-    expect(() => parsePort('80-90')).toThrow('"80-90": named ports are not supported');
+    expect(() => parsePort('http')).toThrow('"http" is a named port, not a number or range');
+  });
+
+  it('named ports: a string that is neither a number nor a range, checked as Kubernetes port names are (libcalico-go portName)', () => {
+    expect(['http', 'metrics-9', 'a'].map(isNamedPort)).toEqual([true, true, true]);
+    expect([80, '80', '80:90'].map(isNamedPort)).toEqual([false, false, false]);
+    expect(portProblem('http')).toBeUndefined();
+    expect(portProblem('HTTP')).toMatch(/only alpha-numeric characters \(a-z, 0-9\), and hyphens/);
+    expect(portProblem('a-very-long-port-name')).toMatch(/no more than 15 characters/);
+    expect(portProblem('web--api')).toMatch(/consecutive hyphens/);
+    expect(portProblem('-web')).toMatch(/begin or end with a hyphen/);
+    expect(portProblem('80-90')).toBe('"80-90" is not a port number, range or name: a named port must contain at least one letter (a-z) (a range is "80:90")');
   });
 
   it('protocol numbers and which protocols have ports', () => {

@@ -27,6 +27,9 @@ const sets: SetIR[] = [
   set('n101', 4, ['10.1.0.0/16'], 'nets 10.1.0.0/16'),
   set('mon4', 4, [], "selector role == 'monitor' (ns ops)"),
   set('net6', 6, ['2001:db8:9::/48'], 'nets 2001:db8:9::/48'),
+  // Named-port sets (Felix's `ipv4_addr . inet_proto . inet_service`).
+  { ...set('http4', 4, ['198.19.0.5,tcp:8080', '198.19.0.6,tcp:8081'], "named port tcp:http of selector role == 'frontend' (ns default)"), namedPort: { name: 'http', protocol: 'tcp' } },
+  { ...set('http6', 6, ['2001:db8:1::5,tcp:8080'], "named port tcp:http of selector role == 'frontend' (ns default)"), namedPort: { name: 'http', protocol: 'tcp' } },
 ];
 
 const webIngress: ChainIR = {
@@ -64,6 +67,16 @@ const webIngress: ChainIR = {
     rule({ family: 6, action: 'allow', protocol: 58, icmp: { type: 128 }, src: match({ sets: ['net6'] }) }),
     rule({ family: 4, action: 'log', protocol: 17, dst: match({ notPorts: [{ first: 53, last: 53 }] }) }),
     rule({ family: 4, action: 'pass', src: match({ sets: ['mon4'] }) }),
+    // Named ports: alone (inline), ORed with numeric ports on both sides (two blocks), on one side (one block).
+    rule({ family: 4, action: 'allow', protocol: 6, dst: match({ namedPorts: ['http4'] }) }),
+    rule({
+      family: 4,
+      action: 'allow',
+      protocol: 6,
+      src: match({ ports: [{ first: 1024, last: 65535 }], namedPorts: ['http4'] }),
+      dst: match({ ports: [{ first: 80, last: 80 }], namedPorts: ['http4'], notNamedPorts: ['http4'] }),
+    }),
+    rule({ family: 6, action: 'log', protocol: 6, dst: match({ ports: [{ first: 443, last: 443 }], namedPorts: ['http6'] }) }),
   ],
 };
 const denyAll: ChainIR = {
@@ -108,7 +121,15 @@ const base: HostPolicyIR = {
 /** A label change: one more frontend, one fewer, a monitor appears. Only members move. */
 const labels: HostPolicyIR = {
   ...base,
-  sets: base.sets.map((s) => (s.id === 'fe4' ? { ...s, members: ['198.19.0.6/32', '198.19.0.9/32'] } : s.id === 'mon4' ? { ...s, members: ['198.19.3.0/26'] } : s)),
+  sets: base.sets.map((s) =>
+    s.id === 'fe4'
+      ? { ...s, members: ['198.19.0.6/32', '198.19.0.9/32'] }
+      : s.id === 'mon4'
+        ? { ...s, members: ['198.19.3.0/26'] }
+        : s.id === 'http4'
+          ? { ...s, members: ['198.19.0.6,tcp:8081', '198.19.0.9,tcp:8080'] }
+          : s,
+  ),
 };
 
 /** A new policy selecting the db endpoint (ingress). */
@@ -244,14 +265,16 @@ describe('diffNft + renderDelta', () => {
   it('a label change only touches set elements: no chain rewritten', () => {
     const text = renderDelta(d0, compileNft(labels));
     golden('labels.delta.nft', text);
-    expect(lines(text).every((l) => /^(add|delete) element ip calico cali40s-/.test(l))).toBe(true);
+    expect(lines(text).every((l) => /^(add|delete) element ip calico cali40[sn]-/.test(l))).toBe(true);
     // Deletions come first (a member may be replaced by a covering CIDR).
     expect(lines(text)).toEqual([
       'delete element ip calico cali40s-fe4 { 198.19.0.5/32 }',
+      'delete element ip calico cali40n-http4 { 198.19.0.5 . tcp . 8080 }',
       'add element ip calico cali40s-fe4 { 198.19.0.9/32 }',
       'add element ip calico cali40s-mon4 { 198.19.3.0/26 }',
+      'add element ip calico cali40n-http4 { 198.19.0.9 . tcp . 8080 }',
     ]);
-    expect(deltaCounts(d0, compileNft(labels))).toEqual({ chains: 0, sets: 2 });
+    expect(deltaCounts(d0, compileNft(labels))).toEqual({ chains: 0, sets: 3 });
   });
 
   it("a new policy on one endpoint rewrites only that endpoint's chain and adds the policy chain", () => {

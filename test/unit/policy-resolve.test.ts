@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
 import { describe, expect, it } from 'vitest';
 import { EMPTY_POLICY, FAILSAFE_DEFAULTS, type ChainIR, type HostPolicyIR, type RuleIR } from '../../src/policy/ir.js';
+import { evaluate } from '../../src/policy/evaluate.js';
 import { endpointLabels, resolvePolicy, type PolicySnapshot } from '../../src/policy/resolve.js';
 import { resourcesFrom, tenantsEndpoints, tenantsSnapshot, wep } from '../fixtures/policy/cluster.js';
 
@@ -333,5 +334,92 @@ describe('resolvePolicy: Calico corner cases', () => {
       'GlobalNetworkPolicy junk: ignored: spec.selector: invalid selector "a ==": expected a quoted string at column 4',
     ]);
     expect(ir.chains.map((c) => c.name)).not.toContain('GlobalNetworkPolicy junk');
+  });
+});
+
+describe('resolvePolicy: named ports (felix/calc/rule_scanner.go, felix/labelindex/named_port_index.go)', () => {
+  const withPorts = (w: ReturnType<typeof wep>, ports: { name: string; protocol: 'TCP' | 'UDP' | 'SCTP'; port: number }[]) => ({ ...w, spec: { ...w.spec, ports } });
+  const endpoints = [
+    withPorts(wep('a-web', { ns: 'tenant-a', node: 'h1', iface: 'cali00000000a01', ips: ['198.19.0.1/32', '2001:db8:1::1/128'], labels: { role: 'web' } }), [
+      { name: 'http', protocol: 'TCP', port: 8080 },
+      { name: 'dns', protocol: 'UDP', port: 53 },
+    ]),
+    wep('a-client', { ns: 'tenant-a', node: 'h1', iface: 'cali00000000a02', ips: ['198.19.0.2/32'], labels: { role: 'client' } }),
+    withPorts(wep('b-web', { ns: 'tenant-b', node: 'h2', iface: 'cali00000000b02', ips: ['198.19.0.66/32'], labels: { role: 'web' } }), [{ name: 'http', protocol: 'TCP', port: 9090 }]),
+  ];
+  const hep = `${V3}\nkind: HostEndpoint\nmetadata: {name: h1-eth0, labels: {role: web}}\nspec: {node: h1, interfaceName: eth0, expectedIPs: [198.18.0.1], ports: [{name: http, protocol: TCP, port: 80}]}\n`;
+  const snap: PolicySnapshot = {
+    ...resourcesFrom(
+      [
+        np('tenant-a', 'np-web', "selector: role == 'web'\ningress: [{action: Allow, protocol: TCP, destination: {ports: [http]}}]"),
+        gnp(
+          'egress-web',
+          [
+            "selector: role == 'client'",
+            'egress:',
+            "- {action: Allow, protocol: TCP, destination: {selector: role == 'web', ports: [http, 443]}}",
+            "- {action: Allow, protocol: UDP, destination: {selector: role == 'web', namespaceSelector: projectcalico.org/name == 'tenant-a', ports: [dns]}}",
+            '- {action: Deny, protocol: TCP, destination: {notPorts: [http]}}',
+          ].join('\n'),
+        ),
+        hep,
+      ].join('---\n'),
+    ),
+    workloadEndpoints: endpoints,
+  };
+  const ir = resolvePolicy(snap, 'h1');
+  const named = (id: string) => {
+    const s = setOf(ir, id);
+    expect(s.namedPort).toBeDefined();
+    return s;
+  };
+
+  it('a side with only a named port: a set of every endpoint of the cluster (no namespace scope, host endpoints too), and no selector set', () => {
+    const [r4, r6] = chainNamed(ir, 'NetworkPolicy tenant-a/np-web').rules;
+    expect(r4!.dst.sets).toEqual([]);
+    expect(named(r4!.dst.namedPorts![0]!)).toMatchObject({ family: 4, namedPort: { name: 'http', protocol: 'tcp' }, members: ['198.18.0.1,tcp:80', '198.19.0.1,tcp:8080', '198.19.0.66,tcp:9090'] });
+    expect(named(r6!.dst.namedPorts![0]!).members).toEqual(['2001:db8:1::1,tcp:8080']);
+    expect(r4!.dst.ports).toEqual([]);
+  });
+
+  it("with numeric ports too: the selector's set stays, the named port's set is the selector's endpoints; the namespaceSelector scopes it; UDP looks up UDP ports", () => {
+    const [tcp4, , udp4, , deny4] = chainNamed(ir, 'GlobalNetworkPolicy egress-web', 'egress').rules;
+    expect(tcp4!.dst.sets).toHaveLength(1);
+    // The host endpoint is labelled role web too: a GlobalNetworkPolicy's selector picks it.
+    expect(setOf(ir, tcp4!.dst.sets[0]!).members).toEqual(['198.18.0.1/32', '198.19.0.1/32', '198.19.0.66/32']);
+    expect(tcp4!.dst.ports).toEqual([{ first: 443, last: 443 }]);
+    expect(named(tcp4!.dst.namedPorts![0]!).members).toEqual(['198.18.0.1,tcp:80', '198.19.0.1,tcp:8080', '198.19.0.66,tcp:9090']);
+    expect(udp4!.dst.sets).toEqual([]);
+    expect(named(udp4!.dst.namedPorts![0]!)).toMatchObject({
+      members: ['198.19.0.1,udp:53'],
+      source: 'named port udp:dns of selector role == "web" (namespaces projectcalico.org/name == "tenant-a")',
+    });
+    expect(named(deny4!.dst.notNamedPorts![0]!).members).toEqual(['198.18.0.1,tcp:80', '198.19.0.1,tcp:8080', '198.19.0.66,tcp:9090']);
+  });
+
+  it('the evaluator follows the sets: a named port is the port of that name of the endpoint the packet goes to', () => {
+    const to = (dst: string, dstPort: number, protocol = 6) =>
+      evaluate(ir, { family: 4, src: '198.19.0.2', dst, protocol, dstPort, fromIface: 'cali00000000a02', ...(dst === '198.19.0.1' ? { toIface: 'cali00000000a01' } : {}) });
+    expect(to('198.19.0.1', 8080)).toMatchObject({ verdict: 'allow' });
+    expect(to('198.19.0.1', 8080).reason).toMatch(
+      /egress of tenant-a\/a-client: allowed by GlobalNetworkPolicy egress-web rule 1; ingress of tenant-a\/a-web: allowed by NetworkPolicy tenant-a\/np-web rule 1/,
+    );
+    // 443: numeric on egress, but a-web's ingress allows only its http port.
+    expect(to('198.19.0.1', 443).reason).toMatch(/ingress of tenant-a\/a-web: denied/);
+    // 9090 is b-web's http port, not a-web's.
+    expect(to('198.19.0.1', 9090).reason).toMatch(/egress of tenant-a\/a-client: denied by GlobalNetworkPolicy egress-web rule 5/);
+    expect(to('198.19.0.66', 9090)).toMatchObject({ verdict: 'allow' });
+    expect(to('198.19.0.66', 8080)).toMatchObject({ verdict: 'deny' });
+    // The dns port is a UDP port: TCP to 53 is not it.
+    expect(to('198.19.0.1', 53, 17).reason).toMatch(/egress of tenant-a\/a-client: allowed by GlobalNetworkPolicy egress-web rule 3/);
+    expect(to('198.19.0.1', 53, 6).reason).toMatch(/denied by GlobalNetworkPolicy egress-web rule 5/);
+  });
+
+  it('a port change on an endpoint changes members only: set ids and chains stay', () => {
+    const moved = resolvePolicy({ ...snap, workloadEndpoints: [withPorts(endpoints[0]!, [{ name: 'http', protocol: 'TCP', port: 8081 }]), ...endpoints.slice(1)] }, 'h1');
+    expect(moved.chains).toEqual(ir.chains);
+    expect(moved.sets.map((s) => s.id)).toEqual(ir.sets.map((s) => s.id));
+    const [r4] = chainNamed(moved, 'NetworkPolicy tenant-a/np-web').rules;
+    expect(setOf(moved, r4!.dst.namedPorts![0]!).members).toContain('198.19.0.1,tcp:8081');
   });
 });
