@@ -85,7 +85,9 @@ function secretPassword(s: Snapshot, ref: SecretKeyRef, what: string, warn: (pro
  *   node-specific sessions have no passive side (BIRD resolves the collision);
  * - `rr client` only on non-mesh sessions of a route reflector to a peer of the same AS whose
  *   cluster id is not its own.
- * One session per peer address; the first reason found wins (mesh, global peers, node peers).
+ * One session per peer address and port (a BGPPeer's `ip:port`, else the port the peer listens
+ * on); the first reason found wins (mesh, global peers, node peers). A BGPPeer whose peerIP is a
+ * node's address, with or without a port, is a session with that node.
  */
 export function desiredSessions(s: Snapshot, host: string, warn: (problem: string) => void = () => {}): BirdSession[] {
   const me = s.nodes.find((n) => n.metadata.name === host);
@@ -94,6 +96,7 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
   const myAs = nodeAs(s, me);
   const myCluster = me.spec.bgp.routeReflectorClusterID;
   const sessions = new Map<string, BirdSession>();
+  const key = (ip: string, port: number | undefined) => `${ip}:${port ?? 179}`;
   const meshRestart = s.bgpConfiguration?.spec.nodeMeshMaxRestartTime;
   const meshPassword = s.bgpConfiguration?.spec.nodeMeshPassword;
   // The mesh's options come from BGPConfiguration: its restart time and password.
@@ -106,17 +109,18 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
     });
   // `reverse`: the peering a selected node writes back to a node in the BGPPeer's scope; the
   // peer's localASNumber is then the AS the other end speaks, not ours.
-  const addNode = (peer: CalicoNode, kind: 'Mesh' | 'Node' | 'Global', why: string, given: BGPPeer['spec'] = {}, reverse = false) => {
+  // `peerPort`: the port of a BGPPeer's `ip:port` naming the node (else the node's listen port).
+  const addNode = (peer: CalicoNode, kind: 'Mesh' | 'Node' | 'Global', why: string, given: BGPPeer['spec'] = {}, reverse = false, peerPort?: number) => {
     const ip = nodeIp(peer);
-    if (peer.metadata.name === host || sessions.has(ip)) return;
+    const port = peerPort ?? listenPortOf(s, peer.metadata.name);
+    if (peer.metadata.name === host || sessions.has(key(ip, port))) return;
     const peerCluster = peer.spec.bgp.routeReflectorClusterID;
     const { localASNumber, ...rest } = given;
     const options = reverse ? rest : given;
     const peerAs = reverse && localASNumber !== undefined ? localASNumber : nodeAs(s, peer);
     const localAs = reverse ? myAs : (given.localASNumber ?? myAs);
-    const port = listenPortOf(s, peer.metadata.name);
-    sessions.set(ip, {
-      name: protocolName(ip, kind),
+    sessions.set(key(ip, port), {
+      name: `${protocolName(ip, kind)}${peerPort === undefined ? '' : `_port_${peerPort}`}`,
       description: `${why}: node ${peer.metadata.name}${peerCluster ? ` (route reflector, cluster ${peerCluster})` : ''}`,
       ip,
       asNumber: peerAs,
@@ -125,6 +129,7 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
       clusterNode: true,
       peerNode: peer.metadata.name,
       ...(port !== undefined ? { port } : {}),
+      ...(given.reachableBy && !reverse ? { reachableBy: given.reachableBy } : {}),
       ...sessionOptions(kind === 'Mesh' ? meshOptions : options, peerAs !== localAs, passwordOf(kind === 'Mesh' ? 'BGPConfiguration default nodeMeshPassword' : why)),
     });
   };
@@ -143,13 +148,14 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
       // `ip:port` when the peer does not listen on 179 (confd's parseIPPort): `neighbor … port N`,
       // and `_port_N` on the protocol's name (bgp_processor.go).
       const { ip, port } = splitPeerIp(spec.peerIP);
-      if (!inScope(me) || ip === myIp || sessions.has(ip)) continue;
-      const clusterPeer = port === undefined ? s.nodes.find((n) => nodeIp(n) === ip) : undefined;
+      if (!inScope(me) || ip === myIp) continue;
+      const clusterPeer = s.nodes.find((n) => nodeIp(n) === ip);
       if (clusterPeer) {
-        addNode(clusterPeer, kind, `BGPPeer ${p.metadata.name}`, spec);
+        addNode(clusterPeer, kind, `BGPPeer ${p.metadata.name}`, spec, false, port);
         continue;
       }
-      sessions.set(ip, {
+      if (sessions.has(key(ip, port))) continue;
+      sessions.set(key(ip, port), {
         name: `${protocolName(ip, kind)}${port === undefined ? '' : `_port_${port}`}`,
         description: `BGPPeer ${p.metadata.name}: router ${spec.peerIP} AS ${spec.asNumber ?? myAs}${spec.reachableBy ? `, reachable by ${spec.reachableBy}` : ''}`,
         ip,
@@ -180,7 +186,9 @@ export function desiredSessions(s: Snapshot, host: string, warn: (problem: strin
       const ip6 = peer && nodeIp6(peer);
       if (!ip6) continue;
       const kind = v4.name.slice(0, v4.name.indexOf('_')) as 'Mesh' | 'Node' | 'Global';
-      v6.push({ ...v4, family: 6, ip: ip6, name: protocolName(ip6, kind), passive: kind !== 'Node' && ip6 > myIp6 });
+      const portSuffix = /_port_\d+$/.exec(v4.name)?.[0] ?? '';
+      const { reachableBy: _v4Gateway, ...rest } = v4;
+      v6.push({ ...rest, family: 6, ip: ip6, name: `${protocolName(ip6, kind)}${portSuffix}`, passive: kind !== 'Node' && ip6 > myIp6 });
     }
   }
   // A BGPPeer naming a filter that does not exist: confd skips it (`if exists`); say so.

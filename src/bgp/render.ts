@@ -336,7 +336,11 @@ function kernelSection(f: Family, scanTimeS: number): string[] {
  * address of the block no local workload has is dropped here; to peers, the block's aggregate.
  */
 function blocksSection(f: Family, blocks: string[], peerRoutes: { peer: string; via: string; global: boolean }[] = []): string[] {
-  const routes = (global: boolean) => peerRoutes.filter((r) => r.global === global).map((r) => `  route ${r.peer}/32 via ${r.via};`);
+  // One route per peer address (BIRD refuses a static route twice): two sessions to one peer on
+  // two ports share it, the global peers' first.
+  const seen = new Set<string>();
+  const first = [...peerRoutes.filter((r) => r.global), ...peerRoutes.filter((r) => !r.global)].filter((r) => !seen.has(r.peer) && !!seen.add(r.peer));
+  const routes = (global: boolean) => first.filter((r) => r.global === global).map((r) => `  route ${r.peer}/32 via ${r.via};`);
   const [globalRoutes, nodeRoutes] = [routes(true), routes(false)];
   return [
     blocks.length === 0 ? `# ${f.label} IPAM blocks of this host: none yet.` : `# ${f.label} IPAM blocks of this host.`,
@@ -488,7 +492,8 @@ function checkInput(input: BirdInput): Checked {
   const host = checkName(input.host, 'host name');
   const router = parseIPv4(input.routerId, `router id of host ${host}`);
   const asNumber = checkAs(input.asNumber, `AS number of host ${host}`);
-  const seen = new Set<number>([router.addr]);
+  /** `address:port` of the sessions so far: peers are keyed by both (confd's bgp_processor.go). */
+  const seen = new Set<string>();
   const rrClusterId = input.rrClusterId === undefined ? undefined : parseIPv4(input.rrClusterId, `route reflector cluster id of host ${host}`).text;
   const seen6 = new Set<string>();
   const ipv6 = input.ipv6 ? checkIpv6(input.ipv6, host) : undefined;
@@ -509,16 +514,17 @@ function checkInput(input: BirdInput): Checked {
       }
       if (familyOf(ip) !== 6) throw new SimError(`IPv6 session ${name} of host ${host} has the IPv4 address ${ip}`);
       if (ip === ipv6.address) throw new SimError(`peer ${name} has this host's own address ${ip} (host ${host})`);
-      if (seen6.has(ip)) throw new SimError(`two peers of host ${host} share the address ${ip}`);
-      seen6.add(ip);
+      if (seen6.has(`${ip}:${p.port ?? 179}`)) throw new SimError(`two peers of host ${host} share the address ${ip}${p.port === undefined ? '' : ` and port ${p.port}`}`);
+      seen6.add(`${ip}:${p.port ?? 179}`);
       return { ...common, ip, family: 6 };
     }
     const ip = parseIPv4(p.ip, `address of peer ${name}`);
     if (p.reachableBy !== undefined) parseIPv4(p.reachableBy, `reachableBy gateway of peer ${name}`);
     if (p.port !== undefined && (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535)) throw new SimError(`port of peer ${name} must be 1..65535, got ${p.port}`);
     if (ip.addr === router.addr) throw new SimError(`peer ${name} has this host's own address ${ip.text} (host ${host})`);
-    if (seen.has(ip.addr)) throw new SimError(`two peers of host ${host} share the address ${ip.text}`);
-    seen.add(ip.addr);
+    const at = `${ip.addr}:${p.port ?? 179}`;
+    if (seen.has(at)) throw new SimError(`two peers of host ${host} share the address ${ip.text}${p.port === undefined ? '' : ` and port ${p.port}`}`);
+    seen.add(at);
     return { ...common, ip: ip.text, family: 4 };
   });
   const scanTimeS = input.scanTimeS ?? 2;

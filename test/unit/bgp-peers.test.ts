@@ -113,6 +113,25 @@ describe('BGP sessions from the datastore (pure)', () => {
     expect(desiredSessions(s, 'h1')[0]!.name).toBe('Mesh_198_18_0_12');
   });
 
+  it('peers are keyed by address and port (bgp_processor.go): one router on two ports is two sessions; a node address with a port is that node', () => {
+    const s = snap([node(1), node(2)], true, [
+      peer('r-1791', { peerIP: '192.168.1.1:1791', asNumber: 63400 }),
+      peer('r-1792', { peerIP: '192.168.1.1:1792', asNumber: 63400, reachableBy: '198.18.0.1' }),
+      peer('r-again', { peerIP: '192.168.1.1:1791', asNumber: 63400 }),
+      peer('h2-alt', { node: 'h1', peerIP: '198.18.0.12:1790', reachableBy: '198.18.0.1' }),
+      // The node's own port (179, left out) is the mesh session already.
+      peer('h2-same', { node: 'h1', peerIP: '198.18.0.12' }),
+    ]);
+    expect(desiredSessions(s, 'h1').map((x) => [x.name, x.ip, x.port, x.clusterNode, x.peerNode, x.reachableBy])).toEqual([
+      ['Mesh_198_18_0_12', '198.18.0.12', undefined, true, 'h2', undefined],
+      ['Global_192_168_1_1_port_1791', '192.168.1.1', 1791, false, undefined, undefined],
+      ['Global_192_168_1_1_port_1792', '192.168.1.1', 1792, false, undefined, '198.18.0.1'],
+      ['Node_198_18_0_12_port_1790', '198.18.0.12', 1790, true, 'h2', '198.18.0.1'],
+    ]);
+    // A BGPPeer naming this node's own address is no session, whatever the port.
+    expect(desiredSessions(snap([node(1), node(2)], false, [peer('self', { peerIP: '198.18.0.11:1790' })]), 'h1')).toEqual([]);
+  });
+
   it('an unknown host has no sessions', () => {
     expect(desiredSessions(snap([node(1)], true), 'nobody')).toEqual([]);
   });

@@ -176,8 +176,9 @@ const rack = snapshot(
 /**
  * Calico's session options and pool flags (confd bird.cfg.template, bird_ipam.cfg.template): the
  * mesh's graceful restart time, an eBGP router peer with sourceAddress None, keepOriginalNextHop,
- * maxRestartTime and ttlSecurity; a router on port 1791, two hops away (reachableBy: the static
- * /32 of bird_aggr.cfg.template); a pool with disableBGPExport (never announced) and a disabled
+ * maxRestartTime and ttlSecurity; a router on ports 1791 and 1792 (two sessions: peers are keyed
+ * by address and port), two hops away (reachableBy: the static /32 of bird_aggr.cfg.template);
+ * node h2 again on port 1790 (a node's address with a port is that node); a pool with disableBGPExport (never announced) and a disabled
  * pool (still routed).
  */
 const options = snapshot([node(h1), node(h2)], {
@@ -213,6 +214,10 @@ const options = snapshot([node(h1), node(h2)], {
       password: { secretKeyRef: { name: 'bgp-secrets', key: 'upstream' } },
     }),
     peer('tor-loopback', { peerIP: '192.168.1.1:1791', asNumber: 63400, reachableBy: '198.18.0.1' }),
+    // Peers are keyed by address and port: the same router on another port is a second session.
+    peer('tor-loopback-2', { peerIP: '192.168.1.1:1792', asNumber: 63400, reachableBy: '198.18.0.1' }),
+    // A node's address with a port is that node: a node-specific session on that port, reachableBy too.
+    peer('h2-alt-port', { node: 'h1', peerIP: '198.18.0.10:1790', reachableBy: '198.18.0.1' }),
   ],
 });
 
@@ -292,7 +297,7 @@ describe('BGP passwords (confd: bird.cfg.template `password`)', () => {
   it('a missing Secret or key, or a value BIRD cannot hold, leaves the session without a password and says why', () => {
     const missing = { ...options, secrets: [] };
     const d = computeDesired(missing, 'h1');
-    expect(d.bird.sessions.map((x) => x.password)).toEqual([undefined, undefined, undefined]);
+    expect(d.bird.sessions.map((x) => x.password)).toEqual([undefined, undefined, undefined, undefined, undefined]);
     expect(d.problems).toEqual([
       'BGPConfiguration default nodeMeshPassword: password: no Secret calico-system/bgp-secrets: the session has no password',
       'BGPPeer upstream: password: no Secret calico-system/bgp-secrets: the session has no password',
