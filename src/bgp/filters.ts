@@ -31,7 +31,26 @@ export function filterFunctionName(filter: string, direction: FilterDirection, f
 const OPERATORS = { Equal: '=', NotEqual: '!=', In: '~', NotIn: '!~' } as const;
 
 /** BIRD's highest local preference: a priority N is local preference MAX_LOCAL_PREF − N (confd). */
-const MAX_LOCAL_PREF = 2147483647;
+export const MAX_LOCAL_PREF = 2147483647;
+
+/** Calico's normal route priority (BGPConfiguration ipv4NormalRoutePriority's default): the kernel metric of a route nobody raised. */
+export const NORMAL_ROUTE_PRIORITY = 1024;
+
+/**
+ * The priority preamble of every session's filters (Calico 3.32's confd: priority as local
+ * preference). Export: a route learned over BGP keeps its local preference and gets the kernel
+ * metric it stands for; any other gets local preference 2147483647 − its metric (1024 unless
+ * set). Import: a route of higher priority than normal beats the others (BIRD preference 200).
+ */
+export const PRIORITY_EXPORT = [
+  'if (defined(source) && source = RTS_BGP && defined(bgp_local_pref)) then {',
+  `  krt_metric = ${MAX_LOCAL_PREF} - bgp_local_pref;`,
+  '} else {',
+  `  if (!defined(krt_metric)) then { krt_metric = ${NORMAL_ROUTE_PRIORITY}; }`,
+  `  bgp_local_pref = ${MAX_LOCAL_PREF} - krt_metric;`,
+  '}',
+];
+export const PRIORITY_IMPORT = [`if (defined(bgp_local_pref)&&(bgp_local_pref > ${MAX_LOCAL_PREF - NORMAL_ROUTE_PRIORITY})) then`, '  preference = 200;'];
 
 /** `aa:nn` → `(aa, nn)`, `aa:nn:mm` → `(aa, nn, mm)`, and the attribute it lives in. */
 const community = (value: string) => ({ tuple: `(${value.split(':').join(', ')})`, attribute: value.split(':').length === 2 ? 'bgp_community' : 'bgp_large_community' });

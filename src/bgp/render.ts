@@ -18,7 +18,7 @@
  *   device's routes (reject_tunnel_routes).
  */
 import type { BGPFilterSpec, BgpTimers } from '../model/resources.js';
-import { filterFunctionName, filterFunctions, filterRules, hasPeerType, type FilterDirection } from './filters.js';
+import { filterFunctionName, filterFunctions, filterRules, hasPeerType, PRIORITY_EXPORT, PRIORITY_IMPORT, type FilterDirection } from './filters.js';
 import { SimError } from '../util/errors.js';
 import { canonicalIp, compareCidrs, compareIps, familyOf, parseCidr as parseCidrAny } from '../net/cidr.js';
 
@@ -217,12 +217,15 @@ interface Family {
 const V4: Family = { channel: 'ipv4', suffix: '', label: 'IPv4' };
 const V6: Family = { channel: 'ipv6', suffix: '6', label: 'IPv6' };
 
-/** What a session with a cluster node imports: everything (bird.cfg.template's `import all`; the kernel filter keeps service ranges out). */
-const IMPORT_FROM_NODES = ['  accept;'];
+/**
+ * What a session with a cluster node imports: everything (bird.cfg.template's `import all`; the
+ * kernel filter keeps service ranges out), a route of raised priority preferred.
+ */
+const IMPORT_FROM_NODES = [...PRIORITY_IMPORT.map((l) => `  ${l}`), '  accept;'];
 
-/** What a session with a router imports: what it announces, not our own blocks. */
+/** What a session with a router imports: what it announces, not our own blocks; a route of raised priority preferred. */
 function importFromRoutersBody(blocks: string[]): string[] {
-  return [...blocks.map((b) => `  if net ~ ${b} then reject;`), '  accept;'];
+  return [...blocks.map((b) => `  if net ~ ${b} then reject;`), ...PRIORITY_IMPORT.map((l) => `  ${l}`), '  accept;'];
 }
 
 /**
@@ -286,6 +289,7 @@ function filtersSection(f: Family, pools: string[], blocks: string[], noExport: 
     '# (borrowed addresses, routes a route reflector passes on) as they are.',
     `filter calico_export_to_peers${x}`,
     '{',
+    ...PRIORITY_EXPORT.map((l) => `  ${l}`),
     ...exportBody(x, blocks, noExport, adv),
     '}',
     '',
@@ -440,7 +444,7 @@ function sessionChannel(c: Checked, p: Session, f: Family): string[] {
   const adv = c.advertising[family];
   const inner = [
     ...(imports.length ? ['    import filter {', ...imports, ...(p.clusterNode ? IMPORT_FROM_NODES : importFromRoutersBody(blocks)).map((l) => `    ${l}`), '    };'] : []),
-    ...(exports.length ? ['    export filter {', ...exports, ...exportBody(f.suffix, blocks, noExport, adv).map((l) => `    ${l}`), '    };'] : []),
+    ...(exports.length ? ['    export filter {', ...PRIORITY_EXPORT.map((l) => `      ${l}`), ...exports, ...exportBody(f.suffix, blocks, noExport, adv).map((l) => `    ${l}`), '    };'] : []),
     ...(p.keepNextHop ? ['    next hop keep;'] : []),
   ];
   if (!imports.length && !exports.length) return p.keepNextHop ? [`  ${f.channel} { next hop keep; };`] : [];

@@ -291,6 +291,21 @@ describe('BGPFilter (confd template_funcs.go)', () => {
     expect(text).toMatch(/protocol bgp Global_198_18_0_2 [\s\S]*?'bgp_full-example_importFilterV4'\(false\);/);
     expect(text).toMatch(/protocol bgp Global_198_18_0_3 [\s\S]*?'bgp_full-example_importFilterV4'\(true\);/);
   });
+
+  it("every session's filters carry the priority preamble (confd's compiled_templates bgpfilter/kubevirt_live_migration/bird.cfg): metric ↔ local preference on export before the filter functions, preference 200 for raised priority on import after them", () => {
+    const text = renderBirdConfig(inputFor(fullExample, 'h1'));
+    const session = text.slice(text.indexOf('protocol bgp Global_198_18_0_2'));
+    const lines = session.split('\n').map((l) => l.trim());
+    const at = (l: string) => lines.indexOf(l);
+    expect(at("'bgp_full-example_importFilterV4'(false);")).toBeLessThan(at('if (defined(bgp_local_pref)&&(bgp_local_pref > 2147482623)) then'));
+    expect(at('preference = 200;')).toBe(at('if (defined(bgp_local_pref)&&(bgp_local_pref > 2147482623)) then') + 1);
+    expect(at('if (defined(source) && source = RTS_BGP && defined(bgp_local_pref)) then {')).toBeLessThan(at("'bgp_full-example_exportFilterV4'(false);"));
+    expect(lines).toContain('krt_metric = 2147483647 - bgp_local_pref;');
+    expect(lines).toContain('if (!defined(krt_metric)) then { krt_metric = 1024; }');
+    // Sessions without BGPFilters get the same from the shared filters.
+    expect(text).toMatch(/filter calico_export_to_peers\n\{\n {2}if \(defined\(source\) && source = RTS_BGP && defined\(bgp_local_pref\)\) then \{/);
+    expect(text).toMatch(/filter calico_import_from_nodes\n\{\n {2}if \(defined\(bgp_local_pref\)&&\(bgp_local_pref > 2147482623\)\) then\n {4}preference = 200;\n {2}accept;/);
+  });
 });
 
 describe('BGP passwords (confd: bird.cfg.template `password`)', () => {
@@ -478,7 +493,7 @@ describe('BGPConfiguration: listenPort, bindMode, communities, service ranges (c
   });
   it('adds the communities on the exported prefixes inside each prefixAdvertisement, names resolved', () => {
     expect(text).toContain('  if net ~ [ 172.218.4.0/26+ ] then {\n    bgp_large_community.add((63400, 300, 100));\n    bgp_community.add((63400, 120));\n  }');
-    expect(text).toMatch(/filter calico_export_to_peers\n\{\n.*\n {2}calico_apply_communities\(\);/);
+    expect(text).toMatch(/filter calico_export_to_peers\n\{\n(?:.*\n)*? {2}if ifname = "vxlan.calico".*\n {2}calico_apply_communities\(\);/);
   });
   it("ignoredInterfaces: left out of the direct protocol before the workloads' and kube-ipvs*", () => {
     const config = { ...advertised.bgpConfiguration!, spec: { ...advertised.bgpConfiguration!.spec, ignoredInterfaces: ['docker*', 'eth1'] } };
