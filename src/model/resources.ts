@@ -293,6 +293,8 @@ export type PolicySpec = {
   types?: PolicyType[];
   ingress?: Rule[];
   egress?: Rule[];
+  /** GlobalNetworkPolicy: also police traffic the host forwards through the host endpoints it selects. */
+  applyOnForward?: boolean;
 };
 
 /** Namespaced: selects, and its rule selectors match, only endpoints of metadata.namespace (default `default`). */

@@ -36,6 +36,10 @@ export interface Packet {
   toHost?: string;
   /** Sent by this host, leaving through this interface. */
   fromHost?: string;
+  /** Forwarded by this host, arriving through this (non-workload) interface: its host endpoint's applyOnForward policy. */
+  forwardIn?: string;
+  /** Forwarded by this host, leaving through this (non-workload) interface. */
+  forwardOut?: string;
 }
 
 export interface Verdict {
@@ -88,7 +92,8 @@ function decide(chain: ChainIR, p: Packet, sets: ReadonlyMap<string, SetIR>): { 
   return undefined;
 }
 
-function direction(ir: HostPolicyIR, d: DirectionIR, p: Packet, sets: ReadonlyMap<string, SetIR>): Outcome {
+/** One direction of an endpoint. `forward`: a host endpoint's forward policy — no profiles, and what no policy decided goes on (allowed). */
+function direction(ir: HostPolicyIR, d: DirectionIR, p: Packet, sets: ReadonlyMap<string, SetIR>, forward = false): Outcome {
   const chain = (id: string) => {
     const c = ir.chains.find((x) => x.id === id);
     if (!c) throw new InputError(`the IR references chain ${id}, which it does not hold`);
@@ -112,6 +117,7 @@ function direction(ir: HostPolicyIR, d: DirectionIR, p: Packet, sets: ReadonlyMa
     if (tier.defaultAction === 'deny') return { allowed: false, why: `denied: end of tier ${tier.name}, no policy allowed it` };
     passed = `the end of tier ${tier.name} (defaultAction Pass)`;
   }
+  if (forward) return { allowed: true, why: d.tiers.length ? `no applyOnForward policy decided${passed ? ` (passed by ${passed})` : ''}: forwarded` : 'no applyOnForward policy: forwarded' };
   for (const c of d.profiles.map(chain)) {
     const hit = decide(c, p, sets);
     if (hit && hit.action !== 'pass')
@@ -164,6 +170,16 @@ export function evaluate(ir: HostPolicyIR, p: Packet): Verdict {
     return ep;
   };
   const reasons: string[] = [];
+  // Felix's cali-FORWARD order: the incoming host endpoint's forward policy, the workloads', the outgoing one's.
+  const { hostEndpoints: heps } = hostSide(ir);
+  const forward = (iface: string | undefined, dir: 'ingress' | 'egress') => {
+    const hep = iface === undefined ? undefined : (heps.find((h) => h.iface === iface) ?? heps.find((h) => h.iface === ALL_INTERFACES));
+    if (!hep) return true;
+    const o = direction(ir, { tiers: hep.forward?.[dir] ?? [], profiles: [] }, p, sets, true);
+    reasons.push(`forwarded ${dir === 'ingress' ? 'in' : 'out'} through HostEndpoint ${hep.name}: ${o.why}`);
+    return o.allowed;
+  };
+  if (!forward(p.forwardIn, 'ingress')) return { verdict: 'deny', reason: reasons.join('; ') };
   const steps: [string | undefined, 'egress' | 'ingress'][] = [
     [p.fromIface, 'egress'],
     [p.toIface, 'ingress'],
@@ -175,5 +191,6 @@ export function evaluate(ir: HostPolicyIR, p: Packet): Verdict {
     reasons.push(`${dir} of ${ep.name}: ${o.why}`);
     if (!o.allowed) return { verdict: 'deny', reason: reasons.join('; ') };
   }
+  if (!forward(p.forwardOut, 'egress')) return { verdict: 'deny', reason: reasons.join('; ') };
   return { verdict: 'allow', reason: reasons.join('; ') || 'no local endpoint involved' };
 }

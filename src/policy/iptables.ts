@@ -5,9 +5,11 @@
  * touched only by iptables-apply.ts.
  *
  * Layout (Felix's, see felix/rules/static.go, endpoints.go, policy.go):
- *   FORWARD → cali-FORWARD: clear marks, `-i cali+` → cali-from-wl-dispatch, `-o cali+` →
- *     cali-to-wl-dispatch, then ACCEPT (reached only when the endpoint chains returned); traffic
- *     that only passes through the host is left alone (no conntrack here: Felix's is per endpoint).
+ *   FORWARD → cali-FORWARD: clear marks, cali-from-hep-forward (the incoming host endpoint's
+ *     applyOnForward policy, cali-fhfw-<iface>), `-i cali+` → cali-from-wl-dispatch, `-o cali+` →
+ *     cali-to-wl-dispatch, cali-to-hep-forward (cali-thfw-<iface>), then ACCEPT (reached only when
+ *     the endpoint chains returned); other traffic that only passes through the host is accepted
+ *     if a forward policy allowed it, else left alone (no conntrack here: Felix's is per endpoint).
  *   INPUT → cali-INPUT: `-i cali+` → cali-wl-to-host: the workload's egress policy, then
  *     DefaultEndpointToHostAction (ACCEPT, DROP or RETURN); other interfaces → cali-from-host-endpoint.
  *   OUTPUT → cali-OUTPUT: `-o cali+` RETURN (host → local workload is always allowed, e.g.
@@ -26,6 +28,7 @@ import { InputError } from '../util/errors.js';
 import {
   ALL_INTERFACES,
   ENCAP_FROM_WORKLOAD,
+  hostForwardChainName,
   hostSide,
   L4_NAMES,
   namedPortMembers,
@@ -64,6 +67,8 @@ export const CHAINS = {
   toWl: 'cali-to-wl-dispatch',
   fromHep: 'cali-from-host-endpoint',
   toHep: 'cali-to-host-endpoint',
+  fromHepFwd: 'cali-from-hep-forward',
+  toHepFwd: 'cali-to-hep-forward',
   failsafeIn: 'cali-failsafe-in',
   failsafeOut: 'cali-failsafe-out',
 } as const;
@@ -178,6 +183,8 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
       for (const dir of ['ingress', 'egress'] as const) {
         const name = hostEndpointChainName(dir, h.iface);
         out.set(name, endpointChain(name, { kind: 'host', name: `HostEndpoint ${h.name}` }, dir, h[dir], chains));
+        const fwd = hostForwardChainName(dir, h.iface);
+        out.set(fwd, endpointChain(fwd, { kind: 'forward', name: `HostEndpoint ${h.name}` }, dir, { tiers: h.forward?.[dir] ?? [], profiles: [] }, chains));
       }
     }
     for (const [name, c] of [...chains].sort(([a], [b]) => (a < b ? -1 : 1))) out.set(name, policyChain(name, c, family, setFamily));
@@ -217,19 +224,24 @@ function failsafeRules(chain: string, rules: FailsafeIR[], family: Family, direc
     });
 }
 
-/** `-i/-o <iface> -g <chain>` per host endpoint, the ALL_INTERFACES one last: it takes every other interface. */
-function hostDispatch(chain: string, heps: HostEndpointIR[], direction: 'ingress' | 'egress'): string[] {
+/**
+ * `-i/-o <iface> -g <chain>` per host endpoint, the ALL_INTERFACES one last: it takes every other
+ * interface. `forward`: to the endpoints' forward chains (Felix's cali-from-/to-hep-forward).
+ */
+function hostDispatch(chain: string, heps: HostEndpointIR[], direction: 'ingress' | 'egress', forward = false): string[] {
   const flag = direction === 'ingress' ? '-i' : '-o';
+  const target = (iface: string) => (forward ? hostForwardChainName : hostEndpointChainName)(direction, iface);
+  const what = forward ? 'Forwarded ' : '';
   const named = heps.filter((h) => h.iface !== ALL_INTERFACES);
   const all = heps.find((h) => h.iface === ALL_INTERFACES);
   return [
-    ...named.map((h) => line(chain, `${direction === 'ingress' ? 'From' : 'To'} HostEndpoint ${h.name}`, `${flag} ${h.iface} -g ${hostEndpointChainName(direction, h.iface)}`)),
-    ...(all ? [line(chain, `HostEndpoint ${all.name} (every other interface)`, `-g ${hostEndpointChainName(direction, ALL_INTERFACES)}`)] : []),
+    ...named.map((h) => line(chain, `${what}${direction === 'ingress' ? 'from' : 'to'} HostEndpoint ${h.name}`, `${flag} ${h.iface} -g ${target(h.iface)}`)),
+    ...(all ? [line(chain, `${what}HostEndpoint ${all.name} (every other interface)`, `-g ${target(ALL_INTERFACES)}`)] : []),
   ];
 }
 
 function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof hostSide>): Array<[string, string[]]> {
-  const { forward, input, output, wlToHost, fromWl, toWl, fromHep, toHep, failsafeIn, failsafeOut } = CHAINS;
+  const { forward, input, output, wlToHost, fromWl, toWl, fromHep, toHep, fromHepFwd, toHepFwd, failsafeIn, failsafeOut } = CHAINS;
   const { endpoints } = ir;
   const { hostEndpoints: heps, failsafe } = host;
   const toHost = host.endpointToHost.toUpperCase();
@@ -241,12 +253,16 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
         // passes through (another host's, routed via this one) is left alone — half a TCP
         // connection seen here is conntrack INVALID and must not be dropped.
         line(forward, 'Clear policy marks', CLEAR_MARKS),
+        // Felix's order: the incoming host endpoint's forward policy, the workloads', the outgoing host endpoint's.
+        line(forward, 'Forwarded in through a host endpoint: its applyOnForward policy', `-j ${fromHepFwd}`),
         line(forward, 'From workload: its egress policy', `-i ${WL} -j ${fromWl}`),
         line(forward, 'To workload: its ingress policy', `-o ${WL} -j ${toWl}`),
+        line(forward, 'Forwarded out through a host endpoint: its applyOnForward policy', `-j ${toHepFwd}`),
         // Endpoint chains DROP or RETURN: reaching these means every policy on the way allowed it.
         // Same-host traffic went through both dispatch chains above before getting here.
         line(forward, 'Policy accepted packet from workload', `-i ${WL} -j ACCEPT`),
         line(forward, 'Policy accepted packet to workload', `-o ${WL} -j ACCEPT`),
+        line(forward, 'Policy explicitly accepted packet', `${IS_ACCEPTED} -j ACCEPT`),
       ],
     ],
     [
@@ -285,6 +301,8 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     ],
     [fromHep, hostDispatch(fromHep, heps, 'ingress')],
     [toHep, hostDispatch(toHep, heps, 'egress')],
+    [fromHepFwd, hostDispatch(fromHepFwd, heps, 'ingress', true)],
+    [toHepFwd, hostDispatch(toHepFwd, heps, 'egress', true)],
     [failsafeIn, failsafeRules(failsafeIn, failsafe.inbound, family, 'inbound')],
     [failsafeOut, failsafeRules(failsafeOut, failsafe.outbound, family, 'outbound')],
     [fromWl, [...endpoints.map((ep) => line(fromWl, `From ${ep.name}`, `-i ${ep.iface} -g ${endpointChainName('egress', ep.iface)}`)), line(fromWl, 'Unknown interface', '-j DROP')]],
@@ -294,9 +312,11 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
 
 /**
  * One direction of one endpoint. Marks are cleared first: for same-host traffic this chain runs
- * after the sender's cali-fw- chain, whose accept mark must not count here.
+ * after the sender's cali-fw- chain, whose accept mark must not count here. A host endpoint's
+ * forward chain (felix/rules/endpoints.go, chainTypeForward) has no failsafe ports and no
+ * profiles, and allows when no forward policy applies.
  */
-function endpointChain(name: string, ep: { kind: 'workload' | 'host'; name: string }, dir: 'ingress' | 'egress', d: DirectionIR, chains: Map<string, ChainIR>): string[] {
+function endpointChain(name: string, ep: { kind: 'workload' | 'host' | 'forward'; name: string }, dir: 'ingress' | 'egress', d: DirectionIR, chains: Map<string, ChainIR>): string[] {
   const target = (kind: ChainIR['kind'], id: string) => {
     const t = policyChainName({ kind, direction: dir, id });
     const c = chains.get(t);
@@ -307,9 +327,16 @@ function endpointChain(name: string, ep: { kind: 'workload' | 'host'; name: stri
   // a host endpoint's then with the failsafe ports.
   const out: string[] = [line(name, 'Accept established and related', CONNTRACK[0]!), line(name, 'Drop conntrack invalid', CONNTRACK[1]!)];
   if (ep.kind === 'host') out.push(line(name, 'Failsafe ports', `-j ${dir === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`));
-  out.push(
-    line(name, `${dir === 'ingress' ? (ep.kind === 'host' ? 'To host through' : 'Ingress to') : ep.kind === 'host' ? 'From host through' : 'Egress from'} ${ep.name}: clear marks`, CLEAR_MARKS),
-  );
+  const what = {
+    workload: dir === 'ingress' ? 'Ingress to' : 'Egress from',
+    host: dir === 'ingress' ? 'To host through' : 'From host through',
+    forward: dir === 'ingress' ? 'Forwarded in through' : 'Forwarded out through',
+  }[ep.kind];
+  out.push(line(name, `${what} ${ep.name}: clear marks`, CLEAR_MARKS));
+  if (ep.kind === 'forward' && !d.tiers.length) {
+    out.push(line(name, 'Allow forwarded traffic by default', SET_TARGET(MARK_ACCEPT)), line(name, 'Allow forwarded traffic by default', '-j RETURN'));
+    return out;
+  }
   if (dir === 'egress' && ep.kind === 'workload') for (const e of ENCAP_FROM_WORKLOAD) out.push(line(name, `Drop ${e.what} encapped packets originating in workloads`, `${e.iptables} -j DROP`));
   for (const tier of d.tiers) {
     out.push(line(name, `Start of tier ${tier.name}`, CLEAR_PASS));
@@ -321,6 +348,7 @@ function endpointChain(name: string, ep: { kind: 'workload' | 'host'; name: stri
     }
     if (tier.defaultAction === 'deny') out.push(line(name, `End of tier ${tier.name}. Drop if no policies passed packet`, `${NOT_PASSED} -j DROP`));
   }
+  if (ep.kind === 'forward') return out;
   for (const id of d.profiles) {
     const c = target('profile', id);
     out.push(line(name, c.name, `-j ${policyChainName(c)}`));

@@ -8,6 +8,7 @@
  * change on one endpoint changes set members, not the chains that reference the set. A chain's
  * id depends only on the policy's or profile's identity (kind, namespace, name).
  */
+import { createHash } from 'node:crypto';
 import type { PolicyDataplaneKind } from '../model/resources.js';
 import { InputError } from '../util/errors.js';
 
@@ -145,6 +146,17 @@ export interface EndpointIR {
 /** Felix's name for the interface of a host endpoint with `interfaceName: "*"` (every interface). */
 export const ALL_INTERFACES = 'any-interface-at-all';
 
+/**
+ * The chain of a host endpoint's forward policy (Felix's `cali-fhfw-<iface>`: forwarded in through
+ * it; `cali-thfw-<iface>`: out through it), shortened with a hash of the interface name to fit
+ * iptables' 28 characters (the `*` endpoint's any-interface-at-all does not).
+ */
+export function hostForwardChainName(direction: 'ingress' | 'egress', iface: string): string {
+  const prefix = `cali-${direction === 'ingress' ? 'fh' : 'th'}fw-`;
+  if (prefix.length + iface.length <= 28) return `${prefix}${iface}`;
+  return `${prefix}${iface.slice(0, 28 - prefix.length - 7)}_${createHash('sha256').update(iface).digest('hex').slice(0, 6)}`;
+}
+
 /** A host endpoint's interface: a Linux name (≤ 15 characters, not a workload's), or ALL_INTERFACES. */
 const isHostIface = (iface: string) => iface === ALL_INTERFACES || /^(?!cali)[A-Za-z0-9_.@-]{1,15}$/.test(iface);
 
@@ -164,6 +176,12 @@ export interface HostEndpointIR {
   name: string;
   ingress: DirectionIR;
   egress: DirectionIR;
+  /**
+   * Its `applyOnForward` policies for traffic the host forwards in through this interface
+   * (ingress) or out through it (egress): Felix's cali-fhfw-/cali-thfw- chains — tiers only, no
+   * profiles, no failsafe ports; a direction no such policy applies to allows. Absent: none.
+   */
+  forward?: { ingress: TierIR[]; egress: TierIR[] };
 }
 
 /** A failsafe rule: the host accepts this protocol and destination port whatever its host endpoints' policy. */

@@ -283,7 +283,7 @@ function policySpecSchema(kind: PolicyKind): z.ZodType<PolicySpec> {
     namespaceSelector: policySelector.optional(),
     doNotTrack: notYet('untracked policy (raw table) is not implemented'),
     preDNAT: notYet('pre-DNAT policy (mangle table) is not implemented'),
-    applyOnForward: notYet('forwarded traffic through host endpoints is not policed'),
+    applyOnForward: z.boolean().optional(),
   };
   return strict(kind === 'GlobalNetworkPolicy' ? { ...shared, ...global } : shared).transform(
     (s): PolicySpec => ({
@@ -294,6 +294,7 @@ function policySpecSchema(kind: PolicyKind): z.ZodType<PolicySpec> {
       types: policyTypes(s),
       ...(s.ingress === undefined ? {} : { ingress: s.ingress }),
       ...(s.egress === undefined ? {} : { egress: s.egress }),
+      ...('applyOnForward' in s && s.applyOnForward === true ? { applyOnForward: true } : {}),
     }),
   );
 }

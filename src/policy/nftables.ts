@@ -29,6 +29,7 @@ import { InputError } from '../util/errors.js';
 import {
   ALL_INTERFACES,
   ENCAP_FROM_WORKLOAD,
+  hostForwardChainName,
   hostSide,
   L4_NAMES,
   namedPortMembers,
@@ -75,6 +76,8 @@ export const CHAINS = {
   toWl: filter('cali-to-wl-dispatch'),
   fromHep: filter('cali-from-host-endpoint'),
   toHep: filter('cali-to-host-endpoint'),
+  fromHepFwd: filter('cali-from-hep-forward'),
+  toHepFwd: filter('cali-to-hep-forward'),
   failsafeIn: filter('cali-failsafe-in'),
   failsafeOut: filter('cali-failsafe-out'),
   raw: 'raw-cali-PREROUTING',
@@ -85,6 +88,8 @@ export const DISPATCH_MAPS = {
   'from-wl': filter('cali-fw-dispatch'),
   'to-wl': filter('cali-tw-dispatch'),
   'from-hep': filter('cali-fh-dispatch'),
+  'from-hep-fwd': filter('cali-fhfw-dispatch'),
+  'to-hep-fwd': filter('cali-thfw-dispatch'),
   'to-hep': filter('cali-th-dispatch'),
 } as const;
 export type DispatchMap = keyof typeof DISPATCH_MAPS;
@@ -254,8 +259,12 @@ function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, Se
   return [...block, out.join(' ')];
 }
 
-/** An endpoint chain: conntrack, policies in order, then (if none, or on pass) the profiles; else drop. A host endpoint's has the failsafe ports after conntrack. */
-function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egress', chains: Map<string, string[]>, host = false): string[] {
+/**
+ * An endpoint chain: conntrack, policies in order, then (if none, or on pass) the profiles; else
+ * drop. A host endpoint's has the failsafe ports after conntrack; its forward chain (applyOnForward
+ * policies) neither failsafe ports nor profiles, and allows when no policy applies.
+ */
+function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egress', chains: Map<string, string[]>, kind: 'workload' | 'host' | 'forward' = 'workload'): string[] {
   const ref = (id: string, kind: 'policy' | 'profile') => {
     const name = policyChainName({ id, kind, direction });
     if (!chains.has(name)) throw new InputError(`${who}: ${direction} ${kind} ${id} has no chain in the IR`);
@@ -264,15 +273,19 @@ function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egre
   const out = [
     'ct state established,related accept',
     'ct state invalid drop',
-    ...(host
+    ...(kind === 'host'
       ? [`jump ${direction === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`, CLEAR_MARKS]
-      : [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])]),
+      : kind === 'forward'
+        ? [CLEAR_MARKS]
+        : [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])]),
   ];
+  if (kind === 'forward' && !d.tiers.length) return [...out, `meta mark set meta mark | ${hex(MARK_ACCEPT)} return ${comment('allow forwarded traffic by default')}`];
   for (const tier of d.tiers) {
     out.push(`${CLEAR_PASS} ${comment(`Start of tier ${tier.name}`)}`);
     for (const id of tier.policies) out.push(`${IF_NOT_PASSED} jump ${ref(id, 'policy')}`, `${IF_ACCEPTED} return`);
     if (tier.defaultAction === 'deny') out.push(`${IF_NOT_PASSED} drop ${comment(`${who} ${direction}: end of tier ${tier.name}, no policy passed`)}`);
   }
+  if (kind === 'forward') return out;
   for (const id of d.profiles) out.push(`jump ${ref(id, 'profile')}`, `${IF_ACCEPTED} return`);
   out.push(`drop ${comment(`${who} ${direction}: no profile allowed`)}`);
   return out;
@@ -282,7 +295,8 @@ function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egre
 function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof hostSide>): Array<[string, string[]]> {
   const { endpointToHost: toHost, failsafe } = host;
   const allInterfaces = host.hostEndpoints.some((h) => h.iface === ALL_INTERFACES);
-  const all = (direction: 'ingress' | 'egress') => (allInterfaces ? [`goto ${hostEndpointChainName(direction, ALL_INTERFACES)}`] : []);
+  const all = (direction: 'ingress' | 'egress', forward = false) =>
+    allInterfaces ? [`goto ${forward ? filter(hostForwardChainName(direction, ALL_INTERFACES)) : hostEndpointChainName(direction, ALL_INTERFACES)}`] : [];
   // Felix's cali-INPUT/cali-OUTPUT: VXLAN from and to known hosts passes before host endpoint policy.
   const vxlan = (peer: 'saddr' | 'daddr', what: string) =>
     family === 4 && ir.vxlanPeers ? [`ip ${peer} @${setName(4, VXLAN_PEERS_SET)} udp dport 4789 accept ${comment(`Allow IPv4 VXLAN packets ${what}`)}`] : [];
@@ -292,10 +306,13 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
       [
         // No conntrack here (Felix's layout): each endpoint chain has it; passing traffic is left alone.
         CLEAR_MARKS,
+        `jump ${CHAINS.fromHepFwd} ${comment('forwarded in through a host endpoint: its applyOnForward policy')}`,
         `iifname "cali*" jump ${CHAINS.fromWl}`,
         `oifname "cali*" jump ${CHAINS.toWl}`,
+        `jump ${CHAINS.toHepFwd} ${comment('forwarded out through a host endpoint: its applyOnForward policy')}`,
         'iifname "cali*" accept',
         'oifname "cali*" accept',
+        `${IF_ACCEPTED} accept ${comment('policy explicitly accepted packet')}`,
       ],
     ],
     [
@@ -333,6 +350,8 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [CHAINS.toWl, [`oifname vmap @${DISPATCH_MAPS['to-wl']}`, `drop ${comment('unknown workload interface')}`]],
     [CHAINS.fromHep, [`iifname vmap @${DISPATCH_MAPS['from-hep']}`, ...all('ingress')]],
     [CHAINS.toHep, [`oifname vmap @${DISPATCH_MAPS['to-hep']}`, ...all('egress')]],
+    [CHAINS.fromHepFwd, [`iifname vmap @${DISPATCH_MAPS['from-hep-fwd']}`, ...all('ingress', true)]],
+    [CHAINS.toHepFwd, [`oifname vmap @${DISPATCH_MAPS['to-hep-fwd']}`, ...all('egress', true)]],
     [CHAINS.failsafeIn, failsafeRules(failsafe.inbound, family, 'saddr')],
     [CHAINS.failsafeOut, failsafeRules(failsafe.outbound, family, 'daddr')],
     // Anti-spoofing (Felix's raw cali-PREROUTING): a workload's IPv6 packet whose source does not
@@ -378,7 +397,7 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
       );
     }
     const chains = new Map<string, string[]>(staticChains(family, ir, host));
-    const maps: NftTable['maps'] = { 'from-wl': new Map(), 'to-wl': new Map(), 'from-hep': new Map(), 'to-hep': new Map() };
+    const maps: NftTable['maps'] = { 'from-wl': new Map(), 'to-wl': new Map(), 'from-hep': new Map(), 'to-hep': new Map(), 'from-hep-fwd': new Map(), 'to-hep-fwd': new Map() };
     for (const ep of ir.endpoints) {
       for (const [direction, map] of [
         ['ingress', 'to-wl'],
@@ -395,8 +414,11 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
         ['egress', 'to-hep'],
       ] as const) {
         const name = hostEndpointChainName(direction, h.iface);
-        chains.set(name, endpointRules(`HostEndpoint ${h.name}`, h[direction], direction, policyChains, true));
+        chains.set(name, endpointRules(`HostEndpoint ${h.name}`, h[direction], direction, policyChains, 'host'));
         if (h.iface !== ALL_INTERFACES) maps[map].set(h.iface, name);
+        const fwd = filter(hostForwardChainName(direction, h.iface));
+        chains.set(fwd, endpointRules(`HostEndpoint ${h.name}`, { tiers: h.forward?.[direction] ?? [], profiles: [] }, direction, policyChains, 'forward'));
+        if (h.iface !== ALL_INTERFACES) maps[direction === 'ingress' ? 'from-hep-fwd' : 'to-hep-fwd'].set(h.iface, fwd);
       }
     }
     for (const [name, rules] of policyChains) chains.set(name, rules);

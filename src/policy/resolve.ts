@@ -105,6 +105,8 @@ interface Policy extends Owner {
   /** GlobalNetworkPolicy namespaceSelector: only endpoints of the namespaces it selects. */
   nsSelector?: Selector;
   types: string[];
+  /** Also applies to traffic forwarded through the host endpoints it selects. */
+  applyOnForward: boolean;
 }
 
 /** What selectors see of an endpoint, workload or host: a host endpoint has no namespace. */
@@ -440,7 +442,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
       warn(`${shown}: ignored: ${firstIssue(spec.error)}`);
       continue;
     }
-    const { order, selector, namespaceSelector, types, ingress, egress, tier } = spec.data;
+    const { order, selector, namespaceSelector, types, ingress, egress, tier, applyOnForward } = spec.data;
     const t = tier ?? DEFAULT_TIER;
     if (!tiers.has(t)) warn(`${shown}: its tier "${t}" does not exist: applied after every tier that does, with defaultAction Deny (as Felix orders an unknown tier)`);
     policies.push({
@@ -455,6 +457,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
       types: types ?? [],
       ingress: ingress ?? [],
       egress: egress ?? [],
+      applyOnForward: applyOnForward === true,
     });
   }
   policies.sort(comparePolicies);
@@ -490,24 +493,30 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   }));
   const b = new Builder([...workloads, ...heps]);
 
-  const direction = (ep: Endpoint, dir: Direction): DirectionIR => {
+  // The tiers of the policies that apply to an endpoint in one direction; `forward`: only the
+  // applyOnForward ones (Felix's forward tiers of a host endpoint, felix/calc/event_sequencer.go).
+  const tiersOf = (ep: Endpoint, dir: Direction, forward = false): TierIR[] => {
     const type = dir === 'ingress' ? 'Ingress' : 'Egress';
     // A NetworkPolicy selects workloads of its namespace only, a GlobalNetworkPolicy's
     // namespaceSelector those of the namespaces it picks; a host endpoint has no namespace.
     const applies = policies.filter(
       (p) =>
         p.types.includes(type) &&
+        (!forward || p.applyOnForward) &&
         (p.namespace === undefined || p.namespace === ep.namespace) &&
         (!p.nsSelector || (ep.nsLabels !== undefined && p.nsSelector.matches(ep.nsLabels))) &&
         p.selector.matches(ep.labels),
     );
+    return tierOrder.flatMap((name): TierIR[] => {
+      const mine = applies.filter((p) => p.tier === name);
+      // Felix's tierprocessor: any defaultAction but Pass is Deny.
+      return mine.length ? [{ name, policies: mine.map((p) => b.chain(p, dir)), defaultAction: tiers.get(name)?.spec.defaultAction === 'Pass' ? 'pass' : 'deny' }] : [];
+    });
+  };
+  const direction = (ep: Endpoint, dir: Direction): DirectionIR => {
     const names = [...new Set(ep.profiles)].filter((n) => profiles.has(n));
     return {
-      tiers: tierOrder.flatMap((name): TierIR[] => {
-        const mine = applies.filter((p) => p.tier === name);
-        // Felix's tierprocessor: any defaultAction but Pass is Deny.
-        return mine.length ? [{ name, policies: mine.map((p) => b.chain(p, dir)), defaultAction: tiers.get(name)?.spec.defaultAction === 'Pass' ? 'pass' : 'deny' }] : [];
-      }),
+      tiers: tiersOf(ep, dir),
       profiles: names.map((n) => {
         const spec = profiles.get(n)!.spec;
         return b.chain({ kind: 'Profile', name: n, ingress: spec.ingress ?? [], egress: spec.egress ?? [] }, dir);
@@ -526,7 +535,8 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   const hostEndpoints: HostEndpointIR[] = [];
   for (const [iface, ep] of localHostEndpoints(heps, host, snap.nodes ?? [], warn)) {
     const [ingress, egress] = DIRECTIONS.map((d) => direction(ep, d)) as [DirectionIR, DirectionIR];
-    hostEndpoints.push({ iface, name: ep.hep.metadata.name, ingress, egress });
+    const forward = { ingress: tiersOf(ep, 'ingress', true), egress: tiersOf(ep, 'egress', true) };
+    hostEndpoints.push({ iface, name: ep.hep.metadata.name, ingress, egress, ...(forward.ingress.length || forward.egress.length ? { forward } : {}) });
   }
 
   const byId = <T extends { id: string }>(m: Map<string, T>) => [...m.values()].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));

@@ -59,6 +59,36 @@ describe('host endpoints (felix/rules/static.go, endpoints.go): a HostEndpoint p
     expect(open.code).toBe(0);
   }, 180_000);
 
+  it('applyOnForward: the host endpoint also polices what the host forwards to its workloads, in iptables and nftables', async () => {
+    await down(LAB);
+    expect((await cli('up', 'examples/host-endpoint/topology.yaml', '--lab', LAB)).code).toBe(0);
+    expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/host1-eth0.yaml', '--lab', LAB, '--wait')).code).toBe(0);
+    const expectations = file('forward-expect.yaml', [
+      '- { from: client, to: web, proto: tcp, port: 8080, expect: blocked }',
+      '- { from: client, to: web, proto: tcp, port: 22, expect: open }',
+      '- { from: host2, to: web, proto: tcp, port: 8080, expect: open }',
+      '- { from: client, to: host1, proto: tcp, port: 8080, expect: blocked }',
+      '- { from: client, to: host1, proto: tcp, port: 22, expect: open }',
+    ]);
+    // Negative control: before the forward policy, host1 forwards the client's 8080 to web.
+    const before = await probe(expectations);
+    expect(before.code).toBe(1);
+    expect(before.stdout).toMatch(/NOT AS EXPECTED: client → web: expected blocked, tcp v4 :8080 was open/);
+    expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/forward.yaml', '--lab', LAB, '--wait')).code).toBe(0);
+    const after = await probe(expectations);
+    expect(after.stdout).toMatch(/all 5 expectations hold/);
+    expect(after.code).toBe(0);
+    const host1 = readLabState(LAB).hosts.find((h) => h.name === 'host1')!;
+    const [cmd, ...args] = inNetns(host1.netns, ['iptables', '-S', 'cali-from-hep-forward']);
+    expect((await execa(cmd!, args)).stdout).toMatch(/-A cali-from-hep-forward -i eth0 .*-g cali-fhfw-eth0/);
+    // The same in nftables (keeping the lab's DefaultEndpointToHostAction Accept).
+    const nft = file('nft.yaml', ['apiVersion: projectcalico.org/v3', 'kind: FelixConfiguration', 'metadata: {name: default}', 'spec: {nftablesMode: Enabled, defaultEndpointToHostAction: Accept}']);
+    expect((await cli('ctl', 'apply', '-f', nft, '--lab', LAB, '--wait')).code).toBe(0);
+    expect((await probe(expectations)).stdout).toMatch(/all 5 expectations hold/);
+    const [ncmd, ...nargs] = inNetns(host1.netns, ['nft', 'list', 'chain', 'ip', 'calico', 'filter-cali-fhfw-eth0']);
+    expect((await execa(ncmd!, nargs)).stdout).toMatch(/jump filter-cali-pi-/);
+  }, 180_000);
+
   it('with VXLAN: the tunnel between hosts passes a "*" host endpoint with no policy (Felix allows VXLAN from and to known hosts first)', async () => {
     await down(LAB);
     const topo = file('vxlan.yaml', [

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parseResourceFile } from '../../src/ctl/parse.js';
 import { API_VERSION, type CalicoNode, type FelixConfiguration, type HostEndpoint } from '../../src/model/resources.js';
 import { evaluate, type Packet } from '../../src/policy/evaluate.js';
-import { ALL_INTERFACES, FAILSAFE_DEFAULTS } from '../../src/policy/ir.js';
+import { ALL_INTERFACES, FAILSAFE_DEFAULTS, hostForwardChainName } from '../../src/policy/ir.js';
 import { compileIptables, renderFull } from '../../src/policy/iptables.js';
 import { compileNft, renderFull as renderNft } from '../../src/policy/nftables.js';
 import { resolvePolicy, type PolicySnapshot } from '../../src/policy/resolve.js';
@@ -65,12 +65,15 @@ describe('HostEndpoint and FelixConfiguration: what calicoctl takes', () => {
     expect(problems(hep('{node: n, interfaceName: "a very long interface"}')).join()).toMatch(/spec\.interfaceName: must be an interface name/);
   });
 
-  it('takes failsafe ports and DefaultEndpointToHostAction; refuses applyOnForward: true (not implemented) but takes false', () => {
+  it('takes failsafe ports, DefaultEndpointToHostAction and applyOnForward; refuses preDNAT and doNotTrack: true (not implemented) but takes false', () => {
     const fc = `apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec:\n  defaultEndpointToHostAction: Return\n  failsafeInboundHostPorts: [{protocol: TCP, port: 22, net: 10.0.0.0/8}]\n  failsafeOutboundHostPorts: []\n`;
     expect(problems(fc)).toEqual([]);
-    const gnp = (v: boolean) => `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec: {selector: all(), applyOnForward: ${v}}\n`;
-    expect(problems(gnp(false))).toEqual([]);
-    expect(problems(gnp(true)).join()).toMatch(/spec\.applyOnForward: true is not supported by calico-sim \(forwarded traffic through host endpoints is not policed\)/);
+    const gnp = (field: string, v: boolean | number) =>
+      `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec: {selector: all(), applyOnForward: true, ${field}: ${v}}\n`;
+    expect(problems(gnp('order', 1))).toEqual([]);
+    expect(problems(gnp('preDNAT', false))).toEqual([]);
+    expect(problems(gnp('preDNAT', true)).join()).toMatch(/spec\.preDNAT: true is not supported by calico-sim \(pre-DNAT policy \(mangle table\) is not implemented\)/);
+    expect(problems(gnp('doNotTrack', true)).join()).toMatch(/spec\.doNotTrack: true is not supported by calico-sim/);
   });
 });
 
@@ -192,6 +195,55 @@ spec:
   });
 });
 
+/** Calico's applyOnForward: also police what the host forwards through the host endpoints it selects. */
+const FORWARD = `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: forward-no-ssh}
+spec:
+  order: 5
+  selector: role == 'k8s-node'
+  applyOnForward: true
+  types: [Ingress]
+  ingress:
+    - {action: Deny, protocol: TCP, destination: {ports: [22]}}
+    - {action: Allow}
+`;
+const withForward = (heps: HostEndpoint[]) => {
+  const snap = snapshot({ heps });
+  snap.globalNetworkPolicies!.push(...resourcesFrom(FORWARD).globalNetworkPolicies!);
+  return snap;
+};
+
+describe('applyOnForward (felix/calc/event_sequencer.go, felix/rules/endpoints.go chainTypeForward)', () => {
+  const ir = resolvePolicy(withForward([H1_ETH0]), 'h1');
+  const [h] = ir.hostEndpoints!;
+  const names = (tiers: { policies: string[] }[]) => tiers.flatMap((t) => t.policies.map((id) => ir.chains.find((c) => c.id === id)!.name));
+
+  it("an applyOnForward policy is in the host endpoint's forward tiers and in its normal ones; a direction with none has no tier", () => {
+    expect(names(h!.forward!.ingress)).toEqual(['GlobalNetworkPolicy forward-no-ssh']);
+    expect(h!.forward!.egress).toEqual([]);
+    expect(names(h!.ingress.tiers)).toEqual(['GlobalNetworkPolicy forward-no-ssh', 'GlobalNetworkPolicy k8s-node', 'GlobalNetworkPolicy everything']);
+    // Without one, the host endpoint has no forward tiers at all.
+    expect(resolvePolicy(snapshot({ heps: [H1_ETH0] }), 'h1').hostEndpoints![0]!.forward).toBeUndefined();
+  });
+
+  it('forwarded traffic meets the incoming host endpoint’s forward policy, then the workload’s; no policy in a direction allows', () => {
+    const tcp = (dstPort: number, o: Partial<Packet>): Packet => ({ family: 4, src: '198.18.0.12', dst: '198.19.0.1', protocol: 6, srcPort: 40000, dstPort, ...o });
+    expect(evaluate(ir, tcp(22, { forwardIn: 'eth0', toIface: 'cali00000000a01' }))).toEqual({
+      verdict: 'deny',
+      reason: 'forwarded in through HostEndpoint h1-eth0: denied by GlobalNetworkPolicy forward-no-ssh rule 1',
+    });
+    expect(evaluate(ir, tcp(8080, { forwardIn: 'eth0', toIface: 'cali00000000a01' }))).toEqual({
+      verdict: 'allow',
+      reason: 'forwarded in through HostEndpoint h1-eth0: allowed by GlobalNetworkPolicy forward-no-ssh rule 3; ingress of default/web: allowed by NetworkPolicy default/web rule 1',
+    });
+    // Out through eth0: no egress forward policy, so allowed.
+    expect(evaluate(ir, { family: 4, src: '198.19.0.1', dst: '198.18.0.12', protocol: 6, dstPort: 22, fromIface: 'cali00000000a01', forwardOut: 'eth0' }).verdict).toBe('allow');
+    // Traffic not forwarded through a host endpoint is the workloads' alone.
+    expect(evaluate(ir, tcp(22, { toIface: 'cali00000000a01' })).verdict).toBe('allow');
+  });
+});
+
 describe('evaluate: traffic to and from the host', () => {
   const tcp = (src: string, dst: string, dstPort: number, o: Partial<Packet> = {}): Packet => ({ family: 4, src, dst, protocol: 6, srcPort: 40000, dstPort, ...o });
   const ir = resolvePolicy(snapshot({ heps: [H1_ETH0] }), 'h1');
@@ -217,10 +269,14 @@ describe('evaluate: traffic to and from the host', () => {
 });
 
 describe('compilers: host endpoint chains (golden)', () => {
-  const ir = resolvePolicy(
-    snapshot({ heps: [H1_ETH0, hep('h1-all', { node: 'h1', interfaceName: '*' })], felix: { failsafeOutboundHostPorts: [{ protocol: 'TCP', port: 2379, net: '198.18.0.1/32' }] } }),
-    'h1',
-  );
+  const snap = withForward([H1_ETH0, hep('h1-all', { node: 'h1', interfaceName: '*' })]);
+  snap.felixConfiguration = {
+    apiVersion: API_VERSION,
+    kind: 'FelixConfiguration',
+    metadata: { name: 'default' },
+    spec: { failsafeOutboundHostPorts: [{ protocol: 'TCP', port: 2379, net: '198.18.0.1/32' }] },
+  };
+  const ir = resolvePolicy(snap, 'h1');
 
   it('iptables: dispatch by interface, the "*" endpoint last; conntrack, failsafe, policy, drop', () => {
     const full = renderFull(compileIptables(ir));
@@ -232,10 +288,40 @@ describe('compilers: host endpoint chains (golden)', () => {
     expect(full.v4).toMatch(/-A cali-wl-to-host .*DefaultEndpointToHostAction DROP.* -j DROP/);
   });
 
+  it('iptables: forwarded traffic meets the host endpoints’ forward chains around the workload dispatch; no forward policy allows', () => {
+    const v4 = compileIptables(ir).v4;
+    const bare = (chain: string) => v4.get(chain)!.map((r) => r.replace(/^-A \S+ -m comment --comment "[^"]*" /, ''));
+    expect(bare('cali-FORWARD')).toEqual([
+      '-j MARK --set-xmark 0x0/0x30000',
+      '-j cali-from-hep-forward',
+      '-i cali+ -j cali-from-wl-dispatch',
+      '-o cali+ -j cali-to-wl-dispatch',
+      '-j cali-to-hep-forward',
+      '-i cali+ -j ACCEPT',
+      '-o cali+ -j ACCEPT',
+      '-m mark --mark 0x10000/0x10000 -j ACCEPT',
+    ]);
+    const all = hostForwardChainName('ingress', ALL_INTERFACES);
+    expect(all).toMatch(/^cali-fhfw-any-interfa_[0-9a-f]{6}$/);
+    expect(bare('cali-from-hep-forward')).toEqual(['-i eth0 -g cali-fhfw-eth0', `-g ${all}`]);
+    const fhfw = bare('cali-fhfw-eth0');
+    expect(fhfw.slice(0, 3)).toEqual(['-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-m conntrack --ctstate INVALID -j DROP', '-j MARK --set-xmark 0x0/0x30000']);
+    expect(fhfw.join('\n')).not.toMatch(/failsafe|cali-pri-/);
+    expect(fhfw.at(-1)).toBe('-m mark --mark 0x0/0x20000 -j DROP');
+    // No forward policy out through eth0, none on the "*" endpoint: allowed.
+    expect(bare('cali-thfw-eth0').slice(-2)).toEqual(['-j MARK --set-xmark 0x10000/0x10000', '-j RETURN']);
+    expect(bare(all).slice(-2)).toEqual(['-j MARK --set-xmark 0x10000/0x10000', '-j RETURN']);
+  });
+
   it('nftables: the same, with interface maps', () => {
     const text = renderNft(compileNft(ir));
     expectGolden(join(GOLDEN, 'table.nft'), text);
     expect(text).toMatch(/map filter-cali-fh-dispatch \{\n\t\ttype ifname : verdict\n\t\telements = \{ "eth0" : goto filter-cali-fh-eth0 \}/);
     expect(text).toMatch(/chain filter-cali-from-host-endpoint \{\n\t\tiifname vmap @filter-cali-fh-dispatch\n\t\tgoto filter-cali-fh-any-interface-at-all\n/);
+    expect(text).toMatch(/map filter-cali-fhfw-dispatch \{\n\t\ttype ifname : verdict\n\t\telements = \{ "eth0" : goto filter-cali-fhfw-eth0 \}/);
+    expect(text).toMatch(/chain filter-cali-from-hep-forward \{\n\t\tiifname vmap @filter-cali-fhfw-dispatch\n\t\tgoto filter-cali-fhfw-any-interfa_[0-9a-f]{6}\n/);
+    expect(text).toMatch(
+      /chain filter-cali-thfw-eth0 \{\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tmeta mark set .*\n\t\tmeta mark set meta mark \| 0x10000 return comment "allow forwarded traffic by default"\n\t\}/,
+    );
   });
 });
