@@ -295,6 +295,10 @@ export type PolicySpec = {
   egress?: Rule[];
   /** GlobalNetworkPolicy: also police traffic the host forwards through the host endpoints it selects. */
   applyOnForward?: boolean;
+  /** GlobalNetworkPolicy: untracked policy for host endpoints (the raw table, before conntrack); needs applyOnForward. */
+  doNotTrack?: boolean;
+  /** GlobalNetworkPolicy: ingress policy for host endpoints before DNAT (the mangle table); needs applyOnForward. */
+  preDNAT?: boolean;
 };
 
 /** Namespaced: selects, and its rule selectors match, only endpoints of metadata.namespace (default `default`). */

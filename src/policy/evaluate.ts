@@ -40,6 +40,8 @@ export interface Packet {
   forwardIn?: string;
   /** Forwarded by this host, leaving through this (non-workload) interface. */
   forwardOut?: string;
+  // A workload's forwarded traffic (fromIface, toIface) meets the forward policy of a `*` host
+  // endpoint too: its dispatch takes every interface, workloads' included (felix/rules/dispatch.go).
 }
 
 export interface Verdict {
@@ -48,7 +50,8 @@ export interface Verdict {
   reason: string;
 }
 
-type Outcome = { allowed: boolean; why: string };
+/** `undecided`: a forward, untracked or pre-DNAT policy had no verdict (the packet goes on). */
+type Outcome = { allowed: boolean; why: string; undecided?: true };
 
 function inPorts(port: number | undefined, ranges: readonly PortRange[]): boolean {
   return port !== undefined && ranges.some((r) => port >= r.first && port <= r.last);
@@ -60,11 +63,19 @@ function sideMatches(m: MatchIR, ip: string, port: number | undefined, protocol:
     if (!found) throw new InputError(`the IR references set ${id}, which it does not hold`);
     return found;
   };
-  const member = (id: string) => set(id).members.some((cidr) => cidrContains(cidr, ip));
+  const member = (id: string) => {
+    const s = set(id);
+    if (s.namedPort) throw new InputError(`the IR uses named-port set ${id} as an address set`);
+    return s.members.some((cidr) => cidrContains(cidr, ip));
+  };
   // A named-port set holds `<address>,<protocol>:<port>`; only a packet of that protocol can be in it.
   const l4 = L4_NAMES[protocol];
   const entry = l4 && port !== undefined ? `${canonicalIp(ip)},${l4}:${port}` : undefined;
-  const inNamed = (id: string) => entry !== undefined && set(id).members.includes(entry);
+  const inNamed = (id: string) => {
+    const s = set(id);
+    if (!s.namedPort) throw new InputError(`the IR uses address set ${id} as a named-port set`);
+    return entry !== undefined && s.members.includes(entry);
+  };
   if (m.net && !cidrContains(m.net, ip)) return false;
   if (!m.sets.every(member) || m.notSets.some(member)) return false;
   // Numeric and named ports are ORed (Felix's port match block).
@@ -117,7 +128,7 @@ function direction(ir: HostPolicyIR, d: DirectionIR, p: Packet, sets: ReadonlyMa
     if (tier.defaultAction === 'deny') return { allowed: false, why: `denied: end of tier ${tier.name}, no policy allowed it` };
     passed = `the end of tier ${tier.name} (defaultAction Pass)`;
   }
-  if (forward) return { allowed: true, why: d.tiers.length ? `no applyOnForward policy decided${passed ? ` (passed by ${passed})` : ''}: forwarded` : 'no applyOnForward policy: forwarded' };
+  if (forward) return { allowed: true, undecided: true, why: d.tiers.length ? `no policy decided${passed ? ` (passed by ${passed})` : ''}` : 'no policy' };
   for (const c of d.profiles.map(chain)) {
     const hit = decide(c, p, sets);
     if (hit && hit.action !== 'pass')
@@ -130,6 +141,31 @@ function direction(ir: HostPolicyIR, d: DirectionIR, p: Packet, sets: ReadonlyMa
 /** A failsafe rule that lets the packet through: its protocol, destination port and (if given) peer net. */
 function failsafeHit(rules: FailsafeIR[], p: Packet, peer: string): FailsafeIR | undefined {
   return rules.find((r) => r.protocol === p.protocol && r.port === p.dstPort && (!r.net || (r.net.includes(':') === (p.family === 6) && cidrContains(r.net, peer))));
+}
+
+/**
+ * The raw then the mangle table (felix/rules/static.go): a host endpoint's untracked (doNotTrack)
+ * policy, then for ingress its pre-DNAT policy, on a packet through `iface` — the verdict of the
+ * first that decides, or undefined. A failsafe port (inbound by destination port; in the raw
+ * table, replies too, by source port) skips them.
+ */
+function earlyVerdict(ir: HostPolicyIR, p: Packet, sets: ReadonlyMap<string, SetIR>, iface: string, dir: 'ingress' | 'egress'): Outcome | undefined {
+  const { hostEndpoints: heps, failsafe } = hostSide(ir);
+  const inbound = dir === 'ingress';
+  const peer = inbound ? p.src : p.dst;
+  const [mine, replies] = inbound ? [failsafe.inbound, failsafe.outbound] : [failsafe.outbound, failsafe.inbound];
+  const reply = replies.find((r) => r.protocol === p.protocol && r.port === p.srcPort && (!r.net || (r.net.includes(':') === (p.family === 6) && cidrContains(r.net, peer))));
+  const untracked = heps.find((h) => h.iface === iface && h.untracked);
+  if (untracked && !failsafeHit(mine, p, peer) && !reply) {
+    const o = direction(ir, { tiers: untracked.untracked![dir], profiles: [] }, p, sets, true);
+    if (!o.undecided) return { ...o, why: `untracked ${dir} of HostEndpoint ${untracked.name}: ${o.why}` };
+  }
+  const preDnat = inbound ? (heps.find((h) => h.iface === iface && h.preDnat) ?? heps.find((h) => h.iface === ALL_INTERFACES && h.preDnat)) : undefined;
+  if (preDnat && !failsafeHit(mine, p, peer)) {
+    const o = direction(ir, { tiers: preDnat.preDnat!, profiles: [] }, p, sets, true);
+    if (!o.undecided) return { ...o, why: `pre-DNAT ingress of HostEndpoint ${preDnat.name}: ${o.why}` };
+  }
+  return undefined;
 }
 
 /**
@@ -149,6 +185,8 @@ function hostTraffic(ir: HostPolicyIR, p: Packet, sets: ReadonlyMap<string, SetI
   }
   const inbound = p.toHost !== undefined;
   const iface = (inbound ? p.toHost : p.fromHost)!;
+  const early = earlyVerdict(ir, p, sets, iface, inbound ? 'ingress' : 'egress');
+  if (early) return { verdict: early.allowed ? 'allow' : 'deny', reason: early.why };
   const { hostEndpoints: heps, failsafe } = hostSide(ir);
   const hep = heps.find((h) => h.iface === iface) ?? heps.find((h) => h.iface === ALL_INTERFACES);
   if (!hep) return { verdict: 'allow', reason: `no host endpoint on ${iface}: not policed` };
@@ -174,12 +212,17 @@ export function evaluate(ir: HostPolicyIR, p: Packet): Verdict {
   const { hostEndpoints: heps } = hostSide(ir);
   const forward = (iface: string | undefined, dir: 'ingress' | 'egress') => {
     const hep = iface === undefined ? undefined : (heps.find((h) => h.iface === iface) ?? heps.find((h) => h.iface === ALL_INTERFACES));
-    if (!hep) return true;
+    // No forward policy in this direction: allowed (Felix: "Allow forwarded traffic by default").
+    if (!hep?.forward?.[dir].length) return true;
     const o = direction(ir, { tiers: hep.forward?.[dir] ?? [], profiles: [] }, p, sets, true);
-    reasons.push(`forwarded ${dir === 'ingress' ? 'in' : 'out'} through HostEndpoint ${hep.name}: ${o.why}`);
+    reasons.push(`forwarded ${dir === 'ingress' ? 'in' : 'out'} through HostEndpoint ${hep.name}: ${o.undecided ? `${o.why}: forwarded` : o.why}`);
     return o.allowed;
   };
-  if (!forward(p.forwardIn, 'ingress')) return { verdict: 'deny', reason: reasons.join('; ') };
+  // What an untracked or pre-DNAT policy accepted skips the incoming forward policy (Felix's accept mark), not the workloads'.
+  const early = p.forwardIn === undefined ? undefined : earlyVerdict(ir, p, sets, p.forwardIn, 'ingress');
+  if (early) reasons.push(early.why);
+  if (early && !early.allowed) return { verdict: 'deny', reason: reasons.join('; ') };
+  if (!early && !forward(p.forwardIn ?? p.fromIface, 'ingress')) return { verdict: 'deny', reason: reasons.join('; ') };
   const steps: [string | undefined, 'egress' | 'ingress'][] = [
     [p.fromIface, 'egress'],
     [p.toIface, 'ingress'],
@@ -191,6 +234,6 @@ export function evaluate(ir: HostPolicyIR, p: Packet): Verdict {
     reasons.push(`${dir} of ${ep.name}: ${o.why}`);
     if (!o.allowed) return { verdict: 'deny', reason: reasons.join('; ') };
   }
-  if (!forward(p.forwardOut, 'egress')) return { verdict: 'deny', reason: reasons.join('; ') };
+  if (!forward(p.forwardOut ?? p.toIface, 'egress')) return { verdict: 'deny', reason: reasons.join('; ') };
   return { verdict: 'allow', reason: reasons.join('; ') || 'no local endpoint involved' };
 }

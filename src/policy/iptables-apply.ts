@@ -1,7 +1,7 @@
 /**
  * The thin kernel side of the iptables policy dataplane: runs what iptables.ts renders, in one
- * `ipset restore` / `iptables-restore` / `ip6tables-restore` each, inside a namespace: the filter
- * table, and IPv6's raw table (anti-spoofing); the agent writes `nat` itself (agent/dataplane.ts).
+ * `ipset restore` / `iptables-restore` / `ip6tables-restore` each, inside a namespace: the filter,
+ * raw and mangle tables; the agent writes `nat` itself (agent/dataplane.ts).
  */
 import { inNetns, processRunner, run, type CommandRunner } from '../util/exec.js';
 import { BackendError, errorMessage } from '../util/errors.js';
@@ -32,14 +32,12 @@ export class IptablesPolicy implements PolicyDataplane {
 
   async remove(): Promise<void> {
     this.applied = undefined;
-    for (const [family, table] of [
-      ['ip', 'filter'],
-      ['ip6', 'filter'],
-      ['ip6', 'raw'],
-    ] as const) {
-      const saved = await this.exec(`${family}tables-save`, ['-t', table]);
-      const text = renderRemove(saved, table);
-      if (text) await this.exec(`${family}tables-restore`, ['-w', '--noflush'], text);
+    for (const family of ['ip', 'ip6'] as const) {
+      for (const table of ['filter', 'raw', 'mangle'] as const) {
+        const saved = await this.exec(`${family}tables-save`, ['-t', table]);
+        const text = renderRemove(saved, table);
+        if (text) await this.exec(`${family}tables-restore`, ['-w', '--noflush'], text);
+      }
     }
     const sets = (await this.kernelSets()).filter(isOurSet);
     if (sets.length) await this.exec('ipset', ['restore', '-exist'], sets.map((s) => `destroy ${s}\n`).join(''));

@@ -5,15 +5,23 @@
  * touched only by iptables-apply.ts.
  *
  * Layout (Felix's, see felix/rules/static.go, endpoints.go, policy.go):
- *   FORWARD → cali-FORWARD: clear marks, cali-from-hep-forward (the incoming host endpoint's
- *     applyOnForward policy, cali-fhfw-<iface>), `-i cali+` → cali-from-wl-dispatch, `-o cali+` →
- *     cali-to-wl-dispatch, cali-to-hep-forward (cali-thfw-<iface>), then ACCEPT (reached only when
- *     the endpoint chains returned); other traffic that only passes through the host is accepted
- *     if a forward policy allowed it, else left alone (no conntrack here: Felix's is per endpoint).
+ *   raw PREROUTING/OUTPUT → cali-PREROUTING/cali-OUTPUT: marks cleared, IPv6 anti-spoofing, then
+ *     a host endpoint's untracked (doNotTrack) policy, raw cali-fh-/cali-th-<iface>: an allow is
+ *     NOTRACK and the accept mark, which the later tables honour.
+ *   mangle PREROUTING → cali-PREROUTING: established and raw-accepted traffic pass, then a host
+ *     endpoint's pre-DNAT policy, mangle cali-fh-<iface>; its allow is the accept mark too.
+ *   FORWARD → cali-FORWARD: clear the pass mark, cali-from-hep-forward unless accepted before (the
+ *     incoming host endpoint's applyOnForward policy, cali-fhfw-<iface>), `-i cali+` →
+ *     cali-from-wl-dispatch, `-o cali+` → cali-to-wl-dispatch, cali-to-hep-forward
+ *     (cali-thfw-<iface>), then ACCEPT (reached only when the endpoint chains returned); other
+ *     forwarded traffic is accepted if a policy accepted it, else goes on to the kernel's chains. A
+ *     host endpoint's forward chains start with conntrack (Felix's), so forwarded traffic through
+ *     its interface that conntrack finds INVALID is dropped, with or without a forward policy.
  *   INPUT → cali-INPUT: `-i cali+` → cali-wl-to-host: the workload's egress policy, then
- *     DefaultEndpointToHostAction (ACCEPT, DROP or RETURN); other interfaces → cali-from-host-endpoint.
- *   OUTPUT → cali-OUTPUT: `-o cali+` RETURN (host → local workload is always allowed, e.g.
- *     kubelet probes); other interfaces → cali-to-host-endpoint.
+ *     DefaultEndpointToHostAction (ACCEPT, DROP or RETURN); accepted before (raw, mangle): ACCEPT;
+ *     other interfaces → cali-from-host-endpoint.
+ *   OUTPUT → cali-OUTPUT: accepted in raw: ACCEPT; `-o cali+` RETURN (host → local workload is
+ *     always allowed, e.g. kubelet probes); other interfaces → cali-to-host-endpoint.
  *   dispatch chains: `-i/-o <iface> -g cali-fw-/cali-tw-<iface>`; unknown cali interfaces: DROP.
  *     Felix builds a tree of dispatch chains at thousands of endpoints; a flat list is enough here.
  *     Host endpoints: `-i/-o <iface> -g cali-fh-/cali-th-<iface>`, the `*` one last (the default);
@@ -41,6 +49,7 @@ import {
   type MatchIR,
   type PortRange,
   type RuleIR,
+  type TierIR,
   VXLAN_PEERS_SET,
 } from './ir.js';
 
@@ -107,8 +116,12 @@ export interface IpsetSpec {
   members: string[];
 }
 export interface CompiledPolicy {
+  /** The filter table of each family. */
   v4: Ruleset;
   v6: Ruleset;
+  /** The raw table (untracked host endpoint policy; IPv6 anti-spoofing) and the mangle table (pre-DNAT policy), per family. */
+  raw: Record<Family, Ruleset>;
+  mangle: Record<Family, Ruleset>;
   sets: Map<string, IpsetSpec>;
 }
 
@@ -151,7 +164,7 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
   for (const s of ir.sets) {
     if (setFamily.has(s.id)) throw new InputError(`policy IR: duplicate set id "${s.id}"`);
     checkId(s.id, 'set');
-    setFamily.set(s.id, { family: s.family, named: !!s.namedPort });
+    setFamily.set(s.id, { family: s.family, named: !!s.namedPort, ...(s.namedPort ? { protocol: s.namedPort.protocol } : {}) });
     if (s.namedPort) sets.set(namedPortSetName(s.family, s.id), { family: s.family, type: 'hash:ip,port', members: namedPortMembers(s.family, s.members) });
     else sets.set(setName(s.family, s.id), { family: s.family, type: 'hash:net', members: ipsetMembers(s.family, s.members) });
   }
@@ -170,6 +183,37 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
     if (chains.has(name)) throw new InputError(`policy IR: duplicate ${c.kind} ${c.direction} chain "${c.id}"`);
     chains.set(name, c);
   }
+  // Untracked and pre-DNAT policies' chains go to the raw and mangle tables (Felix renders a
+  // policy into every table whose chains use it); every other chain to the filter table.
+  const usedIn = (pick: (h: HostEndpointIR) => TierIR[]) => new Set(heps.flatMap((h) => pick(h).flatMap((t) => t.policies)));
+  const rawIds = { ingress: usedIn((h) => h.untracked?.ingress ?? []), egress: usedIn((h) => h.untracked?.egress ?? []) };
+  const mangleIds = usedIn((h) => h.preDnat ?? []);
+  const special = (c: ChainIR) => c.kind === 'policy' && ((c.direction === 'ingress' && (rawIds.ingress.has(c.id) || mangleIds.has(c.id))) || (c.direction === 'egress' && rawIds.egress.has(c.id)));
+  const filterOnly = [...chains].filter(([, c]) => !special(c));
+  const raw = (family: Family): Ruleset => {
+    const out: Ruleset = new Map(rawStaticChains(family, host));
+    for (const h of heps) {
+      for (const dir of ['ingress', 'egress'] as const) {
+        if (!h.untracked) continue;
+        const name = hostEndpointChainName(dir, h.iface);
+        out.set(name, endpointChain(name, { kind: 'untracked', name: `HostEndpoint ${h.name}` }, dir, { tiers: h.untracked[dir], profiles: [] }, chains));
+      }
+    }
+    for (const [name, c] of [...chains].sort(([a], [b]) => (a < b ? -1 : 1)))
+      if (c.kind === 'policy' && (c.direction === 'ingress' ? rawIds.ingress : rawIds.egress).has(c.id)) out.set(name, policyChain(name, c, family, setFamily));
+    return out;
+  };
+  const mangle = (family: Family): Ruleset => {
+    const out: Ruleset = new Map(mangleStaticChains(family, host));
+    for (const h of heps) {
+      if (!h.preDnat) continue;
+      const name = hostEndpointChainName('ingress', h.iface);
+      out.set(name, endpointChain(name, { kind: 'preDnat', name: `HostEndpoint ${h.name}` }, 'ingress', { tiers: h.preDnat, profiles: [] }, chains));
+    }
+    for (const [name, c] of [...chains].sort(([a], [b]) => (a < b ? -1 : 1)))
+      if (c.kind === 'policy' && c.direction === 'ingress' && mangleIds.has(c.id)) out.set(name, policyChain(name, c, family, setFamily));
+    return out;
+  };
   const ruleset = (family: Family): Ruleset => {
     const out: Ruleset = new Map();
     for (const [name, rules] of staticChains(family, ir, host)) out.set(name, rules);
@@ -187,10 +231,10 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
         out.set(fwd, endpointChain(fwd, { kind: 'forward', name: `HostEndpoint ${h.name}` }, dir, { tiers: h.forward?.[dir] ?? [], profiles: [] }, chains));
       }
     }
-    for (const [name, c] of [...chains].sort(([a], [b]) => (a < b ? -1 : 1))) out.set(name, policyChain(name, c, family, setFamily));
+    for (const [name, c] of filterOnly.sort(([a], [b]) => (a < b ? -1 : 1))) out.set(name, policyChain(name, c, family, setFamily));
     return out;
   };
-  return { v4: ruleset(4), v6: ruleset(6), sets };
+  return { v4: ruleset(4), v6: ruleset(6), raw: { 4: raw(4), 6: raw(6) }, mangle: { 4: mangle(4), 6: mangle(6) }, sets };
 }
 
 function checkId(id: string, what: string): void {
@@ -198,7 +242,7 @@ function checkId(id: string, what: string): void {
 }
 
 /** The sets of the IR by id: family, and whether it is a named-port set. */
-type SetIndex = Map<string, { family: Family; named: boolean }>;
+type SetIndex = Map<string, { family: Family; named: boolean; protocol?: string }>;
 
 /** `hash:net` cannot hold a /0: like Felix, store it as its two halves. */
 function ipsetMembers(family: Family, members: string[]): string[] {
@@ -212,16 +256,82 @@ function ipsetMembers(family: Family, members: string[]): string[] {
   return [...out];
 }
 
-/** The failsafe rules of one family: protocol and destination port, and the peer net if given (felix/rules/static.go). */
-function failsafeRules(chain: string, rules: FailsafeIR[], family: Family, direction: 'inbound' | 'outbound'): string[] {
-  return rules
-    .filter((r) => !r.net || r.net.includes(':') === (family === 6))
-    .map((r) => {
-      const l4 = L4_NAMES[r.protocol];
-      if (!l4) throw new InputError(`policy IR: failsafe protocol ${r.protocol} is not TCP, UDP or SCTP`);
-      const net = r.net ? `${direction === 'inbound' ? '-s' : '-d'} ${r.net} ` : '';
-      return line(chain, `Failsafe ${direction} ${l4}:${r.port}`, `-p ${l4} -m ${l4} --dport ${r.port} ${net}-j ACCEPT`);
-    });
+/**
+ * The failsafe rules of one family: protocol and destination port, and the peer net if given
+ * (felix/rules/static.go). `replies`: the other list's, by source port — the raw table is before
+ * conntrack, so replies to a failsafe connection must pass by their own rule.
+ */
+function failsafeRules(chain: string, rules: FailsafeIR[], family: Family, direction: 'inbound' | 'outbound', replies: FailsafeIR[] = []): string[] {
+  const render = (r: FailsafeIR, reply: boolean) => {
+    const l4 = L4_NAMES[r.protocol];
+    if (!l4) throw new InputError(`policy IR: failsafe protocol ${r.protocol} is not TCP, UDP or SCTP`);
+    const net = r.net ? `${direction === 'inbound' ? '-s' : '-d'} ${r.net} ` : '';
+    return line(chain, `Failsafe ${direction}${reply ? ' reply' : ''} ${l4}:${r.port}`, `-p ${l4} -m ${l4} --${reply ? 'sport' : 'dport'} ${r.port} ${net}-j ACCEPT`);
+  };
+  const mine = (r: FailsafeIR) => !r.net || r.net.includes(':') === (family === 6);
+  return [...rules.filter(mine).map((r) => render(r, false)), ...replies.filter(mine).map((r) => render(r, true))];
+}
+
+/**
+ * The raw table's chains of one family (felix/rules/static.go StaticRawPreroutingChain,
+ * StaticRawOutputChain): marks cleared; IPv6 anti-spoofing; traffic from workloads skips host
+ * endpoints; the others meet their host endpoint's untracked policy (cali-fh-/cali-th-<iface>,
+ * only those that have some), and what it accepted is accepted here, untracked, and by the
+ * filter table's chains after.
+ */
+function rawStaticChains(family: Family, host: ReturnType<typeof hostSide>): Array<[string, string[]]> {
+  const { rawPrerouting, rawOutput, fromHep, toHep, failsafeIn, failsafeOut } = { ...CHAINS, rawPrerouting: RAW_CHAIN, rawOutput: RAW_OUTPUT_CHAIN };
+  const heps = host.hostEndpoints.filter((h) => h.untracked);
+  const clear = `-j MARK --set-xmark 0x0/${hex(MARK_ACCEPT | MARK_PASS | MARK_SCRATCH0 | MARK_SCRATCH1)}`;
+  return [
+    [
+      rawPrerouting,
+      [
+        line(rawPrerouting, 'Clear policy marks', clear),
+        ...(family === 6 ? [line(rawPrerouting, 'Drop workload packets whose source does not route back to the workload (spoofed)', `-i ${WL} -m rpfilter --invert -j DROP`)] : []),
+        line(rawPrerouting, 'From workload: no untracked policy', `-i ${WL} -j RETURN`),
+        line(rawPrerouting, 'Untracked policy of the host endpoint', `-j ${fromHep}`),
+        line(rawPrerouting, 'Untracked policy accepted packet', `${IS_ACCEPTED} -j ACCEPT`),
+      ],
+    ],
+    [
+      rawOutput,
+      [
+        line(rawOutput, 'Clear policy marks', clear),
+        line(rawOutput, 'Untracked policy of the host endpoint', `-j ${toHep}`),
+        line(rawOutput, 'Untracked policy accepted packet', `${IS_ACCEPTED} -j ACCEPT`),
+      ],
+    ],
+    [fromHep, hostDispatch(fromHep, heps, 'ingress')],
+    [toHep, hostDispatch(toHep, heps, 'egress')],
+    [failsafeIn, failsafeRules(failsafeIn, host.failsafe.inbound, family, 'inbound', host.failsafe.outbound)],
+    [failsafeOut, failsafeRules(failsafeOut, host.failsafe.outbound, family, 'outbound', host.failsafe.inbound)],
+  ];
+}
+
+/**
+ * The mangle table's chains of one family (felix/rules/static.go StaticManglePreroutingChain):
+ * established traffic and what the raw table accepted pass; traffic from workloads skips host
+ * endpoints; the rest meets its host endpoint's pre-DNAT policy (cali-fh-<iface>, only those
+ * that have some, the `*` one last), whose allow the filter table's chains then accept.
+ */
+function mangleStaticChains(family: Family, host: ReturnType<typeof hostSide>): Array<[string, string[]]> {
+  const { fromHep, failsafeIn } = CHAINS;
+  const heps = host.hostEndpoints.filter((h) => h.preDnat);
+  return [
+    [
+      MANGLE_CHAIN,
+      [
+        line(MANGLE_CHAIN, 'Accept established and related', CONNTRACK[0]!),
+        line(MANGLE_CHAIN, 'Accepted by untracked policy', `${IS_ACCEPTED} -j ACCEPT`),
+        line(MANGLE_CHAIN, 'From workload: no pre-DNAT policy', `-i ${WL} -j RETURN`),
+        line(MANGLE_CHAIN, 'Pre-DNAT policy of the host endpoint', `-j ${fromHep}`),
+        line(MANGLE_CHAIN, 'Pre-DNAT policy accepted packet', `${IS_ACCEPTED} -j ACCEPT`),
+      ],
+    ],
+    [fromHep, hostDispatch(fromHep, heps, 'ingress')],
+    [failsafeIn, failsafeRules(failsafeIn, host.failsafe.inbound, family, 'inbound')],
+  ];
 }
 
 /**
@@ -235,8 +345,8 @@ function hostDispatch(chain: string, heps: HostEndpointIR[], direction: 'ingress
   const named = heps.filter((h) => h.iface !== ALL_INTERFACES);
   const all = heps.find((h) => h.iface === ALL_INTERFACES);
   return [
-    ...named.map((h) => line(chain, `${what}${direction === 'ingress' ? 'from' : 'to'} HostEndpoint ${h.name}`, `${flag} ${h.iface} -g ${target(h.iface)}`)),
-    ...(all ? [line(chain, `${what}HostEndpoint ${all.name} (every other interface)`, `-g ${target(ALL_INTERFACES)}`)] : []),
+    ...named.map((h) => line(chain, `${what}${direction === 'ingress' ? (forward ? 'from' : 'From') : forward ? 'to' : 'To'} HostEndpoint ${h.name}`, `${flag} ${h.iface} -g ${target(h.iface)}`)),
+    ...(all ? [line(chain, `${forward ? 'Forwarded through ' : ''}HostEndpoint ${all.name} (every other interface)`, `-g ${target(ALL_INTERFACES)}`)] : []),
   ];
 }
 
@@ -250,11 +360,12 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
       forward,
       [
         // No conntrack here: as Felix, each endpoint chain starts with it, so traffic that only
-        // passes through (another host's, routed via this one) is left alone — half a TCP
-        // connection seen here is conntrack INVALID and must not be dropped.
-        line(forward, 'Clear policy marks', CLEAR_MARKS),
+        // passes through (another host's, routed via this one) meets none unless it crosses a
+        // host endpoint's interface — half a TCP connection seen here is conntrack INVALID.
+        // The accept mark stays: an untracked or pre-DNAT policy accepted the packet (felix/rules/static.go).
+        line(forward, 'Clear policy marks but accept', CLEAR_PASS),
         // Felix's order: the incoming host endpoint's forward policy, the workloads', the outgoing host endpoint's.
-        line(forward, 'Forwarded in through a host endpoint: its applyOnForward policy', `-j ${fromHepFwd}`),
+        line(forward, 'Forwarded in through a host endpoint: its applyOnForward policy', `-m mark --mark 0x0/${hex(MARK_ACCEPT)} -j ${fromHepFwd}`),
         line(forward, 'From workload: its egress policy', `-i ${WL} -j ${fromWl}`),
         line(forward, 'To workload: its ingress policy', `-o ${WL} -j ${toWl}`),
         line(forward, 'Forwarded out through a host endpoint: its applyOnForward policy', `-j ${toHepFwd}`),
@@ -272,6 +383,7 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
         ...(ir.vxlanPeers && family === 4
           ? [line(input, 'Allow IPv4 VXLAN packets from allowed hosts', `-p udp -m udp --dport 4789 -m set --match-set ${setName(4, VXLAN_PEERS_SET)} src -j ACCEPT`)]
           : []),
+        line(input, 'Accepted by untracked or pre-DNAT policy', `${IS_ACCEPTED} -j ACCEPT`),
         line(input, 'Clear policy marks', CLEAR_MARKS),
         line(input, 'To host: its host endpoint policy', `-j ${fromHep}`),
         line(input, 'Host endpoint policy accepted packet', `${IS_ACCEPTED} -j ACCEPT`),
@@ -280,6 +392,7 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [
       output,
       [
+        line(output, 'Accepted by untracked policy', `${IS_ACCEPTED} -j ACCEPT`),
         // "We don't currently police host -> endpoint according to the endpoint's ingress policy."
         line(output, 'From host to workload: always allowed', `-o ${WL} -j RETURN`),
         ...(ir.vxlanPeers && family === 4
@@ -310,27 +423,32 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
   ];
 }
 
+/** What an endpoint chain is for: a workload, a host endpoint (the host's own traffic), or a host endpoint's forward, untracked (raw) or pre-DNAT (mangle) policy. */
+type EndpointChainKind = 'workload' | 'host' | 'forward' | 'untracked' | 'preDnat';
+
 /**
  * One direction of one endpoint. Marks are cleared first: for same-host traffic this chain runs
  * after the sender's cali-fw- chain, whose accept mark must not count here. A host endpoint's
  * forward chain (felix/rules/endpoints.go, chainTypeForward) has no failsafe ports and no
  * profiles, and allows when no forward policy applies.
  */
-function endpointChain(name: string, ep: { kind: 'workload' | 'host' | 'forward'; name: string }, dir: 'ingress' | 'egress', d: DirectionIR, chains: Map<string, ChainIR>): string[] {
+function endpointChain(name: string, ep: { kind: EndpointChainKind; name: string }, dir: 'ingress' | 'egress', d: DirectionIR, chains: Map<string, ChainIR>): string[] {
   const target = (kind: ChainIR['kind'], id: string) => {
     const t = policyChainName({ kind, direction: dir, id });
     const c = chains.get(t);
     if (!c) throw new InputError(`policy IR: endpoint ${ep.name} uses ${kind} ${dir} chain "${id}", which is not in the IR`);
     return c;
   };
-  // Every endpoint chain starts with conntrack (felix/rules/endpoints.go, appendConntrackRules);
-  // a host endpoint's then with the failsafe ports.
-  const out: string[] = [line(name, 'Accept established and related', CONNTRACK[0]!), line(name, 'Drop conntrack invalid', CONNTRACK[1]!)];
-  if (ep.kind === 'host') out.push(line(name, 'Failsafe ports', `-j ${dir === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`));
+  // Every endpoint chain starts with conntrack (felix/rules/endpoints.go, appendConntrackRules) but
+  // an untracked one; a host endpoint's then with the failsafe ports (not a forward chain's).
+  const out: string[] = ep.kind === 'untracked' ? [] : [line(name, 'Accept established and related', CONNTRACK[0]!), line(name, 'Drop conntrack invalid', CONNTRACK[1]!)];
+  if (ep.kind === 'host' || ep.kind === 'untracked' || ep.kind === 'preDnat') out.push(line(name, 'Failsafe ports', `-j ${dir === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`));
   const what = {
     workload: dir === 'ingress' ? 'Ingress to' : 'Egress from',
     host: dir === 'ingress' ? 'To host through' : 'From host through',
     forward: dir === 'ingress' ? 'Forwarded in through' : 'Forwarded out through',
+    untracked: dir === 'ingress' ? 'Untracked in through' : 'Untracked out through',
+    preDnat: 'Pre-DNAT in through',
   }[ep.kind];
   out.push(line(name, `${what} ${ep.name}: clear marks`, CLEAR_MARKS));
   if (ep.kind === 'forward' && !d.tiers.length) {
@@ -344,11 +462,14 @@ function endpointChain(name: string, ep: { kind: 'workload' | 'host' | 'forward'
       const c = target('policy', id);
       // A pass mark means a policy of this tier said `pass`: its other policies are skipped.
       out.push(line(name, c.name, `${NOT_PASSED} -j ${policyChainName(c)}`));
+      // Untracked: "map allow to NOTRACK and ALLOW" (felix/rules/endpoints.go).
+      if (ep.kind === 'untracked') out.push(line(name, 'Untracked policy accepted: no conntrack', `${IS_ACCEPTED} -j NOTRACK`));
       out.push(line(name, 'Return if policy accepted', `${IS_ACCEPTED} -j RETURN`));
     }
     if (tier.defaultAction === 'deny') out.push(line(name, `End of tier ${tier.name}. Drop if no policies passed packet`, `${NOT_PASSED} -j DROP`));
   }
-  if (ep.kind === 'forward') return out;
+  // Forward, untracked and pre-DNAT chains have no profiles and no final drop.
+  if (ep.kind !== 'workload' && ep.kind !== 'host') return out;
   for (const id of d.profiles) {
     const c = target('profile', id);
     out.push(line(name, c.name, `-j ${policyChainName(c)}`));
@@ -416,7 +537,7 @@ function ruleMatches(r: RuleIR, family: Family, setFamily: SetIndex, where: stri
     ['dst', r.dst],
   ] as const) {
     for (const chunk of portChunks(m.notPorts)) parts.push(`-m multiport ! --${side === 'src' ? 'sports' : 'dports'} ${chunk}`);
-    for (const id of m.notNamedPorts ?? []) parts.push(`-m set ! --match-set ${checkedSet(id, family, setFamily, where, true)} ${side},${side}`);
+    for (const id of m.notNamedPorts ?? []) parts.push(`-m set ! --match-set ${checkedSet(id, family, setFamily, where, true, r.protocol)} ${side},${side}`);
   }
   if (r.icmp || r.notIcmp) {
     if (r.protocol !== (family === 4 ? 1 : 58)) throw new InputError(`policy IR: ${where}: an ICMP match needs protocol ${family === 4 ? 'ICMP (1)' : 'ICMPv6 (58)'}`);
@@ -427,7 +548,7 @@ function ruleMatches(r: RuleIR, family: Family, setFamily: SetIndex, where: stri
   }
   const alternatives = (side: 'src' | 'dst', m: MatchIR) => [
     ...(m.ports.length ? portChunks(m.ports).map((c) => `-m multiport --${side === 'src' ? 'sports' : 'dports'} ${c}`) : []),
-    ...(m.namedPorts ?? []).map((id) => `-m set --match-set ${checkedSet(id, family, setFamily, where, true)} ${side},${side}`),
+    ...(m.namedPorts ?? []).map((id) => `-m set --match-set ${checkedSet(id, family, setFamily, where, true, r.protocol)} ${side},${side}`),
   ];
   const sides = [alternatives('src', r.src), alternatives('dst', r.dst)].filter((a) => a.length);
   const block: string[] = [];
@@ -446,11 +567,12 @@ function ruleMatches(r: RuleIR, family: Family, setFamily: SetIndex, where: stri
   return { block, match: parts.map((p) => `${p} `).join('') };
 }
 
-function checkedSet(id: string, family: Family, setFamily: SetIndex, where: string, named: boolean): string {
+function checkedSet(id: string, family: Family, setFamily: SetIndex, where: string, named: boolean, protocol?: number): string {
   const s = setFamily.get(id);
   if (s === undefined) throw new InputError(`policy IR: ${where} uses set "${id}", which is not in the IR`);
   if (s.family !== family) throw new InputError(`policy IR: ${where} is an IPv${family} rule using IPv${s.family} set "${id}"`);
   if (s.named !== named) throw new InputError(`policy IR: ${where} uses ${s.named ? 'named-port' : 'address'} set "${id}" as ${named ? 'a named-port' : 'an address'} set`);
+  if (named && s.protocol !== L4_NAMES[protocol ?? -1]) throw new InputError(`policy IR: ${where}: named-port set "${id}" holds ${s.protocol} ports, the rule's protocol is ${protocol ?? 'none'}`);
   return named ? namedPortSetName(s.family, id) : setName(s.family, id);
 }
 
@@ -482,28 +604,46 @@ export function portChunks(ranges: PortRange[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
-const chainNames = (d: CompiledPolicy) => new Set([...d.v4.keys(), ...d.v6.keys()]);
+/** The tables of one family, in restore order: each with its built-in chains and our hooks in them. */
+const TABLES = [
+  { name: 'filter', builtins: ['INPUT', 'FORWARD', 'OUTPUT'], hooks: HOOKS },
+  {
+    name: 'raw',
+    builtins: ['PREROUTING', 'OUTPUT'],
+    hooks: [
+      ['PREROUTING', 'cali-PREROUTING'],
+      ['OUTPUT', 'cali-OUTPUT'],
+    ],
+  },
+  { name: 'mangle', builtins: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'], hooks: [['PREROUTING', 'cali-PREROUTING']] },
+] as const;
+type TableName = (typeof TABLES)[number]['name'];
+const tableOf = (d: CompiledPolicy, family: Family, table: TableName): Ruleset => (table === 'filter' ? (family === 4 ? d.v4 : d.v6) : d[table][family]);
+
+const chainNames = (d: CompiledPolicy) => new Set(([4, 6] as const).flatMap((f) => TABLES.flatMap((t) => [...tableOf(d, f, t.name).keys()].map((c) => `${t.name} ${c}`))));
 const ipsetType = (s: IpsetSpec) => `${s.type} family ${s.family === 4 ? 'inet' : 'inet6'}`;
 
 /**
- * The whole filter table per family (no --noflush: whatever else was there goes, so a restarted
- * agent ends with exactly these rules), and every set. Each set is filled as a temporary and
- * swapped in, so a set in use is never seen half-filled (Felix does the same). `kernelSets` are
- * the sets the namespace has now: those of ours not wanted are destroyed after the rules.
+ * Every table of ours per family — filter, raw (untracked policy; IPv6 anti-spoofing) and mangle
+ * (pre-DNAT policy) — whole (no --noflush: whatever else was there goes, so a restarted agent ends
+ * with exactly these rules), and every set. Each set is filled as a temporary and swapped in, so a
+ * set in use is never seen half-filled (Felix does the same). `kernelSets` are the sets the
+ * namespace has now: those of ours not wanted are destroyed after the rules.
  */
 export function renderFull(desired: CompiledPolicy, kernelSets: string[] = []): RestorePlan {
-  const table = (rules: Ruleset) =>
-    [
-      '*filter',
-      ':INPUT ACCEPT [0:0]',
-      ':FORWARD ACCEPT [0:0]',
-      ':OUTPUT ACCEPT [0:0]',
-      ...[...rules.keys()].map((c) => `:${c} - [0:0]`),
-      ...HOOKS.map(([base, target]) => line(base, 'calico-sim policy', `-j ${target}`)),
-      ...[...rules.values()].flat(),
-      'COMMIT',
-      '',
-    ].join('\n');
+  const tables = (family: Family) =>
+    TABLES.map((t) => {
+      const rules = tableOf(desired, family, t.name);
+      return [
+        `*${t.name}`,
+        ...t.builtins.map((b) => `:${b} ACCEPT [0:0]`),
+        ...[...rules.keys()].map((c) => `:${c} - [0:0]`),
+        ...t.hooks.map(([base, target]) => line(base, 'calico-sim policy', `-j ${target}`)),
+        ...[...rules.values()].flat(),
+        'COMMIT',
+        '',
+      ].join('\n');
+    }).join('');
   const ipset: string[] = [];
   for (const [name, s] of desired.sets) {
     const tmp = tmpSetName(s.family, name.slice(name.indexOf(':') + 1));
@@ -513,8 +653,8 @@ export function renderFull(desired: CompiledPolicy, kernelSets: string[] = []): 
   const stale = kernelSets.filter((n) => isOurSet(n) && !desired.sets.has(n)).sort();
   return {
     ipset: text(ipset),
-    v4: table(desired.v4),
-    v6: table(desired.v6) + RAW_V6,
+    v4: tables(4),
+    v6: tables(6),
     ipsetAfter: text(stale.map((n) => `destroy ${n}`)),
     noflush: false,
     chains: chainNames(desired).size,
@@ -524,40 +664,34 @@ export function renderFull(desired: CompiledPolicy, kernelSets: string[] = []): 
 
 const text = (lines: string[]) => (lines.length ? `${lines.join('\n')}\n` : '');
 
-/** The raw table's anti-spoofing chain, IPv6 (IPv4: the rp_filter sysctl of each workload interface). */
-export const RAW_CHAIN = 'cali-PREROUTING';
-
 /**
- * Anti-spoofing as Felix's raw cali-PREROUTING (felix/rules/static.go, "Apply strict RPF check to
- * packets from workload interfaces. This prevents workloads from spoofing their IPs."): an IPv6
- * packet from a workload whose source does not route back through its interface is dropped
- * before conntrack sees it. Written whole with the full apply (the raw table is rewritten too).
+ * The raw table's first chain (Felix's raw cali-PREROUTING, felix/rules/static.go): marks cleared,
+ * IPv6 anti-spoofing ("Apply strict RPF check to packets from workload interfaces. This prevents
+ * workloads from spoofing their IPs."; IPv4 has the rp_filter sysctl of each workload interface),
+ * then untracked host endpoint policy.
  */
-const RAW_V6 = text([
-  '*raw',
-  ':PREROUTING ACCEPT [0:0]',
-  ':OUTPUT ACCEPT [0:0]',
-  `:${RAW_CHAIN} - [0:0]`,
-  line('PREROUTING', 'calico-sim anti-spoofing', `-j ${RAW_CHAIN}`),
-  line(RAW_CHAIN, 'Drop workload packets whose source does not route back to the workload (spoofed)', `-i ${WL} -m rpfilter --invert -j DROP`),
-  'COMMIT',
-]);
+export const RAW_CHAIN = 'cali-PREROUTING';
+/** The raw table's output chain: the host's untracked egress policy. */
+const RAW_OUTPUT_CHAIN = 'cali-OUTPUT';
+/** The mangle table's prerouting chain: pre-DNAT host endpoint policy. */
+const MANGLE_CHAIN = 'cali-PREROUTING';
+
 const sameLines = (a: string[] | undefined, b: string[] | undefined) => !!a && !!b && a.length === b.length && a.every((l, i) => l === b[i]);
 
 /**
- * Only what differs from `previous` (what the kernel has): for `iptables-restore --noflush`,
- * a changed or new chain is declared (which creates or flushes it) and its rules added again; a
- * removed chain is flushed with the others and deleted (-X) last, when nothing refers to it any
- * more. Sets: new ones and added/removed members first; removed sets after the rules.
+ * Only what differs from `previous` (what the kernel has), table by table: for `iptables-restore
+ * --noflush`, a changed or new chain is declared (which creates or flushes it) and its rules added
+ * again; a removed chain is flushed with the others and deleted (-X) last, when nothing refers to
+ * it any more. Sets: new ones and added/removed members first; removed sets after the rules.
  */
 export function renderDelta(previous: CompiledPolicy, desired: CompiledPolicy): RestorePlan {
   const touched = new Set<string>();
-  const table = (prev: Ruleset, want: Ruleset) => {
+  const table = (name: TableName, prev: Ruleset, want: Ruleset) => {
     const changed = [...want].filter(([c, rules]) => !sameLines(prev.get(c), rules));
     const removed = [...prev.keys()].filter((c) => !want.has(c));
     if (!changed.length && !removed.length) return '';
-    for (const c of [...changed.map(([c]) => c), ...removed]) touched.add(c);
-    return text(['*filter', ...[...changed.map(([c]) => c), ...removed].map((c) => `:${c} - [0:0]`), ...changed.flatMap(([, rules]) => rules), ...removed.map((c) => `-X ${c}`), 'COMMIT']);
+    for (const c of [...changed.map(([c]) => c), ...removed]) touched.add(`${name} ${c}`);
+    return text([`*${name}`, ...[...changed.map(([c]) => c), ...removed].map((c) => `:${c} - [0:0]`), ...changed.flatMap(([, rules]) => rules), ...removed.map((c) => `-X ${c}`), 'COMMIT']);
   };
   const ipset: string[] = [];
   const after: string[] = [];
@@ -581,16 +715,15 @@ export function renderDelta(previous: CompiledPolicy, desired: CompiledPolicy): 
       after.push(`destroy ${name}`);
       sets++;
     }
-  const v4 = table(previous.v4, desired.v4);
-  const v6 = table(previous.v6, desired.v6);
-  return { ipset: text(ipset), v4, v6, ipsetAfter: text(after), noflush: true, chains: touched.size, sets };
+  const family = (f: Family) => TABLES.map((t) => table(t.name, tableOf(previous, f, t.name), tableOf(desired, f, t.name))).join('');
+  return { ipset: text(ipset), v4: family(4), v6: family(6), ipsetAfter: text(after), noflush: true, chains: touched.size, sets };
 }
 
 /**
  * From `iptables-save -t filter` output: the `--noflush` text that removes our hooks and chains
  * ('' when there are none). Hooks are deleted by their saved spec, so any form of ours matches.
  */
-export function renderRemove(saved: string, table: 'filter' | 'raw' = 'filter'): string {
+export function renderRemove(saved: string, table: 'filter' | 'raw' | 'mangle' = 'filter'): string {
   const lines = saved.split('\n');
   const hooks = lines.filter((l) => /^-A (INPUT|FORWARD|OUTPUT|PREROUTING) .*-[jg] cali-\S+\s*$/.test(l)).map((l) => `-D${l.slice(2)}`);
   const ours = lines.map((l) => /^:(\S+) /.exec(l)?.[1]).filter((c): c is string => !!c && isOurChain(c));

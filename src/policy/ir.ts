@@ -182,6 +182,19 @@ export interface HostEndpointIR {
    * profiles, no failsafe ports; a direction no such policy applies to allows. Absent: none.
    */
   forward?: { ingress: TierIR[]; egress: TierIR[] };
+  /**
+   * Its `preDNAT` policies (ingress only): Felix's mangle-table cali-fh-<iface>, before DNAT —
+   * conntrack, failsafe ports, the tiers (which pass what no policy decided: no end-of-tier drop),
+   * no profiles. An allow there is final for the host's input (the filter table accepts it).
+   * Absent: none.
+   */
+  preDnat?: TierIR[];
+  /**
+   * Its `doNotTrack` policies: Felix's raw-table cali-fh-/cali-th-<iface>, before conntrack — no
+   * conntrack, failsafe ports (replies too, by source port), the tiers (passing what no policy
+   * decided), no profiles; an allow is NOTRACK and accept. Absent: none.
+   */
+  untracked?: { ingress: TierIR[]; egress: TierIR[] };
 }
 
 /** A failsafe rule: the host accepts this protocol and destination port whatever its host endpoints' policy. */

@@ -5,7 +5,7 @@
  * the pure helpers resolve.ts and ctl share (protocol numbers, port ranges, defaulted types,
  * policy names and order).
  *
- * Fields Calico has but calico-sim does not implement (serviceAccounts, http, doNotTrack...) are refused by name ("not supported by calico-sim"), so that a policy never
+ * Fields Calico has but calico-sim does not implement (serviceAccounts, http, ...) are refused by name ("not supported by calico-sim"), so that a policy never
  * silently means less than it says. Field paths in errors come from zod (`spec.ingress[0]...`).
  */
 import { z } from 'zod';
@@ -281,22 +281,34 @@ function policySpecSchema(kind: PolicyKind): z.ZodType<PolicySpec> {
   };
   const global = {
     namespaceSelector: policySelector.optional(),
-    doNotTrack: notYet('untracked policy (raw table) is not implemented'),
-    preDNAT: notYet('pre-DNAT policy (mangle table) is not implemented'),
+    doNotTrack: z.boolean().optional(),
+    preDNAT: z.boolean().optional(),
     applyOnForward: z.boolean().optional(),
   };
-  return strict(kind === 'GlobalNetworkPolicy' ? { ...shared, ...global } : shared).transform(
-    (s): PolicySpec => ({
-      ...(s.order === undefined ? {} : { order: s.order }),
-      ...(s.selector === undefined ? {} : { selector: s.selector }),
-      ...('namespaceSelector' in s && typeof s.namespaceSelector === 'string' ? { namespaceSelector: s.namespaceSelector } : {}),
-      tier: s.tier ?? DEFAULT_TIER,
-      types: policyTypes(s),
-      ...(s.ingress === undefined ? {} : { ingress: s.ingress }),
-      ...(s.egress === undefined ? {} : { egress: s.egress }),
-      ...('applyOnForward' in s && s.applyOnForward === true ? { applyOnForward: true } : {}),
-    }),
-  );
+  return strict(kind === 'GlobalNetworkPolicy' ? { ...shared, ...global } : shared)
+    .superRefine((s, ctx) => {
+      // libcalico-go/lib/validator/v3/validator.go (validateGlobalNetworkPolicySpec).
+      if (kind !== 'GlobalNetworkPolicy') return;
+      const { preDNAT, doNotTrack, applyOnForward } = s as { preDNAT?: boolean; doNotTrack?: boolean; applyOnForward?: boolean };
+      if (preDNAT && doNotTrack) issue(ctx, ['preDNAT'], 'PreDNAT and DoNotTrack cannot both be true, for a given PolicySpec');
+      if (preDNAT && s.egress?.length) issue(ctx, ['egress'], 'PreDNAT PolicySpec cannot have any Egress rules');
+      if (preDNAT && s.types?.includes('Egress')) issue(ctx, ['types'], "PreDNAT PolicySpec cannot have 'egress' Type");
+      if ((preDNAT || doNotTrack) && !applyOnForward) issue(ctx, ['applyOnForward'], 'ApplyOnForward must be true if either PreDNAT or DoNotTrack is true, for a given PolicySpec');
+    })
+    .transform(
+      (s): PolicySpec => ({
+        ...(s.order === undefined ? {} : { order: s.order }),
+        ...(s.selector === undefined ? {} : { selector: s.selector }),
+        ...('namespaceSelector' in s && typeof s.namespaceSelector === 'string' ? { namespaceSelector: s.namespaceSelector } : {}),
+        tier: s.tier ?? DEFAULT_TIER,
+        types: policyTypes(s),
+        ...(s.ingress === undefined ? {} : { ingress: s.ingress }),
+        ...(s.egress === undefined ? {} : { egress: s.egress }),
+        ...('applyOnForward' in s && s.applyOnForward === true ? { applyOnForward: true } : {}),
+        ...('doNotTrack' in s && s.doNotTrack === true ? { doNotTrack: true } : {}),
+        ...('preDNAT' in s && s.preDNAT === true ? { preDNAT: true } : {}),
+      }),
+    );
 }
 
 export const POLICY_SPEC_SCHEMAS: Readonly<Record<PolicyKind, z.ZodType<PolicySpec>>> = {
@@ -309,11 +321,6 @@ export const profileSpecSchema: z.ZodType<Profile['spec']> = strict({
   egress: z.array(ruleSchema).optional(),
   labelsToApply: labelMap.optional(),
 });
-
-/** A boolean Calico has whose `true` calico-sim does not implement: `false` (Calico's default) is taken, and dropped. */
-function notYet(why: string) {
-  return z.literal(false, { error: `true is not supported by calico-sim (${why})` }).optional();
-}
 
 /** Calico's ProtoPort (failsafe ports). */
 const protoPort: z.ZodType<ProtoPort> = strict({

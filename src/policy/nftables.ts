@@ -5,12 +5,18 @@
  *
  * The shape is Felix's (felix/nftables/table.go, table_layer.go; felix/rules): in each table, the
  * iptables tables are layers whose chains keep their iptables names under the layer's prefix —
- *  - base chains `filter-INPUT`, `filter-FORWARD`, `filter-OUTPUT` and `raw-PREROUTING` jump to
- *    `filter-cali-INPUT`, `filter-cali-FORWARD`, `filter-cali-OUTPUT`, `raw-cali-PREROUTING`;
- *  - `filter-cali-FORWARD`: clear marks, workload dispatch both ways (conntrack in each endpoint chain);
+ *  - base chains `filter-INPUT`, `filter-FORWARD`, `filter-OUTPUT`, `raw-PREROUTING`, `raw-OUTPUT`
+ *    and `mangle-PREROUTING` jump to the `cali-` chain of the same name under the same prefix;
+ *  - `raw-cali-PREROUTING`/`raw-cali-OUTPUT`: marks cleared, IPv6 anti-spoofing, a host endpoint's
+ *    untracked policy (`raw-cali-fh-`/`raw-cali-th-<iface>`: an allow is `notrack` and the accept
+ *    mark); `mangle-cali-PREROUTING`: its pre-DNAT policy (`mangle-cali-fh-<iface>`);
+ *  - `filter-cali-FORWARD`: the incoming host endpoint's applyOnForward policy
+ *    (`filter-cali-fhfw-<iface>`, unless accepted before), workload dispatch both ways (conntrack
+ *    in each endpoint chain), the outgoing one's (`filter-cali-thfw-<iface>`);
  *    `filter-cali-INPUT`: from a workload → `filter-cali-wl-to-host` (its egress policy, then
- *    DefaultEndpointToHostAction), else → `filter-cali-from-host-endpoint`; `filter-cali-OUTPUT`:
- *    the host always reaches its workloads (as Calico allows kubelet probes), else →
+ *    DefaultEndpointToHostAction), accepted before → accept, else →
+ *    `filter-cali-from-host-endpoint`; `filter-cali-OUTPUT`: accepted in raw → accept, the host
+ *    always reaches its workloads (as Calico allows kubelet probes), else →
  *    `filter-cali-to-host-endpoint`;
  *  - dispatch chains hold a verdict map keyed by interface name (Felix's nftables dispatch) whose
  *    elements `goto` the endpoint chain: `filter-cali-fw-<iface>` / `filter-cali-tw-<iface>`
@@ -20,8 +26,9 @@
  *    chain's `return` goes back past the dispatch `jump` (a same-host packet runs its source's
  *    egress AND its destination's ingress); a workload interface missing from the map is dropped;
  *  - policy/profile chains `filter-cali-pi-`/`po-`/`pri-`/`pro-<id>`, mark based as Felix's
- *    (accept bit 0x10000, pass bit 0x20000); address sets `cali40s-<id>` / `cali60s-<id>` (the
- *    ipset names, `:` being illegal in nft set names).
+ *    (accept bit 0x10000, pass bit 0x20000, scratch bits 0x40000 and 0x80000 ORing port
+ *    alternatives); address sets `cali40s-<id>` / `cali60s-<id>` and named-port sets
+ *    `cali40n-<id>` / `cali60n-<id>` (the ipset names, `:` being illegal in nft set names).
  * Names derive from stable IR ids, so a label change only changes set elements.
  */
 import { compareCidrs, parseCidr } from '../net/cidr.js';
@@ -43,6 +50,7 @@ import {
   type PortRange,
   type RuleIR,
   type SetIR,
+  type TierIR,
   VXLAN_PEERS_SET,
 } from './ir.js';
 
@@ -63,6 +71,7 @@ const CLEAR_MARKS = `meta mark set meta mark & ${hex(~(MARK_ACCEPT | MARK_PASS) 
 const CLEAR_PASS = `meta mark set meta mark & ${hex(~MARK_PASS >>> 0)}`;
 const IF_ACCEPTED = `meta mark & ${hex(MARK_ACCEPT)} == ${hex(MARK_ACCEPT)}`;
 const IF_NOT_PASSED = `meta mark & ${hex(MARK_PASS)} == 0`;
+const IF_NOT_ACCEPTED = `meta mark & ${hex(MARK_ACCEPT)} == 0`;
 export const LOG_PREFIX = 'calico-packet: ';
 
 /** A chain of the filter layer: its iptables name under Felix's `filter-` prefix. */
@@ -81,7 +90,18 @@ export const CHAINS = {
   failsafeIn: filter('cali-failsafe-in'),
   failsafeOut: filter('cali-failsafe-out'),
   raw: 'raw-cali-PREROUTING',
+  rawOutput: 'raw-cali-OUTPUT',
+  rawFromHep: 'raw-cali-from-host-endpoint',
+  rawToHep: 'raw-cali-to-host-endpoint',
+  rawFailsafeIn: 'raw-cali-failsafe-in',
+  rawFailsafeOut: 'raw-cali-failsafe-out',
+  mangle: 'mangle-cali-PREROUTING',
+  mangleFromHep: 'mangle-cali-from-host-endpoint',
+  mangleFailsafeIn: 'mangle-cali-failsafe-in',
 } as const;
+
+/** The layers of Felix's table (felix/nftables/table_layer.go): each iptables table's chains under its prefix. */
+type Layer = 'filter' | 'raw' | 'mangle';
 
 /** The dispatch verdict maps (interface → endpoint chain), as Felix names its dispatch. */
 export const DISPATCH_MAPS = {
@@ -90,6 +110,9 @@ export const DISPATCH_MAPS = {
   'from-hep': filter('cali-fh-dispatch'),
   'from-hep-fwd': filter('cali-fhfw-dispatch'),
   'to-hep-fwd': filter('cali-thfw-dispatch'),
+  'raw-from-hep': 'raw-cali-fh-dispatch',
+  'raw-to-hep': 'raw-cali-th-dispatch',
+  'mangle-from-hep': 'mangle-cali-fh-dispatch',
   'to-hep': filter('cali-th-dispatch'),
 } as const;
 export type DispatchMap = keyof typeof DISPATCH_MAPS;
@@ -123,14 +146,14 @@ export const setName = (family: Family, id: string) => `cali${family}0s-${id}`;
 /** A named-port set: Felix's `cali40n:` name, legalized for nft. */
 export const namedPortSetName = (family: Family, id: string) => `cali${family}0n-${id}`;
 
-export function policyChainName(c: Pick<ChainIR, 'id' | 'kind' | 'direction'>): string {
-  return filter(`cali-${c.kind === 'profile' ? 'pr' : 'p'}${c.direction === 'ingress' ? 'i' : 'o'}-${c.id}`);
+export function policyChainName(c: Pick<ChainIR, 'id' | 'kind' | 'direction'>, layer: Layer = 'filter'): string {
+  return `${layer}-cali-${c.kind === 'profile' ? 'pr' : 'p'}${c.direction === 'ingress' ? 'i' : 'o'}-${c.id}`;
 }
 
 /** `filter-cali-tw-` (to the workload: its ingress) or `filter-cali-fw-` (from it: its egress). */
 export const endpointChainName = (direction: 'ingress' | 'egress', iface: string) => filter(`cali-${direction === 'ingress' ? 'tw' : 'fw'}-${iface}`);
 /** `filter-cali-fh-` (from the interface to the host: a host endpoint's ingress) or `filter-cali-th-` (its egress). */
-export const hostEndpointChainName = (direction: 'ingress' | 'egress', iface: string) => filter(`cali-${direction === 'ingress' ? 'fh' : 'th'}-${iface}`);
+export const hostEndpointChainName = (direction: 'ingress' | 'egress', iface: string, layer: Layer = 'filter') => `${layer}-cali-${direction === 'ingress' ? 'fh' : 'th'}-${iface}`;
 
 /** The base chains: hooked, each only jumping to Calico's chain of the same name (Felix's layout). */
 const BASE: Array<{ name: string; hook: string; rules: string[] }> = [
@@ -138,6 +161,8 @@ const BASE: Array<{ name: string; hook: string; rules: string[] }> = [
   { name: 'filter-FORWARD', hook: 'type filter hook forward priority filter; policy accept;', rules: [`jump ${CHAINS.forward}`] },
   { name: 'filter-OUTPUT', hook: 'type filter hook output priority filter; policy accept;', rules: [`jump ${CHAINS.output}`] },
   { name: 'raw-PREROUTING', hook: 'type filter hook prerouting priority raw; policy accept;', rules: [`jump ${CHAINS.raw}`] },
+  { name: 'raw-OUTPUT', hook: 'type filter hook output priority raw; policy accept;', rules: [`jump ${CHAINS.rawOutput}`] },
+  { name: 'mangle-PREROUTING', hook: 'type filter hook prerouting priority mangle; policy accept;', rules: [`jump ${CHAINS.mangle}`] },
 ];
 export const BASE_CHAINS = BASE.map((c) => c.name);
 
@@ -199,6 +224,8 @@ function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, Se
     if (!s) throw new InputError(`${where}: unknown address set ${id}`);
     if (s.family !== r.family) throw new InputError(`${where}: IPv${r.family} rule uses IPv${s.family} set ${id}`);
     if (!!s.namedPort !== named) throw new InputError(`${where}: uses ${s.namedPort ? 'named-port' : 'address'} set ${id} as ${named ? 'a named-port' : 'an address'} set`);
+    if (s.namedPort && s.namedPort.protocol !== L4_NAMES[r.protocol ?? -1])
+      throw new InputError(`${where}: named-port set ${id} holds ${s.namedPort.protocol} ports, the rule's protocol is ${r.protocol ?? 'none'}`);
     return `@${(named ? namedPortSetName : setName)(s.family, id)}`;
   };
   /** The port alternatives of each side that has more than one (ORed in a block). */
@@ -245,10 +272,9 @@ function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, Se
   }[r.action];
   if (!verdict) throw new InputError(`${where}: unknown action ${String(r.action)}`);
   const block: string[] = [];
-  const blocks = alternatives;
-  if (blocks.length) {
+  if (alternatives.length) {
     block.push(`meta mark set meta mark & ${hex(~(MARK_SCRATCH0 | MARK_SCRATCH1) >>> 0)} ${note}`);
-    blocks.forEach((alts, i) => {
+    alternatives.forEach((alts, i) => {
       const bit = hex(i === 0 ? MARK_SCRATCH0 : MARK_SCRATCH1);
       for (const a of alts) block.push(`meta l4proto ${r.protocol} ${a} meta mark set meta mark | ${bit} ${note}`);
       if (i === 1) block.push(`meta mark & ${hex(MARK_SCRATCH1)} == 0 meta mark set meta mark & ${hex(~MARK_SCRATCH0 >>> 0)} ${note}`);
@@ -259,22 +285,31 @@ function ruleText(r: RuleIR, index: number, chain: ChainIR, sets: Map<string, Se
   return [...block, out.join(' ')];
 }
 
+/** What an endpoint chain is for: a workload, a host endpoint (the host's own traffic), or a host endpoint's forward, untracked (raw) or pre-DNAT (mangle) policy. */
+type EndpointChainKind = 'workload' | 'host' | 'forward' | 'untracked' | 'preDnat';
+
 /**
  * An endpoint chain: conntrack, policies in order, then (if none, or on pass) the profiles; else
  * drop. A host endpoint's has the failsafe ports after conntrack; its forward chain (applyOnForward
  * policies) neither failsafe ports nor profiles, and allows when no policy applies.
  */
-function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egress', chains: Map<string, string[]>, kind: 'workload' | 'host' | 'forward' = 'workload'): string[] {
+function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egress', chains: Map<string, string[]>, kind: EndpointChainKind = 'workload'): string[] {
+  const layer: Layer = kind === 'untracked' ? 'raw' : kind === 'preDnat' ? 'mangle' : 'filter';
   const ref = (id: string, kind: 'policy' | 'profile') => {
-    const name = policyChainName({ id, kind, direction });
+    const name = policyChainName({ id, kind, direction }, layer);
     if (!chains.has(name)) throw new InputError(`${who}: ${direction} ${kind} ${id} has no chain in the IR`);
     return name;
   };
+  const failsafe = {
+    filter: direction === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut,
+    raw: direction === 'ingress' ? CHAINS.rawFailsafeIn : CHAINS.rawFailsafeOut,
+    mangle: CHAINS.mangleFailsafeIn,
+  }[layer];
   const out = [
-    'ct state established,related accept',
-    'ct state invalid drop',
-    ...(kind === 'host'
-      ? [`jump ${direction === 'ingress' ? CHAINS.failsafeIn : CHAINS.failsafeOut}`, CLEAR_MARKS]
+    // An untracked chain is before conntrack: it has none.
+    ...(kind === 'untracked' ? [] : ['ct state established,related accept', 'ct state invalid drop']),
+    ...(kind === 'host' || kind === 'untracked' || kind === 'preDnat'
+      ? [`jump ${failsafe}`, CLEAR_MARKS]
       : kind === 'forward'
         ? [CLEAR_MARKS]
         : [CLEAR_MARKS, ...(direction === 'egress' ? ENCAP_FROM_WORKLOAD.map((e) => `${e.nft} drop ${comment(`${who}: ${e.what} encapped packets originating in workloads`)}`) : [])]),
@@ -282,10 +317,16 @@ function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egre
   if (kind === 'forward' && !d.tiers.length) return [...out, `meta mark set meta mark | ${hex(MARK_ACCEPT)} return ${comment('allow forwarded traffic by default')}`];
   for (const tier of d.tiers) {
     out.push(`${CLEAR_PASS} ${comment(`Start of tier ${tier.name}`)}`);
-    for (const id of tier.policies) out.push(`${IF_NOT_PASSED} jump ${ref(id, 'policy')}`, `${IF_ACCEPTED} return`);
+    for (const id of tier.policies) {
+      out.push(`${IF_NOT_PASSED} jump ${ref(id, 'policy')}`);
+      // Untracked: "map allow to NOTRACK and ALLOW" (felix/rules/endpoints.go).
+      if (kind === 'untracked') out.push(`${IF_ACCEPTED} notrack ${comment('untracked policy accepted: no conntrack')}`);
+      out.push(`${IF_ACCEPTED} return`);
+    }
     if (tier.defaultAction === 'deny') out.push(`${IF_NOT_PASSED} drop ${comment(`${who} ${direction}: end of tier ${tier.name}, no policy passed`)}`);
   }
-  if (kind === 'forward') return out;
+  // Forward, untracked and pre-DNAT chains have no profiles and no final drop.
+  if (kind !== 'workload' && kind !== 'host') return out;
   for (const id of d.profiles) out.push(`jump ${ref(id, 'profile')}`, `${IF_ACCEPTED} return`);
   out.push(`drop ${comment(`${who} ${direction}: no profile allowed`)}`);
   return out;
@@ -304,9 +345,10 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [
       CHAINS.forward,
       [
-        // No conntrack here (Felix's layout): each endpoint chain has it; passing traffic is left alone.
-        CLEAR_MARKS,
-        `jump ${CHAINS.fromHepFwd} ${comment('forwarded in through a host endpoint: its applyOnForward policy')}`,
+        // No conntrack here (Felix's layout): each endpoint chain has it (a host endpoint's forward chains too).
+        // The accept mark stays: an untracked or pre-DNAT policy accepted the packet.
+        CLEAR_PASS,
+        `${IF_NOT_ACCEPTED} jump ${CHAINS.fromHepFwd} ${comment('forwarded in through a host endpoint: its applyOnForward policy')}`,
         `iifname "cali*" jump ${CHAINS.fromWl}`,
         `oifname "cali*" jump ${CHAINS.toWl}`,
         `jump ${CHAINS.toHepFwd} ${comment('forwarded out through a host endpoint: its applyOnForward policy')}`,
@@ -320,6 +362,7 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
       [
         `iifname "cali*" goto ${CHAINS.wlToHost}`,
         ...vxlan('saddr', 'from allowed hosts'),
+        `${IF_ACCEPTED} accept ${comment('accepted by untracked or pre-DNAT policy')}`,
         CLEAR_MARKS,
         `jump ${CHAINS.fromHep}`,
         `${IF_ACCEPTED} accept ${comment('host endpoint policy accepted packet')}`,
@@ -328,6 +371,7 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [
       CHAINS.output,
       [
+        `${IF_ACCEPTED} accept ${comment('accepted by untracked policy')}`,
         `oifname "cali*" return ${comment('host to workload: always allowed')}`,
         ...vxlan('daddr', 'to other allowed hosts'),
         CLEAR_MARKS,
@@ -357,7 +401,50 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     // Anti-spoofing (Felix's raw cali-PREROUTING): a workload's IPv6 packet whose source does not
     // route back through the interface it came in on is dropped. IPv4 has the rp_filter sysctl on
     // each workload interface (src/cni/sysctls.ts).
-    [CHAINS.raw, family === 6 ? [`iifname "cali*" fib saddr . iif oif 0 drop ${comment('workload IPv6 source does not route back to it: spoofed')}`] : []],
+    // Felix's raw cali-PREROUTING/cali-OUTPUT: marks cleared, IPv6 anti-spoofing, then untracked
+    // host endpoint policy (not for workload traffic); what it accepted is accepted (untracked).
+    [
+      CHAINS.raw,
+      [
+        `meta mark set meta mark & ${hex(~(MARK_ACCEPT | MARK_PASS | MARK_SCRATCH0 | MARK_SCRATCH1) >>> 0)}`,
+        ...(family === 6 ? [`iifname "cali*" fib saddr . iif oif 0 drop ${comment('workload IPv6 source does not route back to it: spoofed')}`] : []),
+        `iifname "cali*" return ${comment('from workload: no untracked policy')}`,
+        `jump ${CHAINS.rawFromHep}`,
+        `${IF_ACCEPTED} accept ${comment('untracked policy accepted packet')}`,
+      ],
+    ],
+    [
+      CHAINS.rawOutput,
+      [
+        `meta mark set meta mark & ${hex(~(MARK_ACCEPT | MARK_PASS | MARK_SCRATCH0 | MARK_SCRATCH1) >>> 0)}`,
+        `jump ${CHAINS.rawToHep}`,
+        `${IF_ACCEPTED} accept ${comment('untracked policy accepted packet')}`,
+      ],
+    ],
+    [CHAINS.rawFromHep, [`iifname vmap @${DISPATCH_MAPS['raw-from-hep']}`]],
+    [CHAINS.rawToHep, [`oifname vmap @${DISPATCH_MAPS['raw-to-hep']}`]],
+    // Before conntrack: replies to a failsafe connection pass by their source port.
+    [CHAINS.rawFailsafeIn, failsafeRules(failsafe.inbound, family, 'saddr', failsafe.outbound)],
+    [CHAINS.rawFailsafeOut, failsafeRules(failsafe.outbound, family, 'daddr', failsafe.inbound)],
+    // Felix's mangle cali-PREROUTING: pre-DNAT host endpoint policy.
+    [
+      CHAINS.mangle,
+      [
+        'ct state established,related accept',
+        `${IF_ACCEPTED} accept ${comment('accepted by untracked policy')}`,
+        `iifname "cali*" return ${comment('from workload: no pre-DNAT policy')}`,
+        `jump ${CHAINS.mangleFromHep}`,
+        `${IF_ACCEPTED} accept ${comment('pre-DNAT policy accepted packet')}`,
+      ],
+    ],
+    [
+      CHAINS.mangleFromHep,
+      [
+        `iifname vmap @${DISPATCH_MAPS['mangle-from-hep']}`,
+        ...(host.hostEndpoints.some((h) => h.iface === ALL_INTERFACES && h.preDnat) ? [`goto ${hostEndpointChainName('ingress', ALL_INTERFACES, 'mangle')}`] : []),
+      ],
+    ],
+    [CHAINS.mangleFailsafeIn, failsafeRules(failsafe.inbound, family, 'saddr')],
   ];
 }
 
@@ -388,16 +475,21 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
       else sets.set(setName(family, s.id), { members: mergeCidrs(s.members), comment: s.source });
     }
     if (family === 4 && ir.vxlanPeers) sets.set(setName(4, VXLAN_PEERS_SET), { members: mergeCidrs(ir.vxlanPeers), comment: 'other hosts: their VXLAN packets pass' });
+    // Untracked and pre-DNAT policies' chains go to the raw and mangle layers; every other to filter.
+    const usedIn = (pick: (h: (typeof heps)[number]) => TierIR[]) => new Set(heps.flatMap((h) => pick(h).flatMap((t) => t.policies)));
+    const layerIds = {
+      raw: { ingress: usedIn((h) => h.untracked?.ingress ?? []), egress: usedIn((h) => h.untracked?.egress ?? []) },
+      mangle: { ingress: usedIn((h) => h.preDnat ?? []), egress: new Set<string>() },
+    };
     const policyChains = new Map<string, string[]>();
     for (const c of ir.chains) {
       // Each rule keeps its index in the policy (both families), for the comments.
-      policyChains.set(
-        policyChainName(c),
-        c.rules.flatMap((r, i) => (r.family === family ? ruleText(r, i, c, setIrs) : [])),
-      );
+      const rules = c.rules.flatMap((r, i) => (r.family === family ? ruleText(r, i, c, setIrs) : []));
+      const layers = (['raw', 'mangle'] as const).filter((l) => c.kind === 'policy' && layerIds[l][c.direction].has(c.id));
+      for (const layer of layers.length ? layers : (['filter'] as const)) policyChains.set(policyChainName(c, layer), rules);
     }
     const chains = new Map<string, string[]>(staticChains(family, ir, host));
-    const maps: NftTable['maps'] = { 'from-wl': new Map(), 'to-wl': new Map(), 'from-hep': new Map(), 'to-hep': new Map(), 'from-hep-fwd': new Map(), 'to-hep-fwd': new Map() };
+    const maps = Object.fromEntries(MAP_KEYS.map((k) => [k, new Map<string, string>()])) as NftTable['maps'];
     for (const ep of ir.endpoints) {
       for (const [direction, map] of [
         ['ingress', 'to-wl'],
@@ -419,6 +511,16 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
         const fwd = filter(hostForwardChainName(direction, h.iface));
         chains.set(fwd, endpointRules(`HostEndpoint ${h.name}`, { tiers: h.forward?.[direction] ?? [], profiles: [] }, direction, policyChains, 'forward'));
         if (h.iface !== ALL_INTERFACES) maps[direction === 'ingress' ? 'from-hep-fwd' : 'to-hep-fwd'].set(h.iface, fwd);
+        if (h.untracked) {
+          const raw = hostEndpointChainName(direction, h.iface, 'raw');
+          chains.set(raw, endpointRules(`HostEndpoint ${h.name}`, { tiers: h.untracked[direction], profiles: [] }, direction, policyChains, 'untracked'));
+          maps[direction === 'ingress' ? 'raw-from-hep' : 'raw-to-hep'].set(h.iface, raw);
+        }
+      }
+      if (h.preDnat) {
+        const mangle = hostEndpointChainName('ingress', h.iface, 'mangle');
+        chains.set(mangle, endpointRules(`HostEndpoint ${h.name}`, { tiers: h.preDnat, profiles: [] }, 'ingress', policyChains, 'preDnat'));
+        if (h.iface !== ALL_INTERFACES) maps['mangle-from-hep'].set(h.iface, mangle);
       }
     }
     for (const [name, rules] of policyChains) chains.set(name, rules);
@@ -427,16 +529,19 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
   return { 4: table(4), 6: table(6) };
 }
 
-/** Failsafe rules of one family: protocol and destination port, and the peer net if given (felix/rules/static.go). */
-function failsafeRules(rules: FailsafeIR[], family: Family, peer: 'saddr' | 'daddr'): string[] {
-  return rules
-    .filter((r) => !r.net || r.net.includes(':') === (family === 6))
-    .map((r) => {
-      const l4 = L4_NAMES[r.protocol];
-      if (!l4) throw new InputError(`failsafe protocol ${r.protocol} is not TCP, UDP or SCTP`);
-      const net = r.net ? `${NFT_FAMILIES[family]} ${peer} ${r.net} ` : '';
-      return `${net}${l4} dport ${r.port} accept ${comment(`failsafe ${l4}:${r.port}`)}`;
-    });
+/**
+ * Failsafe rules of one family: protocol and destination port, and the peer net if given
+ * (felix/rules/static.go); `replies`: the other list's by source port (the raw table's, before conntrack).
+ */
+function failsafeRules(rules: FailsafeIR[], family: Family, peer: 'saddr' | 'daddr', replies: FailsafeIR[] = []): string[] {
+  const render = (r: FailsafeIR, reply: boolean) => {
+    const l4 = L4_NAMES[r.protocol];
+    if (!l4) throw new InputError(`failsafe protocol ${r.protocol} is not TCP, UDP or SCTP`);
+    const net = r.net ? `${NFT_FAMILIES[family]} ${peer} ${r.net} ` : '';
+    return `${net}${l4} ${reply ? 'sport' : 'dport'} ${r.port} accept ${comment(`failsafe${reply ? ' reply' : ''} ${l4}:${r.port}`)}`;
+  };
+  const mine = (r: FailsafeIR) => !r.net || r.net.includes(':') === (family === 6);
+  return [...rules.filter(mine).map((r) => render(r, false)), ...replies.filter(mine).map((r) => render(r, true))];
 }
 
 const setSpec = (family: Family, s: NftSet) =>

@@ -107,6 +107,8 @@ interface Policy extends Owner {
   types: string[];
   /** Also applies to traffic forwarded through the host endpoints it selects. */
   applyOnForward: boolean;
+  /** Untracked (raw table) or pre-DNAT (mangle table) host endpoint policy: in those chains only. */
+  stage: 'normal' | 'untracked' | 'preDnat';
 }
 
 /** What selectors see of an endpoint, workload or host: a host endpoint has no namespace. */
@@ -442,7 +444,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
       warn(`${shown}: ignored: ${firstIssue(spec.error)}`);
       continue;
     }
-    const { order, selector, namespaceSelector, types, ingress, egress, tier, applyOnForward } = spec.data;
+    const { order, selector, namespaceSelector, types, ingress, egress, tier, applyOnForward, doNotTrack, preDNAT } = spec.data;
     const t = tier ?? DEFAULT_TIER;
     if (!tiers.has(t)) warn(`${shown}: its tier "${t}" does not exist: applied after every tier that does, with defaultAction Deny (as Felix orders an unknown tier)`);
     policies.push({
@@ -458,6 +460,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
       ingress: ingress ?? [],
       egress: egress ?? [],
       applyOnForward: applyOnForward === true,
+      stage: doNotTrack ? 'untracked' : preDNAT ? 'preDnat' : 'normal',
     });
   }
   policies.sort(comparePolicies);
@@ -493,16 +496,19 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   }));
   const b = new Builder([...workloads, ...heps]);
 
-  // The tiers of the policies that apply to an endpoint in one direction; `forward`: only the
-  // applyOnForward ones (Felix's forward tiers of a host endpoint, felix/calc/event_sequencer.go).
-  const tiersOf = (ep: Endpoint, dir: Direction, forward = false): TierIR[] => {
+  // The tiers of the policies that apply to an endpoint in one direction, as Felix splits them
+  // (felix/calc/event_sequencer.go): untracked (doNotTrack) and pre-DNAT policies in tiers of
+  // their own, which pass what they do not decide; the others normal, and the applyOnForward ones
+  // among them forward tiers too.
+  const tiersOf = (ep: Endpoint, dir: Direction, kind: 'normal' | 'forward' | 'untracked' | 'preDnat' = 'normal'): TierIR[] => {
     const type = dir === 'ingress' ? 'Ingress' : 'Egress';
     // A NetworkPolicy selects workloads of its namespace only, a GlobalNetworkPolicy's
     // namespaceSelector those of the namespaces it picks; a host endpoint has no namespace.
     const applies = policies.filter(
       (p) =>
         p.types.includes(type) &&
-        (!forward || p.applyOnForward) &&
+        p.stage === (kind === 'forward' ? 'normal' : kind) &&
+        (kind !== 'forward' || p.applyOnForward) &&
         (p.namespace === undefined || p.namespace === ep.namespace) &&
         (!p.nsSelector || (ep.nsLabels !== undefined && p.nsSelector.matches(ep.nsLabels))) &&
         p.selector.matches(ep.labels),
@@ -510,7 +516,8 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
     return tierOrder.flatMap((name): TierIR[] => {
       const mine = applies.filter((p) => p.tier === name);
       // Felix's tierprocessor: any defaultAction but Pass is Deny.
-      return mine.length ? [{ name, policies: mine.map((p) => b.chain(p, dir)), defaultAction: tiers.get(name)?.spec.defaultAction === 'Pass' ? 'pass' : 'deny' }] : [];
+      const pass = kind === 'untracked' || kind === 'preDnat' || tiers.get(name)?.spec.defaultAction === 'Pass';
+      return mine.length ? [{ name, policies: mine.map((p) => b.chain(p, dir)), defaultAction: pass ? 'pass' : 'deny' }] : [];
     });
   };
   const direction = (ep: Endpoint, dir: Direction): DirectionIR => {
@@ -535,8 +542,21 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   const hostEndpoints: HostEndpointIR[] = [];
   for (const [iface, ep] of localHostEndpoints(heps, host, snap.nodes ?? [], warn)) {
     const [ingress, egress] = DIRECTIONS.map((d) => direction(ep, d)) as [DirectionIR, DirectionIR];
-    const forward = { ingress: tiersOf(ep, 'ingress', true), egress: tiersOf(ep, 'egress', true) };
-    hostEndpoints.push({ iface, name: ep.hep.metadata.name, ingress, egress, ...(forward.ingress.length || forward.egress.length ? { forward } : {}) });
+    const forward = { ingress: tiersOf(ep, 'ingress', 'forward'), egress: tiersOf(ep, 'egress', 'forward') };
+    const preDnat = tiersOf(ep, 'ingress', 'preDnat');
+    const untracked = { ingress: tiersOf(ep, 'ingress', 'untracked'), egress: tiersOf(ep, 'egress', 'untracked') };
+    const hasUntracked = untracked.ingress.length + untracked.egress.length > 0;
+    // felix/dataplane/linux/endpoint_mgr.go: "DoNotTrack policy is not supported for a HEP with `interfaceName: *`; ignoring it".
+    if (hasUntracked && iface === ALL_INTERFACES) warn(`HostEndpoint ${ep.hep.metadata.name}: doNotTrack policy is not supported for a host endpoint with interfaceName "*": ignored`);
+    hostEndpoints.push({
+      iface,
+      name: ep.hep.metadata.name,
+      ingress,
+      egress,
+      ...(forward.ingress.length || forward.egress.length ? { forward } : {}),
+      ...(preDnat.length ? { preDnat } : {}),
+      ...(hasUntracked && iface !== ALL_INTERFACES ? { untracked } : {}),
+    });
   }
 
   const byId = <T extends { id: string }>(m: Map<string, T>) => [...m.values()].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));

@@ -22,6 +22,19 @@ const file = (name: string, lines: string[]) => {
   return f;
 };
 
+/** The example lab, host1's eth0 under its HostEndpoint and k8s-node-ingress. */
+async function upWithHostEndpoint(): Promise<void> {
+  await down(LAB);
+  expect((await cli('up', 'examples/host-endpoint/topology.yaml', '--lab', LAB)).code).toBe(0);
+  expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/host1-eth0.yaml', '--lab', LAB, '--wait')).code).toBe(0);
+}
+
+/** Switches the lab to nftables, keeping its DefaultEndpointToHostAction Accept. */
+async function toNftables(): Promise<void> {
+  const nft = file('nft.yaml', ['apiVersion: projectcalico.org/v3', 'kind: FelixConfiguration', 'metadata: {name: default}', 'spec: {nftablesMode: Enabled, defaultEndpointToHostAction: Accept}']);
+  expect((await cli('ctl', 'apply', '-f', nft, '--lab', LAB, '--wait')).code).toBe(0);
+}
+
 describe('host endpoints (felix/rules/static.go, endpoints.go): a HostEndpoint protects its host, failsafe ports stay open', () => {
   it('denies by default what its policy does not allow, keeps failsafe ports and BGP, leaves forwarded traffic alone; DefaultEndpointToHostAction Drop', async () => {
     await down(LAB);
@@ -60,15 +73,15 @@ describe('host endpoints (felix/rules/static.go, endpoints.go): a HostEndpoint p
   }, 180_000);
 
   it('applyOnForward: the host endpoint also polices what the host forwards to its workloads, in iptables and nftables', async () => {
-    await down(LAB);
-    expect((await cli('up', 'examples/host-endpoint/topology.yaml', '--lab', LAB)).code).toBe(0);
-    expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/host1-eth0.yaml', '--lab', LAB, '--wait')).code).toBe(0);
+    await upWithHostEndpoint();
     const expectations = file('forward-expect.yaml', [
       '- { from: client, to: web, proto: tcp, port: 8080, expect: blocked }',
       '- { from: client, to: web, proto: tcp, port: 22, expect: open }',
       '- { from: host2, to: web, proto: tcp, port: 8080, expect: open }',
       '- { from: client, to: host1, proto: tcp, port: 8080, expect: blocked }',
       '- { from: client, to: host1, proto: tcp, port: 22, expect: open }',
+      // host1's own traffic is still its normal policy's: host2 does not reach 8080.
+      '- { from: host2, to: host1, proto: tcp, port: 8080, expect: blocked }',
     ]);
     // Negative control: before the forward policy, host1 forwards the client's 8080 to web.
     const before = await probe(expectations);
@@ -76,17 +89,60 @@ describe('host endpoints (felix/rules/static.go, endpoints.go): a HostEndpoint p
     expect(before.stdout).toMatch(/NOT AS EXPECTED: client → web: expected blocked, tcp v4 :8080 was open/);
     expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/forward.yaml', '--lab', LAB, '--wait')).code).toBe(0);
     const after = await probe(expectations);
-    expect(after.stdout).toMatch(/all 5 expectations hold/);
+    expect(after.stdout).toMatch(/all 6 expectations hold/);
     expect(after.code).toBe(0);
     const host1 = readLabState(LAB).hosts.find((h) => h.name === 'host1')!;
     const [cmd, ...args] = inNetns(host1.netns, ['iptables', '-S', 'cali-from-hep-forward']);
     expect((await execa(cmd!, args)).stdout).toMatch(/-A cali-from-hep-forward -i eth0 .*-g cali-fhfw-eth0/);
-    // The same in nftables (keeping the lab's DefaultEndpointToHostAction Accept).
-    const nft = file('nft.yaml', ['apiVersion: projectcalico.org/v3', 'kind: FelixConfiguration', 'metadata: {name: default}', 'spec: {nftablesMode: Enabled, defaultEndpointToHostAction: Accept}']);
-    expect((await cli('ctl', 'apply', '-f', nft, '--lab', LAB, '--wait')).code).toBe(0);
-    expect((await probe(expectations)).stdout).toMatch(/all 5 expectations hold/);
+    // The same in nftables.
+    await toNftables();
+    expect((await probe(expectations)).stdout).toMatch(/all 6 expectations hold/);
     const [ncmd, ...nargs] = inNetns(host1.netns, ['nft', 'list', 'chain', 'ip', 'calico', 'filter-cali-fhfw-eth0']);
     expect((await execa(ncmd!, nargs)).stdout).toMatch(/jump filter-cali-pi-/);
+  }, 180_000);
+
+  it('preDNAT and doNotTrack: the mangle and raw tables decide before the normal policy, in iptables and nftables', async () => {
+    await upWithHostEndpoint();
+    const early = file('early-expect.yaml', [
+      // host2 → host1:8080: dropped by the normal policy; allowed before it by pre-DNAT policy.
+      '- { from: host2, to: host1, proto: tcp, port: 8080, expect: open }',
+      // The client's 8080 denied before DNAT: forwarded to web, and to host1 (which the normal policy allows).
+      '- { from: client, to: web, proto: tcp, port: 8080, expect: blocked }',
+      '- { from: client, to: host1, proto: tcp, port: 8080, expect: blocked }',
+      // A failsafe port is not subject to it.
+      '- { from: client, to: web, proto: tcp, port: 22, expect: open }',
+    ]);
+    // Negative control: without the pre-DNAT policy host2 does not reach 8080, and the client does.
+    const before = await probe(early);
+    expect(before.code).toBe(1);
+    expect(before.stdout).toMatch(/NOT AS EXPECTED: host2 → host1: expected open, tcp v4 :8080 was blocked/);
+    expect(before.stdout).toMatch(/NOT AS EXPECTED: client → web: expected blocked, tcp v4 :8080 was open/);
+    expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/pre-dnat.yaml', '--lab', LAB, '--wait')).code).toBe(0);
+    const preDnat = await probe(early);
+    expect(preDnat.stdout).toMatch(/all 4 expectations hold/);
+    const host1 = readLabState(LAB).hosts.find((h) => h.name === 'host1')!;
+    const inHost1 = async (argv: string[]) => {
+      const [cmd, ...args] = inNetns(host1.netns, argv);
+      return String((await execa(cmd!, args)).stdout);
+    };
+    expect(await inHost1(['iptables', '-t', 'mangle', '-S', 'cali-from-host-endpoint'])).toMatch(/-i eth0 .*-g cali-fh-eth0/);
+
+    // doNotTrack instead: host2's 8080 allowed untracked — the raw table's NOTRACK rule counts its packets.
+    const pre = file('pre.yaml', ['apiVersion: projectcalico.org/v3', 'kind: GlobalNetworkPolicy', 'metadata: {name: pre-dnat}']);
+    expect((await cli('ctl', 'delete', '-f', pre, '--lab', LAB, '--wait')).code).toBe(0);
+    expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/untracked.yaml', '--lab', LAB, '--wait')).code).toBe(0);
+    const untracked = file('untracked-expect.yaml', ['- { from: host2, to: host1, proto: tcp, port: 8080, expect: open }', '- { from: client, to: host1, proto: tcp, port: 8080, expect: open }']);
+    expect((await probe(untracked)).stdout).toMatch(/all 2 expectations hold/);
+    const counted = (await inHost1(['iptables', '-t', 'raw', '-L', 'cali-fh-eth0', '-v', '-n', '-x'])).split('\n').find((l) => l.includes('NOTRACK'));
+    expect(Number(counted?.trim().split(/\s+/)[0])).toBeGreaterThan(0);
+
+    // The same in nftables: pre-DNAT again on top, both tables' chains in `table ip calico`.
+    expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/pre-dnat.yaml', '--lab', LAB, '--wait')).code).toBe(0);
+    await toNftables();
+    expect((await probe(early)).stdout).toMatch(/all 4 expectations hold/);
+    const ruleset = await inHost1(['nft', 'list', 'table', 'ip', 'calico']);
+    expect(ruleset).toMatch(/chain raw-cali-fh-eth0 \{[^}]*notrack/);
+    expect(ruleset).toMatch(/chain mangle-cali-fh-eth0 \{/);
   }, 180_000);
 
   it('with VXLAN: the tunnel between hosts passes a "*" host endpoint with no policy (Felix allows VXLAN from and to known hosts first)', async () => {

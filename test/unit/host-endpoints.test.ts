@@ -65,15 +65,18 @@ describe('HostEndpoint and FelixConfiguration: what calicoctl takes', () => {
     expect(problems(hep('{node: n, interfaceName: "a very long interface"}')).join()).toMatch(/spec\.interfaceName: must be an interface name/);
   });
 
-  it('takes failsafe ports, DefaultEndpointToHostAction and applyOnForward; refuses preDNAT and doNotTrack: true (not implemented) but takes false', () => {
+  it("takes failsafe ports, DefaultEndpointToHostAction, applyOnForward, preDNAT and doNotTrack, with libcalico-go's checks", () => {
     const fc = `apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec:\n  defaultEndpointToHostAction: Return\n  failsafeInboundHostPorts: [{protocol: TCP, port: 22, net: 10.0.0.0/8}]\n  failsafeOutboundHostPorts: []\n`;
     expect(problems(fc)).toEqual([]);
     const gnp = (field: string, v: boolean | number) =>
       `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec: {selector: all(), applyOnForward: true, ${field}: ${v}}\n`;
     expect(problems(gnp('order', 1))).toEqual([]);
-    expect(problems(gnp('preDNAT', false))).toEqual([]);
-    expect(problems(gnp('preDNAT', true)).join()).toMatch(/spec\.preDNAT: true is not supported by calico-sim \(pre-DNAT policy \(mangle table\) is not implemented\)/);
-    expect(problems(gnp('doNotTrack', true)).join()).toMatch(/spec\.doNotTrack: true is not supported by calico-sim/);
+    expect(problems(gnp('preDNAT', true))).toEqual([]);
+    expect(problems(gnp('doNotTrack', true))).toEqual([]);
+    const noForward = `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec: {selector: all(), preDNAT: true}\n`;
+    expect(problems(noForward).join()).toMatch(/spec\.applyOnForward: ApplyOnForward must be true if either PreDNAT or DoNotTrack is true/);
+    const egressType = `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec: {selector: all(), preDNAT: true, applyOnForward: true, types: [Egress]}\n`;
+    expect(problems(egressType).join()).toMatch(/spec\.types: PreDNAT PolicySpec cannot have 'egress' Type/);
   });
 });
 
@@ -241,6 +244,129 @@ describe('applyOnForward (felix/calc/event_sequencer.go, felix/rules/endpoints.g
     expect(evaluate(ir, { family: 4, src: '198.19.0.1', dst: '198.18.0.12', protocol: 6, dstPort: 22, fromIface: 'cali00000000a01', forwardOut: 'eth0' }).verdict).toBe('allow');
     // Traffic not forwarded through a host endpoint is the workloads' alone.
     expect(evaluate(ir, tcp(22, { toIface: 'cali00000000a01' })).verdict).toBe('allow');
+    // A "*" host endpoint's dispatch takes every interface, workloads' too (felix/rules/dispatch.go).
+    const all = resolvePolicy(withForward([hep('all', { node: 'h1', interfaceName: '*' }, { role: 'k8s-node' })]), 'h1');
+    expect(evaluate(all, { family: 4, src: '198.19.0.1', dst: '198.18.0.12', protocol: 6, dstPort: 22, fromIface: 'cali00000000a01' }).reason).toMatch(
+      /^egress of default\/web: .*; |forwarded in through HostEndpoint all: denied by GlobalNetworkPolicy forward-no-ssh rule 1/,
+    );
+    expect(evaluate(all, { family: 4, src: '198.19.0.1', dst: '198.18.0.12', protocol: 6, dstPort: 22, fromIface: 'cali00000000a01' }).verdict).toBe('deny');
+  });
+});
+
+/** Untracked (raw table) and pre-DNAT (mangle table) policy on h1's eth0. */
+const EARLY = `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: untracked-memcached}
+spec:
+  selector: role == 'k8s-node'
+  doNotTrack: true
+  applyOnForward: true
+  ingress:
+    - {action: Allow, protocol: UDP, destination: {ports: [11211]}}
+    - {action: Deny, protocol: UDP, destination: {ports: [11212]}}
+  egress:
+    - {action: Allow, protocol: UDP, source: {ports: [11211]}}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: pre-dnat}
+spec:
+  selector: role == 'k8s-node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+    - {action: Deny, protocol: TCP, source: {nets: [198.18.0.12/32]}, destination: {ports: [9090]}}
+    - {action: Allow, protocol: TCP, destination: {ports: [9091]}}
+`;
+const withEarly = (heps: HostEndpoint[]) => {
+  const snap = snapshot({ heps });
+  snap.globalNetworkPolicies!.push(...resourcesFrom(EARLY).globalNetworkPolicies!);
+  return snap;
+};
+
+describe('doNotTrack and preDNAT (felix/calc/event_sequencer.go, felix/rules/static.go and endpoints.go)', () => {
+  const ir = resolvePolicy(withEarly([H1_ETH0]), 'h1');
+  const [h] = ir.hostEndpoints!;
+  const names = (tiers: { policies: string[] }[]) => tiers.flatMap((t) => t.policies.map((id) => ir.chains.find((c) => c.id === id)!.name));
+  const udp = (dstPort: number, o: Partial<Packet>): Packet => ({ family: 4, src: '198.18.0.12', dst: '198.18.0.11', protocol: 17, srcPort: 40000, dstPort, ...o });
+  const tcp = (dstPort: number, o: Partial<Packet>): Packet => ({ ...udp(dstPort, o), protocol: 6 });
+
+  it('untracked and pre-DNAT policies are in tiers of their own, which pass what they do not decide; not in the normal or forward tiers', () => {
+    expect(names(h!.untracked!.ingress)).toEqual(['GlobalNetworkPolicy untracked-memcached']);
+    expect(names(h!.untracked!.egress)).toEqual(['GlobalNetworkPolicy untracked-memcached']);
+    expect(names(h!.preDnat!)).toEqual(['GlobalNetworkPolicy pre-dnat']);
+    expect([...h!.untracked!.ingress, ...h!.preDnat!].every((t) => t.defaultAction === 'pass')).toBe(true);
+    expect(names(h!.ingress.tiers)).toEqual(['GlobalNetworkPolicy k8s-node', 'GlobalNetworkPolicy everything']);
+    expect(h!.forward).toBeUndefined();
+    // A "*" host endpoint takes no untracked policy, as Felix ignores it there (and says so).
+    const warnings: string[] = [];
+    const all = resolvePolicy(withEarly([hep('all', { node: 'h1', interfaceName: '*' }, { role: 'k8s-node' })]), 'h1', (w) => warnings.push(w)).hostEndpoints![0]!;
+    expect(all.untracked).toBeUndefined();
+    expect(all.preDnat).toBeDefined();
+    expect(warnings).toContain('HostEndpoint all: doNotTrack policy is not supported for a host endpoint with interfaceName "*": ignored');
+  });
+
+  it('to the host: the untracked policy first, then pre-DNAT, then the normal policy; failsafe ports skip both', () => {
+    expect(evaluate(ir, udp(11211, { toHost: 'eth0' }))).toEqual({ verdict: 'allow', reason: 'untracked ingress of HostEndpoint h1-eth0: allowed by GlobalNetworkPolicy untracked-memcached rule 1' });
+    expect(evaluate(ir, udp(11212, { toHost: 'eth0' })).reason).toBe('untracked ingress of HostEndpoint h1-eth0: denied by GlobalNetworkPolicy untracked-memcached rule 3');
+    expect(evaluate(ir, tcp(9090, { toHost: 'eth0' })).reason).toBe('pre-DNAT ingress of HostEndpoint h1-eth0: denied by GlobalNetworkPolicy pre-dnat rule 1');
+    // Allowed before DNAT: the normal policy (which would drop 9091) is not asked.
+    expect(evaluate(ir, tcp(9091, { toHost: 'eth0' })).verdict).toBe('allow');
+    // Undecided by both: the normal policy (k8s-node allows 8080 from clients only).
+    expect(evaluate(ir, tcp(8080, { toHost: 'eth0' })).reason).toBe('ingress of HostEndpoint h1-eth0: denied: end of tier default, no policy allowed it');
+    // Untracked egress: replies by source port.
+    expect(evaluate(ir, { ...udp(40000, { fromHost: 'eth0' }), src: '198.18.0.11', dst: '198.18.0.12', srcPort: 11211 }).verdict).toBe('allow');
+    // A failsafe port (SSH) is not subject to the early policies.
+    const ssh = resolvePolicy(
+      (() => {
+        const snap = withEarly([H1_ETH0]);
+        snap.globalNetworkPolicies!.push(
+          ...resourcesFrom(
+            `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: no-ssh}\nspec: {selector: role == 'k8s-node', preDNAT: true, applyOnForward: true, ingress: [{action: Deny, protocol: TCP, destination: {ports: [22]}}]}\n`,
+          ).globalNetworkPolicies!,
+        );
+        return snap;
+      })(),
+      'h1',
+    );
+    expect(evaluate(ssh, tcp(22, { toHost: 'eth0' }))).toEqual({ verdict: 'allow', reason: 'ingress of HostEndpoint h1-eth0: failsafe port 22' });
+  });
+
+  it('forwarded: a pre-DNAT deny drops; its allow skips the forward policy, not the workload’s', () => {
+    expect(evaluate(ir, tcp(9090, { dst: '198.19.0.1', forwardIn: 'eth0', toIface: 'cali00000000a01' })).verdict).toBe('deny');
+    expect(evaluate(ir, tcp(9091, { dst: '198.19.0.1', forwardIn: 'eth0', toIface: 'cali00000000a01' })).reason).toBe(
+      'pre-DNAT ingress of HostEndpoint h1-eth0: allowed by GlobalNetworkPolicy pre-dnat rule 2; ingress of default/web: allowed by NetworkPolicy default/web rule 1',
+    );
+  });
+
+  it('compilers: the raw and mangle tables hold the chains, the policies there, NOTRACK on allow', () => {
+    const c = compileIptables(ir);
+    const bare = (rules: string[]) => rules.map((r) => r.replace(/^-A \S+ -m comment --comment "[^"]*" /, ''));
+    expect(bare(c.raw[4].get('cali-PREROUTING')!)).toEqual(['-j MARK --set-xmark 0x0/0xf0000', '-i cali+ -j RETURN', '-j cali-from-host-endpoint', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
+    expect(bare(c.raw[4].get('cali-from-host-endpoint')!)).toEqual(['-i eth0 -g cali-fh-eth0']);
+    const rawFh = bare(c.raw[4].get('cali-fh-eth0')!);
+    expect(rawFh[0]).toBe('-j cali-failsafe-in');
+    expect(rawFh).toContain('-m mark --mark 0x10000/0x10000 -j NOTRACK');
+    expect(rawFh.join('\n')).not.toMatch(/conntrack|DROP/);
+    expect(bare(c.raw[4].get('cali-failsafe-in')!)).toContain('-p tcp -m tcp --sport 2379 -j ACCEPT');
+    const untrackedChain = [...c.raw[4].keys()].find((k) => k.startsWith('cali-pi-'))!;
+    expect(c.v4.has(untrackedChain)).toBe(false);
+    expect(bare(c.mangle[4].get('cali-PREROUTING')!)).toEqual([
+      '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-m mark --mark 0x10000/0x10000 -j ACCEPT',
+      '-i cali+ -j RETURN',
+      '-j cali-from-host-endpoint',
+      '-m mark --mark 0x10000/0x10000 -j ACCEPT',
+    ]);
+    expect(bare(c.mangle[4].get('cali-fh-eth0')!).slice(0, 3)).toEqual(['-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-m conntrack --ctstate INVALID -j DROP', '-j cali-failsafe-in']);
+    // The filter table accepts what they accepted.
+    expect(bare(c.v4.get('cali-INPUT')!)).toContain('-m mark --mark 0x10000/0x10000 -j ACCEPT');
+    expect(bare(c.v4.get('cali-OUTPUT')!)[0]).toBe('-m mark --mark 0x10000/0x10000 -j ACCEPT');
+    const nft = renderNft(compileNft(ir));
+    expect(nft).toMatch(/chain raw-cali-fh-eth0 \{\n\t\tjump raw-cali-failsafe-in\n/);
+    expect(nft).toMatch(/meta mark & 0x10000 == 0x10000 notrack comment "untracked policy accepted: no conntrack"/);
+    expect(nft).toMatch(/map mangle-cali-fh-dispatch \{\n\t\ttype ifname : verdict\n\t\telements = \{ "eth0" : goto mangle-cali-fh-eth0 \}/);
+    expect(nft).toMatch(/chain mangle-PREROUTING \{\n\t\ttype filter hook prerouting priority mangle; policy accept;\n\t\tjump mangle-cali-PREROUTING/);
   });
 });
 
@@ -284,7 +410,7 @@ describe('compilers: host endpoint chains (golden)', () => {
     expect(full.v4).toMatch(/-A cali-from-host-endpoint .* -i eth0 -g cali-fh-eth0\n-A cali-from-host-endpoint .* -g cali-fh-any-interface-at-all\n/);
     expect(full.v4).toMatch(/-A cali-failsafe-out .* -p tcp -m tcp --dport 2379 -d 198\.18\.0\.1\/32 -j ACCEPT\n/);
     // The IPv4-only failsafe rule has no IPv6 version.
-    expect(full.v6).not.toMatch(/-A cali-failsafe-out /);
+    expect(full.v6.slice(0, full.v6.indexOf('*raw'))).not.toMatch(/-A cali-failsafe-out /);
     expect(full.v4).toMatch(/-A cali-wl-to-host .*DefaultEndpointToHostAction DROP.* -j DROP/);
   });
 
@@ -292,8 +418,9 @@ describe('compilers: host endpoint chains (golden)', () => {
     const v4 = compileIptables(ir).v4;
     const bare = (chain: string) => v4.get(chain)!.map((r) => r.replace(/^-A \S+ -m comment --comment "[^"]*" /, ''));
     expect(bare('cali-FORWARD')).toEqual([
-      '-j MARK --set-xmark 0x0/0x30000',
-      '-j cali-from-hep-forward',
+      // The accept mark stays (an untracked or pre-DNAT policy's); then the forward policy only without it.
+      '-j MARK --set-xmark 0x0/0x20000',
+      '-m mark --mark 0x0/0x10000 -j cali-from-hep-forward',
       '-i cali+ -j cali-from-wl-dispatch',
       '-o cali+ -j cali-to-wl-dispatch',
       '-j cali-to-hep-forward',

@@ -220,6 +220,10 @@ describe('compileIptables: semantics', () => {
     const wrong = structuredClone(host);
     wrong.chains[1]!.rules.push(rule4allow({ dst: m({ sets: ['http4'] }) }));
     expect(() => compileIptables(wrong)).toThrow(/uses named-port set "http4" as an address set/);
+    // ...and one of TCP ports on a UDP rule.
+    const udp = structuredClone(host);
+    udp.chains[1]!.rules.push(rule4allow({ protocol: 17, dst: m({ namedPorts: ['http4'] }) }));
+    expect(() => compileIptables(udp)).toThrow(/named-port set "http4" holds tcp ports, the rule's protocol is 17/);
   });
 
   it('profile pass returns without a mark; policy pass sets the pass mark', () => {
