@@ -28,9 +28,13 @@ export interface Packet {
   dstPort?: number;
   icmpType?: number;
   icmpCode?: number;
-  /** The local endpoint (host-side iface) the packet comes from, if any. */
+  /**
+   * The local endpoint (host-side iface) the packet comes from, if any. Forwarded (not to the
+   * host), it meets a `*` host endpoint's forward policy too: that dispatch takes every interface,
+   * workloads' included (felix/rules/dispatch.go).
+   */
   fromIface?: string;
-  /** The local endpoint the packet goes to, if any. */
+  /** The local endpoint the packet goes to, if any (forwarded: the same about a `*` host endpoint). */
   toIface?: string;
   /** Addressed to this host, arriving through this interface (from a local workload: its cali iface and fromIface). */
   toHost?: string;
@@ -40,8 +44,6 @@ export interface Packet {
   forwardIn?: string;
   /** Forwarded by this host, leaving through this (non-workload) interface. */
   forwardOut?: string;
-  // A workload's forwarded traffic (fromIface, toIface) meets the forward policy of a `*` host
-  // endpoint too: its dispatch takes every interface, workloads' included (felix/rules/dispatch.go).
 }
 
 export interface Verdict {
@@ -178,7 +180,8 @@ function hostTraffic(ir: HostPolicyIR, p: Packet, sets: ReadonlyMap<string, SetI
   if (p.toHost === undefined && p.fromHost === undefined) return undefined;
   if (p.fromHost !== undefined && p.toIface !== undefined) return { verdict: 'allow', reason: 'host to its own workload: always allowed' };
   if (p.toHost !== undefined && p.fromIface !== undefined) {
-    const out = evaluate(ir, { ...p, toHost: undefined });
+    // INPUT, not FORWARD: the workload's egress only, no host endpoint's forward policy.
+    const out = forwarded(ir, { ...p, toHost: undefined }, sets, false);
     if (out.verdict === 'deny') return out;
     const action = hostSide(ir).endpointToHost;
     return { verdict: action === 'drop' ? 'deny' : 'allow', reason: `${out.reason}; to its host: DefaultEndpointToHostAction ${action}` };
@@ -200,8 +203,14 @@ function hostTraffic(ir: HostPolicyIR, p: Packet, sets: ReadonlyMap<string, SetI
 /** The verdict of the host's policy on one packet. */
 export function evaluate(ir: HostPolicyIR, p: Packet): Verdict {
   const sets = new Map(ir.sets.map((s) => [s.id, s]));
-  const host = hostTraffic(ir, p, sets);
-  if (host) return host;
+  return hostTraffic(ir, p, sets) ?? forwarded(ir, p, sets, true);
+}
+
+/**
+ * A packet through the local endpoints it names: their egress and ingress policy, and when it is
+ * forwarded (`viaForward`: Felix's cali-FORWARD), the host endpoints' forward policy around them.
+ */
+function forwarded(ir: HostPolicyIR, p: Packet, sets: ReadonlyMap<string, SetIR>, viaForward: boolean): Verdict {
   const endpoint = (iface: string) => {
     const ep = ir.endpoints.find((e) => e.iface === iface);
     if (!ep) throw new InputError(`no local endpoint has interface ${iface}`);
@@ -211,6 +220,7 @@ export function evaluate(ir: HostPolicyIR, p: Packet): Verdict {
   // Felix's cali-FORWARD order: the incoming host endpoint's forward policy, the workloads', the outgoing one's.
   const { hostEndpoints: heps } = hostSide(ir);
   const forward = (iface: string | undefined, dir: 'ingress' | 'egress') => {
+    if (!viaForward) return true;
     const hep = iface === undefined ? undefined : (heps.find((h) => h.iface === iface) ?? heps.find((h) => h.iface === ALL_INTERFACES));
     // No forward policy in this direction: allowed (Felix: "Allow forwarded traffic by default").
     if (!hep?.forward?.[dir].length) return true;

@@ -89,7 +89,7 @@ export const HOOKS: ReadonlyArray<readonly [base: string, target: string]> = [
   ['OUTPUT', CHAINS.output],
 ];
 
-/** A chain we own: everything named `cali-` in the filter table. */
+/** A chain we own: everything named `cali-` in the filter, raw and mangle tables. */
 export const isOurChain = (name: string) => name.startsWith('cali-');
 /** An ipset we own: `cali40s:` / `cali60s:`, the named-port `cali40n:` / `cali60n:` (and the `t` temporaries of a full apply). */
 export const isOurSet = (name: string) => /^cali[46]0[snt]:/.test(name);
@@ -428,9 +428,11 @@ type EndpointChainKind = 'workload' | 'host' | 'forward' | 'untracked' | 'preDna
 
 /**
  * One direction of one endpoint. Marks are cleared first: for same-host traffic this chain runs
- * after the sender's cali-fw- chain, whose accept mark must not count here. A host endpoint's
- * forward chain (felix/rules/endpoints.go, chainTypeForward) has no failsafe ports and no
- * profiles, and allows when no forward policy applies.
+ * after the sender's cali-fw- chain, whose accept mark must not count here. As
+ * felix/rules/endpoints.go: a host endpoint's forward chain (chainTypeForward) has no failsafe
+ * ports, and allows when no forward policy applies; an untracked one (raw) has no conntrack and
+ * NOTRACKs what a policy accepts; forward, untracked and pre-DNAT chains have no profiles and no
+ * final drop (their tiers pass what no policy decided).
  */
 function endpointChain(name: string, ep: { kind: EndpointChainKind; name: string }, dir: 'ingress' | 'egress', d: DirectionIR, chains: Map<string, ChainIR>): string[] {
   const target = (kind: ChainIR['kind'], id: string) => {
@@ -670,7 +672,7 @@ const text = (lines: string[]) => (lines.length ? `${lines.join('\n')}\n` : '');
  * workloads from spoofing their IPs."; IPv4 has the rp_filter sysctl of each workload interface),
  * then untracked host endpoint policy.
  */
-export const RAW_CHAIN = 'cali-PREROUTING';
+const RAW_CHAIN = 'cali-PREROUTING';
 /** The raw table's output chain: the host's untracked egress policy. */
 const RAW_OUTPUT_CHAIN = 'cali-OUTPUT';
 /** The mangle table's prerouting chain: pre-DNAT host endpoint policy. */
@@ -720,7 +722,7 @@ export function renderDelta(previous: CompiledPolicy, desired: CompiledPolicy): 
 }
 
 /**
- * From `iptables-save -t filter` output: the `--noflush` text that removes our hooks and chains
+ * From `iptables-save -t <table>` output: the `--noflush` text that removes our hooks and chains
  * ('' when there are none). Hooks are deleted by their saved spec, so any form of ours matches.
  */
 export function renderRemove(saved: string, table: 'filter' | 'raw' | 'mangle' = 'filter'): string {

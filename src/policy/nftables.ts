@@ -291,7 +291,9 @@ type EndpointChainKind = 'workload' | 'host' | 'forward' | 'untracked' | 'preDna
 /**
  * An endpoint chain: conntrack, policies in order, then (if none, or on pass) the profiles; else
  * drop. A host endpoint's has the failsafe ports after conntrack; its forward chain (applyOnForward
- * policies) neither failsafe ports nor profiles, and allows when no policy applies.
+ * policies) no failsafe ports, and allows when no policy applies; its untracked chain (raw) no
+ * conntrack, and `notrack` on what a policy accepts; forward, untracked and pre-DNAT chains have
+ * no profiles and no final drop.
  */
 function endpointRules(who: string, d: DirectionIR, direction: 'ingress' | 'egress', chains: Map<string, string[]>, kind: EndpointChainKind = 'workload'): string[] {
   const layer: Layer = kind === 'untracked' ? 'raw' : kind === 'preDnat' ? 'mangle' : 'filter';
@@ -398,10 +400,9 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [CHAINS.toHepFwd, [`oifname vmap @${DISPATCH_MAPS['to-hep-fwd']}`, ...all('egress', true)]],
     [CHAINS.failsafeIn, failsafeRules(failsafe.inbound, family, 'saddr')],
     [CHAINS.failsafeOut, failsafeRules(failsafe.outbound, family, 'daddr')],
-    // Anti-spoofing (Felix's raw cali-PREROUTING): a workload's IPv6 packet whose source does not
-    // route back through the interface it came in on is dropped. IPv4 has the rp_filter sysctl on
-    // each workload interface (src/cni/sysctls.ts).
-    // Felix's raw cali-PREROUTING/cali-OUTPUT: marks cleared, IPv6 anti-spoofing, then untracked
+    // Felix's raw cali-PREROUTING/cali-OUTPUT: marks cleared, IPv6 anti-spoofing (a workload's
+    // packet whose source does not route back through the interface it came in on is dropped;
+    // IPv4 has the rp_filter sysctl on each workload interface, src/cni/sysctls.ts), then untracked
     // host endpoint policy (not for workload traffic); what it accepted is accepted (untracked).
     [
       CHAINS.raw,

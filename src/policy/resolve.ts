@@ -500,11 +500,12 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
   // (felix/calc/event_sequencer.go): untracked (doNotTrack) and pre-DNAT policies in tiers of
   // their own, which pass what they do not decide; the others normal, and the applyOnForward ones
   // among them forward tiers too.
-  const tiersOf = (ep: Endpoint, dir: Direction, kind: 'normal' | 'forward' | 'untracked' | 'preDnat' = 'normal'): TierIR[] => {
+  type Stage = 'normal' | 'forward' | 'untracked' | 'preDnat';
+  const applying = (ep: Endpoint, dir: Direction, kind: Stage): Policy[] => {
     const type = dir === 'ingress' ? 'Ingress' : 'Egress';
     // A NetworkPolicy selects workloads of its namespace only, a GlobalNetworkPolicy's
     // namespaceSelector those of the namespaces it picks; a host endpoint has no namespace.
-    const applies = policies.filter(
+    return policies.filter(
       (p) =>
         p.types.includes(type) &&
         p.stage === (kind === 'forward' ? 'normal' : kind) &&
@@ -513,6 +514,9 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
         (!p.nsSelector || (ep.nsLabels !== undefined && p.nsSelector.matches(ep.nsLabels))) &&
         p.selector.matches(ep.labels),
     );
+  };
+  const tiersOf = (ep: Endpoint, dir: Direction, kind: Stage = 'normal'): TierIR[] => {
+    const applies = applying(ep, dir, kind);
     return tierOrder.flatMap((name): TierIR[] => {
       const mine = applies.filter((p) => p.tier === name);
       // Felix's tierprocessor: any defaultAction but Pass is Deny.
@@ -544,10 +548,13 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
     const [ingress, egress] = DIRECTIONS.map((d) => direction(ep, d)) as [DirectionIR, DirectionIR];
     const forward = { ingress: tiersOf(ep, 'ingress', 'forward'), egress: tiersOf(ep, 'egress', 'forward') };
     const preDnat = tiersOf(ep, 'ingress', 'preDnat');
-    const untracked = { ingress: tiersOf(ep, 'ingress', 'untracked'), egress: tiersOf(ep, 'egress', 'untracked') };
+    // felix/dataplane/linux/endpoint_mgr.go: "DoNotTrack policy is not supported for a HEP with `interfaceName: *`; ignoring it"
+    // (asked without building its chains, which nothing would use).
+    const noUntracked = iface === ALL_INTERFACES;
+    if (noUntracked && DIRECTIONS.some((d) => applying(ep, d, 'untracked').length))
+      warn(`HostEndpoint ${ep.hep.metadata.name}: doNotTrack policy is not supported for a host endpoint with interfaceName "*": ignored`);
+    const untracked = noUntracked ? { ingress: [], egress: [] } : { ingress: tiersOf(ep, 'ingress', 'untracked'), egress: tiersOf(ep, 'egress', 'untracked') };
     const hasUntracked = untracked.ingress.length + untracked.egress.length > 0;
-    // felix/dataplane/linux/endpoint_mgr.go: "DoNotTrack policy is not supported for a HEP with `interfaceName: *`; ignoring it".
-    if (hasUntracked && iface === ALL_INTERFACES) warn(`HostEndpoint ${ep.hep.metadata.name}: doNotTrack policy is not supported for a host endpoint with interfaceName "*": ignored`);
     hostEndpoints.push({
       iface,
       name: ep.hep.metadata.name,
@@ -555,7 +562,7 @@ export function resolvePolicy(snap: PolicySnapshot, host: string, warn: (problem
       egress,
       ...(forward.ingress.length || forward.egress.length ? { forward } : {}),
       ...(preDnat.length ? { preDnat } : {}),
-      ...(hasUntracked && iface !== ALL_INTERFACES ? { untracked } : {}),
+      ...(hasUntracked ? { untracked } : {}),
     });
   }
 

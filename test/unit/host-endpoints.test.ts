@@ -250,6 +250,10 @@ describe('applyOnForward (felix/calc/event_sequencer.go, felix/rules/endpoints.g
       /^egress of default\/web: .*; |forwarded in through HostEndpoint all: denied by GlobalNetworkPolicy forward-no-ssh rule 1/,
     );
     expect(evaluate(all, { family: 4, src: '198.19.0.1', dst: '198.18.0.12', protocol: 6, dstPort: 22, fromIface: 'cali00000000a01' }).verdict).toBe('deny');
+    // To its own host it is INPUT, not FORWARD: no forward policy there.
+    expect(
+      evaluate({ ...all, endpointToHost: 'accept' }, { family: 4, src: '198.19.0.1', dst: '198.18.0.11', protocol: 6, dstPort: 22, fromIface: 'cali00000000a01', toHost: 'cali00000000a01' }).verdict,
+    ).toBe('allow');
   });
 });
 
@@ -303,6 +307,9 @@ describe('doNotTrack and preDNAT (felix/calc/event_sequencer.go, felix/rules/sta
     const all = resolvePolicy(withEarly([hep('all', { node: 'h1', interfaceName: '*' }, { role: 'k8s-node' })]), 'h1', (w) => warnings.push(w)).hostEndpoints![0]!;
     expect(all.untracked).toBeUndefined();
     expect(all.preDnat).toBeDefined();
+    // ...and builds no chain for it, which nothing would use.
+    const withAll = resolvePolicy(withEarly([hep('all', { node: 'h1', interfaceName: '*' }, { role: 'k8s-node' })]), 'h1');
+    expect(withAll.chains.map((c) => c.name)).not.toContain('GlobalNetworkPolicy untracked-memcached');
     expect(warnings).toContain('HostEndpoint all: doNotTrack policy is not supported for a host endpoint with interfaceName "*": ignored');
   });
 
