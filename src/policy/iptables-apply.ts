@@ -6,7 +6,7 @@
 import { inNetns, processRunner, run, type CommandRunner } from '../util/exec.js';
 import { BackendError, errorMessage } from '../util/errors.js';
 import type { HostPolicyIR, PolicyDataplane } from './ir.js';
-import { compileIptables, isOurSet, renderDelta, renderFull, renderRemove, type CompiledPolicy, type RestorePlan } from './iptables.js';
+import { compileIptables, hooksOf, isOurSet, renderDelta, renderFull, renderRemove, type CompiledPolicy, type RestorePlan } from './iptables.js';
 
 export class IptablesPolicy implements PolicyDataplane {
   readonly kind = 'iptables' as const;
@@ -21,7 +21,8 @@ export class IptablesPolicy implements PolicyDataplane {
 
   async apply(ir: HostPolicyIR): Promise<{ chains: number; sets: number }> {
     const desired = compileIptables(ir);
-    const plan = this.applied ? renderDelta(this.applied, desired) : renderFull(desired, await this.kernelSets());
+    // A delta never adds or removes hooks: when they change, everything is rewritten.
+    const plan = this.applied && hooksOf(this.applied) === hooksOf(desired) ? renderDelta(this.applied, desired) : renderFull(desired, await this.kernelSets());
     // A failure half way leaves the kernel unknown: the next apply rewrites everything (as
     // Felix resyncs after an error).
     this.applied = undefined;

@@ -1,6 +1,6 @@
 import { inNetns, processRunner, run, tryRun, type CommandRunner } from '../util/exec.js';
 import type { HostPolicyIR, PolicyDataplane } from './ir.js';
-import { NFT_FAMILIES, NFT_TABLE, compileNft, deltaCounts, fullCounts, renderDelta, renderFull, type NftDesired } from './nftables.js';
+import { NFT_FAMILIES, NFT_TABLE, baseChainsOf, compileNft, deltaCounts, fullCounts, renderDelta, renderFull, type NftDesired } from './nftables.js';
 
 /**
  * The nftables policy dataplane of one namespace (`netns` undefined: the one this process runs
@@ -20,7 +20,8 @@ export class NftPolicy implements PolicyDataplane {
   async apply(ir: HostPolicyIR): Promise<{ chains: number; sets: number }> {
     const desired = compileNft(ir); // throws InputError before anything is touched
     const prev = this.applied;
-    if (prev) {
+    // A delta never adds or removes base chains: when they change, both tables are rebuilt.
+    if (prev && baseChainsOf(prev) === baseChainsOf(desired)) {
       const script = renderDelta(prev, desired);
       if (!script) return { chains: 0, sets: 0 };
       try {

@@ -164,7 +164,22 @@ const BASE: Array<{ name: string; hook: string; rules: string[] }> = [
   { name: 'raw-OUTPUT', hook: 'type filter hook output priority raw; policy accept;', rules: [`jump ${CHAINS.rawOutput}`] },
   { name: 'mangle-PREROUTING', hook: 'type filter hook prerouting priority mangle; policy accept;', rules: [`jump ${CHAINS.mangle}`] },
 ];
-export const BASE_CHAINS = BASE.map((c) => c.name);
+/** The base chains a table needs: those whose Calico chain it has (raw-OUTPUT and mangle-PREROUTING only with untracked, resp. pre-DNAT, policy). */
+function baseChains(t: NftTable): typeof BASE {
+  return BASE.filter((c) => t.chains.has(c.rules[0]!.slice('jump '.length)));
+}
+
+/**
+ * The base chains of both tables, as names: renderDelta never adds or removes base chains, so
+ * when these change (untracked or pre-DNAT policy appearing or going) the tables are rebuilt.
+ */
+export function baseChainsOf(d: NftDesired): string {
+  return FAMILIES.map((f) =>
+    baseChains(d[f])
+      .map((c) => c.name)
+      .join(','),
+  ).join('/');
+}
 
 const ID_RE = /^[a-z0-9]{1,12}$/;
 const IFACE_RE = /^cali[A-Za-z0-9_.-]{1,11}$/;
@@ -343,6 +358,10 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
   // Felix's cali-INPUT/cali-OUTPUT: VXLAN from and to known hosts passes before host endpoint policy.
   const vxlan = (peer: 'saddr' | 'daddr', what: string) =>
     family === 4 && ir.vxlanPeers ? [`ip ${peer} @${setName(4, VXLAN_PEERS_SET)} udp dport 4789 accept ${comment(`Allow IPv4 VXLAN packets ${what}`)}`] : [];
+  // What only host endpoints need costs every packet a rule or two: only while there are some
+  // (forward chains), resp. some untracked or pre-DNAT policy (the accept mark from raw/mangle).
+  const fwd = host.hostEndpoints.length > 0;
+  const early = host.hostEndpoints.some((h) => h.untracked || h.preDnat);
   return [
     [
       CHAINS.forward,
@@ -350,13 +369,13 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
         // No conntrack here (Felix's layout): each endpoint chain has it (a host endpoint's forward chains too).
         // The accept mark stays: an untracked or pre-DNAT policy accepted the packet.
         CLEAR_PASS,
-        `${IF_NOT_ACCEPTED} jump ${CHAINS.fromHepFwd} ${comment('forwarded in through a host endpoint: its applyOnForward policy')}`,
+        ...(fwd ? [`${IF_NOT_ACCEPTED} jump ${CHAINS.fromHepFwd} ${comment('forwarded in through a host endpoint: its applyOnForward policy')}`] : []),
         `iifname "cali*" jump ${CHAINS.fromWl}`,
         `oifname "cali*" jump ${CHAINS.toWl}`,
-        `jump ${CHAINS.toHepFwd} ${comment('forwarded out through a host endpoint: its applyOnForward policy')}`,
+        ...(fwd ? [`jump ${CHAINS.toHepFwd} ${comment('forwarded out through a host endpoint: its applyOnForward policy')}`] : []),
         'iifname "cali*" accept',
         'oifname "cali*" accept',
-        `${IF_ACCEPTED} accept ${comment('policy explicitly accepted packet')}`,
+        ...(fwd ? [`${IF_ACCEPTED} accept ${comment('policy explicitly accepted packet')}`] : []),
       ],
     ],
     [
@@ -364,7 +383,7 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
       [
         `iifname "cali*" goto ${CHAINS.wlToHost}`,
         ...vxlan('saddr', 'from allowed hosts'),
-        `${IF_ACCEPTED} accept ${comment('accepted by untracked or pre-DNAT policy')}`,
+        ...(early ? [`${IF_ACCEPTED} accept ${comment('accepted by untracked or pre-DNAT policy')}`] : []),
         CLEAR_MARKS,
         `jump ${CHAINS.fromHep}`,
         `${IF_ACCEPTED} accept ${comment('host endpoint policy accepted packet')}`,
@@ -373,7 +392,7 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [
       CHAINS.output,
       [
-        `${IF_ACCEPTED} accept ${comment('accepted by untracked policy')}`,
+        ...(early ? [`${IF_ACCEPTED} accept ${comment('accepted by untracked policy')}`] : []),
         `oifname "cali*" return ${comment('host to workload: always allowed')}`,
         ...vxlan('daddr', 'to other allowed hosts'),
         CLEAR_MARKS,
@@ -400,15 +419,29 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     [CHAINS.toHepFwd, [`oifname vmap @${DISPATCH_MAPS['to-hep-fwd']}`, ...all('egress', true)]],
     [CHAINS.failsafeIn, failsafeRules(failsafe.inbound, family, 'saddr')],
     [CHAINS.failsafeOut, failsafeRules(failsafe.outbound, family, 'daddr')],
-    // Felix's raw cali-PREROUTING/cali-OUTPUT: marks cleared, IPv6 anti-spoofing (a workload's
-    // packet whose source does not route back through the interface it came in on is dropped;
-    // IPv4 has the rp_filter sysctl on each workload interface, src/cni/sysctls.ts), then untracked
-    // host endpoint policy (not for workload traffic); what it accepted is accepted (untracked).
+    ...rawChains(family, host),
+    ...mangleChains(family, host),
+  ];
+}
+
+/**
+ * The raw layer (Felix's raw cali-PREROUTING/cali-OUTPUT): marks cleared, IPv6 anti-spoofing (a
+ * workload's packet whose source does not route back through the interface it came in on is
+ * dropped; IPv4 has the rp_filter sysctl on each workload interface, src/cni/sysctls.ts), then
+ * untracked host endpoint policy (not for workload traffic); what it accepted is accepted
+ * (untracked). The policy machinery costs every packet a few rules: it is there only while some
+ * host endpoint has untracked policy; else raw-cali-PREROUTING holds anti-spoofing alone.
+ */
+function rawChains(family: Family, host: ReturnType<typeof hostSide>): Array<[string, string[]]> {
+  const { failsafe } = host;
+  const rpf = family === 6 ? [`iifname "cali*" fib saddr . iif oif 0 drop ${comment('workload IPv6 source does not route back to it: spoofed')}`] : [];
+  if (!host.hostEndpoints.some((h) => h.untracked)) return [[CHAINS.raw, rpf]];
+  return [
     [
       CHAINS.raw,
       [
         `meta mark set meta mark & ${hex(~(MARK_ACCEPT | MARK_PASS | MARK_SCRATCH0 | MARK_SCRATCH1) >>> 0)}`,
-        ...(family === 6 ? [`iifname "cali*" fib saddr . iif oif 0 drop ${comment('workload IPv6 source does not route back to it: spoofed')}`] : []),
+        ...rpf,
         `iifname "cali*" return ${comment('from workload: no untracked policy')}`,
         `jump ${CHAINS.rawFromHep}`,
         `${IF_ACCEPTED} accept ${comment('untracked policy accepted packet')}`,
@@ -427,7 +460,13 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
     // Before conntrack: replies to a failsafe connection pass by their source port.
     [CHAINS.rawFailsafeIn, failsafeRules(failsafe.inbound, family, 'saddr', failsafe.outbound)],
     [CHAINS.rawFailsafeOut, failsafeRules(failsafe.outbound, family, 'daddr', failsafe.inbound)],
-    // Felix's mangle cali-PREROUTING: pre-DNAT host endpoint policy.
+  ];
+}
+
+/** The mangle layer (Felix's mangle cali-PREROUTING): pre-DNAT host endpoint policy, only while some host endpoint has some. */
+function mangleChains(family: Family, host: ReturnType<typeof hostSide>): Array<[string, string[]]> {
+  if (!host.hostEndpoints.some((h) => h.preDnat)) return [];
+  return [
     [
       CHAINS.mangle,
       [
@@ -445,7 +484,7 @@ function staticChains(family: Family, ir: HostPolicyIR, host: ReturnType<typeof 
         ...(host.hostEndpoints.some((h) => h.iface === ALL_INTERFACES && h.preDnat) ? [`goto ${hostEndpointChainName('ingress', ALL_INTERFACES, 'mangle')}`] : []),
       ],
     ],
-    [CHAINS.mangleFailsafeIn, failsafeRules(failsafe.inbound, family, 'saddr')],
+    [CHAINS.mangleFailsafeIn, failsafeRules(host.failsafe.inbound, family, 'saddr')],
   ];
 }
 
@@ -561,7 +600,7 @@ export function renderFull(d: NftDesired): string {
     const block = (head: string, lines: string[]) => out.push(`\t${head} {`, ...lines.map((l) => `\t\t${l}`), '\t}');
     for (const [name, s] of t.sets) block(`set ${name}`, [...setSpec(family, s), ...(s.members.length ? [`elements = { ${s.members.join(', ')} }`] : [])]);
     for (const map of MAP_KEYS) block(`map ${DISPATCH_MAPS[map]}`, ['type ifname : verdict', ...(t.maps[map].size ? [`elements = { ${mapElements(t.maps[map])} }`] : [])]);
-    for (const c of BASE) block(`chain ${c.name}`, [c.hook, ...c.rules]);
+    for (const c of baseChains(t)) block(`chain ${c.name}`, [c.hook, ...c.rules]);
     for (const [name, rules] of t.chains) block(`chain ${name}`, rules);
     out.push('}');
   }
@@ -639,7 +678,7 @@ export function deltaCounts(prev: NftDesired, next: NftDesired): { chains: numbe
 
 /** The counts of a full rebuild: every chain (base chains included) and every set, of both tables. */
 export function fullCounts(d: NftDesired): { chains: number; sets: number } {
-  return { chains: FAMILIES.reduce((n, f) => n + BASE.length + d[f].chains.size, 0), sets: d[4].sets.size + d[6].sets.size };
+  return { chains: FAMILIES.reduce((n, f) => n + baseChains(d[f]).length + d[f].chains.size, 0), sets: d[4].sets.size + d[6].sets.size };
 }
 
 /**

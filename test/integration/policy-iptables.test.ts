@@ -163,7 +163,7 @@ describe('IptablesPolicy on a host namespace with two workloads', () => {
 
   it('first apply writes everything; the allowed flows pass, the denied ones are dropped', async () => {
     const r = await policy.apply(irWith(true));
-    expect(r).toEqual({ chains: 29, sets: 2 });
+    expect(r).toEqual({ chains: 21, sets: 2 });
     expect(await connect(W1, IP2, 8080)).toBe('ok');
     expect(await connect(W1, IP62, 8080)).toBe('ok');
     expect(await connect(W1, IP2, 9090)).toBe('timeout'); // something listens, but no rule allows it
@@ -217,7 +217,7 @@ describe('IptablesPolicy on a host namespace with two workloads', () => {
     await run('ip', ['netns', 'exec', H, 'ipset', 'create', 'cali40s:stale', 'hash:net']);
     const fresh = new IptablesPolicy(H);
     const r = await fresh.apply(irWith(false));
-    expect(r).toEqual({ chains: 29, sets: 3 });
+    expect(r).toEqual({ chains: 21, sets: 3 });
     expect(await kernelState(H)).toBe(before);
     expect(before).toContain(':cali-tw-caliipt000002 -');
     // The full rewrite swaps tables atomically: the established connection did not notice.
@@ -240,7 +240,7 @@ describe("IptablesPolicy and the unit test's golden IR", () => {
   it('the kernel takes the full texts and the deltas; remove() leaves nothing', async () => {
     const ir = JSON.parse(readFileSync(new URL('../unit/golden/policy-iptables/host-ir.json', import.meta.url), 'utf8')) as HostPolicyIR;
     const p = new IptablesPolicy(X);
-    expect((await p.apply(ir)).chains).toBe(31);
+    expect((await p.apply(ir)).chains).toBe(23);
     let state = await kernelState(X);
     expect(state).toContain('-A cali-pi-npweb -p tcp -m comment --comment "NetworkPolicy tenant-a/web rule 1"');
     expect(state).toContain('add cali40s:all4 128.0.0.0/1');

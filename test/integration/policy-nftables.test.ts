@@ -245,7 +245,7 @@ describe('NftPolicy on a host namespace with two workloads, proven with real tra
 
   it('open (profiles only): pings both ways on IPv4 and IPv6, any TCP port', async () => {
     agent = new NftPolicy(HOST);
-    expect(await agent.apply(open)).toEqual({ chains: 2 * (6 + 21 + 6), sets: 2 }); // per table (ip, ip6): 6 base chains + 21 of Calico (filter: forward, input, output, wl-to-host, dispatch, host endpoint, host endpoint forward, failsafe; raw: prerouting, output, host endpoint, failsafe; mangle: prerouting, host endpoint, failsafe) + 2 endpoints × 2 + 2 profile chains
+    expect(await agent.apply(open)).toEqual({ chains: 2 * (4 + 13 + 6), sets: 2 }); // per table (ip, ip6): 4 base chains + 13 of Calico (forward, input, output, wl-to-host, dispatch, host endpoint, host endpoint forward, failsafe, raw prerouting; the raw and mangle policy chains only with untracked or pre-DNAT policy) + 2 endpoints × 2 + 2 profile chains
     expect(await agent.apply(open)).toEqual({ chains: 0, sets: 0 });
     expect(await ping(W.a.ns, W.b.ip)).toBe(true);
     expect(await ping(W.b.ns, W.a.ip)).toBe(true);
@@ -299,7 +299,7 @@ describe('NftPolicy on a host namespace with two workloads, proven with real tra
   it('a restarted agent rebuilds the same ruleset, and established connections live on', async () => {
     const before = await content(HOST); // built by a full apply and several deltas
     const first = new NftPolicy(HOST);
-    expect(await first.apply(lockdown)).toEqual({ chains: 2 * (6 + 21 + 7), sets: 2 });
+    expect(await first.apply(lockdown)).toEqual({ chains: 2 * (4 + 13 + 7), sets: 2 });
     const rebuilt = await listRuleset(HOST);
     expect(await content(HOST)).toBe(before); // same content (a delta appends, a rebuild orders by IR)
     await new NftPolicy(HOST).apply(lockdown);

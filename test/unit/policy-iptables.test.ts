@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChainIR, HostPolicyIR, MatchIR, PortRange, RuleIR } from '../../src/policy/ir.js';
 import { defaultTierOf } from '../../src/policy/ir.js';
 import { EMPTY_POLICY } from '../../src/policy/ir.js';
-import { compileIptables, portChunks, renderDelta, renderFull, renderRemove, type RestorePlan } from '../../src/policy/iptables.js';
+import { compileIptables, hooksOf, portChunks, renderDelta, renderFull, renderRemove, type RestorePlan } from '../../src/policy/iptables.js';
 import { InputError } from '../../src/util/errors.js';
 
 const GOLDEN = fileURLToPath(new URL('./golden/policy-iptables/', import.meta.url));
@@ -351,5 +351,23 @@ describe('renderRemove', () => {
     );
     expect(renderRemove('*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n')).toBe('');
     expect(renderRemove('')).toBe('');
+  });
+});
+
+describe('hooksOf: the raw and mangle machinery only with untracked or pre-DNAT policy', () => {
+  it('a host without them has IPv6 anti-spoofing alone in raw and nothing in mangle; with them the hooks differ, so the applier rewrites all', () => {
+    const plain = compileIptables(host);
+    expect([...plain.raw[4].keys()]).toEqual([]);
+    expect([...plain.raw[6].keys()]).toEqual(['cali-PREROUTING']);
+    expect([...plain.mangle[4].keys(), ...plain.mangle[6].keys()]).toEqual([]);
+    expect(renderFull(plain).v4).toContain('*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT');
+    const untracked = structuredClone(host);
+    untracked.hostEndpoints = [
+      { iface: 'eth0', name: 'h1-eth0', ingress: { tiers: [], profiles: [] }, egress: { tiers: [], profiles: [] }, untracked: { ingress: defaultTierOf(['gnpdefault']), egress: [] } },
+    ];
+    const withRaw = compileIptables(untracked);
+    expect(withRaw.raw[4].has('cali-OUTPUT')).toBe(true);
+    expect(hooksOf(withRaw)).not.toBe(hooksOf(plain));
+    expect(hooksOf(compileIptables(structuredClone(host)))).toBe(hooksOf(plain));
   });
 });
