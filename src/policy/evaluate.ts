@@ -141,8 +141,8 @@ function direction(ir: HostPolicyIR, d: DirectionIR, p: Packet, sets: ReadonlyMa
 }
 
 /** A failsafe rule that lets the packet through: its protocol, destination port and (if given) peer net. */
-function failsafeHit(rules: FailsafeIR[], p: Packet, peer: string): FailsafeIR | undefined {
-  return rules.find((r) => r.protocol === p.protocol && r.port === p.dstPort && (!r.net || (r.net.includes(':') === (p.family === 6) && cidrContains(r.net, peer))));
+function failsafeHit(rules: FailsafeIR[], p: Packet, peer: string, port: number | undefined = p.dstPort): FailsafeIR | undefined {
+  return rules.find((r) => r.protocol === p.protocol && r.port === port && (!r.net || (r.net.includes(':') === (p.family === 6) && cidrContains(r.net, peer))));
 }
 
 /**
@@ -156,7 +156,8 @@ function earlyVerdict(ir: HostPolicyIR, p: Packet, sets: ReadonlyMap<string, Set
   const inbound = dir === 'ingress';
   const peer = inbound ? p.src : p.dst;
   const [mine, replies] = inbound ? [failsafe.inbound, failsafe.outbound] : [failsafe.outbound, failsafe.inbound];
-  const reply = replies.find((r) => r.protocol === p.protocol && r.port === p.srcPort && (!r.net || (r.net.includes(':') === (p.family === 6) && cidrContains(r.net, peer))));
+  // The raw table's failsafe rules take replies too: the other list's port as the source port.
+  const reply = failsafeHit(replies, p, peer, p.srcPort);
   const untracked = heps.find((h) => h.iface === iface && h.untracked);
   if (untracked && !failsafeHit(mine, p, peer) && !reply) {
     const o = direction(ir, { tiers: untracked.untracked![dir], profiles: [] }, p, sets, true);

@@ -35,6 +35,7 @@
 import { InputError } from '../util/errors.js';
 import {
   ALL_INTERFACES,
+  chainTables,
   ENCAP_FROM_WORKLOAD,
   hostForwardChainName,
   hostSide,
@@ -47,9 +48,9 @@ import {
   type HostEndpointIR,
   type HostPolicyIR,
   type MatchIR,
+  type PolicyTable,
   type PortRange,
   type RuleIR,
-  type TierIR,
   VXLAN_PEERS_SET,
 } from './ir.js';
 
@@ -183,13 +184,8 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
     if (chains.has(name)) throw new InputError(`policy IR: duplicate ${c.kind} ${c.direction} chain "${c.id}"`);
     chains.set(name, c);
   }
-  // Untracked and pre-DNAT policies' chains go to the raw and mangle tables (Felix renders a
-  // policy into every table whose chains use it); every other chain to the filter table.
-  const usedIn = (pick: (h: HostEndpointIR) => TierIR[]) => new Set(heps.flatMap((h) => pick(h).flatMap((t) => t.policies)));
-  const rawIds = { ingress: usedIn((h) => h.untracked?.ingress ?? []), egress: usedIn((h) => h.untracked?.egress ?? []) };
-  const mangleIds = usedIn((h) => h.preDnat ?? []);
-  const special = (c: ChainIR) => c.kind === 'policy' && ((c.direction === 'ingress' && (rawIds.ingress.has(c.id) || mangleIds.has(c.id))) || (c.direction === 'egress' && rawIds.egress.has(c.id)));
-  const filterOnly = [...chains].filter(([, c]) => !special(c));
+  const tablesOf = chainTables(ir);
+  const sortedIn = (table: PolicyTable) => [...chains].filter(([, c]) => tablesOf(c).includes(table)).sort(([a], [b]) => (a < b ? -1 : 1));
   // The raw and mangle tables' policy machinery costs every packet a few rules (~15 % of a lab's
   // throughput, measured): it is there only while some host endpoint has untracked, resp.
   // pre-DNAT, policy. Without it the raw table holds IPv6 anti-spoofing alone, the mangle table
@@ -206,8 +202,7 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
         out.set(name, endpointChain(name, { kind: 'untracked', name: `HostEndpoint ${h.name}` }, dir, { tiers: h.untracked[dir], profiles: [] }, chains));
       }
     }
-    for (const [name, c] of [...chains].sort(([a], [b]) => (a < b ? -1 : 1)))
-      if (c.kind === 'policy' && (c.direction === 'ingress' ? rawIds.ingress : rawIds.egress).has(c.id)) out.set(name, policyChain(name, c, family, setFamily));
+    for (const [name, c] of sortedIn('raw')) out.set(name, policyChain(name, c, family, setFamily));
     return out;
   };
   const mangle = (family: Family): Ruleset => {
@@ -218,8 +213,7 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
       const name = hostEndpointChainName('ingress', h.iface);
       out.set(name, endpointChain(name, { kind: 'preDnat', name: `HostEndpoint ${h.name}` }, 'ingress', { tiers: h.preDnat, profiles: [] }, chains));
     }
-    for (const [name, c] of [...chains].sort(([a], [b]) => (a < b ? -1 : 1)))
-      if (c.kind === 'policy' && c.direction === 'ingress' && mangleIds.has(c.id)) out.set(name, policyChain(name, c, family, setFamily));
+    for (const [name, c] of sortedIn('mangle')) out.set(name, policyChain(name, c, family, setFamily));
     return out;
   };
   const ruleset = (family: Family): Ruleset => {
@@ -239,7 +233,7 @@ export function compileIptables(ir: HostPolicyIR): CompiledPolicy {
         out.set(fwd, endpointChain(fwd, { kind: 'forward', name: `HostEndpoint ${h.name}` }, dir, { tiers: h.forward?.[dir] ?? [], profiles: [] }, chains));
       }
     }
-    for (const [name, c] of filterOnly.sort(([a], [b]) => (a < b ? -1 : 1))) out.set(name, policyChain(name, c, family, setFamily));
+    for (const [name, c] of sortedIn('filter')) out.set(name, policyChain(name, c, family, setFamily));
     return out;
   };
   return { v4: ruleset(4), v6: ruleset(6), raw: { 4: raw(4), 6: raw(6) }, mangle: { 4: mangle(4), 6: mangle(6) }, sets };

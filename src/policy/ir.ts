@@ -266,6 +266,27 @@ export function namedPortMembers(family: Family, members: string[]): string[] {
   return members;
 }
 
+/** The iptables tables (nftables layers) a chain of the IR is rendered in. */
+export type PolicyTable = 'filter' | 'raw' | 'mangle';
+
+/**
+ * Where each chain goes (both compilers): a policy of a host endpoint's untracked tiers to the raw
+ * table, of its pre-DNAT tiers to the mangle table (Felix renders a policy into every table whose
+ * chains use it; the resolver keeps those policies out of every other tier), any other chain to
+ * the filter table.
+ */
+export function chainTables(ir: HostPolicyIR): (c: ChainIR) => PolicyTable[] {
+  const heps = ir.hostEndpoints ?? [];
+  const usedIn = (pick: (h: HostEndpointIR) => TierIR[] | undefined) => new Set(heps.flatMap((h) => (pick(h) ?? []).flatMap((t) => t.policies)));
+  const raw = { ingress: usedIn((h) => h.untracked?.ingress), egress: usedIn((h) => h.untracked?.egress) };
+  const mangle = usedIn((h) => h.preDnat);
+  return (c) => {
+    if (c.kind !== 'policy') return ['filter'];
+    const tables: PolicyTable[] = [...(raw[c.direction].has(c.id) ? (['raw'] as const) : []), ...(c.direction === 'ingress' && mangle.has(c.id) ? (['mangle'] as const) : [])];
+    return tables.length ? tables : ['filter'];
+  };
+}
+
 /** A host with no local endpoint still gets the base chains; this is its IR. */
 export const EMPTY_POLICY: HostPolicyIR = { sets: [], chains: [], endpoints: [] };
 

@@ -35,6 +35,7 @@ import { compareCidrs, parseCidr } from '../net/cidr.js';
 import { InputError } from '../util/errors.js';
 import {
   ALL_INTERFACES,
+  chainTables,
   ENCAP_FROM_WORKLOAD,
   hostForwardChainName,
   hostSide,
@@ -50,7 +51,7 @@ import {
   type PortRange,
   type RuleIR,
   type SetIR,
-  type TierIR,
+  type PolicyTable,
   VXLAN_PEERS_SET,
 } from './ir.js';
 
@@ -101,7 +102,7 @@ export const CHAINS = {
 } as const;
 
 /** The layers of Felix's table (felix/nftables/table_layer.go): each iptables table's chains under its prefix. */
-type Layer = 'filter' | 'raw' | 'mangle';
+type Layer = PolicyTable;
 
 /** The dispatch verdict maps (interface → endpoint chain), as Felix names its dispatch. */
 export const DISPATCH_MAPS = {
@@ -506,6 +507,7 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
   if (new Set(ir.endpoints.map((e) => e.iface)).size !== ir.endpoints.length) throw new InputError('duplicate endpoint interface');
   const host = hostSide(ir);
   const heps = host.hostEndpoints;
+  const tablesOf = chainTables(ir);
 
   const table = (family: Family): NftTable => {
     const sets = new Map<string, NftSet>();
@@ -515,18 +517,11 @@ export function compileNft(ir: HostPolicyIR): NftDesired {
       else sets.set(setName(family, s.id), { members: mergeCidrs(s.members), comment: s.source });
     }
     if (family === 4 && ir.vxlanPeers) sets.set(setName(4, VXLAN_PEERS_SET), { members: mergeCidrs(ir.vxlanPeers), comment: 'other hosts: their VXLAN packets pass' });
-    // Untracked and pre-DNAT policies' chains go to the raw and mangle layers; every other to filter.
-    const usedIn = (pick: (h: (typeof heps)[number]) => TierIR[]) => new Set(heps.flatMap((h) => pick(h).flatMap((t) => t.policies)));
-    const layerIds = {
-      raw: { ingress: usedIn((h) => h.untracked?.ingress ?? []), egress: usedIn((h) => h.untracked?.egress ?? []) },
-      mangle: { ingress: usedIn((h) => h.preDnat ?? []), egress: new Set<string>() },
-    };
     const policyChains = new Map<string, string[]>();
     for (const c of ir.chains) {
       // Each rule keeps its index in the policy (both families), for the comments.
       const rules = c.rules.flatMap((r, i) => (r.family === family ? ruleText(r, i, c, setIrs) : []));
-      const layers = (['raw', 'mangle'] as const).filter((l) => c.kind === 'policy' && layerIds[l][c.direction].has(c.id));
-      for (const layer of layers.length ? layers : (['filter'] as const)) policyChains.set(policyChainName(c, layer), rules);
+      for (const layer of tablesOf(c)) policyChains.set(policyChainName(c, layer), rules);
     }
     const chains = new Map<string, string[]>(staticChains(family, ir, host));
     const maps = Object.fromEntries(MAP_KEYS.map((k) => [k, new Map<string, string>()])) as NftTable['maps'];

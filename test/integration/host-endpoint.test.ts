@@ -130,8 +130,10 @@ describe('host endpoints (felix/rules/static.go, endpoints.go): a HostEndpoint p
     // doNotTrack instead: host2's 8080 allowed untracked — the raw table's NOTRACK rule counts its packets.
     const pre = file('pre.yaml', ['apiVersion: projectcalico.org/v3', 'kind: GlobalNetworkPolicy', 'metadata: {name: pre-dnat}']);
     expect((await cli('ctl', 'delete', '-f', pre, '--lab', LAB, '--wait')).code).toBe(0);
-    expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/untracked.yaml', '--lab', LAB, '--wait')).code).toBe(0);
     const untracked = file('untracked-expect.yaml', ['- { from: host2, to: host1, proto: tcp, port: 8080, expect: open }', '- { from: client, to: host1, proto: tcp, port: 8080, expect: open }']);
+    // Negative control: without either policy host2's 8080 is the normal policy's again: dropped.
+    expect((await probe(untracked)).stdout).toMatch(/NOT AS EXPECTED: host2 → host1: expected open, tcp v4 :8080 was blocked/);
+    expect((await cli('ctl', 'apply', '-f', 'examples/host-endpoint/untracked.yaml', '--lab', LAB, '--wait')).code).toBe(0);
     expect((await probe(untracked)).stdout).toMatch(/all 2 expectations hold/);
     const counted = (await inHost1(['iptables', '-t', 'raw', '-L', 'cali-fh-eth0', '-v', '-n', '-x'])).split('\n').find((l) => l.includes('NOTRACK'));
     expect(Number(counted?.trim().split(/\s+/)[0])).toBeGreaterThan(0);
